@@ -1,0 +1,107 @@
+"""Shared CLI plumbing: error handling (exit codes 0/1/2), --json output, progress."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import warnings
+from contextlib import contextmanager
+
+import click
+import numpy as np
+
+from phusong.errors import PhusongError, PhusongWarning
+
+__all__ = ["command_errors", "emit", "progress", "quiet_option", "json_option", "to_jsonable"]
+
+quiet_option = click.option("--quiet", is_flag=True, help="Silence progress output.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+
+
+def to_jsonable(obj):
+    """Convert numpy scalars/arrays, paths and sets into JSON-serialisable values."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return obj
+
+
+def emit(report: dict, *, as_json: bool, lines: list[str] | None = None) -> None:
+    """Print ``report`` as JSON (``--json``) or ``lines`` as text."""
+    if as_json:
+        click.echo(json.dumps(to_jsonable(report), ensure_ascii=False, indent=1))
+    else:
+        for line in lines or [f"{k}: {v}" for k, v in report.items()]:
+            click.echo(line)
+
+
+def command_errors(fn):
+    """Turn :class:`PhusongError` into one line on stderr and exit 2; other errors exit 1.
+
+    phusong warnings are printed as one line each on stderr, prefixed ``warning:``.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PhusongWarning)
+            try:
+                result = fn(*args, **kwargs)
+            except PhusongError as exc:
+                _flush(caught)
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(2)
+            except KeyboardInterrupt:
+                click.echo("interrupted", err=True)
+                sys.exit(1)
+            except click.exceptions.Exit:
+                raise
+            except click.ClickException:
+                raise
+            except Exception as exc:  # a bug, not a user error: one line plus exit 1
+                _flush(caught)
+                click.echo(f"internal error: {type(exc).__name__}: {exc} (please report)", err=True)
+                sys.exit(1)
+        _flush(caught)
+        return result
+
+    return wrapper
+
+
+def _flush(caught) -> None:
+    for w in caught:
+        if issubclass(w.category, PhusongWarning):
+            click.echo(f"warning: {w.message}", err=True)
+        else:  # let library warnings through unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+@contextmanager
+def progress(description: str, total: int | None = None, *, quiet: bool = False):
+    """A rich progress bar on stderr; yields ``advance(n=1)``. Silent with ``quiet``."""
+    if quiet:
+        yield lambda n=1: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)

@@ -1,0 +1,1 @@
+"""Readers and writers per layer and format; atomic writes (DESIGN §2)."""

@@ -1,0 +1,235 @@
+"""Defaults in one place: CRS, radio bands and thresholds, costs, targets.
+
+Every figure here is an engineering assumption or a published target (``FACTS.md`` §2 and §6)
+and is configurable: functions take keyword-only options that default to these values, and a
+scenario TOML may override targets and costs (:func:`load_overrides`).
+
+Examples
+--------
+>>> from phusong import settings
+>>> settings.WORK_CRS
+'EPSG:32648'
+>>> settings.THRESHOLDS_DBM["4G"]
+-110.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from phusong.errors import DataError, InputFileError
+
+__all__ = [
+    "STORE_CRS",
+    "WORK_CRS",
+    "PROVINCE_CODE",
+    "PROVINCE_NAME",
+    "OPERATORS",
+    "TECHS",
+    "BANDS_MHZ",
+    "THRESHOLDS_DBM",
+    "GOOD_THRESHOLDS_DBM",
+    "MAX_RADIUS_KM",
+    "Radio",
+    "RADIO",
+    "Costs",
+    "COSTS",
+    "Target",
+    "TARGETS",
+    "PLAN785_BUDGET_VND",
+    "PROVINCE_BBOX",
+    "load_overrides",
+]
+
+#: Storage and exchange CRS (lon, lat order, always).
+STORE_CRS = "EPSG:4326"
+#: The one metric CRS for distances, areas and profiles (UTM 48N, no datum shift from 4326).
+WORK_CRS = "EPSG:32648"
+
+PROVINCE_CODE = "17"
+PROVINCE_NAME = "Hòa Bình"
+#: Lon/lat box that holds the province with a margin (min lon, min lat, max lon, max lat), degrees.
+PROVINCE_BBOX = (104.8, 20.25, 106.0, 21.2)
+
+#: Mobile operators, canonical spelling.
+OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile")
+TECHS = ("2G", "3G", "4G", "5G")
+
+#: Typical downlink centre frequencies per technology and band label, MHz (FACTS §6).
+BANDS_MHZ: dict[str, dict[str, float]] = {
+    "2G": {"GSM900": 947.5, "DCS1800": 1842.5},
+    "3G": {"B1": 2140.0},
+    "4G": {"B3": 1842.5, "B8": 947.5, "B28": 780.0},
+    "5G": {"n41": 2595.0, "n78": 3750.0},
+}
+
+#: Covered thresholds, dBm: RxLev (2G), RSCP (3G), RSRP (4G), SS-RSRP (5G) (FACTS §6).
+THRESHOLDS_DBM: dict[str, float] = {"2G": -100.0, "3G": -105.0, "4G": -110.0, "5G": -105.0}
+#: "Good" thresholds, dBm.
+GOOD_THRESHOLDS_DBM: dict[str, float] = {"2G": -90.0, "3G": -95.0, "4G": -100.0, "5G": -95.0}
+#: Maximum transmitter–receiver distance considered per technology, km (keeps work sparse).
+MAX_RADIUS_KM: dict[str, float] = {"2G": 25.0, "3G": 15.0, "4G": 20.0, "5G": 8.0}
+
+
+@dataclass(frozen=True)
+class Radio:
+    """Macro-site and receiver defaults (FACTS §6).
+
+    Attributes
+    ----------
+    tower_height_m : float
+        Default antenna height above ground, m.
+    tx_power_dbm : float
+        Transmitter power, dBm.
+    antenna_gain_dbi : float
+        Antenna gain, dBi.
+    eirp_dbm : float
+        Default EIRP, dBm (per reference signal for 4G/5G after the RS offset).
+    rx_height_m : float
+        Receiver height above ground, m.
+    k_factor : float
+        Effective earth-radius factor for profiles.
+    sector_beamwidth_deg : float
+        Horizontal 3 dB beamwidth of the standard sector pattern, degrees.
+    front_to_back_db : float
+        Maximum attenuation of the sector pattern, dB.
+    rs_offset_db : float
+        Power per reference signal below total EIRP for 4G/5G (RSRP-equivalent), dB.
+    """
+
+    tower_height_m: float = 30.0
+    tx_power_dbm: float = 43.0
+    antenna_gain_dbi: float = 16.0
+    eirp_dbm: float = 57.0
+    rx_height_m: float = 1.5
+    k_factor: float = 4.0 / 3.0
+    sector_beamwidth_deg: float = 65.0
+    front_to_back_db: float = 25.0
+    rs_offset_db: float = 27.8
+
+
+RADIO = Radio()
+
+USD_VND = 25_500.0
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Unit costs, VND (FACTS §6, converted at 25,500 VND/USD).
+
+    Attributes
+    ----------
+    new_site_vnd : float
+        New rural macro site (tower, power, equipment), VND.
+    upgrade_site_vnd : float
+        5G/4G upgrade of an existing tower, VND.
+    fibre_aerial_vnd_per_km, fibre_buried_vnd_per_km : float
+        Fibre build cost per route-km, VND.
+    ftth_vnd_per_home : float
+        Drop and CPE per home passed, VND.
+    usd_vnd : float
+        Exchange rate, VND per USD.
+    """
+
+    new_site_vnd: float = 150_000 * USD_VND
+    upgrade_site_vnd: float = 40_000 * USD_VND
+    fibre_aerial_vnd_per_km: float = 5_000 * USD_VND
+    fibre_buried_vnd_per_km: float = 13_000 * USD_VND
+    ftth_vnd_per_home: float = 700 * USD_VND
+    usd_vnd: float = USD_VND
+
+
+COSTS = Costs()
+
+#: Plan 785 budget lines 2022–2025, VND (FACTS §3).
+PLAN785_BUDGET_VND = {"fibre": 45_000e6, "mobile": 440_000e6}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One coverage target (FACTS §2).
+
+    Attributes
+    ----------
+    indicator : str
+        What is measured: ``fibre_available``, ``mobile_4G``, ``mobile_5G``, ``fibre_commune``…
+    denominator : str
+        ``households``, ``population``, ``villages`` or ``communes``.
+    threshold_pct : float
+        Share to reach, percent.
+    year : int
+        Year the target applies to.
+    origin : str
+        Where the target was published.
+    """
+
+    indicator: str
+    denominator: str
+    threshold_pct: float
+    year: int
+    origin: str = ""
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("fibre_available", "households", 80.0, 2025, "Plan 785 §II.2.d"),
+    Target("fibre_commune", "communes", 100.0, 2025, "Plan 785 §II.2.d"),
+    Target("mobile_4G", "population", 100.0, 2025, "Plan 785 (universal 4G/5G)"),
+    Target("fibre_available", "households", 100.0, 2030, "Plan 785 §II.3.c"),
+    Target("mobile_5G", "population", 100.0, 2030, "Plan 785 §II.3.c"),
+    Target("mobile_5G", "population", 99.0, 2030, "QĐ 805/QĐ-TTg (national)"),
+)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings overridden by a TOML file: radio, costs, thresholds and targets."""
+
+    radio: Radio = RADIO
+    costs: Costs = COSTS
+    thresholds_dbm: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS_DBM))
+    targets: tuple[Target, ...] = TARGETS
+
+
+def load_overrides(path: str | Path) -> Overrides:
+    """Read ``[radio]``, ``[costs]``, ``[thresholds_dbm]`` and ``[[targets]]`` from a TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        TOML file; unknown keys are refused with their name.
+
+    Returns
+    -------
+    Overrides
+        Defaults with the file's values applied.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p}: no such settings file; check the path")
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: not valid UTF-8 TOML ({exc}); fix the syntax") from None
+    out = Overrides()
+    for section, base in (("radio", RADIO), ("costs", COSTS)):
+        values = doc.get(section, {})
+        unknown = set(values) - set(base.__dataclass_fields__)
+        if unknown:
+            raise DataError(f"{p}: unknown key(s) {sorted(unknown)} in [{section}]")
+        out = replace(out, **{section: replace(base, **values)})
+    if "thresholds_dbm" in doc:
+        th = dict(THRESHOLDS_DBM)
+        for k, v in doc["thresholds_dbm"].items():
+            if k not in TECHS:
+                raise DataError(f"{p}: [thresholds_dbm] key {k!r} is not one of {TECHS}")
+            th[k] = float(v)
+        out = replace(out, thresholds_dbm=th)
+    if "targets" in doc:
+        try:
+            targets = tuple(Target(**t) for t in doc["targets"])
+        except TypeError as exc:
+            raise DataError(f"{p}: bad [[targets]] entry ({exc})") from None
+        out = replace(out, targets=targets)
+    return out
