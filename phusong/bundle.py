@@ -55,6 +55,7 @@ __all__ = [
     "load_bundle",
     "save_bundle",
     "validate",
+    "fingerprint",
     "read_raster",
     "write_raster",
     "LAYER_ORDER",
@@ -220,6 +221,29 @@ def validate(bundle: Bundle) -> Bundle:
         dict(bundle.meta),
         bundle.path,
     )
+
+
+def fingerprint(bundle: Bundle) -> str:
+    """A short stable identity of a bundle: name, provenance, layer sizes and ids.
+
+    Outputs written from a bundle (plans, maps) record it, so a plan folder made from another
+    bundle is detected. Returns 16 hex characters.
+    """
+    import hashlib
+
+    h = hashlib.sha256(bundle.name.encode())
+    for k in sorted(bundle.provenance):
+        h.update(repr((k, asdict(bundle.provenance[k]))).encode())
+    for name in sorted(bundle.layers):
+        df = bundle.layers[name]
+        h.update(f"{name}:{len(df)}".encode())
+        idc = SCHEMAS[name].id_column if name in SCHEMAS else None
+        if idc and idc in df.columns:
+            h.update("\x1f".join(map(str, df[idc])).encode())
+    for name in sorted(bundle.rasters):
+        r = bundle.rasters[name]
+        h.update(f"{name}:{r.shape}:{tuple(r.transform)}".encode())
+    return h.hexdigest()[:16]
 
 
 def _check_refs(df, column, allowed, layer, target) -> None:

@@ -32,6 +32,8 @@ __all__ = [
     "THRESHOLDS_DBM",
     "GOOD_THRESHOLDS_DBM",
     "MAX_RADIUS_KM",
+    "DEFAULT_MODEL",
+    "FIBRE_REACH_M",
     "Radio",
     "RADIO",
     "Costs",
@@ -71,6 +73,10 @@ THRESHOLDS_DBM: dict[str, float] = {"2G": -100.0, "3G": -105.0, "4G": -110.0, "5
 GOOD_THRESHOLDS_DBM: dict[str, float] = {"2G": -90.0, "3G": -95.0, "4G": -100.0, "5G": -95.0}
 #: Maximum transmitter–receiver distance considered per technology, km (keeps work sparse).
 MAX_RADIUS_KM: dict[str, float] = {"2G": 25.0, "3G": 15.0, "4G": 20.0, "5G": 8.0}
+#: Propagation model used when none is named (coverage, calibration of the twin, planning).
+DEFAULT_MODEL = "itm"
+#: Fibre counts as available to a household within this distance along roads, m.
+FIBRE_REACH_M = 500.0
 
 
 @dataclass(frozen=True)
