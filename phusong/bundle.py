@@ -34,7 +34,6 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio

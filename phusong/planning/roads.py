@@ -1,0 +1,168 @@
+"""The road network as a networkx graph, for fibre routing and reach along roads.
+
+Lines are split where they share a vertex (an end point or a crossing vertex common to two
+lines); each piece becomes an edge between integer nodes carrying ``x``/``y`` in
+``settings.WORK_CRS`` (metres), the layout osmnx graphs use, so osmnx graphs can be passed to
+the same functions.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import LineString
+>>> from phusong.planning.roads import road_graph
+>>> roads = gpd.GeoDataFrame({"road_id": ["a", "b"], "road_class": ["national", "commune"],
+...     "cost_factor": [2.6, 1.0]},
+...     geometry=[LineString([(500000, 2300000), (501000, 2300000)]),
+...               LineString([(501000, 2300000), (501000, 2302000)])], crs="EPSG:32648")
+>>> g = road_graph(roads)
+>>> g.number_of_nodes(), g.number_of_edges(), round(g.size(weight="length_m"))
+(3, 2, 3000)
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from phusong import settings
+from phusong.crs import to_work
+from phusong.errors import DataError
+
+__all__ = ["road_graph", "snap_points", "snap_to_edges", "graph_components"]
+
+
+def road_graph(roads, *, costs: settings.Costs = settings.COSTS) -> nx.Graph:
+    """Build an undirected road graph from a roads layer.
+
+    Parameters
+    ----------
+    roads : GeoDataFrame
+        Lines with ``road_class`` and ``cost_factor`` (schema ``roads``), any CRS.
+    costs : settings.Costs
+        ``cost_vnd`` of an edge = length (km) × ``fibre_aerial_vnd_per_km`` × ``cost_factor``.
+
+    Returns
+    -------
+    networkx.Graph
+        Nodes: int with ``x``, ``y`` (m, WORK_CRS). Edges: ``length_m``, ``road_class``,
+        ``cost_factor``, ``road_id``, ``cost_vnd``, ``geometry`` (LineString, WORK_CRS). Where
+        two lines join the same pair of nodes the cheaper one is kept. ``from_node`` names the
+        node where ``geometry`` starts.
+    """
+    if roads is None or len(roads) == 0:
+        raise DataError("roads: the layer is empty; a road network is needed for routing")
+    work = to_work(roads, "roads").explode(index_parts=False, ignore_index=True)
+    geoms = work.geometry.to_numpy()
+    coords, line_idx = shapely.get_coordinates(geoms, return_index=True)
+    coords = np.round(coords, 1)  # 10 cm: identical vertices of touching lines coincide
+    uniq, inverse, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    starts = np.r_[0, np.flatnonzero(np.diff(line_idx)) + 1]
+    ends = np.r_[starts[1:], len(line_idx)] - 1
+    is_node = counts[inverse] > 1
+    is_node[starts] = True
+    is_node[ends] = True
+    cls = work["road_class"].to_numpy() if "road_class" in work else np.full(len(work), "unknown")
+    factor = (
+        work["cost_factor"].to_numpy(dtype=float) if "cost_factor" in work else np.ones(len(work))
+    )
+    rid = work["road_id"].to_numpy() if "road_id" in work else np.arange(len(work)).astype(str)
+    per_m = costs.fibre_aerial_vnd_per_km / 1000.0
+    g = nx.Graph()
+    node_ids = np.unique(inverse[is_node])
+    for n in node_ids:
+        g.add_node(int(n), x=float(uniq[n, 0]), y=float(uniq[n, 1]))
+    for li, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        cut = np.flatnonzero(is_node[s : e + 1]) + s
+        for a, b in zip(cut[:-1], cut[1:], strict=True):
+            u, v = int(inverse[a]), int(inverse[b])
+            if u == v:
+                continue
+            line = shapely.LineString(coords[a : b + 1])
+            length = float(line.length)
+            cost = length * per_m * factor[li]
+            if g.has_edge(u, v) and g[u][v]["cost_vnd"] <= cost:
+                continue
+            g.add_edge(
+                u,
+                v,
+                length_m=length,
+                road_class=str(cls[li]),
+                cost_factor=float(factor[li]),
+                road_id=str(rid[li]),
+                cost_vnd=cost,
+                from_node=u,
+                geometry=line,
+            )
+    g.graph["crs"] = settings.WORK_CRS
+    return g
+
+
+def snap_points(graph: nx.Graph, x_m, y_m) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest graph node of each point.
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        Nodes with ``x``, ``y`` in WORK_CRS metres.
+    x_m, y_m : array_like
+        Points in WORK_CRS, metres.
+
+    Returns
+    -------
+    node_ids : ndarray of int
+        Nearest node per point.
+    offset_m : ndarray of float
+        Straight-line distance from the point to that node, m.
+    """
+    nodes = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+    if nodes.size == 0:
+        raise DataError("road graph has no nodes; check the roads layer")
+    xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in nodes])
+    dist, idx = cKDTree(xy).query(np.column_stack([np.asarray(x_m), np.asarray(y_m)]))
+    return nodes[idx], np.asarray(dist, dtype=float)
+
+
+def snap_to_edges(graph: nx.Graph, x_m, y_m):
+    """Project each point onto its nearest road edge.
+
+    Parameters
+    ----------
+    graph : networkx.Graph
+        A :func:`road_graph` (edges carry ``geometry`` and ``from_node``).
+    x_m, y_m : array_like
+        Points in WORK_CRS, metres.
+
+    Returns
+    -------
+    u, v : ndarray of int
+        End nodes of the nearest edge.
+    offset_m : ndarray
+        Distance from the point to the edge, m.
+    to_u_m, to_v_m : ndarray
+        Distance along the edge from the projected point to ``u`` and to ``v``, m.
+    """
+    edges = list(graph.edges(data=True))
+    if not edges:
+        raise DataError("road graph has no edges; check the roads layer")
+    geoms = np.array([d["geometry"] for _, _, d in edges], dtype=object)
+    pts = shapely.points(np.asarray(x_m, dtype=float), np.asarray(y_m, dtype=float))
+    tree = shapely.STRtree(geoms)
+    (ip, ie), offset = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    order = np.argsort(ip, kind="stable")
+    ip, ie, offset = ip[order], ie[order], offset[order]
+    s = shapely.line_locate_point(geoms[ie], pts[ip])
+    length = shapely.length(geoms[ie])
+    start = np.array([edges[k][2]["from_node"] for k in ie])
+    u = np.array([edges[k][0] for k in ie])
+    v = np.array([edges[k][1] for k in ie])
+    flip = start != u  # geometry runs from v to u
+    to_u = np.where(flip, length - s, s)
+    return u, v, np.asarray(offset, float), to_u, length - to_u
+
+
+def graph_components(graph: nx.Graph) -> list[set]:
+    """Connected components, largest first (for reporting disconnected road networks)."""
+    return sorted(nx.connected_components(graph), key=len, reverse=True)

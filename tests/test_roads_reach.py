@@ -1,0 +1,97 @@
+"""Road graph, edge snapping and fibre reach along roads."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, Point
+
+from phusong.bundle import Bundle
+from phusong.errors import DataError
+from phusong.planning.reach import fibre_available, fibre_distance_m
+from phusong.planning.roads import graph_components, road_graph, snap_points, snap_to_edges
+
+CRS = "EPSG:32648"
+
+
+def _roads():
+    # an L-shaped road 0→(1000,0)→(1000,1000) and a separate island segment
+    return gpd.GeoDataFrame(
+        {"road_id": ["a", "b", "c"], "road_class": ["national", "commune", "track"],
+         "cost_factor": [2.6, 1.0, 1.0]},
+        geometry=[LineString([(0, 0), (500, 0), (1000, 0)]),
+                  LineString([(1000, 0), (1000, 1000)]),
+                  LineString([(5000, 5000), (5100, 5000)])],
+        crs=CRS,
+    )
+
+
+def test_graph_nodes_edges_costs():
+    g = road_graph(_roads())
+    assert g.number_of_nodes() == 5  # interior vertex (500, 0) is not shared: no node
+    assert g.number_of_edges() == 3
+    e = g.edges[next(iter(g.edges))]
+    # cost = km × aerial VND/km × factor: 1 km × 5,000 USD × 25,500 × 2.6 (exact arithmetic)
+    costs = sorted(d["cost_vnd"] for *_, d in g.edges(data=True))
+    assert costs[-1] == pytest.approx(1.0 * 5000 * 25500 * 2.6, rel=1e-9)
+    assert e["geometry"].length == pytest.approx(e["length_m"])
+    assert [len(c) for c in graph_components(g)] == [3, 2]
+
+
+def test_graph_from_lonlat_is_metric():
+    r = _roads().to_crs("EPSG:4326")
+    g = road_graph(r)
+    # reprojection round trip changes lengths by far less than 1 m over 1 km
+    assert g.size(weight="length_m") == pytest.approx(2100.0, abs=1.0)
+
+
+def test_empty_roads_refused():
+    with pytest.raises(DataError, match="roads: the layer is empty"):
+        road_graph(_roads().iloc[:0])
+
+
+def test_snap_points_and_edges():
+    g = road_graph(_roads())
+    nodes, off = snap_points(g, [990.0], [20.0])
+    assert (g.nodes[int(nodes[0])]["x"], g.nodes[int(nodes[0])]["y"]) == (1000.0, 0.0)
+    assert off[0] == pytest.approx(np.hypot(10, 20))
+    u, v, offset, to_u, to_v = snap_to_edges(g, [300.0], [40.0])
+    assert offset[0] == pytest.approx(40.0)
+    ends = {(g.nodes[int(u[0])]["x"], to_u[0]), (g.nodes[int(v[0])]["x"], to_v[0])}
+    assert ends == {(0.0, 300.0), (1000.0, 700.0)}
+
+
+def _villages(points):
+    return gpd.GeoDataFrame({"village_id": [f"v{i}" for i in range(len(points))]},
+                            geometry=[Point(p) for p in points], crs=CRS)
+
+
+def test_fibre_distance_along_roads():
+    fibre = gpd.GeoDataFrame({"span_id": ["f"]}, geometry=[LineString([(0, 0), (0, -50)])], crs=CRS)
+    v = _villages([(200, 30), (1000, 400), (1050, 800), (5050, 5000), (-60, -20)])
+    d = fibre_distance_m(v, fibre, _roads())
+    # v0: 30 m to the road + 200 m along it; v1: 1000 + 400 along the L; v2: 50 off + 1800
+    assert d["v0"] == pytest.approx(230.0)
+    assert d["v1"] == pytest.approx(1400.0)
+    assert d["v2"] == pytest.approx(1850.0)
+    assert np.isinf(d["v3"])  # island road: not connected to the fibre
+    assert d["v4"] == pytest.approx(60.0)  # 60 m drop straight from the span
+
+
+def test_fibre_available_on_bundle():
+    fibre = gpd.GeoDataFrame({"span_id": ["f"]}, geometry=[LineString([(0, 0), (0, -50)])],
+                             crs=CRS).to_crs(4326)
+    v = _villages([(200, 30), (1000, 400)]).to_crs(4326)
+    b = Bundle("t", layers={"villages": v, "fibre": fibre, "roads": _roads().to_crs(4326)})
+    got = fibre_available(b, reach_m=500.0)
+    assert isinstance(got, pd.Series) and got.to_dict() == {"v0": True, "v1": False}
+    assert fibre_available(b, reach_m=1500.0).all()
+
+
+def test_no_fibre_means_nothing_available():
+    v = _villages([(200, 30)])
+    assert np.isinf(fibre_distance_m(v, None, _roads())).all()
+    assert nx.is_connected(road_graph(_roads().iloc[:2]))
