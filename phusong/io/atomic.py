@@ -43,6 +43,8 @@ def check_writable(target: str | Path, *, overwrite: bool = False) -> Path:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"{parent}: cannot create the output folder ({exc.strerror})") from None
+    if not parent.is_dir():
+        raise OutputError(f"{parent}: cannot create the output folder (a file is in the way)")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{parent}: output folder is not writable; choose another --out")
     return target
@@ -60,7 +62,10 @@ def atomic_path(target: str | Path, *, overwrite: bool = True) -> Iterator[Path]
         Replace an existing ``target`` (default True); if False an existing one is refused.
     """
     target = check_writable(target, overwrite=overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"{target.parent}: cannot write there ({exc.strerror})") from None
     os.close(fd)
     os.unlink(tmp)  # writers such as GDAL want to create the file themselves
     tmp_path = Path(tmp)
@@ -80,7 +85,10 @@ def atomic_dir(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]
     complete.
     """
     target = check_writable(target, overwrite=overwrite)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"{target.parent}: cannot write there ({exc.strerror})") from None
     try:
         yield tmp
         if target.exists():
