@@ -1,0 +1,154 @@
+"""Leaflet building blocks for the interactive map: data layers and HTML controls.
+
+Data go into the page only through Jinja's ``tojson`` filter (which escapes ``<``, ``>``, ``&``
+and quotes), and every text from data is HTML-escaped in Python before that
+(:func:`phusong.maps._labels.esc`), so a commune named ``<script>…`` is shown, never run.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from affine import Affine
+from branca.element import MacroElement
+from jinja2 import Template
+
+__all__ = ["Features", "HtmlControl", "raster_png"]
+
+
+class Features(MacroElement):
+    """A GeoJSON FeatureCollection drawn by Leaflet with per-feature style, tooltip and popup.
+
+    Each feature's properties must hold ``_style`` (Leaflet path options; for points also
+    ``radius``), ``_tip`` and ``_popup`` (already escaped HTML). Points become circle markers.
+    Added to a folium ``FeatureGroup`` or a ``MarkerCluster`` (then the markers go into the
+    cluster one by one, so their tooltips work).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
+            style: function (f) { return f.properties._style; },
+            pointToLayer: function (f, latlng) { return L.circleMarker(latlng, f.properties._style); },
+            onEachFeature: function (f, layer) {
+                if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: true}); }
+                if (f.properties._popup) { layer.bindPopup(f.properties._popup, {maxWidth: 360}); }
+            }
+        });
+        {% if this.cluster %}
+        {{ this._parent.get_name() }}.addLayers({{ this.get_name() }}.getLayers());
+        {% else %}
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict, *, cluster: bool = False):
+        super().__init__()
+        self._name = "Features"
+        self.data = data
+        self.cluster = cluster
+
+
+class HtmlControl(MacroElement):
+    """A fixed Leaflet control showing escaped HTML; with ``variants`` the shown HTML follows the
+    selected base layer (the choropleth indicator), keyed by layer name."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var variants = {{ this.variants|tojson }};
+            var ctl = L.control({position: {{ this.position|tojson }}});
+            ctl.onAdd = function () {
+                var div = L.DomUtil.create('div', 'phusong-control ' + {{ this.css_class|tojson }});
+                div.style.cssText = 'background:rgba(255,255,255,0.92);padding:6px 9px;' +
+                    'border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,0.35);' +
+                    'font:12px/1.35 sans-serif;max-width:320px;';
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                return div;
+            };
+            ctl.addTo({{ this._parent.get_name() }});
+            if (Object.keys(variants).length) {
+                {{ this._parent.get_name() }}.on('baselayerchange', function (e) {
+                    if (variants.hasOwnProperty(e.name)) {
+                        ctl.getContainer().innerHTML = variants[e.name];
+                    }
+                });
+            }
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, html: str, *, position: str = "bottomright", css_class: str = "",
+                 variants: dict[str, str] | None = None):
+        super().__init__()
+        self._name = "HtmlControl"
+        self.html = html
+        self.position = position
+        self.css_class = css_class
+        self.variants = variants or {}
+
+
+def raster_png(path, *, max_px: int = 1600) -> tuple[bytes, list[list[float]], dict]:
+    """Render band 1 of a GeoTIFF as a transparent PNG for a Leaflet ``imageOverlay``.
+
+    The grid is reprojected to Web Mercator (EPSG:3857), the projection Leaflet draws in, so
+    stretching the image between its lon/lat corners places every pixel right.
+
+    Returns
+    -------
+    (bytes, bounds, scale)
+        PNG bytes; ``[[south, west], [north, east]]`` in degrees; ``{"vmin", "vmax", "unit",
+        "cmap"}`` of the colour scale (dBm when the raster's unit tag says so: −120 … −60).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rasterio.warp import Resampling, calculate_default_transform, reproject, transform_bounds
+
+    from phusong.bundle import read_raster
+
+    r = read_raster(path)
+    rows, cols = r.shape
+    # corners computed here with ``@`` (Raster.bounds uses ``*``, deprecated in affine 3.1)
+    xs, ys = zip(*(r.transform @ xy for xy in ((0, 0), (cols, rows))), strict=True)
+    left, right, bottom, top = min(xs), max(xs), min(ys), max(ys)
+    with warnings.catch_warnings():  # rasterio itself still multiplies Affines with ``*``
+        warnings.filterwarnings("ignore", "Use `@` matmul", PendingDeprecationWarning)
+        dst_t, w, h = calculate_default_transform(r.crs, "EPSG:3857", cols, rows, left, bottom,
+                                                  right, top)
+        scale_px = min(1.0, max_px / max(w, h))
+        w2, h2 = max(1, int(w * scale_px)), max(1, int(h * scale_px))
+        dst_t = dst_t @ Affine.scale(w / w2, h / h2)
+        out = np.full((h2, w2), np.nan, dtype="float32")
+        reproject(r.array, out, src_transform=r.transform, src_crs=r.crs, src_nodata=np.nan,
+                  dst_transform=dst_t, dst_crs="EPSG:3857", dst_nodata=np.nan,
+                  resampling=Resampling.nearest)
+    finite = np.isfinite(out)
+    if r.unit.lower() == "dbm":
+        vmin, vmax = -120.0, -60.0
+    elif finite.any():
+        vmin, vmax = (float(v) for v in np.percentile(out[finite], [2, 98]))
+    else:
+        vmin, vmax = 0.0, 1.0
+    norm = np.clip((out - vmin) / max(vmax - vmin, 1e-9), 0.0, 1.0)
+    cmap = "viridis"
+    rgba = plt.get_cmap(cmap)(np.where(finite, norm, 0.0))
+    rgba[..., 3] = np.where(finite, 0.75, 0.0)
+    if r.unit.lower() == "dbm":  # below the lowest threshold of any technology: transparent
+        rgba[..., 3] = np.where(finite & (out >= vmin), 0.75, 0.0)
+    buf = io.BytesIO()
+    plt.imsave(buf, rgba, format="png")
+    x0, y1 = dst_t @ (0, 0)
+    x1, y0 = dst_t @ (w2, h2)
+    west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", x0, y0, x1, y1)
+    return buf.getvalue(), [[south, west], [north, east]], {
+        "vmin": vmin, "vmax": vmax, "unit": r.unit, "cmap": cmap}

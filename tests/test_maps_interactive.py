@@ -1,0 +1,113 @@
+"""The interactive map without a browser: layers, languages, boundaries, raster, bad input."""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from affine import Affine
+from jinja2.utils import htmlsafe_json_dumps
+from pyproj import Transformer
+
+from phusong.bundle import Raster, write_raster
+from phusong.errors import DataError, OutputError
+from phusong.maps import build_map, save_map
+from phusong.maps._example import XSS, example_bundle, example_gaps, write_example_plan
+
+
+def js(text: str) -> str:
+    """``text`` as it appears inside a JSON string written by Jinja's tojson."""
+    return str(htmlsafe_json_dumps(text))[1:-1]
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return example_bundle(hostile=True)
+
+
+def test_self_contained_and_escaped(bundle, tmp_path):
+    out = save_map(build_map(bundle, gaps=example_gaps(bundle)), tmp_path / "m.html")
+    html = out.read_text(encoding="utf-8")
+    remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?:[^"]+)"', html)
+    assert remote == []  # Leaflet and markercluster are inlined
+    assert "L.MarkerClusterGroup=L.FeatureGroup.extend" in html  # the inlined plugin
+    assert XSS not in html  # never raw, anywhere in the page
+    assert "\\u0026lt;script\\u0026gt;alert(1)" in html  # escaped, then JSON-encoded
+    assert js("Dữ liệu minh họa tổng hợp / synthetic demonstration data") in html
+
+
+def test_english_labels(bundle):
+    html = build_map(bundle, gaps=example_gaps(bundle), lang="en").get_root().render()
+    assert js("Fibre households (%)") in html and js("Villages") in html
+    assert js("Hộ có cáp quang") not in html
+
+
+def test_gaps_from_plan_folder(bundle, tmp_path):
+    plan = write_example_plan(bundle, tmp_path / "plan")
+    html = build_map(bundle, plan_dir=plan).get_root().render()
+    assert js("Dân số có sóng 4G (%)") in html  # indicator read from gaps_communes.csv
+    assert js("Trạm mới Ngọc Lương") in html and js("Trạm dự phòng Tân Hòa") not in html  # selected only
+
+
+def test_plan_from_another_bundle_refused(bundle, tmp_path):
+    other = example_bundle(name="other")
+    plan = write_example_plan(bundle, tmp_path / "plan", fingerprint_of=other)
+    with pytest.raises(DataError, match="plan made from bundle"):
+        build_map(bundle, plan_dir=plan)
+
+
+def test_gaps_on_other_boundaries_refused(bundle):
+    gaps = example_gaps(bundle)["communes"].assign(unit_code=lambda d: "9" + d.unit_code)
+    with pytest.raises(DataError, match="no unit_code matches"):
+        build_map(bundle, gaps=gaps)
+
+
+def test_2025_boundaries_from_bundle_layer(tmp_path):
+    b = example_bundle()
+    c = b.communes
+    merged = gpd.GeoDataFrame(
+        {"unit_code": ["90001", "90002"], "name": ["Phường Hòa Bình", "Xã Lạc Thủy"],
+         "type": ["Phường", "Xã"]},
+        geometry=[c.geometry.iloc[:2].union_all(), c.geometry.iloc[2:].union_all()],
+        crs="EPSG:4326")
+    b.layers["communes_2025"] = merged
+    html = build_map(b, boundaries="2025", lang="en").get_root().render()
+    assert js("Xã Lạc Thủy") in html and js("Boundaries 2025") in html
+    with pytest.raises(DataError, match="boundaries"):
+        build_map(b, boundaries="2019")
+
+
+def test_coverage_raster_overlay(bundle, tmp_path):
+    # a 20 × 30 RSRP grid in UTM 48N over the communes
+    arr = np.linspace(-130, -60, 600, dtype="float32").reshape(20, 30)
+    arr[0, :5] = np.nan
+    t = Affine(500.0, 0, 531_000.0, 0, -500.0, 2_305_000.0)
+    write_raster(Raster(arr, t, "EPSG:32648", "dBm"), tmp_path / "rsrp.tif")
+    html = build_map(bundle, coverage_raster=tmp_path / "rsrp.tif").get_root().render()
+    assert "L.imageOverlay" in html and "data:image/png;base64," in html
+    bounds = re.search(r"L\.imageOverlay\(\s*\"data:[^\"]+\",\s*(\[\[[^\]]+\],\s*\[[^\]]+\]\])",
+                       html).group(1)
+    (s, w), (n, e) = eval(bounds)  # noqa: S307 - numbers written by folium
+    west, south, east, north = Transformer.from_crs(
+        "EPSG:32648", "EPSG:4326", always_xy=True).transform_bounds(
+        531_000.0, 2_295_000.0, 546_000.0, 2_305_000.0, densify_pts=21)
+    # 0.005° tolerance: the Web Mercator grid has whole pixels of about 500 m (0.0047°)
+    for got, want in ((s, south), (w, west), (n, north), (e, east)):
+        assert got == pytest.approx(want, abs=0.005)
+
+
+def test_existing_file_refused(bundle, tmp_path):
+    out = tmp_path / "m.html"
+    out.write_text("old")
+    with pytest.raises(OutputError, match="already exists"):
+        save_map(build_map(bundle), out)
+    assert out.read_text() == "old"
+    save_map(build_map(bundle), out, overwrite=True)
+    assert "leaflet" in out.read_text(encoding="utf-8")
+
+
+def test_unknown_language(bundle):
+    with pytest.raises(DataError, match="--lang"):
+        build_map(bundle, lang="fr")
