@@ -1,5 +1,95 @@
-"""CLI commands of this area (registered by :mod:phusong.cli)."""
+"""CLI commands of the planning area: ``phusong gaps`` and ``phusong plan``."""
 
 from __future__ import annotations
 
-COMMANDS: list = []
+from pathlib import Path
+
+import click
+
+from phusong import settings
+from phusong.cli._common import command_errors, emit, json_option, progress, quiet_option
+
+__all__ = ["COMMANDS", "gaps_cmd", "plan_cmd"]
+
+
+def _fmt_pct(x) -> str:
+    return "n/a" if x is None else f"{x:.1f} %"
+
+
+@click.command("gaps")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--boundaries", type=click.Choice(["2020", "2025"]), default="2020", show_default=True,
+              help="2020: the 151 units; 2025: the 46 units of Phú Thọ (split units by households).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for gaps_{villages,communes,districts,province}.csv and gaps.json.")
+@click.option("--model", default=settings.DEFAULT_MODEL, show_default=True,
+              help="Propagation model of the coverage engine.")
+@json_option
+@quiet_option
+@command_errors
+def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, as_json: bool,
+             quiet: bool) -> None:
+    """Gaps against the targets per village, commune, district and province."""
+    from phusong.bundle import load_bundle
+    from phusong.errors import OutputError
+    from phusong.planning import _plan_deps as deps
+    from phusong.planning.gaps import compute_gaps
+
+    b = load_bundle(bundle)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: exists and is not a folder; choose another --out")
+    with progress("coverage of villages", quiet=quiet):
+        cov = deps.score_villages(b, model=model)
+    with progress("fibre reach", quiet=quiet):
+        fibre = deps.fibre_available(b)
+    tables = compute_gaps(b, cov, boundaries=boundaries, fibre=fibre)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = tables.write(out_dir)
+    report_path = tables.write_report(out_dir / "gaps.json")
+    report = tables.headline()
+    report["bundle_name"] = b.name
+    report["synthetic"] = b.synthetic
+    report["files"] = [str(p) for p in [*files, report_path]]
+    lines = [f"{b.name}: {report['communes']} units ({boundaries} boundaries), "
+             f"{report['households']:,.0f} households"]
+    for t in report["targets"]:
+        lines.append(f"  {t['indicator']} ({t['denominator']}) {t['year']}: "
+                     f"{_fmt_pct(t['value_pct'])} of {t['threshold_pct']:g} % — "
+                     f"{'met' if t['met'] else 'gap ' + _fmt_pct(t['gap_pct'])}; "
+                     f"{t['communes_meeting']}/{report['communes']} units meet it")
+    lines.append(f"wrote {out_dir}")
+    emit(report, as_json=as_json, lines=lines)
+
+
+@click.command("plan")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--scenario", "scenario_path", type=click.Path(path_type=Path), default=None,
+              help="Scenario TOML (default: Plan 785's budget lines, scenarios/plan785.toml).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Plan folder to write (plan.json, plan.gpkg, gaps_*.csv).")
+@click.option("--boundaries", type=click.Choice(["2020", "2025"]), default="2020", show_default=True,
+              help="Boundary vintage of the gap tables in the plan folder.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing plan folder.")
+@json_option
+@quiet_option
+@command_errors
+def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
+             overwrite: bool, as_json: bool, quiet: bool) -> None:
+    """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
+    from phusong.bundle import load_bundle
+    from phusong.io.atomic import check_writable
+    from phusong.planning.plan import make_plan, plan_summary_lines
+    from phusong.planning.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    check_writable(out_dir, overwrite=overwrite)
+    b = load_bundle(bundle)
+    with progress("planning", quiet=quiet):
+        plan = make_plan(b, scenario=scenario, boundaries=boundaries)
+    plan.write(out_dir, overwrite=overwrite)
+    report = plan.report()
+    report["out"] = str(out_dir)
+    emit(report, as_json=as_json, lines=[*plan_summary_lines(plan), f"wrote {out_dir}"])
+
+
+COMMANDS: list = [gaps_cmd, plan_cmd]

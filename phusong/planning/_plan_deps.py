@@ -1,0 +1,79 @@
+"""The functions planning borrows from coverage, roads, reach, siting and routing.
+
+One indirection point, imported lazily, so gaps and plans depend on the other areas only at
+call time (and tests can stand small doubles in for the heavy engines).
+"""
+
+from __future__ import annotations
+
+from phusong import settings
+
+__all__ = [
+    "score_villages",
+    "transmitters",
+    "coverage_matrix",
+    "road_graph",
+    "snap_points",
+    "fibre_available",
+    "maximal_covering",
+    "route_fibre",
+]
+
+
+def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL):
+    """:func:`phusong.coverage.score_villages`."""
+    from phusong.coverage import score_villages as f
+
+    return f(bundle, model=model)
+
+
+def transmitters(bundle):
+    """:func:`phusong.coverage.transmitters`."""
+    from phusong.coverage import transmitters as f
+
+    return f(bundle)
+
+
+def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL):
+    """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech)."""
+    from phusong.coverage import coverage_matrix as f
+
+    return f(tx, x_m, y_m, dem, model=model)
+
+
+def road_graph(roads, *, costs=settings.COSTS):
+    """:func:`phusong.planning.roads.road_graph`."""
+    from phusong.planning.roads import road_graph as f
+
+    return f(roads, costs=costs)
+
+
+def snap_points(graph, x_m, y_m):
+    """:func:`phusong.planning.roads.snap_points`."""
+    from phusong.planning.roads import snap_points as f
+
+    return f(graph, x_m, y_m)
+
+
+def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=None):
+    """:func:`phusong.planning.reach.fibre_available`."""
+    from phusong.planning.reach import fibre_available as f
+
+    return f(bundle, reach_m=reach_m, graph=graph)
+
+
+def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=20.0):
+    """Solve :class:`phusong.planning.siting.MaximalCovering`; return the result."""
+    from phusong.planning.siting import MaximalCovering
+
+    prob = MaximalCovering.from_coverage(coverage, weights, costs=costs, budget=budget,
+                                         existing=existing)
+    return prob.solve(time_limit_s=time_limit_s)
+
+
+def route_fibre(graph, terminals, *, existing, prizes=None, budget_vnd=None):
+    """:func:`phusong.planning.fibre_router.route_fibre` with ``weight="cost_vnd"``."""
+    from phusong.planning.fibre_router import route_fibre as f
+
+    return f(graph, terminals, weight="cost_vnd", existing=existing, prizes=prizes,
+             budget_vnd=budget_vnd)

@@ -1,0 +1,125 @@
+"""A small seeded synthetic bundle for planning tests and benchmarks (labelled synthetic).
+
+Real commune codes, names and districts (:func:`phusong.communes.commune_facts`) with made-up
+geometry: each commune is its bounding box, villages are scattered in it, roads join each
+village to its commune centre and the centres to each other, fibre runs along the roads between
+the first centres, sites carry 2G/3G/4G cells, and the DEM is smooth hills in EPSG:32648.
+Used only where the embedded twin is not needed (tests, benchmark fallback).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from affine import Affine
+from shapely.geometry import LineString, Point, box
+
+from phusong import settings
+from phusong.bundle import Bundle, Provenance, Raster
+from phusong.crs import transform_points
+
+__all__ = ["synthetic_bundle"]
+
+_SPLIT = ("04891", "04957")  # two units split by the 2025 crosswalk (share 0.5 each part)
+
+
+def synthetic_bundle(n_communes: int = 6, villages_per_commune: int = 8, *, seed: int = 0,
+                     fibre_share: float = 0.5, sites_per_commune: int = 1) -> Bundle:
+    """A seeded synthetic bundle (module doc).
+
+    Parameters
+    ----------
+    n_communes : int
+        Communes taken from the real list (the split units of 2025 first), ≤ 151.
+    villages_per_commune : int
+        Villages per commune (the first is the commune centre).
+    seed : int
+        Random seed.
+    fibre_share : float
+        Share of the communes whose centre is joined by fibre.
+    sites_per_commune : int
+        Existing tower sites per commune.
+    """
+    from phusong.communes import commune_facts
+
+    rng = np.random.default_rng(seed)
+    facts = commune_facts()
+    order = list(_SPLIT) + [c for c in facts.commune_code if c not in _SPLIT]
+    facts = facts.set_index("commune_code").loc[order[:n_communes]].reset_index()
+    communes = gpd.GeoDataFrame(
+        facts[["commune_code", "name", "type", "district_code", "district_name", "population",
+               "households"]],
+        geometry=[box(r.bbox_west, r.bbox_south, r.bbox_east, r.bbox_north)
+                  for r in facts.itertuples()], crs=settings.STORE_CRS)
+    vrows, roads = [], []
+    for r in facts.itertuples():
+        lon = r.lon + rng.uniform(-0.4, 0.4, villages_per_commune) * (r.bbox_east - r.bbox_west)
+        lat = r.lat + rng.uniform(-0.4, 0.4, villages_per_commune) * (r.bbox_north - r.bbox_south)
+        lon[0], lat[0] = r.lon, r.lat
+        hh = rng.multinomial(max(r.households, villages_per_commune) - villages_per_commune,
+                             np.full(villages_per_commune, 1 / villages_per_commune)) + 1
+        for k in range(villages_per_commune):
+            vrows.append({"village_id": f"{r.commune_code}-{k:02d}", "commune_code": r.commune_code,
+                          "name": f"Thôn {k + 1} {r.name_short}", "households": int(hh[k]),
+                          "population": int(round(hh[k] * 3.9)), "is_centre": k == 0,
+                          "geometry": Point(lon[k], lat[k])})
+            if k:
+                roads.append(("commune", (r.lon, r.lat), (lon[k], lat[k])))
+    villages = gpd.GeoDataFrame(vrows, crs=settings.STORE_CRS)
+    centres = list(zip(facts.lon, facts.lat, strict=True))
+    for a, b in zip(centres[:-1], centres[1:], strict=True):
+        roads.append(("provincial", a, b))
+    cost_factor = {"provincial": 1.5, "commune": 1.0}
+    road_gdf = gpd.GeoDataFrame(
+        {"road_id": [f"r{i}" for i in range(len(roads))],
+         "road_class": [c for c, _, _ in roads],
+         "cost_factor": [cost_factor[c] for c, _, _ in roads]},
+        geometry=[LineString([a, b]) for _, a, b in roads], crs=settings.STORE_CRS)
+    n_fibre = max(1, int(round(fibre_share * n_communes)))
+    fibre = gpd.GeoDataFrame(
+        {"span_id": [f"f{i}" for i in range(n_fibre - 1 or 1)], "kind": "ring"},
+        geometry=[LineString([centres[i], centres[i + 1]]) for i in range(n_fibre - 1)]
+        or [LineString([centres[0], (centres[0][0] + 1e-4, centres[0][1])])],
+        crs=settings.STORE_CRS)
+    sites, cells = [], []
+    for i, r in enumerate(facts.itertuples()):
+        for s in range(sites_per_commune):
+            sid = f"S{i:03d}{s}"
+            lon = r.lon + rng.uniform(-0.1, 0.1) * (r.bbox_east - r.bbox_west)
+            lat = r.lat + rng.uniform(-0.1, 0.1) * (r.bbox_north - r.bbox_south)
+            sites.append({"site_id": sid, "operator": settings.OPERATORS[(i + s) % 4],
+                          "height_m": 30.0, "has_power": True, "has_backhaul": i < n_fibre,
+                          "geometry": Point(lon, lat)})
+            techs = ["2G", "3G"] + (["4G"] if (i + s) % 3 else [])
+            for t in techs:
+                band, f = next(iter(settings.BANDS_MHZ[t].items()))
+                cells.append({"cell_id": f"{sid}-{t}", "site_id": sid, "tech": t, "band": band,
+                              "freq_mhz": f, "eirp_dbm": settings.RADIO.eirp_dbm,
+                              "azimuth_deg": np.nan, "tilt_deg": 2.0})
+    sites = gpd.GeoDataFrame(sites, crs=settings.STORE_CRS)
+    cells = pd.DataFrame(cells)
+    dem = _dem(facts, rng)
+    prov = Provenance(f"phusong.planning._plan_synthetic seed {seed}", "CC0", synthetic=True,
+                      note="made-up geometry on real commune codes, for tests")
+    layers = {"communes": communes, "villages": villages, "sites": sites, "cells": cells,
+              "fibre": fibre, "roads": road_gdf}
+    return Bundle(f"synthetic-planning-{n_communes}", layers=layers, rasters={"dem": dem},
+                  provenance={k: prov for k in [*layers, "dem"]}, meta={"seed": seed})
+
+
+def _dem(facts, rng) -> Raster:
+    west, south = facts.bbox_west.min() - 0.05, facts.bbox_south.min() - 0.05
+    east, north = facts.bbox_east.max() + 0.05, facts.bbox_north.max() + 0.05
+    x, y = transform_points([west, east], [south, north], settings.STORE_CRS, settings.WORK_CRS)
+    res = 200.0
+    x0, y1 = np.floor(x[0] / res) * res, np.ceil(y[1] / res) * res
+    cols = int(np.ceil((x[1] - x0) / res)) + 1
+    rows = int(np.ceil((y1 - y[0]) / res)) + 1
+    gx, gy = np.meshgrid(x0 + res * (np.arange(cols) + 0.5), y1 - res * (np.arange(rows) + 0.5))
+    z = np.full((rows, cols), 150.0)
+    for _ in range(max(4, len(facts) * 2)):
+        cx, cy = rng.uniform(x0, x0 + cols * res), rng.uniform(y1 - rows * res, y1)
+        z += rng.uniform(200, 900) * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2)
+                                            / (2 * rng.uniform(1500, 5000) ** 2))
+    return Raster(z.astype("float32"), Affine(res, 0, x0, 0, -res, y1), settings.WORK_CRS, "m")

@@ -1,0 +1,392 @@
+"""Gaps against the targets, per village, commune, district and province, on 2020 or 2025 units.
+
+Indicators per village (bool): ``fibre`` (fibre within reach along roads), ``mobile_any``,
+``mobile_broadband`` (any of the scenario's broadband techs, 4G/5G by default), ``mobile_{tech}``
+and ``mobile_{tech}_{operator}`` (from :func:`phusong.coverage.score_villages`). Each unit table
+sums them over ``households``, ``population`` and ``villages`` (columns ``{indicator}_{denom}``
+and ``{indicator}_{denom}_pct``), counts commune centres with fibre (``fibre_communes``,
+``fibre_communes_pct``) and adds, per target (:mod:`phusong.planning.targets`), the gap
+``gap_…_pct = max(0, threshold − value)`` in percentage points and a ``meets_…`` flag. District
+and province tables also count the communes meeting each target (``communes_meeting_…``).
+
+Boundary vintages
+-----------------
+``"2020"``: the 151 units of 2020 – 30 June 2025 (the bundle's communes).
+``"2025"``: the 46 units of Phú Thọ from 1 July 2025 covering former Hòa Bình, through
+:func:`phusong.communes.crosswalk_2025`. 148 units move whole. The three split units (Vầy Nưa,
+Cao Sơn, Đồng Tân) are apportioned by households with the crosswalk's ``share`` (0.5 each part;
+no public figure splits them): every village of a split unit counts ``share`` of its households,
+population and itself in each new unit, so unit tables may hold fractional counts while the
+province totals are unchanged. Its commune centre counts the same fraction towards each part.
+The villages table keeps one row per village with the unit of the largest share
+(``unit_code``, ``unit_share``). District level was abolished on 1 July 2025: the districts
+table always uses the 10 former districts and their 2020 communes.
+
+A commune's centre is its village flagged ``is_centre``; a commune without a flag uses its
+village with the most households.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from phusong import settings
+from phusong.crs import to_store
+from phusong.errors import DataError, SchemaError
+from phusong.io.atomic import atomic_path
+from phusong.planning import _plan_deps as deps
+from phusong.planning.targets import TargetColumns, target_columns
+from phusong.settings import Target
+
+__all__ = ["GapTables", "BOUNDARIES", "compute_gaps", "village_indicators", "GAP_FILES"]
+
+BOUNDARIES = ("2020", "2025")
+#: Files written by :meth:`GapTables.write`, by table.
+GAP_FILES = {k: f"gaps_{k}.csv" for k in ("villages", "communes", "districts", "province")}
+_DENOMS = ("households", "population", "villages")
+
+
+@dataclass
+class GapTables:
+    """Gap tables of one boundary vintage (module doc).
+
+    Attributes
+    ----------
+    villages, communes, districts, province : pandas.DataFrame
+        One row per village / unit of the vintage / former district / the province.
+    boundaries : str
+        ``"2020"`` or ``"2025"``.
+    targets : tuple of Target
+        Targets the gaps are measured against.
+    """
+
+    villages: pd.DataFrame
+    communes: pd.DataFrame
+    districts: pd.DataFrame
+    province: pd.DataFrame
+    boundaries: str
+    targets: tuple[Target, ...]
+
+    def headline(self) -> dict:
+        """Province figures against each target, as plain data (the JSON report)."""
+        row = self.province.iloc[0]
+        out = {
+            "boundaries": self.boundaries,
+            "communes": int(row["communes"]),
+            "households": float(row["households"]),
+            "population": float(row["population"]),
+            "villages": float(row["villages"]),
+            "figures_pct": {c: _f(row[c]) for c in self.province.columns if c.endswith("_pct")
+                            and not c.startswith("gap_")},
+            "targets": [],
+        }
+        for c in target_columns(self.targets):
+            t = c.target
+            out["targets"].append({
+                "indicator": t.indicator, "denominator": t.denominator,
+                "threshold_pct": t.threshold_pct, "year": t.year, "origin": t.origin,
+                "value_pct": _f(row[c.value]), "gap_pct": _f(row[c.gap]),
+                "met": bool(row[c.meets]),
+                "communes_meeting": int(row["communes_meeting_" + c.meets[6:]]),
+            })
+        return out
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write ``gaps_{villages,communes,districts,province}.csv`` (UTF-8) into ``folder``.
+
+        Each file is written atomically; existing gap files are replaced.
+        """
+        folder = Path(folder)
+        paths = []
+        for key, name in GAP_FILES.items():
+            with atomic_path(folder / name) as tmp:
+                getattr(self, key).to_csv(tmp, index=False, encoding="utf-8", float_format="%.10g")
+            paths.append(folder / name)
+        return paths
+
+    def write_report(self, path: str | Path) -> Path:
+        """Write :meth:`headline` as JSON (UTF-8, atomic)."""
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(self.headline(), ensure_ascii=False, indent=1),
+                           encoding="utf-8")
+        return Path(path)
+
+
+def _f(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _align(obj, ids: pd.Index, what: str) -> pd.DataFrame | pd.Series:
+    if isinstance(obj, pd.DataFrame) and "village_id" in obj.columns:
+        obj = obj.set_index("village_id")
+    missing = ids.difference(obj.index)
+    if len(missing):
+        raise DataError(f"{what}: no row for village {missing[0]!r} ({len(missing)} missing); "
+                        "compute it on the same bundle")
+    return obj.reindex(ids)
+
+
+def check_demand(villages) -> None:
+    """Raise :class:`DataError` for no villages, or NaN / negative households or population."""
+    if villages is None or len(villages) == 0:
+        raise DataError("villages: empty demand — the bundle has no villages; add the villages layer")
+    for col in ("households", "population"):
+        if col not in villages.columns:
+            raise SchemaError(f"villages: missing column {col!r}; it weighs the demand")
+        v = pd.to_numeric(villages[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"villages: village {villages['village_id'].iloc[i]!r} has {col} "
+                            f"{villages[col].iloc[i]!r} (NaN or negative weight); fix the value")
+    if float(pd.to_numeric(villages["households"]).sum()) <= 0:
+        raise DataError("villages: empty demand — every village has 0 households; nothing to plan")
+
+
+def village_indicators(village_cov: pd.DataFrame, fibre: pd.Series, *,
+                       broadband_techs=("4G", "5G")) -> pd.DataFrame:
+    """Bool indicators per village: fibre, mobile_any, mobile_broadband, mobile_{tech}[_{op}].
+
+    Parameters
+    ----------
+    village_cov : DataFrame
+        :func:`score_villages` output (``covered_*`` columns), indexed like ``fibre``.
+    fibre : Series of bool
+        Fibre within reach.
+    broadband_techs : sequence of str
+        Techs counted as mobile broadband.
+    """
+    out = {"fibre": fibre.astype(bool).to_numpy()}
+    techs = [t for t in settings.TECHS if f"covered_{t}" in village_cov.columns]
+    if not techs:
+        raise SchemaError("village coverage: no covered_<tech> column; pass score_villages output")
+    cov = {t: village_cov[f"covered_{t}"].fillna(False).astype(bool).to_numpy() for t in techs}
+    n = len(fibre)
+    if "covered_any" in village_cov.columns:
+        out["mobile_any"] = village_cov["covered_any"].fillna(False).astype(bool).to_numpy()
+    else:
+        out["mobile_any"] = np.logical_or.reduce([cov[t] for t in techs])
+    out["mobile_broadband"] = np.logical_or.reduce(
+        [cov[t] for t in broadband_techs if t in cov] or [np.zeros(n, bool)])
+    for t in techs:
+        out[f"mobile_{t}"] = cov[t]
+        for op in settings.OPERATORS:
+            col = f"covered_{t}_{op}"
+            if col in village_cov.columns:
+                out[f"mobile_{t}_{op}"] = village_cov[col].fillna(False).astype(bool).to_numpy()
+    return pd.DataFrame(out, index=fibre.index)
+
+
+def _centres(villages: pd.DataFrame) -> np.ndarray:
+    flag = (villages["is_centre"].fillna(False).astype(bool).to_numpy()
+            if "is_centre" in villages.columns else np.zeros(len(villages), bool))
+    has = pd.Series(flag).groupby(villages["commune_code"].to_numpy()).transform("any").to_numpy()
+    hh = villages["households"].to_numpy(dtype=float)
+    order = pd.DataFrame({"c": villages["commune_code"].to_numpy(), "hh": -hh})
+    first = ~order.sort_values(["c", "hh"], kind="stable").duplicated("c")
+    biggest = first.reindex(order.index).to_numpy()
+    return np.where(has, flag, biggest)
+
+
+def _membership(villages: pd.DataFrame, boundaries: str) -> pd.DataFrame:
+    """Rows (village position, unit_code, weight) of the vintage."""
+    pos = np.arange(len(villages))
+    codes = villages["commune_code"].to_numpy()
+    if boundaries == "2020":
+        return pd.DataFrame({"pos": pos, "unit_code": codes, "weight": 1.0})
+    from phusong.communes import crosswalk_2025
+
+    cw = crosswalk_2025()
+    unknown = sorted(set(codes) - set(cw["commune_code"]))
+    if unknown:
+        raise DataError(f"boundaries 2025: commune {unknown[0]!r} is not in the 2025 crosswalk "
+                        f"({len(unknown)} unknown); use --boundaries 2020 for this bundle")
+    m = pd.DataFrame({"pos": pos, "commune_code": codes}).merge(
+        cw[["commune_code", "unit_code", "share"]], on="commune_code", how="left")
+    return m.rename(columns={"share": "weight"})[["pos", "unit_code", "weight"]]
+
+
+def _sum_table(ind: pd.DataFrame, base: pd.DataFrame, member: pd.DataFrame) -> pd.DataFrame:
+    """Weighted sums of counts per unit and the percentage columns."""
+    hh = base["households"].to_numpy(float)
+    pop = base["population"].to_numpy(float)
+    cols = {"households": hh, "population": pop, "villages": np.ones(len(base)),
+            "centres": base["_centre"].to_numpy(float)}
+    for name in ind.columns:
+        x = ind[name].to_numpy(float)
+        cols[f"{name}_households"] = hh * x
+        cols[f"{name}_population"] = pop * x
+        cols[f"{name}_villages"] = x
+    cols["fibre_communes"] = cols["centres"] * ind["fibre"].to_numpy(float)
+    vals = pd.DataFrame(cols)
+    w = member["weight"].to_numpy(float)[:, None]
+    rows = pd.DataFrame(vals.to_numpy()[member["pos"].to_numpy()] * w, columns=vals.columns)
+    rows["unit_code"] = member["unit_code"].to_numpy()
+    return rows.groupby("unit_code", sort=True).sum()
+
+
+def _add_pct(t: pd.DataFrame, indicators) -> pd.DataFrame:
+    new = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name in indicators:
+            for d in _DENOMS:
+                den = t[d].to_numpy(float)
+                new[f"{name}_{d}_pct"] = np.where(den > 0, 100.0 * t[f"{name}_{d}"] / den, np.nan)
+        cen = t["centres"].to_numpy(float)
+        new["fibre_communes_pct"] = np.where(cen > 0, 100.0 * t["fibre_communes"] / cen, np.nan)
+    return pd.concat([t, pd.DataFrame(new, index=t.index)], axis=1)
+
+
+def _add_gaps(t: pd.DataFrame, cols: list[TargetColumns]) -> pd.DataFrame:
+    new = {}
+    for c in cols:
+        if c.value not in t.columns:
+            raise DataError(f"target {c.target.indicator!r}: the village coverage has no such "
+                            "column; score every technology and operator")
+        v = t[c.value].to_numpy(float)
+        new[c.gap] = np.where(np.isfinite(v), np.maximum(0.0, c.target.threshold_pct - v), np.nan)
+        new[c.meets] = np.isfinite(v) & (v >= c.target.threshold_pct - 1e-9)
+    return pd.concat([t, pd.DataFrame(new, index=t.index)], axis=1)
+
+
+def _meeting(units: pd.DataFrame, group, cols: list[TargetColumns]) -> pd.DataFrame:
+    key = units[group].to_numpy()
+    d = {"communes": units.groupby(key).size()}
+    for c in cols:
+        d["communes_meeting_" + c.meets[6:]] = units[c.meets].groupby(key).sum().astype(int)
+    return pd.DataFrame(d)
+
+
+def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries: str = "2020",
+                 targets=settings.TARGETS, fibre: pd.Series | None = None,
+                 model: str = settings.DEFAULT_MODEL, reach_m: float = settings.FIBRE_REACH_M,
+                 broadband_techs=("4G", "5G")) -> GapTables:
+    """Gap tables of ``bundle`` against ``targets`` (module doc).
+
+    Parameters
+    ----------
+    bundle : phusong.bundle.Bundle
+        Needs ``communes`` and ``villages``.
+    village_cov : DataFrame, optional
+        :func:`phusong.coverage.score_villages` output; computed with ``model`` when omitted.
+    boundaries : {"2020", "2025"}
+        Boundary vintage of the communes table.
+    targets : sequence of Target
+        Targets to measure (default ``settings.TARGETS``).
+    fibre : Series of bool, optional
+        Fibre within reach per village (:func:`phusong.planning.reach.fibre_available`);
+        computed with ``reach_m`` when omitted.
+    model : str
+        Propagation model when ``village_cov`` is computed here.
+    reach_m : float
+        Fibre reach along roads, m, when ``fibre`` is computed here.
+    broadband_techs : sequence of str
+        Techs counted as mobile broadband.
+
+    Returns
+    -------
+    GapTables
+    """
+    boundaries = str(boundaries)
+    if boundaries not in BOUNDARIES:
+        raise DataError(f"boundaries {boundaries!r}: use 2020 (151 units) or 2025 (46 units)")
+    cols = target_columns(targets)
+    villages = bundle.villages
+    check_demand(villages)
+    if bundle.communes is None or len(bundle.communes) == 0:
+        raise DataError("communes: the bundle has no communes layer; every bundle needs one")
+    ids = pd.Index(villages["village_id"].astype(str), name="village_id")
+    if village_cov is None:
+        village_cov = deps.score_villages(bundle, model=model)
+    village_cov = _align(village_cov.set_axis(village_cov.index.astype(str))
+                         if "village_id" not in village_cov.columns else village_cov,
+                         ids, "village coverage")
+    if fibre is None:
+        fibre = deps.fibre_available(bundle, reach_m=reach_m)
+    fibre = _align(pd.Series(fibre).set_axis(pd.Index(fibre.index).astype(str)), ids, "fibre")
+    ind = village_indicators(village_cov, fibre, broadband_techs=broadband_techs)
+    v = villages.reset_index(drop=True)
+    base = pd.DataFrame({"households": pd.to_numeric(v["households"]).to_numpy(float),
+                         "population": pd.to_numeric(v["population"]).to_numpy(float),
+                         "_centre": _centres(v)})
+    communes = pd.DataFrame(bundle.communes.drop(columns="geometry", errors="ignore"))
+    communes = communes.set_index("commune_code", drop=False)
+
+    # 2020 communes (always: the districts table counts them)
+    m20 = _membership(v, "2020")
+    t20 = _add_gaps(_add_pct(_sum_table(ind, base, m20).reindex(communes.index, fill_value=0.0),
+                             ind.columns), cols)
+    t20.insert(0, "district_name", communes["district_name"])
+    t20.insert(0, "district_code", communes["district_code"])
+    t20.insert(0, "type", communes["type"])
+    t20.insert(0, "name", communes["name"])
+    t20.insert(0, "commune_code", communes["commune_code"])
+    t20.index.name = "unit_code"
+
+    if boundaries == "2020":
+        units = t20.reset_index()
+        member = m20
+    else:
+        member = _membership(v, "2025")
+        from phusong.communes import crosswalk_2025
+
+        cw = crosswalk_2025().drop_duplicates("unit_code").set_index("unit_code")
+        t25 = _add_gaps(_add_pct(_sum_table(ind, base, member), ind.columns), cols)
+        t25.insert(0, "type", cw["unit_type"].reindex(t25.index))
+        t25.insert(0, "name", cw["unit_name"].reindex(t25.index))
+        units = t25.reset_index()
+
+    # districts: former districts, villages summed, 2020 communes counted
+    dist_member = pd.DataFrame({"pos": np.arange(len(v)), "weight": 1.0,
+                                "unit_code": communes["district_code"].reindex(
+                                    v["commune_code"]).to_numpy()})
+    dcodes = pd.Index(sorted(communes["district_code"].unique()), name="district_code")
+    dt = _add_gaps(_add_pct(_sum_table(ind, base, dist_member).reindex(dcodes, fill_value=0.0),
+                            ind.columns), cols)
+    dt = pd.concat([_meeting(t20, "district_code", cols).reindex(dcodes, fill_value=0), dt],
+                   axis=1)
+    names = communes.drop_duplicates("district_code").set_index("district_code")["district_name"]
+    dt.insert(0, "district_name", names.reindex(dcodes))
+    districts = dt.reset_index()
+
+    # province
+    prov_member = pd.DataFrame({"pos": np.arange(len(v)), "weight": 1.0,
+                                "unit_code": settings.PROVINCE_CODE})
+    pt = _add_gaps(_add_pct(_sum_table(ind, base, prov_member), ind.columns), cols)
+    units["_p"] = settings.PROVINCE_CODE
+    pt = pd.concat([_meeting(units, "_p", cols).reindex(pt.index), pt], axis=1)
+    units = units.drop(columns="_p")
+    pt.insert(0, "boundaries", boundaries)
+    pt.insert(0, "province_name", settings.PROVINCE_NAME)
+    pt.index.name = "province_code"
+    province = pt.reset_index()
+
+    vt = _village_table(v, ind, base, member)
+    return GapTables(vt, units, districts, province, boundaries, tuple(c.target for c in cols))
+
+
+def _village_table(v, ind, base, member) -> pd.DataFrame:
+    first = member.sort_values(["pos", "weight"], ascending=[True, False],
+                               kind="stable").drop_duplicates("pos").set_index("pos")
+    pts = to_store(v, "villages") if hasattr(v, "geometry") and "geometry" in v.columns else None
+    out = pd.DataFrame({"village_id": v["village_id"].astype(str).to_numpy()})
+    if "name" in v.columns:
+        out["name"] = v["name"].to_numpy()
+    out["commune_code"] = v["commune_code"].to_numpy()
+    out["unit_code"] = first["unit_code"].reindex(np.arange(len(v))).to_numpy()
+    out["unit_share"] = first["weight"].reindex(np.arange(len(v))).to_numpy()
+    out["households"] = base["households"].to_numpy()
+    out["population"] = base["population"].to_numpy()
+    out["is_centre"] = base["_centre"].to_numpy(bool)
+    if pts is not None:
+        out["lon"] = pts.geometry.x.to_numpy()
+        out["lat"] = pts.geometry.y.to_numpy()
+    for name in ind.columns:
+        out[name] = ind[name].to_numpy()
+    return out

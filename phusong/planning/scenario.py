@@ -1,0 +1,395 @@
+"""Planning scenarios: budgets per period, targets, costs, candidate rules (TOML).
+
+A scenario file names what a plan may spend and how candidates are made. Every key is optional;
+an unknown key or a value of the wrong type is refused with a one-line
+:class:`~phusong.errors.DataError` naming the key. ``scenarios/plan785.toml`` (the default)
+reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 2022–2025.
+
+::
+
+    name = "Plan 785"
+    years = [2025, 2030]          # report years; each period ends in one of them
+    carry_over = true             # unspent budget moves to the next period
+    model = "itm"                 # propagation model for candidate coverage
+    time_limit_s = 20.0           # per optimisation, s
+
+    [budgets.2025]                # spend in the period ending 2025, VND
+    fibre_vnd = 45_000_000_000
+    mobile_vnd = 440_000_000_000
+
+    [costs]                       # settings.Costs fields and the planning costs below
+    new_site_vnd = 3_825_000_000
+
+    [candidates]                  # CandidateRules fields
+    cluster_eps_m = 3000.0
+
+    [planning]                    # broadband_techs, reach_m, centre_prize_households
+    broadband_techs = ["4G", "5G"]
+
+    [[targets]]                   # replaces settings.TARGETS when present
+    indicator = "fibre_available"
+    denominator = "households"
+    threshold_pct = 80.0
+    year = 2025
+
+Examples
+--------
+>>> from phusong.planning.scenario import Scenario, scenario_from_dict
+>>> s = scenario_from_dict({"budgets": {"2025": {"fibre_vnd": 1e9, "mobile_vnd": 2e9}}})
+>>> s.budget_for(2025)
+{'fibre': 1000000000.0, 'mobile': 2000000000.0}
+>>> scenario_from_dict({"budget": {}})
+Traceback (most recent call last):
+...
+phusong.errors.DataError: scenario: unknown key 'budget'; use budgets, candidates, carry_over, costs, model, name, planning, targets, time_limit_s, years
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from phusong import settings
+from phusong.errors import DataError, InputFileError
+from phusong.planning.targets import targets_from_records
+from phusong.settings import Costs, Target
+
+__all__ = [
+    "PlanningCosts",
+    "CandidateRules",
+    "Period",
+    "Scenario",
+    "DEFAULT_SCENARIO",
+    "load_scenario",
+    "scenario_from_dict",
+]
+
+
+@dataclass(frozen=True)
+class PlanningCosts:
+    """Costs the plan adds to ``settings.Costs`` (engineering assumptions, VND).
+
+    Attributes
+    ----------
+    power_line_vnd_per_km : float
+        Medium-voltage line to a new site far from roads, VND per km (≈ 15,000 USD/km).
+    power_free_m : float
+        A new site within this distance of a road is fed from the road's line at no extra
+        cost, m.
+    backhaul_missing_vnd_per_km : float
+        Backhaul priced per km when no road path to the fibre exists (microwave-equivalent),
+        VND per km.
+    """
+
+    power_line_vnd_per_km: float = 15_000 * settings.USD_VND
+    power_free_m: float = 500.0
+    backhaul_missing_vnd_per_km: float = 10_000 * settings.USD_VND
+
+
+@dataclass(frozen=True)
+class CandidateRules:
+    """How candidate sites are generated (see :mod:`phusong.planning.candidates`).
+
+    Attributes
+    ----------
+    cluster_eps_m : float
+        DBSCAN neighbourhood of uncovered villages, m.
+    cluster_max_radius_m : float
+        Clusters wider than this are split with KMeans, m.
+    ridge_window_m : float
+        Hill tops are DEM cells highest within this square window, m.
+    ridge_search_m : float
+        Hill tops are taken within this distance of a cluster centre, m.
+    ridges_per_cluster : int
+        Highest hill tops kept per cluster.
+    commune_centres : bool
+        Add a candidate at each commune centre with uncovered villages.
+    upgrade_4g, upgrade_5g : bool
+        Existing towers as upgrade candidates: 4G where only 2G/3G, 5G on 4G sites.
+    new_site_tech, new_site_band : str
+        Radio of a new public-utility site (default 4G on B8, 947.5 MHz, for rural reach).
+    upgrade_5g_band : str
+        5G band of an upgrade.
+    new_site_height_m : float
+        Antenna height of a new site, m.
+    new_site_operator : str
+        Operator of new sites: one of ``settings.OPERATORS`` or ``"shared"`` (passive sharing).
+    max_new_sites : int
+        Most new-site candidates kept (highest uncovered households nearby first).
+    """
+
+    cluster_eps_m: float = 3000.0
+    cluster_max_radius_m: float = 5000.0
+    ridge_window_m: float = 1500.0
+    ridge_search_m: float = 5000.0
+    ridges_per_cluster: int = 2
+    commune_centres: bool = True
+    upgrade_4g: bool = True
+    upgrade_5g: bool = True
+    new_site_tech: str = "4G"
+    new_site_band: str = "B8"
+    upgrade_5g_band: str = "n78"
+    new_site_height_m: float = settings.RADIO.tower_height_m
+    new_site_operator: str = "shared"
+    max_new_sites: int = 600
+
+
+@dataclass(frozen=True)
+class Period:
+    """Money for the period ending in ``year``, VND."""
+
+    year: int
+    fibre_vnd: float
+    mobile_vnd: float
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A planning scenario (module doc); build with :func:`load_scenario` or the defaults.
+
+    Attributes
+    ----------
+    name : str
+        Label in reports.
+    years : tuple of int
+        Report years, ascending; each ends a spending period.
+    budgets : tuple of Period
+        Money per period; a year without an entry gets nothing new.
+    carry_over : bool
+        Unspent money moves to the next period.
+    targets : tuple of Target
+        Targets reported against.
+    costs : settings.Costs
+        Unit costs.
+    planning_costs : PlanningCosts
+        Power and backhaul pricing of new sites.
+    rules : CandidateRules
+        Candidate generation.
+    model : str
+        Propagation model of the coverage engine.
+    broadband_techs : tuple of str
+        Technologies counted as mobile broadband (public-utility demand is the villages
+        without any of them).
+    reach_m : float
+        Fibre reach along roads, m.
+    centre_prize_households : float
+        Extra routing prize for a commune centre without fibre, households.
+    time_limit_s : float
+        Time limit per optimisation, s.
+    source : str
+        File it was read from, or ``"default"``.
+    """
+
+    name: str = "Plan 785"
+    years: tuple[int, ...] = (2025, 2030)
+    budgets: tuple[Period, ...] = (
+        Period(2025, settings.PLAN785_BUDGET_VND["fibre"], settings.PLAN785_BUDGET_VND["mobile"]),
+    )
+    carry_over: bool = True
+    targets: tuple[Target, ...] = settings.TARGETS
+    costs: Costs = settings.COSTS
+    planning_costs: PlanningCosts = PlanningCosts()
+    rules: CandidateRules = CandidateRules()
+    model: str = settings.DEFAULT_MODEL
+    broadband_techs: tuple[str, ...] = ("4G", "5G")
+    reach_m: float = settings.FIBRE_REACH_M
+    centre_prize_households: float = 500.0
+    time_limit_s: float = 20.0
+    source: str = field(default="default", compare=False)
+
+    def budget_for(self, year: int) -> dict[str, float]:
+        """New money of the period ending ``year``: ``{"fibre": VND, "mobile": VND}``."""
+        for p in self.budgets:
+            if p.year == year:
+                return {"fibre": p.fibre_vnd, "mobile": p.mobile_vnd}
+        return {"fibre": 0.0, "mobile": 0.0}
+
+    def to_dict(self) -> dict:
+        """Plain-data form (for ``plan.json``)."""
+        d = asdict(self)
+        d["budgets"] = {str(p.year): {"fibre_vnd": p.fibre_vnd, "mobile_vnd": p.mobile_vnd}
+                        for p in self.budgets}
+        return d
+
+
+#: Plan 785: 45 bn VND fibre, 440 bn VND mobile to 2025; targets of ``settings.TARGETS``.
+DEFAULT_SCENARIO = Scenario()
+
+_TOP = ("name", "years", "carry_over", "model", "time_limit_s", "budgets", "costs", "candidates",
+        "planning", "targets")
+_PLANNING = ("broadband_techs", "reach_m", "centre_prize_households")
+
+
+def _num(value, key: str, *, lo: float = 0.0, integer: bool = False):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DataError(f"scenario: {key} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < lo:
+        raise DataError(f"scenario: {key} must be a finite number ≥ {lo:g}, got {value!r}")
+    if integer:
+        if int(value) != value:
+            raise DataError(f"scenario: {key} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _typed(base, values: dict, section: str):
+    """``replace(base, **values)`` with each value checked against the field's default type."""
+    if not isinstance(values, dict):
+        raise DataError(f"scenario: [{section}] must be a table")
+    names = {f.name for f in fields(base)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise DataError(f"scenario: unknown key {unknown[0]!r} in [{section}]; use {sorted(names)}")
+    out = {}
+    for k, v in values.items():
+        default = getattr(base, k)
+        key = f"[{section}] {k}"
+        if isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise DataError(f"scenario: {key} must be true or false, got {v!r}")
+            out[k] = v
+        elif isinstance(default, int | float):
+            out[k] = _num(v, key, integer=isinstance(default, int))
+        else:
+            if not isinstance(v, str):
+                raise DataError(f"scenario: {key} must be text, got {v!r}")
+            out[k] = v
+    return replace(base, **out)
+
+
+def _check_rules(r: CandidateRules) -> None:
+    if r.new_site_tech not in settings.TECHS:
+        raise DataError(f"scenario: [candidates] new_site_tech {r.new_site_tech!r} is not one of "
+                        f"{list(settings.TECHS)}")
+    for key, tech in (("new_site_band", r.new_site_tech), ("upgrade_5g_band", "5G")):
+        band = getattr(r, key)
+        if band not in settings.BANDS_MHZ[tech]:
+            raise DataError(f"scenario: [candidates] {key} {band!r} is not a {tech} band; use one of "
+                            f"{list(settings.BANDS_MHZ[tech])}")
+    if r.new_site_operator not in (*settings.OPERATORS, "shared"):
+        raise DataError(f"scenario: [candidates] new_site_operator {r.new_site_operator!r}; use "
+                        f"'shared' or one of {list(settings.OPERATORS)}")
+    for key in ("cluster_eps_m", "cluster_max_radius_m", "ridge_window_m", "new_site_height_m"):
+        if getattr(r, key) <= 0:
+            raise DataError(f"scenario: [candidates] {key} must be > 0")
+
+
+def scenario_from_dict(doc: dict, *, source: str = "scenario") -> Scenario:
+    """A :class:`Scenario` from parsed TOML (module doc); unknown keys are refused by name."""
+    unknown = sorted(set(doc) - set(_TOP))
+    if unknown:
+        raise DataError(f"scenario: unknown key {unknown[0]!r}; use {', '.join(sorted(_TOP))}")
+    s = Scenario(source=source)
+    kw: dict = {}
+    if "name" in doc:
+        if not isinstance(doc["name"], str):
+            raise DataError("scenario: name must be text")
+        kw["name"] = doc["name"]
+    if "years" in doc:
+        ys = doc["years"]
+        if not isinstance(ys, list) or not ys:
+            raise DataError("scenario: years must be a non-empty list such as [2025, 2030]")
+        years = tuple(_num(y, "years", lo=2000, integer=True) for y in ys)
+        if list(years) != sorted(set(years)):
+            raise DataError(f"scenario: years {list(years)} must be ascending without repeats")
+        kw["years"] = years
+    if "carry_over" in doc:
+        if not isinstance(doc["carry_over"], bool):
+            raise DataError("scenario: carry_over must be true or false")
+        kw["carry_over"] = doc["carry_over"]
+    if "model" in doc:
+        if not isinstance(doc["model"], str):
+            raise DataError("scenario: model must be text such as 'itm'")
+        kw["model"] = doc["model"]
+    if "time_limit_s" in doc:
+        kw["time_limit_s"] = _num(doc["time_limit_s"], "time_limit_s")
+        if kw["time_limit_s"] <= 0:
+            raise DataError("scenario: time_limit_s must be > 0 s")
+    years = kw.get("years", s.years)
+    if "budgets" in doc:
+        kw["budgets"] = _budgets(doc["budgets"], years)
+    if "costs" in doc:
+        costs = doc["costs"]
+        if not isinstance(costs, dict):
+            raise DataError("scenario: [costs] must be a table")
+        plan_keys = {f.name for f in fields(PlanningCosts)}
+        unit = {k: v for k, v in costs.items() if k not in plan_keys}
+        kw["costs"] = _typed(s.costs, unit, "costs") if unit else s.costs
+        extra = {k: v for k, v in costs.items() if k in plan_keys}
+        kw["planning_costs"] = _typed(s.planning_costs, extra, "costs")
+    if "candidates" in doc:
+        kw["rules"] = _typed(s.rules, doc["candidates"], "candidates")
+        _check_rules(kw["rules"])
+    if "planning" in doc:
+        kw.update(_planning(doc["planning"]))
+    if "targets" in doc:
+        if not isinstance(doc["targets"], list):
+            raise DataError("scenario: targets must be an array of tables [[targets]]")
+        kw["targets"] = targets_from_records(doc["targets"])
+    return replace(s, **kw)
+
+
+def _budgets(table, years) -> tuple[Period, ...]:
+    if not isinstance(table, dict):
+        raise DataError("scenario: [budgets] must hold tables such as [budgets.2025]")
+    out = []
+    for key, val in table.items():
+        if not str(key).isdigit() or int(key) not in years:
+            raise DataError(f"scenario: [budgets.{key}] is not one of the years {list(years)}")
+        if not isinstance(val, dict):
+            raise DataError(f"scenario: [budgets.{key}] must be a table with fibre_vnd, mobile_vnd")
+        unknown = sorted(set(val) - {"fibre_vnd", "mobile_vnd"})
+        if unknown:
+            raise DataError(f"scenario: unknown key {unknown[0]!r} in [budgets.{key}]; "
+                            "use fibre_vnd, mobile_vnd")
+        out.append(Period(int(key), _num(val.get("fibre_vnd", 0.0), f"[budgets.{key}] fibre_vnd"),
+                          _num(val.get("mobile_vnd", 0.0), f"[budgets.{key}] mobile_vnd")))
+    return tuple(sorted(out, key=lambda p: p.year))
+
+
+def _planning(table) -> dict:
+    if not isinstance(table, dict):
+        raise DataError("scenario: [planning] must be a table")
+    unknown = sorted(set(table) - set(_PLANNING))
+    if unknown:
+        raise DataError(f"scenario: unknown key {unknown[0]!r} in [planning]; use {list(_PLANNING)}")
+    kw: dict = {}
+    if "broadband_techs" in table:
+        techs = table["broadband_techs"]
+        if not isinstance(techs, list) or not techs or any(t not in settings.TECHS for t in techs):
+            raise DataError(f"scenario: [planning] broadband_techs must list techs from "
+                            f"{list(settings.TECHS)}, got {techs!r}")
+        kw["broadband_techs"] = tuple(techs)
+    if "reach_m" in table:
+        kw["reach_m"] = _num(table["reach_m"], "[planning] reach_m")
+    if "centre_prize_households" in table:
+        kw["centre_prize_households"] = _num(table["centre_prize_households"],
+                                             "[planning] centre_prize_households")
+    return kw
+
+
+def load_scenario(path: str | Path | None) -> Scenario:
+    """Read a scenario TOML file; ``None`` gives :data:`DEFAULT_SCENARIO`.
+
+    Raises
+    ------
+    InputFileError
+        No such file.
+    DataError
+        Invalid TOML, an unknown key or a bad value (the message names the key).
+    """
+    if path is None:
+        return DEFAULT_SCENARIO
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p}: no such scenario file; check the path")
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{p}: not valid UTF-8 TOML ({exc}); fix the syntax") from None
+    try:
+        return scenario_from_dict(doc, source=str(p))
+    except DataError as exc:
+        raise DataError(f"{p}: {exc}") from None

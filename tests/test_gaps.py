@@ -1,0 +1,206 @@
+"""Targets and gap tables on the 2020 and 2025 boundaries, and the ``phusong gaps`` command.
+
+The coverage engine is replaced by a distance stand-in (a village is covered by a technology
+within a fixed radius of a site carrying it) so these tests check the gap arithmetic alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from phusong import settings
+from phusong.bundle import save_bundle, validate
+from phusong.cli import main
+from phusong.crs import to_work
+from phusong.errors import DataError
+from phusong.planning import _plan_deps as deps
+from phusong.planning._plan_synthetic import synthetic_bundle
+from phusong.planning.gaps import compute_gaps
+from phusong.planning.scenario import scenario_from_dict
+from phusong.planning.targets import target_columns, targets_from_records
+from phusong.settings import Target
+
+RADIUS_M = {"2G": 6000.0, "3G": 4000.0, "4G": 3000.0, "5G": 1000.0}
+
+
+def standin_scores(bundle, *, model=settings.DEFAULT_MODEL):
+    """Distance stand-in for score_villages: covered within RADIUS_M of a site with the tech."""
+    v = to_work(bundle.villages)
+    s = to_work(bundle.sites).set_index("site_id")
+    cells = bundle.cells.merge(s[["operator"]], left_on="site_id", right_index=True)
+    vx, vy = v.geometry.x.to_numpy(), v.geometry.y.to_numpy()
+    out = pd.DataFrame(index=pd.Index(v["village_id"], name="village_id"))
+    for t in settings.TECHS:
+        any_t = np.zeros(len(v), bool)
+        for op in settings.OPERATORS:
+            ids = cells.loc[(cells.tech == t) & (cells.operator == op), "site_id"].unique()
+            hit = np.zeros(len(v), bool)
+            for sid in ids:
+                g = s.geometry[sid]
+                hit |= np.hypot(vx - g.x, vy - g.y) <= RADIUS_M[t]
+            out[f"covered_{t}_{op}"] = hit
+            any_t |= hit
+        out[f"covered_{t}"] = any_t
+    out["covered_any"] = out[[f"covered_{t}" for t in settings.TECHS]].any(axis=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return validate(synthetic_bundle(6, 8, seed=3))
+
+
+@pytest.fixture(scope="module")
+def inputs(bundle):
+    cov = standin_scores(bundle)
+    rng = np.random.default_rng(0)
+    fibre = pd.Series(rng.random(len(cov)) < 0.6, index=cov.index)
+    return cov, fibre
+
+
+def test_commune_figures_match_hand_sums(bundle, inputs):
+    cov, fibre = inputs
+    g = compute_gaps(bundle, cov, fibre=fibre)
+    v = bundle.villages.set_index("village_id")
+    assert len(g.communes) == 6 and len(g.villages) == len(v)
+    for code, row in g.communes.set_index("unit_code").iterrows():
+        ids = v.index[v.commune_code == code]
+        hh = v.loc[ids, "households"].to_numpy(float)
+        f = fibre.loc[ids].to_numpy()
+        c4 = cov.loc[ids, "covered_4G"].to_numpy()
+        pop = v.loc[ids, "population"].to_numpy(float)
+        # exact sums of integers; 1e-9 % absorbs float division rounding only
+        assert row["fibre_households_pct"] == pytest.approx(100 * hh[f].sum() / hh.sum(), abs=1e-9)
+        assert row["mobile_4G_population_pct"] == pytest.approx(100 * pop[c4].sum() / pop.sum(),
+                                                                abs=1e-9)
+        assert row["gap_fibre_2025_pct"] == pytest.approx(max(0.0, 80 - row["fibre_households_pct"]),
+                                                          abs=1e-9)
+        assert row["meets_fibre_2025"] == (row["fibre_households_pct"] >= 80)
+        assert row["villages"] == len(ids)
+        centre = v.loc[ids].query("is_centre").index[0]
+        assert row["fibre_communes_pct"] == (100.0 if fibre[centre] else 0.0)
+    p = g.province.iloc[0]
+    assert p["households"] == v.households.sum()
+    assert p["communes_meeting_fibre_communes_2025"] == int(g.communes["meets_fibre_communes_2025"].sum())
+    assert g.districts["communes"].sum() == 6
+    assert g.districts["households"].sum() == v.households.sum()
+    # gaps never negative; a target is met exactly where the gap is zero
+    for c in target_columns(settings.TARGETS):
+        assert (g.communes[c.gap].dropna() >= 0).all()
+        assert ((g.communes[c.gap] == 0) == g.communes[c.meets]).all()
+
+
+def test_2025_boundaries_apportion_split_units(bundle, inputs):
+    cov, fibre = inputs
+    g20 = compute_gaps(bundle, cov, fibre=fibre, boundaries="2020")
+    g25 = compute_gaps(bundle, cov, fibre=fibre, boundaries="2025")
+    # the synthetic bundle holds the split units 04891 and 04957 (share 0.5 to two units each)
+    u = g25.communes.set_index("unit_code")
+    v = bundle.villages.set_index("village_id")
+    hh_04891 = v.loc[v.commune_code == "04891", "households"].sum()
+    assert u.loc["04891", "households"] == pytest.approx(0.5 * hh_04891, rel=1e-12)  # float halves
+    assert u.loc["04924", "villages"] == pytest.approx(4.0, rel=1e-12)  # 8 villages × 0.5
+    assert u.loc["04924", "centres"] == pytest.approx(0.5, rel=1e-12)
+    # totals are unchanged by the vintage (float sums of halves: 1e-9 relative)
+    for col in ("households", "population", "villages", "fibre_households", "mobile_4G_population"):
+        assert g25.communes[col].sum() == pytest.approx(g20.communes[col].sum(), rel=1e-9)
+    p20, p25 = g20.province.iloc[0], g25.province.iloc[0]
+    assert p25["fibre_households_pct"] == pytest.approx(p20["fibre_households_pct"], rel=1e-9)
+    assert p25["communes"] == len(g25.communes) and p20["communes"] == 6
+    assert g25.villages.loc[g25.villages.commune_code == "04891", "unit_share"].eq(0.5).all()
+    with pytest.raises(DataError, match="2025 crosswalk"):
+        b = synthetic_bundle(2, 2)
+        b.layers["villages"] = b.villages.assign(commune_code="99999")
+        b.layers["communes"] = b.communes.assign(commune_code=["99999", "99998"])
+        compute_gaps(b, cov.iloc[:4].set_axis(b.villages.village_id), boundaries="2025",
+                     fibre=fibre.iloc[:4].set_axis(b.villages.village_id))
+
+
+def test_centre_falls_back_to_the_largest_village(bundle, inputs):
+    cov, fibre = inputs
+    b = synthetic_bundle(6, 8, seed=3)
+    b.layers["villages"] = b.villages.drop(columns="is_centre")
+    g = compute_gaps(b, cov, fibre=fibre)
+    v = g.villages
+    for _code, grp in v.groupby("commune_code"):
+        assert grp.is_centre.sum() == 1
+        assert grp.loc[grp.is_centre, "households"].iloc[0] == grp.households.max()
+
+
+def test_targets_from_a_scenario_and_bad_targets(bundle, inputs):
+    cov, fibre = inputs
+    s = scenario_from_dict({"targets": [
+        {"indicator": "mobile_4G_Viettel", "denominator": "villages", "threshold_pct": 50,
+         "year": 2026},
+        {"indicator": "fibre_available", "denominator": "population", "threshold_pct": 90,
+         "year": 2027}]})
+    g = compute_gaps(bundle, cov, fibre=fibre, targets=s.targets)
+    assert "gap_mobile_4G_Viettel_villages_2026_pct" in g.communes
+    assert "gap_fibre_population_2027_pct" in g.province
+    head = g.headline()
+    assert [t["year"] for t in head["targets"]] == [2026, 2027]
+    bad = [
+        ({"indicator": "mobile_6G", "denominator": "population", "threshold_pct": 1, "year": 2025},
+         "unknown indicator"),
+        ({"indicator": "mobile_4G", "denominator": "people", "threshold_pct": 1, "year": 2025},
+         "denominator"),
+        ({"indicator": "mobile_4G", "denominator": "population", "threshold_pct": 101,
+          "year": 2025}, "0..100"),
+        ({"indicator": "mobile_4G", "denominator": "population", "threshold": 1, "year": 2025},
+         "unknown key 'threshold'"),
+        ({"indicator": "mobile_4G", "denominator": "communes", "threshold_pct": 1, "year": 2025},
+         "fibre_commune"),
+    ]
+    for rec, msg in bad:
+        with pytest.raises(DataError, match=msg):
+            targets_from_records([rec])
+    twins = [Target("mobile_5G", "population", 100.0, 2030), Target("mobile_5G", "population", 100.0, 2030)]
+    with pytest.raises(DataError, match="same column"):
+        target_columns(twins)
+
+
+def test_bad_demand_is_refused(bundle, inputs):
+    cov, fibre = inputs
+    b = synthetic_bundle(6, 8, seed=3)
+    v = b.villages.copy()
+    v.loc[3, "households"] = np.nan
+    b.layers["villages"] = v
+    with pytest.raises(DataError, match="NaN or negative"):
+        compute_gaps(b, cov, fibre=fibre)
+    b.layers["villages"] = v.iloc[:0]
+    with pytest.raises(DataError, match="empty demand"):
+        compute_gaps(b, cov, fibre=fibre)
+    b.layers["villages"] = v.assign(households=0)
+    with pytest.raises(DataError, match="empty demand"):
+        compute_gaps(b, cov, fibre=fibre)
+    with pytest.raises(DataError, match="no row for village"):
+        compute_gaps(bundle, cov.iloc[1:], fibre=fibre)
+    with pytest.raises(DataError, match="boundaries"):
+        compute_gaps(bundle, cov, fibre=fibre, boundaries="2019")
+
+
+def test_gaps_cli_writes_tables_and_report(tmp_path, monkeypatch, bundle, inputs):
+    cov, fibre = inputs
+    monkeypatch.setattr(deps, "score_villages", lambda b, *, model: cov)
+    monkeypatch.setattr(deps, "fibre_available", lambda b, **kw: fibre)
+    save_bundle(bundle, tmp_path / "b")
+    out = tmp_path / "gaps"
+    r = CliRunner().invoke(main, ["gaps", str(tmp_path / "b"), "--boundaries", "2025",
+                                  "--out", str(out), "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["boundaries"] == "2025" and report["synthetic"] is True
+    for name in ("villages", "communes", "districts", "province"):
+        df = pd.read_csv(out / f"gaps_{name}.csv", dtype={"unit_code": str}, encoding="utf-8")
+        assert len(df)
+    communes = pd.read_csv(out / "gaps_communes.csv", dtype={"unit_code": str})
+    assert "Phường Thống Nhất" in set(communes.name)  # UTF-8 names survive
+    assert json.loads((out / "gaps.json").read_text(encoding="utf-8"))["communes"] == len(communes)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
+    r = CliRunner().invoke(main, ["gaps", str(tmp_path / "nope"), "--out", str(out)])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "not a phusong bundle" in r.stderr
