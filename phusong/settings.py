@@ -43,6 +43,8 @@ __all__ = [
     "PLAN785_BUDGET_VND",
     "PROVINCE_BBOX",
     "load_overrides",
+    "ROAD_CLASSES",
+    "ROAD_COST_FACTOR",
 ]
 
 #: Storage and exchange CRS (lon, lat order, always).
@@ -239,3 +241,17 @@ def load_overrides(path: str | Path) -> Overrides:
             raise DataError(f"{p}: bad [[targets]] entry ({exc})") from None
         out = replace(out, targets=targets)
     return out
+
+
+#: Road classes of the bundle's roads layer, from main to minor.
+ROAD_CLASSES = ("national", "provincial", "district", "commune", "track")
+#: Multiplier on the aerial fibre cost per km by road class: main roads have poles and
+#: right-of-way along them; commune roads and tracks in the mountains need new poles and clearing
+#: (engineering assumption, configurable).
+ROAD_COST_FACTOR: dict[str, float] = {
+    "national": 1.0,
+    "provincial": 1.0,
+    "district": 1.1,
+    "commune": 1.25,
+    "track": 1.6,
+}

@@ -37,6 +37,7 @@ __all__ = [
     "normalize_operator",
     "normalize_tech",
     "read_sites",
+    "read_cells",
     "read_opencellid",
 ]
 
@@ -162,23 +163,81 @@ def _default_band(tech: str) -> tuple[str, float]:
     return band, freq
 
 
-def _build(df, cols, lon, lat, *, source, rows, radio, notes,
-           max_spread_m: float = 100.0) -> tuple[Imported, Imported]:
-    n = len(df)
-    site_ids = [str(v).strip() for v in df[cols["site_id"]]]
-    ops = _members(df[cols["operator"]], normalize_operator, site_ids, "operator",
-                   f"{list(settings.OPERATORS)} (or VinaPhone, Mobifone, …)", source)
-    if "tech" not in cols:
-        raise SchemaError(f"{source}: missing required column 'tech'; map it with "
-                          f"--col tech=COLUMN (values {_TECH_HELP})")
-    tech_lists = []
+def _tech_lists(df, cols, ids, source) -> list[list[str]]:
+    out = []
     for i, v in enumerate(df[cols["tech"]]):
         parts = [p for p in re.split(r"[,;/+&\s]+", str(v or "").strip()) if p]
         techs = [normalize_tech(p) for p in parts] or [None]
         if None in techs:
-            raise DataError(f"{source}: {site_ids[i]} (row {i + 1}): unknown tech {v!r}; "
+            raise DataError(f"{source}: {ids[i]} (row {i + 1}): unknown tech {v!r}; "
                             f"allowed: {_TECH_HELP}")
-        tech_lists.append(list(dict.fromkeys(techs)))
+        out.append(list(dict.fromkeys(techs)))
+    return out
+
+
+def _make_cells(df, cols, site_ids, tech_lists, *, radio, source) -> Imported:
+    """Cells (one per row and listed tech) with defaults for missing values."""
+    n, notes = len(df), []
+    eirp = _numbers_or_default(df, cols, "eirp_dbm", radio.eirp_dbm, n, source, notes, "eirp_dbm")
+    freq = _numbers_or_default(df, cols, "freq_mhz", None, n, source, notes, "freq_mhz")
+    az = _numbers_or_default(df, cols, "azimuth_deg", None, n, source, notes, "azimuth")
+    tilt = _numbers_or_default(df, cols, "tilt_deg", None, n, source, notes, "tilt")
+    bands = ([None if _blank(v) else str(v).strip() for v in df[cols["band"]]]
+             if "band" in cols else [None] * n)
+    rows, freq_default = [], 0
+    for i in range(n):
+        for tech in tech_lists[i]:
+            band, f = bands[i], freq[i]
+            if np.isnan(f):
+                known = settings.BANDS_MHZ[tech]
+                if band not in known:
+                    band, f = _default_band(tech) if band is None else (band, np.nan)
+                    if np.isnan(f):
+                        raise DataError(f"{source}: {site_ids[i]} (row {i + 1}): band {band!r} "
+                                        f"unknown for {tech} and no freq_mhz; use one of "
+                                        f"{list(known)} or give --col freq_mhz=…")
+                    freq_default += 1
+                else:
+                    f = known[band]
+            rows.append({
+                "cell_id": None if "cell_id" not in cols else str(df[cols["cell_id"]].iat[i]),
+                "site_id": site_ids[i], "tech": tech, "band": band, "freq_mhz": float(f),
+                "eirp_dbm": float(eirp[i]), "azimuth_deg": az[i], "tilt_deg": tilt[i],
+            })
+    cells = pd.DataFrame(rows)
+    if "cell_id" not in cols or len(cells) > n:
+        counter: dict[tuple[str, str], int] = {}
+        ids = []
+        for s, t in zip(cells["site_id"], cells["tech"], strict=True):
+            counter[(s, t)] = counter.get((s, t), 0) + 1
+            ids.append(f"{s}-{t}-{counter[(s, t)]}")
+        cells["cell_id"] = ids
+        notes.append("cell ids generated as SITE-TECH-k")
+    elif cells["cell_id"].duplicated().any():
+        dup = sorted(set(cells.loc[cells["cell_id"].duplicated(keep=False), "cell_id"]))
+        raise DataError(f"{source}: duplicate cell id(s) {dup[:5]}; ids must be unique")
+    if freq_default:
+        notes.append(f"band/freq_mhz missing for {freq_default} cell(s): first band of "
+                     "settings.BANDS_MHZ per tech")
+    if np.isnan(az).any():
+        notes.append(f"azimuth missing for {int(np.isnan(az).sum())} row(s): omni")
+    return Imported(cells, source, notes)
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+
+
+def _build(df, cols, lon, lat, *, source, rows, radio, notes, need_cells: bool = True,
+           max_spread_m: float = 100.0) -> tuple[Imported, Imported | None]:
+    n = len(df)
+    site_ids = [str(v).strip() for v in df[cols["site_id"]]]
+    ops = _members(df[cols["operator"]], normalize_operator, site_ids, "operator",
+                   f"{list(settings.OPERATORS)} (or VinaPhone, Mobifone, …)", source)
+    if "tech" not in cols and need_cells:
+        raise SchemaError(f"{source}: missing required column 'tech'; map it with "
+                          f"--col tech=COLUMN (values {_TECH_HELP})")
+    tech_lists = _tech_lists(df, cols, site_ids, source) if "tech" in cols else None
     mode = rows if rows != "auto" else ("cell" if "cell_id" in cols else "site")
     sid = pd.Series(site_ids)
     if mode == "site" and sid.duplicated().any():
@@ -187,11 +246,7 @@ def _build(df, cols, lon, lat, *, source, rows, radio, notes,
                         "be unique — or, for one row per cell, map --col cell_id=… / --rows cell")
     height = _numbers_or_default(df, cols, "height_m", radio.tower_height_m, n, source, notes,
                                  "height_m")
-    eirp = _numbers_or_default(df, cols, "eirp_dbm", radio.eirp_dbm, n, source, notes, "eirp_dbm")
-    freq = _numbers_or_default(df, cols, "freq_mhz", None, n, source, notes, "freq_mhz")
-    az = _numbers_or_default(df, cols, "azimuth_deg", None, n, source, notes, "azimuth")
-    tilt = _numbers_or_default(df, cols, "tilt_deg", None, n, source, notes, "tilt")
-    ground = _numbers_or_default(df, cols, "ground_m", None, n, source, notes, "ground")
+    ground = _numbers_or_default(df, cols, "ground_m", None, n, source, [], "ground")
     # sites: one per site id; rows of a site must agree on operator and position
     site_rows: dict[str, list[int]] = {}
     for i, s in enumerate(site_ids):
@@ -215,50 +270,45 @@ def _build(df, cols, lon, lat, *, source, rows, radio, notes,
     )
     if "name" in cols:
         sites.insert(2, "name", [df[cols["name"]].iat[i] for i in first])
-    cell_rows = []
-    band_default, freq_default = 0, 0
-    for i in range(n):
-        for tech in tech_lists[i]:
-            band = str(df[cols["band"]].iat[i]).strip() if "band" in cols and df[
-                cols["band"]].iat[i] else None
-            f = freq[i]
-            if np.isnan(f):
-                known = settings.BANDS_MHZ[tech]
-                if band in known:
-                    f = known[band]
-                else:
-                    band, f = _default_band(tech) if band is None else (band, _default_band(tech)[1])
-                    freq_default += 1
-            elif band is None:
-                band_default += 1
-            cell_rows.append({
-                "cell_id": None if "cell_id" not in cols else str(df[cols["cell_id"]].iat[i]),
-                "site_id": site_ids[i], "tech": tech, "band": band, "freq_mhz": float(f),
-                "eirp_dbm": float(eirp[i]), "azimuth_deg": az[i], "tilt_deg": tilt[i],
-            })
-    cells = pd.DataFrame(cell_rows)
-    if "cell_id" not in cols or len(cells) > n:
-        counter: dict[tuple[str, str], int] = {}
-        ids = []
-        for s, t in zip(cells["site_id"], cells["tech"], strict=True):
-            counter[(s, t)] = counter.get((s, t), 0) + 1
-            ids.append(f"{s}-{t}-{counter[(s, t)]}")
-        cells["cell_id"] = ids
-        notes.append("cell ids generated as SITE-TECH-k")
-    elif cells["cell_id"].duplicated().any():
-        dup = sorted(set(cells.loc[cells["cell_id"].duplicated(keep=False), "cell_id"]))
-        raise DataError(f"{source}: duplicate cell id(s) {dup[:5]}; ids must be unique")
-    if freq_default:
-        notes.append(f"freq_mhz missing for {freq_default} cell(s): first band of "
-                     "settings.BANDS_MHZ per tech")
-    if np.isnan(az).any():
-        notes.append(f"azimuth missing for {int(np.isnan(az).sum())} row(s): omni")
-    return Imported(sites, source, notes), Imported(cells, source, list(notes))
+    cells = None
+    if tech_lists is not None:
+        cells = _make_cells(df, cols, site_ids, tech_lists, radio=radio, source=source)
+        cells.notes[:0] = [x for x in notes if x.startswith(("decoded", "dropped"))]
+    return Imported(sites, source, notes), cells
+
+
+def read_cells(path, *, sites: gpd.GeoDataFrame, columns: dict[str, str] | None = None,
+               radio: settings.Radio = settings.RADIO) -> Imported:
+    """Read a cell list whose rows refer to sites read separately (by ``site_id``).
+
+    Fields: ``cell_id`` (optional), ``site_id``, ``tech``, ``band``, ``freq_mhz``,
+    ``eirp_dbm``, ``azimuth_deg``, ``tilt_deg`` (see :data:`FIELDS`); mapped columns that the
+    file lacks are ignored (the mapping is shared with the sites file).
+    """
+    p = Path(path)
+    df, encoding = read_table(p, "cells")
+    cols = _resolve_columns(df, {k: v for k, v in (columns or {}).items() if v in df.columns},
+                            p.name)
+    missing = [f for f in ("site_id", "tech") if f not in cols]
+    if missing:
+        raise SchemaError(f"{p.name}: missing required column(s) {missing}; present: "
+                          f"{list(df.columns)[:15]} — map them with --col {missing[0]}=COLUMN")
+    site_ids = [str(v).strip() for v in df[cols["site_id"]]]
+    unknown = sorted(set(site_ids) - set(sites["site_id"]))
+    if unknown:
+        raise DataError(f"{p.name}: {len(unknown)} site id(s) not in the sites list: "
+                        f"{unknown[:5]}; fix them or add the sites")
+    cells = _make_cells(df, cols, site_ids, _tech_lists(df, cols, site_ids, p.name),
+                        radio=radio, source=p.name)
+    if encoding not in ("utf-8", "xlsx"):
+        cells.notes.insert(0, f"decoded from {encoding}")
+    return cells
 
 
 def read_sites(path, *, columns: dict[str, str] | None = None, crs: str | None = None,
                rows: str = "auto", extent=settings.PROVINCE_BBOX, drop_outside: bool = False,
-               radio: settings.Radio = settings.RADIO) -> tuple[Imported, Imported]:
+               radio: settings.Radio = settings.RADIO,
+               need_cells: bool = True) -> tuple[Imported, Imported | None]:
     """Read an operator site/cell list (CSV in UTF-8/Windows-1258/TCVN3, or XLSX).
 
     Parameters
@@ -281,10 +331,13 @@ def read_sites(path, *, columns: dict[str, str] | None = None, crs: str | None =
         Drop rows outside ``extent`` with a warning instead of refusing.
     radio : settings.Radio
         Defaults for missing height and EIRP.
+    need_cells : bool
+        Require a ``tech`` column (cells come from this file). False when the cells are in a
+        separate file (:func:`read_cells`); cells are then None if there is no ``tech``.
 
     Returns
     -------
-    (Imported, Imported)
+    (Imported, Imported or None)
         Sites (GeoDataFrame, EPSG:4326) and cells (DataFrame).
     """
     p = Path(path)
@@ -310,7 +363,7 @@ def read_sites(path, *, columns: dict[str, str] | None = None, crs: str | None =
     notes += enotes
     df = df[keep].reset_index(drop=True)
     return _build(df, cols, lon[keep], lat[keep], source=p.name, rows=rows, radio=radio,
-                  notes=notes)
+                  notes=notes, need_cells=need_cells)
 
 
 def read_opencellid(path, *, extent=settings.PROVINCE_BBOX, drop_outside: bool = False,

@@ -1,0 +1,229 @@
+"""Build a province bundle from a planner's real files (``phusong data import``).
+
+Every layer records its provenance: the source file name, the licence the user states
+(``licences={"sites": "operator, internal"}``; OpenCelliD defaults to CC BY-SA 4.0 and OSM
+XML to ODbL 1.0), ``synthetic=False``, and the reader's notes (defaults applied, encoding
+detected, CRS reprojected, rows dropped). The bundle is validated and written atomically by
+:func:`phusong.bundle.save_bundle`: on any error nothing is left behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from phusong import settings
+from phusong.bundle import Bundle, Provenance, save_bundle
+from phusong.errors import DataError
+from phusong.io._files import Imported
+from phusong.io.fibre import read_fibre
+from phusong.io.rasters import read_dem, read_population
+from phusong.io.roads import read_roads
+from phusong.io.sites import read_cells, read_opencellid, read_sites
+from phusong.io.vector import read_communes
+from phusong.io.villages import read_villages
+
+__all__ = ["ImportSpec", "EXTENT_MARGIN_DEG", "LAYER_KEYS", "build_bundle", "import_bundle"]
+
+#: Margin around the communes' bounds for the extent check, degrees (≈ 5 km: sites just
+#: across the border serve border villages).
+EXTENT_MARGIN_DEG = 0.05
+#: Layers a licence can be given for (``--licence LAYER=TEXT``).
+LAYER_KEYS = ("communes", "sites", "cells", "villages", "roads", "fibre", "fibre_nodes", "dem",
+              "population")
+_DEFAULT_LICENCE = {"opencellid": "CC BY-SA 4.0 (OpenCelliD)", ".osm": "ODbL 1.0 (OpenStreetMap)"}
+
+
+@dataclass
+class ImportSpec:
+    """What to import: files and their options (the command line's flags).
+
+    Attributes
+    ----------
+    communes : path
+        Commune boundaries (required).
+    communes_crs, communes_layer, communes_code_col, communes_name_col : str, optional
+        CRS when the file has none (Shapefile without .prj), GeoPackage layer, join columns.
+    sites, cells, opencellid : path, optional
+        Operator lists (``sites`` one row per site or per cell; ``cells`` referring to sites)
+        and an OpenCelliD CSV.
+    columns : dict
+        Field → column mapping for sites/cells (``--col``).
+    sites_crs : str, optional
+        CRS of x/y (X = northing) or non-WGS 84 lat/lon in the operator lists.
+    rows : str
+        ``auto``/``site``/``cell`` (see :func:`phusong.io.sites.read_sites`).
+    dem, population, villages, roads, fibre : path, optional
+        Further layers.
+    village_columns : dict
+        Field → column mapping for villages.
+    fill_voids : bool
+        Fill DEM voids by interpolation.
+    extent : {"communes", "province", "none"}
+        Box that points must lie in: the communes' bounds plus :data:`EXTENT_MARGIN_DEG`,
+        ``settings.PROVINCE_BBOX``, or no check.
+    drop_outside : bool
+        Drop points outside the extent with a warning instead of refusing.
+    licences : dict
+        Layer → licence text.
+    """
+
+    communes: str | Path
+    communes_crs: str | None = None
+    communes_layer: str | None = None
+    communes_code_col: str | None = None
+    communes_name_col: str | None = None
+    sites: str | Path | None = None
+    cells: str | Path | None = None
+    opencellid: str | Path | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    sites_crs: str | None = None
+    rows: str = "auto"
+    dem: str | Path | None = None
+    population: str | Path | None = None
+    villages: str | Path | None = None
+    village_columns: dict[str, str] = field(default_factory=dict)
+    roads: str | Path | None = None
+    fibre: str | Path | None = None
+    fill_voids: bool = False
+    extent: str = "communes"
+    drop_outside: bool = False
+    licences: dict[str, str] = field(default_factory=dict)
+
+
+def _prov(imp: Imported, layer: str, spec: ImportSpec, default: str = "unknown",
+          extra: str = "") -> Provenance:
+    licence = spec.licences.get(layer) or (spec.licences.get("fibre") if layer == "fibre_nodes"
+                                           else None) or default
+    return Provenance(f"{imp.source}{extra}", licence, False, imp.note)
+
+
+def _merge(parts: list[Imported], id_col: str, layer: str) -> Imported:
+    frames = [p.data for p in parts]
+    data = pd.concat(frames, ignore_index=True)
+    if hasattr(frames[0], "crs"):
+        import geopandas as gpd
+
+        data = gpd.GeoDataFrame(data, geometry="geometry", crs=frames[0].crs)
+    dup = data[id_col].duplicated(keep=False)
+    if dup.any():
+        raise DataError(f"{layer}: {id_col} {sorted(set(data.loc[dup, id_col]))[:5]} appear in "
+                        f"more than one of {[p.source for p in parts]}; ids must be unique")
+    return Imported(data, " + ".join(p.source for p in parts),
+                    [f"{p.source}: {p.note}" for p in parts if p.note])
+
+
+def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
+    """Read every file of ``spec`` and assemble a :class:`~phusong.bundle.Bundle` (not saved).
+
+    Raises
+    ------
+    PhusongError
+        The first problem found, as one line naming the file, row or field and the fix.
+    """
+    layers: dict = {}
+    prov: dict[str, Provenance] = {}
+    rasters: dict = {}
+    com = read_communes(spec.communes, crs=spec.communes_crs, layer=spec.communes_layer,
+                        code_column=spec.communes_code_col, name_column=spec.communes_name_col)
+    layers["communes"] = com.data
+    prov["communes"] = _prov(com, "communes", spec, extra=" + phusong commune facts")
+    if spec.extent == "communes":
+        w, s, e, n = com.data.total_bounds
+        m = EXTENT_MARGIN_DEG
+        extent = (w - m, s - m, e + m, n + m)
+    elif spec.extent == "province":
+        extent = settings.PROVINCE_BBOX
+    elif spec.extent == "none":
+        extent = None
+    else:
+        raise DataError(f"extent {spec.extent!r}: use communes, province or none")
+    opts = {"extent": extent, "drop_outside": spec.drop_outside}
+    site_parts, cell_parts = [], []
+    if spec.sites is not None:
+        sites, cells = read_sites(spec.sites, columns=spec.columns, crs=spec.sites_crs,
+                                  rows=spec.rows, need_cells=spec.cells is None, **opts)
+        site_parts.append(sites)
+        if spec.cells is not None:
+            cells = read_cells(spec.cells, sites=sites.data, columns=spec.columns)
+        if cells is not None:
+            cell_parts.append(cells)
+    elif spec.cells is not None:
+        sites, cells = read_sites(spec.cells, columns=spec.columns, crs=spec.sites_crs,
+                                  rows="cell", **opts)
+        site_parts.append(sites)
+        cell_parts.append(cells)
+    if spec.opencellid is not None:
+        sites, cells = read_opencellid(spec.opencellid, **opts)
+        licence = spec.licences.get("sites") or _DEFAULT_LICENCE["opencellid"]
+        sites.notes.insert(0, f"licence {licence}")
+        site_parts.append(sites)
+        cell_parts.append(cells)
+    if site_parts:
+        sites = _merge(site_parts, "site_id", "sites")
+        layers["sites"] = sites.data
+        default = _DEFAULT_LICENCE["opencellid"] if spec.sites is None and spec.cells is None \
+            else "unknown"
+        prov["sites"] = _prov(sites, "sites", spec, default)
+        if cell_parts:
+            cells = _merge(cell_parts, "cell_id", "cells")
+            layers["cells"] = cells.data
+            prov["cells"] = _prov(cells, "cells", spec, default)
+    if spec.villages is not None:
+        vil = read_villages(spec.villages, columns=spec.village_columns, communes=com.data, **opts)
+        layers["villages"] = vil.data
+        prov["villages"] = _prov(vil, "villages", spec)
+    if spec.roads is not None:
+        roads = read_roads(spec.roads)
+        layers["roads"] = roads.data
+        osm = Path(spec.roads).suffix.lower() == ".osm"
+        prov["roads"] = _prov(roads, "roads", spec, _DEFAULT_LICENCE[".osm"] if osm else "unknown")
+    if spec.fibre is not None:
+        spans, nodes = read_fibre(spec.fibre)
+        layers["fibre"] = spans.data
+        prov["fibre"] = _prov(spans, "fibre", spec)
+        if nodes is not None:
+            layers["fibre_nodes"] = nodes.data
+            prov["fibre_nodes"] = _prov(nodes, "fibre_nodes", spec)
+    if spec.dem is not None:
+        dem = read_dem(spec.dem, fill_voids=spec.fill_voids)
+        rasters["dem"] = dem.data
+        prov["dem"] = _prov(dem, "dem", spec)
+    if spec.population is not None:
+        pop = read_population(spec.population)
+        rasters["population"] = pop.data
+        prov["population"] = _prov(pop, "population", spec)
+    meta = {"imported_by": "phusong data import",
+            "extent": list(extent) if extent is not None else "none"}
+    return Bundle(name, layers, rasters, prov, "2020", meta)
+
+
+def import_bundle(spec: ImportSpec, out: str | Path, *, name: str | None = None,
+                  overwrite: bool = False) -> tuple[Bundle, Path]:
+    """Build a bundle from ``spec`` and save it atomically to the folder ``out``.
+
+    Parameters
+    ----------
+    spec : ImportSpec
+        Files and options.
+    out : str or Path
+        Bundle folder; refused if it exists unless ``overwrite``.
+    name : str, optional
+        Bundle name (default: the folder name).
+    overwrite : bool
+        Replace an existing folder once the new one is complete.
+
+    Returns
+    -------
+    (Bundle, Path)
+        The bundle and the folder written.
+    """
+    from phusong.io.atomic import check_writable
+
+    out = Path(out)
+    check_writable(out, overwrite=overwrite)  # refuse early, before the slow reads
+    bundle = build_bundle(spec, name=name or out.name)
+    path = save_bundle(bundle, out, overwrite=overwrite)
+    return bundle, path
