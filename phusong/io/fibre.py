@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from phusong.errors import DataError, FormatError
@@ -37,7 +38,7 @@ _POP = {"pop", "ixp", "datacentre", "datacenter", "landingstation", "cablelandin
 
 def node_kind(value) -> str:
     """Bundle node kind (POP / splitter / access_node) of an OFDS node ``type``."""
-    items = value if isinstance(value, (list, tuple)) else [value]
+    items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
     words = {str(v).replace(" ", "").replace("_", "").lower() for v in items if v is not None}
     if words & {w.replace("_", "") for w in _POP}:
         return "POP"

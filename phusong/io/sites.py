@@ -67,8 +67,10 @@ _OPERATOR_PATTERNS = (
     ("vietnamobile|vnmobile|htmobile|hutchison", "Vietnamobile"),
     ("viettel|quandoi", "Viettel"),
     ("vnpt|vinaphone|vinafone|vina|gpc|vienthong", "VNPT"),
-    ("mobifone|mobiphone|mobi|vms", "MobiFone"),
+    ("mobifone|mobiphone|^mobi$|^vms", "MobiFone"),
 )
+# Networks that are not among settings.OPERATORS (and whose names contain ours).
+_NOT_OURS = "gmobile|gtel|beeline|sfone|itelecom|reddi|wintel|evn"
 _TECH_PATTERNS = (
     (r"^(2G|GSM|DCS|EDGE|GPRS)", "2G"),
     (r"^(3G|UMTS|WCDMA|W-CDMA|HSPA|HSDPA)", "3G"),
@@ -94,6 +96,8 @@ def normalize_operator(text) -> str | None:
     key = _key(text or "")
     if key in {k.lower() for k in settings.OPERATORS}:
         return next(o for o in settings.OPERATORS if o.lower() == key)
+    if re.search(_NOT_OURS, key):
+        return None
     for pattern, name in _OPERATOR_PATTERNS:
         if re.search(pattern, key):
             return name

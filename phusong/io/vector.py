@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from phusong import settings
 from phusong.communes import closest_names, commune_facts, normalize_name
 from phusong.crs import parse_crs
 from phusong.errors import CRSError, DataError, FormatError, RepairWarning, SchemaError
+from phusong.io._encoding import decode_text
 from phusong.io._files import Imported, opened, require_file
 
 __all__ = ["VECTOR_SUFFIXES", "read_vector", "read_communes", "repair_polygons"]
@@ -51,6 +53,30 @@ def _check_shapefile(path: Path) -> None:
                and not path.with_suffix(s.upper()).exists()]
     if missing:
         raise FormatError(f"{path}: Shapefile parts {missing} are missing; keep them beside the .shp")
+
+
+def _decode_dbf_text(gdf, p: Path):
+    """Re-decode DBF text read as Latin-1 (no .cpg): UTF-8, Windows-1258 or TCVN3."""
+    cols = [c for c in gdf.columns if c != gdf.geometry.name
+            and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
+    values = [v for c in cols for v in gdf[c] if isinstance(v, str)]
+    raw = "\n".join(values).encode("latin-1", errors="replace")
+    if raw.isascii():
+        return gdf, "ascii"
+    try:
+        _, enc = decode_text(raw)
+    except UnicodeError as exc:
+        raise FormatError(f"{p}: attribute text in an unknown encoding ({exc}); add a .cpg "
+                          "file naming it or save the Shapefile as UTF-8") from None
+    codec = {"utf-8": "utf-8", "utf-8-sig": "utf-8"}.get(enc)
+    out = gdf.copy()
+    for c in cols:
+        out[c] = pd.Series([decode_text(v.encode("latin-1", errors="replace"))[0] if isinstance(v, str)
+                  and codec is None and not v.isascii()
+                  else (unicodedata.normalize("NFC", v.encode("latin-1").decode(codec))
+                        if isinstance(v, str) and codec else v) for v in gdf[c]],
+                           index=gdf.index, dtype=object)
+    return out, enc
 
 
 def _looks_metric(bounds) -> bool:
@@ -99,9 +125,16 @@ def read_vector(path, *, crs: str | None = None, layer: str | None = None,
                         f"{p}: the GeoPackage has {len(layers)} layers "
                         f"{[str(x[0]) for x in layers][:8]}; name one"
                     )
+            no_cpg = inner.suffix.lower() == ".shp" and not any(
+                inner.with_suffix(s).exists() for s in (".cpg", ".CPG"))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # GDAL notes on odd files
-                gdf = pyogrio.read_dataframe(inner, layer=layer)
+                gdf = pyogrio.read_dataframe(inner, layer=layer,
+                                             encoding="ISO-8859-1" if no_cpg else None)
+            if no_cpg:
+                gdf, enc = _decode_dbf_text(gdf, p)
+                if enc not in ("ascii", "utf-8"):
+                    notes.append(f"attribute text decoded from {enc} (no .cpg)")
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             msg = str(exc).splitlines()[0]
             raise FormatError(f"{p}: not a readable {what} file ({msg})") from None
