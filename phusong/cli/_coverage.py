@@ -1,5 +1,111 @@
-"""CLI commands of this area (registered by :mod:phusong.cli)."""
+"""CLI commands of the coverage area: ``phusong coverage BUNDLE`` and ``phusong coverage site``.
+
+``coverage`` is a click group that also runs on a bundle when given one (``invoke_without_
+command``), so both ``phusong coverage BUNDLE --out DIR`` and ``phusong coverage site …`` work.
+"""
 
 from __future__ import annotations
 
-COMMANDS: list = []
+import click
+
+from phusong import settings
+from phusong.cli._common import command_errors, emit, json_option, progress, quiet_option
+
+__all__ = ["COMMANDS", "coverage"]
+
+_MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl"])
+_DIFF = click.Choice(["deygout", "bullington", "none"])
+
+
+class _BundleOrSite(click.Group):
+    """A group whose first argument is either the ``site`` subcommand or a bundle folder."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            ctx.meta["coverage_bundle"] = args[0]
+            args = args[1:]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_BundleOrSite, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--model", type=_MODELS, default=settings.DEFAULT_MODEL, show_default=True)
+@click.option("--diffraction", type=_DIFF, default="bullington", show_default=True,
+              help="Knife-edge method added to empirical models.")
+@click.option("--resolution-m", type=float, default=100.0, show_default=True,
+              help="Raster cell size, m (0 = villages only).")
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@json_option
+@quiet_option
+@click.pass_context
+@command_errors
+def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, overwrite, as_json, quiet):
+    """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
+
+    Writes villages.csv (best signal per tech and operator), communes.csv (villages,
+    households and population covered), best_dbm_/serving_site_/operators_{tech}.tif and
+    coverage.json. See also: phusong coverage site --help (one site on any DEM).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    bundle_path = ctx.meta.get("coverage_bundle")
+    if bundle_path is None:
+        raise click.UsageError("give a bundle folder: phusong coverage BUNDLE --out DIR")
+    if not out_dir:
+        raise click.UsageError("missing --out DIR")
+    from phusong.bundle import load_bundle
+    from phusong.coverage._run import run_bundle
+
+    bundle = load_bundle(bundle_path)
+    n_sites = 0 if bundle.sites is None else len(bundle.sites)
+    with progress("coverage raster (sites)", n_sites, quiet=quiet or as_json) as advance:
+        report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
+                            resolution_m=resolution_m or None, threads=threads,
+                            overwrite=overwrite, progress=advance)
+    report["out"] = str(out_dir)
+    lines = [f"coverage of {bundle.name!r} with {model}: {report['villages_covered_any']} of "
+             f"{report['villages']['receivers']} villages covered by some operator",
+             f"written to {out_dir} in {report['seconds']} s"]
+    emit(report, as_json=as_json, lines=lines)
+
+
+@coverage.command("site")
+@click.option("--dem", "dem_path", required=True, type=click.Path(dir_okay=False),
+              help="Elevation GeoTIFF (any CRS).")
+@click.option("--lon", type=float, required=True, help="Site longitude, degrees.")
+@click.option("--lat", type=float, required=True, help="Site latitude, degrees.")
+@click.option("--height-m", type=float, required=True, help="Antenna height above ground, m.")
+@click.option("--freq-mhz", type=float, required=True)
+@click.option("--eirp-dbm", type=float, required=True)
+@click.option("--radius-km", type=float, required=True)
+@click.option("--resolution-m", type=float, required=True)
+@click.option("--rx-height-m", type=float, default=settings.RADIO.rx_height_m, show_default=True)
+@click.option("--model", type=_MODELS, default=settings.DEFAULT_MODEL, show_default=True)
+@click.option("--diffraction", type=_DIFF, default="bullington", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Output GeoTIFF of received power, dBm (WORK_CRS).")
+@json_option
+@command_errors
+def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
+         rx_height_m, model, diffraction, threads, out_path, as_json):
+    """Predict received power around one omni site on any DEM (for RF engineers)."""
+    from phusong.bundle import read_raster
+    from phusong.coverage._run import predict_site, write_site_tif
+
+    dem = read_raster(dem_path)
+    rx, transform, report = predict_site(
+        dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
+        radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
+        rx_height_m=rx_height_m, threads=threads)
+    write_site_tif(out_path, rx, transform)
+    report["out"] = str(out_path)
+    pl = report["path_loss_db"]
+    emit(report, as_json=as_json, lines=[
+        f"{report['receivers_evaluated']} receivers in {report['seconds']} s; path loss median "
+        f"{pl['median']:.1f} dB (p05 {pl['p05']:.1f}, p95 {pl['p95']:.1f}) → {out_path}"])
+
+
+COMMANDS: list = [coverage]
