@@ -160,7 +160,7 @@ def test_targets_from_a_scenario_and_bad_targets(bundle, inputs):
         with pytest.raises(DataError, match=msg):
             targets_from_records([rec])
     twins = [Target("mobile_5G", "population", 100.0, 2030), Target("mobile_5G", "population", 100.0, 2030)]
-    with pytest.raises(DataError, match="same column"):
+    with pytest.raises(DataError, match="given twice"):
         target_columns(twins)
 
 

@@ -71,9 +71,10 @@ def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_li
     return prob.solve(time_limit_s=time_limit_s)
 
 
-def route_fibre(graph, terminals, *, existing, prizes=None, budget_vnd=None):
+def route_fibre(graph, terminals, *, existing, prizes=None, budget_vnd=None,
+                time_limit_s: float = 10.0):
     """:func:`phusong.planning.fibre_router.route_fibre` with ``weight="cost_vnd"``."""
     from phusong.planning.fibre_router import route_fibre as f
 
     return f(graph, terminals, weight="cost_vnd", existing=existing, prizes=prizes,
-             budget_vnd=budget_vnd)
+             budget_vnd=budget_vnd, time_limit_s=time_limit_s)

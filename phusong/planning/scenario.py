@@ -11,7 +11,7 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     years = [2025, 2030]          # report years; each period ends in one of them
     carry_over = true             # unspent budget moves to the next period
     model = "itm"                 # propagation model for candidate coverage
-    time_limit_s = 20.0           # per optimisation, s
+    time_limit_s = 10.0           # per optimisation, s
 
     [budgets.2025]                # spend in the period ending 2025, VND
     fibre_vnd = 45_000_000_000
@@ -196,7 +196,7 @@ class Scenario:
     broadband_techs: tuple[str, ...] = ("4G", "5G")
     reach_m: float = settings.FIBRE_REACH_M
     centre_prize_households: float = 500.0
-    time_limit_s: float = 20.0
+    time_limit_s: float = 10.0
     source: str = field(default="default", compare=False)
 
     def budget_for(self, year: int) -> dict[str, float]:

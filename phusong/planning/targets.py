@@ -23,7 +23,8 @@ Column names (shared by the gap tables and the plan report): the value of a targ
 (``mobile_4G_population_pct``). The gap is ``gap_{short}_{year}_pct`` where ``short`` is
 ``fibre`` (fibre households), ``fibre_communes`` or the indicator with a ``_{denominator}``
 suffix when the denominator is not the usual one (households for fibre, population for mobile);
-two targets with the same name (e.g. 100 % and 99 % 5G in 2030) get ``_{threshold}`` appended.
+a later target with the same name as an earlier one (e.g. the national 99 % 5G in 2030 after
+Plan 785's 100 %) gets ``_{threshold}`` appended.
 
 Examples
 --------
@@ -155,6 +156,11 @@ def targets_from_records(records: Iterable[Mapping], where: str = "[[targets]]")
 def target_columns(targets: Iterable[Target]) -> list[TargetColumns]:
     """Column names of each target's value, gap and met flag (module doc), in target order."""
     targets = [check_target(t) for t in targets]
+    keys = [(t.indicator, t.denominator, t.threshold_pct, t.year) for t in targets]
+    for i, k in enumerate(keys):
+        if k in keys[:i]:
+            raise DataError(f"targets: {k[0]} over {k[1]} {k[2]:g} % by {k[3]} is given twice; "
+                            "drop one")
     usual = {"fibre_available": "households", "fibre_commune": "communes"}
     shorts = []
     for t in targets:
@@ -164,8 +170,8 @@ def target_columns(targets: Iterable[Target]) -> list[TargetColumns]:
             base = f"{base}_{t.denominator}"
         shorts.append(f"{base}_{t.year}")
     out = []
-    for t, short in zip(targets, shorts, strict=True):
-        if shorts.count(short) > 1:
+    for i, (t, short) in enumerate(zip(targets, shorts, strict=True)):
+        if short in shorts[:i]:
             short = f"{short}_{t.threshold_pct:g}".replace(".", "p")
         prefix = _prefix(t.indicator)
         out.append(TargetColumns(t, prefix, f"{prefix}_{t.denominator}_pct", f"gap_{short}_pct",

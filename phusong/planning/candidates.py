@@ -1,0 +1,414 @@
+"""Candidate BTS sites: upgrades of existing towers and new sites where demand is uncovered.
+
+* **Upgrades** (``kind="upgrade"``, ``settings.COSTS.upgrade_site_vnd``): 4G on existing towers
+  that carry only 2G/3G, 5G on towers that carry 4G; the tower's operator; backhaul is added
+  when the site has none (``has_backhaul`` false).
+* **New sites** (``kind="new"``, ``settings.COSTS.new_site_vnd``), generated around villages
+  without mobile broadband (the scenario's broadband techs): household-weighted centres of
+  clusters of such villages (scikit-learn DBSCAN in ``settings.WORK_CRS``; clusters wider than
+  ``cluster_max_radius_m`` are split with KMeans), the highest DEM hill tops near each cluster
+  (local maxima of a ``ridge_window_m`` window via ``scipy.ndimage.maximum_filter``), and commune
+  centres of communes with such villages. Operator ``"shared"`` by default (one tower for all
+  operators, Plan 785 §III.3.b).
+
+Cost of a candidate = site + power + backhaul, VND. Power: a new site farther than
+``power_free_m`` from the road network pays a medium-voltage line per km beyond that. Backhaul:
+the cheapest path along roads (edge ``cost_vnd``: aerial fibre per km × road-class factor) from
+the site's nearest road node to a road node on the existing fibre, plus the straight stretch to
+that road node at the aerial rate; where no road path reaches the fibre, the straight distance
+to the nearest fibre is priced at ``backhaul_missing_vnd_per_km`` (microwave-equivalent).
+Generated candidates outside every commune are dropped; candidates given by a user outside the
+province are refused (:func:`check_candidates`).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from phusong import settings
+from phusong.crs import parse_crs, to_work, transform_points
+from phusong.errors import DataError, SchemaError
+from phusong.planning import _plan_deps as deps
+from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
+
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "generate_candidates",
+    "check_candidates",
+    "candidate_transmitters",
+    "fibre_road_nodes",
+    "backhaul_vnd",
+]
+
+#: Columns of a candidate table (plus geometry, EPSG:4326).
+CANDIDATE_COLUMNS = ("candidate_id", "kind", "source", "site_id", "operator", "tech", "band",
+                     "freq_mhz", "height_m", "commune_code", "name", "x_m", "y_m", "road_m",
+                     "backhaul_m", "site_cost_vnd", "power_cost_vnd", "backhaul_cost_vnd",
+                     "cost_vnd")
+_DEDUP_M = 300.0
+
+
+def fibre_road_nodes(graph: nx.Graph, bundle, *, touch_m: float = 30.0) -> list:
+    """Road nodes within ``touch_m`` of the existing fibre (spans or nodes), the routing root."""
+    parts = [to_work(f, name).geometry.to_numpy() for f, name in
+             ((bundle.fibre, "fibre"), (bundle.fibre_nodes, "fibre_nodes")) if f is not None and len(f)]
+    if graph is None or not parts or graph.number_of_nodes() == 0:
+        return []
+    nodes = list(graph.nodes)
+    pts = shapely.points([graph.nodes[n]["x"] for n in nodes], [graph.nodes[n]["y"] for n in nodes])
+    tree = shapely.STRtree(np.concatenate(parts))
+    hit = np.unique(tree.query(pts, predicate="dwithin", distance=touch_m)[0])
+    return [nodes[i] for i in hit]
+
+
+def backhaul_vnd(graph, sources: list, x_m, y_m, bundle, scenario: Scenario = DEFAULT_SCENARIO):
+    """Backhaul cost and road distance from points to the existing fibre (module doc).
+
+    Returns
+    -------
+    cost_vnd, along_m, road_m : ndarray
+        Cost (VND), path length along roads plus the straight stretch (m; straight distance to
+        the fibre where no road path exists), and distance to the nearest road node (m).
+    """
+    x_m, y_m = np.asarray(x_m, float), np.asarray(y_m, float)
+    aerial = scenario.costs.fibre_aerial_vnd_per_km / 1000.0
+    missing = scenario.planning_costs.backhaul_missing_vnd_per_km / 1000.0
+    straight = _straight_to_fibre(bundle, x_m, y_m)
+    if graph is None or graph.number_of_nodes() == 0:
+        return straight * missing, straight, np.full(len(x_m), np.inf)
+    node, offset = deps.snap_points(graph, x_m, y_m)
+    if sources:
+        cost = nx.multi_source_dijkstra_path_length(graph, sources, weight="cost_vnd")
+        length = nx.multi_source_dijkstra_path_length(graph, sources, weight="length_m")
+    else:
+        cost, length = {}, {}
+    c = np.array([cost.get(int(n), np.inf) for n in node]) + offset * aerial
+    along = np.array([length.get(int(n), np.inf) for n in node]) + offset
+    far = ~np.isfinite(c)
+    c[far] = straight[far] * missing
+    along[far] = straight[far]
+    return c, along, offset
+
+
+def _straight_to_fibre(bundle, x_m, y_m) -> np.ndarray:
+    parts = [to_work(f, name).geometry.to_numpy() for f, name in
+             ((bundle.fibre, "fibre"), (bundle.fibre_nodes, "fibre_nodes")) if f is not None and len(f)]
+    if not parts:
+        raise DataError("fibre: the bundle has no fibre layer; backhaul cannot be priced — add "
+                        "the existing fibre network")
+    tree = shapely.STRtree(np.concatenate(parts))
+    pts = shapely.points(x_m, y_m)
+    _, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    return np.asarray(dist, float)
+
+
+def _site_techs(bundle) -> pd.DataFrame:
+    sites = to_work(bundle.sites, "sites")
+    cells = bundle.cells if bundle.cells is not None else pd.DataFrame(columns=["site_id", "tech"])
+    techs = cells.groupby("site_id")["tech"].agg(lambda s: set(s))
+    out = pd.DataFrame({"site_id": sites["site_id"].to_numpy(), "operator": sites["operator"].to_numpy(),
+                        "height_m": sites["height_m"].to_numpy(float),
+                        "x_m": sites.geometry.x.to_numpy(), "y_m": sites.geometry.y.to_numpy(),
+                        "has_backhaul": (sites["has_backhaul"].fillna(False).astype(bool).to_numpy()
+                                         if "has_backhaul" in sites.columns else False)})
+    out["techs"] = [techs.get(s, set()) for s in out.site_id]
+    return out
+
+
+def _upgrades(bundle, rules) -> pd.DataFrame:
+    if bundle.sites is None or not len(bundle.sites):
+        return pd.DataFrame()
+    s = _site_techs(bundle)
+    rows = []
+    band4 = rules.new_site_band if rules.new_site_tech == "4G" else next(iter(settings.BANDS_MHZ["4G"]))
+    for r in s.itertuples():
+        for tech, band, want in (("4G", band4, rules.upgrade_4g and "4G" not in r.techs and
+                                  bool(r.techs & {"2G", "3G"})),
+                                 ("5G", rules.upgrade_5g_band, rules.upgrade_5g and "4G" in r.techs
+                                  and "5G" not in r.techs)):
+            if want:
+                rows.append({"kind": "upgrade", "source": "existing", "site_id": r.site_id,
+                             "operator": r.operator, "tech": tech, "band": band,
+                             "height_m": r.height_m, "x_m": r.x_m, "y_m": r.y_m,
+                             "needs_backhaul": not r.has_backhaul, "weight": 0.0,
+                             "name": f"Nâng cấp {tech} {r.site_id}"})
+    return pd.DataFrame(rows)
+
+
+def _clusters(x, y, w, rules) -> list[tuple[float, float, np.ndarray]]:
+    from sklearn.cluster import DBSCAN, KMeans
+
+    xy = np.column_stack([x, y])
+    labels = DBSCAN(eps=rules.cluster_eps_m, min_samples=1).fit_predict(xy)
+    out = []
+    for lab in np.unique(labels):
+        idx = np.flatnonzero(labels == lab)
+        ww = np.maximum(w[idx], 1e-9)
+        cx, cy = np.average(xy[idx], axis=0, weights=ww)
+        spread = float(np.max(np.hypot(xy[idx, 0] - cx, xy[idx, 1] - cy)))
+        k = min(len(idx), int(np.ceil((spread / rules.cluster_max_radius_m) ** 2)))
+        if k <= 1:
+            out.append((cx, cy, idx))
+            continue
+        km = KMeans(n_clusters=k, n_init=4, random_state=0).fit(xy[idx], sample_weight=ww)
+        for j in range(k):
+            sub = idx[km.labels_ == j]
+            if len(sub):
+                sx, sy = np.average(xy[sub], axis=0, weights=np.maximum(w[sub], 1e-9))
+                out.append((sx, sy, sub))
+    return out
+
+
+def _hilltops(dem, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local maxima of the DEM in WORK_CRS metres: x, y, elevation."""
+    if dem is None:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    z = np.asarray(dem.array, dtype="float32")
+    res = abs(dem.transform.a)
+    if parse_crs(dem.crs).is_geographic:
+        res *= 111_000.0
+    size = max(3, int(round(rules.ridge_window_m / max(res, 1e-6))) | 1)
+    filled = np.where(np.isfinite(z), z, -np.inf)
+    peak = (filled == ndimage.maximum_filter(filled, size=size, mode="nearest")) & np.isfinite(z)
+    rows, cols = np.nonzero(peak)
+    xs, ys = dem.transform * (cols + 0.5, rows + 0.5)
+    xs, ys = transform_points(xs, ys, dem.crs, settings.WORK_CRS)
+    return xs, ys, z[rows, cols].astype(float)
+
+
+def _new_sites(bundle, villages_w, uncovered, rules) -> pd.DataFrame:
+    vx, vy = villages_w.geometry.x.to_numpy(), villages_w.geometry.y.to_numpy()
+    hh = villages_w["households"].to_numpy(float)
+    idx = np.flatnonzero(uncovered)
+    if not len(idx):
+        return pd.DataFrame()
+    rows = []
+    clusters = _clusters(vx[idx], vy[idx], hh[idx], rules)
+    hx, hy, hz = _hilltops(bundle.dem, rules)
+    htree = cKDTree(np.column_stack([hx, hy])) if len(hx) else None
+    base = {"kind": "new", "site_id": None, "operator": rules.new_site_operator,
+            "tech": rules.new_site_tech, "band": rules.new_site_band,
+            "height_m": rules.new_site_height_m, "needs_backhaul": True}
+    for cx, cy, sub in clusters:
+        weight = float(hh[idx[sub]].sum())
+        rows.append({**base, "source": "cluster", "x_m": cx, "y_m": cy, "weight": weight})
+        if htree is not None and rules.ridges_per_cluster > 0:
+            near = htree.query_ball_point([cx, cy], rules.ridge_search_m)
+            for k in sorted(near, key=lambda i: -hz[i])[: rules.ridges_per_cluster]:
+                rows.append({**base, "source": "ridge", "x_m": hx[k], "y_m": hy[k],
+                             "weight": weight})
+    if rules.commune_centres and "is_centre" in villages_w.columns:
+        codes = set(villages_w["commune_code"].to_numpy()[idx])
+        cen = villages_w["is_centre"].fillna(False).astype(bool).to_numpy()
+        for i in np.flatnonzero(cen & villages_w["commune_code"].isin(codes).to_numpy()):
+            w = float(hh[idx][villages_w["commune_code"].to_numpy()[idx]
+                             == villages_w["commune_code"].iloc[i]].sum())
+            rows.append({**base, "source": "centre", "x_m": vx[i], "y_m": vy[i], "weight": w})
+    out = pd.DataFrame(rows)
+    # drop near-duplicates (keep the first: clusters, then ridges, then centres)
+    tree = cKDTree(out[["x_m", "y_m"]].to_numpy())
+    keep = np.ones(len(out), bool)
+    for i, j in sorted(tree.query_pairs(_DEDUP_M)):
+        if keep[i] and keep[j]:
+            keep[j] = False
+    out = out[keep]
+    if len(out) > rules.max_new_sites:
+        out = out.sort_values("weight", ascending=False, kind="stable").head(rules.max_new_sites)
+    return out.reset_index(drop=True)
+
+
+def _assign_communes(df: pd.DataFrame, bundle) -> np.ndarray:
+    """Commune code of each candidate point (None outside every commune)."""
+    communes = to_work(bundle.communes, "communes")
+    pts = gpd.GeoSeries(shapely.points(df["x_m"].to_numpy(float), df["y_m"].to_numpy(float)),
+                        crs=settings.WORK_CRS)
+    ip, ic = communes.sindex.query(pts, predicate="intersects")
+    code = np.full(len(df), None, dtype=object)
+    order = np.argsort(ip, kind="stable")
+    code[ip[order][::-1]] = communes["commune_code"].to_numpy()[ic[order][::-1]]
+    return code
+
+
+def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario = DEFAULT_SCENARIO,
+                        graph: nx.Graph | None = None, fibre_nodes: list | None = None
+                        ) -> gpd.GeoDataFrame:
+    """Upgrade and new-site candidates with costs (module doc).
+
+    Parameters
+    ----------
+    bundle : Bundle
+        Needs ``communes``, ``villages``, ``fibre``; uses ``sites``/``cells``, ``dem``, ``roads``.
+    village_cov : DataFrame
+        :func:`phusong.coverage.score_villages` output indexed by village_id.
+    scenario : Scenario
+        Candidate rules, costs, broadband techs.
+    graph : networkx.Graph, optional
+        Road graph (:func:`phusong.planning.roads.road_graph`); built from ``bundle.roads``.
+    fibre_nodes : list, optional
+        Road nodes on the existing fibre (:func:`fibre_road_nodes`).
+
+    Returns
+    -------
+    GeoDataFrame
+        :data:`CANDIDATE_COLUMNS` + geometry (EPSG:4326), ids ``U0001…`` (upgrades) then
+        ``N0001…`` (new sites). ``attrs["dropped_outside"]`` counts generated sites dropped.
+    """
+    rules = scenario.rules
+    villages = to_work(bundle.villages, "villages")
+    ids = villages["village_id"].astype(str)
+    cov = village_cov.reindex(ids)
+    bb = [cov[f"covered_{t}"].fillna(False).astype(bool).to_numpy()
+          for t in scenario.broadband_techs if f"covered_{t}" in cov.columns]
+    broadband = np.logical_or.reduce(bb) if bb else np.zeros(len(villages), bool)
+    if graph is None and bundle.roads is not None and len(bundle.roads):
+        graph = deps.road_graph(bundle.roads, costs=scenario.costs)
+    if fibre_nodes is None:
+        fibre_nodes = fibre_road_nodes(graph, bundle)
+    parts = [p for p in (_upgrades(bundle, rules), _new_sites(bundle, villages, ~broadband, rules))
+             if len(p)]
+    if not parts:
+        return _finish(pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "needs_backhaul"]), 0)
+    df = pd.concat(parts, ignore_index=True)
+    df["commune_code"] = _assign_communes(df, bundle)
+    outside = df["commune_code"].isna().to_numpy()
+    df = df[~outside].reset_index(drop=True)
+    return _finish(price_candidates(df, bundle, graph, fibre_nodes, scenario), int(outside.sum()))
+
+
+def price_candidates(df: pd.DataFrame, bundle, graph, fibre_nodes, scenario: Scenario) -> pd.DataFrame:
+    """Add ``road_m``, ``backhaul_m`` and the cost columns (VND) to a candidate table."""
+    df = df.copy()
+    c = scenario.costs
+    pc = scenario.planning_costs
+    if len(df):
+        bh, along, road = backhaul_vnd(graph, fibre_nodes, df["x_m"], df["y_m"], bundle, scenario)
+    else:
+        bh = along = road = np.zeros(0)
+    new = (df["kind"] == "new").to_numpy()
+    need = df["needs_backhaul"].fillna(True).astype(bool).to_numpy() if len(df) else new
+    df["road_m"] = road
+    df["backhaul_m"] = np.where(need, along, 0.0)
+    df["site_cost_vnd"] = np.where(new, c.new_site_vnd, c.upgrade_site_vnd)
+    far = np.where(np.isfinite(road), np.maximum(0.0, road - pc.power_free_m), 0.0)
+    df["power_cost_vnd"] = np.where(new, far / 1000.0 * pc.power_line_vnd_per_km, 0.0)
+    df["backhaul_cost_vnd"] = np.where(need, bh, 0.0)
+    df["cost_vnd"] = df["site_cost_vnd"] + df["power_cost_vnd"] + df["backhaul_cost_vnd"]
+    return df
+
+
+def _finish(df: pd.DataFrame, dropped: int) -> gpd.GeoDataFrame:
+    df = df.copy()
+    if len(df):
+        kinds = df["kind"].to_numpy()
+        n_up = np.cumsum(kinds == "upgrade")
+        n_new = np.cumsum(kinds == "new")
+        df["candidate_id"] = [f"U{u:04d}" if k == "upgrade" else f"N{n:04d}"
+                              for k, u, n in zip(kinds, n_up, n_new, strict=True)]
+        df["freq_mhz"] = [settings.BANDS_MHZ[t][b] for t, b in zip(df.tech, df.band, strict=True)]
+        no_name = df["name"].isna() if "name" in df.columns else np.ones(len(df), bool)
+        df.loc[no_name, "name"] = [f"Trạm mới {cid}" for cid in df.loc[no_name, "candidate_id"]]
+    for col in CANDIDATE_COLUMNS:
+        if col not in df.columns:
+            df[col] = pd.Series(dtype=object if col in ("site_id", "name") else float)
+    lon, lat = transform_points(df["x_m"].to_numpy(float), df["y_m"].to_numpy(float),
+                                settings.WORK_CRS, settings.STORE_CRS)
+    keep = [*CANDIDATE_COLUMNS, "needs_backhaul"] if "needs_backhaul" in df else list(CANDIDATE_COLUMNS)
+    out = gpd.GeoDataFrame(df[keep].reset_index(drop=True), geometry=gpd.points_from_xy(lon, lat),
+                           crs=settings.STORE_CRS)
+    out.attrs["dropped_outside"] = dropped
+    return out
+
+
+def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_nodes=None,
+                     scenario: Scenario = DEFAULT_SCENARIO) -> gpd.GeoDataFrame:
+    """Validate user-supplied candidates; refuse any outside the province; price missing costs.
+
+    Parameters
+    ----------
+    candidates : GeoDataFrame
+        Points with ``kind`` (``new``/``upgrade``), ``tech`` and ``operator``; optional
+        ``candidate_id``, ``band``, ``height_m``, ``site_id``, ``cost_vnd``.
+    bundle : Bundle
+        The province (its communes bound the allowed area).
+
+    Raises
+    ------
+    DataError
+        A candidate lies outside every commune (the message names it), or a field is wrong.
+    """
+    need = [c for c in ("kind", "tech", "operator") if c not in candidates.columns]
+    if need:
+        raise SchemaError(f"candidates: missing column(s) {need}; give kind, tech and operator")
+    w = to_work(candidates, "candidates").reset_index(drop=True)
+    df = pd.DataFrame(w.drop(columns="geometry"))
+    df["x_m"], df["y_m"] = w.geometry.x.to_numpy(), w.geometry.y.to_numpy()
+    bad_kind = ~df["kind"].isin(["new", "upgrade"])
+    if bad_kind.any():
+        i = int(np.flatnonzero(bad_kind)[0])
+        raise DataError(f"candidates: row {i + 1} kind {df['kind'].iloc[i]!r}; use new or upgrade")
+    bad_tech = ~df["tech"].isin(settings.TECHS)
+    if bad_tech.any():
+        i = int(np.flatnonzero(bad_tech)[0])
+        raise DataError(f"candidates: row {i + 1} tech {df['tech'].iloc[i]!r}; use {settings.TECHS}")
+    df["commune_code"] = _assign_communes(df, bundle)
+    out = df["commune_code"].isna().to_numpy()
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        cid = df["candidate_id"].iloc[i] if "candidate_id" in df else f"row {i + 1}"
+        lon, lat = candidates.to_crs(settings.STORE_CRS).geometry.iloc[i].coords[0]
+        raise DataError(f"candidates: {cid} at ({lon:.5f}, {lat:.5f}) lies outside the province "
+                        f"({int(out.sum())} candidate(s) outside every commune); move or drop it")
+    if "band" not in df:
+        df["band"] = [next(iter(settings.BANDS_MHZ[t])) for t in df.tech]
+    df["height_m"] = df.get("height_m", pd.Series(settings.RADIO.tower_height_m, index=df.index))
+    df["source"] = df.get("source", pd.Series("user", index=df.index))
+    df["needs_backhaul"] = df.get("needs_backhaul", pd.Series(True, index=df.index))
+    given = df["cost_vnd"].copy() if "cost_vnd" in df else None
+    if graph is None and bundle.roads is not None and len(bundle.roads):
+        graph = deps.road_graph(bundle.roads, costs=scenario.costs)
+    if fibre_nodes is None:
+        fibre_nodes = fibre_road_nodes(graph, bundle)
+    priced = price_candidates(df, bundle, graph, fibre_nodes, scenario)
+    if given is not None:
+        g = pd.to_numeric(given, errors="coerce")
+        if (g.notna() & ((g < 0) | ~np.isfinite(g))).any():
+            raise DataError("candidates: cost_vnd must be finite and ≥ 0 VND")
+        priced["cost_vnd"] = g.fillna(priced["cost_vnd"])
+    ids = priced.pop("candidate_id") if "candidate_id" in priced else None
+    res = _finish(priced, 0)
+    if ids is not None:
+        res["candidate_id"] = ids.astype(str).to_numpy()
+    return res
+
+
+def candidate_transmitters(candidates: gpd.GeoDataFrame, dem=None) -> pd.DataFrame:
+    """One omni transmitter row per candidate, in the layout of :func:`phusong.coverage.transmitters`.
+
+    Upgrades are modelled as omni cells at the tower's height (an assumption: the real sectors
+    follow the existing ones). ``ground_m`` is sampled from ``dem`` (NaN without one).
+    """
+    x = candidates["x_m"].to_numpy(float)
+    y = candidates["y_m"].to_numpy(float)
+    ground = np.full(len(x), np.nan)
+    if dem is not None and len(x):
+        gx, gy = transform_points(x, y, settings.WORK_CRS, dem.crs)
+        col, row = ~dem.transform * (gx, gy)
+        r = np.clip(np.floor(row).astype(int), 0, dem.array.shape[0] - 1)
+        c = np.clip(np.floor(col).astype(int), 0, dem.array.shape[1] - 1)
+        ground = dem.array[r, c].astype(float)
+    op = candidates["operator"].astype(str).to_numpy()
+    return pd.DataFrame({
+        "cell_id": candidates["candidate_id"].astype(str).to_numpy(),
+        "site_id": candidates["candidate_id"].astype(str).to_numpy(),
+        "operator": op, "tech": candidates["tech"].to_numpy(),
+        "band": candidates["band"].to_numpy(), "freq_mhz": candidates["freq_mhz"].to_numpy(float),
+        "eirp_dbm": np.full(len(x), settings.RADIO.eirp_dbm),
+        "azimuth_deg": np.full(len(x), np.nan), "tilt_deg": np.zeros(len(x)),
+        "height_m": candidates["height_m"].to_numpy(float), "x_m": x, "y_m": y,
+        "ground_m": ground})
