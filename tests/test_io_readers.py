@@ -364,3 +364,14 @@ def test_reader_errors_name_the_problem(tmp_path):
                                     "B,Viettel,4G,20.8,105.3\n", encoding="utf-8")
     with pytest.raises(CRSError, match="mixed units"):
         read_sites(tmp_path / "x.csv")
+
+
+def test_shapefile_without_cpg_in_tcvn3(tmp_path):
+    gdf = three_communes().drop(columns="MA_XA")
+    # DBF text written as TCVN3 bytes (Latin-1 carries them byte for byte), no .cpg file
+    gdf["TEN_XA"] = [encode_tcvn3(n).decode("latin-1") for n in gdf["TEN_XA"]]
+    gdf.to_file(tmp_path / "xa.shp", encoding="ISO-8859-1")
+    (tmp_path / "xa.cpg").unlink(missing_ok=True)
+    out = read_communes(tmp_path / "xa.shp")
+    assert out.data.commune_code.tolist() == ["04792", "04795", "04798"]
+    assert any("decoded from tcvn3" in n for n in out.notes)
