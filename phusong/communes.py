@@ -51,7 +51,8 @@ def _read(name: str) -> pd.DataFrame:
     path = FACTS_DIR / name
     if not path.is_file():
         raise InputFileError(f"{path}: commune facts missing; reinstall phusong from its source tree")
-    return pd.read_csv(path, dtype=_STR, encoding="utf-8")
+    return pd.read_csv(path, dtype=_STR, encoding="utf-8", keep_default_na=False,
+                       na_values={"population": [""], "households": [""]})
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +69,8 @@ def commune_facts() -> pd.DataFrame:
         ``commune_code`` (5-digit str), ``name``, ``name_short``, ``type`` (Xã/Phường/Thị trấn),
         ``district_code``, ``district_name``, ``population`` (persons, census 2019),
         ``households`` (census 2019), ``area_km2`` (km²), ``lon``, ``lat`` (centroid, degrees),
-        ``bbox_west``, ``bbox_south``, ``bbox_east``, ``bbox_north`` (degrees).
+        ``bbox_west``, ``bbox_south``, ``bbox_east``, ``bbox_north`` (degrees), ``aliases``
+        (other spellings in use, ``;``-separated, often empty).
     """
     return _facts().copy()
 

@@ -82,3 +82,16 @@ def test_real_opencellid_sample(hoabinh, tmp_path):
     b = load_bundle(out)
     assert len(b.cells) == 102
     assert b.provenance["cells"].licence == "CC BY-SA 4.0 (OpenCelliD)"
+
+
+def test_real_communes_join_by_name(hoabinh, tmp_path):
+    # Join the real polygons by name only (no code column): all 151 must match, including the
+    # two units the file spells differently (Mi Hòa / Mỵ Hòa, Săm Khóe / Xăm Khòe: aliases)
+    from phusong.io import read_communes
+
+    src = gpd.read_file(hoabinh / "communes_151.geojson")
+    src = src[["name", "district_name", "geometry"]]
+    path = tmp_path / "by_name.gpkg"
+    src.to_file(path, driver="GPKG")
+    got = read_communes(path, name_column="name", district_column="district_name").data
+    assert len(got) == 151 and got.commune_code.is_unique

@@ -27,6 +27,11 @@ import pandas as pd
 import vietnamadminunits
 
 HERE = Path(__file__).resolve().parent
+#: Other spellings in use for some units (older romanisation, i/y and s/x variants), by code.
+ALIASES = {
+    "05083": "Xã Mi Hòa",  # Mỵ Hòa (Kim Bôi)
+    "05245": "Xã Săm Khóe",  # Xăm Khòe (Mai Châu)
+}
 PKG = Path(vietnamadminunits.__file__).resolve().parent / "data"
 
 
@@ -136,10 +141,11 @@ def main() -> None:
     cw = _crosswalk(units, new)
     census = _census(args.census_dir, units)
     facts = units.join(census, on="commune_code")
+    facts["aliases"] = facts.commune_code.map(ALIASES).fillna("")
     assert facts.population.notna().all() and facts.households.notna().all()
     cols = ["commune_code", "name", "name_short", "type", "district_code", "district_name",
             "population", "households", "area_km2", "lon", "lat",
-            "bbox_west", "bbox_south", "bbox_east", "bbox_north"]
+            "bbox_west", "bbox_south", "bbox_east", "bbox_north", "aliases"]
     facts[cols].to_csv(HERE / "communes_151.csv", index=False, lineterminator="\n")
     cw.to_csv(HERE / "crosswalk_151_to_2025.csv", index=False, lineterminator="\n")
     used = new[new.wardCode.isin(cw.unit_code)]

@@ -258,8 +258,10 @@ def _pad_code(value) -> str | None:
 
 def _match_names(df, name_col, district_col, facts, p: Path) -> list[str]:
     by_key: dict[str, list[int]] = {}
-    for i, n in enumerate(facts["name"]):
-        by_key.setdefault(normalize_name(n), []).append(i)
+    aliases = facts["aliases"] if "aliases" in facts else [""] * len(facts)
+    for i, (n, other) in enumerate(zip(facts["name"], aliases, strict=True)):
+        for name in [n, *[a for a in str(other or "").split(";") if a.strip()]]:
+            by_key.setdefault(normalize_name(name), []).append(i)
     codes, unmatched = [], []
     for row, raw in enumerate(df[name_col]):
         hits = by_key.get(normalize_name(raw or ""), [])
