@@ -1,0 +1,232 @@
+"""Longley-Rice ITM point-to-point and area mode: compiled batch drivers over many paths.
+
+One path's work (validation, profile analysis, reference attenuation, variability) runs in
+compiled code; paths are split into fixed-size chunks handed to numba's ``prange``. Every path
+is computed independently with the same operations in the same order, so results do not depend
+on the number of threads.
+
+Return codes follow the NTIA reference (0 success, 1 success with warnings, 1000-1022 errors);
+phusong adds 2000-2003 for inputs the reference cannot even represent (see ``ERROR_TEXT`` in
+:mod:`phusong.coverage.itm`).
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from phusong.coverage._itm_core import free_space_db, longley_rice
+from phusong.coverage._itm_terrain import DELTA_H_BUFFER, quick_profile
+from phusong.coverage._itm_variability import variability
+
+__all__ = ["AUX_COLUMNS", "area_batch", "p2p_batch", "validate_inputs"]
+
+#: Columns of the intermediate-value matrix filled by the batch drivers.
+AUX_COLUMNS = (
+    "d_m", "a_ref_db", "a_fs_db", "delta_h_m", "n_s",
+    "h_e_tx_m", "h_e_rx_m", "d_hzn_tx_m", "d_hzn_rx_m", "theta_hzn_tx", "theta_hzn_rx",
+)
+_CHUNK = 64  # paths per parallel work item
+
+WARN_TX_HEIGHT = 0x0001
+WARN_RX_HEIGHT = 0x0002
+WARN_FREQUENCY = 0x0004
+
+ERR_SHORT_PROFILE = 2000
+ERR_BAD_ELEVATION = 2001
+ERR_BAD_STEP = 2002
+ERR_NON_FINITE = 2003
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@njit(**_JIT)
+def validate_inputs(h_tx, h_rx, climate, time_pct, loc_pct, sit_pct, n0, f, pol, eps, sigma, mdvar):
+    """The reference's common input checks, in its order. Returns ``(code, warning_bits)``."""
+    warn = 0
+    for v in (h_tx, h_rx, time_pct, loc_pct, sit_pct, n0, f, eps, sigma):
+        if not math.isfinite(v):
+            return ERR_NON_FINITE, warn
+    if h_tx < 1.0 or h_tx > 1000.0:
+        warn |= WARN_TX_HEIGHT
+    if h_tx < 0.5 or h_tx > 3000.0:
+        return 1000, warn
+    if h_rx < 1.0 or h_rx > 1000.0:
+        warn |= WARN_RX_HEIGHT
+    if h_rx < 0.5 or h_rx > 3000.0:
+        return 1001, warn
+    if climate < 1 or climate > 7:
+        return 1002, warn
+    if n0 < 250.0 or n0 > 400.0:
+        return 1008, warn
+    if f < 40.0 or f > 10000.0:
+        warn |= WARN_FREQUENCY
+    if f < 20.0 or f > 20000.0:
+        return 1009, warn
+    if pol != 0 and pol != 1:
+        return 1010, warn
+    if eps < 1.0:
+        return 1011, warn
+    if sigma <= 0.0:
+        return 1012, warn
+    if mdvar < 0 or 3 < mdvar < 10 or 13 < mdvar < 20 or 23 < mdvar < 30 or mdvar > 33:
+        return 1014, warn
+    if sit_pct <= 0.0 or sit_pct >= 100.0:
+        return 1005, warn
+    if time_pct <= 0.0 or time_pct >= 100.0:
+        return 1003, warn
+    if loc_pct <= 0.0 or loc_pct >= 100.0:
+        return 1004, warn
+    return 0, warn
+
+
+@njit(**_JIT)
+def _ground(f, n_s, pol, eps, sigma):
+    """Effective-earth curvature and complex ground impedance for one path."""
+    gamma_e = 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3))
+    ep_r = complex(eps, 18000.0 * sigma / f)
+    zg = cmath.sqrt(ep_r - 1.0)
+    if pol == 1:
+        zg = zg / ep_r
+    return gamma_e, zg
+
+
+@njit(**_JIT)
+def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, buf, aux):
+    """One point-to-point path. Returns ``(loss_db, warnings, code, mode)``; fills ``aux``."""
+    code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
+    if code != 0:
+        return math.inf, warn, code, 0
+    n_pts = z.shape[0]
+    if n_pts < 2:
+        return math.inf, warn, ERR_SHORT_PROFILE, 0
+    if not (xi > 0.0 and math.isfinite(xi)):
+        return math.inf, warn, ERR_BAD_STEP, 0
+    for k in range(n_pts):
+        if not math.isfinite(z[k]):
+            return math.inf, warn, ERR_BAD_ELEVATION, 0
+    n_int = n_pts - 1
+    # mean height of the middle 80 % of the path -> surface refractivity
+    p10 = int(0.1 * n_int)
+    h_sys = 0.0
+    for k in range(p10, n_int - p10 + 1):
+        h_sys += z[k]
+    h_sys /= n_int - 2 * p10 + 1
+    n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)
+    gamma_e, zg = _ground(f, n_s, pol, eps, sigma)
+    th0, th1, dl0, dl1, he0, he1, dh, d = quick_profile(z, n_int, xi, gamma_e, h_tx, h_rx, buf)
+    a_ref, w2, code, mode = longley_rice(
+        th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, dh, h_tx, h_rx, d, True
+    )
+    warn |= w2
+    aux[0] = d
+    aux[3] = dh
+    aux[4] = n_s
+    aux[5] = he0
+    aux[6] = he1
+    aux[7] = dl0
+    aux[8] = dl1
+    aux[9] = th0
+    aux[10] = th1
+    if code != 0:
+        return math.inf, warn, code, 0
+    a_fs = free_space_db(d, f)
+    a_var, w3 = variability(tm, loc, sit, he0, he1, dh, f, d, a_ref, climate, mdvar)
+    warn |= w3
+    aux[1] = a_ref
+    aux[2] = a_fs
+    return a_fs + a_var, warn, 1 if warn != 0 else 0, mode
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def p2p_batch(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, climate,
+              tm, loc, sit, mdvar, loss, warn, code, mode, aux):
+    """Point-to-point ITM over many paths; path ``i`` is ``elev[start[i]:start[i]+count[i]]``.
+
+    All per-path inputs are 1-D arrays of the same length; outputs are written in place.
+    """
+    n = start.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        buf = np.empty(DELTA_H_BUFFER)
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            z = elev[start[i]:start[i] + count[i]]
+            row = aux[i]
+            loss[i], warn[i], code[i], mode[i] = _p2p_one(
+                z, step[i], h_tx[i], h_rx[i], f[i], pol[i], eps[i], sigma[i], n0[i],
+                climate[i], tm[i], loc[i], sit[i], mdvar[i], buf, row,
+            )
+
+
+@njit(**_JIT)
+def _area_one(d_m, dh, h_tx, h_rx, site_tx, site_rx, f, pol, eps, sigma, n0, climate,
+              tm, loc, sit, mdvar, aux):
+    """One area-mode prediction (NTIA ``ITM_AREA_TLS``). Returns ``(loss, warnings, code, mode)``."""
+    code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
+    if code != 0:
+        return math.inf, warn, code, 0
+    if not (math.isfinite(d_m) and math.isfinite(dh)):
+        return math.inf, warn, ERR_NON_FINITE, 0
+    if d_m <= 0.0:
+        return math.inf, warn, 1017, 0
+    if dh < 0.0:
+        return math.inf, warn, 1018, 0
+    if site_tx < 0 or site_tx > 2:
+        return math.inf, warn, 1019, 0
+    if site_rx < 0 or site_rx > 2:
+        return math.inf, warn, 1020, 0
+    n_s = n0
+    gamma_e, zg = _ground(f, n_s, pol, eps, sigma)
+    he = np.empty(2)
+    dl = np.empty(2)
+    th = np.empty(2)
+    for j in range(2):
+        h = h_tx if j == 0 else h_rx
+        crit = site_tx if j == 0 else site_rx
+        if crit == 0:
+            he[j] = h
+        else:
+            b = 4.0 if crit == 1 else 9.0
+            if h < 5.0:
+                b *= math.sin(0.1 * math.pi * h)
+            he[j] = h + (1.0 + b) * math.exp(-min(20.0, 2.0 * h / max(1e-3, dh)))
+        d_ls = math.sqrt(2.0 * he[j] / gamma_e)
+        dl[j] = d_ls * math.exp(-0.07 * math.sqrt(dh / max(he[j], 5.0)))
+        th[j] = (0.65 * dh * (d_ls / dl[j] - 1.0) - 2.0 * he[j]) / d_ls
+    a_ref, w2, code, mode = longley_rice(
+        th[0], th[1], f, zg, dl[0], dl[1], he[0], he[1], gamma_e, n_s, dh, h_tx, h_rx, d_m, False
+    )
+    warn |= w2
+    aux[0] = d_m
+    aux[3] = dh
+    aux[4] = n_s
+    aux[5] = he[0]
+    aux[6] = he[1]
+    aux[7] = dl[0]
+    aux[8] = dl[1]
+    aux[9] = th[0]
+    aux[10] = th[1]
+    if code != 0:
+        return math.inf, warn, code, 0
+    a_fs = free_space_db(d_m, f)
+    a_var, w3 = variability(tm, loc, sit, he[0], he[1], dh, f, d_m, a_ref, climate, mdvar)
+    warn |= w3
+    aux[1] = a_ref
+    aux[2] = a_fs
+    return a_fs + a_var, warn, 1 if warn != 0 else 0, mode
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def area_batch(d_m, dh, h_tx, h_rx, site_tx, site_rx, f, pol, eps, sigma, n0, climate,
+               tm, loc, sit, mdvar, loss, warn, code, mode, aux):
+    """Area-mode ITM over many predictions; outputs are written in place."""
+    n = d_m.shape[0]
+    for i in prange(n):
+        loss[i], warn[i], code[i], mode[i] = _area_one(
+            d_m[i], dh[i], h_tx[i], h_rx[i], site_tx[i], site_rx[i], f[i], pol[i], eps[i],
+            sigma[i], n0[i], climate[i], tm[i], loc[i], sit[i], mdvar[i], aux[i],
+        )
+

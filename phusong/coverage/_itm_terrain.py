@@ -1,0 +1,200 @@
+"""Longley-Rice ITM: terrain-profile analysis (horizons, delta h, effective heights), numba.
+
+A profile here is a 1-D elevation array ``z`` of ``n_int + 1`` samples spaced ``xi`` metres
+apart (the ITM "pfl" form without its two header values): ``z[0]`` under the transmitter,
+``z[n_int]`` under the receiver. Written for phusong from Hufford's 1.2.2 algorithm (``hzns``,
+``zlsq1``, ``dlthx``, ``qlrpfl``) as restated by NTIA/ITS's C++ reference.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+__all__ = ["DELTA_H_BUFFER", "delta_h", "find_horizons", "linear_fit", "quick_profile"]
+
+#: Scratch size needed by :func:`delta_h` (at most 10 * 25 - 5 resampled points).
+DELTA_H_BUFFER = 248
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@njit(**_JIT)
+def _fdim(a: float, b: float) -> float:
+    return a - b if a > b else 0.0
+
+
+@njit(**_JIT)
+def find_horizons(z, n_int, xi, a_e, h_tx, h_rx):
+    """Horizon elevation angles (rad) and distances (m) of both terminals.
+
+    Starts from the line-of-sight geometry and raises each terminal's horizon ray whenever an
+    intermediate point stands above it on an earth of radius ``a_e``. Returns
+    ``(theta_tx, theta_rx, d_hzn_tx, d_hzn_rx)``.
+    """
+    d = n_int * xi
+    z_tx = z[0] + h_tx
+    z_rx = z[n_int] + h_rx
+    half_c = 0.5 / a_e
+    slope = (z_rx - z_tx) / d
+    th_tx = slope - d * half_c
+    th_rx = -slope - d * half_c
+    dl_tx = d
+    dl_rx = d
+    d_tx = 0.0
+    d_rx = d
+    for i in range(1, n_int):
+        d_tx += xi
+        d_rx -= xi
+        zi = z[i]
+        t = (zi - z_tx) / d_tx - d_tx * half_c
+        if t > th_tx:
+            th_tx = t
+            dl_tx = d_tx
+        r = (zi - z_rx) / d_rx - d_rx * half_c
+        if r > th_rx:
+            th_rx = r
+            dl_rx = d_rx
+    return th_tx, th_rx, dl_tx, dl_rx
+
+
+@njit(**_JIT)
+def linear_fit(z, n_int, xi, d_start, d_end):
+    """Least-squares straight line through ``z`` between two distances (end points half weight).
+
+    Returns the fitted heights at the two ends of the whole profile, ``(y_at_0, y_at_end)``.
+    """
+    i0 = int(_fdim(d_start / xi, 0.0))
+    i1 = n_int - int(_fdim(n_int, d_end / xi))
+    if i1 <= i0:
+        i0 = int(_fdim(i0, 1.0))
+        i1 = n_int - int(_fdim(n_int, i1 + 1.0))
+    span = float(i1 - i0)
+    x = -0.5 * span
+    x_end = i1 + x  # index of the fit's centre
+    total = 0.5 * (z[i0] + z[i1])
+    moment = 0.5 * (z[i0] - z[i1]) * x
+    for k in range(i0 + 1, i1):
+        x += 1.0
+        total += z[k]
+        moment += z[k] * x
+    mean = total / span
+    slope = moment * 12.0 / ((span * span + 2.0) * span)
+    return mean - slope * x_end, mean + slope * (n_int - x_end)
+
+
+@njit(**_JIT)
+def _select_desc(a, lo, hi, k):
+    """Value of rank ``k`` (0-based) in descending order of ``a``, knowing that it lies in
+    ``a[lo:hi + 1]`` (quickselect; reorders that slice in place)."""
+    while lo < hi:
+        # median of three as pivot
+        mid = (lo + hi) // 2
+        p0 = a[lo]
+        p1 = a[mid]
+        p2 = a[hi]
+        if (p0 >= p1) == (p1 >= p2):
+            pivot = p1
+        elif (p1 >= p0) == (p0 >= p2):
+            pivot = p0
+        else:
+            pivot = p2
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] > pivot:
+                i += 1
+            while a[j] < pivot:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
+
+
+@njit(**_JIT)
+def delta_h(z, n_int, xi, d_start, d_end, buf):
+    """Terrain irregularity Δh between two distances, m.
+
+    The profile is resampled at ``n = 10 p - 5`` points (``p`` in 4..25 grows with length), a
+    least-squares line is removed, and the interdecile range of the residuals (the ``p``-th
+    largest minus the ``p``-th smallest) is scaled back to an asymptotic Δh with
+    ``1 - 0.8 exp(-L / 50 km)``. ``buf`` is scratch of at least :data:`DELTA_H_BUFFER` floats.
+    """
+    xs = d_start / xi
+    xe = d_end / xi
+    if xe - xs < 2.0:
+        return 0.0
+    p10 = int(0.1 * (xe - xs + 8.0))
+    p10 = min(max(4, p10), 25)
+    n = 10 * p10 - 5
+    p90 = n - p10
+    last = n - 1
+    step = (xe - xs) / last
+    i = int(xs)
+    x = xs - float(i + 1)
+    for j in range(n):
+        while x > 0.0 and i + 1 < n_int:
+            x -= 1.0
+            i += 1
+        buf[j] = z[i + 1] + (z[i + 1] - z[i]) * x
+        x += step
+    y0, y1 = linear_fit(buf, last, 1.0, 0.0, float(last))
+    slope = (y1 - y0) / last
+    for j in range(n):
+        buf[j] -= y0
+        y0 += slope
+    q10 = _select_desc(buf, 0, n - 1, p10 - 1)
+    # buf[p10:] now holds only values <= q10, so the lower decile is found among them
+    q90 = _select_desc(buf, p10, n - 1, p90)
+    return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end - d_start) / 50e3))
+
+
+@njit(**_JIT)
+def quick_profile(z, n_int, xi, gamma_e, h_tx, h_rx, buf):
+    """Everything ITM needs from a profile (Hufford's ``qlrpfl``).
+
+    Returns ``(theta_tx, theta_rx, d_hzn_tx, d_hzn_rx, h_e_tx, h_e_rx, delta_h_m, d_m)``.
+    Effective heights are the structural heights over a least-squares terrain line; on paths
+    well inside line of sight the horizons are re-derived from the smooth-earth formulas.
+    """
+    d = n_int * xi
+    a_e = 1.0 / gamma_e
+    th0, th1, dl0, dl1 = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
+    d_start = min(15.0 * h_tx, 0.1 * dl0)
+    d_end = d - min(15.0 * h_rx, 0.1 * dl1)
+    dh = delta_h(z, n_int, xi, d_start, d_end, buf)
+    if dl0 + dl1 > 1.5 * d:
+        y0, y1 = linear_fit(z, n_int, xi, d_start, d_end)
+        he0 = h_tx + _fdim(z[0], y0)
+        he1 = h_rx + _fdim(z[n_int], y1)
+        dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
+        dl1 = math.sqrt(2.0 * he1 * a_e) * math.exp(-0.07 * math.sqrt(dh / max(he1, 5.0)))
+        both = dl0 + dl1
+        if both <= d:
+            q = (d / both) ** 2
+            he0 *= q
+            he1 *= q
+            dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
+            dl1 = math.sqrt(2.0 * he1 * a_e) * math.exp(-0.07 * math.sqrt(dh / max(he1, 5.0)))
+        q = math.sqrt(2.0 * he0 * a_e)
+        th0 = (0.65 * dh * (q / dl0 - 1.0) - 2.0 * he0) / q
+        q = math.sqrt(2.0 * he1 * a_e)
+        th1 = (0.65 * dh * (q / dl1 - 1.0) - 2.0 * he1) / q
+    else:
+        y0, _unused = linear_fit(z, n_int, xi, d_start, 0.9 * dl0)
+        he0 = h_tx + _fdim(z[0], y0)
+        _unused, y1 = linear_fit(z, n_int, xi, d - 0.9 * dl1, d_end)
+        he1 = h_rx + _fdim(z[n_int], y1)
+    return th0, th1, dl0, dl1, he0, he1, dh, d
+
