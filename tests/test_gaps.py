@@ -1,7 +1,8 @@
 """Targets and gap tables on the 2020 and 2025 boundaries, and the ``phusong gaps`` command.
 
-The coverage engine is replaced by a distance stand-in (a village is covered by a technology
-within a fixed radius of a site carrying it) so these tests check the gap arithmetic alone.
+The coverage engine is replaced by a disc stand-in (``_plan_synthetic.disc_scores``: a village
+is covered by a technology within a fixed radius of a site carrying it) so these tests check the
+gap arithmetic alone.
 """
 
 from __future__ import annotations
@@ -16,38 +17,15 @@ from click.testing import CliRunner
 from phusong import settings
 from phusong.bundle import save_bundle, validate
 from phusong.cli import main
-from phusong.crs import to_work
 from phusong.errors import DataError
 from phusong.planning import _plan_deps as deps
-from phusong.planning._plan_synthetic import synthetic_bundle
+from phusong.planning._plan_synthetic import disc_scores, synthetic_bundle
 from phusong.planning.gaps import compute_gaps
 from phusong.planning.scenario import scenario_from_dict
 from phusong.planning.targets import target_columns, targets_from_records
 from phusong.settings import Target
 
-RADIUS_M = {"2G": 6000.0, "3G": 4000.0, "4G": 3000.0, "5G": 1000.0}
-
-
-def standin_scores(bundle, *, model=settings.DEFAULT_MODEL):
-    """Distance stand-in for score_villages: covered within RADIUS_M of a site with the tech."""
-    v = to_work(bundle.villages)
-    s = to_work(bundle.sites).set_index("site_id")
-    cells = bundle.cells.merge(s[["operator"]], left_on="site_id", right_index=True)
-    vx, vy = v.geometry.x.to_numpy(), v.geometry.y.to_numpy()
-    out = pd.DataFrame(index=pd.Index(v["village_id"], name="village_id"))
-    for t in settings.TECHS:
-        any_t = np.zeros(len(v), bool)
-        for op in settings.OPERATORS:
-            ids = cells.loc[(cells.tech == t) & (cells.operator == op), "site_id"].unique()
-            hit = np.zeros(len(v), bool)
-            for sid in ids:
-                g = s.geometry[sid]
-                hit |= np.hypot(vx - g.x, vy - g.y) <= RADIUS_M[t]
-            out[f"covered_{t}_{op}"] = hit
-            any_t |= hit
-        out[f"covered_{t}"] = any_t
-    out["covered_any"] = out[[f"covered_{t}" for t in settings.TECHS]].any(axis=1)
-    return out
+standin_scores = disc_scores
 
 
 @pytest.fixture(scope="module")

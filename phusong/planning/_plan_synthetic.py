@@ -19,7 +19,7 @@ from phusong import settings
 from phusong.bundle import Bundle, Provenance, Raster
 from phusong.crs import transform_points
 
-__all__ = ["synthetic_bundle"]
+__all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "DISC_RADIUS_M"]
 
 _SPLIT = ("04891", "04957")  # two units split by the 2025 crosswalk (share 0.5 each part)
 
@@ -123,3 +123,48 @@ def _dem(facts, rng) -> Raster:
         z += rng.uniform(200, 900) * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2)
                                             / (2 * rng.uniform(1500, 5000) ** 2))
     return Raster(z.astype("float32"), Affine(res, 0, x0, 0, -res, y1), settings.WORK_CRS, "m")
+
+
+#: Coverage radius per technology of the disc stand-in, m.
+DISC_RADIUS_M = {"2G": 6000.0, "3G": 4000.0, "4G": 3000.0, "5G": 1000.0}
+
+
+def disc_scores(bundle, *, model: str = settings.DEFAULT_MODEL) -> pd.DataFrame:
+    """Disc stand-in for ``score_villages``: covered within ``DISC_RADIUS_M`` of a site with the tech.
+
+    For tests and the benchmark's fallback only (no terrain, no propagation model).
+    """
+    from phusong.crs import to_work
+
+    del model
+    v = to_work(bundle.villages, "villages")
+    s = to_work(bundle.sites, "sites").set_index("site_id")
+    cells = bundle.cells.merge(s[["operator"]], left_on="site_id", right_index=True)
+    vx, vy = v.geometry.x.to_numpy(), v.geometry.y.to_numpy()
+    out = pd.DataFrame(index=pd.Index(v["village_id"], name="village_id"))
+    for t in settings.TECHS:
+        any_t = np.zeros(len(v), bool)
+        for op in settings.OPERATORS:
+            ids = cells.loc[(cells.tech == t) & (cells.operator == op), "site_id"].unique()
+            hit = np.zeros(len(v), bool)
+            if len(ids):
+                sx, sy = s.geometry[ids].x.to_numpy(), s.geometry[ids].y.to_numpy()
+                d = np.hypot(vx[:, None] - sx[None], vy[:, None] - sy[None])
+                hit = (d <= DISC_RADIUS_M[t]).any(axis=1)
+            out[f"covered_{t}_{op}"] = hit
+            any_t |= hit
+        out[f"covered_{t}"] = any_t
+    out["covered_any"] = out[[f"covered_{t}" for t in settings.TECHS]].any(axis=1)
+    return out
+
+
+def disc_coverage_matrix(tx: pd.DataFrame, x_m, y_m, dem=None, *,
+                         model: str = settings.DEFAULT_MODEL):
+    """Disc stand-in for ``coverage_matrix`` (receivers × transmitters, bool, CSR)."""
+    import scipy.sparse as sp
+
+    del dem, model
+    r = np.array([DISC_RADIUS_M[t] for t in tx["tech"]])
+    d = np.hypot(np.asarray(x_m)[:, None] - tx["x_m"].to_numpy()[None],
+                 np.asarray(y_m)[:, None] - tx["y_m"].to_numpy()[None])
+    return sp.csr_matrix(d <= r[None])

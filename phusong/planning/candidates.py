@@ -8,8 +8,8 @@
   clusters of such villages (scikit-learn DBSCAN in ``settings.WORK_CRS``; clusters wider than
   ``cluster_max_radius_m`` are split with KMeans), the highest DEM hill tops near each cluster
   (local maxima of a ``ridge_window_m`` window via ``scipy.ndimage.maximum_filter``), and commune
-  centres of communes with such villages. Operator ``"shared"`` by default (one tower for all
-  operators, Plan 785 §III.3.b).
+  centres without broadband. Sites closer than 300 m to an earlier one are merged. Operator
+  ``"shared"`` by default (one tower for all operators, Plan 785 §III.3.b).
 
 Cost of a candidate = site + power + backhaul, VND. Power: a new site farther than
 ``power_free_m`` from the road network pays a medium-voltage line per km beyond that. Backhaul:
@@ -177,9 +177,14 @@ def _hilltops(dem, rules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     filled = np.where(np.isfinite(z), z, -np.inf)
     peak = (filled == ndimage.maximum_filter(filled, size=size, mode="nearest")) & np.isfinite(z)
     rows, cols = np.nonzero(peak)
-    xs, ys = dem.transform * (cols + 0.5, rows + 0.5)
+    xs, ys = _pixel_to_xy(dem.transform, cols + 0.5, rows + 0.5)
     xs, ys = transform_points(xs, ys, dem.crs, settings.WORK_CRS)
     return xs, ys, z[rows, cols].astype(float)
+
+
+def _pixel_to_xy(t, col, row):
+    """Apply the affine ``t`` to arrays (col, row) → (x, y)."""
+    return t.a * col + t.b * row + t.c, t.d * col + t.e * row + t.f
 
 
 def _new_sites(bundle, villages_w, uncovered, rules) -> pd.DataFrame:
@@ -204,11 +209,10 @@ def _new_sites(bundle, villages_w, uncovered, rules) -> pd.DataFrame:
                 rows.append({**base, "source": "ridge", "x_m": hx[k], "y_m": hy[k],
                              "weight": weight})
     if rules.commune_centres and "is_centre" in villages_w.columns:
-        codes = set(villages_w["commune_code"].to_numpy()[idx])
-        cen = villages_w["is_centre"].fillna(False).astype(bool).to_numpy()
-        for i in np.flatnonzero(cen & villages_w["commune_code"].isin(codes).to_numpy()):
-            w = float(hh[idx][villages_w["commune_code"].to_numpy()[idx]
-                             == villages_w["commune_code"].iloc[i]].sum())
+        codes = villages_w["commune_code"].to_numpy()
+        cen = villages_w["is_centre"].fillna(False).astype(bool).to_numpy() & uncovered
+        for i in np.flatnonzero(cen):
+            w = float(hh[idx][codes[idx] == codes[i]].sum())
             rows.append({**base, "source": "centre", "x_m": vx[i], "y_m": vy[i], "weight": w})
     out = pd.DataFrame(rows)
     # drop near-duplicates (keep the first: clusters, then ridges, then centres)
@@ -398,7 +402,7 @@ def candidate_transmitters(candidates: gpd.GeoDataFrame, dem=None) -> pd.DataFra
     ground = np.full(len(x), np.nan)
     if dem is not None and len(x):
         gx, gy = transform_points(x, y, settings.WORK_CRS, dem.crs)
-        col, row = ~dem.transform * (gx, gy)
+        col, row = _pixel_to_xy(~dem.transform, gx, gy)
         r = np.clip(np.floor(row).astype(int), 0, dem.array.shape[0] - 1)
         c = np.clip(np.floor(col).astype(int), 0, dem.array.shape[1] - 1)
         ground = dem.array[r, c].astype(float)
