@@ -111,3 +111,23 @@ def test_existing_file_refused(bundle, tmp_path):
 def test_unknown_language(bundle):
     with pytest.raises(DataError, match="--lang"):
         build_map(bundle, lang="fr")
+
+
+def test_with_planning_gap_tables():
+    """The map takes compute_gaps' GapTables as they are (many _pct columns, mobile_4G flags)."""
+    planning = pytest.importorskip("phusong.planning")
+    b = example_bundle()
+    v = example_gaps(b)["villages"].set_index("village_id")
+    cov = v[[c for c in v.columns if c.startswith("covered_")]]
+    g = planning.compute_gaps(b, cov, fibre=v["fibre_available"])
+    html = build_map(b, gaps=g, lang="en").get_root().render()
+    assert js("Gap to 2025 4G target (points)") in html
+    assert js("mobile 2G households (%)") not in html  # curated indicators only
+    assert TECH_4G_GREEN in html  # villages coloured from GapTables.villages' mobile_4G
+    m = build_map(b, gaps=g, indicators=["mobile_2G_households_pct"], lang="en")
+    assert js("mobile 2G households (%)") in m.get_root().render()
+    with pytest.raises(DataError, match="no indicator column"):
+        build_map(b, gaps=g, indicators=["nope_pct"])
+
+
+TECH_4G_GREEN = '"fillColor": "#1a9850", "fillOpacity": 0.85, "radius"'  # a 4G village marker

@@ -124,6 +124,9 @@ def _chart_districts(tables, bundle: Bundle, lang: str, synthetic: bool, path: P
         d = j.groupby("district_name", as_index=False)[["fib_hh", "households"]].sum()
         d["fibre_households_pct"] = 100.0 * d["fib_hh"] / d["households"]
         d = d.rename(columns={"district_name": "name"})
+    else:
+        d = d.rename(columns={"name": "name_", "district_name": "name"}) \
+            if "district_name" in d.columns else d
     d = d.sort_values("fibre_households_pct")
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(d) + 1.4))
     ax.barh(d["name"].astype(str), d["fibre_households_pct"], color="#41ab5d")

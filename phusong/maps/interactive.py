@@ -35,7 +35,14 @@ from phusong.bundle import Bundle
 from phusong.errors import DataError
 from phusong.io.atomic import atomic_path
 from phusong.maps._assets import inline_assets
-from phusong.maps._labels import SYNTHETIC_NOTICE, check_lang, esc, indicator_label, label
+from phusong.maps._labels import (
+    INDICATORS,
+    SYNTHETIC_NOTICE,
+    check_lang,
+    esc,
+    indicator_label,
+    label,
+)
 from phusong.maps._layers import Features, HtmlControl, raster_png
 from phusong.maps._plan import Plan, read_plan
 from phusong.maps._units import gaps_tables, units
@@ -100,14 +107,26 @@ def _legend_html(title: str, cmap: cm.LinearColormap, lang: str, synthetic: bool
             f"</span> {esc(label('no_data', lang))}</div>{note}")
 
 
+def _pick_indicators(gaps: pd.DataFrame | None, wanted) -> list[str]:
+    if gaps is None:
+        return []
+    pct = [c for c in gaps.columns if c.endswith("_pct")]
+    if wanted is not None:
+        missing = [c for c in wanted if c not in pct]
+        if missing:
+            raise DataError(f"gaps table: no indicator column(s) {missing}; present: {pct[:12]}")
+        return list(wanted)
+    curated = [c for c in INDICATORS if c in pct]  # the briefing's usual set, in its order
+    return curated or pct
+
+
 def _choropleths(m, u: gpd.GeoDataFrame, gaps: pd.DataFrame | None, lang: str,
-                 synthetic: bool) -> tuple[str, dict[str, str]]:
-    indicators = [c for c in (gaps.columns if gaps is not None else []) if c.endswith("_pct")]
+                 synthetic: bool, wanted=None) -> tuple[str, dict[str, str]]:
+    indicators = _pick_indicators(gaps, wanted)
     data = u.copy()
     if gaps is not None:
         key = "unit_code" if "unit_code" in gaps.columns else "commune_code"
-        g = gaps.drop(columns=[c for c in ("name", "households", "population") if c in gaps])
-        g = g.rename(columns={key: "unit_code"})
+        g = gaps[[key, *indicators]].rename(columns={key: "unit_code"})
         if not set(g["unit_code"]) & set(data["unit_code"]):
             raise DataError(f"gaps table: no {key} matches the map's units ({len(data)} units); "
                             "compute the gaps on the same --boundaries as the map")
@@ -163,14 +182,18 @@ def _villages(m, bundle: Bundle, vil_gaps: pd.DataFrame | None, lang: str) -> No
     if vil_gaps is not None and "village_id" in vil_gaps.columns:
         g = vil_gaps.drop_duplicates("village_id").set_index("village_id")
         g = g.reindex(v["village_id"].to_numpy())
-        techs = [t for t in settings.TECHS if f"covered_{t}" in g.columns]
+        # score_villages style (covered_4G) or GapTables.villages style (mobile_4G)
+        prefix = "covered_" if any(f"covered_{t}" in g.columns for t in settings.TECHS) \
+            else "mobile_"
+        techs = [t for t in settings.TECHS if f"{prefix}{t}" in g.columns]
         if techs:
             best = pd.Series("none", index=v.index)
             for t in techs:  # later (newer) technologies win
-                has = g[f"covered_{t}"].fillna(False).astype(bool).to_numpy()
+                has = g[f"{prefix}{t}"].astype("boolean").fillna(False).to_numpy(dtype=bool)
                 best[has] = t
-        if "fibre_available" in g.columns:
-            fibre = pd.Series(g["fibre_available"].to_numpy(), index=v.index)
+        fcol = next((c for c in ("fibre_available", "fibre") if c in g.columns), None)
+        if fcol is not None:
+            fibre = pd.Series(g[fcol].to_numpy(), index=v.index)
     fg = folium.FeatureGroup(name=label("villages", lang))
     props = []
     for i, r in v.iterrows():
@@ -271,7 +294,8 @@ def _fibre(m, bundle: Bundle, lang: str) -> None:
 
 def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
               coverage_raster: str | Path | None = None, lang: str = "vi",
-              boundaries: str = "2020", check_plan: bool = True) -> folium.Map:
+              boundaries: str = "2020", check_plan: bool = True,
+              indicators: list[str] | None = None) -> folium.Map:
     """Build the interactive briefing map of ``bundle``.
 
     Parameters
@@ -292,6 +316,9 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
         Commune boundaries: 151 units of 2020, or the 2025 units.
     check_plan : bool
         Refuse a plan whose ``bundle_fingerprint`` differs from ``bundle``'s (default True).
+    indicators : list of str, optional
+        ``_pct`` columns offered in the choropleth (default: fibre households, 4G/5G
+        population, villages with signal and the gaps to the 2025/2030 targets, when present).
 
     Returns
     -------
@@ -309,7 +336,8 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
     folium.TileLayer("OpenStreetMap", name=label("basemap", lang), overlay=True,
                      control=True).add_to(m)
     synthetic = bundle.synthetic or bool(plan and plan.meta.get("synthetic"))
-    legend, variants = _choropleths(m, u, tables.get("communes"), lang, synthetic)
+    legend, variants = _choropleths(m, u, tables.get("communes"), lang, synthetic,
+                                    indicators)
     districts = bundle.communes.dissolve(by="district_code", as_index=False)
     fg = folium.FeatureGroup(name=label("districts", lang))
     props = [{"_style": {"color": "#111", "weight": 2.5, "fill": False},
