@@ -14,7 +14,8 @@ from phusong import settings
 from phusong.errors import InfeasibleError
 from phusong.planning import _plan_deps as deps
 
-__all__ = ["siting_step", "ranked_households", "apply_sites", "fibre_step", "FibreStep",
+__all__ = ["siting_step", "cover_step", "order_by_cost", "ranked_households", "apply_sites",
+           "fibre_step", "FibreStep",
            "empty_routes", "ROUTE_COLUMNS"]
 
 ROUTE_COLUMNS = ("route_id", "road_class", "length_m", "cost_vnd", "purpose",
@@ -199,3 +200,63 @@ def _prizes(graph, villages, fib: pd.Series, s, reach_nodes: set):
         prizes[n] = prizes.get(n, 0.0) + h + (s.centre_prize_households if c else 0.0)
         passed[n] = passed.get(n, 0.0) + h
     return prizes, passed, lost
+
+
+def order_by_cost(A: sp.csr_matrix, chosen, covered: np.ndarray, w: np.ndarray,
+                  costs: np.ndarray) -> np.ndarray:
+    """``chosen`` in greedy order of cost per newly covered weight; those adding nothing dropped."""
+    csc = A.tocsc()
+    mask = covered.copy()
+    left = [int(j) for j in chosen]
+    out = []
+    while left:
+        gains = np.array([w[r[~mask[r]]].sum() for r in
+                          (csc.indices[csc.indptr[j]:csc.indptr[j + 1]] for j in left)])
+        if not (gains > 0).any():
+            break
+        ratio = np.where(gains > 0, costs[left] / np.where(gains > 0, gains, 1.0), np.inf)
+        k = int(np.argmin(ratio))
+        j = left.pop(k)
+        mask[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = True
+        out.append(j)
+    return np.asarray(out, dtype=np.int64)
+
+
+def cover_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool: np.ndarray,
+               costs: np.ndarray, target_pct: float, budget_vnd: float, time_limit_s: float,
+               label: str) -> tuple[np.ndarray, dict]:
+    """Least-cost set of candidates in ``pool`` reaching ``target_pct`` % of ``weights``.
+
+    Raises
+    ------
+    InfeasibleError
+        All candidates together fall short of the target (says what they reach), or the least
+        cost exceeds ``budget_vnd`` (says the cost and the budget).
+    """
+    from phusong.planning.siting import SetCovering
+
+    pool_idx = np.flatnonzero(pool)
+    total = float(weights.sum())
+    now = 100.0 * float(weights[covered].sum()) / total if total > 0 else 100.0
+    info: dict = {"target_pct": float(target_pct), "baseline_pct": now,
+                  "budget_vnd": float(budget_vnd), "candidates": int(len(pool_idx))}
+    if now >= target_pct - 1e-9:
+        info["status"] = "skipped: target already met"
+        return np.zeros(0, dtype=np.int64), info
+    try:
+        prob = SetCovering.from_coverage(A[:, pool_idx], weights, target_pct=target_pct,
+                                         costs=costs[pool_idx], existing=covered)
+    except InfeasibleError as exc:
+        raise InfeasibleError(f"{label}: {exc}") from None
+    res = prob.solve(time_limit_s=time_limit_s)
+    if res.objective > budget_vnd * (1 + 1e-12):
+        raise InfeasibleError(
+            f"{label}: reaching {target_pct:g} % costs {res.objective:,.0f} VND (at least "
+            f"{res.lower_bound:,.0f}) but the budget is {budget_vnd:,.0f} VND; raise the budget "
+            "or lower the target (objective = \"budget\" plans the most coverage it can buy)")
+    chosen = order_by_cost(A, pool_idx[res.chosen], covered, weights, costs)
+    info.update({"status": res.status, "method": res.method, "objective": float(res.objective),
+                 "lower_bound": float(res.lower_bound), "gap": float(res.gap),
+                 "covered_pct": float(res.covered_pct), "seconds": float(res.seconds),
+                 "chosen": int(len(chosen))})
+    return chosen, info

@@ -42,6 +42,7 @@ from phusong.errors import DataError, PhusongWarning
 from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_steps import (
     apply_sites,
+    cover_step,
     empty_routes,
     fibre_step,
     ranked_households,
@@ -221,42 +222,38 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     carry = {"fibre": 0.0, "mobile": 0.0}
     fibre_sources = list(fnodes)
     served0 = _served(cov0, fibre0, s)
-    g5_years = [t.year for t in s.targets if t.indicator.startswith("mobile_5G")]
+    costs = cands["cost_vnd"].to_numpy(float)
+    is_new = (cands["kind"] == "new").to_numpy()
+    pool_bb = cands["tech"].isin(s.broadband_techs).to_numpy() & (
+        is_new | (cands["tech"] != "5G").to_numpy())
+    pool_5g = (cands["tech"] == "5G").to_numpy() & ~is_new
+    prev = -1
     for year in s.years:
         money = {k: v + carry[k] for k, v in s.budget_for(year).items()}
         entry: dict = {"year": year, "budget_vnd": dict(money), "solver": {}}
         spent_m = 0.0
-        # 1. public-utility BTS: villages without broadband, households
-        bb = _mask_from(cov, s.broadband_techs)
-        pool = ~built & cands["tech"].isin(s.broadband_techs).to_numpy() & (
-            (cands["kind"] == "new").to_numpy() | (cands["tech"] != "5G").to_numpy())
-        chosen, info = siting_step(A, hh, bb, pool, cands["cost_vnd"].to_numpy(float),
-                                   money["mobile"], s.time_limit_s, f"{year} mobile (public-utility BTS)")
-        entry["solver"]["bts"] = info
-        for j, h_add, p_add in ranked_households(A, chosen, bb, hh, pop):
-            rank[j] = rank.max() + 1
-            hh_new[j], pop_new[j] = h_add, p_add
-        spent_m += float(cands["cost_vnd"].to_numpy()[chosen].sum())
-        built[chosen] = True
-        year_of[chosen] = year
-        cov = apply_sites(cov, A, cands, chosen)
-        # 2. 5G upgrades with what is left, toward a 5G target in or after this period
-        left = money["mobile"] - spent_m
-        pool5 = ~built & (cands["tech"] == "5G").to_numpy() & (cands["kind"] == "upgrade").to_numpy()
-        if any(y >= year for y in g5_years) and pool5.any() and left > 0:
-            g5 = _mask_from(cov, ["5G"])
-            chosen5, info5 = siting_step(A, pop, g5, pool5, cands["cost_vnd"].to_numpy(float),
-                                         left, s.time_limit_s, f"{year} mobile (5G upgrades)",
-                                         strict=False)
-            entry["solver"]["5G"] = info5
-            for j, p_add, h_add in ranked_households(A, chosen5, g5, pop, hh):
+        picked = []
+        # 1–2. public-utility BTS, then 5G upgrades (module doc)
+        for key, pool, w, techs, target in _mobile_tasks(s, year, prev, pool_bb, pool_5g, hh, pop):
+            mask = _mask_from(cov, techs)
+            label = f"{year} mobile ({key})"
+            if target is None:
+                chosen, info = siting_step(A, w, mask, pool & ~built, costs,
+                                           money["mobile"] - spent_m, s.time_limit_s, label,
+                                           strict=key == "public-utility BTS")
+            else:
+                chosen, info = cover_step(A, w, mask, pool & ~built, costs, target,
+                                          money["mobile"] - spent_m, s.time_limit_s, label)
+            entry["solver"][key] = info
+            for j, h_add, p_add in ranked_households(A, chosen, mask, hh, pop):
                 rank[j] = rank.max() + 1
                 hh_new[j], pop_new[j] = h_add, p_add
-            spent_m += float(cands["cost_vnd"].to_numpy()[chosen5].sum())
-            built[chosen5] = True
-            year_of[chosen5] = year
-            cov = apply_sites(cov, A, cands, chosen5)
-            chosen = np.concatenate([chosen, chosen5])
+            spent_m += float(costs[chosen].sum())
+            built[chosen] = True
+            year_of[chosen] = year
+            cov = apply_sites(cov, A, cands, chosen)
+            picked.append(chosen)
+        chosen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
         # 3–4. backhaul and fibre extensions
         fs = fibre_step(graph, cands, chosen, villages, fib, fibre_sources, money["fibre"], s,
                         year, notes)
@@ -272,6 +269,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         entry.update(_year_figures(year, entry, gaps0, gy, s, cands, chosen, fs, spent_m,
                                    served0, cov, fib, hh, pop))
         years.append(entry)
+        prev = year
         if s.carry_over:
             carry = {"mobile": max(0.0, money["mobile"] - spent_m),
                      "fibre": max(0.0, money["fibre"] - fs.extension_cost)}
@@ -288,6 +286,24 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     totals = _totals(years, served0, cov, fib, hh, pop, s)
     return Plan(bundle.name, fingerprint(bundle), bundle.synthetic, s, budgets, totals, years,
                 cands, routes, gaps0, notes)
+
+
+def _mobile_tasks(s: Scenario, year: int, prev: int, pool_bb, pool_5g, hh, pop):
+    """Mobile steps of a period: (label, pool, weights, techs, target % or None)."""
+    if s.objective == "budget":
+        tasks = [("public-utility BTS", pool_bb, hh, s.broadband_techs, None)]
+        if any(t.indicator.startswith("mobile_5G") and t.year >= year for t in s.targets):
+            tasks.append(("5G upgrades", pool_5g, pop, ("5G",), None))
+        return tasks
+    weights = {"households": hh, "population": pop, "villages": np.ones(len(hh))}
+    tasks = []
+    for t in s.targets:
+        if prev < t.year <= year and t.indicator in ("mobile_4G", "mobile_broadband", "mobile_5G"):
+            techs = {"mobile_4G": ("4G",), "mobile_5G": ("5G",)}.get(t.indicator, s.broadband_techs)
+            pool = pool_5g if t.indicator == "mobile_5G" else pool_bb
+            tasks.append((f"{t.indicator} {t.threshold_pct:g} % of {t.denominator}", pool,
+                          weights[t.denominator], techs, t.threshold_pct))
+    return tasks
 
 
 def _with_fibre(bundle, fibre_layer):

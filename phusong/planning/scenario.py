@@ -12,6 +12,8 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     carry_over = true             # unspent budget moves to the next period
     model = "itm"                 # propagation model for candidate coverage
     time_limit_s = 10.0           # per optimisation, s
+    objective = "budget"          # "budget": most coverage within the budgets;
+                                  # "targets": each period's mobile targets at least cost
 
     [budgets.2025]                # spend in the period ending 2025, VND
     fibre_vnd = 45_000_000_000
@@ -41,7 +43,7 @@ Examples
 >>> scenario_from_dict({"budget": {}})
 Traceback (most recent call last):
 ...
-phusong.errors.DataError: scenario: unknown key 'budget'; use budgets, candidates, carry_over, costs, model, name, planning, targets, time_limit_s, years
+phusong.errors.DataError: scenario: unknown key 'budget'; use budgets, candidates, carry_over, costs, model, name, objective, planning, targets, time_limit_s, years
 """
 
 from __future__ import annotations
@@ -178,6 +180,10 @@ class Scenario:
         Extra routing prize for a commune centre without fibre, households.
     time_limit_s : float
         Time limit per optimisation, s.
+    objective : str
+        ``"budget"``: cover most demand within each period's budget; ``"targets"``: reach each
+        mobile target due at a period's end at least cost (an error says what is reachable when
+        the candidates or the budget cannot).
     source : str
         File it was read from, or ``"default"``.
     """
@@ -197,6 +203,7 @@ class Scenario:
     reach_m: float = settings.FIBRE_REACH_M
     centre_prize_households: float = 500.0
     time_limit_s: float = 10.0
+    objective: str = "budget"
     source: str = field(default="default", compare=False)
 
     def budget_for(self, year: int) -> dict[str, float]:
@@ -217,8 +224,9 @@ class Scenario:
 #: Plan 785: 45 bn VND fibre, 440 bn VND mobile to 2025; targets of ``settings.TARGETS``.
 DEFAULT_SCENARIO = Scenario()
 
-_TOP = ("name", "years", "carry_over", "model", "time_limit_s", "budgets", "costs", "candidates",
-        "planning", "targets")
+_TOP = ("name", "years", "carry_over", "model", "time_limit_s", "objective", "budgets", "costs",
+        "candidates", "planning", "targets")
+OBJECTIVES = ("budget", "targets")
 _PLANNING = ("broadband_techs", "reach_m", "centre_prize_households")
 
 
@@ -307,6 +315,10 @@ def scenario_from_dict(doc: dict, *, source: str = "scenario") -> Scenario:
         kw["time_limit_s"] = _num(doc["time_limit_s"], "time_limit_s")
         if kw["time_limit_s"] <= 0:
             raise DataError("scenario: time_limit_s must be > 0 s")
+    if "objective" in doc:
+        if doc["objective"] not in OBJECTIVES:
+            raise DataError(f"scenario: objective {doc['objective']!r}; use one of {list(OBJECTIVES)}")
+        kw["objective"] = doc["objective"]
     years = kw.get("years", s.years)
     if "budgets" in doc:
         kw["budgets"] = _budgets(doc["budgets"], years)

@@ -1,0 +1,73 @@
+"""``phusong gaps`` and ``phusong plan`` on a bundle folder: outputs, --json, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from phusong.bundle import save_bundle, validate
+from phusong.cli import main
+from phusong.planning import _plan_deps as deps
+from phusong.planning._plan_synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+
+
+@pytest.fixture
+def bundle_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(deps, "score_villages", disc_scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    return save_bundle(validate(synthetic_bundle(8, 6, seed=4)), tmp_path / "bundle")
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_plan_command_writes_the_folder(bundle_dir, tmp_path):
+    out = tmp_path / "plan"
+    r = _run("plan", bundle_dir, "--out", out, "--json", "--quiet")
+    assert r.exit_code == 0, r.output + r.stderr
+    report = json.loads(r.stdout)
+    assert report["budgets_vnd"] == {"fibre": 45e9, "mobile": 440e9}
+    assert sorted(p.name for p in out.iterdir()) == [
+        "gaps_communes.csv", "gaps_districts.csv", "gaps_province.csv", "gaps_villages.csv",
+        "plan.gpkg", "plan.json"]
+    r = _run("plan", bundle_dir, "--out", out, "--quiet")
+    assert r.exit_code == 2 and "already exists" in r.stderr and r.stderr.count("\n") == 1
+    r = _run("plan", bundle_dir, "--out", out, "--quiet", "--overwrite", "--boundaries", "2025")
+    assert r.exit_code == 0 and "bn VND" in r.stdout
+    assert "04828" in (out / "gaps_communes.csv").read_text(encoding="utf-8")  # a 2025 unit
+
+
+@pytest.mark.parametrize("toml, message", [
+    ('budgets = 3\n', "[budgets] must hold tables"),
+    ('[budgets.2025]\nmobile = 1\n', "unknown key 'mobile' in [budgets.2025]"),
+    ('colour = "red"\n', "unknown key 'colour'"),
+    ('[candidates]\ncluster_eps = 1.0\n', "unknown key 'cluster_eps' in [candidates]"),
+    ('[costs]\nnew_site_vnd = "cheap"\n', "[costs] new_site_vnd must be a number"),
+    ('[[targets]]\nindicator = "mobile_4G"\n', "missing key 'denominator'"),
+    ('years = [2030, 2025]\n', "ascending"),
+    ('name = \n', "not valid UTF-8 TOML"),
+    ('[budgets.2025]\nmobile_vnd = 1.0\n', "buys no candidate"),
+    ('objective = "targets"\n[[targets]]\nindicator = "mobile_5G"\ndenominator = "population"\n'
+     'threshold_pct = 100\nyear = 2025\n', "all candidates together reach"),
+])
+def test_bad_scenarios_exit_2_with_one_line(bundle_dir, tmp_path, toml, message):
+    path = tmp_path / "s.toml"
+    path.write_text(toml, encoding="utf-8")
+    out = tmp_path / "plan"
+    r = _run("plan", bundle_dir, "--scenario", path, "--out", out, "--quiet")
+    assert r.exit_code == 2, r.output + r.stderr
+    assert message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert not out.exists()  # nothing half-written
+
+
+def test_gaps_command_text_and_bad_boundaries(bundle_dir, tmp_path):
+    r = _run("gaps", bundle_dir, "--out", tmp_path / "g", "--quiet")
+    assert r.exit_code == 0 and "fibre_available (households) 2025" in r.stdout
+    r = _run("gaps", bundle_dir, "--out", tmp_path / "g", "--boundaries", "2019")
+    assert r.exit_code == 2 and "2019" in r.stderr
+    (tmp_path / "file").write_text("x")
+    r = _run("gaps", bundle_dir, "--out", tmp_path / "file", "--quiet")
+    assert r.exit_code == 2 and "not a folder" in r.stderr

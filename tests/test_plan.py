@@ -1,0 +1,205 @@
+"""The joint plan: budgets, ranking, year-by-year figures, plan folder, and every bad input.
+
+Most tests replace the propagation engine by the disc stand-ins of ``_plan_synthetic`` (fast,
+predictable); the road graph, fibre reach, siting optimiser and router are the real ones. One
+test runs the real coverage engine end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import LineString, Point
+
+from phusong import settings
+from phusong.bundle import fingerprint, validate
+from phusong.errors import DataError, InfeasibleError, OutputError, PhusongWarning
+from phusong.planning import _plan_deps as deps
+from phusong.planning._plan_synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+from phusong.planning.plan import make_plan
+from phusong.planning.scenario import DEFAULT_SCENARIO, load_scenario, scenario_from_dict
+
+
+@pytest.fixture
+def disc(monkeypatch):
+    monkeypatch.setattr(deps, "score_villages", disc_scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return validate(synthetic_bundle(14, 9, seed=1))
+
+
+@pytest.fixture(scope="module")
+def plan(bundle):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(deps, "score_villages", disc_scores)
+        mp.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+        return make_plan(bundle)
+
+
+def test_plan_respects_budgets_and_ranks_by_cost_per_household(plan):
+    c = plan.candidates
+    y = plan.years[0]
+    assert y["year"] == 2025 and [e["year"] for e in plan.years] == [2025, 2030]
+    assert 0 < y["spent_vnd"]["mobile"] <= settings.PLAN785_BUDGET_VND["mobile"]
+    assert 0 < y["spent_vnd"]["fibre"] <= settings.PLAN785_BUDGET_VND["fibre"]
+    sel = c[c.selected].sort_values("rank")
+    assert sel["rank"].tolist() == list(range(1, len(sel) + 1))
+    assert (c.loc[~c.selected, "rank"] == 0).all()
+    # mobile spend is exactly the cost of the chosen sites (float sums: 1e-9 relative)
+    assert sel.cost_vnd.sum() == pytest.approx(plan.totals["mobile_vnd"], rel=1e-9)
+    bts = sel[sel.tech.isin(["4G"])]
+    assert len(bts) and (bts.households_new > 0).all()  # public-utility sites add households
+    # rank 1 has the lowest cost per newly covered household among the public-utility picks
+    # (measured against the baseline, where nothing is yet covered by them)
+    first = bts.iloc[0]
+    assert first.cost_vnd / first.households_new <= (bts.cost_vnd / bts.households_new).min() + 1e-6
+    # 5G upgrades come after the public-utility sites and add population
+    g5 = sel[sel.tech == "5G"]
+    assert len(g5) and g5["rank"].min() > bts["rank"].max() and (g5.population_new > 0).all()
+    # every new fibre edge is within the fibre or backhaul spend
+    r = plan.routes
+    assert set(r.purpose) <= {"backhaul", "extension"}
+    ext = r[r.purpose == "extension"].cost_vnd.sum()
+    assert ext == pytest.approx(y["spent_vnd"]["fibre"], rel=1e-9)
+
+
+def test_year_by_year_figures_improve_on_the_baseline(plan):
+    y25 = plan.years[0]
+    for t in y25["targets"]:
+        assert t["value_pct"] >= t["baseline_pct"] - 1e-9  # the plan never loses coverage
+        assert t["gap_pct"] == pytest.approx(max(0.0, t["threshold_pct"] - t["value_pct"]), abs=1e-9)
+    fibre = next(t for t in y25["targets"] if t["indicator"] == "fibre_available")
+    assert fibre["value_pct"] > fibre["baseline_pct"]
+    t = plan.totals
+    assert t["cost_vnd"] == pytest.approx(sum(y["cost_vnd"] for y in plan.years), rel=1e-12)
+    assert t["cost_per_household_vnd"] == pytest.approx(t["cost_vnd"] / t["households_new_any"],
+                                                        rel=1e-12)
+    # Plan 785 has no 2030 money: the 2030 period gets only what 2025 left (carry_over)
+    y30 = plan.years[1]
+    left = settings.PLAN785_BUDGET_VND["mobile"] - y25["spent_vnd"]["mobile"]
+    assert y30["budget_vnd"]["mobile"] == pytest.approx(left, rel=1e-9)
+    assert y30["spent_vnd"]["mobile"] <= left * (1 + 1e-12)
+
+
+def test_plan_folder_matches_the_contract(plan, bundle, tmp_path):
+    out = plan.write(tmp_path / "plan")
+    meta = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    for key in ("bundle_name", "bundle_fingerprint", "synthetic", "scenario", "budgets_vnd",
+                "totals", "years"):
+        assert key in meta
+    assert meta["bundle_fingerprint"] == fingerprint(bundle) and meta["synthetic"] is True
+    assert meta["budgets_vnd"] == {"fibre": 45e9, "mobile": 440e9}
+    layers = dict(pyogrio.list_layers(out / "plan.gpkg"))
+    assert layers == {"candidate_sites": "Point", "fibre_routes": "LineString"}
+    sites = gpd.read_file(out / "plan.gpkg", layer="candidate_sites")
+    for col in ("candidate_id", "kind", "operator", "tech", "commune_code", "name", "cost_vnd",
+                "households_new", "population_new", "selected", "rank"):
+        assert col in sites.columns
+    assert sites.crs.to_epsg() == 4326 and set(sites.kind) <= {"new", "upgrade"}
+    routes = gpd.read_file(out / "plan.gpkg", layer="fibre_routes")
+    for col in ("route_id", "road_class", "length_m", "cost_vnd", "purpose", "households_passed"):
+        assert col in routes.columns
+    for name in ("villages", "communes", "districts", "province"):
+        assert (out / f"gaps_{name}.csv").is_file()
+    with pytest.raises(OutputError, match="already exists"):
+        plan.write(out)
+    plan.write(out, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan"]  # no temporary leftovers
+
+
+def test_default_scenario_file_reproduces_plan785():
+    s = load_scenario(settings_path := "scenarios/plan785.toml")
+    assert s == DEFAULT_SCENARIO, settings_path
+    assert s.budget_for(2025) == {"fibre": 45e9, "mobile": 440e9}
+    assert s.budget_for(2030) == {"fibre": 0.0, "mobile": 0.0}
+    assert s.targets == settings.TARGETS
+
+
+def test_carry_over_and_targets_mode(bundle, disc):
+    s = scenario_from_dict({"budgets": {"2025": {"mobile_vnd": 0, "fibre_vnd": 0},
+                                        "2030": {"mobile_vnd": 100e9, "fibre_vnd": 5e9}}})
+    p = make_plan(bundle, scenario=s)
+    assert p.years[0]["cost_vnd"] == 0 and p.years[1]["cost_vnd"] > 0
+    assert set(p.candidates.loc[p.candidates.selected, "year"]) == {2030}
+    # targets mode: the least-cost set reaching 4G for 90 % of the population in 2025
+    t = scenario_from_dict({"objective": "targets", "targets": [
+        {"indicator": "mobile_4G", "denominator": "population", "threshold_pct": 90,
+         "year": 2025}]})
+    q = make_plan(bundle, scenario=t)
+    got = q.years[0]["targets"][0]
+    assert got["value_pct"] >= 90 - 1e-9 and got["met"]
+    assert q.years[0]["solver"]["mobile_4G 90 % of population"]["gap"] <= 0.05
+
+
+def test_infeasible_budget_and_target_say_what_is_reachable(bundle, disc):
+    s = scenario_from_dict({"budgets": {"2025": {"mobile_vnd": 1.0, "fibre_vnd": 0}}})
+    with pytest.raises(InfeasibleError, match="2025 mobile .*cheapest useful one costs"):
+        make_plan(bundle, scenario=s)
+    t = scenario_from_dict({"objective": "targets", "targets": [
+        {"indicator": "mobile_5G", "denominator": "population", "threshold_pct": 100,
+         "year": 2025}]})
+    with pytest.raises(InfeasibleError, match=r"all candidates together reach \d+\.\d+ %"):
+        make_plan(bundle, scenario=t)
+    u = scenario_from_dict({"objective": "targets", "budgets": {"2025": {"mobile_vnd": 1e9}},
+                            "targets": [{"indicator": "mobile_4G", "denominator": "population",
+                                         "threshold_pct": 95, "year": 2025}]})
+    with pytest.raises(InfeasibleError, match="costs .* but the budget is 1,000,000,000 VND"):
+        make_plan(bundle, scenario=u)
+    with pytest.raises(DataError, match="mobile_vnd must be a finite number ≥ 0"):
+        scenario_from_dict({"budgets": {"2025": {"mobile_vnd": -5}}})
+
+
+def test_bad_demand_and_candidates_outside(bundle, disc):
+    b = synthetic_bundle(14, 9, seed=1)
+    v = b.villages.copy()
+    v.loc[0, "population"] = np.nan
+    b.layers["villages"] = v
+    with pytest.raises(DataError, match="NaN or negative weight"):
+        make_plan(b)
+    b.layers["villages"] = v.iloc[:0]
+    with pytest.raises(DataError, match="empty demand"):
+        make_plan(b)
+    far = gpd.GeoDataFrame({"candidate_id": ["X1"], "kind": ["new"], "tech": ["4G"],
+                            "operator": ["shared"]}, geometry=[Point(103.0, 22.5)],
+                           crs=settings.STORE_CRS)
+    with pytest.raises(DataError, match="X1 at .* outside the province"):
+        make_plan(bundle, candidates=far)
+    with pytest.raises(DataError, match="unknown key 'budget'"):
+        scenario_from_dict({"budget": {}})
+    with pytest.raises(DataError, match="unknown key 'fibre' in \\[budgets.2025\\]"):
+        scenario_from_dict({"budgets": {"2025": {"fibre": 1}}})
+
+
+def test_disconnected_roads_route_within_reach(bundle, disc):
+    b = synthetic_bundle(14, 9, seed=1)
+    roads = b.roads.copy()
+    # an island road far from everything: a second component without fibre
+    island = gpd.GeoDataFrame({"road_id": ["island"], "road_class": ["track"], "cost_factor": [1.0]},
+                              geometry=[LineString([(105.9, 21.1), (105.91, 21.1)])],
+                              crs=settings.STORE_CRS)
+    b.layers["roads"] = pd.concat([roads, island], ignore_index=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PhusongWarning)
+        p = make_plan(validate(b))
+    msgs = [str(w.message) for w in caught if issubclass(w.category, PhusongWarning)]
+    assert any("road graph: 2 components" in m for m in msgs)
+    assert any("2 components" in n for n in p.notes)
+    assert len(p.routes) and "island" not in set(p.routes.road_id)
+
+
+def test_real_coverage_engine_end_to_end(tmp_path):
+    b = validate(synthetic_bundle(5, 6, seed=2))
+    p = make_plan(b, scenario=scenario_from_dict({"model": "hata", "time_limit_s": 5.0}))
+    assert p.years[0]["targets"][0]["value_pct"] >= p.years[0]["targets"][0]["baseline_pct"]
+    assert "public-utility BTS" in p.years[0]["solver"]
+    p.write(tmp_path / "p")
+    assert (tmp_path / "p" / "plan.gpkg").is_file()
