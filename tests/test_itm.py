@@ -285,3 +285,19 @@ def test_percentiles_move_loss_the_right_way():
     # loss not exceeded 90 % of the time is higher than the median, 10 % lower
     loss = itm_p2p_loss_db(profile, 100.0, 30.0, 1.5, 900.0, time_pct=[10.0, 50.0, 90.0], mdvar=1)
     assert loss[0] < loss[1] < loss[2]
+
+
+def test_terrain_irregularity_of_a_sine_and_of_a_ramp():
+    x = np.arange(301) * 100.0  # 30 km at 100 m
+    ramp = 200.0 + 0.01 * x
+    assert itm_p2p([ramp], 100.0, 10.0, 1.5, 900.0).delta_h_m[0] == pytest.approx(0.0, abs=1e-6)
+    # A sine of amplitude A about a line has interdecile range 2 A cos(0.1 pi) = 95.1 m (A = 50);
+    # ITM scales it to the asymptotic delta h by 1 / (1 - 0.8 exp(-L / 50 km)) over the analysed
+    # length L = 30 km - 15 h_tx - 15 h_rx. 4 % covers the sample deciles of ITM's 245-point
+    # resampling (rank 25 of 245 is the 10.2 % point) and linear interpolation of the peaks.
+    length = 30000.0 - 150.0 - 22.5
+    expected = 2 * 50.0 * math.cos(0.1 * math.pi) / (1 - 0.8 * math.exp(-length / 50e3))
+    for period_m in (1700.0, 2000.0, 3100.0):
+        z = ramp + 50.0 * np.sin(2 * np.pi * x / period_m)
+        got = itm_p2p([z], 100.0, 10.0, 1.5, 900.0).delta_h_m[0]
+        assert got == pytest.approx(expected, rel=0.04)
