@@ -36,6 +36,21 @@ def _column(rows, key, kind=float):
     return np.array([kind(r[key]) for r in rows])
 
 
+def _oracle_options(rows) -> dict:
+    """Keyword options of the NTIA reference rows (same column names in p2p.csv and area.csv)."""
+    return {
+        "polarization": _column(rows, "pol", int),
+        "epsilon": _column(rows, "epsilon"),
+        "sigma": _column(rows, "sigma"),
+        "n0": _column(rows, "N_0"),
+        "climate": _column(rows, "climate", int),
+        "time_pct": _column(rows, "time"),
+        "location_pct": _column(rows, "location"),
+        "situation_pct": _column(rows, "situation"),
+        "mdvar": _column(rows, "mdvar", int),
+    }
+
+
 def _flat(d_km: float, step_m: float = 100.0) -> np.ndarray:
     return np.zeros(int(round(d_km * 1000.0 / step_m)) + 1)
 
@@ -70,15 +85,7 @@ def test_ntia_point_to_point_cases(oracles):
         _column(rows, "h_tx__meter"),
         _column(rows, "h_rx__meter"),
         _column(rows, "f__mhz"),
-        polarization=_column(rows, "pol", int),
-        epsilon=_column(rows, "epsilon"),
-        sigma=_column(rows, "sigma"),
-        n0=_column(rows, "N_0"),
-        climate=_column(rows, "climate", int),
-        time_pct=_column(rows, "time"),
-        location_pct=_column(rows, "location"),
-        situation_pct=_column(rows, "situation"),
-        mdvar=_column(rows, "mdvar", int),
+        **_oracle_options(rows),
     )
     expected = _column(rows, "A__db")
     np.testing.assert_allclose(res.loss_db, expected, rtol=0, atol=ORACLE_TOL_DB)
@@ -97,15 +104,7 @@ def test_ntia_area_cases(oracles):
         _column(rows, "f__mhz"),
         tx_siting=_column(rows, "tx_siting_criteria", int),
         rx_siting=_column(rows, "rx_siting_criteria", int),
-        polarization=_column(rows, "pol", int),
-        epsilon=_column(rows, "epsilon"),
-        sigma=_column(rows, "sigma"),
-        n0=_column(rows, "N_0"),
-        climate=_column(rows, "climate", int),
-        time_pct=_column(rows, "time"),
-        location_pct=_column(rows, "location"),
-        situation_pct=_column(rows, "situation"),
-        mdvar=_column(rows, "mdvar", int),
+        **_oracle_options(rows),
     )
     np.testing.assert_allclose(res.loss_db, _column(rows, "A__db"), rtol=0, atol=ORACLE_TOL_DB)
 

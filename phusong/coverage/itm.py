@@ -300,8 +300,7 @@ def itm_p2p(
         A :class:`~phusong.errors.ValidityWarning` is issued when inputs set the reference's
         input-range warning bits (heights, frequency, extreme percentages).
     """
-    options = dict(polarization=polarization, epsilon=epsilon, sigma=sigma, n0=n0, climate=climate,
-        time_pct=time_pct, location_pct=location_pct, situation_pct=situation_pct, mdvar=mdvar)
+    options = {k: v for k, v in locals().items() if k in ITM_DEFAULTS}
     if isinstance(profiles, np.ndarray) and profiles.ndim == 2:
         n, width = profiles.shape
         return itm_p2p_batch(profiles, np.full(n, width), step_m, tx_height_m, rx_height_m,
@@ -352,9 +351,9 @@ def itm_p2p_loss_db(
 
     Same arguments as :func:`itm_p2p` (which also returns warnings, codes and modes).
     """
+    options = {k: v for k, v in locals().items() if k in ITM_DEFAULTS}
     return itm_p2p(profiles, step_m, tx_height_m, rx_height_m, freq_mhz, on_error=on_error,
-                   polarization=polarization, epsilon=epsilon, sigma=sigma, n0=n0, climate=climate,
-                   time_pct=time_pct, location_pct=location_pct, situation_pct=situation_pct, mdvar=mdvar).loss_db
+                   **options).loss_db
 
 
 def itm_p2p_batch(
@@ -387,8 +386,7 @@ def itm_p2p_batch(
     elevations_m : (n_paths, max_samples) array of elevations, m.
     n_samples : number of valid samples per row (one value or one per path).
     """
-    options = dict(polarization=polarization, epsilon=epsilon, sigma=sigma, n0=n0, climate=climate,
-        time_pct=time_pct, location_pct=location_pct, situation_pct=situation_pct, mdvar=mdvar)
+    options = {k: v for k, v in locals().items() if k in ITM_DEFAULTS}
     z = np.asarray(elevations_m)
     if z.ndim != 2:
         raise ModelError(f"ITM: elevations_m must be a 2-D array, got shape {z.shape}")
@@ -429,8 +427,7 @@ def itm_area(
     height over rough terrain). Options, result and errors are as in :func:`itm_p2p`; the
     arrays broadcast against each other (1-D, one entry per prediction).
     """
-    options = dict(polarization=polarization, epsilon=epsilon, sigma=sigma, n0=n0, climate=climate,
-        time_pct=time_pct, location_pct=location_pct, situation_pct=situation_pct, mdvar=mdvar)
+    options = {k: v for k, v in locals().items() if k in ITM_DEFAULTS}
     shapes = [np.shape(v) for v in (d_km, delta_h_m, tx_height_m, rx_height_m, freq_mhz,
                                     tx_siting, rx_siting, *options.values())]
     n = max((s[0] for s in shapes if len(s) == 1), default=1)
