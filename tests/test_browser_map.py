@@ -40,6 +40,7 @@ def _open(chromium: str, html_path, shot_path):
             page.wait_for_timeout(800)
             facts = {
                 "paths": page.locator(".leaflet-overlay-pane path").count(),
+                "choropleth": page.locator(".leaflet-phusong_choropleth-pane path").count(),
                 "overlays": [t.strip() for t in
                              page.locator(".leaflet-control-layers-overlays label").all_inner_texts()],
                 "bases": [t.strip() for t in
@@ -51,6 +52,14 @@ def _open(chromium: str, html_path, shot_path):
             page.locator(".leaflet-control-layers-base label").nth(1).click()
             page.wait_for_timeout(200)
             facts["legend_after"] = page.locator(".phusong-legend").inner_text()
+            # the newly shown indicator stays below the markers: a village is still on top
+            facts["top_after"] = page.evaluate("""() => {
+                const c = document.querySelector('.leaflet-overlay-pane path.village-probe')
+                    || document.querySelectorAll('.leaflet-overlay-pane path')[5];
+                const r = c.getBoundingClientRect();
+                const el = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                return el.closest('.leaflet-pane').className;
+            }""")
             page.screenshot(path=str(shot_path))
         finally:
             browser.close()
@@ -68,9 +77,11 @@ def test_map_offline_in_chromium(chromium, tmp_path):
     assert errors == [] and console == [], (errors, console)
     assert dialogs == []  # alert(1) never ran
     assert blocked and all("tile.openstreetmap" in u for u in blocked)  # only tiles are remote
-    # 4 communes (the first indicator) + 2 districts + 2 fibre spans + 12 villages + 3 selected
-    # candidates + 2 routes + 4 unclustered sites = 29 SVG paths
-    assert facts["paths"] == 4 + 2 + 2 + 12 + 3 + 2 + 4
+    # overlay pane: 2 districts + 2 fibre spans + 12 villages + 3 selected candidates + 2 routes
+    # + 4 unclustered sites; the 4 communes of the shown indicator in their own lower pane
+    assert facts["paths"] == 2 + 2 + 12 + 3 + 2 + 4
+    assert facts["choropleth"] == 4
+    assert "leaflet-overlay-pane" in facts["top_after"]
     assert facts["bases"][0] == "Hộ có cáp quang (%)" and len(facts["bases"]) == 5
     for name in ("Thôn/bản", "Trạm BTS hiện có: Viettel", "Trạm BTS đề xuất (mới)",
                  "Trạm BTS đề xuất (nâng cấp)", "Tuyến cáp quang đề xuất", "Ranh giới huyện (2020)"):
@@ -96,7 +107,7 @@ def test_hostile_name_is_shown_as_text(chromium, tmp_path):
             page.goto(html.as_uri())
             page.wait_for_timeout(300)
             # hover the hostile commune (third box): the tooltip shows the literal name
-            box = page.locator(".leaflet-overlay-pane path").nth(2).bounding_box()
+            box = page.locator(".leaflet-phusong_choropleth-pane path").nth(2).bounding_box()
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 5)
             page.wait_for_timeout(200)
             tip = page.locator(".leaflet-tooltip").inner_text()

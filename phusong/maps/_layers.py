@@ -24,13 +24,21 @@ class Features(MacroElement):
     Each feature's properties must hold ``_style`` (Leaflet path options; for points also
     ``radius``), ``_tip`` and ``_popup`` (already escaped HTML). Points become circle markers.
     Added to a folium ``FeatureGroup`` or a ``MarkerCluster`` (then the markers go into the
-    cluster one by one, so their tooltips work).
+    cluster one by one, so their tooltips work). With ``pane`` (and the map's name) the
+    features are drawn in their own pane at ``z_index``: the choropleth sits at 350, below
+    Leaflet's overlay pane (400), so switching indicator never covers villages or sites.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
+        {% if this.pane %}
+        if (!{{ this.map_name }}.getPane({{ this.pane|tojson }})) {
+            {{ this.map_name }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.z_index }};
+        }
+        {% endif %}
         var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
+            {% if this.pane %}pane: {{ this.pane|tojson }},{% endif %}
             style: function (f) { return f.properties._style; },
             pointToLayer: function (f, latlng) { return L.circleMarker(latlng, f.properties._style); },
             onEachFeature: function (f, layer) {
@@ -47,11 +55,15 @@ class Features(MacroElement):
         """
     )
 
-    def __init__(self, data: dict, *, cluster: bool = False):
+    def __init__(self, data: dict, *, cluster: bool = False, pane: str | None = None,
+                 map_name: str = "", z_index: int = 350):
         super().__init__()
         self._name = "Features"
         self.data = data
         self.cluster = cluster
+        self.pane = pane
+        self.map_name = map_name
+        self.z_index = int(z_index)
 
 
 class HtmlControl(MacroElement):

@@ -149,7 +149,8 @@ def _choropleths(m, u: gpd.GeoDataFrame, gaps: pd.DataFrame | None, lang: str,
                              "fillOpacity": 0.25},
                   "_tip": f"{esc(r['name'])} ({esc(r['unit_code'])})", "_popup": p}
                  for (_, r), p in zip(data.iterrows(), popups, strict=True)]
-        Features(_feature_collection(data, props)).add_to(fg)
+        Features(_feature_collection(data, props), pane="phusong_choropleth",
+                 map_name=m.get_name()).add_to(fg)
         fg.add_to(m)
         return "", variants
     first = ""
@@ -166,7 +167,8 @@ def _choropleths(m, u: gpd.GeoDataFrame, gaps: pd.DataFrame | None, lang: str,
                           "_tip": f"{esc(r['name'])} ({esc(r['unit_code'])}): "
                                   f"{esc(_fmt(v, 1))}",
                           "_popup": p})
-        Features(_feature_collection(data, props)).add_to(fg)
+        Features(_feature_collection(data, props), pane="phusong_choropleth",
+                 map_name=m.get_name()).add_to(fg)
         fg.add_to(m)
         variants[name] = _legend_html(name, cmap, lang, synthetic)
         first = first or variants[name]
