@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from phusong import settings
 from phusong.crs import transform_points
 from phusong.errors import DataError
+from phusong.twin._geo_seeds import implausible_centroids, relocate_seeds
 
-__all__ = ["FILL_MIN", "FILL_MAX", "Extents", "commune_extents", "implausible_centroids"]
+__all__ = ["FILL_MIN", "FILL_MAX", "Extents", "commune_extents"]
 
 #: A trusted box is filled at least this much by the commune's area (a convex-ish unit fills
 #: 0.4–0.8 of its box; below 0.2 the box caught something else).
@@ -45,6 +45,8 @@ class Extents:
         Centroid easting/northing, m.
     left_m, right_m, down_m, up_m : ndarray
         Extent of the commune west, east, south and north of its centroid, m (> 0).
+    box_m : ndarray
+        (n, 4) box west, south, east, north, m: the trusted geocoded box, else the square.
     area_m2 : ndarray
         Area fact, m².
     trusted : ndarray
@@ -62,6 +64,7 @@ class Extents:
     right_m: np.ndarray
     down_m: np.ndarray
     up_m: np.ndarray
+    box_m: np.ndarray
     area_m2: np.ndarray
     trusted: np.ndarray
     relocated: np.ndarray
@@ -69,6 +72,13 @@ class Extents:
 
     def __len__(self) -> int:
         return len(self.x_m)
+
+    def sides(self, x_m: np.ndarray, y_m: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(left, right, down, up) extents, m, of each box seen from seeds ``(x_m, y_m)``."""
+        floor = _MIN_SIDE * np.sqrt(self.area_m2)
+        b = self.box_m
+        return (np.maximum(x_m - b[:, 0], floor), np.maximum(b[:, 2] - x_m, floor),
+                np.maximum(y_m - b[:, 1], floor), np.maximum(b[:, 3] - y_m, floor))
 
 
 def commune_extents(facts: pd.DataFrame) -> Extents:
@@ -117,7 +127,7 @@ def commune_extents(facts: pd.DataFrame) -> Extents:
     bad = implausible_centroids(facts)
     trusted &= ~bad
     district = facts["district_code"].astype(str).to_numpy()
-    x, y = _relocate(x, y, side, district, bad)
+    x, y = relocate_seeds(facts, bad)
     typical = float(np.median(fill[trusted])) if trusted.sum() >= 10 else 0.6
     half = np.sqrt(area / typical) / 2.0
     floor = _MIN_SIDE * side
@@ -125,85 +135,8 @@ def commune_extents(facts: pd.DataFrame) -> Extents:
     right = np.where(trusted, np.maximum(bx1 - x, floor), half)
     down = np.where(trusted, np.maximum(y - by0, floor), half)
     up = np.where(trusted, np.maximum(by1 - y, floor), half)
+    box = np.c_[x - left, y - down, x + right, y + up]
     return Extents(
-        x_m=x, y_m=y, left_m=left, right_m=right, down_m=down, up_m=up, area_m2=area,
+        x_m=x, y_m=y, left_m=left, right_m=right, down_m=down, up_m=up, box_m=box, area_m2=area,
         trusted=trusted, relocated=bad, district=district,
     )
-
-
-#: A centroid is implausible when its district's nearest other centroid is farther than this
-#: many times the sum of the two units' sizes sqrt(area) (neighbours are about half that).
-OUTLIER_FACTOR = 2.0
-#: Two centroids closer than this fraction of the smaller unit's sqrt(area) are duplicates.
-DUPLICATE_FRACTION = 0.1
-
-
-def implausible_centroids(facts: pd.DataFrame) -> np.ndarray:
-    """Flag geocoded centroids that contradict the other facts.
-
-    A centroid is implausible when (a) it is far from every other centroid of its own district
-    (farther than :data:`OUTLIER_FACTOR` × (sqrt(area_i) + sqrt(area_j)) from the nearest one,
-    j; districts are contiguous, so every unit has a district neighbour about
-    (sqrt(area_i) + sqrt(area_j)) / 2 away), or (b) it duplicates another unit's centroid
-    (closer than :data:`DUPLICATE_FRACTION` × the smaller sqrt(area)); of a duplicate pair the
-    unit listed first keeps the point.
-
-    Parameters
-    ----------
-    facts : DataFrame
-        ``lon``, ``lat`` (degrees), ``area_km2``, ``district_code``.
-
-    Returns
-    -------
-    ndarray
-        bool per row.
-    """
-    x, y = transform_points(facts["lon"], facts["lat"], settings.STORE_CRS, settings.WORK_CRS)
-    side = np.sqrt(facts["area_km2"].to_numpy(dtype=float) * 1e6)
-    district = facts["district_code"].astype(str).to_numpy()
-    n = len(facts)
-    bad = np.zeros(n, dtype=bool)
-    for i in range(n):
-        same = np.flatnonzero((district == district[i]) & (np.arange(n) != i))
-        if len(same) == 0:
-            continue
-        d = np.hypot(x[same] - x[i], y[same] - y[i])
-        j = int(np.argmin(d))
-        if d[j] > OUTLIER_FACTOR * (side[i] + side[same[j]]):
-            bad[i] = True
-    for i, j in sorted(cKDTree(np.c_[x, y]).query_pairs(float(side.max()))):
-        if np.hypot(x[i] - x[j], y[i] - y[j]) < DUPLICATE_FRACTION * min(side[i], side[j]):
-            bad[max(i, j)] = True
-    return bad
-
-
-def _relocate(x, y, side, district, bad):
-    """Move each implausible seed to the point of its district farthest from all other seeds.
-
-    The district's region is approximated by the hull of its plausible centroids, buffered by
-    the mean unit size; the move fills its largest empty circle (where the unit must be).
-    """
-    x, y = x.copy(), y.copy()
-    for i in np.flatnonzero(bad):
-        members = np.flatnonzero((district == district[i]) & ~bad)
-        if len(members) == 0:
-            continue
-        pad = float(np.mean(side[members]))
-        gx, gy = np.meshgrid(
-            np.linspace(x[members].min() - pad, x[members].max() + pad, 60),
-            np.linspace(y[members].min() - pad, y[members].max() + pad, 60),
-        )
-        cand = np.c_[gx.ravel(), gy.ravel()]
-        # Inside the buffered district: within ``pad`` of a member... and not nearer another
-        # district's centroid than its own members (a unit lies within its district).
-        d_own, _ = cKDTree(np.c_[x[members], y[members]]).query(cand)
-        others = np.flatnonzero((district != district[i]) & ~bad)
-        d_other, _ = cKDTree(np.c_[x[others], y[others]]).query(cand)
-        ok = (d_own <= 1.5 * pad) & (d_own <= d_other)
-        placed = np.flatnonzero(~bad | (np.arange(len(x)) < i))
-        placed = placed[placed != i]
-        d_all, _ = cKDTree(np.c_[x[placed], y[placed]]).query(cand)
-        score = np.where(ok, d_all, -np.inf)
-        k = int(np.argmax(score))
-        x[i], y[i] = cand[k]
-    return x, y

@@ -28,6 +28,10 @@ __all__ = ["Grid", "make_grid", "make_warp", "province_mask", "partition"]
 
 #: Cells farther than this normalised distance from a centroid are never candidates.
 RHO_MAX = 2.4
+#: Cost of cell p for commune i is rho_i(p) ** COST_POWER − w_i (additive weights).
+COST_POWER = 1.0
+#: Radius of the disc around each centroid that always stays with its unit, × sqrt(area).
+CORE_FRACTION = 0.2
 #: Trusted boxes are hard limits, with this slack (box norm).
 BOX_SLACK = 1.1
 #: Warp amplitude as a fraction of the local commune size sqrt(area), and its feature size.
@@ -92,32 +96,35 @@ def make_warp(ext: Extents, grid: Grid, rng: np.random.Generator) -> tuple[np.nd
     return dx * amp, dy * amp
 
 
-def _pairs(ext: Extents, grid: Grid, warp, mask: np.ndarray | None, rho_max: float):
-    """Candidate (cell, commune, rho) triples, sorted by cell."""
+def _pairs(ext: Extents, grid: Grid, warp, mask: np.ndarray | None, rho_max: float,
+           seeds: tuple[np.ndarray, np.ndarray] | None = None):
+    """Candidate (cell, commune, rho) triples, sorted by cell, for seeds (default centroids)."""
     xs, ys = grid.centres()
+    sx, sy = (ext.x_m, ext.y_m) if seeds is None else seeds
+    left, right, down, up = ext.sides(sx, sy)
+    box = ext.box_m
     cells, owners, rhos = [], [], []
     for i in range(len(ext)):
-        c0, c1 = ext.x_m[i] - rho_max * ext.left_m[i], ext.x_m[i] + rho_max * ext.right_m[i]
-        r0, r1 = ext.y_m[i] + rho_max * ext.up_m[i], ext.y_m[i] - rho_max * ext.down_m[i]
+        c0, c1 = sx[i] - rho_max * left[i], sx[i] + rho_max * right[i]
+        r0, r1 = sy[i] + rho_max * up[i], sy[i] - rho_max * down[i]
+        if ext.trusted[i]:
+            # The box is a fact: the true (unwarped) cell centre must lie inside it.
+            pw = (BOX_SLACK - 1.0) * (box[i, 2] - box[i, 0]) / 2.0
+            ph = (BOX_SLACK - 1.0) * (box[i, 3] - box[i, 1]) / 2.0
+            c0, c1 = max(c0, box[i, 0] - pw), min(c1, box[i, 2] + pw)
+            r0, r1 = min(r0, box[i, 3] + ph), max(r1, box[i, 1] - ph)
         j0 = max(int((c0 - grid.x0_m) // grid.res_m), 0)
         j1 = min(int((c1 - grid.x0_m) // grid.res_m) + 1, grid.nx)
         i0 = max(int((grid.y0_m - r0) // grid.res_m), 0)
         i1 = min(int((grid.y0_m - r1) // grid.res_m) + 1, grid.ny)
         if j1 <= j0 or i1 <= i0:
             continue
-        wx = xs[None, j0:j1] + warp[0][i0:i1, j0:j1] - ext.x_m[i]
-        wy = ys[i0:i1, None] + warp[1][i0:i1, j0:j1] - ext.y_m[i]
-        u = wx / np.where(wx > 0, ext.right_m[i], ext.left_m[i])
-        v = wy / np.where(wy > 0, ext.up_m[i], ext.down_m[i])
+        wx = xs[None, j0:j1] + warp[0][i0:i1, j0:j1] - sx[i]
+        wy = ys[i0:i1, None] + warp[1][i0:i1, j0:j1] - sy[i]
+        u = wx / np.where(wx > 0, right[i], left[i])
+        v = wy / np.where(wy > 0, up[i], down[i])
         rho = np.hypot(u, v)
         keep = rho <= rho_max
-        if ext.trusted[i]:
-            # The box is a fact: the true (unwarped) cell centre must lie inside it.
-            bu = (xs[None, j0:j1] - ext.x_m[i]) / np.where(
-                xs[None, j0:j1] > ext.x_m[i], ext.right_m[i], ext.left_m[i])
-            bv = (ys[i0:i1, None] - ext.y_m[i]) / np.where(
-                ys[i0:i1, None] > ext.y_m[i], ext.up_m[i], ext.down_m[i])
-            keep &= np.maximum(np.abs(bu), np.abs(bv)) <= BOX_SLACK
         if mask is not None:
             keep &= mask[i0:i1, j0:j1]
         rr, cc = np.nonzero(keep)
@@ -139,56 +146,118 @@ def province_mask(ext: Extents, grid: Grid, warp) -> np.ndarray:
     sigma = OUTLINE_SIGMA_M / grid.res_m
     rows, cols = grid.index(ext.x_m, ext.y_m)
 
+    # Smoothing the distance field (not the mask) keeps the bisection to cheap thresholds.
+    field = ndimage.gaussian_filter(np.minimum(fmin, RHO_MAX + 0.5), sigma)
+    field[rows, cols] = 0.0
+
     def mask_for(r: float) -> np.ndarray:
-        m = ndimage.gaussian_filter((fmin <= r).astype(np.float32), sigma) >= 0.5
-        m[rows, cols] = True
-        m = ndimage.binary_fill_holes(m)
+        m = ndimage.binary_fill_holes(field <= r)
         lab, n = ndimage.label(m)
         if n > 1:
-            # Keep the component holding most centroids; reach the others along straight links.
+            # Keep the component holding most centroids.
             keep = np.bincount(lab[rows, cols], minlength=n + 1)
             keep[0] = 0
             m = lab == int(np.argmax(keep))
         return m
 
-    lo, hi = 0.3, RHO_MAX
-    for _ in range(22):
+    lo, hi = 0.0, RHO_MAX + 0.5
+    for _ in range(30):
         mid = 0.5 * (lo + hi)
-        if mask_for(mid).sum() < target:
+        if np.count_nonzero(field <= mid) < target:
             lo = mid
         else:
             hi = mid
-    return mask_for(0.5 * (lo + hi))
+    # Holes filled and stray islands dropped change the area a little: one more correction.
+    r = 0.5 * (lo + hi)
+    for _ in range(3):
+        m = mask_for(r)
+        miss = target - m.sum()
+        if abs(miss) < 1e-3 * target:
+            break
+        band = np.count_nonzero((field > r - 0.01) & (field <= r + 0.01)) / 0.02
+        r += miss / max(band, 1.0)
+    return mask_for(r)
 
 
 def partition(ext: Extents, grid: Grid, warp, mask: np.ndarray, *, iterations: int = 40,
-              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Label every mask cell with a commune index (−1 outside); returns (labels, weights)."""
+              weights: np.ndarray | None = None, seeds=None, relax: int = 0,
+              step: float = 0.3):
+    """Label every mask cell with a commune index (−1 outside).
+
+    Parameters
+    ----------
+    ext, grid, warp, mask
+        Extents, grid, warp (dx, dy per cell, m) and the province mask.
+    iterations : int
+        Weight iterations per round (area matching).
+    weights : ndarray, optional
+        Starting weights (default 1).
+    seeds : (ndarray, ndarray), optional
+        Starting seed positions, m (default the centroids).
+    relax : int
+        Rounds of centroid correction: after each round every seed moves by the offset between
+        its centroid fact and its cell's centroid (Lloyd-like, but towards the fact).
+
+    Returns
+    -------
+    (labels, weights, seeds)
+    """
     n = len(ext)
-    cell, owner, rho = _pairs(ext, grid, warp, mask, RHO_MAX)
-    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(cell)]))
-    ucell = cell[starts]
-    s = np.ones(n) if weights is None else weights.copy()
+    w = np.zeros(n) if weights is None else weights.copy()
+    sx, sy = (ext.x_m.copy(), ext.y_m.copy()) if seeds is None else (seeds[0].copy(),
+                                                                       seeds[1].copy())
     target = ext.area_m2 / grid.res_m**2
     rows, cols = grid.index(ext.x_m, ext.y_m)
+    cores = _cores(ext, grid, mask)
     flat = mask.ravel()
-    for it in range(iterations + 1):
-        cost = rho / s[owner].astype(np.float32)
-        gmin = np.minimum.reduceat(cost, starts)
-        win = np.flatnonzero(cost <= gmin[group])
-        first = win[np.r_[True, group[win][1:] != group[win][:-1]]]
-        lab = np.full(grid.ny * grid.nx, -1, dtype=np.int32)
-        lab[ucell] = owner[first]
-        lab = _fill_unassigned(lab.reshape(grid.shape), mask)
-        lab[rows, cols] = np.arange(n)
-        if it == iterations:
+    xs, ys = grid.centres()
+    size = np.sqrt(ext.area_m2)
+    for rnd in range(relax + 1):
+        cell, owner, rho = _pairs(ext, grid, warp, mask, RHO_MAX, (sx, sy))
+        base = rho**COST_POWER
+        starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+        group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(cell)]))
+        ucell = cell[starts]
+        for it in range(iterations + 1):
+            cost = base - w[owner].astype(np.float32)
+            gmin = np.minimum.reduceat(cost, starts)
+            win = np.flatnonzero(cost <= gmin[group])
+            first = win[np.r_[True, group[win][1:] != group[win][:-1]]]
+            lab = np.full(grid.ny * grid.nx, -1, dtype=np.int32)
+            lab[ucell] = owner[first]
+            lab = _fill_unassigned(lab.reshape(grid.shape), mask)
+            lab.ravel()[cores[0]] = cores[1]
+            if it == iterations:
+                break
+            if it >= iterations // 3:
+                # Areas as they will be once each unit keeps only its centroid's component.
+                lab = _contiguous(lab, mask, rows, cols, cores)
+            area = np.bincount(lab.ravel()[flat], minlength=n).astype(float)
+            # Gradient ascent on the (concave) dual of the area-constrained assignment.
+            w += step / (1.0 + it / 20.0) * np.clip(1.0 - area / target, -1.0, 1.0)
+        if rnd == relax:
             break
-        area = np.bincount(lab.ravel()[flat], minlength=n).astype(float)
-        ratio = np.where(area > 0, target / np.maximum(area, 1.0), 4.0)
-        s = np.clip(s * np.clip(ratio, 0.25, 4.0) ** 0.35, 0.05, 20.0)
-    lab = _contiguous(lab, mask, rows, cols)
-    return lab, s
+        lab = _contiguous(lab, mask, rows, cols, cores)
+        keep = lab.ravel() >= 0
+        li = lab.ravel()[keep]
+        cnt = np.maximum(np.bincount(li, minlength=n), 1)
+        gx = np.bincount(li, np.tile(xs, grid.ny)[keep], minlength=n) / cnt
+        gy = np.bincount(li, np.repeat(ys, grid.nx)[keep], minlength=n) / cnt
+        step_x, step_y = ext.x_m - gx, ext.y_m - gy
+        norm = np.hypot(step_x, step_y)
+        cap = np.minimum(1.0, 0.25 * size / np.maximum(norm, 1e-9))
+        sx, sy = sx + step_x * cap, sy + step_y * cap
+        # A seed strays at most half a unit size from its centroid fact.
+        off_x, off_y = sx - ext.x_m, sy - ext.y_m
+        off = np.hypot(off_x, off_y)
+        lim = np.minimum(1.0, 0.5 * size / np.maximum(off, 1e-9))
+        sx, sy = ext.x_m + off_x * lim, ext.y_m + off_y * lim
+        # ... and stays well inside its box (its sides would otherwise collapse).
+        b, w, h = ext.box_m, ext.box_m[:, 2] - ext.box_m[:, 0], ext.box_m[:, 3] - ext.box_m[:, 1]
+        sx = np.clip(sx, b[:, 0] + 0.25 * w, b[:, 2] - 0.25 * w)
+        sy = np.clip(sy, b[:, 1] + 0.25 * h, b[:, 3] - 0.25 * h)
+    lab = _contiguous(lab, mask, rows, cols, cores)
+    return lab, w, (sx, sy)
 
 
 def _fill_unassigned(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -201,15 +270,34 @@ def _fill_unassigned(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return lab
 
 
-def _contiguous(lab: np.ndarray, mask: np.ndarray, rows, cols) -> np.ndarray:
+def _cores(ext: Extents, grid: Grid, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cells every commune keeps whatever its weight: a disc around its centroid.
+
+    A centroid lies inside its unit, away from the boundary; the disc's radius is
+    :data:`CORE_FRACTION` × sqrt(area), at most 0.45 × the distance to the nearest other
+    centroid (so discs never overlap), at least the centroid's own cell.
+    """
+    xs, ys = grid.centres()
+    nn, _ = cKDTree(np.c_[ext.x_m, ext.y_m]).query(np.c_[ext.x_m, ext.y_m], k=2)
+    radius = np.minimum(CORE_FRACTION * np.sqrt(ext.area_m2), 0.45 * nn[:, 1])
+    rows, cols = grid.index(ext.x_m, ext.y_m)
+    cells, owners = [], []
+    for i in range(len(ext)):
+        k = int(np.ceil(radius[i] / grid.res_m)) + 1
+        i0, i1 = max(rows[i] - k, 0), min(rows[i] + k + 1, grid.ny)
+        j0, j1 = max(cols[i] - k, 0), min(cols[i] + k + 1, grid.nx)
+        d = np.hypot(xs[None, j0:j1] - ext.x_m[i], ys[i0:i1, None] - ext.y_m[i])
+        rr, cc = np.nonzero((d <= radius[i]) & mask[i0:i1, j0:j1])
+        flat = np.r_[(rr + i0) * grid.nx + cc + j0, rows[i] * grid.nx + cols[i]]
+        cells.append(np.unique(flat))
+        owners.append(np.full(len(cells[-1]), i, dtype=np.int32))
+    return np.concatenate(cells), np.concatenate(owners)
+
+
+def _contiguous(lab: np.ndarray, mask: np.ndarray, rows, cols, cores) -> np.ndarray:
     """Keep each commune's component that holds its centroid; refill the rest from neighbours."""
-    n = len(rows)
     for _ in range(6):
-        # A 3×3 block around each centroid stays with its commune.
-        for i in range(n):
-            lab[max(rows[i] - 1, 0) : rows[i] + 2, max(cols[i] - 1, 0) : cols[i] + 2] = np.where(
-                mask[max(rows[i] - 1, 0) : rows[i] + 2, max(cols[i] - 1, 0) : cols[i] + 2], i,
-                lab[max(rows[i] - 1, 0) : rows[i] + 2, max(cols[i] - 1, 0) : cols[i] + 2])
+        lab.ravel()[cores[0]] = cores[1]
         changed = False
         boxes = ndimage.find_objects(lab + 1)
         for i, box in enumerate(boxes):

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from rasterio import features
-from rasterio.transform import from_origin
 from shapely.geometry import Polygon, shape
 
 from phusong import settings
@@ -50,7 +49,9 @@ RESOLUTION_M = 150.0
 #: Simplification tolerance of the vectorised boundaries, m (removes the raster staircase).
 _SIMPLIFY_M = 0.8 * RESOLUTION_M
 #: Weight iterations at the coarse and the fine resolution.
-_ITER_COARSE = 40
+_ITER_COARSE = 60
+#: Rounds of centroid correction at the coarse resolution.
+_RELAX = 0
 _ITER_FINE = 6
 
 _COLUMNS = ["commune_code", "name", "type", "district_code", "district_name", "population",
@@ -66,13 +67,15 @@ def _setup(facts: pd.DataFrame, seed: int, res_m: float):
 
 
 def _vectorise_mask(mask: np.ndarray, grid) -> Polygon:
-    transform = from_origin(grid.x0_m, grid.y0_m, grid.res_m, grid.res_m)
     polys = [shape(g) for g, v in features.shapes(mask.astype(np.uint8), mask=mask,
-                                                  transform=transform, connectivity=4) if v]
+                                                  connectivity=4) if v]
     outline = shapely.union_all(polys)
     if outline.geom_type != "Polygon":
         outline = max(outline.geoms, key=lambda g: g.area)
-    return Polygon(outline.exterior)
+    outline = Polygon(outline.exterior).simplify(_SIMPLIFY_M / grid.res_m)
+    scale = np.array([grid.res_m, -grid.res_m])
+    origin = np.array([grid.x0_m, grid.y0_m])
+    return shapely.transform(outline, lambda xy: xy * scale + origin)
 
 
 def make_province_outline(facts: pd.DataFrame, *, seed: int = 0) -> Polygon:
@@ -93,7 +96,7 @@ def make_province_outline(facts: pd.DataFrame, *, seed: int = 0) -> Polygon:
     """
     ext, grid, warp = _setup(facts, seed, RESOLUTION_M)
     mask = province_mask(ext, grid, warp)
-    outline = _vectorise_mask(mask, grid).simplify(_SIMPLIFY_M)
+    outline = _vectorise_mask(mask, grid)
     return gpd.GeoSeries([outline], crs=settings.WORK_CRS).to_crs(settings.STORE_CRS).iloc[0]
 
 
@@ -127,8 +130,10 @@ def make_communes(*, seed: int = 0, facts: pd.DataFrame | None = None) -> gpd.Ge
     coarse_mask = coarse_mask.reshape(mask.shape[0] // 2, 2, mask.shape[1] // 2, 2).mean((1, 3))
     coarse = type(grid)(grid.x0_m, grid.y0_m, grid.res_m * 2, *coarse_mask.shape)
     cwarp = tuple(w[: coarse.ny * 2 : 2, : coarse.nx * 2 : 2] for w in warp)
-    _, s = partition(ext, coarse, cwarp, coarse_mask >= 0.5, iterations=_ITER_COARSE)
-    lab, _ = partition(ext, grid, warp, mask, iterations=_ITER_FINE, weights=s)
+    _, s, seeds = partition(ext, coarse, cwarp, coarse_mask >= 0.5, iterations=_ITER_COARSE,
+                            relax=_RELAX)
+    lab, _, _ = partition(ext, grid, warp, mask, iterations=_ITER_FINE, weights=s, seeds=seeds,
+                          step=0.05)
     geoms = _vectorise_labels(lab, grid, len(facts))
     out = gpd.GeoDataFrame(
         facts[_COLUMNS].reset_index(drop=True).assign(
@@ -140,12 +145,19 @@ def make_communes(*, seed: int = 0, facts: pd.DataFrame | None = None) -> gpd.Ge
 
 
 def _vectorise_labels(lab: np.ndarray, grid, n: int) -> list:
-    transform = from_origin(grid.x0_m, grid.y0_m, grid.res_m, grid.res_m)
+    # Vectorise in pixel units (exact integers, so neighbours share vertices bit for bit),
+    # simplify as a coverage, then scale every vertex by the same affine map.
     parts: list[list] = [[] for _ in range(n)]
-    for g, v in features.shapes(lab.astype(np.int32), mask=lab >= 0, transform=transform,
-                                connectivity=4):
+    for g, v in features.shapes(lab.astype(np.int32), mask=lab >= 0, connectivity=4):
         parts[int(v)].append(shape(g))
-    raw = [shapely.union_all(p) if len(p) > 1 else p[0] for p in parts]
-    simple = shapely.coverage_simplify(np.array(raw, dtype=object), _SIMPLIFY_M)
-    simple = [s if s.is_valid and not s.is_empty else r for s, r in zip(simple, raw, strict=True)]
-    return simple
+    raw = np.array([shapely.union_all(p) if len(p) > 1 else p[0] for p in parts], dtype=object)
+    # A straight edge has no vertex where two neighbours meet along it (a T-junction): add one
+    # at every pixel corner so that the polygons form a valid coverage.
+    raw = shapely.segmentize(raw, 1.0)
+    simple = shapely.coverage_simplify(raw, _SIMPLIFY_M / grid.res_m)
+    ok = shapely.is_valid(simple) & ~shapely.is_empty(simple)
+    if not ok.all() or not shapely.coverage_is_valid(simple):
+        simple = raw
+    scale = np.array([grid.res_m, -grid.res_m])
+    origin = np.array([grid.x0_m, grid.y0_m])
+    return list(shapely.transform(simple, lambda xy: xy * scale + origin))
