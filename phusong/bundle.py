@@ -108,8 +108,8 @@ class Raster:
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in the raster's CRS."""
         rows, cols = self.array.shape
-        left, top = self.transform * (0, 0)
-        right, bottom = self.transform * (cols, rows)
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (cols, rows)
         return (min(left, right), min(bottom, top), max(left, right), max(bottom, top))
 
 
