@@ -95,6 +95,36 @@ def _ground(f, n_s, pol, eps, sigma):
 
 
 @njit(**_JIT)
+def _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx, p2p,
+              tm, loc, sit, climate, mdvar, warn, aux):
+    """Reference attenuation + variability + free space from the path geometry; fills ``aux``.
+
+    Returns ``(loss_db, warnings, code, mode)`` like the per-path drivers.
+    """
+    a_ref, w2, code, mode = longley_rice(
+        th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, dh, h_tx, h_rx, d, p2p
+    )
+    warn |= w2
+    aux[0] = d
+    aux[3] = dh
+    aux[4] = n_s
+    aux[5] = he0
+    aux[6] = he1
+    aux[7] = dl0
+    aux[8] = dl1
+    aux[9] = th0
+    aux[10] = th1
+    if code != 0:
+        return math.inf, warn, code, 0
+    a_fs = free_space_db(d, f)
+    a_var, w3 = variability(tm, loc, sit, he0, he1, dh, f, d, a_ref, climate, mdvar)
+    aux[1] = a_ref
+    aux[2] = a_fs
+    warn |= w3
+    return a_fs + a_var, warn, 1 if warn != 0 else 0, mode
+
+
+@njit(**_JIT)
 def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, buf, aux):
     """One point-to-point path. Returns ``(loss_db, warnings, code, mode)``; fills ``aux``."""
     code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
@@ -118,27 +148,8 @@ def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, m
     n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)
     gamma_e, zg = _ground(f, n_s, pol, eps, sigma)
     th0, th1, dl0, dl1, he0, he1, dh, d = quick_profile(z, n_int, xi, gamma_e, h_tx, h_rx, buf)
-    a_ref, w2, code, mode = longley_rice(
-        th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, dh, h_tx, h_rx, d, True
-    )
-    warn |= w2
-    aux[0] = d
-    aux[3] = dh
-    aux[4] = n_s
-    aux[5] = he0
-    aux[6] = he1
-    aux[7] = dl0
-    aux[8] = dl1
-    aux[9] = th0
-    aux[10] = th1
-    if code != 0:
-        return math.inf, warn, code, 0
-    a_fs = free_space_db(d, f)
-    a_var, w3 = variability(tm, loc, sit, he0, he1, dh, f, d, a_ref, climate, mdvar)
-    warn |= w3
-    aux[1] = a_ref
-    aux[2] = a_fs
-    return a_fs + a_var, warn, 1 if warn != 0 else 0, mode
+    return _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx, True,
+                     tm, loc, sit, climate, mdvar, warn, aux)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -196,27 +207,8 @@ def _area_one(d_m, dh, h_tx, h_rx, site_tx, site_rx, f, pol, eps, sigma, n0, cli
         d_ls = math.sqrt(2.0 * he[j] / gamma_e)
         dl[j] = d_ls * math.exp(-0.07 * math.sqrt(dh / max(he[j], 5.0)))
         th[j] = (0.65 * dh * (d_ls / dl[j] - 1.0) - 2.0 * he[j]) / d_ls
-    a_ref, w2, code, mode = longley_rice(
-        th[0], th[1], f, zg, dl[0], dl[1], he[0], he[1], gamma_e, n_s, dh, h_tx, h_rx, d_m, False
-    )
-    warn |= w2
-    aux[0] = d_m
-    aux[3] = dh
-    aux[4] = n_s
-    aux[5] = he[0]
-    aux[6] = he[1]
-    aux[7] = dl[0]
-    aux[8] = dl[1]
-    aux[9] = th[0]
-    aux[10] = th[1]
-    if code != 0:
-        return math.inf, warn, code, 0
-    a_fs = free_space_db(d_m, f)
-    a_var, w3 = variability(tm, loc, sit, he[0], he[1], dh, f, d_m, a_ref, climate, mdvar)
-    warn |= w3
-    aux[1] = a_ref
-    aux[2] = a_fs
-    return a_fs + a_var, warn, 1 if warn != 0 else 0, mode
+    return _complete(th[0], th[1], dl[0], dl[1], he[0], he[1], dh, d_m, f, zg, gamma_e, n_s,
+                     h_tx, h_rx, False, tm, loc, sit, climate, mdvar, warn, aux)
 
 
 @njit(parallel=True, cache=True, nogil=True)
