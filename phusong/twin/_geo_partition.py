@@ -35,8 +35,8 @@ CORE_FRACTION = 0.2
 #: Trusted boxes are hard limits, with this slack (box norm).
 BOX_SLACK = 1.1
 #: Warp amplitude as a fraction of the local commune size sqrt(area), and its feature size.
-WARP_FRACTION = 0.12
-WARP_SCALE_M = 4_000.0
+WARP_FRACTION = 0.08
+WARP_SCALE_M = 2_500.0
 #: Smoothing of the province outline (Gaussian sigma), m.
 OUTLINE_SIGMA_M = 1_500.0
 
@@ -96,11 +96,10 @@ def make_warp(ext: Extents, grid: Grid, rng: np.random.Generator) -> tuple[np.nd
     return dx * amp, dy * amp
 
 
-def _pairs(ext: Extents, grid: Grid, warp, mask: np.ndarray | None, rho_max: float,
-           seeds: tuple[np.ndarray, np.ndarray] | None = None):
-    """Candidate (cell, commune, rho) triples, sorted by cell, for seeds (default centroids)."""
+def _pairs(ext: Extents, grid: Grid, warp, mask: np.ndarray | None, rho_max: float):
+    """Candidate (cell, commune, rho) triples, sorted by cell."""
     xs, ys = grid.centres()
-    sx, sy = (ext.x_m, ext.y_m) if seeds is None else seeds
+    sx, sy = ext.x_m, ext.y_m
     left, right, down, up = ext.sides(sx, sy)
     box = ext.box_m
     cells, owners, rhos = [], [], []
@@ -180,8 +179,7 @@ def province_mask(ext: Extents, grid: Grid, warp) -> np.ndarray:
 
 
 def partition(ext: Extents, grid: Grid, warp, mask: np.ndarray, *, iterations: int = 40,
-              weights: np.ndarray | None = None, seeds=None, relax: int = 0,
-              step: float = 0.3):
+              weights: np.ndarray | None = None, step: float = 0.3):
     """Label every mask cell with a commune index (−1 outside).
 
     Parameters
@@ -189,75 +187,46 @@ def partition(ext: Extents, grid: Grid, warp, mask: np.ndarray, *, iterations: i
     ext, grid, warp, mask
         Extents, grid, warp (dx, dy per cell, m) and the province mask.
     iterations : int
-        Weight iterations per round (area matching).
+        Weight iterations (area matching by gradient ascent on the dual).
     weights : ndarray, optional
-        Starting weights (default 1).
-    seeds : (ndarray, ndarray), optional
-        Starting seed positions, m (default the centroids).
-    relax : int
-        Rounds of centroid correction: after each round every seed moves by the offset between
-        its centroid fact and its cell's centroid (Lloyd-like, but towards the fact).
+        Starting additive weights (default 0).
+    step : float
+        First step of the weight updates (normalised-distance units), decreasing as 1/t.
 
     Returns
     -------
-    (labels, weights, seeds)
+    (labels, weights)
+        int32 grid of commune indices (−1 outside the mask) and the final weights.
     """
     n = len(ext)
     w = np.zeros(n) if weights is None else weights.copy()
-    sx, sy = (ext.x_m.copy(), ext.y_m.copy()) if seeds is None else (seeds[0].copy(),
-                                                                       seeds[1].copy())
     target = ext.area_m2 / grid.res_m**2
     rows, cols = grid.index(ext.x_m, ext.y_m)
     cores = _cores(ext, grid, mask)
     flat = mask.ravel()
-    xs, ys = grid.centres()
-    size = np.sqrt(ext.area_m2)
-    for rnd in range(relax + 1):
-        cell, owner, rho = _pairs(ext, grid, warp, mask, RHO_MAX, (sx, sy))
-        base = rho**COST_POWER
-        starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
-        group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(cell)]))
-        ucell = cell[starts]
-        for it in range(iterations + 1):
-            cost = base - w[owner].astype(np.float32)
-            gmin = np.minimum.reduceat(cost, starts)
-            win = np.flatnonzero(cost <= gmin[group])
-            first = win[np.r_[True, group[win][1:] != group[win][:-1]]]
-            lab = np.full(grid.ny * grid.nx, -1, dtype=np.int32)
-            lab[ucell] = owner[first]
-            lab = _fill_unassigned(lab.reshape(grid.shape), mask)
-            lab.ravel()[cores[0]] = cores[1]
-            if it == iterations:
-                break
-            if it >= iterations // 3:
-                # Areas as they will be once each unit keeps only its centroid's component.
-                lab = _contiguous(lab, mask, rows, cols, cores)
-            area = np.bincount(lab.ravel()[flat], minlength=n).astype(float)
-            # Gradient ascent on the (concave) dual of the area-constrained assignment.
-            w += step / (1.0 + it / 20.0) * np.clip(1.0 - area / target, -1.0, 1.0)
-        if rnd == relax:
+    cell, owner, rho = _pairs(ext, grid, warp, mask, RHO_MAX)
+    base = rho**COST_POWER
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(cell)]))
+    ucell = cell[starts]
+    for it in range(iterations + 1):
+        cost = base - w[owner].astype(np.float32)
+        gmin = np.minimum.reduceat(cost, starts)
+        win = np.flatnonzero(cost <= gmin[group])
+        first = win[np.r_[True, group[win][1:] != group[win][:-1]]]
+        lab = np.full(grid.ny * grid.nx, -1, dtype=np.int32)
+        lab[ucell] = owner[first]
+        lab = _fill_unassigned(lab.reshape(grid.shape), mask)
+        lab.ravel()[cores[0]] = cores[1]
+        if it == iterations:
             break
-        lab = _contiguous(lab, mask, rows, cols, cores)
-        keep = lab.ravel() >= 0
-        li = lab.ravel()[keep]
-        cnt = np.maximum(np.bincount(li, minlength=n), 1)
-        gx = np.bincount(li, np.tile(xs, grid.ny)[keep], minlength=n) / cnt
-        gy = np.bincount(li, np.repeat(ys, grid.nx)[keep], minlength=n) / cnt
-        step_x, step_y = ext.x_m - gx, ext.y_m - gy
-        norm = np.hypot(step_x, step_y)
-        cap = np.minimum(1.0, 0.25 * size / np.maximum(norm, 1e-9))
-        sx, sy = sx + step_x * cap, sy + step_y * cap
-        # A seed strays at most half a unit size from its centroid fact.
-        off_x, off_y = sx - ext.x_m, sy - ext.y_m
-        off = np.hypot(off_x, off_y)
-        lim = np.minimum(1.0, 0.5 * size / np.maximum(off, 1e-9))
-        sx, sy = ext.x_m + off_x * lim, ext.y_m + off_y * lim
-        # ... and stays well inside its box (its sides would otherwise collapse).
-        b, w, h = ext.box_m, ext.box_m[:, 2] - ext.box_m[:, 0], ext.box_m[:, 3] - ext.box_m[:, 1]
-        sx = np.clip(sx, b[:, 0] + 0.25 * w, b[:, 2] - 0.25 * w)
-        sy = np.clip(sy, b[:, 1] + 0.25 * h, b[:, 3] - 0.25 * h)
-    lab = _contiguous(lab, mask, rows, cols, cores)
-    return lab, w, (sx, sy)
+        if it >= iterations // 3:
+            # Areas as they will be once each unit keeps only its centroid's component.
+            lab = _contiguous(lab, mask, rows, cols, cores)
+        area = np.bincount(lab.ravel()[flat], minlength=n).astype(float)
+        # Gradient ascent on the (concave) dual of the area-constrained assignment.
+        w += step / (1.0 + it / 20.0) * np.clip(1.0 - area / target, -1.0, 1.0)
+    return _contiguous(lab, mask, rows, cols, cores), w
 
 
 def _fill_unassigned(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -50,8 +50,6 @@ RESOLUTION_M = 150.0
 _SIMPLIFY_M = 0.8 * RESOLUTION_M
 #: Weight iterations at the coarse and the fine resolution.
 _ITER_COARSE = 60
-#: Rounds of centroid correction at the coarse resolution.
-_RELAX = 0
 _ITER_FINE = 6
 
 _COLUMNS = ["commune_code", "name", "type", "district_code", "district_name", "population",
@@ -130,10 +128,8 @@ def make_communes(*, seed: int = 0, facts: pd.DataFrame | None = None) -> gpd.Ge
     coarse_mask = coarse_mask.reshape(mask.shape[0] // 2, 2, mask.shape[1] // 2, 2).mean((1, 3))
     coarse = type(grid)(grid.x0_m, grid.y0_m, grid.res_m * 2, *coarse_mask.shape)
     cwarp = tuple(w[: coarse.ny * 2 : 2, : coarse.nx * 2 : 2] for w in warp)
-    _, s, seeds = partition(ext, coarse, cwarp, coarse_mask >= 0.5, iterations=_ITER_COARSE,
-                            relax=_RELAX)
-    lab, _, _ = partition(ext, grid, warp, mask, iterations=_ITER_FINE, weights=s, seeds=seeds,
-                          step=0.05)
+    _, w = partition(ext, coarse, cwarp, coarse_mask >= 0.5, iterations=_ITER_COARSE)
+    lab, _ = partition(ext, grid, warp, mask, iterations=_ITER_FINE, weights=w, step=0.05)
     geoms = _vectorise_labels(lab, grid, len(facts))
     out = gpd.GeoDataFrame(
         facts[_COLUMNS].reset_index(drop=True).assign(
