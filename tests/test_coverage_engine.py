@@ -378,3 +378,14 @@ def test_cli_site_on_srtm_tile(hoabinh, tmp_path):
     # π·5000²/90² ≈ 9,700 cells in the disk; mountains give a wide loss spread
     assert 9000 < rep["receivers_evaluated"] < 10_500
     assert rep["path_loss_db"]["p95"] - rep["path_loss_db"]["p05"] > 20
+
+
+def test_default_model_is_itm_and_terrain_aware():
+    pytest.importorskip("phusong.coverage.itm", reason="ITM module not built yet")
+    assert settings.DEFAULT_MODEL == "itm"
+    s_flat = score_villages(tiny_bundle(ridge=False), techs=["2G", "4G"])
+    s_ridge = score_villages(tiny_bundle(), techs=["2G", "4G"])
+    # behind the 300 m ridge ITM (diffraction mode) loses far more than on flat ground
+    assert s_ridge.loc["V3", "rx_dbm_2G"] < s_flat.loc["V3", "rx_dbm_2G"] - 20
+    assert np.isfinite(s_ridge.loc["V0":"V4", "rx_dbm_4G"]).all()
+    assert s_ridge.loc["V3", "site_4G"] == "S2"

@@ -1,0 +1,204 @@
+"""Benchmark: one-site coverage vs SPLAT! (ITM mode), and a synthetic province-scale run.
+
+Prints one JSON line per run. Needs Debian ``splat`` (``apt-get install -y splat``) for the
+baseline and ``../shared/data/hoabinh/dem/srtm3_N21E105.tif``; the province run is synthetic
+(sites and DEM generated here).
+
+Usage: .venv/bin/python benchmarks/bench_coverage_splat.py [--skip-splat] [--skip-province]
+       [--sites N] [--resolution-m R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TILE = ROOT.parent / "shared" / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
+LON, LAT, H_M, F_MHZ, EIRP = 105.5, 21.3, 30.0, 1842.5, 57.0
+
+
+def _emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _splat_setup(tmp: Path) -> Path:
+    import rasterio
+
+    with rasterio.open(TILE) as src:
+        z = src.read(1)
+    sdf = tmp / "sdf"
+    sdf.mkdir()
+    hgt = sdf / "N21E105.hgt"
+    np.where(np.isfinite(z), z, -32768).astype(">i2").tofile(hgt)
+    subprocess.run(["srtm2sdf", hgt.name], cwd=sdf, check=True, capture_output=True)
+    hgt.unlink()
+    (tmp / "site.qth").write_text(f"site\n{LAT}\n{360 - LON}\n{H_M} meters\n")
+    # earth dielectric, conductivity, N0, frequency, climate, polarisation, situations, time
+    (tmp / "site.lrp").write_text(f"15.0\n0.005\n301.0\n{F_MHZ}\n2\n1\n0.5\n0.5\n")
+    return sdf
+
+
+def _splat(tmp: Path, sdf: Path, radius_km: float) -> dict:
+    t0 = time.perf_counter()
+    out = subprocess.run(["splat", "-t", "site.qth", "-L", "1.5", "-R", str(radius_km),
+                          "-metric", "-d", str(sdf), "-o", f"cov{int(radius_km)}.ppm"],
+                         cwd=tmp, capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-400:])
+    # SPLAT! evaluates every 3-arc-second pixel of the disk: count them
+    dlat = radius_km / 111.32 * 1200
+    dlon = radius_km / (111.32 * np.cos(np.radians(LAT))) * 1200
+    points = int(np.pi * dlat * dlon)
+    return {"seconds": secs, "points": points}
+
+
+def bench_splat(skip_splat: bool) -> None:
+    from phusong.bundle import read_raster
+    from phusong.coverage._run import predict_site
+
+    dem = read_raster(TILE)
+    predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ, eirp_dbm=EIRP, radius_km=2,
+                 resolution_m=90, model="itm")  # JIT warm-up
+    tmp = Path(tempfile.mkdtemp(prefix="bench_splat_"))
+    try:
+        sdf = None if skip_splat or not shutil.which("splat") else _splat_setup(tmp)
+        for r_km in (10, 30, 50):
+            row = {"bench": "site_vs_splat", "radius_km": r_km, "resolution_m": 90,
+                   "model": "itm", "cores": 1}
+            t0 = time.perf_counter()
+            rx, _, rep = predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ,
+                                      eirp_dbm=EIRP, radius_km=r_km, resolution_m=90,
+                                      model="itm", threads=1)
+            secs = time.perf_counter() - t0
+            row |= {"ours_points": rep["receivers_evaluated"], "ours_seconds": round(secs, 3),
+                    "ours_points_per_s": round(rep["receivers_evaluated"] / secs),
+                    "ours_median_loss_db": round(float(rep["path_loss_db"]["median"]), 1)}
+            if sdf is not None:
+                s = _splat(tmp, sdf, r_km)
+                row |= {"splat_points": s["points"], "splat_seconds": round(s["seconds"], 3),
+                        "splat_points_per_s": round(s["points"] / s["seconds"]),
+                        "ratio": round((rep["receivers_evaluated"] / secs)
+                                       / (s["points"] / s["seconds"]), 2)}
+            _emit(**row)
+            # the empirical path (Hata/COST-231 + Bullington) on the same grid, for reference
+            t0 = time.perf_counter()
+            _, _, rep = predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ, eirp_dbm=EIRP,
+                                     radius_km=r_km, resolution_m=90, model="hata", threads=1)
+            secs = time.perf_counter() - t0
+            hata = {"bench": "site_hata", "radius_km": r_km, "resolution_m": 90, "cores": 1,
+                    "ours_points": rep["receivers_evaluated"], "ours_seconds": round(secs, 3),
+                    "ours_points_per_s": round(rep["receivers_evaluated"] / secs)}
+            if "splat_points" in row:
+                hata["ratio_vs_splat"] = round(hata["ours_points_per_s"]
+                                               / row["splat_points_per_s"], 2)
+            _emit(**hata)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _synthetic(n_sites: int, seed: int = 7):
+    """A 68 km × 68 km (≈ 4,600 km²) mountainous DEM at 90 m and n_sites random sites."""
+    import pandas as pd
+    from affine import Affine
+
+    from phusong.bundle import Raster
+
+    rng = np.random.default_rng(seed)
+    side_m, px = 68_000.0, 90.0
+    n = int(side_m / px)
+    yy, xx = np.mgrid[0:n, 0:n] * px
+    z = np.full((n, n), 300.0)
+    for _ in range(40):  # random ridges and hills
+        cx, cy = rng.uniform(0, side_m, 2)
+        sx, sy = rng.uniform(1500, 9000, 2)
+        z += rng.uniform(100, 500) * np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
+    z += rng.normal(0, 8, z.shape)
+    x0, y0 = 560_000.0, 2_330_000.0
+    dem = Raster(z.astype(np.float32), Affine(px, 0, x0, 0, -px, y0), "EPSG:32648", "m")
+    sx = x0 + rng.uniform(1000, side_m - 1000, n_sites)
+    sy = y0 - rng.uniform(1000, side_m - 1000, n_sites)
+    ops = np.array(["Viettel", "VNPT", "MobiFone", "Vietnamobile"])[rng.integers(0, 4, n_sites)]
+    rows = []
+    for i in range(n_sites):
+        for az in (0.0, 120.0, 240.0):
+            rows.append((f"S{i}", ops[i], "4G", 1842.5, 57.0, az, 4.0, sx[i], sy[i]))
+        rows.append((f"S{i}", ops[i], "2G", 947.5, 57.0, np.nan, np.nan, sx[i], sy[i]))
+    tx = pd.DataFrame(rows, columns=["site_id", "operator", "tech", "freq_mhz", "eirp_dbm",
+                                     "azimuth_deg", "tilt_deg", "x_m", "y_m"])
+    tx["height_m"] = 30.0
+    tx["cell_id"] = [f"C{i}" for i in range(len(tx))]
+    return dem, tx, (x0, y0 - side_m, x0 + side_m, y0)
+
+
+def bench_province(n_sites: int, resolution_m: float, model: str, threads: int,
+                   tag: str) -> None:
+    from shapely.geometry import box
+
+    from phusong.coverage._engine import EngineOptions, TxSet
+    from phusong.coverage._raster import grid_over, raster_links
+    from phusong.coverage._score import _groups
+    from phusong.coverage._terrain import prepare_terrain
+
+    dem, tx, bounds = _synthetic(n_sites)
+    terrain = prepare_terrain(dem)
+    opts = EngineOptions(model=model, threads=threads, diffraction="bullington")
+    grid = grid_over(box(*bounds), resolution_m, terrain)
+    txs = TxSet.from_frame(tx, terrain, opts)
+    g, pairs = _groups(tx)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    best, _, stats = raster_links(txs, g, len(pairs), terrain, grid, opts)
+    secs = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    cov = float((best[[i for i, p in enumerate(pairs) if p[0] == "4G"]].max(axis=0)
+                 >= -110).mean())
+    _emit(bench=tag, sites=n_sites, cells=len(tx), resolution_m=resolution_m, model=model,
+          threads=threads, grid_cells=stats["grid_cells"], links=stats["links"],
+          ray_points=stats["ray_points"], seconds=round(secs, 2),
+          links_per_s=round(stats["links"] / secs), peak_traced_mb=round(peak / 2**20, 1),
+          max_rss_mb=round(_rss_mb(), 1), covered_4G_pct=round(100 * cov, 1))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skip-splat", action="store_true")
+    ap.add_argument("--skip-province", action="store_true")
+    ap.add_argument("--sites", type=int, default=1350)
+    ap.add_argument("--resolution-m", type=float, default=100.0)
+    ap.add_argument("--model", default="hata")
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    a = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    if TILE.is_file():
+        bench_splat(a.skip_splat)
+    else:
+        _emit(bench="site_vs_splat", skipped=f"{TILE} absent")
+    if not a.skip_province:
+        for n in (25, 75):  # scaling in sites
+            bench_province(n, a.resolution_m, a.model, a.threads, "scaling_sites")
+        for res in (200.0, 100.0):  # scaling in resolution
+            bench_province(75, res, a.model, a.threads, "scaling_resolution")
+        bench_province(a.sites, a.resolution_m, a.model, a.threads, "province")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
