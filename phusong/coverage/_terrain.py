@@ -148,29 +148,13 @@ def _reproject(arr: np.ndarray, transform, crs: str) -> Terrain:
     right = transform.c + cols * transform.a + rows * transform.b
     bottom = transform.f + cols * transform.d + rows * transform.e
     src_crs = RioCRS.from_user_input(parse_crs(crs).to_wkt())
-    dst_t, w, h = calculate_default_transform(
-        src_crs,
-        settings.WORK_CRS,
-        cols,
-        rows,
-        left=min(left, right),
-        bottom=min(top, bottom),
-        right=max(left, right),
-        top=max(top, bottom),
-    )
+    box = dict(left=min(left, right), bottom=min(top, bottom), right=max(left, right),
+               top=max(top, bottom))
+    dst_t, _, _ = calculate_default_transform(src_crs, settings.WORK_CRS, cols, rows, **box)
     # square pixels of the finer side keep the resolution of the source
     res = float(min(abs(dst_t.a), abs(dst_t.e)))
-    dst_t, w, h = calculate_default_transform(
-        src_crs,
-        settings.WORK_CRS,
-        cols,
-        rows,
-        left=min(left, right),
-        bottom=min(top, bottom),
-        right=max(left, right),
-        top=max(top, bottom),
-        resolution=res,
-    )
+    dst_t, w, h = calculate_default_transform(src_crs, settings.WORK_CRS, cols, rows, **box,
+                                              resolution=res)
     out = np.full((h, w), np.nan, dtype=np.float32)
     reproject(
         arr,
