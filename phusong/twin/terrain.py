@@ -5,10 +5,12 @@ Real 30–90 m elevation is not public for 99 % of the province, so the twin gen
 - **regional relief** follows real coarse elevation: the 1/12° (≈ 9 km) global altitude grid
   shipped in the PyPI package ``pvlib`` (``pvlib/data/Altitude.h5``, BSD-3; Mapzen terrain
   tiles aggregated; 28 m steps), read at run time and interpolated with cubic splines;
-- **local relief** is added at 90 m: ridged multifractal noise for crests, fractal noise for
-  slopes, and a network of meandering valleys (zero-lines of smooth random fields) with flat
-  floors, carved more deeply where the region is higher; the added relief is high-passed so the
-  large-scale shape stays that of the real grid;
+- **local relief** is added at 90 m: fractal (fBm) hills,
+  high-passed so that the large-scale (> 5 km) shape stays that of the real grid;
+- **valleys**: drainage is routed on 450 m cells (minimum spanning tree = spill paths over the
+  lowest saddles, :mod:`._geo_drainage`) and a dendritic network of meandering valleys is carved
+  wherever more than 1.2 km² drains, with flat floors that widen downstream and side slopes
+  that steepen with the regional elevation;
 - a soft floor keeps the lowlands (Đà river, Lạc Thủy, Yên Thủy) above ≈ 10 m.
 
 Everything is vectorised numpy/scipy.ndimage and deterministic for a seed.
@@ -28,7 +30,8 @@ from phusong import settings
 from phusong.bundle import Raster
 from phusong.crs import to_work, transform_points
 from phusong.errors import DataError, InputFileError
-from phusong.twin._geo_noise import fbm, ridged
+from phusong.twin._geo_drainage import carve, floors, route
+from phusong.twin._geo_noise import fbm
 
 __all__ = ["MARGIN_M", "coarse_altitude", "make_dem"]
 
@@ -43,8 +46,21 @@ _RELIEF_FLOOR_M = 70.0
 _RELIEF_SHARE = 0.55
 #: Scale below which relief is "local" (the high-pass), m.
 _HIGHPASS_SIGMA_M = 5_000.0
+#: Drainage is routed on cells of about this size, m.
+_ROUTE_CELL_M = 450.0
+#: A channel (and its valley) starts where this much area drains through, m².
+_CHANNEL_AREA_M2 = 1.2e6
+#: Meander of channel centre lines: amplitude and feature size, m.
+_MEANDER_M = 200.0
+_MEANDER_SCALE_M = 2_000.0
 #: Lowland floor: elevation never drops below this, m.
 _FLOOR_M = 8.0
+#: Relief shape is bounded at this many standard deviations (soft, tanh).
+_TAIL = 2.2
+#: Summit compression: heights above the knee approach the ceiling (Hòa Bình's highest peaks
+#: are ≈ 1,400–1,500 m: Phu Canh 1,373 m in Đà Bắc, the Pà Cò – Hang Kia massif in Mai Châu).
+_PEAK_KNEE_M = 1_150.0
+_PEAK_M = 1_520.0
 
 
 def _pvlib_file() -> Path:
@@ -142,11 +158,13 @@ def make_dem(communes: gpd.GeoDataFrame, *, seed: int = 0, resolution_m: float =
     ny = int(np.ceil((top - (y0 - MARGIN_M)) / res))
     rng = np.random.default_rng(seed)
     base = _regional(left, top, res, ny, nx)
-    relief = _local_relief(base, res, rng)
-    z = base + relief
+    z = _valleys(base + _local_relief(base, res, rng), base, res, rng)
     floor = np.maximum(_FLOOR_M, 0.35 * base).astype(np.float32)
     soft = np.float32(12.0)
     z = floor + soft * np.logaddexp(np.float32(0.0), (z - floor) / soft)
+    # Summits are worn down: above _PEAK_KNEE_M heights approach _PEAK_M asymptotically.
+    knee, room = np.float32(_PEAK_KNEE_M), np.float32(_PEAK_M - _PEAK_KNEE_M)
+    z = np.where(z > knee, knee + room * np.tanh((z - knee) / room), z)
     transform = Affine(res, 0.0, float(left), 0.0, -res, float(top))
     return Raster(z.astype(np.float32), transform, settings.WORK_CRS, "m")
 
@@ -169,15 +187,51 @@ def _regional(left: float, top: float, res: float, ny: int, nx: int) -> np.ndarr
 
 
 def _local_relief(base: np.ndarray, res: float, rng: np.random.Generator) -> np.ndarray:
+    """Zero-mean (at > 5 km) hillslope relief, m: fractal (fBm) hills."""
     shape = base.shape
     km = 1_000.0 / res
-    crest = ridged(shape, rng, base_px=7 * km, octaves=4)
-    crest = (crest - crest.mean()) / np.float32(crest.std() + 1e-6)
-    detail = fbm(shape, rng, base_px=2.5 * km, octaves=5)
-    rivers = fbm(shape, rng, base_px=9 * km, octaves=3)
-    streams = fbm(shape, rng, base_px=3 * km, octaves=2)
-    valley = np.maximum(np.exp(-((rivers / 0.16) ** 2)), 0.6 * np.exp(-((streams / 0.12) ** 2)))
-    amp = (_RELIEF_FLOOR_M + _RELIEF_SHARE * np.maximum(base, 0.0)).astype(np.float32)
-    relief = amp * ((0.75 * crest + 0.35 * detail) * (1.0 - 0.75 * valley) - 1.1 * valley)
+    hills = fbm(shape, rng, base_px=6 * km, octaves=7, gain=0.55)
+    # Bounded: a few standard deviations of relief, never runaway spikes.
+    form = _TAIL * np.tanh(hills / _TAIL)
+    relief = _amplitude(base) * form
+    return relief - ndimage.gaussian_filter(relief, _HIGHPASS_SIGMA_M / res)
+
+
+def _amplitude(base: np.ndarray) -> np.ndarray:
+    """Local relief amplitude, m: higher ground is more rugged."""
+    return (_RELIEF_FLOOR_M + _RELIEF_SHARE * np.maximum(base, 0.0)).astype(np.float32)
+
+
+def _valleys(z: np.ndarray, base: np.ndarray, res: float, rng: np.random.Generator) -> np.ndarray:
+    """Dissect terrain ``z`` (m) by a dendritic valley network routed on a coarse grid."""
+    block = max(1, int(round(_ROUTE_CELL_M / res)))
+    ny, nx = z.shape
+    cy, cx = ny // block, nx // block
+
+    def coarsen(a: np.ndarray) -> np.ndarray:
+        return a[: cy * block, : cx * block].reshape(cy, block, cx, block).mean((1, 3))
+
+    amp = _amplitude(base)
+    coarse = coarsen(z)
+    # Roughness at the routing scale makes neighbouring channels converge rather than run
+    # parallel down smooth slopes.
+    rough = coarsen(amp) * np.float32(0.12) * fbm(coarse.shape, rng, base_px=2.0, octaves=2)
+    receiver, acc, order = route(coarse + rough, rng)
+    cell_m = block * res
+    area = acc * cell_m**2
+    strength = np.clip(np.log(np.maximum(area, 1.0) / _CHANNEL_AREA_M2)
+                       / np.log(max(area.max(), 2.0 * _CHANNEL_AREA_M2) / _CHANNEL_AREA_M2), 0, 1)
+    # Rivers cut below the surrounding hills, the larger ones deeper.
+    incision = coarsen(amp).ravel() * (0.3 + 0.7 * strength) * (area >= _CHANNEL_AREA_M2)
+    bed = floors(coarse, receiver, order, incision.reshape(cy, cx), cell_m)
+    px = _MEANDER_SCALE_M / res
+    warp = (fbm(z.shape, rng, base_px=px, octaves=3) * np.float32(_MEANDER_M),
+            fbm(z.shape, rng, base_px=px, octaves=3) * np.float32(_MEANDER_M))
+    side_tan = np.clip(0.15 + amp / 700.0, 0.15, 0.8)
+    # Hills stand above the valley sides, so that the valleys shape most of the land.
+    carved = carve(z + 0.6 * amp, block=block, receiver=receiver, acc=acc, bed=bed, res_m=res,
+                   min_area_m2=_CHANNEL_AREA_M2, side_tan=side_tan, warp=warp)
+    carved += amp * np.float32(0.04) * fbm(z.shape, rng, base_px=0.6 * 1_000.0 / res, octaves=3)
+    # Keep the regional (> 5 km) shape of the real grid: add back what carving moved there.
     sigma = _HIGHPASS_SIGMA_M / res
-    return relief - ndimage.gaussian_filter(relief, sigma)
+    return carved + ndimage.gaussian_filter(z - carved, sigma)
