@@ -95,3 +95,22 @@ def test_no_fibre_means_nothing_available():
     v = _villages([(200, 30)])
     assert np.isinf(fibre_distance_m(v, None, _roads())).all()
     assert nx.is_connected(road_graph(_roads().iloc[:2]))
+
+
+def test_crossings_and_near_junctions_are_joined():
+    # an X crossing without a common vertex, and a T whose stem stops 3 m short of the bar
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["bar", "cross", "stem"], "road_class": ["commune"] * 3,
+         "cost_factor": [1.0] * 3},
+        geometry=[LineString([(0, 0), (1000, 0)]), LineString([(200, -100), (200, 100)]),
+                  LineString([(700, 3), (700, 500)])],
+        crs=CRS,
+    )
+    g = road_graph(roads)
+    assert nx.is_connected(g)
+    # the bar is cut at x=200 and x=700: 3 + 2 + 1 edges; lengths preserved within the 3 m snap
+    assert g.number_of_edges() == 6
+    assert g.size(weight="length_m") == pytest.approx(1000 + 200 + 500, abs=3.0)
+    # a 10 m gap is beyond the default 5 m snap: stays apart
+    roads.loc[2, "geometry"] = LineString([(700, 10), (700, 500)])
+    assert not nx.is_connected(road_graph(roads))

@@ -33,8 +33,65 @@ from phusong.errors import DataError
 __all__ = ["road_graph", "snap_points", "snap_to_edges", "graph_components"]
 
 
-def road_graph(roads, *, costs: settings.Costs = settings.COSTS) -> nx.Graph:
+def _node_lines(geoms: np.ndarray, snap_m: float) -> np.ndarray:
+    """Insert shared vertices where lines cross or where an end point lies within ``snap_m`` of
+    another line (T-junctions drawn without a common vertex, as in many OSM extracts)."""
+    n = len(geoms)
+    if n < 2:
+        return geoms
+    cuts: list[list[np.ndarray]] = [[] for _ in range(n)]
+    moved: dict[tuple[int, int], np.ndarray] = {}
+    tree = shapely.STRtree(geoms)
+    # 1. dangling end points snapped onto a nearby line
+    ends = np.concatenate([shapely.get_point(geoms, 0), shapely.get_point(geoms, -1)])
+    owner = np.r_[np.arange(n), np.arange(n)]
+    pi, li = tree.query(ends, predicate="dwithin", distance=snap_m)
+    keep = owner[pi] != li
+    for p, line in zip(pi[keep], li[keep], strict=True):
+        key = (int(owner[p]), 0 if p < n else -1)
+        if key in moved:
+            continue
+        at = shapely.line_interpolate_point(geoms[line], shapely.line_locate_point(geoms[line], ends[p]))
+        xy = np.round(shapely.get_coordinates(at)[0], 1)
+        moved[key] = xy
+        cuts[line].append(xy)
+    # 2. crossings without a common vertex
+    a, b = tree.query(geoms, predicate="intersects")
+    sel = a < b
+    for i, j in zip(a[sel], b[sel], strict=True):
+        inter = shapely.intersection(geoms[i], geoms[j])
+        pts = shapely.get_coordinates(inter) if inter.geom_type in ("Point", "MultiPoint") else ()
+        for xy in pts:
+            xy = np.round(xy, 1)
+            cuts[i].append(xy)
+            cuts[j].append(xy)
+    out = geoms.copy()
+    for k in range(n):
+        c = np.round(shapely.get_coordinates(geoms[k]), 1)
+        if (k, 0) in moved:
+            c[0] = moved[(k, 0)]
+        if (k, -1) in moved:
+            c[-1] = moved[(k, -1)]
+        if cuts[k]:
+            line = shapely.LineString(c)
+            extra = np.array(cuts[k])
+            pos = np.r_[shapely.line_locate_point(line, shapely.points(c)),
+                        shapely.line_locate_point(line, shapely.points(extra))]
+            allc = np.vstack([c, extra])
+            order = np.argsort(pos, kind="stable")
+            allc = allc[order]
+            dup = np.r_[False, (np.abs(np.diff(allc, axis=0)) < 0.05).all(axis=1)]
+            c = allc[~dup]
+        if len(c) >= 2:
+            out[k] = shapely.LineString(c)
+    return out
+
+
+def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float = 5.0) -> nx.Graph:
     """Build an undirected road graph from a roads layer.
+
+    Lines are joined where they share a vertex, where they cross, and where an end point lies
+    within ``snap_m`` of another line (a junction drawn without a common vertex).
 
     Parameters
     ----------
@@ -42,6 +99,8 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS) -> nx.Graph:
         Lines with ``road_class`` and ``cost_factor`` (schema ``roads``), any CRS.
     costs : settings.Costs
         ``cost_vnd`` of an edge = length (km) × ``fibre_aerial_vnd_per_km`` × ``cost_factor``.
+    snap_m : float
+        Largest gap between a line's end and another line that still makes a junction, m.
 
     Returns
     -------
@@ -54,7 +113,7 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS) -> nx.Graph:
     if roads is None or len(roads) == 0:
         raise DataError("roads: the layer is empty; a road network is needed for routing")
     work = to_work(roads, "roads").explode(index_parts=False, ignore_index=True)
-    geoms = work.geometry.to_numpy()
+    geoms = _node_lines(work.geometry.to_numpy(), snap_m)
     coords, line_idx = shapely.get_coordinates(geoms, return_index=True)
     coords = np.round(coords, 1)  # 10 cm: identical vertices of touching lines coincide
     uniq, inverse, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
