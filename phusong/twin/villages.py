@@ -13,6 +13,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from rasterio import features
 
 from phusong import settings
@@ -233,6 +234,13 @@ def _assemble(work, rows_out, rng, res) -> gpd.GeoDataFrame:
                 "y": float(ys[k]),
             })
     df = pd.DataFrame.from_records(recs)
-    lon, lat = transform_points(df.pop("x"), df.pop("y"), settings.WORK_CRS, settings.STORE_CRS)
+    x, y = df.pop("x").to_numpy(), df.pop("y").to_numpy()
+    # Off the pixel lattice: jitter within the pixel, kept only where still inside the commune.
+    jx = x + rng.uniform(-0.4, 0.4, len(x)) * res
+    jy = y + rng.uniform(-0.4, 0.4, len(y)) * res
+    polys = work.set_index("commune_code").geometry.loc[df["commune_code"]].to_numpy()
+    ok = shapely.contains_xy(polys, jx, jy)
+    x, y = np.where(ok, jx, x), np.where(ok, jy, y)
+    lon, lat = transform_points(x, y, settings.WORK_CRS, settings.STORE_CRS)
     out = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(lon, lat), crs=settings.STORE_CRS)
     return check_layer(out, "villages")
