@@ -365,6 +365,11 @@ def longley_rice(th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h0,
         a_o = a_sml - k1 * d_sml - k2 * math.log(d_sml)
         a_ref = a_o + k1 * d + k2 * math.log(d)
         mode = MODE_LOS
+    elif d <= max(d_sml, d_ml + 1.088 * scale * math.log(f)):
+        # the troposcatter crossover d_x below is never shorter than this bound, so the path is
+        # in the diffraction region whatever the scatter line: skip the scatter computation
+        a_ref = m_d * d + a_d0
+        mode = MODE_DIFFRACTION
     else:
         d5 = d_ml + 200e3
         d6 = d_ml + 400e3

@@ -22,7 +22,10 @@ from phusong.coverage._itm_core import free_space_db, longley_rice
 from phusong.coverage._itm_terrain import DELTA_H_BUFFER, quick_profile
 from phusong.coverage._itm_variability import variability
 
-__all__ = ["AUX_COLUMNS", "area_batch", "p2p_batch", "validate_inputs"]
+__all__ = [
+    "AUX_COLUMNS", "area_batch", "check_profile", "p2p_batch", "p2p_from_geometry",
+    "p2p_geometry", "p2p_multi_batch", "validate_inputs",
+]
 
 #: Columns of the intermediate-value matrix filled by the batch drivers.
 AUX_COLUMNS = (
@@ -125,20 +128,16 @@ def _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_
 
 
 @njit(**_JIT)
-def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, buf, aux):
-    """One point-to-point path. Returns ``(loss_db, warnings, code, mode)``; fills ``aux``."""
-    code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
-    if code != 0:
-        return math.inf, warn, code, 0
-    n_pts = z.shape[0]
-    if n_pts < 2:
-        return math.inf, warn, ERR_SHORT_PROFILE, 0
-    if not (xi > 0.0 and math.isfinite(xi)):
-        return math.inf, warn, ERR_BAD_STEP, 0
-    for k in range(n_pts):
-        if not math.isfinite(z[k]):
-            return math.inf, warn, ERR_BAD_ELEVATION, 0
-    n_int = n_pts - 1
+def p2p_geometry(z, xi, h_tx, h_rx, n0, buf):
+    """Frequency-independent part of one point-to-point path (profile analysis).
+
+    ``z`` is the whole profile (``z[0]`` under the transmitter), ``xi`` its step, m. Returns
+    ``(th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e)``: horizon angles (rad) and distances
+    (m), effective heights (m), terrain irregularity Δh (m), path length (m), surface
+    refractivity and effective-earth curvature (1/m). None of them depends on the frequency,
+    so one call serves every band of a site (:func:`p2p_from_geometry`).
+    """
+    n_int = z.shape[0] - 1
     # mean height of the middle 80 % of the path -> surface refractivity
     p10 = int(0.1 * n_int)
     h_sys = 0.0
@@ -146,10 +145,49 @@ def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, m
         h_sys += z[k]
     h_sys /= n_int - 2 * p10 + 1
     n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)
-    gamma_e, zg = _ground(f, n_s, pol, eps, sigma)
+    gamma_e = 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3))
     th0, th1, dl0, dl1, he0, he1, dh, d = quick_profile(z, n_int, xi, gamma_e, h_tx, h_rx, buf)
+    return th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e
+
+
+@njit(**_JIT)
+def p2p_from_geometry(g, h_tx, h_rx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar, warn,
+                      aux):
+    """Frequency-dependent part: loss from a :func:`p2p_geometry` tuple ``g`` at ``f`` MHz.
+
+    Returns ``(loss_db, warnings, code, mode)`` and fills ``aux`` like :func:`p2p_batch`.
+    """
+    th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e = g
+    _gamma, zg = _ground(f, n_s, pol, eps, sigma)
     return _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx, True,
                      tm, loc, sit, climate, mdvar, warn, aux)
+
+
+@njit(**_JIT)
+def check_profile(z, xi):
+    """Phusong's profile checks: 0 or the error code (short profile, bad step, bad height)."""
+    if z.shape[0] < 2:
+        return ERR_SHORT_PROFILE
+    if not (xi > 0.0 and math.isfinite(xi)):
+        return ERR_BAD_STEP
+    for k in range(z.shape[0]):
+        if not math.isfinite(z[k]):
+            return ERR_BAD_ELEVATION
+    return 0
+
+
+@njit(**_JIT)
+def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, buf, aux):
+    """One point-to-point path. Returns ``(loss_db, warnings, code, mode)``; fills ``aux``."""
+    code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
+    if code != 0:
+        return math.inf, warn, code, 0
+    code = check_profile(z, xi)
+    if code != 0:
+        return math.inf, warn, code, 0
+    g = p2p_geometry(z, xi, h_tx, h_rx, n0, buf)
+    return p2p_from_geometry(g, h_tx, h_rx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar,
+                             warn, aux)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -222,3 +260,41 @@ def area_batch(d_m, dh, h_tx, h_rx, site_tx, site_rx, f, pol, eps, sigma, n0, cl
             sigma[i], n0[i], climate[i], tm[i], loc[i], sit[i], mdvar[i], aux[i],
         )
 
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def p2p_multi_batch(elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma, n0,
+                    climate, tm, loc, sit, mdvar, loss, code):
+    """Point-to-point ITM for paths that each serve several frequencies.
+
+    Path ``i`` is ``elev[start[i]:start[i]+count[i]]`` with per-path ``step``, ``h_tx``,
+    ``h_rx``; its frequencies are ``f[combo_ptr[i]:combo_ptr[i+1]]``. The profile analysis runs
+    once per path, the frequency-dependent part once per frequency; each loss is bit-identical
+    to :func:`p2p_batch` on the same inputs. The remaining options are scalars. Writes ``loss``
+    (``inf`` where invalid) and ``code`` per (path, frequency).
+    """
+    n = start.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        buf = np.empty(DELTA_H_BUFFER)
+        aux = np.empty(len(AUX_COLUMNS))
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            z = elev[start[i]:start[i] + count[i]]
+            bad = check_profile(z, step[i])
+            done = False
+            g = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            for k in range(combo_ptr[i], combo_ptr[i + 1]):
+                cd, w = validate_inputs(h_tx[i], h_rx[i], climate, tm, loc, sit, n0, f[k], pol,
+                                        eps, sigma, mdvar)
+                if cd == 0 and bad != 0:
+                    cd = bad
+                if cd != 0:
+                    loss[k] = math.inf
+                    code[k] = cd
+                    continue
+                if not done:
+                    g = p2p_geometry(z, step[i], h_tx[i], h_rx[i], n0, buf)
+                    done = True
+                loss[k], _w, code[k], _m = p2p_from_geometry(
+                    g, h_tx[i], h_rx[i], f[k], pol, eps, sigma, climate, tm, loc, sit, mdvar, w,
+                    aux)
