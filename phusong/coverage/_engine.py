@@ -27,7 +27,11 @@ from phusong.coverage._link import (
 from phusong.coverage._terrain import Terrain, pair_profiles, prepare_terrain
 from phusong.errors import DataError, ModelError
 
-__all__ = ["EngineOptions", "TxSet", "LinkResult", "link_pairs", "best_by_group"]
+__all__ = ["EngineOptions", "TxSet", "LinkResult", "link_pairs", "best_by_group",
+           "ITM_PROFILE_CAP"]
+
+#: Default cap on profile intervals per ITM path in the raster engine (see EngineOptions).
+ITM_PROFILE_CAP = 64
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class EngineOptions:
         Worker threads of the local executor.
     max_radius_km : dict
         Per-technology search radius, km.
+    itm_profile_cap : int or None
+        Raster engine with ITM: a path longer than this many profile intervals is resampled
+        to this many before ITM's profile analysis (bounds the work per ray point; 0 or None
+        keeps every sample). See ``benchmarks/bench_coverage_splat.py`` for the error it costs.
     """
 
     model: str = settings.DEFAULT_MODEL
@@ -65,6 +73,7 @@ class EngineOptions:
     batch_pairs: int = 20_000
     threads: int = 1
     max_radius_km: dict = field(default_factory=lambda: dict(settings.MAX_RADIUS_KM))
+    itm_profile_cap: int | None = ITM_PROFILE_CAP
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -75,6 +84,9 @@ class EngineOptions:
                              "bullington or none")
         if self.threads < 1 or self.batch_pairs < 1:
             raise ModelError("threads and batch_pairs must be ≥ 1")
+        if self.itm_profile_cap and self.itm_profile_cap < 8:
+            raise ModelError(f"itm_profile_cap {self.itm_profile_cap}: use ≥ 8 intervals, or 0 "
+                             "for full profiles")
         if not 0.5 <= self.rx_height_m <= 3000:
             raise ModelError(f"receiver height {self.rx_height_m} m outside 0.5–3000 m")
         return self

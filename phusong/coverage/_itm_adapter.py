@@ -7,9 +7,11 @@ sample ``j`` of ray ``k`` is ``rays[k, :j + 1]``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from phusong.errors import ModelError
+from phusong.errors import ModelError, ValidityWarning
 
 __all__ = ["itm_loss_db", "flat_profiles"]
 
@@ -25,6 +27,8 @@ def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz) 
     """ITM point-to-point median loss per path with the engine's ITM defaults, dB.
 
     Invalid paths (ITM error codes ≥ 1000) get ``+inf`` (no signal) instead of raising.
+    Consecutive entries with the same profile, step and heights (one path at several
+    frequencies) share one profile analysis; the losses are identical to separate calls.
 
     Parameters
     ----------
@@ -39,10 +43,33 @@ def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz) 
         from phusong.coverage import itm
     except ImportError:
         raise ModelError("model itm is not available in this build; use --model hata") from None
-    from phusong.coverage._link import ITM_DEFAULTS
+    from phusong.coverage._itm_kernel import p2p_multi_batch
+    from phusong.coverage._link import ITM_DEFAULTS as D
 
+    start = np.asarray(start, np.int64)
+    count = np.asarray(count, np.int64)
     n = len(count)
-    res = itm._run_p2p(np.ascontiguousarray(flat, dtype=np.float64),
-                       np.asarray(start, np.int64), np.asarray(count, np.int64), n, step_m,
-                       tx_height_m, rx_height_m, freq_mhz, dict(ITM_DEFAULTS), "flag")
-    return np.where(res.valid, res.loss_db, np.inf)
+    step, htx, hrx, f = (np.ascontiguousarray(np.broadcast_to(np.asarray(v, float), (n,)))
+                         for v in (step_m, tx_height_m, rx_height_m, freq_mhz))
+    loss = np.full(n, np.inf)
+    warn = np.zeros(n, np.int64)
+    code = np.zeros(n, np.int32)
+    if n == 0:
+        return loss
+    new = np.ones(n, bool)
+    new[1:] = ((start[1:] != start[:-1]) | (count[1:] != count[:-1]) | (step[1:] != step[:-1])
+               | (htx[1:] != htx[:-1]) | (hrx[1:] != hrx[:-1]))
+    heads = np.flatnonzero(new)
+    ptr = np.append(heads, n).astype(np.int64)
+    p2p_multi_batch(np.ascontiguousarray(flat, dtype=np.float64), start[heads], count[heads],
+                    step[heads], htx[heads], hrx[heads], ptr, f, int(D["polarization"]),
+                    float(D["epsilon"]), float(D["sigma"]), float(D["n0"]), int(D["climate"]),
+                    float(D["time_pct"]), float(D["location_pct"]), float(D["situation_pct"]),
+                    int(D["mdvar"]), loss, warn, code)
+    bits = warn & itm._INPUT_BITS
+    if bits.any():
+        warnings.warn(
+            f"ITM used near the limits of its validity for {int((bits != 0).sum())} of {n} "
+            f"paths: {'; '.join(itm.describe_warnings(int(np.bitwise_or.reduce(bits))))} "
+            "(results less reliable)", ValidityWarning, stacklevel=3)
+    return np.where(code < 1000, loss, np.inf)

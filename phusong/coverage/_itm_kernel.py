@@ -264,14 +264,14 @@ def area_batch(d_m, dh, h_tx, h_rx, site_tx, site_rx, f, pol, eps, sigma, n0, cl
 
 @njit(parallel=True, cache=True, nogil=True)
 def p2p_multi_batch(elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma, n0,
-                    climate, tm, loc, sit, mdvar, loss, code):
+                    climate, tm, loc, sit, mdvar, loss, warn, code):
     """Point-to-point ITM for paths that each serve several frequencies.
 
     Path ``i`` is ``elev[start[i]:start[i]+count[i]]`` with per-path ``step``, ``h_tx``,
     ``h_rx``; its frequencies are ``f[combo_ptr[i]:combo_ptr[i+1]]``. The profile analysis runs
     once per path, the frequency-dependent part once per frequency; each loss is bit-identical
     to :func:`p2p_batch` on the same inputs. The remaining options are scalars. Writes ``loss``
-    (``inf`` where invalid) and ``code`` per (path, frequency).
+    (``inf`` where invalid), ``warn`` and ``code`` per (path, frequency).
     """
     n = start.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
@@ -290,11 +290,12 @@ def p2p_multi_batch(elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps
                     cd = bad
                 if cd != 0:
                     loss[k] = math.inf
+                    warn[k] = w
                     code[k] = cd
                     continue
                 if not done:
                     g = p2p_geometry(z, step[i], h_tx[i], h_rx[i], n0, buf)
                     done = True
-                loss[k], _w, code[k], _m = p2p_from_geometry(
+                loss[k], warn[k], code[k], _m = p2p_from_geometry(
                     g, h_tx[i], h_rx[i], f[k], pol, eps, sigma, climate, tm, loc, sit, mdvar, w,
                     aux)

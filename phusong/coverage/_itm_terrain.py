@@ -12,7 +12,9 @@ import math
 
 from numba import njit
 
-__all__ = ["DELTA_H_BUFFER", "delta_h", "find_horizons", "linear_fit", "quick_profile"]
+__all__ = [
+    "DELTA_H_BUFFER", "delta_h", "find_horizons", "linear_fit", "profile_rest", "quick_profile",
+]
 
 #: Scratch size needed by :func:`delta_h` (at most 10 * 25 - 5 resampled points).
 DELTA_H_BUFFER = 248
@@ -171,6 +173,16 @@ def quick_profile(z, n_int, xi, gamma_e, h_tx, h_rx, buf):
     d = n_int * xi
     a_e = 1.0 / gamma_e
     th0, th1, dl0, dl1 = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
+    return profile_rest(z, n_int, xi, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d)
+
+
+@njit(**_JIT)
+def profile_rest(z, n_int, xi, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d):
+    """The part of :func:`quick_profile` after the horizons: Δh and effective heights.
+
+    ``z``/``n_int``/``xi`` may be a resampled (coarser) copy of the profile whose horizons
+    ``th0, th1, dl0, dl1`` and length ``d`` were found on the full one.
+    """
     d_start = min(15.0 * h_tx, 0.1 * dl0)
     d_end = d - min(15.0 * h_rx, 0.1 * dl1)
     dh = delta_h(z, n_int, xi, d_start, d_end, buf)
@@ -197,4 +209,3 @@ def quick_profile(z, n_int, xi, gamma_e, h_tx, h_rx, buf):
         _unused, y1 = linear_fit(z, n_int, xi, d - 0.9 * dl1, d_end)
         he1 = h_rx + _fdim(z[n_int], y1)
     return th0, th1, dl0, dl1, he0, he1, dh, d
-

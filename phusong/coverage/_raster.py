@@ -1,12 +1,20 @@
 """Raster receivers: radial profiles per site, one ray serving every grid cell along it.
 
-For each site, ``n_rays = ceil(2π R / resolution)`` rays are sampled every ``step`` metres out
-to the site's radius R; the diffraction geometry of every ray sample taken as a receiver comes
-from one O(n²) numba pass per ray (:func:`ray_geometry`). Every grid cell within R is then
-served by its nearest ray sample (bearing and distance rounded), so the cost per site is that
-of its rays, and the grid cells only pay a gather and the link budget.
+For each site, ``n_rays = ceil(2π R / resolution)`` rays (angular spacing = one grid cell at
+the radius R) are sampled every ``step`` metres out to R. Every grid cell within R is served by
+its nearest ray sample (bearing and distance rounded); only the ray samples that serve some
+grid cell are evaluated, each once per site, whatever the number of cells (sectors, bands) of
+the site:
 
-Work units are single sites; partial results reduce into the grids by max with ties broken by
+* ITM: the frequency-independent profile analysis (horizons, Δh, effective heights) runs once
+  per ray sample on the ray prefix, decimated to ``EngineOptions.itm_profile_cap`` intervals
+  when longer; the frequency part once per band; both compiled and parallel over ray samples.
+* empirical models: the diffraction geometry of every ray sample comes from one O(n²) numba
+  pass per ray (:func:`ray_geometry`), the model per band in numpy.
+
+The link budget (sector pattern, EIRP, pilot offset) and the best-server reduction run fused in
+one compiled pass over the grid cells of the site. Sites run one after another, each kernel
+parallel over its own outputs (ray samples, grid cells), and the reduction is max with ties to
 the lowest cell index, so results are identical for any number of threads.
 """
 
@@ -14,20 +22,27 @@ from __future__ import annotations
 
 import math
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 from affine import Affine
 
+from phusong import settings
 from phusong.coverage._diffraction import ray_geometry
 from phusong.coverage._engine import EngineOptions, TxSet
-from phusong.coverage._link import model_loss_db, sector_gain_db
+from phusong.coverage._itm_kernel import validate_inputs
+from phusong.coverage._itm_rays import itm_ray_losses
+from phusong.coverage._link import VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, model_loss_db
+from phusong.coverage._raster_kernels import sample_rays, site_links, site_pixels
 from phusong.coverage._terrain import Terrain
-from phusong.errors import DataError
+from phusong.errors import DataError, ValidityWarning
 
-__all__ = ["Grid", "grid_over", "raster_links", "ray_profiles"]
+#: ITM warning bits that come from the inputs (heights, frequency, percentages).
+_ITM_INPUT_BITS = 0x0001 | 0x0002 | 0x0004 | 0x2000
+
+__all__ = ["Grid", "grid_over", "numba_threads", "raster_links", "ray_profiles"]
 
 
 @dataclass(frozen=True)
@@ -78,19 +93,34 @@ def ray_profiles(terrain: Terrain, x_m: float, y_m: float, radius_m: float, step
     Voids and samples off the DEM are filled along each ray from the nearest valid samples.
     """
     n_s = int(math.ceil(radius_m / step_m)) + 1
-    ang = np.arange(n_rays) * (2 * np.pi / n_rays)
-    r = np.arange(n_s) * step_m
-    z = terrain.sample(x_m + np.sin(ang)[:, None] * r, y_m + np.cos(ang)[:, None] * r)
-    bad = np.flatnonzero(np.isnan(z).any(axis=1))
-    idx = np.arange(n_s)
-    for k in bad:
-        ok = np.isfinite(z[k])
-        z[k] = np.interp(idx, idx[ok], z[k, ok]) if ok.any() else np.nan_to_num(z[k, 0])
-    return z
+    return sample_rays(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
+                       float(x_m), float(y_m), float(step_m), int(n_rays), n_s)
 
 
-def _site_unit(s: int, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Work unit: (flat grid index, cell index, rx_dbm) for one site (pure)."""
+@contextmanager
+def numba_threads(n: int):
+    """Run numba's parallel kernels on ``n`` threads (capped at numba's pool), then restore."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _itm_check(h_tx_m: float, rx_height_m: float, freq_mhz: float) -> tuple[int, int]:
+    from phusong.coverage._link import ITM_DEFAULTS as D
+
+    return validate_inputs(h_tx_m, rx_height_m, D["climate"], D["time_pct"], D["location_pct"],
+                           D["situation_pct"], D["n0"], freq_mhz, D["polarization"],
+                           D["epsilon"], D["sigma"], D["mdvar"])
+
+
+def _site_unit(s: int, ctx, best, arg, group):
+    """Work unit: one site's rays, losses and links, reduced into ``best``/``arg`` in place.
+
+    Returns (ray points, ITM points evaluated, links, ITM warning bits).
+    """
     txs, terrain, grid, opts, step = ctx
     res = grid.resolution_m
     R = float(txs.site_radius_m[s])
@@ -100,75 +130,54 @@ def _site_unit(s: int, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     c1 = min(grid.shape[1], int(math.ceil((sx + R - t.c) / res)) + 1)
     r0 = max(0, int(math.floor((t.f - (sy + R)) / res)))
     r1 = min(grid.shape[0], int(math.ceil((t.f - (sy - R)) / res)) + 1)
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
     if c1 <= c0 or r1 <= r0:
-        return empty
-    rr, cc = np.nonzero(grid.mask[r0:r1, c0:c1])
-    rr += r0
-    cc += c0
-    gx = t.c + (cc + 0.5) * res
-    gy = t.f - (rr + 0.5) * res
-    dx, dy = gx - sx, gy - sy
-    dist = np.hypot(dx, dy)
-    near = dist <= R
-    rr, cc, dx, dy, dist = rr[near], cc[near], dx[near], dy[near], dist[near]
-    if rr.size == 0:
-        return empty
+        return 0, 0, 0, 0
     n_rays = max(16, int(math.ceil(2 * math.pi * R / res)))
+    n_s = int(math.ceil(R / step)) + 1
+    cells = np.ascontiguousarray(txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]])
+    bands, cell_band_local = np.unique(txs.freq[cells], return_inverse=True)
+    f_radius = np.array([txs.radius_m[cells][cell_band_local == b].max()
+                         for b in range(len(bands))])
+    flat, dx, dy, uop, uk, uj, need, slot = site_pixels(
+        grid.mask, float(t.c), float(t.f), res, r0, r1, c0, c1, sx, sy, R, n_rays, n_s, step,
+        f_radius)
+    if flat.size == 0:
+        return 0, 0, 0, 0
     rays = ray_profiles(terrain, sx, sy, R, step, n_rays)
-    n_s = rays.shape[1]
-    geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
-                        method=opts.diffraction if opts.diffraction else "none",
-                        k_factor=opts.k_factor)
-    bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
-    k = np.rint(bearing / (360.0 / n_rays)).astype(np.int64) % n_rays
-    j = np.clip(np.rint(dist / step).astype(np.int64), 1, n_s - 1)
-    flat_rp = k * n_s + j
-    d_rp = np.maximum(np.arange(n_s) * step, 1.0)
-    z_rx = rays.ravel()[flat_rp]
-    down = np.degrees(np.arctan2(rays[0, 0] + htx - (z_rx + opts.rx_height_m), dist))
-    cells = txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]]
-    out_i, out_c, out_v = [], [], []
-    loss_cache: dict[float, np.ndarray] = {}
-    used = np.unique(flat_rp)
-    for c in cells:
-        f = float(txs.freq[c])
-        if f not in loss_cache:
-            full = np.full(n_rays * n_s, np.nan)
-            g = geom.reshape(-1, 5)[used]
-            full[used] = model_loss_db(
-                opts.model, opts.diffraction, freq_mhz=np.full(len(used), f),
-                distance_m=d_rp[used % n_s], geometry=g, tx_height_m=htx,
-                rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
-                z_rx_m=rays.ravel()[used], environment=opts.environment,
-                itm_args=_itm_args(rays, used, n_s, step) if opts.model == "itm" else None)
-            loss_cache[f] = full
-        inr = dist <= txs.radius_m[c]
-        gain = sector_gain_db(bearing[inr], txs.azimuth[c], down[inr], txs.tilt[c])
-        v = txs.eirp[c] - txs.offset[c] + gain - loss_cache[f][flat_rp[inr]]
-        out_i.append(rr[inr].astype(np.int64) * grid.shape[1] + cc[inr])
-        out_c.append(np.full(int(inr.sum()), c, dtype=np.int64))
-        out_v.append(v.astype(np.float32))
-    return (np.concatenate(out_i), np.concatenate(out_c), np.concatenate(out_v),
-            int(n_rays * n_s))
+    loss = np.full((len(bands), len(uk)), np.inf)
+    bits = 0
+    if opts.model == "itm":
+        from phusong.coverage._link import ITM_DEFAULTS as D
 
-
-def _itm_args(rays, used, n_s, step):
-    """Flat profiles tx → each used ray sample (a prefix of its ray, no copy) for ITM."""
-    k, j = used // n_s, used % n_s
-    flat = np.ascontiguousarray(rays, dtype=np.float64).reshape(-1)
-    return flat, k * n_s, j + 1, np.full(len(used), float(step))
-
-
-@numba.njit(cache=True, nogil=True)
-def _reduce(best, arg, flat, group, cell, val):
-    for i in range(flat.shape[0]):
-        g = group[cell[i]]
-        p = flat[i]
-        v = val[i]
-        if v > best[g, p] or (v == best[g, p] and cell[i] < arg[g, p]):
-            best[g, p] = v
-            arg[g, p] = cell[i]
+        for b, f in enumerate(bands):
+            code, w = _itm_check(htx, opts.rx_height_m, float(f))
+            bits |= int(w)
+            if code != 0:
+                need[b] = False  # invalid inputs: no signal on that band (ITM's flag mode)
+        itm_ray_losses(rays, step, slot, need, bands.astype(float), htx, opts.rx_height_m,
+                       int(opts.itm_profile_cap or 0), D["polarization"], D["epsilon"],
+                       D["sigma"], D["n0"], D["climate"], D["time_pct"], D["location_pct"],
+                       D["situation_pct"], D["mdvar"], loss)
+    else:
+        geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
+                            method=opts.diffraction, k_factor=opts.k_factor)
+        rp = uk * n_s + uj
+        for b, f in enumerate(bands):
+            sel = np.flatnonzero(need[b])
+            loss[b, sel] = model_loss_db(
+                opts.model, opts.diffraction, freq_mhz=np.full(len(sel), f),
+                distance_m=np.maximum(uj[sel] * step, 1.0), geometry=geom.reshape(-1, 5)[rp[sel]],
+                tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
+                z_rx_m=rays.ravel()[rp[sel]], environment=opts.environment)
+    n_eval = int(need.any(axis=0).sum())
+    counts = np.zeros(len(flat), np.int64)
+    cell_band = np.zeros(len(txs.freq), np.int64)
+    cell_band[cells] = cell_band_local
+    site_links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, cells,
+               cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
+               float(settings.RADIO.sector_beamwidth_deg), float(settings.RADIO.front_to_back_db),
+               VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, counts)
+    return int(n_rays * n_s), n_eval, int(counts.sum()), bits
 
 
 def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Terrain,
@@ -190,23 +199,23 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     sites = np.flatnonzero(np.bincount(txs.cell_site[txs.usable], minlength=len(txs.site_x)))
     ctx = (txs, terrain, grid, opts, step)
-    group = np.asarray(cell_group, np.int64)
-    stats = {"sites": int(len(sites)), "ray_points": 0, "links": 0}
-
-    def consume(part):
-        flat, cell, val, npts = part
-        _reduce(best, arg, flat, group, cell, val)
-        stats["ray_points"] += npts
-        stats["links"] += int(len(flat))
-        if progress is not None:
-            progress(1)
-
-    if opts.threads == 1:
+    group = np.ascontiguousarray(cell_group, np.int64)
+    stats = {"sites": int(len(sites)), "ray_points": 0, "points_evaluated": 0, "links": 0}
+    bits = 0
+    with numba_threads(opts.threads):
         for s in sites:
-            consume(_site_unit(int(s), ctx))
-    else:
-        with ThreadPoolExecutor(max_workers=opts.threads) as pool:
-            for part in pool.map(lambda s: _site_unit(int(s), ctx), sites):
-                consume(part)
+            n_pts, n_eval, n_links, w = _site_unit(int(s), ctx, best, arg, group)
+            stats["ray_points"] += n_pts
+            stats["points_evaluated"] += n_eval
+            stats["links"] += n_links
+            bits |= w
+            if progress is not None:
+                progress(1)
+    if bits & _ITM_INPUT_BITS:
+        from phusong.coverage.itm import describe_warnings
+
+        warnings.warn("ITM used near the limits of its validity on the raster: "
+                      + "; ".join(describe_warnings(bits & _ITM_INPUT_BITS))
+                      + " (results less reliable)", ValidityWarning, stacklevel=2)
     stats["grid_cells"] = int(grid.mask.sum())
     return best.reshape(n_groups, rows, cols), arg.reshape(n_groups, rows, cols), stats

@@ -1,0 +1,182 @@
+"""ITM along radial rays: every ray sample is a receiver, with work per sample bounded.
+
+The path to sample ``j`` of a ray is the ray prefix ``z[0..j]``. A plain ITM call per sample
+costs O(j) (O(L²) per ray). Here, walking each ray outwards:
+
+* the system height (mean of the middle 80 % of the path, which sets N_s and the effective
+  earth radius) comes from running prefix sums: O(1), exact;
+* the transmitter horizon is the maximum over earlier samples ``i`` of
+  ``(z_i − z_tx)/d_i − d_i/(2 a_e)``, where ``a_e`` changes (slightly) with ``j``: it is read
+  from the upper convex hull of the points ``(d_i, (z_i − z_tx)/d_i)``, kept incrementally
+  (Andrew's monotone chain) and searched in O(log j): exact;
+* the receiver horizon is scanned backwards from the receiver and stops as soon as no earlier
+  sample can beat it (bound from the running prefix maximum of the terrain): exact, and short
+  where the receiver's own horizon is steep (valleys);
+* the terrain irregularity Δh and the effective heights (least-squares fits) — statistics of
+  the whole path — use the prefix resampled to at most ``cap`` intervals (``cap = 0``: all
+  samples). This is the only approximation; its error on SRTM3 terrain is measured in
+  ``benchmarks/bench_coverage_splat.py``.
+
+The frequency part (:func:`phusong.coverage._itm_kernel.p2p_from_geometry`) then runs once per
+band. Rays run in parallel (``prange``), each writing only its own samples' losses, so results
+do not depend on the number of threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from phusong.coverage._itm_kernel import AUX_COLUMNS, p2p_from_geometry, validate_inputs
+from phusong.coverage._itm_terrain import DELTA_H_BUFFER, profile_rest
+
+__all__ = ["itm_ray_losses", "ray_point_geometry", "decimate"]
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@njit(**_JIT)
+def decimate(ray, j, cap, out):
+    """Resample ``ray[0..j]`` at ``cap + 1`` equally spaced points into ``out`` (linear)."""
+    r = j / cap
+    for t in range(cap + 1):
+        pos = t * r
+        i0 = int(pos)
+        if i0 >= j:
+            out[t] = ray[j]
+        else:
+            out[t] = ray[i0] + (ray[i0 + 1] - ray[i0]) * (pos - i0)
+    return out
+
+
+@njit(**_JIT)
+def _hull_push(hd, ha, n, d, a):
+    """Append ``(d, a)`` (``d`` increasing) to the upper hull held in ``hd``/``ha[:n]``."""
+    while n >= 2:
+        d1 = hd[n - 2]
+        a1 = ha[n - 2]
+        if (ha[n - 1] - a1) * (d - d1) <= (a - a1) * (hd[n - 1] - d1):
+            n -= 1  # the last vertex lies on or below the chord: no longer on the hull
+        else:
+            break
+    hd[n] = d
+    ha[n] = a
+    return n + 1
+
+
+@njit(**_JIT)
+def _hull_best(hd, ha, n, c):
+    """Vertex maximising ``a − c d`` on the upper hull (first one on ties)."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ha[mid + 1] - ha[mid] > c * (hd[mid + 1] - hd[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(**_JIT)
+def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, pmax, hd, ha, nh, cap, zb, buf):
+    """ITM profile analysis of the path ``ray[0..j]`` (see the module notes).
+
+    ``csum[i]`` = sum of ``ray[:i]``; ``pmax[i]`` = max of ``ray[:i + 1]``; ``hd``/``ha[:nh]``
+    the transmitter hull of samples ``1..j−1``. Returns the tuple of
+    :func:`phusong.coverage._itm_kernel.p2p_geometry`.
+    """
+    d = j * step
+    p10 = int(0.1 * j)
+    h_sys = (csum[j - p10 + 1] - csum[p10]) / (j - 2 * p10 + 1)
+    n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)
+    gamma_e = 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3))
+    a_e = 1.0 / gamma_e
+    half_c = 0.5 / a_e
+    z_tx = ray[0] + h_tx
+    z_rx = ray[j] + h_rx
+    slope = (z_rx - z_tx) / d
+    th0 = slope - d * half_c
+    dl0 = d
+    if nh > 0:
+        q = _hull_best(hd, ha, nh, half_c)
+        v = ha[q] - hd[q] * half_c
+        if v > th0:
+            th0 = v
+            dl0 = hd[q]
+    th1 = -slope - d * half_c
+    best_i = 0
+    for i in range(j - 1, 0, -1):
+        dd = (j - i) * step
+        if max(pmax[i] - z_rx, 0.0) / dd - dd * half_c < th1:
+            break  # no sample at or before i can raise the receiver horizon
+        r = (ray[i] - z_rx) / dd - dd * half_c
+        if r > th1 or (r == th1 and best_i != 0):
+            th1 = r
+            best_i = i
+    dl1 = d if best_i == 0 else (j - best_i) * step
+    if cap > 0 and j > cap:
+        z = decimate(ray, j, cap, zb)
+        g = profile_rest(z, cap, d / cap, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d)
+    else:
+        g = profile_rest(ray, j, step, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d)
+    return g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], n_s, gamma_e
+
+
+@njit(parallel=True, **_JIT)
+def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sigma, n0,
+                   climate, tm, loc, sit, mdvar, out):
+    """ITM loss (dB, ``inf`` when invalid) of every needed (band, ray sample), floored at free
+    space over the 3-D distance like the point engine.
+
+    ``slot[k * n_s + j]`` is the output column of sample ``j`` of ray ``k`` (−1: not used);
+    ``need[f, u]``: band ``f`` is wanted at column ``u``; ``out`` is (n_bands, n_used) and is
+    only written where needed. The ITM options after ``cap`` are scalars.
+    """
+    n_rays, n_s = rays.shape
+    n_f = freqs.shape[0]
+    for k in prange(n_rays):
+        ray = rays[k]
+        csum = np.empty(n_s + 1)
+        pmax = np.empty(n_s)
+        hd = np.empty(n_s)
+        ha = np.empty(n_s)
+        buf = np.empty(DELTA_H_BUFFER)
+        aux = np.empty(len(AUX_COLUMNS))
+        zb = np.empty(max(cap, 1) + 1)
+        csum[0] = 0.0
+        csum[1] = ray[0]
+        pmax[0] = ray[0]
+        nh = 0
+        z_top = ray[0] + h_tx
+        for j in range(1, n_s):
+            csum[j + 1] = csum[j] + ray[j]
+            pmax[j] = max(pmax[j - 1], ray[j])
+            if j >= 2:
+                di = (j - 1) * step
+                nh = _hull_push(hd, ha, nh, di, (ray[j - 1] - z_top) / di)
+            u = slot[k * n_s + j]
+            if u < 0:
+                continue
+            todo = False
+            for f in range(n_f):
+                todo = todo or need[f, u]
+            if not todo:
+                continue
+            g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, pmax, hd, ha, nh, cap,
+                                   zb, buf)
+            d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
+            for f in range(n_f):
+                if not need[f, u]:
+                    continue
+                code, w = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, freqs[f], pol,
+                                          eps, sigma, mdvar)
+                if code != 0:
+                    continue
+                loss, _w, code, _m = p2p_from_geometry(g, h_tx, h_rx, freqs[f], pol, eps, sigma,
+                                                       climate, tm, loc, sit, mdvar, w, aux)
+                if code < 1000:
+                    free = 32.45 + 20.0 * math.log10(freqs[f]) + 20.0 * math.log10(d3 / 1000.0)
+                    out[f, u] = max(loss, free)

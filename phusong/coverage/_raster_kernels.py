@@ -1,0 +1,182 @@
+"""Compiled kernels of the raster engine: ray sampling, grid cell → ray sample mapping, and
+the fused link budget + best-server reduction (ITM along rays is in :mod:`._itm_rays`).
+
+Every kernel is a pure function of its inputs. The parallel ones (``prange``) give each
+iteration its own outputs (a ray, a grid cell), so results do not depend on the number of
+threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["sample_rays", "site_pixels", "site_links"]
+
+_JIT = {"cache": True, "nogil": True}
+
+
+@njit(**_JIT)
+def _bilinear(z, x0, y0, px, py, x, y):
+    """Same value as :meth:`Terrain.sample` at one point (NaN outside or all-void)."""
+    rows, cols = z.shape
+    left, top = x0, y0
+    right, bottom = x0 + cols * px, y0 - rows * py
+    if not (x >= left and x <= right and y >= bottom and y <= top):
+        return math.nan
+    cf = min(max((x - x0) / px - 0.5, 0.0), cols - 1.0)
+    rf = min(max((y0 - y) / py - 0.5, 0.0), rows - 1.0)
+    c0 = min(int(math.floor(cf)), max(cols - 2, 0))
+    r0 = min(int(math.floor(rf)), max(rows - 2, 0))
+    c1 = min(c0 + 1, cols - 1)
+    r1 = min(r0 + 1, rows - 1)
+    fx = cf - c0
+    fy = rf - r0
+    num = 0.0
+    den = 0.0
+    for q in range(4):
+        rr = r0 if q < 2 else r1
+        cc = c0 if q % 2 == 0 else c1
+        w = ((1 - fx) if q % 2 == 0 else fx) * ((1 - fy) if q < 2 else fy)
+        v = float(z[rr, cc])
+        if math.isfinite(v):
+            num += v * w
+            den += w
+    return num / den if den > 1e-12 else math.nan
+
+
+@njit(parallel=True, **_JIT)
+def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s):
+    """(n_rays, n_s) ground heights along bearings ``k 2π / n_rays`` every ``step`` m.
+
+    Voids and samples off the DEM are filled along each ray by linear interpolation between
+    the nearest valid samples (constant beyond the last one); an all-void ray is zero.
+    """
+    out = np.empty((n_rays, n_s))
+    for k in prange(n_rays):
+        ang = k * (2.0 * math.pi / n_rays)
+        s, c = math.sin(ang), math.cos(ang)
+        last = -1
+        for j in range(n_s):
+            r = j * step
+            v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
+            out[k, j] = v
+            if math.isfinite(v):
+                if last < 0:
+                    for q in range(j):
+                        out[k, q] = v
+                elif last < j - 1:
+                    a = out[k, last]
+                    for q in range(last + 1, j):
+                        out[k, q] = a + (v - a) * (q - last) / (j - last)
+                last = j
+        if last < 0:
+            for j in range(n_s):
+                out[k, j] = 0.0
+        else:
+            for q in range(last + 1, n_s):
+                out[k, q] = out[k, last]
+    return out
+
+
+@njit(**_JIT)
+def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s, step,
+                f_radius):
+    """Grid cells within ``radius`` of a site and the ray point serving each.
+
+    Returns ``(flat, dx, dy, used_of_pixel, used_k, used_j, need, slot)``: flat grid index and
+    offset from the site (m) per cell, the index of its ray point among the used ones, the ray
+    and sample of each used point, ``need[f, u]``: some cell within ``f_radius[f]`` uses ``u``,
+    and ``slot[k * n_s + j]``: the used index of sample ``j`` of ray ``k`` (−1 when unused).
+    """
+    cols = mask.shape[1]
+    n_max = (r1 - r0) * (c1 - c0)
+    flat = np.empty(n_max, np.int64)
+    dxs = np.empty(n_max)
+    dys = np.empty(n_max)
+    uop = np.empty(n_max, np.int64)
+    slot = np.full(n_rays * n_s, -1, np.int64)
+    uk = np.empty(n_max, np.int64)
+    uj = np.empty(n_max, np.int64)
+    n_f = f_radius.shape[0]
+    need = np.zeros((n_f, n_max), np.bool_)
+    dang = 360.0 / n_rays
+    n = 0
+    n_u = 0
+    for r in range(r0, r1):
+        cy = gy0 - (r + 0.5) * res
+        for c in range(c0, c1):
+            if not mask[r, c]:
+                continue
+            dx = gx0 + (c + 0.5) * res - sx
+            dy = cy - sy
+            d = math.hypot(dx, dy)
+            if d > radius:
+                continue
+            bearing = math.degrees(math.atan2(dx, dy)) % 360.0
+            k = int(np.rint(bearing / dang)) % n_rays
+            j = min(max(int(np.rint(d / step)), 1), n_s - 1)
+            p = k * n_s + j
+            u = slot[p]
+            if u < 0:
+                u = n_u
+                slot[p] = u
+                uk[u] = k
+                uj[u] = j
+                n_u += 1
+            for f in range(n_f):
+                if d <= f_radius[f]:
+                    need[f, u] = True
+            flat[n] = r * cols + c
+            dxs[n] = dx
+            dys[n] = dy
+            uop[n] = u
+            n += 1
+    return (flat[:n], dxs[:n], dys[:n], uop[:n], uk[:n_u], uj[:n_u],
+            np.ascontiguousarray(need[:, :n_u]), slot)
+
+
+@njit(parallel=True, **_JIT)
+def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx, cells,
+               cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
+               front_back, v_beamwidth, v_sla, counts):
+    """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
+
+    ``rx = eirp − offset + gain − loss`` (float32) per (grid cell, site cell within its radius),
+    with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db`; kept when
+    larger than the group's best, ties to the lowest cell index. ``counts[p]`` gets the number
+    of links of grid cell ``p``. Each grid cell is written by one iteration only.
+    """
+    z_top = rays[0, 0] + h_tx
+    for p in prange(flat.shape[0]):
+        d = math.hypot(dx[p], dy[p])
+        u = uop[p]
+        bearing = math.degrees(math.atan2(dx[p], dy[p])) % 360.0
+        down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
+        q = flat[p]
+        nl = 0
+        for i in range(cells.shape[0]):
+            c = cells[i]
+            if not d <= cell_radius[c]:
+                continue
+            nl += 1
+            az = azimuth[c]
+            if math.isnan(az):
+                ah = 0.0
+            else:
+                phi = (bearing - az + 180.0) % 360.0 - 180.0
+                ah = -min(12.0 * (phi / beamwidth) ** 2, front_back)
+            tl = tilt[c]
+            if math.isnan(tl):
+                av = 0.0
+            else:
+                av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
+            gain = -min(-(ah + av), front_back)
+            v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u])
+            g = cell_group[c]
+            if v > best[g, q] or (v == best[g, q] and c < arg[g, q]):
+                best[g, q] = v
+                arg[g, q] = c
+        counts[p] = nl
