@@ -162,48 +162,49 @@ def _h0_function(r: float, eta_s: float) -> float:
 
 # --- the three regions ---------------------------------------------------------------------------
 @njit(**_JIT)
-def _smooth_earth_db(d, f, a_e, theta_los, dl0, dl1, he0, he1, zg_abs):
-    """Smooth-earth diffraction by Vogler's three-radii method, dB."""
-    theta_nlos = d / a_e - theta_los
-    d_ml = dl0 + dl1
-    f3 = f**THIRD
-    total = 0.0
-    gain = 0.0
-    for i in range(3):
-        if i == 0:
-            radius = (d - d_ml) / theta_nlos
-            arc_km = radius * theta_nlos / 1000.0
-        elif i == 1:
-            radius = 0.5 * dl0 * dl0 / he0
-            arc_km = dl0 / 1000.0
-        else:
-            radius = 0.5 * dl1 * dl1 / he1
-            arc_km = dl1 / 1000.0
-        c0 = ((4.0 / 3.0) * A0_M / radius) ** THIRD
-        k = 0.017778 * c0 / f3 / zg_abs
-        x = (1.607 - k) * c0 * c0 * f3 * arc_km
-        total += x
-        if i > 0:
-            gain += _height_gain_db(x, k)
-    return 0.05751 * total - 10.0 * math.log10(total) - gain - 20.0
+def _vogler_c0_k_x(radius, arc_km, f3, zg_abs):
+    """Vogler's scaled distance ``x`` and ground parameter ``K`` for one radius."""
+    c0 = ((4.0 / 3.0) * A0_M / radius) ** THIRD
+    k = 0.017778 * c0 / f3 / zg_abs
+    return (1.607 - k) * c0 * c0 * f3 * arc_km, k
 
 
 @njit(**_JIT)
-def _diffraction_db(d, f, a_e, theta_los, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p):
-    """Diffraction loss at distance ``d``: weighted knife-edge / smooth-earth plus clutter, dB."""
-    d_ml = dl0 + dl1
-    theta_nlos = d / a_e - theta_los
-    d_nlos = d - d_ml
-    c = 0.0795775 * (f / 47.7) * theta_nlos * theta_nlos * d_nlos
-    a_k = _fresnel_db(c * dl0 / (d_nlos + dl0)) + _fresnel_db(c * dl1 / (d_nlos + dl1))
-    a_se = _smooth_earth_db(d, f, a_e, theta_los, dl0, dl1, he0, he1, zg_abs)
+def _diffraction_setup(f, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p):
+    """Distance-independent terms of :func:`_diffraction_db` (computed once per path/band):
+    ``(f^1/3, x1, x2, height gains, A_fo, sqrt(1 + qk/q))``."""
+    f3 = f**THIRD
+    x1, k1 = _vogler_c0_k_x(0.5 * dl0 * dl0 / he0, dl0 / 1000.0, f3, zg_abs)
+    x2, k2 = _vogler_c0_k_x(0.5 * dl1 * dl1 / he1, dl1 / 1000.0, f3, zg_abs)
+    gain = 0.0
+    gain += _height_gain_db(x1, k1)
+    gain += _height_gain_db(x2, k2)
     sh = _sigma_h(_roughness(d_sml, delta_h))
     a_fo = min(15.0, 5.0 * math.log10(1.0 + 1e-5 * h0 * h1 * f * sh))
     q = h0 * h1
     qk = he0 * he1 - q
     if p2p:
         q += 10.0  # "C ~= 10 for low antennas with known path parameters" (ERL 79-ITS 67 p. 3-8)
-    term = math.sqrt(1.0 + qk / q)
+    return f3, x1, x2, gain, a_fo, math.sqrt(1.0 + qk / q)
+
+
+@njit(**_JIT)
+def _diffraction_db(d, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup):
+    """Diffraction loss at distance ``d``: weighted knife-edge / smooth-earth (Vogler's
+    three-radii method) plus clutter, dB; ``setup`` from :func:`_diffraction_setup`."""
+    f3, x1, x2, gain, a_fo, term = setup
+    d_ml = dl0 + dl1
+    theta_nlos = d / a_e - theta_los
+    d_nlos = d - d_ml
+    c = 0.0795775 * (f / 47.7) * theta_nlos * theta_nlos * d_nlos
+    a_k = _fresnel_db(c * dl0 / (d_nlos + dl0)) + _fresnel_db(c * dl1 / (d_nlos + dl1))
+    radius = (d - d_ml) / theta_nlos
+    x0, _k0 = _vogler_c0_k_x(radius, radius * theta_nlos / 1000.0, f3, zg_abs)
+    total = 0.0
+    total += x0
+    total += x1
+    total += x2
+    a_se = 0.05751 * total - 10.0 * math.log10(total) - gain - 20.0
     q = (term + (-theta_los * a_e + d_ml) / d) * min(_roughness(d, delta_h) * f / 47.7, 6283.2)
     w = 25.1 / (25.1 + math.sqrt(q))
     return w * a_se + (1.0 - w) * a_k + a_fo
@@ -314,8 +315,9 @@ def longley_rice(th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h0,
     scale = (a_e * a_e / f) ** THIRD
     d3 = max(d_sml, d_ml + 5.0 * scale)
     d4 = d3 + 10.0 * scale
-    a3 = _diffraction_db(d3, f, a_e, theta_los, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p)
-    a4 = _diffraction_db(d4, f, a_e, theta_los, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p)
+    setup = _diffraction_setup(f, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p)
+    a3 = _diffraction_db(d3, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup)
+    a4 = _diffraction_db(d4, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup)
     m_d = (a4 - a3) / (d4 - d3)
     a_d0 = a3 - m_d * d3
 
