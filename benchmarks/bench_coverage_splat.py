@@ -4,8 +4,13 @@ Prints one JSON line per run. Needs Debian ``splat`` (``apt-get install -y splat
 baseline and ``../shared/data/hoabinh/dem/srtm3_N21E105.tif``; the province run is synthetic
 (sites and DEM generated here).
 
-Usage: .venv/bin/python benchmarks/bench_coverage_splat.py [--skip-splat] [--skip-province]
-       [--sites N] [--resolution-m R]
+Speeds are given per wall second and per CPU second (the machine may be shared: CPU seconds,
+of our process and of the ``splat`` child, make the ratio robust to other load). A
+``profile_cap_accuracy`` line per radius gives the |Δ dB| of the ITM profile cap against full
+profiles on the same grid.
+
+Usage: .venv/bin/python benchmarks/bench_coverage_splat.py [--skip-splat] [--skip-site]
+       [--skip-province] [--sites N] [--resolution-m R] [--model itm|hata] [--threads T]
 """
 
 from __future__ import annotations
@@ -54,54 +59,88 @@ def _splat_setup(tmp: Path) -> Path:
     return sdf
 
 
+def _cpu_children() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _splat(tmp: Path, sdf: Path, radius_km: float) -> dict:
     t0 = time.perf_counter()
+    c0 = _cpu_children()
     out = subprocess.run(["splat", "-t", "site.qth", "-L", "1.5", "-R", str(radius_km),
                           "-metric", "-d", str(sdf), "-o", f"cov{int(radius_km)}.ppm"],
                          cwd=tmp, capture_output=True, text=True)
     secs = time.perf_counter() - t0
+    cpu = _cpu_children() - c0
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-400:])
     # SPLAT! evaluates every 3-arc-second pixel of the disk: count them
     dlat = radius_km / 111.32 * 1200
     dlon = radius_km / (111.32 * np.cos(np.radians(LAT))) * 1200
     points = int(np.pi * dlat * dlon)
-    return {"seconds": secs, "points": points}
+    return {"seconds": secs, "cpu_seconds": cpu, "points": points}
+
+
+def _site(dem, r_km, model="itm", cap=None):
+    """predict_site with one thread; (rx grid, wall s, CPU s, report)."""
+    from phusong.coverage import _run
+
+    kw = {} if cap is None else {"itm_profile_cap": cap}
+    opts = _run.EngineOptions
+    _run.EngineOptions = lambda **a: opts(**a, **kw)  # the cap is an engine option only
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        rx, _, rep = _run.predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ,
+                                       eirp_dbm=EIRP, radius_km=r_km, resolution_m=90,
+                                       model=model, threads=1)
+        return rx, time.perf_counter() - t0, time.process_time() - c0, rep
+    finally:
+        _run.EngineOptions = opts
 
 
 def bench_splat(skip_splat: bool) -> None:
     from phusong.bundle import read_raster
-    from phusong.coverage._run import predict_site
+    from phusong.coverage import EngineOptions
 
     dem = read_raster(TILE)
-    predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ, eirp_dbm=EIRP, radius_km=2,
-                 resolution_m=90, model="itm")  # JIT warm-up
+    for cap in (None, 0):
+        _site(dem, 2, cap=cap)  # JIT warm-up
     tmp = Path(tempfile.mkdtemp(prefix="bench_splat_"))
     try:
         sdf = None if skip_splat or not shutil.which("splat") else _splat_setup(tmp)
         for r_km in (10, 30, 50):
             row = {"bench": "site_vs_splat", "radius_km": r_km, "resolution_m": 90,
-                   "model": "itm", "cores": 1}
-            t0 = time.perf_counter()
-            rx, _, rep = predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ,
-                                      eirp_dbm=EIRP, radius_km=r_km, resolution_m=90,
-                                      model="itm", threads=1)
-            secs = time.perf_counter() - t0
-            row |= {"ours_points": rep["receivers_evaluated"], "ours_seconds": round(secs, 3),
-                    "ours_points_per_s": round(rep["receivers_evaluated"] / secs),
+                   "model": "itm", "itm_profile_cap": EngineOptions().itm_profile_cap,
+                   "cores": 1}
+            rx, secs, cpu, rep = _site(dem, r_km)
+            n = rep["receivers_evaluated"]
+            row |= {"ours_points": n, "ours_seconds": round(secs, 3),
+                    "ours_cpu_seconds": round(cpu, 3), "ours_points_per_s": round(n / secs),
+                    "ours_points_per_cpu_s": round(n / cpu),
                     "ours_median_loss_db": round(float(rep["path_loss_db"]["median"]), 1)}
             if sdf is not None:
                 s = _splat(tmp, sdf, r_km)
                 row |= {"splat_points": s["points"], "splat_seconds": round(s["seconds"], 3),
+                        "splat_cpu_seconds": round(s["cpu_seconds"], 3),
                         "splat_points_per_s": round(s["points"] / s["seconds"]),
-                        "ratio": round((rep["receivers_evaluated"] / secs)
-                                       / (s["points"] / s["seconds"]), 2)}
+                        "splat_points_per_cpu_s": round(s["points"] / s["cpu_seconds"]),
+                        "ratio": round((n / secs) / (s["points"] / s["seconds"]), 2),
+                        "ratio_cpu": round((n / cpu) / (s["points"] / s["cpu_seconds"]), 2)}
             _emit(**row)
+            # accuracy and speed of the profile cap against full profiles (cap 0, exact ITM)
+            full, f_secs, f_cpu, _ = _site(dem, r_km, cap=0)
+            acc = {"bench": "profile_cap_accuracy", "radius_km": r_km,
+                   "full_points_per_cpu_s": round(n / f_cpu)}
+            for cap in (32, EngineOptions().itm_profile_cap, 128):
+                got = rx if cap == EngineOptions().itm_profile_cap else _site(dem, r_km,
+                                                                               cap=cap)[0]
+                err = np.abs(got - full)
+                err = err[np.isfinite(err)]
+                acc[f"cap{cap}_median_abs_db"] = round(float(np.median(err)), 3)
+                acc[f"cap{cap}_p95_abs_db"] = round(float(np.percentile(err, 95)), 2)
+            _emit(**acc)
             # the empirical path (Hata/COST-231 + Bullington) on the same grid, for reference
-            t0 = time.perf_counter()
-            _, _, rep = predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ, eirp_dbm=EIRP,
-                                     radius_km=r_km, resolution_m=90, model="hata", threads=1)
-            secs = time.perf_counter() - t0
+            _, secs, cpu, rep = _site(dem, r_km, model="hata")
             hata = {"bench": "site_hata", "radius_km": r_km, "resolution_m": 90, "cores": 1,
                     "ours_points": rep["receivers_evaluated"], "ours_seconds": round(secs, 3),
                     "ours_points_per_s": round(rep["receivers_evaluated"] / secs)}
@@ -163,16 +202,17 @@ def bench_province(n_sites: int, resolution_m: float, model: str, threads: int,
     txs = TxSet.from_frame(tx, terrain, opts)
     g, pairs = _groups(tx)
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     best, _, stats = raster_links(txs, g, len(pairs), terrain, grid, opts)
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     cov = float((best[[i for i, p in enumerate(pairs) if p[0] == "4G"]].max(axis=0)
                  >= -110).mean())
     _emit(bench=tag, sites=n_sites, cells=len(tx), resolution_m=resolution_m, model=model,
           threads=threads, grid_cells=stats["grid_cells"], links=stats["links"],
-          ray_points=stats["ray_points"], seconds=round(secs, 2),
+          ray_points=stats["ray_points"], points_evaluated=stats["points_evaluated"],
+          seconds=round(secs, 2), cpu_seconds=round(cpu, 2),
           links_per_s=round(stats["links"] / secs), peak_traced_mb=round(peak / 2**20, 1),
           max_rss_mb=round(_rss_mb(), 1), covered_4G_pct=round(100 * cov, 1))
 
@@ -181,21 +221,25 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-splat", action="store_true")
     ap.add_argument("--skip-province", action="store_true")
+    ap.add_argument("--skip-site", action="store_true")
     ap.add_argument("--sites", type=int, default=1350)
     ap.add_argument("--resolution-m", type=float, default=100.0)
-    ap.add_argument("--model", default="hata")
+    ap.add_argument("--model", default="itm")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    if TILE.is_file():
+    if a.skip_site:
+        pass
+    elif TILE.is_file():
         bench_splat(a.skip_splat)
     else:
         _emit(bench="site_vs_splat", skipped=f"{TILE} absent")
     if not a.skip_province:
-        for n in (25, 75):  # scaling in sites
+        bench_province(25, 200.0, a.model, a.threads, "warm_up")  # JIT compilation
+        for n in (50, 150):  # scaling in sites
             bench_province(n, a.resolution_m, a.model, a.threads, "scaling_sites")
         for res in (200.0, 100.0):  # scaling in resolution
-            bench_province(75, res, a.model, a.threads, "scaling_resolution")
+            bench_province(150, res, a.model, a.threads, "scaling_resolution")
         bench_province(a.sites, a.resolution_m, a.model, a.threads, "province")
     return 0
 

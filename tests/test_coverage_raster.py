@@ -149,3 +149,23 @@ def test_profile_cap_option_is_checked():
     with pytest.raises(ModelError, match="itm_profile_cap"):
         EngineOptions(itm_profile_cap=4).check()
     assert EngineOptions(itm_profile_cap=0).check().itm_profile_cap == 0
+
+
+def test_cli_site_profile_cap(tmp_path):
+    from click.testing import CliRunner
+
+    from phusong.bundle import write_raster
+    from phusong.cli import main
+
+    dem, lon, lat = _site_dem()
+    write_raster(dem, tmp_path / "dem.tif")
+    args = ["coverage", "site", "--dem", str(tmp_path / "dem.tif"), "--lon", str(lon), "--lat",
+            str(lat), "--height-m", "30", "--freq-mhz", "900", "--eirp-dbm", "57",
+            "--radius-km", "3", "--resolution-m", "100", "--json"]
+    r = CliRunner().invoke(main, args + ["--itm-profile-cap", "0", "--out",
+                                         str(tmp_path / "a.tif")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, args + ["--itm-profile-cap", "4", "--out",
+                                         str(tmp_path / "b.tif")])
+    assert r.exit_code == 2 and "itm_profile_cap" in r.stderr
+    assert not (tmp_path / "b.tif").exists()

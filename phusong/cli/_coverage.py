@@ -36,12 +36,16 @@ class _BundleOrSite(click.Group):
 @click.option("--resolution-m", type=float, default=100.0, show_default=True,
               help="Raster cell size, m (0 = villages only).")
 @click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
+              help="ITM raster: resample longer paths to this many profile intervals for Δh "
+              "and effective heights (default 64; 0 = full profiles, slower).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @json_option
 @quiet_option
 @click.pass_context
 @command_errors
-def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, overwrite, as_json, quiet):
+def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap, overwrite,
+             as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator), communes.csv (villages,
@@ -63,7 +67,8 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, overwrite,
     with progress("coverage raster (sites)", n_sites, quiet=quiet or as_json) as advance:
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
                             resolution_m=resolution_m or None, threads=threads,
-                            overwrite=overwrite, progress=advance)
+                            overwrite=overwrite, progress=advance,
+                            **_cap(itm_profile_cap))
     report["out"] = str(out_dir)
     lines = [f"coverage of {bundle.name!r} with {model}: {report['villages_covered_any']} of "
              f"{report['villages']['receivers']} villages covered by some operator",
@@ -85,12 +90,15 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, overwrite,
 @click.option("--model", type=_MODELS, default=settings.DEFAULT_MODEL, show_default=True)
 @click.option("--diffraction", type=_DIFF, default="bullington", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
+              help="ITM raster: resample longer paths to this many profile intervals for Δh "
+              "and effective heights (default 64; 0 = full profiles, slower).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @json_option
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
-         rx_height_m, model, diffraction, threads, out_path, as_json):
+         rx_height_m, model, diffraction, threads, itm_profile_cap, out_path, as_json):
     """Predict received power around one omni site on any DEM (for RF engineers)."""
     from phusong.bundle import read_raster
     from phusong.coverage._run import predict_site, write_site_tif
@@ -99,13 +107,18 @@ def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
-        rx_height_m=rx_height_m, threads=threads)
+        rx_height_m=rx_height_m, threads=threads, **_cap(itm_profile_cap))
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)
     pl = report["path_loss_db"]
     emit(report, as_json=as_json, lines=[
         f"{report['receivers_evaluated']} receivers in {report['seconds']} s; path loss median "
         f"{pl['median']:.1f} dB (p05 {pl['p05']:.1f}, p95 {pl['p95']:.1f}) → {out_path}"])
+
+
+def _cap(value) -> dict:
+    """``itm_profile_cap`` keyword when given (the engine default otherwise)."""
+    return {} if value is None else {"itm_profile_cap": value}
 
 
 COMMANDS: list = [coverage]

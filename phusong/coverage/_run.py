@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from phusong import settings
-from phusong.coverage._engine import EngineOptions, TxSet
+from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
 from phusong.coverage._link import transmitters
 from phusong.coverage._raster import grid_over, raster_links
 from phusong.coverage._score import _groups, score_points
@@ -37,7 +37,8 @@ def write_grid(path: Path, array: np.ndarray, transform, *, nodata, unit: str = 
 def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: float,
                  eirp_dbm: float, radius_km: float, resolution_m: float,
                  model: str = settings.DEFAULT_MODEL, diffraction: str = "bullington",
-                 rx_height_m: float = settings.RADIO.rx_height_m, threads: int = 1):
+                 rx_height_m: float = settings.RADIO.rx_height_m, threads: int = 1,
+                 itm_profile_cap: int | None = ITM_PROFILE_CAP):
     """Received power around one omni transmitter on any DEM.
 
     Parameters
@@ -48,7 +49,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         Site position, degrees (EPSG:4326).
     height_m, freq_mhz, eirp_dbm, radius_km, resolution_m : float
         Antenna height above ground, frequency, EIRP, radius and grid cell size.
-    model, diffraction, rx_height_m, threads
+    model, diffraction, rx_height_m, threads, itm_profile_cap
         As :class:`EngineOptions`.
 
     Returns
@@ -67,7 +68,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     if not terrain.inside(x, y)[0]:
         raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
     opts = EngineOptions(model=model, diffraction=diffraction, rx_height_m=rx_height_m,
-                         threads=threads).check()
+                         threads=threads, itm_profile_cap=itm_profile_cap).check()
     r_m = radius_km * 1000.0
     one = np.array([0])
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
@@ -128,7 +129,8 @@ def aggregate_communes(villages, scores: pd.DataFrame, techs) -> pd.DataFrame:
 
 def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                diffraction: str = "bullington", resolution_m: float | None = 100.0,
-               threads: int = 1, overwrite: bool = False, progress=None) -> dict:
+               threads: int = 1, overwrite: bool = False, progress=None,
+               itm_profile_cap: int | None = ITM_PROFILE_CAP) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
@@ -140,7 +142,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     terrain = prepare_terrain(bundle.dem)
     tx = transmitters(bundle, terrain=terrain)
     techs = [t for t in settings.TECHS if (tx["tech"] == t).any()]
-    opts = EngineOptions(model=model, diffraction=diffraction, threads=threads).check()
+    opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
+                         itm_profile_cap=itm_profile_cap).check()
     villages = bundle.villages
     if villages is None or len(villages) == 0:
         raise DataError("villages: the bundle has no villages to score")
