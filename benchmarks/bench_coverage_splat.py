@@ -83,19 +83,13 @@ def _splat(tmp: Path, sdf: Path, radius_km: float) -> dict:
 
 def _site(dem, r_km, model="itm", cap=None):
     """predict_site with one thread; (rx grid, wall s, CPU s, report)."""
-    from phusong.coverage import _run
+    from phusong.coverage._run import predict_site
 
     kw = {} if cap is None else {"itm_profile_cap": cap}
-    opts = _run.EngineOptions
-    _run.EngineOptions = lambda **a: opts(**a, **kw)  # the cap is an engine option only
-    try:
-        t0, c0 = time.perf_counter(), time.process_time()
-        rx, _, rep = _run.predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ,
-                                       eirp_dbm=EIRP, radius_km=r_km, resolution_m=90,
-                                       model=model, threads=1)
-        return rx, time.perf_counter() - t0, time.process_time() - c0, rep
-    finally:
-        _run.EngineOptions = opts
+    t0, c0 = time.perf_counter(), time.process_time()
+    rx, _, rep = predict_site(dem, LON, LAT, height_m=H_M, freq_mhz=F_MHZ, eirp_dbm=EIRP,
+                              radius_km=r_km, resolution_m=90, model=model, threads=1, **kw)
+    return rx, time.perf_counter() - t0, time.process_time() - c0, rep
 
 
 def bench_splat(skip_splat: bool) -> None:
