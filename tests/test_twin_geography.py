@@ -145,3 +145,16 @@ def test_iou_with_real_polygons(work, real):
     # Issue 4: median per-commune IoU ≥ 0.5.
     assert np.median(ious) >= 0.5
     assert province >= 0.75
+
+
+def test_subset_of_districts_that_do_not_touch(facts):
+    # build_twin(districts=[...]) generates only some districts: Cao Phong (154) and Yên Thủy
+    # (158) are apart, so the outline has two pieces and every unit must still get its area.
+    sub = facts[facts.district_code.isin(["154", "158"])].reset_index(drop=True)
+    part = make_communes(seed=0, facts=sub)
+    assert len(part) == len(sub) and part.is_valid.all()
+    ratio = part.to_crs(settings.WORK_CRS).area.to_numpy() / 1e6 / sub.area_km2.to_numpy()
+    # Same tolerance as for the whole province (see test_areas_follow_facts).
+    assert np.all(np.abs(ratio - 1) < 0.4)
+    outline = make_province_outline(sub, seed=0)
+    assert outline.geom_type == "MultiPolygon" and len(outline.geoms) == 2

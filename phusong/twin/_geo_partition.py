@@ -153,10 +153,11 @@ def province_mask(ext: Extents, grid: Grid, warp) -> np.ndarray:
         m = ndimage.binary_fill_holes(field <= r)
         lab, n = ndimage.label(m)
         if n > 1:
-            # Keep the component holding most centroids.
-            keep = np.bincount(lab[rows, cols], minlength=n + 1)
-            keep[0] = 0
-            m = lab == int(np.argmax(keep))
+            # Drop islands without a centroid (a subset of districts may be several pieces).
+            keep = np.zeros(n + 1, dtype=bool)
+            keep[lab[rows, cols]] = True
+            keep[0] = False
+            m = keep[lab]
         return m
 
     lo, hi = 0.0, RHO_MAX + 0.5

@@ -143,7 +143,7 @@ def relocate_seeds(facts: pd.DataFrame, bad: np.ndarray) -> tuple[np.ndarray, np
     for i in np.flatnonzero(bad):
         members = np.flatnonzero((district == district[i]) & ~bad)
         others = np.flatnonzero((district != district[i]) & ~bad)
-        if len(members) == 0 or len(others) == 0:
+        if len(members) == 0:
             continue
         pad = float(np.mean(side[members]))
         gx, gy = np.meshgrid(
@@ -152,12 +152,14 @@ def relocate_seeds(facts: pd.DataFrame, bad: np.ndarray) -> tuple[np.ndarray, np
         )
         cand = np.c_[gx.ravel(), gy.ravel()]
         d_own, _ = cKDTree(np.c_[x[members], y[members]]).query(cand)
-        d_other, _ = cKDTree(np.c_[x[others], y[others]]).query(cand)
+        d_other = (cKDTree(np.c_[x[others], y[others]]).query(cand)[0] if len(others)
+                   else np.full(len(cand), np.inf))
         zone = (d_own <= 1.5 * pad) & (d_own <= d_other)
         # A unit lies inside the province: prefer the hull of the plausible centroids.
-        hull = Delaunay(np.c_[x[~bad], y[~bad]]).find_simplex(cand) >= 0
-        if (zone & hull).any():
-            zone &= hull
+        if (~bad).sum() >= 4:
+            hull = Delaunay(np.c_[x[~bad], y[~bad]]).find_simplex(cand) >= 0
+            if (zone & hull).any():
+                zone &= hull
         if ok[i]:
             near_unit = np.hypot(cand[:, 0] - ux[i], cand[:, 1] - uy[i]) <= 0.8 * usize[i]
             if (zone & near_unit).any():

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from rasterio import features
-from shapely.geometry import Polygon, shape
+from shapely.geometry import MultiPolygon, Polygon, shape
 
 from phusong import settings
 from phusong.communes import commune_facts
@@ -64,19 +64,18 @@ def _setup(facts: pd.DataFrame, seed: int, res_m: float):
     return ext, grid, warp
 
 
-def _vectorise_mask(mask: np.ndarray, grid) -> Polygon:
+def _vectorise_mask(mask: np.ndarray, grid) -> Polygon | MultiPolygon:
     polys = [shape(g) for g, v in features.shapes(mask.astype(np.uint8), mask=mask,
                                                   connectivity=4) if v]
-    outline = shapely.union_all(polys)
-    if outline.geom_type != "Polygon":
-        outline = max(outline.geoms, key=lambda g: g.area)
-    outline = Polygon(outline.exterior).simplify(_SIMPLIFY_M / grid.res_m)
+    merged = shapely.union_all(polys)
+    parts = [Polygon(p.exterior) for p in getattr(merged, "geoms", [merged])]
+    outline = shapely.union_all(parts).simplify(_SIMPLIFY_M / grid.res_m)
     scale = np.array([grid.res_m, -grid.res_m])
     origin = np.array([grid.x0_m, grid.y0_m])
     return shapely.transform(outline, lambda xy: xy * scale + origin)
 
 
-def make_province_outline(facts: pd.DataFrame, *, seed: int = 0) -> Polygon:
+def make_province_outline(facts: pd.DataFrame, *, seed: int = 0) -> Polygon | MultiPolygon:
     """Generated outline of the province, area equal to the sum of the area facts.
 
     Parameters
@@ -90,7 +89,8 @@ def make_province_outline(facts: pd.DataFrame, *, seed: int = 0) -> Polygon:
     Returns
     -------
     shapely.geometry.Polygon
-        Outline in EPSG:4326 (lon, lat degrees), without holes, simplified to ≈ 120 m.
+        Outline in EPSG:4326 (lon, lat degrees), without holes, simplified to ≈ 120 m (a
+        MultiPolygon when ``facts`` is a subset of districts that do not touch).
     """
     ext, grid, warp = _setup(facts, seed, RESOLUTION_M)
     mask = province_mask(ext, grid, warp)

@@ -181,7 +181,9 @@ def _centroid_xy(work: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _place(xs, ys, weight, n, cx, cy, area_m2, rng) -> np.ndarray:
-    """Indices of ``n`` pixels: first the centre, then weighted draws spaced apart."""
+    """Indices of ``n`` pixels (fewer if the commune has fewer): the centre, then weighted
+    draws spaced apart (the spacing relaxes until enough are found)."""
+    n = min(n, len(xs))
     d = np.hypot(xs - cx, ys - cy)
     near = d <= max(np.sqrt(area_m2) * 0.2, 600.0)
     if not near.any():
@@ -189,23 +191,18 @@ def _place(xs, ys, weight, n, cx, cy, area_m2, rng) -> np.ndarray:
     centre = int(np.flatnonzero(near)[np.argmax(weight[near] * np.exp(-d[near] / 1500.0))])
     chosen = [centre]
     spacing = _SPACING * np.sqrt(area_m2 / max(n, 1))
-    p = weight / weight.sum()
-    draws = rng.choice(len(xs), size=min(len(xs), 40 * n), replace=True, p=p)
-    for k in draws:
-        if len(chosen) >= n:
-            break
-        if np.min(np.hypot(xs[chosen] - xs[k], ys[chosen] - ys[k])) >= spacing:
-            chosen.append(int(k))
-    while len(chosen) < n:  # crowded commune: relax the spacing
-        spacing *= 0.7
+    draws = rng.choice(len(xs), size=40 * n, replace=True, p=weight / weight.sum())
+    while len(chosen) < n and spacing >= 1.0:
         for k in draws:
             if len(chosen) >= n:
                 break
             if np.min(np.hypot(xs[chosen] - xs[k], ys[chosen] - ys[k])) >= spacing:
                 chosen.append(int(k))
-        if spacing < 1.0:
-            rest = [k for k in np.argsort(-weight) if k not in chosen][: n - len(chosen)]
-            chosen.extend(int(k) for k in rest)
+        spacing *= 0.7  # crowded commune: relax the spacing
+    if len(chosen) < n:
+        taken = set(chosen)
+        rest = [int(k) for k in np.argsort(-weight, kind="stable") if int(k) not in taken]
+        chosen.extend(rest[: n - len(chosen)])
     return np.array(chosen, dtype=int)
 
 
