@@ -139,3 +139,18 @@ def test_statistics_vs_srtm30plus(hoabinh, dem, communes):
     # Large-scale shape: the same mountains and lowlands.
     assert corr_big > 0.8
     assert corr > 0.4
+
+
+def test_missing_pvlib_is_one_clear_error(monkeypatch, communes):
+    import importlib.util
+
+    from phusong.errors import CRSError, InputFileError
+    from phusong.twin import terrain
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pvlib" else real(name, *a))
+    with pytest.raises(InputFileError, match="pip install pvlib"):
+        terrain._pvlib_file()
+    with pytest.raises(CRSError, match="no CRS"):
+        make_dem(communes.set_crs(None, allow_override=True))

@@ -5,12 +5,15 @@ On a grid in ``settings.WORK_CRS`` every commune *i* has a normalised distance
 extent (:mod:`._geo_grid`), so ``rho = 1`` on the ellipse inscribed in its box. Positions are
 first displaced by a smooth random warp (seeded) so that boundaries meander like real ones.
 
-- Province mask: ``min_i rho_i <= r``, smoothed and hole-filled, with ``r`` bisected so that
-  the mask's area equals the sum of the area facts.
-- Partition: each mask cell goes to ``argmin_i rho_i / s_i`` (a multiplicatively weighted
-  Voronoi diagram in the normalised metric); the weights ``s_i`` are iterated until every
-  commune's area approaches its fact. A cell outside a trusted box (by more than 10 %) is
-  never given to that commune. Each commune is then made contiguous around its centroid.
+- Province mask: ``min_i rho_i``, smoothed, thresholded at ``r`` and hole-filled, with ``r``
+  bisected so that the mask's area equals the sum of the area facts.
+- Partition: each mask cell goes to ``argmin_i rho_i - w_i`` (an additively weighted Voronoi
+  diagram in the normalised metric). The weights ``w_i`` follow gradient ascent on the dual of
+  the area-constrained assignment (semi-discrete optimal transport), so every commune's area
+  approaches its fact. A cell outside a trusted box (by more than 10 %) never goes to that
+  commune; a disc around each centroid always does (its *core*); each commune keeps only the
+  piece holding its centroid (the rest goes to the nearest neighbour), and the weights see the
+  areas after that rule.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ RHO_MAX = 2.4
 COST_POWER = 1.0
 #: Radius of the disc around each centroid that always stays with its unit, × sqrt(area).
 CORE_FRACTION = 0.2
-#: Trusted boxes are hard limits, with this slack (box norm).
+#: Trusted boxes are hard limits, widened by this factor about their centre.
 BOX_SLACK = 1.1
 #: Warp amplitude as a fraction of the local commune size sqrt(area), and its feature size.
 WARP_FRACTION = 0.08

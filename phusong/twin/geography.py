@@ -10,11 +10,16 @@ Method (details in :mod:`phusong.twin._geo_partition`):
    its extent (its geocoded box when the area can fill it, else a square of its area);
 2. the province outline is the smoothed union of the communes' inscribed ellipses, grown or
    shrunk until its area equals the sum of the area facts (≈ 4,571 km²);
-3. the outline is split by a weighted Voronoi diagram in that metric, whose weights are iterated
-   until each commune's area approaches its fact; a trusted box is a hard limit; each commune
-   is made contiguous around its centroid, which therefore lies inside its polygon;
-4. a seeded smooth warp makes boundaries meander (a different seed moves them);
-5. the raster partition (150 m cells) is vectorised and simplified as a coverage, so that
+3. the outline is split by an additively weighted Voronoi diagram in that metric, whose weights
+   are iterated (dual ascent) until each commune's area approaches its fact; a trusted box is a
+   hard limit; each commune keeps a disc around its centroid and only the piece holding it, so
+   the centroid lies inside its polygon and every polygon is in one piece;
+4. four geocoded centroids contradict the other facts (a Lạc Thủy unit geocoded in Hòa Bình
+   city, two Mai Châu units sharing one point, units far from their 2025 unit's centre —
+   :func:`phusong.twin._geo_seeds.implausible_centroids`): their seeds are moved into the
+   largest empty space of the zone the facts give them;
+5. a seeded smooth warp makes boundaries meander (a different seed moves them);
+6. the raster partition (150 m cells) is vectorised and simplified as a coverage, so that
    neighbours share edges exactly: no gaps, no overlaps.
 
 Examples

@@ -18,6 +18,7 @@ Everything is vectorised numpy/scipy.ndimage and deterministic for a seed.
 
 from __future__ import annotations
 
+import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,15 +65,15 @@ _PEAK_M = 1_520.0
 
 
 def _pvlib_file() -> Path:
-    try:
-        import pvlib
-    except ImportError:  # pragma: no cover - depends on the environment
+    # Locate the package without importing it (pvlib's import pulls in much more than needed).
+    spec = importlib.util.find_spec("pvlib")
+    if spec is None or not spec.submodule_search_locations:
         raise InputFileError(
             "the twin's terrain needs the PyPI package pvlib (its altitude grid): "
-            "pip install pvlib h5py"
-        ) from None
-    path = Path(pvlib.__file__).resolve().parent / "data" / "Altitude.h5"
-    if not path.is_file():  # pragma: no cover
+            "pip install pvlib"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "Altitude.h5"
+    if not path.is_file():
         raise InputFileError(f"{path}: pvlib's altitude grid is missing; reinstall pvlib")
     return path
 
