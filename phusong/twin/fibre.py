@@ -20,11 +20,14 @@ bundles, few alternatives): assuming ~80 % take-up gives 54 / 0.8 ≈ 68 % avail
 gap of ≈ 12 points to the 2025 target of 80 % of households (Plan 785 §II.2.d).
 
 **Route-km and cable-km.** Route-km is the length of road carrying fibre. Plan 785's
-"8,231 km of fibre cable" counts cable, not routes: every operator (VNPT, Viettel, MobiFone,
-FPT, the power company's telecom arm…) strings its own cable, often on the same poles. Each span
-therefore carries :data:`CABLES_PER_SPAN` cables by kind (backbone and rings: all four big
-networks; feeders to communes: three; access: the two FTTH incumbents), and
-cable-km = Σ route-km × ``cable_count``; the twin's cable-km is compared with 8,231 km.
+"8,231 km of fibre cable" counts cable, not routes: every network (VNPT, Viettel, FPT,
+MobiFone, CMC, the cable-TV operator…) strings its own cable, often on the same poles. Each span
+therefore carries :data:`CABLES_PER_SPAN` cables by kind (backbone and rings along the main
+roads: six networks; feeders to commune centres: four; village access: the two FTTH incumbents),
+and cable-km = Σ route-km × ``cable_count``. The twin has no lanes inside villages, so the
+distribution and drop cable to subscribing homes (≈ 20 m for each of the ≈ 119,000 subscribing
+households, ≈ 2,400 km) is in Plan 785's total but not in the twin's spans: expect the twin's
+cable-km to be ≈ 70 % of 8,231 km (:func:`fibre_figures` reports both).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ __all__ = ["make_fibre", "fibre_figures", "AVAILABLE_HOUSEHOLDS_PCT", "CABLES_PE
 #: Share of households with fibre available the twin is fitted to, % (see module doc).
 AVAILABLE_HOUSEHOLDS_PCT = 68.0
 #: Cables strung along a span of each kind (operators sharing the route).
-CABLES_PER_SPAN = {"backbone": 4, "ring": 4, "feeder": 3, "access": 2}
+CABLES_PER_SPAN = {"backbone": 6, "ring": 6, "feeder": 4, "access": 2}
 #: A ring's second path may be at most this many times longer than the first.
 RING_DETOUR = 3.0
 #: Plan 785: fibre cable in the province, km.

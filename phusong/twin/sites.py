@@ -68,8 +68,9 @@ OPERATOR_SHARES = {"Viettel": 0.45, "VNPT": 0.30, "MobiFone": 0.20, "Vietnamobil
 TECH_BANDS = {"2G": "GSM900", "3G": "B1", "4G": "B3"}
 BANDS_5G = {"Viettel": "n41", "VNPT": "n78", "MobiFone": "n78"}
 VARIANTS = ("2022", "5g")
-#: Wanted BTS per technology before calibration (≈ 38 / 34 / 28 %, between the 2019 mix and the
-#: 2023 inventory of 853 / 1,207 / 1,176); the 2G count absorbs what 3G/4G calibration leaves.
+#: Wanted 3G and 4G BTS for Plan 785's 2,650 (scaled for other totals): 2G 1,000 / 3G 900 /
+#: 4G 750 ≈ 38 / 34 / 28 %, between an older 2G-heavy mix and the 2023 inventory of
+#: 853 / 1,207 / 1,176; the 2G count absorbs what the 3G/4G calibration leaves.
 TECH_QUOTA = {"3G": 900, "4G": 750}
 _OP_CODE = {"Viettel": "VT", "VNPT": "VN", "MobiFone": "MF", "Vietnamobile": "VM"}
 _URBAN = ("phư", "thị")
@@ -209,11 +210,12 @@ def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 
     order = sorted(range(len(chosen)), key=lambda i: site_rank[int(chosen[i])])
     sub = {t: sel.Columns(cov[t][:, chosen]) for t in techs}
     carry: dict[str, list[int]] = {}
-    carry["3G"] = sel.assign_tech(sub["3G"], order=order, quota=TECH_QUOTA["3G"],
+    quota = {t: int(round(q * n_bts / CALIBRATION["bts"])) for t, q in TECH_QUOTA.items()}
+    carry["3G"] = sel.assign_tech(sub["3G"], order=order, quota=quota["3G"],
                                   target_covered=_count(tg["villages_3g_pct"], nv))
     with3 = set(carry["3G"])
     order4 = [i for i in order if i in with3] + [i for i in order if i not in with3]
-    carry["4G"] = sel.assign_tech(sub["4G"], order=order4, quota=TECH_QUOTA["4G"],
+    carry["4G"] = sel.assign_tech(sub["4G"], order=order4, quota=quota["4G"],
                                   target_covered=_count(tg["villages_4g_pct"], nv))
     must2 = set(range(len(cover_sites))) | (set(range(len(chosen))) - with3 - set(carry["4G"]))
     n2 = min(len(chosen), max(len(must2), n_bts - len(carry["3G"]) - len(carry["4G"])))
@@ -432,7 +434,6 @@ def _site_table(picked: pd.DataFrame, cw, roads, dem: Raster, *, rng) -> gpd.Geo
         "site_id": ids,
         "operator": ops.astype(str),
         "height_m": picked.height_m.to_numpy(float),
-        "ground_m": np.round(_sample(dem, picked.x_m, picked.y_m), 1),
         "has_power": True,
         "has_backhaul": True,
         "commune_code": picked.commune_code.to_numpy(),
@@ -446,14 +447,6 @@ def _site_table(picked: pd.DataFrame, cw, roads, dem: Raster, *, rng) -> gpd.Geo
         _, dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
         sites["has_power"] = dist <= 1000.0
     return sites
-
-
-def _sample(dem: Raster, x, y) -> np.ndarray:
-    inv = ~dem.transform
-    c, r = inv * (np.asarray(x), np.asarray(y))
-    rr = np.clip(np.floor(r).astype(int), 0, dem.array.shape[0] - 1)
-    cc = np.clip(np.floor(c).astype(int), 0, dem.array.shape[1] - 1)
-    return dem.array[rr, cc].astype(float)
 
 
 def _cell_table(sites: gpd.GeoDataFrame, carry: dict[str, list[int]]) -> pd.DataFrame:
