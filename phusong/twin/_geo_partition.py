@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from phusong.twin._geo_grid import Extents
@@ -282,24 +284,26 @@ def _cores(ext: Extents, grid: Grid, mask: np.ndarray) -> tuple[np.ndarray, np.n
     return np.concatenate(cells), np.concatenate(owners)
 
 
+def _components(lab: np.ndarray) -> np.ndarray:
+    """Connected pieces (4-neighbour) of equal labels, all communes at once: id per cell."""
+    ny, nx = lab.shape
+    idx = np.arange(ny * nx).reshape(ny, nx)
+    h = (lab[:, 1:] == lab[:, :-1]) & (lab[:, 1:] >= 0)
+    v = (lab[1:, :] == lab[:-1, :]) & (lab[1:, :] >= 0)
+    src = np.r_[idx[:, :-1][h], idx[:-1, :][v]]
+    dst = np.r_[idx[:, 1:][h], idx[1:, :][v]]
+    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(ny * nx, ny * nx))
+    return connected_components(graph, directed=False)[1].reshape(ny, nx)
+
+
 def _contiguous(lab: np.ndarray, mask: np.ndarray, rows, cols, cores) -> np.ndarray:
-    """Keep each commune's component that holds its centroid; refill the rest from neighbours."""
+    """Keep each commune's piece that holds its centroid; refill the rest from neighbours."""
     for _ in range(6):
         lab.ravel()[cores[0]] = cores[1]
-        changed = False
-        boxes = ndimage.find_objects(lab + 1)
-        for i, box in enumerate(boxes):
-            if box is None:
-                continue
-            comp, k = ndimage.label(lab[box] == i)
-            if k <= 1:
-                continue
-            own = comp[rows[i] - box[0].start, cols[i] - box[1].start]
-            orphan = (comp > 0) & (comp != own)
-            lab[box][orphan] = -2
-            changed = True
-        if not changed:
+        comp = _components(lab)
+        own = comp[rows, cols]
+        orphan = (lab >= 0) & (comp != own[np.maximum(lab, 0)])
+        if not orphan.any():
             break
-        lab = np.where(lab == -2, -1, lab)
-        lab = _fill_unassigned(lab, mask)
+        lab = _fill_unassigned(np.where(orphan, -1, lab), mask)
     return lab

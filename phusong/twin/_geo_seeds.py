@@ -140,6 +140,7 @@ def relocate_seeds(facts: pd.DataFrame, bad: np.ndarray) -> tuple[np.ndarray, np
     district = facts["district_code"].astype(str).to_numpy()
     ux, uy, usize, ok = _units(facts)
     n = len(x)
+    hull = Delaunay(np.c_[x[~bad], y[~bad]]) if (~bad).sum() >= 4 else None
     for i in np.flatnonzero(bad):
         members = np.flatnonzero((district == district[i]) & ~bad)
         others = np.flatnonzero((district != district[i]) & ~bad)
@@ -156,10 +157,10 @@ def relocate_seeds(facts: pd.DataFrame, bad: np.ndarray) -> tuple[np.ndarray, np
                    else np.full(len(cand), np.inf))
         zone = (d_own <= 1.5 * pad) & (d_own <= d_other)
         # A unit lies inside the province: prefer the hull of the plausible centroids.
-        if (~bad).sum() >= 4:
-            hull = Delaunay(np.c_[x[~bad], y[~bad]]).find_simplex(cand) >= 0
-            if (zone & hull).any():
-                zone &= hull
+        if hull is not None:
+            in_hull = hull.find_simplex(cand) >= 0
+            if (zone & in_hull).any():
+                zone &= in_hull
         if ok[i]:
             near_unit = np.hypot(cand[:, 0] - ux[i], cand[:, 1] - uy[i]) <= 0.8 * usize[i]
             if (zone & near_unit).any():
