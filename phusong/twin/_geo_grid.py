@@ -5,7 +5,8 @@ The facts give, per commune, a centroid, a bounding box (both geocoded by
 metres across, for a 40 km² commune) or far too large; a box is trusted only when the commune's
 area fills between :data:`FILL_MIN` and :data:`FILL_MAX` of it, which is what a polygon inside
 its own bounding box can do. Untrusted boxes are replaced by a square centred on the centroid
-whose fill is the median fill of the trusted boxes.
+whose fill is the median fill of the trusted boxes. Centroids that contradict the other facts
+are moved first (:mod:`._geo_seeds`); their boxes are not trusted.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Extents:
     Attributes
     ----------
     x_m, y_m : ndarray
-        Centroid easting/northing, m.
+        Seed easting/northing, m: the geocoded centroid, or where it was moved when implausible.
     left_m, right_m, down_m, up_m : ndarray
         Extent of the commune west, east, south and north of its centroid, m (> 0).
     box_m : ndarray
