@@ -119,7 +119,10 @@ def _table(report: dict, name: str) -> None:
     from rich.table import Table
 
     label = report["label"]
-    t = Table(title=f"{name} — {label['vi']} / {label['en']} (model {report['model']})")
+    console = Console()
+    console.print(f"{name} (model {report['model']})", highlight=False, soft_wrap=True)
+    console.print(f"{label['vi']} / {label['en']}", highlight=False, soft_wrap=True)
+    t = Table()
     for col, just in (("figure", "left"), ("published", "right"), ("target", "right"),
                       ("value", "right"), ("± tol.", "right"), ("ok", "center")):
         t.add_column(col, justify=just)
@@ -131,7 +134,6 @@ def _table(report: dict, name: str) -> None:
                   _fmt(f["tolerance"]), ok)
         if f["note"]:
             notes.append(f"  {f['name']}: {f['note']}")
-    console = Console()
     console.print(t)
     for line in notes:
         console.print(line, highlight=False, soft_wrap=True)

@@ -13,7 +13,9 @@ are counted apart).
    maxima over ~1 km, ≥ 15 m above their surroundings, ≤ 4 km from a village) ranked by the
    households around them (``Σ households × exp(−d / 2 km)`` within 6 km) with a seeded jitter;
    every village gets at least one candidate within 3 km. Heights 20–50 m (town sites
-   30–45 m, hill tops 20–35 m), EIRP ``settings.RADIO.eirp_dbm``.
+   30–45 m, hill tops 20–35 m), EIRP ``settings.RADIO.eirp_dbm``. A commune centre that no
+   candidate would serve gets its town site in the village itself (45 m mast); so do the
+   largest of the other unserved villages beyond the published 0.4 % without service.
 2. The coverage engine computes **once** which villages each candidate would cover with 2G
    (GSM900), 3G (B1 2100) and 4G (B3 1800) under the calibration model (default
    ``settings.DEFAULT_MODEL``); the coverage of any subset is then exact (union of columns) and
@@ -176,22 +178,33 @@ def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 
     m = matrix(pool)
     centres = set(centre_villages(vw).village_id)
     is_centre = vw["village_id"].isin(centres).to_numpy()
-    # a commune centre that no candidate serves (its town site behind a ridge) gets its town
-    # site moved into the village itself, on a 45 m mast
-    dark = np.flatnonzero(is_centre & (np.asarray(m.sum(axis=1)).ravel() == 0))
-    if dark.size:
-        mlon, mlat = transform_points(rx_x[dark] + 50.0, rx_y[dark], settings.WORK_CRS,
+    # villages no candidate serves (deep valleys): a commune centre gets its town site moved
+    # into the village on a 45 m mast; other dark villages beyond the published share without
+    # service (largest first) get a village site too
+    target_unc = int(round((100.0 - tg["villages_any_mobile_pct"]) / 100.0 * nv))
+    dark = np.flatnonzero(np.asarray(m.sum(axis=1)).ravel() == 0)
+    dark_centre = dark[is_centre[dark]]
+    dark_other = dark[~is_centre[dark]]
+    hh = vw["households"].to_numpy(float) if "households" in vw else np.ones(nv)
+    n_extra = max(0, len(dark_other) - target_unc)
+    extra = dark_other[np.argsort(-hh[dark_other], kind="stable")[:n_extra]]
+    if dark_centre.size or extra.size:
+        add = np.r_[dark_centre, extra].astype(np.int64)
+        mlon, mlat = transform_points(rx_x[add] + 50.0, rx_y[add], settings.WORK_CRS,
                                       settings.STORE_CRS)
         moved = pd.DataFrame({"lon": mlon, "lat": mlat,
-                              "commune_code": vw["commune_code"].to_numpy()[dark]})
+                              "commune_code": vw["commune_code"].to_numpy()[add]})
         moved["x_m"], moved["y_m"] = transform_points(mlon, mlat, settings.STORE_CRS,
                                                       settings.WORK_CRS)
-        moved["town"], moved["height_m"] = True, 45.0
-        old = pool.town & pool.commune_code.isin(set(moved.commune_code))
-        moved["score"] = pool.loc[old].set_index("commune_code").score.reindex(
-            moved.commune_code).to_numpy()
-        moved["urban"] = pool.loc[old].set_index("commune_code").urban.reindex(
-            moved.commune_code).fillna(False).to_numpy(bool)
+        moved["town"] = is_centre[add]
+        moved["height_m"] = 45.0
+        moved["score"], moved["urban"] = 0.0, False
+        old = pool.town & pool.commune_code.isin(set(moved.commune_code[moved.town]))
+        by_code = pool.loc[old].set_index("commune_code")
+        moved.loc[moved.town, "score"] = by_code.score.reindex(
+            moved.commune_code[moved.town]).to_numpy()
+        moved.loc[moved.town, "urban"] = by_code.urban.reindex(
+            moved.commune_code[moved.town], fill_value=False).to_numpy(bool)
         pool.loc[old, ["town", "urban"]] = False
         moved.index = np.arange(len(pool), len(pool) + len(moved))
         pool = pd.concat([pool, moved[pool.columns]])
@@ -199,7 +212,6 @@ def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 
     cov = {t: m[:, k :: len(techs)] for k, t in enumerate(techs)}
     anycov = sel.Columns(cov["2G"] + cov["3G"] + cov["4G"])
     priority = np.asarray(pool.sort_values(["urban", "town", "score"], ascending=False).index)
-    target_unc = int(round((100.0 - tg["villages_any_mobile_pct"]) / 100.0 * nv))
     mandatory = np.flatnonzero(pool.town.to_numpy())
     cover_sites, dense = sel.select_positions(anycov, mandatory=mandatory, priority=priority,
                                               n_sites=n_sites, target_uncovered=target_unc,
