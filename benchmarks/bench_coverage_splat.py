@@ -125,9 +125,9 @@ def bench_splat(skip_splat: bool) -> None:
             full, f_secs, f_cpu, _ = _site(dem, r_km, cap=0)
             acc = {"bench": "profile_cap_accuracy", "radius_km": r_km,
                    "full_points_per_cpu_s": round(n / f_cpu)}
-            for cap in (32, EngineOptions().itm_profile_cap, 128):
-                got = rx if cap == EngineOptions().itm_profile_cap else _site(dem, r_km,
-                                                                               cap=cap)[0]
+            for cap in (EngineOptions().itm_profile_cap, 64, 128):
+                default = cap == EngineOptions().itm_profile_cap
+                got = rx if default else _site(dem, r_km, cap=cap)[0]
                 err = np.abs(got - full)
                 err = err[np.isfinite(err)]
                 acc[f"cap{cap}_median_abs_db"] = round(float(np.median(err)), 3)
@@ -232,7 +232,7 @@ def main() -> int:
         bench_province(25, 200.0, a.model, a.threads, "warm_up")  # JIT compilation
         for n in (50, 150):  # scaling in sites
             bench_province(n, a.resolution_m, a.model, a.threads, "scaling_sites")
-        for res in (200.0, 100.0):  # scaling in resolution
+        for res in (400.0, 200.0):  # scaling in resolution (100 m: the 150-site line above)
             bench_province(150, res, a.model, a.threads, "scaling_resolution")
         bench_province(a.sites, a.resolution_m, a.model, a.threads, "province")
     return 0

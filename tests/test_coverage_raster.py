@@ -69,17 +69,17 @@ def test_profile_cap_error_is_bounded_on_rough_terrain():
     rays = _rough_rays(24, 300, seed=5)  # 27 km rays, up to 300 samples per path
     full = _ray_losses(rays, [1842.5], cap=0)[:, :, 1:]
     capped = _ray_losses(rays, [1842.5], cap=EngineOptions().itm_profile_cap)[:, :, 1:]
-    np.testing.assert_array_equal(capped[..., :64], full[..., :64])  # short paths untouched
+    np.testing.assert_array_equal(capped[..., :32], full[..., :32])  # short paths untouched
     err = np.abs(capped - full)
     assert np.isfinite(err).all()
-    # Only Δh and the effective heights (least-squares statistics of the path) see the
-    # resampled profile; horizons stay exact. Measured here: median 0.13 dB, P95 1.2 dB (on
-    # SRTM3 terrain 0.3-0.4 / ~3.5 dB, bench_coverage_splat.py); the bounds leave ~3x room for
-    # platform rounding while still failing if horizons were decimated too (P95 > 10 dB then).
-    assert np.median(err) < 0.5
-    assert np.percentile(err, 95) < 3.0
-    coarse = np.abs(_ray_losses(rays, [1842.5], cap=16)[:, :, 1:] - full)
-    assert np.median(coarse) > np.median(err)  # fewer samples, larger error
+    # Only Δh (a statistic of the whole path, taken on 35 resampled points instead of up to
+    # 245) sees the cap; horizons and effective heights stay exact. Measured here: median
+    # 0.09 dB, P95 0.53 dB (on SRTM3 terrain 0.10-0.15 / 0.8-1.1 dB, bench_coverage_splat.py);
+    # the bounds leave ~3x room for platform rounding.
+    assert np.median(err) < 0.3
+    assert np.percentile(err, 95) < 1.5
+    finer = np.abs(_ray_losses(rays, [1842.5], cap=64)[:, :, 1:] - full)
+    assert np.median(finer) < np.median(err)  # more samples, smaller error
 
 
 def test_geometry_reuse_across_bands_is_bit_identical():

@@ -38,7 +38,7 @@ class _BundleOrSite(click.Group):
 @click.option("--threads", type=int, default=1, show_default=True)
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
-              "and effective heights (default 64; 0 = full profiles, slower).")
+              "(default 32; 0 = full profiles, slower).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @json_option
 @quiet_option
@@ -92,7 +92,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @click.option("--threads", type=int, default=1, show_default=True)
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
-              "and effective heights (default 64; 0 = full profiles, slower).")
+              "(default 32; 0 = full profiles, slower).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @json_option

@@ -12,9 +12,12 @@ costs O(j) (O(L²) per ray). Here, walking each ray outwards:
 * the receiver horizon is scanned backwards from the receiver and stops as soon as no earlier
   sample can beat it (bound from the running prefix maximum of the terrain): exact, and short
   where the receiver's own horizon is steep (valleys);
-* the terrain irregularity Δh and the effective heights (least-squares fits) — statistics of
-  the whole path — use the prefix resampled to at most ``cap`` intervals (``cap = 0``: all
-  samples). This is the only approximation; its error on SRTM3 terrain is measured in
+* the effective heights come from least-squares terrain lines computed in O(1) from running
+  prefix sums of ``z`` and ``k z``: exact;
+* the terrain irregularity Δh (interdecile range of the detrended path, which ITM takes on
+  ``10 p − 5`` resampled points with ``p`` growing with the number of samples) is taken with
+  the resampling density of ``cap`` samples when the path has more (``cap = 0``: all samples).
+  This is the only approximation; its error on SRTM3 terrain is measured in
   ``benchmarks/bench_coverage_splat.py``.
 
 The frequency part (:func:`phusong.coverage._itm_kernel.p2p_from_geometry`) then runs once per
@@ -30,25 +33,38 @@ import numpy as np
 from numba import njit, prange
 
 from phusong.coverage._itm_kernel import AUX_COLUMNS, p2p_from_geometry, validate_inputs
-from phusong.coverage._itm_terrain import DELTA_H_BUFFER, profile_rest
+from phusong.coverage._itm_terrain import (
+    DELTA_H_BUFFER,
+    delta_h,
+    fit_range,
+    interdecile,
+    profile_rest,
+)
 
-__all__ = ["itm_ray_losses", "ray_point_geometry", "decimate"]
+__all__ = ["itm_ray_losses", "ray_point_geometry", "delta_h_capped"]
 
 _JIT = {"cache": True, "nogil": True}
 
 
 @njit(**_JIT)
-def decimate(ray, j, cap, out):
-    """Resample ``ray[0..j]`` at ``cap + 1`` equally spaced points into ``out`` (linear)."""
-    r = j / cap
-    for t in range(cap + 1):
-        pos = t * r
-        i0 = int(pos)
-        if i0 >= j:
-            out[t] = ray[j]
-        else:
-            out[t] = ray[i0] + (ray[i0 + 1] - ray[i0]) * (pos - i0)
-    return out
+def delta_h_capped(z, n_int, xi, d_start, d_end, buf, cap):
+    """Δh as :func:`phusong.coverage._itm_terrain.delta_h` would find it on the profile
+    resampled to ``cap`` intervals: the resampling density (``p``) is that of ``cap`` samples,
+    the heights are interpolated straight from the full profile ``z``."""
+    xs = d_start / xi
+    xe = d_end / xi
+    span = (xe - xs) * (cap / n_int)
+    if span < 2.0:
+        return 0.0
+    p10 = min(max(4, int(0.1 * (span + 8.0))), 25)
+    n = 10 * p10 - 5
+    stp = (xe - xs) / (n - 1)
+    lo = int(xs) + 1
+    for t in range(n):
+        pos = xs + t * stp
+        i1 = min(max(int(math.ceil(pos)), lo), n_int)
+        buf[t] = z[i1] + (z[i1] - z[i1 - 1]) * (pos - i1)
+    return interdecile(buf, n, p10, d_end - d_start)
 
 
 @njit(**_JIT)
@@ -81,10 +97,11 @@ def _hull_best(hd, ha, n, c):
 
 
 @njit(**_JIT)
-def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, pmax, hd, ha, nh, cap, zb, buf):
+def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, hd, ha, nh, cap, buf):
     """ITM profile analysis of the path ``ray[0..j]`` (see the module notes).
 
-    ``csum[i]`` = sum of ``ray[:i]``; ``pmax[i]`` = max of ``ray[:i + 1]``; ``hd``/``ha[:nh]``
+    ``csum[i]`` = sum of ``ray[:i]``, ``cksum[i]`` of ``k ray[k]`` for k < i; ``pmax[i]`` = max
+    of ``ray[:i + 1]``; ``hd``/``ha[:nh]``
     the transmitter hull of samples ``1..j−1``. Returns the tuple of
     :func:`phusong.coverage._itm_kernel.p2p_geometry`.
     """
@@ -117,11 +134,12 @@ def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, pmax, hd, ha, nh, cap
             th1 = r
             best_i = i
     dl1 = d if best_i == 0 else (j - best_i) * step
+    d_start, d_end = fit_range(d, h_tx, h_rx, dl0, dl1)
     if cap > 0 and j > cap:
-        z = decimate(ray, j, cap, zb)
-        g = profile_rest(z, cap, d / cap, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d)
+        dh = delta_h_capped(ray, j, step, d_start, d_end, buf, cap)
     else:
-        g = profile_rest(ray, j, step, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d)
+        dh = delta_h(ray, j, step, d_start, d_end, buf)
+    g = profile_rest(ray, j, step, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh, csum, cksum)
     return g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], n_s, gamma_e
 
 
@@ -140,19 +158,22 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
     for k in prange(n_rays):
         ray = rays[k]
         csum = np.empty(n_s + 1)
+        cksum = np.empty(n_s + 1)
         pmax = np.empty(n_s)
         hd = np.empty(n_s)
         ha = np.empty(n_s)
         buf = np.empty(DELTA_H_BUFFER)
         aux = np.empty(len(AUX_COLUMNS))
-        zb = np.empty(max(cap, 1) + 1)
         csum[0] = 0.0
         csum[1] = ray[0]
+        cksum[0] = 0.0
+        cksum[1] = 0.0
         pmax[0] = ray[0]
         nh = 0
         z_top = ray[0] + h_tx
         for j in range(1, n_s):
             csum[j + 1] = csum[j] + ray[j]
+            cksum[j + 1] = cksum[j] + j * ray[j]
             pmax[j] = max(pmax[j - 1], ray[j])
             if j >= 2:
                 di = (j - 1) * step
@@ -165,8 +186,8 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
                 todo = todo or need[f, u]
             if not todo:
                 continue
-            g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, pmax, hd, ha, nh, cap,
-                                   zb, buf)
+            g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, hd, ha, nh,
+                                   cap, buf)
             d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
             for f in range(n_f):
                 if not need[f, u]:

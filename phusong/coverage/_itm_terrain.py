@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 __all__ = [
-    "DELTA_H_BUFFER", "delta_h", "find_horizons", "linear_fit", "profile_rest", "quick_profile",
+    "DELTA_H_BUFFER", "delta_h", "find_horizons", "fit_range", "interdecile", "linear_fit",
+    "linear_fit_sums", "profile_rest", "quick_profile",
 ]
 
 #: Scratch size needed by :func:`delta_h` (at most 10 * 25 - 5 resampled points, then two
@@ -88,6 +90,28 @@ def linear_fit(z, n_int, xi, d_start, d_end):
 
 
 @njit(**_JIT)
+def linear_fit_sums(z, csum, cksum, n_int, xi, d_start, d_end):
+    """:func:`linear_fit` in O(1) from prefix sums (``csum[i]`` = Σ z[:i], ``cksum[i]`` =
+    Σ k z[k] for k < i); the same line up to float rounding. Empty ``csum``: the plain loop."""
+    if csum.shape[0] == 0:
+        return linear_fit(z, n_int, xi, d_start, d_end)
+    i0 = int(_fdim(d_start / xi, 0.0))
+    i1 = n_int - int(_fdim(n_int, d_end / xi))
+    if i1 <= i0:
+        i0 = int(_fdim(i0, 1.0))
+        i1 = n_int - int(_fdim(n_int, i1 + 1.0))
+    span = float(i1 - i0)
+    x_end = i1 - 0.5 * span  # index of the fit's centre
+    s0 = csum[i1] - csum[i0 + 1]
+    s1 = cksum[i1] - cksum[i0 + 1]
+    total = 0.5 * (z[i0] + z[i1]) + s0
+    moment = 0.5 * (z[i0] - z[i1]) * (-0.5 * span) + (s1 - x_end * s0)
+    mean = total / span
+    slope = moment * 12.0 / ((span * span + 2.0) * span)
+    return mean - slope * x_end, mean + slope * (n_int - x_end)
+
+
+@njit(**_JIT)
 def _deciles(a, n, k, top, bot):
     """(k-th largest, k-th smallest) of ``a[:n]`` (``k ≤ n``), exact.
 
@@ -151,6 +175,14 @@ def delta_h(z, n_int, xi, d_start, d_end, buf):
             i += 1
         buf[j] = z[i + 1] + (z[i + 1] - z[i]) * x
         x += step
+    return interdecile(buf, n, p10, d_end - d_start)
+
+
+@njit(**_JIT)
+def interdecile(buf, n, p10, length_m):
+    """Δh from ``n = 10 p10 − 5`` resampled heights in ``buf``: remove the least-squares line,
+    take the interdecile range and scale it to the asymptotic value for ``length_m``."""
+    last = n - 1
     y0, y1 = linear_fit(buf, last, 1.0, 0.0, float(last))
     slope = (y1 - y0) / last
     for j in range(n):
@@ -158,7 +190,7 @@ def delta_h(z, n_int, xi, d_start, d_end, buf):
         y0 += slope
     # upper decile: the p10-th largest; lower: rank p90 = n - p10 descending, the p10-th smallest
     q10, q90 = _deciles(buf, n, p10, buf[245:270], buf[270:295])
-    return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end - d_start) / 50e3))
+    return (q10 - q90) / (1.0 - 0.8 * math.exp(-length_m / 50e3))
 
 
 @njit(**_JIT)
@@ -172,21 +204,32 @@ def quick_profile(z, n_int, xi, gamma_e, h_tx, h_rx, buf):
     d = n_int * xi
     a_e = 1.0 / gamma_e
     th0, th1, dl0, dl1 = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
-    return profile_rest(z, n_int, xi, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d)
+    d_start, d_end = fit_range(d, h_tx, h_rx, dl0, dl1)
+    dh = delta_h(z, n_int, xi, d_start, d_end, buf)
+    return profile_rest(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh, _NO_SUMS,
+                        _NO_SUMS)
+
+
+_NO_SUMS = np.empty(0)
 
 
 @njit(**_JIT)
-def profile_rest(z, n_int, xi, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d):
-    """The part of :func:`quick_profile` after the horizons: Δh and effective heights.
+def fit_range(d, h_tx, h_rx, dl0, dl1):
+    """Distances between which Δh and the terrain line are taken, m."""
+    return min(15.0 * h_tx, 0.1 * dl0), d - min(15.0 * h_rx, 0.1 * dl1)
 
-    ``z``/``n_int``/``xi`` may be a resampled (coarser) copy of the profile whose horizons
-    ``th0, th1, dl0, dl1`` and length ``d`` were found on the full one.
+
+@njit(**_JIT)
+def profile_rest(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh, csum, cksum):
+    """The part of :func:`quick_profile` after the horizons and Δh: effective heights (and
+    smooth-earth horizons on paths well inside line of sight).
+
+    ``csum``/``cksum``: prefix sums of ``z`` for O(1) terrain lines
+    (:func:`linear_fit_sums`), or empty arrays for the plain loops.
     """
-    d_start = min(15.0 * h_tx, 0.1 * dl0)
-    d_end = d - min(15.0 * h_rx, 0.1 * dl1)
-    dh = delta_h(z, n_int, xi, d_start, d_end, buf)
+    d_start, d_end = fit_range(d, h_tx, h_rx, dl0, dl1)
     if dl0 + dl1 > 1.5 * d:
-        y0, y1 = linear_fit(z, n_int, xi, d_start, d_end)
+        y0, y1 = linear_fit_sums(z, csum, cksum, n_int, xi, d_start, d_end)
         he0 = h_tx + _fdim(z[0], y0)
         he1 = h_rx + _fdim(z[n_int], y1)
         dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
@@ -203,8 +246,8 @@ def profile_rest(z, n_int, xi, a_e, h_tx, h_rx, buf, th0, th1, dl0, dl1, d):
         q = math.sqrt(2.0 * he1 * a_e)
         th1 = (0.65 * dh * (q / dl1 - 1.0) - 2.0 * he1) / q
     else:
-        y0, _unused = linear_fit(z, n_int, xi, d_start, 0.9 * dl0)
+        y0, _unused = linear_fit_sums(z, csum, cksum, n_int, xi, d_start, 0.9 * dl0)
         he0 = h_tx + _fdim(z[0], y0)
-        _unused, y1 = linear_fit(z, n_int, xi, d - 0.9 * dl1, d_end)
+        _unused, y1 = linear_fit_sums(z, csum, cksum, n_int, xi, d - 0.9 * dl1, d_end)
         he1 = h_rx + _fdim(z[n_int], y1)
     return th0, th1, dl0, dl1, he0, he1, dh, d
