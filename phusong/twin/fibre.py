@@ -210,6 +210,17 @@ def fibre_figures(fibre) -> dict:
     -------
     dict
         ``route_km``, ``cable_km``, ``route_km_by_kind``, ``cable_km_by_kind``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString
+    >>> spans = gpd.GeoDataFrame({"span_id": ["a", "b"], "kind": ["backbone", "access"],
+    ...     "cable_count": [6, 2]}, geometry=[LineString([(500000, 2300000), (501000, 2300000)]),
+    ...     LineString([(501000, 2300000), (503000, 2300000)])], crs="EPSG:32648")
+    >>> f = fibre_figures(spans)
+    >>> f["route_km"], f["cable_km"]
+    (3.0, 10.0)
     """
     f = to_work(fibre, "fibre")
     km = f.geometry.length.to_numpy() / 1000.0

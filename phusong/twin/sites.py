@@ -265,7 +265,6 @@ def _candidates(cw, vw, dem: Raster, *, rng, size: int) -> pd.DataFrame:
     z = np.asarray(dem.array, dtype=float)
     px = float(abs(dem.transform.a))
     x0, y0 = float(dem.transform.c), float(dem.transform.f)
-    rows, cols = z.shape
     finite = np.isfinite(z)
     zf = np.where(finite, z, -1e9)
     vx, vy = vw.geometry.x.to_numpy(), vw.geometry.y.to_numpy()
@@ -285,25 +284,11 @@ def _candidates(cw, vw, dem: Raster, *, rng, size: int) -> pd.DataFrame:
     cen = centre_villages(vw)
     pos = {v: i for i, v in enumerate(vw["village_id"])}
     town = []
-    rad = int(np.ceil(700.0 / px))
     for _, c in cen.iterrows():
         i = pos[c.village_id]
-        cc, rr = int((vx[i] - x0) / px), int((y0 - vy[i]) / px)
-        r0, r1, c0, c1 = max(rr - rad, 0), min(rr + rad + 1, rows), max(cc - rad, 0), min(cc + rad + 1, cols)
-        if r0 >= r1 or c0 >= c1:
-            town.append((vx[i], vy[i], c.commune_code))
-            continue
-        gr, gc = np.mgrid[r0:r1, c0:c1]
-        gx, gy = x0 + (gc + 0.5) * px, y0 - (gr + 0.5) * px
-        ok = (np.hypot(gx - vx[i], gy - vy[i]) <= 700.0) & finite[r0:r1, c0:c1]
-        poly = commune_of.get(c.commune_code)
-        if poly is not None:
-            ok &= shapely.contains_xy(poly, gx, gy)
-        if ok.any():
-            k = np.argmax(np.where(ok, zf[r0:r1, c0:c1], -np.inf))
-            town.append((float(gx.flat[k]), float(gy.flat[k]), c.commune_code))
-        else:
-            town.append((vx[i], vy[i], c.commune_code))
+        x, y = _highest_near(zf, finite, x0, y0, px, vx[i], vy[i], 700.0,
+                             within=commune_of.get(c.commune_code))
+        town.append((x, y, c.commune_code))
     t = pd.DataFrame(town, columns=["x_m", "y_m", "commune_code"])
     t["town"] = True
     # hill tops: prominent peaks (≥ 15 m over ~3 km) and minor knolls (≥ 5 m over ~1.4 km)
@@ -361,8 +346,9 @@ def _candidates(cw, vw, dem: Raster, *, rng, size: int) -> pd.DataFrame:
     return pool
 
 
-def _highest_near(zf, finite, x0, y0, px, x, y, radius_m) -> tuple[float, float]:
-    """Centre of the highest valid DEM pixel within ``radius_m`` of (x, y)."""
+def _highest_near(zf, finite, x0, y0, px, x, y, radius_m, *, within=None) -> tuple[float, float]:
+    """Centre of the highest valid DEM pixel within ``radius_m`` of (x, y) (and inside the
+    polygon ``within``); (x, y) itself when there is none."""
     rows, cols = zf.shape
     rad = int(np.ceil(radius_m / px))
     cc, rr = int((x - x0) / px), int((y0 - y) / px)
@@ -372,6 +358,8 @@ def _highest_near(zf, finite, x0, y0, px, x, y, radius_m) -> tuple[float, float]
     gr, gc = np.mgrid[r0:r1, c0:c1]
     gx, gy = x0 + (gc + 0.5) * px, y0 - (gr + 0.5) * px
     ok = (np.hypot(gx - x, gy - y) <= radius_m) & finite[r0:r1, c0:c1]
+    if within is not None:
+        ok &= shapely.contains_xy(within, gx, gy)
     if not ok.any():
         return float(x), float(y)
     k = int(np.argmax(np.where(ok, zf[r0:r1, c0:c1], -np.inf)))
