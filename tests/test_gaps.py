@@ -182,3 +182,14 @@ def test_gaps_cli_writes_tables_and_report(tmp_path, monkeypatch, bundle, inputs
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary leftovers
     r = CliRunner().invoke(main, ["gaps", str(tmp_path / "nope"), "--out", str(out)])
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "not a phusong bundle" in r.stderr
+
+
+def test_a_technology_without_cells_covers_nobody(bundle, inputs):
+    # the 2022 baseline has no 5G cells, so score_villages has no 5G columns: the 2030 5G
+    # targets must still be reported, as a full gap, not refused
+    cov, fibre = inputs
+    no5g = cov[[c for c in cov.columns if "5G" not in c]]
+    g = compute_gaps(bundle, no5g, fibre=fibre)
+    assert (g.communes["mobile_5G_population_pct"] == 0).all()
+    assert (g.communes["gap_mobile_5G_2030_pct"] == 100).all()
+    assert g.province["mobile_4G_population_pct"].iloc[0] > 0

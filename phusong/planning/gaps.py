@@ -163,15 +163,19 @@ def village_indicators(village_cov: pd.DataFrame, fibre: pd.Series, *,
         Techs counted as mobile broadband.
     """
     out = {"fibre": fibre.astype(bool).to_numpy()}
-    techs = [t for t in settings.TECHS if f"covered_{t}" in village_cov.columns]
-    if not techs:
+    present = [t for t in settings.TECHS if f"covered_{t}" in village_cov.columns]
+    if not present:
         raise SchemaError("village coverage: no covered_<tech> column; pass score_villages output")
-    cov = {t: village_cov[f"covered_{t}"].fillna(False).astype(bool).to_numpy() for t in techs}
     n = len(fibre)
+    # score_villages has columns only for the technologies the bundle's cells carry: a missing
+    # technology (e.g. 5G in the 2022 baseline) covers nobody
+    techs = list(settings.TECHS)
+    cov = {t: (village_cov[f"covered_{t}"].fillna(False).astype(bool).to_numpy()
+               if t in present else np.zeros(n, bool)) for t in techs}
     if "covered_any" in village_cov.columns:
         out["mobile_any"] = village_cov["covered_any"].fillna(False).astype(bool).to_numpy()
     else:
-        out["mobile_any"] = np.logical_or.reduce([cov[t] for t in techs])
+        out["mobile_any"] = np.logical_or.reduce([cov[t] for t in present])
     out["mobile_broadband"] = np.logical_or.reduce(
         [cov[t] for t in broadband_techs if t in cov] or [np.zeros(n, bool)])
     for t in techs:
