@@ -3,13 +3,12 @@
 The whole province takes minutes (one coverage matrix of ~2,000 candidate sites, then the
 engine again for the stats), so these tests build two districts (Cao Phong and Yên Thủy,
 21 communes, ~210 villages — enough villages for the 0.3-point tolerance of any-mobile
-coverage) with the site and BTS counts scaled by their share of households. The full province
-runs when PHUSONG_FULL_TWIN=1.
+coverage) with the site and BTS counts scaled by their share of households. The full province's
+calibration is asserted by tests/test_demo.py, which runs the whole demo once.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -121,15 +120,3 @@ def test_bad_arguments():
         build_twin(variant="4g")
     with pytest.raises(DataError, match="999"):
         build_twin(districts=["999"])
-
-
-@pytest.mark.skipif(os.environ.get("PHUSONG_FULL_TWIN") != "1",
-                    reason="whole-province twin takes minutes; set PHUSONG_FULL_TWIN=1")
-def test_full_province_calibrated():
-    twin = build_twin(seed=0)
-    stats = twin_stats(twin)
-    _assert_calibrated(stats)
-    figs = _by_name(stats)
-    assert figs["sites"]["published"] == 1350 and figs["cells"]["published"] == 2650
-    assert figs["communes"]["value"] == 151
-    assert figs["population"]["value"] == 854131
