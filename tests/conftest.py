@@ -48,3 +48,19 @@ def chromium() -> str:
         if exe:
             return exe
     pytest.skip("chromium not found: install Debian chromium (.ci/run does)")
+
+
+@pytest.fixture(scope="session")
+def communes():
+    """The generated commune boundaries of the embedded default (seed 0); modules may override."""
+    from phusong.twin.geography import make_communes
+
+    return make_communes(seed=0)
+
+
+@pytest.fixture(scope="session")
+def dem(communes):
+    """The generated DEM of the embedded default (seed 0)."""
+    from phusong.twin.terrain import make_dem
+
+    return make_dem(communes, seed=0)

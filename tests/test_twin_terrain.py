@@ -11,18 +11,7 @@ from scipy import ndimage
 from phusong import settings
 from phusong.crs import transform_points
 from phusong.errors import DataError
-from phusong.twin.geography import make_communes
 from phusong.twin.terrain import MARGIN_M, coarse_altitude, make_dem
-
-
-@pytest.fixture(scope="module")
-def communes():
-    return make_communes(seed=0)
-
-
-@pytest.fixture(scope="module")
-def dem(communes):
-    return make_dem(communes, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,7 @@ from phusong.communes import commune_facts
 from phusong.errors import CRSError, DataError
 from phusong.schema import check_layer
 from phusong.twin._geo_seeds import implausible_centroids
-from phusong.twin.geography import make_communes
-from phusong.twin.terrain import make_dem
 from phusong.twin.villages import apportion, make_villages, village_counts
-
-
-@pytest.fixture(scope="module")
-def communes():
-    return make_communes(seed=0)
-
-
-@pytest.fixture(scope="module")
-def dem(communes):
-    return make_dem(communes, seed=0)
 
 
 @pytest.fixture(scope="module")
