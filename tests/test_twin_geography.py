@@ -25,11 +25,6 @@ def facts() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def communes() -> gpd.GeoDataFrame:
-    return make_communes(seed=0)
-
-
-@pytest.fixture(scope="module")
 def work(communes) -> gpd.GeoDataFrame:
     return communes.to_crs(settings.WORK_CRS)
 
