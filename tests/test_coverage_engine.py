@@ -389,3 +389,21 @@ def test_default_model_is_itm_and_terrain_aware():
     assert s_ridge.loc["V3", "rx_dbm_2G"] < s_flat.loc["V3", "rx_dbm_2G"] - 20
     assert np.isfinite(s_ridge.loc["V0":"V4", "rx_dbm_4G"]).all()
     assert s_ridge.loc["V3", "site_4G"] == "S2"
+
+
+
+def test_sites_with_ground_elevation_column():
+    # pandas 3 returns read-only arrays from to_numeric(...).to_numpy(): a ground_m column with
+    # gaps must still be filled from the DEM (regression: "assignment destination is read-only")
+    b = tiny_bundle()
+    base = transmitters(b)
+    sites = b.layers["sites"].copy()
+    sites["ground_m"] = np.nan
+    sites.loc[sites.index[0], "ground_m"] = 123.0
+    b.layers["sites"] = sites
+    got = transmitters(b)
+    first = got["site_id"] == sites["site_id"].iloc[0]
+    assert (got.loc[first, "ground_m"] == 123.0).all()
+    # the others are sampled from the DEM exactly as without the column
+    assert np.array_equal(got.loc[~first, "ground_m"].to_numpy(),
+                          base.loc[~first, "ground_m"].to_numpy())

@@ -38,10 +38,8 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
     Everything is written into OUT (replacing what an earlier demo wrote there); the list of
     files and where to open the map are printed at the end.
     """
-    import pandas as pd
-
     from phusong.bundle import save_bundle
-    from phusong.coverage._run import run_bundle
+    from phusong.coverage import run_bundle, score_villages
     from phusong.io.atomic import atomic_path
     from phusong.maps import build_map, export_plan, save_map, write_briefing
     from phusong.planning import compute_gaps, fibre_available, load_scenario, make_plan
@@ -58,9 +56,9 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
 
     t = _step("coverage of every village and the province grid", quiet)
     cov_dir = out_dir / "coverage"
-    run_bundle(bundle, cov_dir, resolution_m=resolution_m, threads=2, overwrite=True)
-    village_cov = pd.read_csv(cov_dir / "villages.csv", index_col="village_id",
-                              dtype={c: "string" for c in ("site_2G", "site_3G", "site_4G", "site_5G")})
+    village_cov = score_villages(bundle)
+    run_bundle(bundle, cov_dir, resolution_m=resolution_m, threads=2, overwrite=True,
+               scores=village_cov)
     seconds["coverage"] = time.perf_counter() - t
 
     t = _step("calibration figures", quiet)

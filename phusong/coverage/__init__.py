@@ -8,6 +8,7 @@ Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 from phusong.coverage._diffraction import bullington_db, deygout_db
 from phusong.coverage._engine import EngineOptions, link_pairs
 from phusong.coverage._link import MODELS, sector_gain_db, transmitters
+from phusong.coverage._run import predict_site, run_bundle
 from phusong.coverage._score import coverage_matrix, score_points, score_villages
 from phusong.coverage._terrain import Terrain, pair_profiles, prepare_terrain
 from phusong.coverage.models import (
@@ -32,8 +33,10 @@ __all__ = [
     "knife_edge_db",
     "link_pairs",
     "pair_profiles",
+    "predict_site",
     "prepare_terrain",
     "rma_db",
+    "run_bundle",
     "score_points",
     "score_villages",
     "sector_gain_db",

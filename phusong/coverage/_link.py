@@ -131,7 +131,7 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
     s = pd.DataFrame({"site_id": sites["site_id"].to_numpy(), "operator": sites["operator"],
                       "height_m": pd.to_numeric(sites["height_m"], errors="coerce").fillna(
                           settings.RADIO.tower_height_m).to_numpy(), "x_m": x, "y_m": y})
-    ground = (pd.to_numeric(sites["ground_m"], errors="coerce").to_numpy()
+    ground = (np.array(pd.to_numeric(sites["ground_m"], errors="coerce"), dtype=float)
               if "ground_m" in sites.columns else np.full(len(sites), np.nan))
     if terrain is None and bundle.dem is not None:
         from phusong.coverage._terrain import prepare_terrain

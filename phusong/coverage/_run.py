@@ -130,8 +130,12 @@ def aggregate_communes(villages, scores: pd.DataFrame, techs) -> pd.DataFrame:
 def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                diffraction: str = "bullington", resolution_m: float | None = 100.0,
                threads: int = 1, overwrite: bool = False, progress=None,
-               itm_profile_cap: int | None = ITM_PROFILE_CAP) -> dict:
+               itm_profile_cap: int | None = ITM_PROFILE_CAP,
+               scores: pd.DataFrame | None = None) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
+
+    ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
+    the villages again (the demo scores them once for gaps, plan and this run).
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
@@ -149,8 +153,12 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
         raise DataError("villages: the bundle has no villages to score")
     vx, vy = transform_points(villages.geometry.x, villages.geometry.y, villages.crs.to_string(),
                               settings.WORK_CRS)
-    scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts)
-    scores.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
+    if scores is None:
+        scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts)
+        scores.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
+    elif not scores.index.equals(pd.Index(villages["village_id"].to_numpy())):
+        raise DataError("coverage: the village scores given do not match the bundle's villages; "
+                        "score this bundle with score_villages")
     communes = aggregate_communes(villages, scores, techs)
     report = {"model": model, "diffraction": diffraction, "techs": techs,
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
