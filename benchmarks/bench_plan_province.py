@@ -8,7 +8,8 @@ backhaul and fibre routing, gap tables) with coverage and candidates given. Qual
 public-utility siting objective (households newly covered) against its LP/MILP bound (gap) and
 against the plain greedy measured in the same solve (ratio ≥ 1).
 
-Usage: ``.venv/bin/python benchmarks/bench_plan_province.py [--villages-per-commune N]``
+Usage: ``.venv/bin/python benchmarks/bench_plan_province.py [--districts 154,158]
+[--villages-per-commune N]`` (the latter only for the fallback bundle).
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import sys
 import time
 
 
-def _bundle(per_commune: int):
+def _bundle(per_commune: int, districts):
     try:
         from phusong.twin import build_twin
     except ImportError:
         build_twin = None
     if build_twin is not None:
-        return build_twin(), False
+        return build_twin(seed=0, districts=districts), False
     from phusong.bundle import validate
     from phusong.planning._plan_synthetic import synthetic_bundle
 
@@ -37,6 +38,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--villages-per-commune", type=int, default=12)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--districts", default=None,
+                    help="comma-separated district codes of the twin (default: whole province)")
     args = ap.parse_args(argv)
 
     from phusong import settings
@@ -52,7 +55,8 @@ def main(argv=None) -> int:
 
     model = args.model or settings.DEFAULT_MODEL
     t0 = time.perf_counter()
-    bundle, fallback = _bundle(args.villages_per_commune)
+    districts = args.districts.split(",") if args.districts else None
+    bundle, fallback = _bundle(args.villages_per_commune, districts)
     t1 = time.perf_counter()
     cov = deps.score_villages(bundle, model=model)
     graph = deps.road_graph(bundle.roads)
@@ -67,12 +71,14 @@ def main(argv=None) -> int:
                      fibre=fibre, candidates=cands, coverage=A)
     t4 = time.perf_counter()
     bts = plan.years[0]["solver"].get("public-utility BTS", {})
+    g5 = plan.years[0]["solver"].get("5G upgrades", {})
     obj = bts.get("objective")
     greedy = bts.get("greedy_objective")
     print(json.dumps({
         "bench": "plan_province",
         "bundle": bundle.name,
         "fallback": fallback,
+        "districts": districts or "all",
         "model": model,
         "villages": int(len(bundle.villages)),
         "sites": int(len(bundle.sites)),
@@ -86,11 +92,15 @@ def main(argv=None) -> int:
         "upper_bound": bts.get("upper_bound"),
         "gap": bts.get("gap"),
         "status": bts.get("status"),
+        "method": bts.get("method"),
+        "demand_open_households": bts.get("demand_open"),
         "greedy_objective": greedy,
         "objective_vs_greedy": (obj / greedy) if obj and greedy else None,
         "cost_bn_vnd": round(plan.totals["cost_vnd"] / 1e9, 3),
         "new_sites": plan.totals["new_sites"],
         "upgrades_5G": plan.totals["upgrades_5G"],
+        "upgrades_5G_objective_persons": g5.get("objective"),
+        "upgrades_5G_gap": g5.get("gap"),
         "fibre_km": round(plan.totals["fibre_km"], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))
