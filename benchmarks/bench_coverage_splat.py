@@ -83,7 +83,7 @@ def _splat(tmp: Path, sdf: Path, radius_km: float) -> dict:
 
 def _site(dem, r_km, model="itm", cap=None):
     """predict_site with one thread; (rx grid, wall s, CPU s, report)."""
-    from phusong.coverage._run import predict_site
+    from phusong.coverage import predict_site
 
     kw = {} if cap is None else {"itm_profile_cap": cap}
     t0, c0 = time.perf_counter(), time.process_time()

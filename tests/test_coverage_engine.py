@@ -309,7 +309,7 @@ def test_bad_bundles():
 
 
 def test_raster_run_and_site_rasters(tmp_path):
-    from phusong.coverage._run import run_bundle
+    from phusong.coverage import run_bundle
 
     b = tiny_bundle()
     from shapely.geometry import box

@@ -11,12 +11,11 @@ import pytest
 from affine import Affine
 
 from phusong.bundle import Raster
-from phusong.coverage import EngineOptions
+from phusong.coverage import EngineOptions, predict_site
 from phusong.coverage._engine import link_pairs
 from phusong.coverage._itm_adapter import itm_loss_db
 from phusong.coverage._itm_rays import itm_ray_losses
 from phusong.coverage._link import ITM_DEFAULTS
-from phusong.coverage._run import predict_site
 from phusong.coverage.itm import itm_p2p_loss_db
 from phusong.crs import transform_points
 from phusong.errors import ModelError

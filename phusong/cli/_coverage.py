@@ -60,7 +60,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
     if not out_dir:
         raise click.UsageError("missing --out DIR")
     from phusong.bundle import load_bundle
-    from phusong.coverage._run import run_bundle
+    from phusong.coverage import run_bundle
 
     bundle = load_bundle(bundle_path)
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
