@@ -225,3 +225,12 @@ def test_no_warnings_on_round_trip(tmp_path):
         warnings.simplefilter("error")
         save_bundle(_bundle(), tmp_path / "w")
         load_bundle(tmp_path / "w")
+
+
+def test_public_api_resolves():
+    import phusong
+
+    missing = [n for n in phusong.__all__ if getattr(phusong, n, None) is None]
+    assert not missing
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        phusong.nope  # noqa: B018
