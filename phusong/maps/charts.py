@@ -69,7 +69,10 @@ def targets_for(year: int = 2025, targets=settings.TARGETS) -> dict[str, float]:
 
 def cost_curve(plan: Plan) -> pd.DataFrame:
     """Selected sites in rank order with cumulative cost (VND) and newly covered households."""
-    s = plan.selected_sites
+    return _curve(plan.selected_sites)
+
+
+def _curve(s: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"candidate_id": s["candidate_id"].to_numpy(),
                          "cum_cost_vnd": s["cost_vnd"].cumsum().to_numpy(),
                          "cum_households": s["households_new"].cumsum().to_numpy()})
@@ -142,11 +145,18 @@ def _chart_districts(tables, bundle: Bundle, lang: str, synthetic: bool, path: P
 
 
 def _chart_cost(plan: Plan, lang: str, synthetic: bool, path: Path) -> Path:
-    cc = cost_curve(plan)
+    # one curve per technology: households newly reached by 4G broadband and by 5G are
+    # different indicators and must not be stacked into one cumulative line
+    s = plan.selected_sites
+    groups = list(s.groupby("tech", sort=True)) if "tech" in s.columns else [("", s)]
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    x = np.concatenate([[0.0], cc["cum_cost_vnd"].to_numpy() / 1e9])
-    y = np.concatenate([[0.0], cc["cum_households"].to_numpy()])
-    ax.plot(x, y, marker="o", color="#6a51a3", label=label("bts", lang))
+    for (tech, g), colour in zip(groups, ("#6a51a3", "#e6550d", "#31a354", "#3182bd"),
+                                 strict=False):
+        cc = _curve(g)
+        x = np.concatenate([[0.0], cc["cum_cost_vnd"].to_numpy() / 1e9])
+        y = np.concatenate([[0.0], cc["cum_households"].to_numpy()])
+        ax.plot(x, y, marker="o", markersize=3, color=colour,
+                label=f"{label('bts', lang)} {tech}".strip())
     ax.set_xlabel(label("cum_cost_bn", lang))
     ax.set_ylabel(label("cum_households", lang))
     ax.grid(alpha=0.3)
