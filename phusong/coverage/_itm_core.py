@@ -37,6 +37,7 @@ __all__ = [
     "free_space_db",
     "inv_ccdf",
     "longley_rice",
+    "longley_rice_band",
 ]
 
 # --- constants of the model -------------------------------------------------------------------
@@ -170,10 +171,9 @@ def _vogler_c0_k_x(radius, arc_km, f3, zg_abs):
 
 
 @njit(**_JIT)
-def _diffraction_setup(f, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p):
+def _diffraction_setup(f, f3, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p):
     """Distance-independent terms of :func:`_diffraction_db` (computed once per path/band):
-    ``(f^1/3, x1, x2, height gains, A_fo, sqrt(1 + qk/q))``."""
-    f3 = f**THIRD
+    ``(f^1/3, x1, x2, height gains, A_fo, sqrt(1 + qk/q))``; ``f3`` is ``f**THIRD``."""
     x1, k1 = _vogler_c0_k_x(0.5 * dl0 * dl0 / he0, dl0 / 1000.0, f3, zg_abs)
     x2, k2 = _vogler_c0_k_x(0.5 * dl1 * dl1 / he1, dl1 / 1000.0, f3, zg_abs)
     gain = 0.0
@@ -280,6 +280,15 @@ def longley_rice(th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h0,
 
     Returns ``(a_ref_db, warning_bits, error_code, mode)``; ``error_code`` 0 means success.
     """
+    return longley_rice_band(th0, th1, f, f**THIRD, math.log(f), zg, dl0, dl1, he0, he1,
+                             gamma_e, n_s, delta_h, h0, h1, d, p2p)
+
+
+@njit(**_JIT)
+def longley_rice_band(th0, th1, f, f3, ln_f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h,
+                      h0, h1, d, p2p):
+    """:func:`longley_rice` with the frequency's ``f3 = f**(1/3)`` and ``ln_f = log(f)`` given
+    (computed once per band by the ray driver; same operations, same result)."""
     warn = 0
     a_e = 1.0 / gamma_e
     ds0 = math.sqrt(2.0 * he0 * a_e)
@@ -315,7 +324,7 @@ def longley_rice(th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h0,
     scale = (a_e * a_e / f) ** THIRD
     d3 = max(d_sml, d_ml + 5.0 * scale)
     d4 = d3 + 10.0 * scale
-    setup = _diffraction_setup(f, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p)
+    setup = _diffraction_setup(f, f3, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p)
     a3 = _diffraction_db(d3, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup)
     a4 = _diffraction_db(d4, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup)
     m_d = (a4 - a3) / (d4 - d3)
@@ -367,7 +376,7 @@ def longley_rice(th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h0,
         a_o = a_sml - k1 * d_sml - k2 * math.log(d_sml)
         a_ref = a_o + k1 * d + k2 * math.log(d)
         mode = MODE_LOS
-    elif d <= max(d_sml, d_ml + 1.088 * scale * math.log(f)):
+    elif d <= max(d_sml, d_ml + 1.088 * scale * ln_f):
         # the troposcatter crossover d_x below is never shorter than this bound, so the path is
         # in the diffraction region whatever the scatter line: skip the scatter computation
         a_ref = m_d * d + a_d0
@@ -380,7 +389,7 @@ def longley_rice(th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h0,
         if a5 < 1000.0:
             m_s = (a6 - a5) / 200e3
             d_x = max(
-                max(d_sml, d_ml + 1.088 * scale * math.log(f)),
+                max(d_sml, d_ml + 1.088 * scale * ln_f),
                 (a5 - a_d0 - m_s * d5) / (m_d - m_s),
             )
             a_s0 = (m_d - m_s) * d_x + a_d0

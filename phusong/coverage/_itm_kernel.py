@@ -18,19 +18,25 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage._itm_core import free_space_db, longley_rice
+from phusong.coverage._itm_core import THIRD, longley_rice_band
 from phusong.coverage._itm_terrain import DELTA_H_BUFFER, quick_profile
-from phusong.coverage._itm_variability import variability
+from phusong.coverage._itm_variability import variability_band, variability_path
 
 __all__ = [
-    "AUX_COLUMNS", "area_batch", "check_profile", "p2p_batch", "p2p_from_geometry",
-    "p2p_geometry", "p2p_multi_batch", "validate_inputs",
+    "AUX_COLUMNS", "BAND_COLUMNS", "area_batch", "band_constants", "check_profile", "p2p_batch",
+    "p2p_from_band", "p2p_from_geometry", "p2p_geometry", "p2p_multi_batch", "validate_inputs",
 ]
 
 #: Columns of the intermediate-value matrix filled by the batch drivers.
 AUX_COLUMNS = (
     "d_m", "a_ref_db", "a_fs_db", "delta_h_m", "n_s",
     "h_e_tx_m", "h_e_rx_m", "d_hzn_tx_m", "d_hzn_rx_m", "theta_hzn_tx", "theta_hzn_rx",
+)
+#: Columns of a band-constants row (:func:`band_constants`): everything of one prediction that
+#: depends on the frequency, ground, climate and percentages only, not on the path.
+BAND_COLUMNS = (
+    "code", "warn", "zg_re", "zg_im", "f3", "ln_f", "fs_f", "z_t", "z_l", "z_s", "g_minus",
+    "g_plus", "d_f",
 )
 _CHUNK = 64  # paths per parallel work item
 
@@ -98,14 +104,49 @@ def _ground(f, n_s, pol, eps, sigma):
 
 
 @njit(**_JIT)
+def band_constants(f, pol, eps, sigma, climate, tm, loc, sit, row):
+    """Fill ``row`` (:data:`BAND_COLUMNS`, without ``code``/``warn``) with the path-independent
+    terms of one band: ground impedance, ``f**(1/3)``, ``ln f``, the frequency part of free
+    space and the variability deviates and gains. Same operations as the per-path code."""
+    _gamma, zg = _ground(f, 301.0, pol, eps, sigma)
+    row[2] = zg.real
+    row[3] = zg.imag
+    bt = _band_terms(f, climate, tm, loc, sit)
+    for i in range(9):
+        row[4 + i] = bt[i]
+
+
+@njit(**_JIT)
+def _band_terms(f, climate, tm, loc, sit):
+    """``(f3, ln_f, fs_f, z_t, z_l, z_s, g_minus, g_plus, d_f)`` of :data:`BAND_COLUMNS`."""
+    z_t, z_l, z_s, g_minus, g_plus, d_f = variability_band(tm, loc, sit, f, climate)
+    return (f**THIRD, math.log(f), 32.45 + 20.0 * math.log10(f), z_t, z_l, z_s, g_minus, g_plus,
+            d_f)
+
+
+@njit(**_JIT)
+def _band_row(row):
+    """The :func:`_band_terms` tuple back from a :func:`band_constants` row."""
+    return (row[4], row[5], row[6], row[7], row[8], row[9], row[10], row[11], row[12])
+
+
+@njit(**_JIT)
 def _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx, p2p,
               tm, loc, sit, climate, mdvar, warn, aux):
     """Reference attenuation + variability + free space from the path geometry; fills ``aux``.
 
     Returns ``(loss_db, warnings, code, mode)`` like the per-path drivers.
     """
-    a_ref, w2, code, mode = longley_rice(
-        th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, dh, h_tx, h_rx, d, p2p
+    return _complete_band(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx,
+                          p2p, climate, mdvar, warn, _band_terms(f, climate, tm, loc, sit), aux)
+
+
+@njit(**_JIT)
+def _complete_band(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx, p2p,
+                   climate, mdvar, warn, bt, aux):
+    """:func:`_complete` with the band's terms ``bt`` (:func:`_band_terms`) given."""
+    a_ref, w2, code, mode = longley_rice_band(
+        th0, th1, f, bt[0], bt[1], zg, dl0, dl1, he0, he1, gamma_e, n_s, dh, h_tx, h_rx, d, p2p
     )
     warn |= w2
     aux[0] = d
@@ -119,8 +160,9 @@ def _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_
     aux[10] = th1
     if code != 0:
         return math.inf, warn, code, 0
-    a_fs = free_space_db(d, f)
-    a_var, w3 = variability(tm, loc, sit, he0, he1, dh, f, d, a_ref, climate, mdvar)
+    a_fs = bt[2] + 20.0 * math.log10(d / 1000.0)
+    a_var, w3 = variability_path(bt[3], bt[4], bt[5], bt[6], bt[7], bt[8], he0, he1, dh,
+                                 f, d, a_ref, climate, mdvar)
     aux[1] = a_ref
     aux[2] = a_fs
     warn |= w3
@@ -161,6 +203,16 @@ def p2p_from_geometry(g, h_tx, h_rx, f, pol, eps, sigma, climate, tm, loc, sit, 
     _gamma, zg = _ground(f, n_s, pol, eps, sigma)
     return _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx, True,
                      tm, loc, sit, climate, mdvar, warn, aux)
+
+
+@njit(**_JIT)
+def p2p_from_band(g, h_tx, h_rx, f, climate, mdvar, row, aux):
+    """:func:`p2p_from_geometry` with the band's constants ``row`` (:func:`band_constants`,
+    whose ``warn`` column holds the input-check warnings) given: same result, bit for bit."""
+    th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e = g
+    zg = complex(row[2], row[3])
+    return _complete_band(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx,
+                          True, climate, mdvar, int(row[1]), _band_row(row), aux)
 
 
 @njit(**_JIT)

@@ -20,8 +20,8 @@ costs O(j) (O(L²) per ray). Here, walking each ray outwards:
   This is the only approximation; its error on SRTM3 terrain is measured in
   ``benchmarks/bench_coverage_splat.py``.
 
-The frequency part (:func:`phusong.coverage._itm_kernel.p2p_from_geometry`) then runs once per
-band. Rays run in parallel (``prange``), each writing only its own samples' losses, so results
+The frequency part (:func:`phusong.coverage._itm_kernel.p2p_from_band`, with the band's
+constants computed once per site) then runs once per band. Rays run in parallel (``prange``), each writing only its own samples' losses, so results
 do not depend on the number of threads.
 """
 
@@ -32,7 +32,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage._itm_kernel import AUX_COLUMNS, p2p_from_geometry, validate_inputs
+from phusong.coverage._itm_kernel import (
+    AUX_COLUMNS,
+    BAND_COLUMNS,
+    band_constants,
+    p2p_from_band,
+    validate_inputs,
+)
 from phusong.coverage._itm_terrain import (
     DELTA_H_BUFFER,
     delta_h,
@@ -155,6 +161,16 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
     """
     n_rays, n_s = rays.shape
     n_f = freqs.shape[0]
+    # everything that depends on the band only (input checks, ground impedance, f^1/3, ln f,
+    # free-space and variability constants) once per band, not per sample
+    band = np.zeros((n_f, len(BAND_COLUMNS)))
+    for f in range(n_f):
+        code, w = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, freqs[f], pol, eps,
+                                  sigma, mdvar)
+        band[f, 0] = code
+        band[f, 1] = w
+        if code == 0:
+            band_constants(freqs[f], pol, eps, sigma, climate, tm, loc, sit, band[f])
     for k in prange(n_rays):
         ray = rays[k]
         csum = np.empty(n_s + 1)
@@ -189,15 +205,11 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
             g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, hd, ha, nh,
                                    cap, buf)
             d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
+            fs_d = 20.0 * math.log10(d3 / 1000.0)
             for f in range(n_f):
-                if not need[f, u]:
+                if not need[f, u] or band[f, 0] != 0.0:
                     continue
-                code, w = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, freqs[f], pol,
-                                          eps, sigma, mdvar)
-                if code != 0:
-                    continue
-                loss, _w, code, _m = p2p_from_geometry(g, h_tx, h_rx, freqs[f], pol, eps, sigma,
-                                                       climate, tm, loc, sit, mdvar, w, aux)
+                loss, _w, code, _m = p2p_from_band(g, h_tx, h_rx, freqs[f], climate, mdvar,
+                                                   band[f], aux)
                 if code < 1000:
-                    free = 32.45 + 20.0 * math.log10(freqs[f]) + 20.0 * math.log10(d3 / 1000.0)
-                    out[f, u] = max(loss, free)
+                    out[f, u] = max(loss, band[f, 6] + fs_d)

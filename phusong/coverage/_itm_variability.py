@@ -15,7 +15,7 @@ from numba import njit
 
 from phusong.coverage._itm_core import WARN_EXTREME_VAR, inv_ccdf
 
-__all__ = ["variability"]
+__all__ = ["variability", "variability_band", "variability_path"]
 
 A9000_M = 9000e3  # 9000 km radius used by the effective-distance formula, m
 THIRD = 1.0 / 3.0
@@ -75,18 +75,45 @@ def _curve(c1, c2, x1, x2, x3, d_e):
 
 
 @njit(**_JIT)
-def variability(time_pct, location_pct, situation_pct, he0, he1, delta_h, f, d, a_ref, climate, mdvar):
-    """Attenuation not exceeded for the given time/location/situation fractions.
+def variability_band(time_pct, location_pct, situation_pct, f, climate):
+    """The path-independent part of :func:`variability` (percentages, frequency, climate).
 
-    Returns ``(attenuation_db, warning_bits)``; add free-space loss for basic transmission loss.
+    Returns ``(z_t, z_l, z_s, g_minus, g_plus, d_f)``: standard normal deviates, the
+    frequency gain factors and the frequency term of the effective distance, m. Computed once
+    per band by the ray driver; :func:`variability` is exactly
+    ``variability_path(*variability_band(...), ...)``.
     """
-    warn = 0
     z_t = inv_ccdf(time_pct / 100.0)
     z_l = inv_ccdf(location_pct / 100.0)
     z_s = inv_ccdf(situation_pct / 100.0)
     c = climate - 1
     wn = f / 47.7
-    d_ex = math.sqrt(2.0 * A9000_M * he0) + math.sqrt(2.0 * A9000_M * he1) + (575.7e12 / wn) ** THIRD
+    q = math.log(0.133 * wn)
+    g_minus = _G_MINUS[0, c] + _G_MINUS[1, c] / ((_G_MINUS[2, c] * q) ** 2 + 1.0)
+    g_plus = _G_PLUS[0, c] + _G_PLUS[1, c] / ((_G_PLUS[2, c] * q) ** 2 + 1.0)
+    return z_t, z_l, z_s, g_minus, g_plus, (575.7e12 / wn) ** THIRD
+
+
+@njit(**_JIT)
+def variability(time_pct, location_pct, situation_pct, he0, he1, delta_h, f, d, a_ref, climate, mdvar):
+    """Attenuation not exceeded for the given time/location/situation fractions.
+
+    Returns ``(attenuation_db, warning_bits)``; add free-space loss for basic transmission loss.
+    """
+    z_t, z_l, z_s, g_minus, g_plus, d_f = variability_band(time_pct, location_pct, situation_pct,
+                                                            f, climate)
+    return variability_path(z_t, z_l, z_s, g_minus, g_plus, d_f, he0, he1, delta_h, f, d, a_ref,
+                            climate, mdvar)
+
+
+@njit(**_JIT)
+def variability_path(z_t, z_l, z_s, g_minus, g_plus, d_f, he0, he1, delta_h, f, d, a_ref,
+                     climate, mdvar):
+    """:func:`variability` with the :func:`variability_band` terms given."""
+    warn = 0
+    c = climate - 1
+    wn = f / 47.7
+    d_ex = math.sqrt(2.0 * A9000_M * he0) + math.sqrt(2.0 * A9000_M * he1) + d_f
     if d < d_ex:
         d_e = 130e3 * d / d_ex
     else:
@@ -119,9 +146,6 @@ def variability(time_pct, location_pct, situation_pct, he0, he1, delta_h, f, d, 
         sigma_l = 10.0 * wn * dhd / (wn * dhd + 13.0)
     y_l = sigma_l * z_l
 
-    q = math.log(0.133 * wn)
-    g_minus = _G_MINUS[0, c] + _G_MINUS[1, c] / ((_G_MINUS[2, c] * q) ** 2 + 1.0)
-    g_plus = _G_PLUS[0, c] + _G_PLUS[1, c] / ((_G_PLUS[2, c] * q) ** 2 + 1.0)
     s_minus = _curve(
         _SIGMA_MINUS[0, c], _SIGMA_MINUS[1, c], _SIGMA_MINUS[2, c], _SIGMA_MINUS[3, c],
         _SIGMA_MINUS[4, c], d_e,
