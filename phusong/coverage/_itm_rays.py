@@ -10,8 +10,9 @@ costs O(j) (O(L²) per ray). Here, walking each ray outwards:
   from the upper convex hull of the points ``(d_i, (z_i − z_tx)/d_i)``, kept incrementally
   (Andrew's monotone chain) and searched in O(log j): exact;
 * the receiver horizon is scanned backwards from the receiver and stops as soon as no earlier
-  sample can beat it (bound from the running prefix maximum of the terrain): exact, and short
-  where the receiver's own horizon is steep (valleys);
+  sample can beat it (bound from the running prefix maximum of the terrain), skipping blocks
+  of 8 samples whose maximum cannot beat it: exact, and short where the receiver's own
+  horizon is steep (valleys);
 * the effective heights come from least-squares terrain lines computed in O(1) from running
   prefix sums of ``z`` and ``k z``: exact;
 * the terrain irregularity Δh (interdecile range of the detrended path, which ITM takes on
@@ -50,6 +51,8 @@ from phusong.coverage._itm_terrain import (
 __all__ = ["itm_ray_losses", "ray_point_geometry", "delta_h_capped"]
 
 _JIT = {"cache": True, "nogil": True}
+BLOCK_LOG = 3  # receiver-horizon scan skips blocks of 2**BLOCK_LOG samples by their maximum
+_BLOCK_MASK = (1 << BLOCK_LOG) - 1
 
 
 @njit(**_JIT)
@@ -103,13 +106,14 @@ def _hull_best(hd, ha, n, c):
 
 
 @njit(**_JIT)
-def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, hd, ha, nh, cap, buf):
+def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha, nh, cap,
+                       buf):
     """ITM profile analysis of the path ``ray[0..j]`` (see the module notes).
 
     ``csum[i]`` = sum of ``ray[:i]``, ``cksum[i]`` of ``k ray[k]`` for k < i; ``pmax[i]`` = max
-    of ``ray[:i + 1]``; ``hd``/``ha[:nh]``
-    the transmitter hull of samples ``1..j−1``. Returns the tuple of
-    :func:`phusong.coverage._itm_kernel.p2p_geometry`.
+    of ``ray[1:i + 1]``; ``bmax[b]`` = max of the block ``ray[b B:(b + 1) B]``
+    (``B = 2**BLOCK_LOG``); ``hd``/``ha[:nh]`` the transmitter hull of samples ``1..j−1``.
+    Returns the tuple of :func:`phusong.coverage._itm_kernel.p2p_geometry`.
     """
     d = j * step
     p10 = int(0.1 * j)
@@ -131,14 +135,22 @@ def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, hd, ha, 
             dl0 = hd[q]
     th1 = -slope - d * half_c
     best_i = 0
-    for i in range(j - 1, 0, -1):
+    i = j - 1
+    while i > 0:
         dd = (j - i) * step
         if max(pmax[i] - z_rx, 0.0) / dd - dd * half_c < th1:
             break  # no sample at or before i can raise the receiver horizon
+        if (i & _BLOCK_MASK) == _BLOCK_MASK and i > _BLOCK_MASK:
+            # the whole block ending at i: the same bound from its maximum; skipping samples
+            # that cannot reach th1 leaves the scan's result unchanged (rounding is monotone)
+            if max(bmax[i >> BLOCK_LOG] - z_rx, 0.0) / dd - dd * half_c < th1:
+                i -= _BLOCK_MASK + 1
+                continue
         r = (ray[i] - z_rx) / dd - dd * half_c
         if r > th1 or (r == th1 and best_i != 0):
             th1 = r
             best_i = i
+        i -= 1
     dl1 = d if best_i == 0 else (j - best_i) * step
     d_start, d_end = fit_range(d, h_tx, h_rx, dl0, dl1)
     if cap > 0 and j > cap:
@@ -176,6 +188,7 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
         csum = np.empty(n_s + 1)
         cksum = np.empty(n_s + 1)
         pmax = np.empty(n_s)
+        bmax = np.empty((n_s >> BLOCK_LOG) + 1)
         hd = np.empty(n_s)
         ha = np.empty(n_s)
         buf = np.empty(DELTA_H_BUFFER)
@@ -184,13 +197,16 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
         csum[1] = ray[0]
         cksum[0] = 0.0
         cksum[1] = 0.0
-        pmax[0] = ray[0]
+        pmax[0] = -math.inf  # the transmitter's own sample is never a receiver horizon
+        bmax[0] = ray[0]
         nh = 0
         z_top = ray[0] + h_tx
         for j in range(1, n_s):
             csum[j + 1] = csum[j] + ray[j]
             cksum[j + 1] = cksum[j] + j * ray[j]
             pmax[j] = max(pmax[j - 1], ray[j])
+            b = j >> BLOCK_LOG
+            bmax[b] = ray[j] if (j & _BLOCK_MASK) == 0 else max(bmax[b], ray[j])
             if j >= 2:
                 di = (j - 1) * step
                 nh = _hull_push(hd, ha, nh, di, (ray[j - 1] - z_top) / di)
@@ -202,8 +218,8 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
                 todo = todo or need[f, u]
             if not todo:
                 continue
-            g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, hd, ha, nh,
-                                   cap, buf)
+            g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha,
+                                   nh, cap, buf)
             d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
             fs_d = 20.0 * math.log10(d3 / 1000.0)
             for f in range(n_f):
