@@ -38,6 +38,7 @@ __all__ = [
     "inv_ccdf",
     "longley_rice",
     "longley_rice_band",
+    "path_terms",
 ]
 
 # --- constants of the model -------------------------------------------------------------------
@@ -104,7 +105,8 @@ def _roughness(d_m: float, delta_h_m: float) -> float:
 @njit(**_JIT)
 def _sigma_h(delta_h_m: float) -> float:
     """RMS terrain deviation within the first Fresnel zone (ERL 79-ITS 67 eq. 3.6a), m."""
-    return 0.78 * delta_h_m * math.exp(-0.5 * delta_h_m**0.25)
+    # sqrt(sqrt(x)) for x**0.25: half the cost of pow, within 1 ulp of it
+    return 0.78 * delta_h_m * math.exp(-0.5 * math.sqrt(math.sqrt(delta_h_m)))
 
 
 @njit(**_JIT)
@@ -163,23 +165,44 @@ def _h0_function(r: float, eta_s: float) -> float:
 
 # --- the three regions ---------------------------------------------------------------------------
 @njit(**_JIT)
-def _vogler_c0_k_x(radius, arc_km, f3, zg_abs):
-    """Vogler's scaled distance ``x`` and ground parameter ``K`` for one radius."""
-    c0 = ((4.0 / 3.0) * A0_M / radius) ** THIRD
+def _vogler_c0(radius):
+    """Vogler's radius factor ``(4/3 a_0 / radius)^(1/3)`` (cbrt: faster than ``**``, 1 ulp)."""
+    return np.cbrt((4.0 / 3.0) * A0_M / radius)
+
+
+@njit(**_JIT)
+def _vogler_k_x(c0, arc_km, f3, zg_abs):
+    """Vogler's scaled distance ``x`` and ground parameter ``K`` for one radius factor."""
     k = 0.017778 * c0 / f3 / zg_abs
     return (1.607 - k) * c0 * c0 * f3 * arc_km, k
 
 
 @njit(**_JIT)
-def _diffraction_setup(f, f3, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p):
+def path_terms(dl0, dl1, he0, he1, gamma_e, delta_h, d):
+    """The frequency-independent terms of one path used by :func:`longley_rice_band` and the
+    variability: ``(ds0, ds1, c0_tx, c0_rx, sigma_h at d_sML, sqrt(2 a_9000 he0) +
+    sqrt(2 a_9000 he1), roughness at d, 20 lg(d / 1 km))``. Computed once per path and shared
+    by its bands (same operations as inline, same result)."""
+    a_e = 1.0 / gamma_e
+    ds0 = math.sqrt(2.0 * he0 * a_e)
+    ds1 = math.sqrt(2.0 * he1 * a_e)
+    return (ds0, ds1, _vogler_c0(0.5 * dl0 * dl0 / he0), _vogler_c0(0.5 * dl1 * dl1 / he1),
+            _sigma_h(_roughness(ds0 + ds1, delta_h)),
+            math.sqrt(2.0 * 9000e3 * he0) + math.sqrt(2.0 * 9000e3 * he1),
+            _roughness(d, delta_h), 20.0 * math.log10(d / 1000.0))
+
+
+@njit(**_JIT)
+def _diffraction_setup(f, f3, dl0, dl1, he0, he1, h0, h1, zg_abs, p2p, pt):
     """Distance-independent terms of :func:`_diffraction_db` (computed once per path/band):
-    ``(f^1/3, x1, x2, height gains, A_fo, sqrt(1 + qk/q))``; ``f3`` is ``f**THIRD``."""
-    x1, k1 = _vogler_c0_k_x(0.5 * dl0 * dl0 / he0, dl0 / 1000.0, f3, zg_abs)
-    x2, k2 = _vogler_c0_k_x(0.5 * dl1 * dl1 / he1, dl1 / 1000.0, f3, zg_abs)
+    ``(f^1/3, x1, x2, height gains, A_fo, sqrt(1 + qk/q))``; ``f3`` is ``f**THIRD``, ``pt``
+    from :func:`path_terms`."""
+    x1, k1 = _vogler_k_x(pt[2], dl0 / 1000.0, f3, zg_abs)
+    x2, k2 = _vogler_k_x(pt[3], dl1 / 1000.0, f3, zg_abs)
     gain = 0.0
     gain += _height_gain_db(x1, k1)
     gain += _height_gain_db(x2, k2)
-    sh = _sigma_h(_roughness(d_sml, delta_h))
+    sh = pt[4]
     a_fo = min(15.0, 5.0 * math.log10(1.0 + 1e-5 * h0 * h1 * f * sh))
     q = h0 * h1
     qk = he0 * he1 - q
@@ -199,7 +222,7 @@ def _diffraction_db(d, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup):
     c = 0.0795775 * (f / 47.7) * theta_nlos * theta_nlos * d_nlos
     a_k = _fresnel_db(c * dl0 / (d_nlos + dl0)) + _fresnel_db(c * dl1 / (d_nlos + dl1))
     radius = (d - d_ml) / theta_nlos
-    x0, _k0 = _vogler_c0_k_x(radius, radius * theta_nlos / 1000.0, f3, zg_abs)
+    x0, _k0 = _vogler_k_x(_vogler_c0(radius), radius * theta_nlos / 1000.0, f3, zg_abs)
     total = 0.0
     total += x0
     total += x1
@@ -281,18 +304,20 @@ def longley_rice(th0, th1, f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h0,
     Returns ``(a_ref_db, warning_bits, error_code, mode)``; ``error_code`` 0 means success.
     """
     return longley_rice_band(th0, th1, f, f**THIRD, math.log(f), zg, dl0, dl1, he0, he1,
-                             gamma_e, n_s, delta_h, h0, h1, d, p2p)
+                             gamma_e, n_s, delta_h, h0, h1, d, p2p,
+                             path_terms(dl0, dl1, he0, he1, gamma_e, delta_h, d))
 
 
 @njit(**_JIT)
 def longley_rice_band(th0, th1, f, f3, ln_f, zg, dl0, dl1, he0, he1, gamma_e, n_s, delta_h,
-                      h0, h1, d, p2p):
+                      h0, h1, d, p2p, pt):
     """:func:`longley_rice` with the frequency's ``f3 = f**(1/3)`` and ``ln_f = log(f)`` given
-    (computed once per band by the ray driver; same operations, same result)."""
+    (computed once per band by the ray driver) and the path's :func:`path_terms` ``pt``
+    (once per path): same operations, same result."""
     warn = 0
     a_e = 1.0 / gamma_e
-    ds0 = math.sqrt(2.0 * he0 * a_e)
-    ds1 = math.sqrt(2.0 * he1 * a_e)
+    ds0 = pt[0]
+    ds1 = pt[1]
     d_sml = ds0 + ds1  # smooth-earth maximum line-of-sight distance
     d_ml = dl0 + dl1  # actual maximum line-of-sight distance
     theta_los = -max(th0 + th1, -d_ml / a_e)
@@ -321,10 +346,10 @@ def longley_rice_band(th0, th1, f, f3, ln_f, zg, dl0, dl1, he0, he1, gamma_e, n_
     zg_abs = abs(zg)
 
     # diffraction line through two distances far into the diffraction region
-    scale = (a_e * a_e / f) ** THIRD
+    scale = np.cbrt(a_e * a_e / f)
     d3 = max(d_sml, d_ml + 5.0 * scale)
     d4 = d3 + 10.0 * scale
-    setup = _diffraction_setup(f, f3, dl0, dl1, he0, he1, h0, h1, zg_abs, delta_h, d_sml, p2p)
+    setup = _diffraction_setup(f, f3, dl0, dl1, he0, he1, h0, h1, zg_abs, p2p, pt)
     a3 = _diffraction_db(d3, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup)
     a4 = _diffraction_db(d4, f, a_e, theta_los, dl0, dl1, zg_abs, delta_h, setup)
     m_d = (a4 - a3) / (d4 - d3)

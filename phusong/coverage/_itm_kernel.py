@@ -18,13 +18,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage._itm_core import THIRD, longley_rice_band
+from phusong.coverage._itm_core import THIRD, longley_rice_band, path_terms
 from phusong.coverage._itm_terrain import DELTA_H_BUFFER, quick_profile
 from phusong.coverage._itm_variability import variability_band, variability_path
 
 __all__ = [
     "AUX_COLUMNS", "BAND_COLUMNS", "area_batch", "band_constants", "check_profile", "p2p_batch",
-    "p2p_from_band", "p2p_from_geometry", "p2p_geometry", "p2p_multi_batch", "validate_inputs",
+    "p2p_from_band", "p2p_from_geometry", "p2p_geometry", "p2p_multi_batch", "p2p_path_terms",
+    "validate_inputs",
 ]
 
 #: Columns of the intermediate-value matrix filled by the batch drivers.
@@ -138,15 +139,17 @@ def _complete(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_
     Returns ``(loss_db, warnings, code, mode)`` like the per-path drivers.
     """
     return _complete_band(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx,
-                          p2p, climate, mdvar, warn, _band_terms(f, climate, tm, loc, sit), aux)
+                          p2p, climate, mdvar, warn, _band_terms(f, climate, tm, loc, sit),
+                          path_terms(dl0, dl1, he0, he1, gamma_e, dh, d), aux)
 
 
 @njit(**_JIT)
 def _complete_band(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx, p2p,
-                   climate, mdvar, warn, bt, aux):
-    """:func:`_complete` with the band's terms ``bt`` (:func:`_band_terms`) given."""
+                   climate, mdvar, warn, bt, pt, aux):
+    """:func:`_complete` with the band's terms ``bt`` (:func:`_band_terms`) and the path's
+    ``pt`` (:func:`phusong.coverage._itm_core.path_terms`) given."""
     a_ref, w2, code, mode = longley_rice_band(
-        th0, th1, f, bt[0], bt[1], zg, dl0, dl1, he0, he1, gamma_e, n_s, dh, h_tx, h_rx, d, p2p
+        th0, th1, f, bt[0], bt[1], zg, dl0, dl1, he0, he1, gamma_e, n_s, dh, h_tx, h_rx, d, p2p, pt
     )
     warn |= w2
     aux[0] = d
@@ -160,8 +163,8 @@ def _complete_band(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_t
     aux[10] = th1
     if code != 0:
         return math.inf, warn, code, 0
-    a_fs = bt[2] + 20.0 * math.log10(d / 1000.0)
-    a_var, w3 = variability_path(bt[3], bt[4], bt[5], bt[6], bt[7], bt[8], he0, he1, dh,
+    a_fs = bt[2] + pt[7]
+    a_var, w3 = variability_path(bt[3], bt[4], bt[5], bt[6], bt[7], bt[8], pt[5], pt[6],
                                  f, d, a_ref, climate, mdvar)
     aux[1] = a_ref
     aux[2] = a_fs
@@ -206,13 +209,21 @@ def p2p_from_geometry(g, h_tx, h_rx, f, pol, eps, sigma, climate, tm, loc, sit, 
 
 
 @njit(**_JIT)
-def p2p_from_band(g, h_tx, h_rx, f, climate, mdvar, row, aux):
-    """:func:`p2p_from_geometry` with the band's constants ``row`` (:func:`band_constants`,
-    whose ``warn`` column holds the input-check warnings) given: same result, bit for bit."""
+def p2p_path_terms(g):
+    """:func:`phusong.coverage._itm_core.path_terms` of a :func:`p2p_geometry` tuple."""
+    th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e = g
+    return path_terms(dl0, dl1, he0, he1, gamma_e, dh, d)
+
+
+@njit(**_JIT)
+def p2p_from_band(g, pt, h_tx, h_rx, f, climate, mdvar, row, aux):
+    """:func:`p2p_from_geometry` with the path's terms ``pt`` (:func:`p2p_path_terms`, once per
+    path) and the band's constants ``row`` (:func:`band_constants`, whose ``warn`` column holds
+    the input-check warnings) given: same result, bit for bit."""
     th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e = g
     zg = complex(row[2], row[3])
     return _complete_band(th0, th1, dl0, dl1, he0, he1, dh, d, f, zg, gamma_e, n_s, h_tx, h_rx,
-                          True, climate, mdvar, int(row[1]), _band_row(row), aux)
+                          True, climate, mdvar, int(row[1]), _band_row(row), pt, aux)
 
 
 @njit(**_JIT)

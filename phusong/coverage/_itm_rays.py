@@ -38,6 +38,7 @@ from phusong.coverage._itm_kernel import (
     BAND_COLUMNS,
     band_constants,
     p2p_from_band,
+    p2p_path_terms,
     validate_inputs,
 )
 from phusong.coverage._itm_terrain import (
@@ -222,10 +223,11 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
                                    nh, cap, buf)
             d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
             fs_d = 20.0 * math.log10(d3 / 1000.0)
+            pt = p2p_path_terms(g)
             for f in range(n_f):
                 if not need[f, u] or band[f, 0] != 0.0:
                     continue
-                loss, _w, code, _m = p2p_from_band(g, h_tx, h_rx, freqs[f], climate, mdvar,
+                loss, _w, code, _m = p2p_from_band(g, pt, h_tx, h_rx, freqs[f], climate, mdvar,
                                                    band[f], aux)
                 if code < 1000:
                     out[f, u] = max(loss, band[f, 6] + fs_d)

@@ -102,18 +102,20 @@ def variability(time_pct, location_pct, situation_pct, he0, he1, delta_h, f, d, 
     """
     z_t, z_l, z_s, g_minus, g_plus, d_f = variability_band(time_pct, location_pct, situation_pct,
                                                             f, climate)
-    return variability_path(z_t, z_l, z_s, g_minus, g_plus, d_f, he0, he1, delta_h, f, d, a_ref,
-                            climate, mdvar)
+    return variability_path(z_t, z_l, z_s, g_minus, g_plus, d_f,
+                            math.sqrt(2.0 * A9000_M * he0) + math.sqrt(2.0 * A9000_M * he1),
+                            _roughness(d, delta_h), f, d, a_ref, climate, mdvar)
 
 
 @njit(**_JIT)
-def variability_path(z_t, z_l, z_s, g_minus, g_plus, d_f, he0, he1, delta_h, f, d, a_ref,
-                     climate, mdvar):
-    """:func:`variability` with the :func:`variability_band` terms given."""
+def variability_path(z_t, z_l, z_s, g_minus, g_plus, d_f, d_he, dhd, f, d, a_ref, climate,
+                     mdvar):
+    """:func:`variability` with the :func:`variability_band` terms given, and the path's
+    ``d_he = sqrt(2 a_9000 he0) + sqrt(2 a_9000 he1)`` and ``dhd`` = roughness at ``d``."""
     warn = 0
     c = climate - 1
     wn = f / 47.7
-    d_ex = math.sqrt(2.0 * A9000_M * he0) + math.sqrt(2.0 * A9000_M * he1) + d_f
+    d_ex = d_he + d_f
     if d < d_ex:
         d_e = 130e3 * d / d_ex
     else:
@@ -142,7 +144,6 @@ def variability_path(z_t, z_l, z_s, g_minus, g_plus, d_f, he0, he1, delta_h, f, 
     if no_location:
         sigma_l = 0.0
     else:
-        dhd = _roughness(d, delta_h)
         sigma_l = 10.0 * wn * dhd / (wn * dhd + 13.0)
     y_l = sigma_l * z_l
 
