@@ -300,3 +300,27 @@ def test_terrain_irregularity_of_a_sine_and_of_a_ramp():
         z = ramp + 50.0 * np.sin(2 * np.pi * x / period_m)
         got = itm_p2p([z], 100.0, 10.0, 1.5, 900.0).delta_h_m[0]
         assert got == pytest.approx(expected, rel=0.04)
+
+
+def test_branch_free_deciles_equal_the_general_order_statistics():
+    from phusong.coverage._itm_terrain import DELTA_H_BUFFER, _deciles, _interdecile_4, linear_fit
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        n = 35  # 10 p - 5 points with p = 4: every path up to ~40 samples and every capped ray
+        z = np.round(rng.normal(0.0, 30.0, n), 0 if trial % 2 else 6)  # with and without ties
+        buf = np.empty(DELTA_H_BUFFER)
+        buf[:n] = z
+        y0, y1 = linear_fit(buf, n - 1, 1.0, 0.0, float(n - 1))
+        slope = (y1 - y0) / (n - 1)
+        fast = _interdecile_4(buf, n, y0, slope, 5000.0)
+        res = buf[:n] - (y0 + slope * np.arange(n))  # independent check by sorting (below)
+        y = y0
+        for j in range(n):
+            buf[j] -= y
+            y += slope
+        q10, q90 = _deciles(buf, n, 4, buf[245:270], buf[270:295])
+        general = (q10 - q90) / (1.0 - 0.8 * math.exp(-5000.0 / 50e3))
+        # Same residuals (same operations) and exact order statistics: identical bits.
+        assert fast == general
+        assert np.isclose(q10, np.sort(res)[-4], atol=1e-9)  # the 4th largest, up to rounding

@@ -128,10 +128,11 @@ def _height_gain_db(x: float, k: float) -> float:
                 out += 17.372 * math.log(x)
             return out
         return 2.5e-5 * x * x / k - 8.686 * w - 15.0
-    out = 0.05751 * x - 4.343 * math.log(x)
+    ln_x = math.log(x)  # once for both terms
+    out = 0.05751 * x - 4.343 * ln_x
     if x < 2000.0:
         w = 0.0134 * x * math.exp(-0.005 * x)
-        out = (1.0 - w) * out + w * (17.372 * math.log(x) - 117.0)
+        out = (1.0 - w) * out + w * (17.372 * ln_x - 117.0)
     return out
 
 
