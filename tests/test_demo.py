@@ -70,3 +70,12 @@ def test_every_output_is_written(demo):
     assert plan["bundle_fingerprint"] == fingerprint(bundle)
     # the plan stays within Plan 785's budget lines (FACTS §3)
     assert plan["totals"]["fibre_vnd"] <= 45_000e6 and plan["totals"]["mobile_vnd"] <= 440_000e6
+
+
+def test_output_folder_that_cannot_be_made(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    res = CliRunner().invoke(main, ["demo", "--out", str(blocker / "out"), "--quiet"])
+    assert res.exit_code == 2
+    assert res.stderr.strip().startswith("error:") and "cannot create the output folder" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and blocker.read_text() == "x"

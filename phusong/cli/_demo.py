@@ -40,13 +40,18 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
     """
     from phusong.bundle import save_bundle
     from phusong.coverage import run_bundle, score_villages
+    from phusong.errors import OutputError
     from phusong.io.atomic import atomic_path
     from phusong.maps import build_map, export_plan, save_map, write_briefing
     from phusong.planning import compute_gaps, fibre_available, load_scenario, make_plan
     from phusong.twin import build_twin, twin_stats
 
     t_all = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create the output folder ({exc.strerror}); "
+                          "choose another --out") from None
     seconds: dict[str, float] = {}
 
     t = _step("building the synthetic province (twin)", quiet)
