@@ -54,7 +54,8 @@ def time_rays(rays: np.ndarray, freqs: list[float], repeats: int, cap: int) -> f
     for _ in range(repeats):
         out = np.full((len(freqs), n_rays * n_s), np.inf)
         t = time.process_time()
-        itm_ray_losses(rays, STEP_M, slot, need, np.asarray(freqs, float), 30.0, 1.5, cap,
+        itm_ray_losses(rays, np.full(n_rays, n_s - 1, np.int64), STEP_M, slot, need,
+                       np.asarray(freqs, float), 30.0, 1.5, cap,
                        d["polarization"], d["epsilon"], d["sigma"], d["n0"], d["climate"],
                        d["time_pct"], d["location_pct"], d["situation_pct"], d["mdvar"], out)
         best = min(best, time.process_time() - t)

@@ -42,7 +42,8 @@ def _ray_losses(rays, freqs, cap):
     need = np.ones((len(freqs), n_rays * n_s), bool)
     out = np.full((len(freqs), n_rays * n_s), np.inf)
     d = ITM_DEFAULTS
-    itm_ray_losses(rays, STEP_M, slot, need, np.asarray(freqs, float), H_TX, H_RX, cap,
+    itm_ray_losses(rays, np.full(n_rays, n_s - 1, np.int64), STEP_M, slot, need,
+                   np.asarray(freqs, float), H_TX, H_RX, cap,
                    d["polarization"], d["epsilon"], d["sigma"], d["n0"], d["climate"],
                    d["time_pct"], d["location_pct"], d["situation_pct"], d["mdvar"], out)
     return out.reshape(len(freqs), n_rays, n_s)

@@ -22,8 +22,10 @@ costs O(j) (O(L²) per ray). Here, walking each ray outwards:
   ``benchmarks/bench_coverage_splat.py``.
 
 The frequency part (:func:`phusong.coverage._itm_kernel.p2p_from_band`, with the band's
-constants computed once per site) then runs once per band. Rays run in parallel (``prange``), each writing only its own samples' losses, so results
-do not depend on the number of threads.
+constants computed once per site) then runs once per band. Rays run in parallel (``prange``),
+each writing only its own samples' losses, so results do not depend on the number of threads;
+:func:`itm_ray_losses_serial` runs them on the calling thread, for callers that run several
+sites at once.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ from phusong.coverage._itm_terrain import (
     profile_rest,
 )
 
-__all__ = ["itm_ray_losses", "ray_point_geometry", "delta_h_capped"]
+__all__ = ["itm_ray_losses", "itm_ray_losses_serial", "ray_point_geometry",
+           "delta_h_capped"]
 
 _JIT = {"cache": True, "nogil": True}
 BLOCK_LOG = 3  # receiver-horizon scan skips blocks of 2**BLOCK_LOG samples by their maximum
@@ -162,20 +165,11 @@ def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd
     return g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], n_s, gamma_e
 
 
-@njit(parallel=True, **_JIT)
-def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sigma, n0,
-                   climate, tm, loc, sit, mdvar, out):
-    """ITM loss (dB, ``inf`` when invalid) of every needed (band, ray sample), floored at free
-    space over the 3-D distance like the point engine.
-
-    ``slot[k * n_s + j]`` is the output column of sample ``j`` of ray ``k`` (−1: not used);
-    ``need[f, u]``: band ``f`` is wanted at column ``u``; ``out`` is (n_bands, n_used) and is
-    only written where needed. The ITM options after ``cap`` are scalars.
-    """
-    n_rays, n_s = rays.shape
+@njit(**_JIT)
+def _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar):
+    """Everything that depends on the band only (input checks, ground impedance, f^1/3, ln f,
+    free-space and variability constants), one row per band: computed once per call."""
     n_f = freqs.shape[0]
-    # everything that depends on the band only (input checks, ground impedance, f^1/3, ln f,
-    # free-space and variability constants) once per band, not per sample
     band = np.zeros((n_f, len(BAND_COLUMNS)))
     for f in range(n_f):
         code, w = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, freqs[f], pol, eps,
@@ -184,50 +178,90 @@ def itm_ray_losses(rays, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sig
         band[f, 1] = w
         if code == 0:
             band_constants(freqs[f], pol, eps, sigma, climate, tm, loc, sit, band[f])
-    for k in prange(n_rays):
-        ray = rays[k]
-        csum = np.empty(n_s + 1)
-        cksum = np.empty(n_s + 1)
-        pmax = np.empty(n_s)
-        bmax = np.empty((n_s >> BLOCK_LOG) + 1)
-        hd = np.empty(n_s)
-        ha = np.empty(n_s)
-        buf = np.empty(DELTA_H_BUFFER)
-        aux = np.empty(len(AUX_COLUMNS))
-        csum[0] = 0.0
-        csum[1] = ray[0]
-        cksum[0] = 0.0
-        cksum[1] = 0.0
-        pmax[0] = -math.inf  # the transmitter's own sample is never a receiver horizon
-        bmax[0] = ray[0]
-        nh = 0
-        z_top = ray[0] + h_tx
-        for j in range(1, n_s):
-            csum[j + 1] = csum[j] + ray[j]
-            cksum[j + 1] = cksum[j] + j * ray[j]
-            pmax[j] = max(pmax[j - 1], ray[j])
-            b = j >> BLOCK_LOG
-            bmax[b] = ray[j] if (j & _BLOCK_MASK) == 0 else max(bmax[b], ray[j])
-            if j >= 2:
-                di = (j - 1) * step
-                nh = _hull_push(hd, ha, nh, di, (ray[j - 1] - z_top) / di)
-            u = slot[k * n_s + j]
-            if u < 0:
+    return band
+
+
+@njit(**_JIT)
+def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0, climate,
+             mdvar, out):
+    """ITM losses of the needed samples ``1..last_j`` of ray ``k`` into ``out`` (see
+    :func:`itm_ray_losses`); touches only those samples' columns."""
+    n_s = rays.shape[1]
+    n_f = freqs.shape[0]
+    ray = rays[k]
+    csum = np.empty(n_s + 1)
+    cksum = np.empty(n_s + 1)
+    pmax = np.empty(n_s)
+    bmax = np.empty((n_s >> BLOCK_LOG) + 1)
+    hd = np.empty(n_s)
+    ha = np.empty(n_s)
+    buf = np.empty(DELTA_H_BUFFER)
+    aux = np.empty(len(AUX_COLUMNS))
+    csum[0] = 0.0
+    csum[1] = ray[0]
+    cksum[0] = 0.0
+    cksum[1] = 0.0
+    pmax[0] = -math.inf  # the transmitter's own sample is never a receiver horizon
+    bmax[0] = ray[0]
+    nh = 0
+    z_top = ray[0] + h_tx
+    for j in range(1, min(last_j, n_s - 1) + 1):
+        csum[j + 1] = csum[j] + ray[j]
+        cksum[j + 1] = cksum[j] + j * ray[j]
+        pmax[j] = max(pmax[j - 1], ray[j])
+        b = j >> BLOCK_LOG
+        bmax[b] = ray[j] if (j & _BLOCK_MASK) == 0 else max(bmax[b], ray[j])
+        if j >= 2:
+            di = (j - 1) * step
+            nh = _hull_push(hd, ha, nh, di, (ray[j - 1] - z_top) / di)
+        u = slot[k * n_s + j]
+        if u < 0:
+            continue
+        todo = False
+        for f in range(n_f):
+            todo = todo or need[f, u]
+        if not todo:
+            continue
+        g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha,
+                               nh, cap, buf)
+        d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
+        fs_d = 20.0 * math.log10(d3 / 1000.0)
+        pt = p2p_path_terms(g)
+        for f in range(n_f):
+            if not need[f, u] or band[f, 0] != 0.0:
                 continue
-            todo = False
-            for f in range(n_f):
-                todo = todo or need[f, u]
-            if not todo:
-                continue
-            g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha,
-                                   nh, cap, buf)
-            d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
-            fs_d = 20.0 * math.log10(d3 / 1000.0)
-            pt = p2p_path_terms(g)
-            for f in range(n_f):
-                if not need[f, u] or band[f, 0] != 0.0:
-                    continue
-                loss, _w, code, _m = p2p_from_band(g, pt, h_tx, h_rx, freqs[f], climate, mdvar,
-                                                   band[f], aux)
-                if code < 1000:
-                    out[f, u] = max(loss, band[f, 6] + fs_d)
+            loss, _w, code, _m = p2p_from_band(g, pt, h_tx, h_rx, freqs[f], climate, mdvar,
+                                               band[f], aux)
+            if code < 1000:
+                out[f, u] = max(loss, band[f, 6] + fs_d)
+
+
+@njit(parallel=True, **_JIT)
+def itm_ray_losses(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sigma, n0,
+                   climate, tm, loc, sit, mdvar, out):
+    """ITM loss (dB, ``inf`` when invalid) of every needed (band, ray sample), floored at free
+    space over the 3-D distance like the point engine; rays in parallel.
+
+    ``last[k]`` is the last sample of ray ``k`` that can be needed (the ray is not walked
+    further; 0 skips it); ``slot[k * n_s + j]`` is the output column of sample ``j`` of ray
+    ``k`` (−1: not used); ``need[f, u]``: band ``f`` is wanted at column ``u``; ``out`` is
+    (n_bands, n_used) and is only written where needed. The ITM options after ``cap`` are
+    scalars.
+    """
+    band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
+    for k in prange(rays.shape[0]):
+        if last[k] > 0:
+            _one_ray(k, rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
+                     climate, mdvar, out)
+
+
+@njit(**_JIT)
+def itm_ray_losses_serial(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps,
+                          sigma, n0, climate, tm, loc, sit, mdvar, out):
+    """:func:`itm_ray_losses` on the calling thread only (for callers that run several sites
+    at once); same results."""
+    band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
+    for k in range(rays.shape[0]):
+        if last[k] > 0:
+            _one_ray(k, rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
+                     climate, mdvar, out)

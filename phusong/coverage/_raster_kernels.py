@@ -13,7 +13,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["sample_rays", "site_pixels", "site_links"]
+__all__ = ["sample_rays", "sample_rays_serial", "site_pixels", "site_links",
+           "site_links_serial"]
 
 _JIT = {"cache": True, "nogil": True}
 
@@ -34,62 +35,107 @@ def _bilinear(z, x0, y0, px, py, x, y):
     r1 = min(r0 + 1, rows - 1)
     fx = cf - c0
     fy = rf - r0
+    # the four neighbours unrolled, in the same order and with the same operations as a loop
+    # over q = 0..3 (rows r0, r0, r1, r1; columns c0, c1, c0, c1): bit-identical, faster
+    gx = 1 - fx
+    gy = 1 - fy
     num = 0.0
     den = 0.0
-    for q in range(4):
-        rr = r0 if q < 2 else r1
-        cc = c0 if q % 2 == 0 else c1
-        w = ((1 - fx) if q % 2 == 0 else fx) * ((1 - fy) if q < 2 else fy)
-        v = float(z[rr, cc])
-        if math.isfinite(v):
-            num += v * w
-            den += w
+    v = float(z[r0, c0])
+    if math.isfinite(v):
+        w = gx * gy
+        num += v * w
+        den += w
+    v = float(z[r0, c1])
+    if math.isfinite(v):
+        w = fx * gy
+        num += v * w
+        den += w
+    v = float(z[r1, c0])
+    if math.isfinite(v):
+        w = gx * fy
+        num += v * w
+        den += w
+    v = float(z[r1, c1])
+    if math.isfinite(v):
+        w = fx * fy
+        num += v * w
+        den += w
     return num / den if den > 1e-12 else math.nan
 
 
+@njit(**_JIT)
+def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out):
+    """Ray ``k`` of :func:`sample_rays` into ``out[k]``, walked until sample ``last`` (and on
+    to the next valid sample if it is void, so samples ``≤ last`` equal the full walk's)."""
+    n_s = out.shape[1]
+    ang = k * (2.0 * math.pi / n_rays)
+    s, c = math.sin(ang), math.cos(ang)
+    prev = -1
+    end = n_s
+    for j in range(n_s):
+        r = j * step
+        v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
+        out[k, j] = v
+        if math.isfinite(v):
+            if prev < 0:
+                for q in range(j):
+                    out[k, q] = v
+            elif prev < j - 1:
+                a = out[k, prev]
+                for q in range(prev + 1, j):
+                    out[k, q] = a + (v - a) * (q - prev) / (j - prev)
+            prev = j
+            if j >= last:
+                end = j + 1
+                break
+    if prev < 0:
+        for j in range(end):
+            out[k, j] = 0.0
+    else:
+        for q in range(prev + 1, end):
+            out[k, q] = out[k, prev]
+
+
 @njit(parallel=True, **_JIT)
-def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s):
+def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last):
     """(n_rays, n_s) ground heights along bearings ``k 2π / n_rays`` every ``step`` m.
 
     Voids and samples off the DEM are filled along each ray by linear interpolation between
-    the nearest valid samples (constant beyond the last one); an all-void ray is zero.
+    the nearest valid samples (constant beyond the last one); an all-void ray is zero. Ray
+    ``k`` is only defined up to sample ``last[k]`` (NaN beyond); rays run in parallel.
     """
-    out = np.empty((n_rays, n_s))
+    out = np.full((n_rays, n_s), np.nan)
     for k in prange(n_rays):
-        ang = k * (2.0 * math.pi / n_rays)
-        s, c = math.sin(ang), math.cos(ang)
-        last = -1
-        for j in range(n_s):
-            r = j * step
-            v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
-            out[k, j] = v
-            if math.isfinite(v):
-                if last < 0:
-                    for q in range(j):
-                        out[k, q] = v
-                elif last < j - 1:
-                    a = out[k, last]
-                    for q in range(last + 1, j):
-                        out[k, q] = a + (v - a) * (q - last) / (j - last)
-                last = j
-        if last < 0:
-            for j in range(n_s):
-                out[k, j] = 0.0
-        else:
-            for q in range(last + 1, n_s):
-                out[k, q] = out[k, last]
+        if last[k] >= 0:
+            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out)
+    return out
+
+
+@njit(**_JIT)
+def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last):
+    """:func:`sample_rays` on the calling thread only; same results."""
+    out = np.full((n_rays, n_s), np.nan)
+    for k in range(n_rays):
+        if last[k] >= 0:
+            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out)
     return out
 
 
 @njit(**_JIT)
 def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s, step,
-                f_radius):
+                f_radius, keep, use_keep):
     """Grid cells within ``radius`` of a site and the ray point serving each.
 
-    Returns ``(flat, dx, dy, used_of_pixel, used_k, used_j, need, slot)``: flat grid index and
-    offset from the site (m) per cell, the index of its ray point among the used ones, the ray
-    and sample of each used point, ``need[f, u]``: some cell within ``f_radius[f]`` uses ``u``,
-    and ``slot[k * n_s + j]``: the used index of sample ``j`` of ray ``k`` (−1 when unused).
+    With ``use_keep``, band ``f`` is only wanted at cells where ``keep[f, r − r0, c − c0]``
+    (the screening of :mod:`._raster`), and cells wanted by no band are left out.
+
+    Returns ``(flat, dx, dy, used_of_pixel, used_k, used_j, need, slot, last)``: flat grid
+    index and offset from the site (m) per cell, the index of its ray point among the used
+    ones, the ray and sample of each used point, ``need[f, u]``: some cell within
+    ``f_radius[f]`` wants ``u``, ``slot[k * n_s + j]``: the used index of sample ``j`` of ray
+    ``k`` (−1 when unused), and ``last[k]``: the farthest used sample of ray ``k`` (−1: none;
+    ray 0 is always at least 0, it gives the site's ground height).
     """
     cols = mask.shape[1]
     n_max = (r1 - r0) * (c1 - c0)
@@ -102,6 +148,8 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
     uj = np.empty(n_max, np.int64)
     n_f = f_radius.shape[0]
     need = np.zeros((n_f, n_max), np.bool_)
+    last = np.full(n_rays, -1, np.int64)
+    last[0] = 0
     dang = 360.0 / n_rays
     n = 0
     n_u = 0
@@ -115,6 +163,12 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
             d = math.hypot(dx, dy)
             if d > radius:
                 continue
+            if use_keep:
+                wanted = False
+                for f in range(n_f):
+                    wanted = wanted or (d <= f_radius[f] and keep[f, r - r0, c - c0])
+                if not wanted:
+                    continue
             bearing = math.degrees(math.atan2(dx, dy)) % 360.0
             k = int(np.rint(bearing / dang)) % n_rays
             j = min(max(int(np.rint(d / step)), 1), n_s - 1)
@@ -126,8 +180,10 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
                 uk[u] = k
                 uj[u] = j
                 n_u += 1
+            if j > last[k]:
+                last[k] = j
             for f in range(n_f):
-                if d <= f_radius[f]:
+                if d <= f_radius[f] and (not use_keep or keep[f, r - r0, c - c0]):
                     need[f, u] = True
             flat[n] = r * cols + c
             dxs[n] = dx
@@ -135,7 +191,43 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
             uop[n] = u
             n += 1
     return (flat[:n], dxs[:n], dys[:n], uop[:n], uk[:n_u], uj[:n_u],
-            np.ascontiguousarray(need[:, :n_u]), slot)
+            np.ascontiguousarray(need[:, :n_u]), slot, last)
+
+
+@njit(**_JIT)
+def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top, cells,
+              cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
+              front_back, v_beamwidth, v_sla, counts):
+    """Grid cell ``p`` of :func:`site_links`."""
+    d = math.hypot(dx[p], dy[p])
+    u = uop[p]
+    bearing = math.degrees(math.atan2(dx[p], dy[p])) % 360.0
+    down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
+    q = flat[p]
+    nl = 0
+    for i in range(cells.shape[0]):
+        c = cells[i]
+        if not d <= cell_radius[c]:
+            continue
+        nl += 1
+        az = azimuth[c]
+        if math.isnan(az):
+            ah = 0.0
+        else:
+            phi = (bearing - az + 180.0) % 360.0 - 180.0
+            ah = -min(12.0 * (phi / beamwidth) ** 2, front_back)
+        tl = tilt[c]
+        if math.isnan(tl):
+            av = 0.0
+        else:
+            av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
+        gain = -min(-(ah + av), front_back)
+        v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u])
+        g = cell_group[c]
+        if v > best[g, q] or (v == best[g, q] and c < arg[g, q]):
+            best[g, q] = v
+            arg[g, q] = c
+    counts[p] = nl
 
 
 @njit(parallel=True, **_JIT)
@@ -151,32 +243,18 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     """
     z_top = rays[0, 0] + h_tx
     for p in prange(flat.shape[0]):
-        d = math.hypot(dx[p], dy[p])
-        u = uop[p]
-        bearing = math.degrees(math.atan2(dx[p], dy[p])) % 360.0
-        down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
-        q = flat[p]
-        nl = 0
-        for i in range(cells.shape[0]):
-            c = cells[i]
-            if not d <= cell_radius[c]:
-                continue
-            nl += 1
-            az = azimuth[c]
-            if math.isnan(az):
-                ah = 0.0
-            else:
-                phi = (bearing - az + 180.0) % 360.0 - 180.0
-                ah = -min(12.0 * (phi / beamwidth) ** 2, front_back)
-            tl = tilt[c]
-            if math.isnan(tl):
-                av = 0.0
-            else:
-                av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
-            gain = -min(-(ah + av), front_back)
-            v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u])
-            g = cell_group[c]
-            if v > best[g, q] or (v == best[g, q] and c < arg[g, q]):
-                best[g, q] = v
-                arg[g, q] = c
-        counts[p] = nl
+        _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
+                  cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
+                  beamwidth, front_back, v_beamwidth, v_sla, counts)
+
+
+@njit(**_JIT)
+def site_links_serial(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx,
+                      cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
+                      beamwidth, front_back, v_beamwidth, v_sla, counts):
+    """:func:`site_links` on the calling thread only; same results."""
+    z_top = rays[0, 0] + h_tx
+    for p in range(flat.shape[0]):
+        _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
+                  cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
+                  beamwidth, front_back, v_beamwidth, v_sla, counts)
