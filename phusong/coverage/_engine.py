@@ -32,6 +32,9 @@ __all__ = ["EngineOptions", "TxSet", "LinkResult", "link_pairs", "best_by_group"
 
 #: Default cap on profile intervals per ITM path in the raster engine (see EngineOptions).
 ITM_PROFILE_CAP = 32
+#: Default screening of the raster engine (see EngineOptions): margin, dB, and coarse factor.
+SCREEN_MARGIN_DB = 30.0
+SCREEN_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,15 @@ class EngineOptions:
         heights stay exact. Bounds the work per ray point; 0 or None keeps every sample. On
         SRTM3 terrain, 32 costs a median 0.10-0.15 dB and a P95 0.8-1.1 dB against full
         profiles at 30-50 km (``benchmarks/bench_coverage_splat.py``).
+    screen_margin_db : float or None
+        Raster engine with several sites: screening margin, dB. Every site is first run on a
+        grid ``screen_factor`` times coarser; a (site, operator × technology) pair is then
+        only computed on the fine cells where, on the coarse cell holding them or one of its
+        8 neighbours, it came within this margin of that operator × technology's best site
+        (or had no coarse value). A pair left out could only matter where it beats a site
+        that was more than the margin stronger next door. 0 or None computes every pair.
+    screen_factor : int
+        Coarse grid of the screening, in fine cells per coarse cell side (≥ 2).
     """
 
     model: str = settings.DEFAULT_MODEL
@@ -77,6 +89,8 @@ class EngineOptions:
     threads: int = 1
     max_radius_km: dict = field(default_factory=lambda: dict(settings.MAX_RADIUS_KM))
     itm_profile_cap: int | None = ITM_PROFILE_CAP
+    screen_margin_db: float | None = SCREEN_MARGIN_DB
+    screen_factor: int = SCREEN_FACTOR
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -90,6 +104,11 @@ class EngineOptions:
         if self.itm_profile_cap and self.itm_profile_cap < 8:
             raise ModelError(f"itm_profile_cap {self.itm_profile_cap}: use ≥ 8 intervals, or 0 "
                              "for full profiles")
+        if self.screen_margin_db is not None and self.screen_margin_db < 0:
+            raise ModelError(f"screen_margin_db {self.screen_margin_db}: use ≥ 0 dB (0 or None "
+                             "computes every site at every cell)")
+        if self.screen_factor < 2:
+            raise ModelError(f"screen_factor {self.screen_factor}: use ≥ 2")
         if not 0.5 <= self.rx_height_m <= 3000:
             raise ModelError(f"receiver height {self.rx_height_m} m outside 0.5–3000 m")
         return self

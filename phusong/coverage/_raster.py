@@ -21,21 +21,31 @@ the lowest cell index, so results are identical for any number of threads.
 from __future__ import annotations
 
 import math
+import threading
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 from affine import Affine
+from scipy import ndimage
 
 from phusong import settings
 from phusong.coverage._diffraction import ray_geometry
 from phusong.coverage._engine import EngineOptions, TxSet
 from phusong.coverage._itm_kernel import validate_inputs
-from phusong.coverage._itm_rays import itm_ray_losses
+from phusong.coverage._itm_rays import itm_ray_losses, itm_ray_losses_serial
 from phusong.coverage._link import VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, model_loss_db
-from phusong.coverage._raster_kernels import sample_rays, site_links, site_pixels
+from phusong.coverage._raster_kernels import (
+    sample_rays,
+    sample_rays_serial,
+    site_links,
+    site_links_serial,
+    site_pixels,
+)
 from phusong.coverage._terrain import Terrain
 from phusong.errors import DataError, ValidityWarning
 
@@ -94,7 +104,8 @@ def ray_profiles(terrain: Terrain, x_m: float, y_m: float, radius_m: float, step
     """
     n_s = int(math.ceil(radius_m / step_m)) + 1
     return sample_rays(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
-                       float(x_m), float(y_m), float(step_m), int(n_rays), n_s)
+                       float(x_m), float(y_m), float(step_m), int(n_rays), n_s,
+                       np.full(int(n_rays), n_s - 1, np.int64))
 
 
 @contextmanager
@@ -116,9 +127,35 @@ def _itm_check(h_tx_m: float, rx_height_m: float, freq_mhz: float) -> tuple[int,
                            D["epsilon"], D["sigma"], D["mdvar"])
 
 
-def _site_unit(s: int, ctx, best, arg, group):
+@dataclass(frozen=True)
+class _Kernels:
+    """The compiled kernels a work unit calls: parallel over rays/cells (one site at a time)
+    or serial (several sites at once, one per thread)."""
+
+    sample: object
+    itm: object
+    links: object
+
+
+_PARALLEL = _Kernels(sample_rays, itm_ray_losses, site_links)
+_SERIAL = _Kernels(sample_rays_serial, itm_ray_losses_serial, site_links_serial)
+
+
+def _window(grid: Grid, sx: float, sy: float, R: float) -> tuple[int, int, int, int]:
+    """Rows ``r0:r1`` and columns ``c0:c1`` of the grid within ``R`` of ``(sx, sy)``."""
+    t, res = grid.transform, grid.resolution_m
+    c0 = max(0, int(math.floor((sx - R - t.c) / res)))
+    c1 = min(grid.shape[1], int(math.ceil((sx + R - t.c) / res)) + 1)
+    r0 = max(0, int(math.floor((t.f - (sy + R)) / res)))
+    r1 = min(grid.shape[0], int(math.ceil((t.f - (sy - R)) / res)) + 1)
+    return r0, r1, c0, c1
+
+
+def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
     """Work unit: one site's rays, losses and links, reduced into ``best``/``arg`` in place.
 
+    ``keep_fn(s, cells, cell_band_local, n_bands, window)`` may return, per band of the site,
+    the grid cells of ``window`` where the band is wanted (screening); None wants all.
     Returns (ray points, ITM points evaluated, links, ITM warning bits).
     """
     txs, terrain, grid, opts, step = ctx
@@ -126,10 +163,7 @@ def _site_unit(s: int, ctx, best, arg, group):
     R = float(txs.site_radius_m[s])
     sx, sy, htx = float(txs.site_x[s]), float(txs.site_y[s]), float(txs.site_h[s])
     t = grid.transform
-    c0 = max(0, int(math.floor((sx - R - t.c) / res)))
-    c1 = min(grid.shape[1], int(math.ceil((sx + R - t.c) / res)) + 1)
-    r0 = max(0, int(math.floor((t.f - (sy + R)) / res)))
-    r1 = min(grid.shape[0], int(math.ceil((t.f - (sy - R)) / res)) + 1)
+    r0, r1, c0, c1 = _window(grid, sx, sy, R)
     if c1 <= c0 or r1 <= r0:
         return 0, 0, 0, 0
     n_rays = max(16, int(math.ceil(2 * math.pi * R / res)))
@@ -138,12 +172,20 @@ def _site_unit(s: int, ctx, best, arg, group):
     bands, cell_band_local = np.unique(txs.freq[cells], return_inverse=True)
     f_radius = np.array([txs.radius_m[cells][cell_band_local == b].max()
                          for b in range(len(bands))])
-    flat, dx, dy, uop, uk, uj, need, slot = site_pixels(
+    keep = None if keep_fn is None else keep_fn(s, cells, cell_band_local, len(bands),
+                                                (r0, r1, c0, c1))
+    use_keep = keep is not None
+    if keep is None:
+        keep = np.zeros((len(bands), 0, 0), np.bool_)
+    flat, dx, dy, uop, uk, uj, need, slot, last = site_pixels(
         grid.mask, float(t.c), float(t.f), res, r0, r1, c0, c1, sx, sy, R, n_rays, n_s, step,
-        f_radius)
+        f_radius, keep, use_keep)
     if flat.size == 0:
         return 0, 0, 0, 0
-    rays = ray_profiles(terrain, sx, sy, R, step, n_rays)
+    if opts.model != "itm":
+        last[:] = n_s - 1  # the empirical models' ray geometry walks whole rays
+    rays = kern.sample(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
+                       sx, sy, float(step), int(n_rays), n_s, last)
     loss = np.full((len(bands), len(uk)), np.inf)
     bits = 0
     if opts.model == "itm":
@@ -154,10 +196,10 @@ def _site_unit(s: int, ctx, best, arg, group):
             bits |= int(w)
             if code != 0:
                 need[b] = False  # invalid inputs: no signal on that band (ITM's flag mode)
-        itm_ray_losses(rays, step, slot, need, bands.astype(float), htx, opts.rx_height_m,
-                       int(opts.itm_profile_cap or 0), D["polarization"], D["epsilon"],
-                       D["sigma"], D["n0"], D["climate"], D["time_pct"], D["location_pct"],
-                       D["situation_pct"], D["mdvar"], loss)
+        kern.itm(rays, last, step, slot, need, bands.astype(float), htx, opts.rx_height_m,
+                 int(opts.itm_profile_cap or 0), D["polarization"], D["epsilon"], D["sigma"],
+                 D["n0"], D["climate"], D["time_pct"], D["location_pct"], D["situation_pct"],
+                 D["mdvar"], loss)
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor)
@@ -173,16 +215,85 @@ def _site_unit(s: int, ctx, best, arg, group):
     counts = np.zeros(len(flat), np.int64)
     cell_band = np.zeros(len(txs.freq), np.int64)
     cell_band[cells] = cell_band_local
-    site_links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, cells,
+    kern.links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, cells,
                cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
-               float(settings.RADIO.sector_beamwidth_deg), float(settings.RADIO.front_to_back_db),
-               VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, counts)
-    return int(n_rays * n_s), n_eval, int(counts.sum()), bits
+               float(settings.RADIO.sector_beamwidth_deg),
+               float(settings.RADIO.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
+               counts)
+    return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
+
+
+class _Acc:
+    """One worker's best/arg over the grid and its counters."""
+
+    def __init__(self, n_groups: int, n_cells: int):
+        self.best = np.full((n_groups, n_cells), -np.inf, dtype=np.float32)
+        self.arg = np.full((n_groups, n_cells), -1, dtype=np.int64)
+        self.ray_points = self.points = self.links = self.bits = 0
+
+    def add(self, unit_result) -> None:
+        n_pts, n_eval, n_links, w = unit_result
+        self.ray_points += n_pts
+        self.points += n_eval
+        self.links += n_links
+        self.bits |= w
+
+    def merge(self, other: _Acc) -> None:
+        """Fold another worker in: max, ties to the lowest cell index (order-independent)."""
+        take = (other.best > self.best) | ((other.best == self.best) & (other.arg >= 0)
+                                           & ((self.arg < 0) | (other.arg < self.arg)))
+        self.best[take] = other.best[take]
+        self.arg[take] = other.arg[take]
+        self.ray_points += other.ray_points
+        self.points += other.points
+        self.links += other.links
+        self.bits |= other.bits
+
+
+def _for_sites(sites, work, n_workers: int, make_acc, progress=None) -> _Acc:
+    """Run ``work(site, acc, kernels)`` over the sites and merge the workers' accumulators.
+
+    One worker: the kernels run parallel inside each site (threads from numba). Several: each
+    worker thread takes the next site and runs the serial kernels on its own accumulator
+    (they release the GIL); the max/lowest-index reduction makes the merge order-free.
+    """
+    if n_workers <= 1 or len(sites) < 2:
+        acc = make_acc()
+        for s in sites:
+            work(int(s), acc, _PARALLEL)
+            if progress is not None:
+                progress(1)
+        return acc
+    it = iter(sites)
+    lock = threading.Lock()
+
+    def worker(_):
+        acc = make_acc()
+        while True:
+            with lock:
+                s = next(it, None)
+            if s is None:
+                return acc
+            work(int(s), acc, _SERIAL)
+            if progress is not None:
+                with lock:
+                    progress(1)
+
+    with ThreadPoolExecutor(n_workers, thread_name_prefix="phusong-raster") as ex:
+        accs = list(ex.map(worker, range(n_workers)))
+    for other in accs[1:]:
+        accs[0].merge(other)
+    return accs[0]
 
 
 def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Terrain,
                  grid: Grid, opts: EngineOptions, progress=None):
     """Best rx_dbm and serving cell per (group, grid cell) over all sites.
+
+    With several sites and ``opts.screen_margin_db`` set, the sites are first run on a grid
+    ``opts.screen_factor`` times coarser, and each (site, group) then only computes the fine
+    cells where it may be the group's best (see :class:`_Screen` and
+    :class:`phusong.coverage.EngineOptions`).
 
     Returns
     -------
@@ -191,31 +302,133 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
     arg : ndarray
         (n_groups, rows, cols) int64 cell index, −1 where none.
     stats : dict
-        ``sites``, ``ray_points``, ``links``, ``grid_cells``, ``grid_cells_outside_dem``.
+        ``sites``, ``ray_points``, ``points_evaluated``, ``links``, ``grid_cells``; with
+        screening also ``screen_factor``, ``screen_margin_db``, ``screen_points_evaluated``
+        (coarse pass) and ``screen_seconds``.
     """
     rows, cols = grid.shape
-    best = np.full((n_groups, rows * cols), -np.inf, dtype=np.float32)
-    arg = np.full((n_groups, rows * cols), -1, dtype=np.int64)
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     sites = np.flatnonzero(np.bincount(txs.cell_site[txs.usable], minlength=len(txs.site_x)))
-    ctx = (txs, terrain, grid, opts, step)
     group = np.ascontiguousarray(cell_group, np.int64)
-    stats = {"sites": int(len(sites)), "ray_points": 0, "points_evaluated": 0, "links": 0}
-    bits = 0
+    stats = {"sites": int(len(sites))}
+    keep_fn = None
     with numba_threads(opts.threads):
-        for s in sites:
-            n_pts, n_eval, n_links, w = _site_unit(int(s), ctx, best, arg, group)
-            stats["ray_points"] += n_pts
-            stats["points_evaluated"] += n_eval
-            stats["links"] += n_links
-            bits |= w
-            if progress is not None:
-                progress(1)
-    if bits & _ITM_INPUT_BITS:
+        if opts.screen_margin_db and len(sites) > 1:
+            t0 = time.perf_counter()
+            screen = _Screen(txs, terrain, grid, opts, step, group, n_groups, sites)
+            keep_fn = screen.keep
+            stats |= {"screen_factor": int(opts.screen_factor),
+                      "screen_margin_db": float(opts.screen_margin_db),
+                      "screen_points_evaluated": screen.points,
+                      "screen_seconds": round(time.perf_counter() - t0, 3)}
+        ctx = (txs, terrain, grid, opts, step)
+
+        def work(s, acc, kern):
+            acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern))
+
+        acc = _for_sites(sites, work, opts.threads, lambda: _Acc(n_groups, rows * cols),
+                         progress)
+    stats |= {"ray_points": acc.ray_points, "points_evaluated": acc.points,
+              "links": acc.links}
+    if acc.bits & _ITM_INPUT_BITS:
         from phusong.coverage.itm import describe_warnings
 
         warnings.warn("ITM used near the limits of its validity on the raster: "
-                      + "; ".join(describe_warnings(bits & _ITM_INPUT_BITS))
+                      + "; ".join(describe_warnings(acc.bits & _ITM_INPUT_BITS))
                       + " (results less reliable)", ValidityWarning, stacklevel=2)
     stats["grid_cells"] = int(grid.mask.sum())
-    return best.reshape(n_groups, rows, cols), arg.reshape(n_groups, rows, cols), stats
+    return (acc.best.reshape(n_groups, rows, cols), acc.arg.reshape(n_groups, rows, cols),
+            stats)
+
+
+class _Screen:
+    """Coarse pass of the screening: every site's best rx per group on a coarse grid, and the
+    fine cells where each (site, band) may matter.
+
+    Site ``s`` of group ``g`` is kept at a fine cell when, on the coarse cell holding it or one
+    of its 8 neighbours, ``rx_s ≥ best_g − margin``, or when it has no coarse value there at
+    all (nothing is known, so nothing is dropped). ``best_g`` only counts a site on coarse
+    cells it reaches with a whole neighbourhood to spare (within its radius minus 1.5 coarse
+    cell diagonals), so a site is never screened out by one that cannot reach the cell.
+    """
+
+    def __init__(self, txs, terrain, grid: Grid, opts, step, group, n_groups, sites):
+        f = int(opts.screen_factor)
+        rows, cols = grid.shape
+        rc, cc = -(-rows // f), -(-cols // f)
+        pad = np.zeros((rc * f, cc * f), bool)
+        pad[:rows, :cols] = grid.mask
+        mask = pad.reshape(rc, f, cc, f).any(axis=(1, 3))
+        mask = ndimage.binary_dilation(mask, np.ones((3, 3), bool))
+        t = grid.transform
+        self.coarse = Grid(Affine(t.a * f, 0, t.c, 0, t.e * f, t.f), (rc, cc), mask)
+        self.factor, self.margin = f, float(opts.screen_margin_db)
+        self.group = group
+        self.values: dict[int, tuple] = {}
+        self.best = np.full((n_groups, rc, cc), -np.inf, np.float32)
+        ctx = (txs, terrain, self.coarse, opts, step)
+        lock = threading.Lock()
+        res_c = self.coarse.resolution_m
+        reach = 1.5 * math.sqrt(2.0) * res_c
+
+        def work(s, acc, kern):
+            b = np.full((n_groups, rc * cc), -np.inf, np.float32)
+            a = np.full((n_groups, rc * cc), -1, np.int64)
+            acc.add(_site_unit(s, ctx, b, a, group, None, kern))
+            cells = txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]]
+            gs = np.unique(group[cells])
+            sx, sy = float(txs.site_x[s]), float(txs.site_y[s])
+            r0, r1, c0, c1 = _window(self.coarse, sx, sy, float(txs.site_radius_m[s]))
+            v = b.reshape(n_groups, rc, cc)[gs, r0:r1, c0:c1].copy()
+            # the reference best only takes a site where it surely reaches every fine cell of
+            # the coarse cell and its neighbours: a site strong at the edge of its radius must
+            # not screen out the sites that serve just beyond it
+            ys = t.f - (np.arange(r0, r1) + 0.5) * res_c
+            xs = t.c + (np.arange(c0, c1) + 0.5) * res_c
+            dist = np.hypot(xs[None, :] - sx, ys[:, None] - sy)
+            inner = np.empty_like(v)
+            for i, g in enumerate(gs):
+                r_g = float(txs.radius_m[cells[group[cells] == g]].min())
+                inner[i] = np.where(dist <= r_g - reach, v[i], -np.inf)
+            with lock:
+                self.values[s] = (r0, c0, gs, v)
+                for i, g in enumerate(gs):
+                    w = self.best[g, r0:r1, c0:c1]  # a view: updated in place
+                    np.maximum(w, inner[i], out=w)
+
+        acc = _for_sites(sites, work, opts.threads, lambda: _Acc(0, 0))
+        self.points = acc.points
+
+    def keep(self, s, cells, cell_band_local, n_bands, window):
+        """(n_bands, r1 − r0, c1 − c0) bool: fine cells of ``window`` where band b is wanted."""
+        r0, r1, c0, c1 = window
+        out = np.ones((n_bands, r1 - r0, c1 - c0), bool)
+        if s not in self.values:
+            return out
+        cr0, cc0, gs, v = self.values[s]
+        h, w = v.shape[1:]
+        # coarse indices of the window's fine rows/columns, and whether they fall in v
+        ri = np.arange(r0, r1) // self.factor - cr0
+        ci = np.arange(c0, c1) // self.factor - cc0
+        rin = (ri >= 0) & (ri < h)
+        cin = (ci >= 0) & (ci < w)
+        ri, ci = np.clip(ri, 0, h - 1), np.clip(ci, 0, w - 1)
+        outside = ~(rin[:, None] & cin[None, :])
+        ok = {}
+        for i, g in enumerate(gs):
+            vi = v[i]
+            known = np.isfinite(vi)
+            d = np.full(vi.shape, -np.inf)
+            with np.errstate(invalid="ignore"):  # no reference best there: +inf, kept
+                d[known] = vi[known] - self.best[g, cr0:cr0 + h, cc0:cc0 + w][known]
+            near = ndimage.maximum_filter(d, size=3, mode="constant", cval=-np.inf)
+            seen = ndimage.maximum_filter(known, size=3, mode="constant", cval=False)
+            k = (near >= -self.margin) | ~seen
+            ok[int(g)] = k[ri[:, None], ci[None, :]] | outside
+        grp = self.group[cells]
+        for b in range(n_bands):
+            sel = np.zeros((r1 - r0, c1 - c0), bool)
+            for g in np.unique(grp[cell_band_local == b]):
+                sel |= ok[int(g)]
+            out[b] = sel
+        return out
