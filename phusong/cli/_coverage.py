@@ -39,13 +39,17 @@ class _BundleOrSite(click.Group):
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
               "(default 32; 0 = full profiles, slower).")
+@click.option("--screen-margin-db", type=click.FloatRange(min=0), default=None,
+              help="Raster: compute a site only where, on a 4× coarser grid, it came within "
+              "this many dB of its operator's best site nearby (default 30; 0 = every site at "
+              "every cell, slower).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @json_option
 @quiet_option
 @click.pass_context
 @command_errors
-def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap, overwrite,
-             as_json, quiet):
+def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
+             screen_margin_db, overwrite, as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator), communes.csv (villages,
@@ -68,7 +72,9 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
                             resolution_m=resolution_m or None, threads=threads,
                             overwrite=overwrite, progress=advance,
-                            **_cap(itm_profile_cap))
+                            **_cap(itm_profile_cap),
+                            **({} if screen_margin_db is None
+                               else {"screen_margin_db": screen_margin_db}))
     report["out"] = str(out_dir)
     lines = [f"coverage of {bundle.name!r} with {model}: {report['villages_covered_any']} of "
              f"{report['villages']['receivers']} villages covered by some operator",

@@ -10,11 +10,16 @@ import numpy as np
 import pandas as pd
 
 from phusong import settings
-from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
+from phusong.coverage._engine import (
+    ITM_PROFILE_CAP,
+    SCREEN_MARGIN_DB,
+    EngineOptions,
+    TxSet,
+)
 from phusong.coverage._link import transmitters
 from phusong.coverage._raster import grid_over, raster_links
 from phusong.coverage._score import _groups, score_points
-from phusong.coverage._terrain import prepare_terrain
+from phusong.coverage._terrain import crop_dem, prepare_terrain
 from phusong.crs import transform_points
 from phusong.errors import DataError
 from phusong.io.atomic import atomic_dir, atomic_path
@@ -63,8 +68,9 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     if not (radius_km > 0 and resolution_m > 0 and freq_mhz > 0 and height_m > 0):
         raise DataError("radius, resolution, frequency and height must be positive")
     t0 = time.perf_counter()
-    terrain = prepare_terrain(dem)
     x, y = transform_points([lon], [lat], settings.STORE_CRS, settings.WORK_CRS)
+    # only the part of the DEM under the disk is reprojected (a whole SRTM tile is 1201²)
+    terrain = prepare_terrain(crop_dem(dem, float(x[0]), float(y[0]), radius_km * 1000.0))
     if not terrain.inside(x, y)[0]:
         raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
     opts = EngineOptions(model=model, diffraction=diffraction, rx_height_m=rx_height_m,
@@ -131,11 +137,14 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                diffraction: str = "bullington", resolution_m: float | None = 100.0,
                threads: int = 1, overwrite: bool = False, progress=None,
                itm_profile_cap: int | None = ITM_PROFILE_CAP,
-               scores: pd.DataFrame | None = None) -> dict:
+               scores: pd.DataFrame | None = None,
+               screen_margin_db: float | None = SCREEN_MARGIN_DB) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
     the villages again (the demo scores them once for gaps, plan and this run).
+    ``screen_margin_db`` is the raster's screening margin (:class:`EngineOptions`; 0 or None
+    computes every site at every cell); villages are always scored on every pair.
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
@@ -147,7 +156,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     tx = transmitters(bundle, terrain=terrain)
     techs = [t for t in settings.TECHS if (tx["tech"] == t).any()]
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         itm_profile_cap=itm_profile_cap).check()
+                         itm_profile_cap=itm_profile_cap,
+                         screen_margin_db=screen_margin_db).check()
     villages = bundle.villages
     if villages is None or len(villages) == 0:
         raise DataError("villages: the bundle has no villages to score")
