@@ -339,6 +339,24 @@ def test_raster_run_and_site_rasters(tmp_path):
     assert rep1["raster"]["links"] == rep["raster"]["links"]
 
 
+def test_run_bundle_screen_option_and_report(tmp_path):
+    from phusong.coverage import run_bundle
+
+    from shapely.geometry import box
+
+    b = tiny_bundle()
+    lon, lat = transform_points([X0, X0 + 10000], [Y0 - 10000, Y0], "EPSG:32648", "EPSG:4326")
+    b.layers["communes"] = gpd.GeoDataFrame(
+        {"commune_code": ["00001"]}, geometry=[box(lon[0], lat[0], lon[1], lat[1])],
+        crs="EPSG:4326")
+    rep = run_bundle(b, tmp_path / "a", model="hata", resolution_m=200.0, threads=2)
+    assert rep["raster"]["screen_margin_db"] == 30.0
+    rep0 = run_bundle(b, tmp_path / "b", model="hata", resolution_m=200.0, threads=2,
+                      screen_margin_db=0)
+    assert "screen_margin_db" not in rep0["raster"]
+    assert rep0["raster"]["points_evaluated"] >= rep["raster"]["points_evaluated"]
+
+
 # ---- CLI ---------------------------------------------------------------------------------
 
 
@@ -407,3 +425,9 @@ def test_sites_with_ground_elevation_column():
     # the others are sampled from the DEM exactly as without the column
     assert np.array_equal(got.loc[~first, "ground_m"].to_numpy(),
                           base.loc[~first, "ground_m"].to_numpy())
+
+
+def test_cli_screen_margin_is_checked(tmp_path):
+    r = CliRunner().invoke(main, ["coverage", str(tmp_path), "--out", str(tmp_path / "o"),
+                                  "--screen-margin-db", "-3"])
+    assert r.exit_code == 2 and "screen-margin-db" in r.output
