@@ -340,9 +340,9 @@ def test_raster_run_and_site_rasters(tmp_path):
 
 
 def test_run_bundle_screen_option_and_report(tmp_path):
-    from phusong.coverage import run_bundle
-
     from shapely.geometry import box
+
+    from phusong.coverage import run_bundle
 
     b = tiny_bundle()
     lon, lat = transform_points([X0, X0 + 10000], [Y0 - 10000, Y0], "EPSG:32648", "EPSG:4326")
