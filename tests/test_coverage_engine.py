@@ -350,7 +350,7 @@ def test_run_bundle_screen_option_and_report(tmp_path):
         {"commune_code": ["00001"]}, geometry=[box(lon[0], lat[0], lon[1], lat[1])],
         crs="EPSG:4326")
     rep = run_bundle(b, tmp_path / "a", model="hata", resolution_m=200.0, threads=2)
-    assert rep["raster"]["screen_margin_db"] == 30.0
+    assert rep["raster"]["screen_margin_db"] == 15.0
     rep0 = run_bundle(b, tmp_path / "b", model="hata", resolution_m=200.0, threads=2,
                       screen_margin_db=0)
     assert "screen_margin_db" not in rep0["raster"]

@@ -23,7 +23,7 @@ SIDE_M, PX_M, X0, Y0 = 24_000.0, 90.0, 600_000.0, 2_320_000.0
 
 @pytest.fixture(scope="module")
 def province():
-    """A 24 km square of hills and valleys, 36 sites of 4 operators (2G omni + 4G 3 sectors),
+    """A 24 km square of hills and valleys, 64 sites of 4 operators (2G omni + 4G 3 sectors),
     a 200 m grid."""
     rng = np.random.default_rng(11)
     n = int(SIDE_M / PX_M)
@@ -36,7 +36,7 @@ def province():
     z += rng.normal(0, 3, z.shape)
     dem = Raster(z.astype(np.float32), Affine(PX_M, 0, X0, 0, -PX_M, Y0), "EPSG:32648", "m")
     rows = []
-    for i in range(36):
+    for i in range(64):
         x, y = X0 + rng.uniform(1000, SIDE_M - 1000), Y0 - rng.uniform(1000, SIDE_M - 1000)
         op = settings.OPERATORS[i % 4]
         rows.append((f"S{i}", op, "2G", 947.5, 55.0, np.nan, np.nan, x, y))
@@ -49,7 +49,7 @@ def province():
     terrain = prepare_terrain(dem)
     grid = grid_over(box(X0, Y0 - SIDE_M, X0 + SIDE_M, Y0), 200.0, terrain)
     g, pairs = _groups(tx)
-    radius = {"2G": 12.0, "3G": 10.0, "4G": 10.0, "5G": 5.0}  # km: many overlapping sites
+    radius = {"2G": 14.0, "3G": 12.0, "4G": 12.0, "5G": 5.0}  # km: many overlapping sites
     return tx, terrain, grid, g, pairs, radius
 
 
@@ -112,7 +112,8 @@ def test_screened_run_identical_with_one_and_two_threads(province, screened):
 
 
 @pytest.mark.parametrize("kw, msg", [({"screen_margin_db": -1.0}, "screen_margin_db"),
-                                     ({"screen_factor": 1}, "screen_factor")])
+                                     ({"screen_factor": 1}, "screen_factor"),
+                                     ({"screen_window": 4}, "screen_window")])
 def test_screen_options_are_checked(kw, msg):
     with pytest.raises(ModelError, match=msg):
         EngineOptions(**kw).check()

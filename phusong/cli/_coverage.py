@@ -41,7 +41,7 @@ class _BundleOrSite(click.Group):
               "(default 32; 0 = full profiles, slower).")
 @click.option("--screen-margin-db", type=click.FloatRange(min=0), default=None,
               help="Raster: compute a site only where, on a 4× coarser grid, it came within "
-              "this many dB of its operator's best site nearby (default 30; 0 = every site at "
+              "this many dB of its operator's best site nearby (default 15; 0 = every site at "
               "every cell, slower).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @json_option

@@ -32,9 +32,11 @@ __all__ = ["EngineOptions", "TxSet", "LinkResult", "link_pairs", "best_by_group"
 
 #: Default cap on profile intervals per ITM path in the raster engine (see EngineOptions).
 ITM_PROFILE_CAP = 32
-#: Default screening of the raster engine (see EngineOptions): margin, dB, and coarse factor.
-SCREEN_MARGIN_DB = 30.0
+#: Default screening of the raster engine (see EngineOptions): margin (dB), coarse factor and
+#: window (coarse cells per side); chosen with benchmarks/bench_coverage_province.py.
+SCREEN_MARGIN_DB = 15.0
 SCREEN_FACTOR = 4
+SCREEN_WINDOW = 5
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,15 @@ class EngineOptions:
     screen_margin_db : float or None
         Raster engine with several sites: screening margin, dB. Every site is first run on a
         grid ``screen_factor`` times coarser; a (site, operator × technology) pair is then
-        only computed on the fine cells where, on the coarse cell holding them or one of its
-        8 neighbours, it came within this margin of that operator × technology's best site
-        (or had no coarse value). A pair left out could only matter where it beats a site
-        that was more than the margin stronger next door. 0 or None computes every pair.
+        only computed on the fine cells where, on some coarse cell of the
+        ``screen_window × screen_window`` block around them, it came within this margin of
+        that operator × technology's best site (or had no coarse value nearby). A pair left
+        out could only matter where it beats a site that was more than the margin stronger
+        at every coarse sample around. 0 or None computes every pair.
     screen_factor : int
         Coarse grid of the screening, in fine cells per coarse cell side (≥ 2).
+    screen_window : int
+        Coarse cells per side of the screening block (odd, ≥ 1).
     """
 
     model: str = settings.DEFAULT_MODEL
@@ -91,6 +96,7 @@ class EngineOptions:
     itm_profile_cap: int | None = ITM_PROFILE_CAP
     screen_margin_db: float | None = SCREEN_MARGIN_DB
     screen_factor: int = SCREEN_FACTOR
+    screen_window: int = SCREEN_WINDOW
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -109,6 +115,8 @@ class EngineOptions:
                              "computes every site at every cell)")
         if self.screen_factor < 2:
             raise ModelError(f"screen_factor {self.screen_factor}: use ≥ 2")
+        if self.screen_window < 1 or self.screen_window % 2 == 0:
+            raise ModelError(f"screen_window {self.screen_window}: use an odd number ≥ 1")
         if not 0.5 <= self.rx_height_m <= 3000:
             raise ModelError(f"receiver height {self.rx_height_m} m outside 0.5–3000 m")
         return self

@@ -345,11 +345,14 @@ class _Screen:
     """Coarse pass of the screening: every site's best rx per group on a coarse grid, and the
     fine cells where each (site, band) may matter.
 
-    Site ``s`` of group ``g`` is kept at a fine cell when, on the coarse cell holding it or one
-    of its 8 neighbours, ``rx_s ≥ best_g − margin``, or when it has no coarse value there at
-    all (nothing is known, so nothing is dropped). ``best_g`` only counts a site on coarse
-    cells it reaches with a whole neighbourhood to spare (within its radius minus 1.5 coarse
-    cell diagonals), so a site is never screened out by one that cannot reach the cell.
+    Site ``s`` of group ``g`` is kept at a fine cell when, on some coarse cell of the
+    ``window × window`` block centred on the one holding it, ``rx_s ≥ best_g − margin``, or
+    when it has no coarse value on the 3 × 3 block (nothing is known, so nothing is dropped).
+    ``best_g`` only counts a site on coarse cells it reaches with a 3 × 3 block to spare
+    (within its radius minus 1.5 coarse cell diagonals), so a site is never screened out by
+    one that cannot reach the cell. A wide window matters more than a wide margin: ITM at
+    100 m flips between line of sight and shadow from cell to cell, and a site is only
+    dropped when none of its coarse samples nearby comes close to the best.
     """
 
     def __init__(self, txs, terrain, grid: Grid, opts, step, group, n_groups, sites):
@@ -359,27 +362,37 @@ class _Screen:
         pad = np.zeros((rc * f, cc * f), bool)
         pad[:rows, :cols] = grid.mask
         mask = pad.reshape(rc, f, cc, f).any(axis=(1, 3))
-        mask = ndimage.binary_dilation(mask, np.ones((3, 3), bool))
+        # every coarse cell of the block around a fine cell gets its values
+        half = max(1, int(opts.screen_window) // 2)
+        mask = ndimage.binary_dilation(mask, np.ones((2 * half + 1, 2 * half + 1), bool))
         t = grid.transform
         self.coarse = Grid(Affine(t.a * f, 0, t.c, 0, t.e * f, t.f), (rc, cc), mask)
         self.factor, self.margin = f, float(opts.screen_margin_db)
+        self.window = int(opts.screen_window)
         self.group = group
         self.values: dict[int, tuple] = {}
         self.best = np.full((n_groups, rc, cc), -np.inf, np.float32)
-        ctx = (txs, terrain, self.coarse, opts, step)
         lock = threading.Lock()
         res_c = self.coarse.resolution_m
         reach = 1.5 * math.sqrt(2.0) * res_c
 
         def work(s, acc, kern):
-            b = np.full((n_groups, rc * cc), -np.inf, np.float32)
-            a = np.full((n_groups, rc * cc), -1, np.int64)
-            acc.add(_site_unit(s, ctx, b, a, group, None, kern))
-            cells = txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]]
-            gs = np.unique(group[cells])
             sx, sy = float(txs.site_x[s]), float(txs.site_y[s])
             r0, r1, c0, c1 = _window(self.coarse, sx, sy, float(txs.site_radius_m[s]))
-            v = b.reshape(n_groups, rc, cc)[gs, r0:r1, c0:c1].copy()
+            if r1 <= r0 or c1 <= c0:
+                return
+            # the site runs on its own window of the coarse grid, into arrays of its own
+            # groups only (small, whatever the province and the number of groups)
+            sub = Grid(Affine(res_c, 0, t.c + c0 * res_c, 0, -res_c, t.f - r0 * res_c),
+                       (r1 - r0, c1 - c0), np.ascontiguousarray(mask[r0:r1, c0:c1]))
+            cells = txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]]
+            gs, local_g = np.unique(group[cells], return_inverse=True)
+            local = np.zeros(len(group), np.int64)
+            local[cells] = local_g
+            b = np.full((len(gs), sub.shape[0] * sub.shape[1]), -np.inf, np.float32)
+            a = np.full(b.shape, -1, np.int64)
+            acc.add(_site_unit(s, (txs, terrain, sub, opts, step), b, a, local, None, kern))
+            v = b.reshape(len(gs), r1 - r0, c1 - c0)
             # the reference best only takes a site where it surely reaches every fine cell of
             # the coarse cell and its neighbours: a site strong at the edge of its radius must
             # not screen out the sites that serve just beyond it
@@ -421,7 +434,7 @@ class _Screen:
             d = np.full(vi.shape, -np.inf)
             with np.errstate(invalid="ignore"):  # no reference best there: +inf, kept
                 d[known] = vi[known] - self.best[g, cr0:cr0 + h, cc0:cc0 + w][known]
-            near = ndimage.maximum_filter(d, size=3, mode="constant", cval=-np.inf)
+            near = ndimage.maximum_filter(d, size=self.window, mode="constant", cval=-np.inf)
             seen = ndimage.maximum_filter(known, size=3, mode="constant", cval=False)
             k = (near >= -self.margin) | ~seen
             ok[int(g)] = k[ri[:, None], ci[None, :]] | outside
