@@ -36,7 +36,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--resolution-m", type=float, default=100.0)
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--margins", default="30,20", help="screening margins, dB (comma list)")
+    ap.add_argument("--margins", default="15,10", help="screening margins, dB (comma list)")
     ap.add_argument("--factor", type=int, default=4, help="coarse grid factor")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
