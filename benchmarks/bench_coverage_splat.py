@@ -204,7 +204,8 @@ def bench_province(n_sites: int, resolution_m: float, model: str, threads: int,
     cov = float((best[[i for i, p in enumerate(pairs) if p[0] == "4G"]].max(axis=0)
                  >= -110).mean())
     _emit(bench=tag, sites=n_sites, cells=len(tx), resolution_m=resolution_m, model=model,
-          threads=threads, grid_cells=stats["grid_cells"], links=stats["links"],
+          threads=threads, screen_margin_db=stats.get("screen_margin_db", 0.0),
+          grid_cells=stats["grid_cells"], links=stats["links"],
           ray_points=stats["ray_points"], points_evaluated=stats["points_evaluated"],
           seconds=round(secs, 2), cpu_seconds=round(cpu, 2),
           links_per_s=round(stats["links"] / secs), peak_traced_mb=round(peak / 2**20, 1),

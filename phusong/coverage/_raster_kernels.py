@@ -35,32 +35,16 @@ def _bilinear(z, x0, y0, px, py, x, y):
     r1 = min(r0 + 1, rows - 1)
     fx = cf - c0
     fy = rf - r0
-    # the four neighbours unrolled, in the same order and with the same operations as a loop
-    # over q = 0..3 (rows r0, r0, r1, r1; columns c0, c1, c0, c1): bit-identical, faster
-    gx = 1 - fx
-    gy = 1 - fy
     num = 0.0
     den = 0.0
-    v = float(z[r0, c0])
-    if math.isfinite(v):
-        w = gx * gy
-        num += v * w
-        den += w
-    v = float(z[r0, c1])
-    if math.isfinite(v):
-        w = fx * gy
-        num += v * w
-        den += w
-    v = float(z[r1, c0])
-    if math.isfinite(v):
-        w = gx * fy
-        num += v * w
-        den += w
-    v = float(z[r1, c1])
-    if math.isfinite(v):
-        w = fx * fy
-        num += v * w
-        den += w
+    for q in range(4):
+        rr = r0 if q < 2 else r1
+        cc = c0 if q % 2 == 0 else c1
+        w = ((1 - fx) if q % 2 == 0 else fx) * ((1 - fy) if q < 2 else fy)
+        v = float(z[rr, cc])
+        if math.isfinite(v):
+            num += v * w
+            den += w
     return num / den if den > 1e-12 else math.nan
 
 
