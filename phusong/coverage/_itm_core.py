@@ -182,15 +182,15 @@ def _vogler_k_x(c0, arc_km, f3, zg_abs):
 def path_terms(dl0, dl1, he0, he1, gamma_e, delta_h, d):
     """The frequency-independent terms of one path used by :func:`longley_rice_band` and the
     variability: ``(ds0, ds1, c0_tx, c0_rx, sigma_h at d_sML, sqrt(2 a_9000 he0) +
-    sqrt(2 a_9000 he1), roughness at d, 20 lg(d / 1 km))``. Computed once per path and shared
-    by its bands (same operations as inline, same result)."""
+    sqrt(2 a_9000 he1), roughness at d, 20 lg(d / 1 km), a_e^(2/3))``. Computed once per path
+    and shared by its bands."""
     a_e = 1.0 / gamma_e
     ds0 = math.sqrt(2.0 * he0 * a_e)
     ds1 = math.sqrt(2.0 * he1 * a_e)
     return (ds0, ds1, _vogler_c0(0.5 * dl0 * dl0 / he0), _vogler_c0(0.5 * dl1 * dl1 / he1),
             _sigma_h(_roughness(ds0 + ds1, delta_h)),
             math.sqrt(2.0 * 9000e3 * he0) + math.sqrt(2.0 * 9000e3 * he1),
-            _roughness(d, delta_h), 20.0 * math.log10(d / 1000.0))
+            _roughness(d, delta_h), 20.0 * math.log10(d / 1000.0), np.cbrt(a_e * a_e))
 
 
 @njit(**_JIT)
@@ -346,8 +346,9 @@ def longley_rice_band(th0, th1, f, f3, ln_f, zg, dl0, dl1, he0, he1, gamma_e, n_
         return 0.0, warn, ERR_GROUND_IMPEDANCE, 0
     zg_abs = abs(zg)
 
-    # diffraction line through two distances far into the diffraction region
-    scale = np.cbrt(a_e * a_e / f)
+    # diffraction line through two distances far into the diffraction region; the scale
+    # (a_e^2 / f)^(1/3) from the path's a_e^(2/3) and the band's f^(1/3) (one cbrt per path)
+    scale = pt[8] / f3
     d3 = max(d_sml, d_ml + 5.0 * scale)
     d4 = d3 + 10.0 * scale
     setup = _diffraction_setup(f, f3, dl0, dl1, he0, he1, h0, h1, zg_abs, p2p, pt)

@@ -52,7 +52,7 @@ from phusong.errors import DataError, ValidityWarning
 #: ITM warning bits that come from the inputs (heights, frequency, percentages).
 _ITM_INPUT_BITS = 0x0001 | 0x0002 | 0x0004 | 0x2000
 
-__all__ = ["Grid", "grid_over", "numba_threads", "raster_links", "ray_profiles"]
+__all__ = ["Grid", "grid_over", "numba_threads", "on_dem", "raster_links", "ray_profiles"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,17 @@ def grid_over(polygon_work, resolution_m: float, terrain: Terrain | None = None)
         warnings.simplefilter("ignore", PendingDeprecationWarning)  # rasterio's Affine `*`
         mask = geometry_mask([polygon_work], out_shape=(rows, cols), transform=t, invert=True,
                              all_touched=False)
-    if terrain is not None:
-        cx = left + (np.arange(cols) + 0.5) * resolution_m
-        cy = top - (np.arange(rows) + 0.5) * resolution_m
-        mask &= terrain.inside(cx[None, :], cy[:, None])
-    return Grid(t, (rows, cols), mask)
+    grid = Grid(t, (rows, cols), mask)
+    return grid if terrain is None else on_dem(grid, terrain)
+
+
+def on_dem(grid: Grid, terrain: Terrain) -> Grid:
+    """``grid`` with the cells whose centre is off the DEM masked out."""
+    rows, cols = grid.shape
+    t = grid.transform
+    cx = t.c + (np.arange(cols) + 0.5) * t.a
+    cy = t.f + (np.arange(rows) + 0.5) * t.e
+    return Grid(t, grid.shape, grid.mask & terrain.inside(cx[None, :], cy[:, None]))
 
 
 def ray_profiles(terrain: Terrain, x_m: float, y_m: float, radius_m: float, step_m: float,

@@ -17,7 +17,7 @@ from phusong.coverage._engine import (
     TxSet,
 )
 from phusong.coverage._link import transmitters
-from phusong.coverage._raster import grid_over, raster_links
+from phusong.coverage._raster import grid_over, on_dem, raster_links
 from phusong.coverage._score import _groups, score_points
 from phusong.coverage._terrain import crop_dem, prepare_terrain
 from phusong.crs import transform_points
@@ -80,7 +80,8 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
                 np.array([freq_mhz], float), np.array([eirp_dbm], float), np.zeros(1),
                 np.array([np.nan]), np.array([np.nan]), np.array([r_m]), np.array([True]))
-    grid = grid_over(Point(x[0], y[0]).buffer(r_m, 256), resolution_m, terrain)
+    disk = grid_over(Point(x[0], y[0]).buffer(r_m, 256), resolution_m)
+    grid = on_dem(disk, terrain)
     best, _, stats = raster_links(txs, np.zeros(1, np.int64), 1, terrain, grid, opts)
     rx = best[0]
     rx[~np.isfinite(rx)] = np.nan
@@ -88,8 +89,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     q = (np.percentile(loss, [0, 5, 50, 95, 100]) if loss.size else [np.nan] * 5)
     report = {
         "receivers_evaluated": int(np.isfinite(rx).sum()),
-        "receivers_outside_dem": int(grid_over(Point(x[0], y[0]).buffer(r_m, 256),
-                                               resolution_m).mask.sum() - grid.mask.sum()),
+        "receivers_outside_dem": int(disk.mask.sum() - grid.mask.sum()),
         "ray_points": stats["ray_points"],
         "seconds": round(time.perf_counter() - t0, 3),
         "model": model,
