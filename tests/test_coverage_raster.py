@@ -169,3 +169,25 @@ def test_cli_site_profile_cap(tmp_path):
                                          str(tmp_path / "b.tif")])
     assert r.exit_code == 2 and "itm_profile_cap" in r.stderr
     assert not (tmp_path / "b.tif").exists()
+
+
+def test_predict_site_counts_the_disk_cells_off_the_dem():
+    dem, lon, lat = _site_dem()  # 14.4 km square, site at its centre
+    r_m, res = 9000.0, 300.0  # the disk spills 1.8 km over every edge
+    rx, t, rep = predict_site(dem, lon, lat, height_m=30.0, freq_mhz=947.5, eirp_dbm=57.0,
+                              radius_km=r_m / 1000.0, resolution_m=res, model="hata")
+    x, y = transform_points([lon], [lat], "EPSG:4326", "EPSG:32648")
+    rows, cols = np.mgrid[0:rx.shape[0], 0:rx.shape[1]]
+    cx = t.c + (cols + 0.5) * t.a
+    cy = t.f + (rows + 0.5) * t.e
+    d = np.hypot(cx - x[0], cy - y[0])
+    x0, y0, side = 600_000.0, 2_320_000.0, 160 * 90.0
+    on = (cx > x0) & (cx < x0 + side) & (cy < y0) & (cy > y0 - side)
+    assert not np.isfinite(rx[~on]).any()
+    assert np.isfinite(rx[on & (d < r_m - res)]).all()
+    assert rep["receivers_evaluated"] == int(np.isfinite(rx).sum())
+    # the disk is a 1024-gon rasterized at cell centres: count between the off-DEM cells
+    # surely inside it and those possibly inside it
+    off = rep["receivers_outside_dem"]
+    assert int((~on & (d < r_m - res)).sum()) <= off <= int((~on & (d <= r_m + res)).sum())
+    assert off > 100
