@@ -9,7 +9,7 @@ exact run (cells whose best value per operator × technology or per technology d
 |Δ| there, coverage per technology and operator-count flips).
 
 Usage: .venv/bin/python benchmarks/bench_coverage_province.py [--resolution-m 100]
-       [--threads 2] [--margins 30,20] [--factor 4]
+       [--threads 2] [--margins 15,10] [--factor 4] [--windows 5,3]
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--margins", default="15,10", help="screening margins, dB (comma list)")
     ap.add_argument("--factor", type=int, default=4, help="coarse grid factor")
+    ap.add_argument("--windows", default="5",
+                    help="screening blocks, coarse cells per side (comma list; each margin "
+                         "runs with each window)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -66,9 +69,11 @@ def main() -> int:
                            terrain), warm)
     exact = None
     m = grid.mask
-    for margin in [0.0] + [float(x) for x in a.margins.split(",") if x]:
+    runs = [(0.0, 5)] + [(float(x), int(w)) for x in a.margins.split(",") if x
+                         for w in a.windows.split(",") if w]
+    for margin, window in runs:
         opts = EngineOptions(model="itm", threads=a.threads, screen_margin_db=margin,
-                             screen_factor=a.factor).check()
+                             screen_factor=a.factor, screen_window=window).check()
         txs = TxSet.from_frame(tx, terrain, opts)
         tracemalloc.start()
         t0, c0 = time.perf_counter(), time.process_time()
@@ -77,7 +82,8 @@ def main() -> int:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         row = {"bench": "province_raster", "screen_margin_db": margin,
-               "screen_factor": a.factor if margin else None, "threads": a.threads,
+               "screen_factor": a.factor if margin else None,
+               "screen_window": window if margin else None, "threads": a.threads,
                "resolution_m": a.resolution_m, "seconds": round(secs, 1),
                "cpu_seconds": round(cpu, 1), "points_evaluated": st["points_evaluated"],
                "screen_points_evaluated": st.get("screen_points_evaluated", 0),
