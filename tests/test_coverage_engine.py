@@ -323,6 +323,7 @@ def test_raster_run_and_site_rasters(tmp_path):
         geometry=[box(lon[0], lat[0], lon[1], lat[1]), box(lon[1], lat[0], lon[2], lat[2])],
         crs="EPSG:4326")
     rep = run_bundle(b, tmp_path / "out", model="hata", resolution_m=200.0, threads=2)
+    assert rep["threads"] == 2
     import rasterio
 
     with rasterio.open(tmp_path / "out" / "best_dbm_4G.tif") as src:
@@ -431,3 +432,29 @@ def test_cli_screen_margin_is_checked(tmp_path):
     r = CliRunner().invoke(main, ["coverage", str(tmp_path), "--out", str(tmp_path / "o"),
                                   "--screen-margin-db", "-3"])
     assert r.exit_code == 2 and "screen-margin-db" in r.output
+
+
+def test_cli_threads_default_to_every_core_and_are_checked(tmp_path, monkeypatch):
+    from phusong.cli._common import resolve_threads
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert resolve_threads(0) == 3 and resolve_threads(1) == 1
+    monkeypatch.delattr("os.sched_getaffinity", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert resolve_threads(0) == 1
+    monkeypatch.undo()
+    import json
+
+    dem = tiny_bundle().dem
+    write_raster(dem, tmp_path / "dem.tif")
+    lon, lat = transform_points([X0 + 5000], [Y0 - 5000], "EPSG:32648", "EPSG:4326")
+    args = ["coverage", "site", "--dem", str(tmp_path / "dem.tif"), "--lon", str(lon[0]),
+            "--lat", str(lat[0]), "--height-m", "30", "--freq-mhz", "900", "--eirp-dbm", "57",
+            "--radius-km", "2", "--resolution-m", "200", "--model", "hata", "--json"]
+    r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "a.tif")])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["threads"] == resolve_threads(0)
+    r = CliRunner().invoke(main, args + ["--threads", "1", "--out", str(tmp_path / "b.tif")])
+    assert r.exit_code == 0 and json.loads(r.stdout)["threads"] == 1
+    r = CliRunner().invoke(main, args + ["--threads", "-1", "--out", str(tmp_path / "c.tif")])
+    assert r.exit_code == 2 and "--threads" in r.output and not (tmp_path / "c.tif").exists()

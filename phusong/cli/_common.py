@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import warnings
 from contextlib import contextmanager
@@ -13,7 +14,8 @@ import numpy as np
 
 from phusong.errors import PhusongError, PhusongWarning
 
-__all__ = ["command_errors", "emit", "progress", "quiet_option", "json_option", "to_jsonable"]
+__all__ = ["command_errors", "emit", "progress", "quiet_option", "json_option", "resolve_threads",
+           "to_jsonable"]
 
 quiet_option = click.option("--quiet", is_flag=True, help="Silence progress output.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
@@ -105,3 +107,24 @@ def progress(description: str, total: int | None = None, *, quiet: bool = False)
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n=1: bar.advance(task, n)
+
+
+def resolve_threads(n: int) -> int:
+    """Worker threads for ``--threads n``: ``n``, or every core this process may use when 0.
+
+    Parameters
+    ----------
+    n : int
+        Threads asked for (≥ 0); 0 means all the cores of the process's CPU affinity.
+
+    Returns
+    -------
+    int
+        Threads to run, ≥ 1.
+    """
+    if n:
+        return int(n)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no CPU affinity on this platform (macOS, Windows)
+        return max(1, os.cpu_count() or 1)

@@ -9,7 +9,14 @@ from __future__ import annotations
 import click
 
 from phusong import settings
-from phusong.cli._common import command_errors, emit, json_option, progress, quiet_option
+from phusong.cli._common import (
+    command_errors,
+    emit,
+    json_option,
+    progress,
+    quiet_option,
+    resolve_threads,
+)
 
 __all__ = ["COMMANDS", "coverage"]
 
@@ -35,7 +42,9 @@ class _BundleOrSite(click.Group):
               help="Knife-edge method added to empirical models.")
 @click.option("--resolution-m", type=float, default=100.0, show_default=True,
               help="Raster cell size, m (0 = villages only).")
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker threads (0 = every core this process may use); results are "
+              "identical for any number.")
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
               "(default 32; 0 = full profiles, slower).")
@@ -70,7 +79,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
     with progress("coverage raster (sites)", n_sites, quiet=quiet or as_json) as advance:
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
-                            resolution_m=resolution_m or None, threads=threads,
+                            resolution_m=resolution_m or None, threads=resolve_threads(threads),
                             overwrite=overwrite, progress=advance,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
@@ -95,7 +104,9 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @click.option("--rx-height-m", type=float, default=settings.RADIO.rx_height_m, show_default=True)
 @click.option("--model", type=_MODELS, default=settings.DEFAULT_MODEL, show_default=True)
 @click.option("--diffraction", type=_DIFF, default="bullington", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker threads (0 = every core this process may use); results are "
+              "identical for any number.")
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
               "(default 32; 0 = full profiles, slower).")
@@ -113,7 +124,7 @@ def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
-        rx_height_m=rx_height_m, threads=threads, **_cap(itm_profile_cap))
+        rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap))
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)
     pl = report["path_loss_db"]

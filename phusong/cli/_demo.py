@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from phusong.cli._common import command_errors, emit, json_option, quiet_option
+from phusong.cli._common import command_errors, emit, json_option, quiet_option, resolve_threads
 
 COMMANDS: list = []
 
@@ -62,8 +62,8 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
     t = _step("coverage of every village and the province grid", quiet)
     cov_dir = out_dir / "coverage"
     village_cov = score_villages(bundle)
-    run_bundle(bundle, cov_dir, resolution_m=resolution_m, threads=2, overwrite=True,
-               scores=village_cov)
+    run_bundle(bundle, cov_dir, resolution_m=resolution_m, threads=resolve_threads(0),
+               overwrite=True, scores=village_cov)
     seconds["coverage"] = time.perf_counter() - t
 
     t = _step("calibration figures", quiet)

@@ -92,6 +92,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "receivers_outside_dem": int(disk.mask.sum() - grid.mask.sum()),
         "ray_points": stats["ray_points"],
         "seconds": round(time.perf_counter() - t0, 3),
+        "threads": int(threads),
         "model": model,
         "diffraction": diffraction if model != "itm" else None,
         "resolution_m": resolution_m,
@@ -171,6 +172,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                         "score this bundle with score_villages")
     communes = aggregate_communes(villages, scores, techs)
     report = {"model": model, "diffraction": diffraction, "techs": techs,
+              "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
               "villages": scores.attrs["stats"],
               "villages_covered_any": int(scores["covered_any"].sum())}
