@@ -28,10 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _peak_rss import PeakRSS
 
 ROOT = Path(__file__).resolve().parents[1]
 TILE = ROOT.parent / "shared" / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
@@ -40,10 +40,6 @@ LON, LAT, H_M, F_MHZ, EIRP = 105.5, 21.3, 30.0, 1842.5, 57.0
 
 def _emit(**kw):
     print(json.dumps(kw), flush=True)
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _splat_setup(tmp: Path) -> Path:
@@ -207,12 +203,10 @@ def bench_province(n_sites: int, resolution_m: float, model: str, threads: int,
     grid = grid_over(box(*bounds), resolution_m, terrain)
     txs = TxSet.from_frame(tx, terrain, opts)
     g, pairs = _groups(tx)
-    tracemalloc.start()
-    t0, c0 = time.perf_counter(), time.process_time()
-    best, _, stats = raster_links(txs, g, len(pairs), terrain, grid, opts)
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    with PeakRSS() as mem:
+        t0, c0 = time.perf_counter(), time.process_time()
+        best, _, stats = raster_links(txs, g, len(pairs), terrain, grid, opts)
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     cov = float((best[[i for i, p in enumerate(pairs) if p[0] == "4G"]].max(axis=0)
                  >= -110).mean())
     _emit(bench=tag, sites=n_sites, cells=len(tx), resolution_m=resolution_m, model=model,
@@ -220,8 +214,8 @@ def bench_province(n_sites: int, resolution_m: float, model: str, threads: int,
           grid_cells=stats["grid_cells"], links=stats["links"],
           ray_points=stats["ray_points"], points_evaluated=stats["points_evaluated"],
           seconds=round(secs, 2), cpu_seconds=round(cpu, 2),
-          links_per_s=round(stats["links"] / secs), peak_traced_mb=round(peak / 2**20, 1),
-          max_rss_mb=round(_rss_mb(), 1), covered_4G_pct=round(100 * cov, 1))
+          links_per_s=round(stats["links"] / secs), peak_rss_mb=round(mem.peak_mb, 1),
+          rss_growth_mb=None if mem.growth_mb is None else round(mem.growth_mb, 1), covered_4G_pct=round(100 * cov, 1))
 
 
 def main() -> int:
