@@ -303,9 +303,15 @@ def test_terrain_irregularity_of_a_sine_and_of_a_ramp():
 
 
 def test_branch_free_deciles_equal_the_general_order_statistics():
-    from phusong.coverage._itm_terrain import DELTA_H_BUFFER, _deciles, _interdecile_4, linear_fit
+    from phusong.coverage._itm_terrain import (
+        DELTA_H_BUFFER,
+        _interdecile_4,
+        kth_largest,
+        linear_fit,
+    )
 
     rng = np.random.default_rng(11)
+    tmp = np.empty(25)
     for trial in range(200):
         n = 35  # 10 p - 5 points with p = 4: every path up to ~40 samples and every capped ray
         z = np.round(rng.normal(0.0, 30.0, n), 0 if trial % 2 else 6)  # with and without ties
@@ -319,8 +325,50 @@ def test_branch_free_deciles_equal_the_general_order_statistics():
         for j in range(n):
             buf[j] -= y
             y += slope
-        q10, q90 = _deciles(buf, n, 4, buf[245:270], buf[270:295])
+        q10, q90 = kth_largest(buf, 0, n, 4, tmp), kth_largest(buf, 0, n, n - 3, tmp)
         general = (q10 - q90) / (1.0 - 0.8 * math.exp(-5000.0 / 50e3))
         # Same residuals (same operations) and exact order statistics: identical bits.
         assert fast == general
         assert np.isclose(q10, np.sort(res)[-4], atol=1e-9)  # the 4th largest, up to rounding
+
+
+def test_kth_largest_is_the_sorted_value():
+    from phusong.coverage._itm_terrain import kth_largest
+
+    rng = np.random.default_rng(5)
+    tmp = np.empty(25)
+    for trial in range(300):
+        m = int(rng.integers(1, 49))
+        a = np.round(rng.normal(0.0, 20.0, m + 7), 0 if trial % 2 else 6)  # ties, no ties
+        lo = int(rng.integers(0, 8))
+        k = int(rng.integers(1, m + 1))
+        if min(k, m - k + 1) > 25:
+            continue
+        assert kth_largest(a, lo, m, k, tmp) == np.sort(a[lo:lo + m])[::-1][k - 1]
+
+
+@pytest.mark.parametrize("p10", [5, 9, 16, 25])
+def test_interdecile_gathers_the_tails_exactly(p10):
+    # Residual order statistics from the gathered tails equal those of a full sort, bit for
+    # bit, for gentle, heavy-tailed, one-sided and tied terrain (some take the fallback: fewer
+    # than p10 beyond mean ± 0.9 sd).
+    from phusong.coverage._itm_terrain import DELTA_H_BUFFER, interdecile, linear_fit
+
+    rng = np.random.default_rng(p10)
+    n = 10 * p10 - 5
+    shapes = [rng.normal(0, 25, n), rng.standard_t(1.5, n) * 10, np.abs(rng.normal(0, 25, n)),
+              np.round(rng.normal(0, 3, n)), np.r_[np.zeros(n - 3), 500.0, 500.0, -400.0],
+              np.zeros(n), np.linspace(0, 1, n) ** 8 * 300]
+    for z in shapes:
+        buf = np.empty(DELTA_H_BUFFER)
+        buf[:n] = 300.0 + z
+        ref = buf[:n].copy()
+        y0, y1 = linear_fit(buf, n - 1, 1.0, 0.0, float(n - 1))
+        slope = (y1 - y0) / (n - 1)
+        y = y0
+        for j in range(n):  # the residuals exactly as interdecile forms them
+            ref[j] -= y
+            y += slope
+        srt = np.sort(ref)
+        want = (srt[-p10] - srt[p10 - 1]) / (1.0 - 0.8 * math.exp(-20e3 / 50e3))
+        assert interdecile(buf, n, p10, 20e3) == want
