@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phusong import settings
+from phusong.coverage._path_kernels import sample_paths
 from phusong.crs import parse_crs
 from phusong.errors import CRSError, DataError
 
@@ -260,19 +261,8 @@ def pair_profiles(
     n_valid = np.maximum(np.ceil(dist / step).astype(np.int64) + 1, 2)
     n = len(dist)
     max_len = int(n_valid.max()) if n else 2
-    k = np.arange(max_len, dtype=float)
-    t = np.minimum(k[None, :] / (n_valid[:, None] - 1.0), 1.0)
-    prof = terrain.sample(tx_x[:, None] + t * dx[:, None], tx_y[:, None] + t * dy[:, None])
-    ok = np.ones(n, dtype=bool)
-    bad_rows = np.flatnonzero(np.isnan(prof).any(axis=1))
-    for r in bad_rows:
-        row = prof[r]
-        good = np.isfinite(row)
-        if not good.any():
-            ok[r] = False
-            row[:] = 0.0
-            continue
-        idx = np.arange(max_len)
-        row[~good] = np.interp(idx[~good], idx[good], row[good])
+    prof, ok = sample_paths(terrain.z, float(terrain.x0_m), float(terrain.y0_m),
+                            float(terrain.px_m), float(terrain.py_m), tx_x, tx_y, dx, dy,
+                            n_valid, max_len)
     d_eff = np.maximum(dist, min_distance_m)
     return prof, n_valid, d_eff / (n_valid - 1.0), d_eff, ok

@@ -1,0 +1,73 @@
+"""Compiled sampling of straight-path ground profiles (villages, candidate sites, any pairs).
+
+:func:`sample_paths` gives, bit for bit, what :meth:`phusong.coverage.Terrain.sample` along each
+path followed by linear filling of the voids gives, without the padded numpy temporaries that
+made profile sampling ~85 % of scoring the villages (25 of 35 CPU-s on the twin).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from phusong.coverage._raster_kernels import _bilinear
+
+__all__ = ["sample_paths"]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def sample_paths(z, x0, y0, px, py, tx_x, tx_y, dx, dy, n_valid, max_len):
+    """Ground heights along straight paths, m.
+
+    Parameters
+    ----------
+    z : ndarray
+        (rows, cols) DEM heights, m, NaN = void (a :class:`Terrain`'s ``z``).
+    x0, y0, px, py : float
+        The DEM's top-left corner and pixel sides, m.
+    tx_x, tx_y, dx, dy : ndarray
+        Path starts and their offsets to the path ends, WORK_CRS m (one per path).
+    n_valid : ndarray
+        Samples per path (≥ 2): sample ``k`` lies at ``min(k / (n_valid − 1), 1)`` of the way.
+    max_len : int
+        Columns of the output (≥ ``n_valid.max()``).
+
+    Returns
+    -------
+    profiles : ndarray
+        (n_paths, max_len) float64 heights; voids (and points off the DEM) linearly
+        interpolated between the nearest valid samples, constant beyond the first and last
+        ones; padded past ``n_valid`` with the last sample.
+    ok : ndarray of bool
+        False for a path without any valid sample (its row is zeros).
+    """
+    n = tx_x.shape[0]
+    prof = np.empty((n, max_len))
+    ok = np.ones(n, np.bool_)
+    for i in prange(n):
+        nv = n_valid[i]
+        prev = -1
+        for k in range(nv):
+            t = min(k / (nv - 1.0), 1.0)
+            v = _bilinear(z, x0, y0, px, py, tx_x[i] + t * dx[i], tx_y[i] + t * dy[i])
+            prof[i, k] = v
+            if math.isfinite(v):
+                if prev < 0:
+                    for q in range(k):
+                        prof[i, q] = v
+                elif prev < k - 1:
+                    a = prof[i, prev]
+                    slope = (v - a) / (k - prev)  # np.interp's formula, for the same bits
+                    for q in range(prev + 1, k):
+                        prof[i, q] = slope * (q - prev) + a
+                prev = k
+        if prev < 0:
+            ok[i] = False
+            for q in range(max_len):
+                prof[i, q] = 0.0
+        else:
+            for q in range(prev + 1, max_len):
+                prof[i, q] = prof[i, prev]
+    return prof, ok
