@@ -398,13 +398,18 @@ def test_run_bundle_screen_option_and_report(tmp_path):
 # ---- CLI ---------------------------------------------------------------------------------
 
 
-def test_cli_site_ok_and_errors(tmp_path):
-    dem = tiny_bundle().dem
-    write_raster(dem, tmp_path / "dem.tif")
+def _site_args(tmp_path, radius_km, resolution_m):
+    """``phusong coverage site`` arguments for a Hata site in the tiny bundle's DEM (no --out)."""
+    write_raster(tiny_bundle().dem, tmp_path / "dem.tif")
     lon, lat = transform_points([X0 + 5000], [Y0 - 5000], "EPSG:32648", "EPSG:4326")
-    args = ["coverage", "site", "--dem", str(tmp_path / "dem.tif"), "--lon", str(lon[0]),
+    return ["coverage", "site", "--dem", str(tmp_path / "dem.tif"), "--lon", str(lon[0]),
             "--lat", str(lat[0]), "--height-m", "30", "--freq-mhz", "900", "--eirp-dbm", "57",
-            "--radius-km", "3", "--resolution-m", "100", "--model", "hata", "--json"]
+            "--radius-km", str(radius_km), "--resolution-m", str(resolution_m), "--model",
+            "hata", "--json"]
+
+
+def test_cli_site_ok_and_errors(tmp_path):
+    args = _site_args(tmp_path, 3, 100)
     r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "s.tif")])
     assert r.exit_code == 0, r.output
     import json
@@ -482,12 +487,7 @@ def test_cli_threads_default_to_every_core_and_are_checked(tmp_path, monkeypatch
     monkeypatch.undo()
     import json
 
-    dem = tiny_bundle().dem
-    write_raster(dem, tmp_path / "dem.tif")
-    lon, lat = transform_points([X0 + 5000], [Y0 - 5000], "EPSG:32648", "EPSG:4326")
-    args = ["coverage", "site", "--dem", str(tmp_path / "dem.tif"), "--lon", str(lon[0]),
-            "--lat", str(lat[0]), "--height-m", "30", "--freq-mhz", "900", "--eirp-dbm", "57",
-            "--radius-km", "2", "--resolution-m", "200", "--model", "hata", "--json"]
+    args = _site_args(tmp_path, 2, 200)
     r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "a.tif")])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["threads"] == resolve_threads(0)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage._raster_kernels import _bilinear
+from phusong.coverage._raster_kernels import _bilinear, fill_voids_before
 
 __all__ = ["sample_paths"]
 
@@ -54,14 +54,7 @@ def sample_paths(z, x0, y0, px, py, tx_x, tx_y, dx, dy, n_valid, max_len):
             v = _bilinear(z, x0, y0, px, py, tx_x[i] + t * dx[i], tx_y[i] + t * dy[i])
             prof[i, k] = v
             if math.isfinite(v):
-                if prev < 0:
-                    for q in range(k):
-                        prof[i, q] = v
-                elif prev < k - 1:
-                    a = prof[i, prev]
-                    slope = (v - a) / (k - prev)  # np.interp's formula, for the same bits
-                    for q in range(prev + 1, k):
-                        prof[i, q] = slope * (q - prev) + a
+                fill_voids_before(prof[i], prev, k, v)
                 prev = k
         if prev < 0:
             ok[i] = False

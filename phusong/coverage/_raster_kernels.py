@@ -13,8 +13,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["sample_rays", "sample_rays_serial", "site_pixels", "site_links",
-           "site_links_serial"]
+__all__ = ["fill_voids_before", "sample_rays", "sample_rays_serial", "site_pixels",
+           "site_links", "site_links_serial"]
 
 _JIT = {"cache": True, "nogil": True}
 
@@ -49,6 +49,24 @@ def _bilinear(z, x0, y0, px, py, x, y):
 
 
 @njit(**_JIT)
+def fill_voids_before(row, prev, j, v):
+    """Fill the voids of ``row`` before sample ``j`` once its value ``v`` (finite) is known.
+
+    ``prev`` is the previous valid sample (−1: none). Before the first valid sample the row
+    takes ``v``; between two valid samples it is interpolated linearly, with ``np.interp``'s
+    formula (so that numpy-filled profiles are reproduced bit for bit).
+    """
+    if prev < 0:
+        for q in range(j):
+            row[q] = v
+    elif prev < j - 1:
+        a = row[prev]
+        slope = (v - a) / (j - prev)
+        for q in range(prev + 1, j):
+            row[q] = slope * (q - prev) + a
+
+
+@njit(**_JIT)
 def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out):
     """Ray ``k`` of :func:`sample_rays` into ``out[k]``, walked until sample ``last`` (and on
     to the next valid sample if it is void, so samples ``≤ last`` equal the full walk's)."""
@@ -62,13 +80,7 @@ def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out):
         v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
         out[k, j] = v
         if math.isfinite(v):
-            if prev < 0:
-                for q in range(j):
-                    out[k, q] = v
-            elif prev < j - 1:
-                a = out[k, prev]
-                for q in range(prev + 1, j):
-                    out[k, q] = a + (v - a) * (q - prev) / (j - prev)
+            fill_voids_before(out[k], prev, j, v)
             prev = j
             if j >= last:
                 end = j + 1
