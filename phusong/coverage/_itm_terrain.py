@@ -210,11 +210,12 @@ def interdecile(buf, n, p10, length_m):
     """Δh from ``n = 10 p10 − 5`` resampled heights in ``buf``: remove the least-squares line,
     take the interdecile range and scale it to the asymptotic value for ``length_m``.
 
-    The ``p10``-th largest and smallest residuals are exact order statistics. They are taken
-    among the residuals beyond mean ± 0.9 standard deviations (about a fifth of them, gathered
-    without branches into ``buf[245:735]``), which holds both whenever at least ``p10`` lie beyond
-    (otherwise among all): the same values as a full sort, at half the cost of selecting among
-    all ``n`` (the selection was half of a 200-sample path's whole ITM evaluation).
+    The ``p10``-th largest and smallest residuals are exact order statistics. Each is taken
+    among the residuals beyond mean ± 0.9 standard deviations on its side (about a fifth of
+    them, gathered without branches into ``buf[245:735]``), which hold the ``p10`` most extreme
+    whenever at least ``p10`` lie beyond; otherwise among all ``n``. Same values as a full
+    sort, at half the cost of selecting among all ``n`` (that selection was half of a
+    200-sample path's whole ITM evaluation).
     """
     last = n - 1
     y0, y1 = linear_fit(buf, last, 1.0, 0.0, float(last))
