@@ -215,7 +215,8 @@ def bench_province(n_sites: int, resolution_m: float, model: str, threads: int,
           ray_points=stats["ray_points"], points_evaluated=stats["points_evaluated"],
           seconds=round(secs, 2), cpu_seconds=round(cpu, 2),
           links_per_s=round(stats["links"] / secs), peak_rss_mb=round(mem.peak_mb, 1),
-          rss_growth_mb=None if mem.growth_mb is None else round(mem.growth_mb, 1), covered_4G_pct=round(100 * cov, 1))
+          rss_growth_mb=None if mem.growth_mb is None else round(mem.growth_mb, 1),
+          covered_4G_pct=round(100 * cov, 1))
 
 
 def main() -> int:

@@ -15,10 +15,14 @@ import numpy as np
 from phusong.errors import PhusongError, PhusongWarning
 
 __all__ = ["command_errors", "emit", "progress", "quiet_option", "json_option", "resolve_threads",
-           "to_jsonable"]
+           "threads_option", "to_jsonable"]
 
 quiet_option = click.option("--quiet", is_flag=True, help="Silence progress output.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Worker threads (0 = every core this process may use); results are identical for "
+    "any number.")
 
 
 def to_jsonable(obj):

@@ -16,6 +16,7 @@ from phusong.cli._common import (
     progress,
     quiet_option,
     resolve_threads,
+    threads_option,
 )
 
 __all__ = ["COMMANDS", "coverage"]
@@ -42,9 +43,7 @@ class _BundleOrSite(click.Group):
               help="Knife-edge method added to empirical models.")
 @click.option("--resolution-m", type=float, default=100.0, show_default=True,
               help="Raster cell size, m (0 = villages only).")
-@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Worker threads (0 = every core this process may use); results are "
-              "identical for any number.")
+@threads_option
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
               "(default 32; 0 = full profiles, slower).")
@@ -104,9 +103,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @click.option("--rx-height-m", type=float, default=settings.RADIO.rx_height_m, show_default=True)
 @click.option("--model", type=_MODELS, default=settings.DEFAULT_MODEL, show_default=True)
 @click.option("--diffraction", type=_DIFF, default="bullington", show_default=True)
-@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Worker threads (0 = every core this process may use); results are "
-              "identical for any number.")
+@threads_option
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
               "(default 32; 0 = full profiles, slower).")
