@@ -42,6 +42,9 @@ __all__ = [
     "TARGETS",
     "PLAN785_BUDGET_VND",
     "PROVINCE_BBOX",
+    "BANDS_5G_BY_OPERATOR",
+    "SWITCH_OFF_YEAR",
+    "on_air",
     "load_overrides",
     "ROAD_CLASSES",
     "ROAD_COST_FACTOR",
@@ -66,8 +69,29 @@ BANDS_MHZ: dict[str, dict[str, float]] = {
     "2G": {"GSM900": 947.5, "DCS1800": 1842.5},
     "3G": {"B1": 2140.0},
     "4G": {"B3": 1842.5, "B8": 947.5, "B28": 780.0},
-    "5G": {"n41": 2595.0, "n78": 3750.0},
+    "5G": {"n28": 780.0, "n41": 2595.0, "n78": 3750.0},
 }
+
+#: 5G band of each operator's licence (FACTS §6: Viettel 2500–2600 MHz, VNPT 3700–3800 MHz,
+#: MobiFone 3800–3900 MHz); ``"shared"`` is a new tower built for every operator, modelled with
+#: the highest (shortest-reaching) licensed band. An operator without an entry has no 5G band.
+#: ``n28`` (700 MHz) is licensed to nobody: a scenario may add it as an assumed low band.
+BANDS_5G_BY_OPERATOR: dict[str, str] = {"Viettel": "n41", "VNPT": "n78", "MobiFone": "n78",
+                                        "shared": "n78"}
+
+#: Year each network is switched off (FACTS §6 and §8): GSM to 15 Sept 2026, 3G Sept 2028. A
+#: report year describes the network on 31 December, so a technology is on air in report year
+#: ``y`` only when ``y < SWITCH_OFF_YEAR[tech]`` (:func:`on_air`).
+SWITCH_OFF_YEAR: dict[str, int] = {"2G": 2026, "3G": 2028}
+
+def on_air(tech: str, year: int) -> bool:
+    """True when ``tech`` still runs on 31 December of ``year`` (:data:`SWITCH_OFF_YEAR`).
+
+    >>> on_air("2G", 2025), on_air("2G", 2026), on_air("3G", 2027), on_air("4G", 2040)
+    (True, False, True, True)
+    """
+    return year < SWITCH_OFF_YEAR.get(tech, 10_000)
+
 
 #: Covered thresholds, dBm: RxLev (2G), RSCP (3G), RSRP (4G), SS-RSRP (5G) (FACTS §6).
 THRESHOLDS_DBM: dict[str, float] = {"2G": -100.0, "3G": -105.0, "4G": -110.0, "5G": -105.0}
@@ -136,7 +160,19 @@ class Costs:
     fibre_aerial_vnd_per_km, fibre_buried_vnd_per_km : float
         Fibre build cost per route-km, VND.
     ftth_vnd_per_home : float
-        Drop and CPE per home passed, VND.
+        Access network (distribution, drop and CPE) per home newly passed, VND; added to the
+        route cost of every household a fibre extension brings within reach.
+    low_band_radio_vnd : float
+        An extra low-band radio (e.g. n28 at 700 MHz) on a 5G site, VND (≈ 15,000 USD).
+    small_cell_vnd : float
+        A fallback small cell on a light mast with its power (solar + battery), VND
+        (≈ 30,000 USD).
+    microwave_hop_vnd : float
+        One point-to-point microwave link (both ends, licence) as a small cell's backhaul, VND
+        (≈ 15,000 USD).
+    satellite_vnd_per_household : float
+        A satellite broadband terminal installed in one household (capex only), VND
+        (≈ 600 USD).
     usd_vnd : float
         Exchange rate, VND per USD.
     """
@@ -146,6 +182,10 @@ class Costs:
     fibre_aerial_vnd_per_km: float = 5_000 * USD_VND
     fibre_buried_vnd_per_km: float = 13_000 * USD_VND
     ftth_vnd_per_home: float = 700 * USD_VND
+    low_band_radio_vnd: float = 15_000 * USD_VND
+    small_cell_vnd: float = 30_000 * USD_VND
+    microwave_hop_vnd: float = 15_000 * USD_VND
+    satellite_vnd_per_household: float = 600 * USD_VND
     usd_vnd: float = USD_VND
 
 
