@@ -102,7 +102,9 @@ def test_upgrades_and_new_sites_with_costs():
     # backhaul: 6 km factor 1 + 6 km factor 2 along roads, then straight to the road end node
     expect = (6000 + 2 * 6000) * per_m + cl.road_m * per_m
     assert cl.backhaul_cost_vnd == pytest.approx(expect, rel=1e-9)
-    assert cl.cost_vnd == pytest.approx(costs.new_site_vnd + cl.power_cost_vnd + expect, rel=1e-12)
+    # a shared new tower costs sharing_markup more (radios, power and rent of every operator)
+    site = costs.new_site_vnd * (1 + pc.sharing_markup)
+    assert cl.cost_vnd == pytest.approx(site + cl.power_cost_vnd + expect, rel=1e-12)
     assert (c.commune_code == "04789").all() and c.candidate_id.is_unique
 
 

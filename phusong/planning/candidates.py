@@ -1,17 +1,22 @@
 """Candidate BTS sites: upgrades of existing towers and new sites where demand is uncovered.
 
 * **Upgrades** (``kind="upgrade"``, ``settings.COSTS.upgrade_site_vnd``): 4G on existing towers
-  that carry only 2G/3G, 5G on towers that carry 4G; the tower's operator; backhaul is added
-  when the site has none (``has_backhaul`` false).
-* **New sites** (``kind="new"``, ``settings.COSTS.new_site_vnd``), generated around villages
-  without mobile broadband (the scenario's broadband techs): household-weighted centres of
+  that carry only 2G/3G, 5G on every tower that carries 4G (in the operator's licensed band,
+  ``Scenario.bands_5g``; an operator without a 5G band gets none), plus the scenario's low band
+  when it names one (``low_band_5g``, ``Costs.low_band_radio_vnd`` more); the tower's operator;
+  backhaul is added when the site has none (``has_backhaul`` false).
+* **New sites** (``kind="new"``, ``settings.COSTS.new_site_vnd``; with ``with_5g`` they also carry
+  5G in the shared band and cost ``upgrade_site_vnd`` more for the 5G radio), generated around
+  villages in ``demand`` (default: without mobile broadband): household-weighted centres of
   clusters of such villages (scikit-learn DBSCAN in ``settings.WORK_CRS``; clusters wider than
   ``cluster_max_radius_m`` are split with KMeans), the highest DEM hill tops near each cluster
   (local maxima of a ``ridge_window_m`` window via ``scipy.ndimage.maximum_filter``), and commune
   centres without broadband. Sites closer than 300 m to an earlier one are merged. Operator
   ``"shared"`` by default (one tower for all operators, Plan 785 §III.3.b).
 
-Cost of a candidate = site + power + backhaul, VND. Power: a new site farther than
+The radios a candidate adds are listed in ``bands`` (``"4G:B8;5G:n78"``); ``tech``/``band`` name
+the highest technology's first band. Cost of a candidate = site + power + backhaul, VND; a shared
+new tower costs ``sharing_markup`` more (radios, power and rent of every operator). Power: a new site farther than
 ``power_free_m`` from the road network pays a medium-voltage line per km beyond that. Backhaul:
 the cheapest path along roads (edge ``cost_vnd``: aerial fibre per km × road-class factor) from
 the site's nearest road node to a road node on the existing fibre, plus the straight stretch to
@@ -35,6 +40,12 @@ from phusong import settings
 from phusong.crs import parse_crs, to_work, transform_points
 from phusong.errors import DataError, SchemaError
 from phusong.planning import _plan_deps as deps
+from phusong.planning.radios import (  # noqa: F401  (candidate_transmitters: public here too)
+    candidate_transmitters,
+    five_g_bands,
+    main_band,
+    parse_bands,
+)
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 
 __all__ = [
@@ -44,11 +55,12 @@ __all__ = [
     "candidate_transmitters",
     "fibre_road_nodes",
     "backhaul_vnd",
+    "new_site_bands",
 ]
 
 #: Columns of a candidate table (plus geometry, EPSG:4326).
 CANDIDATE_COLUMNS = ("candidate_id", "kind", "source", "site_id", "operator", "tech", "band",
-                     "freq_mhz", "height_m", "commune_code", "name", "x_m", "y_m", "road_m",
+                     "bands", "freq_mhz", "height_m", "commune_code", "name", "x_m", "y_m", "road_m",
                      "backhaul_m", "site_cost_vnd", "power_cost_vnd", "backhaul_cost_vnd",
                      "cost_vnd")
 _DEDUP_M = 300.0
@@ -118,27 +130,43 @@ def _site_techs(bundle) -> pd.DataFrame:
                         "has_backhaul": (sites["has_backhaul"].fillna(False).astype(bool).to_numpy()
                                          if "has_backhaul" in sites.columns else False)})
     out["techs"] = [techs.get(s, set()) for s in out.site_id]
+    out["ground_m"] = (pd.to_numeric(sites["ground_m"], errors="coerce").to_numpy(float)
+                       if "ground_m" in sites.columns else np.nan)
     return out
 
 
-def _upgrades(bundle, rules) -> pd.DataFrame:
+def _upgrades(bundle, rules, scenario: Scenario) -> pd.DataFrame:
     if bundle.sites is None or not len(bundle.sites):
         return pd.DataFrame()
     s = _site_techs(bundle)
     rows = []
     band4 = rules.new_site_band if rules.new_site_tech == "4G" else next(iter(settings.BANDS_MHZ["4G"]))
+    bands5 = dict(scenario.bands_5g)
     for r in s.itertuples():
-        for tech, band, want in (("4G", band4, rules.upgrade_4g and "4G" not in r.techs and
-                                  bool(r.techs & {"2G", "3G"})),
-                                 ("5G", rules.upgrade_5g_band, rules.upgrade_5g and "4G" in r.techs
-                                  and "5G" not in r.techs)):
+        five = bands5.get(r.operator)
+        for tech, bands, want in (("4G", [band4], rules.upgrade_4g and "4G" not in r.techs and
+                                   bool(r.techs & {"2G", "3G"})),
+                                  ("5G", five_g_bands(five, rules), rules.upgrade_5g and five
+                                   is not None and "4G" in r.techs and "5G" not in r.techs)):
             if want:
                 rows.append({"kind": "upgrade", "source": "existing", "site_id": r.site_id,
-                             "operator": r.operator, "tech": tech, "band": band,
+                             "operator": r.operator, "tech": tech, "band": bands[0],
+                             "bands": ";".join(f"{tech}:{b}" for b in bands),
                              "height_m": r.height_m, "x_m": r.x_m, "y_m": r.y_m,
+                             "ground_m": r.ground_m,
                              "needs_backhaul": not r.has_backhaul, "weight": 0.0,
                              "name": f"Nâng cấp {tech} {r.site_id}"})
     return pd.DataFrame(rows)
+
+
+def new_site_bands(scenario: Scenario, *, with_5g: bool) -> str:
+    """Radios of a new site: the rules' tech and band, plus 5G in the shared band with ``with_5g``."""
+    r = scenario.rules
+    out = [f"{r.new_site_tech}:{r.new_site_band}"]
+    if with_5g and r.new_site_tech != "5G":
+        main = dict(scenario.bands_5g).get(r.new_site_operator)
+        out += [f"5G:{b}" for b in five_g_bands(main, r)]
+    return ";".join(out)
 
 
 def _clusters(x, y, w, rules) -> list[tuple[float, float, np.ndarray]]:
@@ -187,7 +215,7 @@ def _pixel_to_xy(t, col, row):
     return t.a * col + t.b * row + t.c, t.d * col + t.e * row + t.f
 
 
-def _new_sites(bundle, villages_w, uncovered, rules) -> pd.DataFrame:
+def _new_sites(bundle, villages_w, uncovered, rules, bands: str) -> pd.DataFrame:
     vx, vy = villages_w.geometry.x.to_numpy(), villages_w.geometry.y.to_numpy()
     hh = villages_w["households"].to_numpy(float)
     idx = np.flatnonzero(uncovered)
@@ -197,8 +225,9 @@ def _new_sites(bundle, villages_w, uncovered, rules) -> pd.DataFrame:
     clusters = _clusters(vx[idx], vy[idx], hh[idx], rules)
     hx, hy, hz = _hilltops(bundle.dem, rules)
     htree = cKDTree(np.column_stack([hx, hy])) if len(hx) else None
+    top = main_band(bands)
     base = {"kind": "new", "site_id": None, "operator": rules.new_site_operator,
-            "tech": rules.new_site_tech, "band": rules.new_site_band,
+            "tech": top[0], "band": top[1], "bands": bands,
             "height_m": rules.new_site_height_m, "needs_backhaul": True}
     for cx, cy, sub in clusters:
         weight = float(hh[idx[sub]].sum())
@@ -240,8 +269,9 @@ def _assign_communes(df: pd.DataFrame, bundle) -> np.ndarray:
 
 
 def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario = DEFAULT_SCENARIO,
-                        graph: nx.Graph | None = None, fibre_nodes: list | None = None
-                        ) -> gpd.GeoDataFrame:
+                        graph: nx.Graph | None = None, fibre_nodes: list | None = None,
+                        demand: np.ndarray | None = None, with_5g: bool = False,
+                        kinds: tuple[str, ...] = ("upgrade", "new")) -> gpd.GeoDataFrame:
     """Upgrade and new-site candidates with costs (module doc).
 
     Parameters
@@ -256,6 +286,13 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
         Road graph (:func:`phusong.planning.roads.road_graph`); built from ``bundle.roads``.
     fibre_nodes : list, optional
         Road nodes on the existing fibre (:func:`fibre_road_nodes`).
+    demand : ndarray of bool, optional
+        Villages (in ``bundle.villages`` order) new sites are generated around (default: those
+        without mobile broadband).
+    with_5g : bool
+        New sites carry 5G as well (when a 5G target falls due in the period).
+    kinds : tuple of str
+        Which candidates to make: ``"upgrade"``, ``"new"`` or both.
 
     Returns
     -------
@@ -274,8 +311,14 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
         graph = deps.road_graph(bundle.roads, costs=scenario.costs)
     if fibre_nodes is None:
         fibre_nodes = fibre_road_nodes(graph, bundle)
-    parts = [p for p in (_upgrades(bundle, rules), _new_sites(bundle, villages, ~broadband, rules))
-             if len(p)]
+    uncovered = ~broadband if demand is None else np.asarray(demand, bool)
+    parts = []
+    if "upgrade" in kinds:
+        parts.append(_upgrades(bundle, rules, scenario))
+    if "new" in kinds:
+        parts.append(_new_sites(bundle, villages, uncovered, rules,
+                                new_site_bands(scenario, with_5g=with_5g)))
+    parts = [p for p in parts if len(p)]
     if not parts:
         return _finish(pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "needs_backhaul"]), 0)
     df = pd.concat(parts, ignore_index=True)
@@ -298,7 +341,13 @@ def price_candidates(df: pd.DataFrame, bundle, graph, fibre_nodes, scenario: Sce
     need = df["needs_backhaul"].fillna(True).astype(bool).to_numpy() if len(df) else new
     df["road_m"] = road
     df["backhaul_m"] = np.where(need, along, 0.0)
-    df["site_cost_vnd"] = np.where(new, c.new_site_vnd, c.upgrade_site_vnd)
+    bands = df["bands"] if "bands" in df else pd.Series("", index=df.index)
+    n5 = np.array([sum(t == "5G" for t, _ in parse_bands(b)) for b in bands], dtype=float)
+    radio5 = np.where(new & (n5 > 0), c.upgrade_site_vnd, 0.0) + np.maximum(n5 - 1, 0) * \
+        c.low_band_radio_vnd
+    shared = new & (df["operator"] == "shared").to_numpy() if len(df) else new
+    df["site_cost_vnd"] = (np.where(new, c.new_site_vnd, c.upgrade_site_vnd) + radio5) * \
+        np.where(shared, 1.0 + pc.sharing_markup, 1.0)
     far = np.where(np.isfinite(road), np.maximum(0.0, road - pc.power_free_m), 0.0)
     df["power_cost_vnd"] = np.where(new, far / 1000.0 * pc.power_line_vnd_per_km, 0.0)
     df["backhaul_cost_vnd"] = np.where(need, bh, 0.0)
@@ -389,30 +438,3 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
     if ids is not None:
         res["candidate_id"] = ids.astype(str).to_numpy()
     return res
-
-
-def candidate_transmitters(candidates: gpd.GeoDataFrame, dem=None) -> pd.DataFrame:
-    """One omni transmitter row per candidate, in the layout of :func:`phusong.coverage.transmitters`.
-
-    Upgrades are modelled as omni cells at the tower's height (an assumption: the real sectors
-    follow the existing ones). ``ground_m`` is sampled from ``dem`` (NaN without one).
-    """
-    x = candidates["x_m"].to_numpy(float)
-    y = candidates["y_m"].to_numpy(float)
-    ground = np.full(len(x), np.nan)
-    if dem is not None and len(x):
-        gx, gy = transform_points(x, y, settings.WORK_CRS, dem.crs)
-        col, row = _pixel_to_xy(~dem.transform, gx, gy)
-        r = np.clip(np.floor(row).astype(int), 0, dem.array.shape[0] - 1)
-        c = np.clip(np.floor(col).astype(int), 0, dem.array.shape[1] - 1)
-        ground = dem.array[r, c].astype(float)
-    op = candidates["operator"].astype(str).to_numpy()
-    return pd.DataFrame({
-        "cell_id": candidates["candidate_id"].astype(str).to_numpy(),
-        "site_id": candidates["candidate_id"].astype(str).to_numpy(),
-        "operator": op, "tech": candidates["tech"].to_numpy(),
-        "band": candidates["band"].to_numpy(), "freq_mhz": candidates["freq_mhz"].to_numpy(float),
-        "eirp_dbm": np.full(len(x), settings.RADIO.eirp_dbm),
-        "azimuth_deg": np.full(len(x), np.nan), "tilt_deg": np.zeros(len(x)),
-        "height_m": candidates["height_m"].to_numpy(float), "x_m": x, "y_m": y,
-        "ground_m": ground})

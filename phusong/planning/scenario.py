@@ -28,6 +28,9 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     [planning]                    # broadband_techs, reach_m, centre_prize_households
     broadband_techs = ["4G", "5G"]
 
+    [bands_5g]                    # 5G band per operator ("" = none); defaults FACTS §6
+    Viettel = "n41"
+
     [[targets]]                   # replaces settings.TARGETS when present
     indicator = "fibre_available"
     denominator = "households"
@@ -43,7 +46,7 @@ Examples
 >>> scenario_from_dict({"budget": {}})
 Traceback (most recent call last):
 ...
-phusong.errors.DataError: scenario: unknown key 'budget'; use budgets, candidates, carry_over, costs, model, name, objective, planning, targets, time_limit_s, years
+phusong.errors.DataError: scenario: unknown key 'budget'; use bands_5g, budgets, candidates, carry_over, costs, model, name, objective, planning, targets, time_limit_s, years
 """
 
 from __future__ import annotations
@@ -83,11 +86,15 @@ class PlanningCosts:
     backhaul_missing_vnd_per_km : float
         Backhaul priced per km when no road path to the fibre exists (microwave-equivalent),
         VND per km.
+    sharing_markup : float
+        A new tower shared by every operator costs this fraction more than a single operator's
+        (their radios, power and rent; :mod:`phusong.planning.siting`), fraction.
     """
 
     power_line_vnd_per_km: float = 15_000 * settings.USD_VND
     power_free_m: float = 500.0
     backhaul_missing_vnd_per_km: float = 10_000 * settings.USD_VND
+    sharing_markup: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,9 @@ class CandidateRules:
         Existing towers as upgrade candidates: 4G where only 2G/3G, 5G on 4G sites.
     new_site_tech, new_site_band : str
         Radio of a new public-utility site (default 4G on B8, 947.5 MHz, for rural reach).
-    upgrade_5g_band : str
-        5G band of an upgrade.
+    low_band_5g : str
+        A 5G low band every 5G site also gets (e.g. ``"n28"``, 700 MHz: an assumption, licensed
+        to no operator today); ``""`` for none.
     new_site_height_m : float
         Antenna height of a new site, m.
     new_site_operator : str
@@ -132,7 +140,7 @@ class CandidateRules:
     upgrade_5g: bool = True
     new_site_tech: str = "4G"
     new_site_band: str = "B8"
-    upgrade_5g_band: str = "n78"
+    low_band_5g: str = ""
     new_site_height_m: float = settings.RADIO.tower_height_m
     new_site_operator: str = "shared"
     max_new_sites: int = 600
@@ -174,6 +182,9 @@ class Scenario:
     broadband_techs : tuple of str
         Technologies counted as mobile broadband (public-utility demand is the villages
         without any of them).
+    bands_5g : tuple of (str, str)
+        5G band per operator (and ``"shared"`` for new shared towers); default
+        ``settings.BANDS_5G_BY_OPERATOR`` (FACTS §6). An operator without one gets no 5G.
     reach_m : float
         Fibre reach along roads, m.
     centre_prize_households : float
@@ -200,6 +211,7 @@ class Scenario:
     rules: CandidateRules = CandidateRules()
     model: str = settings.DEFAULT_MODEL
     broadband_techs: tuple[str, ...] = ("4G", "5G")
+    bands_5g: tuple[tuple[str, str], ...] = tuple(settings.BANDS_5G_BY_OPERATOR.items())
     reach_m: float = settings.FIBRE_REACH_M
     centre_prize_households: float = 500.0
     time_limit_s: float = 10.0
@@ -216,6 +228,7 @@ class Scenario:
     def to_dict(self) -> dict:
         """Plain-data form (for ``plan.json``)."""
         d = asdict(self)
+        d["bands_5g"] = dict(self.bands_5g)
         d["budgets"] = {str(p.year): {"fibre_vnd": p.fibre_vnd, "mobile_vnd": p.mobile_vnd}
                         for p in self.budgets}
         return d
@@ -225,7 +238,7 @@ class Scenario:
 DEFAULT_SCENARIO = Scenario()
 
 _TOP = ("name", "years", "carry_over", "model", "time_limit_s", "objective", "budgets", "costs",
-        "candidates", "planning", "targets")
+        "candidates", "planning", "targets", "bands_5g")
 OBJECTIVES = ("budget", "targets")
 _PLANNING = ("broadband_techs", "reach_m", "centre_prize_households")
 
@@ -271,9 +284,9 @@ def _check_rules(r: CandidateRules) -> None:
     if r.new_site_tech not in settings.TECHS:
         raise DataError(f"scenario: [candidates] new_site_tech {r.new_site_tech!r} is not one of "
                         f"{list(settings.TECHS)}")
-    for key, tech in (("new_site_band", r.new_site_tech), ("upgrade_5g_band", "5G")):
+    for key, tech in (("new_site_band", r.new_site_tech), ("low_band_5g", "5G")):
         band = getattr(r, key)
-        if band not in settings.BANDS_MHZ[tech]:
+        if band and band not in settings.BANDS_MHZ[tech]:
             raise DataError(f"scenario: [candidates] {key} {band!r} is not a {tech} band; use one of "
                             f"{list(settings.BANDS_MHZ[tech])}")
     if r.new_site_operator not in (*settings.OPERATORS, "shared"):
@@ -340,7 +353,44 @@ def scenario_from_dict(doc: dict, *, source: str = "scenario") -> Scenario:
         if not isinstance(doc["targets"], list):
             raise DataError("scenario: targets must be an array of tables [[targets]]")
         kw["targets"] = targets_from_records(doc["targets"])
-    return replace(s, **kw)
+    if "bands_5g" in doc:
+        kw["bands_5g"] = _bands_5g(doc["bands_5g"])
+    out = replace(s, **kw)
+    _check_target_bands(out)
+    return out
+
+
+def _bands_5g(table) -> tuple[tuple[str, str], ...]:
+    if not isinstance(table, dict):
+        raise DataError('scenario: [bands_5g] must be a table such as Viettel = "n41"')
+    bands = dict(settings.BANDS_5G_BY_OPERATOR)
+    for op, band in table.items():
+        if op not in (*settings.OPERATORS, "shared"):
+            raise DataError(f"scenario: [bands_5g] {op!r} is not an operator; use 'shared' or one "
+                            f"of {list(settings.OPERATORS)}")
+        if band == "":
+            bands.pop(op, None)
+        elif band not in settings.BANDS_MHZ["5G"]:
+            raise DataError(f"scenario: [bands_5g] {op} = {band!r} is not a 5G band known to "
+                            f"settings; use one of {list(settings.BANDS_MHZ['5G'])}")
+        else:
+            bands[op] = band
+    return tuple(bands.items())
+
+
+def _check_target_bands(s: Scenario) -> None:
+    """A 5G target needs a 5G band: for its operator, or for some operator or shared sites."""
+    bands = dict(s.bands_5g)
+    for t in s.targets:
+        if not t.indicator.startswith("mobile_5G"):
+            continue
+        op = t.indicator[len("mobile_5G_"):] or None
+        if op is not None and op not in bands:
+            raise DataError(f"scenario: target {t.indicator} ({t.year}) needs a 5G band for {op}; "
+                            f"add it under [bands_5g] ({op} = \"n78\") or drop the target")
+        if op is None and not bands:
+            raise DataError(f"scenario: target {t.indicator} ({t.year}) needs a 5G band; [bands_5g] "
+                            "names none")
 
 
 def _budgets(table, years) -> tuple[Period, ...]:
