@@ -22,7 +22,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from phusong import settings
-from phusong.crs import transform_points
 from phusong.planning import _plan_deps as deps
 
 __all__ = ["parse_bands", "main_band", "five_g_bands", "candidate_transmitters",
@@ -50,19 +49,18 @@ def main_band(bands: str) -> tuple[str, str]:
 
 
 def sample_ground(x_m, y_m, dem) -> np.ndarray:
-    """DEM elevation under points in WORK_CRS (nearest cell), m; NaN without a DEM or off it."""
+    """DEM elevation under points in WORK_CRS, m; NaN without a DEM or off it.
+
+    Sampled as :func:`phusong.coverage.transmitters` samples a site without ``ground_m``, so a
+    candidate and the site it becomes (``plan apply``) stand on the same ground.
+    """
     x_m, y_m = np.asarray(x_m, float), np.asarray(y_m, float)
-    out = np.full(len(x_m), np.nan)
     if dem is None or not len(x_m):
-        return out
-    gx, gy = transform_points(x_m, y_m, settings.WORK_CRS, dem.crs)
-    inv = ~dem.transform
-    col, row = inv.a * gx + inv.b * gy + inv.c, inv.d * gx + inv.e * gy + inv.f
-    r, c = np.floor(row).astype(int), np.floor(col).astype(int)
-    h, w = dem.array.shape
-    ok = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-    out[ok] = dem.array[r[ok], c[ok]].astype(float)
-    return out
+        return np.full(len(x_m), np.nan)
+    from phusong.coverage._terrain import Terrain, prepare_terrain
+
+    terrain = dem if isinstance(dem, Terrain) else prepare_terrain(dem)
+    return np.asarray(terrain.sample(x_m, y_m), dtype=float)
 
 
 def _band_rows(candidates) -> tuple[np.ndarray, list[str], list[str]]:
