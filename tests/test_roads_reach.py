@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import LineString, Point
+from shapely.geometry import LineString, Point, box
 
 from phusong.bundle import Bundle
 from phusong.errors import DataError
 from phusong.planning.reach import fibre_available, fibre_distance_m
-from phusong.planning.roads import graph_components, road_graph, snap_points, snap_to_edges
+from phusong.planning.roads import (
+    graph_components,
+    road_graph,
+    snap_points,
+    snap_to_edges,
+    urban_areas,
+)
+from phusong.settings import COSTS
 
 CRS = "EPSG:32648"
 
@@ -114,3 +123,55 @@ def test_crossings_and_near_junctions_are_joined():
     # a 10 m gap is beyond the default 5 m snap: stays apart
     roads.loc[2, "geometry"] = LineString([(700, 10), (700, 500)])
     assert not nx.is_connected(road_graph(roads))
+
+
+def _edge_of(g, road_id):
+    return next(d for *_, d in g.edges(data=True) if d["road_id"] == road_id)
+
+
+def test_urban_length_is_priced_buried():
+    # a square over x in [-100, 500], given in lon/lat: half of road "a" (0..1000 m) lies inside
+    square = gpd.GeoDataFrame(geometry=[box(-100, -100, 500, 100)], crs=CRS).to_crs(4326)
+    g = road_graph(_roads(), urban=square)
+    a, b = _edge_of(g, "a"), _edge_of(g, "b")
+    # the square's edge at x=500 moved by the lon/lat round trip: well under a micrometre
+    assert a["buried_m"] == pytest.approx(500.0, abs=1e-6)
+    half_km = a["length_m"] / 2 / 1000
+    want = (half_km * COSTS.fibre_aerial_vnd_per_km + half_km * COSTS.fibre_buried_vnd_per_km) * 2.6
+    assert a["cost_vnd"] == pytest.approx(want, rel=1e-9)
+    assert b["buried_m"] == 0.0
+    assert b["cost_vnd"] == pytest.approx(COSTS.fibre_aerial_vnd_per_km * 1.0, rel=1e-9)
+
+
+def test_touching_urban_polygons_count_once():
+    # two urban communes whose common border runs along road "b" (x = 1000)
+    two = gpd.GeoDataFrame(geometry=[box(900, -10, 1000, 1010), box(1000, -10, 1100, 1010)],
+                           crs=CRS)
+    b = _edge_of(road_graph(_roads(), urban=two), "b")
+    assert b["buried_m"] == pytest.approx(b["length_m"])
+
+
+def test_no_urban_is_as_before():
+    plain = road_graph(_roads())
+    for urban in (None, gpd.GeoDataFrame(geometry=[], crs=CRS)):
+        g = road_graph(_roads(), urban=urban)
+        for u, v, d in plain.edges(data=True):
+            e = g.edges[u, v]
+            assert e["cost_vnd"] == d["cost_vnd"]  # bit-identical
+            assert e["buried_m"] == 0.0
+    # the all-aerial formula, exactly as before urban= existed
+    for *_, d in plain.edges(data=True):
+        assert d["cost_vnd"] == d["length_m"] * (COSTS.fibre_aerial_vnd_per_km / 1000.0) * d["cost_factor"]
+
+
+def test_urban_areas_any_unicode_form():
+    types = ["Xã", "Phường", "Thị trấn", "xã", "PHƯỜNG", "thị  trấn"]
+    nfd = [unicodedata.normalize("NFD", t) for t in types]
+    assert nfd[1] != "Phường" and nfd[2] != "Thị trấn"  # really decomposed
+    communes = gpd.GeoDataFrame({"commune_code": [f"{i:05d}" for i in range(6)], "type": nfd},
+                                geometry=[box(i, 0, i + 1, 1) for i in range(6)], crs=CRS)
+    got = urban_areas(communes)
+    assert got["commune_code"].tolist() == ["00001", "00002", "00004", "00005"]
+    assert got.crs == communes.crs
+    with pytest.raises(DataError, match="no 'type' column"):
+        urban_areas(communes.drop(columns="type"))

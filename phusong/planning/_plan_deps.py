@@ -41,11 +41,11 @@ def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL):
     return f(tx, x_m, y_m, dem, model=model)
 
 
-def road_graph(roads, *, costs=settings.COSTS):
-    """:func:`phusong.planning.roads.road_graph`."""
+def road_graph(roads, *, costs=settings.COSTS, urban=None):
+    """:func:`phusong.planning.roads.road_graph` (``urban``: polygons priced buried)."""
     from phusong.planning.roads import road_graph as f
 
-    return f(roads, costs=costs)
+    return f(roads, costs=costs, urban=urban)
 
 
 def snap_points(graph, x_m, y_m):

@@ -27,10 +27,15 @@ import shapely
 from scipy.spatial import cKDTree
 
 from phusong import settings
+from phusong.communes import normalize_name
 from phusong.crs import to_work
 from phusong.errors import DataError
 
-__all__ = ["road_graph", "snap_points", "snap_to_edges", "graph_components"]
+__all__ = ["road_graph", "urban_areas", "snap_points", "snap_to_edges", "graph_components"]
+
+#: Commune types whose new cable goes underground (urban undergrounding, "ngầm hóa"), as keys of
+#: :func:`phusong.communes.normalize_name` so that any Unicode form or case matches.
+_URBAN_TYPES = frozenset(normalize_name(t, strip_prefix=False) for t in ("Phường", "Thị trấn"))
 
 
 def _node_lines(geoms: np.ndarray, snap_m: float) -> np.ndarray:
@@ -87,7 +92,93 @@ def _node_lines(geoms: np.ndarray, snap_m: float) -> np.ndarray:
     return out
 
 
-def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float = 5.0) -> nx.Graph:
+def urban_areas(communes):
+    """The urban communes (*phường* and *thị trấn*), where new fibre is laid underground.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Communes with a ``type`` column (``Xã`` / ``Phường`` / ``Thị trấn``), any CRS. Types
+        are compared after Unicode NFC normalisation and lower-casing
+        (:func:`phusong.communes.normalize_name`), so decomposed (NFD) or upper-case spellings
+        match.
+
+    Returns
+    -------
+    GeoDataFrame
+        The rows of ``communes`` whose type is *phường* or *thị trấn*, in their CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from phusong.planning.roads import urban_areas
+    >>> c = gpd.GeoDataFrame({"type": ["Xã", "Phường", "Thị trấn"]},
+    ...     geometry=[box(0, 0, 1, 1)] * 3, crs="EPSG:32648")
+    >>> urban_areas(c)["type"].tolist()
+    ['Phường', 'Thị trấn']
+    """
+    if "type" not in communes:
+        raise DataError("communes: no 'type' column; add it (Xã / Phường / Thị trấn) to find "
+                        "the urban communes")
+    key = communes["type"].map(lambda t: normalize_name(t, strip_prefix=False))
+    return communes[key.isin(_URBAN_TYPES).to_numpy()]
+
+
+def _buried_m(lines: np.ndarray, urban) -> np.ndarray:
+    """Length of each line inside the urban polygons, m (lines in WORK_CRS).
+
+    The polygons are dissolved first, so a line along the common border of two urban communes
+    counts once; the parts of the union share no area and no border length.
+    """
+    out = np.zeros(len(lines))
+    if urban is None or len(urban) == 0 or len(lines) == 0:
+        return out
+    polys = to_work(urban, "urban").geometry.to_numpy()
+    polys = shapely.make_valid(polys[~(shapely.is_missing(polys) | shapely.is_empty(polys))])
+    parts = shapely.get_parts(shapely.union_all(polys))
+    parts = parts[shapely.get_dimensions(parts) == 2]
+    if parts.size == 0:
+        return out
+    li, pi = shapely.STRtree(parts).query(lines, predicate="intersects")
+    inside = shapely.length(shapely.intersection(lines[li], parts[pi]))
+    out += np.bincount(li, weights=inside, minlength=len(lines))
+    return np.minimum(out, shapely.length(lines))
+
+
+def _edge_pieces(geoms: np.ndarray):
+    """Cut the noded lines at shared vertices.
+
+    Returns
+    -------
+    uniq : ndarray, shape (n, 2)
+        Vertex coordinates rounded to 0.1 m; row numbers are node ids.
+    nodes : ndarray of int
+        Node ids (vertices shared by two lines, or a line's ends).
+    pieces : list of (u, v, line index, LineString)
+        One edge per piece, ``u`` where the piece starts; pieces closing on themselves dropped.
+    """
+    coords, line_idx = shapely.get_coordinates(geoms, return_index=True)
+    coords = np.round(coords, 1)  # 10 cm: identical vertices of touching lines coincide
+    uniq, inverse, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    starts = np.r_[0, np.flatnonzero(np.diff(line_idx)) + 1]
+    ends = np.r_[starts[1:], len(line_idx)] - 1
+    is_node = counts[inverse] > 1
+    is_node[starts] = True
+    is_node[ends] = True
+    pieces = []
+    for li, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        cut = np.flatnonzero(is_node[s : e + 1]) + s
+        for a, b in zip(cut[:-1], cut[1:], strict=True):
+            u, v = int(inverse[a]), int(inverse[b])
+            if u != v:
+                pieces.append((u, v, li, shapely.LineString(coords[a : b + 1])))
+    return uniq, np.unique(inverse[is_node]), pieces
+
+
+def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float = 5.0,
+               urban=None) -> nx.Graph:
     """Build an undirected road graph from a roads layer.
 
     Lines are joined where they share a vertex, where they cross, and where an end point lies
@@ -98,63 +189,60 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float =
     roads : GeoDataFrame
         Lines with ``road_class`` and ``cost_factor`` (schema ``roads``), any CRS.
     costs : settings.Costs
-        ``cost_vnd`` of an edge = length (km) × ``fibre_aerial_vnd_per_km`` × ``cost_factor``.
+        ``cost_vnd`` of an edge = (aerial km × ``fibre_aerial_vnd_per_km`` + buried km ×
+        ``fibre_buried_vnd_per_km``) × ``cost_factor``.
     snap_m : float
         Largest gap between a line's end and another line that still makes a junction, m.
+    urban : GeoDataFrame, optional
+        Polygons (any CRS) where new cable must go underground, e.g. :func:`urban_areas` of the
+        communes. The length of each edge inside them is buried, the rest aerial. None (the
+        default): every edge is aerial.
 
     Returns
     -------
     networkx.Graph
-        Nodes: int with ``x``, ``y`` (m, WORK_CRS). Edges: ``length_m``, ``road_class``,
-        ``cost_factor``, ``road_id``, ``cost_vnd``, ``geometry`` (LineString, WORK_CRS). Where
-        two lines join the same pair of nodes the cheaper one is kept. ``from_node`` names the
-        node where ``geometry`` starts.
+        Nodes: int with ``x``, ``y`` (m, WORK_CRS). Edges: ``length_m``, ``buried_m`` (m of
+        ``length_m`` inside ``urban``), ``road_class``, ``cost_factor``, ``road_id``,
+        ``cost_vnd``, ``geometry`` (LineString, WORK_CRS). Where two lines join the same pair of
+        nodes the cheaper one is kept. ``from_node`` names the node where ``geometry`` starts.
     """
     if roads is None or len(roads) == 0:
         raise DataError("roads: the layer is empty; a road network is needed for routing")
     work = to_work(roads, "roads").explode(index_parts=False, ignore_index=True)
-    geoms = _node_lines(work.geometry.to_numpy(), snap_m)
-    coords, line_idx = shapely.get_coordinates(geoms, return_index=True)
-    coords = np.round(coords, 1)  # 10 cm: identical vertices of touching lines coincide
-    uniq, inverse, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
-    starts = np.r_[0, np.flatnonzero(np.diff(line_idx)) + 1]
-    ends = np.r_[starts[1:], len(line_idx)] - 1
-    is_node = counts[inverse] > 1
-    is_node[starts] = True
-    is_node[ends] = True
+    uniq, node_ids, pieces = _edge_pieces(_node_lines(work.geometry.to_numpy(), snap_m))
     cls = work["road_class"].to_numpy() if "road_class" in work else np.full(len(work), "unknown")
     factor = (
         work["cost_factor"].to_numpy(dtype=float) if "cost_factor" in work else np.ones(len(work))
     )
     rid = work["road_id"].to_numpy() if "road_id" in work else np.arange(len(work)).astype(str)
-    per_m = costs.fibre_aerial_vnd_per_km / 1000.0
+    lines = np.array([p[3] for p in pieces], dtype=object)
+    length = shapely.length(lines) if len(lines) else np.zeros(0)
+    buried = _buried_m(lines, urban)
+    li = np.array([p[2] for p in pieces], dtype=np.int64)
+    aerial_per_m = costs.fibre_aerial_vnd_per_km / 1000.0
+    buried_per_m = costs.fibre_buried_vnd_per_km / 1000.0
+    if urban is None:  # the all-aerial formula, as it always was
+        cost = length * aerial_per_m * factor[li]
+    else:
+        cost = (length - buried) * aerial_per_m * factor[li] + buried * buried_per_m * factor[li]
     g = nx.Graph()
-    node_ids = np.unique(inverse[is_node])
     for n in node_ids:
         g.add_node(int(n), x=float(uniq[n, 0]), y=float(uniq[n, 1]))
-    for li, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        cut = np.flatnonzero(is_node[s : e + 1]) + s
-        for a, b in zip(cut[:-1], cut[1:], strict=True):
-            u, v = int(inverse[a]), int(inverse[b])
-            if u == v:
-                continue
-            line = shapely.LineString(coords[a : b + 1])
-            length = float(line.length)
-            cost = length * per_m * factor[li]
-            if g.has_edge(u, v) and g[u][v]["cost_vnd"] <= cost:
-                continue
-            g.add_edge(
-                u,
-                v,
-                length_m=length,
-                road_class=str(cls[li]),
-                cost_factor=float(factor[li]),
-                road_id=str(rid[li]),
-                cost_vnd=cost,
-                from_node=u,
-                geometry=line,
-            )
+    for k, (u, v, i, line) in enumerate(pieces):
+        if g.has_edge(u, v) and g[u][v]["cost_vnd"] <= cost[k]:
+            continue
+        g.add_edge(
+            u,
+            v,
+            length_m=float(length[k]),
+            buried_m=float(buried[k]),
+            road_class=str(cls[i]),
+            cost_factor=float(factor[i]),
+            road_id=str(rid[i]),
+            cost_vnd=float(cost[k]),
+            from_node=u,
+            geometry=line,
+        )
     g.graph["crs"] = settings.WORK_CRS
     return g
 
