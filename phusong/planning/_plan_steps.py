@@ -1,11 +1,8 @@
-"""Steps of :func:`phusong.planning.plan.make_plan`: siting, applying sites, fibre routing."""
+"""Mobile steps of a plan year: budgeted siting, least cost per target, applying the radios."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -14,8 +11,7 @@ from phusong import settings
 from phusong.errors import InfeasibleError
 from phusong.planning import _plan_deps as deps
 
-__all__ = ["siting_step", "cover_step", "order_by_cost", "ranked_households", "apply_sites",
-           "fibre_step", "FibreStep",
+__all__ = ["siting_step", "target_step", "order_by_cost", "ranked_households", "apply_sites",
            "empty_routes", "ROUTE_COLUMNS"]
 
 ROUTE_COLUMNS = ("route_id", "road_class", "length_m", "cost_vnd", "purpose",
@@ -23,14 +19,14 @@ ROUTE_COLUMNS = ("route_id", "road_class", "length_m", "cost_vnd", "purpose",
 
 
 def siting_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool: np.ndarray,
-                costs: np.ndarray, budget_vnd: float, time_limit_s: float, label: str, *,
-                strict: bool = True) -> tuple[np.ndarray, dict]:
+                costs: np.ndarray, budget_vnd: float, time_limit_s: float,
+                label: str) -> tuple[np.ndarray, dict]:
     """Budgeted maximal covering over the candidates in ``pool``.
 
     Returns the chosen candidate indices (of ``A``'s columns) in rank order — each next one has
     the lowest cost per newly covered weight given those before — without candidates that add
-    nothing, and the solver figures. With ``strict`` an unaffordable budget raises
-    :class:`InfeasibleError` prefixed with ``label``; otherwise the step is skipped.
+    nothing, and the solver figures. Money that buys no useful candidate (e.g. a carried-over
+    remainder smaller than the cheapest one) is not spent: ``status`` says so, never an error.
     """
     pool_idx = np.flatnonzero(pool)
     info: dict = {"budget_vnd": float(budget_vnd), "candidates": int(len(pool_idx))}
@@ -48,9 +44,7 @@ def siting_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool
         res = deps.maximal_covering(sub, weights, costs=costs[pool_idx], budget=float(budget_vnd),
                                     existing=covered, time_limit_s=time_limit_s)
     except InfeasibleError as exc:
-        if strict:
-            raise InfeasibleError(f"{label}: {exc}") from None
-        info["status"] = f"skipped: {exc}"
+        info["status"] = f"not spent: {label}: {exc}"
         return np.zeros(0, dtype=np.int64), info
     ranking = res.ranking()
     ranking = ranking[ranking["new_weight"] > 0]
@@ -74,19 +68,33 @@ def ranked_households(A: sp.csr_matrix, chosen, covered: np.ndarray, w1: np.ndar
         yield int(j), float(w1[rows].sum()), float(w2[rows].sum())
 
 
-def apply_sites(cov: pd.DataFrame, A: sp.csr_matrix, cands, chosen) -> pd.DataFrame:
-    """Village coverage with the chosen candidates built (shared towers serve every operator)."""
+def apply_sites(cov: pd.DataFrame, A: dict, cands, chosen) -> pd.DataFrame:
+    """Village coverage with the chosen candidates' radios on air (a new copy).
+
+    ``A`` maps each technology to its villages × candidates matrix. A shared tower serves every
+    operator with 4G and every operator with a 5G band (``settings.BANDS_5G_BY_OPERATOR``) with
+    5G.
+    """
     cov = cov.copy()
-    csc = A.tocsc()
-    for j in chosen:
-        hit = np.zeros(len(cov), bool)
-        hit[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = True
-        tech, op = cands["tech"].iloc[j], cands["operator"].iloc[j]
-        ops = settings.OPERATORS if op not in settings.OPERATORS else (op,)
-        for col in [f"covered_{tech}", "covered_any", *(f"covered_{tech}_{o}" for o in ops)]:
-            base = cov[col].fillna(False).astype(bool).to_numpy() if col in cov else \
-                np.zeros(len(cov), bool)
-            cov[col] = base | hit
+    if not len(chosen):
+        return cov
+    cols: dict[str, np.ndarray] = {}
+    for tech, m in A.items():
+        csc = m.tocsc()
+        for j in chosen:
+            rows = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            if not len(rows) or f"{tech}:" not in str(cands["bands"].iloc[j]):
+                continue
+            op = cands["operator"].iloc[j]
+            ops = (op,) if op in settings.OPERATORS else tuple(
+                o for o in settings.OPERATORS if tech != "5G" or o in settings.BANDS_5G_BY_OPERATOR)
+            for col in [f"covered_{tech}", "covered_any", *(f"covered_{tech}_{o}" for o in ops)]:
+                if col not in cols:
+                    cols[col] = (cov[col].fillna(False).astype(bool).to_numpy().copy()
+                                 if col in cov else np.zeros(len(cov), bool))
+                cols[col][rows] = True
+    for col, v in cols.items():
+        cov[col] = v
     return cov
 
 
@@ -96,110 +104,6 @@ def empty_routes() -> gpd.GeoDataFrame:
                          else float) for c in ROUTE_COLUMNS}
     return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries([], crs=settings.STORE_CRS),
                             crs=settings.STORE_CRS)
-
-
-@dataclass
-class FibreStep:
-    """What one period's routing built."""
-
-    routes: gpd.GeoDataFrame
-    routes_as_fibre: gpd.GeoDataFrame
-    sources: list
-    extension_cost: float = 0.0
-    backhaul_cost: float = 0.0
-    km: float = 0.0
-    unreachable: dict = field(default_factory=dict)
-
-
-def _edge_rows(graph, edges, purpose: str, passed: dict, year: int, start: int) -> list[dict]:
-    rows = []
-    for k, (u, v) in enumerate(edges):
-        d = graph.edges[u, v]
-        hh = passed.pop(u, 0.0) + passed.pop(v, 0.0)
-        rows.append({"route_id": f"F{year}-{start + k + 1:05d}", "road_class": d.get("road_class"),
-                     "length_m": float(d.get("length_m", 0.0)), "cost_vnd": float(d["cost_vnd"]),
-                     "purpose": purpose, "households_passed": hh, "year": year,
-                     "road_id": d.get("road_id"), "geometry": d["geometry"]})
-    return rows
-
-
-def fibre_step(graph, cands, chosen, villages, fib: pd.Series, sources: list, budget_vnd: float,
-               s, year: int, notes: list[str]) -> FibreStep:
-    """Backhaul of the chosen sites (Steiner), then extensions under ``budget_vnd`` (prizes)."""
-    out = FibreStep(empty_routes(), empty_routes(), list(sources))
-    if graph is None:
-        return out
-    rows: list[dict] = []
-    reach_nodes = set()
-    for comp in nx.connected_components(graph):
-        if any(n in comp for n in sources):
-            reach_nodes |= comp
-    # backhaul of chosen sites that need it (their cost is in the mobile line)
-    need = [j for j in chosen if bool(cands["needs_backhaul"].iloc[j])] \
-        if "needs_backhaul" in cands else list(chosen)
-    if need and sources:
-        node, _ = deps.snap_points(graph, cands["x_m"].to_numpy(float)[need],
-                                   cands["y_m"].to_numpy(float)[need])
-        terms = sorted({int(n) for n in node} - set(sources))
-        ok = [t for t in terms if t in reach_nodes]
-        if len(ok) < len(terms):
-            out.unreachable["backhaul_sites"] = len(terms) - len(ok)
-        if ok:
-            r = deps.route_fibre(graph, ok, existing=out.sources, time_limit_s=s.time_limit_s)
-            rows += _edge_rows(graph, r.edges, "backhaul", {}, year, len(rows))
-            out.backhaul_cost = float(r.cost)
-            out.sources = list(dict.fromkeys([*out.sources, *r.nodes]))
-    # extensions: prizes = households not yet within reach, plus commune centres
-    if budget_vnd > 0 and out.sources:
-        prizes, passed, lost = _prizes(graph, villages, fib, s, reach_nodes)
-        for n in set(out.sources):
-            prizes.pop(n, None)
-        if lost:
-            out.unreachable["households"] = lost
-        if prizes:
-            try:
-                r = deps.route_fibre(graph, [], existing=out.sources, prizes=prizes,
-                                     budget_vnd=float(budget_vnd), time_limit_s=s.time_limit_s)
-            except InfeasibleError as exc:
-                notes.append(f"{year} fibre: {exc}")
-            else:
-                rows += _edge_rows(graph, r.edges, "extension", passed, year, len(rows))
-                out.extension_cost = float(r.cost)
-                out.sources = list(dict.fromkeys([*out.sources, *r.nodes]))
-    if out.unreachable:
-        notes.append(f"{year} fibre: out of reach of the existing network along roads: "
-                     + ", ".join(f"{v:,.0f} {k}" for k, v in out.unreachable.items()))
-    if rows:
-        g = gpd.GeoDataFrame(rows, geometry="geometry", crs=settings.WORK_CRS).to_crs(
-            settings.STORE_CRS)
-        out.routes = g
-        out.routes_as_fibre = gpd.GeoDataFrame(
-            {"span_id": g["route_id"].to_numpy(), "kind": "planned"}, geometry=g.geometry.to_numpy(),
-            crs=settings.STORE_CRS)
-        out.km = float(g["length_m"].sum()) / 1000.0
-    return out
-
-
-def _prizes(graph, villages, fib: pd.Series, s, reach_nodes: set):
-    """Node → prize (households not within reach + centre bonus), node → households, lost hh."""
-    open_ = ~fib.to_numpy()
-    if not open_.any():
-        return {}, {}, 0.0
-    v = villages[open_]
-    node, offset = deps.snap_points(graph, v.geometry.x.to_numpy(), v.geometry.y.to_numpy())
-    hh = v["households"].to_numpy(float)
-    centre = v["is_centre"].fillna(False).astype(bool).to_numpy() if "is_centre" in v else \
-        np.zeros(len(v), bool)
-    prizes: dict = {}
-    passed: dict = {}
-    lost = 0.0
-    for n, off, h, c in zip(node.tolist(), offset, hh, centre, strict=True):
-        if off > s.reach_m or n not in reach_nodes:
-            lost += h
-            continue
-        prizes[n] = prizes.get(n, 0.0) + h + (s.centre_prize_households if c else 0.0)
-        passed[n] = passed.get(n, 0.0) + h
-    return prizes, passed, lost
 
 
 def order_by_cost(A: sp.csr_matrix, chosen, covered: np.ndarray, w: np.ndarray,
@@ -222,41 +126,50 @@ def order_by_cost(A: sp.csr_matrix, chosen, covered: np.ndarray, w: np.ndarray,
     return np.asarray(out, dtype=np.int64)
 
 
-def cover_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool: np.ndarray,
-               costs: np.ndarray, target_pct: float, budget_vnd: float, time_limit_s: float,
-               label: str) -> tuple[np.ndarray, dict]:
-    """Least-cost set of candidates in ``pool`` reaching ``target_pct`` % of ``weights``.
+def target_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool: np.ndarray,
+                costs: np.ndarray, target_pct: float, budget_vnd: float, time_limit_s: float,
+                label: str) -> tuple[np.ndarray, dict]:
+    """Least-cost candidates in ``pool`` reaching ``target_pct`` % of ``weights``; never raises.
 
-    Raises
-    ------
-    InfeasibleError
-        All candidates together fall short of the target (says what they reach), or the least
-        cost exceeds ``budget_vnd`` (says the cost and the budget).
+    The target is capped at what all the pool's candidates together reach (``binds = "no
+    candidate"`` when that is below it); when the least cost exceeds ``budget_vnd`` the budget
+    buys the most it can instead (``binds = "budget"``). ``info`` has the baseline, reachable
+    and reached shares (%), the least cost and its proven lower bound (VND), the gap and the
+    shortfall (percentage points).
     """
     from phusong.planning.siting import SetCovering
 
     pool_idx = np.flatnonzero(pool)
     total = float(weights.sum())
-    now = 100.0 * float(weights[covered].sum()) / total if total > 0 else 100.0
-    info: dict = {"target_pct": float(target_pct), "baseline_pct": now,
-                  "budget_vnd": float(budget_vnd), "candidates": int(len(pool_idx))}
-    if now >= target_pct - 1e-9:
-        info["status"] = "skipped: target already met"
-        return np.zeros(0, dtype=np.int64), info
-    try:
-        prob = SetCovering.from_coverage(A[:, pool_idx], weights, target_pct=target_pct,
-                                         costs=costs[pool_idx], existing=covered)
-    except InfeasibleError as exc:
-        raise InfeasibleError(f"{label}: {exc}") from None
-    res = prob.solve(time_limit_s=time_limit_s)
-    if res.objective > budget_vnd * (1 + 1e-12):
-        raise InfeasibleError(
-            f"{label}: reaching {target_pct:g} % costs {res.objective:,.0f} VND (at least "
-            f"{res.lower_bound:,.0f}) but the budget is {budget_vnd:,.0f} VND; raise the budget "
-            "or lower the target (objective = \"budget\" plans the most coverage it can buy)")
-    chosen = order_by_cost(A, pool_idx[res.chosen], covered, weights, costs)
+    def pct(m):
+        return (100.0 * float(weights[m].sum()) / total if total > 0 else 100.0)
+    reach = covered | (np.asarray(A[:, pool_idx].sum(axis=1)).ravel() > 0)
+    info: dict = {"target_pct": float(target_pct), "baseline_pct": pct(covered),
+                  "reachable_pct": pct(reach), "budget_vnd": float(budget_vnd),
+                  "candidates": int(len(pool_idx))}
+    aim = min(float(target_pct), info["reachable_pct"])
+    none = np.zeros(0, dtype=np.int64)
+    if info["reachable_pct"] < target_pct - 1e-9:
+        info["binds"] = "no candidate"
+    if info["baseline_pct"] >= aim - 1e-9:
+        info.update(status="skipped: target already met" if "binds" not in info else
+                    "skipped: no candidate adds coverage", reached_pct=info["baseline_pct"],
+                    shortfall_pct=max(0.0, target_pct - info["baseline_pct"]))
+        return none, info
+    res = SetCovering.from_coverage(A[:, pool_idx], weights, target_pct=aim,
+                                    costs=costs[pool_idx], existing=covered).solve(
+        time_limit_s=time_limit_s)
     info.update({"status": res.status, "method": res.method, "objective": float(res.objective),
                  "lower_bound": float(res.lower_bound), "gap": float(res.gap),
-                 "covered_pct": float(res.covered_pct), "seconds": float(res.seconds),
-                 "chosen": int(len(chosen))})
+                 "least_cost_vnd": float(res.objective), "seconds": float(res.seconds)})
+    if res.objective > budget_vnd * (1 + 1e-12):
+        chosen, sub = siting_step(A, weights, covered, pool, costs, budget_vnd, time_limit_s, label)
+        info.update(binds="budget", budget_solver=sub)
+    else:
+        chosen = order_by_cost(A, pool_idx[res.chosen], covered, weights, costs)
+    done = covered.copy()
+    if len(chosen):
+        done |= np.asarray(A[:, chosen].sum(axis=1)).ravel() > 0
+    info.update(chosen=int(len(chosen)), reached_pct=pct(done),
+                shortfall_pct=max(0.0, target_pct - pct(done)))
     return chosen, info

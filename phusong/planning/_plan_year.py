@@ -1,0 +1,224 @@
+"""One plan year as small functions over an immutable state (:func:`plan_year`).
+
+A year starts from :class:`YearState` (the network as earlier years left it, the village
+coverage and fibre reach it gives, the money carried over) and returns a :class:`YearResult`
+whose ``after`` is the next year's state. Steps, each a function below:
+
+1. :func:`year_candidates`: upgrades of the grown network, then new sites around the demand
+   that no upgrade reaches, with their coverage per technology;
+2. :func:`mobile_actions`: budget mode (public-utility BTS, then 5G) or targets mode (least cost
+   per target due, capped at what the candidates reach and at the budget);
+3. :func:`~phusong.planning._plan_fibre.fibre_actions`: backhaul, then extensions (FTTH per home
+   priced in);
+4. the grown bundle (:func:`phusong.planning.grow.grow_bundle`), its fibre reach, the services
+   per village and the gap tables with the switch-offs of the year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from phusong import settings
+from phusong.planning import _plan_deps as deps
+from phusong.planning._plan_fibre import FibreStep, fibre_actions
+from phusong.planning._plan_steps import apply_sites, ranked_households, siting_step, target_step
+from phusong.planning.candidates import fibre_road_nodes, generate_candidates
+from phusong.planning.grow import grow_bundle
+from phusong.planning.radios import candidate_coverage
+
+__all__ = ["Context", "YearState", "YearResult", "plan_year", "year_candidates", "mobile_actions",
+           "covered_mask", "MOBILE_INDICATORS"]
+
+#: Target indicators the mobile steps plan for, and the technologies that count.
+MOBILE_INDICATORS = {"mobile_4G": ("4G",), "mobile_5G": ("5G",)}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What stays fixed over the years: the original bundle, villages, roads, scenario."""
+
+    bundle: object
+    scenario: object
+    model: str
+    boundaries: str
+    villages: gpd.GeoDataFrame  # WORK_CRS
+    ids: pd.Index
+    hh: np.ndarray
+    pop: np.ndarray
+    graph: object
+    fingerprint: str
+    urban: object = None
+
+
+@dataclass(frozen=True)
+class YearState:
+    """The network at the start of a year (immutable; each year makes a new one)."""
+
+    bundle: object
+    cov: pd.DataFrame
+    fibre: np.ndarray
+    carry: dict
+    prev_year: int
+
+
+@dataclass
+class YearResult:
+    """What one year planned, and the state it leaves."""
+
+    year: int
+    money: dict
+    candidates: gpd.GeoDataFrame
+    coverage: dict
+    chosen: np.ndarray
+    solver: dict
+    spent_mobile: float
+    fibre: FibreStep
+    after: YearState
+    hh_new: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    pop_new: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    notes: list = field(default_factory=list)
+
+
+def covered_mask(cov: pd.DataFrame, techs) -> np.ndarray:
+    """Villages covered by any of ``techs`` (``covered_{tech}`` columns)."""
+    cols = [f"covered_{t}" for t in techs if f"covered_{t}" in cov.columns]
+    if not cols:
+        return np.zeros(len(cov), bool)
+    return cov[cols].fillna(False).astype(bool).to_numpy().any(axis=1)
+
+
+def _due(s, prev: int, year: int, prefix: str) -> list:
+    return [t for t in s.targets if prev < t.year <= year and t.indicator.startswith(prefix)]
+
+
+def year_candidates(ctx: Context, state: YearState, year: int):
+    """Candidates of the year from the grown network and their coverage per technology."""
+    s = ctx.scenario
+    b = state.bundle
+    due_5g = bool(_due(s, state.prev_year, year, "mobile_5G"))
+    fnodes = fibre_road_nodes(ctx.graph, b)
+    x, y = ctx.villages.geometry.x.to_numpy(), ctx.villages.geometry.y.to_numpy()
+    ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
+                              kinds=("upgrade",))
+    a_up = candidate_coverage(ups, x, y, b.dem, model=ctx.model)
+    demand = ~covered_mask(state.cov, s.broadband_techs)
+    if due_5g:
+        reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
+        demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
+    news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
+                               demand=demand, with_5g=due_5g, kinds=("new",))
+    a_new = candidate_coverage(news, x, y, b.dem, model=ctx.model)
+    cands = pd.concat([ups, news], ignore_index=True)
+    cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=settings.STORE_CRS)
+    cands.attrs["dropped_outside"] = ups.attrs.get("dropped_outside", 0) + \
+        news.attrs.get("dropped_outside", 0)
+    cands["candidate_id"] = [f"{year}-{c}" for c in cands["candidate_id"]]
+    cands["year_offered"] = year
+    cov = {t: sp.hstack([a_up[t], a_new[t]], format="csr").astype(bool) for t in a_up}
+    return cands, cov
+
+
+def _pools(cands, cov):
+    """Candidate pools: public-utility broadband (new sites, 4G upgrades) and 5G radios."""
+    del cov
+    new = (cands["kind"] == "new").to_numpy()
+    up4 = ~new & (cands["tech"] == "4G").to_numpy()
+    five = np.array(["5G:" in str(b) for b in cands["bands"]], dtype=bool)
+    return {"broadband": new | up4, "5G": five}
+
+
+def _broadband(cov: dict, techs) -> sp.csr_matrix:
+    m = sum((cov[t].astype(np.int8) for t in techs if t in cov), start=None)
+    return sp.csr_matrix(m > 0) if m is not None else None
+
+
+def mobile_actions(ctx: Context, state: YearState, year: int, cands, cov, money: float):
+    """Chosen candidate indices in rank order, solver figures per step, cost, coverage after."""
+    s = ctx.scenario
+    pools = _pools(cands, cov)
+    costs = cands["cost_vnd"].to_numpy(float)
+    built = np.zeros(len(cands), bool)
+    village_cov = state.cov
+    chosen_all, solver, spent = [], {}, 0.0
+    a_bb = _broadband(cov, s.broadband_techs)
+    weights = {"households": ctx.hh, "population": ctx.pop, "villages": np.ones(len(ctx.hh))}
+    for key, pool, A, w, techs, target in _tasks(s, state.prev_year, year, pools, cov, a_bb,
+                                                 weights):
+        mask = covered_mask(village_cov, techs)
+        left = money - spent
+        label = f"{year} mobile ({key})"
+        if target is None:
+            chosen, info = siting_step(A, w, mask, pool & ~built, costs, left, s.time_limit_s,
+                                       label)
+        else:
+            chosen, info = target_step(A, w, mask, pool & ~built, costs, target, left,
+                                       s.time_limit_s, label)
+        solver[key] = info
+        spent += float(costs[chosen].sum())
+        built[chosen] = True
+        village_cov = apply_sites(village_cov, cov, cands, chosen)
+        chosen_all.append(chosen)
+    chosen = np.concatenate(chosen_all) if chosen_all else np.zeros(0, dtype=np.int64)
+    return chosen, solver, spent, village_cov
+
+
+def _tasks(s, prev, year, pools, cov, a_bb, weights):
+    """Mobile steps: (label, pool, matrix, weights, techs, target % or None)."""
+    if s.objective == "budget":
+        tasks = [("public-utility BTS", pools["broadband"], a_bb, weights["households"],
+                  s.broadband_techs, None)]
+        if any(t.indicator.startswith("mobile_5G") and t.year >= year for t in s.targets):
+            tasks.append(("5G", pools["5G"], cov["5G"], weights["population"], ("5G",), None))
+        return tasks
+    tasks = []
+    due = [t for t in s.targets if prev < t.year <= year and
+           (t.indicator in MOBILE_INDICATORS or t.indicator == "mobile_broadband")]
+    for t in sorted(due, key=lambda t: (t.indicator == "mobile_5G", -t.threshold_pct)):
+        techs = MOBILE_INDICATORS.get(t.indicator, s.broadband_techs)
+        A = cov["5G"] if techs == ("5G",) else (cov["4G"] if techs == ("4G",) else a_bb)
+        pool = pools["5G"] if techs == ("5G",) else pools["broadband"]
+        tasks.append((f"{t.indicator} {t.threshold_pct:g} % of {t.denominator}", pool, A,
+                      weights[t.denominator], techs, t.threshold_pct))
+    return tasks
+
+
+def _money(s, year: int, carry: dict) -> dict:
+    return {k: v + carry.get(k, 0.0) for k, v in s.budget_for(year).items()}
+
+
+def plan_year(ctx: Context, state: YearState, year: int) -> YearResult:
+    """Plan one year from ``state`` (module doc)."""
+    s = ctx.scenario
+    money = _money(s, year, state.carry)
+    cands, cov = year_candidates(ctx, state, year)
+    chosen, solver, spent_m, village_cov = mobile_actions(ctx, state, year, cands, cov,
+                                                         money["mobile"])
+    hh_new, pop_new = np.zeros(len(cands)), np.zeros(len(cands))
+    a_any = _broadband(cov, ("4G", "5G"))
+    for j, h, p in ranked_households(a_any, chosen, covered_mask(state.cov, ("4G", "5G")),
+                                     ctx.hh, ctx.pop):
+        hh_new[j], pop_new[j] = h, p
+    notes: list[str] = []
+    fs = fibre_actions(ctx, state, year, cands, chosen, money["fibre"], notes)
+    actions = cands.iloc[chosen].copy()
+    actions["x_m"], actions["y_m"] = cands["x_m"].to_numpy()[chosen], cands["y_m"].to_numpy()[chosen]
+    grown = grow_bundle(state.bundle, actions, fs.routes, year=year, plan_name=s.name,
+                        source_fingerprint=ctx.fingerprint, bands_5g=dict(s.bands_5g))
+    fib = state.fibre | fs.reach
+    carry = ({"mobile": max(0.0, money["mobile"] - spent_m),
+              "fibre": max(0.0, money["fibre"] - fs.extension_cost)} if s.carry_over
+             else {"mobile": 0.0, "fibre": 0.0})
+    after = YearState(grown, village_cov, fib, carry, year)
+    return YearResult(year, money, cands, cov, chosen, solver, spent_m, fs, after, hh_new,
+                      pop_new, notes)
+
+
+def reach_of(ctx: Context, bundle) -> np.ndarray:
+    """Fibre within reach per village (in ``ctx.ids`` order) for ``bundle``'s fibre."""
+    r = deps.fibre_available(bundle, reach_m=ctx.scenario.reach_m, graph=ctx.graph)
+    return pd.Series(r).reindex(ctx.ids).fillna(False).astype(bool).to_numpy()
