@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from phusong import settings
 from phusong.bundle import save_bundle, validate
 from phusong.cli import main
-from phusong.errors import DataError
+from phusong.errors import DataError, SchemaError
 from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_synthetic import disc_scores, synthetic_bundle
 from phusong.planning.gaps import compute_gaps
@@ -193,3 +193,152 @@ def test_a_technology_without_cells_covers_nobody(bundle, inputs):
     assert (g.communes["mobile_5G_population_pct"] == 0).all()
     assert (g.communes["gap_mobile_5G_2030_pct"] == 100).all()
     assert g.province["mobile_4G_population_pct"].iloc[0] > 0
+
+
+# --- switch-offs (issue 12 item 5): 2G off from 2026, 3G off from 2028 (FACTS §6, §8) ---------
+
+def _hand_coverage(ids) -> pd.DataFrame:
+    """Coverage by hand: ids[0] 2G only, ids[1] 3G + 4G, ids[2] 3G only, ids[3] nothing, rest 4G.
+
+    Every covered tech is Viettel's; ``rx_dbm_*`` and ``site_*`` mimic ``score_villages``.
+    """
+    ids = pd.Index(ids, name="village_id")
+    has = {t: np.zeros(len(ids), bool) for t in settings.TECHS}
+    has["2G"][0] = True
+    has["3G"][[1, 2]] = True
+    has["4G"][1] = True
+    has["4G"][4:] = True
+    cov = pd.DataFrame(index=ids)
+    for t in settings.TECHS:
+        cov[f"rx_dbm_{t}"] = np.where(has[t], -80.0, -np.inf)
+        cov[f"covered_{t}"] = has[t]
+        for op in settings.OPERATORS:
+            cov[f"covered_{t}_{op}"] = has[t] & (op == "Viettel")
+        cov[f"site_{t}"] = pd.Series(np.where(has[t], "S0000", None), index=ids, dtype=object)
+    cov["covered_any"] = np.logical_or.reduce([has[t] for t in settings.TECHS])
+    return cov
+
+
+@pytest.fixture(scope="module")
+def hand(bundle):
+    ids = bundle.villages["village_id"].astype(str)
+    hh = bundle.villages.set_index("village_id")["households"]
+    return _hand_coverage(ids), pd.Series(False, index=ids.to_numpy()), hh, list(ids[:4])
+
+
+def test_switch_off_follows_the_year(bundle, hand):
+    cov, fibre, hh, (only2g, g3g4, only3g, none) = hand
+    before = cov.copy(deep=True)
+    rows = {}
+    for year in (2025, 2026, 2027, 2028, 2030):
+        g = compute_gaps(bundle, cov, fibre=fibre, year=year)
+        rows[year] = g.villages.set_index("village_id")
+        p = g.province.iloc[0]
+        lost = [v for v in (only2g, only3g) if year >= settings.SWITCH_OFF_YEAR[
+            "2G" if v == only2g else "3G"]]
+        # villages and households are whole numbers summed as floats far below 2**53: exact
+        assert p["villages_losing_service"] == len(lost)
+        assert p["households_losing_service"] == hh[lost].sum()
+        assert g.headline()["villages_losing_service"] == len(lost)
+        assert g.headline()["households_losing_service"] == hh[lost].sum()
+        assert g.communes["households_losing_service"].sum() == hh[lost].sum()
+        assert g.districts["villages_losing_service"].sum() == len(lost)
+        # mobile_any counts every village but the uncovered one and the lost ones; the
+        # percentage is a float division of exact integer sums: 1e-9 pp absorbs its rounding
+        keep = hh.drop([none, *lost]).sum()
+        assert p["mobile_any_households_pct"] == pytest.approx(100 * keep / hh.sum(), abs=1e-9)
+    assert rows[2025].loc[only2g, "mobile_any"] and not rows[2026].loc[only2g, "mobile_any"]
+    assert not rows[2025].loc[only2g, "loses_service"] and rows[2026].loc[only2g, "loses_service"]
+    assert rows[2027].loc[only3g, ["mobile_any", "mobile_3G", "mobile_3G_Viettel"]].all()
+    assert not rows[2028].loc[only3g, ["mobile_any", "mobile_3G", "mobile_3G_Viettel"]].any()
+    assert rows[2028].loc[only3g, "loses_service"] and not rows[2027].loc[only3g, "loses_service"]
+    assert rows[2030].loc[g3g4, ["mobile_any", "mobile_4G"]].all()
+    assert not rows[2030].loc[g3g4, ["mobile_3G", "loses_service"]].any()
+    assert not rows[2030].loc[none, "loses_service"]  # never had service: nothing to lose
+    assert set(rows[2025].switched_off) == {""} and set(rows[2027].switched_off) == {"2G"}
+    assert set(rows[2030].switched_off) == {"2G;3G"}
+    assert not rows[2030]["mobile_2G"].any() and not rows[2030]["mobile_3G"].any()
+    pd.testing.assert_frame_equal(cov, before)  # the caller's frame is never modified
+
+
+def test_no_year_is_todays_behaviour(bundle, hand):
+    cov, fibre, _hh, _ = hand
+    g = compute_gaps(bundle, cov, fibre=fibre)
+    g25 = compute_gaps(bundle, cov, fibre=fibre, year=2025)  # nothing is off yet in 2025
+    for name in ("villages", "communes", "districts", "province"):
+        pd.testing.assert_frame_equal(getattr(g, name), getattr(g25, name))
+    assert (g.province["villages_losing_service"] == 0).all()
+    assert not g.villages["loses_service"].any() and set(g.villages.switched_off) == {""}
+    head = g.headline()
+    assert head["year"] is None and head["switched_off"] == []
+    assert head["villages_losing_service"] == 0
+    h30 = compute_gaps(bundle, cov, fibre=fibre, year=2030).headline()
+    assert h30["year"] == 2030 and h30["switched_off"] == ["2G", "3G"]
+    assert h30["figures_pct"]["mobile_any_villages_pct"] < head["figures_pct"][
+        "mobile_any_villages_pct"]
+
+
+def test_switch_off_reaches_broadband_and_the_2025_units(bundle, hand):
+    cov, fibre, hh, (_only2g, _g3g4, only3g, _none) = hand
+    bb = ("3G", "4G")
+    v27 = compute_gaps(bundle, cov, fibre=fibre, year=2027, broadband_techs=bb).villages
+    v28 = compute_gaps(bundle, cov, fibre=fibre, year=2028, broadband_techs=bb).villages
+    assert v27.set_index("village_id").loc[only3g, "mobile_broadband"]
+    assert not v28.set_index("village_id").loc[only3g, "mobile_broadband"]
+    g20 = compute_gaps(bundle, cov, fibre=fibre, year=2028)
+    g25 = compute_gaps(bundle, cov, fibre=fibre, year=2028, boundaries="2025")
+    # the lost villages sit in the split unit 04891 (share 0.5 per part): halves, exact in float
+    u = g25.communes.set_index("unit_code")
+    assert u.loc["04891", "villages_losing_service"] == 1.0  # 2 villages × 0.5
+    assert g25.province.iloc[0]["households_losing_service"] == \
+        g20.province.iloc[0]["households_losing_service"]
+
+
+def test_switch_off_helper(hand):
+    from phusong.planning import switch_off, switched_off_techs
+    from phusong.planning.switchoff import losing_service
+
+    cov, _fibre, _hh, (only2g, g3g4, _only3g, _none) = hand
+    out = switch_off(cov, 2026)
+    assert out is not cov and list(out.columns) == list(cov.columns)
+    assert not out.filter(regex="^covered_2G").to_numpy().any()
+    assert np.isneginf(out["rx_dbm_2G"]).all() and out["site_2G"].isna().all()
+    assert out.loc[g3g4, "rx_dbm_3G"] == -80.0 and out.loc[g3g4, "site_3G"] == "S0000"
+    assert not out.loc[only2g, "covered_any"] and cov.loc[only2g, "covered_any"]
+    assert losing_service(cov, out).sum() == 1
+    same = switch_off(cov, None)
+    pd.testing.assert_frame_equal(same, cov)
+    same.iloc[0, 0] = 0.0
+    assert cov.iloc[0, 0] == -80.0  # a copy, not a view
+    assert switched_off_techs(2027) == ("2G",) and switched_off_techs(2028) == ("2G", "3G")
+    for bad in (1999, 2101, 2030.0, True, "2030"):
+        with pytest.raises(DataError, match="year"):
+            switch_off(cov, bad)
+    with pytest.raises(SchemaError, match="covered_<tech>"):
+        switch_off(cov[["covered_any"]], 2030)
+    with pytest.raises(DataError, match="no row for village"):
+        losing_service(cov, out.iloc[1:])
+
+
+def test_gaps_cli_year_line(tmp_path, monkeypatch, bundle, hand):
+    cov, fibre, hh, (only2g, _g3g4, only3g, _none) = hand
+    monkeypatch.setattr(deps, "score_villages", lambda b, *, model: cov)
+    monkeypatch.setattr(deps, "fibre_available", lambda b, **kw: fibre)
+    save_bundle(bundle, tmp_path / "b")
+    args = ["gaps", str(tmp_path / "b"), "--out", str(tmp_path / "g"), "--quiet"]
+    r = CliRunner().invoke(main, [*args, "--year", "2030"])
+    assert r.exit_code == 0, r.output
+    lost_hh = int(hh[[only2g, only3g]].sum())
+    assert (f"switched off by 2030: 2G, 3G; 2 villages ({lost_hh:,} households) lose all "
+            "mobile service") in r.stdout.splitlines()
+    v = pd.read_csv(tmp_path / "g" / "gaps_villages.csv", keep_default_na=False)
+    assert set(v.switched_off) == {"2G;3G"} and v.loses_service.sum() == 2
+    r = CliRunner().invoke(main, [*args, "--year", "2025", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["year"] == 2025 and report["switched_off"] == []
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "switched off" not in r.stdout
+    for bad in ("1999", "2101", "soon"):
+        r = CliRunner().invoke(main, [*args, "--year", bad])
+        assert r.exit_code == 2 and "--year" in r.stderr, r.output

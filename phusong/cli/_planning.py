@@ -12,8 +12,34 @@ from phusong.cli._common import command_errors, emit, json_option, progress, qui
 __all__ = ["COMMANDS", "gaps_cmd", "plan_cmd"]
 
 
+#: The switch-off years as the help and the summary say them ("2G ends 2026, 3G ends 2028").
+_ENDS = ", ".join(f"{t} ends {y}" for t, y in settings.SWITCH_OFF_YEAR.items())
+
+
 def _fmt_pct(x) -> str:
     return "n/a" if x is None else f"{x:.1f} %"
+
+
+def _check_year(ctx, param, value):
+    """Click callback: a year outside ``switchoff.YEAR_RANGE`` is a usage error (exit 2)."""
+    from phusong.errors import DataError
+    from phusong.planning.switchoff import check_year
+
+    try:
+        return check_year(value)
+    except DataError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+def _switch_off_lines(report: dict) -> list[str]:
+    """The text summary's switch-off line (none without ``--year``)."""
+    if report["year"] is None:
+        return []
+    if not report["switched_off"]:
+        return [f"switched off by {report['year']}: nothing ({_ENDS})"]
+    return [f"switched off by {report['year']}: {', '.join(report['switched_off'])}; "
+            f"{report['villages_losing_service']:,} villages "
+            f"({report['households_losing_service']:,.0f} households) lose all mobile service"]
 
 
 @click.command("gaps")
@@ -24,11 +50,14 @@ def _fmt_pct(x) -> str:
               help="Folder for gaps_{villages,communes,districts,province}.csv and gaps.json.")
 @click.option("--model", default=settings.DEFAULT_MODEL, show_default=True,
               help="Propagation model of the coverage engine.")
+@click.option("--year", type=int, default=None, callback=_check_year,
+              help="Report year (31 December), e.g. 2030: count only the techs still on air "
+              f"({_ENDS}). Default: every tech as scored.")
 @json_option
 @quiet_option
 @command_errors
-def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, as_json: bool,
-             quiet: bool) -> None:
+def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int | None,
+             as_json: bool, quiet: bool) -> None:
     """Gaps against the targets per village, commune, district and province."""
     from phusong.bundle import load_bundle
     from phusong.errors import OutputError
@@ -42,7 +71,7 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, as_json: 
         cov = deps.score_villages(b, model=model)
     with progress("fibre reach", quiet=quiet):
         fibre = deps.fibre_available(b)
-    tables = compute_gaps(b, cov, boundaries=boundaries, fibre=fibre)
+    tables = compute_gaps(b, cov, boundaries=boundaries, fibre=fibre, year=year)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = tables.write(out_dir)
     report_path = tables.write_report(out_dir / "gaps.json")
@@ -57,6 +86,7 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, as_json: 
                      f"{_fmt_pct(t['value_pct'])} of {t['threshold_pct']:g} % — "
                      f"{'met' if t['met'] else 'gap ' + _fmt_pct(t['gap_pct'])}; "
                      f"{t['communes_meeting']}/{report['communes']} units meet it")
+    lines.extend(_switch_off_lines(report))
     lines.append(f"wrote {out_dir}")
     emit(report, as_json=as_json, lines=lines)
 

@@ -4,6 +4,7 @@ The flow (DESIGN §6): :func:`compute_gaps` measures where the province falls sh
 targets (2020 or 2025 boundaries); :func:`generate_candidates` proposes upgrades and new sites;
 :class:`MaximalCovering` / :class:`SetCovering` choose among them; :func:`route_fibre` extends
 the fibre along roads; :func:`make_plan` joins them under a :class:`Scenario`'s budgets.
+:func:`switch_off` takes village coverage to a year without the 2G/3G networks.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from phusong.planning.reach import fibre_available
 from phusong.planning.roads import road_graph, snap_points
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from phusong.planning.siting import MaximalCovering, SetCovering
+from phusong.planning.switchoff import switch_off, switched_off_techs
 from phusong.planning.targets import target_columns, targets_from_records
 
 __all__ = [
@@ -41,4 +43,6 @@ __all__ = [
     "road_graph",
     "snap_points",
     "fibre_available",
+    "switch_off",
+    "switched_off_techs",
 ]

@@ -9,6 +9,15 @@ and ``{indicator}_{denom}_pct``), counts commune centres with fibre (``fibre_com
 ``gap_…_pct = max(0, threshold − value)`` in percentage points and a ``meets_…`` flag. District
 and province tables also count the communes meeting each target (``communes_meeting_…``).
 
+Switch-offs
+-----------
+With ``year=`` every indicator counts only the technologies on air on 31 December of that year
+(:mod:`phusong.planning.switchoff`: 2G ends in 2026, 3G in 2028): ``mobile_2G*`` / ``mobile_3G*``
+turn False once switched off and ``mobile_any`` counts the techs still on air. The villages
+table says which techs are off (``switched_off``, e.g. ``"2G;3G"``, empty when none) and whether
+the village ``loses_service`` (some mobile coverage as scored, none on air that year); every unit
+table sums ``villages_losing_service`` and ``households_losing_service`` (0 without a year).
+
 Boundary vintages
 -----------------
 ``"2020"``: the 151 units of 2020 – 30 June 2025 (the bundle's communes).
@@ -40,6 +49,7 @@ from phusong.crs import to_store
 from phusong.errors import DataError, SchemaError
 from phusong.io.atomic import atomic_path
 from phusong.planning import _plan_deps as deps
+from phusong.planning.switchoff import check_year, losing_service, switch_off, switched_off_techs
 from phusong.planning.targets import TargetColumns, target_columns
 from phusong.settings import Target
 
@@ -63,6 +73,10 @@ class GapTables:
         ``"2020"`` or ``"2025"``.
     targets : tuple of Target
         Targets the gaps are measured against.
+    year : int or None
+        Report year of the switch-offs (None: every technology counted).
+    switched_off : tuple of str
+        Technologies off air in ``year`` (empty without a year).
     """
 
     villages: pd.DataFrame
@@ -71,6 +85,8 @@ class GapTables:
     province: pd.DataFrame
     boundaries: str
     targets: tuple[Target, ...]
+    year: int | None = None
+    switched_off: tuple[str, ...] = ()
 
     def headline(self) -> dict:
         """Province figures against each target, as plain data (the JSON report)."""
@@ -81,6 +97,10 @@ class GapTables:
             "households": float(row["households"]),
             "population": float(row["population"]),
             "villages": float(row["villages"]),
+            "year": self.year,
+            "switched_off": list(self.switched_off),
+            "villages_losing_service": int(round(float(row["villages_losing_service"]))),
+            "households_losing_service": float(row["households_losing_service"]),
             "figures_pct": {c: _f(row[c]) for c in self.province.columns if c.endswith("_pct")
                             and not c.startswith("gap_")},
             "targets": [],
@@ -228,6 +248,9 @@ def _sum_table(ind: pd.DataFrame, base: pd.DataFrame, member: pd.DataFrame) -> p
         cols[f"{name}_population"] = pop * x
         cols[f"{name}_villages"] = x
     cols["fibre_communes"] = cols["centres"] * ind["fibre"].to_numpy(float)
+    loses = base["_loses"].to_numpy(float)
+    cols["villages_losing_service"] = loses
+    cols["households_losing_service"] = hh * loses
     vals = pd.DataFrame(cols)
     w = member["weight"].to_numpy(float)[:, None]
     rows = pd.DataFrame(vals.to_numpy()[member["pos"].to_numpy()] * w, columns=vals.columns)
@@ -270,7 +293,7 @@ def _meeting(units: pd.DataFrame, group, cols: list[TargetColumns]) -> pd.DataFr
 def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries: str = "2020",
                  targets=settings.TARGETS, fibre: pd.Series | None = None,
                  model: str = settings.DEFAULT_MODEL, reach_m: float = settings.FIBRE_REACH_M,
-                 broadband_techs=("4G", "5G")) -> GapTables:
+                 broadband_techs=("4G", "5G"), year: int | None = None) -> GapTables:
     """Gap tables of ``bundle`` against ``targets`` (module doc).
 
     Parameters
@@ -292,6 +315,9 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         Fibre reach along roads, m, when ``fibre`` is computed here.
     broadband_techs : sequence of str
         Techs counted as mobile broadband.
+    year : int, optional
+        Report year (31 December) of the 2G/3G switch-offs (module doc); None (default)
+        counts every technology as scored.
 
     Returns
     -------
@@ -301,6 +327,7 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     if boundaries not in BOUNDARIES:
         raise DataError(f"boundaries {boundaries!r}: use 2020 (151 units) or 2025 (46 units)")
     cols = target_columns(targets)
+    year = check_year(year)
     villages = bundle.villages
     check_demand(villages)
     if bundle.communes is None or len(bundle.communes) == 0:
@@ -314,11 +341,13 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     if fibre is None:
         fibre = deps.fibre_available(bundle, reach_m=reach_m)
     fibre = _align(pd.Series(fibre).set_axis(pd.Index(fibre.index).astype(str)), ids, "fibre")
-    ind = village_indicators(village_cov, fibre, broadband_techs=broadband_techs)
+    on_air = switch_off(village_cov, year)
+    ind = village_indicators(on_air, fibre, broadband_techs=broadband_techs)
     v = villages.reset_index(drop=True)
     base = pd.DataFrame({"households": pd.to_numeric(v["households"]).to_numpy(float),
                          "population": pd.to_numeric(v["population"]).to_numpy(float),
-                         "_centre": _centres(v)})
+                         "_centre": _centres(v),
+                         "_loses": losing_service(village_cov, on_air).to_numpy()})
     communes = pd.DataFrame(bundle.communes.drop(columns="geometry", errors="ignore"))
     communes = communes.set_index("commune_code", drop=False)
 
@@ -371,8 +400,11 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     pt.index.name = "province_code"
     province = pt.reset_index()
 
-    vt = _village_table(v, ind, base, member)
-    return GapTables(vt, units, districts, province, boundaries, tuple(c.target for c in cols))
+    off = switched_off_techs(year)
+    vt = _village_table(v, ind, base, member).assign(switched_off=";".join(off),
+                                                      loses_service=base["_loses"].to_numpy())
+    return GapTables(vt, units, districts, province, boundaries, tuple(c.target for c in cols),
+                     year, off)
 
 
 def _village_table(v, ind, base, member) -> pd.DataFrame:
