@@ -100,6 +100,19 @@ def test_mobile_nothing_buyable_adds_a_zero_cost_max_point():
         [(50.0, True, 0.0, True), (90.0, False, None, False)]
 
 
+def test_mobile_cheaper_solution_of_a_higher_level_replaces_a_dearer_one():
+    # Total 24. c3 (8 VND) covers every village, so 8 is the least cost of every level. With
+    # 1 ms per level the MILP never starts; SetCovering's greedy (useful weight per VND, the
+    # weight beyond the target worth nothing) takes c0 + c2 = 10 VND for 50 % (12 needed) and
+    # c3 = 8 for 60 %. The 60 % answer meets 50 % too, so the curve reports 8 for both.
+    A = np.array([[0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1], [1, 0, 0, 1]])
+    curve = mobile_cost_curve(A, [8.0, 2.0, 5.0, 4.0, 5.0], covered=np.zeros(5, bool),
+                              costs=[5.0, 5.0, 5.0, 8.0], levels=(50, 60), time_limit_s=1e-3)
+    assert [(p["cost_vnd"], p["sites"], p["covered_pct"]) for p in curve] == \
+        [(8.0, 1, 100.0), (8.0, 1, 100.0)]
+    assert all(p["lower_bound_vnd"] <= 8.0 for p in curve)
+
+
 def _brute(A, w, c, covered, pct):
     need = pct / 100 * w.sum()
     best = np.inf
