@@ -188,7 +188,7 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
         raise DataError(f"total_households {total:g} must be > 0 and at least base_households + "
                         f"node households ({base + sum(hh.values()):g})")
     und = graph.to_undirected(as_view=True) if graph.is_directed() else graph
-    home = set().union(*(nx.node_connected_component(und, s) for s in src))
+    home = set().union(*(c for c in nx.connected_components(und) if not src.isdisjoint(c)))
     hh = {n: h for n, h in hh.items() if n in home}
     steps = prune_steps(graph, src, hh, float(ftth_vnd_per_home), time_limit_s)
     tol = 1e-9 * max(1.0, total)
