@@ -89,7 +89,8 @@ def test_mobile_unreachable_levels_and_max_point():
         [(95.0, True, True), (100.0, False, False)]
     s = marginal_summary(_curve(cov=cov, levels=(90, 99, 100)))
     assert (s["top_pct"], s["reaches_100"], s["cost_99_to_100_vnd"]) == (95.0, False, None)
-    assert s["text"].startswith("100 % is out of reach; at most 95.00 %")
+    assert s["text"] == ("100 % is out of reach: at most 95.00 % can be covered, for 42 VND; "
+                         "the last step (90 → 95.00 %) costs 0 VND more.")
 
 
 def test_mobile_nothing_buyable_adds_a_zero_cost_max_point():
@@ -219,6 +220,16 @@ def test_fibre_hand_solved_points():
     assert per[0] is None and per[2] is None
     assert [per[1], per[3]] == pytest.approx([13 / 5, 11.0], rel=REL)
     assert all(p["marginal_vnd_per_person"] is None for p in curve)
+
+
+def test_fibre_multigraph_keeps_the_cheapest_parallel_edge():
+    # a dearer parallel F─a (100 VND) must not change anything: 100 % still costs 22 + 10
+    g = nx.MultiGraph(_graph())
+    g.add_edge("F", "a", cost_vnd=100.0, length_m=1000.0)
+    curve = fibre_cost_curve(g, ["F"], HH_NODES, levels=(40, 100), ftth_vnd_per_home=1.0,
+                             total_households=10)
+    assert [p["cost_vnd"] for p in curve] == pytest.approx([8, 32], rel=REL)
+    assert curve[1]["route_km"] == pytest.approx(0.22, rel=REL)
 
 
 def test_fibre_ftth_cost_is_included():
