@@ -89,6 +89,30 @@ def _edge(graph, u, v) -> tuple[float, float]:
     return float(data["cost_vnd"]), float(data.get("length_m", 0.0))
 
 
+def _spanning_tree(adj: dict, root) -> dict:
+    """The tree reached from ``root`` by breadth-first search over ``adj``.
+
+    Contracting every existing-fibre node into one root can close cycles (two routes leaving the
+    fibre at different nodes and meeting, or an edge between two fibre nodes); the pruning
+    needs a tree, so each node keeps the first link that reached it.
+    """
+    if root not in adj:
+        return {}
+    out: dict = {root: {}}
+    todo = [root]
+    while todo:
+        nxt = []
+        for a in todo:
+            for b, e in adj[a].items():
+                if b is a or b in out:
+                    continue
+                out[b] = {a: e}
+                out[a][b] = e
+                nxt.append(b)
+        todo = nxt
+    return out
+
+
 def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> list[tuple]:
     """Steiner tree to every node of ``hh``, then reverse greedy pruning; the states it passes.
 
@@ -131,6 +155,7 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
         for u, v in route.edges:
             a, b = (root if u in src else u), (root if v in src else v)
             adj.setdefault(a, {})[b] = adj.setdefault(b, {})[a] = _edge(graph, u, v)
+    adj = _spanning_tree(adj, root)
     h_tree = sum(hh[n] for n in terms)
     c_tree = sum(c for a in adj for c, _ in adj[a].values()) / 2
     m_tree = sum(m for a in adj for _, m in adj[a].values()) / 2

@@ -50,6 +50,9 @@ class FibreStep:
     households_passed: float = 0.0
     unreachable: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    lost: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    prizes: dict = field(default_factory=dict)
+    sources: list = field(default_factory=list)
 
 
 def _edge_rows(graph, edges, purpose: str, passed: dict, year: int, start: int) -> list[dict]:
@@ -92,11 +95,13 @@ def _reach_with(ctx, bundle, routes: gpd.GeoDataFrame) -> np.ndarray:
 
 
 def _prizes(ctx, fib: np.ndarray, reach_nodes: set):
-    """Node → prize (households not within reach + centre bonus), node → households, lost hh."""
+    """Node → prize (households not within reach + centre bonus), node → households, and the
+    villages no road takes the fibre to (bool per village)."""
     s = ctx.scenario
     open_ = ~fib
+    lost_mask = np.zeros(len(fib), bool)
     if not open_.any() or ctx.graph is None:
-        return {}, {}, 0.0
+        return {}, {}, lost_mask if ctx.graph is not None else open_.copy()
     v = ctx.villages[open_]
     node, offset = deps.snap_points(ctx.graph, v.geometry.x.to_numpy(), v.geometry.y.to_numpy())
     hh = v["households"].to_numpy(float)
@@ -104,14 +109,14 @@ def _prizes(ctx, fib: np.ndarray, reach_nodes: set):
         np.zeros(len(v), bool)
     prizes: dict = {}
     passed: dict = {}
-    lost = 0.0
-    for n, off, h, c in zip(node.tolist(), offset, hh, centre, strict=True):
+    rows = np.flatnonzero(open_)
+    for i, n, off, h, c in zip(rows, node.tolist(), offset, hh, centre, strict=True):
         if off > s.reach_m or n not in reach_nodes:
-            lost += h
+            lost_mask[i] = True
             continue
         prizes[n] = prizes.get(n, 0.0) + h + (s.centre_prize_households if c else 0.0)
         passed[n] = passed.get(n, 0.0) + h
-    return prizes, passed, lost
+    return prizes, passed, lost_mask
 
 
 def _backhaul(ctx, cands, chosen, sources, reach_nodes, out: FibreStep, year: int):
@@ -142,7 +147,7 @@ def _fibre_target(s, prev: int, year: int):
 def fibre_actions(ctx, state, year: int, cands, chosen, money: float, notes: list) -> FibreStep:
     """Backhaul, then extensions within ``money`` (module doc)."""
     s = ctx.scenario
-    out = FibreStep(empty_routes(), state.fibre.copy())
+    out = FibreStep(empty_routes(), state.fibre.copy(), lost=~state.fibre)
     g = ctx.graph
     if g is None:
         return out
@@ -155,10 +160,13 @@ def fibre_actions(ctx, state, year: int, cands, chosen, money: float, notes: lis
     base_rows = list(rows)
     base_reach = _reach_with(ctx, state.bundle, _routes(base_rows)) | state.fibre
     prizes, passed, lost = _prizes(ctx, base_reach, reach_nodes)
+    out.lost = lost
+    out.prizes = {n: passed[n] for n in passed if n not in set(sources)}
+    out.sources = list(sources)
     for n in set(sources):
         prizes.pop(n, None)
-    if lost:
-        out.unreachable["households"] = lost
+    if lost.any():
+        out.unreachable["households"] = float(ctx.hh[lost].sum())
     target = _fibre_target(s, state.prev_year, year) if s.objective == "targets" else None
     best = (base_rows, base_reach, 0.0, 0.0)
     if money > 0 and sources and prizes:

@@ -74,10 +74,9 @@ def village_services(ctx, res, on_air_cov: pd.DataFrame, fib: np.ndarray, lost_f
     action = np.full(n, "", dtype=object)
     reason = np.full(n, "", dtype=object)
     cost = np.zeros(n)
-    had_fib = res.after.fibre & False if previous is None else \
-        (previous["service"].to_numpy() == "fibre")
+    before = ctx.fibre0 if previous is None else (previous["service"].to_numpy() == "fibre")
     service[fib] = "fibre"
-    action[fib] = np.where(had_fib[fib] | ctx.fibre0[fib], "existing", f"F{res.year}")
+    action[fib] = np.where(before[fib] | ctx.fibre0[fib], "existing", f"F{res.year}")
     first = _first_cover(res.coverage, res.chosen, res.candidates, ("5G", "4G"))
     for tech in ("5G", "4G", "3G", "2G"):
         col = f"covered_{tech}"
@@ -107,9 +106,6 @@ def village_services(ctx, res, on_air_cov: pd.DataFrame, fib: np.ndarray, lost_f
         paid = np.zeros(int(fb.sum()), bool) if previous is None else \
             (previous["service"].to_numpy()[fb] == "fallback")
         cost[fb] = np.where(paid, 0.0, opt["fallback_cost_vnd"].to_numpy(float))
-    for j, cid in enumerate(res.candidates["candidate_id"]):
-        del j, cid  # candidate costs are reported per site, not per village
-        break
     return pd.DataFrame({"village_id": ctx.ids.to_numpy(),
                          "commune_code": ctx.villages["commune_code"].to_numpy(),
                          "households": ctx.hh, "population": ctx.pop, "service": service,

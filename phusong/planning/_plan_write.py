@@ -1,4 +1,12 @@
-"""Writing a plan folder (CONTRACTS): plan.json, plan.gpkg, gaps_*.csv — atomically."""
+"""Writing a plan folder, atomically.
+
+``plan.json`` (figures per year, totals, missed targets, cost curves, the scenario used and the
+service of every village per year), ``plan.gpkg`` (``candidate_sites`` of every year,
+``fibre_routes``), ``gaps_*.csv`` (before the plan), ``years/{year}/gaps_*.csv`` (after each
+year, with its switch-offs) and ``villages_plan.csv`` (one row per village: households,
+population and, per year, ``service_{year}``, ``action_{year}``, ``cost_vnd_{year}``,
+``reason_{year}``).
+"""
 
 from __future__ import annotations
 
@@ -48,8 +56,30 @@ def plan_report(plan) -> dict:
         "candidates": {"total": int(len(c)), "selected": int(len(sel)),
                        "by_kind": {f"{k}_{t}": int(n) for (k, t), n in
                                    c.groupby(["kind", "tech"]).size().items()} if len(c) else {}},
+        "cost_curves": plan.cost_curves,
+        "villages": village_rows(plan.villages),
         "notes": list(plan.notes),
     })
+
+
+def villages_wide(villages: pd.DataFrame) -> pd.DataFrame:
+    """One row per village with ``service_{year}``, ``action_{year}``, ``cost_vnd_{year}``,
+    ``reason_{year}`` (the ``villages_plan.csv`` layout)."""
+    if not len(villages):
+        return pd.DataFrame(columns=["village_id", "commune_code", "households", "population"])
+    keys = ["village_id", "commune_code", "households", "population"]
+    out = villages[villages["year"] == villages["year"].min()][keys].reset_index(drop=True)
+    for year, g in villages.groupby("year", sort=True):
+        g = g.reset_index(drop=True)
+        for col, name in (("service", "service"), ("action_id", "action"),
+                          ("cost_vnd", "cost_vnd"), ("reason", "reason")):
+            out[f"{name}_{year}"] = g[col].to_numpy()
+    return out
+
+
+def village_rows(villages: pd.DataFrame) -> list[dict]:
+    """``villages_wide`` as records (``plan.json["villages"]``)."""
+    return villages_wide(villages).to_dict(orient="records")
 
 
 def _site_layer(c):
@@ -77,4 +107,9 @@ def write_plan(plan, folder, *, overwrite: bool = False) -> Path:
         (tmp / "plan.json").write_text(json.dumps(plan_report(plan), ensure_ascii=False, indent=1),
                                        encoding="utf-8")
         plan.gaps.write(tmp)
+        for year, g in plan.year_gaps.items():
+            (tmp / "years" / str(year)).mkdir(parents=True, exist_ok=True)
+            g.write(tmp / "years" / str(year))
+        villages_wide(plan.villages).to_csv(tmp / "villages_plan.csv", index=False,
+                                            encoding="utf-8", float_format="%.10g")
     return folder

@@ -52,7 +52,7 @@ class Context:
     pop: np.ndarray
     graph: object
     fingerprint: str
-    urban: object = None
+    fibre0: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ class YearResult:
     spent_mobile: float
     fibre: FibreStep
     after: YearState
+    start_cov: pd.DataFrame = field(default_factory=pd.DataFrame)
+    start_fibre: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     hh_new: np.ndarray = field(default_factory=lambda: np.zeros(0))
     pop_new: np.ndarray = field(default_factory=lambda: np.zeros(0))
     notes: list = field(default_factory=list)
@@ -133,8 +135,11 @@ def _pools(cands, cov):
 
 
 def _broadband(cov: dict, techs) -> sp.csr_matrix:
-    m = sum((cov[t].astype(np.int8) for t in techs if t in cov), start=None)
-    return sp.csr_matrix(m > 0) if m is not None else None
+    """Villages × candidates: covered by any of ``techs``."""
+    mats = [cov[t].astype(np.int8) for t in techs if t in cov]
+    shape = next(iter(cov.values())).shape
+    total = sum(mats[1:], mats[0]) if mats else sp.csr_matrix(shape, dtype=np.int8)
+    return sp.csr_matrix(total > 0)
 
 
 def mobile_actions(ctx: Context, state: YearState, year: int, cands, cov, money: float):
@@ -214,8 +219,8 @@ def plan_year(ctx: Context, state: YearState, year: int) -> YearResult:
               "fibre": max(0.0, money["fibre"] - fs.extension_cost)} if s.carry_over
              else {"mobile": 0.0, "fibre": 0.0})
     after = YearState(grown, village_cov, fib, carry, year)
-    return YearResult(year, money, cands, cov, chosen, solver, spent_m, fs, after, hh_new,
-                      pop_new, notes)
+    return YearResult(year, money, cands, cov, chosen, solver, spent_m, fs, after, state.cov,
+                      state.fibre, hh_new, pop_new, notes)
 
 
 def reach_of(ctx: Context, bundle) -> np.ndarray:

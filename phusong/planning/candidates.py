@@ -45,6 +45,7 @@ from phusong.planning.radios import (  # noqa: F401  (candidate_transmitters: pu
     five_g_bands,
     main_band,
     parse_bands,
+    sample_ground,
 )
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 
@@ -60,7 +61,7 @@ __all__ = [
 
 #: Columns of a candidate table (plus geometry, EPSG:4326).
 CANDIDATE_COLUMNS = ("candidate_id", "kind", "source", "site_id", "operator", "tech", "band",
-                     "bands", "freq_mhz", "height_m", "commune_code", "name", "x_m", "y_m", "road_m",
+                     "bands", "freq_mhz", "height_m", "ground_m", "commune_code", "name", "x_m", "y_m", "road_m",
                      "backhaul_m", "site_cost_vnd", "power_cost_vnd", "backhaul_cost_vnd",
                      "cost_vnd")
 _DEDUP_M = 300.0
@@ -325,7 +326,8 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
     df["commune_code"] = _assign_communes(df, bundle)
     outside = df["commune_code"].isna().to_numpy()
     df = df[~outside].reset_index(drop=True)
-    return _finish(price_candidates(df, bundle, graph, fibre_nodes, scenario), int(outside.sum()))
+    priced = price_candidates(_with_ground(df, bundle.dem), bundle, graph, fibre_nodes, scenario)
+    return _finish(priced, int(outside.sum()))
 
 
 def price_candidates(df: pd.DataFrame, bundle, graph, fibre_nodes, scenario: Scenario) -> pd.DataFrame:
@@ -352,6 +354,20 @@ def price_candidates(df: pd.DataFrame, bundle, graph, fibre_nodes, scenario: Sce
     df["power_cost_vnd"] = np.where(new, far / 1000.0 * pc.power_line_vnd_per_km, 0.0)
     df["backhaul_cost_vnd"] = np.where(need, bh, 0.0)
     df["cost_vnd"] = df["site_cost_vnd"] + df["power_cost_vnd"] + df["backhaul_cost_vnd"]
+    return df
+
+
+def _with_ground(df: pd.DataFrame, dem) -> pd.DataFrame:
+    """``ground_m`` where missing, sampled as the coverage engine samples sites (m)."""
+    df = df.copy()
+    given = pd.to_numeric(df["ground_m"], errors="coerce").to_numpy(float, copy=True) \
+        if "ground_m" in df \
+        else np.full(len(df), np.nan)
+    miss = ~np.isfinite(given)
+    if miss.any() and dem is not None:
+        given[miss] = sample_ground(df["x_m"].to_numpy(float)[miss],
+                                    df["y_m"].to_numpy(float)[miss], dem)
+    df["ground_m"] = given
     return df
 
 
@@ -427,7 +443,7 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
         graph = deps.road_graph(bundle.roads, costs=scenario.costs)
     if fibre_nodes is None:
         fibre_nodes = fibre_road_nodes(graph, bundle)
-    priced = price_candidates(df, bundle, graph, fibre_nodes, scenario)
+    priced = price_candidates(_with_ground(df, bundle.dem), bundle, graph, fibre_nodes, scenario)
     if given is not None:
         g = pd.to_numeric(given, errors="coerce")
         if (g.notna() & ((g < 0) | ~np.isfinite(g))).any():

@@ -1,28 +1,26 @@
-"""The joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets.
+"""The multi-year plan: 4G and 5G sites, fibre, and a service for every village, year by year.
 
-For each period of the scenario (ending in each report year), with that period's money (plus
-what is left from the previous one when ``carry_over``):
+Each report year of the scenario starts from the network the previous years left
+(:mod:`phusong.planning._plan_year`): candidates are generated afresh from the grown network (a
+site built or upgraded in 2025 is a 5G candidate in 2030), backhaul is priced on the fibre as it
+stands, and the year's money is the period's budget plus what was left (``carry_over``).
 
-1. **Public-utility BTS** (mobile budget): only villages without mobile broadband count; new
-   sites and 4G upgrades are chosen by the maximal-covering optimiser
-   (:class:`phusong.planning.siting.MaximalCovering`, households newly covered, budgeted,
-   warm-started exact MILP with a reported gap) and ranked by cost per newly covered household.
-   Their cost includes power and backhaul (:mod:`phusong.planning.candidates`).
-2. **5G upgrades** (what is left of the mobile budget), when a 5G target falls in or after the
-   period: existing 4G towers, population newly covered by 5G.
-3. **Backhaul** of the chosen new sites (and upgrades of towers without backhaul): a Steiner
-   tree on the road graph from the existing fibre (:func:`phusong.planning.route_fibre`); its
-   cost is part of the mobile line (priced per site in step 1; the tree shares roads, so it is
-   never dearer than the sum).
-4. **Fibre extensions** (fibre budget): a prize-collecting Steiner tree from the existing fibre
-   (now including the backhaul) where the prize of a road node is the households of villages
-   snapped to it that are not yet within reach, plus ``centre_prize_households`` for a commune
-   centre without fibre.
-
-After each period the village coverage and the fibre reach are recomputed (the new routes join
-the fibre layer; :func:`phusong.planning.reach.fibre_available`) and the targets re-measured
-(:func:`phusong.planning.gaps.compute_gaps`). A road graph in several pieces is not an error:
-terminals the fibre cannot reach are left out and counted (a warning says how many).
+* **Objectives.** ``"budget"``: public-utility BTS for the villages without mobile broadband
+  (households newly covered, budgeted maximal covering), then 5G (population) while a 5G target
+  lies ahead, then fibre extensions buying the most households. ``"targets"``: for every target
+  due that year, the least-cost set of actions reaching it (partial set covering: greedy,
+  pruning, HiGHS MILP with the LP bound and gap reported; for fibre a Steiner tree or the
+  smallest prize tree), capped at what any candidate can reach and at the money. Neither mode
+  raises when a target cannot be met: the plan says why (:func:`missed_targets`).
+* **5G** comes from upgrades of every tower carrying 4G, in the operator's licensed band
+  (FACTS §6), and from new towers carrying 4G and 5G when a 5G target falls due; a scenario may
+  add a low band.
+* **Services.** Every village ends every year with fibre, 5G, 4G (or 3G/2G while on air), a
+  costed fallback where no terrestrial action reaches it, or ``none`` with the reason
+  (:mod:`phusong.planning._plan_services`). 2G and 3G leave the indicators from their switch-off
+  years (``settings.SWITCH_OFF_YEAR``).
+* **Cost curves** to 100 % for 4G, 5G and fibre households on the last year's network and
+  candidates (:mod:`phusong.planning.cost_curves`).
 """
 
 from __future__ import annotations
@@ -33,28 +31,18 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from phusong import settings
 from phusong.bundle import fingerprint
 from phusong.crs import to_work
 from phusong.errors import DataError, PhusongWarning
 from phusong.planning import _plan_deps as deps
-from phusong.planning._plan_steps import (
-    apply_sites,
-    cover_step,
-    empty_routes,
-    fibre_step,
-    ranked_households,
-    siting_step,
-)
+from phusong.planning._plan_curves import plan_cost_curves
+from phusong.planning._plan_figures import missed_targets, totals, year_figures
+from phusong.planning._plan_services import village_services
+from phusong.planning._plan_steps import empty_routes
 from phusong.planning._plan_write import plan_report, write_plan
-from phusong.planning.candidates import (
-    candidate_transmitters,
-    check_candidates,
-    fibre_road_nodes,
-    generate_candidates,
-)
+from phusong.planning._plan_year import Context, YearState, plan_year, reach_of
 from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
@@ -64,7 +52,7 @@ __all__ = ["Plan", "make_plan", "plan_summary_lines"]
 
 @dataclass
 class Plan:
-    """A joint plan (module doc); write it with :meth:`write`.
+    """A multi-year plan (module doc); write it with :meth:`write`.
 
     Attributes
     ----------
@@ -77,18 +65,25 @@ class Plan:
     budgets_vnd : dict
         ``{"fibre": VND, "mobile": VND}`` summed over the periods.
     totals : dict
-        Whole-plan figures (costs VND, sites, km, households and persons newly served, cost per
-        household and per person).
+        Whole-plan figures (costs VND, sites, km, households and persons newly served).
     years : list of dict
-        One entry per report year: spend, what was built, targets reached.
+        One entry per report year: money, spend, actions, solver figures, services, targets
+        with the reasons of any miss.
     candidates : GeoDataFrame
-        Every candidate site (EPSG:4326) with ``selected``, ``rank``, ``year``.
+        Every year's candidates (EPSG:4326) with ``selected``, ``rank``, ``year``.
     routes : GeoDataFrame
-        New fibre (EPSG:4326), one row per road edge.
+        New fibre (EPSG:4326), one row per road edge, with its ``year``.
     gaps : GapTables
         The gap tables before the plan (written as ``gaps_*.csv``).
+    year_gaps : dict of int to GapTables
+        The gap tables after each year, with that year's switch-offs.
+    villages : DataFrame
+        Service per village and year (long form: ``year``, ``service``, ``action_id``,
+        ``cost_vnd``, ``reason``).
+    cost_curves : dict
+        Cost to reach 90 … 100 % per indicator (module doc).
     notes : list of str
-        Things a reader must know (unreachable terminals, skipped steps).
+        Things a reader must know.
     """
 
     bundle_name: str
@@ -101,6 +96,9 @@ class Plan:
     candidates: gpd.GeoDataFrame
     routes: gpd.GeoDataFrame
     gaps: GapTables
+    year_gaps: dict = field(default_factory=dict)
+    villages: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cost_curves: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def report(self) -> dict:
@@ -108,27 +106,59 @@ class Plan:
         return plan_report(self)
 
     def write(self, folder, *, overwrite: bool = False):
-        """Write the plan folder (CONTRACTS: plan.json, plan.gpkg, gaps_*.csv), atomically."""
+        """Write the plan folder (plan.json, plan.gpkg, gaps, villages_plan.csv), atomically."""
         return write_plan(self, folder, overwrite=overwrite)
 
 
-def _mask_from(cov: pd.DataFrame, techs) -> np.ndarray:
-    cols = [f"covered_{t}" for t in techs if f"covered_{t}" in cov.columns]
-    if not cols:
-        return np.zeros(len(cov), bool)
-    return cov[cols].fillna(False).astype(bool).to_numpy().any(axis=1)
+def _check_scenario(s: Scenario, notes: list[str]) -> None:
+    """Warn about money for a period in which no target falls due."""
+    prev = 0
+    for y in s.years:
+        money = s.budget_for(y)
+        due = [t for t in s.targets if prev < t.year <= y]
+        if (money["fibre"] > 0 or money["mobile"] > 0) and not due:
+            msg = (f"budgets.{y}: money but no target due in {prev + 1 if prev else '…'}–{y}; "
+                   "the plan spends it on the most coverage it can buy")
+            notes.append(msg)
+            warnings.warn(msg, PhusongWarning, stacklevel=3)
+        prev = y
+
+
+def _context(bundle, s: Scenario, model: str, boundaries: str, fibre) -> tuple[Context, list]:
+    notes: list[str] = []
+    villages = to_work(bundle.villages, "villages").reset_index(drop=True)
+    ids = pd.Index(villages["village_id"].astype(str), name="village_id")
+    graph = None
+    if bundle.roads is not None and len(bundle.roads):
+        from phusong.planning.roads import graph_components, urban_areas
+
+        urban = urban_areas(bundle.communes) if "type" in bundle.communes else None
+        graph = deps.road_graph(bundle.roads, costs=s.costs, urban=urban)
+        comps = graph_components(graph)
+        if len(comps) > 1:
+            msg = (f"road graph: {len(comps)} components (largest {len(comps[0])} nodes); "
+                   "fibre is routed only within reach of the existing network")
+            notes.append(msg)
+            warnings.warn(msg, PhusongWarning, stacklevel=3)
+    else:
+        notes.append("no roads layer: fibre cannot be routed; backhaul priced as straight links")
+    ctx = Context(bundle, s, model, boundaries, villages, ids,
+                  villages["households"].to_numpy(float), villages["population"].to_numpy(float),
+                  graph, fingerprint(bundle), np.zeros(len(villages), bool))
+    fib0 = reach_of(ctx, bundle) if fibre is None else \
+        pd.Series(fibre).reindex(ids).fillna(False).astype(bool).to_numpy()
+    return Context(**{**ctx.__dict__, "fibre0": fib0}), notes
 
 
 def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = None,
               boundaries: str = "2020", village_cov: pd.DataFrame | None = None,
-              fibre: pd.Series | None = None, candidates: gpd.GeoDataFrame | None = None,
-              coverage=None) -> Plan:
-    """Plan BTS sites, 5G upgrades and fibre extensions for ``bundle`` (module doc).
+              fibre: pd.Series | None = None) -> Plan:
+    """Plan sites, 5G, fibre and a service per village for every year of ``scenario``.
 
     Parameters
     ----------
     bundle : phusong.bundle.Bundle
-        Needs communes, villages, fibre and roads; sites/cells and a DEM for mobile candidates.
+        Needs communes, villages and fibre; sites/cells, a DEM and roads for candidates.
     scenario : Scenario, optional
         Budgets, targets, costs, rules (default: Plan 785, :data:`DEFAULT_SCENARIO`).
     model : str, optional
@@ -139,10 +169,6 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         :func:`phusong.coverage.score_villages` output, when already computed.
     fibre : Series of bool, optional
         Fibre within reach per village, when already computed.
-    candidates : GeoDataFrame, optional
-        Candidate sites to use instead of generated ones (checked: inside the province).
-    coverage : scipy.sparse matrix, optional
-        Villages × candidates coverage, when already computed (with ``candidates``).
 
     Returns
     -------
@@ -151,10 +177,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     Raises
     ------
     DataError
-        Empty demand, NaN weights, candidates outside the province, a bundle without fibre.
-    InfeasibleError
-        A period's budget buys no candidate or cannot reach the fibre to any terminal
-        (the message says what is reachable).
+        Empty demand, NaN weights, a bundle without fibre, bad targets.
     """
     s = scenario or DEFAULT_SCENARIO
     model = model or s.model
@@ -163,263 +186,84 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     if bundle.fibre is None or not len(bundle.fibre):
         raise DataError("fibre: the bundle has no fibre layer; the plan extends the existing "
                         "fibre network — add it")
-    villages = to_work(bundle.villages, "villages").reset_index(drop=True)
-    ids = pd.Index(villages["village_id"].astype(str), name="village_id")
-    hh = villages["households"].to_numpy(float)
-    pop = villages["population"].to_numpy(float)
-    graph = None
-    notes: list[str] = []
-    if bundle.roads is not None and len(bundle.roads):
-        graph = deps.road_graph(bundle.roads, costs=s.costs)
-    else:
-        notes.append("no roads layer: fibre cannot be routed; backhaul priced as straight links")
+    ctx, notes = _context(bundle, s, model, boundaries, fibre)
+    _check_scenario(s, notes)
     if village_cov is None:
         village_cov = deps.score_villages(bundle, model=model)
-    cov0 = village_cov.reindex(ids) if "village_id" not in village_cov else \
-        village_cov.set_index("village_id").reindex(ids)
-    if fibre is None:
-        fibre = deps.fibre_available(bundle, reach_m=s.reach_m, graph=graph)
-    fibre0 = pd.Series(fibre).reindex(ids).fillna(False).astype(bool)
-    gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets, fibre=fibre0,
+    cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
+        village_cov.set_index("village_id").reindex(ctx.ids)
+    state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
+    gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
+                         fibre=pd.Series(ctx.fibre0, index=ctx.ids),
                          broadband_techs=s.broadband_techs)
-    fnodes = fibre_road_nodes(graph, bundle)
-    if candidates is None:
-        cands = generate_candidates(bundle, cov0, scenario=s, graph=graph, fibre_nodes=fnodes)
-    else:
-        cands = check_candidates(candidates, bundle, graph=graph, fibre_nodes=fnodes, scenario=s)
-    if cands.attrs.get("dropped_outside"):
-        notes.append(f"{cands.attrs['dropped_outside']} generated candidate(s) outside the "
-                     "province dropped")
-    if coverage is None:
-        tx = candidate_transmitters(cands, bundle.dem)
-        coverage = (deps.coverage_matrix(tx, villages.geometry.x.to_numpy(),
-                                         villages.geometry.y.to_numpy(), bundle.dem, model=model)
-                    if len(tx) else sp.csr_matrix((len(villages), 0), dtype=bool))
-    A = sp.csr_matrix(coverage, dtype=bool)
-    if A.shape != (len(villages), len(cands)):
-        raise DataError(f"coverage: shape {A.shape} does not match {len(villages)} villages × "
-                        f"{len(cands)} candidates")
-    if graph is not None:
-        from phusong.planning.roads import graph_components
-
-        comps = graph_components(graph)
-        if len(comps) > 1:
-            msg = (f"road graph: {len(comps)} components (largest {len(comps[0])} nodes); "
-                   "fibre is routed only within reach of the existing network")
-            notes.append(msg)
-            warnings.warn(msg, PhusongWarning, stacklevel=2)
-
-    cov = cov0.copy()
-    fib = fibre0.copy()
-    fibre_layer = bundle.fibre
-    built = np.zeros(len(cands), bool)
-    year_of = np.zeros(len(cands), dtype=np.int64)
-    rank = np.zeros(len(cands), dtype=np.int64)
-    hh_new = np.zeros(len(cands))
-    pop_new = np.zeros(len(cands))
-    route_frames: list[gpd.GeoDataFrame] = []
-    years: list[dict] = []
-    carry = {"fibre": 0.0, "mobile": 0.0}
-    fibre_sources = list(fnodes)
-    served0 = _served(cov0, fibre0, s)
-    costs = cands["cost_vnd"].to_numpy(float)
-    is_new = (cands["kind"] == "new").to_numpy()
-    pool_bb = cands["tech"].isin(s.broadband_techs).to_numpy() & (
-        is_new | (cands["tech"] != "5G").to_numpy())
-    pool_5g = (cands["tech"] == "5G").to_numpy() & ~is_new
-    prev = -1
+    results, entries, services, year_gaps = [], [], [], {}
+    prev_services = None
     for year in s.years:
-        money = {k: v + carry[k] for k, v in s.budget_for(year).items()}
-        entry: dict = {"year": year, "budget_vnd": dict(money), "solver": {}}
-        spent_m = 0.0
-        picked = []
-        # 1–2. public-utility BTS, then 5G upgrades (module doc)
-        for key, pool, w, techs, target in _mobile_tasks(s, year, prev, pool_bb, pool_5g, hh, pop):
-            mask = _mask_from(cov, techs)
-            label = f"{year} mobile ({key})"
-            if target is None:
-                chosen, info = siting_step(A, w, mask, pool & ~built, costs,
-                                           money["mobile"] - spent_m, s.time_limit_s, label,
-                                           strict=key == "public-utility BTS")
-            else:
-                chosen, info = cover_step(A, w, mask, pool & ~built, costs, target,
-                                          money["mobile"] - spent_m, s.time_limit_s, label)
-            entry["solver"][key] = info
-            for j, h_add, p_add in ranked_households(A, chosen, mask, hh, pop):
-                rank[j] = rank.max() + 1
-                hh_new[j], pop_new[j] = h_add, p_add
-            spent_m += float(costs[chosen].sum())
-            built[chosen] = True
-            year_of[chosen] = year
-            cov = apply_sites(cov, A, cands, chosen)
-            picked.append(chosen)
-        chosen = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
-        # 3–4. backhaul and fibre extensions
-        fs = fibre_step(graph, cands, chosen, villages, fib, fibre_sources, money["fibre"], s,
-                        year, notes)
-        fibre_sources = fs.sources
-        if len(fs.routes):
-            route_frames.append(fs.routes)
-            fibre_layer = pd.concat([fibre_layer, fs.routes_as_fibre], ignore_index=True)
-            b2 = _with_fibre(bundle, fibre_layer)
-            fib = deps.fibre_available(b2, reach_m=s.reach_m, graph=graph).reindex(ids) \
-                .fillna(False).astype(bool) | fib
-        gy = compute_gaps(bundle, cov, boundaries=boundaries, targets=s.targets, fibre=fib,
-                          broadband_techs=s.broadband_techs)
-        entry.update(_year_figures(year, entry, gaps0, gy, s, cands, chosen, fs, spent_m,
-                                   served0, cov, fib, hh, pop))
-        years.append(entry)
-        prev = year
-        if s.carry_over:
-            carry = {"mobile": max(0.0, money["mobile"] - spent_m),
-                     "fibre": max(0.0, money["fibre"] - fs.extension_cost)}
-    cands = cands.copy()
-    cands["selected"] = built
-    cands["rank"] = rank
-    cands["year"] = year_of
-    cands["households_new"] = np.round(hh_new, 3)
-    cands["population_new"] = np.round(pop_new, 3)
-    routes = (gpd.GeoDataFrame(pd.concat(route_frames, ignore_index=True), crs=settings.STORE_CRS)
-              if route_frames else empty_routes())
+        res = plan_year(ctx, state, year)
+        notes.extend(res.notes)
+        gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
+                          fibre=pd.Series(res.after.fibre, index=ctx.ids),
+                          broadband_techs=s.broadband_techs, year=year)
+        lost = _lost_fibre(res)
+        sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre, lost,
+                              prev_services)
+        entry = year_figures(ctx, res, gaps0, gy, sv)
+        entry["missed_targets"] = missed_targets(ctx, res, gy, sv, lost)
+        entries.append(entry)
+        services.append(sv.assign(year=year))
+        year_gaps[year] = gy
+        results.append(res)
+        prev_services, state = sv, res.after
+    curves = plan_cost_curves(ctx, results[-1]) if results else {}
+    return _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
+
+
+def _lost_fibre(res) -> np.ndarray:
+    """Villages no road takes the fibre to (their households were out of reach of the routing)."""
+    return np.asarray(res.fibre.lost, bool)
+
+
+def _on_air(gy: GapTables, cov: pd.DataFrame) -> pd.DataFrame:
+    from phusong.planning.switchoff import switch_off
+
+    return switch_off(cov, gy.year)
+
+
+def _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes) -> Plan:
+    frames, routes = [], []
+    rank = 0
+    for res in results:
+        c = res.candidates.copy()
+        c["selected"] = False
+        c["rank"] = 0
+        c["year"] = 0
+        c["households_new"] = np.round(res.hh_new, 3)
+        c["population_new"] = np.round(res.pop_new, 3)
+        for j in res.chosen:
+            rank += 1
+            c.iloc[j, c.columns.get_loc("selected")] = True
+            c.iloc[j, c.columns.get_loc("rank")] = rank
+            c.iloc[j, c.columns.get_loc("year")] = res.year
+        frames.append(c)
+        if len(res.fibre.routes):
+            routes.append(res.fibre.routes)
+        if res.candidates.attrs.get("dropped_outside"):
+            notes.append(f"{res.year}: {res.candidates.attrs['dropped_outside']} generated "
+                         "candidate(s) outside the province dropped")
+    cands = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.STORE_CRS) \
+        if frames else gpd.GeoDataFrame()
+    rts = (gpd.GeoDataFrame(pd.concat(routes, ignore_index=True), crs=settings.STORE_CRS)
+           if routes else empty_routes())
     budgets = {"fibre": float(sum(s.budget_for(y)["fibre"] for y in s.years)),
                "mobile": float(sum(s.budget_for(y)["mobile"] for y in s.years))}
-    totals = _totals(years, served0, cov, fib, hh, pop, s)
-    return Plan(bundle.name, fingerprint(bundle), bundle.synthetic, s, budgets, totals, years,
-                cands, routes, gaps0, notes)
-
-
-def _mobile_tasks(s: Scenario, year: int, prev: int, pool_bb, pool_5g, hh, pop):
-    """Mobile steps of a period: (label, pool, weights, techs, target % or None)."""
-    if s.objective == "budget":
-        tasks = [("public-utility BTS", pool_bb, hh, s.broadband_techs, None)]
-        if any(t.indicator.startswith("mobile_5G") and t.year >= year for t in s.targets):
-            tasks.append(("5G upgrades", pool_5g, pop, ("5G",), None))
-        return tasks
-    weights = {"households": hh, "population": pop, "villages": np.ones(len(hh))}
-    tasks = []
-    for t in s.targets:
-        if prev < t.year <= year and t.indicator in ("mobile_4G", "mobile_broadband", "mobile_5G"):
-            techs = {"mobile_4G": ("4G",), "mobile_5G": ("5G",)}.get(t.indicator, s.broadband_techs)
-            pool = pool_5g if t.indicator == "mobile_5G" else pool_bb
-            tasks.append((f"{t.indicator} {t.threshold_pct:g} % of {t.denominator}", pool,
-                          weights[t.denominator], techs, t.threshold_pct))
-    return tasks
-
-
-def _with_fibre(bundle, fibre_layer):
-    from phusong.bundle import Bundle
-
-    layers = dict(bundle.layers)
-    layers["fibre"] = gpd.GeoDataFrame(fibre_layer, crs=settings.STORE_CRS)
-    return Bundle(bundle.name, layers, bundle.rasters, bundle.provenance, bundle.boundaries,
-                  bundle.meta, bundle.path)
-
-
-def _served(cov: pd.DataFrame, fib: pd.Series, s: Scenario) -> dict[str, np.ndarray]:
-    """Per village: mobile broadband, 5G and fibre within reach."""
-    return {"broadband": _mask_from(cov, s.broadband_techs), "5G": _mask_from(cov, ["5G"]),
-            "fibre": fib.to_numpy(bool)}
-
-
-def _newly(served0: dict, served: dict, hh, pop) -> dict:
-    """Households and persons newly served per stream and by anything, vs the baseline."""
-    out = {}
-    anything = np.zeros(len(hh), bool)
-    for k in served:
-        new = served[k] & ~served0[k]
-        anything |= new
-        out[f"households_new_{k}"] = float(hh[new].sum())
-        out[f"population_new_{k}"] = float(pop[new].sum())
-    out["households_new_any"] = float(hh[anything].sum())
-    out["population_new_any"] = float(pop[anything].sum())
-    return out
-
-
-def _per(cost: float, n: float):
-    return cost / n if n > 0 else None
-
-
-def _year_figures(year, entry, gaps0, gy, s, cands, chosen, fs, spent_m, served0, cov, fib,
-                  hh, pop) -> dict:
-    p0, p1 = gaps0.province.iloc[0], gy.province.iloc[0]
-    targets = []
-    for c in target_columns(s.targets):
-        t = c.target
-        targets.append({"indicator": t.indicator, "denominator": t.denominator,
-                        "threshold_pct": t.threshold_pct, "year": t.year, "origin": t.origin,
-                        "baseline_pct": _f(p0[c.value]), "value_pct": _f(p1[c.value]),
-                        "gap_pct": _f(p1[c.gap]), "met": bool(p1[c.meets]),
-                        "due": t.year <= year})
-    kinds = cands.iloc[chosen] if len(chosen) else cands.iloc[:0]
-    cost = spent_m + fs.extension_cost
-    return {
-        "spent_vnd": {"mobile": spent_m, "fibre": fs.extension_cost,
-                      "backhaul_routes": fs.backhaul_cost},
-        "cost_vnd": cost,
-        "new_sites": int((kinds["kind"] == "new").sum()),
-        "upgrades_4G": int(((kinds["kind"] == "upgrade") & (kinds["tech"] == "4G")).sum()),
-        "upgrades_5G": int(((kinds["kind"] == "upgrade") & (kinds["tech"] == "5G")).sum()),
-        "fibre_km": fs.km,
-        "fibre_out_of_reach": fs.unreachable,
-        "cumulative_since_baseline": _newly(served0, _served(cov, fib, s), hh, pop),
-        "province_pct": {k: _f(p1[k]) for k in ("fibre_households_pct", "fibre_communes_pct",
-                                                "mobile_broadband_population_pct",
-                                                "mobile_4G_population_pct",
-                                                "mobile_5G_population_pct") if k in p1},
-        "targets": targets,
-    }
-
-
-def _totals(years, served0, cov, fib, hh, pop, s) -> dict:
-    cost = float(sum(y["cost_vnd"] for y in years))
-    mobile = float(sum(y["spent_vnd"]["mobile"] for y in years))
-    fibre = float(sum(y["spent_vnd"]["fibre"] for y in years))
-    new = _newly(served0, _served(cov, fib, s), hh, pop)
-    return {
-        "cost_vnd": cost,
-        "mobile_vnd": mobile,
-        "fibre_vnd": fibre,
-        "backhaul_routes_vnd": float(sum(y["spent_vnd"]["backhaul_routes"] for y in years)),
-        "new_sites": int(sum(y["new_sites"] for y in years)),
-        "upgrades_4G": int(sum(y["upgrades_4G"] for y in years)),
-        "upgrades_5G": int(sum(y["upgrades_5G"] for y in years)),
-        "fibre_km": float(sum(y["fibre_km"] for y in years)),
-        **new,
-        "cost_per_household_vnd": _per(cost, new["households_new_any"]),
-        "cost_per_person_vnd": _per(cost, new["population_new_any"]),
-        "fibre_vnd_per_household": _per(fibre, new["households_new_fibre"]),
-        "mobile_vnd_per_person": _per(mobile, new["population_new_broadband"]
-                                      + new["population_new_5G"]),
-    }
-
-
-def _f(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
+    villages = pd.concat(services, ignore_index=True) if services else pd.DataFrame()
+    tot = totals(ctx, entries, results, villages)
+    return Plan(ctx.bundle.name, ctx.fingerprint, ctx.bundle.synthetic, s, budgets, tot, entries,
+                cands, rts, gaps0, year_gaps, villages, curves, list(dict.fromkeys(notes)))
 
 
 def plan_summary_lines(plan: Plan) -> list[str]:
     """Human-readable summary of a plan (CLI text output)."""
-    t = plan.totals
-    lines = [f"{plan.bundle_name}: scenario {plan.scenario.name!r}"
-             + (" (synthetic data)" if plan.synthetic else ""),
-             f"  total {t['cost_vnd'] / 1e9:,.2f} bn VND: mobile {t['mobile_vnd'] / 1e9:,.2f}, "
-             f"fibre {t['fibre_vnd'] / 1e9:,.2f} (budgets {plan.budgets_vnd['mobile'] / 1e9:,.0f} / "
-             f"{plan.budgets_vnd['fibre'] / 1e9:,.0f})",
-             f"  {t['new_sites']} new sites, {t['upgrades_4G']} 4G and {t['upgrades_5G']} 5G "
-             f"upgrades, {t['fibre_km']:,.1f} km fibre",
-             f"  newly served: {t['households_new_broadband']:,.0f} households with mobile "
-             f"broadband, {t['population_new_5G']:,.0f} persons with 5G, "
-             f"{t['households_new_fibre']:,.0f} households with fibre in reach"]
-    if t["cost_per_household_vnd"]:
-        lines.append(f"  {t['cost_per_household_vnd'] / 1e6:,.2f} M VND per household and "
-                     f"{t['cost_per_person_vnd'] / 1e6:,.2f} M VND per person newly served")
-    for y in plan.years:
-        reached = ", ".join(
-            f"{g['indicator']} {g['value_pct']:.1f}/{g['threshold_pct']:g} %"
-            + (" ✓" if g["met"] else "") for g in y["targets"] if g["year"] == y["year"]
-            and g["value_pct"] is not None)
-        lines.append(f"  {y['year']}: {y['cost_vnd'] / 1e9:,.2f} bn VND; {reached or 'no target due'}")
-    lines.extend(f"  note: {n}" for n in plan.notes)
-    return lines
+    from phusong.planning._plan_figures import summary_lines
 
+    return summary_lines(plan)

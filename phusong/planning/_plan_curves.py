@@ -1,0 +1,57 @@
+"""Cost curves of a plan: 4G, 5G and fibre households to 100 % on the last year's network.
+
+The curves start from the network at the start of the plan's last year (what the earlier years
+left) and use that year's candidates: the cost of each level is what it would take *then*, the
+question a planner asks of the 2030 targets (:mod:`phusong.planning.cost_curves`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phusong.errors import DataError
+from phusong.planning.cost_curves import fibre_cost_curve, marginal_summary, mobile_cost_curve
+
+__all__ = ["plan_cost_curves"]
+
+
+def _covered(cov, tech: str) -> np.ndarray:
+    col = f"covered_{tech}"
+    return cov[col].fillna(False).astype(bool).to_numpy() if col in cov else \
+        np.zeros(len(cov), bool)
+
+
+def _with_summary(points: list[dict], **extra) -> dict:
+    try:
+        summary = marginal_summary(points)
+    except DataError as exc:
+        summary = {"text": str(exc)}
+    return {**extra, "points": points, "summary": summary}
+
+
+def plan_cost_curves(ctx, res) -> dict:
+    """``plan.json["cost_curves"]``: per indicator the curve points and a summary."""
+    s = ctx.scenario
+    cands, cov = res.candidates, res.coverage
+    costs = cands["cost_vnd"].to_numpy(float)
+    before = res.start_cov
+    out: dict = {"year": res.year,
+                 "from": f"the network at the start of {res.year}, with that year's candidates"}
+    limit = max(1.0, s.time_limit_s / 2)
+    for tech in ("4G", "5G"):
+        A = cov[tech]
+        has = np.asarray(A.sum(axis=0)).ravel() > 0
+        pts = mobile_cost_curve(A[:, has], ctx.pop, covered=_covered(before, tech),
+                                costs=costs[has], households=ctx.hh, time_limit_s=limit)
+        out[f"mobile_{tech}_population"] = _with_summary(pts, denominator="population",
+                                                         method="least-cost set covering")
+    fs = res.fibre
+    if ctx.graph is not None and fs.sources:
+        base = float(ctx.hh[res.start_fibre].sum())
+        pts = fibre_cost_curve(ctx.graph, fs.sources, fs.prizes,
+                               ftth_vnd_per_home=s.costs.ftth_vnd_per_home,
+                               base_households=base, total_households=float(ctx.hh.sum()),
+                               time_limit_s=limit)
+        out["fibre_households"] = _with_summary(pts, denominator="households",
+                                                method="Steiner tree + reverse greedy pruning")
+    return out

@@ -1,0 +1,185 @@
+"""Figures of a plan: per year, in total, why a target is missed, and the CLI summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from phusong.planning._plan_services import SERVICES
+from phusong.planning.targets import target_columns
+
+__all__ = ["year_figures", "missed_targets", "totals", "summary_lines"]
+
+_HEADLINE = ("fibre_households_pct", "fibre_communes_pct", "mobile_any_population_pct",
+             "mobile_broadband_population_pct", "mobile_4G_population_pct",
+             "mobile_5G_population_pct")
+
+
+def _f(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _per(cost: float, n: float):
+    return cost / n if n > 0 else None
+
+
+def _service_counts(sv: pd.DataFrame) -> dict:
+    out = {}
+    for k in SERVICES:
+        m = sv["service"] == k
+        out[k] = {"villages": int(m.sum()), "households": float(sv.loc[m, "households"].sum()),
+                  "population": float(sv.loc[m, "population"].sum())}
+    return out
+
+
+def year_figures(ctx, res, gaps0, gy, sv: pd.DataFrame) -> dict:
+    """``plan.json["years"]`` entry of one year."""
+    p0, p1 = gaps0.province.iloc[0], gy.province.iloc[0]
+    targets = []
+    for c in target_columns(ctx.scenario.targets):
+        t = c.target
+        targets.append({"indicator": t.indicator, "denominator": t.denominator,
+                        "threshold_pct": t.threshold_pct, "year": t.year, "origin": t.origin,
+                        "baseline_pct": _f(p0[c.value]), "value_pct": _f(p1[c.value]),
+                        "gap_pct": _f(p1[c.gap]), "met": bool(p1[c.meets]),
+                        "due": t.year <= res.year})
+    kinds = res.candidates.iloc[res.chosen]
+    up = kinds["kind"] == "upgrade"
+    fs = res.fibre
+    fallback = float(sv["cost_vnd"].sum())
+    total_hh = float(ctx.hh.sum())
+    fixed = sv["service"].eq("fibre") | (sv["service"].ne("none") & pd.Series(fs.lost).to_numpy())
+    return {
+        "year": res.year,
+        "budget_vnd": dict(res.money),
+        "spent_vnd": {"mobile": res.spent_mobile, "fibre": fs.extension_cost,
+                      "fibre_routes": fs.route_cost, "ftth_access": fs.ftth_cost,
+                      "backhaul_routes": fs.backhaul_cost, "fallback": fallback},
+        "unspent_vnd": {"mobile": max(0.0, res.money["mobile"] - res.spent_mobile),
+                        "fibre": max(0.0, res.money["fibre"] - fs.extension_cost)},
+        "cost_vnd": res.spent_mobile + fs.extension_cost + fallback,
+        "candidates": int(len(res.candidates)),
+        "new_sites": int((kinds["kind"] == "new").sum()),
+        "new_sites_with_5G": int(((kinds["kind"] == "new") & (kinds["tech"] == "5G")).sum()),
+        "upgrades_4G": int((up & (kinds["tech"] == "4G")).sum()),
+        "upgrades_5G": int((up & (kinds["tech"] == "5G")).sum()),
+        "fibre_km": fs.km,
+        "households_newly_passed": fs.households_passed,
+        "fibre_out_of_reach": fs.unreachable,
+        "solver": {**res.solver, **({"fibre": fs.info} if fs.info else {})},
+        "switched_off": list(getattr(gy, "switched_off", ()) or ()),
+        "losing_service": {"villages": int(p1.get("villages_losing_service", 0)),
+                           "households": float(p1.get("households_losing_service", 0.0))},
+        "services": _service_counts(sv),
+        "fibre_or_alternative_households_pct":
+            100.0 * float(sv.loc[fixed, "households"].sum()) / total_hh if total_hh else None,
+        "province_pct": {k: _f(p1[k]) for k in _HEADLINE if k in p1},
+        "targets": targets,
+    }
+
+
+def _target_reach(ctx, res, t) -> tuple[float, str]:
+    """Share (%) the year's candidates could reach for target ``t`` and what limits it."""
+    w = {"households": ctx.hh, "population": ctx.pop, "villages": np.ones(len(ctx.hh))}.get(
+        t.denominator, ctx.hh)
+    total = float(w.sum()) or 1.0
+    if t.indicator == "fibre_available":
+        ok = res.after.fibre | ~res.fibre.lost
+        return 100.0 * float(w[ok].sum()) / total, "no road to the fibre"
+    tech = t.indicator.split("_")[1] if t.indicator.count("_") >= 1 else ""
+    techs = (tech,) if tech in res.coverage else tuple(res.coverage)
+    ok = np.zeros(len(w), bool)
+    for k in techs:
+        ok |= np.asarray(res.coverage[k].sum(axis=1)).ravel() > 0
+        col = f"covered_{k}"
+        if col in res.after.cov:
+            ok |= res.after.cov[col].fillna(False).astype(bool).to_numpy()
+    return 100.0 * float(w[ok].sum()) / total, "no candidate covers the rest"
+
+
+def missed_targets(ctx, res, gy, sv: pd.DataFrame, lost: np.ndarray) -> list[dict]:
+    """Every target due by this year and missed: shortfall, what binds, the solver gaps."""
+    del lost
+    out = []
+    p1 = gy.province.iloc[0]
+    for c in target_columns(ctx.scenario.targets):
+        t = c.target
+        if t.year > res.year or bool(p1[c.meets]) or t.denominator == "communes":
+            continue
+        value = float(p1[c.value])
+        reach, limit = _target_reach(ctx, res, t)
+        binds = ["budget"] if value < min(reach, t.threshold_pct) - 1e-6 else []
+        if reach < t.threshold_pct - 1e-6:
+            binds.append(limit)
+        fb = sv["service"] == "fallback"
+        if fb.any() and reach < t.threshold_pct - 1e-6:
+            binds.append(f"fallback only for {int(fb.sum())} villages "
+                         f"({float(sv.loc[fb, 'households'].sum()):,.0f} households)")
+        gaps = {k: v.get("gap") for k, v in res.solver.items() if isinstance(v, dict)}
+        out.append({"indicator": t.indicator, "denominator": t.denominator,
+                    "threshold_pct": t.threshold_pct, "year": t.year, "value_pct": value,
+                    "shortfall_pct": t.threshold_pct - value, "reachable_pct": reach,
+                    "binds": binds, "solver_gaps": gaps})
+    return out
+
+
+def totals(ctx, entries: list[dict], results, villages: pd.DataFrame) -> dict:
+    """Whole-plan figures."""
+    def tsum(key, sub=None):
+        return float(sum((e[key][sub] if sub else e[key]) for e in entries))
+
+    cost = tsum("cost_vnd")
+    first = villages[villages["year"] == villages["year"].min()] if len(villages) else villages
+    last = villages[villages["year"] == villages["year"].max()] if len(villages) else villages
+    del first
+    fib0 = ctx.fibre0
+    fib1 = results[-1].after.fibre if results else fib0
+    new_fib = fib1 & ~fib0
+    return {
+        "cost_vnd": cost,
+        "mobile_vnd": tsum("spent_vnd", "mobile"),
+        "fibre_vnd": tsum("spent_vnd", "fibre"),
+        "ftth_access_vnd": tsum("spent_vnd", "ftth_access"),
+        "backhaul_routes_vnd": tsum("spent_vnd", "backhaul_routes"),
+        "fallback_vnd": tsum("spent_vnd", "fallback"),
+        "new_sites": int(tsum("new_sites")),
+        "upgrades_4G": int(tsum("upgrades_4G")),
+        "upgrades_5G": int(tsum("upgrades_5G")),
+        "fibre_km": tsum("fibre_km"),
+        "households_new_fibre": float(ctx.hh[new_fib].sum()),
+        "fibre_vnd_per_household": _per(tsum("spent_vnd", "fibre"), float(ctx.hh[new_fib].sum())),
+        "services_last_year": _service_counts(last) if len(last) else {},
+    }
+
+
+def summary_lines(plan) -> list[str]:
+    """Human-readable summary of a plan (CLI text output)."""
+    t = plan.totals
+    lines = [f"{plan.bundle_name}: scenario {plan.scenario.name!r} ({plan.scenario.objective})"
+             + (" (synthetic data)" if plan.synthetic else ""),
+             f"  total {t['cost_vnd'] / 1e9:,.2f} bn VND: mobile {t['mobile_vnd'] / 1e9:,.2f}, "
+             f"fibre {t['fibre_vnd'] / 1e9:,.2f} (of which access network "
+             f"{t['ftth_access_vnd'] / 1e9:,.2f}), fallbacks {t['fallback_vnd'] / 1e9:,.2f} "
+             f"(budgets {plan.budgets_vnd['mobile'] / 1e9:,.0f} / "
+             f"{plan.budgets_vnd['fibre'] / 1e9:,.0f})",
+             f"  {t['new_sites']} new sites, {t['upgrades_4G']} 4G and {t['upgrades_5G']} 5G "
+             f"upgrades, {t['fibre_km']:,.1f} km fibre"]
+    for y in plan.years:
+        pct = y["province_pct"]
+        sv = y["services"]
+        lines.append(
+            f"  {y['year']}: {y['cost_vnd'] / 1e9:,.2f} bn VND; 4G "
+            f"{pct.get('mobile_4G_population_pct') or 0:.2f} %, 5G "
+            f"{pct.get('mobile_5G_population_pct') or 0:.2f} % of people; fibre "
+            f"{pct.get('fibre_households_pct') or 0:.2f} % of households; villages: "
+            + ", ".join(f"{k} {v['villages']}" for k, v in sv.items() if v["villages"]))
+        for m in y.get("missed_targets", []):
+            lines.append(f"    missed {m['indicator']} {m['threshold_pct']:g} % ({m['year']}): "
+                         f"{m['value_pct']:.2f} %, short {m['shortfall_pct']:.2f} pts; binds: "
+                         + ("; ".join(m["binds"]) or "unknown"))
+    for key, curve in (plan.cost_curves or {}).items():
+        if isinstance(curve, dict) and curve.get("summary"):
+            lines.append(f"  cost curve {key}: {curve['summary'].get('text', '')}")
+    lines.extend(f"  note: {n}" for n in plan.notes)
+    return lines
