@@ -10,7 +10,10 @@
   by bisection), never more than the money.
 * **Costs that add up**: an extension costs its route (aerial or buried per road,
   :func:`phusong.planning.roads.road_graph`) plus ``Costs.ftth_vnd_per_home`` for every
-  household it newly brings within reach (measured on the grown network, not estimated). When
+  household it newly brings within reach (measured on the grown network, not estimated). The
+  access network of the households the *backhaul* brings within reach is costed on its own line
+  (``ftth_backhaul_cost``, outside both budgets, in the plan's total), so neither budget line
+  is exceeded and nothing passed goes uncosted. When
   the access network pushes the total over the money, the route budget shrinks and the tree is
   rebuilt (at most six times); what is spent never exceeds the money.
 """
@@ -46,6 +49,7 @@ class FibreStep:
     route_cost: float = 0.0
     ftth_cost: float = 0.0
     backhaul_cost: float = 0.0
+    ftth_backhaul_cost: float = 0.0
     km: float = 0.0
     households_passed: float = 0.0
     unreachable: dict = field(default_factory=dict)
@@ -168,6 +172,9 @@ def fibre_actions(ctx, state, year: int, cands, chosen, money: float, notes: lis
     if lost.any():
         out.unreachable["households"] = float(ctx.hh[lost].sum())
     target = _fibre_target(s, state.prev_year, year) if s.objective == "targets" else None
+    # households the backhaul brings within reach: their access network is costed on its own
+    out.ftth_backhaul_cost = float(ctx.hh[base_reach & ~state.fibre].sum()) * \
+        s.costs.ftth_vnd_per_home
     best = (base_rows, base_reach, 0.0, 0.0)
     if money > 0 and sources and prizes:
         if target is None:

@@ -55,17 +55,22 @@ def year_figures(ctx, res, gaps0, gy, sv: pd.DataFrame) -> dict:
         "budget_vnd": dict(res.money),
         "spent_vnd": {"mobile": res.spent_mobile, "fibre": fs.extension_cost,
                       "fibre_routes": fs.route_cost, "ftth_access": fs.ftth_cost,
-                      "backhaul_routes": fs.backhaul_cost, "fallback": fallback},
+                      "backhaul_routes": fs.backhaul_cost,
+                      "ftth_access_backhaul": fs.ftth_backhaul_cost, "fallback": fallback},
         "unspent_vnd": {"mobile": max(0.0, res.money["mobile"] - res.spent_mobile),
                         "fibre": max(0.0, res.money["fibre"] - fs.extension_cost)},
-        "cost_vnd": res.spent_mobile + fs.extension_cost + fallback,
+        "cost_vnd": res.spent_mobile + fs.extension_cost + fs.ftth_backhaul_cost + fallback,
         "candidates": int(len(res.candidates)),
         "new_sites": int((kinds["kind"] == "new").sum()),
         "new_sites_with_5G": int(((kinds["kind"] == "new") & (kinds["tech"] == "5G")).sum()),
         "upgrades_4G": int((up & (kinds["tech"] == "4G")).sum()),
         "upgrades_5G": int((up & (kinds["tech"] == "5G")).sum()),
         "fibre_km": fs.km,
+        "backhaul_km": float(fs.routes.loc[fs.routes["purpose"] == "backhaul", "length_m"].sum())
+        / 1000.0 if len(fs.routes) else 0.0,
         "households_newly_passed": fs.households_passed,
+        "households_passed_by_backhaul": fs.ftth_backhaul_cost / ctx.scenario.costs.ftth_vnd_per_home
+        if ctx.scenario.costs.ftth_vnd_per_home > 0 else None,
         "fibre_out_of_reach": fs.unreachable,
         "solver": {**res.solver, **({"fibre": fs.info} if fs.info else {})},
         "switched_off": list(getattr(gy, "switched_off", ()) or ()),
@@ -136,21 +141,47 @@ def totals(ctx, entries: list[dict], results, villages: pd.DataFrame) -> dict:
     fib0 = ctx.fibre0
     fib1 = results[-1].after.fibre if results else fib0
     new_fib = fib1 & ~fib0
+    new = _newly(ctx, results)
     return {
+        **new,
+        "cost_per_household_vnd": _per(cost, new["households_new_any"]),
+        "cost_per_person_vnd": _per(cost, new["population_new_any"]),
         "cost_vnd": cost,
         "mobile_vnd": tsum("spent_vnd", "mobile"),
         "fibre_vnd": tsum("spent_vnd", "fibre"),
         "ftth_access_vnd": tsum("spent_vnd", "ftth_access"),
+        "ftth_access_backhaul_vnd": tsum("spent_vnd", "ftth_access_backhaul"),
         "backhaul_routes_vnd": tsum("spent_vnd", "backhaul_routes"),
         "fallback_vnd": tsum("spent_vnd", "fallback"),
         "new_sites": int(tsum("new_sites")),
         "upgrades_4G": int(tsum("upgrades_4G")),
         "upgrades_5G": int(tsum("upgrades_5G")),
         "fibre_km": tsum("fibre_km"),
-        "households_new_fibre": float(ctx.hh[new_fib].sum()),
         "fibre_vnd_per_household": _per(tsum("spent_vnd", "fibre"), float(ctx.hh[new_fib].sum())),
         "services_last_year": _service_counts(last) if len(last) else {},
     }
+
+
+def _newly(ctx, results) -> dict:
+    """Households and persons newly served per stream and by anything, vs the baseline."""
+    from phusong.planning._plan_year import covered_mask
+
+    if not results:
+        return {"households_new_any": 0.0, "population_new_any": 0.0}
+    c0, c1 = results[0].start_cov, results[-1].after.cov
+    bb = ctx.scenario.broadband_techs
+    streams = {"broadband": (covered_mask(c0, bb), covered_mask(c1, bb)),
+               "5G": (covered_mask(c0, ["5G"]), covered_mask(c1, ["5G"])),
+               "fibre": (ctx.fibre0, results[-1].after.fibre)}
+    out, anything = {}, np.zeros(len(ctx.hh), bool)
+    for k, (a, b) in streams.items():
+        m = b & ~a
+        anything |= m
+        out[f"households_new_{k}"] = float(ctx.hh[m].sum())
+        out[f"population_new_{k}"] = float(ctx.pop[m].sum())
+    out["households_new_any"] = float(ctx.hh[anything].sum())
+    out["population_new_any"] = float(ctx.pop[anything].sum())
+    return out
 
 
 def summary_lines(plan) -> list[str]:

@@ -143,13 +143,15 @@ def _broadband(cov: dict, techs) -> sp.csr_matrix:
 
 
 def mobile_actions(ctx: Context, state: YearState, year: int, cands, cov, money: float):
-    """Chosen candidate indices in rank order, solver figures per step, cost, coverage after."""
+    """Chosen candidates in rank order, solver figures per step, cost (VND), coverage after, and
+    per candidate the households and persons its step newly covered."""
     s = ctx.scenario
     pools = _pools(cands, cov)
     costs = cands["cost_vnd"].to_numpy(float)
     built = np.zeros(len(cands), bool)
     village_cov = state.cov
     chosen_all, solver, spent = [], {}, 0.0
+    gains = (np.zeros(len(cands)), np.zeros(len(cands)))
     a_bb = _broadband(cov, s.broadband_techs)
     weights = {"households": ctx.hh, "population": ctx.pop, "villages": np.ones(len(ctx.hh))}
     for key, pool, A, w, techs, target in _tasks(s, state.prev_year, year, pools, cov, a_bb,
@@ -164,12 +166,14 @@ def mobile_actions(ctx: Context, state: YearState, year: int, cands, cov, money:
             chosen, info = target_step(A, w, mask, pool & ~built, costs, target, left,
                                        s.time_limit_s, label)
         solver[key] = info
+        for j, h, p in ranked_households(A, chosen, mask, ctx.hh, ctx.pop):
+            gains[0][j], gains[1][j] = h, p
         spent += float(costs[chosen].sum())
         built[chosen] = True
         village_cov = apply_sites(village_cov, cov, cands, chosen)
         chosen_all.append(chosen)
     chosen = np.concatenate(chosen_all) if chosen_all else np.zeros(0, dtype=np.int64)
-    return chosen, solver, spent, village_cov
+    return chosen, solver, spent, village_cov, gains
 
 
 def _tasks(s, prev, year, pools, cov, a_bb, weights):
@@ -201,13 +205,8 @@ def plan_year(ctx: Context, state: YearState, year: int) -> YearResult:
     s = ctx.scenario
     money = _money(s, year, state.carry)
     cands, cov = year_candidates(ctx, state, year)
-    chosen, solver, spent_m, village_cov = mobile_actions(ctx, state, year, cands, cov,
-                                                         money["mobile"])
-    hh_new, pop_new = np.zeros(len(cands)), np.zeros(len(cands))
-    a_any = _broadband(cov, ("4G", "5G"))
-    for j, h, p in ranked_households(a_any, chosen, covered_mask(state.cov, ("4G", "5G")),
-                                     ctx.hh, ctx.pop):
-        hh_new[j], pop_new[j] = h, p
+    chosen, solver, spent_m, village_cov, (hh_new, pop_new) = mobile_actions(
+        ctx, state, year, cands, cov, money["mobile"])
     notes: list[str] = []
     fs = fibre_actions(ctx, state, year, cands, chosen, money["fibre"], notes)
     actions = cands.iloc[chosen].copy()

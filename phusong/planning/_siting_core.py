@@ -373,12 +373,23 @@ def prune_cover(red: Reduced, sel: np.ndarray, need: float) -> np.ndarray:
 
 
 def _cover_model(red: Reduced, need: float):
+    """Objective, y ≤ A x rows and the coverage row, scaled so the coverage row sums to 1.
+
+    The row is divided by Σw (callers scale ``need`` with :func:`_cover_scale`): with raw
+    weights (≈ 7·10⁵ persons on a province) HiGHS's presolve returned a dearer cover as optimal
+    with an invalid dual bound (the 2030 twin's 5G instance: 148.92 vs 144.84 bn VND, found by
+    ``benchmarks/bench_plan_targets.py`` against plain HiGHS and CBC).
+    """
     A, w, cost = red.A, red.w, red.cost
     m, n = A.shape
     c = np.concatenate([cost, np.zeros(m)])
     M = sp.hstack([-A, sp.identity(m, format="csr")], format="csr")
-    tgt = sp.csr_matrix(np.concatenate([np.zeros(n), w])[None, :])
+    tgt = sp.csr_matrix(np.concatenate([np.zeros(n), w / _cover_scale(red)])[None, :])
     return c, M, tgt
+
+
+def _cover_scale(red: Reduced) -> float:
+    return max(float(red.w.sum()), 1e-300)
 
 
 def lp_bound_cover(red: Reduced, need: float, time_limit_s: float) -> float:
@@ -387,7 +398,7 @@ def lp_bound_cover(red: Reduced, need: float, time_limit_s: float) -> float:
         return 0.0
     c, M, tgt = _cover_model(red, need)
     A_ub = sp.vstack([M, -tgt], format="csr")
-    b_ub = np.concatenate([np.zeros(M.shape[0]), [-need]])
+    b_ub = np.concatenate([np.zeros(M.shape[0]), [-need / _cover_scale(red)]])
     res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method="highs",
                   options={"time_limit": max(0.1, time_limit_s)})
     return float(res.fun) * (1 - 1e-9) if res.status == 0 else 0.0
@@ -397,8 +408,10 @@ def milp_cover(red: Reduced, need: float, incumbent_cost: float, time_limit_s: f
     """Exact minimum-cost partial cover MILP with the incumbent cost as a cutoff constraint."""
     n = red.A.shape[1]
     c, M, tgt = _cover_model(red, need)
+    scale = _cover_scale(red)
     tol = 1e-9 * max(1.0, float(red.w.sum()))
-    cons = [LinearConstraint(M, -np.inf, 0.0), LinearConstraint(tgt, need - tol, np.inf)]
+    cons = [LinearConstraint(M, -np.inf, 0.0),
+            LinearConstraint(tgt, (need - tol) / scale, np.inf)]
     if np.isfinite(incumbent_cost):
         crow = sp.csr_matrix(c[None, :])
         cons.append(LinearConstraint(crow, -np.inf, incumbent_cost * (1 + 1e-9) + 1e-9))
