@@ -117,7 +117,8 @@ def switch_off(village_cov: pd.DataFrame, year: int | None) -> pd.DataFrame:
     Raises
     ------
     SchemaError
-        When a technology is switched off and the frame has no ``covered_{tech}`` column.
+        When a technology is switched off and the frame has no ``covered_{tech}`` column at
+        all (``covered_any`` cannot be recomputed).
     DataError
         For a year that is not a whole number within :data:`YEAR_RANGE`.
     """
