@@ -11,6 +11,7 @@ A plan applies only to the bundle it was made from (``plan.json`` ``bundle_finge
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -132,5 +133,4 @@ def apply_plan(bundle: Bundle, plan_dir: str | Path, *, year: int) -> Bundle:
                                crs=routes.crs)
         out = grow_bundle(out, actions, new, year=y, plan_name=name, source_fingerprint=source,
                           bands_5g=bands_5g)
-    out.name = f"{bundle.name} + plan {name} {int(year)}"
-    return out
+    return dataclasses.replace(out, name=f"{bundle.name} + plan {name} {int(year)}")
