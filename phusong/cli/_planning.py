@@ -1,4 +1,10 @@
-"""CLI commands of the planning area: ``phusong gaps`` and ``phusong plan``."""
+"""CLI commands of the planning area: ``phusong gaps``, ``phusong plan`` and ``phusong plan apply``.
+
+``plan`` is a :class:`_PlanGroup`: ``phusong plan BUNDLE --out DIR`` makes a plan (the command
+it always was) and ``phusong plan apply BUNDLE --plan DIR --year YEAR --out BUNDLE2`` writes the
+bundle as the plan leaves it after YEAR. Only a first argument spelled exactly ``apply`` is the
+subcommand (a bundle folder of that name is ``./apply``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import click
 from phusong import settings
 from phusong.cli._common import command_errors, emit, json_option, progress, quiet_option
 
-__all__ = ["COMMANDS", "gaps_cmd", "plan_cmd"]
+__all__ = ["COMMANDS", "apply_cmd", "gaps_cmd", "plan_cmd", "plan_group"]
 
 
 #: The switch-off years as the help and the summary say them ("2G ends 2026, 3G ends 2028").
@@ -91,7 +97,9 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
     emit(report, as_json=as_json, lines=lines)
 
 
-@click.command("plan")
+@click.command("plan", epilog="Apply a plan: phusong plan apply BUNDLE --plan DIR --year YEAR "
+               "--out BUNDLE2 writes the bundle as the plan leaves it after YEAR, for coverage, "
+               "gaps, map and export on the future network (phusong plan apply --help).")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--scenario", "scenario_path", type=click.Path(path_type=Path), default=None,
               help="Scenario TOML (default: Plan 785's budget lines, scenarios/plan785.toml).")
@@ -122,4 +130,65 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
     emit(report, as_json=as_json, lines=[*plan_summary_lines(plan), f"wrote {out_dir}"])
 
 
-COMMANDS: list = [gaps_cmd, plan_cmd]
+@click.command("apply")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--plan", "plan_dir", type=click.Path(path_type=Path), required=True,
+              help="Plan folder written by `phusong plan` from this bundle.")
+@click.option("--year", type=int, required=True,
+              help="A report year of the plan: its years up to and including this one are built.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="Bundle folder to write (the network after YEAR).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out folder.")
+@json_option
+@quiet_option
+@command_errors
+def apply_cmd(bundle: Path, plan_dir: Path, year: int, out_path: Path, overwrite: bool,
+              as_json: bool, quiet: bool) -> None:
+    """The bundle as a plan leaves it after YEAR: its chosen sites, radios and fibre built."""
+    from phusong.bundle import load_bundle, save_bundle
+    from phusong.errors import OutputError
+    from phusong.io.atomic import check_writable
+    from phusong.planning.apply import apply_plan
+
+    check_writable(out_path, overwrite=overwrite)
+    if out_path.exists() and out_path.resolve() == bundle.resolve():
+        raise OutputError(f"{out_path}: is the input bundle, which the plan refers to; "
+                          "choose another --out")
+    b = load_bundle(bundle)
+    with progress(f"applying the plan to {year}", quiet=quiet):
+        grown = apply_plan(b, plan_dir, year=year)
+    save_bundle(grown, out_path, overwrite=overwrite)
+    added = {k: _rows(grown, k) - _rows(b, k) for k in ("sites", "cells", "fibre", "fibre_nodes")}
+    report = {"bundle_name": grown.name, "source_bundle": b.name, "plan": str(plan_dir),
+              "year": year, "years_applied": [a["year"] for a in grown.meta["applied_plans"]
+                                              [len(b.meta.get("applied_plans", [])):]],
+              "added": added, "synthetic": grown.synthetic, "out": str(out_path)}
+    emit(report, as_json=as_json, lines=[
+        f"{grown.name}: years {', '.join(map(str, report['years_applied']))} applied",
+        f"  added {added['sites']} sites, {added['cells']} cells, {added['fibre']} fibre spans, "
+        f"{added['fibre_nodes']} fibre nodes",
+        f"wrote {out_path}"])
+
+
+def _rows(bundle, layer: str) -> int:
+    df = bundle.layers.get(layer)
+    return 0 if df is None else len(df)
+
+
+class _PlanGroup(click.Group):
+    """``phusong plan``: the plan command, unless the first argument names a subcommand."""
+
+    def __init__(self, default: click.Command, **kwargs):
+        super().__init__(default.name, help=default.help, **kwargs)
+        self.default = default
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        if args and args[0] in self.commands:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        return self.default.make_context(info_name, args, parent=parent, **extra)
+
+
+plan_group = _PlanGroup(plan_cmd)
+plan_group.add_command(apply_cmd)
+
+COMMANDS: list = [gaps_cmd, plan_group]
