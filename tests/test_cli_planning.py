@@ -32,7 +32,8 @@ def test_plan_command_writes_the_folder(bundle_dir, tmp_path):
     assert report["budgets_vnd"] == {"fibre": 45e9, "mobile": 440e9}
     assert sorted(p.name for p in out.iterdir()) == [
         "gaps_communes.csv", "gaps_districts.csv", "gaps_province.csv", "gaps_villages.csv",
-        "plan.gpkg", "plan.json"]
+        "plan.gpkg", "plan.json", "villages_plan.csv", "years"]
+    assert sorted(p.name for p in (out / "years").iterdir()) == ["2025", "2030"]
     r = _run("plan", bundle_dir, "--out", out, "--quiet")
     assert r.exit_code == 2 and "already exists" in r.stderr and r.stderr.count("\n") == 1
     r = _run("plan", bundle_dir, "--out", out, "--quiet", "--overwrite", "--boundaries", "2025")
@@ -49,9 +50,12 @@ def test_plan_command_writes_the_folder(bundle_dir, tmp_path):
     ('[[targets]]\nindicator = "mobile_4G"\n', "missing key 'denominator'"),
     ('years = [2030, 2025]\n', "ascending"),
     ('name = \n', "not valid UTF-8 TOML"),
-    ('[budgets.2025]\nmobile_vnd = 1.0\n', "buys no candidate"),
-    ('objective = "targets"\n[[targets]]\nindicator = "mobile_5G"\ndenominator = "population"\n'
-     'threshold_pct = 100\nyear = 2025\n', "all candidates together reach"),
+    ('[bands_5g]\nViettel = "n99"\n', "[bands_5g] Viettel = 'n99' is not a 5G band"),
+    ('[bands_5g]\nVinaphone = "n78"\n', "'Vinaphone' is not an operator"),
+    ('[candidates]\nlow_band_5g = "B8"\n', "low_band_5g 'B8' is not a 5G band"),
+    ('[[targets]]\nindicator = "mobile_5G_Vietnamobile"\ndenominator = "population"\n'
+     'threshold_pct = 90\nyear = 2030\n', "needs a 5G band for Vietnamobile"),
+    ('[budgets.2025]\nmobile_vnd = "lots"\n', "mobile_vnd must be a number"),
 ])
 def test_bad_scenarios_exit_2_with_one_line(bundle_dir, tmp_path, toml, message):
     path = tmp_path / "s.toml"
