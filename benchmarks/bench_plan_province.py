@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     A = deps.coverage_matrix(candidate_transmitters(cands, bundle.dem), v.geometry.x.to_numpy(),
                              v.geometry.y.to_numpy(), bundle.dem, model=model)
     t3 = time.perf_counter()
-    del A  # the plan regenerates candidates each year; the build stage above is timed alone
+    # the plan regenerates candidates each year; the build stage above is timed alone
     plan = make_plan(bundle, scenario=DEFAULT_SCENARIO, model=model, village_cov=cov,
                      fibre=fibre)
     t4 = time.perf_counter()

@@ -19,7 +19,7 @@ from shapely.geometry import LineString, Point
 
 from phusong import settings
 from phusong.bundle import fingerprint, validate
-from phusong.errors import DataError, InfeasibleError, OutputError, PhusongWarning
+from phusong.errors import DataError, OutputError, PhusongWarning
 from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 from phusong.planning.candidates import check_candidates
