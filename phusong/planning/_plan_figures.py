@@ -103,9 +103,8 @@ def _target_reach(ctx, res, t) -> tuple[float, str]:
     return 100.0 * float(w[ok].sum()) / total, "no candidate covers the rest"
 
 
-def missed_targets(ctx, res, gy, sv: pd.DataFrame, lost: np.ndarray) -> list[dict]:
+def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
     """Every target due by this year and missed: shortfall, what binds, the solver gaps."""
-    del lost
     out = []
     p1 = gy.province.iloc[0]
     for c in target_columns(ctx.scenario.targets):
@@ -135,9 +134,7 @@ def totals(ctx, entries: list[dict], results, villages: pd.DataFrame) -> dict:
         return float(sum((e[key][sub] if sub else e[key]) for e in entries))
 
     cost = tsum("cost_vnd")
-    first = villages[villages["year"] == villages["year"].min()] if len(villages) else villages
     last = villages[villages["year"] == villages["year"].max()] if len(villages) else villages
-    del first
     fib0 = ctx.fibre0
     fib1 = results[-1].after.fibre if results else fib0
     new_fib = fib1 & ~fib0

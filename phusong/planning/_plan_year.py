@@ -125,9 +125,8 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     return cands, cov
 
 
-def _pools(cands, cov):
+def _pools(cands):
     """Candidate pools: public-utility broadband (new sites, 4G upgrades) and 5G radios."""
-    del cov
     new = (cands["kind"] == "new").to_numpy()
     up4 = ~new & (cands["tech"] == "4G").to_numpy()
     five = np.array(["5G:" in str(b) for b in cands["bands"]], dtype=bool)
@@ -146,7 +145,7 @@ def mobile_actions(ctx: Context, state: YearState, year: int, cands, cov, money:
     """Chosen candidates in rank order, solver figures per step, cost (VND), coverage after, and
     per candidate the households and persons its step newly covered."""
     s = ctx.scenario
-    pools = _pools(cands, cov)
+    pools = _pools(cands)
     costs = cands["cost_vnd"].to_numpy(float)
     built = np.zeros(len(cands), bool)
     village_cov = state.cov

@@ -204,11 +204,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
                           fibre=pd.Series(res.after.fibre, index=ctx.ids),
                           broadband_techs=s.broadband_techs, year=year)
-        lost = _lost_fibre(res)
-        sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre, lost,
-                              prev_services)
+        sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
+                              np.asarray(res.fibre.lost, bool), prev_services)
         entry = year_figures(ctx, res, gaps0, gy, sv)
-        entry["missed_targets"] = missed_targets(ctx, res, gy, sv, lost)
+        entry["missed_targets"] = missed_targets(ctx, res, gy, sv)
         entries.append(entry)
         services.append(sv.assign(year=year))
         year_gaps[year] = gy
@@ -216,11 +215,6 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         prev_services, state = sv, res.after
     curves = plan_cost_curves(ctx, results[-1]) if results else {}
     return _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
-
-
-def _lost_fibre(res) -> np.ndarray:
-    """Villages no road takes the fibre to (their households were out of reach of the routing)."""
-    return np.asarray(res.fibre.lost, bool)
 
 
 def _on_air(gy: GapTables, cov: pd.DataFrame) -> pd.DataFrame:
