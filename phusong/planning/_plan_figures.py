@@ -192,7 +192,8 @@ def summary_lines(plan) -> list[str]:
              f"(budgets {plan.budgets_vnd['mobile'] / 1e9:,.0f} / "
              f"{plan.budgets_vnd['fibre'] / 1e9:,.0f})",
              f"  {t['new_sites']} new sites, {t['upgrades_4G']} 4G and {t['upgrades_5G']} 5G "
-             f"upgrades, {t['fibre_km']:,.1f} km fibre"]
+             f"upgrades, {t['fibre_km']:,.1f} km fibre",
+             *(f"  {a}" for a in plan.assumptions)]
     for y in plan.years:
         pct = y["province_pct"]
         sv = y["services"]

@@ -20,7 +20,7 @@ import pyogrio
 from phusong import __version__
 from phusong.io.atomic import atomic_dir
 
-__all__ = ["plan_report", "write_plan", "SITE_COLUMNS"]
+__all__ = ["census_figures", "plan_report", "write_plan", "SITE_COLUMNS"]
 
 #: Columns of the candidate_sites layer required by CONTRACTS (others follow).
 SITE_COLUMNS = ("candidate_id", "kind", "operator", "tech", "commune_code", "name", "cost_vnd",
@@ -59,7 +59,18 @@ def plan_report(plan) -> dict:
         "cost_curves": plan.cost_curves,
         "villages": village_rows(plan.villages),
         "notes": list(plan.notes),
+        "fibre_assumption": plan.fibre_assumption,
+        "assumptions": list(plan.assumptions),
+        "census": census_figures(plan.gaps),
     })
+
+
+def census_figures(gaps) -> dict:
+    """Census households/population and the share the villages represent (province row)."""
+    row = gaps.province.iloc[0]
+    return {k: float(row[k]) for k in ("census_households", "census_population", "households",
+                                       "population", "households_unrepresented",
+                                       "population_unrepresented", "households_represented_pct")}
 
 
 def villages_wide(villages: pd.DataFrame) -> pd.DataFrame:
