@@ -68,9 +68,10 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
     from phusong.bundle import load_bundle
     from phusong.errors import OutputError
     from phusong.planning import _plan_deps as deps
+    from phusong.planning.centres import assume_pops
     from phusong.planning.gaps import compute_gaps
 
-    b = load_bundle(bundle)
+    b = assume_pops(load_bundle(bundle))
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: exists and is not a folder; choose another --out")
     with progress("coverage of villages", quiet=quiet):
@@ -86,7 +87,11 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
     report["synthetic"] = b.synthetic
     report["files"] = [str(p) for p in [*files, report_path]]
     lines = [f"{b.name}: {report['communes']} units ({boundaries} boundaries), "
-             f"{report['households']:,.0f} households"]
+             f"{report['households']:,.0f} households in villages of "
+             f"{report['census_households']:,.0f} in the census "
+             f"({_fmt_pct(report['households_represented_pct'])} represented; "
+             f"{report['households_unrepresented']:,.0f} unknown, counted as not served)",
+             *(f"  {a}" for a in report["assumptions"])]
     for t in report["targets"]:
         lines.append(f"  {t['indicator']} ({t['denominator']}) {t['year']}: "
                      f"{_fmt_pct(t['value_pct'])} of {t['threshold_pct']:g} % — "

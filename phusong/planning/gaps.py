@@ -279,7 +279,10 @@ def _with_communes(t: pd.DataFrame, cf: pd.DataFrame, level: str) -> pd.DataFram
         ch = t["census_households"].to_numpy(float)
         t["households_represented_pct"] = np.where(
             ch > 0, 100.0 * np.minimum(t["households"].to_numpy(float), ch) / ch, np.nan)
-    return t
+    first = ["households", "population", "villages", "census_households", "census_population",
+             "households_unrepresented", "population_unrepresented", "households_represented_pct",
+             "centres", "fibre_communes"]
+    return t[first + [c for c in t.columns if c not in first]]
 
 
 def _membership(villages: pd.DataFrame, boundaries: str) -> pd.DataFrame:

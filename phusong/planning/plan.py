@@ -286,7 +286,8 @@ def _census_assumptions(gaps: GapTables) -> list[str]:
     return [f"the villages represent {float(row['households_represented_pct']):.1f} % of the "
             f"{float(row['census_households']):,.0f} census households; the other {unrep:,.0f} "
             "count as unknown (not served) in every percentage, so household targets above "
-            "that share cannot be met until villages or a population raster represent them"]
+            "that share cannot be met until villages or a population raster represent them; "
+            "the cost curves count only the households and persons the villages carry"]
 
 
 def plan_summary_lines(plan: Plan) -> list[str]:
