@@ -1,8 +1,9 @@
 """Writing a plan folder, atomically.
 
-``plan.json`` (figures per year, totals, missed targets, cost curves, the scenario used and the
-service of every village per year), ``plan.gpkg`` (``candidate_sites`` of every year,
-``fibre_routes``), ``gaps_*.csv`` (before the plan), ``years/{year}/gaps_*.csv`` (after each
+``plan.json`` (figures per year, totals, missed targets, cost curves, the scenario used, the
+service of every village per year, ``fibre_assumption``, ``assumptions``, ``census``,
+``feeders_inferred``), ``plan.gpkg`` (``candidate_sites`` of every year, ``fibre_routes``,
+``feeders_inferred`` when inferred), ``gaps_*.csv`` (before the plan), ``years/{year}/gaps_*.csv`` (after each
 year, with its switch-offs) and ``villages_plan.csv`` (one row per village: households,
 population and, per year, ``service_{year}``, ``action_{year}``, ``cost_vnd_{year}``,
 ``reason_{year}``).
@@ -62,6 +63,7 @@ def plan_report(plan) -> dict:
         "fibre_assumption": plan.fibre_assumption,
         "assumptions": list(plan.assumptions),
         "census": census_figures(plan.gaps),
+        "feeders_inferred": plan.feeders.summary() if plan.feeders is not None else None,
     })
 
 
@@ -115,6 +117,9 @@ def write_plan(plan, folder, *, overwrite: bool = False) -> Path:
         routes["households_passed"] = pd.to_numeric(routes["households_passed"]).astype(float)
         pyogrio.write_dataframe(routes, gpkg, layer="fibre_routes", driver="GPKG",
                                 geometry_type="LineString")
+        if plan.feeders is not None:
+            pyogrio.write_dataframe(plan.feeders.routes, gpkg, layer="feeders_inferred",
+                                    driver="GPKG", geometry_type="LineString")
         (tmp / "plan.json").write_text(json.dumps(plan_report(plan), ensure_ascii=False, indent=1),
                                        encoding="utf-8")
         plan.gaps.write(tmp)

@@ -91,6 +91,9 @@ class Plan:
     fibre_assumption : str or None
         The assumed-POP label when the bundle had no fibre layer (``plan.json``
         ``fibre_assumption``), else None.
+    feeders : phusong.planning.feeders.Feeders or None
+        Inferred feeder routes when asked for (``phusong plan --infer-feeders``): drawn in
+        ``plan.gpkg`` layer ``feeders_inferred``, summarised in ``plan.json``, never counted.
     """
 
     bundle_name: str
@@ -109,6 +112,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     fibre_assumption: str | None = None
+    feeders: object | None = None
 
     def report(self) -> dict:
         """The ``plan.json`` content."""
