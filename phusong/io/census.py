@@ -178,7 +178,9 @@ def _cells(raster, communes: gpd.GeoDataFrame, source: str) -> pd.DataFrame:
     rows, cols = np.nonzero(np.isfinite(arr) & (arr > 0))
     if not len(rows):
         raise DataError(f"{source}: the population raster has no populated cell")
-    xs, ys = raster.transform * (cols + 0.5, rows + 0.5)
+    t = raster.transform
+    xs = t.a * (cols + 0.5) + t.b * (rows + 0.5) + t.c
+    ys = t.d * (cols + 0.5) + t.e * (rows + 0.5) + t.f
     try:
         tx = Transformer.from_crs(raster.crs, settings.WORK_CRS, always_xy=True)
         x_m, y_m = tx.transform(np.asarray(xs, float), np.asarray(ys, float))
@@ -276,7 +278,7 @@ def settlements_from_raster(communes: gpd.GeoDataFrame, raster, *, source: str =
     rows = []
     for code, g in b.groupby("commune_code", sort=True):
         g = g.reset_index(drop=True)
-        keep = (g["persons"] >= min_persons).to_numpy()
+        keep = (g["persons"] >= min_persons).to_numpy().copy()
         keep[int(np.argmax(g["persons"].to_numpy()))] = True
         kx, ky = g.loc[keep, "x"].to_numpy(), g.loc[keep, "y"].to_numpy()
         persons = g.loc[keep, "persons"].to_numpy().copy()

@@ -137,7 +137,7 @@ def _unique(ids: list[str], p, what: str) -> None:
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     if dup.any():
         rows = [int(i) + 1 for i in np.flatnonzero(dup)[:4]]
-        raise DataError(f"{p}: duplicate {what} id(s) {sorted(set(np.asarray(ids)[dup]))[:5]} "
+        raise DataError(f"{p}: duplicate {what} id(s) {sorted({str(i) for i in np.asarray(ids)[dup]})[:5]} "
                         f"(features {rows}); give every {what} its own id")
 
 
