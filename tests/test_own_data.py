@@ -123,6 +123,12 @@ def test_plan_without_fibre_assumes_a_pop_at_every_centre(disc, tmp_path):
     plan.write(tmp_path / "plan")
     report = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert report["fibre_assumption"] == POP_ASSUMPTION
+    # the plan refers to the bundle as given; applied, it carries the assumed POPs and label
+    from phusong.planning.apply import apply_plan
+
+    grown = apply_plan(b, tmp_path / "plan", year=2025)
+    assert grown.fibre_nodes["node_id"].str.startswith("assumed-POP-").sum() == 4
+    assert grown.meta["fibre_assumption"] == POP_ASSUMPTION
     assumed = assume_pops(b)
     assert len(assumed.fibre_nodes) == 4 and assumed.fibre_nodes["assumed"].all()
     # the centres of the assumed POPs are the flagged villages
@@ -258,6 +264,16 @@ def test_import_reports_the_census_and_scales_onto_villages(tmp_path):
     got = load_bundle(tmp_path / "scaled")
     assert int(got.villages.households.sum()) == int(b.communes.households.sum())
     assert "scaled to the 2019 census" in got.provenance["villages"].note
+    # villages far above their commune's census: imported, with a one-line warning naming it
+    code = b.communes.commune_code.iloc[0]
+    big = 10 * int(b.communes.households.iloc[0])
+    (tmp_path / "big.csv").write_text(
+        "ma_thon,ma_xa,so_ho,lat,lon\n" + f"X,{code},{big},{b.villages.geometry.y.iloc[0]},"
+        f"{b.villages.geometry.x.iloc[0]}\n", encoding="utf-8")
+    r = _invoke(["data", "import", "--communes", tmp_path / "c.geojson", "--villages",
+                 tmp_path / "big.csv", "--out", tmp_path / "big"])
+    assert r.exit_code == 0, r.output
+    assert f"villages of commune {code}" in r.stderr and "10.0× its census" in r.stderr
     r = _invoke([*base, "--villages-scale", "raster", "--out", tmp_path / "r"])
     assert r.exit_code == 2 and "need a population raster" in r.stderr
     assert not (tmp_path / "r").exists()

@@ -205,8 +205,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     target_columns(s.targets)  # refuse bad targets before any heavy work
     from phusong.planning.centres import assume_pops
 
+    source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
     ctx, notes = _context(bundle, s, model, boundaries, fibre)
+    ctx = Context(**{**ctx.__dict__, "fingerprint": source_fingerprint})
     _check_scenario(s, notes)
     if village_cov is None:
         village_cov = deps.score_villages(bundle, model=model)
