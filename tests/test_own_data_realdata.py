@@ -204,3 +204,15 @@ def test_without_a_fibre_layer_pops_are_assumed(run, tmp_path):
     head = json.loads((tmp_path / "g" / "gaps.json").read_text(encoding="utf-8"))
     assert head["assumptions"] and head["assumptions"][0].startswith("ASSUMED")
     assert head["figures_pct"]["fibre_communes_pct"] == 100.0
+    r = CliRunner().invoke(main, ["plan", str(tmp_path / "nofibre"), "--out",
+                                  str(tmp_path / "p"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "ASSUMED: no fibre layer" in r.output
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text(encoding="utf-8"))
+    assert plan["fibre_assumption"].startswith("ASSUMED")
+    assert plan["assumptions"][0] == plan["fibre_assumption"]
+    for year in plan["years"]:
+        assert year["province_pct"]["fibre_communes_pct"] == 100.0
+    r = CliRunner().invoke(main, ["map", str(tmp_path / "nofibre"), "--plan", str(tmp_path / "p"),
+                                  "--out", str(tmp_path / "m.html")])
+    assert r.exit_code == 0, r.output  # the plan refers to the bundle as given
