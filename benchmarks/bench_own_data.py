@@ -26,21 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from phusong.cli import main  # noqa: E402
-from tests.test_own_data_realdata import make_operator_files, readme_commands  # noqa: E402
+from tests.test_own_data_realdata import make_data_folder, readme_commands  # noqa: E402
 
 SHARED = Path(os.environ.get("PHUSONG_SHARED", ROOT.parent / "shared")) / "data" / "hoabinh"
 
 
 def one_run(work: Path) -> dict[str, float]:
     """Run every README command in ``work``; seconds per step."""
-    data = work / "data"
-    (data / "osm2018").mkdir(parents=True)
-    (data / "dem").mkdir()
-    for rel in ("communes_151.geojson", "osm2018/places_bbox.geojson",
-                "osm2018/roads_province.gpkg", "dem/srtm30plus_bbox_75arcsec.tif"):
-        (data / rel).symlink_to(SHARED / rel)
-    make_operator_files(SHARED, data)
-    os.environ["DATA"] = str(data)
+    os.environ["DATA"] = str(make_data_folder(SHARED, work / "data"))
     commands = readme_commands()
     seconds = {}
     cwd = os.getcwd()

@@ -82,17 +82,22 @@ def make_operator_files(hoabinh, data) -> None:
                                                    "features": feats}), encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def run(hoabinh, tmp_path_factory):
-    """Run the README commands as written; returns the work folder and each command's output."""
-    work = tmp_path_factory.mktemp("own")
-    data = work / "data"
+def make_data_folder(hoabinh, data):
+    """``data``: links to the real layers the README uses plus the generated operator files."""
     (data / "osm2018").mkdir(parents=True)
     (data / "dem").mkdir()
     for rel in ("communes_151.geojson", "osm2018/places_bbox.geojson",
                 "osm2018/roads_province.gpkg", "dem/srtm30plus_bbox_75arcsec.tif"):
         (data / rel).symlink_to(hoabinh / rel)
     make_operator_files(hoabinh, data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def run(hoabinh, tmp_path_factory):
+    """Run the README commands as written; returns the work folder and each command's output."""
+    work = tmp_path_factory.mktemp("own")
+    data = make_data_folder(hoabinh, work / "data")
     os.environ["DATA"] = str(data)
     try:
         commands = readme_commands()
