@@ -42,6 +42,8 @@ __all__ = [
     "TARGETS",
     "PLAN785_BUDGET_VND",
     "PROVINCE_BBOX",
+    "PERSONS_PER_HOUSEHOLD",
+    "CENSUS_EXCESS_FACTOR",
     "BANDS_5G_BY_OPERATOR",
     "SWITCH_OFF_YEAR",
     "on_air",
@@ -59,6 +61,12 @@ PROVINCE_CODE = "17"
 PROVINCE_NAME = "Hòa Bình"
 #: Lon/lat box that holds the province with a margin (min lon, min lat, max lon, max lat), degrees.
 PROVINCE_BBOX = (104.8, 20.25, 106.0, 21.2)
+#: Persons per household of the province, 2019 census (FACTS §1: 854,131 people, ≈ 221,000
+#: households, 3.86): households of a village whose population comes from a population raster.
+PERSONS_PER_HOUSEHOLD = 3.86
+#: Villages whose households exceed their commune's census this many times over are warned
+#: about at import (wrong commune code, or a count of persons in the households column).
+CENSUS_EXCESS_FACTOR = 3.0
 
 #: Mobile operators, canonical spelling.
 OPERATORS = ("Viettel", "VNPT", "MobiFone", "Vietnamobile")

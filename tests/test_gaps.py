@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,8 +55,11 @@ def test_commune_figures_match_hand_sums(bundle, inputs):
         pop = v.loc[ids, "population"].to_numpy(float)
         # exact sums of integers; 1e-9 % absorbs float division rounding only
         assert row["fibre_households_pct"] == pytest.approx(100 * hh[f].sum() / hh.sum(), abs=1e-9)
-        assert row["mobile_4G_population_pct"] == pytest.approx(100 * pop[c4].sum() / pop.sum(),
-                                                                abs=1e-9)
+        # census persons no village carries are unknown, not served: they stay in the denominator
+        census_pop = bundle.communes.set_index("commune_code").loc[code, "population"]
+        assert row["mobile_4G_population_pct"] == pytest.approx(
+            100 * pop[c4].sum() / max(pop.sum(), census_pop), abs=1e-9)
+        assert row["population_unrepresented"] == max(0, census_pop - pop.sum())
         assert row["gap_fibre_2025_pct"] == pytest.approx(max(0.0, 80 - row["fibre_households_pct"]),
                                                           abs=1e-9)
         assert row["meets_fibre_2025"] == (row["fibre_households_pct"] >= 80)
@@ -99,15 +103,24 @@ def test_2025_boundaries_apportion_split_units(bundle, inputs):
                      fibre=fibre.iloc[:4].set_axis(b.villages.village_id))
 
 
-def test_centre_falls_back_to_the_largest_village(bundle, inputs):
+def test_centre_falls_back_to_the_village_nearest_the_administrative_centre(bundle, inputs):
+    from phusong.communes import commune_facts
+
     cov, fibre = inputs
     b = synthetic_bundle(6, 8, seed=3)
     b.layers["villages"] = b.villages.drop(columns="is_centre")
     g = compute_gaps(b, cov, fibre=fibre)
     v = g.villages
-    for _code, grp in v.groupby("commune_code"):
+    facts = commune_facts().set_index("commune_code")
+    pts = b.villages.to_crs("EPSG:32648").set_index("village_id").geometry
+    for code, grp in v.groupby("commune_code"):
         assert grp.is_centre.sum() == 1
-        assert grp.loc[grp.is_centre, "households"].iloc[0] == grp.households.max()
+        admin = gpd.GeoSeries(gpd.points_from_xy([facts.loc[code, "lon"]], [facts.loc[code, "lat"]]),
+                              crs="EPSG:4326").to_crs("EPSG:32648").iloc[0]
+        d = pts.loc[grp.village_id].distance(admin)
+        assert grp.loc[grp.is_centre, "village_id"].iloc[0] == d.idxmin()
+        row = g.communes.set_index("unit_code").loc[code]
+        assert row["fibre_communes"] == float(fibre[d.idxmin()])
 
 
 def test_targets_from_a_scenario_and_bad_targets(bundle, inputs):

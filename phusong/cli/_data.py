@@ -62,8 +62,15 @@ def data() -> None:
 @click.option("--villages", help="Villages: CSV/XLSX with coordinates, or a point file.")
 @click.option("--village-col", "village_cols", multiple=True, metavar="FIELD=COLUMN",
               help="Map a villages column, e.g. --village-col households=SO_HO.")
+@click.option("--villages-scale", type=click.Choice(["given", "census", "raster"]),
+              default="given", show_default=True,
+              help="Village households: as given; the commune census spread over each commune's "
+              "villages; or the persons of the nearest --population cells / 3.86 per household.")
+@click.option("--settlements-from-population", is_flag=True,
+              help="No village list: derive settlement points from --population (labelled).")
 @click.option("--roads", help="Roads: .gpkg, .geojson, .shp/.zip or OSM XML (.osm).")
-@click.option("--fibre", help="Fibre network: OFDS-like GeoJSON (spans and nodes).")
+@click.option("--fibre", help="Fibre network: OFDS-like GeoJSON — spans and nodes, or nodes "
+              "only (POP, OLT, splitter). Without it a plan assumes a POP at every commune centre.")
 @click.option("--extent", type=click.Choice(["communes", "province", "none"]),
               default="communes", show_default=True,
               help="Box that points must lie in: communes' bounds (+0.05°), the province "
@@ -79,8 +86,8 @@ def data() -> None:
 @command_errors
 def import_cmd(communes, communes_crs, communes_layer, communes_code_col, communes_name_col,
                sites, cells, opencellid, cols, sites_crs, rows, dem, fill_voids, population,
-               villages, village_cols, roads, fibre, extent, drop_outside, licences, out, name,
-               overwrite, as_json, quiet) -> None:
+               villages, village_cols, villages_scale, settlements_from_population, roads, fibre,
+               extent, drop_outside, licences, out, name, overwrite, as_json, quiet) -> None:
     """Build a bundle from real files (validated, written atomically)."""
     from phusong.cli._common import progress
     from phusong.io.importer import LAYER_KEYS, ImportSpec, import_bundle
@@ -96,6 +103,7 @@ def import_cmd(communes, communes_crs, communes_layer, communes_code_col, commun
         sites_crs=sites_crs, rows=rows, dem=dem, population=population, villages=villages,
         village_columns=_pairs(village_cols, "--village-col"), roads=roads, fibre=fibre,
         fill_voids=fill_voids, extent=extent, drop_outside=drop_outside, licences=lic,
+        villages_scale=villages_scale, settlements_from_population=settlements_from_population,
     )
     with progress("importing", total=None, quiet=quiet or as_json):
         bundle, path = import_bundle(spec, out, name=name, overwrite=overwrite)
@@ -111,10 +119,42 @@ def import_cmd(communes, communes_crs, communes_layer, communes_code_col, commun
         lines.append(f"  {k}: {len(v)} rows — {bundle.provenance[k].note or 'as read'}")
     for k, r in bundle.rasters.items():
         lines.append(f"  {k}: {r.shape[0]}×{r.shape[1]} — {bundle.provenance[k].note or 'as read'}")
+    report["census"] = _census(bundle.villages, bundle.communes)
+    lines += _census_lines(report["census"])
+    if bundle.fibre is None and bundle.fibre_nodes is None:
+        report["fibre_assumption"] = ("no fibre layer: plans will assume a point of presence at "
+                                      "every commune centre (Plan 785 §2.1)")
+        lines.append(f"  fibre: {report['fibre_assumption']}")
     emit(report, as_json=as_json, lines=lines)
 
 
-def _summary(kind: str, path, crs, cols, extent, drop_outside, fill_voids) -> dict:
+def _census(villages, communes) -> dict:
+    """Census reconciliation of villages against communes (:mod:`phusong.io.census`)."""
+    from phusong.io.census import census_shares, census_summary
+
+    shares = census_shares(villages, communes)
+    out = census_summary(shares)
+    out["per_commune"] = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+                           for k, v in r.items()} for r in shares.to_dict("records")]
+    return out
+
+
+def _census_lines(c: dict) -> list[str]:
+    if not c["village_households"] and not c["communes"] - c["communes_without_villages"]:
+        return [f"  census: no villages — the {c['census_households']:,.0f} census households "
+                "count as unknown in gap tables"]
+    low = sorted((r for r in c["per_commune"] if r["villages"]),
+                 key=lambda r: r["households_share_pct"] or 0)[:3]
+    return [f"  census: villages carry {c['village_households']:,.0f} of "
+            f"{c['census_households']:,.0f} households ({c['households_share_pct'] or 0:.1f} %) "
+            f"and {c['village_population']:,.0f} of {c['census_population']:,.0f} persons; "
+            f"{c['communes_without_villages']} of {c['communes']} communes have no village",
+            "  lowest shares: " + ", ".join(f"{r['commune_code']} {r['name']} "
+                                            f"{r['households_share_pct'] or 0:.1f} %" for r in low)]
+
+
+def _summary(kind: str, path, crs, cols, extent, drop_outside, fill_voids,
+             communes=None) -> dict:
     from phusong import settings
     from phusong.io import (
         read_communes,
@@ -153,17 +193,27 @@ def _summary(kind: str, path, crs, cols, extent, drop_outside, fill_voids) -> di
             out.update(cells=len(c.data), techs=c.data["tech"].value_counts().to_dict())
         return out
     if kind == "villages":
-        imp = read_villages(path, columns=cols, crs=crs, **pts)
+        from phusong.communes import commune_facts
+        from phusong.io.census import census_shares, check_excess
+
+        com = read_communes(communes, crs=None).data if communes else None
+        imp = read_villages(path, columns=cols, crs=crs, communes=com, **pts)
+        census = _census(imp.data, com if com is not None else commune_facts())
+        check_excess(census_shares(imp.data, com if com is not None else commune_facts()),
+                     str(path))
         return {"rows": len(imp.data), "households": int(imp.data["households"].sum()),
-                "population": int(imp.data["population"].sum()), "notes": imp.notes}
+                "population": int(imp.data["population"].sum()), "notes": imp.notes,
+                "census": census}
     if kind == "roads":
         imp = read_roads(path, crs=crs)
         return {"rows": len(imp.data), "length_km": float(imp.data["length_m"].sum() / 1000),
                 "classes": imp.data["road_class"].value_counts().to_dict(), "notes": imp.notes}
     if kind == "fibre":
         spans, nodes = read_fibre(path, crs=crs)
-        return {"spans": len(spans.data), "nodes": 0 if nodes is None else len(nodes.data),
-                "notes": spans.notes}
+        return {"spans": 0 if spans is None else len(spans.data),
+                "nodes": 0 if nodes is None else len(nodes.data),
+                "node_kinds": {} if nodes is None else nodes.data["kind"].value_counts().to_dict(),
+                "notes": (spans or nodes).notes}
     imp = read_dem(path, crs=crs, fill_voids=fill_voids) if kind == "dem" else read_population(
         path, crs=crs)
     a = imp.data.array
@@ -180,20 +230,26 @@ def _summary(kind: str, path, crs, cols, extent, drop_outside, fill_voids) -> di
               show_default=True, help="Check points against the province box of settings.")
 @click.option("--drop-outside", is_flag=True, help="Report points outside as dropped.")
 @click.option("--fill-voids", is_flag=True, help="DEM: report how many voids can be filled.")
+@click.option("--communes", help="Villages: commune boundaries to place villages without a "
+              "commune_code and to compare with their census (default: the 151 commune facts).")
 @json_option
 @command_errors
-def validate_cmd(file, kind, crs, cols, extent, drop_outside, fill_voids, as_json) -> None:
+def validate_cmd(file, kind, crs, cols, extent, drop_outside, fill_voids, communes,
+                 as_json) -> None:
     """Check one file: counts, what the reader decided, problems (exit 2 on the first error)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PhusongWarning)
         report = _summary(kind, file, crs, _pairs(cols, "--col"), extent, drop_outside,
-                          fill_voids)
+                          fill_voids, communes)
     problems = [str(w.message) for w in caught if issubclass(w.category, PhusongWarning)]
     report = {"file": str(file), "kind": kind, "ok": True, **report, "warnings": problems}
     for p in problems:
         click.echo(f"warning: {p}", err=True)
     lines = [f"{file}: valid {kind}"] + [
-        f"  {k}: {v}" for k, v in report.items() if k not in ("file", "kind", "ok", "warnings")]
+        f"  {k}: {v}" for k, v in report.items()
+        if k not in ("file", "kind", "ok", "warnings", "census")]
+    if "census" in report:
+        lines += _census_lines(report["census"])
     emit(report, as_json=as_json, lines=lines)
 
 

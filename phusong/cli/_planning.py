@@ -68,9 +68,10 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
     from phusong.bundle import load_bundle
     from phusong.errors import OutputError
     from phusong.planning import _plan_deps as deps
+    from phusong.planning.centres import assume_pops
     from phusong.planning.gaps import compute_gaps
 
-    b = load_bundle(bundle)
+    b = assume_pops(load_bundle(bundle))
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: exists and is not a folder; choose another --out")
     with progress("coverage of villages", quiet=quiet):
@@ -86,7 +87,11 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
     report["synthetic"] = b.synthetic
     report["files"] = [str(p) for p in [*files, report_path]]
     lines = [f"{b.name}: {report['communes']} units ({boundaries} boundaries), "
-             f"{report['households']:,.0f} households"]
+             f"{report['households']:,.0f} households in villages of "
+             f"{report['census_households']:,.0f} in the census "
+             f"({_fmt_pct(report['households_represented_pct'])} represented; "
+             f"{report['households_unrepresented']:,.0f} unknown, counted as not served)",
+             *(f"  {a}" for a in report["assumptions"])]
     for t in report["targets"]:
         lines.append(f"  {t['indicator']} ({t['denominator']}) {t['year']}: "
                      f"{_fmt_pct(t['value_pct'])} of {t['threshold_pct']:g} % — "
@@ -107,12 +112,18 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
               help="Plan folder to write (plan.json, plan.gpkg, gaps_*.csv).")
 @click.option("--boundaries", type=click.Choice(["2020", "2025"]), default="2020", show_default=True,
               help="Boundary vintage of the gap tables in the plan folder.")
+@click.option("--infer-feeders", is_flag=True,
+              help="Also draw the likely feeder routes along roads from the provincial POP to "
+              "every commune POP (labelled inferred; not counted as fibre).")
+@click.option("--provincial-pop", default=None, metavar="NODE_ID",
+              help="Root of the inferred feeders (default: the POP of the most populous ward).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing plan folder.")
 @json_option
 @quiet_option
 @command_errors
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
-             overwrite: bool, as_json: bool, quiet: bool) -> None:
+             infer_feeders: bool, provincial_pop: str | None, overwrite: bool, as_json: bool,
+             quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
     from phusong.bundle import load_bundle
     from phusong.io.atomic import check_writable
@@ -124,10 +135,21 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
     b = load_bundle(bundle)
     with progress("planning", quiet=quiet):
         plan = make_plan(b, scenario=scenario, boundaries=boundaries)
+    lines = plan_summary_lines(plan)
+    if infer_feeders:
+        from phusong.planning.centres import assume_pops
+        from phusong.planning.feeders import infer_feeders as infer
+
+        with progress("inferring feeder routes", quiet=quiet):
+            plan.feeders = infer(assume_pops(b), costs=plan.scenario.costs,
+                                 provincial_pop=provincial_pop)
+        f = plan.feeders.summary()
+        lines.append(f"  feeders (inferred): {f['km']:,.1f} km from POP {f['provincial_pop']} to "
+                     f"{f['pops_reached']} POPs; {f['pops_unreachable']} not joined by the roads")
     plan.write(out_dir, overwrite=overwrite)
     report = plan.report()
     report["out"] = str(out_dir)
-    emit(report, as_json=as_json, lines=[*plan_summary_lines(plan), f"wrote {out_dir}"])
+    emit(report, as_json=as_json, lines=[*lines, f"wrote {out_dir}"])
 
 
 @click.command("apply")

@@ -9,8 +9,12 @@ form is a FeatureCollection of LineStrings and Points, with ``featureType`` ``"s
   ``cable_count`` ← ``fibreCount``/``cable_count``; ``name``, ``status``, ``deployment``,
   ``start``/``end`` node ids kept.
 - node: ``node_id`` ← ``id``; ``kind`` ← ``type`` (OFDS list such as ``["pop"]``): pop, ixp,
-  dataCentre, landingStation → ``POP``; splitter → ``splitter``; anything else
+  dataCentre, landingStation, OLT, exchange → ``POP``; splitter → ``splitter``; anything else
   ``access_node``.
+
+A file may hold **nodes only** (what a planner usually has: the points of presence, OLTs and
+splitters, no routes): the spans are then ``None`` and the plan treats the nodes as the network.
+Node ids must be unique within the file.
 
 Examples
 --------
@@ -61,13 +65,21 @@ def _pick(df, *names):
     return next((lower[n.lower()] for n in names if n.lower() in lower), None)
 
 
-def read_fibre(path, *, crs: str | None = None) -> tuple[Imported, Imported | None]:
+def read_fibre(path, *, crs: str | None = None) -> tuple[Imported | None, Imported | None]:
     """Read an OFDS-like GeoJSON (or any vector file of lines and points).
 
     Returns
     -------
-    (Imported, Imported or None)
-        Spans (GeoDataFrame of lines, EPSG:4326) and nodes (points) when the file has any.
+    (Imported or None, Imported or None)
+        Spans (GeoDataFrame of lines, EPSG:4326) and nodes (points); either is None when the
+        file has none (never both).
+
+    Raises
+    ------
+    FormatError
+        Neither spans nor nodes in the file.
+    DataError
+        Duplicate node or span ids, featureType contradicting the geometry.
     """
     p = require_file(path, "fibre")
     gdf, notes = read_vector(p, crs=crs, what="fibre")
@@ -84,8 +96,13 @@ def read_fibre(path, *, crs: str | None = None) -> tuple[Imported, Imported | No
     other = ~(is_span | is_node)
     if other.any():
         notes.append(f"ignored {int(other.sum())} feature(s) that are neither lines nor points")
+    if not is_span.any() and not is_node.any():
+        raise FormatError(f"{p}: no fibre spans (lines) nor nodes (points: POP, OLT, splitter) in "
+                          "the file")
+    nodes_imp = _nodes(gdf[is_node].reset_index(drop=True), p, notes) if is_node.any() else None
     if not is_span.any():
-        raise FormatError(f"{p}: no fibre spans (LineString features) in the file")
+        nodes_imp.notes.append(f"nodes only ({len(nodes_imp.data)}): no fibre spans in the file")
+        return None, nodes_imp
     spans = gdf[is_span].reset_index(drop=True)
     id_col = _pick(spans, "id", "span_id")
     if id_col is None or spans[id_col].isna().any():
@@ -93,6 +110,7 @@ def read_fibre(path, *, crs: str | None = None) -> tuple[Imported, Imported | No
         notes.append("span ids generated (features without id)")
     else:
         ids = [str(v) for v in spans[id_col]]
+        _unique(ids, p, "span")
     kind_col = _pick(spans, "kind", "spanType", "span_type")
     count_col = _pick(spans, "fibreCount", "fiberCount", "cable_count", "fibre_count")
     out = gpd.GeoDataFrame(
@@ -110,23 +128,34 @@ def read_fibre(path, *, crs: str | None = None) -> tuple[Imported, Imported | No
         col = _pick(spans, *keys)
         if col is not None:
             out[name] = [None if v is None else str(_parse_list(v)) for v in spans[col]]
-    nodes_imp = None
-    if is_node.any():
-        nodes = gdf[is_node].reset_index(drop=True)
-        nid = _pick(nodes, "id", "node_id")
-        nids = ([str(v) for v in nodes[nid]] if nid is not None and not nodes[nid].isna().any()
-                else [f"node_{i + 1}" for i in range(len(nodes))])
-        tcol = _pick(nodes, "type", "kind", "nodeType")
-        nout = gpd.GeoDataFrame(
-            {"node_id": nids,
-             "kind": [node_kind(_parse_list(v)) for v in nodes[tcol]] if tcol else "access_node"},
-            geometry=nodes.geometry.to_numpy(), crs=nodes.crs)
-        for name in ("name", "status"):
-            col = _pick(nodes, name)
-            if col is not None:
-                nout[name] = nodes[col].astype(object).to_numpy()
-        nnotes = list(notes) + ([] if tcol else ["node kind missing: access_node"])
-        nodes_imp = Imported(nout, p.name, nnotes)
     total_km = out.to_crs("EPSG:32648").length.sum() / 1000
     notes.append(f"{len(out)} span(s), {total_km:,.1f} km")
     return Imported(out, p.name, notes), nodes_imp
+
+
+def _unique(ids: list[str], p, what: str) -> None:
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = [int(i) + 1 for i in np.flatnonzero(dup)[:4]]
+        raise DataError(f"{p}: duplicate {what} id(s) {sorted({str(i) for i in np.asarray(ids)[dup]})[:5]} "
+                        f"(features {rows}); give every {what} its own id")
+
+
+def _nodes(nodes: gpd.GeoDataFrame, p, notes: list[str]) -> Imported:
+    nid = _pick(nodes, "id", "node_id")
+    if nid is not None and not nodes[nid].isna().any():
+        nids = [str(v) for v in nodes[nid]]
+        _unique(nids, p, "node")
+    else:
+        nids = [f"node_{i + 1}" for i in range(len(nodes))]
+    tcol = _pick(nodes, "type", "kind", "nodeType")
+    nout = gpd.GeoDataFrame(
+        {"node_id": nids,
+         "kind": [node_kind(_parse_list(v)) for v in nodes[tcol]] if tcol else "access_node"},
+        geometry=nodes.geometry.to_numpy(), crs=nodes.crs)
+    for name in ("name", "status"):
+        col = _pick(nodes, name)
+        if col is not None:
+            nout[name] = nodes[col].astype(object).to_numpy()
+    nnotes = list(notes) + ([] if tcol else ["node kind missing: access_node"])
+    return Imported(nout, p.name, nnotes)

@@ -68,6 +68,12 @@ class ImportSpec:
         Drop points outside the extent with a warning instead of refusing.
     licences : dict
         Layer → licence text.
+    villages_scale : {"given", "census", "raster"}
+        Keep the villages' households as given, spread each commune's census over its
+        villages, or give each village the persons of its nearest populated cells of
+        ``population`` (:mod:`phusong.io.census`).
+    settlements_from_population : bool
+        With no ``villages``: derive settlement points from ``population`` (labelled).
     """
 
     communes: str | Path
@@ -91,6 +97,8 @@ class ImportSpec:
     extent: str = "communes"
     drop_outside: bool = False
     licences: dict[str, str] = field(default_factory=dict)
+    villages_scale: str = "given"
+    settlements_from_population: bool = False
 
 
 def _prov(imp: Imported, layer: str, spec: ImportSpec, default: str = "unknown",
@@ -171,10 +179,6 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
             cells = _merge(cell_parts, "cell_id", "cells")
             layers["cells"] = cells.data
             prov["cells"] = _prov(cells, "cells", spec, default)
-    if spec.villages is not None:
-        vil = read_villages(spec.villages, columns=spec.village_columns, communes=com.data, **opts)
-        layers["villages"] = vil.data
-        prov["villages"] = _prov(vil, "villages", spec)
     if spec.roads is not None:
         roads = read_roads(spec.roads)
         layers["roads"] = roads.data
@@ -182,8 +186,9 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
         prov["roads"] = _prov(roads, "roads", spec, _DEFAULT_LICENCE[".osm"] if osm else "unknown")
     if spec.fibre is not None:
         spans, nodes = read_fibre(spec.fibre)
-        layers["fibre"] = spans.data
-        prov["fibre"] = _prov(spans, "fibre", spec)
+        if spans is not None:
+            layers["fibre"] = spans.data
+            prov["fibre"] = _prov(spans, "fibre", spec)
         if nodes is not None:
             layers["fibre_nodes"] = nodes.data
             prov["fibre_nodes"] = _prov(nodes, "fibre_nodes", spec)
@@ -195,9 +200,65 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
         pop = read_population(spec.population)
         rasters["population"] = pop.data
         prov["population"] = _prov(pop, "population", spec)
+    vil = _villages(spec, com, rasters.get("population"), opts)
+    if vil is not None:
+        layers["villages"] = vil.data
+        prov["villages"] = _prov(vil, "villages", spec,
+                                 "n/a (derived)" if spec.villages is None else "unknown")
     meta = {"imported_by": "phusong data import",
             "extent": list(extent) if extent is not None else "none"}
     return Bundle(name, layers, rasters, prov, "2020", meta)
+
+
+def _villages(spec: ImportSpec, com: Imported, population, opts: dict) -> Imported | None:
+    """Villages as read, rescaled (``villages_scale``) or derived from the population raster,
+    with the census reconciliation in their notes (:mod:`phusong.io.census`)."""
+    from phusong.io.census import (
+        SCALE_MODES,
+        census_shares,
+        census_summary,
+        check_excess,
+        scale_to_census,
+        settlements_from_raster,
+        villages_from_raster,
+    )
+
+    if spec.villages_scale not in SCALE_MODES:
+        raise DataError(f"villages scale {spec.villages_scale!r}: use one of {list(SCALE_MODES)}")
+    needs_raster = spec.villages_scale == "raster" or spec.settlements_from_population
+    if needs_raster and population is None:
+        raise DataError("--villages-scale raster / --settlements-from-population need a population "
+                        "raster; add --population FILE.tif")
+    if spec.settlements_from_population and spec.villages is not None:
+        raise DataError("--settlements-from-population derives villages when there are none; "
+                        "drop it or --villages")
+    src = Path(spec.population).name if spec.population is not None else "population"
+    if spec.villages is None:
+        if not spec.settlements_from_population:
+            if spec.villages_scale != "given":
+                raise DataError(f"--villages-scale {spec.villages_scale}: no --villages to scale")
+            return None
+        pts, notes = settlements_from_raster(com.data, population, source=src)
+        vil = Imported(pts, f"{src} (derived settlements)", notes)
+    else:
+        vil = read_villages(spec.villages, columns=spec.village_columns, communes=com.data, **opts)
+        before = census_summary(census_shares(vil.data, com.data))
+        check_excess(census_shares(vil.data, com.data), Path(spec.villages).name)
+        if spec.villages_scale == "census":
+            vil = Imported(scale_to_census(vil.data, com.data), vil.source, vil.notes + [
+                f"households and population scaled to the 2019 census per commune (as given: "
+                f"{before['village_households']:,.0f} households, "
+                f"{before['households_share_pct']:.1f} % of the census)"])
+        elif spec.villages_scale == "raster":
+            data, notes = villages_from_raster(vil.data, com.data, population, source=src)
+            vil = Imported(data, vil.source, vil.notes + notes)
+    summ = census_summary(census_shares(vil.data, com.data))
+    vil.notes.append(
+        f"census: villages represent {summ['households_represented_pct']:.1f} % of the "
+        f"{summ['census_households']:,.0f} census households "
+        f"({summ['communes_without_villages']} of {summ['communes']} communes without a village; "
+        "their households count as unknown in the gap tables)")
+    return vil
 
 
 def import_bundle(spec: ImportSpec, out: str | Path, *, name: str | None = None,

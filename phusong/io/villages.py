@@ -9,13 +9,15 @@ other follows from the commune's 2019 census persons per household (noted in pro
 
 from __future__ import annotations
 
+import warnings
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from phusong import settings
 from phusong.communes import commune_facts
-from phusong.errors import DataError, SchemaError
+from phusong.errors import DataError, RepairWarning, SchemaError
 from phusong.io._coords import check_extent, parse_numbers, points_from_table
 from phusong.io._files import TABLE_SUFFIXES, Imported, read_table, require_file
 from phusong.io.sites import _column_key
@@ -116,9 +118,19 @@ def read_villages(path, *, columns: dict[str, str] | None = None, crs: str | Non
         joined = joined[~joined.index.duplicated()]
         lost = joined["commune_code"].isna().to_numpy()
         if lost.any():
-            raise DataError(f"{p.name}: {int(lost.sum())} village(s) lie in no commune polygon: "
-                            f"{[ids[i] for i in np.flatnonzero(lost)[:5]]}; add a commune_code "
-                            "column or fix their positions")
+            listed = [ids[i] for i in np.flatnonzero(lost)[:8]]
+            if not drop_outside:
+                raise DataError(f"{p.name}: {int(lost.sum())} village(s) lie in no commune "
+                                f"polygon: {listed}; add a commune_code column, fix their "
+                                "positions, or drop them with --drop-outside")
+            msg = (f"{p.name}: dropped {int(lost.sum())} village(s) lying in no commune polygon: "
+                   f"{listed}")
+            warnings.warn(msg, RepairWarning, stacklevel=2)
+            notes.append(msg)
+            keep2 = ~lost
+            pts, df = pts[keep2].reset_index(drop=True), df[keep2].reset_index(drop=True)
+            ids = [i for i, k in zip(ids, keep2, strict=True) if k]
+            joined = joined[keep2]
         pts["commune_code"] = joined["commune_code"].to_numpy()
         notes.append("commune_code from the commune polygon containing each village")
     else:

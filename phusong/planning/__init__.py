@@ -14,6 +14,8 @@ from phusong.planning.candidates import (
     check_candidates,
     generate_candidates,
 )
+from phusong.planning.centres import assume_pops, commune_centres
+from phusong.planning.feeders import infer_feeders
 from phusong.planning.fibre_router import route_fibre
 from phusong.planning.gaps import GapTables, compute_gaps
 from phusong.planning.plan import Plan, make_plan
@@ -45,4 +47,7 @@ __all__ = [
     "fibre_available",
     "switch_off",
     "switched_off_techs",
+    "commune_centres",
+    "assume_pops",
+    "infer_feeders",
 ]

@@ -103,6 +103,15 @@ def _target_reach(ctx, res, t) -> tuple[float, str]:
     return 100.0 * float(w[ok].sum()) / total, "no candidate covers the rest"
 
 
+def _represented_share(row, denominator: str) -> float:
+    """Share (0–1) of the census households or persons the villages represent (1 otherwise)."""
+    if denominator not in ("households", "population"):
+        return 1.0
+    known = float(row[denominator])
+    total = known + float(row[f"{denominator}_unrepresented"])
+    return known / total if total > 0 else 1.0
+
+
 def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
     """Every target due by this year and missed: shortfall, what binds, the solver gaps."""
     out = []
@@ -113,8 +122,15 @@ def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
             continue
         value = float(p1[c.value])
         reach, limit = _target_reach(ctx, res, t)
+        # reach is a share of what the villages carry; census households or persons no village
+        # represents count as unknown (gaps module doc), so scale it to the census
+        known = _represented_share(p1, t.denominator)
+        reach *= known
         binds = ["budget"] if value < min(reach, t.threshold_pct) - 1e-6 else []
-        if reach < t.threshold_pct - 1e-6:
+        if 100.0 * known < t.threshold_pct - 1e-6:
+            binds.append(f"villages represent {100.0 * known:.1f} % of the census "
+                         f"{t.denominator}; the rest is unknown")
+        if reach < t.threshold_pct - 1e-6 and reach < 100.0 * known - 1e-6:
             binds.append(limit)
         fb = sv["service"] == "fallback"
         if fb.any() and reach < t.threshold_pct - 1e-6:
@@ -192,7 +208,8 @@ def summary_lines(plan) -> list[str]:
              f"(budgets {plan.budgets_vnd['mobile'] / 1e9:,.0f} / "
              f"{plan.budgets_vnd['fibre'] / 1e9:,.0f})",
              f"  {t['new_sites']} new sites, {t['upgrades_4G']} 4G and {t['upgrades_5G']} 5G "
-             f"upgrades, {t['fibre_km']:,.1f} km fibre"]
+             f"upgrades, {t['fibre_km']:,.1f} km fibre",
+             *(f"  {a}" for a in plan.assumptions)]
     for y in plan.years:
         pct = y["province_pct"]
         sv = y["services"]

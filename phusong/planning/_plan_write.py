@@ -1,8 +1,9 @@
 """Writing a plan folder, atomically.
 
-``plan.json`` (figures per year, totals, missed targets, cost curves, the scenario used and the
-service of every village per year), ``plan.gpkg`` (``candidate_sites`` of every year,
-``fibre_routes``), ``gaps_*.csv`` (before the plan), ``years/{year}/gaps_*.csv`` (after each
+``plan.json`` (figures per year, totals, missed targets, cost curves, the scenario used, the
+service of every village per year, ``fibre_assumption``, ``assumptions``, ``census``,
+``feeders_inferred``), ``plan.gpkg`` (``candidate_sites`` of every year, ``fibre_routes``,
+``feeders_inferred`` when inferred), ``gaps_*.csv`` (before the plan), ``years/{year}/gaps_*.csv`` (after each
 year, with its switch-offs) and ``villages_plan.csv`` (one row per village: households,
 population and, per year, ``service_{year}``, ``action_{year}``, ``cost_vnd_{year}``,
 ``reason_{year}``).
@@ -20,7 +21,7 @@ import pyogrio
 from phusong import __version__
 from phusong.io.atomic import atomic_dir
 
-__all__ = ["plan_report", "write_plan", "SITE_COLUMNS"]
+__all__ = ["census_figures", "plan_report", "write_plan", "SITE_COLUMNS"]
 
 #: Columns of the candidate_sites layer required by CONTRACTS (others follow).
 SITE_COLUMNS = ("candidate_id", "kind", "operator", "tech", "commune_code", "name", "cost_vnd",
@@ -59,7 +60,19 @@ def plan_report(plan) -> dict:
         "cost_curves": plan.cost_curves,
         "villages": village_rows(plan.villages),
         "notes": list(plan.notes),
+        "fibre_assumption": plan.fibre_assumption,
+        "assumptions": list(plan.assumptions),
+        "census": census_figures(plan.gaps),
+        "feeders_inferred": plan.feeders.summary() if plan.feeders is not None else None,
     })
+
+
+def census_figures(gaps) -> dict:
+    """Census households/population and the share the villages represent (province row)."""
+    row = gaps.province.iloc[0]
+    return {k: float(row[k]) for k in ("census_households", "census_population", "households",
+                                       "population", "households_unrepresented",
+                                       "population_unrepresented", "households_represented_pct")}
 
 
 def villages_wide(villages: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +117,9 @@ def write_plan(plan, folder, *, overwrite: bool = False) -> Path:
         routes["households_passed"] = pd.to_numeric(routes["households_passed"]).astype(float)
         pyogrio.write_dataframe(routes, gpkg, layer="fibre_routes", driver="GPKG",
                                 geometry_type="LineString")
+        if plan.feeders is not None:
+            pyogrio.write_dataframe(plan.feeders.routes, gpkg, layer="feeders_inferred",
+                                    driver="GPKG", geometry_type="LineString")
         (tmp / "plan.json").write_text(json.dumps(plan_report(plan), ensure_ascii=False, indent=1),
                                        encoding="utf-8")
         plan.gaps.write(tmp)

@@ -115,7 +115,9 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                demand=demand, with_5g=due_5g, kinds=("new",))
     a_new = candidate_coverage(news, x, y, b.dem, model=ctx.model)
-    cands = pd.concat([ups, news], ignore_index=True)
+    # an empty frame (no new-site candidate, as on a sparse real bundle) would turn every
+    # numeric column to object in the concat, and plan.gpkg would store costs as text
+    cands = pd.concat([ups, news], ignore_index=True).infer_objects()
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=settings.STORE_CRS)
     cands.attrs["dropped_outside"] = ups.attrs.get("dropped_outside", 0) + \
         news.attrs.get("dropped_outside", 0)

@@ -119,6 +119,9 @@ def apply_plan(bundle: Bundle, plan_dir: str | Path, *, year: int) -> Bundle:
         raise DataError(f"{path}: the plan was made from another bundle "
                         f"({report.get('bundle_name', '?')!r}, fingerprint {source[:12]}…), not "
                         f"{bundle.name!r}; apply it to the bundle it was planned on, or plan again")
+    from phusong.planning.centres import assume_pops
+
+    bundle = assume_pops(bundle)  # a plan made without fibre was made on the assumed POPs
     years = plan_years(report)
     if int(year) not in years:
         raise DataError(f"{path}: the plan has no year {year}; choose one of "

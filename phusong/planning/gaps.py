@@ -31,8 +31,21 @@ The villages table keeps one row per village with the unit of the largest share
 (``unit_code``, ``unit_share``). District level was abolished on 1 July 2025: the districts
 table always uses the 10 former districts and their 2020 communes.
 
-A commune's centre is its village flagged ``is_centre``; a commune without a flag uses its
-village with the most households.
+Commune centres and the census
+------------------------------
+A commune's centre follows :func:`phusong.planning.centres.commune_centres` (its flagged village,
+else a POP inside it, else its village nearest the administrative centre, else that point), so
+every commune has one, villages or not; ``centres`` counts communes (a split unit's share) and
+``fibre_communes`` those whose centre is within reach of fibre (span or POP).
+
+Every table lists **every** unit of its vintage (151 communes or 46 units, villages or not) with
+the 2019 census of the communes layer (``census_households``, ``census_population``), what the
+villages carry (``households``, ``population``), the census households and persons no village
+represents (``households_unrepresented``, ``population_unrepresented``: per commune
+``max(0, census − villages)``) and ``households_represented_pct``. Unrepresented households are
+**unknown, not served**: the ``*_households_pct`` and ``*_population_pct`` figures divide by
+``households + households_unrepresented`` (resp. population), so a 6 % sample can never read as
+the province. A bundle whose villages carry the census (the twin) is unaffected.
 """
 
 from __future__ import annotations
@@ -87,6 +100,7 @@ class GapTables:
     targets: tuple[Target, ...]
     year: int | None = None
     switched_off: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
 
     def headline(self) -> dict:
         """Province figures against each target, as plain data (the JSON report)."""
@@ -97,6 +111,11 @@ class GapTables:
             "households": float(row["households"]),
             "population": float(row["population"]),
             "villages": float(row["villages"]),
+            "census_households": float(row["census_households"]),
+            "census_population": float(row["census_population"]),
+            "households_unrepresented": float(row["households_unrepresented"]),
+            "households_represented_pct": _f(row["households_represented_pct"]),
+            "assumptions": list(self.assumptions),
             "year": self.year,
             "switched_off": list(self.switched_off),
             "villages_losing_service": int(round(float(row["villages_losing_service"]))),
@@ -207,15 +226,63 @@ def village_indicators(village_cov: pd.DataFrame, fibre: pd.Series, *,
     return pd.DataFrame(out, index=fibre.index)
 
 
-def _centres(villages: pd.DataFrame) -> np.ndarray:
-    flag = (villages["is_centre"].fillna(False).astype(bool).to_numpy()
-            if "is_centre" in villages.columns else np.zeros(len(villages), bool))
-    has = pd.Series(flag).groupby(villages["commune_code"].to_numpy()).transform("any").to_numpy()
-    hh = villages["households"].to_numpy(dtype=float)
-    order = pd.DataFrame({"c": villages["commune_code"].to_numpy(), "hh": -hh})
-    first = ~order.sort_values(["c", "hh"], kind="stable").duplicated("c")
-    biggest = first.reindex(order.index).to_numpy()
-    return np.where(has, flag, biggest)
+def _commune_frame(bundle, v: pd.DataFrame, fibre: pd.Series, reach_m: float) -> pd.DataFrame:
+    """Per commune (bundle order): census, unrepresented households/persons, centre, its fibre."""
+    from phusong.planning.centres import centre_fibre, commune_centres
+
+    com = bundle.communes.reset_index(drop=True)
+    centres = commune_centres(bundle)
+    sums = v.groupby("commune_code")[["households", "population"]].sum()
+    hh_v = sums["households"].reindex(com["commune_code"]).fillna(0.0).to_numpy(float)
+    pop_v = sums["population"].reindex(com["commune_code"]).fillna(0.0).to_numpy(float)
+    c_hh = pd.to_numeric(com["households"]).to_numpy(float)
+    c_pop = pd.to_numeric(com["population"]).to_numpy(float)
+    return pd.DataFrame({
+        "commune_code": com["commune_code"].to_numpy(),
+        "district_code": com["district_code"].to_numpy(),
+        "census_households": c_hh, "census_population": c_pop,
+        "households_unrepresented": np.maximum(0.0, c_hh - hh_v),
+        "population_unrepresented": np.maximum(0.0, c_pop - pop_v),
+        "centres": 1.0,
+        "fibre_communes": centre_fibre(bundle, centres, fibre, reach_m=reach_m).astype(float),
+    }).assign(_vid=centres["village_id"].to_numpy())
+
+
+_COMMUNE_SUMS = ("census_households", "census_population", "households_unrepresented",
+                 "population_unrepresented", "centres", "fibre_communes")
+
+
+def _commune_member(cf: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Rows (commune position, unit_code, weight) of ``level``: 2020, 2025, district, province."""
+    pos = np.arange(len(cf))
+    if level == "2020":
+        return pd.DataFrame({"pos": pos, "unit_code": cf["commune_code"], "weight": 1.0})
+    if level == "district":
+        return pd.DataFrame({"pos": pos, "unit_code": cf["district_code"], "weight": 1.0})
+    if level == "province":
+        return pd.DataFrame({"pos": pos, "unit_code": settings.PROVINCE_CODE, "weight": 1.0})
+    return _membership(cf, "2025")
+
+
+def _with_communes(t: pd.DataFrame, cf: pd.DataFrame, level: str) -> pd.DataFrame:
+    """``t`` with the commune sums of ``level`` (module doc) in place of village-based ones."""
+    m = _commune_member(cf, level)
+    vals = cf[list(_COMMUNE_SUMS)].to_numpy(float)[m["pos"].to_numpy()] * \
+        m["weight"].to_numpy(float)[:, None]
+    sums = pd.DataFrame(vals, columns=list(_COMMUNE_SUMS)).groupby(
+        m["unit_code"].to_numpy(), sort=True).sum()
+    t = t.drop(columns=[c for c in _COMMUNE_SUMS if c in t.columns])
+    index = t.index.union(sums.index).rename(t.index.name)
+    t = t.reindex(index, fill_value=0.0)
+    t = pd.concat([t, sums.reindex(index, fill_value=0.0)], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ch = t["census_households"].to_numpy(float)
+        t["households_represented_pct"] = np.where(
+            ch > 0, 100.0 * np.minimum(t["households"].to_numpy(float), ch) / ch, np.nan)
+    first = ["households", "population", "villages", "census_households", "census_population",
+             "households_unrepresented", "population_unrepresented", "households_represented_pct",
+             "centres", "fibre_communes"]
+    return t[first + [c for c in t.columns if c not in first]]
 
 
 def _membership(villages: pd.DataFrame, boundaries: str) -> pd.DataFrame:
@@ -240,14 +307,12 @@ def _sum_table(ind: pd.DataFrame, base: pd.DataFrame, member: pd.DataFrame) -> p
     """Weighted sums of counts per unit and the percentage columns."""
     hh = base["households"].to_numpy(float)
     pop = base["population"].to_numpy(float)
-    cols = {"households": hh, "population": pop, "villages": np.ones(len(base)),
-            "centres": base["_centre"].to_numpy(float)}
+    cols = {"households": hh, "population": pop, "villages": np.ones(len(base))}
     for name in ind.columns:
         x = ind[name].to_numpy(float)
         cols[f"{name}_households"] = hh * x
         cols[f"{name}_population"] = pop * x
         cols[f"{name}_villages"] = x
-    cols["fibre_communes"] = cols["centres"] * ind["fibre"].to_numpy(float)
     loses = base["_loses"].to_numpy(float)
     cols["villages_losing_service"] = loses
     cols["households_losing_service"] = hh * loses
@@ -260,10 +325,13 @@ def _sum_table(ind: pd.DataFrame, base: pd.DataFrame, member: pd.DataFrame) -> p
 
 def _add_pct(t: pd.DataFrame, indicators) -> pd.DataFrame:
     new = {}
+    dens = {"households": t["households"] + t["households_unrepresented"],
+            "population": t["population"] + t["population_unrepresented"],
+            "villages": t["villages"]}
     with np.errstate(divide="ignore", invalid="ignore"):
         for name in indicators:
             for d in _DENOMS:
-                den = t[d].to_numpy(float)
+                den = dens[d].to_numpy(float)
                 new[f"{name}_{d}_pct"] = np.where(den > 0, 100.0 * t[f"{name}_{d}"] / den, np.nan)
         cen = t["centres"].to_numpy(float)
         new["fibre_communes_pct"] = np.where(cen > 0, 100.0 * t["fibre_communes"] / cen, np.nan)
@@ -346,15 +414,17 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     v = villages.reset_index(drop=True)
     base = pd.DataFrame({"households": pd.to_numeric(v["households"]).to_numpy(float),
                          "population": pd.to_numeric(v["population"]).to_numpy(float),
-                         "_centre": _centres(v),
                          "_loses": losing_service(village_cov, on_air).to_numpy()})
+    cf = _commune_frame(bundle, base.assign(commune_code=v["commune_code"].to_numpy()), fibre,
+                        reach_m)
+    base["_centre"] = v["village_id"].astype(str).isin(set(cf["_vid"].dropna())).to_numpy()
     communes = pd.DataFrame(bundle.communes.drop(columns="geometry", errors="ignore"))
     communes = communes.set_index("commune_code", drop=False)
 
     # 2020 communes (always: the districts table counts them)
     m20 = _membership(v, "2020")
-    t20 = _add_gaps(_add_pct(_sum_table(ind, base, m20).reindex(communes.index, fill_value=0.0),
-                             ind.columns), cols)
+    t20 = _with_communes(_sum_table(ind, base, m20), cf, "2020").reindex(communes.index)
+    t20 = _add_gaps(_add_pct(t20, ind.columns), cols)
     t20.insert(0, "district_name", communes["district_name"])
     t20.insert(0, "district_code", communes["district_code"])
     t20.insert(0, "type", communes["type"])
@@ -370,7 +440,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         from phusong.communes import crosswalk_2025
 
         cw = crosswalk_2025().drop_duplicates("unit_code").set_index("unit_code")
-        t25 = _add_gaps(_add_pct(_sum_table(ind, base, member), ind.columns), cols)
+        t25 = _add_gaps(_add_pct(_with_communes(_sum_table(ind, base, member), cf, "2025"),
+                                 ind.columns), cols)
         t25.insert(0, "type", cw["unit_type"].reindex(t25.index))
         t25.insert(0, "name", cw["unit_name"].reindex(t25.index))
         units = t25.reset_index()
@@ -380,8 +451,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
                                 "unit_code": communes["district_code"].reindex(
                                     v["commune_code"]).to_numpy()})
     dcodes = pd.Index(sorted(communes["district_code"].unique()), name="district_code")
-    dt = _add_gaps(_add_pct(_sum_table(ind, base, dist_member).reindex(dcodes, fill_value=0.0),
-                            ind.columns), cols)
+    dt = _with_communes(_sum_table(ind, base, dist_member), cf, "district").reindex(dcodes)
+    dt = _add_gaps(_add_pct(dt, ind.columns), cols)
     dt = pd.concat([_meeting(t20, "district_code", cols).reindex(dcodes, fill_value=0), dt],
                    axis=1)
     names = communes.drop_duplicates("district_code").set_index("district_code")["district_name"]
@@ -391,7 +462,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     # province
     prov_member = pd.DataFrame({"pos": np.arange(len(v)), "weight": 1.0,
                                 "unit_code": settings.PROVINCE_CODE})
-    pt = _add_gaps(_add_pct(_sum_table(ind, base, prov_member), ind.columns), cols)
+    pt = _add_gaps(_add_pct(_with_communes(_sum_table(ind, base, prov_member), cf, "province"),
+                            ind.columns), cols)
     units["_p"] = settings.PROVINCE_CODE
     pt = pd.concat([_meeting(units, "_p", cols).reindex(pt.index), pt], axis=1)
     units = units.drop(columns="_p")
@@ -403,8 +475,11 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     off = switched_off_techs(year)
     vt = _village_table(v, ind, base, member).assign(switched_off=";".join(off),
                                                       loses_service=base["_loses"].to_numpy())
+    from phusong.planning.centres import fibre_assumption
+
+    label = fibre_assumption(bundle)
     return GapTables(vt, units, districts, province, boundaries, tuple(c.target for c in cols),
-                     year, off)
+                     year, off, (label,) if label else ())
 
 
 def _village_table(v, ind, base, member) -> pd.DataFrame:

@@ -35,7 +35,7 @@ import pandas as pd
 from phusong import settings
 from phusong.bundle import fingerprint
 from phusong.crs import to_work
-from phusong.errors import DataError, PhusongWarning
+from phusong.errors import PhusongWarning
 from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_curves import plan_cost_curves
 from phusong.planning._plan_figures import missed_targets, totals, year_figures
@@ -84,6 +84,16 @@ class Plan:
         Cost to reach 90 … 100 % per indicator (module doc).
     notes : list of str
         Things a reader must know.
+    assumptions : list of str
+        What the plan assumed for want of data (e.g. :data:`~phusong.planning.centres.
+        POP_ASSUMPTION`); ``plan.json`` carries them under ``assumptions`` and the summary
+        prints them first.
+    fibre_assumption : str or None
+        The assumed-POP label when the bundle had no fibre layer (``plan.json``
+        ``fibre_assumption``), else None.
+    feeders : phusong.planning.feeders.Feeders or None
+        Inferred feeder routes when asked for (``phusong plan --infer-feeders``): drawn in
+        ``plan.gpkg`` layer ``feeders_inferred``, summarised in ``plan.json``, never counted.
     """
 
     bundle_name: str
@@ -100,6 +110,9 @@ class Plan:
     villages: pd.DataFrame = field(default_factory=pd.DataFrame)
     cost_curves: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    fibre_assumption: str | None = None
+    feeders: object | None = None
 
     def report(self) -> dict:
         """The ``plan.json`` content."""
@@ -126,7 +139,11 @@ def _check_scenario(s: Scenario, notes: list[str]) -> None:
 
 def _context(bundle, s: Scenario, model: str, boundaries: str, fibre) -> tuple[Context, list]:
     notes: list[str] = []
+    from phusong.planning.centres import commune_centres
+
     villages = to_work(bundle.villages, "villages").reset_index(drop=True)
+    centre_ids = set(commune_centres(bundle)["village_id"].dropna())
+    villages["is_centre"] = villages["village_id"].astype(str).isin(centre_ids).to_numpy()
     ids = pd.Index(villages["village_id"].astype(str), name="village_id")
     graph = None
     if bundle.roads is not None and len(bundle.roads):
@@ -158,7 +175,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     Parameters
     ----------
     bundle : phusong.bundle.Bundle
-        Needs communes, villages and fibre; sites/cells, a DEM and roads for candidates.
+        Needs communes and villages; sites/cells, a DEM and roads for candidates. Fibre
+        spans and/or nodes (a POP list) are the existing network; without either, a POP is
+        assumed at every commune centre (:func:`phusong.planning.centres.assume_pops`) and
+        the plan says so (``fibre_assumption``).
     scenario : Scenario, optional
         Budgets, targets, costs, rules (default: Plan 785, :data:`DEFAULT_SCENARIO`).
     model : str, optional
@@ -177,16 +197,18 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     Raises
     ------
     DataError
-        Empty demand, NaN weights, a bundle without fibre, bad targets.
+        Empty demand, NaN weights, bad targets.
     """
     s = scenario or DEFAULT_SCENARIO
     model = model or s.model
     check_demand(bundle.villages)
     target_columns(s.targets)  # refuse bad targets before any heavy work
-    if bundle.fibre is None or not len(bundle.fibre):
-        raise DataError("fibre: the bundle has no fibre layer; the plan extends the existing "
-                        "fibre network — add it")
+    from phusong.planning.centres import assume_pops
+
+    source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
+    bundle = assume_pops(bundle)
     ctx, notes = _context(bundle, s, model, boundaries, fibre)
+    ctx = Context(**{**ctx.__dict__, "fingerprint": source_fingerprint})
     _check_scenario(s, notes)
     if village_cov is None:
         village_cov = deps.score_villages(bundle, model=model)
@@ -252,8 +274,26 @@ def _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, note
                "mobile": float(sum(s.budget_for(y)["mobile"] for y in s.years))}
     villages = pd.concat(services, ignore_index=True) if services else pd.DataFrame()
     tot = totals(ctx, entries, results, villages)
+    from phusong.planning.centres import fibre_assumption
+
+    label = fibre_assumption(ctx.bundle)
+    assumed = ([label] if label else []) + _census_assumptions(gaps0)
     return Plan(ctx.bundle.name, ctx.fingerprint, ctx.bundle.synthetic, s, budgets, tot, entries,
-                cands, rts, gaps0, year_gaps, villages, curves, list(dict.fromkeys(notes)))
+                cands, rts, gaps0, year_gaps, villages, curves, list(dict.fromkeys(notes)),
+                assumed, label)
+
+
+def _census_assumptions(gaps: GapTables) -> list[str]:
+    """The census share the villages represent, when below 100 % (module doc of gaps)."""
+    row = gaps.province.iloc[0]
+    unrep = float(row["households_unrepresented"])
+    if unrep <= 0:
+        return []
+    return [f"the villages represent {float(row['households_represented_pct']):.1f} % of the "
+            f"{float(row['census_households']):,.0f} census households; the other {unrep:,.0f} "
+            "count as unknown (not served) in every percentage, so household targets above "
+            "that share cannot be met until villages or a population raster represent them; "
+            "the cost curves count only the households and persons the villages carry"]
 
 
 def plan_summary_lines(plan: Plan) -> list[str]:
