@@ -208,7 +208,8 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
                  D["mdvar"], loss)
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
-                            method=opts.diffraction, k_factor=opts.k_factor)
+                            method=opts.diffraction, k_factor=opts.k_factor,
+                            min_freq_mhz=float(bands.min()))
         rp = uk * n_s + uj
         for b, f in enumerate(bands):
             sel = np.flatnonzero(need[b])
