@@ -31,7 +31,6 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 from affine import Affine
-from scipy import ndimage
 
 from phusong import settings
 from phusong.coverage._diffraction import ray_geometry
@@ -363,6 +362,8 @@ class _Screen:
     """
 
     def __init__(self, txs, terrain, grid: Grid, opts, step, group, n_groups, sites):
+        from scipy import ndimage  # here: one-site runs never screen
+
         f = int(opts.screen_factor)
         rows, cols = grid.shape
         rc, cc = -(-rows // f), -(-cols // f)
@@ -434,6 +435,8 @@ class _Screen:
         cin = (ci >= 0) & (ci < w)
         ri, ci = np.clip(ri, 0, h - 1), np.clip(ci, 0, w - 1)
         outside = ~(rin[:, None] & cin[None, :])
+        from scipy import ndimage
+
         ok = {}
         for i, g in enumerate(gs):
             vi = v[i]
