@@ -67,17 +67,49 @@ def _tangent(hd, hz, m, qd, qz):
     return lo
 
 
+#: Samples per block of the line-of-sight scan's pruning (block maxima of the ground).
+_BLOCK = 16
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _g_at(zc, i, step, d, ztp, zrp):
+    d1 = i * step
+    h = zc[i] - (ztp + (zrp - ztp) * d1 / d)
+    return h * math.sqrt(2.0 * d / (d1 * (d - d1)))
+
+
 @numba.njit(cache=True, nogil=True)
-def _los_gmax(zc, step, n, ztp, zrp):
+def _los_gmax(zc, bmax, step, n, ztp, zrp, k0):
+    """Exact max of G over samples 1..n−2 of a line-of-sight path, pruned by blocks.
+
+    Every ``h_i < 0`` in line of sight, so a block whose largest possible ``h`` (its ground
+    maximum above the lowest point of the direct ray over the block) times the smallest
+    weight ``√(2d/(x(d−x)))`` on it (at the x closest to d/2) is below the best G so far
+    cannot hold the maximum. Blocks that may hold it are scanned with the same formula, so the
+    result is the direct scan's, bit for bit. ``k0`` (the sample of largest clearance) seeds
+    the best value.
+    """
     d = (n - 1) * step
-    best = _NEG
-    for i in range(1, n - 1):
-        d1 = i * step
-        d2 = d - d1
-        h = zc[i] - (ztp + (zrp - ztp) * d1 / d)
-        g = h * math.sqrt(2.0 * d / (d1 * d2))
-        if g > best:
-            best = g
+    slope = (zrp - ztp) / d
+    best = _g_at(zc, k0, step, d, ztp, zrp)
+    last = n - 2
+    b = 0
+    while 1 + b * _BLOCK <= last:
+        a = 1 + b * _BLOCK
+        e = min(a + _BLOCK - 1, last)
+        if e == a + _BLOCK - 1:  # a full block: prune on its bound
+            lo = a * step if slope > 0.0 else e * step
+            hb = bmax[b] - (ztp + slope * lo)
+            if hb < 0.0:
+                xm = min(max(0.5 * d, a * step), e * step)
+                if hb * math.sqrt(2.0 * d / (xm * (d - xm))) < best:
+                    b += 1
+                    continue
+        for i in range(a, e + 1):
+            g = _g_at(zc, i, step, d, ztp, zrp)
+            if g > best:
+                best = g
+        b += 1
     return best
 
 
@@ -94,11 +126,17 @@ def geom_rays_hull(rays, step, zt, hrx, inv2a, method, g_floor, out):
     hd = np.empty(n_s)
     hz = np.empty(n_s)
     hi_ = np.empty(n_s, np.int64)
+    bmax = np.empty((n_s + _BLOCK - 1) // _BLOCK)
     for r in range(rays.shape[0]):
         z = rays[r]
         for i in range(n_s):
             di = i * step
             zc[i] = z[i] - di * di * inv2a
+        for b in range(bmax.shape[0]):  # ground maxima of blocks of samples 1 + bB …
+            v = -np.inf
+            for i in range(1 + b * _BLOCK, min(1 + (b + 1) * _BLOCK, n_s)):
+                v = max(v, zc[i])
+            bmax[b] = v
         out[r, 0, 0] = _NEG
         out[r, 0, 1] = _NEG
         out[r, 0, 2] = _NEG
@@ -141,7 +179,8 @@ def geom_rays_hull(rays, step, zt, hrx, inv2a, method, g_floor, out):
             s_tr = (zrp - zt) / d
             if s_tim < s_tr:
                 bound = hmax * math.sqrt(8.0 / d)
-                out[r, j, 0] = bound if bound < g_floor else _los_gmax(zc, step, n, zt, zrp)
+                out[r, j, 0] = (bound if bound < g_floor
+                                else _los_gmax(zc, bmax, step, n, zt, zrp, k))
                 continue
             k = hi_[_tangent(hd, hz, m, d, zrp)]
             s_rim = (zc[k] - zrp) / (d - k * step)
