@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m phusong.coverage._warm  # compile numba's kernels into its cache once
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from phusong.bundle import Bundle, Provenance, Raster, load_bundle, save_bundle, validate
 from phusong.errors import (
     CRSError,
     DataError,
@@ -24,6 +23,12 @@ from phusong.errors import (
 #: The main step of each stage, importable from ``phusong`` (loaded on first use, so that
 #: ``import phusong`` and the CLI start fast).
 _LAZY = {
+    "Bundle": "phusong.bundle",
+    "Provenance": "phusong.bundle",
+    "Raster": "phusong.bundle",
+    "load_bundle": "phusong.bundle",
+    "save_bundle": "phusong.bundle",
+    "validate": "phusong.bundle",
     "build_twin": "phusong.twin",
     "twin_stats": "phusong.twin",
     "import_bundle": "phusong.io",
@@ -58,12 +63,6 @@ def __getattr__(name: str):
 __all__ = [
     *_LAZY,
     "__version__",
-    "Bundle",
-    "Provenance",
-    "Raster",
-    "load_bundle",
-    "save_bundle",
-    "validate",
     "PhusongError",
     "DataError",
     "SchemaError",

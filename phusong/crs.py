@@ -37,15 +37,10 @@ __all__ = [
 ]
 
 #: VN-2000 CRSs supported at the edges, with their use.
-VN2000_CRS = {
-    "EPSG:9211": "VN-2000 / TM-3 106-00 (Hòa Bình provincial grid)",
-    "EPSG:3405": "VN-2000 / UTM 48N",
-    "EPSG:9208": "VN-2000 / TM-3 104-45 (former Phú Thọ)",
-    "EPSG:5897": "VN-2000 / TM-3 zone 482 (former Vĩnh Phúc)",
-    "EPSG:4756": "VN-2000 geographic",
-}
-#: CRSs offered for operator exports.
-EXPORT_CRS = ("EPSG:4326", "EPSG:32648", "EPSG:3405", "EPSG:9211")
+#: VN-2000 codes and the export choices live in :mod:`phusong.settings` (plain data the CLI
+#: reads without loading pyproj); re-exported here.
+VN2000_CRS = settings.VN2000_CRS
+EXPORT_CRS = settings.EXPORT_CRS
 
 
 @lru_cache(maxsize=64)

@@ -24,6 +24,8 @@ from phusong.errors import DataError, InputFileError
 __all__ = [
     "STORE_CRS",
     "WORK_CRS",
+    "VN2000_CRS",
+    "EXPORT_CRS",
     "PROVINCE_CODE",
     "PROVINCE_NAME",
     "OPERATORS",
@@ -56,6 +58,16 @@ __all__ = [
 STORE_CRS = "EPSG:4326"
 #: The one metric CRS for distances, areas and profiles (UTM 48N, no datum shift from 4326).
 WORK_CRS = "EPSG:32648"
+#: VN-2000 CRSs met at the edges (FACTS §5), code → name.
+VN2000_CRS = {
+    "EPSG:9211": "VN-2000 / TM-3 106-00 (Hòa Bình provincial grid)",
+    "EPSG:3405": "VN-2000 / UTM 48N",
+    "EPSG:9208": "VN-2000 / TM-3 104-45 (former Phú Thọ)",
+    "EPSG:5897": "VN-2000 / TM-3 zone 482 (former Vĩnh Phúc)",
+    "EPSG:4756": "VN-2000 geographic",
+}
+#: CRSs ``phusong export`` offers.
+EXPORT_CRS = ("EPSG:4326", "EPSG:32648", "EPSG:3405", "EPSG:9211")
 
 PROVINCE_CODE = "17"
 PROVINCE_NAME = "Hòa Bình"

@@ -10,7 +10,6 @@ import warnings
 from contextlib import contextmanager
 
 import click
-import numpy as np
 
 from phusong.errors import PhusongError, PhusongWarning
 
@@ -27,6 +26,8 @@ threads_option = click.option(
 
 def to_jsonable(obj):
     """Convert numpy scalars/arrays, paths and sets into JSON-serialisable values."""
+    import numpy as np  # here, not at import: ``phusong --help`` must not load numpy
+
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):

@@ -114,8 +114,8 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
          rx_height_m, model, diffraction, threads, itm_profile_cap, out_path, as_json):
     """Predict received power around one omni site on any DEM (for RF engineers)."""
-    from phusong.bundle import read_raster
-    from phusong.coverage._run import predict_site, write_site_tif
+    from phusong.coverage._site import predict_site, write_site_tif
+    from phusong.raster import read_raster
 
     dem = read_raster(dem_path)
     rx, transform, report = predict_site(

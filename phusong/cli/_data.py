@@ -15,7 +15,6 @@ from __future__ import annotations
 import warnings
 
 import click
-import numpy as np
 
 from phusong.cli._common import command_errors, emit, json_option, quiet_option
 from phusong.errors import DataError, PhusongWarning
@@ -217,6 +216,8 @@ def _summary(kind: str, path, crs, cols, extent, drop_outside, fill_voids,
     imp = read_dem(path, crs=crs, fill_voids=fill_voids) if kind == "dem" else read_population(
         path, crs=crs)
     a = imp.data.array
+    import numpy as np
+
     return {"shape": list(a.shape), "crs": imp.data.crs, "min": float(np.nanmin(a)),
             "max": float(np.nanmax(a)), "voids": int(np.isnan(a).sum()), "notes": imp.notes}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from phusong.cli._common import command_errors, emit, json_option
-from phusong.crs import EXPORT_CRS
+from phusong.settings import EXPORT_CRS
 
 COMMANDS: list = []
 

@@ -2,51 +2,51 @@
 
 Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 :func:`coverage_matrix`, the models in :mod:`phusong.coverage.models`, knife-edge diffraction
-(:func:`bullington_db`, :func:`deygout_db`) and, once present, ``itm_p2p_loss_db``.
+(:func:`bullington_db`, :func:`deygout_db`) and :func:`itm_p2p_loss_db`.
+
+Names load on first use (PEP 562), so that ``phusong coverage site`` imports only the raster
+path and not pandas, scipy.sparse or the village scoring.
 """
 
-from phusong.coverage._diffraction import bullington_db, deygout_db
-from phusong.coverage._engine import EngineOptions, link_pairs
-from phusong.coverage._link import MODELS, sector_gain_db, transmitters
-from phusong.coverage._run import predict_site, run_bundle
-from phusong.coverage._score import coverage_matrix, score_points, score_villages
-from phusong.coverage._terrain import Terrain, pair_profiles, prepare_terrain
-from phusong.coverage.models import (
-    cost231_db,
-    fspl_db,
-    hata_db,
-    knife_edge_db,
-    rma_db,
-    uma_db,
-)
+from __future__ import annotations
 
-__all__ = [
-    "MODELS",
-    "EngineOptions",
-    "Terrain",
-    "bullington_db",
-    "cost231_db",
-    "coverage_matrix",
-    "deygout_db",
-    "fspl_db",
-    "hata_db",
-    "knife_edge_db",
-    "link_pairs",
-    "pair_profiles",
-    "predict_site",
-    "prepare_terrain",
-    "rma_db",
-    "run_bundle",
-    "score_points",
-    "score_villages",
-    "sector_gain_db",
-    "transmitters",
-    "uma_db",
-]
+import importlib
 
-try:  # the ITM module is written separately; export it when present
-    from phusong.coverage.itm import itm_p2p_loss_db  # noqa: F401
-except ImportError:  # pragma: no cover - depends on the build
-    pass
-else:
-    __all__.append("itm_p2p_loss_db")
+_LAZY = {
+    "bullington_db": "_diffraction",
+    "deygout_db": "_diffraction",
+    "EngineOptions": "_engine",
+    "link_pairs": "_engine",
+    "MODELS": "_link",
+    "sector_gain_db": "_link",
+    "transmitters": "_link",
+    "run_bundle": "_run",
+    "predict_site": "_site",
+    "coverage_matrix": "_score",
+    "score_points": "_score",
+    "score_villages": "_score",
+    "Terrain": "_terrain",
+    "pair_profiles": "_terrain",
+    "prepare_terrain": "_terrain",
+    "cost231_db": "models",
+    "fspl_db": "models",
+    "hata_db": "models",
+    "knife_edge_db": "models",
+    "rma_db": "models",
+    "uma_db": "models",
+    "itm_p2p_loss_db": "itm",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

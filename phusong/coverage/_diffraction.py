@@ -21,6 +21,7 @@ import math
 import numba
 import numpy as np
 
+from phusong.coverage._ray_hull import geom_rays_hull
 from phusong.coverage._terrain import EARTH_RADIUS_M
 from phusong.coverage.models import knife_edge_db
 
@@ -177,7 +178,7 @@ def path_geometry(profiles, n_valid, step_m, tx_height_m, rx_height_m, *,
 
 def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
                  rx_height_m: float, *, method: str = "deygout",
-                 k_factor: float = 4.0 / 3.0) -> np.ndarray:
+                 k_factor: float = 4.0 / 3.0, min_freq_mhz: float | None = None) -> np.ndarray:
     """Diffraction geometry for every sample of radial rays taken as a receiver.
 
     Parameters
@@ -190,17 +191,34 @@ def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
         Ground at the transmitter and antenna heights above ground, m.
     method, k_factor
         As :func:`path_geometry`.
+    min_freq_mhz : float, optional
+        Lowest frequency the geometry will serve, MHz. With it, a line-of-sight receiver whose
+        largest Fresnel parameter is provably below the knife-edge threshold (J = 0 at every
+        frequency ≥ this one) gets that upper bound instead of the exact maximum; the losses
+        are identical. Without it every value is exact.
 
     Returns
     -------
     ndarray
         (n_rays, n_samples, 5) as :func:`path_geometry` for the path tx → each sample.
+
+    Notes
+    -----
+    ``bullington`` and ``none`` run in O(n log n) per ray (:mod:`._ray_hull`); ``deygout`` has
+    no exact incremental form and stays O(n²) per ray.
     """
     r = np.ascontiguousarray(rays, dtype=np.float64)
     out = np.empty(r.shape + (5,))
     inv2a = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
-    _geom_rays(r, float(step_m), float(ground_tx_m + tx_height_m), float(rx_height_m), inv2a,
-               METHODS[method], out)
+    zt = float(ground_tx_m + tx_height_m)
+    if method == "deygout":
+        _geom_rays(r, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method], out)
+        return out
+    g_floor = _NEG
+    if min_freq_mhz is not None:  # v = G/√λ ≤ −0.78 ⇒ J(v) = 0; a hair of margin for rounding
+        g_floor = -0.78 * math.sqrt(299.792458 / float(min_freq_mhz)) * (1.0 + 1e-9)
+    geom_rays_hull(r, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method], g_floor,
+                   out)
     return out
 
 

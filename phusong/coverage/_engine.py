@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from phusong import settings
 from phusong.coverage._diffraction import path_geometry
@@ -144,6 +146,8 @@ class TxSet:
     @classmethod
     def from_frame(cls, tx: pd.DataFrame, terrain: Terrain, opts: EngineOptions) -> TxSet:
         """Build from a :func:`transmitters` table (site key: ``site_id`` or the row)."""
+        import pandas as pd  # here: a one-site run never builds from a table
+
         if len(tx) == 0:
             raise DataError("transmitters: the list is empty; supply at least one cell")
         for col in ("tech", "freq_mhz", "eirp_dbm", "x_m", "y_m"):
@@ -194,6 +198,8 @@ def _pairs(txs: TxSet, rx_x, rx_y, rx_ok) -> tuple[np.ndarray, np.ndarray]:
     site_ok[txs.cell_site[txs.usable]] = True
     if idx.size == 0 or not site_ok.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    from scipy.spatial import cKDTree
+
     tree = cKDTree(np.column_stack([rx_x[idx], rx_y[idx]]))
     sites = np.flatnonzero(site_ok)
     lists = tree.query_ball_point(np.column_stack([txs.site_x[sites], txs.site_y[sites]]),

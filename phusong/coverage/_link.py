@@ -11,8 +11,12 @@ power, 0 dB), RSCP (3G, CPICH at 10 % of power, 10 dB) and RSRP / SS-RSRP (4G/5G
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from phusong import settings
 from phusong.coverage import _diffraction as dif
@@ -113,6 +117,8 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
     DataError
         No sites, no cells, or a cell whose site is unknown.
     """
+    import pandas as pd
+
     sites, cells = bundle.sites, bundle.cells
     if sites is None or len(sites) == 0:
         raise DataError("sites: the site list is empty; coverage needs at least one site")

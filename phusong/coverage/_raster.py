@@ -31,7 +31,6 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 from affine import Affine
-from scipy import ndimage
 
 from phusong import settings
 from phusong.coverage._diffraction import ray_geometry
@@ -208,7 +207,8 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
                  D["mdvar"], loss)
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
-                            method=opts.diffraction, k_factor=opts.k_factor)
+                            method=opts.diffraction, k_factor=opts.k_factor,
+                            min_freq_mhz=float(bands.min()))
         rp = uk * n_s + uj
         for b, f in enumerate(bands):
             sel = np.flatnonzero(need[b])
@@ -362,6 +362,8 @@ class _Screen:
     """
 
     def __init__(self, txs, terrain, grid: Grid, opts, step, group, n_groups, sites):
+        from scipy import ndimage  # here: one-site runs never screen
+
         f = int(opts.screen_factor)
         rows, cols = grid.shape
         rc, cc = -(-rows // f), -(-cols // f)
@@ -433,6 +435,8 @@ class _Screen:
         cin = (ci >= 0) & (ci < w)
         ri, ci = np.clip(ri, 0, h - 1), np.clip(ci, 0, w - 1)
         outside = ~(rin[:, None] & cin[None, :])
+        from scipy import ndimage
+
         ok = {}
         for i, g in enumerate(gs):
             vi = v[i]

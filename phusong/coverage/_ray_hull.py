@@ -1,0 +1,190 @@
+"""Bullington geometry along radial rays in O(n log n) per ray, exactly (numba kernel).
+
+Every sample of a ray is a receiver, so the direct form (:func:`._diffraction._geom_one` per
+sample) costs O(n²) per ray. In the transmitter's tangent plane the ground points
+``P_i = (d_i, z_i − d_i²/(2 k a))`` do not depend on the receiver, so as the ray advances:
+
+- the transmitter's steepest slope ``S_tim`` and the mean ground height are running values;
+- the receiver's steepest slope ``S_rim = max_i (z_i − z_r)/(d − d_i)`` is the tangent from
+  the receiver point to the **upper convex hull** of the earlier points, found by binary search
+  on the hull (kept as a stack, amortised O(1) per added point; Andrew's monotone chain);
+- the largest terrain clearance above the direct ray, ``max_i z_i − (z_t + s d_i)``, is the
+  hull's support point in the direction of the ray's slope ``s``, also a binary search.
+
+Line-of-sight receivers need the largest Fresnel parameter ``G_i = h_i √(2d/(d_i(d−d_i)))``,
+which is not a hull query. In line of sight every ``h_i < 0`` and ``√(2d/(d_i(d−d_i))) ≥
+√(8/d)``, so ``max G ≤ h_max √(8/d)``; when that bound is already below ``g_floor`` (the knife-edge
+threshold ``v = −0.78`` at the longest wavelength in use) the loss is J = 0 at every band and the
+bound is returned; otherwise the samples are scanned exactly. Deygout's sub-edges are maxima of
+the same weighted form on sub-paths and have no such exact shortcut, so Deygout keeps the direct
+kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["geom_rays_hull"]
+
+_NEG = -1e30
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _above(ad, az, bd, bz, pd, pz):
+    # True when P is on or above the line A→B (so B is not an upper-hull vertex before P)
+    return (bd - ad) * (pz - az) - (bz - az) * (pd - ad) >= 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _support(hd, hz, m, s):
+    """Index (in the hull) of the vertex maximising z − s·d (edge slopes decrease)."""
+    lo = 0
+    hi = m - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if (hz[mid + 1] - hz[mid]) > s * (hd[mid + 1] - hd[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
+def _tangent(hd, hz, m, qd, qz):
+    """Index of the hull vertex maximising (z − qz)/(qd − d) for a point Q right of the hull."""
+    lo = 0
+    hi = m - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        # next vertex strictly above the line vertex(mid) → Q: the tangent lies further on
+        if (hz[mid + 1] - hz[mid]) * (qd - hd[mid]) > (qz - hz[mid]) * (hd[mid + 1] - hd[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+#: Samples per block of the line-of-sight scan's pruning (block maxima of the ground).
+_BLOCK = 16
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _g_at(zc, i, step, d, ztp, zrp):
+    d1 = i * step
+    h = zc[i] - (ztp + (zrp - ztp) * d1 / d)
+    return h * math.sqrt(2.0 * d / (d1 * (d - d1)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _los_gmax(zc, bmax, step, n, ztp, zrp, k0):
+    """Exact max of G over samples 1..n−2 of a line-of-sight path, pruned by blocks.
+
+    Every ``h_i < 0`` in line of sight, so a block whose largest possible ``h`` (its ground
+    maximum above the lowest point of the direct ray over the block) times the smallest
+    weight ``√(2d/(x(d−x)))`` on it (at the x closest to d/2) is below the best G so far
+    cannot hold the maximum. Blocks that may hold it are scanned with the same formula, so the
+    result is the direct scan's, bit for bit. ``k0`` (the sample of largest clearance) seeds
+    the best value.
+    """
+    d = (n - 1) * step
+    slope = (zrp - ztp) / d
+    best = _g_at(zc, k0, step, d, ztp, zrp)
+    last = n - 2
+    b = 0
+    while 1 + b * _BLOCK <= last:
+        a = 1 + b * _BLOCK
+        e = min(a + _BLOCK - 1, last)
+        if e == a + _BLOCK - 1:  # a full block: prune on its bound
+            lo = a * step if slope > 0.0 else e * step
+            hb = bmax[b] - (ztp + slope * lo)
+            if hb < 0.0:
+                xm = min(max(0.5 * d, a * step), e * step)
+                if hb * math.sqrt(2.0 * d / (xm * (d - xm))) < best:
+                    b += 1
+                    continue
+        for i in range(a, e + 1):
+            g = _g_at(zc, i, step, d, ztp, zrp)
+            if g > best:
+                best = g
+        b += 1
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def geom_rays_hull(rays, step, zt, hrx, inv2a, method, g_floor, out):
+    """Geometry of every sample of ``rays`` as a receiver, Bullington (``method`` 0) or none (−1).
+
+    Same columns and values as ``_diffraction._geom_rays`` (G of the principal edge, −1e30 for
+    the unused Deygout columns, largest clearance ``h_max`` in m, mean ground height in m),
+    except that a line-of-sight G whose bound is below ``g_floor`` is returned as that bound.
+    """
+    n_s = rays.shape[1]
+    zc = np.empty(n_s)
+    hd = np.empty(n_s)
+    hz = np.empty(n_s)
+    hi_ = np.empty(n_s, np.int64)
+    bmax = np.empty((n_s + _BLOCK - 1) // _BLOCK)
+    for r in range(rays.shape[0]):
+        z = rays[r]
+        for i in range(n_s):
+            di = i * step
+            zc[i] = z[i] - di * di * inv2a
+        for b in range(bmax.shape[0]):  # ground maxima of blocks of samples 1 + bB …
+            v = -np.inf
+            for i in range(1 + b * _BLOCK, min(1 + (b + 1) * _BLOCK, n_s)):
+                v = max(v, zc[i])
+            bmax[b] = v
+        out[r, 0, 0] = _NEG
+        out[r, 0, 1] = _NEG
+        out[r, 0, 2] = _NEG
+        out[r, 0, 3] = _NEG
+        out[r, 0, 4] = z[0]
+        total = z[0]
+        m = 0
+        s_tim = _NEG
+        for j in range(1, n_s):
+            total += z[j]
+            n = j + 1
+            out[r, j, 1] = _NEG
+            out[r, j, 2] = _NEG
+            out[r, j, 4] = total / n
+            if j >= 2:  # add sample j−1 (the newest interior point) to the hull and S_tim
+                pi = j - 1
+                pd = pi * step
+                pz = zc[pi]
+                while m >= 2 and _above(hd[m - 2], hz[m - 2], hd[m - 1], hz[m - 1], pd, pz):
+                    m -= 1
+                hd[m] = pd
+                hz[m] = pz
+                hi_[m] = pi
+                m += 1
+                a = (pz - zt) / pd
+                if a > s_tim:
+                    s_tim = a
+            if m == 0:
+                out[r, j, 0] = _NEG
+                out[r, j, 3] = _NEG
+                continue
+            d = j * step
+            zrp = z[j] + hrx - d * d * inv2a
+            k = hi_[_support(hd, hz, m, (zrp - zt) / d)]
+            hmax = zc[k] - (zt + (zrp - zt) * k * step / d)
+            out[r, j, 3] = hmax
+            if method < 0:
+                out[r, j, 0] = _NEG
+                continue
+            s_tr = (zrp - zt) / d
+            if s_tim < s_tr:
+                bound = hmax * math.sqrt(8.0 / d)
+                out[r, j, 0] = (bound if bound < g_floor
+                                else _los_gmax(zc, bmax, step, n, zt, zrp, k))
+                continue
+            k = hi_[_tangent(hd, hz, m, d, zrp)]
+            s_rim = (zc[k] - zrp) / (d - k * step)
+            db = (zrp - zt + s_rim * d) / (s_tim + s_rim)
+            db = min(max(db, 1e-3 * step), d - 1e-3 * step)
+            hb = zt + s_tim * db - (zt + (zrp - zt) * db / d)
+            out[r, j, 0] = hb * math.sqrt(2.0 * d / (db * (d - db)))

@@ -1,0 +1,104 @@
+"""One site on any DEM (``phusong coverage site``), and the GeoTIFF writer of the engine.
+
+Kept apart from :mod:`._run` so that a one-site run imports the raster path only (no pandas,
+no village scoring): the whole process is what an RF engineer waits for.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from phusong import settings
+from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
+from phusong.coverage._raster import grid_over, on_dem, raster_links
+from phusong.coverage._terrain import crop_dem, prepare_terrain
+from phusong.crs import transform_points
+from phusong.errors import DataError
+from phusong.io.atomic import atomic_path
+
+__all__ = ["predict_site", "write_grid", "write_site_tif"]
+
+
+def write_grid(path: Path, array: np.ndarray, transform, *, nodata, unit: str = "") -> None:
+    """Write a single-band GeoTIFF in WORK_CRS (deflate)."""
+    import rasterio
+
+    with rasterio.open(path, "w", driver="GTiff", height=array.shape[0], width=array.shape[1],
+                       count=1, dtype=array.dtype, crs=settings.WORK_CRS, transform=transform,
+                       nodata=nodata, compress="deflate") as dst:
+        dst.write(array, 1)
+        if unit:
+            dst.update_tags(1, unit=unit)
+
+
+def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: float,
+                 eirp_dbm: float, radius_km: float, resolution_m: float,
+                 model: str = settings.DEFAULT_MODEL, diffraction: str = "bullington",
+                 rx_height_m: float = settings.RADIO.rx_height_m, threads: int = 1,
+                 itm_profile_cap: int | None = ITM_PROFILE_CAP):
+    """Received power around one omni transmitter on any DEM.
+
+    Parameters
+    ----------
+    dem : phusong.bundle.Raster
+        Elevation, any CRS.
+    lon, lat : float
+        Site position, degrees (EPSG:4326).
+    height_m, freq_mhz, eirp_dbm, radius_km, resolution_m : float
+        Antenna height above ground, frequency, EIRP, radius and grid cell size.
+    model, diffraction, rx_height_m, threads, itm_profile_cap
+        As :class:`EngineOptions`.
+
+    Returns
+    -------
+    (ndarray, Affine, dict)
+        rx_dbm grid (float32, NaN outside the disk or DEM) in WORK_CRS, its transform, and a
+        report: receivers evaluated, seconds, path-loss statistics (dB).
+    """
+    from shapely.geometry import Point
+
+    if not (radius_km > 0 and resolution_m > 0 and freq_mhz > 0 and height_m > 0):
+        raise DataError("radius, resolution, frequency and height must be positive")
+    t0 = time.perf_counter()
+    x, y = transform_points([lon], [lat], settings.STORE_CRS, settings.WORK_CRS)
+    # only the part of the DEM under the disk is reprojected (a whole SRTM tile is 1201²)
+    terrain = prepare_terrain(crop_dem(dem, float(x[0]), float(y[0]), radius_km * 1000.0))
+    if not terrain.inside(x, y)[0]:
+        raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
+    opts = EngineOptions(model=model, diffraction=diffraction, rx_height_m=rx_height_m,
+                         threads=threads, itm_profile_cap=itm_profile_cap).check()
+    r_m = radius_km * 1000.0
+    one = np.array([0])
+    txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
+                np.array([freq_mhz], float), np.array([eirp_dbm], float), np.zeros(1),
+                np.array([np.nan]), np.array([np.nan]), np.array([r_m]), np.array([True]))
+    disk = grid_over(Point(x[0], y[0]).buffer(r_m, 256), resolution_m)
+    grid = on_dem(disk, terrain)
+    best, _, stats = raster_links(txs, np.zeros(1, np.int64), 1, terrain, grid, opts)
+    rx = best[0]
+    rx[~np.isfinite(rx)] = np.nan
+    loss = eirp_dbm - rx[np.isfinite(rx)]
+    q = (np.percentile(loss, [0, 5, 50, 95, 100]) if loss.size else [np.nan] * 5)
+    report = {
+        "receivers_evaluated": int(np.isfinite(rx).sum()),
+        "receivers_outside_dem": int(disk.mask.sum() - grid.mask.sum()),
+        "ray_points": stats["ray_points"],
+        "seconds": round(time.perf_counter() - t0, 3),
+        "threads": int(threads),
+        "model": model,
+        "diffraction": diffraction if model != "itm" else None,
+        "resolution_m": resolution_m,
+        "radius_km": radius_km,
+        "path_loss_db": {"min": q[0], "p05": q[1], "median": q[2], "p95": q[3], "max": q[4],
+                         "mean": float(loss.mean()) if loss.size else None},
+    }
+    return rx.astype(np.float32), grid.transform, report
+
+
+def write_site_tif(path, rx: np.ndarray, transform) -> None:
+    """Write a :func:`predict_site` grid atomically."""
+    with atomic_path(Path(path)) as tmp:
+        write_grid(tmp, rx, transform, nodata=np.nan, unit="dBm")
