@@ -129,6 +129,8 @@ def import_cmd(communes, communes_crs, communes_layer, communes_code_col, commun
 
 def _census(villages, communes) -> dict:
     """Census reconciliation of villages against communes (:mod:`phusong.io.census`)."""
+    import numpy as np
+
     from phusong.io.census import census_shares, census_summary
 
     shares = census_shares(villages, communes)
