@@ -22,7 +22,9 @@ def _direct(rays, step, zt, hrx, method):
 
 def _hull(rays, step, zt, hrx, method, g_floor=-1e30):
     out = np.empty(rays.shape + (5,))
-    geom_rays_hull(np.ascontiguousarray(rays, float), step, zt, hrx, INV2A, method, g_floor, out)
+    last = np.full(rays.shape[0], rays.shape[1] - 1, np.int64)
+    geom_rays_hull(np.ascontiguousarray(rays, float), last, step, zt, hrx, INV2A, method, g_floor,
+                   out)
     return out
 
 
@@ -69,6 +71,16 @@ def test_line_of_sight_bound_gives_identical_losses():
         la = dif.diffraction_loss_db(a, f, "bullington")
         lb = dif.diffraction_loss_db(b, f, "bullington")
         np.testing.assert_allclose(lb, la, rtol=0, atol=1e-9)  # the 1e-9 dB
+
+
+def test_rays_cut_at_last_equal_whole_rays_up_to_there():
+    rng = np.random.default_rng(3)
+    rays = _random_rays(rng, "walk", 6, 200)
+    last = np.array([199, 0, -1, 57, 120, 1])
+    whole = dif.ray_geometry(rays, 90.0, rays[0, 0], 30.0, 1.5, method="bullington")
+    cut = dif.ray_geometry(rays, 90.0, rays[0, 0], 30.0, 1.5, method="bullington", last=last)
+    for r, lr in enumerate(last):
+        np.testing.assert_array_equal(cut[r, : lr + 1], whole[r, : lr + 1])  # same arithmetic
 
 
 def test_ray_geometry_public_entry_matches_for_every_method():

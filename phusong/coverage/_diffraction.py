@@ -178,7 +178,8 @@ def path_geometry(profiles, n_valid, step_m, tx_height_m, rx_height_m, *,
 
 def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
                  rx_height_m: float, *, method: str = "deygout",
-                 k_factor: float = 4.0 / 3.0, min_freq_mhz: float | None = None) -> np.ndarray:
+                 k_factor: float = 4.0 / 3.0, min_freq_mhz: float | None = None,
+                 last: np.ndarray | None = None) -> np.ndarray:
     """Diffraction geometry for every sample of radial rays taken as a receiver.
 
     Parameters
@@ -196,6 +197,9 @@ def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
         largest Fresnel parameter is provably below the knife-edge threshold (J = 0 at every
         frequency ≥ this one) gets that upper bound instead of the exact maximum; the losses
         are identical. Without it every value is exact.
+    last : ndarray of int, optional
+        Last sample needed on each ray (−1: none); ``bullington`` and ``none`` stop there and
+        leave the rest of ``out`` undefined (default: whole rays).
 
     Returns
     -------
@@ -217,8 +221,10 @@ def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
     g_floor = _NEG
     if min_freq_mhz is not None:  # v = G/√λ ≤ −0.78 ⇒ J(v) = 0; a hair of margin for rounding
         g_floor = -0.78 * math.sqrt(299.792458 / float(min_freq_mhz)) * (1.0 + 1e-9)
-    geom_rays_hull(r, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method], g_floor,
-                   out)
+    last = (np.full(r.shape[0], r.shape[1] - 1, np.int64) if last is None
+            else np.ascontiguousarray(last, np.int64))
+    geom_rays_hull(r, last, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method],
+                   g_floor, out)
     return out
 
 

@@ -187,8 +187,8 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
         f_radius, keep, use_keep)
     if flat.size == 0:
         return 0, 0, 0, 0
-    if opts.model != "itm":
-        last[:] = n_s - 1  # the empirical models' ray geometry walks whole rays
+    if opts.model != "itm" and opts.diffraction == "deygout":
+        last[:] = n_s - 1  # Deygout's ray geometry (O(n²)) walks whole rays
     rays = kern.sample(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
                        sx, sy, float(step), int(n_rays), n_s, last)
     loss = np.full((len(bands), len(uk)), np.inf)
@@ -208,7 +208,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,
-                            min_freq_mhz=float(bands.min()))
+                            min_freq_mhz=float(bands.min()), last=last)
         rp = uk * n_s + uj
         for b, f in enumerate(bands):
             sel = np.flatnonzero(need[b])

@@ -114,12 +114,14 @@ def _los_gmax(zc, bmax, step, n, ztp, zrp, k0):
 
 
 @numba.njit(cache=True, nogil=True)
-def geom_rays_hull(rays, step, zt, hrx, inv2a, method, g_floor, out):
+def geom_rays_hull(rays, last, step, zt, hrx, inv2a, method, g_floor, out):
     """Geometry of every sample of ``rays`` as a receiver, Bullington (``method`` 0) or none (−1).
 
     Same columns and values as ``_diffraction._geom_rays`` (G of the principal edge, −1e30 for
     the unused Deygout columns, largest clearance ``h_max`` in m, mean ground height in m),
     except that a line-of-sight G whose bound is below ``g_floor`` is returned as that bound.
+    Ray ``r`` is only walked up to sample ``last[r]`` (nothing when negative); ``out`` beyond
+    it is left as it was.
     """
     n_s = rays.shape[1]
     zc = np.empty(n_s)
@@ -128,13 +130,16 @@ def geom_rays_hull(rays, step, zt, hrx, inv2a, method, g_floor, out):
     hi_ = np.empty(n_s, np.int64)
     bmax = np.empty((n_s + _BLOCK - 1) // _BLOCK)
     for r in range(rays.shape[0]):
+        if last[r] < 0:
+            continue
         z = rays[r]
-        for i in range(n_s):
+        n_r = last[r] + 1
+        for i in range(n_r):
             di = i * step
             zc[i] = z[i] - di * di * inv2a
         for b in range(bmax.shape[0]):  # ground maxima of blocks of samples 1 + bB …
             v = -np.inf
-            for i in range(1 + b * _BLOCK, min(1 + (b + 1) * _BLOCK, n_s)):
+            for i in range(1 + b * _BLOCK, min(1 + (b + 1) * _BLOCK, n_r)):
                 v = max(v, zc[i])
             bmax[b] = v
         out[r, 0, 0] = _NEG
@@ -145,7 +150,7 @@ def geom_rays_hull(rays, step, zt, hrx, inv2a, method, g_floor, out):
         total = z[0]
         m = 0
         s_tim = _NEG
-        for j in range(1, n_s):
+        for j in range(1, n_r):
             total += z[j]
             n = j + 1
             out[r, j, 1] = _NEG
