@@ -64,6 +64,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "selected": ("Được chọn", "Selected"),
     "village": ("Thôn", "Village"),
     "fibre_available": ("Có cáp quang", "Fibre available"),
+    "year": ("Năm", "Year"),
+    "gap_pts": ("Thiếu (điểm %)", "Gap (points)"),
+    "plan_sites": ("Trạm BTS theo kế hoạch", "Planned BTS"),
+    "plan_fibre": ("Cáp quang theo kế hoạch", "Planned fibre"),
+    "plan_cost": ("Chi phí kế hoạch", "Planned cost"),
+    "bn_vnd": ("tỷ VND", "bn VND"),
     # charts and workbook
     "chart_tech": ("Phủ sóng theo công nghệ so với mục tiêu", "Coverage by technology vs target"),
     "chart_fibre_district": ("Hộ có cáp quang theo huyện", "Fibre households by district"),
