@@ -81,6 +81,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "cum_cost_bn": ("Chi phí tích lũy (tỷ VND)", "Cumulative cost (billion VND)"),
     "cum_households": ("Số hộ tích lũy", "Cumulative households"),
     "bts": ("Trạm BTS", "BTS sites"),
+    "cost_bn": ("Chi phí (tỷ VND)", "Cost (billion VND)"),
+    "chart_to_100": ("Chi phí để đạt 90–100 %", "Cost to reach 90–100 %"),
 }
 
 #: Indicator columns of the gaps table → (Vietnamese, English).
