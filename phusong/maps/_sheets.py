@@ -143,7 +143,7 @@ def number_format(col: str, series: pd.Series) -> str | None:
         return "#,##0"
     if col in ("lon", "lat"):
         return "0.000000"
-    if col == "gap":
+    if col == "gap" or col.startswith("solver_gap_"):
         return "0.00%"
     if pd.api.types.is_float_dtype(series):
         return "#,##0.00"
@@ -208,8 +208,8 @@ def table_sheet(wb, title: str, df: pd.DataFrame, *, extra: dict | None = None,
                     max_width)
         ws.column_dimensions[get_column_letter(j)].width = width
         total += width
-    ws.row_dimensions[1].height = 45
-    ws.row_dimensions[2].height = 45
+    ws.row_dimensions[1].height = 48
+    ws.row_dimensions[2].height = 48
     ws.freeze_panes = "B3"
     last = get_column_letter(max(1, len(cols)))
     ws.auto_filter.ref = f"A2:{last}{max(2, len(df) + 2)}"

@@ -34,25 +34,43 @@ CURVE_NAMES = {"mobile_4G_population": ("Dân số có sóng 4G", "Population wi
                "fibre_households": ("Hộ có cáp quang", "Fibre households")}
 
 
+def _short(value_col: str) -> tuple[str, str]:
+    """Short (Vietnamese, English) name of an indicator column, for narrow headers."""
+    m = value_col.removesuffix("_pct").split("_")
+    denom = {"households": ("hộ", "hh"), "population": ("dân số", "pop."),
+             "villages": ("thôn", "villages"), "communes": ("xã", "communes")}.get(m[-1], ("", ""))
+    what = " ".join(m[:-1])
+    if what == "fibre":
+        return f"cáp quang {denom[0]}", f"fibre {denom[1]}"
+    what = what.removeprefix("mobile ")
+    return f"{what} {denom[0]}", f"{what} {denom[1]}"
+
+
 def target_headers(targets) -> dict[str, tuple[str, str]]:
-    """Headers of the gap and met-flag columns of each target (:class:`BriefingTargets`)."""
+    """Headers of the gap and met-flag columns of each target (:class:`BriefingTargets`),
+    short enough for a printed column: "Thiếu 5G dân số 99% 2030 (điểm)" / "Gap 5G pop. 99%
+    2030 (pts)"."""
     out = {}
     for c in targets.columns:
         t = c.target
-        vi = indicator_label(c.value, "vi").removesuffix(" (%)")
-        en = indicator_label(c.value, "en").removesuffix(" (%)")
-        out[c.gap] = (f"Thiếu so với mục tiêu {vi} {t.threshold_pct:g}% năm {t.year} (điểm %)",
-                      f"Gap to {en} {t.threshold_pct:g}% by {t.year} (points)")
-        out[c.meets] = (f"Đạt mục tiêu {vi} {t.threshold_pct:g}% năm {t.year}",
-                        f"Meets {en} {t.threshold_pct:g}% by {t.year}")
+        vi, en = _short(c.value)
+        out[c.gap] = (f"Thiếu {vi} {t.threshold_pct:g}% {t.year} (điểm)",
+                      f"Gap {en} {t.threshold_pct:g}% {t.year} (pts)")
+        out[c.meets] = (f"Đạt {vi} {t.threshold_pct:g}% {t.year}",
+                        f"Meets {en} {t.threshold_pct:g}% {t.year}")
+    for col in HEADLINE:
+        vi, en = _short(col)
+        out[f"{col}_after"] = (f"{vi} (%) sau kế hoạch", f"{en} (%) after the plan")
     return out
 
 
 def _gap_columns(df: pd.DataFrame, targets) -> list[str]:
-    """Gap column of each target, computed from the value when the table lacks it."""
+    """Gap column of each target: ``max(0, threshold − value)`` from the table's value and the
+    target's threshold (so a gap table computed against other targets cannot show a stale
+    gap), else the table's own gap column."""
     cols = []
     for c in targets.columns:
-        if c.gap not in df.columns and c.value in df.columns:
+        if c.value in df.columns:
             df[c.gap] = np.maximum(0.0, c.target.threshold_pct - df[c.value].astype(float))
         if c.gap in df.columns and c.gap not in cols:
             cols.append(c.gap)
@@ -60,7 +78,7 @@ def _gap_columns(df: pd.DataFrame, targets) -> list[str]:
 
 
 def planner_table(gaps: pd.DataFrame, actions: pd.DataFrame | None, targets,
-                  key: str = "unit_code") -> pd.DataFrame:
+                  key: str = "unit_code", after: pd.DataFrame | None = None) -> pd.DataFrame:
     """A planner's view of a gap table (communes or districts).
 
     Parameters
@@ -73,6 +91,9 @@ def planner_table(gaps: pd.DataFrame, actions: pd.DataFrame | None, targets,
         Targets whose gaps are shown.
     key : str
         ``unit_code`` (communes) or ``district_code``.
+    after : DataFrame, optional
+        The same gap table after the plan's last year (``years/{year}/gaps_*.csv``): its
+        fibre / 4G / 5G shares are added as ``…_pct_after``.
     """
     df = gaps.copy()
     if key not in df.columns and "commune_code" in df.columns:
@@ -86,6 +107,10 @@ def planner_table(gaps: pd.DataFrame, actions: pd.DataFrame | None, targets,
     cols += [c for c in HEADLINE if c in df.columns]
     cols += _gap_columns(df, targets)
     out = df[cols].copy()
+    if after is not None and key in after.columns:
+        later = [c for c in HEADLINE if c in after.columns]
+        out = out.merge(after[[key, *later]].rename(columns={c: f"{c}_after" for c in later}),
+                        on=key, how="left")
     if actions is not None:
         a = actions.rename(columns={"unit_code": key})
         out = out.merge(a[[key, "sites_new", "sites_upgrade", "fibre_km", "plan_cost_vnd"]],
@@ -217,11 +242,25 @@ def missed_table(meta: dict, lang_names: bool = True) -> pd.DataFrame:
                  "threshold_pct": m.get("threshold_pct"), "target_year": m.get("year"),
                  "value_pct": m.get("value_pct"), "shortfall_pct": m.get("shortfall_pct"),
                  "reachable_pct": m.get("reachable_pct"),
-                 "binds": "; ".join(map(str, m.get("binds") or [])) or "—"}
+                 "binds": "; ".join(_bind_text(str(x)) for x in m.get("binds") or []) or "—"}
             for step, gap in (m.get("solver_gaps") or {}).items():
                 r[f"solver_gap_{step}"] = gap
             rows.append(r)
     return pd.DataFrame(rows)
+
+
+_BINDS = (("budget", "ngân sách"), ("no candidate covers the rest",
+                                     "không trạm đề xuất nào phủ phần còn lại"),
+          ("no road to the fibre", "không có đường tới cáp quang"),
+          ("fallback only for", "chỉ có giải pháp thay thế cho"))
+
+
+def _bind_text(text: str) -> str:
+    """A "what binds" reason of ``plan.json`` in Vietnamese / English (known phrases)."""
+    for en, vi in _BINDS:
+        if text.startswith(en):
+            return f"{vi}{text[len(en):]} / {text}"
+    return text
 
 
 def _value_column(indicator: str, denominator: str) -> str:

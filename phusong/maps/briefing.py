@@ -21,11 +21,12 @@ width, header rows repeated; the cover on one page):
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 
 from phusong import __version__
 from phusong.bundle import Bundle, fingerprint
@@ -127,13 +128,26 @@ def _cover(wb: Workbook, bundle: Bundle, plan, tables: dict, targets) -> None:
     for j, (vi, en) in enumerate(head, start=1):
         ws.cell(row=r0, column=j, value=vi).font = Font(bold=True)
         ws.cell(row=r0 + 1, column=j, value=en).font = Font(bold=True, italic=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
     for i, (layer, p) in enumerate(sorted(bundle.provenance.items()), start=r0 + 2):
         for j, v in enumerate((layer, p.source, p.licence, "có / yes" if p.synthetic
                                else "không / no", p.note), start=1):
-            ws.cell(row=i, column=j, value=v)
-    for col, w in zip("ABCDE", (52, 60, 14, 10, 30), strict=True):
+            ws.cell(row=i, column=j, value=v).alignment = wrap
+    for r in range(1, r0):
+        ws.cell(row=r, column=1).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row=r, column=2).alignment = Alignment(horizontal="left", wrap_text=True,
+                                                       vertical="top")
+    # every text wraps inside the five columns: nothing spills right of the printed page
+    widths = dict(zip("ABCDE", (50, 48, 16, 10, 48), strict=True))
+    for col, w in widths.items():
         ws.column_dimensions[col].width = w
-    print_setup(ws, width_chars=166, title_rows=None, one_page=True)
+    for row in ws.iter_rows(min_row=1, max_row=ws.max_row):  # heights of wrapped rows
+        lines = max((math.ceil(len(str(c.value)) / (widths[c.column_letter] * 0.95))
+                     for c in row if c.value is not None and c.column_letter in widths),
+                    default=1)
+        if lines > 1:
+            ws.row_dimensions[row[0].row].height = 13.5 * lines
+    print_setup(ws, width_chars=sum((50, 48, 16, 10, 48)), title_rows=None, one_page=True)
 
 
 def _sites_table(plan) -> pd.DataFrame:
@@ -162,14 +176,17 @@ def write_workbook(bundle: Bundle, tables: dict, plan, path: Path, *, lang: str 
         u = units(bundle, boundaries) if boundaries == "2020" or \
             bundle.communes_2025 is not None else None
         acts = unit_actions(u, plan) if u is not None else None
-        table_sheet(wb, SHEETS[1], planner_table(com, acts, targets), extra=extra,
-                    note="Chi phí và hạng mục: toàn bộ kế hoạch / actions and cost: the whole "
-                         "plan; hiện trạng: trước kế hoạch / figures: before the plan")
+        after = _after(plan)
+        table_sheet(wb, SHEETS[1], planner_table(com, acts, targets,
+                                                 after=after.get("communes")), extra=extra,
+                    note="Hiện trạng và mức thiếu: trước kế hoạch; hạng mục và chi phí: toàn bộ "
+                         "kế hoạch / figures and gaps: before the plan; actions and cost: the "
+                         "whole plan")
         dis = tables.get("districts")
         if dis is not None and acts is not None and boundaries == "2020":
             table_sheet(wb, SHEETS[2], planner_table(
-                dis, district_actions(acts, bundle.communes), targets, key="district_code"),
-                extra=extra)
+                dis, district_actions(acts, bundle.communes), targets, key="district_code",
+                after=after.get("districts")), extra=extra)
         elif dis is not None:
             table_sheet(wb, SHEETS[2], planner_table(dis, None, targets, key="district_code"),
                         extra=extra)
@@ -203,6 +220,18 @@ def write_workbook(bundle: Bundle, tables: dict, plan, path: Path, *, lang: str 
     table_sheet(wb, SHEETS[13], cdf, max_width=22)
     wb.save(path)
     return path
+
+
+def _after(plan) -> dict[str, pd.DataFrame]:
+    """Gap tables after the plan's last year (``years/{year}/``), when the plan has them."""
+    from phusong.maps._plan import read_gaps
+
+    years = [y.get("year") for y in plan.meta.get("years") or [] if isinstance(y, dict)]
+    years = [int(y) for y in years if isinstance(y, int | float)]
+    if not years:
+        return {}
+    folder = plan.path / "years" / str(max(years))
+    return read_gaps(folder) if folder.is_dir() else {}
 
 
 def _units_2025(bundle: Bundle, com: pd.DataFrame, plan, targets) -> pd.DataFrame | None:
