@@ -94,6 +94,7 @@ INDICATORS: dict[str, tuple[str, str]] = {
     "mobile_5G_population_pct": ("Dân số có sóng 5G (%)", "Population with 5G (%)"),
     "mobile_any_villages_pct": ("Thôn có sóng di động (%)", "Villages with mobile signal (%)"),
     "mobile_any_population_pct": ("Dân số có sóng di động (%)", "Population with mobile (%)"),
+    "fibre_communes_pct": ("Xã có cáp quang đến UBND (%)", "Communes with fibre at the centre (%)"),
     "gap_fibre_2025_pct": ("Thiếu so với mục tiêu cáp quang 2025 (điểm %)",
                            "Gap to 2025 fibre target (points)"),
     "gap_mobile_4G_2025_pct": ("Thiếu so với mục tiêu 4G 2025 (điểm %)",
@@ -120,6 +121,11 @@ def indicator_label(column: str, lang: str = "vi") -> str:
     """Readable name of a gaps indicator column (falls back to the column name)."""
     if column in INDICATORS:
         vi, en = INDICATORS[column]
+        return vi if lang == "vi" else en
+    from phusong.maps._sheets import header  # composed names of the gap tables' columns
+
+    vi, en = header(column)
+    if vi != column:
         return vi if lang == "vi" else en
     return column.removesuffix("_pct").replace("_", " ") + " (%)"
 
