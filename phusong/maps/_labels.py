@@ -82,6 +82,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "cum_households": ("Số hộ tích lũy", "Cumulative households"),
     "bts": ("Trạm BTS", "BTS sites"),
     "cost_bn": ("Chi phí (tỷ VND)", "Cost (billion VND)"),
+    "reach_max": ("Mức tối đa các trạm đề xuất đạt được", "The most the candidates reach"),
     "chart_to_100": ("Chi phí để đạt 90–100 %", "Cost to reach 90–100 %"),
 }
 

@@ -155,7 +155,7 @@ class Choropleth(MacroElement):
                 onEachFeature: function (f, layer) {
                     layer.bindTooltip(tips[f.properties._i], {sticky: true});
                     if (f.properties._popup) {
-                        layer.bindPopup(f.properties._popup, {maxWidth: 420});
+                        layer.bindPopup(f.properties._popup, {maxWidth: 420, maxHeight: 460});
                     }
                 }
             });

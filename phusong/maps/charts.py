@@ -194,6 +194,8 @@ def _chart_to_100(meta: dict, lang: str, synthetic: bool, path: Path) -> Path | 
         out = cc[(cc["key"] == key) & (cc["reachable"] == "✗")]
         if len(out):
             ax.axvline(float(g["covered_pct"].max()), color=colour, linestyle=":", linewidth=1)
+    if (cc["reachable"] == "✗").any():
+        ax.plot([], [], linestyle=":", color="#555", label=label("reach_max", lang))
     ax.set_xlim(left=max(80.0, float(cc["covered_pct"].min(skipna=True)) - 2.0), right=100.5)
     ax.set_xlabel(label("share_pct", lang))
     ax.set_ylabel(label("cost_bn", lang))
