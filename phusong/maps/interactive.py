@@ -69,7 +69,7 @@ RASTER_MAX_PX = 1200
 def _fmt(value, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    if isinstance(value, (int, np.integer)) or digits == 0:
+    if digits == 0:
         return f"{float(value):,.0f}".replace(",", ".")
     return f"{float(value):,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
 
@@ -143,10 +143,11 @@ def _pick_indicators(gaps: pd.DataFrame | None, wanted) -> list[str]:
 def _popup(r, indicators: list[str], targets, actions: bool, lang: str) -> str:
     """A unit's popup: its figures, each target with value, threshold and gap, and the plan's
     actions in it (escaped HTML)."""
-    head = _table([(label("name", lang), r["name"]), (label("code", lang), r["unit_code"]),
-                   (label("district", lang), r.get("district_name", "")),
-                   (label("households", lang), _fmt(r.get("households"))),
-                   (label("population", lang), _fmt(r.get("population")))])
+    head = _table([(k, v) for k, v in (
+        (label("name", lang), r["name"]), (label("code", lang), r["unit_code"]),
+        (label("district", lang), r.get("district_name", "")),
+        (label("households", lang), _fmt(r.get("households"))),
+        (label("population", lang), _fmt(r.get("population")))) if v is not None and v != ""])
     rows, shown = [], set()
     for c in targets.columns:
         if c.value not in r.index or pd.isna(r[c.value]):
