@@ -220,3 +220,25 @@ def test_units_2025_apportion_split_communes():
     assert out.loc["04891", "fibre_households_pct"] == pytest.approx(100.0 * 100 / 900, abs=1e-9)
     assert out.loc["04828", "gap_fibre_2025_pct"] == pytest.approx(
         80.0 - 100.0 * 4900 / 6400, abs=1e-9)
+
+
+def test_plan_json_without_scenario_years_or_curves(tmp_path):
+    """An older or foreign plan.json (no scenario, years or cost curves): the briefing is
+    written, with the settings' defaults said to be defaults and no empty sheets."""
+    b = example_bundle()
+    plan = write_example_plan(b, tmp_path / "plan")
+    meta = json.loads((plan / "plan.json").read_text(encoding="utf-8"))
+    for key in ("scenario", "years", "cost_curves"):
+        meta.pop(key)
+    (plan / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_briefing(b, None, plan, tmp_path / "out")
+    wb = openpyxl.load_workbook(tmp_path / "out" / "briefing.xlsx")
+    assert "Năm | Years" not in wb.sheetnames and "Chưa đạt | Missed targets" not in wb.sheetnames
+    assert "no cost curves" in wb["Chi phí đến 100% | Cost to 100%"]["A4"].value
+    ws = wb["Giả định | Assumptions"]
+    sources = {r[4].value for r in ws.iter_rows(min_row=3) if r[1].value}  # not the note
+    assert sources == {"mặc định / settings defaults (plan.json records no scenario)"}
+    t = wb["Mục tiêu | Targets"]
+    assert t.max_row == 2 + 6 and t["F3"].value == "settings"
+    s = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert s["targets_from"] == "settings" and s["missed_targets"] == []

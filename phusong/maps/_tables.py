@@ -352,7 +352,7 @@ def assumptions_table(meta: dict) -> tuple[pd.DataFrame, str]:
     tsrc = src
     if not isinstance(thresholds, dict):
         thresholds = dict(settings.THRESHOLDS_DBM)
-        tsrc = "mặc định / settings defaults (not in plan.json)"
+        tsrc = src if not rec else "mặc định / settings defaults (not in plan.json)"
     for t, v in thresholds.items():
         add("thresholds_dbm", f"threshold {t}", v, source=tsrc, unit="dBm")
     return pd.DataFrame(rows), src
