@@ -242,3 +242,17 @@ def test_plan_json_without_scenario_years_or_curves(tmp_path):
     assert t.max_row == 2 + 6 and t["F3"].value == "settings"
     s = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert s["targets_from"] == "settings" and s["missed_targets"] == []
+
+
+@pytest.mark.parametrize("targets", [[{"indicator": "nope", "denominator": "households",
+                                       "threshold_pct": 80, "year": 2025}], "x"])
+def test_malformed_targets_in_plan_json(tmp_path, targets):
+    """Targets plan.json records wrongly: one DataError naming the file, nothing written."""
+    b = example_bundle()
+    plan = write_example_plan(b, tmp_path / "plan")
+    meta = json.loads((plan / "plan.json").read_text(encoding="utf-8"))
+    meta["scenario"]["targets"] = targets
+    (plan / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(DataError, match=r"plan\.json: scenario\.targets"):
+        write_briefing(b, None, plan, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
