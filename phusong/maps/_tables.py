@@ -22,9 +22,9 @@ import pandas as pd
 from phusong import settings
 from phusong.maps._labels import indicator_label
 
-__all__ = ["HEADLINE", "planner_table", "target_headers", "units_2025_table", "years_table",
-           "missed_table", "curves_table", "assumptions_table", "targets_table",
-           "CURVE_NAMES"]
+__all__ = ["HEADLINE", "CURVE_NAMES", "YEAR_HEADERS", "planner_table", "district_actions",
+           "target_headers", "units_2025_table", "years_table", "missed_table", "curves_table",
+           "assumptions_table", "targets_table"]
 
 #: The indicators a planner reads first.
 HEADLINE = ("fibre_households_pct", "mobile_4G_population_pct", "mobile_5G_population_pct")
@@ -228,7 +228,7 @@ YEAR_HEADERS = {
 }
 
 
-def missed_table(meta: dict, lang_names: bool = True) -> pd.DataFrame:
+def missed_table(meta: dict) -> pd.DataFrame:
     """Every target missed at the end of a plan year: shortfall, what binds, and one column
     per optimisation step with the solver's relative gap (``solver_gap_{step}``)."""
     rows = []

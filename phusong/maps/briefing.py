@@ -108,10 +108,14 @@ def _cover(wb: Workbook, bundle: Bundle, plan, tables: dict, targets) -> None:
         last = missed[missed["plan_year"] == missed["plan_year"].max()]
         rows.append((f"Mục tiêu chưa đạt cuối kế hoạch / Targets missed at the end "
                      f"({int(last['plan_year'].iloc[0])})", len(last)))
+        def num(v, fmt: str) -> str:
+            return format(float(v), fmt) if isinstance(v, int | float) and pd.notna(v) else "?"
+
         for _, m in last.iterrows():
-            rows.append((f"  {m['indicator']} {m['threshold_pct']:g}% ({m['target_year']})",
-                         f"{m['value_pct']:.2f}% — thiếu / short {m['shortfall_pct']:.2f} — "
-                         f"{m['binds']}"))
+            rows.append((f"  {m['indicator']} {num(m['threshold_pct'], 'g')}% "
+                         f"({m['target_year']})",
+                         f"{num(m['value_pct'], '.2f')}% — thiếu / short "
+                         f"{num(m['shortfall_pct'], '.2f')} — {m['binds']}"))
     rows += [("", ""), ("Nguồn dữ liệu theo lớp / Data provenance per layer", "")]
     for r, (a, b) in enumerate(rows, start=1):
         ws.cell(row=r, column=1, value=a).font = Font(bold=(r == 1 or not a.startswith("  ")))
