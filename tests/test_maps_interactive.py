@@ -18,8 +18,8 @@ from phusong.maps._example import XSS, example_bundle, example_gaps, write_examp
 
 
 def js(text: str) -> str:
-    """``text`` as it appears inside a JSON string written by Jinja's tojson."""
-    return str(htmlsafe_json_dumps(text))[1:-1]
+    """``text`` as it appears inside a JSON string written by the map's tojson (UTF-8, HTML-safe)."""
+    return str(htmlsafe_json_dumps(text, ensure_ascii=False))[1:-1]
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +122,41 @@ def test_with_planning_gap_tables():
     g = planning.compute_gaps(b, cov, fibre=v["fibre_available"])
     html = build_map(b, gaps=g, lang="en").get_root().render()
     assert js("Gap to 2025 4G target (points)") in html
-    assert js("mobile 2G households (%)") not in html  # curated indicators only
-    assert TECH_4G_GREEN in html  # villages coloured from GapTables.villages' mobile_4G
+    assert js("2G households (%)") not in html  # curated indicators only
+    assert re.search(TECH_4G_GREEN, html)  # villages coloured from GapTables.villages' mobile_4G
     m = build_map(b, gaps=g, indicators=["mobile_2G_households_pct"], lang="en")
-    assert js("mobile 2G households (%)") in m.get_root().render()
+    assert js("2G households (%)") in m.get_root().render()  # named in English too
     with pytest.raises(DataError, match="no indicator column"):
         build_map(b, gaps=g, indicators=["nope_pct"])
 
 
-TECH_4G_GREEN = '"fillColor": "#1a9850", "fillOpacity": 0.85, "radius"'  # a 4G village marker
+# a village marker in the 4G style (index 1 of TECH_COLOURS), its tooltip saying 4G
+TECH_4G_GREEN = r'"_s":1,"_tip":"[^"]*: 4G"'
+
+
+def test_split_commune_apportioned_between_its_2025_units():
+    """A commune split between two 2025 units is cut into two parts of its shares' areas, each
+    part on its own unit's side, instead of going whole to one unit."""
+    from shapely.geometry import box
+
+    from phusong.communes import crosswalk_2025, units_2025
+    from phusong.maps._units import split_communes
+
+    xw = crosswalk_2025()
+    rows = xw[xw["commune_code"] == "04891"]  # Tiền Phong: half to 04828, half to 04891
+    assert sorted(rows["unit_code"]) == ["04828", "04891"]
+    c = gpd.GeoDataFrame({"commune_code": ["04891"]},
+                         geometry=[box(105.25, 20.75, 105.40, 20.90)], crs="EPSG:4326")
+    parts = split_communes(c, rows).to_crs("EPSG:32648").set_index("unit_code")
+    whole = c.to_crs("EPSG:32648").geometry.iloc[0]
+    # areas: shares 0.5 / 0.5 to 1e-6 of the area (bisection on the cut to far below that)
+    assert parts.area.sum() == pytest.approx(whole.area, rel=1e-9)
+    assert (parts.area / whole.area).tolist() == pytest.approx([0.5, 0.5], abs=1e-6)
+    assert parts.geometry.iloc[0].intersection(parts.geometry.iloc[1]).area < 1e-6 * whole.area
+    centres = units_2025().set_index("unit_code")
+    pts = gpd.GeoSeries(gpd.points_from_xy(centres.loc[["04828", "04891"], "lon"],
+                                           centres.loc[["04828", "04891"], "lat"]),
+                        index=["04828", "04891"], crs="EPSG:4326").to_crs("EPSG:32648")
+    for own, other in (("04828", "04891"), ("04891", "04828")):
+        assert parts.geometry[own].distance(pts[own]) <= parts.geometry[other].distance(pts[own])
+

@@ -27,7 +27,7 @@ from shapely.geometry import LineString, Point, box
 from phusong.bundle import Bundle, Provenance, fingerprint, validate
 from phusong.io.atomic import atomic_dir
 
-__all__ = ["example_bundle", "example_gaps", "write_example_plan", "XSS"]
+__all__ = ["example_bundle", "example_gaps", "write_example_plan", "XSS", "EXAMPLE_SCENARIO"]
 
 #: A hostile name used to test escaping.
 XSS = "<script>alert(1)</script>"
@@ -140,6 +140,30 @@ def example_gaps(bundle: Bundle) -> dict[str, pd.DataFrame]:
             "villages": vil.drop(columns="district_code")}
 
 
+#: The scenario an example plan records (``plan.json["scenario"]``): unit costs and a fibre
+#: target that differ from the settings' defaults, so that a briefing showing them shows the
+#: scenario's, not the defaults.
+EXAMPLE_SCENARIO = {
+    "name": "Ví dụ / example", "source": "example.toml", "objective": "budget", "model": "itm",
+    "years": [2025], "carry_over": True, "time_limit_s": 10.0,
+    "budgets": {"2025": {"fibre_vnd": 3_000_000_000.0, "mobile_vnd": 9_000_000_000.0}},
+    "costs": {"new_site_vnd": 4_100_000_000.0, "upgrade_site_vnd": 1_020_000_000.0,
+              "fibre_aerial_vnd_per_km": 127_500_000.0, "fibre_buried_vnd_per_km": 331_500_000.0,
+              "ftth_vnd_per_home": 17_850_000.0, "usd_vnd": 25_500.0},
+    "planning_costs": {"power_line_vnd_per_km": 382_500_000.0, "sharing_markup": 0.35},
+    "rules": {"low_band_5g": "n28", "new_site_tech": "5G"},
+    "bands_5g": {"Viettel": "n41", "VNPT": "n78", "MobiFone": "n78", "shared": "n28"},
+    "targets": [
+        {"indicator": "fibre_available", "denominator": "households", "threshold_pct": 85.0,
+         "year": 2025, "origin": "example scenario"},
+        {"indicator": "mobile_4G", "denominator": "population", "threshold_pct": 100.0,
+         "year": 2025, "origin": "Plan 785"},
+        {"indicator": "mobile_5G", "denominator": "population", "threshold_pct": 99.0,
+         "year": 2030, "origin": "QĐ 805/QĐ-TTg"},
+    ],
+}
+
+
 def write_example_plan(bundle: Bundle, out: str | Path, *, overwrite: bool = False,
                        fingerprint_of: Bundle | None = None) -> Path:
     """Write a plan folder for ``bundle`` per the contract (plan.json, plan.gpkg, gaps_*.csv).
@@ -175,12 +199,37 @@ def write_example_plan(bundle: Bundle, out: str | Path, *, overwrite: bool = Fal
         "bundle_name": bundle.name,
         "bundle_fingerprint": fingerprint(fingerprint_of or bundle),
         "synthetic": bundle.synthetic,
-        "scenario": {"name": "Ví dụ / example", "budget_vnd": 12_000_000_000},
+        "scenario": EXAMPLE_SCENARIO,
         "budgets_vnd": {"mobile": 9_000_000_000, "fibre": 3_000_000_000},
         "totals": {"sites_selected": 3, "cost_vnd": float(sites.loc[sites.selected, "cost_vnd"]
                                                            .sum() + routes.cost_vnd.sum()),
                    "households_new": 880},
-        "years": [{"year": 2025, "sites": 3, "cost_vnd": 8_670_000_000.0}],
+        "years": [{"year": 2025, "sites": 3, "cost_vnd": 8_670_000_000.0,
+                   "budget_vnd": {"mobile": 9_000_000_000.0, "fibre": 3_000_000_000.0},
+                   "spent_vnd": {"mobile": 8_670_000_000.0, "fibre": 3_720_000_000.0},
+                   "new_sites": 2, "upgrades_5G": 1, "fibre_km": 11.45,
+                   "province_pct": {"fibre_households_pct": 41.0},
+                   "missed_targets": [
+                       {"indicator": "fibre_available", "denominator": "households",
+                        "threshold_pct": 85.0, "year": 2025, "value_pct": 41.0,
+                        "shortfall_pct": 44.0, "reachable_pct": 100.0, "binds": ["budget"],
+                        "solver_gaps": {"public-utility BTS": 0.0, "5G": 0.004}}]}],
+        "cost_curves": {
+            "year": 2025, "from": "the network at the start of 2025",
+            "mobile_4G_population": {"denominator": "population", "points": [
+                {"pct": p, "reachable": p < 100, "cost_vnd": c, "lower_bound_vnd": c,
+                 "gap": 0.0, "covered_pct": min(p, 99.2) if p < 100 else None,
+                 "marginal_vnd_per_household": None, "method": "set covering (milp, optimal)"}
+                for p, c in ((90.0, 3.825e9), (95.0, 7.65e9), (99.0, 1.53e10),
+                             (100.0, None))],
+                "summary": {"text": "100 % is out of reach: at most 99.2 %"}},
+            "fibre_households": {"denominator": "households", "points": [
+                {"pct": p, "reachable": True, "cost_vnd": c, "lower_bound_vnd": None,
+                 "gap": None, "covered_pct": p, "marginal_vnd_per_household": None,
+                 "method": "steiner + reverse greedy pruning"}
+                for p, c in ((90.0, 2.0e10), (95.0, 2.6e10), (100.0, 3.9e10))],
+                "summary": {"text": "100 % costs 39 bn VND"}},
+        },
     }
     with atomic_dir(out, overwrite=overwrite) as tmp:
         pyogrio.write_dataframe(sites, tmp / "plan.gpkg", layer="candidate_sites", driver="GPKG")

@@ -64,6 +64,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "selected": ("Được chọn", "Selected"),
     "village": ("Thôn", "Village"),
     "fibre_available": ("Có cáp quang", "Fibre available"),
+    "year": ("Năm", "Year"),
+    "gap_pts": ("Thiếu (điểm %)", "Gap (points)"),
+    "plan_sites": ("Trạm BTS theo kế hoạch", "Planned BTS"),
+    "plan_fibre": ("Cáp quang theo kế hoạch", "Planned fibre"),
+    "plan_cost": ("Chi phí kế hoạch", "Planned cost"),
+    "bn_vnd": ("tỷ VND", "bn VND"),
     # charts and workbook
     "chart_tech": ("Phủ sóng theo công nghệ so với mục tiêu", "Coverage by technology vs target"),
     "chart_fibre_district": ("Hộ có cáp quang theo huyện", "Fibre households by district"),
@@ -75,6 +81,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "cum_cost_bn": ("Chi phí tích lũy (tỷ VND)", "Cumulative cost (billion VND)"),
     "cum_households": ("Số hộ tích lũy", "Cumulative households"),
     "bts": ("Trạm BTS", "BTS sites"),
+    "cost_bn": ("Chi phí (tỷ VND)", "Cost (billion VND)"),
+    "reach_max": ("Mức tối đa các trạm đề xuất đạt được", "The most the candidates reach"),
+    "chart_to_100": ("Chi phí để đạt 90–100 %", "Cost to reach 90–100 %"),
 }
 
 #: Indicator columns of the gaps table → (Vietnamese, English).
@@ -86,6 +95,7 @@ INDICATORS: dict[str, tuple[str, str]] = {
     "mobile_5G_population_pct": ("Dân số có sóng 5G (%)", "Population with 5G (%)"),
     "mobile_any_villages_pct": ("Thôn có sóng di động (%)", "Villages with mobile signal (%)"),
     "mobile_any_population_pct": ("Dân số có sóng di động (%)", "Population with mobile (%)"),
+    "fibre_communes_pct": ("Xã có cáp quang đến UBND (%)", "Communes with fibre at the centre (%)"),
     "gap_fibre_2025_pct": ("Thiếu so với mục tiêu cáp quang 2025 (điểm %)",
                            "Gap to 2025 fibre target (points)"),
     "gap_mobile_4G_2025_pct": ("Thiếu so với mục tiêu 4G 2025 (điểm %)",
@@ -112,6 +122,11 @@ def indicator_label(column: str, lang: str = "vi") -> str:
     """Readable name of a gaps indicator column (falls back to the column name)."""
     if column in INDICATORS:
         vi, en = INDICATORS[column]
+        return vi if lang == "vi" else en
+    from phusong.maps._sheets import header  # composed names of the gap tables' columns
+
+    vi, en = header(column)
+    if vi != column:
         return vi if lang == "vi" else en
     return column.removesuffix("_pct").replace("_", " ") + " (%)"
 

@@ -1,7 +1,7 @@
 """Leaflet building blocks for the interactive map: data layers and HTML controls.
 
 Data go into the page only through Jinja's ``tojson`` filter (which escapes ``<``, ``>``, ``&``
-and quotes), and every text from data is HTML-escaped in Python before that
+and ``'``; compact, UTF-8: :data:`_ENV`), and every text from data is HTML-escaped in Python before that
 (:func:`phusong.maps._labels.esc`), so a commune named ``<script>…`` is shown, never run.
 """
 
@@ -13,20 +13,37 @@ import warnings
 import numpy as np
 from affine import Affine
 from branca.element import MacroElement
-from jinja2 import Template
+from jinja2 import Environment
 
-__all__ = ["Features", "HtmlControl", "raster_png"]
+__all__ = ["Features", "SharedGeometry", "Choropleth", "HtmlControl", "raster_png"]
+
+
+#: Jinja environment of phusong's map templates: ``tojson`` writes compact JSON with UTF-8
+#: text (not ``\\uXXXX``), still HTML-safe (``<``, ``>``, ``&``, ``'`` escaped by Jinja).
+_ENV = Environment(autoescape=False)
+_ENV.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False,
+                                      "separators": (",", ":")}
+
+
+def Template(source: str):  # noqa: N802 - stands in for jinja2.Template
+    """A template of :data:`_ENV`."""
+    return _ENV.from_string(source)
 
 
 class Features(MacroElement):
     """A GeoJSON FeatureCollection drawn by Leaflet with per-feature style, tooltip and popup.
 
-    Each feature's properties must hold ``_style`` (Leaflet path options; for points also
-    ``radius``), ``_tip`` and ``_popup`` (already escaped HTML). Points become circle markers.
-    Added to a folium ``FeatureGroup`` or a ``MarkerCluster`` (then the markers go into the
-    cluster one by one, so their tooltips work). With ``pane`` (and the map's name) the
-    features are drawn in their own pane at ``z_index``: the choropleth sits at 350, below
-    Leaflet's overlay pane (400), so switching indicator never covers villages or sites.
+    Each feature's properties hold ``_tip`` (already escaped HTML) and
+
+    - a style: ``_style`` (Leaflet path options; for points also ``radius``) or ``_s``, an
+      index into ``styles`` (shared by many features), with an optional ``_r`` radius;
+    - a popup: ``_popup`` (escaped HTML) or ``_v``, a list of escaped values shown in a table
+      against ``fields`` (escaped labels; empty values are left out). The compact forms keep
+      the page small: the markup and styles are written once, not once per feature.
+
+    Points become circle markers. Added to a folium ``FeatureGroup`` or a ``MarkerCluster``
+    (then the markers go into the cluster one by one, so their tooltips work). With ``pane``
+    (and the map's name) the features are drawn in their own pane at ``z_index``.
     """
 
     _template = Template(
@@ -37,15 +54,38 @@ class Features(MacroElement):
             {{ this.map_name }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.z_index }};
         }
         {% endif %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
-            {% if this.pane %}pane: {{ this.pane|tojson }},{% endif %}
-            style: function (f) { return f.properties._style; },
-            pointToLayer: function (f, latlng) { return L.circleMarker(latlng, f.properties._style); },
-            onEachFeature: function (f, layer) {
-                if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: true}); }
-                if (f.properties._popup) { layer.bindPopup(f.properties._popup, {maxWidth: 360}); }
+        var {{ this.get_name() }} = (function () {
+            var fields = {{ this.fields|tojson }};
+            var styles = {{ this.styles|tojson }};
+            function styleOf(p) {
+                var s = p._style || styles[p._s] || {};
+                return p._r ? Object.assign({}, s, {radius: p._r}) : s;
             }
-        });
+            function popupOf(p) {
+                if (p._popup) { return p._popup; }
+                if (!p._v) { return ''; }
+                var h = '';
+                for (var i = 0; i < fields.length; i++) {
+                    if (p._v[i] !== null && p._v[i] !== '') {
+                        h += '<tr><th style="text-align:left;padding-right:6px">' + fields[i] +
+                             '</th><td>' + p._v[i] + '</td></tr>';
+                    }
+                }
+                return '<table>' + h + '</table>';
+            }
+            return L.geoJSON({{ this.data|tojson }}, {
+                {% if this.pane %}pane: {{ this.pane|tojson }},{% endif %}
+                style: function (f) { return styleOf(f.properties); },
+                pointToLayer: function (f, latlng) {
+                    return L.circleMarker(latlng, styleOf(f.properties));
+                },
+                onEachFeature: function (f, layer) {
+                    if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: true}); }
+                    var pop = popupOf(f.properties);
+                    if (pop) { layer.bindPopup(pop, {maxWidth: 360}); }
+                }
+            });
+        })();
         {% if this.cluster %}
         {{ this._parent.get_name() }}.addLayers({{ this.get_name() }}.getLayers());
         {% else %}
@@ -56,7 +96,8 @@ class Features(MacroElement):
     )
 
     def __init__(self, data: dict, *, cluster: bool = False, pane: str | None = None,
-                 map_name: str = "", z_index: int = 350):
+                 map_name: str = "", z_index: int = 350, fields: list[str] | None = None,
+                 styles: list[dict] | None = None):
         super().__init__()
         self._name = "Features"
         self.data = data
@@ -64,11 +105,84 @@ class Features(MacroElement):
         self.pane = pane
         self.map_name = map_name
         self.z_index = int(z_index)
+        self.fields = list(fields or [])
+        self.styles = list(styles or [])
+
+
+class SharedGeometry(MacroElement):
+    """A GeoJSON FeatureCollection written once into the page as a JavaScript variable, for
+    several :class:`Choropleth` layers to draw (one per indicator) without repeating the
+    polygons: the province's communes are then in the file once, not once per indicator.
+
+    Each feature's properties hold ``_i`` (its index into the per-layer arrays) and ``_popup``
+    (escaped HTML shared by every indicator layer). Add it to the map before the layers.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = {{ this.data|tojson }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict):
+        super().__init__()
+        self._name = "SharedGeometry"
+        self.data = data
+
+
+class Choropleth(MacroElement):
+    """One indicator of the commune choropleth: draws a :class:`SharedGeometry` with a fill
+    colour and a tooltip per feature (arrays indexed by the feature's ``_i``), in its own pane
+    below Leaflet's overlay pane (z-index 350 < 400) so that markers stay on top."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        if (!{{ this.map_name }}.getPane({{ this.pane|tojson }})) {
+            {{ this.map_name }}.createPane({{ this.pane|tojson }}).style.zIndex = {{ this.z_index }};
+        }
+        var {{ this.get_name() }} = (function () {
+            var base = {{ this.style|tojson }};
+            var fills = {{ this.fills|tojson }};
+            var tips = {{ this.tips|tojson }};
+            return L.geoJSON({{ this.shared }}, {
+                pane: {{ this.pane|tojson }},
+                style: function (f) {
+                    return Object.assign({}, base, {fillColor: fills[f.properties._i]});
+                },
+                onEachFeature: function (f, layer) {
+                    layer.bindTooltip(tips[f.properties._i], {sticky: true});
+                    if (f.properties._popup) {
+                        layer.bindPopup(f.properties._popup, {maxWidth: 420, maxHeight: 460});
+                    }
+                }
+            });
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, shared: SharedGeometry, fills: list[str], tips: list[str], *,
+                 style: dict, map_name: str, pane: str = "phusong_choropleth",
+                 z_index: int = 350):
+        super().__init__()
+        self._name = "Choropleth"
+        self.shared = shared.get_name()
+        self.fills = list(fills)
+        self.tips = list(tips)
+        self.style = dict(style)
+        self.map_name = map_name
+        self.pane = pane
+        self.z_index = int(z_index)
 
 
 class HtmlControl(MacroElement):
     """A fixed Leaflet control showing escaped HTML; with ``variants`` the shown HTML follows the
-    selected base layer (the choropleth indicator), keyed by layer name."""
+    selected base layer (the choropleth indicator), keyed by layer name; with ``follows`` (an
+    overlay's name) the control is shown only while that overlay is on (``shown``: at start)."""
 
     _template = Template(
         """
@@ -86,6 +200,15 @@ class HtmlControl(MacroElement):
                 return div;
             };
             ctl.addTo({{ this._parent.get_name() }});
+            {% if this.follows %}
+            var follows = {{ this.follows|tojson }};
+            ctl.getContainer().style.display = {{ 'true' if this.shown else 'false' }} ? '' : 'none';
+            {{ this._parent.get_name() }}.on('overlayadd overlayremove', function (e) {
+                if (e.name === follows) {
+                    ctl.getContainer().style.display = e.type === 'overlayadd' ? '' : 'none';
+                }
+            });
+            {% endif %}
             if (Object.keys(variants).length) {
                 {{ this._parent.get_name() }}.on('baselayerchange', function (e) {
                     if (variants.hasOwnProperty(e.name)) {
@@ -99,9 +222,12 @@ class HtmlControl(MacroElement):
     )
 
     def __init__(self, html: str, *, position: str = "bottomright", css_class: str = "",
-                 variants: dict[str, str] | None = None):
+                 variants: dict[str, str] | None = None, follows: str = "",
+                 shown: bool = True):
         super().__init__()
         self._name = "HtmlControl"
+        self.follows = follows
+        self.shown = bool(shown)
         self.html = html
         self.position = position
         self.css_class = css_class

@@ -26,10 +26,11 @@ from phusong.io.atomic import atomic_path  # noqa: E402
 from phusong.maps._labels import SYNTHETIC_NOTICE, check_lang, indicator_label, label  # noqa: E402
 from phusong.maps._plan import Plan  # noqa: E402
 
-__all__ = ["render_charts", "province_figures", "targets_for", "cost_curve", "CHART_FILES"]
+__all__ = ["render_charts", "province_figures", "targets_for", "plan_targets_for", "cost_curve",
+           "district_fibre", "CHART_FILES"]
 
 CHART_FILES = ("chart_coverage_by_tech.png", "chart_fibre_by_district.png",
-               "chart_cost_curve.png", "overview_map.png")
+               "chart_cost_curve.png", "chart_cost_to_100.png", "overview_map.png")
 _INDICATOR_OF_TARGET = {"fibre_available": "fibre_households_pct",
                         "mobile_4G": "mobile_4G_population_pct",
                         "mobile_5G": "mobile_5G_population_pct"}
@@ -93,11 +94,11 @@ def _stamp(ax, title: str, synthetic: bool) -> None:
                 color="#b00000", ha="center", va="bottom")
 
 
-def _chart_tech(figs: dict[str, float], lang: str, synthetic: bool, path: Path) -> Path:
+def _chart_tech(figs: dict[str, float], targets: dict[str, float], lang: str, synthetic: bool,
+                path: Path) -> Path:
     cols = [c for c in ("mobile_2G_population_pct", "mobile_3G_population_pct",
                         "mobile_4G_population_pct", "mobile_5G_population_pct",
                         "fibre_households_pct") if c in figs]
-    targets = targets_for()
     fig, ax = plt.subplots(figsize=(7, 3.8))
     x = np.arange(len(cols))
     ax.bar(x, [figs[c] for c in cols], color="#2b8cbe", label=label("value", lang))
@@ -116,7 +117,9 @@ def _chart_tech(figs: dict[str, float], lang: str, synthetic: bool, path: Path) 
     return _save(fig, path)
 
 
-def _chart_districts(tables, bundle: Bundle, lang: str, synthetic: bool, path: Path) -> Path:
+def district_fibre(tables, bundle: Bundle) -> pd.DataFrame:
+    """``name`` and ``fibre_households_pct`` per district (the districts table, else the
+    communes' households summed per district)."""
     d = tables.get("districts")
     if d is None or "fibre_households_pct" not in d.columns:
         com = tables["communes"]
@@ -130,10 +133,14 @@ def _chart_districts(tables, bundle: Bundle, lang: str, synthetic: bool, path: P
     else:
         d = d.rename(columns={"name": "name_", "district_name": "name"}) \
             if "district_name" in d.columns else d
+    return d[["name", "fibre_households_pct"]]
+
+
+def _chart_districts(d: pd.DataFrame, target: float | None, lang: str, synthetic: bool,
+                     path: Path) -> Path:
     d = d.sort_values("fibre_households_pct")
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(d) + 1.4))
     ax.barh(d["name"].astype(str), d["fibre_households_pct"], color="#41ab5d")
-    target = targets_for().get("fibre_households_pct")
     if target is not None:
         ax.axvline(target, color="#d7301f", linewidth=2, label=f"{label('target', lang)} "
                                                               f"{target:.0f}%")
@@ -162,6 +169,40 @@ def _chart_cost(plan: Plan, lang: str, synthetic: bool, path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     _stamp(ax, label("chart_cost", lang), synthetic)
+    return _save(fig, path)
+
+
+def _chart_to_100(meta: dict, lang: str, synthetic: bool, path: Path) -> Path | None:
+    """Cost (bn VND) of each level of each indicator's curve, from ``plan.json``."""
+    from phusong.maps._tables import CURVE_NAMES, curves_table
+
+    cc = curves_table(meta)
+    if not len(cc) or cc["cost_bn_vnd"].notna().sum() == 0:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (key, g), colour in zip(cc.groupby("key", sort=False),
+                                ("#1a9850", "#6a3d9a", "#e7298a", "#3182bd"), strict=False):
+        g = g[g["cost_bn_vnd"].notna()]
+        if not len(g):
+            continue
+        name = CURVE_NAMES.get(key, (key, key))[0 if lang == "vi" else 1]
+        ax.plot(g["covered_pct"], g["cost_bn_vnd"], marker="o", color=colour, label=name)
+        top = g.iloc[-1]
+        ax.annotate(f"{top['covered_pct']:.2f}%: {top['cost_bn_vnd']:,.0f}",
+                    (top["covered_pct"], top["cost_bn_vnd"]), fontsize=7,
+                    textcoords="offset points", xytext=(-4, 6), ha="right", color=colour)
+        out = cc[(cc["key"] == key) & (cc["reachable"] == "✗")]
+        if len(out):
+            ax.axvline(float(g["covered_pct"].max()), color=colour, linestyle=":", linewidth=1)
+    if (cc["reachable"] == "✗").any():
+        ax.plot([], [], linestyle=":", color="#555", label=label("reach_max", lang))
+    ax.set_xlim(left=max(80.0, float(cc["covered_pct"].min(skipna=True)) - 2.0), right=100.5)
+    ax.set_xlabel(label("share_pct", lang))
+    ax.set_ylabel(label("cost_bn", lang))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    year = (meta.get("cost_curves") or {}).get("year", "")
+    _stamp(ax, f"{label('chart_to_100', lang)} ({year})", synthetic)
     return _save(fig, path)
 
 
@@ -229,10 +270,25 @@ def render_charts(bundle: Bundle, gaps, plan: Plan | None, out_dir: str | Path, 
     out = Path(out_dir)
     synthetic = bundle.synthetic or bool(plan is not None and plan.meta.get("synthetic"))
     paths = []
+    targets = plan_targets_for(plan)
     if "communes" in tables:
-        paths.append(_chart_tech(province_figures(tables), lang, synthetic, out / CHART_FILES[0]))
-        paths.append(_chart_districts(tables, bundle, lang, synthetic, out / CHART_FILES[1]))
+        paths.append(_chart_tech(province_figures(tables), targets, lang, synthetic,
+                                 out / CHART_FILES[0]))
+        paths.append(_chart_districts(district_fibre(tables, bundle),
+                                      targets.get("fibre_households_pct"), lang, synthetic,
+                                      out / CHART_FILES[1]))
     if plan is not None and len(plan.selected_sites):
         paths.append(_chart_cost(plan, lang, synthetic, out / CHART_FILES[2]))
-    paths.append(_overview(bundle, tables, plan, lang, synthetic, out / CHART_FILES[3]))
+    if plan is not None:
+        p = _chart_to_100(plan.meta, lang, synthetic, out / CHART_FILES[3])
+        if p is not None:
+            paths.append(p)
+    paths.append(_overview(bundle, tables, plan, lang, synthetic, out / CHART_FILES[4]))
     return paths
+
+
+def plan_targets_for(plan: Plan | None, year: int = 2025) -> dict[str, float]:
+    """:func:`targets_for` with the targets of the plan's scenario (the defaults without one)."""
+    from phusong.maps._targets import briefing_targets
+
+    return targets_for(year, tuple(c.target for c in briefing_targets(plan).columns))

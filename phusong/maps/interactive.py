@@ -1,10 +1,15 @@
 """The interactive briefing map (DESIGN §7): one self-contained HTML file.
 
-Layers (with a layer control): commune choropleth, one radio-selectable layer per ``_pct``
-indicator of the gaps table, with a legend that follows the selection; district outlines;
-villages sized by households and coloured by their best technology; existing sites per operator
-(clustered); the coverage raster; candidate BTS (new / upgrade) and fibre routes from a plan
-folder. Leaflet is inlined (:mod:`phusong.maps._assets`): only basemap tiles need the network.
+The map opens as a briefing: the commune choropleth (one radio-selectable layer per ``_pct``
+indicator of the gaps table, with a legend that follows the selection), district outlines, and
+the plan's candidate BTS (new / upgrade) and fibre routes. Villages (sized by households,
+coloured by their best technology), existing sites per operator (clustered), existing fibre and
+the coverage raster are in the page but off, one click away in the folded layer control. A
+commune's popup gives its figures against each target of the plan's scenario and what the plan
+does there (sites, fibre, cost). The communes' polygons are written once and shared by every
+indicator layer, popups and styles are built in the browser from compact values, coordinates
+are rounded to ≈ 1 m and boundaries simplified at map scale: a province map stays a few MB.
+Leaflet is inlined (:mod:`phusong.maps._assets`): only basemap tiles need the network.
 
 Examples
 --------
@@ -28,12 +33,14 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from folium.plugins import MarkerCluster
 
 from phusong import settings
 from phusong.bundle import Bundle
 from phusong.errors import DataError
 from phusong.io.atomic import atomic_path
+from phusong.maps._actions import unit_actions
 from phusong.maps._assets import inline_assets
 from phusong.maps._labels import (
     INDICATORS,
@@ -43,8 +50,9 @@ from phusong.maps._labels import (
     indicator_label,
     label,
 )
-from phusong.maps._layers import Features, HtmlControl, raster_png
+from phusong.maps._layers import Choropleth, Features, HtmlControl, SharedGeometry, raster_png
 from phusong.maps._plan import Plan, read_plan
+from phusong.maps._targets import briefing_targets
 from phusong.maps._units import gaps_tables, units
 
 __all__ = ["build_map", "save_map", "TECH_COLOURS", "OPERATOR_COLOURS"]
@@ -53,13 +61,15 @@ TECH_COLOURS = {"5G": "#6a3d9a", "4G": "#1a9850", "3G": "#a6d96a", "2G": "#fdae6
                 "none": "#d73027", "unknown": "#9e9e9e"}
 OPERATOR_COLOURS = {"Viettel": "#e31a1c", "VNPT": "#1f78b4", "MobiFone": "#ff7f00",
                     "Vietnamobile": "#33a02c"}
-_DISPLAY_TOLERANCE_DEG = 0.0002  # ≈ 20 m: boundary simplification for the browser only
+_DISPLAY_TOLERANCE_DEG = 0.0003  # ≈ 30 m: boundary simplification for the browser only
+#: Longest side of the coverage raster overlay, pixels (≈ 100 m per pixel across the province).
+RASTER_MAX_PX = 1200
 
 
 def _fmt(value, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
-    if isinstance(value, (int, np.integer)) or digits == 0:
+    if digits == 0:
         return f"{float(value):,.0f}".replace(",", ".")
     return f"{float(value):,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
 
@@ -80,10 +90,20 @@ def _feature_collection(gdf: gpd.GeoDataFrame, props: list[dict]) -> dict:
 
 
 def _round_geoms(gdf: gpd.GeoDataFrame, simplify: bool) -> gpd.GeoDataFrame:
+    """Geometry for the browser: coordinates on a 1e-5° grid (≈ 1 m; five decimals in the
+    page) and, with ``simplify``, polygons simplified at map scale (≈ 30 m: under a screen
+    pixel up to zoom 12; the whole province fills the screen at zoom 9–10). A valid coverage
+    (communes sharing their edges) is simplified as a whole so that neighbours keep one common
+    border, no slivers."""
     g = gdf.geometry
     if simplify:
-        g = g.simplify(_DISPLAY_TOLERANCE_DEG, preserve_topology=True)
-    g = gpd.GeoSeries(g.set_precision(1e-6), crs=gdf.crs)
+        arr = g.to_numpy()
+        if len(arr) > 1 and bool(shapely.coverage_is_valid(arr)):
+            g = gpd.GeoSeries(shapely.coverage_simplify(arr, _DISPLAY_TOLERANCE_DEG),
+                              index=g.index, crs=gdf.crs)
+        else:
+            g = g.simplify(_DISPLAY_TOLERANCE_DEG, preserve_topology=True)
+    g = gpd.GeoSeries(g.set_precision(1e-5), crs=gdf.crs)
     return gdf.set_geometry(g)
 
 
@@ -120,55 +140,86 @@ def _pick_indicators(gaps: pd.DataFrame | None, wanted) -> list[str]:
     return curated or pct
 
 
+def _popup(r, indicators: list[str], targets, actions: bool, lang: str) -> str:
+    """A unit's popup: its figures, each target with value, threshold and gap, and the plan's
+    actions in it (escaped HTML)."""
+    head = _table([(k, v) for k, v in (
+        (label("name", lang), r["name"]), (label("code", lang), r["unit_code"]),
+        (label("district", lang), r.get("district_name", "")),
+        (label("households", lang), _fmt(r.get("households"))),
+        (label("population", lang), _fmt(r.get("population")))) if v is not None and v != ""])
+    rows, shown = [], set()
+    for c in targets.columns:
+        if c.value not in r.index or pd.isna(r[c.value]):
+            continue
+        t = c.target
+        gap = r[c.gap] if c.gap in r.index else max(0.0, t.threshold_pct - float(r[c.value]))
+        rows.append((indicator_label(c.value, lang), _fmt(r[c.value], 1),
+                     f"{_fmt(t.threshold_pct, 1)} ({t.year})", _fmt(gap, 1)))
+        shown.add(c.value)
+    for col in indicators:
+        if col not in shown and not col.startswith("gap_") and col in r.index:
+            rows.append((indicator_label(col, lang), _fmt(r[col], 1), "", ""))
+    heads = (label("indicator", lang), label("value", lang), label("target", lang),
+             label("gap_pts", lang))
+    fig = ""
+    if rows:
+        th = "".join(f"<th style='padding:0 4px'>{esc(h)}</th>" for h in heads)
+        body = "".join("<tr>" + "".join(
+            f"<td style='padding:0 4px;text-align:{'left' if i == 0 else 'right'}'>{esc(v)}</td>"
+            for i, v in enumerate(row)) + "</tr>" for row in rows)
+        fig = f"<table style='margin-top:4px;border-top:1px solid #999'><tr>{th}</tr>{body}</table>"
+    act = ""
+    if actions:
+        act = "<div style='margin-top:4px;border-top:1px solid #999'>" + _table([
+            (label("plan_sites", lang), f"{_fmt(r['sites_new'])} {label('new', lang).lower()}, "
+                                        f"{_fmt(r['sites_upgrade'])} "
+                                        f"{label('upgrade', lang).lower()}"),
+            (label("plan_fibre", lang), f"{_fmt(r['fibre_km'], 1)} km"),
+            (label("plan_cost", lang), f"{_fmt(r['plan_cost_vnd'] / 1e9, 2)} "
+                                       f"{label('bn_vnd', lang)}")]) + "</div>"
+    return head + fig + act
+
+
 def _choropleths(m, u: gpd.GeoDataFrame, gaps: pd.DataFrame | None, lang: str,
-                 synthetic: bool, wanted=None) -> tuple[str, dict[str, str]]:
+                 synthetic: bool, wanted=None, plan: Plan | None = None
+                 ) -> tuple[str, dict[str, str]]:
     indicators = _pick_indicators(gaps, wanted)
     data = u.copy()
     if gaps is not None:
         key = "unit_code" if "unit_code" in gaps.columns else "commune_code"
-        g = gaps[[key, *indicators]].rename(columns={key: "unit_code"})
+        extra = [c for c in gaps.columns if (c.endswith("_pct")) and c not in indicators]
+        g = gaps[[key, *indicators, *extra]].rename(columns={key: "unit_code"})
         if not set(g["unit_code"]) & set(data["unit_code"]):
             raise DataError(f"gaps table: no {key} matches the map's units ({len(data)} units); "
                             "compute the gaps on the same --boundaries as the map")
         data = data.merge(g, on="unit_code", how="left")
-    def base_rows(r):
-        return [(label("name", lang), r["name"]), (label("code", lang), r["unit_code"]),
-                (label("district", lang), r.get("district_name", "")),
-                (label("households", lang), _fmt(r.get("households"))),
-                (label("population", lang), _fmt(r.get("population")))]
-
-    popups = []
-    for _, r in data.iterrows():
-        rows = base_rows(r) + [(indicator_label(c, lang), _fmt(r[c], 1)) for c in indicators]
-        popups.append(_table(rows))
+    if plan is not None:
+        data = data.merge(unit_actions(u, plan), on="unit_code", how="left")
+    targets = briefing_targets(plan)
+    popups = [_popup(r, indicators, targets, plan is not None, lang) for _, r in data.iterrows()]
     data = _round_geoms(data, simplify=True)
+    shared = SharedGeometry(_feature_collection(
+        data, [{"_i": i, "_popup": p} for i, p in enumerate(popups)]))
+    shared.add_to(m)
     variants: dict[str, str] = {}
+    names = [f"{esc(r['name'])} ({esc(r['unit_code'])})" for _, r in data.iterrows()]
     if not indicators:  # plain outlines when there is no gaps table
         fg = folium.FeatureGroup(name=label("communes", lang), overlay=True)
-        props = [{"_style": {"color": "#555", "weight": 1, "fillColor": "#bdbdbd",
-                             "fillOpacity": 0.25},
-                  "_tip": f"{esc(r['name'])} ({esc(r['unit_code'])})", "_popup": p}
-                 for (_, r), p in zip(data.iterrows(), popups, strict=True)]
-        Features(_feature_collection(data, props), pane="phusong_choropleth",
-                 map_name=m.get_name()).add_to(fg)
+        Choropleth(shared, ["#bdbdbd"] * len(data), names,
+                   style={"color": "#555", "weight": 1, "fillOpacity": 0.25},
+                   map_name=m.get_name()).add_to(fg)
         fg.add_to(m)
         return "", variants
     first = ""
     for i, col in enumerate(indicators):
         name = indicator_label(col, lang)
         cmap = _colormap(col, data[col])
+        fills = [cmap(float(v)) if pd.notna(v) else "#bdbdbd" for v in data[col]]
+        tips = [f"{n}: {esc(_fmt(v, 1))}" for n, v in zip(names, data[col], strict=True)]
         fg = folium.FeatureGroup(name=name, overlay=False, show=(i == 0))
-        props = []
-        for (_, r), p in zip(data.iterrows(), popups, strict=True):
-            v = r[col]
-            fill = cmap(float(v)) if pd.notna(v) else "#bdbdbd"
-            props.append({"_style": {"color": "#444", "weight": 0.8, "fillColor": fill,
-                                     "fillOpacity": 0.65},
-                          "_tip": f"{esc(r['name'])} ({esc(r['unit_code'])}): "
-                                  f"{esc(_fmt(v, 1))}",
-                          "_popup": p})
-        Features(_feature_collection(data, props), pane="phusong_choropleth",
-                 map_name=m.get_name()).add_to(fg)
+        Choropleth(shared, fills, tips, style={"color": "#444", "weight": 0.8, "fillOpacity": 0.65},
+                   map_name=m.get_name()).add_to(fg)
         fg.add_to(m)
         variants[name] = _legend_html(name, cmap, lang, synthetic)
         first = first or variants[name]
@@ -196,25 +247,25 @@ def _villages(m, bundle: Bundle, vil_gaps: pd.DataFrame | None, lang: str) -> No
         fcol = next((c for c in ("fibre_available", "fibre") if c in g.columns), None)
         if fcol is not None:
             fibre = pd.Series(g[fcol].to_numpy(), index=v.index)
-    fg = folium.FeatureGroup(name=label("villages", lang))
+    fg = folium.FeatureGroup(name=label("villages", lang), show=False)
+    kinds = list(TECH_COLOURS)
+    styles = [{"color": "#333", "weight": 0.6, "fillColor": TECH_COLOURS[k], "fillOpacity": 0.85}
+              for k in kinds]
+    fields = [esc(label(k, lang)) for k in ("village", "code", "households", "population",
+                                            "coverage", "fibre_available")]
     props = []
     for i, r in v.iterrows():
         hh = int(r["households"])
-        col = TECH_COLOURS[best[i]]
         kind = best[i] if best[i] in settings.TECHS else label(best[i], lang)
-        rows = [(label("village", lang), r.get("name") or r["village_id"]),
-                (label("code", lang), r["village_id"]),
-                (label("households", lang), _fmt(hh)),
-                (label("population", lang), _fmt(r["population"])),
-                (label("coverage", lang), kind)]
-        if fibre[i] is not None and not pd.isna(fibre[i]):
-            rows.append((label("fibre_available", lang), "✓" if bool(fibre[i]) else "✗"))
-        props.append({"_style": {"radius": float(np.clip(2.5 + math.sqrt(hh) / 4.0, 3.0, 14.0)),
-                                 "color": "#333", "weight": 0.6, "fillColor": col,
-                                 "fillOpacity": 0.85},
-                      "_tip": f"{esc(r.get('name') or r['village_id'])}: {esc(kind)}",
-                      "_popup": _table(rows)})
-    Features(_feature_collection(_round_geoms(v, False), props)).add_to(fg)
+        name = r.get("name") or r["village_id"]
+        fib = "" if fibre[i] is None or pd.isna(fibre[i]) else ("✓" if bool(fibre[i]) else "✗")
+        props.append({"_s": kinds.index(best[i]),
+                      "_r": round(float(np.clip(2.5 + math.sqrt(hh) / 4.0, 3.0, 14.0)), 1),
+                      "_tip": f"{esc(name)}: {esc(kind)}",
+                      "_v": [esc(name), esc(r["village_id"]), _fmt(hh), _fmt(r["population"]),
+                             esc(kind), fib]})
+    Features(_feature_collection(_round_geoms(v, False), props), fields=fields,
+             styles=styles).add_to(fg)
     fg.add_to(m)
 
 
@@ -225,60 +276,58 @@ def _sites(m, bundle: Bundle, lang: str) -> None:
     techs = {}
     if bundle.cells is not None:
         techs = bundle.cells.groupby("site_id")["tech"].agg(lambda t: ", ".join(sorted(set(t))))
+    fields = [esc(label(k, lang)) for k in ("code", "operator", "tech", "height_m")]
     for op in [o for o in settings.OPERATORS if o in set(s["operator"])]:
         sub = s[s["operator"] == op]
-        cluster = MarkerCluster(name=f"{label('sites', lang)}: {op}",
+        cluster = MarkerCluster(name=f"{label('sites', lang)}: {op}", show=False,
                                 options={"maxClusterRadius": 40})
+        colour = OPERATOR_COLOURS.get(op, "#666")
+        styles = [{"radius": radius, "color": "#000", "weight": 1, "fillColor": colour,
+                   "fillOpacity": 0.9} for radius in (4.5, 6)]
         props = []
         for _, r in sub.iterrows():
             t = techs.get(r["site_id"], "") if len(techs) else ""
-            rows = [(label("code", lang), r["site_id"]), (label("operator", lang), op),
-                    (label("tech", lang), t), (label("height_m", lang), _fmt(r["height_m"]))]
-            props.append({"_style": {"radius": 6 if "5G" in t or "4G" in t else 4.5,
-                                     "color": "#000", "weight": 1,
-                                     "fillColor": OPERATOR_COLOURS.get(op, "#666"),
-                                     "fillOpacity": 0.9},
+            props.append({"_s": int("5G" in t or "4G" in t),
                           "_tip": f"{esc(r['site_id'])} · {esc(op)} · {esc(t)}",
-                          "_popup": _table(rows)})
-        Features(_feature_collection(_round_geoms(sub, False), props), cluster=True).add_to(cluster)
+                          "_v": [esc(r["site_id"]), esc(op), esc(t), _fmt(r["height_m"])]})
+        Features(_feature_collection(_round_geoms(sub, False), props), cluster=True,
+                 fields=fields, styles=styles).add_to(cluster)
         cluster.add_to(m)
 
 
 def _plan_layers(m, plan: Plan, lang: str) -> None:
     sel = plan.selected_sites
-    for kind, colour in (("new", "#e7298a"), ("upgrade", "#7570b3")):
+    has_year = "year" in sel.columns
+    fields = [esc(label(k, lang)) for k in ("name", "code", "kind", "operator", "tech", "year",
+                                            "cost_vnd", "households_new", "rank")]
+    # new sites stand out; upgrades (often hundreds, on existing towers) stay small
+    for kind, colour, radius, weight in (("new", "#e7298a", 7, 2), ("upgrade", "#7570b3", 4.5, 1)):
         sub = sel[sel["kind"] == kind]
         fg = folium.FeatureGroup(name=label(f"candidates_{kind}", lang))
         if len(sub):
-            props = []
-            for _, r in sub.iterrows():
-                rows = [(label("name", lang), r["name"]), (label("code", lang), r["candidate_id"]),
-                        (label("kind", lang), label(kind, lang)),
-                        (label("operator", lang), r["operator"]), (label("tech", lang), r["tech"]),
-                        (label("cost_vnd", lang), _fmt(r["cost_vnd"])),
-                        (label("households_new", lang), _fmt(r["households_new"])),
-                        (label("rank", lang), _fmt(r["rank"]))]
-                props.append({"_style": {"radius": 8, "color": "#000", "weight": 2,
-                                         "fillColor": colour, "fillOpacity": 0.95},
-                              "_tip": f"{esc(r['name'])} · {esc(_fmt(r['cost_vnd']))} VND",
-                              "_popup": _table(rows)})
-            Features(_feature_collection(_round_geoms(sub, False), props)).add_to(fg)
+            props = [{"_s": 0, "_tip": f"{esc(r['name'])} · {esc(_fmt(r['cost_vnd']))} VND",
+                      "_v": [esc(r["name"]), esc(r["candidate_id"]), esc(label(kind, lang)),
+                             esc(r["operator"]), esc(r["tech"]),
+                             esc(r["year"]) if has_year else "", _fmt(r["cost_vnd"]),
+                             _fmt(r["households_new"]), _fmt(r["rank"])]}
+                     for _, r in sub.iterrows()]
+            Features(_feature_collection(_round_geoms(sub, False), props), fields=fields,
+                     styles=[{"radius": radius, "color": "#000", "weight": weight,
+                              "fillColor": colour, "fillOpacity": 0.95}]).add_to(fg)
         fg.add_to(m)
     routes = plan.routes
     fg = folium.FeatureGroup(name=label("fibre_routes", lang))
     if len(routes):
-        props = []
-        for _, r in routes.iterrows():
-            rows = [(label("code", lang), r["route_id"]),
-                    (label("road_class", lang), r["road_class"]),
-                    (label("purpose", lang), r["purpose"]),
-                    (label("length_m", lang), _fmt(r["length_m"])),
-                    (label("cost_vnd", lang), _fmt(r["cost_vnd"])),
-                    (label("households_passed", lang), _fmt(r["households_passed"]))]
-            props.append({"_style": {"color": "#e7298a", "weight": 4, "dashArray": "8 5"},
-                          "_tip": f"{esc(r['route_id'])} · {esc(_fmt(r['cost_vnd']))} VND",
-                          "_popup": _table(rows)})
-        Features(_feature_collection(_round_geoms(routes, False), props)).add_to(fg)
+        has_year = "year" in routes.columns
+        fields = [esc(label(k, lang)) for k in ("code", "road_class", "purpose", "year",
+                                                "length_m", "cost_vnd", "households_passed")]
+        props = [{"_s": 0, "_tip": f"{esc(r['route_id'])} · {esc(_fmt(r['cost_vnd']))} VND",
+                  "_v": [esc(r["route_id"]), esc(r["road_class"]), esc(r["purpose"]),
+                         esc(r["year"]) if has_year else "", _fmt(r["length_m"]),
+                         _fmt(r["cost_vnd"]), _fmt(r["households_passed"])]}
+                 for _, r in routes.iterrows()]
+        Features(_feature_collection(_round_geoms(routes, False), props), fields=fields,
+                 styles=[{"color": "#e7298a", "weight": 4, "dashArray": "8 5"}]).add_to(fg)
     fg.add_to(m)
 
 
@@ -286,11 +335,12 @@ def _fibre(m, bundle: Bundle, lang: str) -> None:
     f = bundle.fibre
     if f is None or len(f) == 0:
         return
-    fg = folium.FeatureGroup(name=label("fibre", lang), show=True)
-    props = [{"_style": {"color": "#1f3a93", "weight": 2.5 if r.get("kind") == "backbone" else 1.5},
-              "_tip": f"{esc(r['span_id'])} {esc(r.get('kind') or '')}", "_popup": ""}
+    fg = folium.FeatureGroup(name=label("fibre", lang), show=False)
+    props = [{"_s": int(r.get("kind") == "backbone"),
+              "_tip": f"{esc(r['span_id'])} {esc(r.get('kind') or '')}"}
              for _, r in f.iterrows()]
-    Features(_feature_collection(_round_geoms(f, False), props)).add_to(fg)
+    Features(_feature_collection(_round_geoms(f, False), props),
+             styles=[{"color": "#1f3a93", "weight": w} for w in (1.5, 2.5)]).add_to(fg)
     fg.add_to(m)
 
 
@@ -339,24 +389,24 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
                      control=True).add_to(m)
     synthetic = bundle.synthetic or bool(plan and plan.meta.get("synthetic"))
     legend, variants = _choropleths(m, u, tables.get("communes"), lang, synthetic,
-                                    indicators)
+                                    indicators, plan)
     districts = bundle.communes.dissolve(by="district_code", as_index=False)
     fg = folium.FeatureGroup(name=label("districts", lang))
-    props = [{"_style": {"color": "#111", "weight": 2.5, "fill": False},
-              "_tip": esc(r["district_name"]), "_popup": ""} for _, r in districts.iterrows()]
-    Features(_feature_collection(_round_geoms(districts, True), props)).add_to(fg)
+    props = [{"_s": 0, "_tip": esc(r["district_name"])} for _, r in districts.iterrows()]
+    Features(_feature_collection(_round_geoms(districts, True), props),
+             styles=[{"color": "#111", "weight": 2.5, "fill": False}]).add_to(fg)
     fg.add_to(m)
     if coverage_raster is not None:
-        png, rb, scale = raster_png(coverage_raster)
+        png, rb, scale = raster_png(coverage_raster, max_px=RASTER_MAX_PX)
         uri = "data:image/png;base64," + base64.b64encode(png).decode()
         folium.raster_layers.ImageOverlay(uri, bounds=rb, name=label("coverage_raster", lang),
-                                          opacity=1.0, interactive=False).add_to(m)
+                                          opacity=1.0, interactive=False, show=False).add_to(m)
     _fibre(m, bundle, lang)
     _villages(m, bundle, tables.get("villages"), lang)
     _sites(m, bundle, lang)
     if plan is not None:
         _plan_layers(m, plan, lang)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
     title = f"<b>{esc(label('title', lang))}</b> · {esc(bundle.name)} · " \
             f"{esc(label('boundaries', lang))} {esc(boundaries)}"
     if synthetic:
@@ -367,7 +417,8 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
         f"background:{c}'></span> {esc(t if t in settings.TECHS else label(t, lang))}</div>"
         for t, c in TECH_COLOURS.items())
     HtmlControl(f"<b>{esc(label('villages', lang))}: {esc(label('coverage', lang))}</b>"
-                f"{tech_legend}", position="bottomleft", css_class="phusong-villages").add_to(m)
+                f"{tech_legend}", position="bottomleft", css_class="phusong-villages",
+                follows=label("villages", lang), shown=False).add_to(m)
     if legend or synthetic:
         HtmlControl(legend or f"<span style='color:#b00'>{esc(SYNTHETIC_NOTICE)}</span>",
                     position="bottomright", css_class="phusong-legend",
