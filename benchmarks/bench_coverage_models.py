@@ -89,7 +89,7 @@ def main() -> int:
           grid_cells=int(grid.mask.sum()), resolution_m=a.resolution_m, threads=a.threads)
 
     def direct_geometry(rays, step_m, ground_tx_m, tx_height_m, rx_height_m, *, method,
-                        k_factor, min_freq_mhz=None):
+                        k_factor, min_freq_mhz=None, last=None):
         import numpy as np
         r = np.ascontiguousarray(rays, dtype=np.float64)
         out = np.empty(r.shape + (5,))
