@@ -42,9 +42,9 @@ import tomli_w
 from affine import Affine
 
 from phusong import settings
+from phusong.atomic import atomic_dir
 from phusong.crs import parse_crs, require_crs
 from phusong.errors import CRSError, DataError, FormatError, InputFileError
-from phusong.io.atomic import atomic_dir
 from phusong.schema import SCHEMAS, check_layer
 
 __all__ = [

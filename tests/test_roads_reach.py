@@ -13,8 +13,8 @@ from shapely.geometry import LineString, Point, box
 
 from phusong.bundle import Bundle
 from phusong.errors import DataError
-from phusong.planning.reach import fibre_available, fibre_distance_m
-from phusong.planning.roads import (
+from phusong.network.reach import fibre_available, fibre_distance_m
+from phusong.network.roads import (
     graph_components,
     road_graph,
     snap_points,

@@ -16,8 +16,8 @@ from phusong import settings
 from phusong.bundle import Bundle, Raster
 from phusong.crs import to_work, transform_points
 from phusong.errors import DataError
-from phusong.planning.reach import fibre_available
-from phusong.planning.roads import road_graph, snap_points
+from phusong.network.reach import fibre_available
+from phusong.network.roads import road_graph, snap_points
 from phusong.twin import _net_select as sel
 from phusong.twin.fibre import CABLES_PER_SPAN, fibre_figures, make_fibre
 from phusong.twin.roads import hubs, make_roads

@@ -114,8 +114,8 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
              overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
+    from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
-    from phusong.io.atomic import check_writable
     from phusong.planning.plan import make_plan, plan_summary_lines
     from phusong.planning.scenario import load_scenario
 
@@ -145,9 +145,9 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
 def apply_cmd(bundle: Path, plan_dir: Path, year: int, out_path: Path, overwrite: bool,
               as_json: bool, quiet: bool) -> None:
     """The bundle as a plan leaves it after YEAR: its chosen sites, radios and fibre built."""
+    from phusong.atomic import check_writable
     from phusong.bundle import load_bundle, save_bundle
     from phusong.errors import OutputError
-    from phusong.io.atomic import check_writable
     from phusong.planning.apply import apply_plan
 
     check_writable(out_path, overwrite=overwrite)

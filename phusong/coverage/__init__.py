@@ -2,7 +2,8 @@
 
 Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 :func:`coverage_matrix`, the models in :mod:`phusong.coverage.models`, knife-edge diffraction
-(:func:`bullington_db`, :func:`deygout_db`) and, once present, ``itm_p2p_loss_db``.
+(:func:`bullington_db`, :func:`deygout_db`) and the Longley-Rice ITM, :func:`itm_p2p_loss_db`
+(a failure to import it is an error, never a silently smaller API).
 """
 
 from phusong.coverage._diffraction import bullington_db, deygout_db
@@ -11,6 +12,7 @@ from phusong.coverage._link import MODELS, sector_gain_db, transmitters
 from phusong.coverage._run import predict_site, run_bundle
 from phusong.coverage._score import coverage_matrix, score_points, score_villages
 from phusong.coverage._terrain import Terrain, pair_profiles, prepare_terrain
+from phusong.coverage.itm import itm_p2p_loss_db
 from phusong.coverage.models import (
     cost231_db,
     fspl_db,
@@ -30,6 +32,7 @@ __all__ = [
     "deygout_db",
     "fspl_db",
     "hata_db",
+    "itm_p2p_loss_db",
     "knife_edge_db",
     "link_pairs",
     "pair_profiles",
@@ -44,9 +47,3 @@ __all__ = [
     "uma_db",
 ]
 
-try:  # the ITM module is written separately; export it when present
-    from phusong.coverage.itm import itm_p2p_loss_db  # noqa: F401
-except ImportError:  # pragma: no cover - depends on the build
-    pass
-else:
-    __all__.append("itm_p2p_loss_db")

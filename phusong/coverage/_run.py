@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from phusong import settings
+from phusong.atomic import atomic_dir, atomic_path
 from phusong.coverage._engine import (
     ITM_PROFILE_CAP,
     SCREEN_MARGIN_DB,
@@ -22,7 +23,6 @@ from phusong.coverage._score import _groups, score_points
 from phusong.coverage._terrain import crop_dem, prepare_terrain
 from phusong.crs import transform_points
 from phusong.errors import DataError
-from phusong.io.atomic import atomic_dir, atomic_path
 
 __all__ = ["predict_site", "run_bundle", "aggregate_communes", "write_grid", "write_site_tif"]
 

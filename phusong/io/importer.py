@@ -220,7 +220,7 @@ def import_bundle(spec: ImportSpec, out: str | Path, *, name: str | None = None,
     (Bundle, Path)
         The bundle and the folder written.
     """
-    from phusong.io.atomic import check_writable
+    from phusong.atomic import check_writable
 
     out = Path(out)
     check_writable(out, overwrite=overwrite)  # refuse early, before the slow reads

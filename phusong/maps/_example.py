@@ -24,8 +24,8 @@ import pandas as pd
 import pyogrio
 from shapely.geometry import LineString, Point, box
 
+from phusong.atomic import atomic_dir
 from phusong.bundle import Bundle, Provenance, fingerprint, validate
-from phusong.io.atomic import atomic_dir
 
 __all__ = ["example_bundle", "example_gaps", "write_example_plan", "XSS"]
 

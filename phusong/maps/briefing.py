@@ -18,8 +18,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from phusong import __version__, settings
+from phusong.atomic import atomic_dir
 from phusong.bundle import Bundle, fingerprint
-from phusong.io.atomic import atomic_dir
 from phusong.maps._labels import SYNTHETIC_NOTICE, check_lang, indicator_label
 from phusong.maps._plan import read_plan
 from phusong.maps._units import gaps_tables

@@ -26,10 +26,10 @@ import pandas as pd
 import pyogrio
 
 from phusong import settings
+from phusong.atomic import atomic_path, check_writable
 from phusong.bundle import Bundle
 from phusong.crs import parse_crs, transform_points
 from phusong.errors import DataError, PhusongWarning
-from phusong.io.atomic import atomic_path, check_writable
 from phusong.maps._plan import read_plan
 
 __all__ = ["FORMATS", "ExportReport", "export_plan", "dbf_field_names", "FIELD_DESCRIPTIONS"]

@@ -9,7 +9,7 @@
   household for a 100 % target; otherwise the smallest budget whose prize tree reaches it,
   by bisection), never more than the money.
 * **Costs that add up**: an extension costs its route (aerial or buried per road,
-  :func:`phusong.planning.roads.road_graph`) plus ``Costs.ftth_vnd_per_home`` for every
+  :func:`phusong.network.roads.road_graph`) plus ``Costs.ftth_vnd_per_home`` for every
   household it newly brings within reach (measured on the grown network, not estimated). The
   access network of the households the *backhaul* brings within reach is costed on its own line
   (``ftth_backhaul_cost``, outside both budgets, in the plan's total), so neither budget line

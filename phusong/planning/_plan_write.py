@@ -18,7 +18,7 @@ import pandas as pd
 import pyogrio
 
 from phusong import __version__
-from phusong.io.atomic import atomic_dir
+from phusong.atomic import atomic_dir
 
 __all__ = ["plan_report", "write_plan", "SITE_COLUMNS"]
 

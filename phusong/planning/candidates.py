@@ -284,7 +284,7 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
     scenario : Scenario
         Candidate rules, costs, broadband techs.
     graph : networkx.Graph, optional
-        Road graph (:func:`phusong.planning.roads.road_graph`); built from ``bundle.roads``.
+        Road graph (:func:`phusong.network.roads.road_graph`); built from ``bundle.roads``.
     fibre_nodes : list, optional
         Road nodes on the existing fibre (:func:`fibre_road_nodes`).
     demand : ndarray of bool, optional

@@ -1,6 +1,6 @@
 """The twin's existing fibre network, along its roads, calibrated to Plan 785.
 
-Built on the road graph (:func:`phusong.planning.roads.road_graph`, shortest paths by length):
+Built on the road graph (:func:`phusong.network.roads.road_graph`, shortest paths by length):
 
 1. **Backbone and rings** — from the POP in the province city to every district town: the
    shortest road path (``backbone``) and, where the roads allow, a second path sharing no road
@@ -11,7 +11,7 @@ Built on the road graph (:func:`phusong.planning.roads.road_graph`, shortest pat
    (``feeder``): 151/151 communes have fibre (Plan 785).
 3. **Access extensions** — villages are reached in order of households per metre of new cable
    (a seeded ±15 % jitter) until fibre is *available* (within ``reach_m`` along roads, as
-   :func:`phusong.planning.reach.fibre_available` measures it) to
+   :func:`phusong.network.reach.fibre_available` measures it) to
    :data:`AVAILABLE_HOUSEHOLDS_PCT` of households (``access``).
 
 **Why 68 % available.** Plan 785 reports 54 % of households *subscribing*; households can only
@@ -41,8 +41,8 @@ import shapely
 from phusong import settings
 from phusong.crs import to_work, transform_points
 from phusong.errors import DataError
-from phusong.planning.reach import fibre_distance_m
-from phusong.planning.roads import road_graph, snap_points
+from phusong.network.reach import fibre_distance_m
+from phusong.network.roads import road_graph, snap_points
 from phusong.twin.roads import centre_villages, hubs
 
 __all__ = ["make_fibre", "fibre_figures", "AVAILABLE_HOUSEHOLDS_PCT", "CABLES_PER_SPAN",
