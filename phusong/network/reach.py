@@ -38,7 +38,7 @@ __all__ = ["fibre_distance_m", "fibre_available"]
 
 
 def fibre_distance_m(villages, fibre, roads, *, fibre_nodes=None, touch_m: float = 30.0,
-                     drop_m: float = 100.0, graph: nx.Graph | None = None) -> pd.Series:
+                     drop_m: float = 100.0, graph: nx.MultiDiGraph | None = None) -> pd.Series:
     """Distance from each village to the fibre network, m (inf when unreachable).
 
     Parameters
@@ -55,7 +55,7 @@ def fibre_distance_m(villages, fibre, roads, *, fibre_nodes=None, touch_m: float
         A road node within this distance of the fibre is on the network, m.
     drop_m : float
         Longest straight drop from a span that counts without following roads, m.
-    graph : networkx.Graph, optional
+    graph : networkx.MultiDiGraph, optional
         A prebuilt :func:`road_graph` of ``roads`` (saves rebuilding it).
 
     Returns
@@ -82,7 +82,7 @@ def fibre_distance_m(villages, fibre, roads, *, fibre_nodes=None, touch_m: float
         pts = shapely.points([graph.nodes[n]["x"] for n in nodes], [graph.nodes[n]["y"] for n in nodes])
         on_net = [n for n, d in zip(nodes, shapely.distance(pts, net), strict=True) if d <= touch_m]
         if on_net:
-            dist = nx.multi_source_dijkstra_path_length(graph, on_net, weight="length_m")
+            dist = nx.multi_source_dijkstra_path_length(graph, on_net, weight="length")
             u, w, offset, to_u, to_w = snap_to_edges(graph, vx, vy)
             du = np.array([dist.get(int(n), np.inf) for n in u])
             dw = np.array([dist.get(int(n), np.inf) for n in w])
@@ -93,7 +93,7 @@ def fibre_distance_m(villages, fibre, roads, *, fibre_nodes=None, touch_m: float
 
 
 def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M,
-                    graph: nx.Graph | None = None) -> pd.Series:
+                    graph: nx.MultiDiGraph | None = None) -> pd.Series:
     """True for villages with fibre within ``reach_m`` along roads (see module doc).
 
     Parameters
@@ -102,7 +102,7 @@ def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M,
         Needs ``villages``; uses ``fibre``, ``fibre_nodes``, ``roads`` when present.
     reach_m : float
         Reach, m.
-    graph : networkx.Graph, optional
+    graph : networkx.MultiDiGraph, optional
         Prebuilt road graph of ``bundle.roads``.
 
     Returns

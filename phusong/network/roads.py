@@ -1,9 +1,21 @@
-"""The road network as a networkx graph, for fibre routing and reach along roads.
+"""The road network as an osmnx graph, for fibre routing and reach along roads.
 
-Lines are split where they share a vertex (an end point or a crossing vertex common to two
-lines); each piece becomes an edge between integer nodes carrying ``x``/``y`` in
-``settings.WORK_CRS`` (metres), the layout osmnx graphs use, so osmnx graphs can be passed to
-the same functions.
+:func:`road_graph` turns a roads layer (lines with ``road_class`` and ``cost_factor``) into the
+graph every stage uses: an osmnx-shaped :class:`networkx.MultiDiGraph` in ``settings.WORK_CRS``
+(graph attribute ``crs``; nodes with ``x``/``y`` in m; each road both ways, edges ``u → v`` with
+``length`` in m, ``geometry`` running from ``u`` to ``v``, ``oneway``, ``reversed``).
+
+What osmnx does and what is kept of our own (issue 15):
+
+- **osmnx**: building the graph from node/edge frames (:func:`osmnx.convert.graph_from_gdfs`),
+  removing the interstitial vertices (:func:`osmnx.simplification.simplify_graph`, keeping a
+  node wherever a drawn line ends or the road class or cost factor changes), merging the nodes of one junction
+  drawn as several (:func:`osmnx.simplification.consolidate_intersections`, ``tolerance`` m per
+  node), nearest nodes and edges (:mod:`osmnx.distance`), edge frames
+  (:func:`osmnx.convert.graph_to_gdfs`) and the undirected view (:func:`osmnx.convert.to_undirected`).
+- **kept**: noding drawn lines (:mod:`phusong.network._noding`; osmnx expects OSM ways with
+  shared node ids and cannot node bare geometry such as the 2018 extract), the cost of each edge
+  (aerial/buried VND per km × the class's cost factor) and the urban (underground) share.
 
 Examples
 --------
@@ -12,84 +24,37 @@ Examples
 >>> from phusong.network.roads import road_graph
 >>> roads = gpd.GeoDataFrame({"road_id": ["a", "b"], "road_class": ["national", "commune"],
 ...     "cost_factor": [2.6, 1.0]},
-...     geometry=[LineString([(500000, 2300000), (501000, 2300000)]),
+...     geometry=[LineString([(500000, 2300000), (500500, 2300000), (501000, 2300000)]),
 ...               LineString([(501000, 2300000), (501000, 2302000)])], crs="EPSG:32648")
 >>> g = road_graph(roads)
->>> g.number_of_nodes(), g.number_of_edges(), round(g.size(weight="length_m"))
-(3, 2, 3000)
+>>> type(g).__name__, g.number_of_nodes(), g.number_of_edges(), round(g.size(weight="length"))
+('MultiDiGraph', 3, 4, 6000)
 """
 
 from __future__ import annotations
 
 import networkx as nx
 import numpy as np
+import osmnx as ox
+import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from phusong import settings
 from phusong.communes import normalize_name
 from phusong.crs import to_work
 from phusong.errors import DataError
+from phusong.network._noding import node_lines
 
-__all__ = ["road_graph", "urban_areas", "snap_points", "snap_to_edges", "graph_components"]
+__all__ = ["road_graph", "urban_areas", "snap_points", "snap_to_edges", "graph_components",
+           "cheapest_edge", "simple_graph", "CONSOLIDATE_M"]
+
+#: Buffer radius of each node when merging the nodes of one junction, m (osmnx's
+#: ``tolerance``: nodes up to twice this apart, and joined by an edge, become one).
+CONSOLIDATE_M = 5.0
 
 #: Commune types whose new cable goes underground (urban undergrounding, "ngầm hóa"), as keys of
 #: :func:`phusong.communes.normalize_name` so that any Unicode form or case matches.
 _URBAN_TYPES = frozenset(normalize_name(t, strip_prefix=False) for t in ("Phường", "Thị trấn"))
-
-
-def _node_lines(geoms: np.ndarray, snap_m: float) -> np.ndarray:
-    """Insert shared vertices where lines cross or where an end point lies within ``snap_m`` of
-    another line (T-junctions drawn without a common vertex, as in many OSM extracts)."""
-    n = len(geoms)
-    if n < 2:
-        return geoms
-    cuts: list[list[np.ndarray]] = [[] for _ in range(n)]
-    moved: dict[tuple[int, int], np.ndarray] = {}
-    tree = shapely.STRtree(geoms)
-    # 1. dangling end points snapped onto a nearby line
-    ends = np.concatenate([shapely.get_point(geoms, 0), shapely.get_point(geoms, -1)])
-    owner = np.r_[np.arange(n), np.arange(n)]
-    pi, li = tree.query(ends, predicate="dwithin", distance=snap_m)
-    keep = owner[pi] != li
-    for p, line in zip(pi[keep], li[keep], strict=True):
-        key = (int(owner[p]), 0 if p < n else -1)
-        if key in moved:
-            continue
-        at = shapely.line_interpolate_point(geoms[line], shapely.line_locate_point(geoms[line], ends[p]))
-        xy = np.round(shapely.get_coordinates(at)[0], 1)
-        moved[key] = xy
-        cuts[line].append(xy)
-    # 2. crossings without a common vertex
-    a, b = tree.query(geoms, predicate="intersects")
-    sel = a < b
-    for i, j in zip(a[sel], b[sel], strict=True):
-        inter = shapely.intersection(geoms[i], geoms[j])
-        pts = shapely.get_coordinates(inter) if inter.geom_type in ("Point", "MultiPoint") else ()
-        for xy in pts:
-            xy = np.round(xy, 1)
-            cuts[i].append(xy)
-            cuts[j].append(xy)
-    out = geoms.copy()
-    for k in range(n):
-        c = np.round(shapely.get_coordinates(geoms[k]), 1)
-        if (k, 0) in moved:
-            c[0] = moved[(k, 0)]
-        if (k, -1) in moved:
-            c[-1] = moved[(k, -1)]
-        if cuts[k]:
-            line = shapely.LineString(c)
-            extra = np.array(cuts[k])
-            pos = np.r_[shapely.line_locate_point(line, shapely.points(c)),
-                        shapely.line_locate_point(line, shapely.points(extra))]
-            allc = np.vstack([c, extra])
-            order = np.argsort(pos, kind="stable")
-            allc = allc[order]
-            dup = np.r_[False, (np.abs(np.diff(allc, axis=0)) < 0.05).all(axis=1)]
-            c = allc[~dup]
-        if len(c) >= 2:
-            out[k] = shapely.LineString(c)
-    return out
 
 
 def urban_areas(communes):
@@ -146,114 +111,166 @@ def _buried_m(lines: np.ndarray, urban) -> np.ndarray:
     return np.minimum(out, shapely.length(lines))
 
 
-def _edge_pieces(geoms: np.ndarray):
-    """Cut the noded lines at shared vertices.
 
-    Returns
-    -------
-    uniq : ndarray, shape (n, 2)
-        Vertex coordinates rounded to 0.1 m; row numbers are node ids.
-    nodes : ndarray of int
-        Node ids (vertices shared by two lines, or a line's ends).
-    pieces : list of (u, v, line index, LineString)
-        One edge per piece, ``u`` where the piece starts; pieces closing on themselves dropped.
-    """
-    coords, line_idx = shapely.get_coordinates(geoms, return_index=True)
-    coords = np.round(coords, 1)  # 10 cm: identical vertices of touching lines coincide
-    uniq, inverse, counts = np.unique(coords, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.ravel()
-    starts = np.r_[0, np.flatnonzero(np.diff(line_idx)) + 1]
-    ends = np.r_[starts[1:], len(line_idx)] - 1
-    is_node = counts[inverse] > 1
-    is_node[starts] = True
-    is_node[ends] = True
-    pieces = []
-    for li, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        cut = np.flatnonzero(is_node[s : e + 1]) + s
-        for a, b in zip(cut[:-1], cut[1:], strict=True):
-            u, v = int(inverse[a]), int(inverse[b])
-            if u != v:
-                pieces.append((u, v, li, shapely.LineString(coords[a : b + 1])))
-    return uniq, np.unique(inverse[is_node]), pieces
+
+def _segment_frames(work, snap_m: float):
+    """Node and edge frames of every straight segment of the noded lines, both ways."""
+    lines = node_lines(work.geometry.to_numpy(), snap_m)
+    coords, li = shapely.get_coordinates(lines, return_index=True)
+    uniq, inv = np.unique(np.round(coords, 1), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    same = li[1:] == li[:-1]
+    u, v, k = inv[:-1][same], inv[1:][same], li[:-1][same]
+    keep = u != v
+    u, v, k = u[keep], v[keep], k[keep]
+    # one edge per node pair and direction (two drawn lines over one stretch: the cheaper one)
+    factor = work["cost_factor"].to_numpy(float)
+    order = np.lexsort((factor[k], np.maximum(u, v), np.minimum(u, v)))
+    u, v, k = u[order], v[order], k[order]
+    pair = np.column_stack([np.minimum(u, v), np.maximum(u, v)])
+    first = np.r_[True, (pair[1:] != pair[:-1]).any(axis=1)]
+    u, v, k = u[first], v[first], k[first]
+    seg = np.hypot(*(uniq[u] - uniq[v]).T)
+    attrs = {"road_class": work["road_class"].to_numpy()[k].astype(str),
+             "cost_factor": factor[k], "road_id": work["road_id"].to_numpy()[k].astype(str)}
+    # osmid: the drawn line's row (osmnx's way id), which osmnx compares to find duplicates
+    fwd = pd.DataFrame({"u": u, "v": v, "key": 0, "osmid": k, "length": seg, "oneway": False,
+                        "reversed": False, **attrs})
+    back = fwd.assign(u=v, v=u, reversed=True)
+    edges = pd.concat([fwd, back], ignore_index=True).set_index(["u", "v", "key"])
+    used = np.unique(np.r_[u, v])
+    nodes = pd.DataFrame({"x": uniq[used, 0], "y": uniq[used, 1]},
+                         index=pd.Index(used, name="osmid"))
+    return nodes, edges
+
+
+def _flat(value) -> str:
+    """One string for an attribute osmnx merged into a list (ids of joined pieces)."""
+    if isinstance(value, list):
+        return ";".join(sorted({str(x) for x in value}))
+    return str(value)
 
 
 def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float = 5.0,
-               urban=None) -> nx.Graph:
-    """Build an undirected road graph from a roads layer.
+               consolidate_m: float = CONSOLIDATE_M, urban=None) -> nx.MultiDiGraph:
+    """Build the osmnx road graph of a roads layer (module doc).
 
     Lines are joined where they share a vertex, where they cross, and where an end point lies
-    within ``snap_m`` of another line (a junction drawn without a common vertex).
+    within ``snap_m`` of another line; osmnx then simplifies the graph and consolidates the
+    intersections.
 
     Parameters
     ----------
     roads : GeoDataFrame
-        Lines with ``road_class`` and ``cost_factor`` (schema ``roads``), any CRS.
+        Lines with ``road_class``, ``cost_factor`` and ``road_id`` (schema ``roads``), any CRS.
     costs : settings.Costs
         ``cost_vnd`` of an edge = (aerial km × ``fibre_aerial_vnd_per_km`` + buried km ×
         ``fibre_buried_vnd_per_km``) × ``cost_factor``.
     snap_m : float
         Largest gap between a line's end and another line that still makes a junction, m.
+    consolidate_m : float
+        osmnx's consolidation ``tolerance``, m; 0 keeps every junction node.
     urban : GeoDataFrame, optional
         Polygons (any CRS) where new cable must go underground, e.g. :func:`urban_areas` of the
-        communes. The length of each edge inside them is buried, the rest aerial. None (the
-        default): every edge is aerial.
+        communes. None (the default): every edge is aerial.
 
     Returns
     -------
-    networkx.Graph
-        Nodes: int with ``x``, ``y`` (m, WORK_CRS). Edges: ``length_m``, ``buried_m`` (m of
-        ``length_m`` inside ``urban``), ``road_class``, ``cost_factor``, ``road_id``,
-        ``cost_vnd``, ``geometry`` (LineString, WORK_CRS). Where two lines join the same pair of
-        nodes the cheaper one is kept. ``from_node`` names the node where ``geometry`` starts.
+    networkx.MultiDiGraph
+        osmnx-shaped, ``graph["crs"] == settings.WORK_CRS``. Nodes: int with ``x``, ``y`` (m).
+        Edges (each road both ways): ``length`` (m), ``buried_m`` (m of ``length`` inside
+        ``urban``), ``road_class``, ``cost_factor``, ``road_id`` (``;``-joined when osmnx
+        merged several lines into one edge), ``cost_vnd``, ``geometry`` (``u`` → ``v``).
     """
     if roads is None or len(roads) == 0:
         raise DataError("roads: the layer is empty; a road network is needed for routing")
     work = to_work(roads, "roads").explode(index_parts=False, ignore_index=True)
-    uniq, node_ids, pieces = _edge_pieces(_node_lines(work.geometry.to_numpy(), snap_m))
-    cls = work["road_class"].to_numpy() if "road_class" in work else np.full(len(work), "unknown")
-    factor = (
-        work["cost_factor"].to_numpy(dtype=float) if "cost_factor" in work else np.ones(len(work))
-    )
-    rid = work["road_id"].to_numpy() if "road_id" in work else np.arange(len(work)).astype(str)
-    lines = np.array([p[3] for p in pieces], dtype=object)
-    length = shapely.length(lines) if len(lines) else np.zeros(0)
+    work = work[work.geom_type == "LineString"].reset_index(drop=True)
+    for col, default in (("road_class", "unknown"), ("cost_factor", 1.0)):
+        if col not in work:
+            work[col] = default
+    if "road_id" not in work:
+        work["road_id"] = [f"road_{i + 1}" for i in range(len(work))]
+    nodes, edges = _segment_frames(work, snap_m)
+    if edges.empty:
+        raise DataError("roads: no line has two distinct vertices; a road network is needed")
+    g = ox.convert.graph_from_gdfs(
+        gpd_nodes(nodes), gpd_edges(edges, nodes), graph_attrs={"crs": settings.WORK_CRS})
+    # a node stays wherever a drawn line ends (villages, junctions), as well as where the class
+    # or cost factor changes; osmnx removes the vertices inside each line
+    g = ox.simplification.simplify_graph(
+        g, edge_attrs_differ=["road_class", "cost_factor", "road_id"])
+    if consolidate_m > 0:
+        g = ox.simplification.consolidate_intersections(
+            g, tolerance=consolidate_m, rebuild_graph=True, dead_ends=True, reconnect_edges=True)
+    g.remove_edges_from(list(nx.selfloop_edges(g)))
+    return _price(g, costs, urban)
+
+
+def gpd_nodes(nodes: pd.DataFrame):
+    """Node frame as osmnx wants it (``x``/``y`` and point geometry)."""
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(nodes, geometry=gpd.points_from_xy(nodes["x"], nodes["y"]),
+                            crs=settings.WORK_CRS)
+
+
+def gpd_edges(edges: pd.DataFrame, nodes: pd.DataFrame):
+    """Edge frame as osmnx wants it (straight segment geometry from its end nodes)."""
+    import geopandas as gpd
+
+    u = edges.index.get_level_values("u")
+    v = edges.index.get_level_values("v")
+    xy_u = nodes.loc[u, ["x", "y"]].to_numpy()
+    xy_v = nodes.loc[v, ["x", "y"]].to_numpy()
+    geom = shapely.linestrings(np.stack([xy_u, xy_v], axis=1))
+    return gpd.GeoDataFrame(edges, geometry=geom, crs=settings.WORK_CRS)
+
+
+def _price(g: nx.MultiDiGraph, costs: settings.Costs, urban) -> nx.MultiDiGraph:
+    """Exact lengths from the final geometries, the buried share and the VND cost per edge."""
+    keys = list(g.edges(keys=True))
+    if not keys:
+        raise DataError("roads: the graph has no edges after simplification")
+    lines = np.empty(len(keys), dtype=object)
+    for i, (u, v, k) in enumerate(keys):
+        d = g.edges[u, v, k]
+        geom = d.get("geometry")
+        if geom is None:
+            geom = shapely.LineString([(g.nodes[u]["x"], g.nodes[u]["y"]),
+                                       (g.nodes[v]["x"], g.nodes[v]["y"])])
+        lines[i] = geom
+    length = shapely.length(lines)
     buried = _buried_m(lines, urban)
-    li = np.array([p[2] for p in pieces], dtype=np.int64)
     aerial_per_m = costs.fibre_aerial_vnd_per_km / 1000.0
     buried_per_m = costs.fibre_buried_vnd_per_km / 1000.0
-    if urban is None:  # the all-aerial formula, as it always was
-        cost = length * aerial_per_m * factor[li]
-    else:
-        cost = (length - buried) * aerial_per_m * factor[li] + buried * buried_per_m * factor[li]
-    g = nx.Graph()
-    for n in node_ids:
-        g.add_node(int(n), x=float(uniq[n, 0]), y=float(uniq[n, 1]))
-    for k, (u, v, i, line) in enumerate(pieces):
-        if g.has_edge(u, v) and g[u][v]["cost_vnd"] <= cost[k]:
-            continue
-        g.add_edge(
-            u,
-            v,
-            length_m=float(length[k]),
-            buried_m=float(buried[k]),
-            road_class=str(cls[i]),
-            cost_factor=float(factor[i]),
-            road_id=str(rid[i]),
-            cost_vnd=float(cost[k]),
-            from_node=u,
-            geometry=line,
-        )
+    for i, (u, v, k) in enumerate(keys):
+        d = g.edges[u, v, k]
+        factor = float(np.max(d["cost_factor"])) if isinstance(d["cost_factor"], list) \
+            else float(d["cost_factor"])
+        d["geometry"] = lines[i]
+        d["length"] = float(length[i])
+        d["buried_m"] = float(buried[i])
+        d["cost_factor"] = factor
+        d["road_class"] = _flat(d["road_class"])
+        d["road_id"] = _flat(d["road_id"])
+        d["cost_vnd"] = float(((length[i] - buried[i]) * aerial_per_m
+                               + buried[i] * buried_per_m) * factor)
+    for _, d in g.nodes(data=True):
+        d.pop("osmid_original", None)
+        d.pop("geometry", None)
+        d["x"], d["y"] = float(d["x"]), float(d["y"])
     g.graph["crs"] = settings.WORK_CRS
     return g
 
 
-def snap_points(graph: nx.Graph, x_m, y_m) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest graph node of each point.
+def snap_points(graph: nx.MultiDiGraph, x_m, y_m) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest graph node of each point (:func:`osmnx.distance.nearest_nodes`).
 
     Parameters
     ----------
-    graph : networkx.Graph
-        Nodes with ``x``, ``y`` in WORK_CRS metres.
+    graph : networkx.MultiDiGraph
+        A :func:`road_graph` (nodes with ``x``, ``y`` in WORK_CRS metres).
     x_m, y_m : array_like
         Points in WORK_CRS, metres.
 
@@ -264,21 +281,23 @@ def snap_points(graph: nx.Graph, x_m, y_m) -> tuple[np.ndarray, np.ndarray]:
     offset_m : ndarray of float
         Straight-line distance from the point to that node, m.
     """
-    nodes = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
-    if nodes.size == 0:
+    if graph.number_of_nodes() == 0:
         raise DataError("road graph has no nodes; check the roads layer")
-    xy = np.array([(graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in nodes])
-    dist, idx = cKDTree(xy).query(np.column_stack([np.asarray(x_m), np.asarray(y_m)]))
-    return nodes[idx], np.asarray(dist, dtype=float)
+    x = np.atleast_1d(np.asarray(x_m, dtype=float))
+    y = np.atleast_1d(np.asarray(y_m, dtype=float))
+    if x.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    nodes, dist = ox.distance.nearest_nodes(graph, x, y, return_dist=True)
+    return np.asarray(nodes, dtype=np.int64), np.asarray(dist, dtype=float)
 
 
-def snap_to_edges(graph: nx.Graph, x_m, y_m):
-    """Project each point onto its nearest road edge.
+def snap_to_edges(graph: nx.MultiDiGraph, x_m, y_m):
+    """Project each point onto its nearest road edge (:func:`osmnx.distance.nearest_edges`).
 
     Parameters
     ----------
-    graph : networkx.Graph
-        A :func:`road_graph` (edges carry ``geometry`` and ``from_node``).
+    graph : networkx.MultiDiGraph
+        A :func:`road_graph` (edge geometries run from ``u`` to ``v``).
     x_m, y_m : array_like
         Points in WORK_CRS, metres.
 
@@ -291,25 +310,78 @@ def snap_to_edges(graph: nx.Graph, x_m, y_m):
     to_u_m, to_v_m : ndarray
         Distance along the edge from the projected point to ``u`` and to ``v``, m.
     """
-    edges = list(graph.edges(data=True))
-    if not edges:
+    if graph.number_of_edges() == 0:
         raise DataError("road graph has no edges; check the roads layer")
-    geoms = np.array([d["geometry"] for _, _, d in edges], dtype=object)
-    pts = shapely.points(np.asarray(x_m, dtype=float), np.asarray(y_m, dtype=float))
-    tree = shapely.STRtree(geoms)
-    (ip, ie), offset = tree.query_nearest(pts, return_distance=True, all_matches=False)
-    order = np.argsort(ip, kind="stable")
-    ip, ie, offset = ip[order], ie[order], offset[order]
-    s = shapely.line_locate_point(geoms[ie], pts[ip])
-    length = shapely.length(geoms[ie])
-    start = np.array([edges[k][2]["from_node"] for k in ie])
-    u = np.array([edges[k][0] for k in ie])
-    v = np.array([edges[k][1] for k in ie])
-    flip = start != u  # geometry runs from v to u
-    to_u = np.where(flip, length - s, s)
-    return u, v, np.asarray(offset, float), to_u, length - to_u
+    x = np.atleast_1d(np.asarray(x_m, dtype=float))
+    y = np.atleast_1d(np.asarray(y_m, dtype=float))
+    if x.size == 0:
+        z = np.zeros(0)
+        return z.astype(np.int64), z.astype(np.int64), z, z, z
+    near, offset = ox.distance.nearest_edges(graph, x, y, return_dist=True)
+    near = np.array([tuple(e) for e in near], dtype=np.int64).reshape(-1, 3)
+    geoms = np.array([graph.edges[int(u), int(v), int(k)]["geometry"] for u, v, k in near],
+                     dtype=object)
+    s = shapely.line_locate_point(geoms, shapely.points(x, y))
+    length = shapely.length(geoms)
+    u = near[:, 0].astype(np.int64)
+    v = near[:, 1].astype(np.int64)
+    return u, v, np.asarray(offset, float), s, length - s
+
+
+def cheapest_edge(graph, u, v, weight: str = "cost_vnd") -> dict:
+    """Attributes of the cheapest edge from ``u`` to ``v`` (any of the parallel ones).
+
+    Parameters
+    ----------
+    graph : networkx graph
+        A :func:`road_graph` or any networkx graph.
+    u, v : node
+        End nodes.
+    weight : str
+        Edge attribute compared.
+
+    Returns
+    -------
+    dict
+        The edge's attribute dict (not a copy).
+    """
+    data = graph.get_edge_data(u, v)
+    if data is None:
+        raise DataError(f"road graph: no edge between nodes {u!r} and {v!r}")
+    if graph.is_multigraph():
+        return min(data.values(), key=lambda d: float(d.get(weight, np.inf)))
+    return data
+
+
+def simple_graph(graph: nx.MultiDiGraph, weight: str = "cost_vnd") -> nx.Graph:
+    """Undirected simple view of a road graph: the cheapest edge between each pair of nodes.
+
+    Built on :func:`osmnx.convert.to_undirected` (which merges each road's two directions), for
+    algorithms defined on simple undirected graphs (bridges, rings).
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph
+        A :func:`road_graph`.
+    weight : str
+        Edge attribute that chooses among parallel edges.
+
+    Returns
+    -------
+    networkx.Graph
+        Same nodes (with ``x``, ``y``) and, per node pair, one edge with the chosen attributes.
+    """
+    und = ox.convert.to_undirected(graph)
+    out = nx.Graph(**graph.graph)
+    out.add_nodes_from(graph.nodes(data=True))
+    for u, v, d in und.edges(data=True):
+        if not out.has_edge(u, v) or float(d[weight]) < float(out[u][v][weight]):
+            out.add_edge(u, v, **d)
+    return out
 
 
 def graph_components(graph: nx.Graph) -> list[set]:
-    """Connected components, largest first (for reporting disconnected road networks)."""
-    return sorted(nx.connected_components(graph), key=len, reverse=True)
+    """Connected components (weakly, for directed graphs), largest first."""
+    comps = (nx.weakly_connected_components(graph) if graph.is_directed()
+             else nx.connected_components(graph))
+    return sorted(comps, key=len, reverse=True)

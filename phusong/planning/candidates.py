@@ -98,7 +98,7 @@ def backhaul_vnd(graph, sources: list, x_m, y_m, bundle, scenario: Scenario = DE
     node, offset = deps.snap_points(graph, x_m, y_m)
     if sources:
         cost = nx.multi_source_dijkstra_path_length(graph, sources, weight="cost_vnd")
-        length = nx.multi_source_dijkstra_path_length(graph, sources, weight="length_m")
+        length = nx.multi_source_dijkstra_path_length(graph, sources, weight="length")
     else:
         cost, length = {}, {}
     c = np.array([cost.get(int(n), np.inf) for n in node]) + offset * aerial
