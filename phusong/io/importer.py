@@ -19,6 +19,7 @@ from phusong.bundle import Bundle, Provenance, save_bundle
 from phusong.errors import DataError
 from phusong.io._files import Imported
 from phusong.io.fibre import read_fibre
+from phusong.io.osm import is_osm, osm_extent
 from phusong.io.rasters import read_dem, read_population
 from phusong.io.roads import read_roads
 from phusong.io.sites import read_cells, read_opencellid, read_sites
@@ -176,9 +177,10 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
         layers["villages"] = vil.data
         prov["villages"] = _prov(vil, "villages", spec)
     if spec.roads is not None:
-        roads = read_roads(spec.roads)
+        osm = is_osm(spec.roads)
+        # OSM extracts (a whole country's PBF) are cut to the communes; vector files as given
+        roads = read_roads(spec.roads, extent=osm_extent(com.data) if osm else None)
         layers["roads"] = roads.data
-        osm = Path(spec.roads).suffix.lower() == ".osm"
         prov["roads"] = _prov(roads, "roads", spec, _DEFAULT_LICENCE[".osm"] if osm else "unknown")
     if spec.fibre is not None:
         spans, nodes = read_fibre(spec.fibre)

@@ -45,8 +45,8 @@ from phusong.crs import to_work
 from phusong.errors import DataError
 from phusong.network._noding import node_lines
 
-__all__ = ["road_graph", "urban_areas", "snap_points", "snap_to_edges", "graph_components",
-           "cheapest_edge", "simple_graph", "CONSOLIDATE_M"]
+__all__ = ["road_graph", "road_lines", "urban_areas", "snap_points", "snap_to_edges",
+           "graph_components", "cheapest_edge", "simple_graph", "CONSOLIDATE_M"]
 
 #: Buffer radius of each node when merging the nodes of one junction, m (osmnx's
 #: ``tolerance``: nodes up to twice this apart, and joined by an edge, become one).
@@ -378,6 +378,36 @@ def simple_graph(graph: nx.MultiDiGraph, weight: str = "cost_vnd") -> nx.Graph:
         if not out.has_edge(u, v) or float(d[weight]) < float(out[u][v][weight]):
             out.add_edge(u, v, **d)
     return out
+
+
+def road_lines(graph: nx.MultiDiGraph):
+    """The roads of a :func:`road_graph` as a layer: one line per road (not per direction).
+
+    Parameters
+    ----------
+    graph : networkx.MultiDiGraph
+        A :func:`road_graph`.
+
+    Returns
+    -------
+    GeoDataFrame
+        Schema ``roads`` in EPSG:4326: ``road_id``, ``road_class``, ``cost_factor``,
+        ``length_m`` and the line, from :func:`osmnx.convert.graph_to_gdfs` of the
+        undirected graph.
+    """
+    import geopandas as gpd
+
+    edges = ox.convert.graph_to_gdfs(ox.convert.to_undirected(graph), nodes=False)
+    ids = edges["road_id"].astype(str).to_numpy()
+    # one drawn road may give several edges: number the pieces so ids stay unique
+    n = pd.Series(ids).groupby(ids).cumcount().to_numpy()
+    many = pd.Series(ids).duplicated(keep=False).to_numpy()
+    ids = np.where(many, [f"{i}#{k + 1}" for i, k in zip(ids, n, strict=True)], ids)
+    out = gpd.GeoDataFrame({"road_id": ids, "road_class": edges["road_class"].to_numpy(),
+                            "cost_factor": edges["cost_factor"].to_numpy(float),
+                            "length_m": edges["length"].to_numpy(float)},
+                           geometry=edges.geometry.to_numpy(), crs=settings.WORK_CRS)
+    return out.to_crs(settings.STORE_CRS)
 
 
 def graph_components(graph: nx.Graph) -> list[set]:
