@@ -124,15 +124,15 @@ def osm_graph():
     import geopandas as gpd
     import shapely
 
-    from phusong.network.roads import road_graph
+    from phusong.network.roads import graph_components, road_graph, simple_graph
 
     roads = gpd.read_file(OSM).to_crs("EPSG:32648")
     noded = shapely.node(shapely.union_all(shapely.set_precision(roads.geometry.values, 5.0)))
     parts = gpd.GeoDataFrame(geometry=list(shapely.get_parts(noded)), crs="EPSG:32648")
     parts = parts.assign(road_id=[f"osm{i}" for i in range(len(parts))], road_class="commune",
                          cost_factor=1.0)
-    g = road_graph(parts)
-    return g.subgraph(max(nx.connected_components(g), key=len)).copy()
+    g = road_graph(parts)  # osmnx MultiDiGraph; networkx's Steiner methods need a simple graph
+    return simple_graph(g.subgraph(graph_components(g)[0]).copy())
 
 
 def main() -> None:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from xml.etree.ElementTree import ParseError
+from xml.sax import SAXException
 
 import geopandas as gpd
 import numpy as np
@@ -119,7 +121,7 @@ def read_osm_xml(path, *, extent=None) -> gpd.GeoDataFrame:
     except ox._errors.InsufficientResponseError:
         feats = gpd.GeoDataFrame(columns=["highway", "geometry"], geometry="geometry",
                                  crs=settings.STORE_CRS)
-    except Exception as exc:  # expat, KeyError, ValueError: a broken file, whatever the parser
+    except (ParseError, SAXException, KeyError, ValueError, TypeError) as exc:  # broken file
         raise FormatError(f"{p}: not valid OSM XML ({type(exc).__name__}: {exc}); export the "
                           "file again") from None
     rows = []
