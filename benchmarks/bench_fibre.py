@@ -5,7 +5,7 @@ Instances: seeded road-like grids (k × k lattice, 15 % of links deleted, costs 
 largest component) with random terminals, and the real 2018 OSM roads around Hòa Bình
 (``roads_bbox.gpkg``, read-only from ../shared). The extract's lines are not split at junctions
 (``roads_province.gpkg`` gives 471 components, the largest 116 nodes), so here they are noded
-with shapely at 5 m precision before ``phusong.planning.roads.road_graph``; it has no road
+with shapely at 5 m precision before ``phusong.network.roads.road_graph``; it has no road
 class, so every road is costed as ``commune`` (cost factor 1); largest component kept.
 Prints one JSON line per (instance, method): nodes, edges, terminals, cost, seconds, peak RSS,
 cost ratio vs Mehlhorn and vs the exact optimum when known. Usage::
@@ -124,15 +124,15 @@ def osm_graph():
     import geopandas as gpd
     import shapely
 
-    from phusong.planning.roads import road_graph
+    from phusong.network.roads import graph_components, road_graph, simple_graph
 
     roads = gpd.read_file(OSM).to_crs("EPSG:32648")
     noded = shapely.node(shapely.union_all(shapely.set_precision(roads.geometry.values, 5.0)))
     parts = gpd.GeoDataFrame(geometry=list(shapely.get_parts(noded)), crs="EPSG:32648")
     parts = parts.assign(road_id=[f"osm{i}" for i in range(len(parts))], road_class="commune",
                          cost_factor=1.0)
-    g = road_graph(parts)
-    return g.subgraph(max(nx.connected_components(g), key=len)).copy()
+    g = road_graph(parts)  # osmnx MultiDiGraph; networkx's Steiner methods need a simple graph
+    return simple_graph(g.subgraph(graph_components(g)[0]).copy())
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import json
 import resource
 import sys
 import time
+from pathlib import Path
 
 
 def _bundle(per_commune: int, districts):
@@ -29,7 +30,9 @@ def _bundle(per_commune: int, districts):
     if build_twin is not None:
         return build_twin(seed=0, districts=districts), False
     from phusong.bundle import validate
-    from phusong.planning._plan_synthetic import synthetic_bundle
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test doubles live in tests/
+    from tests._synthetic import synthetic_bundle
 
     return validate(synthetic_bundle(151, per_commune, seed=7, sites_per_commune=2)), True
 

@@ -40,9 +40,10 @@ import pyogrio
 import tomli_w
 
 from phusong import settings
+from phusong.atomic import atomic_dir
 from phusong.crs import parse_crs, require_crs
 from phusong.errors import CRSError, DataError, FormatError, InputFileError
-from phusong.io.atomic import atomic_dir
+from phusong.gpkg import write_gpkg
 from phusong.raster import Raster, read_raster, write_raster
 from phusong.schema import SCHEMAS, check_layer
 
@@ -245,7 +246,7 @@ def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False) ->
         try:
             for name in LAYER_ORDER:
                 if name in bundle.layers:
-                    pyogrio.write_dataframe(bundle.layers[name], gpkg, layer=name, driver="GPKG")
+                    write_gpkg(bundle.layers[name], gpkg, layer=name)
         finally:
             pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
         for name, r in bundle.rasters.items():

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from phusong.bundle import save_bundle, validate
 from phusong.cli import main
 from phusong.planning import _plan_deps as deps
-from phusong.planning._plan_synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 
 
 @pytest.fixture

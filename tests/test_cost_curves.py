@@ -182,7 +182,7 @@ def test_mobile_bad_input():
 
 
 # ---------------------------------------------------------------------------- fibre
-# Road graph (edge cost VND; length_m = 10 × cost), fibre at F:
+# Road graph (edge cost VND; length = 10 × cost, m), fibre at F:
 #   F─a 6, a─b 10, a─c 2, F─h 4; households b 1, c 5, h 4 (a none, a branches).
 # The Steiner tree is the whole tree: route 22, 10 households. With FTTH 1 VND per home the
 # reverse greedy removes (score = (branch + FTTH × hh) / hh):
@@ -195,7 +195,7 @@ def test_mobile_bad_input():
 def _graph():
     g = nx.Graph()
     for u, v, c in (("F", "a", 6.0), ("a", "b", 10.0), ("a", "c", 2.0), ("F", "h", 4.0)):
-        g.add_edge(u, v, cost_vnd=c, length_m=10 * c)
+        g.add_edge(u, v, cost_vnd=c, length=10 * c)
     return g
 
 
@@ -225,7 +225,7 @@ def test_fibre_hand_solved_points():
 def test_fibre_multigraph_keeps_the_cheapest_parallel_edge():
     # a dearer parallel F─a (100 VND) must not change anything: 100 % still costs 22 + 10
     g = nx.MultiGraph(_graph())
-    g.add_edge("F", "a", cost_vnd=100.0, length_m=1000.0)
+    g.add_edge("F", "a", cost_vnd=100.0, length=1000.0)
     curve = fibre_cost_curve(g, ["F"], HH_NODES, levels=(40, 100), ftth_vnd_per_home=1.0,
                              total_households=10)
     assert [p["cost_vnd"] for p in curve] == pytest.approx([8, 32], rel=REL)
@@ -246,7 +246,7 @@ def test_fibre_ftth_cost_is_included():
 
 def test_fibre_unreachable_component_and_base():
     g = _graph()
-    g.add_edge("y", "z", cost_vnd=1.0, length_m=10.0)  # another component: z out of reach
+    g.add_edge("y", "z", cost_vnd=1.0, length=10.0)  # another component: z out of reach
     hh = {**HH_NODES, "z": 10}
     curve = fibre_cost_curve(g, ["F"], hh, levels=(40, 90, 100), ftth_vnd_per_home=1.0,
                              total_households=20)

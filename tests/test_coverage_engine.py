@@ -442,7 +442,6 @@ def test_cli_site_on_srtm_tile(hoabinh, tmp_path):
 
 
 def test_default_model_is_itm_and_terrain_aware():
-    pytest.importorskip("phusong.coverage.itm", reason="ITM module not built yet")
     assert settings.DEFAULT_MODEL == "itm"
     s_flat = score_villages(tiny_bundle(ridge=False), techs=["2G", "4G"])
     s_ridge = score_villages(tiny_bundle(), techs=["2G", "4G"])

@@ -92,7 +92,7 @@ def test_geopackage_crs(ogrinfo, bundle, plan, tmp_path, crs, code):
     out = tmp_path / "plan.gpkg"
     export_plan(bundle, plan, "gpkg", out, crs=crs)
     text = summary_of(ogrinfo, str(out))
-    assert text.count(f'ID["EPSG",{code}]') == 2  # both layers
+    assert text.count(f'ID["EPSG",{code}]') == 3  # every layer: communes, sites, routes
     assert "Feature Count: 4" in text and "Feature Count: 2" in text
     assert "households_passed: Integer64" in text  # full names in a GeoPackage
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -39,7 +40,9 @@ def test_map_and_export_and_briefing(files):
             "--out", root / "p.gpkg", "--json")
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)
-    assert rep["crs"] == "EPSG:9211" and rep["counts"] == {"candidate_sites": 4, "fibre_routes": 2}
+    assert rep["crs"] == "EPSG:9211"
+    assert rep["counts"] == {"communes": 4, "candidate_sites": 4, "fibre_routes": 2}
+    assert [Path(p).name for p in rep["paths"]] == ["p.gpkg", "p.qgs"]  # the QGIS project beside
     r = run("briefing", bundle, "--plan", plan, "--out", root / "brief")
     assert r.exit_code == 0, r.output
     assert (root / "brief" / "briefing.xlsx").is_file()

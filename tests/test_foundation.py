@@ -14,6 +14,7 @@ from affine import Affine
 from shapely.geometry import Point, box
 
 from phusong import settings
+from phusong.atomic import atomic_dir, atomic_path
 from phusong.bundle import (
     Bundle,
     Provenance,
@@ -33,7 +34,6 @@ from phusong.errors import (
     PhusongError,
     SchemaError,
 )
-from phusong.io.atomic import atomic_dir, atomic_path
 
 
 def test_errors_inherit_builtins():

@@ -1,6 +1,6 @@
 """Targets and gap tables on the 2020 and 2025 boundaries, and the ``phusong gaps`` command.
 
-The coverage engine is replaced by a disc stand-in (``_plan_synthetic.disc_scores``: a village
+The coverage engine is replaced by a disc stand-in (``tests._synthetic.disc_scores``: a village
 is covered by a technology within a fixed radius of a site carrying it) so these tests check the
 gap arithmetic alone.
 """
@@ -20,11 +20,11 @@ from phusong.bundle import save_bundle, validate
 from phusong.cli import main
 from phusong.errors import DataError, SchemaError
 from phusong.planning import _plan_deps as deps
-from phusong.planning._plan_synthetic import disc_scores, synthetic_bundle
 from phusong.planning.gaps import compute_gaps
 from phusong.planning.scenario import scenario_from_dict
 from phusong.planning.targets import target_columns, targets_from_records
 from phusong.settings import Target
+from tests._synthetic import disc_scores, synthetic_bundle
 
 standin_scores = disc_scores
 

@@ -1,7 +1,7 @@
 """A planner's own, incomplete data (issue 13): fibre as POPs or nothing, derived commune centres,
 the census against the villages, population rasters, and every bad input of the issue.
 
-Small synthetic fixtures only (``_plan_synthetic``: real commune codes with box geometry); the
+Small synthetic fixtures only (``tests/_synthetic.py``: real commune codes with box geometry); the
 real layers are exercised by ``test_own_data_realdata.py``.
 """
 
@@ -32,7 +32,6 @@ from phusong.io.census import (
 from phusong.io.fibre import read_fibre
 from phusong.io.rasters import read_population
 from phusong.planning import _plan_deps as deps
-from phusong.planning._plan_synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 from phusong.planning.centres import (
     CENTRE_SOURCES,
     POP_ASSUMPTION,
@@ -43,6 +42,7 @@ from phusong.planning.centres import (
 from phusong.planning.feeders import FEEDER_LABEL, infer_feeders
 from phusong.planning.gaps import compute_gaps
 from phusong.planning.plan import make_plan, plan_summary_lines
+from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 
 
 def _without(b: Bundle, *layers: str) -> Bundle:

@@ -1,6 +1,6 @@
 """The joint plan: budgets, ranking, year-by-year figures, plan folder, and every bad input.
 
-Most tests replace the propagation engine by the disc stand-ins of ``_plan_synthetic`` (fast,
+Most tests replace the propagation engine by the disc stand-ins of ``tests._synthetic`` (fast,
 predictable); the road graph, fibre reach, siting optimiser and router are the real ones. One
 test runs the real coverage engine end to end.
 """
@@ -21,10 +21,10 @@ from phusong import settings
 from phusong.bundle import fingerprint, validate
 from phusong.errors import DataError, OutputError, PhusongWarning
 from phusong.planning import _plan_deps as deps
-from phusong.planning._plan_synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 from phusong.planning.candidates import check_candidates
 from phusong.planning.plan import make_plan
 from phusong.planning.scenario import DEFAULT_SCENARIO, load_scenario, scenario_from_dict
+from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """``phusong plan apply``: a plan folder applied to its bundle, year by year, and every bad input.
 
 The plan is made on the small synthetic planning bundle with the disc stand-ins of
-``_plan_synthetic`` (as in ``test_plan.py``), so re-scoring the applied bundle with the same
+``tests._synthetic`` (as in ``test_plan.py``), so re-scoring the applied bundle with the same
 stand-in must give the services the plan reported.
 """
 
@@ -19,10 +19,10 @@ from phusong.bundle import fingerprint, load_bundle, save_bundle, validate
 from phusong.cli import main
 from phusong.errors import DataError, InputFileError
 from phusong.planning import _plan_deps as deps
-from phusong.planning._plan_synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 from phusong.planning.apply import apply_plan, read_plan_actions
 from phusong.planning.plan import make_plan
 from phusong.planning.scenario import scenario_from_dict
+from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 
 YEARS = (2025, 2030)
 

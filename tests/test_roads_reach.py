@@ -13,10 +13,12 @@ from shapely.geometry import LineString, Point, box
 
 from phusong.bundle import Bundle
 from phusong.errors import DataError
-from phusong.planning.reach import fibre_available, fibre_distance_m
-from phusong.planning.roads import (
+from phusong.network.reach import fibre_available, fibre_distance_m
+from phusong.network.roads import (
+    cheapest_edge,
     graph_components,
     road_graph,
+    simple_graph,
     snap_points,
     snap_to_edges,
     urban_areas,
@@ -40,13 +42,18 @@ def _roads():
 
 def test_graph_nodes_edges_costs():
     g = road_graph(_roads())
+    assert isinstance(g, nx.MultiDiGraph) and g.graph["crs"] == "EPSG:32648"
     assert g.number_of_nodes() == 5  # interior vertex (500, 0) is not shared: no node
-    assert g.number_of_edges() == 3
+    assert g.number_of_edges() == 6  # three roads, each both ways (osmnx's two-way convention)
     e = g.edges[next(iter(g.edges))]
     # cost = km × aerial VND/km × factor: 1 km × 5,000 USD × 25,500 × 2.6 (exact arithmetic)
     costs = sorted(d["cost_vnd"] for *_, d in g.edges(data=True))
     assert costs[-1] == pytest.approx(1.0 * 5000 * 25500 * 2.6, rel=1e-9)
-    assert e["geometry"].length == pytest.approx(e["length_m"])
+    assert e["geometry"].length == pytest.approx(e["length"])
+    # osmnx convention: an edge's geometry runs from u to v
+    for u, v, d in g.edges(data=True):
+        assert d["geometry"].coords[0] == (g.nodes[u]["x"], g.nodes[u]["y"])
+        assert d["geometry"].coords[-1] == (g.nodes[v]["x"], g.nodes[v]["y"])
     assert [len(c) for c in graph_components(g)] == [3, 2]
 
 
@@ -54,7 +61,7 @@ def test_graph_from_lonlat_is_metric():
     r = _roads().to_crs("EPSG:4326")
     g = road_graph(r)
     # reprojection round trip changes lengths by far less than 1 m over 1 km
-    assert g.size(weight="length_m") == pytest.approx(2100.0, abs=1.0)
+    assert g.size(weight="length") / 2 == pytest.approx(2100.0, abs=1.0)  # both ways counted
 
 
 def test_empty_roads_refused():
@@ -103,7 +110,7 @@ def test_fibre_available_on_bundle():
 def test_no_fibre_means_nothing_available():
     v = _villages([(200, 30)])
     assert np.isinf(fibre_distance_m(v, None, _roads())).all()
-    assert nx.is_connected(road_graph(_roads().iloc[:2]))
+    assert nx.is_weakly_connected(road_graph(_roads().iloc[:2]))
 
 
 def test_crossings_and_near_junctions_are_joined():
@@ -116,13 +123,14 @@ def test_crossings_and_near_junctions_are_joined():
         crs=CRS,
     )
     g = road_graph(roads)
-    assert nx.is_connected(g)
-    # the bar is cut at x=200 and x=700: 3 + 2 + 1 edges; lengths preserved within the 3 m snap
-    assert g.number_of_edges() == 6
-    assert g.size(weight="length_m") == pytest.approx(1000 + 200 + 500, abs=3.0)
+    assert nx.is_weakly_connected(g)
+    # the bar is cut at x=200 and x=700: 3 + 2 + 1 edges, each both ways; lengths preserved
+    # within the 3 m snap
+    assert g.number_of_edges() == 12
+    assert g.size(weight="length") / 2 == pytest.approx(1000 + 200 + 500, abs=3.0)
     # a 10 m gap is beyond the default 5 m snap: stays apart
     roads.loc[2, "geometry"] = LineString([(700, 10), (700, 500)])
-    assert not nx.is_connected(road_graph(roads))
+    assert not nx.is_weakly_connected(road_graph(roads))
 
 
 def _edge_of(g, road_id):
@@ -136,7 +144,7 @@ def test_urban_length_is_priced_buried():
     a, b = _edge_of(g, "a"), _edge_of(g, "b")
     # the square's edge at x=500 moved by the lon/lat round trip: well under a micrometre
     assert a["buried_m"] == pytest.approx(500.0, abs=1e-6)
-    half_km = a["length_m"] / 2 / 1000
+    half_km = a["length"] / 2 / 1000
     want = (half_km * COSTS.fibre_aerial_vnd_per_km + half_km * COSTS.fibre_buried_vnd_per_km) * 2.6
     assert a["cost_vnd"] == pytest.approx(want, rel=1e-9)
     assert b["buried_m"] == 0.0
@@ -148,20 +156,20 @@ def test_touching_urban_polygons_count_once():
     two = gpd.GeoDataFrame(geometry=[box(900, -10, 1000, 1010), box(1000, -10, 1100, 1010)],
                            crs=CRS)
     b = _edge_of(road_graph(_roads(), urban=two), "b")
-    assert b["buried_m"] == pytest.approx(b["length_m"])
+    assert b["buried_m"] == pytest.approx(b["length"])
 
 
 def test_no_urban_is_as_before():
     plain = road_graph(_roads())
     for urban in (None, gpd.GeoDataFrame(geometry=[], crs=CRS)):
         g = road_graph(_roads(), urban=urban)
-        for u, v, d in plain.edges(data=True):
-            e = g.edges[u, v]
+        for u, v, k, d in plain.edges(keys=True, data=True):
+            e = g.edges[u, v, k]
             assert e["cost_vnd"] == d["cost_vnd"]  # bit-identical
             assert e["buried_m"] == 0.0
     # the all-aerial formula, exactly as before urban= existed
     for *_, d in plain.edges(data=True):
-        assert d["cost_vnd"] == d["length_m"] * (COSTS.fibre_aerial_vnd_per_km / 1000.0) * d["cost_factor"]
+        assert d["cost_vnd"] == d["length"] * (COSTS.fibre_aerial_vnd_per_km / 1000.0) * d["cost_factor"]
 
 
 def test_urban_areas_any_unicode_form():
@@ -175,3 +183,51 @@ def test_urban_areas_any_unicode_form():
     assert got.crs == communes.crs
     with pytest.raises(DataError, match="no 'type' column"):
         urban_areas(communes.drop(columns="type"))
+
+
+def test_osmnx_simplifies_interior_vertices():
+    # osmnx removes the vertices inside a line (no junction there) and keeps a node where a drawn
+    # line ends, even when two lines of one class meet end to end (a village sits there)
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["p", "q"], "road_class": ["commune", "commune"], "cost_factor": [1.0, 1.0]},
+        geometry=[LineString([(0, 0), (200, 0), (300, 40), (400, 0)]),
+                  LineString([(400, 0), (1000, 0)])],
+        crs=CRS,
+    )
+    g = road_graph(roads)
+    assert sorted(g.nodes[n]["x"] for n in g.nodes) == [0.0, 400.0, 1000.0]
+    p = _edge_of(g, "p")
+    assert len(p["geometry"].coords) == 4  # the vertices live on in the edge's geometry
+    # exact: straight pieces in metres (200 + 2 × √(100² + 40²))
+    assert p["length"] == pytest.approx(200 + 2 * np.hypot(100, 40), rel=1e-12)
+
+
+def test_osmnx_consolidates_a_junction_drawn_twice():
+    # a dual carriageway crossing: the side road meets the two parallel lines 6 m apart, giving
+    # two junction nodes 6 m apart; osmnx consolidation (5 m per node) makes them one
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["n", "s", "side"], "road_class": ["national", "national", "commune"],
+         "cost_factor": [2.6, 2.6, 1.0]},
+        geometry=[LineString([(0, 0), (1000, 0)]), LineString([(0, 6), (1000, 6)]),
+                  LineString([(500, -300), (500, 300)])],
+        crs=CRS,
+    )
+    kept = road_graph(roads, consolidate_m=0.0)
+    merged = road_graph(roads)
+    near = [n for n in kept if abs(kept.nodes[n]["x"] - 500) < 1 and abs(kept.nodes[n]["y"]) < 10]
+    assert len(near) == 2
+    near = [n for n in merged
+            if abs(merged.nodes[n]["x"] - 500) < 1 and abs(merged.nodes[n]["y"]) < 10]
+    assert len(near) == 1
+    assert merged.number_of_nodes() == kept.number_of_nodes() - 1
+
+
+def test_simple_graph_keeps_cheapest_edge():
+    g = road_graph(_roads())
+    s = simple_graph(g)
+    assert isinstance(s, nx.Graph) and not s.is_multigraph() and not s.is_directed()
+    assert s.number_of_edges() == 3
+    u, v = next(iter(s.edges))
+    assert cheapest_edge(g, u, v)["cost_vnd"] == s[u][v]["cost_vnd"]
+    with pytest.raises(DataError, match="no edge between"):
+        cheapest_edge(g, u, u)

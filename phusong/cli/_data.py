@@ -1,4 +1,4 @@
-"""``phusong data import`` and ``phusong data validate``: real files in, a checked bundle out.
+"""``phusong data import``, ``data roads`` and ``data validate``: real files in, checked layers out.
 
 Examples
 --------
@@ -8,6 +8,7 @@ Examples
         --sites tram.xlsx --col site_id=MA_TRAM --col lat=VI_DO --col lon=KINH_DO \\
         --dem N21E105.hgt --roads province.osm --out hoabinh_bundle --licence sites="Viettel"
     phusong data validate tram.csv --kind sites --col x=X --col y=Y --crs EPSG:9211
+    phusong data roads --osm vietnam-latest.osm.pbf --communes hoabinh_bundle --out roads.gpkg
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def data() -> None:
               "villages; or the persons of the nearest --population cells / 3.86 per household.")
 @click.option("--settlements-from-population", is_flag=True,
               help="No village list: derive settlement points from --population (labelled).")
-@click.option("--roads", help="Roads: .gpkg, .geojson, .shp/.zip or OSM XML (.osm).")
+@click.option("--roads", help="Roads: .gpkg, .geojson, .shp/.zip, or OpenStreetMap XML (.osm) "
+              "or PBF (.osm.pbf), cut to the communes.")
 @click.option("--fibre", help="Fibre network: OFDS-like GeoJSON — spans and nodes, or nodes "
               "only (POP, OLT, splitter). Without it a plan assumes a POP at every commune centre.")
 @click.option("--extent", type=click.Choice(["communes", "province", "none"]),
@@ -152,6 +154,67 @@ def _census_lines(c: dict) -> list[str]:
             f"{c['communes_without_villages']} of {c['communes']} communes have no village",
             "  lowest shares: " + ", ".join(f"{r['commune_code']} {r['name']} "
                                             f"{r['households_share_pct'] or 0:.1f} %" for r in low)]
+
+
+def _communes_of(source):
+    """Commune polygons of a bundle folder or of a boundaries file."""
+    from pathlib import Path
+
+    from phusong.bundle import load_bundle
+    from phusong.io import read_communes
+
+    if Path(source).is_dir():
+        return load_bundle(source).communes
+    return read_communes(source).data
+
+
+@data.command("roads")
+@click.option("--osm", "osm_file", help="OpenStreetMap extract: .osm.pbf (e.g. Geofabrik's "
+              "vietnam-latest.osm.pbf) or .osm XML.")
+@click.option("--download", is_flag=True, help="Download the roads in the communes' extent "
+              "from OpenStreetMap (Overpass, through osmnx; needs internet).")
+@click.option("--overpass-url", help="Overpass API endpoint for --download (default: osmnx's).")
+@click.option("--communes", required=True, help="Bundle folder, or a communes boundaries file: "
+              "the roads are cut to these communes (+2 km).")
+@click.option("--out", required=True, type=click.Path(path_type=str),
+              help="GeoPackage to write (layer 'roads', EPSG:4326).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+@json_option
+@command_errors
+def roads_cmd(osm_file, download, overpass_url, communes, out, overwrite, as_json) -> None:
+    """OpenStreetMap roads → osmnx graph (simplified, junctions consolidated) → a roads layer."""
+    from phusong.atomic import atomic_path, check_writable
+    from phusong.gpkg import write_gpkg
+    from phusong.io.osm import download_osm_roads, osm_extent
+    from phusong.io.roads import read_roads
+    from phusong.network.roads import road_graph, road_lines
+    from phusong.schema import check_layer
+
+    if bool(osm_file) == bool(download):
+        raise DataError("data roads: give one of --osm FILE or --download")
+    check_writable(out, overwrite=overwrite)
+    extent = osm_extent(_communes_of(communes))
+    if download:
+        from phusong.io._files import Imported
+        from phusong.io.roads import classify_roads
+
+        raw = download_osm_roads(extent, overpass_url=overpass_url)
+        imp = Imported(classify_roads(raw, []), "OpenStreetMap (Overpass)",
+                       ["downloaded through osmnx"])
+    else:
+        imp = read_roads(osm_file, extent=extent)
+    g = road_graph(imp.data)
+    lines = check_layer(road_lines(g), "roads")
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        write_gpkg(lines, tmp, layer="roads")
+    counts = lines["road_class"].value_counts()
+    report = {"out": str(out), "ways": len(imp.data), "nodes": g.number_of_nodes(),
+              "roads": len(lines), "length_km": round(float(lines["length_m"].sum()) / 1000, 3),
+              "classes": {c: int(counts.get(c, 0)) for c in counts.index},
+              "notes": imp.notes + ["graph by osmnx: simplified, intersections consolidated"]}
+    emit(report, as_json=as_json,
+         lines=[f"{out}: {len(lines)} roads, {report['length_km']:,.1f} km, "
+                f"{g.number_of_nodes()} junctions (from {len(imp.data)} OSM ways)"])
 
 
 def _summary(kind: str, path, crs, cols, extent, drop_outside, fill_voids,

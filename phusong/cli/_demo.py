@@ -38,10 +38,10 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
     Everything is written into OUT (replacing what an earlier demo wrote there); the list of
     files and where to open the map are printed at the end.
     """
+    from phusong.atomic import atomic_path
     from phusong.bundle import save_bundle
     from phusong.coverage import run_bundle, score_villages
     from phusong.errors import OutputError
-    from phusong.io.atomic import atomic_path
     from phusong.maps import build_map, export_plan, save_map, write_briefing
     from phusong.planning import compute_gaps, fibre_available, load_scenario, make_plan
     from phusong.twin import build_twin, twin_stats

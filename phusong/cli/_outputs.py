@@ -49,8 +49,8 @@ def _gaps_from(folder: Path | None):
 def map_cmd(bundle, plan_dir, gaps_dir, coverage_raster, boundaries, lang, out, overwrite,
             as_json):
     """Write the interactive briefing map as one self-contained HTML file."""
+    from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
-    from phusong.io.atomic import check_writable
     from phusong.maps import build_map, save_map
 
     check_writable(out, overwrite=overwrite)
@@ -78,9 +78,9 @@ def map_cmd(bundle, plan_dir, gaps_dir, coverage_raster, boundaries, lang, out, 
 @command_errors
 def export_cmd(bundle, plan_dir, fmt, crs, out, selected_only, overwrite, as_json):
     """Export a plan's candidate sites and fibre routes for operators' GIS."""
+    from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
     from phusong.crs import parse_crs
-    from phusong.io.atomic import check_writable
     from phusong.maps.export import export_plan
 
     parse_crs(crs)  # an unknown code fails before any reading
@@ -106,8 +106,8 @@ def export_cmd(bundle, plan_dir, fmt, crs, out, selected_only, overwrite, as_jso
 @command_errors
 def briefing_cmd(bundle, plan_dir, gaps_dir, lang, out, overwrite, as_json):
     """Write the briefing pack: XLSX workbook, PNG charts, overview map, summary.json."""
+    from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
-    from phusong.io.atomic import check_writable
     from phusong.maps.briefing import write_briefing
 
     check_writable(out, overwrite=overwrite)

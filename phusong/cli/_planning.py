@@ -125,8 +125,8 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
              infer_feeders: bool, provincial_pop: str | None, overwrite: bool, as_json: bool,
              quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
+    from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
-    from phusong.io.atomic import check_writable
     from phusong.planning.plan import make_plan, plan_summary_lines
     from phusong.planning.scenario import load_scenario
 
@@ -167,9 +167,9 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
 def apply_cmd(bundle: Path, plan_dir: Path, year: int, out_path: Path, overwrite: bool,
               as_json: bool, quiet: bool) -> None:
     """The bundle as a plan leaves it after YEAR: its chosen sites, radios and fibre built."""
+    from phusong.atomic import check_writable
     from phusong.bundle import load_bundle, save_bundle
     from phusong.errors import OutputError
-    from phusong.io.atomic import check_writable
     from phusong.planning.apply import apply_plan
 
     check_writable(out_path, overwrite=overwrite)

@@ -35,8 +35,8 @@ def twin_group() -> None:
 def build_cmd(out: Path, seed: int, variant: str, model: str, districts: tuple[str, ...],
               overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Generate the synthetic Hòa Bình, calibrate it to Plan 785 and write it as a bundle."""
+    from phusong.atomic import check_writable
     from phusong.bundle import save_bundle
-    from phusong.io.atomic import check_writable
     from phusong.twin import build_twin
 
     check_writable(out, overwrite=overwrite)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from phusong import settings
+from phusong.atomic import atomic_dir
 from phusong.coverage._engine import (
     ITM_PROFILE_CAP,
     SCREEN_MARGIN_DB,
@@ -23,7 +24,6 @@ from phusong.coverage._site import predict_site, write_grid, write_site_tif
 from phusong.coverage._terrain import prepare_terrain
 from phusong.crs import transform_points
 from phusong.errors import DataError
-from phusong.io.atomic import atomic_dir
 
 __all__ = ["predict_site", "run_bundle", "aggregate_communes", "write_grid", "write_site_tif"]
 # predict_site, write_grid and write_site_tif live in ._site (a light module for one site)

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from phusong import settings
+from phusong.atomic import atomic_path
 from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
 from phusong.coverage._raster import grid_over, on_dem, raster_links
 from phusong.coverage._terrain import crop_dem, prepare_terrain
 from phusong.crs import transform_points
 from phusong.errors import DataError
-from phusong.io.atomic import atomic_path
 
 __all__ = ["predict_site", "write_grid", "write_site_tif"]
 

@@ -3,15 +3,15 @@
 Readers return :class:`Imported` (the layer in the bundle's schema, its source file name and
 notes for provenance); :func:`import_bundle` assembles and saves a bundle from real files.
 
-The readers are loaded on first use: :mod:`phusong.bundle` imports :mod:`phusong.io.atomic`,
-and the importer imports :mod:`phusong.bundle`, so eager imports here would be circular.
+The readers are loaded on first use, so that ``import phusong.io`` stays cheap; atomic writing
+lives below both ``io`` and ``bundle`` (:mod:`phusong.atomic`) and is re-exported here.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from phusong.io.atomic import atomic_dir, atomic_path, check_writable
+from phusong.atomic import atomic_dir, atomic_path, check_writable
 
 _LAZY = {
     "Imported": "_files",
@@ -28,7 +28,9 @@ _LAZY = {
     "read_dem": "rasters",
     "read_hgt": "rasters",
     "read_population": "rasters",
-    "read_osm_roads": "roads",
+    "read_osm": "osm",
+    "download_osm_roads": "osm",
+    "osm_extent": "osm",
     "read_roads": "roads",
     "normalize_operator": "sites",
     "normalize_tech": "sites",

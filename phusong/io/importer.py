@@ -19,6 +19,7 @@ from phusong.bundle import Bundle, Provenance, save_bundle
 from phusong.errors import DataError
 from phusong.io._files import Imported
 from phusong.io.fibre import read_fibre
+from phusong.io.osm import is_osm, osm_extent
 from phusong.io.rasters import read_dem, read_population
 from phusong.io.roads import read_roads
 from phusong.io.sites import read_cells, read_opencellid, read_sites
@@ -180,9 +181,10 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
             layers["cells"] = cells.data
             prov["cells"] = _prov(cells, "cells", spec, default)
     if spec.roads is not None:
-        roads = read_roads(spec.roads)
+        osm = is_osm(spec.roads)
+        # OSM extracts (a whole country's PBF) are cut to the communes; vector files as given
+        roads = read_roads(spec.roads, extent=osm_extent(com.data) if osm else None)
         layers["roads"] = roads.data
-        osm = Path(spec.roads).suffix.lower() == ".osm"
         prov["roads"] = _prov(roads, "roads", spec, _DEFAULT_LICENCE[".osm"] if osm else "unknown")
     if spec.fibre is not None:
         spans, nodes = read_fibre(spec.fibre)
@@ -281,7 +283,7 @@ def import_bundle(spec: ImportSpec, out: str | Path, *, name: str | None = None,
     (Bundle, Path)
         The bundle and the folder written.
     """
-    from phusong.io.atomic import check_writable
+    from phusong.atomic import check_writable
 
     out = Path(out)
     check_writable(out, overwrite=overwrite)  # refuse early, before the slow reads

@@ -1,36 +1,53 @@
-"""Roads from GeoPackage, GeoJSON, Shapefile or OpenStreetMap XML (``.osm``).
+"""Roads from GeoPackage, GeoJSON, Shapefile or OpenStreetMap (``.osm`` XML, ``.osm.pbf``).
 
 Every road gets a ``road_class`` in ``settings.ROAD_CLASSES`` and the ``cost_factor`` of that
 class (``settings.ROAD_COST_FACTOR``). The class comes from a ``road_class`` column, an OSM
 ``highway`` (or Geofabrik ``fclass``) value, a Vietnamese road type, or the road number
 (``QL`` national, ``ĐT``/``TL`` provincial, ``ĐH``/``HL`` district); a road with none of these
-is taken as a commune road, and the count goes into the notes.
+is taken as a commune road, and the count goes into the notes. OSM files are read by
+:mod:`phusong.io.osm` (osmnx for XML, pyosmium for PBF), cut to the communes' extent when given.
 
-OSM ``highway`` → class: motorway/trunk → national, primary → provincial, secondary →
-district, tertiary/unclassified/residential/service… → commune, track/path → track.
+OSM ``highway`` → phusong road class → cost factor (multiplier on the aerial fibre cost per
+km, ``settings.ROAD_COST_FACTOR``):
+
+=================================================================  ==========  ===========
+OSM ``highway``                                                    class       cost factor
+=================================================================  ==========  ===========
+motorway, motorway_link, trunk, trunk_link                         national    1.0
+primary, primary_link                                              provincial  1.0
+secondary, secondary_link                                          district    1.1
+tertiary, tertiary_link, unclassified, residential,                commune     1.25
+living_street, service
+track, path                                                        track       1.6
+any other value (e.g. ``road``, OSM's "type unknown")              commune     1.25 (noted)
+footway, steps, cycleway, bridleway, pedestrian, corridor,         (skipped: no route for a cable)
+elevator, platform, bus_stop, construction, proposed, abandoned,
+raceway, via_ferrata
+=================================================================  ==========  ===========
 
 Examples
 --------
 >>> road_class_of("trunk"), road_class_of("tertiary"), road_class_of(None, ref="ĐT.435")
 ('national', 'commune', 'provincial')
+>>> all(settings.ROAD_COST_FACTOR[c] > 0 for c in HIGHWAY_CLASS.values())
+True
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-import xml.etree.ElementTree as ET
 
 import geopandas as gpd
 import numpy as np
-from shapely.geometry import LineString
 
 from phusong import settings
 from phusong.errors import FormatError
 from phusong.io._files import Imported, require_file
+from phusong.io.osm import is_osm, read_osm
 from phusong.io.vector import read_vector
 
-__all__ = ["HIGHWAY_CLASS", "road_class_of", "read_osm_roads", "read_roads"]
+__all__ = ["HIGHWAY_CLASS", "SKIP_HIGHWAY", "road_class_of", "classify_roads", "read_roads"]
 
 #: OSM ``highway`` value → road class.
 HIGHWAY_CLASS: dict[str, str] = {
@@ -42,8 +59,8 @@ HIGHWAY_CLASS: dict[str, str] = {
     **dict.fromkeys(("track", "path"), "track"),
 }
 #: Highway values that are not routes for cables (skipped in OSM files).
-_SKIP = {"footway", "steps", "cycleway", "bridleway", "pedestrian", "corridor", "elevator",
-         "platform", "bus_stop", "construction", "proposed", "abandoned", "raceway", "via_ferrata"}
+SKIP_HIGHWAY = frozenset({"footway", "steps", "cycleway", "bridleway", "pedestrian", "corridor", "elevator",
+         "platform", "bus_stop", "construction", "proposed", "abandoned", "raceway", "via_ferrata"})
 _VI_CLASS = (("quoc lo", "national"), ("tinh lo", "provincial"), ("duong tinh", "provincial"),
              ("huyen lo", "district"), ("duong huyen", "district"), ("duong xa", "commune"),
              ("duong mon", "track"), ("duong dat", "track"))
@@ -77,60 +94,19 @@ def road_class_of(value, *, ref=None) -> str | None:
     return None
 
 
-def read_osm_roads(path) -> gpd.GeoDataFrame:
-    """Ways tagged ``highway=*`` of an OSM XML file as lines (EPSG:4326).
-
-    Columns: road_id (``osm_way_<id>``), highway, ref, name. Parsed with
-    :func:`xml.etree.ElementTree.iterparse`, so files larger than memory-friendly DOMs work.
-    """
-    p = require_file(path, "OSM")
-    nodes: dict[str, tuple[float, float]] = {}
-    rows = []
-    try:
-        for _, el in ET.iterparse(p, events=("end",)):
-            if el.tag == "node":
-                nodes[el.get("id")] = (float(el.get("lon")), float(el.get("lat")))
-                el.clear()
-            elif el.tag == "way":
-                tags = {t.get("k"): t.get("v") for t in el.iter("tag")}
-                hw = tags.get("highway")
-                if hw and hw not in _SKIP:
-                    refs = [nd.get("ref") for nd in el.iter("nd")]
-                    rows.append((el.get("id"), hw, tags.get("ref"), tags.get("name"), refs))
-                el.clear()
-            elif el.tag == "relation":
-                el.clear()
-    except ET.ParseError as exc:
-        raise FormatError(f"{p}: not valid OSM XML ({exc})") from None
-    except (TypeError, ValueError):
-        raise FormatError(f"{p}: an OSM node lacks lat/lon; export the file again") from None
-    if not rows:
-        raise FormatError(f"{p}: no roads (ways tagged highway=*) in the OSM file")
-    out, short = [], 0
-    for way_id, hw, ref, name, refs in rows:
-        coords = [nodes[r] for r in refs if r in nodes]
-        if len(coords) < 2:
-            short += 1
-            continue
-        out.append({"road_id": f"osm_way_{way_id}", "highway": hw, "ref": ref, "name": name,
-                    "geometry": LineString(coords)})
-    if not out:
-        raise FormatError(f"{p}: none of the {len(rows)} roads has its nodes in the file; "
-                          "export with referenced nodes (e.g. osmium's complete ways)")
-    gdf = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
-    gdf.attrs["ways_without_nodes"] = short
-    return gdf
-
-
-def read_roads(path, *, crs: str | None = None, layer: str | None = None) -> Imported:
+def read_roads(path, *, crs: str | None = None, layer: str | None = None,
+               extent=None) -> Imported:
     """Read roads and give each a class and a cost factor.
 
     Parameters
     ----------
     path : str or Path
-        ``.osm`` XML, or a vector file (see :func:`phusong.io.vector.read_vector`).
+        ``.osm`` XML, ``.osm.pbf``, or a vector file (see :func:`phusong.io.vector.read_vector`).
     crs, layer : str, optional
         For vector files: CRS when the file has none; GeoPackage layer.
+    extent : shapely geometry, optional
+        OSM files: polygon in EPSG:4326 (:func:`phusong.io.osm.osm_extent` of the communes)
+        the roads are cut to; an extract without roads there is an error.
 
     Returns
     -------
@@ -140,14 +116,35 @@ def read_roads(path, *, crs: str | None = None, layer: str | None = None) -> Imp
     """
     p = require_file(path, "roads")
     notes: list[str] = []
-    if p.suffix.lower() == ".osm":
-        gdf = read_osm_roads(p)
-        if gdf.attrs.get("ways_without_nodes"):
-            notes.append(f"skipped {gdf.attrs['ways_without_nodes']} way(s) whose nodes are "
-                         "missing from the file")
-        notes.append("OpenStreetMap XML, highway=* ways")
+    if is_osm(p):
+        gdf = read_osm(p, extent=extent)
+        notes.append("OpenStreetMap " + ("PBF (pyosmium)" if p.suffix.lower() == ".pbf"
+                                         else "XML (osmnx)") + ", highway=* ways"
+                     + (", cut to the communes' extent" if extent is not None else ""))
     else:
         gdf, notes = read_vector(p, crs=crs, layer=layer, what="roads")
+    return Imported(classify_roads(gdf, notes, source=p), p.name, notes)
+
+
+def classify_roads(gdf, notes: list[str], *, source="roads") -> gpd.GeoDataFrame:
+    """Give each line of ``gdf`` a ``road_class`` and ``cost_factor`` (module doc).
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Lines with any of the class, number, name and id columns the module doc lists.
+    notes : list of str
+        Appended to: what was decided (unknown classes, counts per class).
+    source : str or Path
+        Named in errors.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``road_id``, ``road_class``, ``cost_factor``, ``ref``, ``name``, ``length_m`` (in
+        ``settings.WORK_CRS``) and the line, in the CRS of ``gdf``.
+    """
+    p = source
     gdf = gdf.explode(index_parts=False).reset_index(drop=True) if (
         gdf.geom_type == "GeometryCollection").any() else gdf
     lines = gdf.geom_type.isin(["LineString", "MultiLineString"]).to_numpy()
@@ -188,7 +185,8 @@ def read_roads(path, *, crs: str | None = None, layer: str | None = None) -> Imp
     notes.append("classes: " + ", ".join(f"{c} {int(counts.get(c, 0))}"
                                          for c in settings.ROAD_CLASSES if counts.get(c, 0)))
     notes.append("cost_factor from settings.ROAD_COST_FACTOR")
-    return Imported(out, p.name, notes)
+    return out
+
 
 
 def _blank(v) -> bool:

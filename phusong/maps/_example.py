@@ -21,11 +21,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 from shapely.geometry import LineString, Point, box
 
+from phusong.atomic import atomic_dir
 from phusong.bundle import Bundle, Provenance, fingerprint, validate
-from phusong.io.atomic import atomic_dir
+from phusong.gpkg import write_gpkg
 
 __all__ = ["example_bundle", "example_gaps", "write_example_plan", "XSS", "EXAMPLE_SCENARIO"]
 
@@ -232,8 +232,8 @@ def write_example_plan(bundle: Bundle, out: str | Path, *, overwrite: bool = Fal
         },
     }
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        pyogrio.write_dataframe(sites, tmp / "plan.gpkg", layer="candidate_sites", driver="GPKG")
-        pyogrio.write_dataframe(routes, tmp / "plan.gpkg", layer="fibre_routes", driver="GPKG")
+        write_gpkg(sites, tmp / "plan.gpkg", layer="candidate_sites")
+        write_gpkg(routes, tmp / "plan.gpkg", layer="fibre_routes")
         (tmp / "plan.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
                                        encoding="utf-8")
         for key, df in gaps.items():

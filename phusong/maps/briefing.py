@@ -29,8 +29,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from phusong import __version__
+from phusong.atomic import atomic_dir
 from phusong.bundle import Bundle, fingerprint
-from phusong.io.atomic import atomic_dir
 from phusong.maps._actions import unit_actions
 from phusong.maps._labels import SYNTHETIC_NOTICE, check_lang, indicator_label
 from phusong.maps._plan import read_plan

@@ -21,8 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from phusong import settings  # noqa: E402
+from phusong.atomic import atomic_path  # noqa: E402
 from phusong.bundle import Bundle  # noqa: E402
-from phusong.io.atomic import atomic_path  # noqa: E402
 from phusong.maps._labels import SYNTHETIC_NOTICE, check_lang, indicator_label, label  # noqa: E402
 from phusong.maps._plan import Plan  # noqa: E402
 

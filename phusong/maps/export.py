@@ -1,5 +1,9 @@
 """Operator GIS exports of a plan (DESIGN §7): zipped Shapefile, GeoPackage, KML, CSV.
 
+The GeoPackage (version 1.2, :mod:`phusong.gpkg`, so QGIS 3.22 LTR opens it without a warning)
+also holds the communes with the plan's gap figures, and a QGIS project ``<name>.qgs`` beside
+it shows the three layers styled (:mod:`phusong.maps._qgis`).
+
 Candidate sites (points) and fibre routes (lines) of a plan folder, in a CRS of the operator's
 choice (EPSG:4326, 32648, VN-2000 3405 or 9211 TM-3 Hòa Bình). Names keep their Vietnamese
 diacritics: the Shapefile has a ``.cpg`` saying UTF-8 and DBF field names of at most 10
@@ -26,11 +30,14 @@ import pandas as pd
 import pyogrio
 
 from phusong import settings
+from phusong.atomic import atomic_path, check_writable
 from phusong.bundle import Bundle
 from phusong.crs import parse_crs, transform_points
 from phusong.errors import DataError, PhusongWarning
-from phusong.io.atomic import atomic_path, check_writable
+from phusong.gpkg import write_gpkg
 from phusong.maps._plan import read_plan
+from phusong.maps._qgis import project_xml
+from phusong.maps._units import units
 
 __all__ = ["FORMATS", "ExportReport", "export_plan", "dbf_field_names", "FIELD_DESCRIPTIONS"]
 
@@ -52,6 +59,7 @@ FIELD_DESCRIPTIONS = {
     "vn2000_y_m": "VN-2000 TM-3 106°00' (EPSG:9211) Y = easting, m",
     "easting_m": "easting in the chosen CRS, m", "northing_m": "northing in the chosen CRS, m",
     "wkt": "geometry as WKT in the chosen CRS",
+    "unit_code": "5-digit GSO commune code (2020) or 2025 unit code",
 }
 
 
@@ -191,6 +199,56 @@ def _write_csv(layers, crs_code: str, out: Path, routes_out: Path, overwrite: bo
         rdf.to_csv(t2, index=False, encoding="utf-8-sig")
 
 
+def _communes_with_gaps(bundle: Bundle, plan):
+    """Commune (or 2025 unit) polygons joined to the plan's commune gap table; None without one.
+
+    Returns (GeoDataFrame, the first ``gap_*`` column or None).
+    """
+    gaps = plan.gaps.get("communes")
+    if gaps is None or "unit_code" not in gaps:
+        return None, None
+    codes = set(gaps["unit_code"].astype(str))
+    for boundaries in ("2020", "2025"):
+        try:
+            poly = units(bundle, boundaries)
+        except DataError:
+            continue
+        if codes <= set(poly["unit_code"].astype(str)):
+            break
+    else:
+        raise DataError(f"{plan.path}: gaps_communes.csv names units that are neither the "
+                        "bundle's communes nor its 2025 units; run 'phusong plan' again on this "
+                        "bundle")
+    table = gaps.drop(columns=[c for c in ("name", "households", "population") if c in gaps])
+    out = poly[["unit_code", "name", "district_name", "households", "population", "geometry"]] \
+        .merge(table.assign(unit_code=table["unit_code"].astype(str)), on="unit_code", how="inner")
+    gap_cols = [c for c in out.columns if c.startswith("gap_")]
+    for col in out.columns:
+        if out[col].dtype == bool:
+            out[col] = out[col].astype("int32")
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=poly.crs), (gap_cols[0] if gap_cols
+                                                                        else None)
+
+
+def _write_gpkg_project(layers, bundle, plan, target, crs_code, out: Path, overwrite: bool,
+                        report: ExportReport) -> None:
+    communes, gap_col = _communes_with_gaps(bundle, plan)
+    if communes is not None:
+        layers = {"communes": communes.to_crs(target), **layers}
+        report.counts["communes"] = len(communes)
+    qgs = out.with_suffix(".qgs")
+    check_writable(qgs, overwrite=overwrite)
+    xml = project_xml(out.name, layers, crs_code, f"phusong – {bundle.name}", gap_col)
+    with atomic_path(out, overwrite=overwrite) as tmp, \
+            atomic_path(qgs, overwrite=overwrite) as tmp_qgs:
+        for name, gdf in layers.items():
+            write_gpkg(gdf, tmp, layer=name)
+        tmp_qgs.write_text(xml, encoding="utf-8")
+    report.paths.append(qgs)
+    report.notes.append(f"QGIS project {qgs.name}: open it in QGIS 3.22 or later"
+                        + (f"; communes coloured by {gap_col}" if gap_col else ""))
+
+
 def export_plan(bundle: Bundle, plan_dir: str | Path, fmt: str, out: str | Path, *,
                 crs: str | int = "EPSG:4326", overwrite: bool = False,
                 selected_only: bool = False) -> ExportReport:
@@ -204,7 +262,8 @@ def export_plan(bundle: Bundle, plan_dir: str | Path, fmt: str, out: str | Path,
         Plan folder written by ``phusong plan``.
     fmt : {"shp", "gpkg", "kml", "csv"}
         ``shp``: one zip with both layers, ``.cpg`` UTF-8 and ``field_dictionary.csv``;
-        ``gpkg``: one GeoPackage, two layers; ``kml``: one file, two folders, always EPSG:4326;
+        ``gpkg``: one GeoPackage (candidate_sites, fibre_routes and, when the plan has a
+        commune gap table, communes) and a QGIS project ``<out stem>.qgs`` beside it; ``kml``: one file, two folders, always EPSG:4326;
         ``csv``: sites in ``out`` (lon/lat and VN-2000 TM-3 X = northing, Y = easting) and
         routes in ``<out stem>_routes.csv`` (WKT in ``crs``).
     out : str or Path
@@ -237,9 +296,7 @@ def export_plan(bundle: Bundle, plan_dir: str | Path, fmt: str, out: str | Path,
         return report
     layers = {k: v.to_crs(target) for k, v in layers.items()}
     if fmt == "gpkg":
-        with atomic_path(out, overwrite=overwrite) as tmp:
-            for name, gdf in layers.items():
-                pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG")
+        _write_gpkg_project(layers, bundle, plan, target, crs_code, out, overwrite, report)
     elif fmt == "shp":
         _write_shp(layers, bundle, plan, crs_code, out, overwrite, report)
     else:

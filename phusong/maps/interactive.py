@@ -37,9 +37,9 @@ import shapely
 from folium.plugins import MarkerCluster
 
 from phusong import settings
+from phusong.atomic import atomic_path
 from phusong.bundle import Bundle
 from phusong.errors import DataError
-from phusong.io.atomic import atomic_path
 from phusong.maps._actions import unit_actions
 from phusong.maps._assets import inline_assets
 from phusong.maps._labels import (

@@ -9,6 +9,8 @@ the fibre along roads; :func:`make_plan` joins them under a :class:`Scenario`'s 
 
 from __future__ import annotations
 
+from phusong.network.reach import fibre_available
+from phusong.network.roads import road_graph, snap_points
 from phusong.planning.candidates import (
     candidate_transmitters,
     check_candidates,
@@ -19,8 +21,6 @@ from phusong.planning.feeders import infer_feeders
 from phusong.planning.fibre_router import route_fibre
 from phusong.planning.gaps import GapTables, compute_gaps
 from phusong.planning.plan import Plan, make_plan
-from phusong.planning.reach import fibre_available
-from phusong.planning.roads import road_graph, snap_points
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
 from phusong.planning.siting import MaximalCovering, SetCovering
 from phusong.planning.switchoff import switch_off, switched_off_techs

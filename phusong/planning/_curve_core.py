@@ -82,11 +82,11 @@ def assemble(lv, total: float, base: float, best: float, solve: Callable) -> lis
 
 
 def _edge(graph, u, v) -> tuple[float, float]:
-    """(cost_vnd, length_m) of the cheapest edge between u and v."""
+    """(cost_vnd, length in m) of the cheapest edge between u and v."""
     data = graph.get_edge_data(u, v)
     if graph.is_multigraph():
         data = min(data.values(), key=lambda d: float(d["cost_vnd"]))
-    return float(data["cost_vnd"]), float(data.get("length_m", 0.0))
+    return float(data["cost_vnd"]), float(data.get("length", 0.0))
 
 
 def _spanning_tree(adj: dict, root) -> dict:
@@ -119,7 +119,7 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
     Parameters
     ----------
     graph : networkx graph
-        Road graph, edges with ``cost_vnd`` (VND) and ``length_m`` (m).
+        Road graph, edges with ``cost_vnd`` (VND) and ``length`` (m, as osmnx names it).
     src : set
         Nodes on the existing fibre (contracted into one zero-cost root).
     hh : dict
@@ -141,8 +141,8 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
     --------
     >>> import networkx as nx
     >>> g = nx.Graph()
-    >>> g.add_edge("F", "a", cost_vnd=1.0, length_m=10.0)
-    >>> g.add_edge("a", "b", cost_vnd=9.0, length_m=90.0)
+    >>> g.add_edge("F", "a", cost_vnd=1.0, length=10.0)
+    >>> g.add_edge("a", "b", cost_vnd=9.0, length=90.0)
     >>> prune_steps(g, {"F"}, {"a": 2.0, "b": 1.0}, 0.0, 1.0)
     [(3.0, 10.0, 100.0, 2), (2.0, 1.0, 10.0, 1), (0.0, 0.0, 0.0, 0)]
     """

@@ -42,22 +42,22 @@ def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL):
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):
-    """:func:`phusong.planning.roads.road_graph` (``urban``: polygons priced buried)."""
-    from phusong.planning.roads import road_graph as f
+    """:func:`phusong.network.roads.road_graph` (``urban``: polygons priced buried)."""
+    from phusong.network.roads import road_graph as f
 
     return f(roads, costs=costs, urban=urban)
 
 
 def snap_points(graph, x_m, y_m):
-    """:func:`phusong.planning.roads.snap_points`."""
-    from phusong.planning.roads import snap_points as f
+    """:func:`phusong.network.roads.snap_points`."""
+    from phusong.network.roads import snap_points as f
 
     return f(graph, x_m, y_m)
 
 
 def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=None):
-    """:func:`phusong.planning.reach.fibre_available`."""
-    from phusong.planning.reach import fibre_available as f
+    """:func:`phusong.network.reach.fibre_available`."""
+    from phusong.network.reach import fibre_available as f
 
     return f(bundle, reach_m=reach_m, graph=graph)
 

@@ -9,7 +9,7 @@
   household for a 100 % target; otherwise the smallest budget whose prize tree reaches it,
   by bisection), never more than the money.
 * **Costs that add up**: an extension costs its route (aerial or buried per road,
-  :func:`phusong.planning.roads.road_graph`) plus ``Costs.ftth_vnd_per_home`` for every
+  :func:`phusong.network.roads.road_graph`) plus ``Costs.ftth_vnd_per_home`` for every
   household it newly brings within reach (measured on the grown network, not estimated). The
   access network of the households the *backhaul* brings within reach is costed on its own line
   (``ftth_backhaul_cost``, outside both budgets, in the plan's total), so neither budget line
@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from phusong import settings
 from phusong.errors import InfeasibleError
+from phusong.network.roads import cheapest_edge, graph_components
 from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_steps import empty_routes
 from phusong.planning.candidates import fibre_road_nodes
@@ -62,10 +62,10 @@ class FibreStep:
 def _edge_rows(graph, edges, purpose: str, passed: dict, year: int, start: int) -> list[dict]:
     rows = []
     for k, (u, v) in enumerate(edges):
-        d = graph.edges[u, v]
+        d = cheapest_edge(graph, u, v)
         hh = passed.pop(u, 0.0) + passed.pop(v, 0.0)
         rows.append({"route_id": f"F{year}-{start + k + 1:05d}", "road_class": d.get("road_class"),
-                     "length_m": float(d.get("length_m", 0.0)), "cost_vnd": float(d["cost_vnd"]),
+                     "length_m": float(d["length"]), "cost_vnd": float(d["cost_vnd"]),
                      "purpose": purpose, "households_passed": hh, "year": year,
                      "road_id": d.get("road_id"), "geometry": d["geometry"]})
     return rows
@@ -157,7 +157,7 @@ def fibre_actions(ctx, state, year: int, cands, chosen, money: float, notes: lis
         return out
     sources = fibre_road_nodes(g, state.bundle)
     reach_nodes = set()
-    for comp in nx.connected_components(g):
+    for comp in graph_components(g):
         if any(n in comp for n in sources):
             reach_nodes |= comp
     rows, sources = _backhaul(ctx, cands, chosen, sources, reach_nodes, out, year)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from phusong import __version__
-from phusong.io.atomic import atomic_dir
+from phusong.atomic import atomic_dir
+from phusong.gpkg import write_gpkg
 
 __all__ = ["census_figures", "plan_report", "write_plan", "SITE_COLUMNS"]
 
@@ -111,15 +111,14 @@ def write_plan(plan, folder, *, overwrite: bool = False) -> Path:
     folder = Path(folder)
     with atomic_dir(folder, overwrite=overwrite) as tmp:
         gpkg = tmp / "plan.gpkg"
-        pyogrio.write_dataframe(_site_layer(plan.candidates), gpkg, layer="candidate_sites",
-                                driver="GPKG", geometry_type="Point")
+        write_gpkg(_site_layer(plan.candidates), gpkg, layer="candidate_sites",
+                   geometry_type="Point")
         routes = plan.routes.copy()
         routes["households_passed"] = pd.to_numeric(routes["households_passed"]).astype(float)
-        pyogrio.write_dataframe(routes, gpkg, layer="fibre_routes", driver="GPKG",
-                                geometry_type="LineString")
+        write_gpkg(routes, gpkg, layer="fibre_routes", geometry_type="LineString")
         if plan.feeders is not None:
-            pyogrio.write_dataframe(plan.feeders.routes, gpkg, layer="feeders_inferred",
-                                    driver="GPKG", geometry_type="LineString")
+            write_gpkg(plan.feeders.routes, gpkg, layer="feeders_inferred",
+                       geometry_type="LineString")
         (tmp / "plan.json").write_text(json.dumps(plan_report(plan), ensure_ascii=False, indent=1),
                                        encoding="utf-8")
         plan.gaps.write(tmp)

@@ -98,7 +98,7 @@ def backhaul_vnd(graph, sources: list, x_m, y_m, bundle, scenario: Scenario = DE
     node, offset = deps.snap_points(graph, x_m, y_m)
     if sources:
         cost = nx.multi_source_dijkstra_path_length(graph, sources, weight="cost_vnd")
-        length = nx.multi_source_dijkstra_path_length(graph, sources, weight="length_m")
+        length = nx.multi_source_dijkstra_path_length(graph, sources, weight="length")
     else:
         cost, length = {}, {}
     c = np.array([cost.get(int(n), np.inf) for n in node]) + offset * aerial
@@ -284,7 +284,7 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
     scenario : Scenario
         Candidate rules, costs, broadband techs.
     graph : networkx.Graph, optional
-        Road graph (:func:`phusong.planning.roads.road_graph`); built from ``bundle.roads``.
+        Road graph (:func:`phusong.network.roads.road_graph`); built from ``bundle.roads``.
     fibre_nodes : list, optional
         Road nodes on the existing fibre (:func:`fibre_road_nodes`).
     demand : ndarray of bool, optional

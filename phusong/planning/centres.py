@@ -12,7 +12,7 @@ A commune's **centre** (the seat of its People's Committee, UBND) is, in this or
 
 ``fibre_commune`` counts a commune whose centre is within reach of fibre: a village centre by
 its village's fibre reach, a POP centre always, a point centre by its own distance to the
-network (:func:`phusong.planning.reach.fibre_distance_m`).
+network (:func:`phusong.network.reach.fibre_distance_m`).
 
 **Assumed POPs.** Plan 785 §2.1 says fibre reaches all 151 commune centres, but operators do not
 publish their networks. A bundle with neither ``fibre`` nor ``fibre_nodes`` is planned on one
@@ -21,7 +21,7 @@ assumed POP per commune centre (:func:`assume_pops`): the bundle's ``meta`` then
 
 Examples
 --------
->>> from phusong.planning._plan_synthetic import synthetic_bundle
+>>> from tests._synthetic import synthetic_bundle  # the repository's test double
 >>> b = synthetic_bundle(2, 3, seed=0)
 >>> c = commune_centres(b)
 >>> c["source"].tolist()
@@ -173,7 +173,7 @@ def centre_fibre(bundle, centres: gpd.GeoDataFrame, village_fibre: pd.Series, *,
     out[src == CENTRE_SOURCES[1]] = True
     pt = src == CENTRE_SOURCES[3]
     if pt.any() and has_fibre(bundle):
-        from phusong.planning.reach import fibre_distance_m
+        from phusong.network.reach import fibre_distance_m
 
         pts = centres[pt].rename(columns={"commune_code": "_code"}).assign(
             village_id=lambda d: d["_code"])

@@ -135,7 +135,7 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
     Parameters
     ----------
     graph : networkx graph
-        Road graph; edges carry ``cost_vnd`` (VND) and ``length_m`` (m).
+        Road graph; edges carry ``cost_vnd`` (VND) and ``length`` (m, as osmnx names it).
     sources : iterable of nodes
         Road nodes on the existing fibre.
     node_households : dict
@@ -159,8 +159,8 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
     --------
     >>> import networkx as nx
     >>> g = nx.Graph()
-    >>> g.add_edge("F", "a", cost_vnd=10.0, length_m=100.0)
-    >>> g.add_edge("a", "b", cost_vnd=50.0, length_m=500.0)
+    >>> g.add_edge("F", "a", cost_vnd=10.0, length=100.0)
+    >>> g.add_edge("a", "b", cost_vnd=50.0, length=500.0)
     >>> c = fibre_cost_curve(g, ["F"], {"a": 9, "b": 1}, levels=(90, 100), ftth_vnd_per_home=1.0,
     ...                      total_households=10)
     >>> [(p["pct"], p["cost_vnd"], p["route_km"]) for p in c]

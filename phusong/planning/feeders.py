@@ -24,6 +24,7 @@ import shapely
 from phusong import settings
 from phusong.crs import to_work
 from phusong.errors import DataError, InfeasibleError
+from phusong.network.roads import cheapest_edge
 from phusong.planning import _plan_deps as deps
 
 __all__ = ["FEEDER_LABEL", "Feeders", "infer_feeders"]
@@ -84,13 +85,6 @@ def _root(pops: pd.DataFrame, communes: pd.DataFrame, provincial_pop: str | None
     return 0
 
 
-def _edge(graph, u, v) -> dict:
-    data = graph.get_edge_data(u, v)
-    if graph.is_multigraph():
-        data = min(data.values(), key=lambda d: d.get("cost_vnd", np.inf))
-    return data
-
-
 def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: str | None = None,
                   time_limit_s: float = 10.0) -> Feeders:
     """Inferred feeder routes of ``bundle``'s POPs along its roads (module doc).
@@ -142,10 +136,10 @@ def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: s
     reached = sorted(set(ids) - set(lost) - {ids[root]})
     rows = []
     for k, (u, v) in enumerate(edges):
-        d = _edge(graph, u, v)
+        d = cheapest_edge(graph, u, v)
         geom = d.get("geometry") or shapely.LineString(
             [(graph.nodes[u]["x"], graph.nodes[u]["y"]), (graph.nodes[v]["x"], graph.nodes[v]["y"])])
-        rows.append({"feeder_id": f"FEED-{k + 1:05d}", "length_m": float(d.get("length_m", 0.0)),
+        rows.append({"feeder_id": f"FEED-{k + 1:05d}", "length_m": float(d.get("length", 0.0)),
                      "cost_vnd": float(d.get("cost_vnd", 0.0)), "status": FEEDER_LABEL,
                      "geometry": geom})
     routes = (gpd.GeoDataFrame(rows, geometry="geometry", crs=settings.WORK_CRS)

@@ -58,9 +58,9 @@ import numpy as np
 import pandas as pd
 
 from phusong import settings
+from phusong.atomic import atomic_path
 from phusong.crs import to_store
 from phusong.errors import DataError, SchemaError
-from phusong.io.atomic import atomic_path
 from phusong.planning import _plan_deps as deps
 from phusong.planning.switchoff import check_year, losing_service, switch_off, switched_off_techs
 from phusong.planning.targets import TargetColumns, target_columns
@@ -375,7 +375,7 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     targets : sequence of Target
         Targets to measure (default ``settings.TARGETS``).
     fibre : Series of bool, optional
-        Fibre within reach per village (:func:`phusong.planning.reach.fibre_available`);
+        Fibre within reach per village (:func:`phusong.network.reach.fibre_available`);
         computed with ``reach_m`` when omitted.
     model : str
         Propagation model when ``village_cov`` is computed here.

@@ -147,7 +147,7 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre) -> tuple[C
     ids = pd.Index(villages["village_id"].astype(str), name="village_id")
     graph = None
     if bundle.roads is not None and len(bundle.roads):
-        from phusong.planning.roads import graph_components, urban_areas
+        from phusong.network.roads import graph_components, urban_areas
 
         urban = urban_areas(bundle.communes) if "type" in bundle.communes else None
         graph = deps.road_graph(bundle.roads, costs=s.costs, urban=urban)

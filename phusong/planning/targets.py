@@ -8,7 +8,7 @@ national 5G target); a scenario TOML may replace them with ``[[targets]]`` table
 Indicators
 ----------
 ``fibre_available``
-    Fibre within reach along roads (:func:`phusong.planning.reach.fibre_available`); counted over
+    Fibre within reach along roads (:func:`phusong.network.reach.fibre_available`); counted over
     ``households``, ``population`` or ``villages``.
 ``fibre_commune``
     The commune centre (UBND village) has fibre within reach; counted over ``communes``.

@@ -1,6 +1,6 @@
 """The twin's existing fibre network, along its roads, calibrated to Plan 785.
 
-Built on the road graph (:func:`phusong.planning.roads.road_graph`, shortest paths by length):
+Built on the road graph (:func:`phusong.network.roads.road_graph`, shortest paths by length):
 
 1. **Backbone and rings** — from the POP in the province city to every district town: the
    shortest road path (``backbone``) and, where the roads allow, a second path sharing no road
@@ -11,7 +11,7 @@ Built on the road graph (:func:`phusong.planning.roads.road_graph`, shortest pat
    (``feeder``): 151/151 communes have fibre (Plan 785).
 3. **Access extensions** — villages are reached in order of households per metre of new cable
    (a seeded ±15 % jitter) until fibre is *available* (within ``reach_m`` along roads, as
-   :func:`phusong.planning.reach.fibre_available` measures it) to
+   :func:`phusong.network.reach.fibre_available` measures it) to
    :data:`AVAILABLE_HOUSEHOLDS_PCT` of households (``access``).
 
 **Why 68 % available.** Plan 785 reports 54 % of households *subscribing*; households can only
@@ -41,8 +41,8 @@ import shapely
 from phusong import settings
 from phusong.crs import to_work, transform_points
 from phusong.errors import DataError
-from phusong.planning.reach import fibre_distance_m
-from phusong.planning.roads import road_graph, snap_points
+from phusong.network.reach import fibre_distance_m
+from phusong.network.roads import road_graph, simple_graph, snap_points
 from phusong.twin.roads import centre_villages, hubs
 
 __all__ = ["make_fibre", "fibre_figures", "AVAILABLE_HOUSEHOLDS_PCT", "CABLES_PER_SPAN",
@@ -87,7 +87,8 @@ def make_fibre(communes, villages, roads, *, seed: int = 0,
     """
     rng = np.random.default_rng([seed, 3])
     vw = to_work(villages, "villages")
-    g = road_graph(roads)
+    road = road_graph(roads)  # the osmnx graph; rings and bridges need its simple undirected view
+    g = simple_graph(road, "length")
     if nx.number_connected_components(g) != 1:
         raise DataError("roads: the network is not connected; fibre needs one road network")
     vx, vy = vw.geometry.x.to_numpy(), vw.geometry.y.to_numpy()
@@ -109,20 +110,20 @@ def make_fibre(communes, villages, roads, *, seed: int = 0,
         town = int(vnode[pos[vid]])
         if town == city:
             continue
-        first = nx.shortest_path(g, city, town, weight="length_m")
+        first = nx.shortest_path(g, city, town, weight="length")
         lay(first, "backbone")
         h = g.copy()
         h.remove_edges_from([(a, b) for a, b in zip(first[:-1], first[1:], strict=True)
                              if (min(a, b), max(a, b)) not in bridges])
         try:
-            second = nx.shortest_path(h, city, town, weight="length_m")
+            second = nx.shortest_path(h, city, town, weight="length")
         except nx.NetworkXNoPath:
             continue
         if second != first and _length(g, second) <= RING_DETOUR * _length(g, first):
             lay(second, "ring")
     on = {city} | {n for k in kind_of for n in k}
     centres = centre_villages(vw)
-    _, paths = nx.multi_source_dijkstra(g, on, weight="length_m")
+    _, paths = nx.multi_source_dijkstra(g, on, weight="length")
     for vid in centres.village_id:
         lay(paths[int(vnode[pos[vid]])], "feeder")
     hh = vw["households"].to_numpy(float)
@@ -131,13 +132,13 @@ def make_fibre(communes, villages, roads, *, seed: int = 0,
     access_villages: list[str] = []
     fibre_w = _spans(g, kind_of)
     for _ in range(200):
-        d = fibre_distance_m(vw, fibre_w, roads, graph=g).to_numpy()
+        d = fibre_distance_m(vw, fibre_w, roads, graph=road).to_numpy()
         avail = d <= reach_m
         have = hh[avail].sum()
         if have >= want:
             break
         on = {n for k in kind_of for n in k} | {city}
-        dist, paths = nx.multi_source_dijkstra(g, on, weight="length_m")
+        dist, paths = nx.multi_source_dijkstra(g, on, weight="length")
         todo = np.flatnonzero(~avail)
         need_m = np.array([max(dist.get(int(vnode[i]), np.inf), 1.0) for i in todo])
         score = hh[todo] / need_m * rng.lognormal(0.0, 0.15, len(todo))
@@ -156,7 +157,7 @@ def make_fibre(communes, villages, roads, *, seed: int = 0,
 
 
 def _length(g, path) -> float:
-    return float(sum(g[a][b]["length_m"] for a, b in zip(path[:-1], path[1:], strict=True)))
+    return float(sum(g[a][b]["length"] for a, b in zip(path[:-1], path[1:], strict=True)))
 
 
 def _spans(g, kind_of) -> gpd.GeoDataFrame:
@@ -168,7 +169,7 @@ def _spans(g, kind_of) -> gpd.GeoDataFrame:
         "span_id": [f"F{n + 1:05d}" for n in range(len(keys))],
         "kind": [kinds[i] for i in order],
         "cable_count": [CABLES_PER_SPAN[kinds[i]] for i in order],
-        "length_m": [round(float(g[keys[i][0]][keys[i][1]]["length_m"]), 1) for i in order],
+        "length_m": [round(float(g[keys[i][0]][keys[i][1]]["length"]), 1) for i in order],
         "road_id": [g[keys[i][0]][keys[i][1]]["road_id"] for i in order],
     }, geometry=[geoms[i] for i in order], crs=settings.WORK_CRS)
 

@@ -16,7 +16,7 @@ slope and height make a step expensive, so paths keep to valleys):
 
 Each piece between junctions becomes one LineString, simplified (Douglas–Peucker, 0.4 cell);
 every village and commune centre is the end of a short stub, so it is a node of
-:func:`phusong.planning.roads.road_graph`. The network is connected by construction.
+:func:`phusong.network.roads.road_graph`. The network is connected by construction.
 
 ``cost_factor`` multiplies the aerial fibre cost per km along the road (FACTS §6: aerial
 ≈ 5,000 USD/km), see :data:`COST_FACTOR` (``settings.ROAD_COST_FACTOR``).

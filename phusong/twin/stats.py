@@ -2,7 +2,7 @@
 
 :func:`twin_stats` recomputes every figure from the bundle itself — coverage with the engine
 (:func:`phusong.coverage.score_villages`), fibre availability with
-:func:`phusong.planning.reach.fibre_available` — so it checks a saved twin, not the numbers the
+:func:`phusong.network.reach.fibre_available` — so it checks a saved twin, not the numbers the
 generator believed. It works on any bundle (a real one too); the published values are Plan 785's
 for Hòa Bình, scaled for a partial twin by ``meta["targets"]``.
 """
@@ -64,7 +64,7 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
         note says how it derives from it); figures without a published value have ``ok`` None.
     """
     from phusong.coverage import score_villages
-    from phusong.planning.reach import fibre_available
+    from phusong.network.reach import fibre_available
 
     meta = bundle.meta or {}
     model = model or meta.get("model") or settings.DEFAULT_MODEL

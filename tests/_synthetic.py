@@ -100,7 +100,7 @@ def synthetic_bundle(n_communes: int = 6, villages_per_commune: int = 8, *, seed
     sites = gpd.GeoDataFrame(sites, crs=settings.STORE_CRS)
     cells = pd.DataFrame(cells)
     dem = _dem(facts, rng)
-    prov = Provenance(f"phusong.planning._plan_synthetic seed {seed}", "CC0", synthetic=True,
+    prov = Provenance(f"tests._synthetic seed {seed}", "CC0", synthetic=True,
                       note="made-up geometry on real commune codes, for tests")
     layers = {"communes": communes, "villages": villages, "sites": sites, "cells": cells,
               "fibre": fibre, "roads": road_gdf}
