@@ -140,6 +140,29 @@ class TxSet:
     tilt: np.ndarray
     radius_m: np.ndarray
     usable: np.ndarray  # cell's site lies on the DEM
+    # antenna patterns (issue 17): index into ``patterns`` per cell, −1 = the legacy sector
+    # pattern of sector_gain_db; with a pattern, ``tilt`` is the mechanical downtilt
+    pattern: np.ndarray | None = None
+    etilt: np.ndarray | None = None
+    patterns: object = None  # PatternTable
+
+    def with_patterns(self, tx: pd.DataFrame) -> TxSet:
+        """This set with the antennas of ``tx`` (``antenna`` column, ``attrs["antennas"]``)."""
+        from dataclasses import replace
+
+        from phusong.coverage._antenna_kernel import PatternTable
+
+        found = tx.attrs.get("antennas", {})
+        if "antenna" not in tx.columns or not found:
+            return self
+        names = list(found)
+        index = {n: k for k, n in enumerate(names)}
+        pattern = np.array([index.get(n, -1) for n in tx["antenna"].fillna("").astype(str)],
+                           dtype=np.int64)
+        etilt = (tx["etilt_deg"].to_numpy(float) if "etilt_deg" in tx.columns
+                 else np.full(len(tx), np.nan))
+        return replace(self, pattern=pattern, etilt=etilt,
+                       patterns=PatternTable.build([found[n] for n in names]))
 
     @classmethod
     def from_frame(cls, tx: pd.DataFrame, terrain: Terrain, opts: EngineOptions) -> TxSet:
@@ -175,7 +198,7 @@ class TxSet:
         return cls(sx, sy, h[first], site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
             float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy()),
             get("azimuth_deg"), get("tilt_deg"), radius,
-            terrain.inside(sx, sy)[codes])
+            terrain.inside(sx, sy)[codes]).with_patterns(tx)
 
 
 @dataclass
@@ -244,8 +267,22 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     down = np.degrees(np.arctan2((z_tx[rep] + htx[rep]) - (z_rx[rep] + opts.rx_height_m),
                                  dist[rep]))
     gain = sector_gain_db(bearing, txs.azimuth[cell], down, txs.tilt[cell])
+    if txs.pattern is not None:
+        _pattern_gain(txs, cell, bearing, down, gain)
     rx_dbm = txs.eirp[cell] - txs.offset[cell] + gain - loss
     return pr[rep], cell, rx_dbm, flagged
+
+
+def _pattern_gain(txs: TxSet, cell, bearing, down, gain) -> None:
+    """Overwrite ``gain`` of the links whose cell has an antenna pattern (in place)."""
+    from phusong.coverage._antenna_kernel import pattern_gains
+
+    k = txs.pattern[cell]
+    m = np.flatnonzero(k >= 0)
+    if m.size:
+        t, c = txs.patterns, cell[m]
+        gain[m] = pattern_gains(t.h, t.v, t.tilt, t.cap, k[m], bearing[m], txs.azimuth[c],
+                                down[m], txs.tilt[c], txs.etilt[c])
 
 
 def _itm_args(prof, nv, step, cp, opts):

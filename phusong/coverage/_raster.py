@@ -225,8 +225,20 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
                cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
                float(settings.RADIO.sector_beamwidth_deg),
                float(settings.RADIO.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
-               counts)
+               counts, _antenna_args(txs))
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
+
+
+def _antenna_args(txs) -> tuple:
+    """The ``ant`` tuple of :func:`site_links`: patterns per cell (−1 = legacy sector)."""
+    from phusong.coverage._antenna_kernel import PatternTable
+
+    if txs.pattern is None:
+        t = PatternTable.empty()
+        return (np.full(len(txs.freq), -1, np.int64), np.full(len(txs.freq), np.nan), t.h,
+                t.v, t.tilt, t.cap)
+    t = txs.patterns
+    return (txs.pattern, txs.etilt, t.h, t.v, t.tilt, t.cap)
 
 
 class _Acc:

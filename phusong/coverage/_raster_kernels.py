@@ -13,6 +13,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from phusong.coverage._antenna_kernel import pattern_gain_db
+
 __all__ = ["fill_voids_before", "sample_rays", "sample_rays_serial", "site_pixels",
            "site_links", "site_links_serial"]
 
@@ -193,7 +195,7 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
 @njit(**_JIT)
 def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top, cells,
               cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-              front_back, v_beamwidth, v_sla, counts):
+              front_back, v_beamwidth, v_sla, counts, ant):
     """Grid cell ``p`` of :func:`site_links`."""
     d = math.hypot(dx[p], dy[p])
     u = uop[p]
@@ -218,6 +220,10 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
         else:
             av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
         gain = -min(-(ah + av), front_back)
+        pattern, etilt, ph, pv, ptilt, pcap = ant
+        if pattern[c] >= 0:  # a named antenna: tilt is mechanical (issue 17)
+            gain = pattern_gain_db(ph, pv, ptilt, pcap, pattern[c], bearing, az, down, tl,
+                                   etilt[c])
         v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u])
         g = cell_group[c]
         if v > best[g, q] or (v == best[g, q] and c < arg[g, q]):
@@ -229,11 +235,13 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
 @njit(parallel=True, **_JIT)
 def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx, cells,
                cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-               front_back, v_beamwidth, v_sla, counts):
+               front_back, v_beamwidth, v_sla, counts, ant):
     """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
 
     ``rx = eirp − offset + gain − loss`` (float32) per (grid cell, site cell within its radius),
-    with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db`; kept when
+    with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db` (or, for
+    cells with ``ant[0][c] ≥ 0``, the antenna pattern of :mod:`._antenna_kernel`; ``ant`` is
+    ``(pattern, etilt, h, v, tilt, cap)``); kept when
     larger than the group's best, ties to the lowest cell index. ``counts[p]`` gets the number
     of links of grid cell ``p``. Each grid cell is written by one iteration only.
     """
@@ -241,16 +249,16 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     for p in prange(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant)
 
 
 @njit(**_JIT)
 def site_links_serial(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx,
                       cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                      beamwidth, front_back, v_beamwidth, v_sla, counts):
+                      beamwidth, front_back, v_beamwidth, v_sla, counts, ant):
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
     for p in range(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant)

@@ -30,7 +30,7 @@ from phusong.coverage.antenna import Antenna
 from phusong.errors import FormatError, InputFileError
 from phusong.io.atomic import atomic_path
 
-__all__ = ["DBD_TO_DBI", "read_msi", "write_msi", "sampled"]
+__all__ = ["DBD_TO_DBI", "antenna_by_name", "read_msi", "write_msi", "sampled"]
 
 #: Gain of a half-wave dipole over isotropic, dB (dBi = dBd + 2.15).
 DBD_TO_DBI = 2.15
@@ -208,3 +208,32 @@ def write_msi(antenna: Antenna, path) -> None:
                                              strict=True)]
     with atomic_path(path) as tmp:
         Path(tmp).write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+#: File extensions tried for a pattern named in a cells table.
+PATTERN_EXTENSIONS = ("", ".msi", ".pln", ".txt", ".ant")
+
+
+def antenna_by_name(name: str, folder=None) -> Antenna:
+    """The antenna a cell names: ``3gpp-<beamwidth>`` (parametric) or a file of ``folder``.
+
+    Raises
+    ------
+    DataError
+        The name is neither a parametric pattern nor a file of the folder.
+    """
+    from phusong.coverage.antenna import parametric_3gpp
+    from phusong.errors import DataError
+
+    key = str(name).strip()
+    m = re.fullmatch(r"3gpp(?:-(\d+(?:\.\d+)?))?", key.lower())
+    if m:
+        return parametric_3gpp(float(m.group(1)) if m.group(1) else None)
+    if folder is not None:
+        for ext in PATTERN_EXTENSIONS:
+            p = Path(folder) / f"{key}{ext}"
+            if p.is_file():
+                return read_msi(p)
+    where = f"{folder}" if folder is not None else "the bundle (it has no antennas/ folder)"
+    raise DataError(f"antenna {key!r} is not in {where}; add the MSI file there or use a "
+                    "parametric pattern such as '3gpp-65'")
