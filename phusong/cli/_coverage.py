@@ -107,13 +107,23 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
               "(default 32; 0 = full profiles, slower).")
+@click.option("--antenna", "antenna_path", default=None,
+              help="Antenna pattern: an MSI/Planet file, or 3gpp-65 (parametric sector). "
+              "--eirp-dbm is then the boresight EIRP. Default: omni.")
+@click.option("--azimuth-deg", type=float, default=None,
+              help="Boresight azimuth, degrees clockwise from north (with --antenna).")
+@click.option("--tilt-deg", type=float, default=None,
+              help="Mechanical downtilt, degrees (with --antenna).")
+@click.option("--etilt-deg", type=float, default=None,
+              help="Electrical downtilt, degrees (with --antenna; default the file's TILT).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @json_option
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
-         rx_height_m, model, diffraction, threads, itm_profile_cap, out_path, as_json):
-    """Predict received power around one omni site on any DEM (for RF engineers)."""
+         rx_height_m, model, diffraction, threads, itm_profile_cap, antenna_path, azimuth_deg,
+         tilt_deg, etilt_deg, out_path, as_json):
+    """Predict received power around one site on any DEM (for RF engineers)."""
     from phusong.bundle import read_raster
     from phusong.coverage._run import predict_site, write_site_tif
 
@@ -121,13 +131,33 @@ def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
-        rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap))
+        rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap),
+        **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg))
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)
     pl = report["path_loss_db"]
     emit(report, as_json=as_json, lines=[
         f"{report['receivers_evaluated']} receivers in {report['seconds']} s; path loss median "
         f"{pl['median']:.1f} dB (p05 {pl['p05']:.1f}, p95 {pl['p95']:.1f}) → {out_path}"])
+
+
+def _antenna(path, azimuth_deg, tilt_deg, etilt_deg) -> dict:
+    """``predict_site`` antenna keywords from the site options (issue 17)."""
+    if path is None:
+        if any(v is not None for v in (azimuth_deg, tilt_deg, etilt_deg)):
+            raise click.UsageError("--azimuth-deg/--tilt-deg/--etilt-deg need --antenna "
+                                   "(an MSI file or 3gpp-65)")
+        return {}
+    from pathlib import Path
+
+    from phusong.coverage.msi import antenna_by_name, read_msi
+
+    p = Path(path)
+    ant = read_msi(p) if p.is_file() else antenna_by_name(path, p.parent)
+    nan = float("nan")
+    return {"antenna": ant, "azimuth_deg": nan if azimuth_deg is None else azimuth_deg,
+            "tilt_deg": nan if tilt_deg is None else tilt_deg,
+            "etilt_deg": nan if etilt_deg is None else etilt_deg}
 
 
 def _cap(value) -> dict:

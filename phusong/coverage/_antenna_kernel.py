@@ -3,7 +3,8 @@
 Patterns are tabulated on a uniform 0.1° grid of each cut (:class:`PatternTable`); linear
 interpolation on that grid reproduces the piecewise-linear MSI cut exactly when the file's
 angles are multiples of 0.1° (every standard 360-point file), and the parametric 3GPP curves
-within 3·10⁻⁴ dB (12 (0.05/θ3dB)² at θ3dB = 10°). The geometry (azimuth, exact mechanical-tilt
+within 3·10⁻⁴ dB on the parabolas (12 (0.05/θ3dB)² at θ3dB = 10°) and 0.014 dB at the corners
+where A_m or SLA_V start. The geometry (azimuth, exact mechanical-tilt
 rotation, electrical-tilt shift of the vertical cut) and the combination rule are those of
 :func:`phusong.coverage.antenna.gain_db`, which stays the reference.
 """
