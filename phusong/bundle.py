@@ -7,6 +7,8 @@
       layers.gpkg     communes, villages, sites, cells, fibre, fibre_nodes, roads, communes_2025
       dem.tif         elevation, m (float32, NaN = void), optional
       population.tif  persons per pixel, optional
+      landcover.tif   ESA WorldCover class codes (terminal clutter, ITU-R P.2108), optional
+      antennas/       MSI/Planet pattern files named by cells.antenna, optional
 
 Vector layers are stored in EPSG:4326. Provenance (``source``, ``licence``, ``synthetic``,
 ``note``) travels with each layer into every output.
@@ -71,7 +73,7 @@ LAYER_ORDER = (
     "fibre_nodes",
     "roads",
 )
-RASTERS = ("dem", "population")
+RASTERS = ("dem", "population", "landcover")
 _GPKG = "layers.gpkg"
 _TOML = "bundle.toml"
 # Fixed GeoPackage timestamps make a bundle byte-identical for identical content.

@@ -97,6 +97,8 @@ class EngineOptions:
     screen_margin_db: float | None = SCREEN_MARGIN_DB
     screen_factor: int = SCREEN_FACTOR
     screen_window: int = SCREEN_WINDOW
+    #: terminal clutter (issue 17): a :class:`phusong.coverage.clutter.ClutterMap` or None
+    clutter: object = None
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -145,6 +147,8 @@ class TxSet:
     pattern: np.ndarray | None = None
     etilt: np.ndarray | None = None
     patterns: object = None  # PatternTable
+    # P.2108 clutter loss per (land-cover class, cell), dB, when the options carry a map
+    clutter_db: np.ndarray | None = None
 
     def with_patterns(self, tx: pd.DataFrame) -> TxSet:
         """This set with the antennas of ``tx`` (``antenna`` column, ``attrs["antennas"]``)."""
@@ -198,7 +202,15 @@ class TxSet:
         return cls(sx, sy, h[first], site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
             float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy()),
             get("azimuth_deg"), get("tilt_deg"), radius,
-            terrain.inside(sx, sy)[codes]).with_patterns(tx)
+            terrain.inside(sx, sy)[codes]).with_patterns(tx).with_clutter(opts)
+
+    def with_clutter(self, opts: EngineOptions) -> TxSet:
+        """This set with the P.2108 loss table of ``opts.clutter`` (None: unchanged)."""
+        from dataclasses import replace
+
+        if opts.clutter is None:
+            return self
+        return replace(self, clutter_db=opts.clutter.table(self.freq, opts.rx_height_m))
 
 
 @dataclass
@@ -270,6 +282,9 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     if txs.pattern is not None:
         _pattern_gain(txs, cell, bearing, down, gain)
     rx_dbm = txs.eirp[cell] - txs.offset[cell] + gain - loss
+    if txs.clutter_db is not None:  # terminal clutter at the receiver (P.2108 §3.1)
+        k = opts.clutter.classes_at(rx_x[pr[rep]], rx_y[pr[rep]])
+        rx_dbm = rx_dbm - txs.clutter_db[k, cell]
     return pr[rep], cell, rx_dbm, flagged
 
 

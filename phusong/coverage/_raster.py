@@ -225,7 +225,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
                cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
                float(settings.RADIO.sector_beamwidth_deg),
                float(settings.RADIO.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
-               counts, _antenna_args(txs))
+               counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy))
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
 
 
@@ -239,6 +239,14 @@ def _antenna_args(txs) -> tuple:
                 t.v, t.tilt, t.cap)
     t = txs.patterns
     return (txs.pattern, txs.etilt, t.h, t.v, t.tilt, t.cap)
+
+
+def _clutter_args(txs, opts, sx: float, sy: float) -> tuple:
+    """The ``clut`` tuple of :func:`site_links` (a one-row table = no clutter)."""
+    if txs.clutter_db is None:
+        return (np.zeros((1, 1), np.int8), np.zeros(6), np.zeros((1, len(txs.freq))))
+    m = opts.clutter
+    return (m.index, np.array([m.x0_m, m.y0_m, m.px_m, m.py_m, sx, sy]), txs.clutter_db)
 
 
 class _Acc:

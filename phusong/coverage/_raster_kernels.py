@@ -195,7 +195,7 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
 @njit(**_JIT)
 def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top, cells,
               cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-              front_back, v_beamwidth, v_sla, counts, ant):
+              front_back, v_beamwidth, v_sla, counts, ant, clut):
     """Grid cell ``p`` of :func:`site_links`."""
     d = math.hypot(dx[p], dy[p])
     u = uop[p]
@@ -203,6 +203,14 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
     down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
     q = flat[p]
     nl = 0
+    lc_index, lc_geo, lc_db = clut  # land-cover class per pixel, its geometry, loss per cell
+    kc = -1
+    if lc_db.shape[0] > 1:
+        col = math.floor((lc_geo[4] + dx[p] - lc_geo[0]) / lc_geo[2])
+        row = math.floor((lc_geo[1] - (lc_geo[5] + dy[p])) / lc_geo[3])
+        kc = lc_db.shape[0] - 1
+        if 0 <= row < lc_index.shape[0] and 0 <= col < lc_index.shape[1]:
+            kc = lc_index[int(row), int(col)]
     for i in range(cells.shape[0]):
         c = cells[i]
         if not d <= cell_radius[c]:
@@ -224,7 +232,8 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
         if pattern[c] >= 0:  # a named antenna: tilt is mechanical (issue 17)
             gain = pattern_gain_db(ph, pv, ptilt, pcap, pattern[c], bearing, az, down, tl,
                                    etilt[c])
-        v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u])
+        v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u]
+                       - (lc_db[kc, c] if kc >= 0 else 0.0))
         g = cell_group[c]
         if v > best[g, q] or (v == best[g, q] and c < arg[g, q]):
             best[g, q] = v
@@ -235,13 +244,15 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
 @njit(parallel=True, **_JIT)
 def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx, cells,
                cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-               front_back, v_beamwidth, v_sla, counts, ant):
+               front_back, v_beamwidth, v_sla, counts, ant, clut):
     """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
 
     ``rx = eirp − offset + gain − loss`` (float32) per (grid cell, site cell within its radius),
     with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db` (or, for
     cells with ``ant[0][c] ≥ 0``, the antenna pattern of :mod:`._antenna_kernel`; ``ant`` is
-    ``(pattern, etilt, h, v, tilt, cap)``); kept when
+    ``(pattern, etilt, h, v, tilt, cap)``), minus the P.2108 clutter loss of the grid cell's
+    land-cover class when ``clut = (index, geo, loss_db)`` has a table (``geo``: x0, y0, px,
+    py of ``index``, site x, y; ``loss_db[class, cell]``); kept when
     larger than the group's best, ties to the lowest cell index. ``counts[p]`` gets the number
     of links of grid cell ``p``. Each grid cell is written by one iteration only.
     """
@@ -249,16 +260,16 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     for p in prange(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut)
 
 
 @njit(**_JIT)
 def site_links_serial(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx,
                       cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                      beamwidth, front_back, v_beamwidth, v_sla, counts, ant):
+                      beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut):
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
     for p in range(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut)

@@ -155,13 +155,16 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                threads: int = 1, overwrite: bool = False, progress=None,
                itm_profile_cap: int | None = ITM_PROFILE_CAP,
                scores: pd.DataFrame | None = None,
-               screen_margin_db: float | None = SCREEN_MARGIN_DB) -> dict:
+               screen_margin_db: float | None = SCREEN_MARGIN_DB,
+               clutter: bool = True) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
     the villages again (the demo scores them once for gaps, plan and this run).
     ``screen_margin_db`` is the raster's screening margin (:class:`EngineOptions`; 0 or None
     computes every site at every cell); villages are always scored on every pair.
+    ``clutter`` adds ITU-R P.2108 terminal clutter from the bundle's ``landcover.tif`` (when it
+    has one) to villages and raster alike.
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
@@ -172,9 +175,11 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     terrain = prepare_terrain(bundle.dem)
     tx = transmitters(bundle, terrain=terrain)
     techs = [t for t in settings.TECHS if (tx["tech"] == t).any()]
+    from phusong.coverage.clutter import bundle_clutter
+
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         itm_profile_cap=itm_profile_cap,
-                         screen_margin_db=screen_margin_db).check()
+                         itm_profile_cap=itm_profile_cap, screen_margin_db=screen_margin_db,
+                         clutter=bundle_clutter(bundle, enabled=clutter)).check()
     villages = bundle.villages
     if villages is None or len(villages) == 0:
         raise DataError("villages: the bundle has no villages to score")
@@ -188,6 +193,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                         "score this bundle with score_villages")
     communes = aggregate_communes(villages, scores, techs)
     report = {"model": model, "diffraction": diffraction, "techs": techs,
+              "clutter": "ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else None,
+              "antennas": sorted(tx.attrs.get("antennas", {})),
               "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
               "villages": scores.attrs["stats"],

@@ -96,7 +96,7 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                    diffraction: str = "bullington", threads: int = 1,
                    rx_height_m: float = settings.RADIO.rx_height_m,
-                   thresholds_dbm: dict | None = None) -> pd.DataFrame:
+                   thresholds_dbm: dict | None = None, clutter: bool = True) -> pd.DataFrame:
     """Best received power, serving site and covered flags for every village of a bundle.
 
     Parameters
@@ -115,6 +115,8 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
         Receiver height, m.
     thresholds_dbm : dict, optional
         Overrides of ``settings.THRESHOLDS_DBM``.
+    clutter : bool
+        Add P.2108 terminal clutter from the bundle's ``landcover.tif`` when it has one.
 
     Returns
     -------
@@ -132,8 +134,10 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
     tx = transmitters(bundle, terrain=terrain)
     x, y = transform_points(villages.geometry.x, villages.geometry.y,
                             villages.crs.to_string(), settings.WORK_CRS)
+    from phusong.coverage.clutter import bundle_clutter
+
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m)
+                         rx_height_m=rx_height_m, clutter=bundle_clutter(bundle, enabled=clutter))
     out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm)
     out.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     return out
