@@ -51,6 +51,10 @@ class _BundleOrSite(click.Group):
               help="Raster: compute a site only where, on a 4× coarser grid, it came within "
               "this many dB of its operator's best site nearby (default 15; 0 = every site at "
               "every cell, slower).")
+@click.option("--reliability-pct", type=float, default=settings.RELIABILITY_PCT,
+              show_default=True,
+              help="Percentage of locations the levels and covered flags hold for (ITM's "
+              "location %, or the lognormal margin of empirical models); in (0, 100).")
 @click.option("--no-clutter", is_flag=True,
               help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
@@ -59,7 +63,7 @@ class _BundleOrSite(click.Group):
 @click.pass_context
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
-             screen_margin_db, no_clutter, overwrite, as_json, quiet):
+             screen_margin_db, reliability_pct, no_clutter, overwrite, as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator), communes.csv (villages,
@@ -82,6 +86,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
                             resolution_m=resolution_m or None, threads=resolve_threads(threads),
                             overwrite=overwrite, progress=advance, clutter=not no_clutter,
+                            reliability_pct=reliability_pct,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
                                else {"screen_margin_db": screen_margin_db}))

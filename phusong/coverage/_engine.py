@@ -99,6 +99,17 @@ class EngineOptions:
     screen_window: int = SCREEN_WINDOW
     #: terminal clutter (issue 17): a :class:`phusong.coverage.clutter.ClutterMap` or None
     clutter: object = None
+    #: percentage of locations (issue 17): ITM's time and location percentage, or the lognormal
+    #: margin z(p)·σ(environment) added to the empirical models' median loss
+    reliability_pct: float = 50.0
+
+    def margin_db(self) -> float:
+        """Location margin added to empirical models' loss, dB (0 for ITM and at 50 %)."""
+        if self.model == "itm" or self.reliability_pct == 50.0:
+            return 0.0
+        from phusong.coverage.reliability import location_margin_db
+
+        return location_margin_db(self.reliability_pct, self.environment)
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -119,6 +130,9 @@ class EngineOptions:
             raise ModelError(f"screen_factor {self.screen_factor}: use ≥ 2")
         if self.screen_window < 1 or self.screen_window % 2 == 0:
             raise ModelError(f"screen_window {self.screen_window}: use an odd number ≥ 1")
+        from phusong.coverage.reliability import check_reliability
+
+        check_reliability(self.reliability_pct)
         if not 0.5 <= self.rx_height_m <= 3000:
             raise ModelError(f"receiver height {self.rx_height_m} m outside 0.5–3000 m")
         return self
@@ -272,7 +286,7 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
                          geometry=geom[cp], tx_height_m=htx[cp], rx_height_m=opts.rx_height_m,
                          z_tx_m=z_tx[cp], z_rx_m=z_rx[cp], environment=opts.environment,
-                         itm_args=_itm_args(prof, nv, step, cp, opts))[inv]
+                         itm_args=_itm_args(prof, nv, step, cp, opts))[inv] + opts.margin_db()
     dx = rx_x[pr[rep]] - txs.site_x[ps[rep]]
     dy = rx_y[pr[rep]] - txs.site_y[ps[rep]]
     bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
@@ -304,6 +318,8 @@ def _itm_args(prof, nv, step, cp, opts):
     if opts.model != "itm":
         return None
     flat, start, count = flat_profiles(prof, nv)
+    if opts.reliability_pct != 50.0:
+        return flat, start[cp], count[cp], step[cp], opts.reliability_pct
     return flat, start[cp], count[cp], step[cp]
 
 

@@ -214,8 +214,8 @@ def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometr
     free = fspl_db(d3 / 1000.0, f)
     if model == "itm":
         from phusong.coverage._itm_adapter import itm_loss_db
-        flat, start, count, step = itm_args
-        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f), free)
+        flat, start, count, step, *pct = itm_args  # optional reliability % (issue 17)
+        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f, *pct), free)
     if model not in MODELS:
         raise ModelError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     if diffraction not in dif.METHODS:

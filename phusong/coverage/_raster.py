@@ -125,10 +125,11 @@ def numba_threads(n: int):
         numba.set_num_threads(before)
 
 
-def _itm_check(h_tx_m: float, rx_height_m: float, freq_mhz: float) -> tuple[int, int]:
+def _itm_check(h_tx_m: float, rx_height_m: float, freq_mhz: float,
+               reliability_pct: float = 50.0) -> tuple[int, int]:
     from phusong.coverage._link import ITM_DEFAULTS as D
 
-    return validate_inputs(h_tx_m, rx_height_m, D["climate"], D["time_pct"], D["location_pct"],
+    return validate_inputs(h_tx_m, rx_height_m, D["climate"], reliability_pct, reliability_pct,
                            D["situation_pct"], D["n0"], freq_mhz, D["polarization"],
                            D["epsilon"], D["sigma"], D["mdvar"])
 
@@ -198,13 +199,14 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
         from phusong.coverage._link import ITM_DEFAULTS as D
 
         for b, f in enumerate(bands):
-            code, w = _itm_check(htx, opts.rx_height_m, float(f))
+            code, w = _itm_check(htx, opts.rx_height_m, float(f), opts.reliability_pct)
             bits |= int(w)
             if code != 0:
                 need[b] = False  # invalid inputs: no signal on that band (ITM's flag mode)
         kern.itm(rays, last, step, slot, need, bands.astype(float), htx, opts.rx_height_m,
                  int(opts.itm_profile_cap or 0), D["polarization"], D["epsilon"], D["sigma"],
-                 D["n0"], D["climate"], D["time_pct"], D["location_pct"], D["situation_pct"],
+                 D["n0"], D["climate"], opts.reliability_pct, opts.reliability_pct,
+                 D["situation_pct"],
                  D["mdvar"], loss)
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
@@ -216,7 +218,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
                 opts.model, opts.diffraction, freq_mhz=np.full(len(sel), f),
                 distance_m=np.maximum(uj[sel] * step, 1.0), geometry=geom.reshape(-1, 5)[rp[sel]],
                 tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
-                z_rx_m=rays.ravel()[rp[sel]], environment=opts.environment)
+                z_rx_m=rays.ravel()[rp[sel]], environment=opts.environment) + opts.margin_db()
     n_eval = int(need.any(axis=0).sum())
     counts = np.zeros(len(flat), np.int64)
     cell_band = np.zeros(len(txs.freq), np.int64)

@@ -156,7 +156,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                itm_profile_cap: int | None = ITM_PROFILE_CAP,
                scores: pd.DataFrame | None = None,
                screen_margin_db: float | None = SCREEN_MARGIN_DB,
-               clutter: bool = True) -> dict:
+               clutter: bool = True, reliability_pct: float = settings.RELIABILITY_PCT) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
@@ -164,7 +164,10 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     ``screen_margin_db`` is the raster's screening margin (:class:`EngineOptions`; 0 or None
     computes every site at every cell); villages are always scored on every pair.
     ``clutter`` adds ITU-R P.2108 terminal clutter from the bundle's ``landcover.tif`` (when it
-    has one) to villages and raster alike.
+    has one) to villages and raster alike. ``reliability_pct`` is the percentage of locations
+    the levels and flags are for (:mod:`phusong.coverage.reliability`); the rasters then also
+    hold ``coverage_prob_{tech}.tif``, the probability (0–1) that the best server clears the
+    technology's threshold.
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
@@ -179,7 +182,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
 
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
                          itm_profile_cap=itm_profile_cap, screen_margin_db=screen_margin_db,
-                         clutter=bundle_clutter(bundle, enabled=clutter)).check()
+                         clutter=bundle_clutter(bundle, enabled=clutter),
+                         reliability_pct=reliability_pct).check()
     villages = bundle.villages
     if villages is None or len(villages) == 0:
         raise DataError("villages: the bundle has no villages to score")
@@ -194,6 +198,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     communes = aggregate_communes(villages, scores, techs)
     report = {"model": model, "diffraction": diffraction, "techs": techs,
               "clutter": "ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else None,
+              "reliability_pct": float(reliability_pct),
               "antennas": sorted(tx.attrs.get("antennas", {})),
               "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
@@ -227,6 +232,10 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 n_ops = (sub >= th[t]).sum(axis=0).astype("uint8")
                 n_ops[~grid.mask] = 255
                 write_grid(tmp / f"operators_{t}.tif", n_ops, grid.transform, nodata=255)
+                prob = _probability(top, th[t], opts)
+                prob[~grid.mask] = np.nan
+                write_grid(tmp / f"coverage_prob_{t}.tif", prob, grid.transform, nodata=np.nan,
+                           unit="probability")
                 inside = grid.mask
                 report.setdefault("raster_covered_pct", {})[t] = round(
                     100.0 * float((top[inside] >= th[t]).sum()) / max(int(inside.sum()), 1), 2)
@@ -237,6 +246,18 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
         (tmp / "coverage.json").write_text(json.dumps(report, indent=1, default=_jsonable),
                                            encoding="utf-8")
     return report
+
+
+def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
+    """Probability (float32, 0–1) that a level given at ``opts.reliability_pct`` % of
+    locations clears the threshold: lognormal with the environment's σ about its median."""
+    from scipy.special import ndtri
+
+    from phusong.coverage.reliability import coverage_probability, sigma_db
+
+    sigma = sigma_db(opts.environment)
+    median = rx_dbm + float(ndtri(opts.reliability_pct / 100.0)) * sigma
+    return coverage_probability(median, threshold_dbm, sigma).astype("float32")
 
 
 def _jsonable(o):

@@ -96,7 +96,8 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                    diffraction: str = "bullington", threads: int = 1,
                    rx_height_m: float = settings.RADIO.rx_height_m,
-                   thresholds_dbm: dict | None = None, clutter: bool = True) -> pd.DataFrame:
+                   thresholds_dbm: dict | None = None, clutter: bool = True,
+                   reliability_pct: float = settings.RELIABILITY_PCT) -> pd.DataFrame:
     """Best received power, serving site and covered flags for every village of a bundle.
 
     Parameters
@@ -117,6 +118,8 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
         Overrides of ``settings.THRESHOLDS_DBM``.
     clutter : bool
         Add P.2108 terminal clutter from the bundle's ``landcover.tif`` when it has one.
+    reliability_pct : float
+        Percentage of locations the levels and flags hold for (50 = medians).
 
     Returns
     -------
@@ -137,7 +140,8 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
     from phusong.coverage.clutter import bundle_clutter
 
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m, clutter=bundle_clutter(bundle, enabled=clutter))
+                         rx_height_m=rx_height_m, clutter=bundle_clutter(bundle, enabled=clutter),
+                         reliability_pct=reliability_pct)
     out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm)
     out.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     return out

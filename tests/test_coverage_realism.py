@@ -1,4 +1,5 @@
-"""Terminal clutter from a WorldCover land-cover raster through ITU-R P.2108 §3.1."""
+"""Radio realism in the engine: P.2108 terminal clutter from land cover, reliability and
+coverage probability, indoor (P.2109) and SINR."""
 
 from __future__ import annotations
 
@@ -35,9 +36,12 @@ def _landcover():
     return Raster(lc, Affine(100.0, 0, X0, 0, -100.0, Y0), "EPSG:32648", "class")
 
 
-def _bundle(landcover=True):
-    dem = Raster(np.full((200, 200), 100.0, np.float32), Affine(PX, 0, X0, 0, -PX, Y0),
-                 "EPSG:32648", "m")
+def _bundle(landcover=True, hills=False):
+    z = np.full((200, 200), 100.0, np.float32)
+    if hills:  # irregular terrain: ITM's location variability grows with Δh
+        i, j = np.mgrid[0:200, 0:200] * PX
+        z = (100.0 + 80.0 * np.sin(j / 700.0) * np.cos(i / 900.0)).astype(np.float32)
+    dem = Raster(z, Affine(PX, 0, X0, 0, -PX, Y0), "EPSG:32648", "m")
     sites = gpd.GeoDataFrame({"site_id": ["S1"], "operator": ["Viettel"], "height_m": [30.0]},
                              geometry=_ll([X0 + 5000], [Y0 - 5000]), crs="EPSG:4326")
     cells = pd.DataFrame({"cell_id": ["C1"], "site_id": ["S1"], "tech": ["2G"],
@@ -122,3 +126,59 @@ def test_cli_coverage_bad_landcover_is_one_line(tmp_path):
     r = CliRunner().invoke(main, ["coverage", str(tmp_path / "b"), "--out", str(tmp_path / "o"),
                                   "--model", "hata", "--resolution-m", "0", "--no-clutter"])
     assert r.exit_code == 0, r.output
+
+
+# ---- reliability ----------------------------------------------------------------------------
+
+
+def test_margin_and_probability_hand_values():
+    from phusong.coverage.reliability import coverage_probability, location_margin_db
+
+    # z(0.90) = 1.281552, σ rural 8 dB → 10.2524 dB; z(0.95) = 1.644854 → 13.1588 dB
+    assert location_margin_db(90.0, "rural") == pytest.approx(10.2524, abs=1e-4)
+    assert location_margin_db(95.0, "rural") == pytest.approx(13.1588, abs=1e-4)
+    assert location_margin_db(50.0, "urban") == 0.0
+    # 10 dB above the threshold with σ 8: Φ(1.25) = 0.894350
+    assert float(coverage_probability(-100.0, -110.0, 8.0)) == pytest.approx(0.89435, abs=1e-5)
+    assert float(coverage_probability(-np.inf, -110.0, 8.0)) == 0.0
+
+
+def test_reliability_shifts_empirical_levels_by_the_margin_and_itm_by_its_own():
+    b = _bundle(landcover=False)
+    med = score_villages(b, model="hata")
+    p90 = score_villages(b, model="hata", reliability_pct=90.0)
+    # Hata median minus z(0.9)·8 dB, float64: 1e-9
+    np.testing.assert_allclose(p90["rx_dbm_2G"], med["rx_dbm_2G"] - 10.252418, atol=1e-5)
+    hills = _bundle(landcover=False, hills=True)
+    itm = {p: score_villages(hills, model="itm", reliability_pct=p)["rx_dbm_2G"].to_numpy()
+           for p in (10.0, 50.0, 90.0)}
+    # ITM's spread grows with Δh; a line-of-sight path held at the free-space floor stays put
+    assert (itm[10.0] >= itm[50.0]).all() and (itm[50.0] >= itm[90.0]).all()
+    assert (itm[50.0] - itm[90.0] > 5.0).sum() >= 2 and (itm[10.0] - itm[50.0] > 5.0).sum() >= 2
+
+
+def test_coverage_probability_raster_and_bad_reliability(tmp_path):
+    b = _bundle(landcover=False)
+    run_bundle(b, tmp_path / "a", model="hata", resolution_m=200.0)
+    run_bundle(b, tmp_path / "b", model="hata", resolution_m=200.0, reliability_pct=90.0)
+    with rasterio.open(tmp_path / "a" / "best_dbm_2G.tif") as src:
+        best = src.read(1)
+    with rasterio.open(tmp_path / "a" / "coverage_prob_2G.tif") as src:
+        prob50 = src.read(1)
+    with rasterio.open(tmp_path / "b" / "coverage_prob_2G.tif") as src:
+        prob90 = src.read(1)
+    with rasterio.open(tmp_path / "b" / "best_dbm_2G.tif") as src:
+        best90 = src.read(1)
+    ok = np.isfinite(best)
+    from scipy.special import ndtr
+
+    # float32 rasters: 1e-5 dB / 1e-6 in probability
+    np.testing.assert_allclose(best90[ok], best[ok] - 10.252418, atol=2e-4)
+    np.testing.assert_allclose(prob50[ok], ndtr((best[ok] + 100.0) / 8.0), atol=1e-6)
+    # the probability is of the median: the same whatever reliability the levels are given at
+    np.testing.assert_allclose(prob90[ok], prob50[ok], atol=2e-5)
+    assert 0.0 < prob50[ok].min() < prob50[ok].max() <= 1.0
+    save_bundle(b, tmp_path / "bundle")
+    r = CliRunner().invoke(main, ["coverage", str(tmp_path / "bundle"), "--out",
+                                  str(tmp_path / "o"), "--reliability-pct", "100", "--quiet"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "between 0 and 100" in r.stderr
