@@ -3,6 +3,8 @@ coverage probability, indoor (P.2109) and SINR."""
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -182,3 +184,60 @@ def test_coverage_probability_raster_and_bad_reliability(tmp_path):
     r = CliRunner().invoke(main, ["coverage", str(tmp_path / "bundle"), "--out",
                                   str(tmp_path / "o"), "--reliability-pct", "100", "--quiet"])
     assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "between 0 and 100" in r.stderr
+
+
+# ---- indoor and SINR ------------------------------------------------------------------------
+
+
+def _two_cell_tx():
+    """Two co-channel Viettel 4G omni cells 4 km apart, a VNPT cell and a Viettel cell on
+    another band (neither interferes), as a transmitters table in WORK_CRS."""
+    x = X0 + np.array([3000.0, 7000.0, 7000.0, 3000.0])
+    return pd.DataFrame({
+        "cell_id": ["A", "B", "other-operator", "other-band"], "site_id": ["SA", "SB", "SB", "SA"],
+        "operator": ["Viettel", "Viettel", "VNPT", "Viettel"], "tech": ["4G"] * 4,
+        "freq_mhz": [1842.5, 1842.5, 1842.5, 2140.0], "eirp_dbm": [57.0, 57.0, 57.0, 40.0],
+        "height_m": [30.0] * 4, "x_m": x, "y_m": np.full(4, Y0 - 5000.0)})
+
+
+def test_sinr_and_margin_of_two_cells_by_hand():
+    from phusong.coverage import EngineOptions, score_points
+    def fspl_db(d_km, f_mhz):  # ITU-R P.525
+        return 32.45 + 20.0 * math.log10(f_mhz * d_km)
+
+    dem = _bundle(landcover=False).dem
+    rx_x = np.array([X0 + 4000.0])  # 1 km from A, 3 km from B
+    rx_y = np.array([Y0 - 5000.0])
+    s = score_points(_two_cell_tx(), rx_x, rx_y, dem, techs=["4G"],
+                     opts=EngineOptions(model="fspl", diffraction="none"))
+    # by hand: RSRP = 57 − 27.8 (RS offset) − FSPL(3-D distance, 1842.5 MHz)
+    d_a = math.hypot(1000.0, 28.5) / 1000.0
+    d_b = math.hypot(3000.0, 28.5) / 1000.0
+    s_dbm = 57.0 - 27.8 - fspl_db(d_a, 1842.5)
+    i_dbm = 57.0 - 27.8 - fspl_db(d_b, 1842.5)
+    noise = -174.0 + 10.0 * math.log10(15e3) + 7.0        # −125.24 dBm per resource element
+    sinr = s_dbm - 10.0 * math.log10(0.5 * 10 ** (i_dbm / 10.0) + 10 ** (noise / 10.0))
+    assert s.loc[0, "rx_dbm_4G"] == pytest.approx(s_dbm, abs=1e-9)
+    # 1e-6 dB: powers are summed as integers of 1e-16 mW (≈ 1e-7 relative here)
+    assert s.loc[0, "sinr_db_4G"] == pytest.approx(sinr, abs=1e-6)
+    # noise is 40 dB below the interferer: SINR ≈ 20 log10(3 km / 1 km) + 10 log10(1 / 0.5)
+    assert s.loc[0, "sinr_db_4G"] == pytest.approx(12.55, abs=0.01)
+    # the margin is to the second best Viettel 4G cell, B (the 2140 MHz cell on A, 17 dB
+    # weaker in EIRP, is third; the VNPT cell is another operator's)
+    other = 40.0 - 27.8 - fspl_db(d_a, 2140.0)
+    assert other < i_dbm
+    assert s.loc[0, "margin_db_4G"] == pytest.approx(s_dbm - i_dbm, abs=1e-9)
+
+
+def test_indoor_levels_take_the_p2109_loss_of_each_cell():
+    from phusong.coverage import EngineOptions, score_points
+    from phusong.coverage.p2109 import building_entry_loss_db
+
+    dem = _bundle(landcover=False).dem
+    tx = _two_cell_tx()
+    s = score_points(tx, [X0 + 4000.0], [Y0 - 5000.0], dem, techs=["4G"],
+                     opts=EngineOptions(model="fspl", diffraction="none"))
+    bel = float(building_entry_loss_db(1.8425, 50.0, "traditional"))  # median, ≈ 15.6 dB
+    assert s.loc[0, "rx_dbm_4G_indoor"] == pytest.approx(s.loc[0, "rx_dbm_4G"] - bel, abs=1e-9)
+    assert 14.0 < bel < 17.0
+    assert s.loc[0, "covered_4G_indoor"] == (s.loc[0, "rx_dbm_4G_indoor"] >= -110.0)

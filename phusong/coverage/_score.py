@@ -88,6 +88,9 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
             np.where(has, site_ids[np.maximum(cell, 0)].astype(object), None), dtype=object)
     cols["covered_any"] = any_cov
     cols["in_dem"] = terrain.inside(x, y) & np.isfinite(x) & np.isfinite(y)
+    from phusong.coverage.interference import point_columns  # indoor, SINR (issue 17)
+
+    cols |= point_columns(res, tx, len(x), g, pairs, techs, th)
     out = pd.DataFrame(cols)  # site_* stay object Series: None, not NaN
     out.attrs["stats"] = res.stats
     return out
