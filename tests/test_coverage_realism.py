@@ -241,3 +241,42 @@ def test_indoor_levels_take_the_p2109_loss_of_each_cell():
     assert s.loc[0, "rx_dbm_4G_indoor"] == pytest.approx(s.loc[0, "rx_dbm_4G"] - bel, abs=1e-9)
     assert 14.0 < bel < 17.0
     assert s.loc[0, "covered_4G_indoor"] == (s.loc[0, "rx_dbm_4G_indoor"] >= -110.0)
+
+
+def _two_site_bundle(cells):
+    b = _bundle(landcover=False)
+    b.layers["sites"] = gpd.GeoDataFrame(
+        {"site_id": ["SA", "SB"], "operator": ["Viettel", "Viettel"], "height_m": [30.0, 30.0]},
+        geometry=_ll([X0 + 3000, X0 + 7000], [Y0 - 5000, Y0 - 5000]), crs="EPSG:4326")
+    b.layers["cells"] = pd.DataFrame(cells)
+    return b
+
+
+def test_raster_sinr_and_margin_from_the_single_cell_rasters(tmp_path):
+    both = {"cell_id": ["A", "B"], "site_id": ["SA", "SB"], "tech": ["4G", "4G"],
+            "freq_mhz": [1842.5, 1842.5], "eirp_dbm": [57.0, 57.0]}
+    runs = {}
+    for name, rows in (("ab", [0, 1]), ("a", [0]), ("b", [1])):
+        cells = {k: [v[i] for i in rows] for k, v in both.items()}
+        for threads in (1, 2):
+            out = tmp_path / f"{name}{threads}"
+            run_bundle(_two_site_bundle(cells), out, model="hata", resolution_m=200.0,
+                       threads=threads, screen_margin_db=0)
+            with rasterio.open(out / "best_dbm_4G.tif") as src:
+                runs[name, threads] = {"best": src.read(1).astype(float)}
+            if name == "ab":
+                for what in ("sinr_db", "margin_db"):
+                    with rasterio.open(out / f"{what}_4G.tif") as src:
+                        runs[name, threads][what] = src.read(1)
+    for what in ("best", "sinr_db", "margin_db"):  # identical for any number of threads
+        np.testing.assert_array_equal(runs["ab", 1][what], runs["ab", 2][what])
+    a, b, ab = runs["a", 1]["best"], runs["b", 1]["best"], runs["ab", 1]
+    ok = np.isfinite(a) & np.isfinite(b)
+    assert ok.sum() > 1000
+    s, i = np.maximum(a, b)[ok], np.minimum(a, b)[ok]
+    noise = -174.0 + 10.0 * math.log10(15e3) + 7.0
+    expect = s - 10.0 * np.log10(0.5 * 10 ** (i / 10.0) + 10 ** (noise / 10.0))
+    # float32 rasters and 1e-16 mW integer sums: ≤ 1e-4 dB
+    np.testing.assert_allclose(ab["sinr_db"][ok], expect, atol=1e-4)
+    np.testing.assert_allclose(ab["margin_db"][ok], (s - i), atol=1e-4)
+    assert expect.min() < 3.5 and expect.max() > 20.0  # ≈ 3 dB on the mid line, high near sites

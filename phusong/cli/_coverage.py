@@ -55,6 +55,8 @@ class _BundleOrSite(click.Group):
               show_default=True,
               help="Percentage of locations the levels and covered flags hold for (ITM's "
               "location %, or the lognormal margin of empirical models); in (0, 100).")
+@click.option("--no-sinr", is_flag=True,
+              help="Skip the 4G/5G SINR and best-server margin rasters (faster).")
 @click.option("--no-clutter", is_flag=True,
               help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
@@ -63,12 +65,14 @@ class _BundleOrSite(click.Group):
 @click.pass_context
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
-             screen_margin_db, reliability_pct, no_clutter, overwrite, as_json, quiet):
+             screen_margin_db, reliability_pct, no_sinr, no_clutter, overwrite, as_json,
+             quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
-    Writes villages.csv (best signal per tech and operator), communes.csv (villages,
-    households and population covered), best_dbm_/serving_site_/operators_{tech}.tif and
-    coverage.json. See also: phusong coverage site --help (one site on any DEM).
+    Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
+    (villages, households and population covered), best_dbm_/serving_site_/operators_/
+    coverage_prob_{tech}.tif, sinr_db_/margin_db_{4G,5G}.tif and coverage.json. See also:
+    phusong coverage site --help (one site on any DEM).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -86,7 +90,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
                             resolution_m=resolution_m or None, threads=resolve_threads(threads),
                             overwrite=overwrite, progress=advance, clutter=not no_clutter,
-                            reliability_pct=reliability_pct,
+                            reliability_pct=reliability_pct, sinr=not no_sinr,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
                                else {"screen_margin_db": screen_margin_db}))

@@ -195,7 +195,7 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
 @njit(**_JIT)
 def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top, cells,
               cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-              front_back, v_beamwidth, v_sla, counts, ant, clut):
+              front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """Grid cell ``p`` of :func:`site_links`."""
     d = math.hypot(dx[p], dy[p])
     u = uop[p]
@@ -235,7 +235,14 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
         v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u]
                        - (lc_db[kc, c] if kc >= 0 else 0.0))
         g = cell_group[c]
-        if v > best[g, q] or (v == best[g, q] and c < arg[g, q]):
+        wins = v > best[g, q] or (v == best[g, q] and c < arg[g, q])
+        sum_q, cell_key, second = sn  # SINR sums and second best (issue 17), empty when off
+        if second.shape[0] > 0:
+            second[g, q] = max(second[g, q], best[g, q] if wins else v)
+        if sum_q.shape[0] > 0 and cell_key[c] >= 0:
+            mw = 10.0 ** (min(float(v), 0.0) / 10.0)
+            sum_q[cell_key[c], q] += np.int64(np.rint(mw / 1e-16))
+        if wins:
             best[g, q] = v
             arg[g, q] = c
     counts[p] = nl
@@ -244,7 +251,7 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
 @njit(parallel=True, **_JIT)
 def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx, cells,
                cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-               front_back, v_beamwidth, v_sla, counts, ant, clut):
+               front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
 
     ``rx = eirp − offset + gain − loss`` (float32) per (grid cell, site cell within its radius),
@@ -252,7 +259,9 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     cells with ``ant[0][c] ≥ 0``, the antenna pattern of :mod:`._antenna_kernel`; ``ant`` is
     ``(pattern, etilt, h, v, tilt, cap)``), minus the P.2108 clutter loss of the grid cell's
     land-cover class when ``clut = (index, geo, loss_db)`` has a table (``geo``: x0, y0, px,
-    py of ``index``, site x, y; ``loss_db[class, cell]``); kept when
+    py of ``index``, site x, y; ``loss_db[class, cell]``). With ``sn = (sum_q, cell_key,
+    second)`` non-empty, each link also adds its power in 1e-16 mW integers to
+    ``sum_q[cell_key[c], q]`` and updates the group's second best. A level is kept when
     larger than the group's best, ties to the lowest cell index. ``counts[p]`` gets the number
     of links of grid cell ``p``. Each grid cell is written by one iteration only.
     """
@@ -260,16 +269,16 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     for p in prange(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn)
 
 
 @njit(**_JIT)
 def site_links_serial(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx,
                       cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                      beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut):
+                      beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
     for p in range(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn)

@@ -156,7 +156,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                itm_profile_cap: int | None = ITM_PROFILE_CAP,
                scores: pd.DataFrame | None = None,
                screen_margin_db: float | None = SCREEN_MARGIN_DB,
-               clutter: bool = True, reliability_pct: float = settings.RELIABILITY_PCT) -> dict:
+               clutter: bool = True, reliability_pct: float = settings.RELIABILITY_PCT,
+               sinr: bool = True) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
@@ -167,7 +168,9 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     has one) to villages and raster alike. ``reliability_pct`` is the percentage of locations
     the levels and flags are for (:mod:`phusong.coverage.reliability`); the rasters then also
     hold ``coverage_prob_{tech}.tif``, the probability (0–1) that the best server clears the
-    technology's threshold.
+    technology's threshold. With ``sinr``, 4G/5G also get ``sinr_db_{tech}.tif`` (SINR of the
+    best server from its operator's co-channel cells, :mod:`phusong.coverage.interference`)
+    and ``margin_db_{tech}.tif`` (best minus second best of the serving operator, dB).
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
@@ -216,7 +219,12 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             grid = grid_over(poly, float(resolution_m), terrain)
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
-            best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts, progress)
+            from phusong.coverage.interference import cell_keys
+
+            keys, n_keys = cell_keys(tx) if sinr else (None, 0)
+            extra: dict = {}
+            best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts, progress,
+                                             cell_key=keys, n_keys=n_keys, extra=extra)
             th = settings.THRESHOLDS_DBM
             for t in techs:
                 gi = [i for i, (tt, _) in enumerate(pairs) if tt == t]
@@ -236,6 +244,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 prob[~grid.mask] = np.nan
                 write_grid(tmp / f"coverage_prob_{t}.tif", prob, grid.transform, nodata=np.nan,
                            unit="probability")
+                if "power_sum_q" in extra and t in ("4G", "5G"):
+                    _write_sinr(tmp, t, gi, sub, arg, keys, extra, grid)
                 inside = grid.mask
                 report.setdefault("raster_covered_pct", {})[t] = round(
                     100.0 * float((top[inside] >= th[t]).sum()) / max(int(inside.sum()), 1), 2)
@@ -246,6 +256,28 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
         (tmp / "coverage.json").write_text(json.dumps(report, indent=1, default=_jsonable),
                                            encoding="utf-8")
     return report
+
+
+def _write_sinr(tmp: Path, tech: str, gi, sub, arg, keys, extra, grid) -> None:
+    """``sinr_db_{tech}.tif`` and ``margin_db_{tech}.tif`` of the technology's best server."""
+    from phusong.coverage.interference import sinr_db
+
+    which = np.argmax(sub, axis=0)
+    g_best = np.asarray(gi)[which]
+    top = np.take_along_axis(sub, which[None], axis=0)[0].astype(float)
+    cell = np.take_along_axis(arg[gi], which[None], axis=0)[0]
+    k = np.where(cell >= 0, keys[np.maximum(cell, 0)], -1)
+    sums = extra["power_sum_q"]
+    r, c = np.indices(top.shape)
+    s = np.where(k >= 0, sums[np.maximum(k, 0), r, c], 0)
+    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech).astype("float32")
+    second = extra["second_dbm"][g_best, r, c].astype(float)
+    with np.errstate(invalid="ignore"):
+        margin = np.where(np.isfinite(top), top - second, np.nan).astype("float32")
+    out[~grid.mask] = np.nan
+    margin[~grid.mask] = np.nan
+    write_grid(tmp / f"sinr_db_{tech}.tif", out, grid.transform, nodata=np.nan, unit="dB")
+    write_grid(tmp / f"margin_db_{tech}.tif", margin, grid.transform, nodata=np.nan, unit="dB")
 
 
 def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
