@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -304,7 +305,8 @@ def read_raster(path: str | Path, *, unit: str | None = None) -> Raster:
     return Raster(arr, transform, crs, unit if unit is not None else tag_unit)
 
 
-def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False) -> Path:
+def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False,
+                files: dict | None = None) -> Path:
     """Validate and write ``bundle`` to the folder ``path`` atomically.
 
     Parameters
@@ -315,6 +317,9 @@ def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False) ->
         Target folder; an existing one is refused unless ``overwrite``.
     overwrite : bool
         Replace an existing folder (only once the new one is complete).
+    files : dict, optional
+        Extra files copied in, relative path in the bundle → source file (e.g.
+        ``{"antennas/panel.msi": Path("panel.msi")}``).
 
     Returns
     -------
@@ -346,6 +351,10 @@ def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False) ->
             "meta": bundle.meta,
         }
         (tmp / _TOML).write_text(tomli_w.dumps(doc), encoding="utf-8")
+        for rel, src in (files or {}).items():
+            dst = tmp / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
     return target
 
 

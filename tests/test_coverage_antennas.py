@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from affine import Affine
 from click.testing import CliRunner
-from shapely.geometry import Point
+from shapely.geometry import Point, box
 
 from phusong.bundle import Bundle, Raster, load_bundle, save_bundle, write_raster
 from phusong.cli import main
@@ -113,8 +113,6 @@ def test_raster_back_lobe_is_front_to_back_below_front():
 
 
 def test_bundle_antennas_folder_and_unknown_antenna(tmp_path):
-    from shapely.geometry import box
-
     b = _bundle(antenna="panel_a")
     lon, lat = transform_points([X0, X0 + 10000], [Y0 - 10000, Y0], "EPSG:32648", "EPSG:4326")
     b.layers["communes"] = gpd.GeoDataFrame(
@@ -169,3 +167,69 @@ def test_importer_maps_operator_antenna_columns(tmp_path):
     assert c["antenna"].tolist() == ["K742215", "3gpp-65"]
     assert c["tilt_deg"].tolist() == [4.0, 2.0]
     assert c["etilt_deg"].iloc[0] == 6.0 and np.isnan(c["etilt_deg"].iloc[1])
+
+
+def _import_inputs(d):
+    """Communes, a site list with antenna columns, a WorldCover raster and an antennas folder."""
+    import rasterio as rio
+
+    from phusong.communes import commune_facts
+
+    d.mkdir()
+    codes = ["04792", "04795"]
+    f = commune_facts().set_index("commune_code").loc[codes]
+    geoms = [box(x - 0.004, y - 0.004, x + 0.004, y + 0.004)
+             for x, y in zip(f.lon, f.lat, strict=True)]
+    gpd.GeoDataFrame({"MA_XA": codes}, geometry=geoms, crs="EPSG:4326").to_file(
+        d / "xa.geojson")
+    lat, lon = f.lat.iloc[0], f.lon.iloc[0]
+    (d / "cells.csv").write_text(
+        "site_id,cell_id,operator,tech,lat,lon,azimuth,mechanical_tilt,antenna_model\n"
+        f"S1,S1-1,Viettel,4G,{lat},{lon},0,2,panel\nS1,S1-2,Viettel,4G,{lat},{lon},120,2,"
+        "3gpp-65\n", encoding="utf-8")
+    (d / "antennas").mkdir()
+    write_msi(sampled(parametric_3gpp(), name="panel"), d / "antennas" / "panel.msi")
+    x0, y0 = f.lon.min() - 0.02, f.lat.max() + 0.02
+    arr = np.full((100, 100), 40, np.uint8)
+    arr[:50] = 10
+    with rio.open(d / "lc.tif", "w", driver="GTiff", height=100, width=100, count=1,
+                  dtype="uint8", crs="EPSG:4326", nodata=0,
+                  transform=Affine(0.001, 0, x0, 0, -0.001, y0)) as dst:
+        dst.write(arr, 1)
+    return d
+
+
+def test_cli_import_landcover_and_antennas(tmp_path):
+    d = _import_inputs(tmp_path / "in")
+    base = ["data", "import", "--communes", str(d / "xa.geojson"), "--sites",
+            str(d / "cells.csv"), "--landcover", str(d / "lc.tif"), "--antennas",
+            str(d / "antennas"), "--quiet"]
+    r = CliRunner().invoke(main, base + ["--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    b = load_bundle(tmp_path / "b")
+    assert (tmp_path / "b" / "antennas" / "panel.msi").is_file()
+    assert set(np.unique(b.rasters["landcover"].array[np.isfinite(
+        b.rasters["landcover"].array)])) == {10.0, 40.0}
+    assert b.cells["antenna"].tolist() == ["panel", "3gpp-65"]
+    # bad inputs: one line, exit 2, no bundle left
+    (d / "cells_bad.csv").write_text((d / "cells.csv").read_text().replace(",panel", ",nope"),
+                                     encoding="utf-8")
+    (d / "antennas_bad").mkdir()
+    (d / "antennas_bad" / "x.msi").write_text("NAME x\nGAIN 10 dBi\nHORIZONTAL 360\n0 0\n")
+    import rasterio as rio
+
+    with rio.open(d / "lc.tif") as src:
+        arr, prof = src.read(1), src.profile
+    arr[0, 0] = 7
+    with rio.open(d / "lc_bad.tif", "w", **prof) as dst:
+        dst.write(arr, 1)
+    cases = {"unknown antenna": (["--sites", str(d / "cells_bad.csv")], "'nope'"),
+             "malformed pattern": (["--antennas", str(d / "antennas_bad")], "incomplete"),
+             "unknown class": (["--landcover", str(d / "lc_bad.tif")], "[7]")}
+    for case, (swap, message) in cases.items():
+        args = list(base)
+        args[args.index(swap[0]) + 1] = swap[1]
+        r = CliRunner().invoke(main, args + ["--out", str(tmp_path / "bad")])
+        assert r.exit_code == 2, (case, r.output)
+        assert r.stderr.count("\n") == 1 and message in r.stderr, (case, r.stderr)
+        assert not (tmp_path / "bad").exists(), case

@@ -32,7 +32,7 @@ __all__ = ["ImportSpec", "EXTENT_MARGIN_DEG", "LAYER_KEYS", "build_bundle", "imp
 EXTENT_MARGIN_DEG = 0.05
 #: Layers a licence can be given for (``--licence LAYER=TEXT``).
 LAYER_KEYS = ("communes", "sites", "cells", "villages", "roads", "fibre", "fibre_nodes", "dem",
-              "population")
+              "population", "landcover")
 _DEFAULT_LICENCE = {"opencellid": "CC BY-SA 4.0 (OpenCelliD)", ".osm": "ODbL 1.0 (OpenStreetMap)"}
 
 
@@ -68,6 +68,8 @@ class ImportSpec:
         Drop points outside the extent with a warning instead of refusing.
     licences : dict
         Layer → licence text.
+    landcover : path, optional
+        ESA WorldCover GeoTIFF (class codes; checked by the coverage engine's clutter).
     """
 
     communes: str | Path
@@ -91,6 +93,7 @@ class ImportSpec:
     extent: str = "communes"
     drop_outside: bool = False
     licences: dict[str, str] = field(default_factory=dict)
+    landcover: str | Path | None = None
 
 
 def _prov(imp: Imported, layer: str, spec: ImportSpec, default: str = "unknown",
@@ -195,6 +198,12 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
         pop = read_population(spec.population)
         rasters["population"] = pop.data
         prov["population"] = _prov(pop, "population", spec)
+    if spec.landcover is not None:
+        from phusong.bundle import read_raster
+
+        rasters["landcover"] = read_raster(spec.landcover, unit="class")
+        prov["landcover"] = Provenance(str(spec.landcover), spec.licences.get(
+            "landcover") or "CC BY 4.0 (ESA WorldCover)", False, "land-cover classes")
     meta = {"imported_by": "phusong data import",
             "extent": list(extent) if extent is not None else "none"}
     return Bundle(name, layers, rasters, prov, "2020", meta)
