@@ -19,16 +19,17 @@ from phusong.errors import ModelError
 ERRTOL_DB = 0.01
 
 
-def _rows(path):
+def _columns(path, n_rows):
+    """The oracle CSV as float columns, after checking its row count."""
     with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == n_rows
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
 
 
 @pytest.mark.realdata
 def test_p2108_height_gain_matches_itu_workbook(oracles):
-    rows = _rows(oracles / "itu_p2108" / "p2108_s3_1_height_gain.csv")
-    assert len(rows) == 10
-    col = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    col = _columns(oracles / "itu_p2108" / "p2108_s3_1_height_gain.csv", 10)
     got = height_gain_db(col["f_ghz"], col["h_m"], col["clutter_type"].astype(int),
                          col["R_m"], col["ws_m"])
     assert np.all(np.abs(got - col["expected_db"]) < ERRTOL_DB)
@@ -36,9 +37,7 @@ def test_p2108_height_gain_matches_itu_workbook(oracles):
 
 @pytest.mark.realdata
 def test_p2108_statistical_matches_itu_workbook(oracles):
-    rows = _rows(oracles / "itu_p2108" / "p2108_s3_2_terrestrial.csv")
-    assert len(rows) == 260
-    col = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    col = _columns(oracles / "itu_p2108" / "p2108_s3_2_terrestrial.csv", 260)
     got = terrestrial_statistical_db(col["f_ghz"], col["d_km"], col["p_pct"])
     # the table holds values rounded to 0.1 dB; the source rounds half away from zero first
     rounded = np.sign(got) * np.floor(np.abs(got) * 10.0 + 0.5) / 10.0
@@ -47,9 +46,7 @@ def test_p2108_statistical_matches_itu_workbook(oracles):
 
 @pytest.mark.realdata
 def test_p2109_matches_itu_workbook(oracles):
-    rows = _rows(oracles / "itu_p2109" / "p2109_bel.csv")
-    assert len(rows) == 568
-    col = {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+    col = _columns(oracles / "itu_p2109" / "p2109_bel.csv", 568)
     for cls in (1, 2):
         m = col["building_class"] == cls
         got = building_entry_loss_db(col["f_ghz"][m], col["p_pct"][m], cls, col["theta_deg"][m])
