@@ -280,3 +280,23 @@ def test_raster_sinr_and_margin_from_the_single_cell_rasters(tmp_path):
     np.testing.assert_allclose(ab["sinr_db"][ok], expect, atol=1e-4)
     np.testing.assert_allclose(ab["margin_db"][ok], (s - i), atol=1e-4)
     assert expect.min() < 3.5 and expect.max() > 20.0  # ≈ 3 dB on the mid line, high near sites
+
+
+def test_require_sinr_clears_flags_below_the_minimum(monkeypatch):
+    from phusong import settings
+    from phusong.coverage import EngineOptions, score_points
+
+    dem = _bundle(landcover=False).dem
+    tx = _two_cell_tx().iloc[[0, 1]].reset_index(drop=True)  # A and B only, co-channel
+    mid = ([X0 + 5000.0], [Y0 - 5000.0])  # equal powers: SINR = 10 log10(1 / 0.5) ≈ 3.01 dB
+    opts = EngineOptions(model="fspl", diffraction="none")
+    plain = score_points(tx, *mid, dem, techs=["4G"], opts=opts)
+    assert plain.loc[0, "sinr_db_4G"] == pytest.approx(3.0103, abs=0.01)  # noise 40 dB down
+    assert plain.loc[0, "covered_4G"] and plain.loc[0, "covered_any"]
+    strict = settings.Interference(sinr_min_db={"4G": 5.0})
+    monkeypatch.setattr(settings, "INTERFERENCE", strict)
+    s = score_points(tx, *mid, dem, techs=["4G"], opts=opts, require_sinr=True)
+    assert not s.loc[0, "covered_4G"] and not s.loc[0, "covered_4G_Viettel"]
+    assert not s.loc[0, "covered_any"] and s.loc[0, "covered_4G_indoor"] == plain.loc[
+        0, "covered_4G_indoor"]
+    assert s.loc[0, "rx_dbm_4G"] == plain.loc[0, "rx_dbm_4G"]

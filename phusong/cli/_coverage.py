@@ -55,6 +55,9 @@ class _BundleOrSite(click.Group):
               show_default=True,
               help="Percentage of locations the levels and covered flags hold for (ITM's "
               "location %, or the lognormal margin of empirical models); in (0, 100).")
+@click.option("--require-sinr", is_flag=True,
+              help="4G/5G count as covered only where the SINR also reaches the settings' "
+              "minimum (settings.INTERFERENCE.sinr_min_db).")
 @click.option("--no-sinr", is_flag=True,
               help="Skip the 4G/5G SINR and best-server margin rasters (faster).")
 @click.option("--no-clutter", is_flag=True,
@@ -65,8 +68,8 @@ class _BundleOrSite(click.Group):
 @click.pass_context
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
-             screen_margin_db, reliability_pct, no_sinr, no_clutter, overwrite, as_json,
-             quiet):
+             screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, overwrite,
+             as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
@@ -91,6 +94,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
                             resolution_m=resolution_m or None, threads=resolve_threads(threads),
                             overwrite=overwrite, progress=advance, clutter=not no_clutter,
                             reliability_pct=reliability_pct, sinr=not no_sinr,
+                            require_sinr=require_sinr,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
                                else {"screen_margin_db": screen_margin_db}))

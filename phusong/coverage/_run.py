@@ -131,6 +131,8 @@ def aggregate_communes(villages, scores: pd.DataFrame, techs) -> pd.DataFrame:
                          "population": villages["population"].to_numpy(float)})
     keys = {f"{t}": f"covered_{t}" for t in techs}
     keys |= {f"{t}_{o}": f"covered_{t}_{o}" for t in techs for o in settings.OPERATORS}
+    keys |= {f"{t}_indoor": f"covered_{t}_indoor" for t in techs
+             if f"covered_{t}_indoor" in scores.columns}
     keys["any"] = "covered_any"
     cols = {"villages": np.ones(len(base))}
     for k, col in keys.items():
@@ -157,7 +159,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                scores: pd.DataFrame | None = None,
                screen_margin_db: float | None = SCREEN_MARGIN_DB,
                clutter: bool = True, reliability_pct: float = settings.RELIABILITY_PCT,
-               sinr: bool = True) -> dict:
+               sinr: bool = True, require_sinr: bool = False) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
@@ -171,6 +173,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     technology's threshold. With ``sinr``, 4G/5G also get ``sinr_db_{tech}.tif`` (SINR of the
     best server from its operator's co-channel cells, :mod:`phusong.coverage.interference`)
     and ``margin_db_{tech}.tif`` (best minus second best of the serving operator, dB).
+    ``require_sinr`` makes 4G/5G covered only where the SINR also reaches
+    ``settings.INTERFERENCE.sinr_min_db`` (villages, and the raster's covered percentages).
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
@@ -183,6 +187,9 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     techs = [t for t in settings.TECHS if (tx["tech"] == t).any()]
     from phusong.coverage.clutter import bundle_clutter
 
+    if require_sinr and not sinr and resolution_m:
+        raise DataError("require_sinr needs the SINR rasters: drop --no-sinr")
+
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
                          itm_profile_cap=itm_profile_cap, screen_margin_db=screen_margin_db,
                          clutter=bundle_clutter(bundle, enabled=clutter),
@@ -193,7 +200,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     vx, vy = transform_points(villages.geometry.x, villages.geometry.y, villages.crs.to_string(),
                               settings.WORK_CRS)
     if scores is None:
-        scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts)
+        scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts,
+                              require_sinr=require_sinr)
         scores.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     elif not scores.index.equals(pd.Index(villages["village_id"].to_numpy())):
         raise DataError("coverage: the village scores given do not match the bundle's villages; "
@@ -201,7 +209,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     communes = aggregate_communes(villages, scores, techs)
     report = {"model": model, "diffraction": diffraction, "techs": techs,
               "clutter": "ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else None,
-              "reliability_pct": float(reliability_pct),
+              "reliability_pct": float(reliability_pct), "require_sinr": bool(require_sinr),
               "antennas": sorted(tx.attrs.get("antennas", {})),
               "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
@@ -244,11 +252,15 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 prob[~grid.mask] = np.nan
                 write_grid(tmp / f"coverage_prob_{t}.tif", prob, grid.transform, nodata=np.nan,
                            unit="probability")
+                covered = top >= th[t]
                 if "power_sum_q" in extra and t in ("4G", "5G"):
-                    _write_sinr(tmp, t, gi, sub, arg, keys, extra, grid)
+                    s_db = _write_sinr(tmp, t, gi, sub, arg, keys, extra, grid)
+                    if require_sinr and t in settings.INTERFERENCE.sinr_min_db:
+                        with np.errstate(invalid="ignore"):
+                            covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
                 inside = grid.mask
                 report.setdefault("raster_covered_pct", {})[t] = round(
-                    100.0 * float((top[inside] >= th[t]).sum()) / max(int(inside.sum()), 1), 2)
+                    100.0 * float(covered[inside].sum()) / max(int(inside.sum()), 1), 2)
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
                                          "shape": list(grid.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
@@ -258,7 +270,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     return report
 
 
-def _write_sinr(tmp: Path, tech: str, gi, sub, arg, keys, extra, grid) -> None:
+def _write_sinr(tmp: Path, tech: str, gi, sub, arg, keys, extra, grid) -> np.ndarray:
     """``sinr_db_{tech}.tif`` and ``margin_db_{tech}.tif`` of the technology's best server."""
     from phusong.coverage.interference import sinr_db
 
@@ -278,6 +290,7 @@ def _write_sinr(tmp: Path, tech: str, gi, sub, arg, keys, extra, grid) -> None:
     margin[~grid.mask] = np.nan
     write_grid(tmp / f"sinr_db_{tech}.tif", out, grid.transform, nodata=np.nan, unit="dB")
     write_grid(tmp / f"margin_db_{tech}.tif", margin, grid.transform, nodata=np.nan, unit="dB")
+    return out
 
 
 def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:

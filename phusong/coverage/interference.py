@@ -29,7 +29,7 @@ from phusong import settings
 from phusong.coverage.p2109 import building_entry_loss_db
 
 __all__ = ["SINR_TECHS", "QUANTUM_MW", "cell_keys", "indoor_loss_db", "noise_per_re_dbm",
-           "power_quanta", "sinr_db"]
+           "point_columns", "power_quanta", "require_sinr", "sinr_db"]
 
 #: Technologies that get an SINR (reference-signal based).
 SINR_TECHS = ("4G", "5G")
@@ -118,6 +118,13 @@ def point_columns(res, tx: pd.DataFrame, n_rx: int, group, pairs, techs,
     sums = sums.reshape(n_rx, max(n_keys, 1))
     cols = {}
     rows = np.arange(n_rx)
+
+    def group_sinr(gb):
+        top, cell = best[rows, gb], arg[rows, gb]
+        k = np.where(cell >= 0, key[np.maximum(cell, 0)], -1)
+        s = np.where(k >= 0, sums[rows, np.maximum(k, 0)], 0)
+        return sinr_db(np.where(k >= 0, top, -np.inf), s, t), top
+
     for t in techs:
         gi = np.array([i for i, (tt, _) in enumerate(pairs) if tt == t])
         cols[f"rx_dbm_{t}_indoor"] = indoor[:, gi].max(axis=1)
@@ -125,10 +132,24 @@ def point_columns(res, tx: pd.DataFrame, n_rx: int, group, pairs, techs,
         if t not in SINR_TECHS:
             continue
         gb = gi[np.argmax(best[:, gi], axis=1)]
-        top, cell = best[rows, gb], arg[rows, gb]
-        k = np.where(cell >= 0, key[np.maximum(cell, 0)], -1)
-        s = np.where(k >= 0, sums[rows, np.maximum(k, 0)], 0)
-        cols[f"sinr_db_{t}"] = sinr_db(np.where(k >= 0, top, -np.inf), s, t)
+        cols[f"sinr_db_{t}"], top = group_sinr(gb)
+        for i in gi:
+            cols[f"sinr_db_{t}_{pairs[i][1]}"] = group_sinr(np.full(n_rx, i))[0]
         with np.errstate(invalid="ignore"):
             cols[f"margin_db_{t}"] = np.where(np.isfinite(top), top - second[rows, gb], np.nan)
     return cols
+
+
+def require_sinr(cols: dict, techs, sinr_min_db: dict | None = None) -> None:
+    """Clear 4G/5G covered flags (per technology and operator) where the SINR is below
+    ``settings.INTERFERENCE.sinr_min_db`` (in place; NaN SINR fails)."""
+    need = sinr_min_db or settings.INTERFERENCE.sinr_min_db
+    for t in techs:
+        if t not in SINR_TECHS or t not in need:
+            continue
+        for name in [c for c in cols if c.startswith(f"covered_{t}")
+                     and not c.endswith("_indoor")]:
+            op = name[len(f"covered_{t}"):]
+            sinr = cols[f"sinr_db_{t}{op}"]
+            with np.errstate(invalid="ignore"):
+                cols[name] = cols[name] & (sinr >= need[t])
