@@ -41,7 +41,7 @@ QUANTUM_MW = 1e-16
 
 def noise_per_re_dbm(tech: str, noise_figure_db: float) -> float:
     """Thermal noise in one resource element plus the UE noise figure, dBm."""
-    return -174.0 + 10.0 * np.log10(SUBCARRIER_HZ[tech]) + float(noise_figure_db)
+    return float(-174.0 + 10.0 * np.log10(SUBCARRIER_HZ[tech]) + noise_figure_db)
 
 
 def power_quanta(rx_dbm) -> np.ndarray:
