@@ -7,6 +7,8 @@
       layers.gpkg     communes, villages, sites, cells, fibre, fibre_nodes, roads, communes_2025
       dem.tif         elevation, m (float32, NaN = void), optional
       population.tif  persons per pixel, optional
+      landcover.tif   ESA WorldCover class codes (terminal clutter, ITU-R P.2108), optional
+      antennas/       MSI/Planet pattern files named by cells.antenna, optional
 
 Vector layers are stored in EPSG:4326. Provenance (``source``, ``licence``, ``synthetic``,
 ``note``) travels with each layer into every output.
@@ -30,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -71,7 +74,7 @@ LAYER_ORDER = (
     "fibre_nodes",
     "roads",
 )
-RASTERS = ("dem", "population")
+RASTERS = ("dem", "population", "landcover")
 _GPKG = "layers.gpkg"
 _TOML = "bundle.toml"
 # Fixed GeoPackage timestamps make a bundle byte-identical for identical content.
@@ -220,7 +223,8 @@ def _check_refs(df, column, allowed, layer, target) -> None:
         )
 
 
-def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False) -> Path:
+def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False,
+                files: dict | None = None) -> Path:
     """Validate and write ``bundle`` to the folder ``path`` atomically.
 
     Parameters
@@ -231,6 +235,9 @@ def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False) ->
         Target folder; an existing one is refused unless ``overwrite``.
     overwrite : bool
         Replace an existing folder (only once the new one is complete).
+    files : dict, optional
+        Extra files copied in, relative path in the bundle → source file (e.g.
+        ``{"antennas/panel.msi": Path("panel.msi")}``).
 
     Returns
     -------
@@ -262,6 +269,10 @@ def save_bundle(bundle: Bundle, path: str | Path, *, overwrite: bool = False) ->
             "meta": bundle.meta,
         }
         (tmp / _TOML).write_text(tomli_w.dumps(doc), encoding="utf-8")
+        for rel, src in (files or {}).items():
+            dst = tmp / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
     return target
 
 

@@ -52,6 +52,12 @@ __all__ = [
     "load_overrides",
     "ROAD_CLASSES",
     "ROAD_COST_FACTOR",
+    "LOCATION_SIGMA_DB",
+    "RELIABILITY_PCT",
+    "INDOOR",
+    "Indoor",
+    "INTERFERENCE",
+    "Interference",
 ]
 
 #: Storage and exchange CRS (lon, lat order, always).
@@ -315,3 +321,57 @@ ROAD_COST_FACTOR: dict[str, float] = {
     "commune": 1.25,
     "track": 1.6,
 }
+
+
+# ---- radio realism (issue 17) ----------------------------------------------------------------
+#: Default reliability: percentage of locations where the predicted level must be reached.
+RELIABILITY_PCT = 50.0
+#: Lognormal location variability (shadow fading) σ per environment for the empirical models,
+#: dB: 3GPP TR 38.901 Table 7.4.1-1 (RMa NLOS 8 dB, UMa NLOS 6 dB); suburban and open take
+#: the rural value. Margin at p % of locations: z(p) σ.
+LOCATION_SIGMA_DB: dict[str, float] = {"rural": 8.0, "open": 8.0, "suburban": 8.0,
+                                       "urban": 6.0, "large_city": 6.0}
+
+
+@dataclass(frozen=True)
+class Indoor:
+    """Indoor coverage: ITU-R P.2109 building entry loss.
+
+    Attributes
+    ----------
+    building_class : str
+        ``traditional`` (Hòa Bình's brick and wood houses) or ``thermally-efficient``.
+    probability_pct : float
+        Probability that the entry loss is not exceeded, % (50 = median building).
+    elevation_deg : float
+        Path elevation at the façade, degrees (0 for terrestrial links).
+    """
+
+    building_class: str = "traditional"
+    probability_pct: float = 50.0
+    elevation_deg: float = 0.0
+
+
+INDOOR = Indoor()
+
+
+@dataclass(frozen=True)
+class Interference:
+    """Downlink SINR from co-channel cells of the same operator and band.
+
+    Attributes
+    ----------
+    load_factor : float
+        Fraction of the interferers' resource elements occupied (0–1).
+    noise_figure_db : float
+        UE noise figure, dB (TR 38.901-style link budgets use 7–9 dB).
+    sinr_min_db : dict
+        SINR a 4G/5G cell needs to count as covered when the scenario asks for it, dB.
+    """
+
+    load_factor: float = 0.5
+    noise_figure_db: float = 7.0
+    sinr_min_db: dict = field(default_factory=lambda: {"4G": -3.0, "5G": -3.0})
+
+
+INTERFERENCE = Interference()

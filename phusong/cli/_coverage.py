@@ -51,18 +51,31 @@ class _BundleOrSite(click.Group):
               help="Raster: compute a site only where, on a 4× coarser grid, it came within "
               "this many dB of its operator's best site nearby (default 15; 0 = every site at "
               "every cell, slower).")
+@click.option("--reliability-pct", type=float, default=settings.RELIABILITY_PCT,
+              show_default=True,
+              help="Percentage of locations the levels and covered flags hold for (ITM's "
+              "location %, or the lognormal margin of empirical models); in (0, 100).")
+@click.option("--require-sinr", is_flag=True,
+              help="4G/5G count as covered only where the SINR also reaches the settings' "
+              "minimum (settings.INTERFERENCE.sinr_min_db).")
+@click.option("--no-sinr", is_flag=True,
+              help="Skip the 4G/5G SINR and best-server margin rasters (faster).")
+@click.option("--no-clutter", is_flag=True,
+              help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @json_option
 @quiet_option
 @click.pass_context
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
-             screen_margin_db, overwrite, as_json, quiet):
+             screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, overwrite,
+             as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
-    Writes villages.csv (best signal per tech and operator), communes.csv (villages,
-    households and population covered), best_dbm_/serving_site_/operators_{tech}.tif and
-    coverage.json. See also: phusong coverage site --help (one site on any DEM).
+    Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
+    (villages, households and population covered), best_dbm_/serving_site_/operators_/
+    coverage_prob_{tech}.tif, sinr_db_/margin_db_{4G,5G}.tif and coverage.json. See also:
+    phusong coverage site --help (one site on any DEM).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -79,7 +92,9 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
     with progress("coverage raster (sites)", n_sites, quiet=quiet or as_json) as advance:
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
                             resolution_m=resolution_m or None, threads=resolve_threads(threads),
-                            overwrite=overwrite, progress=advance,
+                            overwrite=overwrite, progress=advance, clutter=not no_clutter,
+                            reliability_pct=reliability_pct, sinr=not no_sinr,
+                            require_sinr=require_sinr,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
                                else {"screen_margin_db": screen_margin_db}))
@@ -107,13 +122,23 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @click.option("--itm-profile-cap", type=click.IntRange(min=0), default=None,
               help="ITM raster: resample longer paths to this many profile intervals for Δh "
               "(default 32; 0 = full profiles, slower).")
+@click.option("--antenna", "antenna_path", default=None,
+              help="Antenna pattern: an MSI/Planet file, or 3gpp-65 (parametric sector). "
+              "--eirp-dbm is then the boresight EIRP. Default: omni.")
+@click.option("--azimuth-deg", type=float, default=None,
+              help="Boresight azimuth, degrees clockwise from north (with --antenna).")
+@click.option("--tilt-deg", type=float, default=None,
+              help="Mechanical downtilt, degrees (with --antenna).")
+@click.option("--etilt-deg", type=float, default=None,
+              help="Electrical downtilt, degrees (with --antenna; default the file's TILT).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @json_option
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
-         rx_height_m, model, diffraction, threads, itm_profile_cap, out_path, as_json):
-    """Predict received power around one omni site on any DEM (for RF engineers)."""
+         rx_height_m, model, diffraction, threads, itm_profile_cap, antenna_path, azimuth_deg,
+         tilt_deg, etilt_deg, out_path, as_json):
+    """Predict received power around one site on any DEM (for RF engineers)."""
     from phusong.coverage._site import predict_site, write_site_tif
     from phusong.raster import read_raster
 
@@ -121,13 +146,33 @@ def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
-        rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap))
+        rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap),
+        **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg))
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)
     pl = report["path_loss_db"]
     emit(report, as_json=as_json, lines=[
         f"{report['receivers_evaluated']} receivers in {report['seconds']} s; path loss median "
         f"{pl['median']:.1f} dB (p05 {pl['p05']:.1f}, p95 {pl['p95']:.1f}) → {out_path}"])
+
+
+def _antenna(path, azimuth_deg, tilt_deg, etilt_deg) -> dict:
+    """``predict_site`` antenna keywords from the site options (issue 17)."""
+    if path is None:
+        if any(v is not None for v in (azimuth_deg, tilt_deg, etilt_deg)):
+            raise click.UsageError("--azimuth-deg/--tilt-deg/--etilt-deg need --antenna "
+                                   "(an MSI file or 3gpp-65)")
+        return {}
+    from pathlib import Path
+
+    from phusong.coverage.msi import antenna_by_name, read_msi
+
+    p = Path(path)
+    ant = read_msi(p) if p.is_file() else antenna_by_name(path, p.parent)
+    nan = float("nan")
+    return {"antenna": ant, "azimuth_deg": nan if azimuth_deg is None else azimuth_deg,
+            "tilt_deg": nan if tilt_deg is None else tilt_deg,
+            "etilt_deg": nan if etilt_deg is None else etilt_deg}
 
 
 def _cap(value) -> dict:

@@ -59,6 +59,10 @@ def data() -> None:
 @click.option("--dem", help="Elevation: GeoTIFF or SRTM .hgt (optionally zipped).")
 @click.option("--fill-voids", is_flag=True, help="Fill DEM voids by interpolation.")
 @click.option("--population", help="Population GeoTIFF (persons per pixel).")
+@click.option("--landcover", help="Land cover: ESA WorldCover class GeoTIFF (terminal clutter, "
+              "ITU-R P.2108); resample a 10 m tile to 20–50 m first.")
+@click.option("--antennas", "antennas_dir", type=click.Path(file_okay=False),
+              help="Folder of MSI/Planet antenna files named by the cells' antenna column.")
 @click.option("--villages", help="Villages: CSV/XLSX with coordinates, or a point file.")
 @click.option("--village-col", "village_cols", multiple=True, metavar="FIELD=COLUMN",
               help="Map a villages column, e.g. --village-col households=SO_HO.")
@@ -87,8 +91,9 @@ def data() -> None:
 @command_errors
 def import_cmd(communes, communes_crs, communes_layer, communes_code_col, communes_name_col,
                sites, cells, opencellid, cols, sites_crs, rows, dem, fill_voids, population,
-               villages, village_cols, villages_scale, settlements_from_population, roads, fibre,
-               extent, drop_outside, licences, out, name, overwrite, as_json, quiet) -> None:
+               landcover, antennas_dir, villages, village_cols, villages_scale,
+               settlements_from_population, roads, fibre, extent, drop_outside, licences, out,
+               name, overwrite, as_json, quiet) -> None:
     """Build a bundle from real files (validated, written atomically)."""
     from phusong.cli._common import progress
     from phusong.io.importer import LAYER_KEYS, ImportSpec, import_bundle
@@ -105,9 +110,13 @@ def import_cmd(communes, communes_crs, communes_layer, communes_code_col, commun
         village_columns=_pairs(village_cols, "--village-col"), roads=roads, fibre=fibre,
         fill_voids=fill_voids, extent=extent, drop_outside=drop_outside, licences=lic,
         villages_scale=villages_scale, settlements_from_population=settlements_from_population,
+        landcover=landcover,
     )
     with progress("importing", total=None, quiet=quiet or as_json):
-        bundle, path = import_bundle(spec, out, name=name, overwrite=overwrite)
+        if landcover is None and antennas_dir is None:
+            bundle, path = import_bundle(spec, out, name=name, overwrite=overwrite)
+        else:
+            bundle, path = _import_radio(spec, out, name, overwrite, antennas_dir)
     report = {
         "bundle": str(path),
         "name": bundle.name,
@@ -215,6 +224,47 @@ def roads_cmd(osm_file, download, overpass_url, communes, out, overwrite, as_jso
     emit(report, as_json=as_json,
          lines=[f"{out}: {len(lines)} roads, {report['length_km']:,.1f} km, "
                 f"{g.number_of_nodes()} junctions (from {len(imp.data)} OSM ways)"])
+
+
+def _import_radio(spec, out, name, overwrite, antennas_dir):
+    """Import with a land cover and/or antenna files, checked before anything is written."""
+    from pathlib import Path
+
+    from phusong.atomic import check_writable
+    from phusong.bundle import save_bundle
+    from phusong.coverage.clutter import bundle_clutter
+    from phusong.coverage.msi import PATTERN_EXTENSIONS, read_msi
+    from phusong.io.importer import build_bundle
+
+    out = Path(out)
+    check_writable(out, overwrite=overwrite)
+    bundle = build_bundle(spec, name=name or out.name)
+    bundle_clutter(bundle)  # unknown codes, no CRS, no overlap: one-line errors
+    files = {}
+    if antennas_dir is not None:
+        folder = Path(antennas_dir)
+        if not folder.is_dir():
+            raise DataError(f"--antennas {folder}: no such folder")
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f.suffix.lower() in PATTERN_EXTENSIONS:
+                read_msi(f)
+                files[f"antennas/{f.name}"] = f
+    if bundle.cells is not None and "antenna" in bundle.cells.columns:
+        _check_names(bundle.cells, None if antennas_dir is None else Path(antennas_dir))
+    path = save_bundle(bundle, out, overwrite=overwrite, files=files)
+    return bundle, path
+
+
+def _check_names(cells, folder) -> None:
+    """Every named antenna is parametric or a file of ``folder`` (DataError otherwise)."""
+    from phusong.coverage.msi import antenna_by_name
+
+    for i, n in enumerate(cells["antenna"].fillna("").astype(str)):
+        if n.strip():
+            try:
+                antenna_by_name(n, folder)
+            except DataError as exc:
+                raise DataError(f"cells: row {i + 1} ({cells['cell_id'].iloc[i]}): {exc}") from None
 
 
 def _summary(kind: str, path, crs, cols, extent, drop_outside, fill_voids,

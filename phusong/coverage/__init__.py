@@ -2,7 +2,10 @@
 
 Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 :func:`coverage_matrix`, the models in :mod:`phusong.coverage.models`, knife-edge diffraction
-(:func:`bullington_db`, :func:`deygout_db`) and :func:`itm_p2p_loss_db`.
+(:func:`bullington_db`, :func:`deygout_db`) and :func:`itm_p2p_loss_db`. Radio realism
+(issue 17) lives in public modules: :mod:`.antenna` and :mod:`.msi` (patterns),
+:mod:`.p2108` / :mod:`.clutter` (terminal clutter), :mod:`.p2109` (building entry loss),
+:mod:`.reliability` and :mod:`.interference` (SINR, indoor).
 
 Names load on first use (PEP 562), so that ``phusong coverage site`` imports only the raster
 path and not pandas, scipy.sparse or the village scoring.
@@ -35,6 +38,11 @@ _LAZY = {
     "rma_db": "models",
     "uma_db": "models",
     "itm_p2p_loss_db": "itm",
+    "Antenna": "antenna",
+    "gain_db": "antenna",
+    "parametric_3gpp": "antenna",
+    "read_msi": "msi",
+    "write_msi": "msi",
 }
 
 __all__ = sorted(_LAZY)

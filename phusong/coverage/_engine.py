@@ -99,6 +99,19 @@ class EngineOptions:
     screen_margin_db: float | None = SCREEN_MARGIN_DB
     screen_factor: int = SCREEN_FACTOR
     screen_window: int = SCREEN_WINDOW
+    #: terminal clutter (issue 17): a :class:`phusong.coverage.clutter.ClutterMap` or None
+    clutter: object = None
+    #: percentage of locations (issue 17): ITM's time and location percentage, or the lognormal
+    #: margin z(p)·σ(environment) added to the empirical models' median loss
+    reliability_pct: float = 50.0
+
+    def margin_db(self) -> float:
+        """Location margin added to empirical models' loss, dB (0 for ITM and at 50 %)."""
+        if self.model == "itm" or self.reliability_pct == 50.0:
+            return 0.0
+        from phusong.coverage.reliability import location_margin_db
+
+        return location_margin_db(self.reliability_pct, self.environment)
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -119,6 +132,9 @@ class EngineOptions:
             raise ModelError(f"screen_factor {self.screen_factor}: use ≥ 2")
         if self.screen_window < 1 or self.screen_window % 2 == 0:
             raise ModelError(f"screen_window {self.screen_window}: use an odd number ≥ 1")
+        from phusong.coverage.reliability import check_reliability
+
+        check_reliability(self.reliability_pct)
         if not 0.5 <= self.rx_height_m <= 3000:
             raise ModelError(f"receiver height {self.rx_height_m} m outside 0.5–3000 m")
         return self
@@ -142,6 +158,31 @@ class TxSet:
     tilt: np.ndarray
     radius_m: np.ndarray
     usable: np.ndarray  # cell's site lies on the DEM
+    # antenna patterns (issue 17): index into ``patterns`` per cell, −1 = the legacy sector
+    # pattern of sector_gain_db; with a pattern, ``tilt`` is the mechanical downtilt
+    pattern: np.ndarray | None = None
+    etilt: np.ndarray | None = None
+    patterns: object = None  # PatternTable
+    # P.2108 clutter loss per (land-cover class, cell), dB, when the options carry a map
+    clutter_db: np.ndarray | None = None
+
+    def with_patterns(self, tx: pd.DataFrame) -> TxSet:
+        """This set with the antennas of ``tx`` (``antenna`` column, ``attrs["antennas"]``)."""
+        from dataclasses import replace
+
+        from phusong.coverage._antenna_kernel import PatternTable
+
+        found = tx.attrs.get("antennas", {})
+        if "antenna" not in tx.columns or not found:
+            return self
+        names = list(found)
+        index = {n: k for k, n in enumerate(names)}
+        pattern = np.array([index.get(n, -1) for n in tx["antenna"].fillna("").astype(str)],
+                           dtype=np.int64)
+        etilt = (tx["etilt_deg"].to_numpy(float) if "etilt_deg" in tx.columns
+                 else np.full(len(tx), np.nan))
+        return replace(self, pattern=pattern, etilt=etilt,
+                       patterns=PatternTable.build([found[n] for n in names]))
 
     @classmethod
     def from_frame(cls, tx: pd.DataFrame, terrain: Terrain, opts: EngineOptions) -> TxSet:
@@ -179,7 +220,15 @@ class TxSet:
         return cls(sx, sy, h[first], site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
             float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy()),
             get("azimuth_deg"), get("tilt_deg"), radius,
-            terrain.inside(sx, sy)[codes])
+            terrain.inside(sx, sy)[codes]).with_patterns(tx).with_clutter(opts)
+
+    def with_clutter(self, opts: EngineOptions) -> TxSet:
+        """This set with the P.2108 loss table of ``opts.clutter`` (None: unchanged)."""
+        from dataclasses import replace
+
+        if opts.clutter is None:
+            return self
+        return replace(self, clutter_db=opts.clutter.table(self.freq, opts.rx_height_m))
 
 
 @dataclass
@@ -243,21 +292,40 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
                          geometry=geom[cp], tx_height_m=htx[cp], rx_height_m=opts.rx_height_m,
                          z_tx_m=z_tx[cp], z_rx_m=z_rx[cp], environment=opts.environment,
-                         itm_args=_itm_args(prof, nv, step, cp, opts))[inv]
+                         itm_args=_itm_args(prof, nv, step, cp, opts))[inv] + opts.margin_db()
     dx = rx_x[pr[rep]] - txs.site_x[ps[rep]]
     dy = rx_y[pr[rep]] - txs.site_y[ps[rep]]
     bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
     down = np.degrees(np.arctan2((z_tx[rep] + htx[rep]) - (z_rx[rep] + opts.rx_height_m),
                                  dist[rep]))
     gain = sector_gain_db(bearing, txs.azimuth[cell], down, txs.tilt[cell])
+    if txs.pattern is not None:
+        _pattern_gain(txs, cell, bearing, down, gain)
     rx_dbm = txs.eirp[cell] - txs.offset[cell] + gain - loss
+    if txs.clutter_db is not None:  # terminal clutter at the receiver (P.2108 §3.1)
+        k = opts.clutter.classes_at(rx_x[pr[rep]], rx_y[pr[rep]])
+        rx_dbm = rx_dbm - txs.clutter_db[k, cell]
     return pr[rep], cell, rx_dbm, flagged
+
+
+def _pattern_gain(txs: TxSet, cell, bearing, down, gain) -> None:
+    """Overwrite ``gain`` of the links whose cell has an antenna pattern (in place)."""
+    from phusong.coverage._antenna_kernel import pattern_gains
+
+    k = txs.pattern[cell]
+    m = np.flatnonzero(k >= 0)
+    if m.size:
+        t, c = txs.patterns, cell[m]
+        gain[m] = pattern_gains(t.h, t.v, t.tilt, t.cap, k[m], bearing[m], txs.azimuth[c],
+                                down[m], txs.tilt[c], txs.etilt[c])
 
 
 def _itm_args(prof, nv, step, cp, opts):
     if opts.model != "itm":
         return None
     flat, start, count = flat_profiles(prof, nv)
+    if opts.reliability_pct != 50.0:
+        return flat, start[cp], count[cp], step[cp], opts.reliability_pct
     return flat, start[cp], count[cp], step[cp]
 
 

@@ -23,8 +23,11 @@ def flat_profiles(profiles: np.ndarray, n_valid) -> tuple[np.ndarray, np.ndarray
     return z.reshape(-1), np.arange(n, dtype=np.int64) * width, np.asarray(n_valid, np.int64)
 
 
-def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz) -> np.ndarray:
-    """ITM point-to-point median loss per path with the engine's ITM defaults, dB.
+def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz,
+                reliability_pct: float | None = None) -> np.ndarray:
+    """ITM point-to-point loss per path with the engine's ITM defaults, dB (median unless
+    ``reliability_pct`` asks another percentage of time and locations: in ITM's mobile mode
+    the two are combined and driven by the time percentage, so both are set).
 
     Invalid paths (ITM error codes ≥ 1000) get ``+inf`` (no signal) instead of raising.
     Consecutive entries with the same profile, step and heights (one path at several
@@ -64,7 +67,9 @@ def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz) 
     p2p_multi_batch(np.ascontiguousarray(flat, dtype=np.float64), start[heads], count[heads],
                     step[heads], htx[heads], hrx[heads], ptr, f, int(D["polarization"]),
                     float(D["epsilon"]), float(D["sigma"]), float(D["n0"]), int(D["climate"]),
-                    float(D["time_pct"]), float(D["location_pct"]), float(D["situation_pct"]),
+                    float(D["time_pct"] if reliability_pct is None else reliability_pct),
+                    float(D["location_pct"] if reliability_pct is None else reliability_pct),
+                    float(D["situation_pct"]),
                     int(D["mdvar"]), loss, warn, code)
     bits = warn & itm._INPUT_BITS
     if bits.any():

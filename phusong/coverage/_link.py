@@ -110,7 +110,8 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         cell_id, site_id, operator, tech, band, freq_mhz, eirp_dbm, azimuth_deg (NaN = omni),
-        tilt_deg, height_m, x_m, y_m (WORK_CRS), ground_m.
+        tilt_deg, height_m, x_m, y_m (WORK_CRS), ground_m, antenna ("" = the legacy sector
+        pattern), etilt_deg; ``attrs["antennas"]`` maps antenna names to patterns.
 
     Raises
     ------
@@ -147,15 +148,20 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
         ground[missing] = terrain.sample(x[missing], y[missing])
     s["ground_m"] = ground
     c = cells.copy()
-    for col, default in (("band", ""), ("azimuth_deg", np.nan), ("tilt_deg", np.nan)):
+    for col, default in (("band", ""), ("azimuth_deg", np.nan), ("tilt_deg", np.nan),
+                         ("antenna", ""), ("etilt_deg", np.nan)):
         if col not in c.columns:
             c[col] = default
     out = c[["cell_id", "site_id", "tech", "band", "freq_mhz", "eirp_dbm", "azimuth_deg",
-             "tilt_deg"]].merge(s, on="site_id", how="left", validate="many_to_one")
+             "tilt_deg", "antenna", "etilt_deg"]].merge(s, on="site_id", how="left",
+                                                        validate="many_to_one")
     cols = ["cell_id", "site_id", "operator", "tech", "band", "freq_mhz", "eirp_dbm",
-            "azimuth_deg", "tilt_deg", "height_m", "x_m", "y_m", "ground_m"]
+            "azimuth_deg", "tilt_deg", "height_m", "x_m", "y_m", "ground_m", "antenna",
+            "etilt_deg"]
     out = out[cols].reset_index(drop=True)
-    for col in ("freq_mhz", "eirp_dbm", "azimuth_deg", "tilt_deg"):
+    from phusong.coverage._antennas import attach_antennas
+    attach_antennas(out, bundle)
+    for col in ("freq_mhz", "eirp_dbm", "azimuth_deg", "tilt_deg", "etilt_deg"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
     bad = ~np.isfinite(out["freq_mhz"]) | (out["freq_mhz"] <= 0)
     if bad.any():
@@ -214,8 +220,8 @@ def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometr
     free = fspl_db(d3 / 1000.0, f)
     if model == "itm":
         from phusong.coverage._itm_adapter import itm_loss_db
-        flat, start, count, step = itm_args
-        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f), free)
+        flat, start, count, step, *pct = itm_args  # optional reliability % (issue 17)
+        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f, *pct), free)
     if model not in MODELS:
         raise ModelError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     if diffraction not in dif.METHODS:

@@ -124,10 +124,11 @@ def numba_threads(n: int):
         numba.set_num_threads(before)
 
 
-def _itm_check(h_tx_m: float, rx_height_m: float, freq_mhz: float) -> tuple[int, int]:
+def _itm_check(h_tx_m: float, rx_height_m: float, freq_mhz: float,
+               reliability_pct: float = 50.0) -> tuple[int, int]:
     from phusong.coverage._link import ITM_DEFAULTS as D
 
-    return validate_inputs(h_tx_m, rx_height_m, D["climate"], D["time_pct"], D["location_pct"],
+    return validate_inputs(h_tx_m, rx_height_m, D["climate"], reliability_pct, reliability_pct,
                            D["situation_pct"], D["n0"], freq_mhz, D["polarization"],
                            D["epsilon"], D["sigma"], D["mdvar"])
 
@@ -143,6 +144,8 @@ class _Kernels:
 
 
 _PARALLEL = _Kernels(sample_rays, itm_ray_losses, site_links)
+#: The ``sn`` tuple of :func:`site_links` when no SINR is wanted.
+_NO_SINR = (np.zeros((0, 1), np.int64), np.zeros(1, np.int64), np.zeros((0, 1), np.float32))
 _SERIAL = _Kernels(sample_rays_serial, itm_ray_losses_serial, site_links_serial)
 
 
@@ -156,7 +159,7 @@ def _window(grid: Grid, sx: float, sy: float, R: float) -> tuple[int, int, int, 
     return r0, r1, c0, c1
 
 
-def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
+def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_SINR):
     """Work unit: one site's rays, losses and links, reduced into ``best``/``arg`` in place.
 
     ``keep_fn(s, cells, cell_band_local, n_bands, window)`` may return, per band of the site,
@@ -197,13 +200,14 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
         from phusong.coverage._link import ITM_DEFAULTS as D
 
         for b, f in enumerate(bands):
-            code, w = _itm_check(htx, opts.rx_height_m, float(f))
+            code, w = _itm_check(htx, opts.rx_height_m, float(f), opts.reliability_pct)
             bits |= int(w)
             if code != 0:
                 need[b] = False  # invalid inputs: no signal on that band (ITM's flag mode)
         kern.itm(rays, last, step, slot, need, bands.astype(float), htx, opts.rx_height_m,
                  int(opts.itm_profile_cap or 0), D["polarization"], D["epsilon"], D["sigma"],
-                 D["n0"], D["climate"], D["time_pct"], D["location_pct"], D["situation_pct"],
+                 D["n0"], D["climate"], opts.reliability_pct, opts.reliability_pct,
+                 D["situation_pct"],
                  D["mdvar"], loss)
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
@@ -216,7 +220,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
                 opts.model, opts.diffraction, freq_mhz=np.full(len(sel), f),
                 distance_m=np.maximum(uj[sel] * step, 1.0), geometry=geom.reshape(-1, 5)[rp[sel]],
                 tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
-                z_rx_m=rays.ravel()[rp[sel]], environment=opts.environment)
+                z_rx_m=rays.ravel()[rp[sel]], environment=opts.environment) + opts.margin_db()
     n_eval = int(need.any(axis=0).sum())
     counts = np.zeros(len(flat), np.int64)
     cell_band = np.zeros(len(txs.freq), np.int64)
@@ -225,17 +229,41 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL):
                cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
                float(settings.RADIO.sector_beamwidth_deg),
                float(settings.RADIO.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
-               counts)
+               counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr)
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
+
+
+def _antenna_args(txs) -> tuple:
+    """The ``ant`` tuple of :func:`site_links`: patterns per cell (−1 = legacy sector)."""
+    from phusong.coverage._antenna_kernel import PatternTable
+
+    if txs.pattern is None:
+        t = PatternTable.empty()
+        return (np.full(len(txs.freq), -1, np.int64), np.full(len(txs.freq), np.nan), t.h,
+                t.v, t.tilt, t.cap)
+    t = txs.patterns
+    return (txs.pattern, txs.etilt, t.h, t.v, t.tilt, t.cap)
+
+
+def _clutter_args(txs, opts, sx: float, sy: float) -> tuple:
+    """The ``clut`` tuple of :func:`site_links` (a one-row table = no clutter)."""
+    if txs.clutter_db is None:
+        return (np.zeros((1, 1), np.int8), np.zeros(6), np.zeros((1, len(txs.freq))))
+    m = opts.clutter
+    return (m.index, np.array([m.x0_m, m.y0_m, m.px_m, m.py_m, sx, sy]), txs.clutter_db)
 
 
 class _Acc:
     """One worker's best/arg over the grid and its counters."""
 
-    def __init__(self, n_groups: int, n_cells: int):
+    def __init__(self, n_groups: int, n_cells: int, cell_key=None, n_keys: int = 0):
         self.best = np.full((n_groups, n_cells), -np.inf, dtype=np.float32)
         self.arg = np.full((n_groups, n_cells), -1, dtype=np.int64)
         self.ray_points = self.points = self.links = self.bits = 0
+        self.sinr = _NO_SINR
+        if cell_key is not None and n_keys > 0:  # co-channel sums and second best (issue 17)
+            self.sinr = (np.zeros((n_keys, n_cells), np.int64), cell_key,
+                         np.full((n_groups, n_cells), -np.inf, np.float32))
 
     def add(self, unit_result) -> None:
         n_pts, n_eval, n_links, w = unit_result
@@ -248,6 +276,10 @@ class _Acc:
         """Fold another worker in: max, ties to the lowest cell index (order-independent)."""
         take = (other.best > self.best) | ((other.best == self.best) & (other.arg >= 0)
                                            & ((self.arg < 0) | (other.arg < self.arg)))
+        if self.sinr[0].shape[0] > 0:  # integer sums and max/min: order-free as well
+            self.sinr[0][...] += other.sinr[0]
+            np.maximum(np.maximum(self.sinr[2], other.sinr[2]),
+                       np.minimum(self.best, other.best), out=self.sinr[2])
         self.best[take] = other.best[take]
         self.arg[take] = other.arg[take]
         self.ray_points += other.ray_points
@@ -293,7 +325,8 @@ def _for_sites(sites, work, n_workers: int, make_acc, progress=None) -> _Acc:
 
 
 def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Terrain,
-                 grid: Grid, opts: EngineOptions, progress=None):
+                 grid: Grid, opts: EngineOptions, progress=None, *, cell_key=None,
+                 n_keys: int = 0, extra: dict | None = None):
     """Best rx_dbm and serving cell per (group, grid cell) over all sites.
 
     With several sites and ``opts.screen_margin_db`` set, the sites are first run on a grid
@@ -311,6 +344,13 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
         ``sites``, ``ray_points``, ``points_evaluated``, ``links``, ``grid_cells``; with
         screening also ``screen_factor``, ``screen_margin_db``, ``screen_points_evaluated``
         (coarse pass) and ``screen_seconds``.
+
+    With ``cell_key`` (co-channel key per cell, −1 = none; see
+    :func:`phusong.coverage.interference.cell_keys`) and a dict ``extra``, also fills
+    ``extra["power_sum_q"]`` ((n_keys, rows, cols) int64 sums of 1e-16 mW) and
+    ``extra["second_dbm"]`` ((n_groups, rows, cols) float32 second best per group). With
+    screening, the sums hold the cells screened in (each cell left out is more than the
+    margin below the best nearby).
     """
     rows, cols = grid.shape
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
@@ -330,10 +370,12 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
         ctx = (txs, terrain, grid, opts, step)
 
         def work(s, acc, kern):
-            acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern))
+            acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern, acc.sinr))
 
-        acc = _for_sites(sites, work, opts.threads, lambda: _Acc(n_groups, rows * cols),
-                         progress)
+        keys = None if cell_key is None or extra is None else np.ascontiguousarray(
+            cell_key, np.int64)
+        acc = _for_sites(sites, work, opts.threads,
+                         lambda: _Acc(n_groups, rows * cols, keys, n_keys), progress)
     stats |= {"ray_points": acc.ray_points, "points_evaluated": acc.points,
               "links": acc.links}
     if acc.bits & _ITM_INPUT_BITS:
@@ -343,6 +385,9 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
                       + "; ".join(describe_warnings(acc.bits & _ITM_INPUT_BITS))
                       + " (results less reliable)", ValidityWarning, stacklevel=2)
     stats["grid_cells"] = int(grid.mask.sum())
+    if extra is not None and acc.sinr[0].shape[0] > 0:
+        extra["power_sum_q"] = acc.sinr[0].reshape(-1, rows, cols)
+        extra["second_dbm"] = acc.sinr[2].reshape(n_groups, rows, cols)
     return (acc.best.reshape(n_groups, rows, cols), acc.arg.reshape(n_groups, rows, cols),
             stats)
 

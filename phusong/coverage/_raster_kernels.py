@@ -13,6 +13,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from phusong.coverage._antenna_kernel import pattern_gain_db
+
 __all__ = ["fill_voids_before", "sample_rays", "sample_rays_serial", "site_pixels",
            "site_links", "site_links_serial"]
 
@@ -193,7 +195,7 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
 @njit(**_JIT)
 def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top, cells,
               cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-              front_back, v_beamwidth, v_sla, counts):
+              front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """Grid cell ``p`` of :func:`site_links`."""
     d = math.hypot(dx[p], dy[p])
     u = uop[p]
@@ -201,6 +203,14 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
     down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
     q = flat[p]
     nl = 0
+    lc_index, lc_geo, lc_db = clut  # land-cover class per pixel, its geometry, loss per cell
+    kc = -1
+    if lc_db.shape[0] > 1:
+        col = math.floor((lc_geo[4] + dx[p] - lc_geo[0]) / lc_geo[2])
+        row = math.floor((lc_geo[1] - (lc_geo[5] + dy[p])) / lc_geo[3])
+        kc = lc_db.shape[0] - 1
+        if 0 <= row < lc_index.shape[0] and 0 <= col < lc_index.shape[1]:
+            kc = lc_index[int(row), int(col)]
     for i in range(cells.shape[0]):
         c = cells[i]
         if not d <= cell_radius[c]:
@@ -218,9 +228,21 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
         else:
             av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
         gain = -min(-(ah + av), front_back)
-        v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u])
+        pattern, etilt, ph, pv, ptilt, pcap = ant
+        if pattern[c] >= 0:  # a named antenna: tilt is mechanical (issue 17)
+            gain = pattern_gain_db(ph, pv, ptilt, pcap, pattern[c], bearing, az, down, tl,
+                                   etilt[c])
+        v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u]
+                       - (lc_db[kc, c] if kc >= 0 else 0.0))
         g = cell_group[c]
-        if v > best[g, q] or (v == best[g, q] and c < arg[g, q]):
+        wins = v > best[g, q] or (v == best[g, q] and c < arg[g, q])
+        sum_q, cell_key, second = sn  # SINR sums and second best (issue 17), empty when off
+        if second.shape[0] > 0:
+            second[g, q] = max(second[g, q], best[g, q] if wins else v)
+        if sum_q.shape[0] > 0 and cell_key[c] >= 0:
+            mw = 10.0 ** (min(float(v), 0.0) / 10.0)
+            sum_q[cell_key[c], q] += np.int64(np.rint(mw / 1e-16))
+        if wins:
             best[g, q] = v
             arg[g, q] = c
     counts[p] = nl
@@ -229,11 +251,17 @@ def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx,
 @njit(parallel=True, **_JIT)
 def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx, cells,
                cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-               front_back, v_beamwidth, v_sla, counts):
+               front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
 
     ``rx = eirp − offset + gain − loss`` (float32) per (grid cell, site cell within its radius),
-    with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db`; kept when
+    with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db` (or, for
+    cells with ``ant[0][c] ≥ 0``, the antenna pattern of :mod:`._antenna_kernel`; ``ant`` is
+    ``(pattern, etilt, h, v, tilt, cap)``), minus the P.2108 clutter loss of the grid cell's
+    land-cover class when ``clut = (index, geo, loss_db)`` has a table (``geo``: x0, y0, px,
+    py of ``index``, site x, y; ``loss_db[class, cell]``). With ``sn = (sum_q, cell_key,
+    second)`` non-empty, each link also adds its power in 1e-16 mW integers to
+    ``sum_q[cell_key[c], q]`` and updates the group's second best. A level is kept when
     larger than the group's best, ties to the lowest cell index. ``counts[p]`` gets the number
     of links of grid cell ``p``. Each grid cell is written by one iteration only.
     """
@@ -241,16 +269,16 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     for p in prange(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn)
 
 
 @njit(**_JIT)
 def site_links_serial(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx,
                       cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                      beamwidth, front_back, v_beamwidth, v_sla, counts):
+                      beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
     for p in range(flat.shape[0]):
         _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
                   cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts)
+                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn)

@@ -41,6 +41,8 @@ def aggregate_communes(villages, scores: pd.DataFrame, techs) -> pd.DataFrame:
                          "population": villages["population"].to_numpy(float)})
     keys = {f"{t}": f"covered_{t}" for t in techs}
     keys |= {f"{t}_{o}": f"covered_{t}_{o}" for t in techs for o in settings.OPERATORS}
+    keys |= {f"{t}_indoor": f"covered_{t}_indoor" for t in techs
+             if f"covered_{t}_indoor" in scores.columns}
     keys["any"] = "covered_any"
     cols = {"villages": np.ones(len(base))}
     for k, col in keys.items():
@@ -65,13 +67,24 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                threads: int = 1, overwrite: bool = False, progress=None,
                itm_profile_cap: int | None = ITM_PROFILE_CAP,
                scores: pd.DataFrame | None = None,
-               screen_margin_db: float | None = SCREEN_MARGIN_DB) -> dict:
+               screen_margin_db: float | None = SCREEN_MARGIN_DB,
+               clutter: bool = True, reliability_pct: float = settings.RELIABILITY_PCT,
+               sinr: bool = True, require_sinr: bool = False) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
     the villages again (the demo scores them once for gaps, plan and this run).
     ``screen_margin_db`` is the raster's screening margin (:class:`EngineOptions`; 0 or None
     computes every site at every cell); villages are always scored on every pair.
+    ``clutter`` adds ITU-R P.2108 terminal clutter from the bundle's ``landcover.tif`` (when it
+    has one) to villages and raster alike. ``reliability_pct`` is the percentage of locations
+    the levels and flags are for (:mod:`phusong.coverage.reliability`); the rasters then also
+    hold ``coverage_prob_{tech}.tif``, the probability (0–1) that the best server clears the
+    technology's threshold. With ``sinr``, 4G/5G also get ``sinr_db_{tech}.tif`` (SINR of the
+    best server from its operator's co-channel cells, :mod:`phusong.coverage.interference`)
+    and ``margin_db_{tech}.tif`` (best minus second best of the serving operator, dB).
+    ``require_sinr`` makes 4G/5G covered only where the SINR also reaches
+    ``settings.INTERFERENCE.sinr_min_db`` (villages, and the raster's covered percentages).
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
@@ -82,22 +95,32 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     terrain = prepare_terrain(bundle.dem)
     tx = transmitters(bundle, terrain=terrain)
     techs = [t for t in settings.TECHS if (tx["tech"] == t).any()]
+    from phusong.coverage.clutter import bundle_clutter
+
+    if require_sinr and not sinr and resolution_m:
+        raise DataError("require_sinr needs the SINR rasters: drop --no-sinr")
+
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         itm_profile_cap=itm_profile_cap,
-                         screen_margin_db=screen_margin_db).check()
+                         itm_profile_cap=itm_profile_cap, screen_margin_db=screen_margin_db,
+                         clutter=bundle_clutter(bundle, enabled=clutter),
+                         reliability_pct=reliability_pct).check()
     villages = bundle.villages
     if villages is None or len(villages) == 0:
         raise DataError("villages: the bundle has no villages to score")
     vx, vy = transform_points(villages.geometry.x, villages.geometry.y, villages.crs.to_string(),
                               settings.WORK_CRS)
     if scores is None:
-        scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts)
+        scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts,
+                              require_sinr=require_sinr)
         scores.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     elif not scores.index.equals(pd.Index(villages["village_id"].to_numpy())):
         raise DataError("coverage: the village scores given do not match the bundle's villages; "
                         "score this bundle with score_villages")
     communes = aggregate_communes(villages, scores, techs)
     report = {"model": model, "diffraction": diffraction, "techs": techs,
+              "clutter": "ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else None,
+              "reliability_pct": float(reliability_pct), "require_sinr": bool(require_sinr),
+              "antennas": sorted(tx.attrs.get("antennas", {})),
               "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
               "villages": scores.attrs["stats"],
@@ -114,7 +137,12 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             grid = grid_over(poly, float(resolution_m), terrain)
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
-            best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts, progress)
+            from phusong.coverage.interference import cell_keys
+
+            keys, n_keys = cell_keys(tx) if sinr else (None, 0)
+            extra: dict = {}
+            best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts, progress,
+                                             cell_key=keys, n_keys=n_keys, extra=extra)
             th = settings.THRESHOLDS_DBM
             for t in techs:
                 gi = [i for i, (tt, _) in enumerate(pairs) if tt == t]
@@ -130,9 +158,19 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 n_ops = (sub >= th[t]).sum(axis=0).astype("uint8")
                 n_ops[~grid.mask] = 255
                 write_grid(tmp / f"operators_{t}.tif", n_ops, grid.transform, nodata=255)
+                prob = _probability(top, th[t], opts)
+                prob[~grid.mask] = np.nan
+                write_grid(tmp / f"coverage_prob_{t}.tif", prob, grid.transform, nodata=np.nan,
+                           unit="probability")
+                covered = top >= th[t]
+                if "power_sum_q" in extra and t in ("4G", "5G"):
+                    s_db = _write_sinr(tmp, t, gi, sub, arg, keys, extra, grid)
+                    if require_sinr and t in settings.INTERFERENCE.sinr_min_db:
+                        with np.errstate(invalid="ignore"):
+                            covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
                 inside = grid.mask
                 report.setdefault("raster_covered_pct", {})[t] = round(
-                    100.0 * float((top[inside] >= th[t]).sum()) / max(int(inside.sum()), 1), 2)
+                    100.0 * float(covered[inside].sum()) / max(int(inside.sum()), 1), 2)
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
                                          "shape": list(grid.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
@@ -140,6 +178,41 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
         (tmp / "coverage.json").write_text(json.dumps(report, indent=1, default=_jsonable),
                                            encoding="utf-8")
     return report
+
+
+def _write_sinr(tmp: Path, tech: str, gi, sub, arg, keys, extra, grid) -> np.ndarray:
+    """``sinr_db_{tech}.tif`` and ``margin_db_{tech}.tif`` of the technology's best server."""
+    from phusong.coverage.interference import sinr_db
+
+    which = np.argmax(sub, axis=0)
+    g_best = np.asarray(gi)[which]
+    top = np.take_along_axis(sub, which[None], axis=0)[0].astype(float)
+    cell = np.take_along_axis(arg[gi], which[None], axis=0)[0]
+    k = np.where(cell >= 0, keys[np.maximum(cell, 0)], -1)
+    sums = extra["power_sum_q"]
+    r, c = np.indices(top.shape)
+    s = np.where(k >= 0, sums[np.maximum(k, 0), r, c], 0)
+    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech).astype("float32")
+    second = extra["second_dbm"][g_best, r, c].astype(float)
+    with np.errstate(invalid="ignore"):
+        margin = np.where(np.isfinite(top), top - second, np.nan).astype("float32")
+    out[~grid.mask] = np.nan
+    margin[~grid.mask] = np.nan
+    write_grid(tmp / f"sinr_db_{tech}.tif", out, grid.transform, nodata=np.nan, unit="dB")
+    write_grid(tmp / f"margin_db_{tech}.tif", margin, grid.transform, nodata=np.nan, unit="dB")
+    return out
+
+
+def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
+    """Probability (float32, 0–1) that a level given at ``opts.reliability_pct`` % of
+    locations clears the threshold: lognormal with the environment's σ about its median."""
+    from scipy.special import ndtri
+
+    from phusong.coverage.reliability import coverage_probability, sigma_db
+
+    sigma = sigma_db(opts.environment)
+    median = rx_dbm + float(ndtri(opts.reliability_pct / 100.0)) * sigma
+    return coverage_probability(median, threshold_dbm, sigma).astype("float32")
 
 
 def _jsonable(o):

@@ -31,7 +31,8 @@ def _groups(tx: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
 
 def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
                  opts: EngineOptions | None = None,
-                 thresholds_dbm: dict | None = None) -> pd.DataFrame:
+                 thresholds_dbm: dict | None = None,
+                 require_sinr: bool = False) -> pd.DataFrame:
     """Best server per (technology, operator) at arbitrary receiver points.
 
     Parameters
@@ -48,6 +49,9 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
         Model, diffraction, threads…
     thresholds_dbm : dict, optional
         Covered thresholds per technology (default ``settings.THRESHOLDS_DBM``).
+    require_sinr : bool
+        4G/5G count as covered only where the SINR also reaches
+        ``settings.INTERFERENCE.sinr_min_db``.
 
     Returns
     -------
@@ -86,6 +90,12 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
         cell = arg[np.arange(len(x)), np.asarray(gi)[which]]
         cols[f"site_{t}"] = pd.Series(
             np.where(has, site_ids[np.maximum(cell, 0)].astype(object), None), dtype=object)
+    from phusong.coverage import interference  # indoor, SINR (issue 17)
+
+    cols |= interference.point_columns(res, tx, len(x), g, pairs, techs, th)
+    if require_sinr:
+        interference.require_sinr(cols, techs)
+        any_cov = np.logical_or.reduce([cols[f"covered_{t}"] for t in techs])
     cols["covered_any"] = any_cov
     cols["in_dem"] = terrain.inside(x, y) & np.isfinite(x) & np.isfinite(y)
     out = pd.DataFrame(cols)  # site_* stay object Series: None, not NaN
@@ -96,7 +106,9 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                    diffraction: str = "bullington", threads: int = 1,
                    rx_height_m: float = settings.RADIO.rx_height_m,
-                   thresholds_dbm: dict | None = None) -> pd.DataFrame:
+                   thresholds_dbm: dict | None = None, clutter: bool = True,
+                   reliability_pct: float = settings.RELIABILITY_PCT,
+                   require_sinr: bool = False) -> pd.DataFrame:
     """Best received power, serving site and covered flags for every village of a bundle.
 
     Parameters
@@ -115,6 +127,12 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
         Receiver height, m.
     thresholds_dbm : dict, optional
         Overrides of ``settings.THRESHOLDS_DBM``.
+    clutter : bool
+        Add P.2108 terminal clutter from the bundle's ``landcover.tif`` when it has one.
+    reliability_pct : float
+        Percentage of locations the levels and flags hold for (50 = medians).
+    require_sinr : bool
+        4G/5G covered only where the SINR also reaches ``settings.INTERFERENCE.sinr_min_db``.
 
     Returns
     -------
@@ -132,9 +150,13 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
     tx = transmitters(bundle, terrain=terrain)
     x, y = transform_points(villages.geometry.x, villages.geometry.y,
                             villages.crs.to_string(), settings.WORK_CRS)
+    from phusong.coverage.clutter import bundle_clutter
+
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m)
-    out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm)
+                         rx_height_m=rx_height_m, clutter=bundle_clutter(bundle, enabled=clutter),
+                         reliability_pct=reliability_pct)
+    out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm,
+                       require_sinr=require_sinr)
     out.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     return out
 

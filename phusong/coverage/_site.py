@@ -7,6 +7,7 @@ no village scoring): the whole process is what an RF engineer waits for.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,10 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
                  eirp_dbm: float, radius_km: float, resolution_m: float,
                  model: str = settings.DEFAULT_MODEL, diffraction: str = "bullington",
                  rx_height_m: float = settings.RADIO.rx_height_m, threads: int = 1,
-                 itm_profile_cap: int | None = ITM_PROFILE_CAP):
-    """Received power around one omni transmitter on any DEM.
+                 itm_profile_cap: int | None = ITM_PROFILE_CAP, antenna=None,
+                 azimuth_deg: float = float("nan"), tilt_deg: float = float("nan"),
+                 etilt_deg: float = float("nan")):
+    """Received power around one transmitter on any DEM (omni unless given an antenna).
 
     Parameters
     ----------
@@ -51,6 +54,10 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         Antenna height above ground, frequency, EIRP, radius and grid cell size.
     model, diffraction, rx_height_m, threads, itm_profile_cap
         As :class:`EngineOptions`.
+    antenna : phusong.coverage.antenna.Antenna, optional
+        Pattern (``eirp_dbm`` is then the boresight EIRP); None = omni.
+    azimuth_deg, tilt_deg, etilt_deg : float
+        Boresight azimuth (NaN = omni), mechanical and electrical downtilt, degrees.
 
     Returns
     -------
@@ -74,7 +81,13 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     one = np.array([0])
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
                 np.array([freq_mhz], float), np.array([eirp_dbm], float), np.zeros(1),
-                np.array([np.nan]), np.array([np.nan]), np.array([r_m]), np.array([True]))
+                np.array([float(azimuth_deg)]), np.array([float(tilt_deg)]), np.array([r_m]),
+                np.array([True]))
+    if antenna is not None:
+        from phusong.coverage._antenna_kernel import PatternTable
+
+        txs = replace(txs, pattern=np.zeros(1, np.int64), etilt=np.array([float(etilt_deg)]),
+                      patterns=PatternTable.build([antenna]))
     disk = grid_over(Point(x[0], y[0]).buffer(r_m, 256), resolution_m)
     grid = on_dem(disk, terrain)
     best, _, stats = raster_links(txs, np.zeros(1, np.int64), 1, terrain, grid, opts)
@@ -92,6 +105,9 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "diffraction": diffraction if model != "itm" else None,
         "resolution_m": resolution_m,
         "radius_km": radius_km,
+        "antenna": None if antenna is None else {
+            "name": antenna.name, "gain_dbi": antenna.gain_dbi, "azimuth_deg": azimuth_deg,
+            "tilt_deg": tilt_deg, "etilt_deg": etilt_deg},
         "path_loss_db": {"min": q[0], "p05": q[1], "median": q[2], "p95": q[3], "max": q[4],
                          "mean": float(loss.mean()) if loss.size else None},
     }

@@ -33,7 +33,7 @@ __all__ = ["ImportSpec", "EXTENT_MARGIN_DEG", "LAYER_KEYS", "build_bundle", "imp
 EXTENT_MARGIN_DEG = 0.05
 #: Layers a licence can be given for (``--licence LAYER=TEXT``).
 LAYER_KEYS = ("communes", "sites", "cells", "villages", "roads", "fibre", "fibre_nodes", "dem",
-              "population")
+              "population", "landcover")
 _DEFAULT_LICENCE = {"opencellid": "CC BY-SA 4.0 (OpenCelliD)", ".osm": "ODbL 1.0 (OpenStreetMap)"}
 
 
@@ -75,6 +75,8 @@ class ImportSpec:
         ``population`` (:mod:`phusong.io.census`).
     settlements_from_population : bool
         With no ``villages``: derive settlement points from ``population`` (labelled).
+    landcover : path, optional
+        ESA WorldCover GeoTIFF (class codes; checked by the coverage engine's clutter).
     """
 
     communes: str | Path
@@ -100,6 +102,7 @@ class ImportSpec:
     licences: dict[str, str] = field(default_factory=dict)
     villages_scale: str = "given"
     settlements_from_population: bool = False
+    landcover: str | Path | None = None
 
 
 def _prov(imp: Imported, layer: str, spec: ImportSpec, default: str = "unknown",
@@ -207,6 +210,12 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
         layers["villages"] = vil.data
         prov["villages"] = _prov(vil, "villages", spec,
                                  "n/a (derived)" if spec.villages is None else "unknown")
+    if spec.landcover is not None:
+        from phusong.raster import read_raster
+
+        rasters["landcover"] = read_raster(spec.landcover, unit="class")
+        prov["landcover"] = Provenance(str(spec.landcover), spec.licences.get(
+            "landcover") or "CC BY 4.0 (ESA WorldCover)", False, "land-cover classes")
     meta = {"imported_by": "phusong data import",
             "extent": list(extent) if extent is not None else "none"}
     return Bundle(name, layers, rasters, prov, "2020", meta)

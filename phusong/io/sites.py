@@ -56,7 +56,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "eirp_dbm": ("eirp_dbm", "eirp"),
     "height_m": ("height_m", "height", "antenna_height", "do_cao", "chieu_cao", "do_cao_anten"),
     "azimuth_deg": ("azimuth_deg", "azimuth", "huong", "goc_phuong_vi"),
-    "tilt_deg": ("tilt_deg", "tilt", "do_nghieng"),
+    "tilt_deg": ("tilt_deg", "tilt", "do_nghieng", "mtilt", "m_tilt", "mechanical_tilt",
+                 "do_nghieng_co"),
+    "etilt_deg": ("etilt_deg", "etilt", "e_tilt", "electrical_tilt", "do_nghieng_dien"),
+    "antenna": ("antenna", "antenna_model", "antenna_type", "loai_anten", "anten"),
     "ground_m": ("ground_m", "elevation", "ground", "do_cao_dia_hinh"),
     "name": ("name", "ten_tram", "site_name", "ten"),
 }
@@ -186,6 +189,12 @@ def _make_cells(df, cols, site_ids, tech_lists, *, radio, source) -> Imported:
     freq = _numbers_or_default(df, cols, "freq_mhz", None, n, source, notes, "freq_mhz")
     az = _numbers_or_default(df, cols, "azimuth_deg", None, n, source, notes, "azimuth")
     tilt = _numbers_or_default(df, cols, "tilt_deg", None, n, source, notes, "tilt")
+    extra = {}  # antenna columns, only when the file maps them (issue 17)
+    if "etilt_deg" in cols:
+        extra["etilt_deg"] = _numbers_or_default(df, cols, "etilt_deg", None, n, source, notes,
+                                                 "etilt")
+    if "antenna" in cols:
+        extra["antenna"] = ["" if _blank(v) else str(v).strip() for v in df[cols["antenna"]]]
     bands = ([None if _blank(v) else str(v).strip() for v in df[cols["band"]]]
              if "band" in cols else [None] * n)
     rows, freq_default = [], 0
@@ -207,7 +216,7 @@ def _make_cells(df, cols, site_ids, tech_lists, *, radio, source) -> Imported:
                 "cell_id": None if "cell_id" not in cols else str(df[cols["cell_id"]].iat[i]),
                 "site_id": site_ids[i], "tech": tech, "band": band, "freq_mhz": float(f),
                 "eirp_dbm": float(eirp[i]), "azimuth_deg": az[i], "tilt_deg": tilt[i],
-            })
+            } | {k: v[i] for k, v in extra.items()})
     cells = pd.DataFrame(rows)
     if "cell_id" not in cols or len(cells) > n:
         counter: dict[tuple[str, str], int] = {}
