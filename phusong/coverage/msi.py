@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from phusong.atomic import atomic_path
 from phusong.coverage.antenna import Antenna
 from phusong.errors import FormatError, InputFileError
-from phusong.atomic import atomic_path
 
 __all__ = ["DBD_TO_DBI", "antenna_by_name", "read_msi", "write_msi", "sampled"]
 
