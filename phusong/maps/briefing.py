@@ -48,7 +48,7 @@ from phusong.maps._tables import (
     years_table,
 )
 from phusong.maps._targets import briefing_targets
-from phusong.maps._units import gaps_tables, units
+from phusong.maps._units import SOURCE_LABELS, gaps_tables, units, units_source
 from phusong.maps._wb_charts import charts_sheet, curves_sheet
 from phusong.maps.charts import (
     CHART_FILES,
@@ -197,9 +197,11 @@ def write_workbook(bundle: Bundle, tables: dict, plan, path: Path, *, lang: str 
         if boundaries == "2020":
             u25 = _units_2025(bundle, com, plan, targets)
             if u25 is not None:
+                src = SOURCE_LABELS[units_source(bundle)]
                 table_sheet(wb, SHEETS[3], u25, extra=extra,
                             note="Xã chia cho nhiều đơn vị: số hộ, dân số, chỉ tiêu chia theo tỷ "
-                                 "lệ / communes split between units: counts apportioned by share")
+                                 "lệ / communes split between units: counts apportioned by share. "
+                                 f"Ranh giới 2025: {src[0]} / 2025 boundaries: {src[1]}")
     for title, df in ((SHEETS[4], years_table(plan.meta)), (SHEETS[5], missed_table(plan.meta))):
         if len(df):
             table_sheet(wb, title, df, extra={

@@ -53,7 +53,7 @@ from phusong.maps._labels import (
 from phusong.maps._layers import Choropleth, Features, HtmlControl, SharedGeometry, raster_png
 from phusong.maps._plan import Plan, read_plan
 from phusong.maps._targets import briefing_targets
-from phusong.maps._units import gaps_tables, units
+from phusong.maps._units import SOURCE_LABELS, gaps_tables, units, units_source
 
 __all__ = ["build_map", "save_map", "TECH_COLOURS", "OPERATOR_COLOURS"]
 
@@ -409,6 +409,8 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     title = f"<b>{esc(label('title', lang))}</b> · {esc(bundle.name)} · " \
             f"{esc(label('boundaries', lang))} {esc(boundaries)}"
+    if boundaries == "2025":
+        title += f" ({esc(SOURCE_LABELS[units_source(bundle)][lang == 'en'])})"
     if synthetic:
         title += f"<br><span style='color:#b00'>{esc(SYNTHETIC_NOTICE)}</span>"
     HtmlControl(title, position="topleft", css_class="phusong-title").add_to(m)
