@@ -89,8 +89,9 @@ def data() -> None:
 @quiet_option
 @command_errors
 def import_cmd(communes, communes_crs, communes_layer, communes_code_col, communes_name_col,
-               communes_2025, communes_2025_code_col, communes_2025_name_col, sites, cells, opencellid, cols, sites_crs, rows, dem, fill_voids, population,
-               villages, village_cols, villages_scale, settlements_from_population, roads, fibre,
+               communes_2025, communes_2025_code_col, communes_2025_name_col, sites, cells,
+               opencellid, cols, sites_crs, rows, dem, fill_voids, population, villages,
+               village_cols, villages_scale, settlements_from_population, roads, fibre,
                extent, drop_outside, licences, out, name, overwrite, as_json, quiet) -> None:
     """Build a bundle from real files (validated, written atomically)."""
     from phusong.cli._common import progress
@@ -104,7 +105,8 @@ def import_cmd(communes, communes_crs, communes_layer, communes_code_col, commun
         communes=communes, communes_crs=communes_crs, communes_layer=communes_layer,
         communes_code_col=communes_code_col, communes_name_col=communes_name_col,
         communes_2025=communes_2025, communes_2025_code_col=communes_2025_code_col,
-        communes_2025_name_col=communes_2025_name_col, sites=sites, cells=cells, opencellid=opencellid, columns=_pairs(cols, "--col"),
+        communes_2025_name_col=communes_2025_name_col, sites=sites, cells=cells,
+        opencellid=opencellid, columns=_pairs(cols, "--col"),
         sites_crs=sites_crs, rows=rows, dem=dem, population=population, villages=villages,
         village_columns=_pairs(village_cols, "--village-col"), roads=roads, fibre=fibre,
         fill_voids=fill_voids, extent=extent, drop_outside=drop_outside, licences=lic,

@@ -16,29 +16,12 @@ import pandas as pd
 from phusong.communes import normalize_name, units_2025
 from phusong.errors import DataError, FormatError, SchemaError
 from phusong.io._files import Imported
-from phusong.io.vector import read_vector, repair_polygons
+from phusong.io.vector import _find, _pad_code, read_vector, repair_polygons
 
 __all__ = ["read_communes_2025"]
 
 _CODE_COLUMNS = ("unit_code", "ma_xa", "maxa", "ma_dvhc", "madvhc", "commune_code", "code", "ma")
 _NAME_COLUMNS = ("name", "ten_xa", "tenxa", "ten", "ten_dvhc", "name_vi", "unit", "xa")
-
-
-def _column(gdf, given: str | None, candidates, label: str, p: Path) -> str | None:
-    if given:
-        if given not in gdf.columns:
-            raise SchemaError(f"{p}: no column {given!r} for the {label}; present: "
-                              f"{[c for c in gdf.columns if c != 'geometry'][:12]}")
-        return given
-    lower = {str(c).lower(): c for c in gdf.columns}
-    return next((lower[c] for c in candidates if c in lower), None)
-
-
-def _code(value) -> str:
-    text = str(value).strip()
-    if text.endswith(".0"):
-        text = text[:-2]
-    return text.zfill(5) if text.isdigit() and len(text) <= 5 else text
 
 
 def read_communes_2025(path, *, crs: str | None = None, layer: str | None = None,
@@ -81,10 +64,10 @@ def read_communes_2025(path, *, crs: str | None = None, layer: str | None = None
         raise DataError(f"{p}: row {row} has no geometry; every 2025 unit needs its polygon")
     facts = units_2025()
     known = dict(zip(facts["unit_code"], facts.index, strict=True))
-    code_col = _column(gdf, code_column, _CODE_COLUMNS, "2025 unit code", p)
+    code_col = _find(gdf, code_column, _CODE_COLUMNS, "2025 unit code", p)
     rows: list[int] = []
     if code_col is not None:
-        codes = [_code(v) for v in gdf[code_col]]
+        codes = [_pad_code(v) for v in gdf[code_col]]
         bad = [(i + 1, c) for i, c in enumerate(codes) if c not in known]
         if bad:
             raise DataError(f"{p}: {len(bad)} code(s) in column {code_col!r} are not 2025 units "
@@ -93,7 +76,7 @@ def read_communes_2025(path, *, crs: str | None = None, layer: str | None = None
         rows = [known[c] for c in codes]
         notes.append(f"joined to the 2025 unit facts by code column {code_col!r}")
     else:
-        name_col = _column(gdf, name_column, _NAME_COLUMNS, "2025 unit name", p)
+        name_col = _find(gdf, name_column, _NAME_COLUMNS, "2025 unit name", p)
         if name_col is None:
             raise SchemaError(f"{p}: no code or name column for the 2025 units (looked for "
                               f"{list(_CODE_COLUMNS[:3])} and {list(_NAME_COLUMNS[:3])}); name "
