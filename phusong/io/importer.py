@@ -31,8 +31,8 @@ __all__ = ["ImportSpec", "EXTENT_MARGIN_DEG", "LAYER_KEYS", "build_bundle", "imp
 #: across the border serve border villages).
 EXTENT_MARGIN_DEG = 0.05
 #: Layers a licence can be given for (``--licence LAYER=TEXT``).
-LAYER_KEYS = ("communes", "communes_2025", "sites", "cells", "villages", "roads", "fibre", "fibre_nodes", "dem",
-              "population")
+LAYER_KEYS = ("communes", "communes_2025", "sites", "cells", "villages", "roads", "fibre",
+              "fibre_nodes", "dem", "population")
 _DEFAULT_LICENCE = {"opencellid": "CC BY-SA 4.0 (OpenCelliD)", ".osm": "ODbL 1.0 (OpenStreetMap)"}
 
 
