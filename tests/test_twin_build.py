@@ -82,7 +82,7 @@ def test_other_seed_differs_and_is_equally_calibrated(twin0, twin1):
 
 
 def test_layers_provenance_and_meta(twin0):
-    assert set(twin0.layers) == set(LAYER_ORDER) - {"communes_2025"}
+    assert set(twin0.layers) == set(LAYER_ORDER)
     assert twin0.dem.crs == "EPSG:32648"
     for name in list(twin0.layers) + ["dem"]:
         p = twin0.provenance[name]
@@ -95,6 +95,26 @@ def test_layers_provenance_and_meta(twin0):
     assert meta["calibration"]["bts"] == meta["targets"]["bts"]
     assert set(twin0.cells.tech) == {"2G", "3G", "4G"}  # no 5G in the 2022 baseline
     assert set(twin0.sites.backhaul) <= {"fibre", "microwave"}
+
+
+def test_communes_2025_layer(twin0):
+    """The twin's 2025 units: the units its communes belong to, households conserved, area
+    conserved (the parts tile the communes), split units apportioned, partial ones flagged."""
+    from phusong.communes import crosswalk_2025
+
+    u, c = twin0.communes_2025, twin0.communes
+    xw = crosswalk_2025()
+    mine = xw[xw.commune_code.isin(set(c.commune_code))]
+    assert list(u.unit_code) == sorted(set(mine.unit_code))
+    assert int(u.households.sum()) == pytest.approx(int(c.households.sum()), abs=len(u))  # rounding
+    assert int(u.population.sum()) == pytest.approx(int(c.population.sum()), abs=len(u))
+    area = u.to_crs("EPSG:32648").area.sum() / c.to_crs("EPSG:32648").area.sum()
+    assert area == pytest.approx(1.0, abs=1e-6)  # dissolve of a tiling; float noise only
+    whole = xw.groupby("unit_code").commune_code.apply(set)
+    for code, complete in zip(u.unit_code, u.complete, strict=True):
+        assert complete == (whole[code] <= set(c.commune_code)), code
+    p = twin0.provenance["communes_2025"]
+    assert p.synthetic and "crosswalk" in p.note and "apportioned" in p.note
 
 
 def test_same_seed_byte_identical_and_5g_variant(tmp_path):

@@ -47,6 +47,11 @@ def data() -> None:
 @click.option("--communes-layer", help="Layer of a multi-layer GeoPackage.")
 @click.option("--communes-code-col", help="Column with 5-digit GSO commune codes.")
 @click.option("--communes-name-col", help="Column with commune names (when no codes).")
+@click.option("--communes-2025", "communes_2025",
+              help="Boundaries of the 2025 units (46 covering Hòa Bình): .shp, .zip, .gpkg, "
+                   ".geojson; drawn on the 2025 maps instead of units dissolved from --communes.")
+@click.option("--communes-2025-code-col", help="Column with the 2025 units' 5-digit codes.")
+@click.option("--communes-2025-name-col", help="Column with the 2025 units' names (no codes).")
 @click.option("--sites", help="Operator site list (CSV/XLSX), one row per site or per cell.")
 @click.option("--cells", help="Cell list (CSV/XLSX); refers to --sites by site_id, or has positions.")
 @click.option("--opencellid", help="OpenCelliD CSV.")
@@ -90,10 +95,11 @@ def data() -> None:
 @quiet_option
 @command_errors
 def import_cmd(communes, communes_crs, communes_layer, communes_code_col, communes_name_col,
-               sites, cells, opencellid, cols, sites_crs, rows, dem, fill_voids, population,
-               landcover, antennas_dir, villages, village_cols, villages_scale,
-               settlements_from_population, roads, fibre, extent, drop_outside, licences, out,
-               name, overwrite, as_json, quiet) -> None:
+               communes_2025, communes_2025_code_col, communes_2025_name_col, sites, cells,
+               opencellid, cols, sites_crs, rows, dem, fill_voids, population, landcover,
+               antennas_dir, villages, village_cols, villages_scale, settlements_from_population,
+               roads, fibre, extent, drop_outside, licences, out, name, overwrite, as_json,
+               quiet) -> None:
     """Build a bundle from real files (validated, written atomically)."""
     from phusong.cli._common import progress
     from phusong.io.importer import LAYER_KEYS, ImportSpec, import_bundle
@@ -105,7 +111,9 @@ def import_cmd(communes, communes_crs, communes_layer, communes_code_col, commun
     spec = ImportSpec(
         communes=communes, communes_crs=communes_crs, communes_layer=communes_layer,
         communes_code_col=communes_code_col, communes_name_col=communes_name_col,
-        sites=sites, cells=cells, opencellid=opencellid, columns=_pairs(cols, "--col"),
+        communes_2025=communes_2025, communes_2025_code_col=communes_2025_code_col,
+        communes_2025_name_col=communes_2025_name_col, sites=sites, cells=cells,
+        opencellid=opencellid, columns=_pairs(cols, "--col"),
         sites_crs=sites_crs, rows=rows, dem=dem, population=population, villages=villages,
         village_columns=_pairs(village_cols, "--village-col"), roads=roads, fibre=fibre,
         fill_voids=fill_voids, extent=extent, drop_outside=drop_outside, licences=lic,

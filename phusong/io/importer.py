@@ -32,8 +32,8 @@ __all__ = ["ImportSpec", "EXTENT_MARGIN_DEG", "LAYER_KEYS", "build_bundle", "imp
 #: across the border serve border villages).
 EXTENT_MARGIN_DEG = 0.05
 #: Layers a licence can be given for (``--licence LAYER=TEXT``).
-LAYER_KEYS = ("communes", "sites", "cells", "villages", "roads", "fibre", "fibre_nodes", "dem",
-              "population", "landcover")
+LAYER_KEYS = ("communes", "communes_2025", "sites", "cells", "villages", "roads", "fibre",
+              "fibre_nodes", "dem", "population", "landcover")
 _DEFAULT_LICENCE = {"opencellid": "CC BY-SA 4.0 (OpenCelliD)", ".osm": "ODbL 1.0 (OpenStreetMap)"}
 
 
@@ -47,6 +47,9 @@ class ImportSpec:
         Commune boundaries (required).
     communes_crs, communes_layer, communes_code_col, communes_name_col : str, optional
         CRS when the file has none (Shapefile without .prj), GeoPackage layer, join columns.
+    communes_2025, communes_2025_code_col, communes_2025_name_col : path / str, optional
+        Boundaries of the 2025 units (the ``communes_2025`` layer, same CRS option as
+        ``communes``) and their join columns (:func:`phusong.io.units_2025.read_communes_2025`).
     sites, cells, opencellid : path, optional
         Operator lists (``sites`` one row per site or per cell; ``cells`` referring to sites)
         and an OpenCelliD CSV.
@@ -84,6 +87,9 @@ class ImportSpec:
     communes_layer: str | None = None
     communes_code_col: str | None = None
     communes_name_col: str | None = None
+    communes_2025: str | Path | None = None
+    communes_2025_code_col: str | None = None
+    communes_2025_name_col: str | None = None
     sites: str | Path | None = None
     cells: str | Path | None = None
     opencellid: str | Path | None = None
@@ -142,6 +148,14 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
                         code_column=spec.communes_code_col, name_column=spec.communes_name_col)
     layers["communes"] = com.data
     prov["communes"] = _prov(com, "communes", spec, extra=" + phusong commune facts")
+    if spec.communes_2025 is not None:
+        from phusong.io.units_2025 import read_communes_2025
+
+        u25 = read_communes_2025(spec.communes_2025, crs=spec.communes_crs,
+                                 code_column=spec.communes_2025_code_col,
+                                 name_column=spec.communes_2025_name_col, communes=com.data)
+        layers["communes_2025"] = u25.data
+        prov["communes_2025"] = _prov(u25, "communes_2025", spec)
     if spec.extent == "communes":
         w, s, e, n = com.data.total_bounds
         m = EXTENT_MARGIN_DEG

@@ -4,7 +4,8 @@
 
     PLAN_DIR/plan.json         bundle_name, bundle_fingerprint, synthetic, scenario, budgets_vnd,
                                totals, years
-    PLAN_DIR/plan.gpkg         layers candidate_sites (Point) and fibre_routes (LineString)
+    PLAN_DIR/plan.gpkg         layers candidate_sites (Point) and fibre_routes (LineString);
+                               feeders_inferred (LineString) when the plan inferred feeders
     PLAN_DIR/gaps_*.csv        communes, districts, province, villages
 """
 
@@ -46,6 +47,9 @@ class Plan:
         Fibre routes (EPSG:4326).
     gaps : dict of str to DataFrame
         Gap tables found in the folder (``communes``, ``districts``, ``province``, ``villages``).
+    feeders : GeoDataFrame or None
+        Inferred feeder routes (EPSG:4326; ``plan.gpkg`` layer ``feeders_inferred``), drawn
+        only and labelled INFERRED; None when the plan has none.
     """
 
     path: Path
@@ -53,6 +57,7 @@ class Plan:
     sites: gpd.GeoDataFrame
     routes: gpd.GeoDataFrame
     gaps: dict[str, pd.DataFrame] = field(default_factory=dict)
+    feeders: gpd.GeoDataFrame | None = None
 
     @property
     def selected_sites(self) -> gpd.GeoDataFrame:
@@ -135,4 +140,7 @@ def read_plan(plan_dir: str | Path, bundle: Bundle | None = None) -> Plan:
             if col in df.columns:
                 df[col] = df[col].astype(str)
     sites["selected"] = sites["selected"].astype(bool)
-    return Plan(p, meta, sites, routes, read_gaps(p))
+    feeders = None
+    if "feeders_inferred" in {name for name, _ in pyogrio.list_layers(gpkg)}:
+        feeders = _read_layer(gpkg, "feeders_inferred", ("length_m",))
+    return Plan(p, meta, sites, routes, read_gaps(p), feeders)

@@ -22,12 +22,15 @@ import pandas as pd
 from phusong import settings
 from phusong.maps._labels import indicator_label
 
-__all__ = ["HEADLINE", "CURVE_NAMES", "YEAR_HEADERS", "planner_table", "district_actions",
+__all__ = ["HEADLINE", "CENSUS_COLUMNS", "CURVE_NAMES", "YEAR_HEADERS", "planner_table", "district_actions",
            "target_headers", "units_2025_table", "years_table", "missed_table", "curves_table",
            "assumptions_table", "targets_table"]
 
 #: The indicators a planner reads first.
 HEADLINE = ("fibre_households_pct", "mobile_4G_population_pct", "mobile_5G_population_pct")
+#: Census coverage of a gap table (phusong.planning.gaps): the 2019 census households, those
+#: no village represents (unknown, counted as not served) and the share the villages represent.
+CENSUS_COLUMNS = ("census_households", "households_unrepresented", "households_represented_pct")
 #: Cost-curve keys of ``plan.json["cost_curves"]`` → (Vietnamese, English).
 CURVE_NAMES = {"mobile_4G_population": ("Dân số có sóng 4G", "Population with 4G"),
                "mobile_5G_population": ("Dân số có sóng 5G", "Population with 5G"),
@@ -104,6 +107,7 @@ def planner_table(gaps: pd.DataFrame, actions: pd.DataFrame | None, targets,
     if key != "district_code" and "district_name" in df.columns:
         cols.append("district_name")
     cols += [c for c in ("households", "population") if c in df.columns]
+    cols += [c for c in CENSUS_COLUMNS if c in df.columns]
     cols += [c for c in HEADLINE if c in df.columns]
     cols += _gap_columns(df, targets)
     out = df[cols].copy()
@@ -134,7 +138,9 @@ def units_2025_table(gaps: pd.DataFrame, xw: pd.DataFrame, targets,
                      actions: pd.DataFrame | None) -> pd.DataFrame:
     """Figures per 2025 unit from the 2020 communes' gap table: every count column is
     apportioned by the crosswalk's ``share`` and summed, and each ``…_pct`` recomputed from the
-    apportioned counts (so a split commune counts half in each of its units, not whole in one).
+    apportioned counts (so a split commune counts half in each of its units, not whole in one),
+    households and persons no village represents staying in the denominators as the gap tables
+    count them (unknown, not served); ``households_represented_pct`` is recomputed likewise.
 
     Parameters
     ----------
@@ -152,7 +158,9 @@ def units_2025_table(gaps: pd.DataFrame, xw: pd.DataFrame, targets,
         g = gaps.rename(columns={"unit_code": "commune_code"})
     g = g.drop(columns=["name", "district_name", "district_code", "type"], errors="ignore")
     x = xw[["commune_code", "unit_code", "unit_name", "share"]].merge(g, on="commune_code")
-    counts = [c for c in ("households", "population", "villages") if c in x.columns]
+    counts = [c for c in ("households", "population", "villages", "census_households",
+                          "census_population", "households_unrepresented",
+                          "population_unrepresented") if c in x.columns]
     wanted = set(HEADLINE) | {c.value for c in targets.columns}
     pct = [c for c in x.columns if c in wanted and c[:-4] in x.columns]
     base = counts + [c[:-4] for c in pct if c[:-4] not in counts]
@@ -161,13 +169,21 @@ def units_2025_table(gaps: pd.DataFrame, xw: pd.DataFrame, targets,
     out = x.groupby("unit_code", as_index=False).agg(
         name=("unit_name", "first"), **{c: (c, "sum") for c in base})
     shares = {}
+    dens = {d: out[d] + out[f"{d}_unrepresented"] if f"{d}_unrepresented" in out.columns
+            else out[d] for d in ("households", "population", "villages") if d in out.columns}
     for c in pct:
         denom = next((d for d in ("households", "population", "villages")
                       if c.endswith(f"_{d}_pct")), None)
-        if denom is None or denom not in out.columns:
+        if denom is None or denom not in dens:
             continue
         with np.errstate(invalid="ignore", divide="ignore"):
-            shares[c] = np.where(out[denom] > 0, 100.0 * out[c[:-4]] / out[denom], np.nan)
+            # unrepresented households are unknown, not served: they stay in the denominator
+            shares[c] = np.where(dens[denom] > 0, 100.0 * out[c[:-4]] / dens[denom], np.nan)
+    if "census_households" in out.columns and "households" in out.columns:
+        ch = out["census_households"].to_numpy(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shares["households_represented_pct"] = np.where(
+                ch > 0, 100.0 * np.minimum(out["households"].to_numpy(float), ch) / ch, np.nan)
     out = pd.concat([out, pd.DataFrame(shares, index=out.index)], axis=1)
     for c in counts:
         out[c] = out[c].round().astype("int64")
@@ -355,7 +371,41 @@ def assumptions_table(meta: dict) -> tuple[pd.DataFrame, str]:
         tsrc = src if not rec else "mặc định / settings defaults (not in plan.json)"
     for t, v in thresholds.items():
         add("thresholds_dbm", f"threshold {t}", v, source=tsrc, unit="dBm")
+    _assumed_rows(meta, add)
     return pd.DataFrame(rows), src
+
+
+def _assumed_rows(meta: dict, add) -> None:
+    """Rows of what the plan assumed (:mod:`phusong.maps._assumed`): the fibre it used, the
+    census coverage and every assumption ``plan.json`` states."""
+    from phusong.maps._assumed import (
+        census_coverage,
+        feeders_summary,
+        fibre_assumption_text,
+        plan_assumptions,
+    )
+
+    if isinstance(meta, dict) and "fibre_assumption" in meta:  # an older plan: the cover says
+        vi, en = fibre_assumption_text(meta)
+        add("fibre", "fibre_assumption / giả định cáp quang", f"{vi} / {en}",
+            source="plan.json", unit="")
+    census = census_coverage(meta)
+    if census is not None:
+        for k in ("census_households", "households", "households_unrepresented",
+                  "households_represented_pct"):
+            if k in census:
+                add("census", k, census[k], source="plan.json",
+                    unit="%" if k.endswith("_pct") else "households")
+    feeders = feeders_summary(meta)
+    if feeders is not None:
+        for k in ("label", "km", "pops_reached", "pops_unreachable"):
+            if k in feeders and not isinstance(feeders[k], (dict, list)):
+                add("feeders_inferred", k, feeders[k], source="plan.json")
+    from phusong.maps._assumed import fibre_assumption
+
+    said = fibre_assumption(meta)
+    for i, text in enumerate([t for t in plan_assumptions(meta) if t != said], start=1):
+        add("assumptions", f"{i}", text, source="plan.json", unit="")
 
 
 def targets_table(targets) -> pd.DataFrame:

@@ -32,6 +32,15 @@ from phusong import __version__
 from phusong.atomic import atomic_dir
 from phusong.bundle import Bundle, fingerprint
 from phusong.maps._actions import unit_actions
+from phusong.maps._assumed import (
+    FEEDERS_LAYER_LABEL,
+    FIBRE_ASSUMPTION_LABEL,
+    census_coverage,
+    census_text,
+    feeders_summary,
+    fibre_assumption,
+    fibre_assumption_text,
+)
 from phusong.maps._labels import SYNTHETIC_NOTICE, check_lang, indicator_label
 from phusong.maps._plan import read_plan
 from phusong.maps._sheets import COLUMN_LABELS, print_setup, table_sheet
@@ -48,7 +57,7 @@ from phusong.maps._tables import (
     years_table,
 )
 from phusong.maps._targets import briefing_targets
-from phusong.maps._units import gaps_tables, units
+from phusong.maps._units import SOURCE_LABELS, gaps_tables, units, units_source
 from phusong.maps._wb_charts import charts_sheet, curves_sheet
 from phusong.maps.charts import (
     CHART_FILES,
@@ -94,6 +103,18 @@ def _cover(wb: Workbook, bundle: Bundle, plan, tables: dict, targets) -> None:
     else:
         for k, v in (plan.meta.get("budgets_vnd") or {}).items():
             rows.append((f"  Ngân sách / budget {k} (VND)", v))
+    vi, en = fibre_assumption_text(plan.meta)
+    rows.append((f"{FIBRE_ASSUMPTION_LABEL[0]} / {FIBRE_ASSUMPTION_LABEL[1]}", f"{vi} / {en}"))
+    assumed_row = len(rows) if fibre_assumption(plan.meta) is not None else None
+    census = census_text(plan.meta)
+    rows.append(("Điều tra dân số / Census coverage",
+                 f"{census[0]} / {census[1]}" if census else
+                 "không ghi trong plan.json / not recorded in plan.json"))
+    feeders = feeders_summary(plan.meta)
+    if feeders is not None and isinstance(feeders.get("km"), int | float):
+        rows.append((f"{FEEDERS_LAYER_LABEL[0]} / {FEEDERS_LAYER_LABEL[1]}",
+                     f"{float(feeders['km']):,.1f} km — chỉ để tham khảo, không tính vào kế "
+                     "hoạch / drawn only, not counted in the plan"))
     figs = province_figures(tables)
     rows.append(("Hiện trạng toàn tỉnh / Province today", ""))
     for c in ("fibre_households_pct", "mobile_4G_population_pct", "mobile_5G_population_pct"):
@@ -124,7 +145,7 @@ def _cover(wb: Workbook, bundle: Bundle, plan, tables: dict, targets) -> None:
             c.number_format = "#,##0"
         elif isinstance(b, float):
             c.number_format = "0.0"
-        if r == 5 and synthetic:
+        if (r == 5 and synthetic) or r == assumed_row:
             c.font = Font(bold=True, color="B00000")
     r0 = len(rows) + 1
     head = [("Lớp", "Layer"), ("Nguồn", "Source"), ("Giấy phép", "Licence"),
@@ -197,9 +218,11 @@ def write_workbook(bundle: Bundle, tables: dict, plan, path: Path, *, lang: str 
         if boundaries == "2020":
             u25 = _units_2025(bundle, com, plan, targets)
             if u25 is not None:
+                src = SOURCE_LABELS[units_source(bundle)]
                 table_sheet(wb, SHEETS[3], u25, extra=extra,
                             note="Xã chia cho nhiều đơn vị: số hộ, dân số, chỉ tiêu chia theo tỷ "
-                                 "lệ / communes split between units: counts apportioned by share")
+                                 "lệ / communes split between units: counts apportioned by share. "
+                                 f"Ranh giới 2025: {src[0]} / 2025 boundaries: {src[1]}")
     for title, df in ((SHEETS[4], years_table(plan.meta)), (SHEETS[5], missed_table(plan.meta))):
         if len(df):
             table_sheet(wb, title, df, extra={
@@ -280,6 +303,9 @@ def summary(bundle: Bundle, tables: dict, plan) -> dict:
             "total_cost_vnd": float(sel["cost_vnd"].sum() + plan.routes["cost_vnd"].sum()),
         },
         "plan_totals": plan.meta.get("totals", {}),
+        "fibre_assumption": fibre_assumption(plan.meta),
+        "census": census_coverage(plan.meta),
+        "units_2025": units_source(bundle),
     }
 
 

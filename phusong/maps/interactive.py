@@ -42,6 +42,14 @@ from phusong.bundle import Bundle
 from phusong.errors import DataError
 from phusong.maps._actions import unit_actions
 from phusong.maps._assets import inline_assets
+from phusong.maps._assumed import (
+    FEEDERS_LAYER_LABEL,
+    FIBRE_ASSUMPTION_LABEL,
+    census_text,
+    feeders_summary,
+    fibre_assumption,
+    fibre_assumption_text,
+)
 from phusong.maps._labels import (
     INDICATORS,
     SYNTHETIC_NOTICE,
@@ -53,7 +61,7 @@ from phusong.maps._labels import (
 from phusong.maps._layers import Choropleth, Features, HtmlControl, SharedGeometry, raster_png
 from phusong.maps._plan import Plan, read_plan
 from phusong.maps._targets import briefing_targets
-from phusong.maps._units import gaps_tables, units
+from phusong.maps._units import SOURCE_LABELS, gaps_tables, units, units_source
 
 __all__ = ["build_map", "save_map", "TECH_COLOURS", "OPERATOR_COLOURS"]
 
@@ -315,6 +323,7 @@ def _plan_layers(m, plan: Plan, lang: str) -> None:
                      styles=[{"radius": radius, "color": "#000", "weight": weight,
                               "fillColor": colour, "fillOpacity": 0.95}]).add_to(fg)
         fg.add_to(m)
+    _feeders(m, plan, lang)
     routes = plan.routes
     fg = folium.FeatureGroup(name=label("fibre_routes", lang))
     if len(routes):
@@ -328,6 +337,24 @@ def _plan_layers(m, plan: Plan, lang: str) -> None:
                  for _, r in routes.iterrows()]
         Features(_feature_collection(_round_geoms(routes, False), props), fields=fields,
                  styles=[{"color": "#e7298a", "weight": 4, "dashArray": "8 5"}]).add_to(fg)
+    fg.add_to(m)
+
+
+def _feeders(m, plan: Plan, lang: str) -> None:
+    """The plan's inferred feeder routes: off by default, named and tipped INFERRED (they are
+    not an operator's network and count for nothing in the plan)."""
+    f = plan.feeders
+    if f is None or len(f) == 0:
+        return
+    name = FEEDERS_LAYER_LABEL[lang == "en"]
+    fg = folium.FeatureGroup(name=name, show=False)
+    status = (feeders_summary(plan.meta) or {}).get("label")
+    status = status if isinstance(status, str) else "INFERRED"
+    props = [{"_s": 0, "_tip": f"{esc(name)} · {esc(_fmt(r['length_m']))} m — {esc(status)}"}
+             for _, r in f.iterrows()]
+    Features(_feature_collection(_round_geoms(f, False), props),
+             styles=[{"color": "#636363", "weight": 2, "dashArray": "2 6",
+                      "opacity": 0.9}]).add_to(fg)
     fg.add_to(m)
 
 
@@ -409,8 +436,12 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     title = f"<b>{esc(label('title', lang))}</b> · {esc(bundle.name)} · " \
             f"{esc(label('boundaries', lang))} {esc(boundaries)}"
+    if boundaries == "2025":
+        title += f" ({esc(SOURCE_LABELS[units_source(bundle)][lang == 'en'])})"
     if synthetic:
         title += f"<br><span style='color:#b00'>{esc(SYNTHETIC_NOTICE)}</span>"
+    if plan is not None:
+        title += _assumed_lines(plan.meta, lang)
     HtmlControl(title, position="topleft", css_class="phusong-title").add_to(m)
     tech_legend = "".join(
         f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
@@ -424,6 +455,21 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
                     position="bottomright", css_class="phusong-legend",
                     variants=variants).add_to(m)
     return inline_assets(m)
+
+
+def _assumed_lines(meta: dict, lang: str) -> str:
+    """Title lines of what the plan assumed: the fibre assumption (assumed POPs at commune
+    centres) and the census households the villages represent."""
+    en = lang == "en"
+    out = ""
+    if fibre_assumption(meta) is not None:
+        out += (f"<br><span class='phusong-assumed' style='color:#a15c00'>"
+                f"<b>{esc(FIBRE_ASSUMPTION_LABEL[en])}:</b> "
+                f"{esc(fibre_assumption_text(meta)[en])}</span>")
+    census = census_text(meta)
+    if census is not None:
+        out += f"<br><span class='phusong-census'>{esc(census[en])}</span>"
+    return out
 
 
 def save_map(m: folium.Map, out: str | Path, *, overwrite: bool = False) -> Path:

@@ -11,6 +11,7 @@ villages                  :func:`phusong.twin.villages.make_villages`         ce
 roads                     :func:`phusong.twin.roads.make_roads`               (valleys)
 sites, cells              :func:`phusong.twin.sites.calibrate_sites`          Plan 785 §2.1
 fibre, fibre_nodes        :func:`phusong.twin.fibre.make_fibre`               Plan 785
+communes_2025             :func:`phusong.twin.units_2025.dissolve_2025`       2025 crosswalk
 ========================  ==================================================  ==============
 
 Every layer's provenance says ``synthetic = true`` and names its calibration target; the bundle's
@@ -67,11 +68,13 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
     Returns
     -------
     Bundle
-        Layers communes, villages, roads, sites, cells, fibre, fibre_nodes; raster dem
+        Layers communes, communes_2025, villages, roads, sites, cells, fibre, fibre_nodes;
+        raster dem
         (EPSG:32648); provenance and meta as described in the module documentation.
     """
     from phusong.twin.geography import make_communes
     from phusong.twin.terrain import make_dem
+    from phusong.twin.units_2025 import dissolve_2025
     from phusong.twin.villages import make_villages
 
     if variant not in VARIANTS:
@@ -92,6 +95,8 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
     n_bts = max(n_sites, int(round(CALIBRATION["bts"] * scale)))
     step("communes")
     communes = make_communes(seed=seed, facts=sub)
+    step("units 2025")
+    communes_2025 = dissolve_2025(communes)
     step("terrain")
     dem = make_dem(communes, seed=seed)
     step("villages")
@@ -126,6 +131,15 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
             "population and households) with generated boundaries", LICENCE, True,
             "boundaries generated from centroids and official areas (fitted to each unit's area "
             "fact); not official boundaries"),
+        "communes_2025": Provenance(
+            "phusong.twin: the generated commune boundaries dissolved by the 2020→2025 "
+            "crosswalk (phusong.communes, Resolution 1676/NQ-UBTVQH15)", LICENCE, True,
+            "the 46 units of Phú Thọ covering former Hòa Bình; the 3 communes split between two "
+            "units are cut into parts in proportion to the crosswalk's shares (official split "
+            "lines are not published) and their census households and population apportioned "
+            "by the same shares" + ("" if districts is None else
+                                    "; units cut at the selected districts' edge where "
+                                    "'complete' is false")),
         "villages": Provenance(src, LICENCE, True,
                                "≈ 10 per commune on low, flat ground; households and population "
                                "sum exactly to each commune's 2019 census figures"),
@@ -166,7 +180,8 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
     }
     name = f"Hòa Bình synthetic twin (seed {seed}, {variant})"
     bundle = Bundle(name,
-                    layers={"communes": communes, "villages": villages, "sites": sites,
+                    layers={"communes": communes, "communes_2025": communes_2025,
+                            "villages": villages, "sites": sites,
                             "cells": plan.cells, "fibre": fibre, "fibre_nodes": nodes,
                             "roads": roads},
                     rasters={"dem": dem}, provenance=prov, boundaries="2020", meta=meta)
