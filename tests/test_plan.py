@@ -8,6 +8,7 @@ test runs the real coverage engine end to end.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import geopandas as gpd
@@ -225,3 +226,45 @@ def test_real_coverage_engine_end_to_end(tmp_path):
     assert "public-utility BTS" in p.years[0]["solver"]
     p.write(tmp_path / "p")
     assert (tmp_path / "p" / "plan.gpkg").is_file()
+
+
+def _user_site(bundle, **extra):
+    """A new shared 4G candidate on the largest village without 4G (disc stand-ins)."""
+    cov = disc_scores(bundle)
+    v = bundle.villages.set_index("village_id")
+    gap = v.loc[~cov["covered_4G"].reindex(v.index).to_numpy()]
+    best = gap["households"].idxmax()
+    row = {"candidate_id": "mine", "kind": "new", "tech": "4G", "operator": "shared", **extra}
+    return gpd.GeoDataFrame({k: [x] for k, x in row.items()}, geometry=[gap.geometry[best]],
+                            crs=settings.STORE_CRS)
+
+
+def test_user_candidates_are_offered_in_the_first_year(bundle, disc):
+    # nearly free, on the largest village without 4G: the best value of 2025, so ranked first
+    p = make_plan(bundle, candidates=_user_site(bundle, cost_vnd=1.0))
+    c = p.candidates.set_index("candidate_id")
+    assert c.loc["2025-mine", "selected"] and c.loc["2025-mine", "rank"] == 1
+    assert c.loc["2025-mine", "source"] == "user" and c.loc["2025-mine", "year"] == 2025
+    assert "2030-mine" not in c.index  # offered in the first year only
+    assert "2025: 1 user candidate(s) offered, 1 chosen" in p.notes
+    # dearer than the whole budget: offered, never chosen (the generated sites still are)
+    q = make_plan(bundle, candidates=_user_site(bundle, cost_vnd=1e15))
+    d = q.candidates.set_index("candidate_id")
+    assert not d.loc["2025-mine", "selected"] and d["selected"].any()
+    assert "2025: 1 user candidate(s) offered, 0 chosen" in q.notes
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"kind": "tower"}, "row 1 (mine) kind 'tower'; use new or upgrade"),
+    ({"band": "B99"}, "band 'B99' is not a 4G band"),
+    ({"bands": "4G:B3;6G:x"}, "are not tech:band pairs"),
+    ({"bands": "4G:B3;5G:n78"}, "do not lead with its tech and band"),
+    ({"height_m": -3.0}, "height_m -3.0"),
+    ({"cost_vnd": -1.0}, "cost_vnd must be finite and ≥ 0"),
+    ({"operator": "Vinaphone"}, "operator 'Vinaphone'"),
+    ({"kind": "upgrade", "site_id": "nowhere"}, "not a site of the bundle"),
+    ({"candidate_id": "N0001"}, "has the form of a generated id"),
+])
+def test_malformed_user_candidates_are_refused(bundle, disc, extra, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        make_plan(bundle, candidates=_user_site(bundle, **extra))
