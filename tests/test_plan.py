@@ -268,3 +268,29 @@ def test_user_candidates_are_offered_in_the_first_year(bundle, disc):
 def test_malformed_user_candidates_are_refused(bundle, disc, extra, message):
     with pytest.raises(DataError, match=re.escape(message)):
         make_plan(bundle, candidates=_user_site(bundle, **extra))
+
+
+def test_fibre_cost_curve_ends_where_the_plan_reaches(bundle, disc):
+    # 2030: 4G sites (whose backhaul passes households) and fibre to 100 % of households. The
+    # curve starts from the fibre after that year's backhaul and measures reach as the plan
+    # does, so its top is the plan's own figure and its 100 % point the plan's fibre spend.
+    # Tolerances: both are the same deterministic Steiner tree to the same road nodes here, so
+    # only float sums differ (1e-9 percentage points, 1e-9 relative on VND). Before the fix the
+    # curve stopped at 91.47 % while the plan reached 100 %.
+    s = scenario_from_dict({"objective": "targets", "budgets": {
+        "2025": {"mobile_vnd": 0, "fibre_vnd": 0}, "2030": {"mobile_vnd": 1e12, "fibre_vnd": 1e13}},
+        "targets": [{"indicator": "fibre_available", "denominator": "households",
+                     "threshold_pct": 100, "year": 2030},
+                    {"indicator": "mobile_4G", "denominator": "population", "threshold_pct": 99,
+                     "year": 2030}]})
+    p = make_plan(bundle, scenario=s)
+    y = p.years[-1]
+    assert y["households_passed_by_backhaul"] > 0  # the case the old curve missed
+    fibre = next(t for t in y["targets"] if t["indicator"] == "fibre_available")
+    assert fibre["value_pct"] == pytest.approx(100.0, abs=1e-9)
+    curve = p.cost_curves["fibre_households"]
+    top = [q for q in curve["points"] if q["reachable"]][-1]
+    assert top["max"] and top["pct"] == 100.0 and curve["summary"]["reaches_100"]
+    assert top["covered_pct"] == pytest.approx(fibre["value_pct"], abs=1e-9)
+    assert top["cost_vnd"] == pytest.approx(y["spent_vnd"]["fibre"], rel=1e-9)
+    assert "measured on the grown network" in curve["reach"]
