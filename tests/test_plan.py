@@ -294,3 +294,37 @@ def test_fibre_cost_curve_ends_where_the_plan_reaches(bundle, disc):
     assert top["covered_pct"] == pytest.approx(fibre["value_pct"], abs=1e-9)
     assert top["cost_vnd"] == pytest.approx(y["spent_vnd"]["fibre"], rel=1e-9)
     assert "measured on the grown network" in curve["reach"]
+
+
+@pytest.mark.parametrize("objective", ["budget", "targets"])
+def test_carried_over_money_below_the_cheapest_action_is_not_spent(bundle, disc, objective):
+    # 0.5 bn VND mobile and 1 M VND fibre in 2025 buy nothing (an upgrade costs 40,000 USD, one
+    # home's access network 700 USD); carried over to a 2030 without money of its own they are
+    # still below the cheapest action: reported as not spent, never an error
+    s = scenario_from_dict({
+        "objective": objective, "carry_over": True,
+        "budgets": {"2025": {"mobile_vnd": 0.5e9, "fibre_vnd": 1e6},
+                    "2030": {"mobile_vnd": 0, "fibre_vnd": 0}},
+        "targets": [{"indicator": "mobile_4G", "denominator": "population",
+                     "threshold_pct": 99, "year": 2030},
+                    {"indicator": "fibre_available", "denominator": "households",
+                     "threshold_pct": 100, "year": 2030}]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PhusongWarning)  # 2025 money with no target due: noted
+        p = make_plan(bundle, scenario=s)
+    y25, y30 = p.years
+    cheapest = float(p.candidates.loc[p.candidates.year_offered == 2030, "cost_vnd"].min())
+    assert cheapest > 0.5e9  # the premise: the carried money buys no candidate
+    # exact: money is carried as is (no arithmetic but one subtraction of 0)
+    assert y30["budget_vnd"] == {"mobile": 0.5e9, "fibre": 1e6}
+    assert y30["spent_vnd"]["mobile"] == 0.0 and y30["spent_vnd"]["fibre"] == 0.0
+    assert y30["unspent_vnd"] == {"mobile": 0.5e9, "fibre": 1e6}
+    assert not p.candidates["selected"].any()
+    step = next(iter(y30["solver"].values()))
+    if objective == "budget":
+        assert "not spent" in step["status"] and "cheapest useful one costs" in step["status"]
+    else:  # the target is missed and the budget is what binds
+        assert step["binds"] == "budget"
+        assert any(m["indicator"] == "mobile_4G" and m["binds"][0] == "budget"
+                   for m in y30["missed_targets"])
+    assert y25["spent_vnd"]["mobile"] == 0.0
