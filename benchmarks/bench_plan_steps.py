@@ -90,6 +90,9 @@ def worker(bundle_dir: str, scenario: str, timers: bool) -> dict:
         acc["other"] = (t3 - t2) - sum(v for k, v in acc.items() if k not in ("load", "writing"))
         out["steps_s"] = acc
     out["fibre_pct_2030"] = plan.years[-1]["province_pct"].get("fibre_households_pct")
+    summary = plan.cost_curves.get("fibre_households", {}).get("summary", {})
+    out["fibre_curve_top_pct"] = summary.get("top_pct")
+    out["fibre_curve_top_vnd"] = summary.get("cost_to_top_vnd")
     out["cost_vnd"] = plan.totals.get("cost_vnd")
     return out
 
@@ -101,7 +104,11 @@ def _run(bundle_dir: str, scenario: str, timers: bool, cache: str) -> dict:
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
     if res.returncode:
         raise SystemExit(f"worker failed ({scenario}): {res.stderr.strip()[-800:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    # one line per run as it ends, so a run cut short still leaves its figures
+    print(json.dumps({"bench": "plan_steps_run", "scenario": scenario, "timers": timers,
+                      "cold": Path(cache).name.startswith("cold"), **out}), flush=True)
+    return out
 
 
 def _spread(xs) -> dict:
