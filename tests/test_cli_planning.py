@@ -75,3 +75,35 @@ def test_gaps_command_text_and_bad_boundaries(bundle_dir, tmp_path):
     (tmp_path / "file").write_text("x")
     r = _run("gaps", bundle_dir, "--out", tmp_path / "file", "--quiet")
     assert r.exit_code == 2 and "not a folder" in r.stderr
+
+
+def test_plan_candidates_option(bundle_dir, tmp_path):
+    import geopandas as gpd
+
+    from phusong import settings
+    from phusong.bundle import load_bundle
+
+    b = load_bundle(bundle_dir)
+    cov = disc_scores(b)
+    v = b.villages.set_index("village_id")
+    gap = v.loc[~cov["covered_4G"].reindex(v.index).to_numpy()]
+    at = gap.geometry[gap["households"].idxmax()]
+    good = gpd.GeoDataFrame({"candidate_id": ["mine"], "kind": ["new"], "tech": ["4G"],
+                             "operator": ["shared"], "cost_vnd": [1.0]}, geometry=[at],
+                            crs=settings.STORE_CRS)
+    good.to_file(tmp_path / "mine.geojson")
+    r = _run("plan", bundle_dir, "--candidates", tmp_path / "mine.geojson", "--out",
+             tmp_path / "plan", "--json", "--quiet")
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "2025: 1 user candidate(s) offered, 1 chosen" in json.loads(r.stdout)["notes"]
+    for name, bad, message in [("kind.geojson", {"kind": ["tower"]}, "kind 'tower'"),
+                               ("band.geojson", {"band": ["B99"]}, "band 'B99' is not a 4G band")]:
+        good.assign(**bad).to_file(tmp_path / name)
+        out = tmp_path / f"plan-{name}"
+        r = _run("plan", bundle_dir, "--candidates", tmp_path / name, "--out", out, "--quiet")
+        assert r.exit_code == 2, r.output + r.stderr
+        assert f"{tmp_path / name}: row 1 (mine) {message}" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and not out.exists()  # one line, nothing written
+    r = _run("plan", bundle_dir, "--candidates", tmp_path / "none.geojson", "--out",
+             tmp_path / "p2", "--quiet")
+    assert r.exit_code == 2 and "no such candidates file" in r.stderr

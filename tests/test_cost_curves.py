@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from types import SimpleNamespace
 
 import networkx as nx
 import numpy as np
@@ -298,3 +299,107 @@ def test_fibre_bad_input():
 def test_summary_needs_a_reachable_point():
     with pytest.raises(DataError, match="no reachable"):
         marginal_summary([{"pct": 100.0, "reachable": False, "cost_vnd": None}])
+
+
+# ---------------------------------------------------------------------------- measured reach
+def _grid_world(seed: int = 3):
+    """A 7 × 7 road grid (500 m blocks, WORK_CRS), fibre on its south-west corner, and 60
+    villages scattered up to 450 m off the roads."""
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point
+
+    from phusong import settings
+    from phusong.network.roads import road_graph
+
+    x0, y0, step, n = 500_000.0, 2_300_000.0, 500.0, 7
+    lines = [LineString([(x0, y0 + i * step), (x0 + (n - 1) * step, y0 + i * step)])
+             for i in range(n)]
+    lines += [LineString([(x0 + i * step, y0), (x0 + i * step, y0 + (n - 1) * step)])
+              for i in range(n)]
+    roads = gpd.GeoDataFrame({"road_id": [f"r{i}" for i in range(len(lines))],
+                              "road_class": "commune", "cost_factor": 1.0},
+                             geometry=lines, crs=settings.WORK_CRS)
+    fibre = gpd.GeoDataFrame({"span_id": ["f"]}, geometry=[LineString([(x0 - 50, y0),
+                                                                        (x0, y0)])],
+                             crs=settings.WORK_CRS)
+    rng = np.random.default_rng(seed)
+    vx = x0 + rng.uniform(-200, (n - 1) * step + 200, 60)
+    vy = y0 + rng.uniform(-200, (n - 1) * step + 200, 60)
+    villages = gpd.GeoDataFrame({"village_id": [f"v{i}" for i in range(60)],
+                                 "households": rng.integers(5, 60, 60).astype(float)},
+                                geometry=[Point(a, b) for a, b in zip(vx, vy, strict=True)],
+                                crs=settings.WORK_CRS)
+    return road_graph(roads), roads, fibre, villages
+
+
+def test_measured_reach_matches_the_plans_reach_rule_in_every_pruning_state():
+    # the per-village last state of last_reached must agree, state by state, with
+    # fibre_distance_m on the existing fibre plus the spans still standing (exact: same rule)
+    import geopandas as gpd
+    import pandas as pd
+
+    from phusong import settings
+    from phusong.network.reach import fibre_distance_m
+    from phusong.network.roads import snap_points
+    from phusong.planning._curve_core import prune_steps
+    from phusong.planning._curve_reach import last_reached
+    from phusong.planning.candidates import fibre_road_nodes
+
+    g, roads, fibre, villages = _grid_world()
+    reach_m = 500.0
+    before = fibre_distance_m(villages, fibre, roads, graph=g).to_numpy() <= reach_m
+    open_ = villages[~before]
+    node, off = snap_points(g, open_.geometry.x.to_numpy(), open_.geometry.y.to_numpy())
+    prizes: dict = {}
+    for n, o, h in zip(node.tolist(), off, open_["households"], strict=True):
+        if o <= reach_m:  # as the plan's prizes: a village snapped to a road node within reach
+            prizes[n] = prizes.get(n, 0.0) + h
+    src = set(fibre_road_nodes(g, SimpleNamespace(fibre=fibre, fibre_nodes=None)))
+    steps, exits = prune_steps(g, src, prizes, 100.0, 2.0)
+    last = last_reached(g, exits, open_.geometry.x.to_numpy(), open_.geometry.y.to_numpy(),
+                        reach_m=reach_m)
+    assert len(steps) > 5 and (last >= 0).any()
+    for k in range(len(steps)):
+        spans = [g.edges[e]["geometry"] for e, out in exits.items() if out > k]
+        net = gpd.GeoDataFrame(pd.concat([fibre, gpd.GeoDataFrame(
+            geometry=spans, crs=settings.WORK_CRS)], ignore_index=True), crs=settings.WORK_CRS)
+        now = fibre_distance_m(open_, net, roads, graph=g).to_numpy() <= reach_m
+        assert (now == (last >= k)).all(), f"state {k}"
+
+
+def test_fibre_curve_counts_households_a_route_passes():
+    # the curve's top with measured reach is what the full tree really reaches: at least the
+    # villages routed to, plus those the routes pass (here some are not snapped to any
+    # prize node); without measurement the top is the prize households only
+    from phusong.network.reach import fibre_distance_m
+    from phusong.network.roads import snap_points
+    from phusong.planning.candidates import fibre_road_nodes
+    from phusong.planning.cost_curves import OpenVillages
+
+    g, roads, fibre, villages = _grid_world()
+    before = fibre_distance_m(villages, fibre, roads, graph=g).to_numpy() <= 500.0
+    open_ = villages[~before]
+    hh = open_["households"].to_numpy()
+    node, _ = snap_points(g, open_.geometry.x.to_numpy(), open_.geometry.y.to_numpy())
+    # only every third village is a prize: the others can only be reached on the way
+    prizes = {int(n): float(h) for n, h in zip(node[::3], hh[::3], strict=True)}
+    src = fibre_road_nodes(g, SimpleNamespace(fibre=fibre, fibre_nodes=None))
+    total = float(villages["households"].sum())
+    base = float(villages["households"][before].sum())
+    kw = {"levels": (50, 100), "ftth_vnd_per_home": 100.0, "base_households": base,
+          "total_households": total, "time_limit_s": 2.0}
+    plain = fibre_cost_curve(g, src, prizes, **kw)
+    measured = fibre_cost_curve(g, src, prizes, villages=OpenVillages(
+        open_.geometry.x.to_numpy(), open_.geometry.y.to_numpy(), hh, 500.0), **kw)
+    top_plain = max(p["households_covered"] for p in plain if p["reachable"])
+    top = max(p["households_covered"] for p in measured if p["reachable"])
+    assert top_plain == pytest.approx(base + sum(prizes.values()), rel=REL)
+    assert top > top_plain  # the routes pass more villages than they were routed to
+    # FTTH is paid for every household measured, at 100 VND each (float sums: REL)
+    for p in measured:
+        if p["reachable"]:
+            assert p["ftth_cost_vnd"] == pytest.approx(100.0 * (p["households_covered"] - base),
+                                                       rel=REL)
+    with pytest.raises(DataError, match="villages: households"):
+        fibre_cost_curve(g, src, prizes, villages=OpenVillages(
+            open_.geometry.x.to_numpy(), open_.geometry.y.to_numpy(), hh * 100, 500.0), **kw)

@@ -117,13 +117,17 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
               "every commune POP (labelled inferred; not counted as fibre).")
 @click.option("--provincial-pop", default=None, metavar="NODE_ID",
               help="Root of the inferred feeders (default: the POP of the most populous ward).")
+@click.option("--candidates", "candidates_path", type=click.Path(path_type=Path), default=None,
+              help="Your candidate sites (GeoPackage, GeoJSON or Shapefile points with kind "
+              "new|upgrade, tech, operator; optional candidate_id, band, bands, height_m, site_id, "
+              "cost_vnd), offered in the first plan year beside the generated ones.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing plan folder.")
 @json_option
 @quiet_option
 @command_errors
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
-             infer_feeders: bool, provincial_pop: str | None, overwrite: bool, as_json: bool,
-             quiet: bool) -> None:
+             infer_feeders: bool, provincial_pop: str | None, candidates_path: Path | None,
+             overwrite: bool, as_json: bool, quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
     from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
@@ -133,8 +137,14 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
     scenario = load_scenario(scenario_path)
     check_writable(out_dir, overwrite=overwrite)
     b = load_bundle(bundle)
+    user = None
+    if candidates_path is not None:
+        from phusong.io.vector import read_vector
+
+        user = read_vector(candidates_path, what="candidates")[0]
+        user.attrs["source"] = str(candidates_path)  # errors name the file
     with progress("planning", quiet=quiet):
-        plan = make_plan(b, scenario=scenario, boundaries=boundaries)
+        plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user)
     lines = plan_summary_lines(plan)
     if infer_feeders:
         from phusong.planning.centres import assume_pops

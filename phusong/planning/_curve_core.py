@@ -113,7 +113,8 @@ def _spanning_tree(adj: dict, root) -> dict:
     return out
 
 
-def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> list[tuple]:
+def prune_steps(graph, src: set, hh: dict, ftth: float,
+                time_limit_s: float) -> tuple[list[tuple], dict]:
     """Steiner tree to every node of ``hh``, then reverse greedy pruning; the states it passes.
 
     Parameters
@@ -131,11 +132,14 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
 
     Returns
     -------
-    list of tuple
+    steps : list of tuple
         ``(households, route VND, route m, nodes with households)`` of the full tree, then after
         each removal of the leaf branch (leaf up to the nearest node that branches, holds
         households or is the root) with the worst (route VND + ``ftth`` × households) per
         household; households on ``src`` count at no route cost and go last.
+    exits : dict
+        Each edge ``(u, v)`` of the tree (graph nodes) → the index of the first step without it
+        (the edge is in ``steps[0 … exit - 1]``).
 
     Examples
     --------
@@ -143,11 +147,15 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
     >>> g = nx.Graph()
     >>> g.add_edge("F", "a", cost_vnd=1.0, length=10.0)
     >>> g.add_edge("a", "b", cost_vnd=9.0, length=90.0)
-    >>> prune_steps(g, {"F"}, {"a": 2.0, "b": 1.0}, 0.0, 1.0)
+    >>> steps, exits = prune_steps(g, {"F"}, {"a": 2.0, "b": 1.0}, 0.0, 1.0)
+    >>> steps
     [(3.0, 10.0, 100.0, 2), (2.0, 1.0, 10.0, 1), (0.0, 0.0, 0.0, 0)]
+    >>> sorted(exits.values())  # a–b leaves first, F–a next
+    [1, 2]
     """
     root = object()  # the existing fibre, contracted
     adj: dict = {}
+    orig: dict = {}  # contracted pair → the graph edge it stands for
     terms = [n for n in hh if n not in src]
     if terms:
         route = route_fibre(graph, terms, weight="cost_vnd", existing=sorted(src, key=str),
@@ -155,7 +163,10 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
         for u, v in route.edges:
             a, b = (root if u in src else u), (root if v in src else v)
             adj.setdefault(a, {})[b] = adj.setdefault(b, {})[a] = _edge(graph, u, v)
+            orig[frozenset((a, b))] = (u, v)
     adj = _spanning_tree(adj, root)
+    pairs = {frozenset((a, b)) for a in adj for b in adj[a]}
+    gone: dict = {}  # node → index of the first step without it
     h_tree = sum(hh[n] for n in terms)
     c_tree = sum(c for a in adj for c, _ in adj[a].values()) / 2
     m_tree = sum(m for a in adj for _, m in adj[a].values()) / 2
@@ -194,6 +205,7 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
         n_nodes -= h > 0
         empty = stop is root and not adj[root]
         steps.append((h_tree, 0.0 if empty else c_tree, 0.0 if empty else m_tree, n_nodes))
+        gone.update(dict.fromkeys(path, len(steps) - 1))
         if stop is root:
             continue
         if len(adj[stop]) == 1:
@@ -206,4 +218,5 @@ def prune_steps(graph, src: set, hh: dict, ftth: float, time_limit_s: float) -> 
     steps = [(h + at_src, c, m, k + sum(1 for n in hh if n in src)) for h, c, m, k in steps]
     if at_src > 0:
         steps.append((0.0, 0.0, 0.0, 0))
-    return steps
+    exits = {orig[p]: min(gone.get(x, len(steps)) for x in p) for p in pairs}
+    return steps, exits

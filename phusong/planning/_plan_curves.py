@@ -2,7 +2,10 @@
 
 The curves start from the network at the start of the plan's last year (what the earlier years
 left) and use that year's candidates: the cost of each level is what it would take *then*, the
-question a planner asks of the 2030 targets (:mod:`phusong.planning.cost_curves`).
+question a planner asks of the 2030 targets (:mod:`phusong.planning.cost_curves`). The fibre
+curve starts from the fibre after that year's backhaul (paid on the mobile line) and measures
+the households each state brings within reach as the plan does, so its top agrees with what the
+plan's own routes reach.
 """
 
 from __future__ import annotations
@@ -10,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from phusong.errors import DataError
-from phusong.planning.cost_curves import fibre_cost_curve, marginal_summary, mobile_cost_curve
+from phusong.planning.cost_curves import (
+    OpenVillages,
+    fibre_cost_curve,
+    marginal_summary,
+    mobile_cost_curve,
+)
 
 __all__ = ["plan_cost_curves"]
 
@@ -47,11 +55,19 @@ def plan_cost_curves(ctx, res) -> dict:
                                                          method="least-cost set covering")
     fs = res.fibre
     if ctx.graph is not None and fs.sources:
-        base = float(ctx.hh[res.start_fibre].sum())
+        reached = fs.base if len(fs.base) else res.start_fibre
+        open_ = ~reached
+        v = ctx.villages[open_]
         pts = fibre_cost_curve(ctx.graph, fs.sources, fs.prizes,
                                ftth_vnd_per_home=s.costs.ftth_vnd_per_home,
-                               base_households=base, total_households=float(ctx.hh.sum()),
-                               time_limit_s=limit)
-        out["fibre_households"] = _with_summary(pts, denominator="households",
-                                                method="Steiner tree + reverse greedy pruning")
+                               base_households=float(ctx.hh[reached].sum()),
+                               total_households=float(ctx.hh.sum()), time_limit_s=limit,
+                               villages=OpenVillages(v.geometry.x.to_numpy(),
+                                                     v.geometry.y.to_numpy(), ctx.hh[open_],
+                                                     s.reach_m))
+        out["fibre_households"] = _with_summary(
+            pts, denominator="households", method="Steiner tree + reverse greedy pruning",
+            reach="measured on the grown network, as the plan measures it (every household "
+                  "a route brings within reach, not only those it was routed to)",
+            base="the fibre at the start of the year with that year's backhaul")
     return out

@@ -57,6 +57,7 @@ class FibreStep:
     lost: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     prizes: dict = field(default_factory=dict)
     sources: list = field(default_factory=list)
+    base: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # reach after backhaul
 
 
 def _edge_rows(graph, edges, purpose: str, passed: dict, year: int, start: int) -> list[dict]:
@@ -164,7 +165,7 @@ def fibre_actions(ctx, state, year: int, cands, chosen, money: float, notes: lis
     base_rows = list(rows)
     base_reach = _reach_with(ctx, state.bundle, _routes(base_rows)) | state.fibre
     prizes, passed, lost = _prizes(ctx, base_reach, reach_nodes)
-    out.lost = lost
+    out.lost, out.base = lost, base_reach
     out.prizes = {n: passed[n] for n in passed if n not in set(sources)}
     out.sources = list(sources)
     for n in set(sources):

@@ -5,7 +5,8 @@ coverage and fibre reach it gives, the money carried over) and returns a :class:
 whose ``after`` is the next year's state. Steps, each a function below:
 
 1. :func:`year_candidates`: upgrades of the grown network, then new sites around the demand
-   that no upgrade reaches, with their coverage per technology;
+   that no upgrade reaches (in the first year also the user's candidates), with their coverage
+   per technology;
 2. :func:`mobile_actions`: budget mode (public-utility BTS, then 5G) or targets mode (least cost
    per target due, capped at what the candidates reach and at the budget);
 3. :func:`~phusong.planning._plan_fibre.fibre_actions`: backhaul, then extensions (FTTH per home
@@ -53,6 +54,8 @@ class Context:
     graph: object
     fingerprint: str
     fibre0: np.ndarray
+    #: Checked user candidates offered in the first year (:func:`check_candidates`), or None.
+    user_candidates: object = None
 
 
 @dataclass(frozen=True)
@@ -115,15 +118,19 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                demand=demand, with_5g=due_5g, kinds=("new",))
     a_new = candidate_coverage(news, x, y, b.dem, model=ctx.model)
+    parts, mats = [ups, news], [a_up, a_new]
+    if ctx.user_candidates is not None and state.prev_year == 0:
+        parts.append(ctx.user_candidates)
+        mats.append(candidate_coverage(ctx.user_candidates, x, y, b.dem, model=ctx.model))
     # an empty frame (no new-site candidate, as on a sparse real bundle) would turn every
     # numeric column to object in the concat, and plan.gpkg would store costs as text
-    cands = pd.concat([ups, news], ignore_index=True).infer_objects()
+    cands = pd.concat(parts, ignore_index=True).infer_objects()
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=settings.STORE_CRS)
     cands.attrs["dropped_outside"] = ups.attrs.get("dropped_outside", 0) + \
         news.attrs.get("dropped_outside", 0)
     cands["candidate_id"] = [f"{year}-{c}" for c in cands["candidate_id"]]
     cands["year_offered"] = year
-    cov = {t: sp.hstack([a_up[t], a_new[t]], format="csr").astype(bool) for t in a_up}
+    cov = {t: sp.hstack([m[t] for m in mats], format="csr").astype(bool) for t in a_up}
     return cands, cov
 
 

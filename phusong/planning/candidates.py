@@ -401,43 +401,57 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
     Parameters
     ----------
     candidates : GeoDataFrame
-        Points with ``kind`` (``new``/``upgrade``), ``tech`` and ``operator``; optional
-        ``candidate_id``, ``band``, ``height_m``, ``site_id``, ``cost_vnd``.
+        Points with ``kind`` (``new``/``upgrade``), ``tech`` and ``operator`` (an operator of
+        ``settings.OPERATORS`` or ``"shared"``); optional ``candidate_id`` (unique, not of the
+        generated form ``U0001``/``N0001``; default ``user{row}``), ``band`` (of the tech;
+        default its first band), ``bands`` (``"4G:B3;5G:n78"``, default ``"{tech}:{band}"``),
+        ``height_m`` (> 0 m),
+        ``site_id`` (required for an upgrade: an existing site), ``needs_backhaul`` (default:
+        true for a new site, the site's lack of backhaul for an upgrade), ``cost_vnd`` (≥ 0 VND;
+        priced like a generated candidate where missing).
     bundle : Bundle
-        The province (its communes bound the allowed area).
+        The province (its communes bound the allowed area; its sites the upgrades).
+
+    Returns
+    -------
+    GeoDataFrame
+        :data:`CANDIDATE_COLUMNS` + ``needs_backhaul`` + geometry (EPSG:4326), ``source``
+        ``"user"`` unless given.
 
     Raises
     ------
     DataError
-        A candidate lies outside every commune (the message names it), or a field is wrong.
+        A candidate lies outside every commune (the message names it), or a field is wrong
+        (the message names the row and the field).
     """
+    src = str(getattr(candidates, "attrs", {}).get("source") or "candidates")
+    if not isinstance(candidates, gpd.GeoDataFrame):
+        raise DataError(f"{src}: expected points with a CRS, got {type(candidates).__name__}")
+    if not len(candidates):
+        raise DataError(f"{src}: no rows; give at least one candidate point")
     need = [c for c in ("kind", "tech", "operator") if c not in candidates.columns]
     if need:
-        raise SchemaError(f"candidates: missing column(s) {need}; give kind, tech and operator")
+        raise SchemaError(f"{src}: missing column(s) {need}; give kind, tech and operator")
+    geom = candidates.geometry
+    bad_geom = (geom.isna() | geom.is_empty | (geom.geom_type != "Point")).to_numpy()
+    _refuse(bad_geom, candidates, lambda i: "geometry " + (
+        "missing" if geom.iloc[i] is None else "empty" if geom.iloc[i].is_empty
+        else geom.iloc[i].geom_type), "give one point per candidate", src)
     w = to_work(candidates, "candidates").reset_index(drop=True)
     df = pd.DataFrame(w.drop(columns="geometry"))
     df["x_m"], df["y_m"] = w.geometry.x.to_numpy(), w.geometry.y.to_numpy()
-    bad_kind = ~df["kind"].isin(["new", "upgrade"])
-    if bad_kind.any():
-        i = int(np.flatnonzero(bad_kind)[0])
-        raise DataError(f"candidates: row {i + 1} kind {df['kind'].iloc[i]!r}; use new or upgrade")
-    bad_tech = ~df["tech"].isin(settings.TECHS)
-    if bad_tech.any():
-        i = int(np.flatnonzero(bad_tech)[0])
-        raise DataError(f"candidates: row {i + 1} tech {df['tech'].iloc[i]!r}; use {settings.TECHS}")
+    _check_fields(df, bundle, src)
     df["commune_code"] = _assign_communes(df, bundle)
     out = df["commune_code"].isna().to_numpy()
     if out.any():
         i = int(np.flatnonzero(out)[0])
         cid = df["candidate_id"].iloc[i] if "candidate_id" in df else f"row {i + 1}"
         lon, lat = candidates.to_crs(settings.STORE_CRS).geometry.iloc[i].coords[0]
-        raise DataError(f"candidates: {cid} at ({lon:.5f}, {lat:.5f}) lies outside the province "
+        raise DataError(f"{src}: {cid} at ({lon:.5f}, {lat:.5f}) lies outside the province "
                         f"({int(out.sum())} candidate(s) outside every commune); move or drop it")
-    if "band" not in df:
-        df["band"] = [next(iter(settings.BANDS_MHZ[t])) for t in df.tech]
     df["height_m"] = df.get("height_m", pd.Series(settings.RADIO.tower_height_m, index=df.index))
     df["source"] = df.get("source", pd.Series("user", index=df.index))
-    df["needs_backhaul"] = df.get("needs_backhaul", pd.Series(True, index=df.index))
+    df["needs_backhaul"] = _needs_backhaul(df, bundle)
     given = df["cost_vnd"].copy() if "cost_vnd" in df else None
     if graph is None and bundle.roads is not None and len(bundle.roads):
         graph = deps.road_graph(bundle.roads, costs=scenario.costs)
@@ -445,12 +459,100 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
         fibre_nodes = fibre_road_nodes(graph, bundle)
     priced = price_candidates(_with_ground(df, bundle.dem), bundle, graph, fibre_nodes, scenario)
     if given is not None:
-        g = pd.to_numeric(given, errors="coerce")
-        if (g.notna() & ((g < 0) | ~np.isfinite(g))).any():
-            raise DataError("candidates: cost_vnd must be finite and ≥ 0 VND")
-        priced["cost_vnd"] = g.fillna(priced["cost_vnd"])
-    ids = priced.pop("candidate_id") if "candidate_id" in priced else None
+        priced["cost_vnd"] = pd.to_numeric(given, errors="coerce").fillna(priced["cost_vnd"])
+    ids = priced.pop("candidate_id").astype(str).to_numpy() if "candidate_id" in priced else \
+        np.array([f"user{i + 1}" for i in range(len(priced))], dtype=object)
     res = _finish(priced, 0)
-    if ids is not None:
-        res["candidate_id"] = ids.astype(str).to_numpy()
+    res["candidate_id"] = ids
     return res
+
+
+def _refuse(bad: np.ndarray, df, what, fix: str, src: str = "candidates") -> None:
+    """Raise naming the first bad row (its ``candidate_id`` when given) and how to fix it."""
+    if not np.asarray(bad).any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    cid = f" ({df['candidate_id'].iloc[i]})" if "candidate_id" in df else ""
+    raise DataError(f"{src}: row {i + 1}{cid} {what(i)}; {fix}")
+
+
+def _check_fields(df: pd.DataFrame, bundle, src: str) -> None:
+    """Refuse malformed fields; fill ``band``/``bands`` and make ``height_m`` numeric in place."""
+
+    def refuse(bad, what, fix):
+        _refuse(bad, df, what, fix, src)
+
+    refuse(~df["kind"].isin(["new", "upgrade"]).to_numpy(),
+           lambda i: f"kind {df['kind'].iloc[i]!r}", "use new or upgrade")
+    refuse(~df["tech"].isin(settings.TECHS).to_numpy(),
+           lambda i: f"tech {df['tech'].iloc[i]!r}", f"use one of {list(settings.TECHS)}")
+    ops = (*settings.OPERATORS, "shared")
+    refuse(~df["operator"].isin(ops).to_numpy(),
+           lambda i: f"operator {df['operator'].iloc[i]!r}", f"use one of {list(ops)}")
+    if "candidate_id" in df:
+        cid = df["candidate_id"].astype(str)
+        refuse(cid.duplicated().to_numpy() | df["candidate_id"].isna().to_numpy(),
+               lambda i: "candidate_id repeated or missing", "give every candidate its own id")
+        refuse(cid.str.fullmatch(r"[UN]\d{4,}").to_numpy(),
+               lambda i: f"candidate_id {cid.iloc[i]!r} has the form of a generated id",
+               "rename it (generated candidates are U0001…, N0001…)")
+    if "band" not in df:
+        df["band"] = [next(iter(settings.BANDS_MHZ[t])) for t in df.tech]
+    df["band"] = [next(iter(settings.BANDS_MHZ[t])) if b is None or b != b else str(b)
+                  for t, b in zip(df.tech, df["band"], strict=True)]
+    refuse(np.array([b not in settings.BANDS_MHZ[t] for t, b in zip(df.tech, df.band,
+                                                                     strict=True)]),
+           lambda i: f"band {df.band.iloc[i]!r} is not a {df.tech.iloc[i]} band (its bands: "
+           f"{', '.join(settings.BANDS_MHZ[df.tech.iloc[i]])})", "use one of them")
+    own = [f"{t}:{b}" for t, b in zip(df.tech, df.band, strict=True)]
+    bands = df["bands"] if "bands" in df else pd.Series(None, index=df.index, dtype=object)
+    df["bands"] = [b if isinstance(b, str) and b.strip() else o
+                   for b, o in zip(bands, own, strict=True)]
+    refuse(np.array([not _bands_ok(b) for b in df["bands"]]),
+           lambda i: f"bands {df['bands'].iloc[i]!r} are not tech:band pairs of known bands",
+           "write them like 4G:B3;5G:n78")
+    refuse(np.array([main_band(b) != (t, bd) for b, t, bd in
+                      zip(df["bands"], df.tech, df.band, strict=True)]),
+           lambda i: f"bands {df['bands'].iloc[i]!r} do not lead with its tech and band "
+           f"{df.tech.iloc[i]}:{df.band.iloc[i]}", "make tech/band the top technology's first band")
+    if "height_m" in df:
+        h = pd.to_numeric(df["height_m"], errors="coerce").to_numpy(float)
+        refuse(~(np.isfinite(h) & (h > 0)), lambda i: f"height_m {_shown(df['height_m'].iloc[i])}",
+               "give the antenna height above ground in metres (> 0)")
+        df["height_m"] = h
+    if "cost_vnd" in df:
+        g = pd.to_numeric(df["cost_vnd"], errors="coerce").to_numpy(float)
+        given = df["cost_vnd"].notna().to_numpy()
+        refuse(given & ~(np.isfinite(g) & (g >= 0)),
+               lambda i: f"cost_vnd {_shown(df['cost_vnd'].iloc[i])}",
+               "cost_vnd must be finite and ≥ 0 VND (or empty to price it)")
+    up = (df["kind"] == "upgrade").to_numpy()
+    known = set(bundle.sites["site_id"].astype(str)) if bundle.sites is not None else set()
+    sid = df["site_id"] if "site_id" in df else pd.Series(None, index=df.index, dtype=object)
+    refuse(up & ~np.array([s is not None and s == s and str(s) in known for s in sid]),
+           lambda i: f"upgrade of site_id {sid.iloc[i]!r}, which is not a site of the bundle",
+           "name an existing site_id or make it a new site")
+
+
+def _shown(value) -> str:
+    """A cell as a message shows it: text quoted, numbers plain."""
+    return repr(value) if isinstance(value, str) else f"{value}"
+
+
+def _bands_ok(bands: str) -> bool:
+    pairs = parse_bands(bands)
+    return bool(pairs) and all(len(p) == 2 and p[1] in settings.BANDS_MHZ.get(p[0], {})
+                               for p in pairs)
+
+
+def _needs_backhaul(df: pd.DataFrame, bundle) -> pd.Series:
+    """As given; else true for new sites and, for an upgrade, the site's lack of backhaul."""
+    given = df["needs_backhaul"] if "needs_backhaul" in df else         pd.Series(None, index=df.index, dtype=object)
+    has = {}
+    if bundle.sites is not None and "has_backhaul" in bundle.sites:
+        has = dict(zip(bundle.sites["site_id"].astype(str),
+                       bundle.sites["has_backhaul"].fillna(False).astype(bool), strict=True))
+    default = [not has.get(str(s), False) if k == "upgrade" else True
+               for k, s in zip(df["kind"], df.get("site_id", [None] * len(df)), strict=True)]
+    return pd.Series([bool(g) if g is not None and g == g else d
+                      for g, d in zip(given, default, strict=True)], index=df.index)

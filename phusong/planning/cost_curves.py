@@ -15,6 +15,8 @@ found for a higher level also meets the lower ones and replaces theirs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
@@ -22,9 +24,11 @@ import scipy.sparse as sp
 from phusong import settings
 from phusong.errors import DataError, ModelError
 from phusong.planning._curve_core import assemble, prune_steps
+from phusong.planning._curve_reach import last_reached
 from phusong.planning.siting import SetCovering
 
-__all__ = ["LEVELS", "mobile_cost_curve", "fibre_cost_curve", "marginal_summary"]
+__all__ = ["LEVELS", "OpenVillages", "mobile_cost_curve", "fibre_cost_curve",
+           "marginal_summary"]
 
 #: Default coverage levels of a curve, % of the total weight.
 LEVELS = (90.0, 95.0, 99.0, 99.5, 100.0)
@@ -120,10 +124,30 @@ def mobile_cost_curve(coverage, weights, *, covered, costs, households=None, lev
     return assemble(lv, total, base, best, solve)
 
 
+@dataclass(frozen=True)
+class OpenVillages:
+    """Villages not yet within reach of the fibre, for measuring a curve's reach.
+
+    Attributes
+    ----------
+    x_m, y_m : ndarray
+        Positions in WORK_CRS, m.
+    households : ndarray
+        Households per village.
+    reach_m : float
+        The plan's fibre reach, m (:func:`phusong.network.reach.fibre_available`).
+    """
+
+    x_m: np.ndarray
+    y_m: np.ndarray
+    households: np.ndarray
+    reach_m: float = settings.FIBRE_REACH_M
+
+
 def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
                      ftth_vnd_per_home: float = settings.COSTS.ftth_vnd_per_home,
                      base_households: float = 0.0, total_households: float,
-                     time_limit_s: float = 5.0) -> list[dict]:
+                     time_limit_s: float = 5.0, villages: OpenVillages | None = None) -> list[dict]:
     """Cost of fibre extensions (route + FTTH per home) reaching each level of the households.
 
     A Steiner tree (:func:`~phusong.planning.fibre_router.route_fibre`) joins every node with
@@ -131,6 +155,11 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
     the leaf branch (leaf up to the nearest node that branches, holds households or is on the
     fibre) with the worst (route VND + FTTH × households) per household, recording each state.
     A level costs the cheapest recorded state reaching it. Heuristic: no lower bound.
+
+    With ``villages``, the households of each state are *measured* as the plan measures them
+    (:mod:`phusong.planning._curve_reach`: every village the routed spans bring within reach,
+    including those a route passes on its way), and the access network is paid for each of
+    them; without, a state counts the households of the nodes it joins.
 
     Parameters
     ----------
@@ -148,6 +177,9 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
         Households already within reach, and all households (the denominator).
     time_limit_s : float
         Time for the Steiner improvement phase, s (once for the whole curve).
+    villages : OpenVillages, optional
+        The villages not within reach before (module doc); their households must not exceed
+        ``total_households - base_households``.
 
     Returns
     -------
@@ -190,7 +222,17 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
     und = graph.to_undirected(as_view=True) if graph.is_directed() else graph
     home = set().union(*(c for c in nx.connected_components(und) if not src.isdisjoint(c)))
     hh = {n: h for n, h in hh.items() if n in home}
-    steps = prune_steps(graph, src, hh, float(ftth_vnd_per_home), time_limit_s)
+    if villages is not None:
+        open_hh = np.asarray(villages.households, dtype=float)
+        if not np.isfinite(open_hh).all() or (open_hh < 0).any() or \
+                base + open_hh.sum() > total * (1 + 1e-9):
+            raise DataError("villages: households must be finite, ≥ 0 and at most "
+                            "total_households - base_households")
+    steps, exits = prune_steps(graph, src, hh, float(ftth_vnd_per_home), time_limit_s)
+    if villages is not None:
+        last = last_reached(graph, exits, villages.x_m, villages.y_m, reach_m=villages.reach_m)
+        steps = [(float(open_hh[last >= k].sum()), c, m, n) for k, (_, c, m, n)
+                 in enumerate(steps)]
     tol = 1e-9 * max(1.0, total)
 
     def solve(pct):
@@ -202,7 +244,8 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
                 "households_covered": base + h, "method": "steiner + reverse greedy pruning",
                 "route_cost_vnd": c, "ftth_cost_vnd": ftth, "route_km": m / 1000, "nodes": k}
 
-    return assemble(lv, total, base, base + sum(hh.values()), solve)
+    best = base + (max(h for h, *_ in steps) if villages is not None else sum(hh.values()))
+    return assemble(lv, total, base, best, solve)
 
 
 def _fmt(vnd: float) -> str:

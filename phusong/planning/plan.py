@@ -12,6 +12,8 @@ stands, and the year's money is the period's budget plus what was left (``carry_
   pruning, HiGHS MILP with the LP bound and gap reported; for fibre a Steiner tree or the
   smallest prize tree), capped at what any candidate can reach and at the money. Neither mode
   raises when a target cannot be met: the plan says why (:func:`missed_targets`).
+* **Candidates** are generated; a user may offer more in the first year (``candidates=``,
+  ``phusong plan --candidates FILE``), which compete with the generated ones.
 * **5G** comes from upgrades of every tower carrying 4G, in the operator's licensed band
   (FACTS §6), and from new towers carrying 4G and 5G when a 5G target falls due; a scenario may
   add a low band.
@@ -137,7 +139,8 @@ def _check_scenario(s: Scenario, notes: list[str]) -> None:
         prev = y
 
 
-def _context(bundle, s: Scenario, model: str, boundaries: str, fibre) -> tuple[Context, list]:
+def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
+             candidates) -> tuple[Context, list]:
     notes: list[str] = []
     from phusong.planning.centres import commune_centres
 
@@ -162,14 +165,21 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre) -> tuple[C
     ctx = Context(bundle, s, model, boundaries, villages, ids,
                   villages["households"].to_numpy(float), villages["population"].to_numpy(float),
                   graph, fingerprint(bundle), np.zeros(len(villages), bool))
+    user = None
+    if candidates is not None:
+        from phusong.planning.candidates import check_candidates, fibre_road_nodes
+
+        user = check_candidates(candidates, bundle, graph=graph,
+                                fibre_nodes=fibre_road_nodes(graph, bundle), scenario=s)
     fib0 = reach_of(ctx, bundle) if fibre is None else \
         pd.Series(fibre).reindex(ids).fillna(False).astype(bool).to_numpy()
-    return Context(**{**ctx.__dict__, "fibre0": fib0}), notes
+    return Context(**{**ctx.__dict__, "fibre0": fib0, "user_candidates": user}), notes
 
 
 def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = None,
               boundaries: str = "2020", village_cov: pd.DataFrame | None = None,
-              fibre: pd.Series | None = None) -> Plan:
+              fibre: pd.Series | None = None,
+              candidates: gpd.GeoDataFrame | None = None) -> Plan:
     """Plan sites, 5G, fibre and a service per village for every year of ``scenario``.
 
     Parameters
@@ -189,6 +199,11 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         :func:`phusong.coverage.score_villages` output, when already computed.
     fibre : Series of bool, optional
         Fibre within reach per village, when already computed.
+    candidates : GeoDataFrame, optional
+        The user's candidate sites, offered in the first year beside the generated ones
+        (checked before any heavy work: :func:`phusong.planning.candidates.check_candidates`,
+        inside the province, known bands and sites; priced where ``cost_vnd`` is missing).
+        Their ids keep the user's, prefixed by the year (``2025-{candidate_id}``).
 
     Returns
     -------
@@ -197,7 +212,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     Raises
     ------
     DataError
-        Empty demand, NaN weights, bad targets.
+        Empty demand, NaN weights, bad targets, malformed candidates or candidates outside the
+        province.
     """
     s = scenario or DEFAULT_SCENARIO
     model = model or s.model
@@ -207,7 +223,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
 
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
-    ctx, notes = _context(bundle, s, model, boundaries, fibre)
+    ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates)
     ctx = Context(**{**ctx.__dict__, "fingerprint": source_fingerprint})
     _check_scenario(s, notes)
     if village_cov is None:
@@ -268,6 +284,11 @@ def _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, note
                          "candidate(s) outside the province dropped")
     cands = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=settings.STORE_CRS) \
         if frames else gpd.GeoDataFrame()
+    if ctx.user_candidates is not None and results:
+        mine = cands["candidate_id"].isin(
+            [f"{s.years[0]}-{c}" for c in ctx.user_candidates["candidate_id"]]).to_numpy()
+        notes.append(f"{s.years[0]}: {int(mine.sum())} user candidate(s) offered, "
+                     f"{int((mine & cands['selected'].to_numpy()).sum())} chosen")
     rts = (gpd.GeoDataFrame(pd.concat(routes, ignore_index=True), crs=settings.STORE_CRS)
            if routes else empty_routes())
     budgets = {"fibre": float(sum(s.budget_for(y)["fibre"] for y in s.years)),
