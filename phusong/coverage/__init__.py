@@ -19,6 +19,7 @@ from phusong.coverage.models import (
     rma_db,
     uma_db,
 )
+from phusong.coverage.p1812 import p1812_field_dbuvm, p1812_loss_db
 
 __all__ = [
     "MODELS",
@@ -32,6 +33,8 @@ __all__ = [
     "hata_db",
     "knife_edge_db",
     "link_pairs",
+    "p1812_field_dbuvm",
+    "p1812_loss_db",
     "pair_profiles",
     "predict_site",
     "prepare_terrain",
