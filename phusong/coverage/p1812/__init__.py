@@ -61,6 +61,15 @@ _POL = {"h": 1, "horizontal": 1, "1": 1, "v": 2, "vertical": 2, "2": 2}
 
 def polarization_code(polarization, n: int) -> np.ndarray:
     """Per-path polarisation codes (1 horizontal, 2 vertical) from names or codes."""
+    num = np.asarray(polarization)
+    if num.dtype.kind in "iuf":  # codes: checked at once
+        codes = np.atleast_1d(num)
+        if not np.isin(codes, (1, 2)).all():
+            bad = codes[~np.isin(codes, (1, 2))][0]
+            raise ModelError(f"p1812: polarization {bad!r} is unknown; use 'horizontal' (1) or "
+                             "'vertical' (2)")
+        codes = codes.astype(np.int64)
+        return per_path(codes[0] if codes.size == 1 else codes, n, "polarization", np.int64)
     arr = np.atleast_1d(np.asarray(polarization, dtype=object))
     codes = np.empty(arr.shape, np.int64)
     for i, v in enumerate(arr.ravel()):

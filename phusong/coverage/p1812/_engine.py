@@ -92,12 +92,12 @@ def _pairs_kernel(flat, start, count, step_km, f_ghz, htx, hrx, phi, prm, r_clut
     d = np.empty(width)
     r = np.full(width, r_clut)
     z = np.full(width, zone, np.int64)
-    g = np.empty(width)
+    g = np.empty((3, width))
     d5 = np.empty(_MIN_POINTS)
     h5 = np.empty(_MIN_POINTS)
     r5 = np.full(_MIN_POINTS, r_clut)
     z5 = np.full(_MIN_POINTS, zone, np.int64)
-    g5 = np.empty(_MIN_POINTS)
+    g5 = np.empty((3, _MIN_POINTS))
     diag = np.empty(0)
     for k in range(n):
         for i in range(count[k]):
@@ -162,12 +162,12 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
     d = np.arange(n_s) * step_km
     r = np.full(n_s, r_clut)
     z = np.full(n_s, zone, np.int64)
-    g = np.empty(n_s)
+    g = np.empty((3, n_s))
     d5 = np.empty(_MIN_POINTS)
     h5 = np.empty(_MIN_POINTS)
     r5 = np.full(_MIN_POINTS, r_clut)
     z5 = np.full(_MIN_POINTS, zone, np.int64)
-    g5 = np.empty(_MIN_POINTS)
+    g5 = np.empty((3, _MIN_POINTS))
     diag = np.empty(0)
     north = math.cos(k * (2.0 * math.pi / n_rays))  # rays run along bearing 2πk/n (x = sin)
     for j in range(1, min(last_j, n_s - 1) + 1):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from phusong.errors import ModelError
 
@@ -17,7 +20,7 @@ _RE_KM = 6371.0  # mean Earth radius of P.2001 Attachment H
 
 
 class FlatPaths:
-    """Paths as flat float buffers plus a start offset and a point count per path."""
+    """Paths as flat float buffers (zones too) plus a start offset and a point count per path."""
 
     __slots__ = ("d", "h", "r", "z", "start", "count")
 
@@ -35,7 +38,7 @@ def _as_paths(values, name: str) -> list[np.ndarray]:
         if values.ndim == 2:
             return list(values)
         raise ModelError(f"p1812: {name} must be 1-D (one path) or a sequence of 1-D arrays")
-    return [np.asarray(v) for v in values]
+    return [v if isinstance(v, np.ndarray) else np.asarray(v) for v in values]
 
 
 def flatten_paths(distances_km, heights_m, zones, clutter_heights_m) -> FlatPaths:
@@ -49,39 +52,65 @@ def flatten_paths(distances_km, heights_m, zones, clutter_heights_m) -> FlatPath
     if len(ds) != len(hs):
         raise ModelError(f"p1812: distances_km has {len(ds)} paths but heights_m {len(hs)}; "
                          "give one profile per path")
-    counts = np.array([len(x) for x in ds], dtype=np.int64)
+    counts = np.fromiter((len(x) for x in ds), np.int64, len(ds))
+    total = int(counts.sum())
 
-    def expand(values, name, default):
+    def flat(values, name, default):
+        """One flat float array: a scalar (or None) fills every point of every path."""
         if values is None or np.isscalar(values) or (isinstance(values, np.ndarray)
                                                      and values.ndim == 0):
-            v = default if values is None else values
-            return [np.full(c, v, dtype=float) for c in counts]
-        out = _as_paths(values, name)
-        if len(out) != len(ds):
-            raise ModelError(f"p1812: {name} has {len(out)} paths but distances_km "
+            return np.full(total, default if values is None else float(values))
+        arrs = _as_paths(values, name)
+        if len(arrs) != len(ds):
+            raise ModelError(f"p1812: {name} has {len(arrs)} paths but distances_km "
                              f"{len(ds)}; give one array per path")
-        return out
+        check_counts(arrs, name)
+        return np.concatenate(arrs, dtype=float) if arrs else np.zeros(0)
 
-    zs = expand(zones, "zones", 4)
-    rs = expand(clutter_heights_m, "clutter_heights_m", 0.0)
-    for k in range(len(ds)):
-        for name, arr in (("heights_m", hs[k]), ("zones", zs[k]), ("clutter_heights_m", rs[k])):
-            if len(arr) != counts[k]:
-                raise ModelError(f"p1812: path {k}: {name} has {len(arr)} points but "
-                                 f"distances_km {counts[k]}; give one value per point")
+    def check_counts(arrs, name):
+        n_pts = np.fromiter((len(x) for x in arrs), np.int64, len(arrs))
+        if (n_pts != counts).any():
+            k = int(np.flatnonzero(n_pts != counts)[0])
+            raise ModelError(f"p1812: path {k}: {name} has {n_pts[k]} points but "
+                             f"distances_km {counts[k]}; give one value per point")
+
+    check_counts(hs, "heights_m")
+    zf = flat(zones, "zones", 4.0)
+    r = flat(clutter_heights_m, "clutter_heights_m", 0.0)
     if len(ds) == 0:
         e = np.zeros(0)
-        return FlatPaths(e, e, e, np.zeros(0, np.int64), np.zeros(0, np.int64),
-                         np.zeros(0, np.int64))
-    d = np.concatenate(ds).astype(float)
-    h = np.concatenate(hs).astype(float)
-    r = np.concatenate(rs).astype(float)
-    zf = np.concatenate(zs).astype(float)
+        return FlatPaths(e, e, e, e, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    d = np.concatenate(ds, dtype=float)
+    h = np.concatenate(hs, dtype=float)
     start = np.zeros(len(ds), np.int64)
     start[1:] = np.cumsum(counts)[:-1]
-    fp = FlatPaths(d, h, r, zf.astype(np.int64), start, counts)
-    check_profiles(fp, zf)
+    fp = FlatPaths(d, h, r, zf, start, counts)
+    check_profiles(fp)
     return fp
+
+
+@njit(cache=True, nogil=True)
+def _first_bad(d, h, r, z, start, count):
+    """(kind, point) of the first bad profile value, or (0, -1): 1 zone code, 2 non-finite
+    distance, 3 non-finite height, 4 non-finite or negative clutter, 5 first distance not 0,
+    6 distances not strictly increasing. One pass over the points."""
+    for k in range(start.shape[0]):
+        a = start[k]
+        if d[a] != 0.0:
+            return 5, a
+        for i in range(a, a + count[k]):
+            zi = z[i]
+            if not (zi == 1.0 or zi == 3.0 or zi == 4.0):
+                return 1, i
+            if not math.isfinite(d[i]):
+                return 2, i
+            if not math.isfinite(h[i]):
+                return 3, i
+            if not (r[i] >= 0.0 and math.isfinite(r[i])):
+                return 4, i
+            if i > a and not d[i] > d[i - 1]:
+                return 6, i
+    return 0, -1
 
 
 def check_profiles(fp: FlatPaths, zones_float=None) -> None:
@@ -91,36 +120,19 @@ def check_profiles(fp: FlatPaths, zones_float=None) -> None:
         k = int(short[0])
         raise ModelError(f"p1812: path {k} has {int(fp.count[k])} profile points; P.1812 needs "
                          f"at least {MIN_POINTS} (terminals plus intermediate points, §3)")
-    zf = fp.z if zones_float is None else zones_float
-    bad = ~np.isin(zf, ZONES)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        k = int(np.searchsorted(fp.start, i, side="right") - 1)
-        raise ModelError(f"p1812: path {k}: zone code {zf[i]:g} is unknown; use 1 (sea), "
-                         "3 (coastal land) or 4 (inland)")
-    for name, arr in (("distances_km", fp.d), ("heights_m", fp.h),
-                      ("clutter_heights_m", fp.r)):
-        if not np.isfinite(arr).all():
-            i = int(np.flatnonzero(~np.isfinite(arr))[0])
-            k = int(np.searchsorted(fp.start, i, side="right") - 1)
-            raise ModelError(f"p1812: path {k}: {name} holds a non-finite value; fill voids "
-                             "before predicting")
-    if (fp.r < 0).any():
-        k = int(np.searchsorted(fp.start, int(np.flatnonzero(fp.r < 0)[0]), side="right") - 1)
-        raise ModelError(f"p1812: path {k}: clutter_heights_m must be ≥ 0 m")
-    first = fp.d[fp.start]
-    if (first != 0.0).any():
-        k = int(np.flatnonzero(first != 0.0)[0])
-        raise ModelError(f"p1812: path {k}: distances_km must start at 0 (the transmitter), "
-                         f"not {first[k]:g} km")
-    step = np.diff(fp.d)
-    inner = np.ones(len(step), bool)
-    inner[fp.start[1:] - 1] = False  # the jumps between paths
-    bad = (step <= 0) & inner
-    if bad.any():
-        k = int(np.searchsorted(fp.start, int(np.flatnonzero(bad)[0]) + 1, side="right") - 1)
-        raise ModelError(f"p1812: path {k}: distances_km must increase strictly along the "
-                         "profile")
+    kind, i = _first_bad(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count)
+    if kind == 0:
+        return
+    k = int(np.searchsorted(fp.start, i, side="right") - 1)
+    what = {
+        1: f"zone code {fp.z[i]:g} is unknown; use 1 (sea), 3 (coastal land) or 4 (inland)",
+        2: "distances_km holds a non-finite value",
+        3: "heights_m holds a non-finite value; fill voids before predicting",
+        4: "clutter_heights_m must be finite and ≥ 0 m",
+        5: f"distances_km must start at 0 (the transmitter), not {fp.d[i]:g} km",
+        6: "distances_km must increase strictly along the profile",
+    }[kind]
+    raise ModelError(f"p1812: path {k}: {what}")
 
 
 def per_path(value, n: int, name: str, dtype=float) -> np.ndarray:

@@ -102,12 +102,15 @@ def beta0(phi_deg, dtm, dlm):
 
 
 @njit(cache=True, nogil=True)
-def _smooth_earth(d, h, a, b, htg, hrg, ae, f):
+def _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx):
     """Profile analysis of Attachment 1: horizons, angular distance, smooth-Earth heights.
 
     Returns (hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, transhorizon).
     Eqs. (76)-(83) horizons; (84) θ; (85)-(88) least-squares smooth Earth; (89)-(91) the
     diffraction heights hstd/hsrd; (92)-(95) the ducting heights hte/hre and roughness hm.
+    Fills ``invd[i] = 1/d_i`` and ``invx[i] = 1/(d − d_i)`` for the intermediate points (one
+    fused pass; the maxima are the Recommendation's, found on the arguments of the monotone
+    arctangents).
     """
     dtot = d[b - 1] - d[a]
     hts = h[a] + htg
@@ -120,15 +123,35 @@ def _smooth_earth(d, h, a, b, htg, hrg, ae, f):
         v2 += dd * (h[i] * (2.0 * d[i] + d[i - 1]) + h[i - 1] * (d[i] + 2.0 * d[i - 1]))  # (86)
     hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
     hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
-    # obstruction heights above the straight line between the antennas, (89a)-(89d)
-    hobs = -np.inf
+    c2 = 1.0 / (2.0 * ae)
+    hobs = -np.inf  # obstruction above the straight line between the antennas, (89a)-(89d)
     aobt = -np.inf
     aobr = -np.inf
-    for i in range(a + 1, b - 1):
-        hh = h[i] - (hts * (dtot - d[i]) + hrs * d[i]) / dtot
+    targ = -np.inf  # horizon elevation from Tx (77) and from Rx (82), before the arctangent
+    rarg = -np.inf
+    for i in range(a + 1, b - 1):  # branch-free maxima first, their points after
+        di = d[i]
+        x = dtot - di
+        iv = 1.0 / di
+        ix = 1.0 / x
+        invd[i] = iv
+        invx[i] = ix
+        hh = h[i] - (hts * x + hrs * di) / dtot
         hobs = max(hobs, hh)
-        aobt = max(aobt, hh / d[i])
-        aobr = max(aobr, hh / (dtot - d[i]))
+        aobt = max(aobt, hh * iv)
+        aobr = max(aobr, hh * ix)
+        targ = max(targ, (h[i] - hts) * iv * 1e-3 - di * c2)
+        rarg = max(rarg, (h[i] - hrs) * ix * 1e-3 - x * c2)
+    lt = a + 1  # the first point of greatest elevation from Tx
+    for i in range(a + 1, b - 1):
+        if (h[i] - hts) * invd[i] * 1e-3 - d[i] * c2 == targ:
+            lt = i
+            break
+    lr = b - 2  # the last point of greatest elevation from Rx
+    for i in range(b - 2, a, -1):
+        if (h[i] - hrs) * invx[i] * 1e-3 - (dtot - d[i]) * c2 == rarg:
+            lr = i
+            break
     if hobs <= 0.0:
         hstp = hst  # (90a)
         hsrp = hsr  # (90b)
@@ -139,42 +162,33 @@ def _smooth_earth(d, h, a, b, htg, hrg, ae, f):
         hsrp = hsr - hobs * gr  # (90d)
     hstd = h[a] if hstp >= h[a] else hstp  # (91a), (91b)
     hsrd = h[b - 1] if hsrp > h[b - 1] else hsrp  # (91c), (91d)
-    # horizon elevation angles from the transmitter, (76)-(78)
-    tmax = -np.inf
-    lt = a + 1
-    for i in range(a + 1, b - 1):
-        t = 1000.0 * math.atan((h[i] - hts) / (1000.0 * d[i]) - d[i] / (2.0 * ae))  # (77)
-        if t > tmax:  # the first point of greatest elevation
-            tmax = t
-            lt = i
+    tmax = 1000.0 * math.atan(targ)  # (76)
     ttd = 1000.0 * math.atan((hrs - hts) / (1000.0 * dtot) - dtot / (2.0 * ae))  # (78)
     trd = 1000.0 * math.atan((hts - hrs) / (1000.0 * dtot) - dtot / (2.0 * ae))  # (81)
     trans = tmax > ttd  # (79): a trans-horizon path
     theta_t = max(tmax, ttd)
     if trans:
         dlt = d[lt]  # (80)
-        theta_r = -np.inf
-        lr = b - 2
-        for i in range(a + 1, b - 1):
-            t = 1000.0 * math.atan((h[i] - hrs) / (1000.0 * (dtot - d[i]))
-                                   - (dtot - d[i]) / (2.0 * ae))  # (82)
-            if t >= theta_r:  # the last point of greatest elevation
-                theta_r = t
-                lr = i
+        theta_r = 1000.0 * math.atan(rarg)  # (82)
         dlr = dtot - d[lr]  # (83)
     else:
         theta_r = trd
         # the Bullington point of the 50 % time diffraction: the point of greatest ν, (80a)
         lam = 0.2998 / f
         numax = -np.inf
-        lt = a + 1
+        k = 500.0 / ae
+        cnu = 0.002 * dtot / lam
         for i in range(a + 1, b - 1):
-            nu = (h[i] + 500.0 / ae * d[i] * (dtot - d[i])
-                  - (hts * (dtot - d[i]) + hrs * d[i]) / dtot) * math.sqrt(
-                0.002 * dtot / (lam * d[i] * (dtot - d[i])))
-            if nu >= numax:
-                numax = nu
+            x = dtot - d[i]
+            numax = max(numax, (h[i] + k * d[i] * x - (hts * x + hrs * d[i]) / dtot)
+                        * math.sqrt(cnu * invd[i] * invx[i]))
+        lt = a + 1
+        for i in range(b - 2, a, -1):  # the last point of greatest ν
+            x = dtot - d[i]
+            if (h[i] + k * d[i] * x - (hts * x + hrs * d[i]) / dtot) * math.sqrt(
+                    cnu * invd[i] * invx[i]) == numax:
                 lt = i
+                break
         dlt = d[lt]
         dlr = dtot - dlt  # (83a)
         lr = lt
@@ -199,35 +213,51 @@ def _j_nu(nu):
 
 
 @njit(cache=True, nogil=True)
-def _bullington(d, g, a, b, hts, hrs, ap, f, flat):
-    """Bullington loss of the profile ``g`` (or of a zero profile when ``flat``), (13)-(21)."""
-    ce = 1.0 / ap
-    lam = 0.2998 / f
+def _bull_finish(d, g, invd, invx, a, b, hts, hrs, stim, srim, ce, lam, flat):
+    """Bullington loss from the slopes Stim (13) and Srim (17) of a profile, (14)-(21)."""
     dtot = d[b - 1] - d[a]
-    stim = -np.inf
-    for i in range(a + 1, b - 1):
-        gi = 0.0 if flat else g[i]
-        stim = max(stim, (gi + 500.0 * ce * d[i] * (dtot - d[i]) - hts) / d[i])  # (13)
-    strr = (hrs - hts) / dtot  # (14)
-    if stim < strr:  # line of sight: the greatest ν, (15)-(16)
+    if stim < (hrs - hts) / dtot:  # (14): line of sight, the greatest ν, (15)-(16)
         numax = -np.inf
+        k = 500.0 * ce
+        cnu = 0.002 * dtot / lam
         for i in range(a + 1, b - 1):
+            x = dtot - d[i]
             gi = 0.0 if flat else g[i]
-            nu = (gi + 500.0 * ce * d[i] * (dtot - d[i])
-                  - (hts * (dtot - d[i]) + hrs * d[i]) / dtot) * math.sqrt(
-                0.002 * dtot / (lam * d[i] * (dtot - d[i])))
+            nu = (gi + k * d[i] * x - (hts * x + hrs * d[i]) / dtot) * math.sqrt(
+                cnu * invd[i] * invx[i])
             numax = max(numax, nu)
         luc = _j_nu(numax)
-    else:  # trans-horizon: the Bullington point, (17)-(20)
-        srim = -np.inf
-        for i in range(a + 1, b - 1):
-            gi = 0.0 if flat else g[i]
-            srim = max(srim, (gi + 500.0 * ce * d[i] * (dtot - d[i]) - hrs) / (dtot - d[i]))
+    else:  # trans-horizon: the Bullington point, (18)-(20)
         dbp = (hrs - hts + srim * dtot) / (stim + srim)  # (18)
         nub = (hts + stim * dbp - (hts * (dtot - dbp) + hrs * dbp) / dtot) * math.sqrt(
             0.002 * dtot / (lam * dbp * (dtot - dbp)))  # (19)
         luc = _j_nu(nub)  # (20)
     return luc + (1.0 - math.exp(-luc / 6.0)) * (10.0 + 0.02 * dtot)  # (21)
+
+
+@njit(cache=True, nogil=True)
+def _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ap, f):
+    """Bullington losses of the profile with clutter ``g`` (Lbulla, terminals ``hts``/
+    ``hrs``) and of the zero-height smooth profile (Lbulls, ``hts1``/``hrs1``), eqs.
+    (13)-(21): the four slopes (13), (17) of both profiles in one pass."""
+    ce = 1.0 / ap
+    lam = 0.2998 / f
+    dtot = d[b - 1] - d[a]
+    k = 500.0 * ce
+    stim = -np.inf
+    srim = -np.inf
+    stis = -np.inf
+    sris = -np.inf
+    for i in range(a + 1, b - 1):
+        bulge = k * d[i] * (dtot - d[i])
+        gg = g[i] + bulge
+        stim = max(stim, (gg - hts) * invd[i])  # (13)
+        srim = max(srim, (gg - hrs) * invx[i])  # (17)
+        stis = max(stis, (bulge - hts1) * invd[i])
+        sris = max(sris, (bulge - hrs1) * invx[i])
+    lbulla = _bull_finish(d, g, invd, invx, a, b, hts, hrs, stim, srim, ce, lam, False)
+    lbulls = _bull_finish(d, g, invd, invx, a, b, hts1, hrs1, stis, sris, ce, lam, True)
+    return lbulla, lbulls
 
 
 @njit(cache=True, nogil=True)
@@ -316,16 +346,15 @@ def _bullington_att4(dtot, hte, hre, ap, f):
 
 
 @njit(cache=True, nogil=True)
-def _delta_bullington(d, g, a, b, hts, hrs, hstd, hsrd, ap, f, omega, pol, att4):
+def _delta_bullington(d, g, invd, invx, a, b, hts, hrs, hstd, hsrd, ap, f, omega, pol, att4):
     """Delta-Bullington diffraction loss Ld for one effective Earth radius, §4.3.4 eq. (39)."""
-    lbulla = _bullington(d, g, a, b, hts, hrs, ap, f, False)  # actual profile, (21)
     hts1 = hts - hstd  # (37a)
     hrs1 = hrs - hsrd  # (37b)
     dtot = d[b - 1] - d[a]
+    # the actual profile (Lbulla) and the smooth zero profile (Lbulls), (21)
+    lbulla, lbulls = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ap, f)
     if att4:
         lbulls = _bullington_att4(dtot, hts1, hrs1, ap, f)
-    else:
-        lbulls = _bullington(d, g, a, b, hts1, hrs1, ap, f, True)  # smooth profile
     ldsph = _spherical(dtot, hts1, hrs1, ap, f, omega, pol)  # (38a), (38b)
     return lbulla + max(ldsph - lbulls, 0.0)  # (39)
 
@@ -369,11 +398,11 @@ def _anomalous(dtot, dlt, dlr, dct, dcr, dlm, hts, hrs, hte, hre, hm, theta_t, t
 
 
 @njit(cache=True, nogil=True)
-def path_loss(d, h, r, z, a, b, g, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr, sigma_l,
+def path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr, sigma_l,
               att4, diag):
     """Basic transmission loss Lb (dB) of one path, §4 of Annex 1 (eqs. (40)-(69)).
 
-    ``g`` is scratch of length ≥ ``b`` that receives the profile with clutter, §3.2.
+    ``sc`` is (3, ≥ b) scratch: the profile with clutter (§3.2), 1/d_i and 1/(d − d_i).
     ``diag`` (length :data:`N_DIAG` or 0) receives the intermediate values.
     """
     dtot = d[b - 1] - d[a]
@@ -385,8 +414,11 @@ def path_loss(d, h, r, z, a, b, g, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dc
     b0 = beta0(phi, dtm, dlm)
     ae = 6371.0 * 157.0 / (157.0 - dn)  # (6), (7a)
     ab = 6371.0 * 3.0  # (7b)
+    g = sc[0]
+    invd = sc[1]
+    invx = sc[2]
     hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, _ = _smooth_earth(
-        d, h, a, b, htg, hrg, ae, f)
+        d, h, a, b, htg, hrg, ae, f, invd, invx)
     hts = h[a] + htg
     hrs = h[b - 1] + hrg
     for i in range(a, b):  # §3.2: clutter added along the path, not at the terminals
@@ -401,11 +433,11 @@ def path_loss(d, h, r, z, a, b, g, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dc
     lb0p = lbfs + es * math.log10(p / 50.0)  # (9a), (10)
     lb0b = lbfs + es * math.log10(b0 / 50.0)  # (9b), (11)
     # diffraction, §4.3 eqs. (40)-(43)
-    ld50 = _delta_bullington(d, g, a, b, hts, hrs, hstd, hsrd, ae, f, omega, pol, att4)
+    ld50 = _delta_bullington(d, g, invd, invx, a, b, hts, hrs, hstd, hsrd, ae, f, omega, pol, att4)
     if p == 50.0:
         ldp = ld50
     else:
-        ldb = _delta_bullington(d, g, a, b, hts, hrs, hstd, hsrd, ab, f, omega, pol, att4)
+        ldb = _delta_bullington(d, g, invd, invx, a, b, hts, hrs, hstd, hsrd, ab, f, omega, pol, att4)
         fi = inv_cum_norm(p / 100.0) / inv_cum_norm(b0 / 100.0) if p > b0 else 1.0  # (40a)
         ldp = ld50 + fi * (ldb - ld50)  # (41)
     lbd50 = lbfs + ld50  # (42)
@@ -449,12 +481,12 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
     n = start.shape[0]
     out = np.empty(n)
     diag = np.full((n, N_DIAG if want_diag else 0), np.nan)
-    g = np.empty(d.shape[0])
+    sc = np.empty((3, d.shape[0]))
     empty = np.empty(0)
     for k in range(n):
         a = start[k]
         b = a + count[k]
         row = diag[k] if want_diag else empty
-        out[k] = path_loss(d, h, r, z, a, b, g, f[k], p[k], pl[k], htg[k], hrg[k], pol[k],
+        out[k] = path_loss(d, h, r, z, a, b, sc, f[k], p[k], pl[k], htg[k], hrg[k], pol[k],
                            phi[k], dn[k], n0[k], dct[k], dcr[k], sigma_l[k], att4[k], row)
     return out, diag
