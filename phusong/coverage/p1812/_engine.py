@@ -21,11 +21,16 @@ from phusong import settings
 from phusong.coverage.p1812 import polarization_code
 from phusong.coverage.p1812._inputs import check_range, path_centre_lat_deg
 from phusong.coverage.p1812._kernel import path_loss
+from phusong.coverage.p1812._rays import (
+    incremental_rays,
+    incremental_rays_serial,
+    short_path_loss,
+)
 from phusong.crs import transform_points
 from phusong.errors import ModelError
 
 __all__ = ["check_engine_inputs", "pair_losses", "ray_losses", "ray_losses_serial",
-           "site_lat_slope"]
+           "prefix_ray_losses", "site_lat_slope"]
 
 _JIT = {"cache": True, "nogil": True}
 _MIN_POINTS = 5
@@ -51,28 +56,13 @@ def check_engine_inputs(freq_mhz, tx_height_m, rx_height_m, params) -> None:
 
 
 @njit(**_JIT)
-def _short(h, j, step_km, d5, h5):
-    """Resample the path ``h[0..j]`` (j < 4 intervals) to 5 points over ≥ 10 m."""
-    dist = max(j * step_km, _MIN_DIST_KM)
-    for t in range(_MIN_POINTS):
-        d5[t] = dist * t / (_MIN_POINTS - 1)
-        pos = (j * t) / (_MIN_POINTS - 1)
-        i0 = min(int(math.floor(pos)), max(j - 1, 0))
-        w = pos - i0
-        h5[t] = h[i0] if j == 0 else h[i0] * (1.0 - w) + h[i0 + 1] * w
-
-
-@njit(**_JIT)
-def _path(h, n_pts, step_km, f_ghz, htx, hrx, phi, prm, d, r, z, g, d5, h5, r5, z5, g5, diag):
+def _path(h, n_pts, step_km, f_ghz, htx, hrx, phi, prm, d, r, z, g, r_clut, zone, diag):
     """Loss of the path ``h[0:n_pts]`` spaced ``step_km`` (resampled when short)."""
-    p, pl, pol, dn, n0, sig, dct = prm[0], prm[1], int(prm[2]), prm[3], prm[4], prm[5], prm[6]
     j = n_pts - 1
     if n_pts >= _MIN_POINTS and j * step_km >= _MIN_DIST_KM:
-        return path_loss(d, h, r, z, 0, n_pts, g, f_ghz, p, pl, htx, hrx, pol, phi, dn, n0,
-                         dct, dct, sig, False, diag)
-    _short(h, j, step_km, d5, h5)
-    return path_loss(d5, h5, r5, z5, 0, _MIN_POINTS, g5, f_ghz, p, pl, htx, hrx, pol, phi, dn,
-                     n0, dct, dct, sig, False, diag)
+        return path_loss(d, h, r, z, 0, n_pts, g, f_ghz, prm[0], prm[1], htx, hrx,
+                         int(prm[2]), phi, prm[3], prm[4], prm[6], prm[6], prm[5], False, diag)
+    return short_path_loss(h, j, step_km, f_ghz, htx, hrx, phi, prm, r_clut, zone)
 
 
 def _params(params, n_paths=None) -> np.ndarray:
@@ -93,18 +83,13 @@ def _pairs_kernel(flat, start, count, step_km, f_ghz, htx, hrx, phi, prm, r_clut
     r = np.full(width, r_clut)
     z = np.full(width, zone, np.int64)
     g = np.empty((3, width))
-    d5 = np.empty(_MIN_POINTS)
-    h5 = np.empty(_MIN_POINTS)
-    r5 = np.full(_MIN_POINTS, r_clut)
-    z5 = np.full(_MIN_POINTS, zone, np.int64)
-    g5 = np.empty((3, _MIN_POINTS))
     diag = np.empty(0)
     for k in range(n):
         for i in range(count[k]):
             d[i] = i * step_km[k]
         h = flat[start[k]:start[k] + count[k]]
         out[k] = _path(h, count[k], step_km[k], f_ghz[k], htx[k], hrx[k], phi[k], prm, d, r, z,
-                       g, d5, h5, r5, z5, g5, diag)
+                       g, r_clut, zone, diag)
     return out
 
 
@@ -163,11 +148,6 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
     r = np.full(n_s, r_clut)
     z = np.full(n_s, zone, np.int64)
     g = np.empty((3, n_s))
-    d5 = np.empty(_MIN_POINTS)
-    h5 = np.empty(_MIN_POINTS)
-    r5 = np.full(_MIN_POINTS, r_clut)
-    z5 = np.full(_MIN_POINTS, zone, np.int64)
-    g5 = np.empty((3, _MIN_POINTS))
     diag = np.empty(0)
     north = math.cos(k * (2.0 * math.pi / n_rays))  # rays run along bearing 2πk/n (x = sin)
     for j in range(1, min(last_j, n_s - 1) + 1):
@@ -178,22 +158,13 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
         for f in range(f_ghz.shape[0]):
             if need[f, u]:
                 out[f, u] = _path(ray, j + 1, step_km, f_ghz[f], htx, hrx, phi, prm, d, r, z,
-                                  g, d5, h5, r5, z5, g5, diag)
+                                  g, r_clut, zone, diag)
 
 
 @njit(parallel=True, **_JIT)
 def _rays_parallel(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
                    zone, out):
     for k in prange(rays.shape[0]):
-        if last[k] > 0:
-            _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
-                     r_clut, zone, out)
-
-
-@njit(**_JIT)
-def _rays_serial(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
-                 zone, out):
-    for k in range(rays.shape[0]):
         if last[k] > 0:
             _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
                      r_clut, zone, out)
@@ -215,14 +186,23 @@ def ray_losses(rays, last, step_m, slot, need, freqs_mhz, htx, hrx, sx, sy,
     Same layout as :func:`phusong.coverage._itm_rays.itm_ray_losses`: ``rays`` (n_rays, n_s)
     ground heights along bearings ``2πk/n_rays`` every ``step_m``; ``last[k]`` the farthest
     needed sample; ``slot[k * n_s + j]`` the output column; ``need[f, u]`` wanted;
-    ``(sx, sy)`` the site in WORK_CRS. Each sample's path is the exact ray prefix.
+    ``(sx, sy)`` the site in WORK_CRS. Each sample's path is the exact ray prefix, analysed
+    incrementally along the ray (:mod:`phusong.coverage.p1812._rays`).
     """
-    _ray_call(_rays_parallel, rays, last, step_m, slot, need, freqs_mhz, htx, hrx, sx, sy,
+    _ray_call(incremental_rays, rays, last, step_m, slot, need, freqs_mhz, htx, hrx, sx, sy,
               params, out)
 
 
 def ray_losses_serial(rays, last, step_m, slot, need, freqs_mhz, htx, hrx, sx, sy,
                       params=settings.P1812, out=None):
     """:func:`ray_losses` on the calling thread only; same results."""
-    _ray_call(_rays_serial, rays, last, step_m, slot, need, freqs_mhz, htx, hrx, sx, sy,
+    _ray_call(incremental_rays_serial, rays, last, step_m, slot, need, freqs_mhz, htx, hrx,
+              sx, sy, params, out)
+
+
+def prefix_ray_losses(rays, last, step_m, slot, need, freqs_mhz, htx, hrx, sx, sy,
+                      params=settings.P1812, out=None):
+    """:func:`ray_losses` computed by the path kernel on every ray prefix, O(j) per sample:
+    the reference the incremental walk is tested and benchmarked against."""
+    _ray_call(_rays_parallel, rays, last, step_m, slot, need, freqs_mhz, htx, hrx, sx, sy,
               params, out)

@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["inv_cum_norm", "beta0", "loss_batch", "N_DIAG", "DIAG_NAMES"]
+__all__ = ["inv_cum_norm", "beta0", "loss_batch", "path_loss", "combine", "N_DIAG",
+           "DIAG_NAMES"]
 
 #: Intermediate values written per path when diagnostics are asked for (in this order).
 DIAG_NAMES = ("Lbfs", "Lb0p", "Lb0b", "Ld50", "Ldp", "Lbd50", "Lbd", "Lminb0p", "Lba",
@@ -346,13 +347,9 @@ def _bullington_att4(dtot, hte, hre, ap, f):
 
 
 @njit(cache=True, nogil=True)
-def _delta_bullington(d, g, invd, invx, a, b, hts, hrs, hstd, hsrd, ap, f, omega, pol, att4):
-    """Delta-Bullington diffraction loss Ld for one effective Earth radius, §4.3.4 eq. (39)."""
-    hts1 = hts - hstd  # (37a)
-    hrs1 = hrs - hsrd  # (37b)
-    dtot = d[b - 1] - d[a]
-    # the actual profile (Lbulla) and the smooth zero profile (Lbulls), (21)
-    lbulla, lbulls = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ap, f)
+def _delta(lbulla, lbulls, dtot, hts1, hrs1, ap, f, omega, pol, att4):
+    """Delta-Bullington diffraction loss Ld for one effective Earth radius, §4.3.4 eq. (39),
+    from the Bullington losses of the actual (Lbulla) and smooth (Lbulls) profiles."""
     if att4:
         lbulls = _bullington_att4(dtot, hts1, hrs1, ap, f)
     ldsph = _spherical(dtot, hts1, hrs1, ap, f, omega, pol)  # (38a), (38b)
@@ -406,25 +403,46 @@ def path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, d
     ``diag`` (length :data:`N_DIAG` or 0) receives the intermediate values.
     """
     dtot = d[b - 1] - d[a]
-    if z[a] == 1:  # a terminal at sea has no land distance to the coast
-        dct = 0.0
-    if z[b - 1] == 1:
-        dcr = 0.0
     omega, dtm, dlm = _sections(d, z, a, b)
-    b0 = beta0(phi, dtm, dlm)
     ae = 6371.0 * 157.0 / (157.0 - dn)  # (6), (7a)
     ab = 6371.0 * 3.0  # (7b)
     g = sc[0]
     invd = sc[1]
     invx = sc[2]
-    hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, _ = _smooth_earth(
-        d, h, a, b, htg, hrg, ae, f, invd, invx)
+    se = _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx)
     hts = h[a] + htg
     hrs = h[b - 1] + hrg
     for i in range(a, b):  # §3.2: clutter added along the path, not at the terminals
         g[i] = h[i] + r[i]
     g[a] = h[a]
     g[b - 1] = h[b - 1]
+    hts1 = hts - se[0]  # (37a)
+    hrs1 = hrs - se[1]  # (37b)
+    la50, ls50 = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ae, f)
+    lab, lsb = la50, ls50
+    if p != 50.0:
+        lab, lsb = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ab, f)
+    return combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl, pol,
+                   phi, dn, n0, dct if z[a] != 1 else 0.0, dcr if z[b - 1] != 1 else 0.0,
+                   sigma_l if z[b - 1] != 1 else 0.0, att4, diag)
+
+
+@njit(cache=True, nogil=True)
+def combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl, pol, phi, dn,
+            n0, dct, dcr, sigma_l, att4, diag):
+    """Lb from the profile analysis, §4.2-§4.8 (eqs. (8)-(69)).
+
+    ``se`` is the tuple of :func:`_smooth_earth`; ``la50``/``ls50`` and ``lab``/``lsb`` the
+    Bullington losses of the actual and smooth profiles for the median (ae) and the β0
+    (ab) effective Earth radii; ``dct``/``dcr`` are 0 for a terminal at sea, ``sigma_l`` 0 for
+    a receiver at sea (no location variability there, §4.8).
+    """
+    hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, _ = se
+    b0 = beta0(phi, dtm, dlm)
+    ae = 6371.0 * 157.0 / (157.0 - dn)  # (6), (7a)
+    ab = 6371.0 * 3.0  # (7b)
+    hts1 = hts - hstd  # (37a)
+    hrs1 = hrs - hsrd  # (37b)
     fj = 1.0 - 0.5 * (1.0 + math.tanh(3.0 * 0.8 * (theta - 0.3) / 0.3))  # (57)
     fk = 1.0 - 0.5 * (1.0 + math.tanh(3.0 * 0.5 * (dtot - 20.0) / 20.0))  # (58)
     # line of sight with multipath and focusing, §4.2 eqs. (8)-(11)
@@ -433,11 +451,11 @@ def path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, d
     lb0p = lbfs + es * math.log10(p / 50.0)  # (9a), (10)
     lb0b = lbfs + es * math.log10(b0 / 50.0)  # (9b), (11)
     # diffraction, §4.3 eqs. (40)-(43)
-    ld50 = _delta_bullington(d, g, invd, invx, a, b, hts, hrs, hstd, hsrd, ae, f, omega, pol, att4)
+    ld50 = _delta(la50, ls50, dtot, hts1, hrs1, ae, f, omega, pol, att4)
     if p == 50.0:
         ldp = ld50
     else:
-        ldb = _delta_bullington(d, g, invd, invx, a, b, hts, hrs, hstd, hsrd, ab, f, omega, pol, att4)
+        ldb = _delta(lab, lsb, dtot, hts1, hrs1, ab, f, omega, pol, att4)
         fi = inv_cum_norm(p / 100.0) / inv_cum_norm(b0 / 100.0) if p > b0 else 1.0  # (40a)
         ldp = ld50 + fi * (ldb - ld50)  # (41)
     lbd50 = lbfs + ld50  # (42)
@@ -458,8 +476,8 @@ def path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, d
     lbs = (190.1 + lf + 20.0 * math.log10(dtot) + 0.573 * theta - 0.15 * n0
            - 10.125 * math.log10(50.0 / p) ** 0.7)
     lbc = -5.0 * math.log10(10.0 ** (-0.2 * lbs) + 10.0 ** (-0.2 * lbam))  # (63)
-    # location variability, §4.8 eq. (67): none for a receiver at sea
-    lloc = 0.0 if z[b - 1] == 1 else -inv_cum_norm(pl / 100.0) * sigma_l
+    # location variability, §4.8 eq. (67)
+    lloc = -inv_cum_norm(pl / 100.0) * sigma_l
     lb = max(lb0p, lbc + lloc)  # (69)
     if diag.shape[0] >= N_DIAG:
         vals = (lbfs, lb0p, lb0b, ld50, ldp, lbd50, lbd, lminb0p, lba, lminbap, lbda, lbam,
