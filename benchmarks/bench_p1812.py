@@ -14,9 +14,10 @@
    N0, so the maps are never read). It is not a dependency of phusong. The second workload
    is 1–30 km paths every ~90 m on the real SRTM3 tile of ``../shared`` (mobile cell
    ranges; inland, no clutter, 30 m / 1.5 m antennas, p = 50 %, the mobile bands).
-3. ``province``: the twin province raster (seed 0) at ``--resolution-m`` with P.1812 and ITM
-   in the same process, screened as the CLI runs it, with ``--threads``: seconds (wall, CPU),
-   ray points evaluated, peak memory, and the coverage per technology of both models.
+3. ``province``: the twin province raster (seed 0) at each ``--resolution-m`` with P.1812 and
+   ITM in the same process, screened as the CLI runs it, with ``--threads``: seconds (wall,
+   CPU), ray points evaluated, peak memory, the 1-minute load average of the machine (shared
+   machines: read the seconds with it), and the coverage per technology of both models.
 
 Prints one JSON line per measurement. Usage:
 ``.venv/bin/python benchmarks/bench_p1812.py [--paths 6300] [--ref-paths 315]
@@ -245,8 +246,6 @@ def bench_cases(a):
 
 
 def bench_province(a):
-    from _peak_rss import PeakRSS
-
     from phusong import settings
     from phusong.coverage._engine import EngineOptions, TxSet
     from phusong.coverage._link import transmitters
@@ -260,35 +259,48 @@ def bench_province(a):
     terrain = prepare_terrain(bundle.dem)
     tx = transmitters(bundle, terrain=terrain)
     area = bundle.communes.to_crs(settings.WORK_CRS).union_all()
-    grid = grid_over(area, a.resolution_m, terrain)
     g, pairs = _groups(tx)
     _emit(bench="province_setup", seconds=round(time.perf_counter() - t0, 1),
-          sites=int(tx["site_id"].nunique()), cells=len(tx), grid_cells=int(grid.mask.sum()),
-          resolution_m=a.resolution_m)
+          sites=int(tx["site_id"].nunique()), cells=len(tx))
     coarse = grid_over(area, 2000.0, terrain)
     for model in a.models.split(","):
         warm = EngineOptions(model=model, threads=a.threads)
         raster_links(TxSet.from_frame(tx.head(40), terrain, warm), g[:40], len(pairs), terrain,
                      coarse, warm)  # JIT warm-up outside the timing
-        opts = EngineOptions(model=model, threads=a.threads).check()
-        txs = TxSet.from_frame(tx, terrain, opts)
-        with PeakRSS() as mem:
-            t1, c1 = time.perf_counter(), time.process_time()
-            best, _, st = raster_links(txs, g, len(pairs), terrain, grid, opts)
-            secs, cpu = time.perf_counter() - t1, time.process_time() - c1
-        row = {"bench": "province_raster", "model": model, "resolution_m": a.resolution_m,
-               "threads": a.threads, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
-               "points_evaluated": st["points_evaluated"],
-               "screen_points_evaluated": st.get("screen_points_evaluated", 0),
-               "ray_points": st["ray_points"], "peak_rss_mb": round(mem.peak_mb, 1)}
-        m = grid.mask
-        for tech in settings.TECHS:
-            gi = [i for i, (t, _) in enumerate(pairs) if t == tech]
-            if gi:
-                top = best[gi].max(axis=0)[m]
-                row[f"{tech}_covered_pct"] = round(
-                    100 * float((top >= settings.THRESHOLDS_DBM[tech]).mean()), 2)
-        _emit(**row)
+    for res in (float(x) for x in a.resolution_m.split(",")):
+        grid = grid_over(area, res, terrain)
+        for model in a.models.split(","):
+            _province_run(a, model, res, grid, tx, g, pairs, terrain)
+
+
+def _province_run(a, model, res, grid, tx, g, pairs, terrain):
+    """One screened province raster with ``model``; one JSON line."""
+    from _peak_rss import PeakRSS
+
+    from phusong import settings
+    from phusong.coverage._engine import EngineOptions, TxSet
+    from phusong.coverage._raster import raster_links
+
+    opts = EngineOptions(model=model, threads=a.threads).check()
+    txs = TxSet.from_frame(tx, terrain, opts)
+    with PeakRSS() as mem:
+        t1, c1 = time.perf_counter(), time.process_time()
+        best, _, st = raster_links(txs, g, len(pairs), terrain, grid, opts)
+        secs, cpu = time.perf_counter() - t1, time.process_time() - c1
+    row = {"bench": "province_raster", "model": model, "resolution_m": res,
+           "grid_cells": int(grid.mask.sum()), "threads": a.threads, "seconds": round(secs, 1),
+           "cpu_seconds": round(cpu, 1), "points_evaluated": st["points_evaluated"],
+           "screen_points_evaluated": st.get("screen_points_evaluated", 0),
+           "ray_points": st["ray_points"], "peak_rss_mb": round(mem.peak_mb, 1),
+           "load_average_1min": round(os.getloadavg()[0], 1)}
+    m = grid.mask
+    for tech in settings.TECHS:
+        gi = [i for i, (t, _) in enumerate(pairs) if t == tech]
+        if gi:
+            top = best[gi].max(axis=0)[m]
+            row[f"{tech}_covered_pct"] = round(
+                100 * float((top >= settings.THRESHOLDS_DBM[tech]).mean()), 2)
+    _emit(**row)
 
 
 def main() -> int:
@@ -297,7 +309,8 @@ def main() -> int:
     ap.add_argument("--ref-paths", type=int, default=315)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--py1812-git", default=str(PY1812_GIT))
-    ap.add_argument("--resolution-m", type=float, default=100.0)
+    ap.add_argument("--resolution-m", default="100",
+                    help="grid cell sizes, m (comma list, e.g. 400,100)")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--models", default="p1812,itm")
     ap.add_argument("--skip-province", action="store_true")

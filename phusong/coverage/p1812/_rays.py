@@ -14,14 +14,15 @@ profile analysis takes are kept incrementally as samples ``1..j−1`` join:
   into ``y_i = h_i − 500 d_i²/a``: each hull is kept incrementally (monotone chain, amortised
   O(1) per sample) and searched in O(log j); the greatest obstruction above the chord
   (89a) is a linear maximum on the hull of the terrain, also O(log j);
-* the smooth-profile slopes of the delta-Bullington method (zero heights) are concave in
-  ``d_i``: their maxima lie at the sample next to the continuous optimum, O(1);
+* the smooth-profile slopes and ν of the delta-Bullington method (zero heights) are concave
+  or unimodal in ``d_i``: their maxima lie at the samples next to the continuous optimum,
+  O(1) (:func:`_concave_best`, :func:`_flat_nu`);
 * the least-squares smooth Earth, eqs. (85)-(88), is a running sum: O(1);
 * the roughness hm, eq. (95), a maximum between the two horizons, is scanned with blocks of
   16 samples skipped by their maximum height when they cannot beat it;
-* what stays O(j): the greatest ν of the line-of-sight cases (eqs. (15) and (80a); ν carries
-  the weight ``sqrt(d/(d_i (d − d_i)))`` and is not a hull query), done once per sample for
-  all bands (the argument of the maximum does not depend on the wavelength).
+* what stays O(j): the greatest ν over the real profile when it is line of sight (eqs. (15)
+  and (80a); ν carries the weight ``sqrt(d/(d_i (d − d_i)))`` and is not a hull query), done
+  once per sample for all bands (its argument does not depend on the wavelength).
 
 Every maximum is then re-evaluated at its point with the path kernel's own expression, so a
 ray sample gets the loss of the path kernel on the same prefix to rounding (tested to 1e-9 dB).
@@ -105,6 +106,43 @@ def _concave_best(d, j, s, t_star, h1, k, dtot, rx_side):
         bulge = k * d[i] * (dtot - d[i])
         v = (bulge - h1) / (dtot - d[i]) if rx_side else (bulge - h1) / d[i]
         best = max(best, v)
+    return best
+
+
+@njit(**_JIT)
+def _flat_nu(d, j, s, dtot, a, b, k):
+    """Greatest wavelength-free ν (eq. (15)) over the zero-height profile, terminals ``a``,
+    ``b`` > 0 m above it. With ``r = sqrt(t/(D − t))``, ν ∝ ``k D r/(1 + r²) − (a/r + b r)/D``
+    whose derivative vanishes where the cubic ``−b y³ + (a − kD² − 2b) y² + (kD² + 2a − b) y
+    + a`` (``y = r²``) does: its signs allow exactly one positive root (Descartes; the case
+    with three changes needs a > 2b and b > 2a), so ν is unimodal in ``t`` and its maximum over
+    the samples lies next to the root, found by bisection."""
+    kd2 = k * dtot * dtot
+    c3 = -b
+    c2 = a - kd2 - 2.0 * b
+    c1 = kd2 + 2.0 * a - b
+    lo = 0.0
+    hi = 1.0
+    while ((c3 * hi + c2) * hi + c1) * hi + a > 0.0 and hi < 1e30:
+        lo = hi
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if ((c3 * mid + c2) * mid + c1) * mid + a > 0.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-9 * hi:
+            break
+    y = 0.5 * (lo + hi)
+    t_star = dtot * y / (1.0 + y)
+    base = int(math.floor(t_star / s))
+    best = -np.inf
+    for qq in range(base - 1, base + 3):
+        i = min(max(qq, 1), j - 1)
+        x = dtot - d[i]
+        nu = (k * d[i] * x - (a * x + b * d[i]) / dtot) * math.sqrt(0.002 * dtot / (d[i] * x))
+        best = max(best, nu)
     return best
 
 
@@ -320,7 +358,7 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
             sriss[q] = _concave_best(d, j, s, math.sqrt(hrs1 / kq), hrs1, kq, dtot, True)
             nus[q] = 0.0
             if stiss[q] < (hrs1 - hts1) / dtot:
-                nus[q], _ = _nu_scan(d, g, True, j, dtot, hts1, hrs1, kq)
+                nus[q] = _flat_nu(d, j, s, dtot, hts1, hrs1, kq)
         for f in range(n_f):
             if not need[f, uslot]:
                 continue
