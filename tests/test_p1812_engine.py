@@ -205,3 +205,30 @@ def test_cli_site_with_p1812(tmp_path):
     assert r.exit_code == 2 and "30–6000 MHz" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "b.tif").exists()
+
+
+def test_cli_bundle_coverage_with_p1812(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from phusong.bundle import save_bundle
+
+    b = tiny_bundle()
+    lon, lat = transform_points([X0, X0 + 5000, X0 + 10000], [Y0 - 10000, Y0, Y0],
+                                "EPSG:32648", "EPSG:4326")
+    b.layers["communes"] = gpd.GeoDataFrame(
+        {"commune_code": ["00001", "00002"], "name": ["A", "B"], "type": ["xã", "xã"],
+         "district_code": ["148", "148"], "district_name": ["X", "X"],
+         "population": [2400, 6000], "households": [600, 1500]},
+        geometry=[box(lon[0], lat[0], lon[1], lat[1]), box(lon[1], lat[0], lon[2], lat[2])],
+        crs="EPSG:4326")
+    save_bundle(b, tmp_path / "b")
+    r = CliRunner().invoke(main, ["coverage", str(tmp_path / "b"), "--out", str(tmp_path / "o"),
+                                  "--model", "p1812", "--resolution-m", "250", "--json",
+                                  "--quiet"])
+    assert r.exit_code == 0, r.output + r.stderr
+    import json
+
+    rep = json.loads(r.stdout)
+    assert rep["villages"]["receivers"] == 6
+    assert (tmp_path / "o" / "best_dbm_4G.tif").exists()
