@@ -5,7 +5,9 @@
    phusong and for the reference run here.
 2. ``paths_per_second`` and ``srtm_paths_per_second``: the same 63 profiles (2 of 19 files have 963 points, most 200-300),
    repeated to ``--paths`` paths, through ``p1812_loss_db`` in one call on one thread
-   (best of ``--repeats``), against the reference ``Py1812.P1812.bt_loss`` called once per
+   (best of ``--repeats``; CPU seconds of this process, ``time.process_time``, since on a
+   shared machine the wall clock also counts other processes' work; both sides run on one
+   thread), against the reference ``Py1812.P1812.bt_loss`` called once per
    path (``--ref-paths`` of them, best of ``--repeats``; the same parameters). The reference is
    run from its repository snapshot (``fetch`` of github:eeveetza/Py1812 puts it under
    ``/work/.mirror/eeveetza+Py1812/repo``, or pass ``--py1812-git``): its ``src/Py1812``
@@ -93,16 +95,16 @@ def ours(cases, prof, reps=1):
               polarization=f("pol").astype(int), zones=[prof[c["file"]][3] for c in cs],
               clutter_heights_m=[prof[c["file"]][2] for c in cs], delta_n=f("dn"), n0=f("n0"),
               tx_lat=f("tx_lat"), tx_lon=f("tx_lon"), rx_lat=f("rx_lat"), rx_lon=f("rx_lon"))
-    t0 = time.perf_counter()  # the call only: inputs in, losses out, checks included
+    t0 = time.process_time()  # the call only: inputs in, losses out, checks included
     lb = p1812_loss_db(*args, **kw)
-    secs = time.perf_counter() - t0
+    secs = time.process_time() - t0
     return lb, p1812_field_dbuvm(lb, f("f_mhz"), erp_dbw=f("erp_dbw")), secs
 
 
 def reference(P1812, cases, prof, n):
     lb = np.empty(n)
     ep = np.empty(n)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for i in range(n):
         c = cases[i % len(cases)]
         d, h, r, z = prof[c["file"]]
@@ -111,7 +113,7 @@ def reference(P1812, cases, prof, n):
             float(c["hrg_m"]), int(c["pol"]), float(c["tx_lat"]), float(c["rx_lat"]),
             float(c["tx_lon"]), float(c["rx_lon"]), DN=float(c["dn"]), N0=float(c["n0"]),
             Ptx=10 ** (float(c["erp_dbw"]) / 10) * 1e-3)
-    return lb, ep, time.perf_counter() - t0
+    return lb, ep, time.process_time() - t0
 
 
 def srtm_paths(n_paths: int, seed: int):
@@ -171,24 +173,24 @@ def bench_srtm(a, ref):
                                           for k, v in kw.items()})
     t_ours = []
     for _ in range(a.repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         lb = p1812_loss_db(d, h, f, **kw)
-        t_ours.append(time.perf_counter() - t0)
+        t_ours.append(time.process_time() - t0)
     row = {"bench": "srtm_paths_per_second", "threads": 1, "paths": len(d),
-           "profile_points": _stats([len(x) for x in h]), "ours_seconds": _stats(t_ours),
+           "profile_points": _stats([len(x) for x in h]), "ours_cpu_seconds": _stats(t_ours),
            "ours_paths_per_s": round(len(d) / min(t_ours), 1)}
     if ref is not None:
         n = min(a.ref_paths, len(d))
         t_ref = []
         for _ in range(a.repeats):
             rlb = np.empty(n)
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             for i in range(n):
                 rlb[i] = ref.bt_loss(f[i] / 1000.0, 50.0, d[i], h[i], np.zeros(len(h[i])),
                                      np.full(len(h[i]), 4), 30.0, 1.5, 2, e[i, 1], e[i, 3],
                                      e[i, 0], e[i, 2], DN=50.0, N0=375.0)[0]
-            t_ref.append(time.perf_counter() - t0)
-        row |= {"reference_paths": n, "reference_seconds": _stats(t_ref),
+            t_ref.append(time.process_time() - t0)
+        row |= {"reference_paths": n, "reference_cpu_seconds": _stats(t_ref),
                 "reference_paths_per_s": round(n / min(t_ref), 1),
                 "speed_ratio_per_path": round((min(t_ref) / n) / (min(t_ours) / len(d)), 1),
                 "speed_ratio_per_path_spread": _stats(
@@ -226,7 +228,7 @@ def bench_cases(a):
     t_ours = [ours(cases, prof, reps)[2] for _ in range(a.repeats)]
     n_ours = reps * len(cases)
     row = {"bench": "paths_per_second", "threads": 1, "ours_paths": n_ours,
-           "ours_seconds": _stats(t_ours),
+           "ours_cpu_seconds": _stats(t_ours),
            "ours_paths_per_s": round(n_ours / min(t_ours), 1),
            "mean_profile_points": round(float(np.mean([len(prof[c["file"]][0])
                                                        for c in cases])), 1)}
@@ -234,7 +236,7 @@ def bench_cases(a):
         t_ref = [reference(ref, cases, prof, a.ref_paths)[2] for _ in range(a.repeats)]
         per_ours = min(t_ours) / n_ours
         per_ref = min(t_ref) / a.ref_paths
-        row |= {"reference_paths": a.ref_paths, "reference_seconds": _stats(t_ref),
+        row |= {"reference_paths": a.ref_paths, "reference_cpu_seconds": _stats(t_ref),
                 "reference_paths_per_s": round(a.ref_paths / min(t_ref), 1),
                 "speed_ratio_per_path": round(per_ref / per_ours, 1),
                 "speed_ratio_per_path_spread": _stats(

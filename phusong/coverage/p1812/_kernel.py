@@ -55,6 +55,16 @@ def _sections(d, z, a, b):
     A section of consecutive profile points in a zone extends half an interval beyond its end
     points (into the neighbouring points of another zone).
     """
+    same = True  # one zone along the whole path: one section, no half-interval extensions
+    for i in range(a + 1, b):
+        if z[i] != z[a]:
+            same = False
+            break
+    if same:
+        length = d[b - 1] - d[a]
+        if z[a] == 1:
+            return 1.0, 0.0, 0.0
+        return 0.0, length, length if z[a] == 4 else 0.0
     sea = 0.0
     dtm = 0.0
     dlm = 0.0
@@ -125,6 +135,7 @@ def _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx):
     hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
     hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
     c2 = 1.0 / (2.0 * ae)
+    inv_dtot = 1.0 / dtot
     hobs = -np.inf  # obstruction above the straight line between the antennas, (89a)-(89d)
     aobt = -np.inf
     aobr = -np.inf
@@ -137,7 +148,7 @@ def _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx):
         ix = 1.0 / x
         invd[i] = iv
         invx[i] = ix
-        hh = h[i] - (hts * x + hrs * di) / dtot
+        hh = h[i] - (hts * x + hrs * di) * inv_dtot
         hobs = max(hobs, hh)
         aobt = max(aobt, hh * iv)
         aobr = max(aobr, hh * ix)

@@ -303,14 +303,15 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
         hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
         c = (hrs - hts) / dtot
         vo = _linear_best(hull1, n1, d, h, c)
-        hobs = h[vo] - (hts * (dtot - d[vo]) + hrs * d[vo]) / dtot  # (89a)
+        inv_dtot = 1.0 / dtot
+        hobs = h[vo] - (hts * (dtot - d[vo]) + hrs * d[vo]) * inv_dtot  # (89a)
         if hobs <= 0.0:
             hstp = hst
             hsrp = hsr
         else:
             aobt = aobt_m - c  # (89b)
             vr = _tangent(hull1, n1, d, h, dtot, hrs)
-            aobr = (h[vr] - (hts * (dtot - d[vr]) + hrs * d[vr]) / dtot) / (dtot - d[vr])
+            aobr = (h[vr] - (hts * (dtot - d[vr]) + hrs * d[vr]) * inv_dtot) / (dtot - d[vr])
             gt = aobt / (aobt + aobr)
             gr = aobr / (aobt + aobr)
             hstp = hst - hobs * gt
