@@ -2,7 +2,8 @@
 
 Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 :func:`coverage_matrix`, the models in :mod:`phusong.coverage.models`, knife-edge diffraction
-(:func:`bullington_db`, :func:`deygout_db`) and, once present, ``itm_p2p_loss_db``.
+(:func:`bullington_db`, :func:`deygout_db`), ITU-R P.1812 (:func:`p1812_loss_db`,
+:func:`p1812_field_dbuvm`) and, once present, ``itm_p2p_loss_db``.
 """
 
 from phusong.coverage._diffraction import bullington_db, deygout_db
