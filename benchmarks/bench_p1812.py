@@ -21,6 +21,7 @@
    CPU), ray points evaluated, peak memory, the 1-minute load average of the machine (shared
    machines: read the seconds with it), and the coverage per technology of both models.
 
+``../shared`` is looked for beside the repository, or where ``PHUSONG_SHARED`` points.
 Prints one JSON line per measurement. Usage:
 ``.venv/bin/python benchmarks/bench_p1812.py [--paths 6300] [--ref-paths 315]
 [--resolution-m 100] [--skip-province]``
@@ -43,9 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-ORACLE = Path("/work/main").parent / "shared" / "oracles" / "itu_p1812"
-if not ORACLE.exists():
-    ORACLE = ROOT.parent / "shared" / "oracles" / "itu_p1812"
+ORACLE = Path(os.environ.get("PHUSONG_SHARED", ROOT.parent / "shared")) / "oracles" / "itu_p1812"
 PY1812_GIT = Path("/work/.mirror/eeveetza+Py1812/repo")
 
 

@@ -20,10 +20,9 @@ from phusong.coverage.p1812 import p1812_location_sigma_db
 from phusong.coverage.p1812._inputs import path_centre_lat_deg
 from phusong.coverage.p1812._kernel import beta0, inv_cum_norm
 from phusong.errors import ModelError, PhusongError
+from tests.conftest import ORACLES
 
-ORACLE = Path(__file__).resolve().parents[1].parent / "shared" / "oracles" / "itu_p1812"
-if not ORACLE.exists():  # a worktree sits one level deeper than main
-    ORACLE = Path("/work/main").parent / "shared" / "oracles" / "itu_p1812"
+ORACLE = ORACLES / "itu_p1812"  # ../shared, or $PHUSONG_SHARED
 
 
 def read_profile(path: Path):
@@ -57,8 +56,8 @@ KW = dict(time_pct=50.0, tx_height_m=30.0, rx_height_m=10.0, polarization="verti
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not CASES, reason="../shared/oracles/itu_p1812 is absent (ITU validation "
-                    "data is never copied into the repository)")
+@pytest.mark.skipif(not CASES, reason=f"{ORACLE} is absent (ITU validation data is never "
+                    "copied into the repository; set PHUSONG_SHARED to its ../shared)")
 def test_all_63_itu_cases():
     assert len(CASES) == 63
     profiles = {c["file"]: read_profile(ORACLE / "profiles" / c["file"]) for c in CASES}
