@@ -2,7 +2,8 @@
 
 Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 :func:`coverage_matrix`, the models in :mod:`phusong.coverage.models`, knife-edge diffraction
-(:func:`bullington_db`, :func:`deygout_db`) and :func:`itm_p2p_loss_db`.
+(:func:`bullington_db`, :func:`deygout_db`), :func:`itm_p2p_loss_db` and ITU-R P.1812
+(:func:`p1812_loss_db`, :func:`p1812_field_dbuvm`).
 
 Names load on first use (PEP 562), so that ``phusong coverage site`` imports only the raster
 path and not pandas, scipy.sparse or the village scoring.
@@ -35,6 +36,8 @@ _LAZY = {
     "rma_db": "models",
     "uma_db": "models",
     "itm_p2p_loss_db": "itm",
+    "p1812_loss_db": "p1812",
+    "p1812_field_dbuvm": "p1812",
 }
 
 __all__ = sorted(_LAZY)

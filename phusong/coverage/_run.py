@@ -97,8 +97,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
         raise DataError("coverage: the village scores given do not match the bundle's villages; "
                         "score this bundle with score_villages")
     communes = aggregate_communes(villages, scores, techs)
-    report = {"model": model, "diffraction": diffraction, "techs": techs,
-              "threads": int(threads),
+    report = {"model": model, "diffraction": None if model == "p1812" else diffraction,
+              "techs": techs, "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
               "villages": scores.attrs["stats"],
               "villages_covered_any": int(scores["covered_any"].sum())}
