@@ -172,10 +172,12 @@ class P1812Settings:
     """Inputs of ITU-R P.1812 in the engine (``--model p1812``) for Việt Nam's northern
     uplands.
 
-    The ITU's digital maps (DN50, N050 of P.1812 Attachment 1 / P.453) may not be
-    redistributed, so they are not shipped: ``delta_n`` and ``n0`` are readings of those maps
-    for Hòa Bình (about 20.8° N, 105.3° E) rounded to 5 units; a user with the maps should
-    replace them with the path-centre values of their own copy.
+    The ITU's digital maps (DN50, N050 of P.1812 / P.453) may not be redistributed and are
+    not here, so ``delta_n`` and ``n0`` are round planning values for a humid tropical inland
+    climate (ΔN 50 N-units/km, N0 375 N-units), **not** read from those maps for Hòa Bình;
+    a user with the maps should replace them with the path-centre values of their copy (the
+    loss moves little with N0, which enters troposcatter only, and more with ΔN through the
+    effective Earth radius).
 
     Attributes
     ----------
