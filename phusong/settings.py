@@ -38,6 +38,8 @@ __all__ = [
     "FIBRE_REACH_M",
     "Radio",
     "RADIO",
+    "P1812Settings",
+    "P1812",
     "Costs",
     "COSTS",
     "Target",
@@ -169,6 +171,55 @@ class Radio:
 
 
 RADIO = Radio()
+
+
+@dataclass(frozen=True)
+class P1812Settings:
+    """Inputs of ITU-R P.1812 in the engine (``--model p1812``) for Việt Nam's northern
+    uplands.
+
+    The ITU's digital maps (DN50, N050 of P.1812 / P.453) may not be redistributed and are
+    not here, so ``delta_n`` and ``n0`` are round planning values for a humid tropical inland
+    climate (ΔN 50 N-units/km, N0 375 N-units), **not** read from those maps for Hòa Bình;
+    a user with the maps should replace them with the path-centre values of their copy (the
+    loss moves little with N0, which enters troposcatter only, and more with ΔN through the
+    effective Earth radius).
+
+    Attributes
+    ----------
+    delta_n : float
+        Average radio-refractivity lapse rate through the lowest 1 km, N-units/km (ΔN).
+    n0 : float
+        Sea-level surface refractivity, N-units (used by troposcatter only).
+    time_pct, location_pct : float
+        p (1–50 %) and pL (1–99 %): 50/50 gives the median the other models give.
+    sigma_l_db : float
+        Location-variability standard deviation σL, dB (0: Lloc = 0 at any pL).
+    clutter_height_m : float
+        Representative clutter height R added to every intermediate profile point, m (§3.2).
+        Default 0 m: P.1812's "open/rural" class, the one the bundle's receivers are scored
+        as by the other models; set 15 m for "urban/trees/forest".
+    zone : int
+        Radio-climatic zone of every profile point: 4 inland (Hòa Bình lies > 100 km from the
+        sea), 3 coastal land, 1 sea.
+    polarization : str
+        ``vertical`` (mobile base stations) or ``horizontal``.
+    coast_km : float
+        Distance over land from either terminal to the coast, km (dct = dcr; 500 = far).
+    """
+
+    delta_n: float = 50.0
+    n0: float = 375.0
+    time_pct: float = 50.0
+    location_pct: float = 50.0
+    sigma_l_db: float = 0.0
+    clutter_height_m: float = 0.0
+    zone: int = 4
+    polarization: str = "vertical"
+    coast_km: float = 500.0
+
+
+P1812 = P1812Settings()
 
 USD_VND = 25_500.0
 

@@ -21,7 +21,7 @@ from phusong.cli._common import (
 
 __all__ = ["COMMANDS", "coverage"]
 
-_MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl"])
+_MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl", "p1812"])
 _DIFF = click.Choice(["deygout", "bullington", "none"])
 
 

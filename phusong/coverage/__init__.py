@@ -2,10 +2,11 @@
 
 Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 :func:`coverage_matrix`, the models in :mod:`phusong.coverage.models`, knife-edge diffraction
-(:func:`bullington_db`, :func:`deygout_db`) and :func:`itm_p2p_loss_db`. Radio realism
-(issue 17) lives in public modules: :mod:`.antenna` and :mod:`.msi` (patterns),
-:mod:`.p2108` / :mod:`.clutter` (terminal clutter), :mod:`.p2109` (building entry loss),
-:mod:`.reliability` and :mod:`.interference` (SINR, indoor).
+(:func:`bullington_db`, :func:`deygout_db`), :func:`itm_p2p_loss_db` and ITU-R P.1812
+(:func:`p1812_loss_db`, :func:`p1812_field_dbuvm`). Radio realism (issue 17) lives in public
+modules: :mod:`.antenna` and :mod:`.msi` (patterns), :mod:`.p2108` / :mod:`.clutter`
+(terminal clutter), :mod:`.p2109` (building entry loss), :mod:`.reliability` and
+:mod:`.interference` (SINR, indoor).
 
 Names load on first use (PEP 562), so that ``phusong coverage site`` imports only the raster
 path and not pandas, scipy.sparse or the village scoring.
@@ -43,6 +44,8 @@ _LAZY = {
     "parametric_3gpp": "antenna",
     "read_msi": "msi",
     "write_msi": "msi",
+    "p1812_loss_db": "p1812",
+    "p1812_field_dbuvm": "p1812",
 }
 
 __all__ = sorted(_LAZY)

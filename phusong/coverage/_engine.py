@@ -84,6 +84,8 @@ class EngineOptions:
         Coarse grid of the screening, in fine cells per coarse cell side (≥ 2).
     screen_window : int
         Coarse cells per side of the screening block (odd, ≥ 1).
+    p1812 : phusong.settings.P1812Settings
+        Inputs of ``--model p1812`` the bundle does not carry (ΔN, N0, zone, clutter, p, pL).
     """
 
     model: str = settings.DEFAULT_MODEL
@@ -106,12 +108,14 @@ class EngineOptions:
     reliability_pct: float = 50.0
 
     def margin_db(self) -> float:
-        """Location margin added to empirical models' loss, dB (0 for ITM and at 50 %)."""
-        if self.model == "itm" or self.reliability_pct == 50.0:
+        """Location margin added to empirical models' loss, dB (0 for ITM, P.1812 and at 50 %)."""
+        if self.model in ("itm", "p1812") or self.reliability_pct == 50.0:
             return 0.0
         from phusong.coverage.reliability import location_margin_db
 
         return location_margin_db(self.reliability_pct, self.environment)
+    #: ITU-R P.1812 inputs the bundle lacks (issue 19)
+    p1812: settings.P1812Settings = settings.P1812
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -275,7 +279,7 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     z_tx = prof[rows, 0]
     z_rx = prof[rows, nv - 1]
     htx = txs.site_h[ps]
-    geom = (np.zeros((n, 5)) if opts.model == "itm" else
+    geom = (np.zeros((n, 5)) if opts.model in ("itm", "p1812") else
             path_geometry(prof, nv, step, htx, opts.rx_height_m, method=opts.diffraction,
                           k_factor=opts.k_factor))
     counts = txs.site_ptr[ps + 1] - txs.site_ptr[ps]
@@ -289,10 +293,19 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     combo, inv = np.unique(rep * len(fkey[0]) + fkey[1], return_inverse=True)
     cp = combo // len(fkey[0])
     cf = fkey[0][combo % len(fkey[0])]
-    loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
-                         geometry=geom[cp], tx_height_m=htx[cp], rx_height_m=opts.rx_height_m,
-                         z_tx_m=z_tx[cp], z_rx_m=z_rx[cp], environment=opts.environment,
-                         itm_args=_itm_args(prof, nv, step, cp, opts))[inv] + opts.margin_db()
+    if opts.model == "p1812":
+        from phusong.coverage.p1812._engine import pair_losses
+
+        flat, start, count = flat_profiles(prof, nv)
+        loss = pair_losses(flat, start[cp], count[cp], step[cp], cf, htx[cp], opts.rx_height_m,
+                           (txs.site_x[ps[cp]], txs.site_y[ps[cp]]),
+                           (rx_x[pr[cp]], rx_y[pr[cp]]), opts.p1812)[inv]
+    else:
+        loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
+                             geometry=geom[cp], tx_height_m=htx[cp],
+                             rx_height_m=opts.rx_height_m, z_tx_m=z_tx[cp], z_rx_m=z_rx[cp],
+                             environment=opts.environment,
+                             itm_args=_itm_args(prof, nv, step, cp, opts))[inv] + opts.margin_db()
     dx = rx_x[pr[rep]] - txs.site_x[ps[rep]]
     dy = rx_y[pr[rep]] - txs.site_y[ps[rep]]
     bearing = np.degrees(np.arctan2(dx, dy)) % 360.0

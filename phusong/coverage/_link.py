@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Model names accepted by the engine.
-MODELS = ("itm", "hata", "cost231", "38901", "fspl")
+MODELS = ("itm", "hata", "cost231", "38901", "fspl", "p1812")
 #: CPICH power below total for UMTS (10 % of the PA power, a common planning value), dB.
 CPICH_OFFSET_DB = 10.0
 #: Vertical pattern of the 3GPP sector antenna (TR 36.814 Table A.2.1.1-2): 3 dB width, deg,
@@ -222,6 +222,9 @@ def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometr
         from phusong.coverage._itm_adapter import itm_loss_db
         flat, start, count, step, *pct = itm_args  # optional reliability % (issue 17)
         return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f, *pct), free)
+    if model == "p1812":  # needs whole profiles: phusong.coverage.p1812._engine
+        raise ModelError("model p1812 runs through link_pairs or the raster engine, not "
+                         "model_loss_db")
     if model not in MODELS:
         raise ModelError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     if diffraction not in dif.METHODS:

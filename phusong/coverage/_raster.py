@@ -190,7 +190,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
         f_radius, keep, use_keep)
     if flat.size == 0:
         return 0, 0, 0, 0
-    if opts.model != "itm" and opts.diffraction == "deygout":
+    if opts.model not in ("itm", "p1812") and opts.diffraction == "deygout":
         last[:] = n_s - 1  # Deygout's ray geometry (O(n²)) walks whole rays
     rays = kern.sample(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
                        sx, sy, float(step), int(n_rays), n_s, last)
@@ -209,6 +209,12 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
                  D["n0"], D["climate"], opts.reliability_pct, opts.reliability_pct,
                  D["situation_pct"],
                  D["mdvar"], loss)
+    elif opts.model == "p1812":
+        from phusong.coverage.p1812 import _engine as p1812
+
+        run = p1812.ray_losses if kern is _PARALLEL else p1812.ray_losses_serial
+        run(rays, last, step, slot, need, bands.astype(float), htx, opts.rx_height_m, sx, sy,
+            opts.p1812, loss)
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,

@@ -117,7 +117,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
         raise DataError("coverage: the village scores given do not match the bundle's villages; "
                         "score this bundle with score_villages")
     communes = aggregate_communes(villages, scores, techs)
-    report = {"model": model, "diffraction": diffraction, "techs": techs,
+    report = {"model": model, "diffraction": None if model == "p1812" else diffraction,
+              "techs": techs,
               "clutter": "ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else None,
               "reliability_pct": float(reliability_pct), "require_sinr": bool(require_sinr),
               "antennas": sorted(tx.attrs.get("antennas", {})),

@@ -102,7 +102,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "seconds": round(time.perf_counter() - t0, 3),
         "threads": int(threads),
         "model": model,
-        "diffraction": diffraction if model != "itm" else None,
+        "diffraction": diffraction if model not in ("itm", "p1812") else None,
         "resolution_m": resolution_m,
         "radius_km": radius_km,
         "antenna": None if antenna is None else {

@@ -53,7 +53,7 @@ def warm_kernels(verbose: bool = True) -> float:
     grid = grid_over(area, 200.0, terrain)
     rx = np.array([x0 + 3000.0, x0 + 5000.0]), np.array([y0 - 3000.0, y0 - 1000.0])
     for model, diffraction in (("itm", "bullington"), ("hata", "bullington"),
-                               ("38901", "deygout"), ("fspl", "none")):
+                               ("38901", "deygout"), ("fspl", "none"), ("p1812", "none")):
         for threads in (1, 2):
             opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
                                  screen_margin_db=0).check()

@@ -1,0 +1,174 @@
+"""Input checks, flattening of per-path profiles and the path-centre latitude for P.1812."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from phusong.errors import ModelError
+
+__all__ = ["FlatPaths", "flatten_paths", "per_path", "path_centre_lat_deg", "check_range",
+           "ZONES"]
+
+#: Radio-climatic zone codes of P.1812 Table 2: 1 sea, 3 coastal land, 4 inland.
+ZONES = (1, 3, 4)
+#: Fewest profile points per path: the Recommendation needs intermediate points (§3).
+MIN_POINTS = 5
+_RE_KM = 6371.0  # mean Earth radius of P.2001 Attachment H
+
+
+class FlatPaths:
+    """Paths as flat float buffers (zones too) plus a start offset and a point count per path."""
+
+    __slots__ = ("d", "h", "r", "z", "start", "count")
+
+    def __init__(self, d, h, r, z, start, count):
+        self.d, self.h, self.r, self.z, self.start, self.count = d, h, r, z, start, count
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+
+def _as_paths(values, name: str) -> list[np.ndarray]:
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        if values.ndim == 1:
+            return [values]
+        if values.ndim == 2:
+            return list(values)
+        raise ModelError(f"p1812: {name} must be 1-D (one path) or a sequence of 1-D arrays")
+    return [v if isinstance(v, np.ndarray) else np.asarray(v) for v in values]
+
+
+def flatten_paths(distances_km, heights_m, zones, clutter_heights_m) -> FlatPaths:
+    """Concatenate per-path arrays (any spacing) into :class:`FlatPaths`, checking each path.
+
+    ``zones`` and ``clutter_heights_m`` may also be ``None`` (inland, no clutter) or a scalar
+    for every point of every path.
+    """
+    ds = _as_paths(distances_km, "distances_km")
+    hs = _as_paths(heights_m, "heights_m")
+    if len(ds) != len(hs):
+        raise ModelError(f"p1812: distances_km has {len(ds)} paths but heights_m {len(hs)}; "
+                         "give one profile per path")
+    counts = np.fromiter((len(x) for x in ds), np.int64, len(ds))
+    total = int(counts.sum())
+
+    def flat(values, name, default):
+        """One flat float array: a scalar (or None) fills every point of every path."""
+        if values is None or np.isscalar(values) or (isinstance(values, np.ndarray)
+                                                     and values.ndim == 0):
+            return np.full(total, default if values is None else float(values))
+        arrs = _as_paths(values, name)
+        if len(arrs) != len(ds):
+            raise ModelError(f"p1812: {name} has {len(arrs)} paths but distances_km "
+                             f"{len(ds)}; give one array per path")
+        check_counts(arrs, name)
+        return np.concatenate(arrs, dtype=float) if arrs else np.zeros(0)
+
+    def check_counts(arrs, name):
+        n_pts = np.fromiter((len(x) for x in arrs), np.int64, len(arrs))
+        if (n_pts != counts).any():
+            k = int(np.flatnonzero(n_pts != counts)[0])
+            raise ModelError(f"p1812: path {k}: {name} has {n_pts[k]} points but "
+                             f"distances_km {counts[k]}; give one value per point")
+
+    check_counts(hs, "heights_m")
+    zf = flat(zones, "zones", 4.0)
+    r = flat(clutter_heights_m, "clutter_heights_m", 0.0)
+    if len(ds) == 0:
+        e = np.zeros(0)
+        return FlatPaths(e, e, e, e, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    d = np.concatenate(ds, dtype=float)
+    h = np.concatenate(hs, dtype=float)
+    start = np.zeros(len(ds), np.int64)
+    start[1:] = np.cumsum(counts)[:-1]
+    fp = FlatPaths(d, h, r, zf, start, counts)
+    check_profiles(fp)
+    return fp
+
+
+@njit(cache=True, nogil=True)
+def _first_bad(d, h, r, z, start, count):
+    """(kind, point) of the first bad profile value, or (0, -1): 1 zone code, 2 non-finite
+    distance, 3 non-finite height, 4 non-finite or negative clutter, 5 first distance not 0,
+    6 distances not strictly increasing. One pass over the points."""
+    for k in range(start.shape[0]):
+        a = start[k]
+        if d[a] != 0.0:
+            return 5, a
+        for i in range(a, a + count[k]):
+            zi = z[i]
+            if not (zi == 1.0 or zi == 3.0 or zi == 4.0):
+                return 1, i
+            if not math.isfinite(d[i]):
+                return 2, i
+            if not math.isfinite(h[i]):
+                return 3, i
+            if not (r[i] >= 0.0 and math.isfinite(r[i])):
+                return 4, i
+            if i > a and not d[i] > d[i - 1]:
+                return 6, i
+    return 0, -1
+
+
+def check_profiles(fp: FlatPaths, zones_float=None) -> None:
+    """Raise :class:`ModelError` naming the first bad path and field (one line)."""
+    short = np.flatnonzero(fp.count < MIN_POINTS)
+    if short.size:
+        k = int(short[0])
+        raise ModelError(f"p1812: path {k} has {int(fp.count[k])} profile points; P.1812 needs "
+                         f"at least {MIN_POINTS} (terminals plus intermediate points, §3)")
+    kind, i = _first_bad(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count)
+    if kind == 0:
+        return
+    k = int(np.searchsorted(fp.start, i, side="right") - 1)
+    what = {
+        1: f"zone code {fp.z[i]:g} is unknown; use 1 (sea), 3 (coastal land) or 4 (inland)",
+        2: "distances_km holds a non-finite value",
+        3: "heights_m holds a non-finite value; fill voids before predicting",
+        4: "clutter_heights_m must be finite and ≥ 0 m",
+        5: f"distances_km must start at 0 (the transmitter), not {fp.d[i]:g} km",
+        6: "distances_km must increase strictly along the profile",
+    }[kind]
+    raise ModelError(f"p1812: path {k}: {what}")
+
+
+def per_path(value, n: int, name: str, dtype=float) -> np.ndarray:
+    """Broadcast a scalar or per-path array to length ``n`` (one line error otherwise)."""
+    a = np.asarray(value, dtype=dtype)
+    if a.ndim == 0:
+        return np.full(n, a, dtype=dtype)
+    if a.shape != (n,):
+        raise ModelError(f"p1812: {name} has shape {a.shape}; give a scalar or one value per "
+                         f"path ({n})")
+    return np.ascontiguousarray(a)
+
+
+def check_range(name: str, v: np.ndarray, lo: float, hi: float, unit: str,
+                open_ends: bool = False) -> None:
+    """Raise :class:`ModelError` unless every value of ``v`` lies within [lo, hi]."""
+    bad = ~((v > lo) & (v < hi)) if open_ends else ~((v >= lo) & (v <= hi))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        lim = f"({lo:g}, {hi:g})" if open_ends else f"{lo:g}–{hi:g}"
+        raise ModelError(f"p1812: {name} {v[k]:g} {unit} (path {k}) is outside {lim} {unit}, "
+                         "the range of ITU-R P.1812")
+
+
+def path_centre_lat_deg(tx_lat, tx_lon, rx_lat, rx_lon, dist_km) -> np.ndarray:
+    """Latitude of the point ``dist_km`` from Tx along the great circle to Rx, degrees.
+
+    ITU-R P.2001-4 Attachment H (eqs. (H.2.1)-(H.3.3)) with Re = 6371 km, as P.1812 §3.5
+    asks for the path-centre latitude φ of β0 (the centre is at half the profile length).
+    """
+    pt, pr = np.radians(tx_lat), np.radians(rx_lat)
+    dlon = np.radians(np.asarray(rx_lon, float) - np.asarray(tx_lon, float))
+    r = np.sin(pt) * np.sin(pr) + np.cos(pt) * np.cos(pr) * np.cos(dlon)  # (H.2.1)
+    x1 = np.sin(pr) - r * np.sin(pt)
+    y1 = np.cos(pt) * np.cos(pr) * np.sin(dlon)
+    bearing = np.arctan2(y1, x1)  # (H.2.2): bearing Tx → Rx from true north
+    ang = np.asarray(dist_km, float) / _RE_KM
+    s = np.sin(pt) * np.cos(ang) + np.cos(pt) * np.sin(ang) * np.cos(bearing)  # (H.3.1)
+    return np.atleast_1d(np.degrees(np.arcsin(np.clip(s, -1.0, 1.0))))

@@ -1,0 +1,395 @@
+"""P.1812 along radial rays, every ray sample a receiver, walking each ray outwards.
+
+The path to sample ``j`` is the ray prefix ``z[0..j]`` (spacing ``s``, inland or one zone
+throughout, the same clutter height R at every intermediate point). A plain call of the path
+kernel costs O(j) per sample. Here the maxima over the intermediate points that P.1812's
+profile analysis takes are kept incrementally as samples ``1..j−1`` join:
+
+* from the transmitter side, maxima that do not depend on the receiver (the horizon angle of
+  eq. (77), the slope Stim of eq. (13) for both effective radii, the obstruction slope of
+  (89b)) are running maxima: O(1);
+* from the receiver side (its horizon, eq. (82); Srim of eq. (17); the obstruction slope of
+  (89c)) the maximum of ``(y_i − y_Q)/(d_Q − d_i)`` is the tangent from the receiver's point
+  Q to the upper convex hull of the points ``(d_i, y_i)``, with the earth curvature folded
+  into ``y_i = h_i − 500 d_i²/a``: each hull is kept incrementally (monotone chain, amortised
+  O(1) per sample) and searched in O(log j); the greatest obstruction above the chord
+  (89a) is a linear maximum on the hull of the terrain, also O(log j);
+* the smooth-profile slopes and ν of the delta-Bullington method (zero heights) are concave
+  or unimodal in ``d_i``: their maxima lie at the samples next to the continuous optimum,
+  O(1) (:func:`_concave_best`, :func:`_flat_nu`);
+* the least-squares smooth Earth, eqs. (85)-(88), is a running sum: O(1);
+* the roughness hm, eq. (95), a maximum between the two horizons, is scanned with blocks of
+  16 samples skipped by their maximum height when they cannot beat it;
+* what stays O(j): the greatest ν over the real profile when it is line of sight (eqs. (15)
+  and (80a); ν carries the weight ``sqrt(d/(d_i (d − d_i)))`` and is not a hull query), done
+  once per sample for all bands (its argument does not depend on the wavelength).
+
+Every maximum is then re-evaluated at its point with the path kernel's own expression, so a
+ray sample gets the loss of the path kernel on the same prefix to rounding (tested to 1e-9 dB).
+Samples closer than 4 intervals use the path kernel on the resampled 5-point path
+(:mod:`phusong.coverage.p1812._engine`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from phusong.coverage.p1812._kernel import _j_nu, combine, path_loss
+
+__all__ = ["incremental_rays", "incremental_rays_serial", "short_path_loss"]
+
+_JIT = {"cache": True, "nogil": True}
+_BLOCK = 16
+
+
+@njit(**_JIT)
+def _push(hull, n, i, d, y):
+    """Append point ``i`` (``d`` increasing) to the upper hull ``hull[:n]`` of ``(d, y)``."""
+    while n >= 2:
+        i1 = hull[n - 2]
+        i2 = hull[n - 1]
+        if (y[i2] - y[i1]) * (d[i] - d[i1]) <= (y[i] - y[i1]) * (d[i2] - d[i1]):
+            n -= 1  # the last vertex lies on or below the chord
+        else:
+            break
+    hull[n] = i
+    return n + 1
+
+
+@njit(**_JIT)
+def _linear_best(hull, n, d, y, c):
+    """Hull vertex maximising ``y − c d``."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        a = hull[mid]
+        b = hull[mid + 1]
+        if y[b] - y[a] > c * (d[b] - d[a]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return hull[lo]
+
+
+@njit(**_JIT)
+def _tangent(hull, n, d, y, qd, qy):
+    """Hull vertex maximising ``(y − qy)/(qd − d)`` for a point Q right of every vertex (the
+    later vertex on ties): unimodal along the upper hull, found by bisection."""
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        a = hull[mid]
+        b = hull[mid + 1]
+        if (y[b] - qy) * (qd - d[a]) >= (y[a] - qy) * (qd - d[b]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return hull[lo]
+
+
+@njit(**_JIT)
+def _concave_best(d, j, s, t_star, h1, k, dtot, rx_side):
+    """Greatest Stim (or Srim with ``rx_side``) of the zero-height profile, eq. (13)/(17):
+    the slope ``k (D − t) − h1/t`` (``t`` the distance from that terminal, ``h1 > 0``) is
+    strictly concave in ``t``, so over the samples its maximum lies at one of the two samples
+    around ``t* = sqrt(h1/k)`` (clipped to the intermediate points)."""
+    base = int(math.floor(t_star / s))
+    best = -np.inf
+    for qq in range(base, base + 2):
+        q = min(max(qq, 1), j - 1)
+        i = j - q if rx_side else q
+        bulge = k * d[i] * (dtot - d[i])
+        v = (bulge - h1) / (dtot - d[i]) if rx_side else (bulge - h1) / d[i]
+        best = max(best, v)
+    return best
+
+
+@njit(**_JIT)
+def _flat_nu(d, j, s, dtot, a, b, k):
+    """Greatest wavelength-free ν (eq. (15)) over the zero-height profile, terminals ``a``,
+    ``b`` > 0 m above it. With ``r = sqrt(t/(D − t))``, ν ∝ ``k D r/(1 + r²) − (a/r + b r)/D``
+    whose derivative vanishes where the cubic ``−b y³ + (a − kD² − 2b) y² + (kD² + 2a − b) y
+    + a`` (``y = r²``) does: its signs allow exactly one positive root (Descartes; the case
+    with three changes needs a > 2b and b > 2a), so ν is unimodal in ``t`` and its maximum over
+    the samples lies next to the root, found by bisection."""
+    kd2 = k * dtot * dtot
+    c3 = -b
+    c2 = a - kd2 - 2.0 * b
+    c1 = kd2 + 2.0 * a - b
+    lo = 0.0
+    hi = 1.0
+    while ((c3 * hi + c2) * hi + c1) * hi + a > 0.0 and hi < 1e30:
+        lo = hi
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if ((c3 * mid + c2) * mid + c1) * mid + a > 0.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-9 * hi:
+            break
+    y = 0.5 * (lo + hi)
+    t_star = dtot * y / (1.0 + y)
+    base = int(math.floor(t_star / s))
+    best = -np.inf
+    for qq in range(base - 1, base + 3):
+        i = min(max(qq, 1), j - 1)
+        x = dtot - d[i]
+        nu = (k * d[i] * x - (a * x + b * d[i]) / dtot) * math.sqrt(0.002 * dtot / (d[i] * x))
+        best = max(best, nu)
+    return best
+
+
+@njit(**_JIT)
+def short_path_loss(h, j, s, f_ghz, htx, hrx, phi, prm, r_clut, zone):
+    """Lb of the path ``h[0..j]`` with fewer than 5 points (j < 4 intervals): resampled to 5
+    equally spaced points (linear interpolation of the terrain) over at least 10 m."""
+    dist = max(j * s, 0.01)
+    d5 = np.empty(5)
+    h5 = np.empty(5)
+    for t in range(5):
+        d5[t] = dist * t / 4.0
+        pos = (j * t) / 4.0
+        i0 = min(int(math.floor(pos)), max(j - 1, 0))
+        wgt = pos - i0
+        h5[t] = h[i0] if j == 0 else h[i0] * (1.0 - wgt) + h[i0 + 1] * wgt
+    return path_loss(d5, h5, np.full(5, r_clut), np.full(5, zone, np.int64), 0, 5,
+                     np.empty((3, 5)), f_ghz, prm[0], prm[1], htx, hrx, int(prm[2]), phi,
+                     prm[3], prm[4], prm[6], prm[6], prm[5], False, np.empty(0))
+
+
+@njit(**_JIT)
+def _nu_scan(d, y, flat, j, dtot, hts, hrs, k):
+    """Greatest ν of eq. (15) without the wavelength (× 1/sqrt(λ) gives ν), and its last
+    point: O(j), for line-of-sight cases."""
+    numax = -np.inf
+    arg = 1
+    for i in range(1, j):
+        x = dtot - d[i]
+        gi = 0.0 if flat else y[i]
+        nu = (gi + k * d[i] * x - (hts * x + hrs * d[i]) / dtot) * math.sqrt(
+            0.002 * dtot / (d[i] * x))
+        if nu >= numax:
+            numax = nu
+            arg = i
+    return numax, arg
+
+
+@njit(**_JIT)
+def _bull(stim, srim, nu_u, hts, hrs, dtot, lam):
+    """Bullington loss, eqs. (14)-(21), from the slopes and the (wavelength-free) ν."""
+    if stim < (hrs - hts) / dtot:
+        luc = _j_nu(nu_u / math.sqrt(lam))
+    else:
+        dbp = (hrs - hts + srim * dtot) / (stim + srim)  # (18)
+        nub = (hts + stim * dbp - (hts * (dtot - dbp) + hrs * dbp) / dtot) * math.sqrt(
+            0.002 * dtot / (lam * dbp * (dtot - dbp)))  # (19)
+        luc = _j_nu(nub)
+    return luc + (1.0 - math.exp(-luc / 6.0)) * (10.0 + 0.02 * dtot)  # (21)
+
+
+@njit(**_JIT)
+def _hm(h, d, bmax, lt, lr, hst, m):
+    """Roughness hm, eq. (95): max of ``h_i − (hst + m d_i)`` over ``lt ≤ i ≤ lr``; blocks of
+    :data:`_BLOCK` samples whose bound cannot beat the best so far are skipped."""
+    best = -np.inf
+    i = lt
+    while i <= lr:
+        if i % _BLOCK == 0 and i + _BLOCK - 1 <= lr:
+            dmin = d[i] if m >= 0.0 else d[i + _BLOCK - 1]
+            if bmax[i // _BLOCK] - (hst + m * dmin) + 1e-9 < best:
+                i += _BLOCK
+                continue
+        best = max(best, h[i] - (hst + m * d[i]))
+        i += 1
+    return best
+
+
+@njit(**_JIT)
+def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
+             zone, out):
+    n_s = rays.shape[1]
+    n_f = f_ghz.shape[0]
+    h = rays[k]
+    p, pl, pol, dn, n0, sig, dct = prm[0], prm[1], int(prm[2]), prm[3], prm[4], prm[5], prm[6]
+    if zone == 1:
+        dct = 0.0
+        sig = 0.0
+    s = step_m / 1000.0
+    top = min(last_j, n_s - 1) + 1
+    d = np.arange(n_s) * s
+    ae = 6371.0 * 157.0 / (157.0 - dn)
+    n_ap = 1 if p == 50.0 else 2
+    aps = np.array([ae, 6371.0 * 3.0])
+    ke = 500.0 / ae
+    c2 = 1.0 / (2.0 * ae)
+    g = h + r_clut  # intermediate points only are ever read
+    u = h - ke * d * d  # the receiver-horizon hull's heights
+    w = np.empty((2, n_s))
+    for q in range(n_ap):
+        w[q] = g - (500.0 / aps[q]) * d * d
+    bmax = np.full(n_s // _BLOCK + 1, -np.inf)
+    for i in range(top):
+        bmax[i // _BLOCK] = max(bmax[i // _BLOCK], h[i])
+    hull1 = np.empty(n_s, np.int64)  # terrain (d, h)
+    hull2 = np.empty(n_s, np.int64)  # (d, u)
+    hull3 = np.empty((2, n_s), np.int64)  # (d, w_q)
+    n1 = 0
+    n2 = 0
+    n3 = np.zeros(2, np.int64)
+    hts = h[0] + htx
+    targ = -np.inf
+    lt_tx = 1
+    aobt_m = -np.inf
+    stim_i = np.ones(2, np.int64)
+    stim_v = np.full(2, -np.inf)
+    v1 = 0.0
+    v2 = 0.0
+    north = math.cos(k * (2.0 * math.pi / rays.shape[0]))
+    omega = 1.0 if zone == 1 else 0.0
+    la = np.empty(2)
+    ls = np.empty(2)
+    stims = np.empty(2)
+    srims = np.empty(2)
+    nua = np.empty(2)
+    nus = np.empty(2)
+    stiss = np.empty(2)
+    sriss = np.empty(2)
+    diag = np.empty(0)
+    for j in range(1, top):
+        dd = d[j] - d[j - 1]
+        v1 += dd * (h[j] + h[j - 1])  # (85), in the path kernel's order
+        v2 += dd * (h[j] * (2.0 * d[j] + d[j - 1]) + h[j - 1] * (d[j] + 2.0 * d[j - 1]))
+        if j >= 2:  # point j − 1 becomes an intermediate point
+            i = j - 1
+            n1 = _push(hull1, n1, i, d, h)
+            n2 = _push(hull2, n2, i, d, u)
+            iv = 1.0 / d[i]
+            t = (h[i] - hts) * iv * 1e-3 - d[i] * c2
+            if t > targ:
+                targ = t
+                lt_tx = i
+            aobt_m = max(aobt_m, (h[i] - hts) * iv)
+            for q in range(n_ap):
+                n3[q] = _push(hull3[q], n3[q], i, d, w[q])
+                v = (w[q, i] - hts) * iv
+                if v > stim_v[q]:
+                    stim_v[q] = v
+                    stim_i[q] = i
+        uslot = slot[k * n_s + j]
+        if uslot < 0:
+            continue
+        todo = False
+        for f in range(n_f):
+            todo = todo or need[f, uslot]
+        if not todo:
+            continue
+        phi = lat0 + dlat * 0.5 * max(j * step_m, 10.0) * north
+        if j < 4:
+            for f in range(n_f):
+                if need[f, uslot]:
+                    out[f, uslot] = short_path_loss(h, j, s, f_ghz[f], htx, hrx, phi, prm,
+                                                    r_clut, zone)
+            continue
+        dtot = d[j]
+        hrs = h[j] + hrx
+        hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
+        hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
+        c = (hrs - hts) / dtot
+        vo = _linear_best(hull1, n1, d, h, c)
+        inv_dtot = 1.0 / dtot
+        hobs = h[vo] - (hts * (dtot - d[vo]) + hrs * d[vo]) * inv_dtot  # (89a)
+        if hobs <= 0.0:
+            hstp = hst
+            hsrp = hsr
+        else:
+            aobt = aobt_m - c  # (89b)
+            vr = _tangent(hull1, n1, d, h, dtot, hrs)
+            aobr = (h[vr] - (hts * (dtot - d[vr]) + hrs * d[vr]) * inv_dtot) / (dtot - d[vr])
+            gt = aobt / (aobt + aobr)
+            gr = aobr / (aobt + aobr)
+            hstp = hst - hobs * gt
+            hsrp = hsr - hobs * gr
+        hstd = h[0] if hstp >= h[0] else hstp  # (91)
+        hsrd = h[j] if hsrp > h[j] else hsrp
+        tmax = 1000.0 * math.atan(targ)
+        ttd = 1000.0 * math.atan((hrs - hts) / (1000.0 * dtot) - dtot / (2.0 * ae))
+        trd = 1000.0 * math.atan((hts - hrs) / (1000.0 * dtot) - dtot / (2.0 * ae))
+        trans = tmax > ttd
+        theta_t = max(tmax, ttd)
+        if trans:
+            lt = lt_tx
+            lr = _tangent(hull2, n2, d, u, dtot, hrs - ke * dtot * dtot)
+            x = dtot - d[lr]
+            theta_r = 1000.0 * math.atan((h[lr] - hrs) / (1000.0 * x) - x * c2)  # (82)
+            dlt = d[lt]
+            dlr = dtot - d[lr]
+        else:
+            theta_r = trd
+            _, lt = _nu_scan(d, h, False, j, dtot, hts, hrs, ke)
+            lr = lt
+            dlt = d[lt]
+            dlr = dtot - dlt
+        theta = 1e3 * dtot / ae + theta_t + theta_r  # (84)
+        hst = min(hst, h[0])
+        hsr = min(hsr, h[j])
+        m = (hsr - hst) / dtot
+        hte = htx + h[0] - hst
+        hre = hrx + h[j] - hsr
+        hm = _hm(h, d, bmax, lt, lr, hst, m)
+        se = (hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, trans)
+        hts1 = hts - hstd
+        hrs1 = hrs - hsrd
+        for q in range(n_ap):
+            kq = 500.0 / aps[q]
+            i = stim_i[q]
+            stims[q] = (g[i] + kq * d[i] * (dtot - d[i]) - hts) / d[i]  # (13)
+            i = _tangent(hull3[q], n3[q], d, w[q], dtot, hrs - kq * dtot * dtot)
+            srims[q] = (g[i] + kq * d[i] * (dtot - d[i]) - hrs) / (dtot - d[i])  # (17)
+            nua[q] = 0.0
+            if stims[q] < (hrs - hts) / dtot:
+                nua[q], _ = _nu_scan(d, g, False, j, dtot, hts, hrs, kq)
+            stiss[q] = _concave_best(d, j, s, math.sqrt(hts1 / kq), hts1, kq, dtot, False)
+            sriss[q] = _concave_best(d, j, s, math.sqrt(hrs1 / kq), hrs1, kq, dtot, True)
+            nus[q] = 0.0
+            if stiss[q] < (hrs1 - hts1) / dtot:
+                nus[q] = _flat_nu(d, j, s, dtot, hts1, hrs1, kq)
+        for f in range(n_f):
+            if not need[f, uslot]:
+                continue
+            lam = 0.2998 / f_ghz[f]
+            for q in range(n_ap):
+                la[q] = _bull(stims[q], srims[q], nua[q], hts, hrs, dtot, lam)
+                ls[q] = _bull(stiss[q], sriss[q], nus[q], hts1, hrs1, dtot, lam)
+            qb = n_ap - 1
+            out[f, uslot] = combine(dtot, omega, 0.0 if zone == 1 else dtot,
+                                    dtot if zone == 4 else 0.0, se, hts, hrs, la[0], ls[0],
+                                    la[qb], ls[qb], f_ghz[f], p, pl, pol, phi, dn, n0, dct,
+                                    dct, sig, False, diag)
+
+
+@njit(parallel=True, **_JIT)
+def incremental_rays(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
+                     zone, out):
+    """P.1812 Lb of every needed (band, ray sample) into ``out``; rays in parallel (see the
+    module notes; layout as :func:`phusong.coverage.p1812._engine.ray_losses`)."""
+    for k in prange(rays.shape[0]):
+        if last[k] > 0:
+            _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
+                     r_clut, zone, out)
+
+
+@njit(**_JIT)
+def incremental_rays_serial(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
+                            r_clut, zone, out):
+    """:func:`incremental_rays` on the calling thread only; same results."""
+    for k in range(rays.shape[0]):
+        if last[k] > 0:
+            _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
+                     r_clut, zone, out)
