@@ -340,7 +340,7 @@ def test_measured_reach_matches_the_plans_reach_rule_in_every_pruning_state():
 
     from phusong import settings
     from phusong.network.reach import fibre_distance_m
-    from phusong.network.roads import snap_points
+    from phusong.network.roads import cheapest_edge, snap_points
     from phusong.planning._curve_core import prune_steps
     from phusong.planning._curve_reach import last_reached
     from phusong.planning.candidates import fibre_road_nodes
@@ -360,7 +360,7 @@ def test_measured_reach_matches_the_plans_reach_rule_in_every_pruning_state():
                         reach_m=reach_m)
     assert len(steps) > 5 and (last >= 0).any()
     for k in range(len(steps)):
-        spans = [g.edges[e]["geometry"] for e, out in exits.items() if out > k]
+        spans = [cheapest_edge(g, *e)["geometry"] for e, out in exits.items() if out > k]
         net = gpd.GeoDataFrame(pd.concat([fibre, gpd.GeoDataFrame(
             geometry=spans, crs=settings.WORK_CRS)], ignore_index=True), crs=settings.WORK_CRS)
         now = fibre_distance_m(open_, net, roads, graph=g).to_numpy() <= reach_m

@@ -67,13 +67,15 @@ def last_reached(graph, exits: dict, x_m, y_m, *, reach_m: float,
 
     >>> import networkx as nx
     >>> from shapely.geometry import LineString
-    >>> g = nx.Graph()
-    >>> for u, v, x0 in (("F", "a", 0.0), ("a", "b", 1000.0)):
-    ...     g.add_edge(u, v, length=1000.0, from_node=u,
-    ...                geometry=LineString([(x0, 0), (x0 + 1000, 0)]))
-    >>> for n, x in (("F", 0.0), ("a", 1000.0), ("b", 2000.0)):
+    >>> g = nx.MultiDiGraph(crs="EPSG:32648")  # osmnx-shaped, as road_graph builds it
+    >>> F, a, b = 0, 1, 2  # integer node ids, as road_graph numbers them
+    >>> for u, v, x0 in ((F, a, 0.0), (a, b, 1000.0)):
+    ...     line = LineString([(x0, 0), (x0 + 1000, 0)])
+    ...     _ = g.add_edge(u, v, length=1000.0, geometry=line)
+    ...     _ = g.add_edge(v, u, length=1000.0, geometry=line.reverse())
+    >>> for n, x in ((F, 0.0), (a, 1000.0), (b, 2000.0)):
     ...     g.nodes[n].update(x=x, y=0.0)
-    >>> last_reached(g, {("F", "a"): 2, ("a", "b"): 1}, [2000.0, 1000.0, 5000.0],
+    >>> last_reached(g, {(F, a): 2, (a, b): 1}, [2000.0, 1000.0, 5000.0],
     ...              [300.0, 50.0, 0.0], reach_m=500.0).tolist()
     [0, 1, -1]
     """
