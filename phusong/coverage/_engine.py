@@ -82,6 +82,9 @@ class EngineOptions:
         Coarse grid of the screening, in fine cells per coarse cell side (≥ 2).
     screen_window : int
         Coarse cells per side of the screening block (odd, ≥ 1).
+    max_void_m : float or None
+        Point engine: longest DEM void bridged along a path, m (``settings.MAX_VOID_BRIDGE_M``);
+        a path with a longer one is flagged, not interpolated. None bridges any length.
     """
 
     model: str = settings.DEFAULT_MODEL
@@ -97,6 +100,7 @@ class EngineOptions:
     screen_margin_db: float | None = SCREEN_MARGIN_DB
     screen_factor: int = SCREEN_FACTOR
     screen_window: int = SCREEN_WINDOW
+    max_void_m: float | None = settings.MAX_VOID_BRIDGE_M
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -117,6 +121,8 @@ class EngineOptions:
             raise ModelError(f"screen_factor {self.screen_factor}: use ≥ 2")
         if self.screen_window < 1 or self.screen_window % 2 == 0:
             raise ModelError(f"screen_window {self.screen_window}: use an odd number ≥ 1")
+        if self.max_void_m is not None and not self.max_void_m >= 0:
+            raise ModelError(f"max_void_m {self.max_void_m}: use ≥ 0 m (None bridges any void)")
         if not 0.5 <= self.rx_height_m <= 3000:
             raise ModelError(f"receiver height {self.rx_height_m} m outside 0.5–3000 m")
         return self
@@ -172,10 +178,38 @@ class TxSet:
         def get(c):
             return tx[c].to_numpy(float) if c in tx.columns else np.full(len(tx), np.nan)
 
-        return cls(sx, sy, h[first], site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
+        return cls(sx, sy, _site_heights(tx, h[first], first, sx, sy, terrain, uniq), site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
             float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy()),
             get("azimuth_deg"), get("tilt_deg"), radius,
             terrain.inside(sx, sy)[codes])
+
+
+def _site_heights(tx, h, first, sx, sy, terrain, names) -> np.ndarray:
+    """Antenna heights above the DEM ground under each site, m.
+
+    A site's own ``ground_m`` (surveyed elevation) is used: the antenna stands at
+    ``ground_m + height_m`` above sea level, so its height above the DEM's ground there is
+    ``height_m + ground_m − DEM``. Sites without ``ground_m`` stand on the DEM (unchanged).
+
+    Raises
+    ------
+    DataError
+        A site whose antenna would stand less than 0.5 m above the DEM's ground.
+    """
+    if "ground_m" not in tx.columns:
+        return h
+    given = pd.to_numeric(tx["ground_m"], errors="coerce").to_numpy(float)[first]
+    dem = terrain.sample(sx, sy)
+    use = np.isfinite(given) & np.isfinite(dem)
+    out = h + np.where(use, given - np.where(use, dem, 0.0), 0.0)
+    low = out < 0.5
+    if low.any():
+        i = int(np.flatnonzero(low)[0])
+        raise DataError(f"sites: site_id {names[i]!r}: ground_m {given[i]:g} + height_m "
+                        f"{h[i]:g} puts the antenna {out[i]:.1f} m above the DEM's ground "
+                        f"({dem[i]:.1f} m); check the ground_m datum (metres above sea level) "
+                        f"or the site position ({int(low.sum())} site(s) affected)")
+    return out
 
 
 @dataclass
@@ -186,6 +220,9 @@ class LinkResult:
     cell_idx: np.ndarray
     rx_dbm: np.ndarray
     stats: dict
+    #: Receivers with at least one path left out (void longer than ``max_void_m``, no DEM
+    #: height at all, or an ITM error code ≥ 1000): their coverage is not fully known.
+    rx_flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _pairs(txs: TxSet, rx_x, rx_y, rx_ok) -> tuple[np.ndarray, np.ndarray]:
@@ -205,13 +242,21 @@ def _pairs(txs: TxSet, rx_x, rx_y, rx_ok) -> tuple[np.ndarray, np.ndarray]:
     return ps.astype(np.int64), pr.astype(np.int64)
 
 
-def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Work unit: links for the (site, receiver) paths ``ps``, ``pr`` (pure)."""
+def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Work unit: links for the (site, receiver) paths ``ps``, ``pr`` (pure).
+
+    Returns receiver and cell indices, rx_dbm and counts: ``flagged`` (paths left out for a
+    void), ``bridged`` (paths interpolated across a void) and their longest ``void_m``,
+    ``itm_error`` (paths ITM refused, code ≥ 1000) and ``rx_flagged`` (receivers of both).
+    """
     txs, terrain, rx_x, rx_y, opts = ctx
-    prof, nv, step, dist, ok = pair_profiles(terrain, txs.site_x[ps], txs.site_y[ps], rx_x[pr],
-                                             rx_y[pr], step_m=opts.step_m)
-    flagged = int((~ok).sum())
-    if flagged:
+    prof, nv, step, dist, ok, void_m = pair_profiles(
+        terrain, txs.site_x[ps], txs.site_y[ps], rx_x[pr], rx_y[pr], step_m=opts.step_m,
+        max_void_m=opts.max_void_m, return_voids=True)
+    info = {"flagged": int((~ok).sum()), "bridged": int(((void_m > 0) & ok).sum()),
+            "void_m": float(void_m[ok].max()) if ok.any() else 0.0, "itm_error": 0,
+            "rx_flagged": pr[~ok]}
+    if info["flagged"]:
         keep = np.flatnonzero(ok)
         ps, pr, prof, nv, step, dist = ps[keep], pr[keep], prof[keep], nv[keep], step[keep], \
             dist[keep]
@@ -237,7 +282,13 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
                          geometry=geom[cp], tx_height_m=htx[cp], rx_height_m=opts.rx_height_m,
                          z_tx_m=z_tx[cp], z_rx_m=z_rx[cp], environment=opts.environment,
-                         itm_args=_itm_args(prof, nv, step, cp, opts))[inv]
+                         itm_args=_itm_args(prof, nv, step, cp, opts))
+    if opts.model == "itm":
+        # ITM error codes ≥ 1000 come back as +inf (no signal): count them per path
+        failed = np.unique(cp[np.isposinf(loss)])
+        info["itm_error"] = int(len(failed))
+        info["rx_flagged"] = np.concatenate([info["rx_flagged"], pr[failed]])
+    loss = loss[inv]
     dx = rx_x[pr[rep]] - txs.site_x[ps[rep]]
     dy = rx_y[pr[rep]] - txs.site_y[ps[rep]]
     bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
@@ -245,7 +296,7 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
                                  dist[rep]))
     gain = sector_gain_db(bearing, txs.azimuth[cell], down, txs.tilt[cell])
     rx_dbm = txs.eirp[cell] - txs.offset[cell] + gain - loss
-    return pr[rep], cell, rx_dbm, flagged
+    return pr[rep], cell, rx_dbm, info
 
 
 def _itm_args(prof, nv, step, cp, opts):
@@ -273,7 +324,11 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
     -------
     LinkResult
         Links sorted by (receiver, cell) and counts: ``receivers``, ``receivers_outside_dem``,
-        ``cells_outside_dem``, ``paths``, ``paths_flagged_void``, ``links``.
+        ``cells_outside_dem``, ``paths``, ``paths_flagged_void`` (a void longer than
+        ``opts.max_void_m``, or no DEM height at all: left out), ``paths_void_bridged`` and
+        ``void_bridged_max_m`` (interpolated across a void, longest stretch), ``max_void_m``,
+        ``paths_itm_error`` (ITM error code ≥ 1000: no loss), ``receivers_path_flagged``,
+        ``links``; ``rx_flagged`` lists the receivers of the paths left out.
     """
     opts.check()
     terrain = dem if isinstance(dem, Terrain) else prepare_terrain(dem)
@@ -302,10 +357,17 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
         "receivers_outside_dem": int((~rx_ok).sum()),
         "cells_outside_dem": int((~txs.usable).sum()),
         "paths": int(len(ps)),
-        "paths_flagged_void": int(sum(p[3] for p in parts)),
+        "paths_flagged_void": int(sum(p[3]["flagged"] for p in parts)),
+        "paths_void_bridged": int(sum(p[3]["bridged"] for p in parts)),
+        "void_bridged_max_m": round(max([p[3]["void_m"] for p in parts] or [0.0]), 1),
+        "max_void_m": opts.max_void_m,
+        "paths_itm_error": int(sum(p[3]["itm_error"] for p in parts)),
         "links": int(len(ri)),
     }
-    return LinkResult(ri[order], ci[order], db[order], stats)
+    flagged = np.unique(np.concatenate([np.zeros(0, np.int64)]
+                                       + [p[3]["rx_flagged"] for p in parts]).astype(np.int64))
+    stats["receivers_path_flagged"] = int(len(flagged))
+    return LinkResult(ri[order], ci[order], db[order], stats, flagged)
 
 
 def best_by_group(rx_idx, cell_idx, rx_dbm, n_rx: int, cell_group, n_groups: int):

@@ -128,10 +128,18 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
         raise DataError("sites: no CRS; bundles store EPSG:4326")
     x, y = transform_points(sites.geometry.x, sites.geometry.y, sites.crs.to_string(),
                             settings.WORK_CRS)
+    if "height_m" not in sites.columns:
+        raise DataError("sites: no height_m column; give every site its antenna height above "
+                        "ground in metres")
+    height = _numbers(sites, "height_m", "sites", "site_id", blank_ok=False)
+    low = ~(height > 0)
+    if low.any():
+        row = int(np.flatnonzero(low)[0])
+        raise DataError(f"sites: row {row + 1} (site_id {sites['site_id'].iloc[row]!r}), "
+                        f"height_m {height[row]:g} is not a positive height in metres; fix it")
     s = pd.DataFrame({"site_id": sites["site_id"].to_numpy(), "operator": sites["operator"],
-                      "height_m": pd.to_numeric(sites["height_m"], errors="coerce").fillna(
-                          settings.RADIO.tower_height_m).to_numpy(), "x_m": x, "y_m": y})
-    ground = (np.array(pd.to_numeric(sites["ground_m"], errors="coerce"), dtype=float)
+                      "height_m": height, "x_m": x, "y_m": y})
+    ground = (_numbers(sites, "ground_m", "sites", "site_id", blank_ok=True)
               if "ground_m" in sites.columns else np.full(len(sites), np.nan))
     if terrain is None and bundle.dem is not None:
         from phusong.coverage._terrain import prepare_terrain
@@ -149,14 +157,36 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
     cols = ["cell_id", "site_id", "operator", "tech", "band", "freq_mhz", "eirp_dbm",
             "azimuth_deg", "tilt_deg", "height_m", "x_m", "y_m", "ground_m"]
     out = out[cols].reset_index(drop=True)
-    for col in ("freq_mhz", "eirp_dbm", "azimuth_deg", "tilt_deg"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out["eirp_dbm"] = _numbers(out, "eirp_dbm", "cells", "cell_id", blank_ok=False)
+    for col in ("azimuth_deg", "tilt_deg"):
+        out[col] = _numbers(out, col, "cells", "cell_id", blank_ok=True)
+    out["freq_mhz"] = pd.to_numeric(out["freq_mhz"], errors="coerce").astype(float)
     bad = ~np.isfinite(out["freq_mhz"]) | (out["freq_mhz"] <= 0)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"cells: row {row + 1}, freq_mhz {out['freq_mhz'].iloc[row]!r} is not a "
                         "positive frequency in MHz; fix it")
     return out
+
+
+def _numbers(table, col: str, layer: str, key: str, *, blank_ok: bool) -> np.ndarray:
+    """Column ``col`` as float, refusing text that is not a number (and blanks unless allowed).
+
+    Raises
+    ------
+    DataError
+        Naming the layer, the row (1-based), its ``key`` value and the field.
+    """
+    raw = table[col]
+    vals = pd.to_numeric(raw, errors="coerce").to_numpy(float, copy=True)
+    blank = raw.isna().to_numpy() | raw.astype(str).str.strip().isin(["", "nan", "None"]).to_numpy()
+    bad = ~np.isfinite(vals) & ~blank if blank_ok else ~np.isfinite(vals)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        what = "is empty" if blank[row] else f"{raw.iloc[row]!r} is not a finite number"
+        raise DataError(f"{layer}: row {row + 1} ({key} {table[key].iloc[row]!r}), {col} {what}"
+                        f"; fix it ({int(bad.sum())} row(s) affected)")
+    return vals
 
 
 def _hata_family(d_km, f, hb, hm, environment):
