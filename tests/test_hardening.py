@@ -13,12 +13,17 @@ from affine import Affine
 from shapely.geometry import Point, box
 
 from phusong import settings
-from phusong.bundle import Bundle, Raster
-from phusong.coverage import EngineOptions, pair_profiles, prepare_terrain, score_villages
-from phusong.coverage import transmitters
+from phusong.bundle import Raster
+from phusong.coverage import (
+    EngineOptions,
+    pair_profiles,
+    prepare_terrain,
+    score_villages,
+    transmitters,
+)
 from phusong.coverage._engine import link_pairs
 from phusong.errors import DataError, InputFileError
-from tests.test_coverage_engine import PX, X0, Y0, _ll, tiny_bundle
+from tests.test_coverage_engine import PX, X0, Y0, tiny_bundle
 
 # ---- 1. refuse or report ---------------------------------------------------------------------
 
