@@ -23,6 +23,7 @@ from phusong.coverage import (
 )
 from phusong.coverage._engine import link_pairs
 from phusong.errors import DataError, InputFileError
+from tests.test_cli_data import inputs  # noqa: F401 - the fixture
 from tests.test_coverage_engine import PX, X0, Y0, tiny_bundle
 
 # ---- 1. refuse or report ---------------------------------------------------------------------
@@ -225,3 +226,45 @@ def test_coverage_run_reports_unknown(tmp_path):
     assert js["raster"]["cells_unknown"] > 0
     assert js["villages"]["paths_itm_error"] == 0 and "void_bridged_max_m" in js["villages"]
     assert (tmp_path / "cov" / "unknown.tif").is_file()
+
+
+def test_import_warns_when_the_dem_misses_communes(inputs, tmp_path):
+    """A DEM over the first commune only: the import names the two it misses."""
+    import rasterio
+
+    from tests.test_cli_data import CODES, _run
+
+    com = gpd.read_file(inputs / "xa.geojson")
+    x0, y0, x1, y1 = com.geometry.iloc[0].bounds
+    res = (x1 - x0) / 20
+    with rasterio.open(inputs / "dem.tif", "w", driver="GTiff", width=24, height=24, count=1,
+                       dtype="float32", crs="EPSG:4326",
+                       transform=Affine(res, 0, x0 - 2 * res, 0, -res, y1 + 2 * res)) as dst:
+        dst.write(np.full((24, 24), 300.0, np.float32), 1)
+    r = _run(["data", "import", "--communes", inputs / "xa.geojson", "--dem",
+              inputs / "dem.tif", "--out", tmp_path / "b"])
+    assert r.exit_code == 0, r.stderr
+    warn = [ln for ln in r.stderr.splitlines() if ln.startswith("warning: DEM covers")]
+    assert len(warn) == 1 and CODES[1] in warn[0] and CODES[2] in warn[0]
+    assert CODES[0] not in warn[0] and "0 %" in warn[0]
+    from phusong.bundle import load_bundle
+
+    assert "2 commune(s)" in load_bundle(tmp_path / "b").provenance["dem"].note
+
+
+def test_geotiff_claiming_a_huge_size_is_refused_before_reading(tmp_path):
+    """A 200,000² header (320 GB as float64) in a sparse file of a few MB."""
+    import rasterio
+
+    from phusong.errors import FormatError
+    from phusong.io import read_dem
+
+    p = tmp_path / "huge.tif"
+    with rasterio.open(p, "w", driver="GTiff", width=200_000, height=200_000, count=1,
+                       dtype="uint8", crs="EPSG:4326", sparse_ok=True, tiled=True,
+                       blockxsize=1024, blockysize=1024,
+                       transform=Affine(1e-5, 0, 105, 0, -1e-5, 21)):
+        pass
+    assert p.stat().st_size < 10_000_000
+    with pytest.raises(FormatError, match="MAX_RASTER_BYTES"):
+        read_dem(p)

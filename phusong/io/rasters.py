@@ -28,6 +28,7 @@ import rasterio.errors
 from affine import Affine
 from rasterio.fill import fillnodata
 
+from phusong import settings
 from phusong.bundle import Raster
 from phusong.crs import parse_crs
 from phusong.errors import CRSError, FormatError
@@ -59,12 +60,25 @@ def read_hgt(path: str | Path) -> Raster:
     return Raster(arr, transform, "EPSG:4326", "m")
 
 
+def _check_size(p: Path, width: int, height: int, what: str) -> None:
+    """Refuse a raster whose header claims more than ``settings.MAX_RASTER_BYTES`` (as
+    float64, the working copy), before any pixel is read."""
+    need = int(width) * int(height) * 8
+    if need > settings.MAX_RASTER_BYTES:
+        raise FormatError(f"{p}: the {what} header claims {width} × {height} pixels "
+                          f"({need / 1024**3:.1f} GiB as float64), over the "
+                          f"{settings.MAX_RASTER_BYTES / 1024**3:.1f} GiB limit "
+                          "(settings.MAX_RASTER_BYTES); crop it to the province first "
+                          "(gdal_translate -projwin)")
+
+
 def _read_tif(p: Path, crs: str | None, what: str) -> tuple[Raster, list[str]]:
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             with rasterio.open(p) as src:
+                _check_size(p, src.width, src.height, what)
                 arr = src.read(1, masked=True).astype("float32").filled(np.nan)
                 file_crs = src.crs.to_string() if src.crs else None
                 transform = src.transform
