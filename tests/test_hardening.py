@@ -228,7 +228,7 @@ def test_coverage_run_reports_unknown(tmp_path):
     assert (tmp_path / "cov" / "unknown.tif").is_file()
 
 
-def test_import_warns_when_the_dem_misses_communes(inputs, tmp_path):
+def test_import_warns_when_the_dem_misses_communes(inputs, tmp_path):  # noqa: F811
     """A DEM over the first commune only: the import names the two it misses."""
     import rasterio
 

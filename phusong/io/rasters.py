@@ -39,6 +39,9 @@ __all__ = ["read_dem", "read_hgt", "read_population", "RASTER_SUFFIXES"]
 RASTER_SUFFIXES = (".tif", ".tiff", ".hgt", ".zip")
 _HGT_NAME = re.compile(r"^([NS])(\d{2})([EW])(\d{3})", re.IGNORECASE)
 _ELEVATION_RANGE_M = (-500.0, 9000.0)
+#: More persons than this in one pixel is not a population raster (the densest square km on
+#: earth holds ~1e5 people; a 1 km WorldPop pixel is the coarsest we read).
+_MAX_PERSONS_PER_PIXEL = 1e6
 
 
 def read_hgt(path: str | Path) -> Raster:
@@ -82,8 +85,10 @@ def _read_tif(p: Path, crs: str | None, what: str) -> tuple[Raster, list[str]]:
                 arr = src.read(1, masked=True).astype("float32").filled(np.nan)
                 file_crs = src.crs.to_string() if src.crs else None
                 transform = src.transform
-    except rasterio.errors.RasterioIOError as exc:
-        raise FormatError(f"{p}: not a readable GeoTIFF {what} ({str(exc).splitlines()[0]})") from None
+    except (rasterio.errors.RasterioError, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: found by fuzzing (a corrupt text tag GDAL hands back as bytes)
+        why = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise FormatError(f"{p}: not a readable GeoTIFF {what} ({why})") from None
     if transform == Affine.identity():
         raise CRSError(f"{p}: the {what} raster is not georeferenced (no transform); "
                        "export it as a GeoTIFF with its position")
@@ -169,5 +174,9 @@ def read_population(path, *, crs: str | None = None) -> Imported:
     arr[arr < 0] = np.nan
     if not np.isfinite(arr).any():
         raise FormatError(f"{p}: the population raster holds no values")
-    notes.append(f"total {float(np.nansum(arr)):,.0f} persons")
+    top = float(np.nanmax(arr))
+    if not top <= _MAX_PERSONS_PER_PIXEL:  # found by fuzzing: 3e38 overflowed the total
+        raise FormatError(f"{p}: a pixel holds {top:g} persons, not a population count "
+                          f"(> {_MAX_PERSONS_PER_PIXEL:g}); is this the right raster?")
+    notes.append(f"total {float(np.nansum(arr, dtype=np.float64)):,.0f} persons")
     return Imported(Raster(arr, raster.transform, raster.crs, "persons"), p.name, notes)
