@@ -293,3 +293,39 @@ def test_time_limit_bounds_the_whole_solve_on_a_large_instance():
         walls.append(time.perf_counter() - t)
         assert res.objective >= res.greedy_objective  # never worse than greedy
     assert min(walls) <= 1.0 + 0.3, walls
+
+
+# ---- 5. threads ----------------------------------------------------------------------------
+
+
+def test_itm_point_engine_under_several_threads(monkeypatch):
+    """ITM on villages with 3 worker threads equals 1 thread bit for bit, and no numba
+    ``parallel=True`` kernel is ever launched from a worker thread (main launched them from
+    every pool thread at once, which numba's workqueue threading layer aborts on)."""
+    pytest.importorskip("phusong.coverage.itm")
+    import threading
+
+    from phusong.coverage import _itm_kernel, _terrain
+
+    launched = []
+    for mod, name in ((_terrain, "sample_paths"), (_itm_kernel, "p2p_multi_batch")):
+        real = getattr(mod, name)
+
+        def spy(*a, _real=real, _name=name):
+            launched.append((_name, threading.current_thread().name))
+            return _real(*a)
+        monkeypatch.setattr(mod, name, spy)
+    b = tiny_bundle()
+    tx = transmitters(b)
+    rng = np.random.default_rng(3)
+    x = X0 + rng.uniform(0, 10_000, 400)
+    y = Y0 - rng.uniform(0, 10_000, 400)
+    one = link_pairs(tx, x, y, b.dem, EngineOptions(model="itm", batch_pairs=60, threads=1))
+    assert launched and all(t == threading.main_thread().name for _, t in launched)
+    launched.clear()
+    three = link_pairs(tx, x, y, b.dem, EngineOptions(model="itm", batch_pairs=60, threads=3))
+    assert not launched, sorted(set(launched))[:4]
+    np.testing.assert_array_equal(one.rx_idx, three.rx_idx)
+    np.testing.assert_array_equal(one.cell_idx, three.cell_idx)
+    np.testing.assert_array_equal(one.rx_dbm, three.rx_dbm)  # bit for bit: same kernels' maths
+    assert one.stats == three.stats

@@ -249,10 +249,10 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     void), ``bridged`` (paths interpolated across a void) and their longest ``void_m``,
     ``itm_error`` (paths ITM refused, code ≥ 1000) and ``rx_flagged`` (receivers of both).
     """
-    txs, terrain, rx_x, rx_y, opts = ctx
+    txs, terrain, rx_x, rx_y, opts, serial = ctx
     prof, nv, step, dist, ok, void_m = pair_profiles(
         terrain, txs.site_x[ps], txs.site_y[ps], rx_x[pr], rx_y[pr], step_m=opts.step_m,
-        max_void_m=opts.max_void_m, return_voids=True)
+        max_void_m=opts.max_void_m, return_voids=True, serial=serial)
     info = {"flagged": int((~ok).sum()), "bridged": int(((void_m > 0) & ok).sum()),
             "void_m": float(void_m[ok].max()) if ok.any() else 0.0, "itm_error": 0,
             "rx_flagged": pr[~ok]}
@@ -282,7 +282,7 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
                          geometry=geom[cp], tx_height_m=htx[cp], rx_height_m=opts.rx_height_m,
                          z_tx_m=z_tx[cp], z_rx_m=z_rx[cp], environment=opts.environment,
-                         itm_args=_itm_args(prof, nv, step, cp, opts))
+                         itm_args=_itm_args(prof, nv, step, cp, opts), serial=serial)
     if opts.model == "itm":
         # ITM error codes ≥ 1000 come back as +inf (no signal): count them per path
         failed = np.unique(cp[np.isposinf(loss)])
@@ -337,13 +337,19 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
     rx_ok = terrain.inside(rx_x, rx_y) & np.isfinite(rx_x) & np.isfinite(rx_y)
     txs = TxSet.from_frame(tx, terrain, opts)
     ps, pr = _pairs(txs, rx_x, rx_y, rx_ok)
-    ctx = (txs, terrain, rx_x, rx_y, opts)
     bounds = list(range(0, len(ps), opts.batch_pairs)) + [len(ps)]
     chunks = [(ps[a:b], pr[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     if opts.threads == 1 or len(chunks) <= 1:
+        # one thread: the compiled kernels run parallel inside each unit (numba's threads)
+        ctx = (txs, terrain, rx_x, rx_y, opts, False)
         parts = [_unit(a, b, ctx) for a, b in chunks]
     else:
-        with ThreadPoolExecutor(max_workers=opts.threads) as pool:
+        # several Python threads: each runs the serial kernels (they release the GIL), as the
+        # raster engine does — numba's parallel kernels are never launched from two threads at
+        # once, which the workqueue threading layer does not support
+        ctx = (txs, terrain, rx_x, rx_y, opts, True)
+        with ThreadPoolExecutor(max_workers=opts.threads,
+                                thread_name_prefix="phusong-points") as pool:
             parts = list(pool.map(lambda c: _unit(c[0], c[1], ctx), chunks))
     if parts:
         ri = np.concatenate([p[0] for p in parts])

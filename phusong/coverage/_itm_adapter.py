@@ -23,7 +23,8 @@ def flat_profiles(profiles: np.ndarray, n_valid) -> tuple[np.ndarray, np.ndarray
     return z.reshape(-1), np.arange(n, dtype=np.int64) * width, np.asarray(n_valid, np.int64)
 
 
-def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz) -> np.ndarray:
+def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz, *,
+                serial: bool = False) -> np.ndarray:
     """ITM point-to-point median loss per path with the engine's ITM defaults, dB.
 
     Invalid paths (ITM error codes ≥ 1000) get ``+inf`` (no signal) instead of raising.
@@ -38,12 +39,15 @@ def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz) 
         Offset of each path's first sample (under the transmitter) and its sample count.
     step_m, tx_height_m, rx_height_m, freq_mhz : ndarray or float
         Per path.
+    serial : bool
+        Run on the calling thread only (callers running several Python threads: numba's
+        workqueue threading layer aborts on concurrent parallel launches).
     """
     try:
         from phusong.coverage import itm
     except ImportError:
         raise ModelError("model itm is not available in this build; use --model hata") from None
-    from phusong.coverage._itm_kernel import p2p_multi_batch
+    from phusong.coverage import _itm_kernel
     from phusong.coverage._link import ITM_DEFAULTS as D
 
     start = np.asarray(start, np.int64)
@@ -61,7 +65,8 @@ def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz) 
                | (htx[1:] != htx[:-1]) | (hrx[1:] != hrx[:-1]))
     heads = np.flatnonzero(new)
     ptr = np.append(heads, n).astype(np.int64)
-    p2p_multi_batch(np.ascontiguousarray(flat, dtype=np.float64), start[heads], count[heads],
+    kernel = _itm_kernel.p2p_multi_batch_serial if serial else _itm_kernel.p2p_multi_batch
+    kernel(np.ascontiguousarray(flat, dtype=np.float64), start[heads], count[heads],
                     step[heads], htx[heads], hrx[heads], ptr, f, int(D["polarization"]),
                     float(D["epsilon"]), float(D["sigma"]), float(D["n0"]), int(D["climate"]),
                     float(D["time_pct"]), float(D["location_pct"]), float(D["situation_pct"]),

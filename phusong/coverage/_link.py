@@ -206,7 +206,7 @@ def _hata_family(d_km, f, hb, hm, environment):
 
 def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometry,
                   tx_height_m, rx_height_m, z_tx_m, z_rx_m, environment: str = "rural",
-                  itm_args=None) -> np.ndarray:
+                  itm_args=None, serial: bool = False) -> np.ndarray:
     """Basic transmission loss per path for an engine model name, dB.
 
     Parameters
@@ -229,6 +229,8 @@ def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometr
     itm_args : tuple, optional
         ``(flat, start, count, step_m)`` profiles for ITM (see
         :func:`phusong.coverage._itm_adapter.itm_loss_db`).
+    serial : bool
+        ITM on the calling thread only (callers running several Python threads).
     """
     f = np.asarray(freq_mhz, float)
     d = np.maximum(np.asarray(distance_m, float), 10.0)
@@ -239,7 +241,8 @@ def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometr
     if model == "itm":
         from phusong.coverage._itm_adapter import itm_loss_db
         flat, start, count, step = itm_args
-        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f), free)
+        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f, serial=serial),
+                          free)
     if model not in MODELS:
         raise ModelError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     if diffraction not in dif.METHODS:

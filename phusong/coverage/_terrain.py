@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phusong import settings
-from phusong.coverage._path_kernels import sample_paths
+from phusong.coverage._path_kernels import sample_paths, sample_paths_serial
 from phusong.crs import parse_crs
 from phusong.errors import CRSError, DataError
 
@@ -227,6 +227,7 @@ def pair_profiles(
     min_distance_m: float = 10.0,
     max_void_m: float | None = None,
     return_voids: bool = False,
+    serial: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Ground profiles for a batch of straight paths, sampled every ~``step_m``.
 
@@ -246,6 +247,8 @@ def pair_profiles(
         inside a long void would vanish. None bridges any length.
     return_voids : bool
         Also return ``void_m``, the longest bridged stretch per path, m.
+    serial : bool
+        Sample on the calling thread only (callers running several Python threads).
 
     Returns
     -------
@@ -274,7 +277,8 @@ def pair_profiles(
     n_valid = np.maximum(np.ceil(dist / step).astype(np.int64) + 1, 2)
     n = len(dist)
     max_len = int(n_valid.max()) if n else 2
-    prof, ok, run = sample_paths(terrain.z, float(terrain.x0_m), float(terrain.y0_m),
+    sample = sample_paths_serial if serial else sample_paths
+    prof, ok, run = sample(terrain.z, float(terrain.x0_m), float(terrain.y0_m),
                                  float(terrain.px_m), float(terrain.py_m), tx_x, tx_y, dx, dy,
                                  n_valid, max_len)
     d_eff = np.maximum(dist, min_distance_m)
