@@ -274,25 +274,26 @@ def test_geotiff_claiming_a_huge_size_is_refused_before_reading(tmp_path):
 
 
 def test_time_limit_bounds_the_whole_solve_on_a_large_instance():
-    """10,000 demand rows × 500 candidates, 20 sites, 1 s: main took 1.56-1.69 s here (its
-    MILP started with 0.3 s left and HiGHS only checks its limit after presolve and the root
-    LP). The whole call, set-up, greedy, local search, LP bound and MILP, must now end within
-    the limit. Tolerance 0.3 s: the clock is read between stages and HiGHS overshoots its own
-    limit by up to ~0.1 s on this instance (measured), on a shared CI machine."""
+    """The benchmark's 20,000 demand rows × 1,000 candidates × 30 sites with a 1 s limit: main
+    returned after 1.05-1.40 s (best of 3: 1.05-1.13 s over several runs here) — its LP bound
+    got all the time left and HiGHS stops ~0.1 s past its own limit. The whole call (set-up,
+    greedy, local search, LP bound, MILP) must now end within the limit; it measured
+    0.92-0.94 s. Tolerance +0.03 s, best of two runs: the clock is read between stages, and a
+    shared CI machine may pause one run; a larger slack would let main's overrun pass."""
     import time
 
     from benchmarks.bench_siting import instance
     from phusong.planning.siting import MaximalCovering
 
-    _, _, w, A = instance(10_000, 500)
+    _, _, w, A = instance(20_000, 1_000)
     walls = []
-    for _ in range(2):  # the best of two: a loaded machine may pause a process
-        prob = MaximalCovering.from_coverage(A, w, n_sites=20)
+    for _ in range(2):
+        prob = MaximalCovering.from_coverage(A, w, n_sites=30)
         t = time.perf_counter()
         res = prob.solve(time_limit_s=1.0)
         walls.append(time.perf_counter() - t)
         assert res.objective >= res.greedy_objective  # never worse than greedy
-    assert min(walls) <= 1.0 + 0.3, walls
+    assert min(walls) <= 1.0 + 0.03, walls
 
 
 # ---- 5. threads ----------------------------------------------------------------------------
