@@ -23,10 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-K = int(sys.argv[1])
-WATCH = os.path.realpath(sys.argv[2])
-COUNT_FILE = sys.argv[3]
-ARGS = sys.argv[sys.argv.index("--") + 1:]
+K = 0
+WATCH = ""
 _n = 0
 _log: list = []
 
@@ -76,18 +74,27 @@ def _mkstemp(*a, **kw):
     return fd, out
 
 
-builtins.open = io.open = _wrap(io.open, "open", write_only=True)
-for name in ("replace", "rename", "mkdir", "rmdir", "unlink", "remove"):
-    setattr(os, name, _wrap(getattr(os, name), name))
-shutil.rmtree = _wrap(shutil.rmtree, "rmtree")
-_real_mkdtemp, _real_mkstemp = tempfile.mkdtemp, tempfile.mkstemp
-tempfile.mkdtemp, tempfile.mkstemp = _mkdtemp, _mkstemp
+def _install() -> None:
+    """Wrap the file-system calls (only when run as a script: pytest imports this module)."""
+    global _real_mkdtemp, _real_mkstemp
+    builtins.open = io.open = _wrap(io.open, "open", write_only=True)
+    for name in ("replace", "rename", "mkdir", "rmdir", "unlink", "remove"):
+        setattr(os, name, _wrap(getattr(os, name), name))
+    shutil.rmtree = _wrap(shutil.rmtree, "rmtree")
+    _real_mkdtemp, _real_mkstemp = tempfile.mkdtemp, tempfile.mkstemp
+    tempfile.mkdtemp, tempfile.mkstemp = _mkdtemp, _mkstemp
+
 
 if __name__ == "__main__":
+    K = int(sys.argv[1])
+    WATCH = os.path.realpath(sys.argv[2])
+    count_file = sys.argv[3]
+    args = sys.argv[sys.argv.index("--") + 1:]
+    _install()
     from phusong.cli import main
 
     try:
-        main(ARGS, standalone_mode=False)
+        main(args, standalone_mode=False)
     finally:
         if K == 0:
-            Path(COUNT_FILE).write_text(json.dumps(_log))
+            Path(count_file).write_text(json.dumps(_log))
