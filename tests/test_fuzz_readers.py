@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 from phusong.communes import commune_facts
-from phusong.errors import PhusongError
+from phusong.errors import PhusongError, PhusongWarning
 
 #: Examples per reader: ~10 readers × 60 examples run in well under a minute here.
 FUZZ_EXAMPLES = 60
@@ -144,7 +145,10 @@ def _run(reader, name: str, data: bytes) -> None:
         p = Path(d) / name
         p.write_bytes(data)
         try:
-            reader(p)
+            with warnings.catch_warnings(record=True):
+                # a reader may repair and warn (RepairWarning…): a user-facing outcome too
+                warnings.simplefilter("always", PhusongWarning)
+                reader(p)
         except PhusongError:
             pass
         # anything else (ValueError, KeyError, rasterio/fiona/zipfile/openpyxl errors,
