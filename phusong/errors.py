@@ -30,6 +30,7 @@ __all__ = [
     "PhusongWarning",
     "RepairWarning",
     "ValidityWarning",
+    "CoverageWarning",
 ]
 
 
@@ -79,3 +80,8 @@ class RepairWarning(PhusongWarning):
 
 class ValidityWarning(PhusongWarning):
     """A model is used outside its published validity range (frequency, distance, height)."""
+
+
+class CoverageWarning(PhusongWarning):
+    """An input covers less than the analysis needs (e.g. the DEM misses communes): results
+    there are unknown, not zero; the message says which."""

@@ -60,6 +60,9 @@ __all__ = [
     "Indoor",
     "INTERFERENCE",
     "Interference",
+    "MAX_VOID_BRIDGE_M",
+    "DEM_MIN_COMMUNE_SHARE",
+    "MAX_RASTER_BYTES",
 ]
 
 #: Storage and exchange CRS (lon, lat order, always).
@@ -131,6 +134,19 @@ MAX_RADIUS_KM: dict[str, float] = {"2G": 25.0, "3G": 15.0, "4G": 20.0, "5G": 8.0
 DEFAULT_MODEL = "itm"
 #: Fibre counts as available to a household within this distance along roads, m.
 FIBRE_REACH_M = 500.0
+
+
+#: Longest stretch of a terrain profile without DEM heights (voids, or off the DEM) that is
+#: bridged by straight interpolation, m. A longer one could hide a ridge: the path is flagged,
+#: not interpolated, and a receiver it leaves without coverage is ``unknown`` (engineering
+#: assumption: 500 m ≈ 5 SRTM3 pixels, narrower than the ridges that shadow a valley).
+MAX_VOID_BRIDGE_M = 500.0
+#: The importer warns when the DEM covers less than this share of a commune's area, and names
+#: those communes: villages off the DEM are scored ``unknown``, not uncovered.
+DEM_MIN_COMMUNE_SHARE = 0.99
+#: Memory guard of the raster readers: a band whose header claims more than this many bytes
+#: (as float64) is refused before any pixel is read, bytes (2 GiB; Hòa Bình at 30 m is ~40 MB).
+MAX_RASTER_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)

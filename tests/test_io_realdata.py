@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from phusong.bundle import load_bundle
 from phusong.cli import main
 from phusong.communes import crosswalk_2025
-from phusong.errors import DataError, RepairWarning
+from phusong.errors import CoverageWarning, DataError, RepairWarning
 from phusong.io import ImportSpec, import_bundle, read_opencellid
 
 pytestmark = pytest.mark.realdata
@@ -25,7 +25,10 @@ def bundle(hoabinh, tmp_path_factory):
                       roads=hoabinh / "osm2018" / "roads_province.gpkg",
                       dem=hoabinh / "dem" / "srtm3_N21E105.tif",
                       licences={"roads": "ODbL 1.0", "dem": "public domain"})
-    import_bundle(spec, out)
+    # the one SRTM tile (21-22° N) misses the south of the province (20.3-21.1° N): the import
+    # says so, naming the communes (issue 18)
+    with pytest.warns(CoverageWarning, match=r"DEM covers less than 99% of \d+ commune"):
+        import_bundle(spec, out)
     return load_bundle(out)
 
 

@@ -86,6 +86,9 @@ class EngineOptions:
         Coarse cells per side of the screening block (odd, ≥ 1).
     p1812 : phusong.settings.P1812Settings
         Inputs of ``--model p1812`` the bundle does not carry (ΔN, N0, zone, clutter, p, pL).
+    max_void_m : float or None
+        Point engine: longest DEM void bridged along a path, m (``settings.MAX_VOID_BRIDGE_M``);
+        a path with a longer one is flagged, not interpolated. None bridges any length.
     """
 
     model: str = settings.DEFAULT_MODEL
@@ -116,6 +119,7 @@ class EngineOptions:
         return location_margin_db(self.reliability_pct, self.environment)
     #: ITU-R P.1812 inputs the bundle lacks (issue 19)
     p1812: settings.P1812Settings = settings.P1812
+    max_void_m: float | None = settings.MAX_VOID_BRIDGE_M
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -139,6 +143,8 @@ class EngineOptions:
         from phusong.coverage.reliability import check_reliability
 
         check_reliability(self.reliability_pct)
+        if self.max_void_m is not None and not self.max_void_m >= 0:
+            raise ModelError(f"max_void_m {self.max_void_m}: use ≥ 0 m (None bridges any void)")
         if not 0.5 <= self.rx_height_m <= 3000:
             raise ModelError(f"receiver height {self.rx_height_m} m outside 0.5–3000 m")
         return self
@@ -221,7 +227,7 @@ class TxSet:
         def get(c):
             return tx[c].to_numpy(float) if c in tx.columns else np.full(len(tx), np.nan)
 
-        return cls(sx, sy, h[first], site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
+        return cls(sx, sy, _site_heights(tx, h[first], first, sx, sy, terrain, uniq), site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
             float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy()),
             get("azimuth_deg"), get("tilt_deg"), radius,
             terrain.inside(sx, sy)[codes]).with_patterns(tx).with_clutter(opts)
@@ -235,6 +241,34 @@ class TxSet:
         return replace(self, clutter_db=opts.clutter.table(self.freq, opts.rx_height_m))
 
 
+def _site_heights(tx, h, first, sx, sy, terrain, names) -> np.ndarray:
+    """Antenna heights above the DEM ground under each site, m.
+
+    A site's own ``ground_m`` (surveyed elevation) is used: the antenna stands at
+    ``ground_m + height_m`` above sea level, so its height above the DEM's ground there is
+    ``height_m + ground_m − DEM``. Sites without ``ground_m`` stand on the DEM (unchanged).
+
+    Raises
+    ------
+    DataError
+        A site whose antenna would stand less than 0.5 m above the DEM's ground.
+    """
+    if "ground_m" not in tx.columns:
+        return h
+    given = pd.to_numeric(tx["ground_m"], errors="coerce").to_numpy(float)[first]
+    dem = terrain.sample(sx, sy)
+    use = np.isfinite(given) & np.isfinite(dem)
+    out = h + np.where(use, given - np.where(use, dem, 0.0), 0.0)
+    low = out < 0.5
+    if low.any():
+        i = int(np.flatnonzero(low)[0])
+        raise DataError(f"sites: site_id {names[i]!r}: ground_m {given[i]:g} + height_m "
+                        f"{h[i]:g} puts the antenna {out[i]:.1f} m above the DEM's ground "
+                        f"({dem[i]:.1f} m); check the ground_m datum (metres above sea level) "
+                        f"or the site position ({int(low.sum())} site(s) affected)")
+    return out
+
+
 @dataclass
 class LinkResult:
     """All (receiver, cell) links within radius: indices, received power (dBm), counts."""
@@ -243,6 +277,9 @@ class LinkResult:
     cell_idx: np.ndarray
     rx_dbm: np.ndarray
     stats: dict
+    #: Receivers with at least one path left out (void longer than ``max_void_m``, no DEM
+    #: height at all, or an ITM error code ≥ 1000): their coverage is not fully known.
+    rx_flagged: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _pairs(txs: TxSet, rx_x, rx_y, rx_ok) -> tuple[np.ndarray, np.ndarray]:
@@ -264,13 +301,21 @@ def _pairs(txs: TxSet, rx_x, rx_y, rx_ok) -> tuple[np.ndarray, np.ndarray]:
     return ps.astype(np.int64), pr.astype(np.int64)
 
 
-def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Work unit: links for the (site, receiver) paths ``ps``, ``pr`` (pure)."""
-    txs, terrain, rx_x, rx_y, opts = ctx
-    prof, nv, step, dist, ok = pair_profiles(terrain, txs.site_x[ps], txs.site_y[ps], rx_x[pr],
-                                             rx_y[pr], step_m=opts.step_m)
-    flagged = int((~ok).sum())
-    if flagged:
+def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Work unit: links for the (site, receiver) paths ``ps``, ``pr`` (pure).
+
+    Returns receiver and cell indices, rx_dbm and counts: ``flagged`` (paths left out for a
+    void), ``bridged`` (paths interpolated across a void) and their longest ``void_m``,
+    ``itm_error`` (paths ITM refused, code ≥ 1000) and ``rx_flagged`` (receivers of both).
+    """
+    txs, terrain, rx_x, rx_y, opts, serial = ctx
+    prof, nv, step, dist, ok, void_m = pair_profiles(
+        terrain, txs.site_x[ps], txs.site_y[ps], rx_x[pr], rx_y[pr], step_m=opts.step_m,
+        max_void_m=opts.max_void_m, return_voids=True, serial=serial)
+    info = {"flagged": int((~ok).sum()), "bridged": int(((void_m > 0) & ok).sum()),
+            "void_m": float(void_m[ok].max()) if ok.any() else 0.0, "itm_error": 0,
+            "rx_flagged": pr[~ok]}
+    if info["flagged"]:
         keep = np.flatnonzero(ok)
         ps, pr, prof, nv, step, dist = ps[keep], pr[keep], prof[keep], nv[keep], step[keep], \
             dist[keep]
@@ -299,13 +344,20 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         flat, start, count = flat_profiles(prof, nv)
         loss = pair_losses(flat, start[cp], count[cp], step[cp], cf, htx[cp], opts.rx_height_m,
                            (txs.site_x[ps[cp]], txs.site_y[ps[cp]]),
-                           (rx_x[pr[cp]], rx_y[pr[cp]]), opts.p1812)[inv]
+                           (rx_x[pr[cp]], rx_y[pr[cp]]), opts.p1812)
     else:
         loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
                              geometry=geom[cp], tx_height_m=htx[cp],
                              rx_height_m=opts.rx_height_m, z_tx_m=z_tx[cp], z_rx_m=z_rx[cp],
                              environment=opts.environment,
-                             itm_args=_itm_args(prof, nv, step, cp, opts))[inv] + opts.margin_db()
+                             itm_args=_itm_args(prof, nv, step, cp, opts),
+                             serial=serial) + opts.margin_db()
+    if opts.model == "itm":
+        # ITM error codes ≥ 1000 come back as +inf (no signal): count them per path
+        failed = np.unique(cp[np.isposinf(loss)])
+        info["itm_error"] = int(len(failed))
+        info["rx_flagged"] = np.concatenate([info["rx_flagged"], pr[failed]])
+    loss = loss[inv]
     dx = rx_x[pr[rep]] - txs.site_x[ps[rep]]
     dy = rx_y[pr[rep]] - txs.site_y[ps[rep]]
     bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
@@ -318,7 +370,7 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     if txs.clutter_db is not None:  # terminal clutter at the receiver (P.2108 §3.1)
         k = opts.clutter.classes_at(rx_x[pr[rep]], rx_y[pr[rep]])
         rx_dbm = rx_dbm - txs.clutter_db[k, cell]
-    return pr[rep], cell, rx_dbm, flagged
+    return pr[rep], cell, rx_dbm, info
 
 
 def _pattern_gain(txs: TxSet, cell, bearing, down, gain) -> None:
@@ -360,7 +412,11 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
     -------
     LinkResult
         Links sorted by (receiver, cell) and counts: ``receivers``, ``receivers_outside_dem``,
-        ``cells_outside_dem``, ``paths``, ``paths_flagged_void``, ``links``.
+        ``cells_outside_dem``, ``paths``, ``paths_flagged_void`` (a void longer than
+        ``opts.max_void_m``, or no DEM height at all: left out), ``paths_void_bridged`` and
+        ``void_bridged_max_m`` (interpolated across a void, longest stretch), ``max_void_m``,
+        ``paths_itm_error`` (ITM error code ≥ 1000: no loss), ``receivers_path_flagged``,
+        ``links``; ``rx_flagged`` lists the receivers of the paths left out.
     """
     opts.check()
     terrain = dem if isinstance(dem, Terrain) else prepare_terrain(dem)
@@ -369,13 +425,19 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
     rx_ok = terrain.inside(rx_x, rx_y) & np.isfinite(rx_x) & np.isfinite(rx_y)
     txs = TxSet.from_frame(tx, terrain, opts)
     ps, pr = _pairs(txs, rx_x, rx_y, rx_ok)
-    ctx = (txs, terrain, rx_x, rx_y, opts)
     bounds = list(range(0, len(ps), opts.batch_pairs)) + [len(ps)]
     chunks = [(ps[a:b], pr[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     if opts.threads == 1 or len(chunks) <= 1:
+        # one thread: the compiled kernels run parallel inside each unit (numba's threads)
+        ctx = (txs, terrain, rx_x, rx_y, opts, False)
         parts = [_unit(a, b, ctx) for a, b in chunks]
     else:
-        with ThreadPoolExecutor(max_workers=opts.threads) as pool:
+        # several Python threads: each runs the serial kernels (they release the GIL), as the
+        # raster engine does — numba's parallel kernels are never launched from two threads at
+        # once, which the workqueue threading layer does not support
+        ctx = (txs, terrain, rx_x, rx_y, opts, True)
+        with ThreadPoolExecutor(max_workers=opts.threads,
+                                thread_name_prefix="phusong-points") as pool:
             parts = list(pool.map(lambda c: _unit(c[0], c[1], ctx), chunks))
     if parts:
         ri = np.concatenate([p[0] for p in parts])
@@ -389,10 +451,17 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
         "receivers_outside_dem": int((~rx_ok).sum()),
         "cells_outside_dem": int((~txs.usable).sum()),
         "paths": int(len(ps)),
-        "paths_flagged_void": int(sum(p[3] for p in parts)),
+        "paths_flagged_void": int(sum(p[3]["flagged"] for p in parts)),
+        "paths_void_bridged": int(sum(p[3]["bridged"] for p in parts)),
+        "void_bridged_max_m": round(max([p[3]["void_m"] for p in parts] or [0.0]), 1),
+        "max_void_m": opts.max_void_m,
+        "paths_itm_error": int(sum(p[3]["itm_error"] for p in parts)),
         "links": int(len(ri)),
     }
-    return LinkResult(ri[order], ci[order], db[order], stats)
+    flagged = np.unique(np.concatenate([np.zeros(0, np.int64)]
+                                       + [p[3]["rx_flagged"] for p in parts]).astype(np.int64))
+    stats["receivers_path_flagged"] = int(len(flagged))
+    return LinkResult(ri[order], ci[order], db[order], stats, flagged)
 
 
 def best_by_group(rx_idx, cell_idx, rx_dbm, n_rx: int, cell_group, n_groups: int):

@@ -24,7 +24,7 @@ def flat_profiles(profiles: np.ndarray, n_valid) -> tuple[np.ndarray, np.ndarray
 
 
 def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz,
-                reliability_pct: float | None = None) -> np.ndarray:
+                reliability_pct: float | None = None, *, serial: bool = False) -> np.ndarray:
     """ITM point-to-point loss per path with the engine's ITM defaults, dB (median unless
     ``reliability_pct`` asks another percentage of time and locations: in ITM's mobile mode
     the two are combined and driven by the time percentage, so both are set).
@@ -41,12 +41,15 @@ def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz,
         Offset of each path's first sample (under the transmitter) and its sample count.
     step_m, tx_height_m, rx_height_m, freq_mhz : ndarray or float
         Per path.
+    serial : bool
+        Run on the calling thread only (callers running several Python threads: numba's
+        workqueue threading layer aborts on concurrent parallel launches).
     """
     try:
         from phusong.coverage import itm
     except ImportError:
         raise ModelError("model itm is not available in this build; use --model hata") from None
-    from phusong.coverage._itm_kernel import p2p_multi_batch
+    from phusong.coverage import _itm_kernel
     from phusong.coverage._link import ITM_DEFAULTS as D
 
     start = np.asarray(start, np.int64)
@@ -64,7 +67,8 @@ def itm_loss_db(flat, start, count, step_m, tx_height_m, rx_height_m, freq_mhz,
                | (htx[1:] != htx[:-1]) | (hrx[1:] != hrx[:-1]))
     heads = np.flatnonzero(new)
     ptr = np.append(heads, n).astype(np.int64)
-    p2p_multi_batch(np.ascontiguousarray(flat, dtype=np.float64), start[heads], count[heads],
+    kernel = _itm_kernel.p2p_multi_batch_serial if serial else _itm_kernel.p2p_multi_batch
+    kernel(np.ascontiguousarray(flat, dtype=np.float64), start[heads], count[heads],
                     step[heads], htx[heads], hrx[heads], ptr, f, int(D["polarization"]),
                     float(D["epsilon"]), float(D["sigma"]), float(D["n0"]), int(D["climate"]),
                     float(D["time_pct"] if reliability_pct is None else reliability_pct),

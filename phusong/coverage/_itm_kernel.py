@@ -24,7 +24,8 @@ from phusong.coverage._itm_variability import variability_band, variability_path
 
 __all__ = [
     "AUX_COLUMNS", "BAND_COLUMNS", "area_batch", "band_constants", "check_profile", "p2p_batch",
-    "p2p_from_band", "p2p_from_geometry", "p2p_geometry", "p2p_multi_batch", "p2p_path_terms",
+    "p2p_from_band", "p2p_from_geometry", "p2p_geometry", "p2p_multi_batch",
+    "p2p_multi_batch_serial", "p2p_path_terms",
     "validate_inputs",
 ]
 
@@ -339,26 +340,47 @@ def p2p_multi_batch(elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps
     n = start.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
-        buf = np.empty(DELTA_H_BUFFER)
-        aux = np.empty(len(AUX_COLUMNS))
-        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
-            z = elev[start[i]:start[i] + count[i]]
-            bad = check_profile(z, step[i])
-            done = False
-            g = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-            for k in range(combo_ptr[i], combo_ptr[i + 1]):
-                cd, w = validate_inputs(h_tx[i], h_rx[i], climate, tm, loc, sit, n0, f[k], pol,
-                                        eps, sigma, mdvar)
-                if cd == 0 and bad != 0:
-                    cd = bad
-                if cd != 0:
-                    loss[k] = math.inf
-                    warn[k] = w
-                    code[k] = cd
-                    continue
-                if not done:
-                    g = p2p_geometry(z, step[i], h_tx[i], h_rx[i], n0, buf)
-                    done = True
-                loss[k], warn[k], code[k], _m = p2p_from_geometry(
-                    g, h_tx[i], h_rx[i], f[k], pol, eps, sigma, climate, tm, loc, sit, mdvar, w,
-                    aux)
+        _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma,
+                     n0, climate, tm, loc, sit, mdvar, loss, warn, code)
+
+
+@njit(**_JIT)
+def p2p_multi_batch_serial(elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps,
+                           sigma, n0, climate, tm, loc, sit, mdvar, loss, warn, code):
+    """:func:`p2p_multi_batch` on the calling thread only (for callers that run several
+    Python threads: numba's workqueue layer aborts on concurrent parallel launches); the same
+    results, bit for bit."""
+    n = start.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in range(n_chunks):
+        _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma,
+                     n0, climate, tm, loc, sit, mdvar, loss, warn, code)
+
+
+@njit(**_JIT)
+def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma, n0,
+                 climate, tm, loc, sit, mdvar, loss, warn, code):
+    """Paths ``c·_CHUNK … (c+1)·_CHUNK − 1`` of :func:`p2p_multi_batch`."""
+    buf = np.empty(DELTA_H_BUFFER)
+    aux = np.empty(len(AUX_COLUMNS))
+    for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+        z = elev[start[i]:start[i] + count[i]]
+        bad = check_profile(z, step[i])
+        done = False
+        g = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        for k in range(combo_ptr[i], combo_ptr[i + 1]):
+            cd, w = validate_inputs(h_tx[i], h_rx[i], climate, tm, loc, sit, n0, f[k], pol,
+                                    eps, sigma, mdvar)
+            if cd == 0 and bad != 0:
+                cd = bad
+            if cd != 0:
+                loss[k] = math.inf
+                warn[k] = w
+                code[k] = cd
+                continue
+            if not done:
+                g = p2p_geometry(z, step[i], h_tx[i], h_rx[i], n0, buf)
+                done = True
+            loss[k], warn[k], code[k], _m = p2p_from_geometry(
+                g, h_tx[i], h_rx[i], f[k], pol, eps, sigma, climate, tm, loc, sit, mdvar, w,
+                aux)

@@ -135,10 +135,18 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
         raise DataError("sites: no CRS; bundles store EPSG:4326")
     x, y = transform_points(sites.geometry.x, sites.geometry.y, sites.crs.to_string(),
                             settings.WORK_CRS)
+    if "height_m" not in sites.columns:
+        raise DataError("sites: no height_m column; give every site its antenna height above "
+                        "ground in metres")
+    height = _numbers(sites, "height_m", "sites", "site_id", blank_ok=False)
+    low = ~(height > 0)
+    if low.any():
+        row = int(np.flatnonzero(low)[0])
+        raise DataError(f"sites: row {row + 1} (site_id {sites['site_id'].iloc[row]!r}), "
+                        f"height_m {height[row]:g} is not a positive height in metres; fix it")
     s = pd.DataFrame({"site_id": sites["site_id"].to_numpy(), "operator": sites["operator"],
-                      "height_m": pd.to_numeric(sites["height_m"], errors="coerce").fillna(
-                          settings.RADIO.tower_height_m).to_numpy(), "x_m": x, "y_m": y})
-    ground = (np.array(pd.to_numeric(sites["ground_m"], errors="coerce"), dtype=float)
+                      "height_m": height, "x_m": x, "y_m": y})
+    ground = (_numbers(sites, "ground_m", "sites", "site_id", blank_ok=True)
               if "ground_m" in sites.columns else np.full(len(sites), np.nan))
     if terrain is None and bundle.dem is not None:
         from phusong.coverage._terrain import prepare_terrain
@@ -161,14 +169,36 @@ def transmitters(bundle, *, terrain=None) -> pd.DataFrame:
     out = out[cols].reset_index(drop=True)
     from phusong.coverage._antennas import attach_antennas
     attach_antennas(out, bundle)
-    for col in ("freq_mhz", "eirp_dbm", "azimuth_deg", "tilt_deg", "etilt_deg"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out["eirp_dbm"] = _numbers(out, "eirp_dbm", "cells", "cell_id", blank_ok=False)
+    for col in ("azimuth_deg", "tilt_deg", "etilt_deg"):
+        out[col] = _numbers(out, col, "cells", "cell_id", blank_ok=True)
+    out["freq_mhz"] = pd.to_numeric(out["freq_mhz"], errors="coerce").astype(float)
     bad = ~np.isfinite(out["freq_mhz"]) | (out["freq_mhz"] <= 0)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(f"cells: row {row + 1}, freq_mhz {out['freq_mhz'].iloc[row]!r} is not a "
                         "positive frequency in MHz; fix it")
     return out
+
+
+def _numbers(table, col: str, layer: str, key: str, *, blank_ok: bool) -> np.ndarray:
+    """Column ``col`` as float, refusing text that is not a number (and blanks unless allowed).
+
+    Raises
+    ------
+    DataError
+        Naming the layer, the row (1-based), its ``key`` value and the field.
+    """
+    raw = table[col]
+    vals = pd.to_numeric(raw, errors="coerce").to_numpy(float, copy=True)
+    blank = raw.isna().to_numpy() | raw.astype(str).str.strip().isin(["", "nan", "None"]).to_numpy()
+    bad = ~np.isfinite(vals) & ~blank if blank_ok else ~np.isfinite(vals)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        what = "is empty" if blank[row] else f"{raw.iloc[row]!r} is not a finite number"
+        raise DataError(f"{layer}: row {row + 1} ({key} {table[key].iloc[row]!r}), {col} {what}"
+                        f"; fix it ({int(bad.sum())} row(s) affected)")
+    return vals
 
 
 def _hata_family(d_km, f, hb, hm, environment):
@@ -188,7 +218,7 @@ def _hata_family(d_km, f, hb, hm, environment):
 
 def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometry,
                   tx_height_m, rx_height_m, z_tx_m, z_rx_m, environment: str = "rural",
-                  itm_args=None) -> np.ndarray:
+                  itm_args=None, serial: bool = False) -> np.ndarray:
     """Basic transmission loss per path for an engine model name, dB.
 
     Parameters
@@ -211,6 +241,8 @@ def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometr
     itm_args : tuple, optional
         ``(flat, start, count, step_m)`` profiles for ITM (see
         :func:`phusong.coverage._itm_adapter.itm_loss_db`).
+    serial : bool
+        ITM on the calling thread only (callers running several Python threads).
     """
     f = np.asarray(freq_mhz, float)
     d = np.maximum(np.asarray(distance_m, float), 10.0)
@@ -221,7 +253,8 @@ def model_loss_db(model: str, diffraction: str, *, freq_mhz, distance_m, geometr
     if model == "itm":
         from phusong.coverage._itm_adapter import itm_loss_db
         flat, start, count, step, *pct = itm_args  # optional reliability % (issue 17)
-        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f, *pct), free)
+        return np.maximum(itm_loss_db(flat, start, count, step, htx, hrx, f, *pct,
+                                      serial=serial), free)
     if model == "p1812":  # needs whole profiles: phusong.coverage.p1812._engine
         raise ModelError("model p1812 runs through link_pairs or the raster engine, not "
                          "model_loss_db")

@@ -18,7 +18,7 @@ from phusong.coverage._engine import (
     TxSet,
 )
 from phusong.coverage._link import transmitters
-from phusong.coverage._raster import grid_over, raster_links
+from phusong.coverage._raster import grid_over, on_dem, raster_links
 from phusong.coverage._score import _groups, score_points
 from phusong.coverage._site import predict_site, write_grid, write_site_tif
 from phusong.coverage._terrain import prepare_terrain
@@ -34,7 +34,10 @@ def aggregate_communes(villages, scores: pd.DataFrame, techs) -> pd.DataFrame:
 
     Columns: commune_code, villages, households, population, then for each tech (and each
     ``{tech}_{operator}``, and ``any``): ``*_villages``, ``*_households``, ``*_population``
-    covered, and ``*_households_pct`` / ``*_population_pct`` (percent of the commune).
+    covered, and ``*_households_pct`` / ``*_population_pct`` (percent of the commune);
+    ``unknown_villages``, ``unknown_households``, ``unknown_population``: villages whose
+    coverage is unknown (scores' ``unknown``: off the DEM or behind a flagged path), counted
+    apart from the covered ones and not as uncovered.
     """
     base = pd.DataFrame({"commune_code": villages["commune_code"].to_numpy(),
                          "households": villages["households"].to_numpy(float),
@@ -45,6 +48,11 @@ def aggregate_communes(villages, scores: pd.DataFrame, techs) -> pd.DataFrame:
              if f"covered_{t}_indoor" in scores.columns}
     keys["any"] = "covered_any"
     cols = {"villages": np.ones(len(base))}
+    unknown = (scores["unknown"].to_numpy(bool) if "unknown" in scores.columns
+               else np.zeros(len(base), bool))
+    cols["unknown_villages"] = unknown.astype(float)
+    cols["unknown_households"] = np.where(unknown, base["households"], 0.0)
+    cols["unknown_population"] = np.where(unknown, base["population"], 0.0)
     for k, col in keys.items():
         cov = scores[col].to_numpy(bool)
         cols[f"{k}_villages"] = cov.astype(float)
@@ -88,7 +96,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
-    ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering), ``sites.csv`` and
+    ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering), ``unknown.tif``
+    (1: a cell of the communes off the DEM, coverage unknown; 0 elsewhere), ``sites.csv`` and
     ``coverage.json`` (the returned report). No rasters when ``resolution_m`` is None.
     """
     t0 = time.perf_counter()
@@ -125,7 +134,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
               "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
               "villages": scores.attrs["stats"],
-              "villages_covered_any": int(scores["covered_any"].sum())}
+              "villages_covered_any": int(scores["covered_any"].sum()),
+              "villages_unknown": int(scores["unknown"].sum()) if "unknown" in scores else 0}
     with atomic_dir(Path(out_dir), overwrite=overwrite) as tmp:
         scores.to_csv(tmp / "villages.csv")
         communes.to_csv(tmp / "communes.csv", index=False)
@@ -135,7 +145,11 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             pd.DataFrame({"index": np.arange(len(site_ids)), "site_id": site_ids}).to_csv(
                 tmp / "sites.csv", index=False)
             poly = bundle.communes.to_crs(settings.WORK_CRS).union_all()
-            grid = grid_over(poly, float(resolution_m), terrain)
+            full = grid_over(poly, float(resolution_m))
+            grid = on_dem(full, terrain)
+            # cells of the communes off the DEM: coverage unknown, not uncovered
+            off = full.mask & ~grid.mask
+            write_grid(tmp / "unknown.tif", off.astype("uint8"), grid.transform, nodata=255)
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
             from phusong.coverage.interference import cell_keys
@@ -173,6 +187,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 report.setdefault("raster_covered_pct", {})[t] = round(
                     100.0 * float(covered[inside].sum()) / max(int(inside.sum()), 1), 2)
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
+                                         "cells_unknown": int(off.sum()),
                                          "shape": list(grid.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
         report["seconds"] = round(time.perf_counter() - t0, 3)

@@ -56,8 +56,8 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
     Returns
     -------
     pandas.DataFrame
-        Columns as :func:`score_villages` (positional index) plus ``in_dem``; counts in
-        ``.attrs["stats"]``.
+        Columns as :func:`score_villages` (positional index); counts in ``.attrs["stats"]``
+        (plus ``receivers_unknown``).
     """
     opts = (opts or EngineOptions()).check()
     techs = list(techs or settings.TECHS)
@@ -98,8 +98,11 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
         any_cov = np.logical_or.reduce([cols[f"covered_{t}"] for t in techs])
     cols["covered_any"] = any_cov
     cols["in_dem"] = terrain.inside(x, y) & np.isfinite(x) & np.isfinite(y)
+    flagged = np.zeros(len(x), bool)
+    flagged[res.rx_flagged] = True
+    cols["unknown"] = ~cols["in_dem"] | (flagged & ~any_cov)
     out = pd.DataFrame(cols)  # site_* stay object Series: None, not NaN
-    out.attrs["stats"] = res.stats
+    out.attrs["stats"] = res.stats | {"receivers_unknown": int(cols["unknown"].sum())}
     return out
 
 
@@ -139,9 +142,12 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
     pandas.DataFrame
         Indexed by ``village_id`` in the order of ``bundle.villages``: ``rx_dbm_{tech}`` (−inf
         when nothing in range), ``rx_dbm_{tech}_{operator}``, ``covered_{tech}``,
-        ``covered_{tech}_{operator}``, ``covered_any``, ``site_{tech}`` (site_id or None) and
-        ``in_dem`` (False: village outside the DEM, excluded, never covered). Counts
-        (receivers outside the DEM, flagged paths…) in ``.attrs["stats"]``.
+        ``covered_{tech}_{operator}``, ``covered_any``, ``site_{tech}`` (site_id or None),
+        ``in_dem`` (False: village outside the DEM, excluded, never covered) and ``unknown``
+        (True: outside the DEM, or not covered while some path to it was left out — a DEM void
+        longer than ``settings.MAX_VOID_BRIDGE_M`` or an ITM error — so "not covered" is not
+        known; gap tables and plans count these villages apart). Counts (receivers outside the
+        DEM, flagged paths, bridged voids, ITM errors…) in ``.attrs["stats"]``.
     """
     villages = bundle.villages
     if villages is None or len(villages) == 0:

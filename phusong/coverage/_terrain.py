@@ -2,7 +2,8 @@
 
 The DEM of a bundle may be in any CRS; :func:`prepare_terrain` reprojects it once to
 ``settings.WORK_CRS`` (north-up, square-ish pixels) so that every profile is sampled in metres.
-Voids (NaN) are interpolated along each profile; a path with no valid sample at all is flagged.
+Voids (NaN) are interpolated along each profile up to ``settings.MAX_VOID_BRIDGE_M``; a path
+with a longer void, or no valid sample at all, is flagged.
 Points outside the DEM are flagged by :meth:`Terrain.inside` and excluded by the callers.
 
 Earth curvature is not applied here: profiles are plain ground heights; the models apply the
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phusong import settings
-from phusong.coverage._path_kernels import sample_paths
+from phusong.coverage._path_kernels import sample_paths, sample_paths_serial
 from phusong.crs import parse_crs
 from phusong.errors import CRSError, DataError
 
@@ -224,7 +225,10 @@ def pair_profiles(
     *,
     step_m: float | None = None,
     min_distance_m: float = 10.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    max_void_m: float | None = None,
+    return_voids: bool = False,
+    serial: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Ground profiles for a batch of straight paths, sampled every ~``step_m``.
 
     Parameters
@@ -237,6 +241,14 @@ def pair_profiles(
         Target sample spacing, m (default: the DEM pixel size).
     min_distance_m : float
         Paths shorter than this are treated as this long (models are singular at 0 m).
+    max_void_m : float, optional
+        A path whose longest stretch without valid heights (DEM voids, or off the DEM) exceeds
+        this many metres is flagged (``ok`` False) instead of interpolated across: a ridge
+        inside a long void would vanish. None bridges any length.
+    return_voids : bool
+        Also return ``void_m``, the longest bridged stretch per path, m.
+    serial : bool
+        Sample on the calling thread only (callers running several Python threads).
 
     Returns
     -------
@@ -250,7 +262,11 @@ def pair_profiles(
     distance_m : ndarray
         Horizontal path length, m (≥ ``min_distance_m``).
     ok : ndarray of bool
-        False for a path with no valid elevation at all (excluded by callers).
+        False for a path with no valid elevation at all, or a void longer than ``max_void_m``
+        (excluded by callers).
+    void_m : ndarray
+        Only with ``return_voids``: longest stretch bridged per path (missing samples × the
+        path's step), m.
     """
     step = float(step_m or terrain.step_m)
     tx_x = np.asarray(tx_x_m, float)
@@ -261,8 +277,15 @@ def pair_profiles(
     n_valid = np.maximum(np.ceil(dist / step).astype(np.int64) + 1, 2)
     n = len(dist)
     max_len = int(n_valid.max()) if n else 2
-    prof, ok = sample_paths(terrain.z, float(terrain.x0_m), float(terrain.y0_m),
-                            float(terrain.px_m), float(terrain.py_m), tx_x, tx_y, dx, dy,
-                            n_valid, max_len)
+    sample = sample_paths_serial if serial else sample_paths
+    prof, ok, run = sample(terrain.z, float(terrain.x0_m), float(terrain.y0_m),
+                                 float(terrain.px_m), float(terrain.py_m), tx_x, tx_y, dx, dy,
+                                 n_valid, max_len)
     d_eff = np.maximum(dist, min_distance_m)
-    return prof, n_valid, d_eff / (n_valid - 1.0), d_eff, ok
+    path_step = d_eff / (n_valid - 1.0)
+    void_m = run * path_step
+    if max_void_m is not None:
+        ok = ok & (void_m <= max_void_m)
+    if return_voids:
+        return prof, n_valid, path_step, d_eff, ok, void_m
+    return prof, n_valid, path_step, d_eff, ok

@@ -11,6 +11,7 @@ import io
 import shutil
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -45,6 +46,18 @@ def _unsafe_member(name: str) -> bool:
     return posix.is_absolute() or ".." in posix.parts or (len(name) > 1 and name[1] == ":")
 
 
+#: What :mod:`zipfile` raises on a corrupt, truncated, encrypted or exotic archive (found by
+#: fuzzing, tests/test_fuzz_readers.py): bad headers and CRCs, invalid deflate streams, a
+#: negative seek from a corrupt offset (OSError), unsupported methods/versions/flags,
+#: passwords (RuntimeError), undecodable member names.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+              OSError, UnicodeDecodeError, ValueError)
+
+
+def _why(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:120] or type(exc).__name__
+
+
 def safe_extract(zip_path: Path, dest: Path) -> list[Path]:
     """Extract ``zip_path`` into ``dest``, refusing members that would land outside it.
 
@@ -55,8 +68,8 @@ def safe_extract(zip_path: Path, dest: Path) -> list[Path]:
     """
     try:
         zf = zipfile.ZipFile(zip_path)
-    except zipfile.BadZipFile:
-        raise FormatError(f"{zip_path}: not a valid zip archive") from None
+    except ZIP_ERRORS as exc:
+        raise FormatError(f"{zip_path}: not a valid zip archive ({_why(exc)})") from None
     out: list[Path] = []
     root = dest.resolve()
     with zf:
@@ -71,7 +84,12 @@ def safe_extract(zip_path: Path, dest: Path) -> list[Path]:
                     "with relative paths"
                 )
         for info in members:
-            zf.extract(info, root)
+            try:
+                zf.extract(info, root)
+            except ZIP_ERRORS as exc:
+                raise FormatError(f"{zip_path}: member {info.filename!r} cannot be extracted "
+                                  f"({_why(exc)}); re-create the zip (plain deflate, no "
+                                  "password)") from None
             if not info.is_dir():
                 out.append(root / info.filename)
     if not out:
@@ -129,8 +147,11 @@ def read_table(path: str | Path, what: str = "table") -> tuple[pd.DataFrame, str
     if suffix in (".xlsx", ".xlsm"):
         try:
             df = pd.read_excel(p, sheet_name=0, dtype=str, engine="openpyxl")
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
-            raise FormatError(f"{p}: not a readable Excel workbook ({exc})") from None
+        except (*ZIP_ERRORS, KeyError, SyntaxError, TypeError) as exc:
+            # openpyxl on a corrupt part: xml ParseError (a SyntaxError), or TypeError from its
+            # typed descriptors on a bad attribute (both found by fuzzing)
+            raise FormatError(f"{p}: not a readable Excel workbook ({_why(exc)}); open and "
+                              "save it again in Excel, or export CSV") from None
         encoding = "xlsx"
     elif suffix == ".xls":
         raise FormatError(f"{p}: old Excel .xls is not supported; save it as .xlsx or CSV")

@@ -9,14 +9,18 @@ detected, CRS reprojected, rows dropped). The bundle is validated and written at
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from shapely.geometry import shape
+from shapely.ops import unary_union
 
 from phusong import settings
 from phusong.bundle import Bundle, Provenance, save_bundle
-from phusong.errors import DataError
+from phusong.errors import CoverageWarning, DataError
 from phusong.io._files import Imported
 from phusong.io.fibre import read_fibre
 from phusong.io.osm import is_osm, osm_extent
@@ -26,7 +30,8 @@ from phusong.io.sites import read_cells, read_opencellid, read_sites
 from phusong.io.vector import read_communes
 from phusong.io.villages import read_villages
 
-__all__ = ["ImportSpec", "EXTENT_MARGIN_DEG", "LAYER_KEYS", "build_bundle", "import_bundle"]
+__all__ = ["ImportSpec", "EXTENT_MARGIN_DEG", "LAYER_KEYS", "build_bundle", "import_bundle",
+           "dem_short_communes"]
 
 #: Margin around the communes' bounds for the extent check, degrees (≈ 5 km: sites just
 #: across the border serve border villages).
@@ -214,6 +219,10 @@ def build_bundle(spec: ImportSpec, *, name: str) -> Bundle:
     if spec.dem is not None:
         dem = read_dem(spec.dem, fill_voids=spec.fill_voids)
         rasters["dem"] = dem.data
+        short = dem_short_communes(com.data, dem.data)
+        if short:
+            dem.notes.append(f"covers less than {settings.DEM_MIN_COMMUNE_SHARE:.0%} of "
+                             f"{len(short)} commune(s): {', '.join(short)}")
         prov["dem"] = _prov(dem, "dem", spec)
     if spec.population is not None:
         pop = read_population(spec.population)
@@ -284,6 +293,54 @@ def _villages(spec: ImportSpec, com: Imported, population, opts: dict) -> Import
         f"({summ['communes_without_villages']} of {summ['communes']} communes without a village; "
         "their households count as unknown in the gap tables)")
     return vil
+
+
+def dem_short_communes(communes, dem, *, min_share: float | None = None) -> list[str]:
+    """Communes the DEM covers less than ``min_share`` of (codes), with a warning naming them.
+
+    The share is the part of each commune's area inside the DEM's footprint with valid
+    heights, measured in WORK_CRS. Villages and cells off the DEM are scored ``unknown``, so
+    this tells the user before any coverage is run.
+
+    Parameters
+    ----------
+    communes : GeoDataFrame
+        Commune polygons (``commune_code``).
+    dem : phusong.bundle.Raster
+        Elevation, any CRS.
+    min_share : float, optional
+        Default ``settings.DEM_MIN_COMMUNE_SHARE``.
+
+    Returns
+    -------
+    list of str
+        ``"code (name) 63 %"`` for each commune under the share, in code order.
+    """
+    import geopandas as gpd
+    from rasterio.features import shapes
+
+    share_min = settings.DEM_MIN_COMMUNE_SHARE if min_share is None else float(min_share)
+    valid = np.isfinite(np.asarray(dem.array)).astype("uint8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # rasterio's Affine `*`
+        polys = [shape(g) for g, v in shapes(valid, mask=valid.astype(bool),
+                                             transform=dem.transform) if v == 1]
+    if not polys:
+        return []
+    foot = gpd.GeoSeries([unary_union(polys)], crs=dem.crs).to_crs(settings.WORK_CRS).iloc[0]
+    c = communes.to_crs(settings.WORK_CRS)
+    area = c.geometry.area.to_numpy()
+    inside = c.geometry.intersection(foot).area.to_numpy()
+    share = np.where(area > 0, inside / np.where(area > 0, area, 1.0), 1.0)
+    names = c["name"].astype(str).to_numpy() if "name" in c.columns else [""] * len(c)
+    short = [f"{code} ({name}) {100 * s:.0f} %" for code, name, s in
+             zip(c["commune_code"].astype(str), names, share, strict=True) if s < share_min]
+    if short:
+        warnings.warn(f"DEM covers less than {share_min:.0%} of {len(short)} commune(s): "
+                      f"{'; '.join(short[:10])}{' …' if len(short) > 10 else ''}; their villages "
+                      "off the DEM will be scored unknown — add DEM tiles that cover them",
+                      CoverageWarning, stacklevel=2)
+    return short
 
 
 def import_bundle(spec: ImportSpec, out: str | Path, *, name: str | None = None,

@@ -28,6 +28,7 @@ import rasterio.errors
 from affine import Affine
 from rasterio.fill import fillnodata
 
+from phusong import settings
 from phusong.bundle import Raster
 from phusong.crs import parse_crs
 from phusong.errors import CRSError, FormatError
@@ -38,6 +39,9 @@ __all__ = ["read_dem", "read_hgt", "read_population", "RASTER_SUFFIXES"]
 RASTER_SUFFIXES = (".tif", ".tiff", ".hgt", ".zip")
 _HGT_NAME = re.compile(r"^([NS])(\d{2})([EW])(\d{3})", re.IGNORECASE)
 _ELEVATION_RANGE_M = (-500.0, 9000.0)
+#: More persons than this in one pixel is not a population raster (the densest square km on
+#: earth holds ~1e5 people; a 1 km WorldPop pixel is the coarsest we read).
+_MAX_PERSONS_PER_PIXEL = 1e6
 
 
 def read_hgt(path: str | Path) -> Raster:
@@ -59,17 +63,32 @@ def read_hgt(path: str | Path) -> Raster:
     return Raster(arr, transform, "EPSG:4326", "m")
 
 
+def _check_size(p: Path, width: int, height: int, what: str) -> None:
+    """Refuse a raster whose header claims more than ``settings.MAX_RASTER_BYTES`` (as
+    float64, the working copy), before any pixel is read."""
+    need = int(width) * int(height) * 8
+    if need > settings.MAX_RASTER_BYTES:
+        raise FormatError(f"{p}: the {what} header claims {width} × {height} pixels "
+                          f"({need / 1024**3:.1f} GiB as float64), over the "
+                          f"{settings.MAX_RASTER_BYTES / 1024**3:.1f} GiB limit "
+                          "(settings.MAX_RASTER_BYTES); crop it to the province first "
+                          "(gdal_translate -projwin)")
+
+
 def _read_tif(p: Path, crs: str | None, what: str) -> tuple[Raster, list[str]]:
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
             with rasterio.open(p) as src:
+                _check_size(p, src.width, src.height, what)
                 arr = src.read(1, masked=True).astype("float32").filled(np.nan)
                 file_crs = src.crs.to_string() if src.crs else None
                 transform = src.transform
-    except rasterio.errors.RasterioIOError as exc:
-        raise FormatError(f"{p}: not a readable GeoTIFF {what} ({str(exc).splitlines()[0]})") from None
+    except (rasterio.errors.RasterioError, UnicodeDecodeError) as exc:
+        # UnicodeDecodeError: found by fuzzing (a corrupt text tag GDAL hands back as bytes)
+        why = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise FormatError(f"{p}: not a readable GeoTIFF {what} ({why})") from None
     if transform == Affine.identity():
         raise CRSError(f"{p}: the {what} raster is not georeferenced (no transform); "
                        "export it as a GeoTIFF with its position")
@@ -155,5 +174,9 @@ def read_population(path, *, crs: str | None = None) -> Imported:
     arr[arr < 0] = np.nan
     if not np.isfinite(arr).any():
         raise FormatError(f"{p}: the population raster holds no values")
-    notes.append(f"total {float(np.nansum(arr)):,.0f} persons")
+    top = float(np.nanmax(arr))
+    if not top <= _MAX_PERSONS_PER_PIXEL:  # found by fuzzing: 3e38 overflowed the total
+        raise FormatError(f"{p}: a pixel holds {top:g} persons, not a population count "
+                          f"(> {_MAX_PERSONS_PER_PIXEL:g}); is this the right raster?")
+    notes.append(f"total {float(np.nansum(arr, dtype=np.float64)):,.0f} persons")
     return Imported(Raster(arr, raster.transform, raster.crs, "persons"), p.name, notes)

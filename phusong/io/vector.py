@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+import shapely.errors
 from shapely.geometry import MultiPolygon, Polygon
 
 from phusong import settings
@@ -138,6 +139,12 @@ def read_vector(path, *, crs: str | None = None, layer: str | None = None,
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             msg = str(exc).splitlines()[0]
             raise FormatError(f"{p}: not a readable {what} file ({msg})") from None
+        except UnicodeDecodeError as exc:  # found by fuzzing: text not in the declared .cpg
+            raise FormatError(f"{p}: attribute text is not valid {exc.encoding} as the file "
+                              "declares (.cpg); fix the .cpg or re-export as UTF-8") from None
+        except shapely.errors.GEOSException as exc:  # found by fuzzing: corrupt rings
+            raise FormatError(f"{p}: a {what} geometry is corrupt ({str(exc)[:120]}); repair "
+                              "the file in a GIS") from None
     if len(gdf) == 0:
         raise FormatError(f"{p}: the {what} file has no features")
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.isna().all():

@@ -58,6 +58,7 @@ def plan_report(plan) -> dict:
                        "by_kind": {f"{k}_{t}": int(n) for (k, t), n in
                                    c.groupby(["kind", "tech"]).size().items()} if len(c) else {}},
         "cost_curves": plan.cost_curves,
+        "unknown": _unknown_counts(plan.gaps),
         "villages": village_rows(plan.villages),
         "notes": list(plan.notes),
         "fibre_assumption": plan.fibre_assumption,
@@ -73,6 +74,14 @@ def census_figures(gaps) -> dict:
     return {k: float(row[k]) for k in ("census_households", "census_population", "households",
                                        "population", "households_unrepresented",
                                        "population_unrepresented", "households_represented_pct")}
+
+
+def _unknown_counts(gaps) -> dict:
+    """Villages, households and population whose mobile coverage is unknown at the start
+    (off the DEM or behind a flagged path: not counted as uncovered)."""
+    row = gaps.province.iloc[0]
+    return {k: float(row.get(f"unknown_{k}", 0.0)) for k in ("villages", "households",
+                                                              "population")}
 
 
 def villages_wide(villages: pd.DataFrame) -> pd.DataFrame:

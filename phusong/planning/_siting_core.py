@@ -279,7 +279,7 @@ def lp_bound_max(red: Reduced, p, budget, time_limit_s: float) -> float:
     c, M, lo, hi = _max_model(red, p, budget)
     b_ub = hi
     res = linprog(c, A_ub=M, b_ub=b_ub, bounds=(0, 1), method="highs",
-                  options={"time_limit": max(0.1, time_limit_s), "presolve": True})
+                  options={"time_limit": max(0.01, time_limit_s), "presolve": True})
     if res.status != 0:
         return float(red.w.sum())
     return float(-res.fun)  # exact up to HiGHS's 1e-7 tolerance, which solve() allows for
@@ -315,7 +315,7 @@ def milp_max(red: Reduced, p, budget, incumbent: float, time_limit_s: float) -> 
         cons.append(LinearConstraint(row, incumbent - 1e-9 * max(1.0, total), np.inf))
     integ = np.concatenate([np.ones(n), np.zeros(m)])
     res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
-               options={"time_limit": max(0.1, time_limit_s), "mip_rel_gap": 1e-7,
+               options={"time_limit": max(0.01, time_limit_s), "mip_rel_gap": 1e-7,
                         "presolve": True})
     bound = getattr(res, "mip_dual_bound", None)
     ub = -float(bound) if bound is not None and np.isfinite(bound) else np.inf
@@ -400,7 +400,7 @@ def lp_bound_cover(red: Reduced, need: float, time_limit_s: float) -> float:
     A_ub = sp.vstack([M, -tgt], format="csr")
     b_ub = np.concatenate([np.zeros(M.shape[0]), [-need / _cover_scale(red)]])
     res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method="highs",
-                  options={"time_limit": max(0.1, time_limit_s)})
+                  options={"time_limit": max(0.01, time_limit_s)})
     return float(res.fun) * (1 - 1e-9) if res.status == 0 else 0.0
 
 
@@ -417,7 +417,7 @@ def milp_cover(red: Reduced, need: float, incumbent_cost: float, time_limit_s: f
         cons.append(LinearConstraint(crow, -np.inf, incumbent_cost * (1 + 1e-9) + 1e-9))
     integ = np.concatenate([np.ones(n), np.zeros(red.A.shape[0])])
     res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
-               options={"time_limit": max(0.1, time_limit_s), "mip_rel_gap": 1e-7})
+               options={"time_limit": max(0.01, time_limit_s), "mip_rel_gap": 1e-7})
     bound = getattr(res, "mip_dual_bound", None)
     lb = float(bound) if bound is not None and np.isfinite(bound) else 0.0
     if res.status == 2:

@@ -18,6 +18,14 @@ table says which techs are off (``switched_off``, e.g. ``"2G;3G"``, empty when n
 the village ``loses_service`` (some mobile coverage as scored, none on air that year); every unit
 table sums ``villages_losing_service`` and ``households_losing_service`` (0 without a year).
 
+Unknown is not uncovered
+------------------------
+A village whose scores say ``unknown`` (off the DEM, or not covered while a path to it was left
+out for a long DEM void or an ITM error) keeps False mobile indicators but is flagged
+``unknown`` in the villages table, and every unit table counts ``unknown_villages``,
+``unknown_households`` and ``unknown_population`` so a reader can tell "not covered" from "not
+known"; the JSON headline carries the province's three counts.
+
 Boundary vintages
 -----------------
 ``"2020"``: the 151 units of 2020 – 30 June 2025 (the bundle's communes).
@@ -120,6 +128,9 @@ class GapTables:
             "switched_off": list(self.switched_off),
             "villages_losing_service": int(round(float(row["villages_losing_service"]))),
             "households_losing_service": float(row["households_losing_service"]),
+            "unknown_villages": int(round(float(row["unknown_villages"]))),
+            "unknown_households": float(row["unknown_households"]),
+            "unknown_population": float(row["unknown_population"]),
             "figures_pct": {c: _f(row[c]) for c in self.province.columns if c.endswith("_pct")
                             and not c.startswith("gap_")},
             "targets": [],
@@ -313,6 +324,10 @@ def _sum_table(ind: pd.DataFrame, base: pd.DataFrame, member: pd.DataFrame) -> p
         cols[f"{name}_households"] = hh * x
         cols[f"{name}_population"] = pop * x
         cols[f"{name}_villages"] = x
+    unknown = base["_unknown"].to_numpy(float)
+    cols["unknown_villages"] = unknown
+    cols["unknown_households"] = hh * unknown
+    cols["unknown_population"] = pop * unknown
     loses = base["_loses"].to_numpy(float)
     cols["villages_losing_service"] = loses
     cols["households_losing_service"] = hh * loses
@@ -414,7 +429,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     v = villages.reset_index(drop=True)
     base = pd.DataFrame({"households": pd.to_numeric(v["households"]).to_numpy(float),
                          "population": pd.to_numeric(v["population"]).to_numpy(float),
-                         "_loses": losing_service(village_cov, on_air).to_numpy()})
+                         "_loses": losing_service(village_cov, on_air).to_numpy(),
+                         "_unknown": _unknown(village_cov)})
     cf = _commune_frame(bundle, base.assign(commune_code=v["commune_code"].to_numpy()), fibre,
                         reach_m)
     base["_centre"] = v["village_id"].astype(str).isin(set(cf["_vid"].dropna())).to_numpy()
@@ -474,12 +490,20 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
 
     off = switched_off_techs(year)
     vt = _village_table(v, ind, base, member).assign(switched_off=";".join(off),
-                                                      loses_service=base["_loses"].to_numpy())
+                                                      loses_service=base["_loses"].to_numpy(),
+                                                      unknown=base["_unknown"].to_numpy())
     from phusong.planning.centres import fibre_assumption
 
     label = fibre_assumption(bundle)
     return GapTables(vt, units, districts, province, boundaries, tuple(c.target for c in cols),
                      year, off, (label,) if label else ())
+
+
+def _unknown(village_cov: pd.DataFrame) -> np.ndarray:
+    """Villages whose mobile coverage is unknown (scores' ``unknown``; False when absent)."""
+    if "unknown" not in village_cov.columns:
+        return np.zeros(len(village_cov), bool)
+    return village_cov["unknown"].fillna(True).astype(bool).to_numpy()
 
 
 def _village_table(v, ind, base, member) -> pd.DataFrame:

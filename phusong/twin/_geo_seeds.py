@@ -48,10 +48,9 @@ def _units(facts: pd.DataFrame):
     uy = np.full(n, np.nan)
     usize = np.full(n, np.nan)
     ok = np.zeros(n, dtype=bool)
-    try:
-        cw, units = crosswalk_2025(), units_2025()
-    except Exception:  # noqa: BLE001 - the 2025 facts are optional for custom facts tables
-        return ux, uy, usize, ok
+    # the 2025 tables ship with phusong: a missing or broken one is an error, not a check off.
+    # Custom facts tables whose codes are not in the crosswalk skip check (c) below (``has``).
+    cw, units = crosswalk_2025(), units_2025()
     whole = cw[cw["share"] >= 1.0].drop_duplicates("commune_code").set_index("commune_code")
     units = units.set_index("unit_code")
     cx, cy = transform_points(units["lon"], units["lat"], settings.STORE_CRS, settings.WORK_CRS)

@@ -10,6 +10,7 @@ for Hòa Bình, scaled for a partial twin by ``meta["targets"]``.
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from phusong import settings
@@ -28,6 +29,7 @@ TOLERANCES = {
     "cells": ("rel", 0.01),
     "communes": ("abs", 0.0),
     "communes_with_site": ("abs", 0.0),
+    "sites_outside_communes": ("abs", 0.0),
     "villages_any_mobile_pct": ("abs", 0.3),
     "villages_3g_pct": ("abs", 2.0),
     "villages_4g_pct": ("abs", 2.0),
@@ -76,7 +78,7 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
     centres = villages["village_id"].isin(set(centre_villages(villages).village_id)).to_numpy()
     cells = bundle.cells
     bts = cells[cells["tech"].isin(["2G", "3G", "4G"])]
-    with_site = _communes_with_site(communes, bundle.sites)
+    with_site, outside = _communes_with_site(communes, bundle.sites)
     facts = commune_facts().set_index("commune_code")
     known = communes["commune_code"].isin(facts.index)
     pop_pub = int(tg.get("population", facts.loc[communes.commune_code[known], "population"].sum()))
@@ -101,20 +103,33 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
         note="BTS = one (site, technology) radio unit, 2G+3G+4G" + scaled)
     add("communes", n_communes, len(communes), unit="communes")
     add("communes_with_site", n_communes, with_site, unit="communes",
-        note="every commune has ≥ 1 BTS site (Plan 785)")
+        note="every commune has ≥ 1 BTS site (Plan 785); a site counts in the commune "
+             "holding it")
+    add("sites_outside_communes", 0, len(outside), unit="sites",
+        note="sites inside no commune polygon" + (f": {', '.join(outside[:10])}"
+                                                  + (" …" if len(outside) > 10 else "")
+                                                  if outside else ""))
+    # villages whose coverage is unknown (off the DEM, flagged paths) are not counted uncovered:
+    # the village percentages are over the villages whose coverage is known
+    unknown = (scores["unknown"].to_numpy(bool) if "unknown" in scores
+               else np.zeros(len(scores), bool))
+    known = scores[~unknown]
+    add("villages_unknown", None, int(unknown.sum()), unit="villages",
+        note="coverage unknown (off the DEM or behind a flagged DEM void); left out of the "
+             "village percentages")
     add("villages_any_mobile_pct", CALIBRATION["villages_any_mobile_pct"],
-        100.0 * scores["covered_any"].mean(), unit="%", note=f"model {model}")
-    add("villages_3g_pct", CALIBRATION["villages_3g_pct"], 100.0 * scores["covered_3G"].mean(),
+        100.0 * known["covered_any"].mean(), unit="%", note=f"model {model}")
+    add("villages_3g_pct", CALIBRATION["villages_3g_pct"], 100.0 * known["covered_3G"].mean(),
         unit="%", note=f"model {model}")
-    add("villages_4g_pct", CALIBRATION["villages_4g_pct"], 100.0 * scores["covered_4G"].mean(),
+    add("villages_4g_pct", CALIBRATION["villages_4g_pct"], 100.0 * known["covered_4G"].mean(),
         unit="%", note=f"model {model}")
-    five = 100.0 * scores["covered_5G"].mean() if "covered_5G" in scores else 0.0
+    five = 100.0 * known["covered_5G"].mean() if "covered_5G" in known else 0.0
     if meta.get("variant", "2022") == "2022":
         add("villages_5g_pct", 0.0, five, unit="%", note="no 5G in the 2022 baseline")
     else:
         add("villages_5g_pct", None, five, unit="%", note="2024–26 roll-out (not calibrated)")
     add("commune_centres_mobile_pct", CALIBRATION["commune_centres_mobile_pct"],
-        100.0 * scores["covered_any"].to_numpy()[centres].mean(), unit="%")
+        100.0 * scores["covered_any"].to_numpy()[centres & ~unknown].mean(), unit="%")
     if bundle.fibre is not None and len(bundle.fibre):
         avail = fibre_available(bundle).reindex(villages["village_id"]).fillna(False).to_numpy()
         add("commune_centres_fibre_pct", 100.0, 100.0 * avail[centres].mean(), unit="%",
@@ -141,13 +156,22 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
             "model": model, "all_ok": bool(all(ok))}
 
 
-def _communes_with_site(communes, sites) -> int:
+def _communes_with_site(communes, sites) -> tuple[int, list[str]]:
+    """Communes holding at least one site, and the sites inside no commune (ids).
+
+    A site is counted only in the commune whose polygon holds it (a site on a shared border
+    counts for each); a site outside every commune counts for none and is reported.
+    """
     if sites is None or len(sites) == 0:
-        return 0
+        return 0, []
     c = communes[["commune_code", "geometry"]].to_crs(settings.WORK_CRS)
-    s = gpd.GeoDataFrame(geometry=sites.geometry, crs=sites.crs).to_crs(settings.WORK_CRS)
-    j = gpd.sjoin_nearest(s, c, how="left")
-    return int(j["commune_code"].nunique())
+    ids = (sites["site_id"].astype(str).to_numpy() if "site_id" in sites.columns
+           else np.arange(len(sites)).astype(str))
+    s = gpd.GeoDataFrame({"_sid": ids}, geometry=sites.geometry.to_numpy(),
+                         crs=sites.crs).to_crs(settings.WORK_CRS)
+    j = gpd.sjoin(s, c, how="left", predicate="intersects")
+    outside = sorted(set(j.loc[j["commune_code"].isna(), "_sid"]))
+    return int(j["commune_code"].dropna().nunique()), outside
 
 
 def _round(value):
