@@ -253,6 +253,8 @@ def _site_heights(tx, h, first, sx, sy, terrain, names) -> np.ndarray:
     DataError
         A site whose antenna would stand less than 0.5 m above the DEM's ground.
     """
+    import pandas as pd
+
     if "ground_m" not in tx.columns:
         return h
     given = pd.to_numeric(tx["ground_m"], errors="coerce").to_numpy(float)[first]

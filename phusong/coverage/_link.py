@@ -189,6 +189,8 @@ def _numbers(table, col: str, layer: str, key: str, *, blank_ok: bool) -> np.nda
     DataError
         Naming the layer, the row (1-based), its ``key`` value and the field.
     """
+    import pandas as pd
+
     raw = table[col]
     vals = pd.to_numeric(raw, errors="coerce").to_numpy(float, copy=True)
     blank = raw.isna().to_numpy() | raw.astype(str).str.strip().isin(["", "nan", "None"]).to_numpy()
