@@ -113,13 +113,19 @@ def test_sigkill_leaves_previous_output_or_none(small, command, tmp_path):
     moments.pop("first write")
     assert "new moved into place" in moments, moments
     for moment, k in moments.items():
+        aside = {p.name for p in work.iterdir() if p.name.startswith(f".{out.name}.old.")}
         r = _drive(k, work, [*make(out), "--overwrite"], tmp_path / "x.json")
         assert r.returncode == -signal.SIGKILL, (command, moment, r.returncode, r.stderr[-300:])
         if out.exists():
             assert _digest(out) == before, f"{command}: killed at {moment} changed {out.name}"
         else:  # the previous output had been moved aside: it is whole, restore it
             assert moment == "new moved into place", (command, moment)
-            old = next(p for p in work.iterdir() if p.name.startswith(f".{out.name}.old."))
+            # the folder this kill moved the output into (earlier kills may have left empty
+            # ones, created just before they were killed; directory order is the file system's)
+            new = [p for p in work.iterdir()
+                   if p.name.startswith(f".{out.name}.old.") and p.name not in aside]
+            assert len(new) == 1, (command, moment, [p.name for p in new])
+            old = new[0]
             assert _digest(old) == before
             os.replace(old, out)
     # a kill leaves hidden temporary siblings at most, never a visible partial output
