@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from phusong import settings
+from phusong.cli._cluster import cluster_options, open_executor
 from phusong.cli._common import command_errors, emit, json_option, progress, quiet_option
 
 __all__ = ["COMMANDS", "apply_cmd", "gaps_cmd", "plan_cmd", "plan_group"]
@@ -108,11 +109,13 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
 @click.option("--boundaries", type=click.Choice(["2020", "2025"]), default="2020", show_default=True,
               help="Boundary vintage of the gap tables in the plan folder.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing plan folder.")
+@cluster_options
 @json_option
 @quiet_option
 @command_errors
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
-             overwrite: bool, as_json: bool, quiet: bool) -> None:
+             overwrite: bool, workers: int | None, scheduler: str | None, as_json: bool,
+             quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
     from phusong.bundle import load_bundle
     from phusong.io.atomic import check_writable
@@ -122,8 +125,9 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
     scenario = load_scenario(scenario_path)
     check_writable(out_dir, overwrite=overwrite)
     b = load_bundle(bundle)
-    with progress("planning", quiet=quiet):
-        plan = make_plan(b, scenario=scenario, boundaries=boundaries)
+    with open_executor(workers, scheduler, quiet=quiet or as_json) as ex, \
+            progress("planning", quiet=quiet or ex is not None):
+        plan = make_plan(b, scenario=scenario, boundaries=boundaries, executor=ex)
     plan.write(out_dir, overwrite=overwrite)
     report = plan.report()
     report["out"] = str(out_dir)

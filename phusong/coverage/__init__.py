@@ -5,6 +5,7 @@ Public API (CONTRACTS "Coverage"): :func:`transmitters`, :func:`score_villages`,
 (:func:`bullington_db`, :func:`deygout_db`) and, once present, ``itm_p2p_loss_db``.
 """
 
+from phusong.coverage._dask_exec import DaskExecutor
 from phusong.coverage._diffraction import bullington_db, deygout_db
 from phusong.coverage._engine import EngineOptions, link_pairs
 from phusong.coverage._link import MODELS, sector_gain_db, transmitters
@@ -22,6 +23,7 @@ from phusong.coverage.models import (
 
 __all__ = [
     "MODELS",
+    "DaskExecutor",
     "EngineOptions",
     "Terrain",
     "bullington_db",

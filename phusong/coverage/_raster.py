@@ -52,7 +52,8 @@ from phusong.errors import DataError, ValidityWarning
 #: ITM warning bits that come from the inputs (heights, frequency, percentages).
 _ITM_INPUT_BITS = 0x0001 | 0x0002 | 0x0004 | 0x2000
 
-__all__ = ["Grid", "grid_over", "numba_threads", "on_dem", "raster_links", "ray_profiles"]
+__all__ = ["Grid", "coarse_grid", "coarse_site", "grid_over", "numba_threads", "on_dem",
+           "raster_links", "ray_profiles", "warn_itm_bits"]
 
 
 @dataclass(frozen=True)
@@ -349,12 +350,7 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
                          progress)
     stats |= {"ray_points": acc.ray_points, "points_evaluated": acc.points,
               "links": acc.links}
-    if acc.bits & _ITM_INPUT_BITS:
-        from phusong.coverage.itm import describe_warnings
-
-        warnings.warn("ITM used near the limits of its validity on the raster: "
-                      + "; ".join(describe_warnings(acc.bits & _ITM_INPUT_BITS))
-                      + " (results less reliable)", ValidityWarning, stacklevel=2)
+    warn_itm_bits(acc.bits, stacklevel=3)
     stats["grid_cells"] = int(grid.mask.sum())
     return (acc.best.reshape(n_groups, rows, cols), acc.arg.reshape(n_groups, rows, cols),
             stats)
@@ -413,6 +409,16 @@ def coarse_site(s, txs, terrain, coarse: Grid, opts, step, group, kern=_PARALLEL
         r_g = float(txs.radius_m[cells[group[cells] == g]].min())
         inner[i] = np.where(dist <= r_g - reach, v[i], -np.inf)
     return res, (r0, c0, gs, v), inner
+
+
+def warn_itm_bits(bits: int, stacklevel: int = 2) -> None:
+    """Warn (:class:`ValidityWarning`) when ITM's input warning bits are among ``bits``."""
+    if bits & _ITM_INPUT_BITS:
+        from phusong.coverage.itm import describe_warnings
+
+        warnings.warn("ITM used near the limits of its validity on the raster: "
+                      + "; ".join(describe_warnings(bits & _ITM_INPUT_BITS))
+                      + " (results less reliable)", ValidityWarning, stacklevel=stacklevel)
 
 
 class _Screen:

@@ -17,9 +17,10 @@ from phusong.coverage._engine import (
     TxSet,
 )
 from phusong.coverage._link import transmitters
-from phusong.coverage._raster import grid_over, on_dem, raster_links
+from phusong.coverage._raster import grid_over, on_dem, raster_links, warn_itm_bits
 from phusong.coverage._score import _groups, score_points
 from phusong.coverage._terrain import crop_dem, prepare_terrain
+from phusong.coverage._tiles import local_tiles, tile_side, write_coverage_rasters
 from phusong.crs import transform_points
 from phusong.errors import DataError
 from phusong.io.atomic import atomic_dir, atomic_path
@@ -139,17 +140,24 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                threads: int = 1, overwrite: bool = False, progress=None,
                itm_profile_cap: int | None = ITM_PROFILE_CAP,
                scores: pd.DataFrame | None = None,
-               screen_margin_db: float | None = SCREEN_MARGIN_DB) -> dict:
+               screen_margin_db: float | None = SCREEN_MARGIN_DB, executor=None,
+               tile_cells: int | None = None) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
     the villages again (the demo scores them once for gaps, plan and this run).
     ``screen_margin_db`` is the raster's screening margin (:class:`EngineOptions`; 0 or None
     computes every site at every cell); villages are always scored on every pair.
+    ``executor``, a :class:`phusong.coverage.DaskExecutor`, runs villages and raster on
+    dask.distributed (site batches × receiver tiles); the files are byte-identical to the
+    local run's (``coverage.json`` aside: it reports the executor, seconds and memory).
+    ``tile_cells`` overrides the receiver tile side (a multiple of 256 cells; default
+    :func:`tile_side`'s rule); the files do not depend on it.
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
-    ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering), ``sites.csv`` and
+    ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering) as tiled
+    Cloud-Optimised GeoTIFFs (:mod:`._tiles`), ``sites.csv`` and
     ``coverage.json`` (the returned report). No rasters when ``resolution_m`` is None.
     """
     t0 = time.perf_counter()
@@ -165,7 +173,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     vx, vy = transform_points(villages.geometry.x, villages.geometry.y, villages.crs.to_string(),
                               settings.WORK_CRS)
     if scores is None:
-        scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts)
+        scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts, executor=executor)
         scores.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     elif not scores.index.equals(pd.Index(villages["village_id"].to_numpy())):
         raise DataError("coverage: the village scores given do not match the bundle's villages; "
@@ -188,28 +196,30 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             grid = grid_over(poly, float(resolution_m), terrain)
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
-            best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts, progress)
-            th = settings.THRESHOLDS_DBM
-            for t in techs:
-                gi = [i for i, (tt, _) in enumerate(pairs) if tt == t]
-                sub = best[gi]
-                top = sub.max(axis=0)
-                which = np.argmax(sub, axis=0)
-                cell = np.take_along_axis(arg[gi], which[None], axis=0)[0]
-                serving = np.where(cell >= 0, site_code[np.maximum(cell, 0)], -1).astype("int32")
-                out = np.where(np.isfinite(top), top, np.nan).astype("float32")
-                write_grid(tmp / f"best_dbm_{t}.tif", out, grid.transform, nodata=np.nan,
-                           unit="dBm")
-                write_grid(tmp / f"serving_site_{t}.tif", serving, grid.transform, nodata=-1)
-                n_ops = (sub >= th[t]).sum(axis=0).astype("uint8")
-                n_ops[~grid.mask] = 255
-                write_grid(tmp / f"operators_{t}.tif", n_ops, grid.transform, nodata=255)
-                inside = grid.mask
-                report.setdefault("raster_covered_pct", {})[t] = round(
-                    100.0 * float((top[inside] >= th[t]).sum()) / max(int(inside.sum()), 1), 2)
+            side = tile_cells or tile_side(len(pairs))
+            if side % 256:
+                raise DataError(f"tile side {side} cells: use a multiple of 256")
+            kw = {"techs": techs, "pairs": pairs, "site_code": site_code,
+                  "thresholds_dbm": settings.THRESHOLDS_DBM}
+            if executor is None:
+                best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts,
+                                                 progress)
+                tiles = local_tiles(best, arg, grid.mask, side, **kw)
+            else:
+                from phusong.coverage._dask_raster import dask_raster_tiles
+
+                rstats = {}
+                tiles = dask_raster_tiles(executor, txs, g, len(pairs), terrain, grid, opts,
+                                          side, rstats, **kw)
+            report["raster_covered_pct"] = write_coverage_rasters(
+                tmp, grid.shape, grid.transform, techs, tiles)
+            if executor is not None:
+                warn_itm_bits(rstats.pop("itm_bits"))
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
                                          "shape": list(grid.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
+        if executor is not None:
+            report["executor"] = executor.describe()
         report["seconds"] = round(time.perf_counter() - t0, 3)
         (tmp / "coverage.json").write_text(json.dumps(report, indent=1, default=_jsonable),
                                            encoding="utf-8")

@@ -53,6 +53,7 @@ class Context:
     graph: object
     fingerprint: str
     fibre0: np.ndarray
+    executor: object = None  # a DaskExecutor for the candidate coverage matrices, or None
 
 
 @dataclass(frozen=True)
@@ -107,14 +108,14 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     x, y = ctx.villages.geometry.x.to_numpy(), ctx.villages.geometry.y.to_numpy()
     ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                               kinds=("upgrade",))
-    a_up = candidate_coverage(ups, x, y, b.dem, model=ctx.model)
+    a_up = candidate_coverage(ups, x, y, b.dem, model=ctx.model, executor=ctx.executor)
     demand = ~covered_mask(state.cov, s.broadband_techs)
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
         demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
     news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                demand=demand, with_5g=due_5g, kinds=("new",))
-    a_new = candidate_coverage(news, x, y, b.dem, model=ctx.model)
+    a_new = candidate_coverage(news, x, y, b.dem, model=ctx.model, executor=ctx.executor)
     cands = pd.concat([ups, news], ignore_index=True)
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=settings.STORE_CRS)
     cands.attrs["dropped_outside"] = ups.attrs.get("dropped_outside", 0) + \

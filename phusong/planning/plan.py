@@ -26,7 +26,7 @@ stands, and the year's money is the period's budget plus what was left (``carry_
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -152,7 +152,7 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre) -> tuple[C
 
 def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = None,
               boundaries: str = "2020", village_cov: pd.DataFrame | None = None,
-              fibre: pd.Series | None = None) -> Plan:
+              fibre: pd.Series | None = None, executor=None) -> Plan:
     """Plan sites, 5G, fibre and a service per village for every year of ``scenario``.
 
     Parameters
@@ -169,6 +169,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         :func:`phusong.coverage.score_villages` output, when already computed.
     fibre : Series of bool, optional
         Fibre within reach per village, when already computed.
+    executor : phusong.coverage.DaskExecutor, optional
+        Score villages and candidate sites on dask.distributed (identical plan).
 
     Returns
     -------
@@ -187,9 +189,11 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         raise DataError("fibre: the bundle has no fibre layer; the plan extends the existing "
                         "fibre network — add it")
     ctx, notes = _context(bundle, s, model, boundaries, fibre)
+    ctx = replace(ctx, executor=executor)
     _check_scenario(s, notes)
     if village_cov is None:
-        village_cov = deps.score_villages(bundle, model=model)
+        on = {} if executor is None else {"executor": executor}
+        village_cov = deps.score_villages(bundle, model=model, **on)
     cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
         village_cov.set_index("village_id").reindex(ctx.ids)
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
