@@ -6,9 +6,10 @@ this machine. The engine submits pure work units (:mod:`._engine`'s pair batches
 :mod:`._dask_raster`'s site batches × receiver tiles) and reduces their results by max /
 lowest-index, so the outputs are the local run's, byte for byte.
 
-Read-only inputs (the prepared DEM, the transmitters) are scattered once per run to every
-worker (``broadcast``; a worker that dies leaves a replica on the others, and the scheduler
-re-runs its tasks elsewhere). A scheduler that cannot be reached or is lost mid-run raises
+Read-only inputs (the prepared DEM, the transmitters) are sent to the cluster once per run,
+as the argument of an identity task (:meth:`DaskExecutor.scatter`): a worker needing them
+fetches them once from a peer, and if a worker dies the scheduler re-runs its tasks, and
+re-creates those inputs, elsewhere. A scheduler that cannot be reached or is lost mid-run raises
 :class:`phusong.errors.ClusterError` (CLI: one line, exit 1).
 
 dask and distributed are an optional extra: ``pip install phusong[dask]``.
@@ -124,14 +125,22 @@ class DaskExecutor:
         return len(self._call(lambda: self.client.scheduler_info(n_workers=-1))["workers"])
 
     def scatter(self, data):
-        """Send ``data`` to every worker once (a future, cached by the data's dask token: the
-        same DEM given again is not sent again)."""
+        """Put ``data`` on the cluster once (a future, cached by the data's dask token: the
+        same DEM given again is not sent again).
+
+        The data travels as the argument of an identity task rather than through
+        ``Client.scatter``: the scheduler then keeps it in the task's spec and re-creates it
+        on another worker if the one holding it dies (scattered replicas are trimmed by the
+        active memory manager and would be lost with their worker). Workers fetch it from
+        each other, once each.
+        """
+        import dask
         from dask.base import tokenize
 
         key = tokenize(data)
         if key not in self._scattered:
-            self._scattered[key] = self._call(
-                lambda: self.client.scatter(data, broadcast=True, hash=False))
+            with dask.config.set({"distributed.admin.large-graph-warning-threshold": "64GiB"}):
+                self._scattered[key] = self.submit(_identity, data, key=f"phusong-data-{key}")
         return self._scattered[key]
 
     def map_units(self, fn, chunks, ctx: tuple, *, description: str = "coverage (paths)"):
@@ -211,6 +220,10 @@ class DaskExecutor:
             raise
         except self._comm_errors() as exc:
             raise _lost(exc, self.where) from None
+
+
+def _identity(x):
+    return x
 
 
 def _apply_unit(chunk, fn, *ctx):

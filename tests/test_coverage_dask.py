@@ -1,0 +1,241 @@
+"""Coverage on dask.distributed with real components: a LocalCluster of worker processes, and a
+``dask scheduler`` + two ``dask worker`` processes started from the shell on 127.0.0.1, driven
+through the CLI as a user would. Every file but coverage.json must be byte-identical to the
+local run, also when a worker is SIGKILLed mid-run."""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from phusong.crs import transform_points
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed not installed "
+                                  "(pip install 'phusong[dask]')")
+
+ROOT = Path(__file__).resolve().parents[1]
+# 30 m on the 10 km fixture: 334 × 338 cells, four 256-cell tiles for the dask runs (the local
+# run writes the same grid as one tile)
+RES_M = "30"
+
+
+def _bundle():
+    from tests.test_coverage_engine import X0, Y0, tiny_bundle
+
+    b = tiny_bundle()
+    lon, lat = transform_points([X0, X0 + 5000, X0 + 10000], [Y0 - 10000, Y0, Y0],
+                                "EPSG:32648", "EPSG:4326")
+    b.layers["communes"] = gpd.GeoDataFrame(
+        {"commune_code": ["00001", "00002"], "name": ["A", "B"], "type": ["xã", "xã"],
+         "district_code": ["148", "148"], "district_name": ["D", "D"],
+         "population": [2400, 6000], "households": [600, 1500]},
+        geometry=[box(lon[0], lat[0], lon[1], lat[1]), box(lon[1], lat[0], lon[2], lat[2])],
+        crs="EPSG:4326")
+    return b
+
+
+def _same_files(a: Path, b: Path) -> list[str]:
+    """Names of the files of ``a`` that differ from (or are missing in) ``b``, coverage.json
+    aside (it reports the executor, seconds and memory)."""
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    return [n for n in names if n != "coverage.json"
+            and not filecmp.cmp(a / n, b / n, shallow=False)]
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    from phusong.coverage import run_bundle
+
+    out = tmp_path_factory.mktemp("local") / "cov"
+    run_bundle(_bundle(), out, resolution_m=float(RES_M), threads=2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from phusong.coverage import DaskExecutor
+
+    with DaskExecutor(workers=2) as ex:
+        yield ex
+
+
+def test_local_cluster_of_two_processes_is_byte_identical(local_run, cluster, tmp_path):
+    from phusong.coverage import run_bundle
+
+    rep = run_bundle(_bundle(), tmp_path / "dask", resolution_m=float(RES_M), executor=cluster,
+                     tile_cells=256)
+    assert rep["raster"]["tiles"] == 4 and rep["executor"]["workers"] == 2
+    assert all(v > 0 for v in rep["executor"]["worker_peak_rss_mb"].values())
+    assert _same_files(local_run, tmp_path / "dask") == []
+
+
+def test_point_engine_and_coverage_matrix_on_the_cluster(cluster):
+    from phusong.coverage import coverage_matrix, score_villages, transmitters
+    from tests.test_coverage_engine import X0, Y0
+
+    b = _bundle()
+    local = score_villages(b, threads=2)
+    remote = score_villages(b, executor=cluster)
+    assert local.equals(remote)
+    tx = transmitters(b)
+    rng = np.random.default_rng(1)
+    # 25,000 receivers × 2 sites: three batches of 20,000 paths, concatenated in unit order
+    x = X0 + rng.uniform(0, 10_000, 25_000)
+    y = Y0 - rng.uniform(0, 10_000, 25_000)
+    m_local = coverage_matrix(tx, x, y, b.dem, margins=True)
+    m_dask = coverage_matrix(tx, x, y, b.dem, margins=True, executor=cluster)
+    assert (m_local != m_dask).nnz == 0 and m_local.nnz > 0
+
+
+# ---- a scheduler and two workers started from the shell ------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _dask(*args) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("dask")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "distributed.cli.dask_spec"]
+    return subprocess.Popen(cmd + list(args), env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def _wait_workers(address: str, n: int, timeout_s: float = 90.0):
+    client = distributed.Client(address, timeout=30, set_as_default=False)
+    t0 = time.monotonic()
+    while len(client.scheduler_info(n_workers=-1)["workers"]) < n:
+        if time.monotonic() - t0 > timeout_s:
+            client.close()
+            raise TimeoutError(f"{n} workers did not join {address} in {timeout_s} s")
+        time.sleep(0.2)
+    return client
+
+
+@pytest.fixture()
+def shell_cluster(tmp_path):
+    """``dask scheduler`` + two ``dask worker --no-nanny`` on 127.0.0.1 (random ports), always
+    stopped; yields (address, client, worker processes)."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", str(port),
+                   "--no-dashboard")]
+    try:
+        for _ in range(2):
+            procs.append(_dask("worker", address, "--nthreads", "1", "--no-nanny",
+                               "--no-dashboard", "--host", "127.0.0.1",
+                               "--local-directory", str(tmp_path / "dask-worker")))
+        time.sleep(0.5)
+        client = _wait_workers(address, 2)
+        try:
+            yield address, client, procs[1:]
+        finally:
+            client.close()
+    finally:
+        for p in reversed(procs):
+            _stop(p)
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    from phusong.bundle import save_bundle
+
+    return save_bundle(_bundle(), tmp_path_factory.mktemp("b") / "bundle")
+
+
+def _cli(*args, **kw) -> subprocess.Popen:
+    code = "from phusong.cli import main; main()"
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=_env(),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kw)
+
+
+def test_cli_on_a_scheduler_started_from_the_shell(shell_cluster, bundle_dir, local_run,
+                                                   tmp_path):
+    address, _, _ = shell_cluster
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
+             address, "--json")
+    stdout, stderr = p.communicate(timeout=600)
+    assert p.returncode == 0, stderr
+    rep = json.loads(stdout)
+    assert rep["executor"]["kind"] == "scheduler" and rep["executor"]["workers"] == 2
+    assert _same_files(local_run, out) == []
+
+
+def test_worker_killed_mid_run_gives_the_same_bytes(shell_cluster, bundle_dir, local_run,
+                                                    tmp_path):
+    address, client, workers = shell_cluster
+    pid_of = client.run(os.getpid)  # worker address -> pid
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
+             address, "--quiet")
+    killed = None
+    t0 = time.monotonic()
+    try:
+        while killed is None and p.poll() is None and time.monotonic() - t0 < 300:
+            busy = {w: k for w, k in client.processing().items() if k}
+            if busy:  # a worker is running tasks of this run: kill it now
+                addr = sorted(busy)[0]
+                os.kill(pid_of[addr], signal.SIGKILL)
+                killed = addr
+            time.sleep(0.05)
+        stdout, stderr = p.communicate(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert killed is not None, "the run ended before any task was seen on a worker"
+    assert p.returncode == 0, stderr
+    assert len(client.scheduler_info(n_workers=-1)["workers"]) == 1
+    assert _same_files(local_run, out) == []
+
+
+def test_unreachable_scheduler_is_one_line_exit_1_and_nothing_written(bundle_dir, tmp_path):
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--scheduler",
+             f"tcp://127.0.0.1:{_free_port()}")
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: dask scheduler tcp://127.0.0.1:")
+    assert "cannot connect" in lines[0]
+    assert not out.exists()
+    assert not any(tmp_path.glob(".cov*"))  # no temporary sibling left either
+
+
+def test_workers_and_scheduler_together_is_a_usage_error(bundle_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from phusong.cli import main
+
+    r = CliRunner().invoke(main, ["coverage", str(bundle_dir), "--out", str(tmp_path / "x"),
+                                  "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
+    assert r.exit_code == 2 and "not both" in r.output
