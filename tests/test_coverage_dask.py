@@ -239,3 +239,28 @@ def test_workers_and_scheduler_together_is_a_usage_error(bundle_dir, tmp_path):
     r = CliRunner().invoke(main, ["coverage", str(bundle_dir), "--out", str(tmp_path / "x"),
                                   "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
     assert r.exit_code == 2 and "not both" in r.output
+
+
+def test_scheduler_dying_mid_run_is_one_line_exit_1_and_nothing_written(shell_cluster,
+                                                                         bundle_dir, tmp_path):
+    address, client, _ = shell_cluster
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
+             address)
+    sched_pid = client.run_on_scheduler(os.getpid)
+    t0 = time.monotonic()
+    try:
+        while p.poll() is None and time.monotonic() - t0 < 300:
+            if any(client.processing().values()):  # the run's tasks are on the workers
+                os.kill(sched_pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        stdout, stderr = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 1, stderr
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "lost mid-run" in lines[0], stderr
+    assert not out.exists()
+    assert not any(tmp_path.glob(".cov*"))

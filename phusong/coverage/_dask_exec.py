@@ -45,8 +45,16 @@ def worker_peak_rss_mb() -> float:
 
 
 def _lost(exc: BaseException, where: str) -> ClusterError:
+    why = " ".join(str(exc).split())  # one line
     return ClusterError(f"dask scheduler {where}: lost mid-run ({type(exc).__name__}: "
-                        f"{exc}); nothing was written, run again when it is back")
+                        f"{why}); nothing was written, run again when it is back")
+
+
+def _quiet_logs() -> None:
+    """Silence distributed's loggers: failures reach the user as one ClusterError line."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 class DaskExecutor:
@@ -85,7 +93,7 @@ class DaskExecutor:
 
     def __enter__(self) -> DaskExecutor:
         distributed = _import()
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        _quiet_logs()
         try:
             if self.scheduler is not None:
                 self.client = distributed.Client(self.scheduler, timeout=self.timeout_s,
@@ -93,12 +101,13 @@ class DaskExecutor:
             else:
                 self.cluster = distributed.LocalCluster(
                     n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL)
+                    dashboard_address=None, silence_logs=logging.CRITICAL + 1)
                 self.client = distributed.Client(self.cluster, timeout=self.timeout_s,
                                                  set_as_default=False)
         except (OSError, TimeoutError) as exc:
             self.close()
-            raise ClusterError(f"dask scheduler {self.where}: cannot connect ({exc}); start "
+            why = " ".join(str(exc).split())
+            raise ClusterError(f"dask scheduler {self.where}: cannot connect ({why}); start "
                                "it (dask scheduler) or check the address") from None
         return self
 
