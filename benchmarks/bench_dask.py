@@ -3,7 +3,8 @@
 For each area and resolution, runs :func:`phusong.coverage.run_bundle` in a fresh child
 process per configuration: local threads (the baseline, ``--threads``), then a LocalCluster of
 1 and of 2 worker processes (one thread each). Prints one JSON line per run: wall seconds,
-speed-up and overhead against the local run of the same area, peak resident memory of the
+CPU seconds (client + workers, user + system: the robust figure on a shared machine), speed-up
+and overhead against the local run of the same area, peak resident memory of the
 child (the client) and of every worker process, tasks, tiles and the raster's links (site-cell
 pairs computed), the cost per site-cell and per grid cell (worker-seconds), and whether every
 output file but coverage.json is byte-identical to the local run's.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -72,7 +74,11 @@ def child(args) -> None:
         rep = run_bundle(b, args.out, **kw)
     rep["wall_s"] = time.perf_counter() - t0
     rep["cluster_start_s"] = t_up
-    rep["client_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    rep["client_peak_rss_mb"] = me.ru_maxrss / 1024.0
+    rep["client_cpu_s"] = me.ru_utime + me.ru_stime
+    rep["cpu_s"] = rep["client_cpu_s"] + sum(rep.get("executor", {}).get("worker_cpu_s",
+                                                                          {}).values())
     print(json.dumps(rep, default=str))
 
 
@@ -114,12 +120,13 @@ def main() -> int:
             res = float(res)
             base = None
             for workers in [0] + [int(w) for w in args.workers_list.split(",")]:
-                walls, rep = [], None
+                walls, cpus, rep = [], [], None
                 for i in range(args.repeats):
                     out = tmp / f"{area.replace(':', '_')}_{res:g}_{workers}_{i}"
                     rep = _run(args, area, res, workers, out)
                     walls.append(rep["wall_s"])
-                wall = statistics.median(walls)
+                    cpus.append(rep["cpu_s"])
+                wall, cpu = statistics.median(walls), statistics.median(cpus)
                 r = rep["raster"]
                 line = {"area": area, "resolution_m": res, "grid_cells": r["grid_cells"],
                         "shape": r["shape"], "sites": r["sites"], "links": r["links"],
@@ -127,16 +134,20 @@ def main() -> int:
                         "threads": args.threads if not workers else workers,
                         "wall_s": {"min": round(min(walls), 1), "median": round(wall, 1),
                                    "max": round(max(walls), 1), "n": len(walls)},
+                        "cpu_s": {"min": round(min(cpus), 1), "median": round(cpu, 1),
+                                  "max": round(max(cpus), 1), "n": len(cpus)},
+                        "load_avg_1min": round(os.getloadavg()[0], 1),
                         "raster_s": r["seconds"], "cluster_start_s": round(
                             rep["cluster_start_s"], 1),
                         "client_peak_rss_mb": round(rep["client_peak_rss_mb"], 1)}
                 if not workers:
-                    base = (wall, out)
+                    base = (wall, out, cpu)
                     line["worker_s_per_site_cell_us"] = round(
                         1e6 * r["seconds"] * args.threads / max(r["links"], 1), 3)
                 else:
                     ex = rep["executor"]
                     line |= {"speedup_vs_local": round(base[0] / wall, 2),
+                             "cpu_vs_local": round(cpu / base[2], 2),
                              "overhead_vs_local_pct": round(100.0 * (wall - base[0]) / base[0],
                                                             1),
                              "worker_peak_rss_mb": sorted(ex["worker_peak_rss_mb"].values()),

@@ -44,6 +44,11 @@ def worker_peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _worker_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _lost(exc: BaseException, where: str) -> ClusterError:
     why = " ".join(str(exc).split())  # one line
     return ClusterError(f"dask scheduler {where}: lost mid-run ({type(exc).__name__}: "
@@ -74,7 +79,10 @@ class DaskExecutor:
 
     Examples
     --------
-    >>> ex = DaskExecutor(workers=1)  # doctest: +SKIP
+    Two worker processes on this machine (``tests/test_coverage_dask.py`` runs this)::
+
+        with DaskExecutor(workers=2) as ex:
+            run_bundle(bundle, "out", executor=ex)
     """
 
     def __init__(self, *, scheduler: str | None = None, workers: int | None = None,
@@ -206,12 +214,14 @@ class DaskExecutor:
     def describe(self) -> dict:
         """What ran the work: kind, address, workers and threads, tasks submitted, and the
         peak resident memory of each worker process (MiB, whole process: Python, numba, DEM
-        and the largest units it ran)."""
+        and the largest units it ran) and its CPU seconds so far (user + system)."""
         peak = self.peak_rss_mb()
+        cpu = self._call(lambda: self.client.run(_worker_cpu_s))
         return {"kind": "scheduler" if self.scheduler else "LocalCluster",
                 "address": self.scheduler or self.client.scheduler.address,
                 "workers": len(peak), "threads": self.slots(), "tasks": self.tasks,
-                "worker_peak_rss_mb": {k: round(v, 1) for k, v in sorted(peak.items())}}
+                "worker_peak_rss_mb": {k: round(v, 1) for k, v in sorted(peak.items())},
+                "worker_cpu_s": {k: round(v, 1) for k, v in sorted(cpu.items())}}
 
     def peak_rss_mb(self) -> dict:
         """Peak resident memory of every worker process, MiB, by worker address."""

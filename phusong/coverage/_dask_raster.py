@@ -199,7 +199,8 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
 
     Same values as :func:`raster_links` + :func:`tile_outputs` on the whole grid (module
     docstring). ``stats`` is filled as :func:`raster_links` fills its own, plus ``tiles``,
-    ``tile_side``, ``batches`` and ``tasks``, once the last tile is yielded.
+    ``tile_side``, ``batches``, ``tasks`` and ``unit_accumulator_mib`` (one unit's best/serving
+    arrays over a tile: a merge holds two), once the last tile is yielded.
     """
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     sites = np.flatnonzero(np.bincount(txs.cell_site[txs.usable], minlength=len(txs.site_x)))
@@ -240,6 +241,7 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
     stats |= {"sites": int(len(sites)), "ray_points": ray, "points_evaluated": pts,
               "links": links, "grid_cells": int(grid.mask.sum()), "tiles": len(tiles),
               "tile_side": int(side), "batches": len(batches), "tasks": ex.tasks,
+              "unit_accumulator_mib": round(n_groups * side * side * 12 / 2**20, 1),
               "itm_bits": bits & _ITM_INPUT_BITS}
     if screen:
         stats |= {"screen_factor": int(opts.screen_factor),
