@@ -101,6 +101,31 @@ def test_point_engine_and_coverage_matrix_on_the_cluster(cluster):
     assert (m_local != m_dask).nnz == 0 and m_local.nnz > 0
 
 
+def test_plan_candidate_matrices_on_the_cluster(cluster):
+    """The plan's candidate coverage (what ``phusong plan --workers/--scheduler`` computes on
+    the cluster) equals the local one."""
+    import pandas as pd
+
+    from phusong.planning.radios import candidate_coverage
+    from tests.test_coverage_engine import X0, Y0
+
+    b = _bundle()
+    cands = pd.DataFrame({"candidate_id": ["N1", "N2", "U1"],
+                          "operator": ["Viettel", "VNPT", "Viettel"], "tech": ["4G", "5G", "5G"],
+                          "band": ["B3", "n78", "n41"], "height_m": [30.0, 35.0, 30.0],
+                          "x_m": [X0 + 3000, X0 + 6000, X0 + 9000],
+                          "y_m": [Y0 - 2000, Y0 - 7000, Y0 - 5000]})
+    rng = np.random.default_rng(2)
+    x = X0 + rng.uniform(0, 10_000, 400)
+    y = Y0 - rng.uniform(0, 10_000, 400)
+    local = candidate_coverage(cands, x, y, b.dem, model="itm")
+    remote = candidate_coverage(cands, x, y, b.dem, model="itm", executor=cluster)
+    assert set(local) == set(remote) == {"4G", "5G"}
+    for t in local:
+        assert (local[t] != remote[t]).nnz == 0
+    assert local["4G"].nnz > 0 and local["5G"].nnz > 0
+
+
 # ---- a scheduler and two workers started from the shell ------------------------------------
 
 def _free_port() -> int:
