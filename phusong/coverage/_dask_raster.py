@@ -163,10 +163,6 @@ def _union(wins):
             max(w[3] for w in wins))
 
 
-def _overlap(a, b) -> bool:
-    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
-
-
 def _tree(ex, parts, every: list):
     while len(parts) > 1:
         nxt = [ex.submit(_merge, parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
@@ -177,18 +173,33 @@ def _tree(ex, parts, every: list):
     return parts[0] if parts else None
 
 
+def _windows(grid: Grid, txs, sites) -> np.ndarray:
+    """(n, 4) windows ``r0, r1, c0, c1`` of ``sites`` on ``grid`` (empty: r1 ≤ r0)."""
+    return np.array([_window(grid, float(txs.site_x[s]), float(txs.site_y[s]),
+                             float(txs.site_radius_m[s])) for s in sites],
+                    np.int64).reshape(-1, 4)
+
+
+def _overlaps(wins: np.ndarray, win) -> np.ndarray:
+    """Which non-empty windows of ``wins`` overlap ``win``."""
+    r0, r1, c0, c1 = win
+    return ((wins[:, 1] > wins[:, 0]) & (wins[:, 3] > wins[:, 2]) & (wins[:, 0] < r1)
+            & (r0 < wins[:, 1]) & (wins[:, 2] < c1) & (c0 < wins[:, 3]))
+
+
 def _coarse_tasks(ex, ctx_f, terrain_f, txs_f, txs, coarse, batches, n_groups):
     """Coarse units and per-batch reference bests (futures; None where a batch has none)."""
-    wins = [[_window(coarse, float(txs.site_x[s]), float(txs.site_y[s]),
-                     float(txs.site_radius_m[s])) for s in b] for b in batches]
-    regions = [_union(w) for w in wins]
+    regions = [_union(_windows(coarse, txs, b).tolist()) for b in batches]
     parts = [ex.submit(_coarse_batch, ctx_f, terrain_f, txs_f, b) for b in batches]
+    has = np.array([r is not None for r in regions])
+    boxes = np.array([r if r is not None else (0, 0, 0, 0) for r in regions],
+                     np.int64).reshape(-1, 4)
     bests = []
     for reg in regions:
         if reg is None:
             bests.append(None)
             continue
-        deps = [p for p, r in zip(parts, regions, strict=True) if r is not None and _overlap(r, reg)]
+        deps = [parts[i] for i in np.flatnonzero(has & _overlaps(boxes, reg))]
         bests.append(ex.submit(_coarse_best, n_groups, reg, *deps))
     return parts, bests
 
@@ -216,8 +227,7 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
                                        n_groups)
     else:
         cparts = cbests = [None] * len(batches)
-    fine_wins = [[_window(grid, float(txs.site_x[s]), float(txs.site_y[s]),
-                          float(txs.site_radius_m[s])) for s in b] for b in batches]
+    fine_wins = [_windows(grid, txs, b) for b in batches]
     tiles = tile_windows(grid.shape, side)
     finals, every = [], [p for p in list(cparts) + list(cbests) if p is not None]
     for win in tiles:
@@ -226,11 +236,10 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
         units = []
         if mask.any():
             for b, bw, cp, cb in zip(batches, fine_wins, cparts, cbests, strict=True):
-                reach = [s for s, w in zip(b, bw, strict=True)
-                         if w[1] > w[0] and w[3] > w[2] and _overlap(w, win)]
-                if reach:
+                reach = b[_overlaps(bw, win)]
+                if len(reach):
                     units.append(ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, mask,
-                                           np.asarray(reach, np.int64), cp, cb))
+                                           reach.astype(np.int64), cp, cb))
         every += units
         finals.append(ex.submit(_finish, ctx_f, win, mask, _tree(ex, units, every), kw))
     pts = ray = links = bits = 0
