@@ -16,9 +16,13 @@ The graph mirrors :func:`phusong.coverage._raster.raster_links` unit for unit:
    any partition gives the same arrays), then one task turns them into the tile's output
    rasters (:func:`tile_outputs`), which the client writes as they arrive.
 
-The prepared DEM and the transmitters are scattered once to every worker. A worker holds at
-most a tile's accumulators (2 × ``n_groups × side² × 12`` bytes in a merge), a batch's coarse
-windows and the DEM. The client holds the grid's mask (1 byte per cell) and the coarse grid.
+The prepared DEM and the transmitters reach the workers once (:meth:`DaskExecutor.scatter`).
+A fine unit holds one tile's accumulators (2 × ``n_groups × side² × 12`` bytes in a merge);
+the coarse pass is not bounded that way yet: a batch's result keeps every site's coarse window
+(values and reference part) and a reference-best task gathers the results of every batch
+overlapping its own (measured: 2.4–2.9 GiB per worker on a district of the twin at 30 m,
+``benchmarks/bench_dask.py``). The client holds the grid's mask (1 byte per cell) and the
+coarse grid.
 """
 
 from __future__ import annotations
