@@ -27,6 +27,7 @@ __all__ = [
     "OutputError",
     "ModelError",
     "InfeasibleError",
+    "ClusterError",
     "PhusongWarning",
     "RepairWarning",
     "ValidityWarning",
@@ -68,6 +69,13 @@ class ModelError(PhusongError, ValueError):
 
 class InfeasibleError(PhusongError, ValueError):
     """A budget or target cannot be reached; the message says what is reachable."""
+
+
+class ClusterError(PhusongError, ConnectionError):
+    """A dask scheduler cannot be reached or was lost mid-run (not the user's data: the CLI
+    exits 1, see ``exit_code``)."""
+
+    exit_code = 1
 
 
 class PhusongWarning(UserWarning):

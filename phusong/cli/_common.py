@@ -53,7 +53,8 @@ def emit(report: dict, *, as_json: bool, lines: list[str] | None = None) -> None
 
 
 def command_errors(fn):
-    """Turn :class:`PhusongError` into one line on stderr and exit 2; other errors exit 1.
+    """Turn :class:`PhusongError` into one line on stderr and exit 2 (or the error's
+    ``exit_code``: 1 for :class:`phusong.errors.ClusterError`); other errors exit 1.
 
     phusong warnings are printed as one line each on stderr, prefixed ``warning:``.
     """
@@ -67,7 +68,7 @@ def command_errors(fn):
             except PhusongError as exc:
                 _flush(caught)
                 click.echo(f"error: {exc}", err=True)
-                sys.exit(2)
+                sys.exit(getattr(exc, "exit_code", 2))
             except KeyboardInterrupt:
                 click.echo("interrupted", err=True)
                 sys.exit(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from phusong import settings
+from phusong.cli._cluster import cluster_options, open_executor
 from phusong.cli._common import (
     command_errors,
     emit,
@@ -63,13 +64,14 @@ class _BundleOrSite(click.Group):
 @click.option("--no-clutter", is_flag=True,
               help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@cluster_options
 @json_option
 @quiet_option
 @click.pass_context
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
              screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, overwrite,
-             as_json, quiet):
+             workers, scheduler, as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
@@ -89,12 +91,14 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 
     bundle = load_bundle(bundle_path)
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
-    with progress("coverage raster (sites)", n_sites, quiet=quiet or as_json) as advance:
+    with open_executor(workers, scheduler, quiet=quiet or as_json) as ex, \
+            progress("coverage raster (sites)", n_sites, quiet=quiet or as_json or ex is not None
+                     ) as advance:
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
                             resolution_m=resolution_m or None, threads=resolve_threads(threads),
                             overwrite=overwrite, progress=advance, clutter=not no_clutter,
                             reliability_pct=reliability_pct, sinr=not no_sinr,
-                            require_sinr=require_sinr,
+                            require_sinr=require_sinr, executor=ex,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
                                else {"screen_margin_db": screen_margin_db}))

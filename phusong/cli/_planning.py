@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from phusong import settings
+from phusong.cli._cluster import cluster_options, open_executor
 from phusong.cli._common import command_errors, emit, json_option, progress, quiet_option
 
 __all__ = ["COMMANDS", "apply_cmd", "gaps_cmd", "plan_cmd", "plan_group"]
@@ -122,12 +123,14 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
               "new|upgrade, tech, operator; optional candidate_id, band, bands, height_m, site_id, "
               "cost_vnd), offered in the first plan year beside the generated ones.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing plan folder.")
+@cluster_options
 @json_option
 @quiet_option
 @command_errors
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
              infer_feeders: bool, provincial_pop: str | None, candidates_path: Path | None,
-             overwrite: bool, as_json: bool, quiet: bool) -> None:
+             overwrite: bool, workers: int | None, scheduler: str | None, as_json: bool,
+             quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
     from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
@@ -143,8 +146,10 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
 
         user = read_vector(candidates_path, what="candidates")[0]
         user.attrs["source"] = str(candidates_path)  # errors name the file
-    with progress("planning", quiet=quiet):
-        plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user)
+    with open_executor(workers, scheduler, quiet=quiet or as_json) as ex, \
+            progress("planning", quiet=quiet or ex is not None):
+        plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user,
+                         executor=ex)
     lines = plan_summary_lines(plan)
     if infer_feeders:
         from phusong.planning.centres import assume_pops

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
+    "DaskExecutor": "_dask_exec",
     "bullington_db": "_diffraction",
     "deygout_db": "_diffraction",
     "EngineOptions": "_engine",

@@ -396,7 +396,8 @@ def _itm_args(prof, nv, step, cp, opts):
     return flat, start[cp], count[cp], step[cp]
 
 
-def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> LinkResult:
+def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions, *,
+               executor=None) -> LinkResult:
     """Received power of every (receiver, cell) link within the cell's technology radius.
 
     Parameters
@@ -409,6 +410,8 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
         Elevation.
     opts : EngineOptions
         Model and batching.
+    executor : phusong.coverage.DaskExecutor, optional
+        Run the batches on dask.distributed instead of local threads (same result).
 
     Returns
     -------
@@ -429,7 +432,11 @@ def link_pairs(tx: pd.DataFrame, rx_x_m, rx_y_m, dem, opts: EngineOptions) -> Li
     ps, pr = _pairs(txs, rx_x, rx_y, rx_ok)
     bounds = list(range(0, len(ps), opts.batch_pairs)) + [len(ps)]
     chunks = [(ps[a:b], pr[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-    if opts.threads == 1 or len(chunks) <= 1:
+    if executor is not None and chunks:
+        # dask workers: each task runs the serial kernels (a worker runs several tasks on its
+        # threads at once, and numba's parallel kernels must not be launched concurrently)
+        parts = executor.map_units(_unit, chunks, (txs, terrain, rx_x, rx_y, opts, True))
+    elif opts.threads == 1 or len(chunks) <= 1:
         # one thread: the compiled kernels run parallel inside each unit (numba's threads)
         ctx = (txs, terrain, rx_x, rx_y, opts, False)
         parts = [_unit(a, b, ctx) for a, b in chunks]

@@ -51,7 +51,8 @@ from phusong.errors import DataError, ValidityWarning
 #: ITM warning bits that come from the inputs (heights, frequency, percentages).
 _ITM_INPUT_BITS = 0x0001 | 0x0002 | 0x0004 | 0x2000
 
-__all__ = ["Grid", "grid_over", "numba_threads", "on_dem", "raster_links", "ray_profiles"]
+__all__ = ["Grid", "coarse_grid", "coarse_site", "grid_over", "numba_threads", "on_dem",
+           "raster_links", "ray_profiles", "warn_itm_bits"]
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,21 @@ class Grid:
     transform: Affine
     shape: tuple[int, int]
     mask: np.ndarray  # True = evaluate
+    #: Rows and columns of a parent grid above and left of this one (a tile, see :meth:`tile`);
+    #: ``transform`` is then the parent's, so cell centres are computed exactly as there.
+    offset: tuple[int, int] = (0, 0)
 
     @property
     def resolution_m(self) -> float:
         """Cell size, m."""
         return float(self.transform.a)
+
+    def tile(self, r0: int, r1: int, c0: int, c1: int, mask: np.ndarray | None = None) -> Grid:
+        """Rows ``r0:r1`` and columns ``c0:c1`` of this grid (its mask, or ``mask`` of that
+        tile's shape); cell values computed on it equal those of the whole grid."""
+        m = self.mask[r0:r1, c0:c1] if mask is None else mask
+        return Grid(self.transform, (r1 - r0, c1 - c0), np.ascontiguousarray(m),
+                    (self.offset[0] + r0, self.offset[1] + c0))
 
 
 def grid_over(polygon_work, resolution_m: float, terrain: Terrain | None = None) -> Grid:
@@ -150,12 +161,14 @@ _SERIAL = _Kernels(sample_rays_serial, itm_ray_losses_serial, site_links_serial)
 
 
 def _window(grid: Grid, sx: float, sy: float, R: float) -> tuple[int, int, int, int]:
-    """Rows ``r0:r1`` and columns ``c0:c1`` of the grid within ``R`` of ``(sx, sy)``."""
+    """Rows ``r0:r1`` and columns ``c0:c1`` of the grid within ``R`` of ``(sx, sy)`` (of the
+    tile, for a tile: indices relative to its offset)."""
     t, res = grid.transform, grid.resolution_m
-    c0 = max(0, int(math.floor((sx - R - t.c) / res)))
-    c1 = min(grid.shape[1], int(math.ceil((sx + R - t.c) / res)) + 1)
-    r0 = max(0, int(math.floor((t.f - (sy + R)) / res)))
-    r1 = min(grid.shape[0], int(math.ceil((t.f - (sy - R)) / res)) + 1)
+    ro, co = grid.offset
+    c0 = max(0, int(math.floor((sx - R - t.c) / res)) - co)
+    c1 = min(grid.shape[1], int(math.ceil((sx + R - t.c) / res)) + 1 - co)
+    r0 = max(0, int(math.floor((t.f - (sy + R)) / res)) - ro)
+    r1 = min(grid.shape[0], int(math.ceil((t.f - (sy - R)) / res)) + 1 - ro)
     return r0, r1, c0, c1
 
 
@@ -180,14 +193,15 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     bands, cell_band_local = np.unique(txs.freq[cells], return_inverse=True)
     f_radius = np.array([txs.radius_m[cells][cell_band_local == b].max()
                          for b in range(len(bands))])
+    ro, co = grid.offset
     keep = None if keep_fn is None else keep_fn(s, cells, cell_band_local, len(bands),
-                                                (r0, r1, c0, c1))
+                                                (r0 + ro, r1 + ro, c0 + co, c1 + co))
     use_keep = keep is not None
     if keep is None:
         keep = np.zeros((len(bands), 0, 0), np.bool_)
     flat, dx, dy, uop, uk, uj, need, slot, last = site_pixels(
         grid.mask, float(t.c), float(t.f), res, r0, r1, c0, c1, sx, sy, R, n_rays, n_s, step,
-        f_radius, keep, use_keep)
+        f_radius, keep, use_keep, ro, co)
     if flat.size == 0:
         return 0, 0, 0, 0
     if opts.model not in ("itm", "p1812") and opts.diffraction == "deygout":
@@ -384,18 +398,80 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
                          lambda: _Acc(n_groups, rows * cols, keys, n_keys), progress)
     stats |= {"ray_points": acc.ray_points, "points_evaluated": acc.points,
               "links": acc.links}
-    if acc.bits & _ITM_INPUT_BITS:
-        from phusong.coverage.itm import describe_warnings
-
-        warnings.warn("ITM used near the limits of its validity on the raster: "
-                      + "; ".join(describe_warnings(acc.bits & _ITM_INPUT_BITS))
-                      + " (results less reliable)", ValidityWarning, stacklevel=2)
+    warn_itm_bits(acc.bits, stacklevel=3)
     stats["grid_cells"] = int(grid.mask.sum())
     if extra is not None and acc.sinr[0].shape[0] > 0:
         extra["power_sum_q"] = acc.sinr[0].reshape(-1, rows, cols)
         extra["second_dbm"] = acc.sinr[2].reshape(n_groups, rows, cols)
     return (acc.best.reshape(n_groups, rows, cols), acc.arg.reshape(n_groups, rows, cols),
             stats)
+
+
+def coarse_grid(grid: Grid, opts) -> Grid:
+    """The screening's coarse grid: ``opts.screen_factor`` times coarser than ``grid``, every
+    coarse cell of the ``screen_window`` block around a fine cell of the mask masked in."""
+    from scipy import ndimage  # here: one-site runs never screen
+
+    f = int(opts.screen_factor)
+    rows, cols = grid.shape
+    rc, cc = -(-rows // f), -(-cols // f)
+    pad = np.zeros((rc * f, cc * f), bool)
+    pad[:rows, :cols] = grid.mask
+    mask = pad.reshape(rc, f, cc, f).any(axis=(1, 3))
+    half = max(1, int(opts.screen_window) // 2)
+    mask = ndimage.binary_dilation(mask, np.ones((2 * half + 1, 2 * half + 1), bool))
+    t = grid.transform
+    return Grid(Affine(t.a * f, 0, t.c, 0, t.e * f, t.f), (rc, cc), mask)
+
+
+def coarse_site(s, txs, terrain, coarse: Grid, opts, step, group, kern=_PARALLEL):
+    """Site ``s`` on its own window of the coarse grid (a pure work unit of the screening).
+
+    Returns ``(unit result, (r0, c0, groups, values) or None, inner)``: the site's rx per
+    group of its own on coarse rows ``r0:`` and columns ``c0:``, and the same values kept only
+    where the site surely reaches every fine cell of the coarse cell and its neighbours (what
+    enters the reference best).
+    """
+    t = coarse.transform
+    res_c = coarse.resolution_m
+    reach = 1.5 * math.sqrt(2.0) * res_c
+    sx, sy = float(txs.site_x[s]), float(txs.site_y[s])
+    r0, r1, c0, c1 = _window(coarse, sx, sy, float(txs.site_radius_m[s]))
+    if r1 <= r0 or c1 <= c0:
+        return (0, 0, 0, 0), None, None
+    # the site runs on its own window of the coarse grid, into arrays of its own
+    # groups only (small, whatever the province and the number of groups)
+    sub = Grid(Affine(res_c, 0, t.c + c0 * res_c, 0, -res_c, t.f - r0 * res_c),
+               (r1 - r0, c1 - c0), np.ascontiguousarray(coarse.mask[r0:r1, c0:c1]))
+    cells = txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]]
+    gs, local_g = np.unique(group[cells], return_inverse=True)
+    local = np.zeros(len(group), np.int64)
+    local[cells] = local_g
+    b = np.full((len(gs), sub.shape[0] * sub.shape[1]), -np.inf, np.float32)
+    a = np.full(b.shape, -1, np.int64)
+    res = _site_unit(s, (txs, terrain, sub, opts, step), b, a, local, None, kern)
+    v = b.reshape(len(gs), r1 - r0, c1 - c0)
+    # the reference best only takes a site where it surely reaches every fine cell of
+    # the coarse cell and its neighbours: a site strong at the edge of its radius must
+    # not screen out the sites that serve just beyond it
+    ys = t.f - (np.arange(r0, r1) + 0.5) * res_c
+    xs = t.c + (np.arange(c0, c1) + 0.5) * res_c
+    dist = np.hypot(xs[None, :] - sx, ys[:, None] - sy)
+    inner = np.empty_like(v)
+    for i, g in enumerate(gs):
+        r_g = float(txs.radius_m[cells[group[cells] == g]].min())
+        inner[i] = np.where(dist <= r_g - reach, v[i], -np.inf)
+    return res, (r0, c0, gs, v), inner
+
+
+def warn_itm_bits(bits: int, stacklevel: int = 2) -> None:
+    """Warn (:class:`ValidityWarning`) when ITM's input warning bits are among ``bits``."""
+    if bits & _ITM_INPUT_BITS:
+        from phusong.coverage.itm import describe_warnings
+
+        warnings.warn("ITM used near the limits of its validity on the raster: "
+                      + "; ".join(describe_warnings(bits & _ITM_INPUT_BITS))
+                      + " (results less reliable)", ValidityWarning, stacklevel=stacklevel)
 
 
 class _Screen:
@@ -413,63 +489,43 @@ class _Screen:
     """
 
     def __init__(self, txs, terrain, grid: Grid, opts, step, group, n_groups, sites):
-        from scipy import ndimage  # here: one-site runs never screen
-
-        f = int(opts.screen_factor)
-        rows, cols = grid.shape
-        rc, cc = -(-rows // f), -(-cols // f)
-        pad = np.zeros((rc * f, cc * f), bool)
-        pad[:rows, :cols] = grid.mask
-        mask = pad.reshape(rc, f, cc, f).any(axis=(1, 3))
-        # every coarse cell of the block around a fine cell gets its values
-        half = max(1, int(opts.screen_window) // 2)
-        mask = ndimage.binary_dilation(mask, np.ones((2 * half + 1, 2 * half + 1), bool))
-        t = grid.transform
-        self.coarse = Grid(Affine(t.a * f, 0, t.c, 0, t.e * f, t.f), (rc, cc), mask)
-        self.factor, self.margin = f, float(opts.screen_margin_db)
-        self.window = int(opts.screen_window)
-        self.group = group
-        self.values: dict[int, tuple] = {}
-        self.best = np.full((n_groups, rc, cc), -np.inf, np.float32)
+        self.coarse = coarse_grid(grid, opts)
+        self._setup(opts, group, {}, np.full((n_groups,) + self.coarse.shape, -np.inf,
+                                             np.float32))
         lock = threading.Lock()
-        res_c = self.coarse.resolution_m
-        reach = 1.5 * math.sqrt(2.0) * res_c
 
         def work(s, acc, kern):
-            sx, sy = float(txs.site_x[s]), float(txs.site_y[s])
-            r0, r1, c0, c1 = _window(self.coarse, sx, sy, float(txs.site_radius_m[s]))
-            if r1 <= r0 or c1 <= c0:
+            res, values, inner = coarse_site(s, txs, terrain, self.coarse, opts, step, group,
+                                             kern)
+            acc.add(res)
+            if values is None:
                 return
-            # the site runs on its own window of the coarse grid, into arrays of its own
-            # groups only (small, whatever the province and the number of groups)
-            sub = Grid(Affine(res_c, 0, t.c + c0 * res_c, 0, -res_c, t.f - r0 * res_c),
-                       (r1 - r0, c1 - c0), np.ascontiguousarray(mask[r0:r1, c0:c1]))
-            cells = txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]]
-            gs, local_g = np.unique(group[cells], return_inverse=True)
-            local = np.zeros(len(group), np.int64)
-            local[cells] = local_g
-            b = np.full((len(gs), sub.shape[0] * sub.shape[1]), -np.inf, np.float32)
-            a = np.full(b.shape, -1, np.int64)
-            acc.add(_site_unit(s, (txs, terrain, sub, opts, step), b, a, local, None, kern))
-            v = b.reshape(len(gs), r1 - r0, c1 - c0)
-            # the reference best only takes a site where it surely reaches every fine cell of
-            # the coarse cell and its neighbours: a site strong at the edge of its radius must
-            # not screen out the sites that serve just beyond it
-            ys = t.f - (np.arange(r0, r1) + 0.5) * res_c
-            xs = t.c + (np.arange(c0, c1) + 0.5) * res_c
-            dist = np.hypot(xs[None, :] - sx, ys[:, None] - sy)
-            inner = np.empty_like(v)
-            for i, g in enumerate(gs):
-                r_g = float(txs.radius_m[cells[group[cells] == g]].min())
-                inner[i] = np.where(dist <= r_g - reach, v[i], -np.inf)
+            r0, c0, gs, v = values
             with lock:
-                self.values[s] = (r0, c0, gs, v)
+                self.values[s] = values
                 for i, g in enumerate(gs):
-                    w = self.best[g, r0:r1, c0:c1]  # a view: updated in place
+                    w = self.best[g, r0:r0 + v.shape[1], c0:c0 + v.shape[2]]  # a view
                     np.maximum(w, inner[i], out=w)
 
         acc = _for_sites(sites, work, opts.threads, lambda: _Acc(0, 0))
         self.points = acc.points
+
+    def _setup(self, opts, group, values, best) -> None:
+        self.factor, self.margin = int(opts.screen_factor), float(opts.screen_margin_db)
+        self.window = int(opts.screen_window)
+        self.group = group
+        self.values: dict[int, tuple] = values
+        self.best = best
+
+    @classmethod
+    def from_parts(cls, opts, group, values: dict, best) -> _Screen:
+        """A screen from coarse values computed elsewhere (:func:`coarse_site` per site) and
+        the reference best over the coarse cells ``keep`` reads (an array indexed with
+        coarse-grid rows and columns, e.g. a window of it that translates its indices)."""
+        self = cls.__new__(cls)
+        self._setup(opts, group, values, best)
+        self.points = 0
+        return self
 
     def keep(self, s, cells, cell_band_local, n_bands, window):
         """(n_bands, r1 − r0, c1 − c0) bool: fine cells of ``window`` where band b is wanted."""

@@ -122,8 +122,12 @@ def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last):
 
 @njit(**_JIT)
 def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s, step,
-                f_radius, keep, use_keep):
+                f_radius, keep, use_keep, ro, co):
     """Grid cells within ``radius`` of a site and the ray point serving each.
+
+    ``mask`` may be a tile whose cell ``(r, c)`` is cell ``(r + ro, c + co)`` of the grid of
+    origin ``(gx0, gy0)``; rows ``r0:r1`` and columns ``c0:c1`` index the tile, and the cell
+    centres are computed from the grid indices, so a tile gives the same values as the grid.
 
     With ``use_keep``, band ``f`` is only wanted at cells where ``keep[f, r − r0, c − c0]``
     (the screening of :mod:`._raster`), and cells wanted by no band are left out.
@@ -152,11 +156,11 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
     n = 0
     n_u = 0
     for r in range(r0, r1):
-        cy = gy0 - (r + 0.5) * res
+        cy = gy0 - (r + ro + 0.5) * res
         for c in range(c0, c1):
             if not mask[r, c]:
                 continue
-            dx = gx0 + (c + 0.5) * res - sx
+            dx = gx0 + (c + co + 0.5) * res - sx
             dy = cy - sy
             d = math.hypot(dx, dy)
             if d > radius:

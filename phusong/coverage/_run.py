@@ -18,10 +18,11 @@ from phusong.coverage._engine import (
     TxSet,
 )
 from phusong.coverage._link import transmitters
-from phusong.coverage._raster import grid_over, on_dem, raster_links
+from phusong.coverage._raster import grid_over, on_dem, raster_links, warn_itm_bits
 from phusong.coverage._score import _groups, score_points
 from phusong.coverage._site import predict_site, write_grid, write_site_tif
 from phusong.coverage._terrain import prepare_terrain
+from phusong.coverage._tiles import local_tiles, tile_side, write_coverage_rasters
 from phusong.crs import transform_points
 from phusong.errors import DataError
 
@@ -77,7 +78,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                scores: pd.DataFrame | None = None,
                screen_margin_db: float | None = SCREEN_MARGIN_DB,
                clutter: bool = True, reliability_pct: float = settings.RELIABILITY_PCT,
-               sinr: bool = True, require_sinr: bool = False) -> dict:
+               sinr: bool = True, require_sinr: bool = False, executor=None,
+               tile_cells: int | None = None) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
@@ -93,10 +95,17 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     and ``margin_db_{tech}.tif`` (best minus second best of the serving operator, dB).
     ``require_sinr`` makes 4G/5G covered only where the SINR also reaches
     ``settings.INTERFERENCE.sinr_min_db`` (villages, and the raster's covered percentages).
+    ``executor``, a :class:`phusong.coverage.DaskExecutor`, runs villages and raster on
+    dask.distributed (site batches × receiver tiles); the files are byte-identical to the
+    local run's (``coverage.json`` aside: it reports the executor, seconds and memory).
+    ``tile_cells`` overrides the receiver tile side (a multiple of 256 cells; default
+    :func:`tile_side`'s rule); the files do not depend on it.
 
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
-    ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering), ``unknown.tif``
+    ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering),
+    ``coverage_prob_{tech}.tif`` and the SINR/margin rasters above, as tiled
+    Cloud-Optimised GeoTIFFs (:mod:`._tiles`), ``unknown.tif``
     (1: a cell of the communes off the DEM, coverage unknown; 0 elsewhere), ``sites.csv`` and
     ``coverage.json`` (the returned report). No rasters when ``resolution_m`` is None.
     """
@@ -120,7 +129,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                               settings.WORK_CRS)
     if scores is None:
         scores = score_points(tx, vx, vy, terrain, techs=techs, opts=opts,
-                              require_sinr=require_sinr)
+                              require_sinr=require_sinr, executor=executor)
         scores.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     elif not scores.index.equals(pd.Index(villages["village_id"].to_numpy())):
         raise DataError("coverage: the village scores given do not match the bundle's villages; "
@@ -155,80 +164,40 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             from phusong.coverage.interference import cell_keys
 
             keys, n_keys = cell_keys(tx) if sinr else (None, 0)
-            extra: dict = {}
-            best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts, progress,
-                                             cell_key=keys, n_keys=n_keys, extra=extra)
-            th = settings.THRESHOLDS_DBM
-            for t in techs:
-                gi = [i for i, (tt, _) in enumerate(pairs) if tt == t]
-                sub = best[gi]
-                top = sub.max(axis=0)
-                which = np.argmax(sub, axis=0)
-                cell = np.take_along_axis(arg[gi], which[None], axis=0)[0]
-                serving = np.where(cell >= 0, site_code[np.maximum(cell, 0)], -1).astype("int32")
-                out = np.where(np.isfinite(top), top, np.nan).astype("float32")
-                write_grid(tmp / f"best_dbm_{t}.tif", out, grid.transform, nodata=np.nan,
-                           unit="dBm")
-                write_grid(tmp / f"serving_site_{t}.tif", serving, grid.transform, nodata=-1)
-                n_ops = (sub >= th[t]).sum(axis=0).astype("uint8")
-                n_ops[~grid.mask] = 255
-                write_grid(tmp / f"operators_{t}.tif", n_ops, grid.transform, nodata=255)
-                prob = _probability(top, th[t], opts)
-                prob[~grid.mask] = np.nan
-                write_grid(tmp / f"coverage_prob_{t}.tif", prob, grid.transform, nodata=np.nan,
-                           unit="probability")
-                covered = top >= th[t]
-                if "power_sum_q" in extra and t in ("4G", "5G"):
-                    s_db = _write_sinr(tmp, t, gi, sub, arg, keys, extra, grid)
-                    if require_sinr and t in settings.INTERFERENCE.sinr_min_db:
-                        with np.errstate(invalid="ignore"):
-                            covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
-                inside = grid.mask
-                report.setdefault("raster_covered_pct", {})[t] = round(
-                    100.0 * float(covered[inside].sum()) / max(int(inside.sum()), 1), 2)
+            side = tile_cells or tile_side(len(pairs))
+            if side % 256:
+                raise DataError(f"tile side {side} cells: use a multiple of 256")
+            kw = {"techs": techs, "pairs": pairs, "site_code": site_code,
+                  "thresholds_dbm": settings.THRESHOLDS_DBM, "keys": keys,
+                  "require_sinr": require_sinr}
+            if executor is None:
+                extra: dict = {}
+                best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts,
+                                                 progress, cell_key=keys, n_keys=n_keys,
+                                                 extra=extra)
+                tiles = local_tiles(best, arg, grid.mask, side, extra=extra, opts=opts, **kw)
+                with_sinr = "power_sum_q" in extra
+            else:
+                from phusong.coverage._dask_raster import dask_raster_tiles
+
+                rstats = {}
+                tiles = dask_raster_tiles(executor, txs, g, len(pairs), terrain, grid, opts,
+                                          side, rstats, n_keys=n_keys, **kw)
+                with_sinr = keys is not None and n_keys > 0
+            report["raster_covered_pct"] = write_coverage_rasters(
+                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr)
+            if executor is not None:
+                warn_itm_bits(rstats.pop("itm_bits"))
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
                                          "cells_unknown": int(off.sum()),
                                          "shape": list(grid.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
+        if executor is not None:
+            report["executor"] = executor.describe()
         report["seconds"] = round(time.perf_counter() - t0, 3)
         (tmp / "coverage.json").write_text(json.dumps(report, indent=1, default=_jsonable),
                                            encoding="utf-8")
     return report
-
-
-def _write_sinr(tmp: Path, tech: str, gi, sub, arg, keys, extra, grid) -> np.ndarray:
-    """``sinr_db_{tech}.tif`` and ``margin_db_{tech}.tif`` of the technology's best server."""
-    from phusong.coverage.interference import sinr_db
-
-    which = np.argmax(sub, axis=0)
-    g_best = np.asarray(gi)[which]
-    top = np.take_along_axis(sub, which[None], axis=0)[0].astype(float)
-    cell = np.take_along_axis(arg[gi], which[None], axis=0)[0]
-    k = np.where(cell >= 0, keys[np.maximum(cell, 0)], -1)
-    sums = extra["power_sum_q"]
-    r, c = np.indices(top.shape)
-    s = np.where(k >= 0, sums[np.maximum(k, 0), r, c], 0)
-    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech).astype("float32")
-    second = extra["second_dbm"][g_best, r, c].astype(float)
-    with np.errstate(invalid="ignore"):
-        margin = np.where(np.isfinite(top), top - second, np.nan).astype("float32")
-    out[~grid.mask] = np.nan
-    margin[~grid.mask] = np.nan
-    write_grid(tmp / f"sinr_db_{tech}.tif", out, grid.transform, nodata=np.nan, unit="dB")
-    write_grid(tmp / f"margin_db_{tech}.tif", margin, grid.transform, nodata=np.nan, unit="dB")
-    return out
-
-
-def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
-    """Probability (float32, 0–1) that a level given at ``opts.reliability_pct`` % of
-    locations clears the threshold: lognormal with the environment's σ about its median."""
-    from scipy.special import ndtri
-
-    from phusong.coverage.reliability import coverage_probability, sigma_db
-
-    sigma = sigma_db(opts.environment)
-    median = rx_dbm + float(ndtri(opts.reliability_pct / 100.0)) * sigma
-    return coverage_probability(median, threshold_dbm, sigma).astype("float32")
 
 
 def _jsonable(o):

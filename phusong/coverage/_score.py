@@ -32,7 +32,7 @@ def _groups(tx: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
 def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
                  opts: EngineOptions | None = None,
                  thresholds_dbm: dict | None = None,
-                 require_sinr: bool = False) -> pd.DataFrame:
+                 require_sinr: bool = False, executor=None) -> pd.DataFrame:
     """Best server per (technology, operator) at arbitrary receiver points.
 
     Parameters
@@ -52,6 +52,8 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
     require_sinr : bool
         4G/5G count as covered only where the SINR also reaches
         ``settings.INTERFERENCE.sinr_min_db``.
+    executor : phusong.coverage.DaskExecutor, optional
+        Run on dask.distributed (identical result).
 
     Returns
     -------
@@ -69,7 +71,7 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
     x = np.asarray(x_m, float)
     y = np.asarray(y_m, float)
     g, pairs = _groups(tx)
-    res = link_pairs(tx, x, y, terrain, opts)
+    res = link_pairs(tx, x, y, terrain, opts, executor=executor)
     best, arg = best_by_group(res.rx_idx, res.cell_idx, res.rx_dbm, len(x), g, len(pairs))
     site_ids = tx["site_id"].to_numpy() if "site_id" in tx.columns else np.arange(len(tx))
     cols: dict[str, np.ndarray] = {}
@@ -111,7 +113,7 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                    rx_height_m: float = settings.RADIO.rx_height_m,
                    thresholds_dbm: dict | None = None, clutter: bool = True,
                    reliability_pct: float = settings.RELIABILITY_PCT,
-                   require_sinr: bool = False) -> pd.DataFrame:
+                   require_sinr: bool = False, executor=None) -> pd.DataFrame:
     """Best received power, serving site and covered flags for every village of a bundle.
 
     Parameters
@@ -136,6 +138,8 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
         Percentage of locations the levels and flags hold for (50 = medians).
     require_sinr : bool
         4G/5G covered only where the SINR also reaches ``settings.INTERFERENCE.sinr_min_db``.
+    executor : phusong.coverage.DaskExecutor, optional
+        Run on dask.distributed (identical result).
 
     Returns
     -------
@@ -162,7 +166,7 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                          rx_height_m=rx_height_m, clutter=bundle_clutter(bundle, enabled=clutter),
                          reliability_pct=reliability_pct)
     out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm,
-                       require_sinr=require_sinr)
+                       require_sinr=require_sinr, executor=executor)
     out.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
     return out
 
@@ -171,7 +175,8 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
                     model: str = settings.DEFAULT_MODEL,
                     rx_height_m: float = settings.RADIO.rx_height_m,
                     threshold_dbm: float | None = None, margins: bool = False,
-                    diffraction: str = "bullington", threads: int = 1) -> sparse.csr_matrix:
+                    diffraction: str = "bullington", threads: int = 1,
+                    executor=None) -> sparse.csr_matrix:
     """Sparse receivers × transmitters matrix of covered flags (or margins).
 
     Parameters
@@ -189,6 +194,8 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         One threshold for all; default each row's technology threshold.
     margins : bool
         Store ``rx_dbm − threshold`` (dB, ≥ 0; explicit zeros kept) instead of True.
+    executor : phusong.coverage.DaskExecutor, optional
+        Run on dask.distributed (identical result).
 
     Returns
     -------
@@ -200,7 +207,7 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
                          rx_height_m=rx_height_m)
     x = np.asarray(x_m, float)
-    res = link_pairs(tx, x, y_m, dem, opts)
+    res = link_pairs(tx, x, y_m, dem, opts, executor=executor)
     th = (np.full(len(tx), float(threshold_dbm)) if threshold_dbm is not None else
           tx["tech"].map(settings.THRESHOLDS_DBM).to_numpy(float))
     margin = res.rx_dbm - th[res.cell_idx]

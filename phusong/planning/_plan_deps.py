@@ -20,11 +20,11 @@ __all__ = [
 ]
 
 
-def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL):
+def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None):
     """:func:`phusong.coverage.score_villages`."""
     from phusong.coverage import score_villages as f
 
-    return f(bundle, model=model)
+    return f(bundle, model=model, executor=executor)
 
 
 def transmitters(bundle):
@@ -34,11 +34,11 @@ def transmitters(bundle):
     return f(bundle)
 
 
-def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL):
+def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None):
     """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech)."""
     from phusong.coverage import coverage_matrix as f
 
-    return f(tx, x_m, y_m, dem, model=model)
+    return f(tx, x_m, y_m, dem, model=model, executor=executor)
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):

@@ -28,7 +28,7 @@ stands, and the year's money is the period's budget plus what was left (``carry_
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -179,7 +179,7 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
 def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = None,
               boundaries: str = "2020", village_cov: pd.DataFrame | None = None,
               fibre: pd.Series | None = None,
-              candidates: gpd.GeoDataFrame | None = None) -> Plan:
+              candidates: gpd.GeoDataFrame | None = None, executor=None) -> Plan:
     """Plan sites, 5G, fibre and a service per village for every year of ``scenario``.
 
     Parameters
@@ -204,6 +204,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         (checked before any heavy work: :func:`phusong.planning.candidates.check_candidates`,
         inside the province, known bands and sites; priced where ``cost_vnd`` is missing).
         Their ids keep the user's, prefixed by the year (``2025-{candidate_id}``).
+    executor : phusong.coverage.DaskExecutor, optional
+        Score villages and candidate sites on dask.distributed (identical plan).
 
     Returns
     -------
@@ -224,10 +226,11 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
     ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates)
-    ctx = Context(**{**ctx.__dict__, "fingerprint": source_fingerprint})
+    ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
     _check_scenario(s, notes)
     if village_cov is None:
-        village_cov = deps.score_villages(bundle, model=model)
+        on = {} if executor is None else {"executor": executor}
+        village_cov = deps.score_villages(bundle, model=model, **on)
     cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
         village_cov.set_index("village_id").reindex(ctx.ids)
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)

@@ -118,7 +118,7 @@ def candidate_transmitters(candidates, dem=None) -> pd.DataFrame:
 
 
 def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL,
-                       techs=("4G", "5G")) -> dict[str, sp.csr_matrix]:
+                       techs=("4G", "5G"), executor=None) -> dict[str, sp.csr_matrix]:
     """Villages × candidates coverage per technology (module doc).
 
     Parameters
@@ -133,6 +133,8 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
         Propagation model.
     techs : tuple of str
         Technologies to return (each gets a matrix, empty columns for candidates without it).
+    executor : phusong.coverage.DaskExecutor, optional
+        Compute the matrix on dask.distributed (identical result).
 
     Returns
     -------
@@ -144,7 +146,8 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
     empty = {t: sp.csr_matrix((n_v, n_c), dtype=bool) for t in techs}
     if not len(tx) or n_v == 0:
         return empty
-    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model), dtype=bool)
+    on = {} if executor is None else {"executor": executor}
+    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model, **on), dtype=bool)
     idx = _band_rows(candidates)[0]
     out = {}
     for t in techs:

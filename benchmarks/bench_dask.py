@@ -1,0 +1,168 @@
+"""Benchmark: coverage (villages + raster, ITM, screened) on local threads vs dask workers.
+
+For each area and resolution, runs :func:`phusong.coverage.run_bundle` in a fresh child
+process per configuration: local threads (the baseline, ``--threads``), then a LocalCluster of
+1 and of 2 worker processes (one thread each). Prints one JSON line per run: wall seconds,
+CPU seconds (client + workers, user + system: the robust figure on a shared machine), speed-up
+and overhead against the local run of the same area, peak resident memory of the
+child (the client) and of every worker process, tasks, tiles and the raster's links (site-cell
+pairs computed), the cost per site-cell and per grid cell (worker-seconds), and whether every
+output file but coverage.json is byte-identical to the local run's.
+
+Areas: ``province`` (the whole twin) and ``district:CODE`` (the communes of one district of the
+twin, with the sites within 25 km of it: the 30 m run of the whole twin, ≈ 5 M cells, is too
+heavy for a shared 2-core machine).
+
+Usage: .venv/bin/python benchmarks/bench_dask.py --bundle /tmp/twin
+       [--runs province@100,district:148@30] [--threads 2] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _subset(bundle, area: str):
+    """The bundle, or one district of it with the sites within 25 km."""
+    if area == "province":
+        return bundle
+    from phusong import settings
+    from phusong.bundle import Bundle
+
+    code = area.split(":", 1)[1]
+    com = bundle.communes[bundle.communes["district_code"].astype(str) == code]
+    if com.empty:
+        raise SystemExit(f"no district {code} in the bundle")
+    poly = com.to_crs(settings.WORK_CRS).union_all().buffer(
+        max(settings.MAX_RADIUS_KM.values()) * 1000.0)
+    sites = bundle.sites[bundle.sites.to_crs(settings.WORK_CRS).within(poly)]
+    cells = bundle.cells[bundle.cells["site_id"].isin(sites["site_id"])]
+    vil = bundle.villages[bundle.villages["commune_code"].isin(com["commune_code"])]
+    layers = dict(bundle.layers) | {"communes": com, "sites": sites, "cells": cells,
+                                    "villages": vil}
+    return Bundle(f"{bundle.name} {area}", layers=layers, rasters=dict(bundle.rasters))
+
+
+def child(args) -> None:
+    """One configuration, in this (fresh) process; prints its JSON report."""
+    sys.path.insert(0, str(ROOT))
+    from phusong.bundle import load_bundle
+    from phusong.coverage import DaskExecutor, run_bundle
+
+    b = _subset(load_bundle(args.bundle), args.area)
+    kw = dict(resolution_m=args.resolution_m, threads=args.threads, overwrite=True)
+    t0 = time.perf_counter()
+    if args.workers:
+        with DaskExecutor(workers=args.workers) as ex:
+            t_up = time.perf_counter() - t0
+            rep = run_bundle(b, args.out, executor=ex, **kw)
+    else:
+        t_up = 0.0
+        rep = run_bundle(b, args.out, **kw)
+    rep["wall_s"] = time.perf_counter() - t0
+    rep["cluster_start_s"] = t_up
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    rep["client_peak_rss_mb"] = me.ru_maxrss / 1024.0
+    rep["client_cpu_s"] = me.ru_utime + me.ru_stime
+    rep["cpu_s"] = rep["client_cpu_s"] + sum(rep.get("executor", {}).get("worker_cpu_s",
+                                                                          {}).values())
+    print(json.dumps(rep, default=str))
+
+
+def _run(args, area, res, workers, out) -> dict:
+    cmd = [sys.executable, __file__, "--child", "--bundle", args.bundle, "--area", area,
+           "--resolution-m", str(res), "--threads", str(args.threads), "--workers",
+           str(workers), "--out", str(out)]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if p.returncode:
+        raise SystemExit(p.stderr[-3000:])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _same(a: Path, b: Path) -> bool:
+    return all(filecmp.cmp(f, b / f.name, shallow=False) for f in a.iterdir()
+               if f.name != "coverage.json")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bundle", required=True)
+    ap.add_argument("--runs", default="province@100,district:148@30")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers-list", default="1,2")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--child", action="store_true")
+    ap.add_argument("--area", default="province")
+    ap.add_argument("--resolution-m", type=float, default=100.0)
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    if args.child:
+        child(args)
+        return 0
+    tmp = Path(tempfile.mkdtemp(prefix="bench_dask."))
+    try:
+        for spec in args.runs.split(","):
+            area, res = spec.split("@")
+            res = float(res)
+            base = None
+            for workers in [0] + [int(w) for w in args.workers_list.split(",")]:
+                walls, cpus, rep = [], [], None
+                for i in range(args.repeats):
+                    out = tmp / f"{area.replace(':', '_')}_{res:g}_{workers}_{i}"
+                    rep = _run(args, area, res, workers, out)
+                    walls.append(rep["wall_s"])
+                    cpus.append(rep["cpu_s"])
+                wall, cpu = statistics.median(walls), statistics.median(cpus)
+                r = rep["raster"]
+                line = {"area": area, "resolution_m": res, "grid_cells": r["grid_cells"],
+                        "shape": r["shape"], "sites": r["sites"], "links": r["links"],
+                        "executor": "local threads" if not workers else f"{workers} workers",
+                        "threads": args.threads if not workers else workers,
+                        "wall_s": {"min": round(min(walls), 1), "median": round(wall, 1),
+                                   "max": round(max(walls), 1), "n": len(walls)},
+                        "cpu_s": {"min": round(min(cpus), 1), "median": round(cpu, 1),
+                                  "max": round(max(cpus), 1), "n": len(cpus)},
+                        "load_avg_1min": round(os.getloadavg()[0], 1),
+                        "raster_s": r["seconds"], "cluster_start_s": round(
+                            rep["cluster_start_s"], 1),
+                        "client_peak_rss_mb": round(rep["client_peak_rss_mb"], 1)}
+                if not workers:
+                    base = (wall, out, cpu)
+                    line["worker_s_per_site_cell_us"] = round(
+                        1e6 * r["seconds"] * args.threads / max(r["links"], 1), 3)
+                else:
+                    ex = rep["executor"]
+                    line |= {"speedup_vs_local": round(base[0] / wall, 2),
+                             "cpu_vs_local": round(cpu / base[2], 2),
+                             "overhead_vs_local_pct": round(100.0 * (wall - base[0]) / base[0],
+                                                            1),
+                             "worker_peak_rss_mb": sorted(ex["worker_peak_rss_mb"].values()),
+                             "tasks": ex["tasks"], "tiles": r.get("tiles"),
+                             "tile_side": r.get("tile_side"), "batches": r.get("batches"),
+                             "worker_s_per_site_cell_us": round(
+                                 1e6 * r["seconds"] * workers / max(r["links"], 1), 3),
+                             "worker_s_per_grid_cell_ms": round(
+                                 1e3 * r["seconds"] * workers / r["grid_cells"], 3),
+                             "byte_identical_to_local": _same(base[1], out)}
+                print(json.dumps(line), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

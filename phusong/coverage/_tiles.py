@@ -1,0 +1,231 @@
+"""Receiver tiles of a coverage grid and the tiled (Cloud-Optimised) GeoTIFFs they are written to.
+
+A grid is cut into square tiles of ``side`` cells (a multiple of the GeoTIFF block, 256). The
+side is sized from the data: the largest of 256, 512, 1024 and 2048 cells whose per-unit
+accumulator (``n_groups × side² × 12`` bytes: float32 best + int64 serving cell per operator ×
+technology) fits :data:`TILE_BYTES`. Each tile's best/serving arrays become the per-technology
+outputs (:func:`tile_outputs`), written window by window into tiled GeoTIFFs, which are then
+copied into Cloud-Optimised GeoTIFFs (COG driver, 256 × 256 blocks, deflate, nearest-neighbour
+overviews). No step holds more than one tile of the outputs; the local and the dask executors
+write through the same code, so their files are byte-identical when their pixels are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from phusong import settings
+
+__all__ = ["TILE_BYTES", "BLOCK", "tile_side", "tile_windows", "tile_outputs", "layer_names",
+           "write_coverage_rasters", "local_tiles"]
+
+#: Memory budget of one work unit's accumulator over a tile, bytes (sets the tile side).
+TILE_BYTES = 64 * 2**20
+#: GeoTIFF block side, cells; tile sides are multiples of it.
+BLOCK = 256
+
+
+def tile_side(n_groups: int, *, budget_bytes: int = TILE_BYTES) -> int:
+    """Tile side (cells) for ``n_groups`` operator × technology groups (module docstring).
+
+    >>> tile_side(16), tile_side(2)
+    (512, 1024)
+    """
+    side = BLOCK
+    for s in (512, 1024, 2048):
+        if max(1, n_groups) * s * s * 12 <= budget_bytes:
+            side = s
+    return side
+
+
+def tile_windows(shape: tuple[int, int], side: int) -> list[tuple[int, int, int, int]]:
+    """``(r0, r1, c0, c1)`` of the tiles of a grid, row by row.
+
+    >>> tile_windows((3, 5), 4)
+    [(0, 3, 0, 4), (0, 3, 4, 5)]
+    """
+    rows, cols = shape
+    return [(r, min(r + side, rows), c, min(c + side, cols))
+            for r in range(0, rows, side) for c in range(0, cols, side)]
+
+
+def layer_names(techs, sinr: bool) -> dict:
+    """Raster layers written per technology: ``best_dbm``, ``serving_site``, ``operators``,
+    ``coverage_prob`` and, with ``sinr``, ``sinr_db`` and ``margin_db`` for 4G/5G.
+
+    >>> layer_names(["2G", "4G"], True)["4G"]
+    ('best_dbm', 'serving_site', 'operators', 'coverage_prob', 'sinr_db', 'margin_db')
+    """
+    base = ("best_dbm", "serving_site", "operators", "coverage_prob")
+    return {t: base + (("sinr_db", "margin_db") if sinr and t in _SINR_TECHS else ())
+            for t in techs}
+
+
+def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pairs,
+                 site_code: np.ndarray, thresholds_dbm: dict, *, opts=None, sinr=None,
+                 keys=None, require_sinr: bool = False) -> dict:
+    """Per-technology rasters of one tile from its best/serving arrays.
+
+    Parameters
+    ----------
+    best, arg : ndarray
+        (n_groups, rows, cols) best rx (dBm, −inf none) and serving cell (−1 none).
+    mask : ndarray
+        (rows, cols) bool, cells evaluated.
+    techs : list of str
+        Technologies written.
+    pairs : list of (tech, operator)
+        The groups, in order.
+    site_code : ndarray
+        Site index (into ``sites.csv``) of every cell.
+    thresholds_dbm : dict
+        Covered threshold per technology, dBm.
+    opts : EngineOptions
+        Reliability and environment of the coverage probability.
+    sinr : (ndarray, ndarray), optional
+        The tile's co-channel power sums ((n_keys, rows, cols) int64, 1e-16 mW) and second
+        best per group ((n_groups, rows, cols) float32, dBm): 4G/5G then get SINR and margin.
+    keys : ndarray, optional
+        Co-channel key of every cell (with ``sinr``).
+    require_sinr : bool
+        4G/5G count as covered only where the SINR also reaches
+        ``settings.INTERFERENCE.sinr_min_db``.
+
+    Returns
+    -------
+    dict
+        ``{tech: {layer: array}}`` (:func:`layer_names`; best_dbm float32 NaN none,
+        serving_site int32 −1 none, operators uint8 255 outside, coverage_prob float32 0–1
+        NaN outside, sinr_db/margin_db float32 dB NaN outside) and
+        ``"_counts": {tech: (covered cells, evaluated cells)}``.
+    """
+    out: dict = {"_counts": {}}
+    inside = int(mask.sum())
+    names = layer_names(techs, sinr is not None)
+    for t in techs:
+        gi = [i for i, (tt, _) in enumerate(pairs) if tt == t]
+        sub = best[gi]
+        top = sub.max(axis=0)
+        which = np.argmax(sub, axis=0)
+        cell = np.take_along_axis(arg[gi], which[None], axis=0)[0]
+        serving = np.where(cell >= 0, site_code[np.maximum(cell, 0)], -1).astype("int32")
+        dbm = np.where(np.isfinite(top), top, np.nan).astype("float32")
+        n_ops = (sub >= thresholds_dbm[t]).sum(axis=0).astype("uint8")
+        n_ops[~mask] = 255
+        prob = _probability(top, thresholds_dbm[t], opts)
+        prob[~mask] = np.nan
+        layers = {"best_dbm": dbm, "serving_site": serving, "operators": n_ops,
+                  "coverage_prob": prob}
+        covered = top >= thresholds_dbm[t]
+        if "sinr_db" in names[t]:
+            s_db, margin = _sinr_margin(t, gi, sub, arg, keys, sinr, mask)
+            layers |= {"sinr_db": s_db, "margin_db": margin}
+            if require_sinr and t in settings.INTERFERENCE.sinr_min_db:
+                with np.errstate(invalid="ignore"):
+                    covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
+        out[t] = layers
+        out["_counts"][t] = (int(covered[mask].sum()), inside)
+    return out
+
+
+_SINR_TECHS = ("4G", "5G")
+
+
+def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
+    """Probability (float32, 0–1) that a level given at ``opts.reliability_pct`` % of
+    locations clears the threshold: lognormal with the environment's σ about its median."""
+    from scipy.special import ndtri
+
+    from phusong.coverage.reliability import coverage_probability, sigma_db
+
+    sigma = sigma_db(opts.environment)
+    median = rx_dbm + float(ndtri(opts.reliability_pct / 100.0)) * sigma
+    return coverage_probability(median, threshold_dbm, sigma).astype("float32")
+
+
+def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask):
+    """SINR of the technology's best server and its margin over the serving operator's second
+    best (dB, float32, NaN outside ``mask``)."""
+    from phusong.coverage.interference import sinr_db
+
+    sums, second_dbm = sinr
+    which = np.argmax(sub, axis=0)
+    g_best = np.asarray(gi)[which]
+    top = np.take_along_axis(sub, which[None], axis=0)[0].astype(float)
+    cell = np.take_along_axis(arg[gi], which[None], axis=0)[0]
+    k = np.where(cell >= 0, keys[np.maximum(cell, 0)], -1)
+    r, c = np.indices(top.shape)
+    s = np.where(k >= 0, sums[np.maximum(k, 0), r, c], 0)
+    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech).astype("float32")
+    second = second_dbm[g_best, r, c].astype(float)
+    with np.errstate(invalid="ignore"):
+        margin = np.where(np.isfinite(top), top - second, np.nan).astype("float32")
+    out[~mask] = np.nan
+    margin[~mask] = np.nan
+    return out, margin
+
+
+def local_tiles(best, arg, mask, side: int, *, extra: dict | None = None, **kw) -> Iterator:
+    """``(window, tile_outputs)`` of every tile of whole-grid arrays (the local executor);
+    ``extra`` holds :func:`raster_links`'s whole-grid ``power_sum_q``/``second_dbm``."""
+    for r0, r1, c0, c1 in tile_windows(mask.shape, side):
+        sinr = None
+        if extra and "power_sum_q" in extra:
+            sinr = (extra["power_sum_q"][:, r0:r1, c0:c1], extra["second_dbm"][:, r0:r1, c0:c1])
+        yield (r0, r1, c0, c1), tile_outputs(best[:, r0:r1, c0:c1], arg[:, r0:r1, c0:c1],
+                                             mask[r0:r1, c0:c1], sinr=sinr, **kw)
+
+
+_LAYERS = {"best_dbm": ("float32", np.nan, "dBm"), "serving_site": ("int32", -1, ""),
+           "operators": ("uint8", 255, ""), "coverage_prob": ("float32", np.nan, "probability"),
+           "sinr_db": ("float32", np.nan, "dB"), "margin_db": ("float32", np.nan, "dB")}
+
+
+def write_coverage_rasters(folder: Path, shape, transform, techs, tiles: Iterable, *,
+                           sinr: bool = False) -> dict:
+    """Write ``{layer}_{tech}.tif`` (:func:`layer_names`) from ``(window, outputs)`` tiles.
+
+    Tiles may come in any order; each is written into a tiled GeoTIFF beside the target and
+    dropped, then every file is copied into a COG (module docstring). Returns the percentage
+    of evaluated cells covered per technology (``raster_covered_pct``).
+    """
+    import rasterio
+    from rasterio.shutil import copy as rio_copy
+    from rasterio.windows import Window
+
+    folder = Path(folder)
+    layers = layer_names(techs, sinr)
+    names = {(t, k): folder / f".{k}_{t}.tiled.tif" for t in techs for k in layers[t]}
+    covered = {t: [0, 0] for t in techs}
+    with contextlib.ExitStack() as stack:
+        dst = {}
+        for (t, k), path in names.items():
+            dtype, nodata, unit = _LAYERS[k]
+            d = stack.enter_context(rasterio.open(
+                path, "w", driver="GTiff", height=shape[0], width=shape[1],
+                count=1, dtype=dtype, crs=settings.WORK_CRS, transform=transform,
+                nodata=nodata, tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
+                compress="deflate"))
+            if unit:
+                d.update_tags(1, unit=unit)
+            dst[(t, k)] = d
+        for (r0, r1, c0, c1), outs in tiles:
+            win = Window(c0, r0, c1 - c0, r1 - r0)
+            for t in techs:
+                if set(outs[t]) != set(layers[t]):
+                    raise RuntimeError(f"tile {win}: layers {sorted(outs[t])} of {t}, "
+                                       f"expected {sorted(layers[t])}")
+                for k in layers[t]:
+                    dst[(t, k)].write(outs[t][k], 1, window=win)
+                cov, ins = outs["_counts"][t]
+                covered[t][0] += cov
+                covered[t][1] += ins
+    for (t, k), tmp in names.items():
+        rio_copy(tmp, folder / f"{k}_{t}.tif", driver="COG", blocksize=BLOCK,
+                 compress="deflate", overview_resampling="nearest")
+        tmp.unlink()
+    return {t: round(100.0 * c / max(n, 1), 2) for t, (c, n) in covered.items()}

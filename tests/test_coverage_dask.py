@@ -1,0 +1,342 @@
+"""Coverage on dask.distributed with real components: a LocalCluster of worker processes, and a
+``dask scheduler`` + two ``dask worker`` processes started from the shell on 127.0.0.1, driven
+through the CLI as a user would. Every file but coverage.json must be byte-identical to the
+local run, also when a worker is SIGKILLed mid-run."""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from phusong.crs import transform_points
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed not installed "
+                                  "(pip install 'phusong[dask]')")
+
+ROOT = Path(__file__).resolve().parents[1]
+# 30 m on the 10 km fixture: 334 × 338 cells, four 256-cell tiles for the dask runs (the local
+# run writes the same grid as one tile)
+RES_M = "30"
+
+
+def _bundle():
+    from tests.test_coverage_engine import X0, Y0, tiny_bundle
+
+    b = tiny_bundle()
+    lon, lat = transform_points([X0, X0 + 5000, X0 + 10000], [Y0 - 10000, Y0, Y0],
+                                "EPSG:32648", "EPSG:4326")
+    b.layers["communes"] = gpd.GeoDataFrame(
+        {"commune_code": ["00001", "00002"], "name": ["A", "B"], "type": ["xã", "xã"],
+         "district_code": ["148", "148"], "district_name": ["D", "D"],
+         "population": [2400, 6000], "households": [600, 1500]},
+        geometry=[box(lon[0], lat[0], lon[1], lat[1]), box(lon[1], lat[0], lon[2], lat[2])],
+        crs="EPSG:4326")
+    return b
+
+
+def _same_files(a: Path, b: Path) -> list[str]:
+    """Names of the files of ``a`` that differ from (or are missing in) ``b``, coverage.json
+    aside (it reports the executor, seconds and memory)."""
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    return [n for n in names if n != "coverage.json"
+            and not filecmp.cmp(a / n, b / n, shallow=False)]
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    from phusong.coverage import run_bundle
+
+    out = tmp_path_factory.mktemp("local") / "cov"
+    run_bundle(_bundle(), out, resolution_m=float(RES_M), threads=2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from phusong.coverage import DaskExecutor
+
+    with DaskExecutor(workers=2) as ex:
+        yield ex
+
+
+def test_local_cluster_of_two_processes_is_byte_identical(local_run, cluster, tmp_path):
+    from phusong.coverage import run_bundle
+
+    rep = run_bundle(_bundle(), tmp_path / "dask", resolution_m=float(RES_M), executor=cluster,
+                     tile_cells=256)
+    assert rep["raster"]["tiles"] == 4 and rep["executor"]["workers"] == 2
+    assert all(v > 0 for v in rep["executor"]["worker_peak_rss_mb"].values())
+    assert _same_files(local_run, tmp_path / "dask") == []
+
+
+def test_point_engine_and_coverage_matrix_on_the_cluster(cluster):
+    from phusong.coverage import coverage_matrix, score_villages, transmitters
+    from tests.test_coverage_engine import X0, Y0
+
+    b = _bundle()
+    local = score_villages(b, threads=2)
+    remote = score_villages(b, executor=cluster)
+    assert local.equals(remote)
+    tx = transmitters(b)
+    rng = np.random.default_rng(1)
+    # 25,000 receivers × 2 sites: three batches of 20,000 paths, concatenated in unit order
+    x = X0 + rng.uniform(0, 10_000, 25_000)
+    y = Y0 - rng.uniform(0, 10_000, 25_000)
+    m_local = coverage_matrix(tx, x, y, b.dem, margins=True)
+    m_dask = coverage_matrix(tx, x, y, b.dem, margins=True, executor=cluster)
+    assert (m_local != m_dask).nnz == 0 and m_local.nnz > 0
+
+
+def test_plan_candidate_matrices_on_the_cluster(cluster):
+    """The plan's candidate coverage (what ``phusong plan --workers/--scheduler`` computes on
+    the cluster) equals the local one."""
+    import pandas as pd
+
+    from phusong.planning.radios import candidate_coverage
+    from tests.test_coverage_engine import X0, Y0
+
+    b = _bundle()
+    cands = pd.DataFrame({"candidate_id": ["N1", "N2", "U1"],
+                          "operator": ["Viettel", "VNPT", "Viettel"], "tech": ["4G", "5G", "5G"],
+                          "band": ["B3", "n78", "n41"], "height_m": [30.0, 35.0, 30.0],
+                          "x_m": [X0 + 3000, X0 + 6000, X0 + 9000],
+                          "y_m": [Y0 - 2000, Y0 - 7000, Y0 - 5000]})
+    rng = np.random.default_rng(2)
+    x = X0 + rng.uniform(0, 10_000, 400)
+    y = Y0 - rng.uniform(0, 10_000, 400)
+    local = candidate_coverage(cands, x, y, b.dem, model="itm")
+    remote = candidate_coverage(cands, x, y, b.dem, model="itm", executor=cluster)
+    assert set(local) == set(remote) == {"4G", "5G"}
+    for t in local:
+        assert (local[t] != remote[t]).nnz == 0
+    assert local["4G"].nnz > 0 and local["5G"].nnz > 0
+
+
+# ---- a scheduler and two workers started from the shell ------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _dask(*args) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("dask")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "distributed.cli.dask_spec"]
+    return subprocess.Popen(cmd + list(args), env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def _wait_workers(address: str, n: int, timeout_s: float = 90.0):
+    client = distributed.Client(address, timeout=30, set_as_default=False)
+    t0 = time.monotonic()
+    while len(client.scheduler_info(n_workers=-1)["workers"]) < n:
+        if time.monotonic() - t0 > timeout_s:
+            client.close()
+            raise TimeoutError(f"{n} workers did not join {address} in {timeout_s} s")
+        time.sleep(0.2)
+    return client
+
+
+@pytest.fixture()
+def shell_cluster(tmp_path):
+    """``dask scheduler`` + two ``dask worker --no-nanny`` on 127.0.0.1 (random ports), always
+    stopped; yields (address, client, worker processes)."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", str(port),
+                   "--no-dashboard")]
+    try:
+        for _ in range(2):
+            procs.append(_dask("worker", address, "--nthreads", "1", "--no-nanny",
+                               "--no-dashboard", "--host", "127.0.0.1",
+                               "--local-directory", str(tmp_path / "dask-worker")))
+        time.sleep(0.5)
+        client = _wait_workers(address, 2)
+        try:
+            yield address, client, procs[1:]
+        finally:
+            client.close()
+    finally:
+        for p in reversed(procs):
+            _stop(p)
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    from phusong.bundle import save_bundle
+
+    return save_bundle(_bundle(), tmp_path_factory.mktemp("b") / "bundle")
+
+
+def _cli(*args, **kw) -> subprocess.Popen:
+    code = "from phusong.cli import main; main()"
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=_env(),
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kw)
+
+
+def test_cli_on_a_scheduler_started_from_the_shell(shell_cluster, bundle_dir, local_run,
+                                                   tmp_path):
+    address, _, _ = shell_cluster
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
+             address, "--json")
+    stdout, stderr = p.communicate(timeout=600)
+    assert p.returncode == 0, stderr
+    rep = json.loads(stdout)
+    assert rep["executor"]["kind"] == "scheduler" and rep["executor"]["workers"] == 2
+    assert _same_files(local_run, out) == []
+
+
+def test_worker_killed_mid_run_gives_the_same_bytes(shell_cluster, bundle_dir, local_run,
+                                                    tmp_path):
+    address, client, workers = shell_cluster
+    pid_of = client.run(os.getpid)  # worker address -> pid
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
+             address, "--quiet")
+    killed = None
+    t0 = time.monotonic()
+    try:
+        while killed is None and p.poll() is None and time.monotonic() - t0 < 300:
+            busy = {w: k for w, k in client.processing().items() if k}
+            if busy:  # a worker is running tasks of this run: kill it now
+                addr = sorted(busy)[0]
+                os.kill(pid_of[addr], signal.SIGKILL)
+                killed = addr
+            time.sleep(0.05)
+        stdout, stderr = p.communicate(timeout=600)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert killed is not None, "the run ended before any task was seen on a worker"
+    assert p.returncode == 0, stderr
+    assert len(client.scheduler_info(n_workers=-1)["workers"]) == 1
+    assert _same_files(local_run, out) == []
+
+
+def test_unreachable_scheduler_is_one_line_exit_1_and_nothing_written(bundle_dir, tmp_path):
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--scheduler",
+             f"tcp://127.0.0.1:{_free_port()}")
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 1
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: dask scheduler tcp://127.0.0.1:")
+    assert "cannot connect" in lines[0]
+    assert not out.exists()
+    assert not any(tmp_path.glob(".cov*"))  # no temporary sibling left either
+
+
+def test_workers_and_scheduler_together_is_a_usage_error(bundle_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from phusong.cli import main
+
+    r = CliRunner().invoke(main, ["coverage", str(bundle_dir), "--out", str(tmp_path / "x"),
+                                  "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
+    assert r.exit_code == 2 and "not both" in r.output
+
+
+def test_scheduler_dying_mid_run_is_one_line_exit_1_and_nothing_written(shell_cluster,
+                                                                         bundle_dir, tmp_path):
+    address, client, _ = shell_cluster
+    out = tmp_path / "cov"
+    p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
+             address)
+    sched_pid = client.run_on_scheduler(os.getpid)
+    t0 = time.monotonic()
+    try:
+        while p.poll() is None and time.monotonic() - t0 < 300:
+            if any(client.processing().values()):  # the run's tasks are on the workers
+                os.kill(sched_pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        stdout, stderr = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 1, stderr
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "lost mid-run" in lines[0], stderr
+    assert not out.exists()
+    assert not any(tmp_path.glob(".cov*"))
+
+
+def _realism_bundle():
+    """The clutter fixture of test_coverage_realism on hills, with four sites of two operators:
+    co-channel 4G (SINR and margin rasters), 2G, and the land cover (P.2108 clutter)."""
+    import pandas as pd
+
+    from tests.test_coverage_realism import X0 as RX0
+    from tests.test_coverage_realism import Y0 as RY0
+    from tests.test_coverage_realism import _bundle as realism_bundle
+    from tests.test_coverage_realism import _ll
+
+    b = realism_bundle(landcover=True, hills=True)
+    b.layers["sites"] = gpd.GeoDataFrame(
+        {"site_id": ["SA", "SB", "SC", "SD"],
+         "operator": ["Viettel", "Viettel", "Viettel", "VNPT"], "height_m": [30.0] * 4},
+        geometry=_ll([RX0 + 2500, RX0 + 7500, RX0 + 5000, RX0 + 5200],
+                     [RY0 - 2500, RY0 - 7500, RY0 - 6000, RY0 - 3000]), crs="EPSG:4326")
+    b.layers["cells"] = pd.DataFrame(
+        {"cell_id": ["A4", "B4", "C4", "D4", "A2", "D2"],
+         "site_id": ["SA", "SB", "SC", "SD", "SA", "SD"],
+         "tech": ["4G", "4G", "4G", "4G", "2G", "2G"],
+         "freq_mhz": [1842.5, 1842.5, 1842.5, 1842.5, 947.5, 947.5],
+         "eirp_dbm": [57.0, 57.0, 54.0, 57.0, 57.0, 57.0]})
+    return b
+
+
+def test_realism_rasters_on_the_cluster_are_byte_identical(cluster, tmp_path):
+    """Reliability 90 %, clutter, SINR with --require-sinr and screening: the dask run writes
+    every raster of the local run (probability, SINR, margin, unknown) with the same bytes."""
+    import rasterio
+
+    from phusong.coverage import run_bundle
+
+    kw = {"resolution_m": float(RES_M), "reliability_pct": 90.0, "require_sinr": True}
+    local = run_bundle(_realism_bundle(), tmp_path / "local", threads=2, **kw)
+    rep = run_bundle(_realism_bundle(), tmp_path / "dask", executor=cluster, tile_cells=256,
+                     **kw)
+    assert rep["raster"]["tiles"] == 4
+    names = {p.name for p in (tmp_path / "local").iterdir()}
+    for t in ("2G", "4G"):
+        assert {f"best_dbm_{t}.tif", f"serving_site_{t}.tif", f"operators_{t}.tif",
+                f"coverage_prob_{t}.tif"} <= names
+    assert {"sinr_db_4G.tif", "margin_db_4G.tif", "unknown.tif"} <= names
+    assert "sinr_db_2G.tif" not in names
+    assert _same_files(tmp_path / "local", tmp_path / "dask") == []
+    assert rep["raster_covered_pct"] == local["raster_covered_pct"]
+    with rasterio.open(tmp_path / "dask" / "sinr_db_4G.tif") as src:
+        s = src.read(1)
+    # co-channel cells 5 km apart: the SINR spans interference-limited to near-noise-limited
+    assert np.isfinite(s).sum() > 1000 and np.nanmin(s) < 3.5 and np.nanmax(s) > 20.0
