@@ -328,3 +328,40 @@ def test_carried_over_money_below_the_cheapest_action_is_not_spent(bundle, disc,
         assert any(m["indicator"] == "mobile_4G" and m["binds"][0] == "budget"
                    for m in y30["missed_targets"])
     assert y25["spent_vnd"]["mobile"] == 0.0
+
+
+def test_unknown_villages_are_counted_per_year(bundle, monkeypatch):
+    # issue 18: three villages nothing covers at the start are marked unknown (as off the DEM);
+    # every plan year reports how many are still unknown, and the workbook's year sheet too
+    from phusong.maps._tables import YEAR_HEADERS, years_table
+    from phusong.planning._plan_write import plan_report
+
+    base = disc_scores(bundle)
+    dark = base.index[~base["covered_4G"].to_numpy()][:3]
+    assert len(dark) == 3
+
+    def scores(b, **kw):  # as if these villages were off the DEM: no coverage known
+        s = disc_scores(b, **kw)
+        was = s.index.isin(dark) & ~s["covered_4G"].to_numpy()
+        for c in s.columns:
+            if c.startswith("covered_"):
+                s.loc[was, c] = False
+        s["unknown"] = was
+        return s
+
+    monkeypatch.setattr(deps, "score_villages", scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    p = make_plan(bundle)
+    meta = plan_report(p)
+    v = bundle.villages.set_index("village_id")
+    before = {"villages": 3, "households": float(v.loc[dark, "households"].sum())}
+    assert meta["unknown"]["villages"] == before["villages"]  # at the start, as before
+    for y in p.years:
+        got = y["unknown"]
+        # an unknown village newly covered by a planned site is no longer unknown; the others
+        # stay: counts only fall, never rise, and the households are those of the villages
+        assert 0 <= got["villages"] <= before["villages"], (y["year"], got)
+        assert got["households"] <= before["households"] + 1e-9
+    t = years_table(meta)
+    assert list(t["unknown_villages"]) == [y["unknown"]["villages"] for y in p.years]
+    assert {"unknown_villages", "unknown_households", "unknown_population"} <= set(YEAR_HEADERS)

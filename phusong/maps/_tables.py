@@ -217,6 +217,8 @@ def years_table(meta: dict) -> pd.DataFrame:
                 r[k] = y[k]
         for k, v in (_get(y, "province_pct") or {}).items():
             r[k] = v
+        for k, v in (_get(y, "unknown") or {}).items():
+            r[f"unknown_{k}"] = v
         rows.append(r)
     return pd.DataFrame(rows)
 
@@ -235,6 +237,9 @@ YEAR_HEADERS = {
     "spent_fallback_vnd": ("Chi giải pháp thay thế (VND)", "Fallback (VND)"),
     "unspent_mobile_vnd": ("Chưa chi di động (VND)", "Unspent mobile (VND)"),
     "unspent_fibre_vnd": ("Chưa chi cáp quang (VND)", "Unspent fibre (VND)"),
+    "unknown_villages": ("Thôn chưa rõ vùng phủ", "Villages, coverage unknown"),
+    "unknown_households": ("Hộ chưa rõ vùng phủ", "Households, coverage unknown"),
+    "unknown_population": ("Dân số chưa rõ vùng phủ", "Population, coverage unknown"),
     "new_sites": ("Trạm mới", "New sites"), "new_sites_with_5G": ("Trạm mới có 5G",
                                                                   "New sites with 5G"),
     "upgrades_4G": ("Nâng cấp 4G", "4G upgrades"), "upgrades_5G": ("Nâng cấp 5G", "5G upgrades"),

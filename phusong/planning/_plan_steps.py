@@ -95,6 +95,8 @@ def apply_sites(cov: pd.DataFrame, A: dict, cands, chosen) -> pd.DataFrame:
                 cols[col][rows] = True
     for col, v in cols.items():
         cov[col] = v
+    if "unknown" in cov and "covered_any" in cols:  # unknown only while nothing covers it
+        cov["unknown"] = cov["unknown"].fillna(True).astype(bool).to_numpy() & ~cols["covered_any"]
     return cov
 
 
