@@ -19,7 +19,6 @@ Examples
 from __future__ import annotations
 
 import io
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import pandas as pd
 import pyogrio
 
 from phusong import settings
-from phusong.atomic import atomic_path, check_writable
+from phusong.atomic import atomic_files, atomic_path, check_writable, scratch_dir
 from phusong.bundle import Bundle
 from phusong.crs import parse_crs, transform_points
 from phusong.errors import DataError, PhusongWarning
@@ -122,8 +121,7 @@ def _note_file(bundle: Bundle, plan, crs_code: str, fmt: str) -> str:
 
 def _write_shp(layers, bundle, plan, crs_code, out: Path, overwrite: bool, report) -> None:
     rows = []
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpname:
-        tmp = Path(tmpname)
+    with scratch_dir(out) as tmp:
         for name, gdf in layers.items():
             attrs = [c for c in gdf.columns if c != "geometry"]
             short = dbf_field_names(attrs)
@@ -193,8 +191,8 @@ def _write_csv(layers, crs_code: str, out: Path, routes_out: Path, overwrite: bo
     rdf["wkt"] = routes.to_crs(target).geometry.to_wkt(rounding_precision=7 if
                                                         target.is_geographic else 2)
     check_writable(routes_out, overwrite=overwrite)
-    with atomic_path(out, overwrite=overwrite) as t1, \
-            atomic_path(routes_out, overwrite=overwrite) as t2:
+    # one commit for the pair: a kill leaves both old files or (after the next write) both new
+    with atomic_files([out, routes_out], overwrite=overwrite) as (t1, t2):
         df.to_csv(t1, index=False, encoding="utf-8-sig")  # BOM: Excel then reads UTF-8
         rdf.to_csv(t2, index=False, encoding="utf-8-sig")
 
