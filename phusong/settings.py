@@ -63,6 +63,9 @@ __all__ = [
     "MAX_VOID_BRIDGE_M",
     "DEM_MIN_COMMUNE_SHARE",
     "MAX_RASTER_BYTES",
+    "MILP_REL_GAP",
+    "MILP_NODE_LIMIT",
+    "SITING_RESTARTS",
 ]
 
 #: Storage and exchange CRS (lon, lat order, always).
@@ -147,6 +150,17 @@ DEM_MIN_COMMUNE_SHARE = 0.99
 #: Memory guard of the raster readers: a band whose header claims more than this many bytes
 #: (as float64) is refused before any pixel is read, bytes (2 GiB; Hòa Bình at 30 m is ~40 MB).
 MAX_RASTER_BYTES = 2 * 1024**3
+
+#: Deterministic stopping rules of the siting optimisers (issue 18): the answer depends on the
+#: instance only, never on the machine's speed or load. The exact MILP stops at this relative
+#: gap (HiGHS ``mip_rel_gap``) ...
+MILP_REL_GAP = 1e-7
+#: ... or after this many branch-and-bound nodes (HiGHS ``node_limit``), keeping the best
+#: answer and reporting its certified gap. A wall-clock ``time_limit_s`` is only a guard the
+#: user sets; when it acts, the result says ``stopped_by_time_limit``.
+MILP_NODE_LIMIT = 2000
+#: Seeded perturbation restarts of the swap local search (always all of them).
+SITING_RESTARTS = 8
 
 
 @dataclass(frozen=True)

@@ -365,3 +365,60 @@ def test_unknown_villages_are_counted_per_year(bundle, monkeypatch):
     t = years_table(meta)
     assert list(t["unknown_villages"]) == [y["unknown"]["villages"] for y in p.years]
     assert {"unknown_villages", "unknown_households", "unknown_population"} <= set(YEAR_HEADERS)
+
+
+# ---- issue 18: one plan-wide time limit; without it, the same plan on any machine ----------
+
+
+def _without_timings(meta):
+    """plan.json with the solvers' wall times (``seconds``) left out."""
+    if isinstance(meta, dict):
+        return {k: _without_timings(v) for k, v in meta.items() if k != "seconds"}
+    if isinstance(meta, list):
+        return [_without_timings(v) for v in meta]
+    return meta
+
+
+def test_a_plan_depends_on_no_clock(bundle, disc, monkeypatch):
+    """Without a time limit every step stops by a rule of the instance (a local optimum, a
+    fixed number of restarts, a gap or node limit): the same plan twice is the same plan.json
+    but for wall times, even when the clock runs 10,000 times fast (main gave every
+    optimisation 10 s and the router's improvement stopped wherever the clock said)."""
+    import time
+
+    from phusong.planning._plan_write import plan_report
+
+    a = plan_report(make_plan(bundle))
+    assert a["time_limit"] == {"time_limit_s": None, "stopped_by_time_limit": False,
+                               "stopped": []}
+    b = plan_report(make_plan(bundle))
+    assert _without_timings(a) == _without_timings(b)
+    real = time.perf_counter
+    monkeypatch.setattr(time, "perf_counter", lambda: 1e4 * real())  # 1 s reads as 10,000 s
+    c = plan_report(make_plan(bundle))
+    monkeypatch.undo()
+    assert _without_timings(c) == _without_timings(a)
+
+
+def test_a_tiny_time_limit_gives_a_labelled_whole_plan(bundle, disc, tmp_path):
+    """One limit for the whole plan (siting, fibre routes, cost curves): 1 ms is spent before
+    the first optimisation, so every one keeps its first answer (greedy, the router's
+    construction) and says so — a whole plan within the budgets, not a crash."""
+    s = scenario_from_dict({"time_limit_s": 0.001})
+    p = make_plan(bundle, scenario=s)
+    meta = json.loads((p.write(tmp_path / "plan") / "plan.json").read_text(encoding="utf-8"))
+    tl = meta["time_limit"]
+    assert tl["time_limit_s"] == 0.001 and tl["stopped_by_time_limit"] is True
+    stopped = " | ".join(tl["stopped"])
+    for step in ("2025 mobile", "2030 mobile", "backhaul routes", "fibre routes",
+                 "cost curve mobile"):
+        assert step in stopped, (step, stopped)
+    assert any(n.startswith("stopped by time limit (time_limit_s = 0.001 s)")
+               for n in meta["notes"])
+    assert meta["scenario"]["time_limit_s"] == 0.001
+    for y in meta["years"]:
+        assert y["spent_vnd"]["mobile"] <= y["budget_vnd"]["mobile"] * (1 + 1e-12)
+        # every year's 5G siting was cut (a step with nothing left to decide may not be)
+        assert y["solver"]["5G"]["stopped_by_time_limit"] is True, y["year"]
+        assert y["solver"]["5G"]["method"] == "greedy"
+    assert [y["year"] for y in meta["years"]] == [2025, 2030]

@@ -62,7 +62,7 @@ def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=No
     return f(bundle, reach_m=reach_m, graph=graph)
 
 
-def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=20.0):
+def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=None):
     """Solve :class:`phusong.planning.siting.MaximalCovering`; return the result."""
     from phusong.planning.siting import MaximalCovering
 
@@ -72,7 +72,7 @@ def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_li
 
 
 def route_fibre(graph, terminals, *, existing, prizes=None, budget_vnd=None,
-                time_limit_s: float = 10.0):
+                time_limit_s: float | None = None):
     """:func:`phusong.planning.fibre_router.route_fibre` with ``weight="cost_vnd"``."""
     from phusong.planning.fibre_router import route_fibre as f
 

@@ -11,7 +11,7 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     years = [2025, 2030]          # report years; each period ends in one of them
     carry_over = true             # unspent budget moves to the next period
     model = "itm"                 # propagation model for candidate coverage
-    time_limit_s = 10.0           # per optimisation, s
+    time_limit_s = 600.0          # optional wall-clock guard on the whole plan, s
     objective = "budget"          # "budget": most coverage within the budgets;
                                   # "targets": each period's mobile targets at least cost
 
@@ -189,8 +189,12 @@ class Scenario:
         Fibre reach along roads, m.
     centre_prize_households : float
         Extra routing prize for a commune centre without fibre, households.
-    time_limit_s : float
-        Time limit per optimisation, s.
+    time_limit_s : float or None
+        Wall-clock guard on the whole plan, s (every optimisation and fibre route gets the
+        time left; scoring coverage is not interrupted). Default None: no guard — each step
+        stops by its own rule (gap, node limit, local optimum) and the plan is the same on
+        any machine. When the guard cuts a step short, ``plan.json`` (``time_limit``, notes)
+        and the briefing say "stopped by time limit".
     objective : str
         ``"budget"``: cover most demand within each period's budget; ``"targets"``: reach each
         mobile target due at a period's end at least cost (an error says what is reachable when
@@ -214,7 +218,7 @@ class Scenario:
     bands_5g: tuple[tuple[str, str], ...] = tuple(settings.BANDS_5G_BY_OPERATOR.items())
     reach_m: float = settings.FIBRE_REACH_M
     centre_prize_households: float = 500.0
-    time_limit_s: float = 10.0
+    time_limit_s: float | None = None
     objective: str = "budget"
     source: str = field(default="default", compare=False)
 
