@@ -116,12 +116,13 @@ def ray_profiles(terrain: Terrain, x_m: float, y_m: float, radius_m: float, step
                  n_rays: int) -> np.ndarray:
     """(n_rays, n_samples) ground heights along bearings ``k·360/n_rays`` from a point, m.
 
-    Voids and samples off the DEM are filled along each ray from the nearest valid samples.
+    Voids and samples off the DEM are filled along each ray from the nearest valid samples,
+    whatever their length (the engine leaves out what lies behind a long one: ``_site_unit``).
     """
     n_s = int(math.ceil(radius_m / step_m)) + 1
     return sample_rays(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
                        float(x_m), float(y_m), float(step_m), int(n_rays), n_s,
-                       np.full(int(n_rays), n_s - 1, np.int64))
+                       np.full(int(n_rays), n_s - 1, np.int64), math.inf)[0]
 
 
 @contextmanager
@@ -172,12 +173,16 @@ def _window(grid: Grid, sx: float, sy: float, R: float) -> tuple[int, int, int, 
     return r0, r1, c0, c1
 
 
-def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_SINR):
+def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_SINR,
+               void=None):
     """Work unit: one site's rays, losses and links, reduced into ``best``/``arg`` in place.
 
     ``keep_fn(s, cells, cell_band_local, n_bands, window)`` may return, per band of the site,
     the grid cells of ``window`` where the band is wanted (screening); None wants all.
-    Returns (ray points, ITM points evaluated, links, ITM warning bits).
+    Grid cells behind a DEM void longer than ``opts.max_void_m`` along their ray get no link
+    from this site (as the point engine leaves such paths out) and are set True in ``void``
+    (flat bool over the grid, when given). Returns (ray points, ITM points evaluated, links,
+    ITM warning bits).
     """
     txs, terrain, grid, opts, step = ctx
     res = grid.resolution_m
@@ -206,8 +211,14 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
         return 0, 0, 0, 0
     if opts.model not in ("itm", "p1812") and opts.diffraction == "deygout":
         last[:] = n_s - 1  # Deygout's ray geometry (O(n²)) walks whole rays
-    rays = kern.sample(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
-                       sx, sy, float(step), int(n_rays), n_s, last)
+    max_void = math.inf if opts.max_void_m is None else float(opts.max_void_m)
+    rays, bad = kern.sample(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
+                            sx, sy, float(step), int(n_rays), n_s, last, max_void)
+    flagged = uj >= bad[uk]  # ray points behind a long void: left out, not bridged
+    if flagged.any():
+        need[:, flagged] = False
+        if void is not None:
+            void[flat[flagged[uop]]] = True
     loss = np.full((len(bands), len(uk)), np.inf)
     bits = 0
     if opts.model == "itm":
@@ -280,6 +291,8 @@ class _Acc:
         self.best = np.full((n_groups, n_cells), -np.inf, dtype=np.float32)
         self.arg = np.full((n_groups, n_cells), -1, dtype=np.int64)
         self.ray_points = self.points = self.links = self.bits = 0
+        #: cells some site's ray reaches only across a void longer than ``max_void_m``
+        self.void = np.zeros(n_cells, np.bool_)
         self.sinr = _NO_SINR
         if cell_key is not None and n_keys > 0:  # co-channel sums and second best (issue 17)
             self.sinr = (np.zeros((n_keys, n_cells), np.int64), cell_key,
@@ -302,6 +315,7 @@ class _Acc:
                        np.minimum(self.best, other.best), out=self.sinr[2])
         self.best[take] = other.best[take]
         self.arg[take] = other.arg[take]
+        self.void |= other.void
         self.ray_points += other.ray_points
         self.points += other.points
         self.links += other.links
@@ -390,7 +404,8 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
         ctx = (txs, terrain, grid, opts, step)
 
         def work(s, acc, kern):
-            acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern, acc.sinr))
+            acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern, acc.sinr,
+                               acc.void))
 
         keys = None if cell_key is None or extra is None else np.ascontiguousarray(
             cell_key, np.int64)
@@ -400,6 +415,9 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
               "links": acc.links}
     warn_itm_bits(acc.bits, stacklevel=3)
     stats["grid_cells"] = int(grid.mask.sum())
+    stats["cells_void_flagged"] = int(acc.void.sum())
+    if extra is not None:
+        extra["void"] = acc.void.reshape(rows, cols)
     if extra is not None and acc.sinr[0].shape[0] > 0:
         extra["power_sum_q"] = acc.sinr[0].reshape(-1, rows, cols)
         extra["second_dbm"] = acc.sinr[2].reshape(n_groups, rows, cols)

@@ -106,7 +106,9 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering),
     ``coverage_prob_{tech}.tif`` and the SINR/margin rasters above, as tiled
     Cloud-Optimised GeoTIFFs (:mod:`._tiles`), ``unknown.tif``
-    (1: a cell of the communes off the DEM, coverage unknown; 0 elsewhere), ``sites.csv`` and
+    (1: coverage unknown — a cell of the communes off the DEM, or one that a site reaches only
+    across a DEM void longer than ``settings.MAX_VOID_BRIDGE_M`` and that nothing else
+    covers; 0 elsewhere), ``sites.csv`` and
     ``coverage.json`` (the returned report). No rasters when ``resolution_m`` is None.
     """
     t0 = time.perf_counter()
@@ -156,9 +158,10 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             poly = bundle.communes.to_crs(settings.WORK_CRS).union_all()
             full = grid_over(poly, float(resolution_m))
             grid = on_dem(full, terrain)
-            # cells of the communes off the DEM: coverage unknown, not uncovered
+            # cells of the communes off the DEM: coverage unknown, not uncovered (and, filled
+            # in by the tiles, cells reached only across a void longer than max_void_m)
             off = full.mask & ~grid.mask
-            write_grid(tmp / "unknown.tif", off.astype("uint8"), grid.transform, nodata=255)
+            unknown = off.astype("uint8")
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
             from phusong.coverage.interference import cell_keys
@@ -185,11 +188,15 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                                           side, rstats, n_keys=n_keys, **kw)
                 with_sinr = keys is not None and n_keys > 0
             report["raster_covered_pct"] = write_coverage_rasters(
-                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr)
+                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr, unknown=unknown)
+            write_grid(tmp / "unknown.tif", unknown, grid.transform, nodata=255)
             if executor is not None:
                 warn_itm_bits(rstats.pop("itm_bits"))
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
-                                         "cells_unknown": int(off.sum()),
+                                         "cells_unknown": int(unknown.sum()),
+                                         "cells_unknown_off_dem": int(off.sum()),
+                                         "cells_unknown_void": int(unknown.sum() - off.sum()),
+                                         "max_void_m": opts.max_void_m,
                                          "shape": list(grid.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
         if executor is not None:

@@ -67,7 +67,7 @@ def layer_names(techs, sinr: bool) -> dict:
 
 def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pairs,
                  site_code: np.ndarray, thresholds_dbm: dict, *, opts=None, sinr=None,
-                 keys=None, require_sinr: bool = False) -> dict:
+                 keys=None, require_sinr: bool = False, void=None) -> dict:
     """Per-technology rasters of one tile from its best/serving arrays.
 
     Parameters
@@ -94,17 +94,24 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
     require_sinr : bool
         4G/5G count as covered only where the SINR also reaches
         ``settings.INTERFERENCE.sinr_min_db``.
+    void : ndarray, optional
+        (rows, cols) bool: cells some site reaches only across a DEM void longer than
+        ``max_void_m`` (that link left out). Those not covered by any technology are
+        ``unknown``, as villages are in the point engine.
 
     Returns
     -------
     dict
         ``{tech: {layer: array}}`` (:func:`layer_names`; best_dbm float32 NaN none,
         serving_site int32 −1 none, operators uint8 255 outside, coverage_prob float32 0–1
-        NaN outside, sinr_db/margin_db float32 dB NaN outside) and
-        ``"_counts": {tech: (covered cells, evaluated cells)}``.
+        NaN outside, sinr_db/margin_db float32 dB NaN outside),
+        ``"_unknown"``: (rows, cols) bool, cells whose coverage is unknown (behind a long void,
+        covered by nothing else), and ``"_counts": {tech: (covered cells, evaluated cells
+        whose coverage is known)}``.
     """
     out: dict = {"_counts": {}}
-    inside = int(mask.sum())
+    covered_any = np.zeros(mask.shape, bool)
+    per_tech = {}
     names = layer_names(techs, sinr is not None)
     for t in techs:
         gi = [i for i, (tt, _) in enumerate(pairs) if tt == t]
@@ -128,7 +135,14 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
                 with np.errstate(invalid="ignore"):
                     covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
         out[t] = layers
-        out["_counts"][t] = (int(covered[mask].sum()), inside)
+        covered_any |= covered
+        per_tech[t] = covered
+    unknown = (np.zeros(mask.shape, bool) if void is None
+               else np.asarray(void, bool) & mask & ~covered_any)
+    known = int((mask & ~unknown).sum())
+    out["_unknown"] = unknown
+    for t, covered in per_tech.items():
+        out["_counts"][t] = (int(covered[mask].sum()), known)
     return out
 
 
@@ -176,8 +190,9 @@ def local_tiles(best, arg, mask, side: int, *, extra: dict | None = None, **kw) 
         sinr = None
         if extra and "power_sum_q" in extra:
             sinr = (extra["power_sum_q"][:, r0:r1, c0:c1], extra["second_dbm"][:, r0:r1, c0:c1])
+        void = extra["void"][r0:r1, c0:c1] if extra and "void" in extra else None
         yield (r0, r1, c0, c1), tile_outputs(best[:, r0:r1, c0:c1], arg[:, r0:r1, c0:c1],
-                                             mask[r0:r1, c0:c1], sinr=sinr, **kw)
+                                             mask[r0:r1, c0:c1], sinr=sinr, void=void, **kw)
 
 
 _LAYERS = {"best_dbm": ("float32", np.nan, "dBm"), "serving_site": ("int32", -1, ""),
@@ -186,12 +201,14 @@ _LAYERS = {"best_dbm": ("float32", np.nan, "dBm"), "serving_site": ("int32", -1,
 
 
 def write_coverage_rasters(folder: Path, shape, transform, techs, tiles: Iterable, *,
-                           sinr: bool = False) -> dict:
+                           sinr: bool = False, unknown: np.ndarray | None = None) -> dict:
     """Write ``{layer}_{tech}.tif`` (:func:`layer_names`) from ``(window, outputs)`` tiles.
 
     Tiles may come in any order; each is written into a tiled GeoTIFF beside the target and
     dropped, then every file is copied into a COG (module docstring). Returns the percentage
-    of evaluated cells covered per technology (``raster_covered_pct``).
+    of evaluated cells covered per technology (``raster_covered_pct``), over the cells whose
+    coverage is known. ``unknown`` (whole-grid uint8, optional) gets 1 at every tile's
+    ``_unknown`` cells.
     """
     import rasterio
     from rasterio.shutil import copy as rio_copy
@@ -215,6 +232,8 @@ def write_coverage_rasters(folder: Path, shape, transform, techs, tiles: Iterabl
             dst[(t, k)] = d
         for (r0, r1, c0, c1), outs in tiles:
             win = Window(c0, r0, c1 - c0, r1 - r0)
+            if unknown is not None and "_unknown" in outs:
+                unknown[r0:r1, c0:c1][outs["_unknown"]] = 1
             for t in techs:
                 if set(outs[t]) != set(layers[t]):
                     raise RuntimeError(f"tile {win}: layers {sorted(outs[t])} of {t}, "
