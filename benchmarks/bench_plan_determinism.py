@@ -26,11 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _without_timings(x):
+def without_timings(x):
+    """``plan.json`` content with the solvers' wall times (``seconds``) left out."""
     if isinstance(x, dict):
-        return {k: _without_timings(v) for k, v in x.items() if k != "seconds"}
+        return {k: without_timings(v) for k, v in x.items() if k != "seconds"}
     if isinstance(x, list):
-        return [_without_timings(v) for v in x]
+        return [without_timings(v) for v in x]
     return x
 
 
@@ -60,7 +61,7 @@ def main() -> None:
         if r.returncode != 0:
             raise SystemExit(r.stderr[-2000:])
         meta = json.loads((out / "plan.json").read_text(encoding="utf-8"))
-        h = hashlib.sha256(json.dumps(_without_timings(meta), sort_keys=True).encode())
+        h = hashlib.sha256(json.dumps(without_timings(meta), sort_keys=True).encode())
         walls.append(wall)
         hashes.append(h.hexdigest()[:16])
         cut.append(meta.get("time_limit", {}).get("stopped", []))

@@ -14,7 +14,9 @@ Recovery: every hidden sibling is named ``.NAME.tmp.PID.*`` or ``.NAME.old.PID.*
 process that made it. The next write of the same output (and :func:`recover`) restores a
 ``.NAME.old.*`` folder whose process is dead when ``NAME`` itself is missing, and removes the
 other leftovers of dead processes (temporary files and folders of killed runs). Leftovers of a
-process still alive are never touched.
+process still alive are never touched. The check is by pid on this machine: do not write one
+output from two machines at once (on a shared file system one could remove the other's
+temporary folder).
 
 Examples
 --------

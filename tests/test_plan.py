@@ -370,15 +370,6 @@ def test_unknown_villages_are_counted_per_year(bundle, monkeypatch):
 # ---- issue 18: one plan-wide time limit; without it, the same plan on any machine ----------
 
 
-def _without_timings(meta):
-    """plan.json with the solvers' wall times (``seconds``) left out."""
-    if isinstance(meta, dict):
-        return {k: _without_timings(v) for k, v in meta.items() if k != "seconds"}
-    if isinstance(meta, list):
-        return [_without_timings(v) for v in meta]
-    return meta
-
-
 def test_a_plan_depends_on_no_clock(bundle, disc, monkeypatch):
     """Without a time limit every step stops by a rule of the instance (a local optimum, a
     fixed number of restarts, a gap or node limit): the same plan twice is the same plan.json
@@ -386,6 +377,7 @@ def test_a_plan_depends_on_no_clock(bundle, disc, monkeypatch):
     optimisation 10 s and the router's improvement stopped wherever the clock said)."""
     import time
 
+    from benchmarks.bench_plan_determinism import without_timings as _without_timings
     from phusong.planning._plan_write import plan_report
 
     a = plan_report(make_plan(bundle))
