@@ -381,8 +381,9 @@ def test_a_plan_depends_on_no_clock(bundle, disc, monkeypatch):
     from phusong.planning._plan_write import plan_report
 
     a = plan_report(make_plan(bundle))
-    assert a["time_limit"] == {"time_limit_s": None, "stopped_by_time_limit": False,
-                               "stopped": []}
+    assert a["time_limit"]["seconds"] > 0
+    assert _without_timings(a["time_limit"]) == {"time_limit_s": None,
+                                                 "stopped_by_time_limit": False, "stopped": []}
     b = plan_report(make_plan(bundle))
     assert _without_timings(a) == _without_timings(b)
     real = time.perf_counter
@@ -406,6 +407,10 @@ def test_a_tiny_time_limit_gives_a_labelled_whole_plan(bundle, disc, tmp_path):
                  "cost curve mobile"):
         assert step in stopped, (step, stopped)
     assert any(n.startswith("stopped by time limit (time_limit_s = 0.001 s)")
+               for n in meta["notes"])
+    # the plan took longer than 1 ms (coverage is scored in full) and says so
+    assert tl["seconds"] > 0.001
+    assert any(n.startswith("the plan took") and "not the scoring of coverage" in n
                for n in meta["notes"])
     assert meta["scenario"]["time_limit_s"] == 0.001
     for y in meta["years"]:
