@@ -362,8 +362,16 @@ def test_unknown_villages_are_counted_per_year(bundle, monkeypatch):
         # stay: counts only fall, never rise, and the households are those of the villages
         assert 0 <= got["villages"] <= before["villages"], (y["year"], got)
         assert got["households"] <= before["households"] + 1e-9
+    # the plan's sites do cover some of them here (3 at the start, 2 after 2025, 0 after 2030)
+    assert p.years[-1]["unknown"]["villages"] < before["villages"]
     t = years_table(meta)
     assert list(t["unknown_villages"]) == [y["unknown"]["villages"] for y in p.years]
+    from phusong.planning._plan_figures import summary_lines
+
+    lines = [ln for ln in summary_lines(p) if "coverage unknown" in ln]  # the CLI says it too
+    assert len(lines) == sum(1 for y in p.years if y["unknown"]["villages"])
+    assert all(f"{y['unknown']['villages']} villages" in " ".join(lines)
+               for y in p.years if y["unknown"]["villages"])
     assert {"unknown_villages", "unknown_households", "unknown_population"} <= set(YEAR_HEADERS)
 
 

@@ -224,6 +224,10 @@ def summary_lines(plan) -> list[str]:
             f"{pct.get('mobile_5G_population_pct') or 0:.2f} % of people; fibre "
             f"{pct.get('fibre_households_pct') or 0:.2f} % of households; villages: "
             + ", ".join(f"{k} {v['villages']}" for k, v in sv.items() if v["villages"]))
+        unk = y.get("unknown") or {}
+        if unk.get("villages"):
+            lines.append(f"    coverage unknown (off the DEM or behind a long void): "
+                         f"{unk['villages']} villages, {unk['households']:,.0f} households")
         for m in y.get("missed_targets", []):
             lines.append(f"    missed {m['indicator']} {m['threshold_pct']:g} % ({m['year']}): "
                          f"{m['value_pct']:.2f} %, short {m['shortfall_pct']:.2f} pts; binds: "
