@@ -156,3 +156,45 @@ def test_sigkill_leaves_previous_output_or_none(small, command, exchange, tmp_pa
     assert _hidden(work, out.name) == [], (command, _hidden(work, out.name))
     visible = sorted(p.name for p in work.iterdir() if not p.name.startswith("."))
     assert visible == sorted([out.name, fresh.name]), visible
+
+
+def test_sigkill_during_a_csv_export_leaves_one_whole_set_of_files(small, tmp_path):
+    """``export --format csv`` writes several files (sites, routes): killed at any file-system
+    event of an overwrite, the files are afterwards all the previous ones or — once the commit
+    journal was in place and the next export has finished it — all the new ones, never a mix.
+    The previous and the new export differ (another CRS), so a mix would show."""
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "plan.csv"
+
+    def make(crs):
+        return ["export", small / "bundle", "--plan", small / "plan", "--format", "csv",
+                "--crs", crs, "--out", out, "--overwrite"]
+
+    def files():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(work.iterdir()) if not p.name.startswith(".")}
+
+    assert _drive(0, work, make("EPSG:32648"), tmp_path / "new.json").returncode == 0
+    new = files()
+    assert _drive(0, work, make("EPSG:4326"), tmp_path / "old.json").returncode == 0
+    old = files()
+    assert len(old) >= 2 and set(old) == set(new)
+    assert all(old[k] != new[k] for k in old), "the two exports must differ in every file"
+    log = json.loads((tmp_path / "new.json").read_text())
+    assert any(kind == "replace" and ".commit." in dst for kind, _, dst in log), log
+    seen = set()
+    for k in range(1, len(log) + 1):
+        r = _drive(k, work, make("EPSG:32648"), tmp_path / "x.json")
+        assert r.returncode == -signal.SIGKILL, (k, r.returncode, r.stderr[-300:])
+        from phusong.atomic import recover
+
+        for name in old:  # what the next export does first
+            recover(work / name)
+        now = files()
+        assert now in (old, new), (k, log[k - 1], now)
+        seen.add("new" if now == new else "old")
+        if now == new:  # put the previous set back for the next kill
+            assert _drive(0, work, make("EPSG:4326"), tmp_path / "x.json").returncode == 0
+        assert not any(p.name.startswith(".") for p in work.iterdir()), sorted(os.listdir(work))
+    assert seen == {"old", "new"}, seen  # kills fell both before and after the commit point
