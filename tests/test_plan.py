@@ -221,7 +221,7 @@ def test_disconnected_roads_route_within_reach(bundle, disc):
 
 def test_real_coverage_engine_end_to_end(tmp_path):
     b = validate(synthetic_bundle(5, 6, seed=2))
-    p = make_plan(b, scenario=scenario_from_dict({"model": "hata", "time_limit_s": 5.0}))
+    p = make_plan(b, scenario=scenario_from_dict({"model": "hata"}))
     assert p.years[0]["targets"][0]["value_pct"] >= p.years[0]["targets"][0]["baseline_pct"]
     assert "public-utility BTS" in p.years[0]["solver"]
     p.write(tmp_path / "p")
