@@ -180,7 +180,8 @@ def test_sigkill_during_a_csv_export_leaves_one_whole_set_of_files(small, tmp_pa
     assert _drive(0, work, make("EPSG:4326"), tmp_path / "old.json").returncode == 0
     old = files()
     assert len(old) >= 2 and set(old) == set(new)
-    assert all(old[k] != new[k] for k in old), "the two exports must differ in every file"
+    # sites and routes differ between the two (a settings table beside them may not)
+    assert sum(old[k] != new[k] for k in old) >= 2, "the two exports must differ"
     log = json.loads((tmp_path / "new.json").read_text())
     assert any(kind == "replace" and ".commit." in dst for kind, _, dst in log), log
     seen = set()
