@@ -237,8 +237,9 @@ def _write_gpkg_project(layers, bundle, plan, target, crs_code, out: Path, overw
     qgs = out.with_suffix(".qgs")
     check_writable(qgs, overwrite=overwrite)
     xml = project_xml(out.name, layers, crs_code, f"phusong – {bundle.name}", gap_col)
-    with atomic_path(out, overwrite=overwrite) as tmp, \
-            atomic_path(qgs, overwrite=overwrite) as tmp_qgs:
+    # one commit for the GeoPackage and its project (atomic_files: never a project beside
+    # another run's GeoPackage)
+    with atomic_files([out, qgs], overwrite=overwrite) as (tmp, tmp_qgs):
         for name, gdf in layers.items():
             write_gpkg(gdf, tmp, layer=name)
         tmp_qgs.write_text(xml, encoding="utf-8")
