@@ -46,6 +46,7 @@ __all__ = [
     "apply_doc",
     "apply_sets",
     "parse_set",
+    "from_record",
     "with_targets",
     "SETTINGS_SECTIONS",
     "SOURCES",
@@ -332,13 +333,36 @@ def _spec(key: str, where: str, s: Settings | None = None) -> KeySpec:
     raise DataError(f"{where} {key}: unknown key; {hint}(phusong settings lists the keys)")
 
 
-def _with(s: Settings, values: dict, source: str, where: str) -> Settings:
+def _with(s: Settings, values: dict, source, where: str) -> Settings:
+    """``values`` applied; ``source`` is one name, or a mapping key → name."""
     origin = s.origin
     for key, raw in values.items():
         spec = _spec(key, where, s)
         s = _set(s, spec.path, _convert(spec, raw, where))
-        origin = origin.set(key, source)
+        origin = origin.set(key, source if isinstance(source, str) else source[key])
     return replace(s, origin=origin)
+
+
+def from_record(record: Mapping | None, *, targets=None, where: str = "record") -> Settings:
+    """The settings a :meth:`Settings.record` was written from (e.g. ``plan.json``'s
+    ``scenario.settings``); ``None`` (an output written before issue 15) gives the defaults.
+
+    Only the values not taken from the defaults are read back, with their sources; a key
+    this version does not know is an error naming it. The record holds each target's share
+    only: a scenario's own targets (with their denominators) come as ``targets`` (Target
+    objects, e.g. from ``plan.json``'s ``scenario.targets``), else the defaults'.
+    """
+    if record is None:
+        return DEFAULT_SETTINGS
+    if not isinstance(record, Mapping) or not isinstance(record.get("values"), Mapping) \
+            or not isinstance(record.get("from"), Mapping):
+        raise DataError(f"{where}: settings must hold 'values' and 'from' tables; rewrite it "
+                        "with this version")
+    src = record["from"]
+    s = DEFAULT_SETTINGS if targets is None else with_targets(DEFAULT_SETTINGS, tuple(targets))
+    changed = {k: v for k, v in record["values"].items()
+               if src.get(k, "default") != "default" and not k.startswith("targets.")}
+    return _with(s, changed, {k: src[k] for k in changed}, where)
 
 
 def parse_set(text: str) -> tuple[str, str]:

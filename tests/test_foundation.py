@@ -84,7 +84,7 @@ def test_overrides(tmp_path):
     )
     from phusong.planning.scenario import load_scenario
 
-    o = load_scenario(p).settings
+    o = load_scenario(p).config
     assert o.source("costs.new_site_vnd") == "scenario"
     assert o.source("costs.upgrade_site_vnd") == "default"
     assert o.costs.new_site_vnd == 1e9 and o.costs.upgrade_site_vnd == settings.COSTS.upgrade_site_vnd

@@ -321,13 +321,14 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
                                 new_site_bands(scenario, with_5g=with_5g)))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return _finish(pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "needs_backhaul"]), 0)
+        return _finish(pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "needs_backhaul"]), 0,
+                       scenario.config.bands_mhz)
     df = pd.concat(parts, ignore_index=True)
     df["commune_code"] = _assign_communes(df, bundle)
     outside = df["commune_code"].isna().to_numpy()
     df = df[~outside].reset_index(drop=True)
     priced = price_candidates(_with_ground(df, bundle.dem), bundle, graph, fibre_nodes, scenario)
-    return _finish(priced, int(outside.sum()))
+    return _finish(priced, int(outside.sum()), scenario.config.bands_mhz)
 
 
 def price_candidates(df: pd.DataFrame, bundle, graph, fibre_nodes, scenario: Scenario) -> pd.DataFrame:
@@ -371,7 +372,7 @@ def _with_ground(df: pd.DataFrame, dem) -> pd.DataFrame:
     return df
 
 
-def _finish(df: pd.DataFrame, dropped: int) -> gpd.GeoDataFrame:
+def _finish(df: pd.DataFrame, dropped: int, bands_mhz) -> gpd.GeoDataFrame:
     df = df.copy()
     if len(df):
         kinds = df["kind"].to_numpy()
@@ -379,7 +380,7 @@ def _finish(df: pd.DataFrame, dropped: int) -> gpd.GeoDataFrame:
         n_new = np.cumsum(kinds == "new")
         df["candidate_id"] = [f"U{u:04d}" if k == "upgrade" else f"N{n:04d}"
                               for k, u, n in zip(kinds, n_up, n_new, strict=True)]
-        df["freq_mhz"] = [settings.BANDS_MHZ[t][b] for t, b in zip(df.tech, df.band, strict=True)]
+        df["freq_mhz"] = [bands_mhz[t][b] for t, b in zip(df.tech, df.band, strict=True)]
         no_name = df["name"].isna() if "name" in df.columns else np.ones(len(df), bool)
         df.loc[no_name, "name"] = [f"Trạm mới {cid}" for cid in df.loc[no_name, "candidate_id"]]
     for col in CANDIDATE_COLUMNS:
@@ -449,7 +450,8 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
         lon, lat = candidates.to_crs(settings.STORE_CRS).geometry.iloc[i].coords[0]
         raise DataError(f"{src}: {cid} at ({lon:.5f}, {lat:.5f}) lies outside the province "
                         f"({int(out.sum())} candidate(s) outside every commune); move or drop it")
-    df["height_m"] = df.get("height_m", pd.Series(settings.RADIO.tower_height_m, index=df.index))
+    df["height_m"] = df.get("height_m", pd.Series(scenario.config.radio.tower_height_m,
+                                                  index=df.index))
     df["source"] = df.get("source", pd.Series("user", index=df.index))
     df["needs_backhaul"] = _needs_backhaul(df, bundle)
     given = df["cost_vnd"].copy() if "cost_vnd" in df else None
@@ -462,7 +464,7 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
         priced["cost_vnd"] = pd.to_numeric(given, errors="coerce").fillna(priced["cost_vnd"])
     ids = priced.pop("candidate_id").astype(str).to_numpy() if "candidate_id" in priced else \
         np.array([f"user{i + 1}" for i in range(len(priced))], dtype=object)
-    res = _finish(priced, 0)
+    res = _finish(priced, 0, scenario.config.bands_mhz)
     res["candidate_id"] = ids
     return res
 

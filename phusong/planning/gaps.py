@@ -67,6 +67,7 @@ import pandas as pd
 
 from phusong import settings
 from phusong.atomic import atomic_path
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.crs import to_store
 from phusong.errors import DataError, SchemaError
 from phusong.planning import _plan_deps as deps
@@ -98,6 +99,9 @@ class GapTables:
         Report year of the switch-offs (None: every technology counted).
     switched_off : tuple of str
         Technologies off air in ``year`` (empty without a year).
+    settings : dict
+        :meth:`phusong.config.Settings.record` of the run (values and where each came from),
+        written to ``gaps.json``.
     """
 
     villages: pd.DataFrame
@@ -109,6 +113,7 @@ class GapTables:
     year: int | None = None
     switched_off: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    settings: dict | None = None
 
     def headline(self) -> dict:
         """Province figures against each target, as plain data (the JSON report)."""
@@ -134,6 +139,7 @@ class GapTables:
             "figures_pct": {c: _f(row[c]) for c in self.province.columns if c.endswith("_pct")
                             and not c.startswith("gap_")},
             "targets": [],
+            "settings": self.settings,
         }
         for c in target_columns(self.targets):
             t = c.target
@@ -374,9 +380,10 @@ def _meeting(units: pd.DataFrame, group, cols: list[TargetColumns]) -> pd.DataFr
 
 
 def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries: str = "2020",
-                 targets=settings.TARGETS, fibre: pd.Series | None = None,
+                 targets=None, fibre: pd.Series | None = None,
                  model: str = settings.DEFAULT_MODEL, reach_m: float = settings.FIBRE_REACH_M,
-                 broadband_techs=("4G", "5G"), year: int | None = None) -> GapTables:
+                 broadband_techs=("4G", "5G"), year: int | None = None,
+                 config: Settings = DEFAULT_SETTINGS) -> GapTables:
     """Gap tables of ``bundle`` against ``targets`` (module doc).
 
     Parameters
@@ -387,8 +394,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         :func:`phusong.coverage.score_villages` output; computed with ``model`` when omitted.
     boundaries : {"2020", "2025"}
         Boundary vintage of the communes table.
-    targets : sequence of Target
-        Targets to measure (default ``settings.TARGETS``).
+    targets : sequence of Target, optional
+        Targets to measure (default ``config.targets``).
     fibre : Series of bool, optional
         Fibre within reach per village (:func:`phusong.network.reach.fibre_available`);
         computed with ``reach_m`` when omitted.
@@ -401,11 +408,15 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     year : int, optional
         Report year (31 December) of the 2G/3G switch-offs (module doc); None (default)
         counts every technology as scored.
+    config : phusong.config.Settings
+        The run's settings: targets when not given, and thresholds etc. when ``village_cov`` is
+        computed here; recorded in the tables (``gaps.json``).
 
     Returns
     -------
     GapTables
     """
+    targets = config.targets if targets is None else targets
     boundaries = str(boundaries)
     if boundaries not in BOUNDARIES:
         raise DataError(f"boundaries {boundaries!r}: use 2020 (151 units) or 2025 (46 units)")
@@ -417,7 +428,7 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         raise DataError("communes: the bundle has no communes layer; every bundle needs one")
     ids = pd.Index(villages["village_id"].astype(str), name="village_id")
     if village_cov is None:
-        village_cov = deps.score_villages(bundle, model=model)
+        village_cov = deps.score_villages(bundle, model=model, config=config)
     village_cov = _align(village_cov.set_axis(village_cov.index.astype(str))
                          if "village_id" not in village_cov.columns else village_cov,
                          ids, "village coverage")
@@ -496,7 +507,7 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
 
     label = fibre_assumption(bundle)
     return GapTables(vt, units, districts, province, boundaries, tuple(c.target for c in cols),
-                     year, off, (label,) if label else ())
+                     year, off, (label,) if label else (), config.record())
 
 
 def _unknown(village_cov: pd.DataFrame) -> np.ndarray:

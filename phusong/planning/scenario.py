@@ -199,24 +199,24 @@ class Scenario:
     centre_prize_households: float = 500.0
     time_limit_s: float = 10.0
     objective: str = "budget"
-    # last but one: in the class body it shadows the module ``settings`` read above
-    settings: Settings = DEFAULT_SETTINGS
+    # last but one (after every field whose default reads the settings module)
+    config: Settings = DEFAULT_SETTINGS
     source: str = field(default="default", compare=False)
 
     @property
     def targets(self) -> tuple[Target, ...]:
         """Targets reported against (``settings.targets``)."""
-        return self.settings.targets
+        return self.config.targets
 
     @property
     def costs(self) -> Costs:
         """Unit costs (``settings.costs``)."""
-        return self.settings.costs
+        return self.config.costs
 
     @property
     def planning_costs(self) -> PlanningCosts:
         """Power, backhaul and sharing costs of new sites (``settings.planning_costs``)."""
-        return self.settings.planning_costs
+        return self.config.planning_costs
 
     def budget_for(self, year: int) -> dict[str, float]:
         """New money of the period ending ``year``: ``{"fibre": VND, "mobile": VND}``."""
@@ -227,10 +227,10 @@ class Scenario:
 
     def to_dict(self) -> dict:
         """Plain-data form (for ``plan.json``)."""
-        d = asdict(replace(self, settings=DEFAULT_SETTINGS)) | {
+        d = asdict(replace(self, config=DEFAULT_SETTINGS)) | {
             "targets": [asdict(t) for t in self.targets], "costs": asdict(self.costs),
             "planning_costs": asdict(self.planning_costs),
-            "settings": self.settings.record()}
+            "settings": self.config.record()}
         d["bands_5g"] = dict(self.bands_5g)
         d["budgets"] = {str(p.year): {"fibre_vnd": p.fibre_vnd, "mobile_vnd": p.mobile_vnd}
                         for p in self.budgets}
@@ -353,7 +353,7 @@ def scenario_from_dict(doc: dict, *, source: str = "scenario", sets=()) -> Scena
         if not isinstance(doc["targets"], list):
             raise DataError("scenario: targets must be an array of tables [[targets]]")
         cfg = with_targets(cfg, targets_from_records(doc["targets"]))
-    kw["settings"] = apply_sets(cfg, sets)
+    kw["config"] = apply_sets(cfg, sets)
     if "bands_5g" in doc:
         kw["bands_5g"] = _bands_5g(doc["bands_5g"])
     out = replace(s, **kw)
@@ -457,4 +457,4 @@ def load_scenario(path: str | Path | None, sets=()) -> Scenario:
         s = scenario_from_dict(doc, source=str(p))
     except DataError as exc:
         raise DataError(f"{p}: {exc}") from None
-    return replace(s, settings=apply_sets(s.settings, sets)) if sets else s
+    return replace(s, config=apply_sets(s.config, sets)) if sets else s
