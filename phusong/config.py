@@ -23,7 +23,7 @@ Examples
 >>> apply_sets(DEFAULT_SETTINGS, ["thresholds_dbm.4g=-100"])
 Traceback (most recent call last):
 ...
-phusong.errors.DataError: --set thresholds_dbm.4g: unknown key; did you mean thresholds_dbm.4G? (phusong settings lists the keys)
+phusong.errors.DataError: --set thresholds_dbm.4g: is an unknown key; did you mean thresholds_dbm.4G? (phusong settings lists the keys)
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def _convert(spec: KeySpec, value, where: str):
     """``value`` as the key's type, or a one-line DataError naming key, type and unit."""
     unit = f", {spec.unit}" if spec.unit else ""
     want = f"{_TYPE_WORD[spec.type]} ({spec.type.__name__}{unit})"
-    bad = DataError(f"{where} {spec.key}: must be {want}, got {value!r}")
+    bad = DataError(f"{_named(spec.key, where)} must be {want}, got {value!r}")
     if isinstance(value, str) and where == "--set":
         text = value.strip()
         if spec.type is str:
@@ -309,7 +309,8 @@ def _convert(spec: KeySpec, value, where: str):
     if spec.type is int and int(value) != value:
         raise bad
     if value < 0 and _non_negative(spec):
-        raise DataError(f"{where} {spec.key}: must be ≥ 0{unit and ' ' + spec.unit}, got {value!r}")
+        raise DataError(f"{_named(spec.key, where)} must be ≥ 0{unit and ' ' + spec.unit}, "
+                        f"got {value!r}")
     return int(value) if spec.type is int else float(value)
 
 
@@ -330,7 +331,17 @@ def _spec(key: str, where: str, s: Settings | None = None) -> KeySpec:
         low = {k.lower(): k for k in known}
         near = [low[key.lower()]] if key.lower() in low else []
     hint = f"did you mean {near[0]}? " if near else ""
-    raise DataError(f"{where} {key}: unknown key; {hint}(phusong settings lists the keys)")
+    raise DataError(f"{_named(key, where)} is an unknown key; {hint}"
+                    "(phusong settings lists the keys)")
+
+
+def _named(key: str, where: str) -> str:
+    """How a message names a key: ``--set thresholds_dbm.4G:`` on the command line,
+    ``scenario: [thresholds_dbm] 4G`` in a TOML file (its own spelling)."""
+    if where == "--set":
+        return f"--set {key}:"
+    section, _, rest = key.partition(".")
+    return f"{where}: [{section}] {rest}"
 
 
 def _with(s: Settings, values: dict, source, where: str) -> Settings:

@@ -177,7 +177,7 @@ def test_bad_demand_is_refused(bundle, inputs):
 
 def test_gaps_cli_writes_tables_and_report(tmp_path, monkeypatch, bundle, inputs):
     cov, fibre = inputs
-    monkeypatch.setattr(deps, "score_villages", lambda b, *, model: cov)
+    monkeypatch.setattr(deps, "score_villages", lambda b, *, model, config: cov)
     monkeypatch.setattr(deps, "fibre_available", lambda b, **kw: fibre)
     save_bundle(bundle, tmp_path / "b")
     out = tmp_path / "gaps"
@@ -335,7 +335,7 @@ def test_switch_off_helper(hand):
 
 def test_gaps_cli_year_line(tmp_path, monkeypatch, bundle, hand):
     cov, fibre, hh, (only2g, _g3g4, only3g, _none) = hand
-    monkeypatch.setattr(deps, "score_villages", lambda b, *, model: cov)
+    monkeypatch.setattr(deps, "score_villages", lambda b, *, model, config: cov)
     monkeypatch.setattr(deps, "fibre_available", lambda b, **kw: fibre)
     save_bundle(bundle, tmp_path / "b")
     args = ["gaps", str(tmp_path / "b"), "--out", str(tmp_path / "g"), "--quiet"]

@@ -104,7 +104,7 @@ class EngineOptions:
     step_m: float | None = None
     batch_pairs: int = 20_000
     threads: int = 1
-    max_radius_km: dict = field(default_factory=lambda: dict(settings.MAX_RADIUS_KM))
+    max_radius_km: dict = field(default_factory=lambda: dict(DEFAULT_SETTINGS.max_radius_km))
     itm_profile_cap: int | None = ITM_PROFILE_CAP
     screen_margin_db: float | None = SCREEN_MARGIN_DB
     screen_factor: int = SCREEN_FACTOR

@@ -37,6 +37,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS
 from phusong.crs import parse_crs, to_work, transform_points
 from phusong.errors import DataError, SchemaError
 from phusong.planning import _plan_deps as deps
@@ -141,7 +142,8 @@ def _upgrades(bundle, rules, scenario: Scenario) -> pd.DataFrame:
         return pd.DataFrame()
     s = _site_techs(bundle)
     rows = []
-    band4 = rules.new_site_band if rules.new_site_tech == "4G" else next(iter(settings.BANDS_MHZ["4G"]))
+    band4 = rules.new_site_band if rules.new_site_tech == "4G" else next(
+        iter(scenario.config.bands_mhz["4G"]))
     bands5 = dict(scenario.bands_5g)
     for r in s.itertuples():
         five = bands5.get(r.operator)
@@ -498,14 +500,14 @@ def _check_fields(df: pd.DataFrame, bundle, src: str) -> None:
         refuse(cid.str.fullmatch(r"[UN]\d{4,}").to_numpy(),
                lambda i: f"candidate_id {cid.iloc[i]!r} has the form of a generated id",
                "rename it (generated candidates are U0001…, N0001…)")
+    known = DEFAULT_SETTINGS.bands_mhz  # the band labels (settings change frequencies only)
     if "band" not in df:
-        df["band"] = [next(iter(settings.BANDS_MHZ[t])) for t in df.tech]
-    df["band"] = [next(iter(settings.BANDS_MHZ[t])) if b is None or b != b else str(b)
+        df["band"] = [next(iter(known[t])) for t in df.tech]
+    df["band"] = [next(iter(known[t])) if b is None or b != b else str(b)
                   for t, b in zip(df.tech, df["band"], strict=True)]
-    refuse(np.array([b not in settings.BANDS_MHZ[t] for t, b in zip(df.tech, df.band,
-                                                                     strict=True)]),
+    refuse(np.array([b not in known[t] for t, b in zip(df.tech, df.band, strict=True)]),
            lambda i: f"band {df.band.iloc[i]!r} is not a {df.tech.iloc[i]} band (its bands: "
-           f"{', '.join(settings.BANDS_MHZ[df.tech.iloc[i]])})", "use one of them")
+           f"{', '.join(known[df.tech.iloc[i]])})", "use one of them")
     own = [f"{t}:{b}" for t, b in zip(df.tech, df.band, strict=True)]
     bands = df["bands"] if "bands" in df else pd.Series(None, index=df.index, dtype=object)
     df["bands"] = [b if isinstance(b, str) and b.strip() else o
@@ -543,8 +545,8 @@ def _shown(value) -> str:
 
 def _bands_ok(bands: str) -> bool:
     pairs = parse_bands(bands)
-    return bool(pairs) and all(len(p) == 2 and p[1] in settings.BANDS_MHZ.get(p[0], {})
-                               for p in pairs)
+    known = DEFAULT_SETTINGS.bands_mhz  # the band labels (settings change frequencies only)
+    return bool(pairs) and all(len(p) == 2 and p[1] in known.get(p[0], {}) for p in pairs)
 
 
 def _needs_backhaul(df: pd.DataFrame, bundle) -> pd.Series:

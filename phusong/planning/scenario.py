@@ -289,9 +289,9 @@ def _check_rules(r: CandidateRules) -> None:
                         f"{list(settings.TECHS)}")
     for key, tech in (("new_site_band", r.new_site_tech), ("low_band_5g", "5G")):
         band = getattr(r, key)
-        if band and band not in settings.BANDS_MHZ[tech]:
+        if band and band not in DEFAULT_SETTINGS.bands_mhz[tech]:
             raise DataError(f"scenario: [candidates] {key} {band!r} is not a {tech} band; use one of "
-                            f"{list(settings.BANDS_MHZ[tech])}")
+                            f"{list(DEFAULT_SETTINGS.bands_mhz[tech])}")
     if r.new_site_operator not in (*settings.OPERATORS, "shared"):
         raise DataError(f"scenario: [candidates] new_site_operator {r.new_site_operator!r}; use "
                         f"'shared' or one of {list(settings.OPERATORS)}")
@@ -371,9 +371,9 @@ def _bands_5g(table) -> tuple[tuple[str, str], ...]:
                             f"of {list(settings.OPERATORS)}")
         if band == "":
             bands.pop(op, None)
-        elif band not in settings.BANDS_MHZ["5G"]:
+        elif band not in DEFAULT_SETTINGS.bands_mhz["5G"]:
             raise DataError(f"scenario: [bands_5g] {op} = {band!r} is not a 5G band known to "
-                            f"settings; use one of {list(settings.BANDS_MHZ['5G'])}")
+                            f"settings; use one of {list(DEFAULT_SETTINGS.bands_mhz['5G'])}")
         else:
             bands[op] = band
     return tuple(bands.items())
