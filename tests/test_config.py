@@ -228,3 +228,11 @@ def test_coverage_site_records_the_settings_and_refuses_bad_ones(tmp_path):
     assert r.exit_code == 2 and r.stderr.count("\n") == 1
     assert "--set thresholds_dbm.2G: must be a number (float, dBm), got '-90dBm'" in r.stderr
     assert not (tmp_path / "t.tif").exists()
+
+
+def test_readme_lists_every_key():
+    """README's "Settings" table is ``phusong settings --markdown`` as written (no drift)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert key_table_markdown() in readme
