@@ -236,3 +236,16 @@ def test_readme_lists_every_key():
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert key_table_markdown() in readme
+
+
+def test_a_set_value_changes_the_prediction(tmp_path):
+    """--set reaches the engine: a 10 m receiver sees less path loss than the 1.5 m default."""
+    from tests.test_coverage_engine import _site_args
+
+    args = _site_args(tmp_path, 3, 200)
+    low = _run(*args, "--out", tmp_path / "a.tif")
+    high = _run(*args, "--set", "radio.rx_height_m=10", "--out", tmp_path / "b.tif")
+    assert low.exit_code == 0 and high.exit_code == 0, low.stderr + high.stderr
+    a, b = (json.loads(r.stdout)["path_loss_db"]["median"] for r in (low, high))
+    # Hata's a(h_rx) term alone lowers the loss by several dB from 1.5 m to 10 m at 900 MHz
+    assert b < a - 3.0, (a, b)

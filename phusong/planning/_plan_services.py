@@ -97,7 +97,8 @@ def village_services(ctx, res, on_air_cov: pd.DataFrame, fib: np.ndarray, lost_f
         v = ctx.villages[fb]
         x, y, h, sid = _hubs(res.after.bundle, ctx.scenario.config.radio.tower_height_m)
         opt = fallback_options(v.geometry.x.to_numpy(), v.geometry.y.to_numpy(), ctx.hh[fb], x, y,
-                               h, sid, res.after.bundle.dem, costs=ctx.scenario.costs)
+                               h, sid, res.after.bundle.dem, costs=ctx.scenario.costs,
+                               k_factor=ctx.scenario.config.radio.k_factor)
         service[fb] = "fallback"
         action[fb] = "fallback: " + opt["fallback"].astype(str).to_numpy()
         off = ~opt["in_dem"].to_numpy(bool)
