@@ -249,3 +249,24 @@ def test_a_set_value_changes_the_prediction(tmp_path):
     a, b = (json.loads(r.stdout)["path_loss_db"]["median"] for r in (low, high))
     # Hata's a(h_rx) term alone lowers the loss by several dB from 1.5 m to 10 m at 900 MHz
     assert b < a - 3.0, (a, b)
+
+
+def test_coverage_json_records_the_settings(tmp_path):
+    from tests.test_coverage_realism import _bundle as realism_bundle
+
+    save_bundle(realism_bundle(landcover=False), tmp_path / "b")
+    p = tmp_path / "s.toml"
+    p.write_text("[radio]\nreliability_pct = 90\n", encoding="utf-8")
+    r = _run("coverage", tmp_path / "b", "--out", tmp_path / "o", "--model", "hata",
+             "--resolution-m", "0", "--quiet", "--scenario", p, "--set",
+             "thresholds_dbm.4G=-100")
+    assert r.exit_code == 0, r.output + r.stderr
+    rec = json.loads((tmp_path / "o" / "coverage.json").read_text(encoding="utf-8"))["settings"]
+    assert (rec["values"]["radio.reliability_pct"], rec["from"]["radio.reliability_pct"]) == (
+        90.0, "scenario")
+    assert (rec["values"]["thresholds_dbm.4G"], rec["from"]["thresholds_dbm.4G"]) == (-100.0,
+                                                                                      "--set")
+    r = _run("coverage", tmp_path / "b", "--out", tmp_path / "o2", "--model", "hata",
+             "--resolution-m", "0", "--quiet", "--set", "radio.reliability_pct=ninety")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and not (tmp_path / "o2").exists()
+    assert "--set radio.reliability_pct: must be a number (float, %)" in r.stderr
