@@ -282,8 +282,8 @@ def test_raster_sinr_and_margin_from_the_single_cell_rasters(tmp_path):
     assert expect.min() < 3.5 and expect.max() > 20.0  # ≈ 3 dB on the mid line, high near sites
 
 
-def test_require_sinr_clears_flags_below_the_minimum(monkeypatch):
-    from phusong import settings
+def test_require_sinr_clears_flags_below_the_minimum():
+    from phusong.config import DEFAULT_SETTINGS, apply_sets
     from phusong.coverage import EngineOptions, score_points
 
     dem = _bundle(landcover=False).dem
@@ -293,9 +293,9 @@ def test_require_sinr_clears_flags_below_the_minimum(monkeypatch):
     plain = score_points(tx, *mid, dem, techs=["4G"], opts=opts)
     assert plain.loc[0, "sinr_db_4G"] == pytest.approx(3.0103, abs=0.01)  # noise 40 dB down
     assert plain.loc[0, "covered_4G"] and plain.loc[0, "covered_any"]
-    strict = settings.Interference(sinr_min_db={"4G": 5.0})
-    monkeypatch.setattr(settings, "INTERFERENCE", strict)
-    s = score_points(tx, *mid, dem, techs=["4G"], opts=opts, require_sinr=True)
+    strict = apply_sets(DEFAULT_SETTINGS, ["interference.sinr_min_db.4G=5"])
+    s = score_points(tx, *mid, dem, techs=["4G"], require_sinr=True,
+                     opts=EngineOptions.of(strict, model="fspl", diffraction="none"))
     assert not s.loc[0, "covered_4G"] and not s.loc[0, "covered_4G_Viettel"]
     assert not s.loc[0, "covered_any"] and s.loc[0, "covered_4G_indoor"] == plain.loc[
         0, "covered_4G_indoor"]

@@ -14,6 +14,7 @@ import numpy as np
 
 from phusong import settings
 from phusong.atomic import atomic_path
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
 from phusong.coverage._raster import grid_over, on_dem, raster_links
 from phusong.coverage._terrain import crop_dem, prepare_terrain
@@ -38,10 +39,10 @@ def write_grid(path: Path, array: np.ndarray, transform, *, nodata, unit: str = 
 def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: float,
                  eirp_dbm: float, radius_km: float, resolution_m: float,
                  model: str = settings.DEFAULT_MODEL, diffraction: str = "bullington",
-                 rx_height_m: float = settings.RADIO.rx_height_m, threads: int = 1,
+                 rx_height_m: float | None = None, threads: int = 1,
                  itm_profile_cap: int | None = ITM_PROFILE_CAP, antenna=None,
                  azimuth_deg: float = float("nan"), tilt_deg: float = float("nan"),
-                 etilt_deg: float = float("nan")):
+                 etilt_deg: float = float("nan"), config: Settings = DEFAULT_SETTINGS):
     """Received power around one transmitter on any DEM (omni unless given an antenna).
 
     Parameters
@@ -58,6 +59,9 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         Pattern (``eirp_dbm`` is then the boresight EIRP); None = omni.
     azimuth_deg, tilt_deg, etilt_deg : float
         Boresight azimuth (NaN = omni), mechanical and electrical downtilt, degrees.
+    config : phusong.config.Settings
+        The run's settings (receiver height when not given, k-factor, P.1812 inputs, sector
+        pattern); recorded in the report under ``settings``.
 
     Returns
     -------
@@ -75,8 +79,9 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     terrain = prepare_terrain(crop_dem(dem, float(x[0]), float(y[0]), radius_km * 1000.0))
     if not terrain.inside(x, y)[0]:
         raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
-    opts = EngineOptions(model=model, diffraction=diffraction, rx_height_m=rx_height_m,
-                         threads=threads, itm_profile_cap=itm_profile_cap).check()
+    opts = EngineOptions.of(config, model=model, diffraction=diffraction,
+                            rx_height_m=rx_height_m, threads=threads,
+                            itm_profile_cap=itm_profile_cap).check()
     r_m = radius_km * 1000.0
     one = np.array([0])
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
@@ -110,6 +115,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
             "tilt_deg": tilt_deg, "etilt_deg": etilt_deg},
         "path_loss_db": {"min": q[0], "p05": q[1], "median": q[2], "p95": q[3], "max": q[4],
                          "mean": float(loss.mean()) if loss.size else None},
+        "settings": config.record(),
     }
     return rx.astype(np.float32), grid.transform, report
 

@@ -93,7 +93,7 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
         Co-channel key of every cell (with ``sinr``).
     require_sinr : bool
         4G/5G count as covered only where the SINR also reaches
-        ``settings.INTERFERENCE.sinr_min_db``.
+        ``opts.config.interference.sinr_min_db``.
     void : ndarray, optional
         (rows, cols) bool: cells some site reaches only across a DEM void longer than
         ``max_void_m`` (that link left out). Those not covered by any technology are
@@ -129,11 +129,13 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
                   "coverage_prob": prob}
         covered = top >= thresholds_dbm[t]
         if "sinr_db" in names[t]:
-            s_db, margin = _sinr_margin(t, gi, sub, arg, keys, sinr, mask)
+            s_db, margin = _sinr_margin(t, gi, sub, arg, keys, sinr, mask,
+                                        opts.config.interference)
             layers |= {"sinr_db": s_db, "margin_db": margin}
-            if require_sinr and t in settings.INTERFERENCE.sinr_min_db:
+            need = opts.config.interference.sinr_min_db
+            if require_sinr and t in need:
                 with np.errstate(invalid="ignore"):
-                    covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
+                    covered &= s_db >= need[t]
         out[t] = layers
         covered_any |= covered
         per_tech[t] = covered
@@ -156,12 +158,12 @@ def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
 
     from phusong.coverage.reliability import coverage_probability, sigma_db
 
-    sigma = sigma_db(opts.environment)
+    sigma = sigma_db(opts.environment, opts.config.location_sigma_db)
     median = rx_dbm + float(ndtri(opts.reliability_pct / 100.0)) * sigma
     return coverage_probability(median, threshold_dbm, sigma).astype("float32")
 
 
-def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask):
+def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask, interference):
     """SINR of the technology's best server and its margin over the serving operator's second
     best (dB, float32, NaN outside ``mask``)."""
     from phusong.coverage.interference import sinr_db
@@ -174,7 +176,8 @@ def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask):
     k = np.where(cell >= 0, keys[np.maximum(cell, 0)], -1)
     r, c = np.indices(top.shape)
     s = np.where(k >= 0, sums[np.maximum(k, 0), r, c], 0)
-    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech).astype("float32")
+    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech,
+                  interference=interference).astype("float32")
     second = second_dbm[g_best, r, c].astype(float)
     with np.errstate(invalid="ignore"):
         margin = np.where(np.isfinite(top), top - second, np.nan).astype("float32")

@@ -7,6 +7,7 @@ call time (and tests can stand small doubles in for the heavy engines).
 from __future__ import annotations
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS, Settings
 
 __all__ = [
     "score_villages",
@@ -20,11 +21,12 @@ __all__ = [
 ]
 
 
-def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None):
-    """:func:`phusong.coverage.score_villages`."""
+def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None,
+                   config: Settings = DEFAULT_SETTINGS):
+    """:func:`phusong.coverage.score_villages` (``config``: the run's settings)."""
     from phusong.coverage import score_villages as f
 
-    return f(bundle, model=model, executor=executor)
+    return f(bundle, model=model, executor=executor, config=config)
 
 
 def transmitters(bundle):
@@ -34,11 +36,13 @@ def transmitters(bundle):
     return f(bundle)
 
 
-def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None):
-    """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech)."""
+def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None,
+                    config: Settings = DEFAULT_SETTINGS):
+    """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech in
+    ``config``)."""
     from phusong.coverage import coverage_matrix as f
 
-    return f(tx, x_m, y_m, dem, model=model, executor=executor)
+    return f(tx, x_m, y_m, dem, model=model, executor=executor, config=config)
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):
