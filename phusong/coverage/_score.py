@@ -176,6 +176,7 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
                     rx_height_m: float = settings.RADIO.rx_height_m,
                     threshold_dbm: float | None = None, margins: bool = False,
                     diffraction: str = "bullington", threads: int = 1,
+                    clutter=None, reliability_pct: float = settings.RELIABILITY_PCT,
                     executor=None) -> sparse.csr_matrix:
     """Sparse receivers × transmitters matrix of covered flags (or margins).
 
@@ -194,6 +195,11 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         One threshold for all; default each row's technology threshold.
     margins : bool
         Store ``rx_dbm − threshold`` (dB, ≥ 0; explicit zeros kept) instead of True.
+    clutter : phusong.coverage.clutter.ClutterMap, optional
+        P.2108 terminal clutter per receiver (:func:`~phusong.coverage.clutter.bundle_clutter`
+        of the bundle the receivers belong to), as :func:`score_villages` adds it.
+    reliability_pct : float
+        Percentage of locations the flags hold for (50 = medians), as :func:`score_villages`.
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
 
@@ -205,7 +211,8 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
     """
     tx = transmitters_df.reset_index(drop=True)
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m)
+                         rx_height_m=rx_height_m, clutter=clutter,
+                         reliability_pct=reliability_pct).check()
     x = np.asarray(x_m, float)
     res = link_pairs(tx, x, y_m, dem, opts, executor=executor)
     th = (np.full(len(tx), float(threshold_dbm)) if threshold_dbm is not None else

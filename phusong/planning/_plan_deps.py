@@ -10,6 +10,7 @@ from phusong import settings
 
 __all__ = [
     "score_villages",
+    "bundle_clutter",
     "transmitters",
     "coverage_matrix",
     "road_graph",
@@ -20,11 +21,19 @@ __all__ = [
 ]
 
 
-def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None):
-    """:func:`phusong.coverage.score_villages`."""
+def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None,
+                   reliability_pct: float = settings.RELIABILITY_PCT):
+    """:func:`phusong.coverage.score_villages` (the bundle's clutter, at ``reliability_pct``)."""
     from phusong.coverage import score_villages as f
 
-    return f(bundle, model=model, executor=executor)
+    return f(bundle, model=model, executor=executor, reliability_pct=reliability_pct)
+
+
+def bundle_clutter(bundle):
+    """:func:`phusong.coverage.clutter.bundle_clutter` (None without a ``landcover.tif``)."""
+    from phusong.coverage.clutter import bundle_clutter as f
+
+    return f(bundle)
 
 
 def transmitters(bundle):
@@ -34,11 +43,13 @@ def transmitters(bundle):
     return f(bundle)
 
 
-def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None):
+def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None,
+                    clutter=None, reliability_pct: float = settings.RELIABILITY_PCT):
     """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech)."""
     from phusong.coverage import coverage_matrix as f
 
-    return f(tx, x_m, y_m, dem, model=model, executor=executor)
+    return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter,
+             reliability_pct=reliability_pct)
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):

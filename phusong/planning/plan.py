@@ -230,7 +230,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     _check_scenario(s, notes)
     if village_cov is None:
         on = {} if executor is None else {"executor": executor}
-        village_cov = deps.score_villages(bundle, model=model, **on)
+        village_cov = deps.score_villages(bundle, model=model, reliability_pct=s.reliability_pct,
+                                          **on)
     cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
         village_cov.set_index("village_id").reindex(ctx.ids)
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)

@@ -118,7 +118,9 @@ def candidate_transmitters(candidates, dem=None) -> pd.DataFrame:
 
 
 def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL,
-                       techs=("4G", "5G"), executor=None) -> dict[str, sp.csr_matrix]:
+                       techs=("4G", "5G"), executor=None, clutter=None,
+                       reliability_pct: float = settings.RELIABILITY_PCT,
+                       ) -> dict[str, sp.csr_matrix]:
     """Villages × candidates coverage per technology (module doc).
 
     Parameters
@@ -135,6 +137,10 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
         Technologies to return (each gets a matrix, empty columns for candidates without it).
     executor : phusong.coverage.DaskExecutor, optional
         Compute the matrix on dask.distributed (identical result).
+    clutter : phusong.coverage.clutter.ClutterMap, optional
+        The bundle's terminal clutter (P.2108), as the existing network's scores have it.
+    reliability_pct : float
+        Percentage of locations a covered village holds for (the scenario's).
 
     Returns
     -------
@@ -147,7 +153,8 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
     if not len(tx) or n_v == 0:
         return empty
     on = {} if executor is None else {"executor": executor}
-    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model, **on), dtype=bool)
+    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model, clutter=clutter,
+                                           reliability_pct=reliability_pct, **on), dtype=bool)
     idx = _band_rows(candidates)[0]
     out = {}
     for t in techs:

@@ -11,6 +11,7 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     years = [2025, 2030]          # report years; each period ends in one of them
     carry_over = true             # unspent budget moves to the next period
     model = "itm"                 # propagation model for candidate coverage
+    reliability_pct = 50.0        # villages and candidates covered at this % of locations
     time_limit_s = 10.0           # per optimisation, s
     objective = "budget"          # "budget": most coverage within the budgets;
                                   # "targets": each period's mobile targets at least cost
@@ -179,6 +180,11 @@ class Scenario:
         Candidate generation.
     model : str
         Propagation model of the coverage engine.
+    reliability_pct : float
+        Percentage of locations (and, for ITM, of time) at which a village counts as covered,
+        for the existing network and every candidate alike (50 = medians; 90 or 95 is what an
+        operator's area-reliability target asks): :func:`phusong.coverage.score_villages` and
+        :func:`phusong.coverage.coverage_matrix` ``reliability_pct``.
     broadband_techs : tuple of str
         Technologies counted as mobile broadband (public-utility demand is the villages
         without any of them).
@@ -210,6 +216,7 @@ class Scenario:
     planning_costs: PlanningCosts = PlanningCosts()
     rules: CandidateRules = CandidateRules()
     model: str = settings.DEFAULT_MODEL
+    reliability_pct: float = settings.RELIABILITY_PCT
     broadband_techs: tuple[str, ...] = ("4G", "5G")
     bands_5g: tuple[tuple[str, str], ...] = tuple(settings.BANDS_5G_BY_OPERATOR.items())
     reach_m: float = settings.FIBRE_REACH_M
@@ -238,7 +245,7 @@ class Scenario:
 DEFAULT_SCENARIO = Scenario()
 
 _TOP = ("name", "years", "carry_over", "model", "time_limit_s", "objective", "budgets", "costs",
-        "candidates", "planning", "targets", "bands_5g")
+        "candidates", "planning", "targets", "bands_5g", "reliability_pct")
 OBJECTIVES = ("budget", "targets")
 _PLANNING = ("broadband_techs", "reach_m", "centre_prize_households")
 
@@ -324,6 +331,11 @@ def scenario_from_dict(doc: dict, *, source: str = "scenario") -> Scenario:
         if not isinstance(doc["model"], str):
             raise DataError("scenario: model must be text such as 'itm'")
         kw["model"] = doc["model"]
+    if "reliability_pct" in doc:
+        kw["reliability_pct"] = _num(doc["reliability_pct"], "reliability_pct")
+        if not 0.0 < kw["reliability_pct"] < 100.0:
+            raise DataError(f"scenario: reliability_pct {doc['reliability_pct']!r} must be "
+                            "strictly between 0 and 100 (e.g. 90)")
     if "time_limit_s" in doc:
         kw["time_limit_s"] = _num(doc["time_limit_s"], "time_limit_s")
         if kw["time_limit_s"] <= 0:
