@@ -135,22 +135,31 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
               help="Mechanical downtilt, degrees (with --antenna).")
 @click.option("--etilt-deg", type=float, default=None,
               help="Electrical downtilt, degrees (with --antenna; default the file's TILT).")
+@click.option("--landcover", "landcover_path", default=None, type=click.Path(dir_okay=False),
+              help="ESA WorldCover GeoTIFF (any CRS): adds ITU-R P.2108 terminal clutter per "
+              "receiver, as a bundle's landcover.tif does. Default: none.")
+@click.option("--reliability-pct", type=float, default=settings.RELIABILITY_PCT,
+              show_default=True,
+              help="Percentage of locations the level holds for (ITM's time and location %, "
+              "or the lognormal margin of empirical models); in (0, 100).")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @json_option
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
          rx_height_m, model, diffraction, threads, itm_profile_cap, antenna_path, azimuth_deg,
-         tilt_deg, etilt_deg, out_path, as_json):
+         tilt_deg, etilt_deg, landcover_path, reliability_pct, out_path, as_json):
     """Predict received power around one site on any DEM (for RF engineers)."""
     from phusong.coverage._site import predict_site, write_site_tif
     from phusong.raster import read_raster
 
     dem = read_raster(dem_path)
+    landcover = None if landcover_path is None else read_raster(landcover_path)
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
         rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap),
+        landcover=landcover, reliability_pct=reliability_pct,
         **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg))
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)
