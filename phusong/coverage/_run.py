@@ -104,7 +104,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
     ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering),
-    ``coverage_prob_{tech}.tif`` and the SINR/margin rasters above, as tiled
+    ``coverage_prob_{tech}.tif``, ``indoor_dbm_{tech}.tif`` (best level indoors, after ITU-R
+    P.2109 building entry loss, dBm) and the SINR/margin rasters above, as tiled
     Cloud-Optimised GeoTIFFs (:mod:`._tiles`), ``unknown.tif``
     (1: a cell of the communes off the DEM, coverage unknown; 0 elsewhere), ``sites.csv`` and
     ``coverage.json`` (the returned report). No rasters when ``resolution_m`` is None.
@@ -161,7 +162,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             write_grid(tmp / "unknown.tif", off.astype("uint8"), grid.transform, nodata=255)
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
-            from phusong.coverage.interference import cell_keys
+            from phusong.coverage.interference import cell_keys, indoor_loss_db
 
             keys, n_keys = cell_keys(tx) if sinr else (None, 0)
             side = tile_cells or tile_side(len(pairs))
@@ -169,7 +170,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 raise DataError(f"tile side {side} cells: use a multiple of 256")
             kw = {"techs": techs, "pairs": pairs, "site_code": site_code,
                   "thresholds_dbm": settings.THRESHOLDS_DBM, "keys": keys,
-                  "require_sinr": require_sinr}
+                  "require_sinr": require_sinr,
+                  "indoor_loss_db": indoor_loss_db(tx["freq_mhz"].to_numpy(float))}
             if executor is None:
                 extra: dict = {}
                 best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts,
@@ -185,9 +187,16 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                                           side, rstats, n_keys=n_keys, **kw)
                 with_sinr = keys is not None and n_keys > 0
             report["raster_covered_pct"] = write_coverage_rasters(
-                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr)
+                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr, indoor=True)
             if executor is not None:
                 warn_itm_bits(rstats.pop("itm_bits"))
+            # indoor_dbm equals the villages' indoor level where every (operator, tech) is on
+            # one band (_tiles.tile_outputs); say where it is a lower bound instead
+            bands = tx.groupby(["operator", "tech"])["freq_mhz"].nunique()
+            report["raster_indoor"] = {
+                "building_entry_loss": "ITU-R P.2109 " + settings.INDOOR.building_class
+                + f", {settings.INDOOR.probability_pct:g} % of buildings",
+                "lower_bound_for": sorted(f"{t} {o}" for o, t in bands[bands > 1].index)}
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
                                          "cells_unknown": int(off.sum()),
                                          "shape": list(grid.shape),
