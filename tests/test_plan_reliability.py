@@ -1,5 +1,6 @@
-"""A plan at a chosen reliability (issue 17): scenario ``reliability_pct``, and the candidate
-matrix with the same clutter and percentage as the existing network's scores."""
+"""A plan at a chosen reliability (issue 17): the settings' ``radio.reliability_pct`` (scenario
+``[radio]`` or ``--set``), and the candidate matrix with the same clutter and percentage as the
+existing network's scores."""
 
 from __future__ import annotations
 
@@ -61,15 +62,16 @@ def test_coverage_matrix_refuses_reliability_outside_0_100(small):
         coverage_matrix(tx, x, y, small.dem, model="hata", reliability_pct=100.0)
 
 
-@pytest.mark.parametrize("bad", [0, 100, 120.0, "90"])
+@pytest.mark.parametrize("bad", [0, 100, 120.0, -5, "90"])
 def test_scenario_reliability_refused_outside_0_100(bad):
     with pytest.raises(DataError, match="reliability_pct"):
-        scenario_from_dict({"reliability_pct": bad})
+        scenario_from_dict({"radio": {"reliability_pct": bad}})
 
 
 def test_scenario_reliability_read():
-    assert scenario_from_dict({"reliability_pct": 90}).reliability_pct == 90.0
-    assert scenario_from_dict({}).reliability_pct == settings.RELIABILITY_PCT
+    assert scenario_from_dict({"radio": {"reliability_pct": 90}}).config.radio.reliability_pct \
+        == 90.0
+    assert scenario_from_dict({}).config.radio.reliability_pct == settings.RELIABILITY_PCT
 
 
 def test_plan_at_90_pct_scores_and_sites_at_90_pct(small, monkeypatch):
@@ -93,12 +95,14 @@ def test_plan_at_90_pct_scores_and_sites_at_90_pct(small, monkeypatch):
     doc = {"model": "hata", "time_limit_s": 5.0, "years": [2025]}
     p50 = make_plan(b, scenario=scenario_from_dict(doc))
     n50 = len(calls)
-    p90 = make_plan(b, scenario=scenario_from_dict(doc | {"reliability_pct": 90.0}))
+    p90 = make_plan(b, scenario=scenario_from_dict(doc | {"radio": {"reliability_pct": 90.0}}))
     assert n50 and len(calls) > n50
-    assert all(c["reliability_pct"] == 50.0 for c in calls[:n50])
-    assert all(c["reliability_pct"] == 90.0 for c in calls[n50:])
+    assert all(c["config"].radio.reliability_pct == 50.0 for c in calls[:n50])
+    assert all(c["config"].radio.reliability_pct == 90.0 for c in calls[n50:])
     assert all(isinstance(c["clutter"], ClutterMap) for c in calls)
-    assert p90.scenario.to_dict()["reliability_pct"] == 90.0  # travels into plan.json
+    rec = p90.scenario.to_dict()["settings"]  # travels into plan.json
+    assert rec["values"]["radio.reliability_pct"] == 90.0
+    assert rec["from"]["radio.reliability_pct"] != "default"
 
     def baseline(p, tech):
         return next(t for t in p.years[0]["targets"]

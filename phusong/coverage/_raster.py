@@ -32,7 +32,6 @@ import numba
 import numpy as np
 from affine import Affine
 
-from phusong import settings
 from phusong.coverage._diffraction import ray_geometry
 from phusong.coverage._engine import EngineOptions, TxSet
 from phusong.coverage._itm_kernel import validate_inputs
@@ -247,8 +246,8 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     cell_band[cells] = cell_band_local
     kern.links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, cells,
                cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
-               float(settings.RADIO.sector_beamwidth_deg),
-               float(settings.RADIO.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
+               float(opts.config.radio.sector_beamwidth_deg),
+               float(opts.config.radio.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
                counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr)
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
 

@@ -97,7 +97,7 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
         Co-channel key of every cell (with ``sinr``).
     require_sinr : bool
         4G/5G count as covered only where the SINR also reaches
-        ``settings.INTERFERENCE.sinr_min_db``.
+        ``opts.config.interference.sinr_min_db``.
     indoor_loss_db : ndarray, optional
         ITU-R P.2109 building entry loss of every cell (dB,
         :func:`phusong.coverage.interference.indoor_loss_db`): the tile then gets
@@ -141,11 +141,13 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
             out["_counts"][f"{t}_indoor"] = (int((ind >= thresholds_dbm[t])[mask].sum()),
                                              inside)
         if "sinr_db" in names[t]:
-            s_db, margin = _sinr_margin(t, gi, sub, arg, keys, sinr, mask)
+            s_db, margin = _sinr_margin(t, gi, sub, arg, keys, sinr, mask,
+                                        opts.config.interference)
             layers |= {"sinr_db": s_db, "margin_db": margin}
-            if require_sinr and t in settings.INTERFERENCE.sinr_min_db:
+            need = opts.config.interference.sinr_min_db
+            if require_sinr and t in need:
                 with np.errstate(invalid="ignore"):
-                    covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
+                    covered &= s_db >= need[t]
         out[t] = layers
         out["_counts"][t] = (int(covered[mask].sum()), inside)
     return out
@@ -161,12 +163,12 @@ def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
 
     from phusong.coverage.reliability import coverage_probability, sigma_db
 
-    sigma = sigma_db(opts.environment)
+    sigma = sigma_db(opts.environment, opts.config.location_sigma_db)
     median = rx_dbm + float(ndtri(opts.reliability_pct / 100.0)) * sigma
     return coverage_probability(median, threshold_dbm, sigma).astype("float32")
 
 
-def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask):
+def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask, interference):
     """SINR of the technology's best server and its margin over the serving operator's second
     best (dB, float32, NaN outside ``mask``)."""
     from phusong.coverage.interference import sinr_db
@@ -179,7 +181,8 @@ def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask):
     k = np.where(cell >= 0, keys[np.maximum(cell, 0)], -1)
     r, c = np.indices(top.shape)
     s = np.where(k >= 0, sums[np.maximum(k, 0), r, c], 0)
-    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech).astype("float32")
+    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech,
+                  interference=interference).astype("float32")
     second = second_dbm[g_best, r, c].astype(float)
     with np.errstate(invalid="ignore"):
         margin = np.where(np.isfinite(top), top - second, np.nan).astype("float32")

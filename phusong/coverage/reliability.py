@@ -38,18 +38,21 @@ def check_reliability(pct: float) -> float:
     return p
 
 
-def sigma_db(environment: str) -> float:
-    """Location variability σ of an environment, dB."""
+def sigma_db(environment: str, table=settings.LOCATION_SIGMA_DB) -> float:
+    """Location variability σ of an environment, dB (``table``: the settings'
+    ``location_sigma_db``, environment → dB)."""
     try:
-        return float(settings.LOCATION_SIGMA_DB[environment])
+        return float(table[environment])
     except KeyError:
         raise ModelError(f"no location σ for environment {environment!r}; add it to "
-                         "settings.LOCATION_SIGMA_DB") from None
+                         "the settings (--set location_sigma_db.ENV=8)") from None
 
 
-def location_margin_db(reliability_pct: float, environment: str) -> float:
+def location_margin_db(reliability_pct: float, environment: str,
+                       table=settings.LOCATION_SIGMA_DB) -> float:
     """``z(p) σ``: extra loss so that ``p`` % of locations reach the median-minus-margin, dB."""
-    return float(ndtri(check_reliability(reliability_pct) / 100.0)) * sigma_db(environment)
+    return float(ndtri(check_reliability(reliability_pct) / 100.0)) * sigma_db(environment,
+                                                                                table)
 
 
 def coverage_probability(rx_median_dbm, threshold_dbm, sigma: float) -> np.ndarray:

@@ -7,6 +7,7 @@ call time (and tests can stand small doubles in for the heavy engines).
 from __future__ import annotations
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS, Settings
 
 __all__ = [
     "score_villages",
@@ -22,11 +23,12 @@ __all__ = [
 
 
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None,
-                   reliability_pct: float = settings.RELIABILITY_PCT):
-    """:func:`phusong.coverage.score_villages` (the bundle's clutter, at ``reliability_pct``)."""
+                   config: Settings = DEFAULT_SETTINGS):
+    """:func:`phusong.coverage.score_villages` (``config``: the run's settings, incl. the
+    reliability; the bundle's clutter)."""
     from phusong.coverage import score_villages as f
 
-    return f(bundle, model=model, executor=executor, reliability_pct=reliability_pct)
+    return f(bundle, model=model, executor=executor, config=config)
 
 
 def bundle_clutter(bundle):
@@ -44,12 +46,12 @@ def transmitters(bundle):
 
 
 def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None,
-                    clutter=None, reliability_pct: float = settings.RELIABILITY_PCT):
-    """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech)."""
+                    clutter=None, config: Settings = DEFAULT_SETTINGS):
+    """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech in
+    ``config``, reliability ``config.radio.reliability_pct``, ``clutter`` the bundle's)."""
     from phusong.coverage import coverage_matrix as f
 
-    return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter,
-             reliability_pct=reliability_pct)
+    return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):

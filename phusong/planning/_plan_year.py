@@ -109,9 +109,9 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     due_5g = bool(_due(s, state.prev_year, year, "mobile_5G"))
     fnodes = fibre_road_nodes(ctx.graph, b)
     x, y = ctx.villages.geometry.x.to_numpy(), ctx.villages.geometry.y.to_numpy()
-    # candidates see the clutter and reliability the existing network was scored with
+    # candidates see the clutter and reliability (config) the existing network was scored with
     radio = dict(model=ctx.model, executor=ctx.executor, clutter=deps.bundle_clutter(b),
-                 reliability_pct=s.reliability_pct)
+                 config=s.config)
     ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                               kinds=("upgrade",))
     a_up = candidate_coverage(ups, x, y, b.dem, **radio)

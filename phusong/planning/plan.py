@@ -230,12 +230,11 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     _check_scenario(s, notes)
     if village_cov is None:
         on = {} if executor is None else {"executor": executor}
-        village_cov = deps.score_villages(bundle, model=model, reliability_pct=s.reliability_pct,
-                                          **on)
+        village_cov = deps.score_villages(bundle, model=model, config=s.config, **on)
     cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
         village_cov.set_index("village_id").reindex(ctx.ids)
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
-    gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
+    gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets, config=s.config,
                          fibre=pd.Series(ctx.fibre0, index=ctx.ids),
                          broadband_techs=s.broadband_techs)
     results, entries, services, year_gaps = [], [], [], {}
@@ -244,6 +243,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         res = plan_year(ctx, state, year)
         notes.extend(res.notes)
         gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
+                          config=s.config,
                           fibre=pd.Series(res.after.fibre, index=ctx.ids),
                           broadband_techs=s.broadband_techs, year=year)
         sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
