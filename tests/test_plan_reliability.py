@@ -110,3 +110,30 @@ def test_plan_at_90_pct_scores_and_sites_at_90_pct(small, monkeypatch):
 
     # 10.25 dB of location margin loses 4G villages on this fixture
     assert baseline(p90, "4G") < baseline(p50, "4G")
+
+
+def test_cli_plan_takes_the_reliability_from_set_and_refuses_a_bad_one(tmp_path, monkeypatch):
+    """``plan --set radio.reliability_pct=90`` is recorded in plan.json; 100 is one line, exit 2,
+    nothing written."""
+    import json
+
+    from click.testing import CliRunner
+
+    from phusong.bundle import save_bundle
+    from phusong.cli import main
+    from phusong.planning import _plan_deps as deps
+    from tests._synthetic import disc_coverage_matrix, disc_scores
+
+    monkeypatch.setattr(deps, "score_villages", disc_scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    b = save_bundle(validate(synthetic_bundle(4, 5, seed=4)), tmp_path / "b")
+    r = CliRunner().invoke(main, ["plan", str(b), "--out", str(tmp_path / "p"), "--quiet",
+                                  "--set", "radio.reliability_pct=90"])
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "p" / "plan.json").read_text())["scenario"]["settings"]
+    assert rec["values"]["radio.reliability_pct"] == 90.0
+    assert rec["from"]["radio.reliability_pct"] == "--set"
+    r = CliRunner().invoke(main, ["plan", str(b), "--out", str(tmp_path / "q"), "--quiet",
+                                  "--set", "radio.reliability_pct=100"])
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1 and "between 0 and 100" in r.stderr
+    assert not (tmp_path / "q").exists()
