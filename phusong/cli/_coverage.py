@@ -26,6 +26,13 @@ __all__ = ["COMMANDS", "coverage"]
 
 _MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl", "p1812"])
 _DIFF = click.Choice(["deygout", "bullington", "none"])
+#: ``--reliability-pct`` of ``coverage`` and ``coverage site`` (it sets radio.reliability_pct)
+_reliability_option = click.option(
+    "--reliability-pct", type=float, default=None,
+    help="Percentage of locations the levels and covered flags hold for (ITM's time and "
+    "location %, or the lognormal margin of empirical models); in (0, 100). Default the "
+    f"settings' radio.reliability_pct ({settings.RELIABILITY_PCT:g}); given, it wins over "
+    "--set.")
 
 
 class _BundleOrSite(click.Group):
@@ -54,11 +61,7 @@ class _BundleOrSite(click.Group):
               help="Raster: compute a site only where, on a 4× coarser grid, it came within "
               "this many dB of its operator's best site nearby (default 15; 0 = every site at "
               "every cell, slower).")
-@click.option("--reliability-pct", type=float, default=None,
-              help="Percentage of locations the levels and covered flags hold for (ITM's "
-              "location %, or the lognormal margin of empirical models); in (0, 100). "
-              f"Default the settings' radio.reliability_pct ({settings.RELIABILITY_PCT:g}); "
-              "given, it wins over --set.")
+@_reliability_option
 @click.option("--require-sinr", is_flag=True,
               help="4G/5G count as covered only where the SINR also reaches the settings' "
               "minimum (interference.sinr_min_db.4G/5G).")
@@ -147,11 +150,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @click.option("--landcover", "landcover_path", default=None, type=click.Path(dir_okay=False),
               help="ESA WorldCover GeoTIFF (any CRS): adds ITU-R P.2108 terminal clutter per "
               "receiver, as a bundle's landcover.tif does. Default: none.")
-@click.option("--reliability-pct", type=float, default=None,
-              help="Percentage of locations the level holds for (ITM's time and location %, "
-              "or the lognormal margin of empirical models); in (0, 100). Default the "
-              f"settings' radio.reliability_pct ({settings.RELIABILITY_PCT:g}); given, it wins "
-              "over --set.")
+@_reliability_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @settings_options
