@@ -308,6 +308,9 @@ def _convert(spec: KeySpec, value, where: str):
         raise bad
     if spec.type is int and int(value) != value:
         raise bad
+    if spec.key == "radio.reliability_pct" and not 0.0 < value < 100.0:
+        raise DataError(f"{_named(spec.key, where)} must be strictly between 0 and 100 "
+                        f"(e.g. 90), got {value!r}")
     if value < 0 and _non_negative(spec):
         raise DataError(f"{_named(spec.key, where)} must be ≥ 0{unit and ' ' + spec.unit}, "
                         f"got {value!r}")

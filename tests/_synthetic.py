@@ -132,11 +132,12 @@ DISC_RADIUS_M = {"2G": 6000.0, "3G": 4000.0, "4G": 3000.0, "5G": 1000.0}
 def disc_scores(bundle, *, model: str = settings.DEFAULT_MODEL, config=None) -> pd.DataFrame:
     """Disc stand-in for ``score_villages``: covered within ``DISC_RADIUS_M`` of a site with the tech.
 
-    For tests and the benchmark's fallback only (no terrain, no propagation model).
+    For tests and the benchmark's fallback only (no terrain, no propagation model, no
+    reliability: the disc is the same at any percentage).
     """
     from phusong.crs import to_work
 
-    del model, config  # a disc: no propagation model, no thresholds
+    del model, config  # a disc: no propagation model, no thresholds, no reliability
     v = to_work(bundle.villages, "villages")
     s = to_work(bundle.sites, "sites").set_index("site_id")
     cells = bundle.cells.merge(s[["operator"]], left_on="site_id", right_index=True)
@@ -159,11 +160,12 @@ def disc_scores(bundle, *, model: str = settings.DEFAULT_MODEL, config=None) -> 
 
 
 def disc_coverage_matrix(tx: pd.DataFrame, x_m, y_m, dem=None, *,
-                         model: str = settings.DEFAULT_MODEL, config=None):
-    """Disc stand-in for ``coverage_matrix`` (receivers × transmitters, bool, CSR)."""
+                         model: str = settings.DEFAULT_MODEL, clutter=None, config=None):
+    """Disc stand-in for ``coverage_matrix`` (receivers × transmitters, bool, CSR; clutter and
+    the config's reliability ignored)."""
     import scipy.sparse as sp
 
-    del dem, model, config
+    del dem, model, clutter, config
     r = np.array([DISC_RADIUS_M[t] for t in tx["tech"]])
     d = np.hypot(np.asarray(x_m)[:, None] - tx["x_m"].to_numpy()[None],
                  np.asarray(y_m)[:, None] - tx["y_m"].to_numpy()[None])

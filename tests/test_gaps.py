@@ -357,6 +357,31 @@ def test_gaps_cli_year_line(tmp_path, monkeypatch, bundle, hand):
         assert r.exit_code == 2 and "--year" in r.stderr, r.output
 
 
+def test_switch_off_clears_sinr_and_margin_of_a_switched_off_technology(monkeypatch):
+    """score_villages' SINR and best-server margin columns follow their technology off air:
+    a 4G switch-off (a settings override) leaves no 4G SINR or margin behind, and 5G's stay."""
+    from phusong import settings
+    from phusong.bundle import validate
+    from phusong.coverage import score_villages
+    from phusong.planning import switch_off
+    from tests._synthetic import synthetic_bundle
+
+    b = validate(synthetic_bundle(3, 6, seed=2))
+    cov = score_villages(b, model="hata")
+    sinr = [c for c in cov.columns if c.startswith(("sinr_db_4G", "margin_db_4G"))]
+    assert "sinr_db_4G" in sinr and "margin_db_4G" in sinr
+    # values before (operators without 4G on this fixture have all-NaN columns)
+    assert cov["sinr_db_4G"].notna().any() and cov["margin_db_4G"].notna().any()
+    monkeypatch.setitem(settings.SWITCH_OFF_YEAR, "4G", 2030)
+    out = switch_off(cov, 2030)
+    assert out[sinr].isna().all().all()
+    assert not out.filter(regex="^covered_4G").to_numpy().any()
+    assert np.isneginf(out["rx_dbm_4G_indoor"]).all()
+    five = [c for c in cov.columns if c.startswith(("sinr_db_5G", "margin_db_5G"))]
+    assert "sinr_db_5G" in five
+    pd.testing.assert_frame_equal(out[five], cov[five])
+
+
 def test_2025_layer_divides_a_split_commune_by_where_its_villages_are(bundle, inputs):
     """With a communes_2025 layer each village of a split commune goes whole to the new unit
     that holds it; the commune's census follows its villages' households."""

@@ -26,6 +26,13 @@ __all__ = ["COMMANDS", "coverage"]
 
 _MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl", "p1812"])
 _DIFF = click.Choice(["deygout", "bullington", "none"])
+#: ``--reliability-pct`` of ``coverage`` and ``coverage site`` (it sets radio.reliability_pct)
+_reliability_option = click.option(
+    "--reliability-pct", type=float, default=None,
+    help="Percentage of locations the levels and covered flags hold for (ITM's time and "
+    "location %, or the lognormal margin of empirical models); in (0, 100). Default the "
+    f"settings' radio.reliability_pct ({settings.RELIABILITY_PCT:g}); given, it wins over "
+    "--set.")
 
 
 class _BundleOrSite(click.Group):
@@ -54,11 +61,7 @@ class _BundleOrSite(click.Group):
               help="Raster: compute a site only where, on a 4× coarser grid, it came within "
               "this many dB of its operator's best site nearby (default 15; 0 = every site at "
               "every cell, slower).")
-@click.option("--reliability-pct", type=float, default=None,
-              help="Percentage of locations the levels and covered flags hold for (ITM's "
-              "location %, or the lognormal margin of empirical models); in (0, 100). "
-              f"Default the settings' radio.reliability_pct ({settings.RELIABILITY_PCT:g}); "
-              "given, it wins over --set.")
+@_reliability_option
 @click.option("--require-sinr", is_flag=True,
               help="4G/5G count as covered only where the SINR also reaches the settings' "
               "minimum (interference.sinr_min_db.4G/5G).")
@@ -144,6 +147,10 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
               help="Mechanical downtilt, degrees (with --antenna).")
 @click.option("--etilt-deg", type=float, default=None,
               help="Electrical downtilt, degrees (with --antenna; default the file's TILT).")
+@click.option("--landcover", "landcover_path", default=None, type=click.Path(dir_okay=False),
+              help="ESA WorldCover GeoTIFF (any CRS): adds ITU-R P.2108 terminal clutter per "
+              "receiver, as a bundle's landcover.tif does. Default: none.")
+@_reliability_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @settings_options
@@ -151,18 +158,22 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
          rx_height_m, model, diffraction, threads, itm_profile_cap, antenna_path, azimuth_deg,
-         tilt_deg, etilt_deg, out_path, scenario_path, sets, as_json):
+         tilt_deg, etilt_deg, landcover_path, reliability_pct, out_path, scenario_path, sets,
+         as_json):
     """Predict received power around one site on any DEM (for RF engineers)."""
     from phusong.coverage._site import predict_site, write_site_tif
     from phusong.raster import read_raster
 
-    config = run_settings(scenario_path, sets)
+    extra = () if reliability_pct is None else (f"radio.reliability_pct={reliability_pct!r}",)
+    config = run_settings(scenario_path, (*sets, *extra))
     dem = read_raster(dem_path)
+    landcover = None if landcover_path is None else read_raster(landcover_path)
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
         rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap),
-        **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg), config=config)
+        landcover=landcover, **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg),
+        config=config)
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)
     pl = report["path_loss_db"]

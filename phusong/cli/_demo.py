@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
     from phusong.errors import OutputError
     from phusong.planning import load_scenario
     from phusong.twin import build_twin
+    from phusong.twin.build import antenna_files
 
     t_all = time.perf_counter()
     scenario = load_scenario(scenario_path, sets)  # a bad --set fails before anything is written
@@ -66,7 +68,8 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
 
     t = _step("building the synthetic province (twin)", quiet)
     bundle = build_twin(seed=seed, variant=variant)
-    save_bundle(bundle, out_dir / "bundle", overwrite=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_bundle(bundle, out_dir / "bundle", overwrite=True, files=antenna_files(tmp))
     seconds["twin"] = time.perf_counter() - t
 
     with open_executor(workers, None, quiet=quiet or as_json) as ex:

@@ -109,7 +109,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
     ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering),
-    ``coverage_prob_{tech}.tif`` and the SINR/margin rasters above, as tiled
+    ``coverage_prob_{tech}.tif``, ``indoor_dbm_{tech}.tif`` (best level indoors, after ITU-R
+    P.2109 building entry loss, dBm) and the SINR/margin rasters above, as tiled
     Cloud-Optimised GeoTIFFs (:mod:`._tiles`), ``unknown.tif``
     (1: coverage unknown — a cell of the communes off the DEM, or one that a site reaches only
     across a DEM void longer than ``settings.MAX_VOID_BRIDGE_M`` and that nothing else
@@ -170,7 +171,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             unknown = off.astype("uint8")
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
-            from phusong.coverage.interference import cell_keys
+            from phusong.coverage.interference import cell_keys, indoor_loss_db
 
             keys, n_keys = cell_keys(tx) if sinr else (None, 0)
             side = tile_cells or tile_side(len(pairs))
@@ -178,7 +179,9 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 raise DataError(f"tile side {side} cells: use a multiple of 256")
             kw = {"techs": techs, "pairs": pairs, "site_code": site_code,
                   "thresholds_dbm": dict(config.thresholds_dbm), "keys": keys,
-                  "require_sinr": require_sinr}
+                  "require_sinr": require_sinr,
+                  "indoor_loss_db": indoor_loss_db(tx["freq_mhz"].to_numpy(float),
+                                                   config.indoor)}
             if executor is None:
                 extra: dict = {}
                 best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts,
@@ -194,10 +197,18 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                                           side, rstats, n_keys=n_keys, **kw)
                 with_sinr = keys is not None and n_keys > 0
             report["raster_covered_pct"] = write_coverage_rasters(
-                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr, unknown=unknown)
+                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr, unknown=unknown,
+                indoor=True)
             write_grid(tmp / "unknown.tif", unknown, grid.transform, nodata=255)
             if executor is not None:
                 warn_itm_bits(rstats.pop("itm_bits"))
+            # indoor_dbm equals the villages' indoor level where every (operator, tech) is on
+            # one band (_tiles.tile_outputs); say where it is a lower bound instead
+            bands = tx.groupby(["operator", "tech"])["freq_mhz"].nunique()
+            report["raster_indoor"] = {
+                "building_entry_loss": "ITU-R P.2109 " + config.indoor.building_class
+                + f", {config.indoor.probability_pct:g} % of buildings",
+                "lower_bound_for": sorted(f"{t} {o}" for o, t in bands[bands > 1].index)}
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
                                          "cells_unknown": int(unknown.sum()),
                                          "cells_unknown_off_dem": int(off.sum()),

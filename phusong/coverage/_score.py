@@ -183,6 +183,7 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
                     rx_height_m: float | None = None,
                     threshold_dbm: float | None = None, margins: bool = False,
                     diffraction: str = "bullington", threads: int = 1,
+                    clutter=None, reliability_pct: float | None = None,
                     executor=None, config: Settings = DEFAULT_SETTINGS) -> sparse.csr_matrix:
     """Sparse receivers × transmitters matrix of covered flags (or margins).
 
@@ -202,6 +203,12 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         (``config.thresholds_dbm``).
     margins : bool
         Store ``rx_dbm − threshold`` (dB, ≥ 0; explicit zeros kept) instead of True.
+    clutter : phusong.coverage.clutter.ClutterMap, optional
+        P.2108 terminal clutter per receiver (:func:`~phusong.coverage.clutter.bundle_clutter`
+        of the bundle the receivers belong to), as :func:`score_villages` adds it.
+    reliability_pct : float, optional
+        Percentage of locations the flags hold for (50 = medians), as :func:`score_villages`;
+        default ``config.radio.reliability_pct``.
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
     config : phusong.config.Settings
@@ -215,7 +222,8 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
     """
     tx = transmitters_df.reset_index(drop=True)
     opts = EngineOptions.of(config, model=model, diffraction=diffraction, threads=threads,
-                            rx_height_m=rx_height_m)
+                            rx_height_m=rx_height_m, clutter=clutter,
+                            reliability_pct=reliability_pct).check()
     x = np.asarray(x_m, float)
     res = link_pairs(tx, x, y_m, dem, opts, executor=executor)
     th = (np.full(len(tx), float(threshold_dbm)) if threshold_dbm is not None else

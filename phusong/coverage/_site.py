@@ -42,7 +42,8 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
                  rx_height_m: float | None = None, threads: int = 1,
                  itm_profile_cap: int | None = ITM_PROFILE_CAP, antenna=None,
                  azimuth_deg: float = float("nan"), tilt_deg: float = float("nan"),
-                 etilt_deg: float = float("nan"), config: Settings = DEFAULT_SETTINGS):
+                 etilt_deg: float = float("nan"), landcover=None,
+                 environment: str = "rural", config: Settings = DEFAULT_SETTINGS):
     """Received power around one transmitter on any DEM (omni unless given an antenna).
 
     Parameters
@@ -59,9 +60,17 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         Pattern (``eirp_dbm`` is then the boresight EIRP); None = omni.
     azimuth_deg, tilt_deg, etilt_deg : float
         Boresight azimuth (NaN = omni), mechanical and electrical downtilt, degrees.
+    landcover : phusong.bundle.Raster, optional
+        ESA WorldCover classes, any CRS: every receiver gets the P.2108 §3.1 terminal clutter
+        loss of its class (:mod:`phusong.coverage.clutter`), as ``phusong coverage`` adds it
+        from a bundle's ``landcover.tif``. It must overlap the disk.
+    environment : str
+        Location-variability class of the empirical models' reliability margin.
     config : phusong.config.Settings
-        The run's settings (receiver height when not given, k-factor, P.1812 inputs, sector
-        pattern); recorded in the report under ``settings``.
+        The run's settings (receiver height when not given, k-factor, reliability
+        ``radio.reliability_pct`` — ITM's time and location %, or the lognormal margin
+        z(p)·σ(``environment``) of the empirical models —, P.1812 inputs, sector pattern);
+        recorded in the report under ``settings``.
 
     Returns
     -------
@@ -79,10 +88,17 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     terrain = prepare_terrain(crop_dem(dem, float(x[0]), float(y[0]), radius_km * 1000.0))
     if not terrain.inside(x, y)[0]:
         raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
+    r_m = radius_km * 1000.0
+    clutter = None
+    if landcover is not None:
+        from phusong.coverage.clutter import prepare_clutter
+
+        clutter = prepare_clutter(landcover, area_work=Point(x[0], y[0]).buffer(r_m, 64),
+                                  area_name="the site's disk")
     opts = EngineOptions.of(config, model=model, diffraction=diffraction,
                             rx_height_m=rx_height_m, threads=threads,
-                            itm_profile_cap=itm_profile_cap).check()
-    r_m = radius_km * 1000.0
+                            itm_profile_cap=itm_profile_cap, clutter=clutter,
+                            environment=environment).check()
     one = np.array([0])
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
                 np.array([freq_mhz], float), np.array([eirp_dbm], float), np.zeros(1),
@@ -93,6 +109,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
 
         txs = replace(txs, pattern=np.zeros(1, np.int64), etilt=np.array([float(etilt_deg)]),
                       patterns=PatternTable.build([antenna]))
+    txs = txs.with_clutter(opts)
     disk = grid_over(Point(x[0], y[0]).buffer(r_m, 256), resolution_m)
     grid = on_dem(disk, terrain)
     best, _, stats = raster_links(txs, np.zeros(1, np.int64), 1, terrain, grid, opts)
@@ -110,6 +127,9 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "diffraction": diffraction if model not in ("itm", "p1812") else None,
         "resolution_m": resolution_m,
         "radius_km": radius_km,
+        "reliability_pct": float(opts.reliability_pct),
+        "location_margin_db": opts.margin_db(),
+        "clutter": None if clutter is None else "P.2108 §3.1 from the land cover",
         "antenna": None if antenna is None else {
             "name": antenna.name, "gain_dbi": antenna.gain_dbi, "azimuth_deg": azimuth_deg,
             "tilt_deg": tilt_deg, "etilt_deg": etilt_deg},

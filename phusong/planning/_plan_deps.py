@@ -11,6 +11,7 @@ from phusong.config import DEFAULT_SETTINGS, Settings
 
 __all__ = [
     "score_villages",
+    "bundle_clutter",
     "transmitters",
     "coverage_matrix",
     "road_graph",
@@ -23,10 +24,18 @@ __all__ = [
 
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None,
                    config: Settings = DEFAULT_SETTINGS):
-    """:func:`phusong.coverage.score_villages` (``config``: the run's settings)."""
+    """:func:`phusong.coverage.score_villages` (``config``: the run's settings, incl. the
+    reliability; the bundle's clutter)."""
     from phusong.coverage import score_villages as f
 
     return f(bundle, model=model, executor=executor, config=config)
+
+
+def bundle_clutter(bundle):
+    """:func:`phusong.coverage.clutter.bundle_clutter` (None without a ``landcover.tif``)."""
+    from phusong.coverage.clutter import bundle_clutter as f
+
+    return f(bundle)
 
 
 def transmitters(bundle):
@@ -37,12 +46,12 @@ def transmitters(bundle):
 
 
 def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None,
-                    config: Settings = DEFAULT_SETTINGS):
+                    clutter=None, config: Settings = DEFAULT_SETTINGS):
     """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech in
-    ``config``)."""
+    ``config``, reliability ``config.radio.reliability_pct``, ``clutter`` the bundle's)."""
     from phusong.coverage import coverage_matrix as f
 
-    return f(tx, x_m, y_m, dem, model=model, executor=executor, config=config)
+    return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):

@@ -141,23 +141,23 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     due_5g = bool(_due(s, state.prev_year, year, "mobile_5G"))
     fnodes = fibre_road_nodes(ctx.graph, b)
     x, y = ctx.villages.geometry.x.to_numpy(), ctx.villages.geometry.y.to_numpy()
+    # candidates see the clutter and reliability (config) the existing network was scored with
+    radio = dict(model=ctx.model, executor=ctx.executor, clutter=deps.bundle_clutter(b),
+                 config=s.config)
     ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                               kinds=("upgrade",))
-    a_up = candidate_coverage(ups, x, y, b.dem, model=ctx.model, executor=ctx.executor,
-                              config=s.config)
+    a_up = candidate_coverage(ups, x, y, b.dem, **radio)
     demand = ~covered_mask(state.cov, s.broadband_techs)
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
         demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
     news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                demand=demand, with_5g=due_5g, kinds=("new",))
-    a_new = candidate_coverage(news, x, y, b.dem, model=ctx.model, executor=ctx.executor,
-                               config=s.config)
+    a_new = candidate_coverage(news, x, y, b.dem, **radio)
     parts, mats = [ups, news], [a_up, a_new]
     if ctx.user_candidates is not None and state.prev_year == 0:
         parts.append(ctx.user_candidates)
-        mats.append(candidate_coverage(ctx.user_candidates, x, y, b.dem, model=ctx.model,
-                                       executor=ctx.executor, config=s.config))
+        mats.append(candidate_coverage(ctx.user_candidates, x, y, b.dem, **radio))
     # an empty frame (no new-site candidate, as on a sparse real bundle) would turn every
     # numeric column to object in the concat, and plan.gpkg would store costs as text
     cands = pd.concat(parts, ignore_index=True).infer_objects()

@@ -121,7 +121,7 @@ def candidate_transmitters(candidates, dem=None, config: Settings = DEFAULT_SETT
 
 
 def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL,
-                       techs=("4G", "5G"), executor=None,
+                       techs=("4G", "5G"), executor=None, clutter=None,
                        config: Settings = DEFAULT_SETTINGS) -> dict[str, sp.csr_matrix]:
     """Villages × candidates coverage per technology (module doc).
 
@@ -139,8 +139,11 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
         Technologies to return (each gets a matrix, empty columns for candidates without it).
     executor : phusong.coverage.DaskExecutor, optional
         Compute the matrix on dask.distributed (identical result).
+    clutter : phusong.coverage.clutter.ClutterMap, optional
+        The bundle's terminal clutter (P.2108), as the existing network's scores have it.
     config : phusong.config.Settings
-        The run's settings (thresholds, bands, radio).
+        The run's settings (thresholds, bands, radio: the reliability
+        ``radio.reliability_pct`` a covered village holds for).
 
     Returns
     -------
@@ -153,8 +156,8 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
     if not len(tx) or n_v == 0:
         return empty
     on = {} if executor is None else {"executor": executor}
-    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model, config=config, **on),
-                      dtype=bool)
+    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model, clutter=clutter,
+                                           config=config, **on), dtype=bool)
     idx = _band_rows(candidates)[0]
     out = {}
     for t in techs:
