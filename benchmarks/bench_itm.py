@@ -169,8 +169,10 @@ def ntia_worst_error_db() -> float | None:
     return float(np.max(np.abs(res.loss_db - col("A__db"))))
 
 
-def time_ours(elev, count, step, freq, repeats: int) -> tuple[float, float, np.ndarray]:
-    """Best-of-``repeats`` wall and CPU seconds of one call over all paths, and the losses."""
+def time_ours(elev, count, step, freq, repeats: int, cpus: list | None = None
+              ) -> tuple[float, float, np.ndarray]:
+    """Best-of-``repeats`` wall and CPU seconds of one call over all paths, and the losses;
+    every repeat's CPU seconds are appended to ``cpus`` when given."""
     kw = {"on_error": "flag"}
     itm_p2p_batch(elev[:4], count[:4], step[:4], H_TX_M, H_RX_M, freq[:4], **kw)  # warm up
     wall = cpu = math.inf
@@ -179,8 +181,17 @@ def time_ours(elev, count, step, freq, repeats: int) -> tuple[float, float, np.n
         t0, c0 = time.perf_counter(), time.process_time()
         res = itm_p2p_batch(elev, count, step, H_TX_M, H_RX_M, freq, **kw)
         wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
+        c = time.process_time() - c0
+        cpu = min(cpu, c)
+        if cpus is not None:
+            cpus.append(c)
     return wall, cpu, res.loss_db
+
+
+def _spread(values) -> list[float]:
+    """``[min, median, max]`` rounded to 4 significant digits."""
+    v = np.asarray(values, dtype=float)
+    return [float(f"{x:.4g}") for x in (v.min(), np.median(v), v.max())]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     freq = rng.choice(FREQS_MHZ, args.paths)
 
     numba.set_num_threads(1)
-    wall1, cpu1, ours = time_ours(elev, count, step, freq, args.repeats)
+    cpus_ours: list[float] = []
+    wall1, cpu1, ours = time_ours(elev, count, step, freq, args.repeats, cpus_ours)
     threads = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
     wall_n, _, ours_n = time_ours(elev, count, step, freq, args.repeats)
@@ -215,12 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     # best of the same repeats as ours: the machine's speed drifts by tens of per cent
     ref = np.empty(k)
     t_logic_wall = t_logic_cpu = math.inf
+    cpus_logic: list[float] = []
     for _ in range(args.repeats):
         c0, t0 = time.process_time(), time.perf_counter()
         for i in range(k):
             ref[i] = itmlogic_loss(elev[i, : count[i]], float(step[i]), float(freq[i]))
         t_logic_wall = min(t_logic_wall, time.perf_counter() - t0)
-        t_logic_cpu = min(t_logic_cpu, time.process_time() - c0)
+        cpus_logic.append(time.process_time() - c0)
+        t_logic_cpu = min(t_logic_cpu, cpus_logic[-1])
     diff = np.abs(ours[:k] - ref)
     # paths that took qlrpfl's well-within-line-of-sight branch: only there are the horizon
     # distances re-derived from formulas instead of being whole numbers of profile steps
@@ -265,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         "itmlogic_seconds_all_paths_cpu_extrapolated": round(per_path_logic * args.paths, 2),
         "ours_seconds_per_path_cpu": per_path_ours,
         "speed_ratio_per_path": round(per_path_logic / per_path_ours, 1),
+        # spread: repeat i of ours against repeat i of itmlogic (per path, CPU, one thread)
+        "ours_us_per_path_cpu_min_med_max": _spread(np.array(cpus_ours) / args.paths * 1e6),
+        "itmlogic_us_per_path_cpu_min_med_max": _spread(np.array(cpus_logic) / k * 1e6),
+        "speed_ratio_per_repeat_min_med_max": _spread(
+            (np.array(cpus_logic) / k) / (np.array(cpus_ours) / args.paths)),
         "compared_paths": int(k),
         "median_abs_diff_db": round(float(np.median(diff)), 4),
         "p95_abs_diff_db": round(float(np.percentile(diff, 95)), 4),
