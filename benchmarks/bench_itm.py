@@ -42,9 +42,10 @@ import numpy as np
 import rasterio
 from pyproj import Geod
 
-from phusong.coverage.itm import itm_p2p, itm_p2p_batch
-
 ROOT = Path(__file__).resolve().parents[1]
+# this checkout's phusong, not the one a virtual environment has installed (editable installs
+# point at another working tree: run from a branch, this benchmark used to time main's code)
+sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 DEM = SHARED / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
 ORACLE = SHARED / "oracles" / "ntia_itm"
@@ -151,6 +152,8 @@ def patch_itmlogic_rx_index() -> bool:
 
 
 def ntia_worst_error_db() -> float | None:
+    from phusong.coverage.itm import itm_p2p
+
     if not ORACLE.is_dir():
         return None
     with open(ORACLE / "p2p.csv", newline="") as fh:
@@ -173,6 +176,8 @@ def time_ours(elev, count, step, freq, repeats: int, cpus: list | None = None
               ) -> tuple[float, float, np.ndarray]:
     """Best-of-``repeats`` wall and CPU seconds of one call over all paths, and the losses;
     every repeat's CPU seconds are appended to ``cpus`` when given."""
+    from phusong.coverage.itm import itm_p2p_batch
+
     kw = {"on_error": "flag"}
     itm_p2p_batch(elev[:4], count[:4], step[:4], H_TX_M, H_RX_M, freq[:4], **kw)  # warm up
     wall = cpu = math.inf
@@ -201,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args(argv)
+    from phusong.coverage.itm import itm_p2p_batch
+
     if not DEM.is_file():
         print(json.dumps({"error": f"DEM not found at {DEM}"}))
         return 2

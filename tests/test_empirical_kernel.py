@@ -9,11 +9,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from affine import Affine
 from shapely.geometry import box
 
 from phusong import settings
-from phusong.bundle import Raster
 from phusong.coverage import _raster
 from phusong.coverage._diffraction import METHODS, ray_geometry
 from phusong.coverage._empirical_kernel import (
@@ -28,6 +26,7 @@ from phusong.coverage._raster import grid_over, raster_links
 from phusong.coverage._score import _groups
 from phusong.coverage._terrain import prepare_terrain
 from phusong.errors import ModelError, ValidityWarning
+from tests._synthetic import gaussian_hills_dem
 
 #: Bands across every branch of the Hata family (Hata, COST-231, 38.901 above 2 GHz) and
 #: 38.901's LOS break points, MHz.
@@ -100,15 +99,7 @@ SIDE_M, PX_M, X0, Y0 = 12_000.0, 90.0, 600_000.0, 2_320_000.0
 def province():
     """A 12 km square of hills, 12 sites of 4 operators (2G omni, 4G 3 sectors, 5G 3.5 GHz)."""
     rng = np.random.default_rng(3)
-    n = int(SIDE_M / PX_M)
-    yy, xx = np.mgrid[0:n, 0:n] * PX_M
-    z = np.full((n, n), 250.0)
-    for _ in range(12):
-        cx, cy = rng.uniform(0, SIDE_M, 2)
-        sx, sy = rng.uniform(600, 2500, 2)
-        z += rng.uniform(100, 500) * np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
-    z += rng.normal(0, 3, z.shape)
-    dem = Raster(z.astype(np.float32), Affine(PX_M, 0, X0, 0, -PX_M, Y0), "EPSG:32648", "m")
+    dem = gaussian_hills_dem(rng, SIDE_M, PX_M, X0, Y0, 12, (600, 2500), (100, 500))
     rows = []
     for i in range(12):
         x, y = X0 + rng.uniform(1000, SIDE_M - 1000), Y0 - rng.uniform(1000, SIDE_M - 1000)
