@@ -19,7 +19,8 @@ from phusong import settings
 from phusong.bundle import Bundle, Provenance, Raster
 from phusong.crs import transform_points
 
-__all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "DISC_RADIUS_M"]
+__all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "DISC_RADIUS_M",
+           "gaussian_hills_dem"]
 
 _SPLIT = ("04891", "04957")  # two units split by the 2025 crosswalk (share 0.5 each part)
 
@@ -123,6 +124,23 @@ def _dem(facts, rng) -> Raster:
         z += rng.uniform(200, 900) * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2)
                                             / (2 * rng.uniform(1500, 5000) ** 2))
     return Raster(z.astype("float32"), Affine(res, 0, x0, 0, -res, y1), settings.WORK_CRS, "m")
+
+
+def gaussian_hills_dem(rng, side_m: float, px_m: float, x0: float, y0: float, n_hills: int,
+                       spread_m: tuple[float, float], height_m: tuple[float, float]) -> Raster:
+    """A square DEM (EPSG:32648, top-left corner ``x0``, ``y0``) of 250 m plus ``n_hills``
+    elliptical Gaussian hills (half-axes drawn in ``spread_m``, heights in ``height_m``, m)
+    and 3 m of noise, drawn from ``rng`` in a fixed order (the same ``rng`` state gives the
+    same terrain)."""
+    n = int(side_m / px_m)
+    yy, xx = np.mgrid[0:n, 0:n] * px_m
+    z = np.full((n, n), 250.0)
+    for _ in range(n_hills):
+        cx, cy = rng.uniform(0, side_m, 2)
+        sx, sy = rng.uniform(*spread_m, 2)
+        z += rng.uniform(*height_m) * np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
+    z += rng.normal(0, 3, z.shape)
+    return Raster(z.astype(np.float32), Affine(px_m, 0, x0, 0, -px_m, y0), "EPSG:32648", "m")
 
 
 #: Coverage radius per technology of the disc stand-in, m.

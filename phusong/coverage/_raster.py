@@ -9,8 +9,10 @@ the site:
 * ITM: the frequency-independent profile analysis (horizons, Δh, effective heights) runs once
   per ray sample on the ray prefix, decimated to ``EngineOptions.itm_profile_cap`` intervals
   when longer; the frequency part once per band; both compiled and parallel over ray samples.
-* empirical models: the diffraction geometry of every ray sample comes from one O(n²) numba
-  pass per ray (:func:`ray_geometry`), the model per band in numpy.
+* empirical models: the diffraction geometry of every ray sample comes from one numba pass
+  per ray (:func:`ray_geometry`: O(n log n) for Bullington and none, O(n²) for Deygout),
+  the model, knife-edge loss and location margin per band and used sample from one compiled
+  pass (:mod:`._empirical_kernel`).
 
 The link budget (sector pattern, EIRP, pilot offset) and the best-server reduction run fused in
 one compiled pass over the grid cells of the site. Sites run one after another, each kernel
@@ -32,7 +34,13 @@ import numba
 import numpy as np
 from affine import Affine
 
-from phusong.coverage._diffraction import ray_geometry
+from phusong.coverage._diffraction import METHODS, ray_geometry
+from phusong.coverage._empirical_kernel import (
+    ENV_CODES,
+    MODEL_CODES,
+    ray_model_losses,
+    ray_model_losses_serial,
+)
 from phusong.coverage._engine import EngineOptions, TxSet
 from phusong.coverage._itm_kernel import validate_inputs
 from phusong.coverage._itm_rays import itm_ray_losses, itm_ray_losses_serial
@@ -152,12 +160,14 @@ class _Kernels:
     sample: object
     itm: object
     links: object
+    emp: object
 
 
-_PARALLEL = _Kernels(sample_rays, itm_ray_losses, site_links)
+_PARALLEL = _Kernels(sample_rays, itm_ray_losses, site_links, ray_model_losses)
 #: The ``sn`` tuple of :func:`site_links` when no SINR is wanted.
 _NO_SINR = (np.zeros((0, 1), np.int64), np.zeros(1, np.int64), np.zeros((0, 1), np.float32))
-_SERIAL = _Kernels(sample_rays_serial, itm_ray_losses_serial, site_links_serial)
+_SERIAL = _Kernels(sample_rays_serial, itm_ray_losses_serial, site_links_serial,
+                   ray_model_losses_serial)
 
 
 def _window(grid: Grid, sx: float, sy: float, R: float) -> tuple[int, int, int, int]:
@@ -243,14 +253,10 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,
                             min_freq_mhz=float(bands.min()), last=last)
-        rp = uk * n_s + uj
-        for b, f in enumerate(bands):
-            sel = np.flatnonzero(need[b])
-            loss[b, sel] = model_loss_db(
-                opts.model, opts.diffraction, freq_mhz=np.full(len(sel), f),
-                distance_m=np.maximum(uj[sel] * step, 1.0), geometry=geom.reshape(-1, 5)[rp[sel]],
-                tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
-                z_rx_m=rays.ravel()[rp[sel]], environment=opts.environment) + opts.margin_db()
+        _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx)
+        kern.emp(geom, rays, uk, uj, need, bands.astype(float), MODEL_CODES[opts.model],
+                 METHODS[opts.diffraction], ENV_CODES.get(opts.environment, -1), float(step),
+                 htx, float(opts.rx_height_m), float(opts.margin_db()), loss)
     n_eval = int(need.any(axis=0).sum())
     counts = np.zeros(len(flat), np.int64)
     cell_band = np.zeros(len(txs.freq), np.int64)
@@ -261,6 +267,21 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
                float(opts.config.radio.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
                counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr)
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
+
+
+def _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx) -> None:
+    """The reference model (:func:`model_loss_db`) on one wanted sample per band: its validity
+    warnings and errors depend only on the band and the antenna heights, so the compiled
+    evaluation of the whole band warns and refuses exactly as the reference would."""
+    for b, f in enumerate(bands):
+        sel = np.flatnonzero(need[b])
+        if sel.size == 0:
+            continue
+        k, j = int(uk[sel[0]]), int(uj[sel[0]])
+        model_loss_db(opts.model, opts.diffraction, freq_mhz=np.array([float(f)]),
+                      distance_m=np.array([max(j * step, 1.0)]), geometry=geom[k, j][None],
+                      tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
+                      z_rx_m=np.array([rays[k, j]]), environment=opts.environment)
 
 
 def _antenna_args(txs) -> tuple:

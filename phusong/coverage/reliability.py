@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from phusong import settings
 from phusong.errors import ModelError
@@ -51,6 +50,8 @@ def sigma_db(environment: str, table=settings.LOCATION_SIGMA_DB) -> float:
 def location_margin_db(reliability_pct: float, environment: str,
                        table=settings.LOCATION_SIGMA_DB) -> float:
     """``z(p) σ``: extra loss so that ``p`` % of locations reach the median-minus-margin, dB."""
+    from scipy.special import ndtri  # here: checking a percentage needs no scipy (start-up)
+
     return float(ndtri(check_reliability(reliability_pct) / 100.0)) * sigma_db(environment,
                                                                                 table)
 
@@ -60,6 +61,8 @@ def coverage_probability(rx_median_dbm, threshold_dbm, sigma: float) -> np.ndarr
 
     ``-inf`` (no signal) gives 0.
     """
+    from scipy.special import ndtr
+
     rx = np.asarray(rx_median_dbm, float)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(rx), ndtr((rx - threshold_dbm) / sigma), 0.0)
