@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, linprog, milp
 
 from phusong import settings
+from phusong.planning._solver_stdout import solver_stdout_to_stderr
 
 __all__ = [
     "Reduced",
@@ -294,8 +295,9 @@ def lp_bound_max(red: Reduced, p, budget, time_limit_s: float) -> tuple[float, b
         return 0.0, False
     c, M, lo, hi = _max_model(red, p, budget)
     b_ub = hi
-    res = linprog(c, A_ub=M, b_ub=b_ub, bounds=(0, 1), method="highs",
-                  options=_opts(time_limit_s, presolve=True))
+    with solver_stdout_to_stderr():
+        res = linprog(c, A_ub=M, b_ub=b_ub, bounds=(0, 1), method="highs",
+                      options=_opts(time_limit_s, presolve=True))
     if res.status != 0:
         return float(red.w.sum()), _timed_out(res)
     return float(-res.fun), False  # exact up to HiGHS's 1e-7 tolerance, which solve() allows
@@ -331,9 +333,10 @@ def milp_max(red: Reduced, p, budget, incumbent: float, time_limit_s: float) -> 
         row = sp.csr_matrix(np.concatenate([np.zeros(n), w])[None, :])
         cons.append(LinearConstraint(row, incumbent - 1e-9 * max(1.0, total), np.inf))
     integ = np.concatenate([np.ones(n), np.zeros(m)])
-    res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
-               options=_opts(time_limit_s, mip_rel_gap=settings.MILP_REL_GAP, presolve=True,
-                             node_limit=settings.MILP_NODE_LIMIT))
+    with solver_stdout_to_stderr():
+        res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
+                   options=_opts(time_limit_s, mip_rel_gap=settings.MILP_REL_GAP, presolve=True,
+                                 node_limit=settings.MILP_NODE_LIMIT))
     bound = getattr(res, "mip_dual_bound", None)
     ub = -float(bound) if bound is not None and np.isfinite(bound) else np.inf
     if res.status == 2:  # infeasible with the cutoff: nothing beats the incumbent
@@ -417,8 +420,9 @@ def lp_bound_cover(red: Reduced, need: float, time_limit_s: float) -> tuple[floa
     c, M, tgt = _cover_model(red, need)
     A_ub = sp.vstack([M, -tgt], format="csr")
     b_ub = np.concatenate([np.zeros(M.shape[0]), [-need / _cover_scale(red)]])
-    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method="highs",
-                  options=_opts(time_limit_s))
+    with solver_stdout_to_stderr():
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method="highs",
+                      options=_opts(time_limit_s))
     if res.status != 0:
         return 0.0, _timed_out(res)
     return float(res.fun) * (1 - 1e-9), False
@@ -436,9 +440,10 @@ def milp_cover(red: Reduced, need: float, incumbent_cost: float, time_limit_s: f
         crow = sp.csr_matrix(c[None, :])
         cons.append(LinearConstraint(crow, -np.inf, incumbent_cost * (1 + 1e-9) + 1e-9))
     integ = np.concatenate([np.ones(n), np.zeros(red.A.shape[0])])
-    res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
-               options=_opts(time_limit_s, mip_rel_gap=settings.MILP_REL_GAP,
-                             node_limit=settings.MILP_NODE_LIMIT))
+    with solver_stdout_to_stderr():
+        res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
+                   options=_opts(time_limit_s, mip_rel_gap=settings.MILP_REL_GAP,
+                                 node_limit=settings.MILP_NODE_LIMIT))
     bound = getattr(res, "mip_dual_bound", None)
     lb = float(bound) if bound is not None and np.isfinite(bound) else 0.0
     if res.status == 2:
