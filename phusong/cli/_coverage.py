@@ -26,6 +26,45 @@ _MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl", "p1812"])
 _DIFF = click.Choice(["deygout", "bullington", "none"])
 
 
+def p1812_options(f):
+    """``--time-pct``, ``--polarization``, ``--p1812-maps`` (``--model p1812`` only)."""
+    f = click.option("--p1812-maps", "p1812_maps", default=None,
+                     type=click.Path(file_okay=False),
+                     help="P.1812: folder with your copy of the ITU maps DN50.TXT and N050.TXT "
+                     "(not shipped); ΔN and N0 are then read at each path centre instead of "
+                     "settings.P1812.delta_n/n0.")(f)
+    f = click.option("--polarization", type=click.Choice(["vertical", "horizontal"]),
+                     default=None,
+                     help=f"P.1812 polarisation [default: {settings.P1812.polarization}].")(f)
+    f = click.option("--time-pct", type=float, default=None,
+                     help="P.1812: percentage of time p the loss is not exceeded, 1–50 "
+                     f"[default: {settings.P1812.time_pct:g}]. The location percentage is "
+                     "--reliability-pct (1–99 for P.1812).")(f)
+    return f
+
+
+def _p1812_settings(model, time_pct, polarization, maps_dir):
+    """settings.P1812 with the command's P.1812 options (refused for other models)."""
+    from dataclasses import replace
+
+    given = {k: v for k, v in (("--time-pct", time_pct), ("--polarization", polarization),
+                               ("--p1812-maps", maps_dir)) if v is not None}
+    if model != "p1812":
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: only for --model p1812")
+        return settings.P1812
+    kw = {}
+    if time_pct is not None:
+        kw["time_pct"] = float(time_pct)
+    if polarization is not None:
+        kw["polarization"] = polarization
+    if maps_dir is not None:
+        from phusong.coverage.p1812._maps import read_p1812_maps
+
+        kw["maps"] = read_p1812_maps(maps_dir)
+    return replace(settings.P1812, **kw)
+
+
 class _BundleOrSite(click.Group):
     """A group whose first argument is either the ``site`` subcommand or a bundle folder."""
 
@@ -62,7 +101,9 @@ class _BundleOrSite(click.Group):
 @click.option("--no-sinr", is_flag=True,
               help="Skip the 4G/5G SINR and best-server margin rasters (faster).")
 @click.option("--no-clutter", is_flag=True,
-              help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter).")
+              help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter; with "
+              "--model p1812, its clutter heights and zones per profile point).")
+@p1812_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @cluster_options
 @json_option
@@ -70,8 +111,8 @@ class _BundleOrSite(click.Group):
 @click.pass_context
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
-             screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, overwrite,
-             workers, scheduler, as_json, quiet):
+             screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, p1812_maps,
+             polarization, time_pct, overwrite, workers, scheduler, as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
@@ -89,6 +130,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
     from phusong.bundle import load_bundle
     from phusong.coverage import run_bundle
 
+    p1812 = _p1812_settings(model, time_pct, polarization, p1812_maps)
     bundle = load_bundle(bundle_path)
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
     with open_executor(workers, scheduler, quiet=quiet or as_json) as ex, \
@@ -98,7 +140,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
                             resolution_m=resolution_m or None, threads=resolve_threads(threads),
                             overwrite=overwrite, progress=advance, clutter=not no_clutter,
                             reliability_pct=reliability_pct, sinr=not no_sinr,
-                            require_sinr=require_sinr, executor=ex,
+                            require_sinr=require_sinr, executor=ex, p1812=p1812,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
                                else {"screen_margin_db": screen_margin_db}))
@@ -135,22 +177,30 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
               help="Mechanical downtilt, degrees (with --antenna).")
 @click.option("--etilt-deg", type=float, default=None,
               help="Electrical downtilt, degrees (with --antenna; default the file's TILT).")
+@click.option("--reliability-pct", type=float, default=settings.RELIABILITY_PCT,
+              show_default=True,
+              help="Percentage of locations (ITM's location %, the empirical models' lognormal "
+              "margin, P.1812's pL); in (0, 100), 1–99 for P.1812.")
+@p1812_options
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @json_option
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
          rx_height_m, model, diffraction, threads, itm_profile_cap, antenna_path, azimuth_deg,
-         tilt_deg, etilt_deg, out_path, as_json):
+         tilt_deg, etilt_deg, reliability_pct, p1812_maps, polarization, time_pct, out_path,
+         as_json):
     """Predict received power around one site on any DEM (for RF engineers)."""
     from phusong.coverage._site import predict_site, write_site_tif
     from phusong.raster import read_raster
 
+    p1812 = _p1812_settings(model, time_pct, polarization, p1812_maps)
     dem = read_raster(dem_path)
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
         rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap),
+        reliability_pct=reliability_pct, p1812=p1812,
         **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg))
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)

@@ -113,7 +113,8 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                    rx_height_m: float = settings.RADIO.rx_height_m,
                    thresholds_dbm: dict | None = None, clutter: bool = True,
                    reliability_pct: float = settings.RELIABILITY_PCT,
-                   require_sinr: bool = False, executor=None) -> pd.DataFrame:
+                   require_sinr: bool = False, executor=None,
+                   p1812: settings.P1812Settings = settings.P1812) -> pd.DataFrame:
     """Best received power, serving site and covered flags for every village of a bundle.
 
     Parameters
@@ -140,6 +141,10 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
         4G/5G covered only where the SINR also reaches ``settings.INTERFERENCE.sinr_min_db``.
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
+    p1812 : phusong.settings.P1812Settings
+        With ``model="p1812"``: its settings (pL is ``reliability_pct``). The bundle's
+        ``landcover.tif`` (unless ``clutter`` is False) gives its clutter heights and zones per
+        profile point instead of P.2108 (:mod:`phusong.coverage.p1812._surface`).
 
     Returns
     -------
@@ -161,10 +166,13 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
     x, y = transform_points(villages.geometry.x, villages.geometry.y,
                             villages.crs.to_string(), settings.WORK_CRS)
     from phusong.coverage.clutter import bundle_clutter
+    from phusong.coverage.p1812._surface import engine_surfaces
 
+    cmap, surface = engine_surfaces(model, bundle_clutter(bundle, enabled=clutter), terrain,
+                                    p1812)
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m, clutter=bundle_clutter(bundle, enabled=clutter),
-                         reliability_pct=reliability_pct)
+                         rx_height_m=rx_height_m, clutter=cmap, reliability_pct=reliability_pct,
+                         p1812=p1812, p1812_surface=surface)
     out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm,
                        require_sinr=require_sinr, executor=executor)
     out.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
@@ -176,7 +184,8 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
                     rx_height_m: float = settings.RADIO.rx_height_m,
                     threshold_dbm: float | None = None, margins: bool = False,
                     diffraction: str = "bullington", threads: int = 1,
-                    executor=None) -> sparse.csr_matrix:
+                    executor=None, p1812: settings.P1812Settings = settings.P1812,
+                    p1812_surface=None) -> sparse.csr_matrix:
     """Sparse receivers × transmitters matrix of covered flags (or margins).
 
     Parameters
@@ -190,6 +199,10 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         Elevation.
     model, diffraction, rx_height_m, threads
         As :func:`score_villages`.
+    p1812, p1812_surface
+        With ``model="p1812"``: its settings and clutter heights/zones per land-cover pixel
+        (:func:`phusong.coverage.p1812._surface.surface_from_clutter`; None: the settings'
+        defaults).
     threshold_dbm : float, optional
         One threshold for all; default each row's technology threshold.
     margins : bool
@@ -205,7 +218,7 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
     """
     tx = transmitters_df.reset_index(drop=True)
     opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m)
+                         rx_height_m=rx_height_m, p1812=p1812, p1812_surface=p1812_surface)
     x = np.asarray(x_m, float)
     res = link_pairs(tx, x, y_m, dem, opts, executor=executor)
     th = (np.full(len(tx), float(threshold_dbm)) if threshold_dbm is not None else

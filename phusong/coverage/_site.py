@@ -41,7 +41,9 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
                  rx_height_m: float = settings.RADIO.rx_height_m, threads: int = 1,
                  itm_profile_cap: int | None = ITM_PROFILE_CAP, antenna=None,
                  azimuth_deg: float = float("nan"), tilt_deg: float = float("nan"),
-                 etilt_deg: float = float("nan")):
+                 etilt_deg: float = float("nan"),
+                 reliability_pct: float = settings.RELIABILITY_PCT,
+                 p1812: settings.P1812Settings = settings.P1812):
     """Received power around one transmitter on any DEM (omni unless given an antenna).
 
     Parameters
@@ -58,6 +60,11 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         Pattern (``eirp_dbm`` is then the boresight EIRP); None = omni.
     azimuth_deg, tilt_deg, etilt_deg : float
         Boresight azimuth (NaN = omni), mechanical and electrical downtilt, degrees.
+    reliability_pct : float
+        Percentage of locations (as :class:`EngineOptions`; P.1812's pL).
+    p1812 : phusong.settings.P1812Settings
+        ``model="p1812"``'s settings (no land cover here: its default clutter height and
+        zone).
 
     Returns
     -------
@@ -66,6 +73,8 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         report: receivers evaluated, seconds, path-loss statistics (dB).
     """
     from shapely.geometry import Point
+
+    from phusong.coverage.p1812._surface import surface_report
 
     if not (radius_km > 0 and resolution_m > 0 and freq_mhz > 0 and height_m > 0):
         raise DataError("radius, resolution, frequency and height must be positive")
@@ -76,7 +85,8 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     if not terrain.inside(x, y)[0]:
         raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
     opts = EngineOptions(model=model, diffraction=diffraction, rx_height_m=rx_height_m,
-                         threads=threads, itm_profile_cap=itm_profile_cap).check()
+                         threads=threads, itm_profile_cap=itm_profile_cap,
+                         reliability_pct=reliability_pct, p1812=p1812).check()
     r_m = radius_km * 1000.0
     one = np.array([0])
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
@@ -103,6 +113,8 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "threads": int(threads),
         "model": model,
         "diffraction": diffraction if model not in ("itm", "p1812") else None,
+        "reliability_pct": float(reliability_pct),
+        **({"p1812": surface_report(None, p1812)} if model == "p1812" else {}),
         "resolution_m": resolution_m,
         "radius_km": radius_km,
         "antenna": None if antenna is None else {

@@ -10,7 +10,7 @@ from numba import njit
 from phusong.errors import ModelError
 
 __all__ = ["FlatPaths", "flatten_paths", "per_path", "path_centre_lat_deg", "check_range",
-           "ZONES"]
+           "ZONES", "path_centre_deg"]
 
 #: Radio-climatic zone codes of P.1812 Table 2: 1 sea, 3 coastal land, 4 inland.
 ZONES = (1, 3, 4)
@@ -163,6 +163,12 @@ def path_centre_lat_deg(tx_lat, tx_lon, rx_lat, rx_lon, dist_km) -> np.ndarray:
     ITU-R P.2001-4 Attachment H (eqs. (H.2.1)-(H.3.3)) with Re = 6371 km, as P.1812 §3.5
     asks for the path-centre latitude φ of β0 (the centre is at half the profile length).
     """
+    return path_centre_deg(tx_lat, tx_lon, rx_lat, rx_lon, dist_km)[0]
+
+
+def path_centre_deg(tx_lat, tx_lon, rx_lat, rx_lon, dist_km) -> tuple[np.ndarray, np.ndarray]:
+    """(latitude, longitude) of the point ``dist_km`` from Tx along the great circle to Rx,
+    degrees: :func:`path_centre_lat_deg` and the longitude of eq. (H.3.2)."""
     pt, pr = np.radians(tx_lat), np.radians(rx_lat)
     dlon = np.radians(np.asarray(rx_lon, float) - np.asarray(tx_lon, float))
     r = np.sin(pt) * np.sin(pr) + np.cos(pt) * np.cos(pr) * np.cos(dlon)  # (H.2.1)
@@ -171,4 +177,9 @@ def path_centre_lat_deg(tx_lat, tx_lon, rx_lat, rx_lon, dist_km) -> np.ndarray:
     bearing = np.arctan2(y1, x1)  # (H.2.2): bearing Tx → Rx from true north
     ang = np.asarray(dist_km, float) / _RE_KM
     s = np.sin(pt) * np.cos(ang) + np.cos(pt) * np.sin(ang) * np.cos(bearing)  # (H.3.1)
-    return np.atleast_1d(np.degrees(np.arcsin(np.clip(s, -1.0, 1.0))))
+    lat = np.arcsin(np.clip(s, -1.0, 1.0))
+    x2 = np.cos(ang) - np.sin(pt) * np.sin(lat)
+    y2 = np.cos(pt) * np.sin(ang) * np.sin(bearing)
+    lon = np.asarray(tx_lon, float) + np.degrees(np.arctan2(y2, x2))  # (H.3.2)-(H.3.3)
+    lon = (lon + 180.0) % 360.0 - 180.0
+    return np.atleast_1d(np.degrees(lat)), np.atleast_1d(lon)

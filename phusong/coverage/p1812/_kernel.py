@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["inv_cum_norm", "beta0", "loss_batch", "path_loss", "combine", "N_DIAG",
-           "DIAG_NAMES"]
+           "DIAG_NAMES", "sigma_l_eq68", "coast_km"]
 
 #: Intermediate values written per path when diagnostics are asked for (in this order).
 DIAG_NAMES = ("Lbfs", "Lb0p", "Lb0b", "Ld50", "Ldp", "Lbd50", "Lbd", "Lminb0p", "Lba",
@@ -519,3 +519,31 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
         out[k] = path_loss(d, h, r, z, a, b, sc, f[k], p[k], pl[k], htg[k], hrg[k], pol[k],
                            phi[k], dn[k], n0[k], dct[k], dcr[k], sigma_l[k], att4[k], row)
     return out, diag
+
+
+@njit(cache=True, nogil=True)
+def sigma_l_eq68(f_ghz, hrx, r_rx, wa_m):
+    """σL of §4.10 eq. (68), dB: ``(0.52 + 0.024 f) wa^0.28 uh``, ``uh`` 1 at or below the
+    clutter height R at the receiver, falling linearly to 0 at R + 10 m."""
+    uh = min(max(1.0 - (hrx - r_rx) / 10.0, 0.0), 1.0)
+    return (0.52 + 0.024 * f_ghz) * wa_m ** 0.28 * uh
+
+
+@njit(cache=True, nogil=True)
+def coast_km(d, z, a, b, far):
+    """(dct, dcr): land distance from each terminal to the first sea point (zone 1) along the
+    path, km, to the end of the land section (half an interval past its last point, as the
+    sections of §3.6); ``far`` when the path crosses no sea (eq. (49) then plays no part:
+    ω = 0)."""
+    first = -1
+    last = -1
+    for i in range(a, b):
+        if z[i] == 1:
+            if first < 0:
+                first = i
+            last = i
+    if first < 0:
+        return far, far
+    dct = 0.0 if first == a else d[first - 1] - d[a] + 0.5 * (d[first] - d[first - 1])
+    dcr = 0.0 if last == b - 1 else d[b - 1] - d[last + 1] + 0.5 * (d[last + 1] - d[last])
+    return dct, dcr

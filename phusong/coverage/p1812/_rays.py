@@ -1,8 +1,8 @@
 """P.1812 along radial rays, every ray sample a receiver, walking each ray outwards.
 
-The path to sample ``j`` is the ray prefix ``z[0..j]`` (spacing ``s``, inland or one zone
-throughout, the same clutter height R at every intermediate point). A plain call of the path
-kernel costs O(j) per sample. Here the maxima over the intermediate points that P.1812's
+The path to sample ``j`` is the ray prefix ``h[0..j]`` (spacing ``s``) with a clutter height
+R and a radio-climatic zone per sample (from the land cover, or the settings' defaults). A
+plain call of the path kernel costs O(j) per sample. Here the maxima over the intermediate points that P.1812's
 profile analysis takes are kept incrementally as samples ``1..j−1`` join:
 
 * from the transmitter side, maxima that do not depend on the receiver (the horizon angle of
@@ -18,6 +18,10 @@ profile analysis takes are kept incrementally as samples ``1..j−1`` join:
   or unimodal in ``d_i``: their maxima lie at the samples next to the continuous optimum,
   O(1) (:func:`_concave_best`, :func:`_flat_nu`);
 * the least-squares smooth Earth, eqs. (85)-(88), is a running sum: O(1);
+* the zone sections of §3.6 (ω of eq. (1), the longest land and inland sections dtm, dlm)
+  and the distances to the coast dct, dcr: a section's length is final once a point of
+  another zone follows it, so closed sections are summed or maximised once and only the open
+  one reaching the receiver is added per sample: O(1);
 * the roughness hm, eq. (95), a maximum between the two horizons, is scanned with blocks of
   16 samples skipped by their maximum height when they cannot beat it;
 * what stays O(j): the greatest ν over the real profile when it is line of sight (eqs. (15)
@@ -37,9 +41,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage.p1812._kernel import _j_nu, combine, path_loss
+from phusong.coverage.p1812._kernel import _j_nu, coast_km, combine, path_loss, sigma_l_eq68
 
-__all__ = ["incremental_rays", "incremental_rays_serial", "short_path_loss"]
+__all__ = ["incremental_rays", "incremental_rays_serial", "short_path_loss", "sigma_engine"]
 
 _JIT = {"cache": True, "nogil": True}
 _BLOCK = 16
@@ -147,21 +151,38 @@ def _flat_nu(d, j, s, dtot, a, b, k):
 
 
 @njit(**_JIT)
-def short_path_loss(h, j, s, f_ghz, htx, hrx, phi, prm, r_clut, zone):
+def sigma_engine(prm, f_ghz, hrx, r_rx):
+    """σL of the settings (≥ 0) or eq. (68) (``prm[5] < 0``); 0 at pL = 50 %, where eq. (67)
+    asks for no location correction (Attachment 2's approximation gives I(0.5) ≈ −1.8e-5,
+    not 0, and would move the median by σL × 1.8e-5 dB)."""
+    if prm[1] == 50.0:
+        return 0.0
+    return prm[5] if prm[5] >= 0.0 else sigma_l_eq68(f_ghz, hrx, r_rx, prm[7])
+
+
+@njit(**_JIT)
+def short_path_loss(h, r, z, j, s, f_ghz, htx, hrx, phi, prm, dn, n0):
     """Lb of the path ``h[0..j]`` with fewer than 5 points (j < 4 intervals): resampled to 5
-    equally spaced points (linear interpolation of the terrain) over at least 10 m."""
+    equally spaced points (linear interpolation of the terrain; clutter height and zone of
+    the nearest original point) over at least 10 m."""
     dist = max(j * s, 0.01)
     d5 = np.empty(5)
     h5 = np.empty(5)
+    r5 = np.empty(5)
+    z5 = np.empty(5, np.int64)
     for t in range(5):
         d5[t] = dist * t / 4.0
         pos = (j * t) / 4.0
         i0 = min(int(math.floor(pos)), max(j - 1, 0))
         wgt = pos - i0
         h5[t] = h[i0] if j == 0 else h[i0] * (1.0 - wgt) + h[i0 + 1] * wgt
-    return path_loss(d5, h5, np.full(5, r_clut), np.full(5, zone, np.int64), 0, 5,
-                     np.empty((3, 5)), f_ghz, prm[0], prm[1], htx, hrx, int(prm[2]), phi,
-                     prm[3], prm[4], prm[6], prm[6], prm[5], False, np.empty(0))
+        near = i0 if wgt < 0.5 or j == 0 else i0 + 1
+        r5[t] = r[near]
+        z5[t] = z[near]
+    dct, dcr = coast_km(d5, z5, 0, 5, prm[6])
+    return path_loss(d5, h5, r5, z5, 0, 5, np.empty((3, 5)), f_ghz, prm[0], prm[1], htx, hrx,
+                     int(prm[2]), phi, dn, n0, dct, dcr, sigma_engine(prm, f_ghz, hrx, r[j]),
+                     False, np.empty(0))
 
 
 @njit(**_JIT)
@@ -212,15 +233,80 @@ def _hm(h, d, bmax, lt, lr, hst, m):
 
 
 @njit(**_JIT)
-def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
-             zone, out):
+def _in_kind(zi, kind):
+    """Point of zone ``zi`` in a section kind: 0 sea, 1 land (3 or 4), 2 inland (4)."""
+    if kind == 0:
+        return zi == 1
+    if kind == 1:
+        return zi == 3 or zi == 4
+    return zi == 4
+
+
+@njit(**_JIT)
+def _sections_add(d, z, j, sec, run):
+    """Point ``j`` joins the ray prefix: close the runs it ends (their length is final, with
+    half an interval on each side as in :func:`~phusong.coverage.p1812._kernel._sections`,
+    in the same operations), open the runs it starts; track the first and last sea point."""
+    for kind in range(3):
+        inside = _in_kind(z[j], kind)
+        i = run[kind]
+        if inside and i < 0:
+            run[kind] = j
+        elif not inside and i >= 0:
+            e = j - 1
+            length = d[e] - d[i]
+            length += 0.5 * (d[e + 1] - d[e])
+            if i > 0:
+                length += 0.5 * (d[i] - d[i - 1])
+            if kind == 0:
+                sec[0] += length
+            else:
+                sec[kind] = max(sec[kind], length)
+            run[kind] = -1
+    if z[j] == 1:
+        if run[3] < 0:
+            run[3] = j
+        run[4] = j
+
+
+@njit(**_JIT)
+def _sections_at(d, j, sec, run):
+    """(ω, dtm, dlm) of §3.6 / eq. (1) for the prefix ``0..j``: the closed runs and the open
+    one ending at ``j`` (no half interval past the receiver)."""
+    out = np.empty(3)
+    for kind in range(3):
+        i = run[kind]
+        if i < 0:
+            out[kind] = sec[kind]
+            continue
+        length = d[j] - d[i]
+        if i > 0:
+            length += 0.5 * (d[i] - d[i - 1])
+        out[kind] = sec[0] + length if kind == 0 else max(sec[kind], length)
+    return out[0] / (d[j] - d[0]), out[1], out[2]
+
+
+@njit(**_JIT)
+def _coast_at(d, j, run, far):
+    """(dct, dcr) of :func:`~phusong.coverage.p1812._kernel.coast_km` for the prefix 0..j."""
+    first = run[3]
+    last = run[4]
+    if first < 0:
+        return far, far
+    dct = 0.0 if first == 0 else d[first - 1] - d[0] + 0.5 * (d[first] - d[first - 1])
+    dcr = 0.0 if last == j else d[j] - d[last + 1] + 0.5 * (d[last + 1] - d[last])
+    return dct, dcr
+
+
+@njit(**_JIT)
+def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
+             dn, n0, out):
     n_s = rays.shape[1]
     n_f = f_ghz.shape[0]
     h = rays[k]
-    p, pl, pol, dn, n0, sig, dct = prm[0], prm[1], int(prm[2]), prm[3], prm[4], prm[5], prm[6]
-    if zone == 1:
-        dct = 0.0
-        sig = 0.0
+    r = rr[k]
+    z = zz[k]
+    p, pl, pol = prm[0], prm[1], int(prm[2])
     s = step_m / 1000.0
     top = min(last_j, n_s - 1) + 1
     d = np.arange(n_s) * s
@@ -229,7 +315,7 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
     aps = np.array([ae, 6371.0 * 3.0])
     ke = 500.0 / ae
     c2 = 1.0 / (2.0 * ae)
-    g = h + r_clut  # intermediate points only are ever read
+    g = h + r  # intermediate points only are ever read
     u = h - ke * d * d  # the receiver-horizon hull's heights
     w = np.empty((2, n_s))
     for q in range(n_ap):
@@ -252,7 +338,9 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
     v1 = 0.0
     v2 = 0.0
     north = math.cos(k * (2.0 * math.pi / rays.shape[0]))
-    omega = 1.0 if zone == 1 else 0.0
+    sec = np.zeros(3)  # closed sea sum, longest closed land / inland section
+    run = np.full(5, -1, np.int64)  # open run start per kind; first and last sea point
+    _sections_add(d, z, 0, sec, run)
     la = np.empty(2)
     ls = np.empty(2)
     stims = np.empty(2)
@@ -266,6 +354,7 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
         dd = d[j] - d[j - 1]
         v1 += dd * (h[j] + h[j - 1])  # (85), in the path kernel's order
         v2 += dd * (h[j] * (2.0 * d[j] + d[j - 1]) + h[j - 1] * (d[j] + 2.0 * d[j - 1]))
+        _sections_add(d, z, j, sec, run)
         if j >= 2:  # point j − 1 becomes an intermediate point
             i = j - 1
             n1 = _push(hull1, n1, i, d, h)
@@ -294,8 +383,8 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
         if j < 4:
             for f in range(n_f):
                 if need[f, uslot]:
-                    out[f, uslot] = short_path_loss(h, j, s, f_ghz[f], htx, hrx, phi, prm,
-                                                    r_clut, zone)
+                    out[f, uslot] = short_path_loss(h, r, z, j, s, f_ghz[f], htx, hrx, phi,
+                                                    prm, dn, n0)
             continue
         dtot = d[j]
         hrs = h[j] + hrx
@@ -360,36 +449,42 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
             nus[q] = 0.0
             if stiss[q] < (hrs1 - hts1) / dtot:
                 nus[q] = _flat_nu(d, j, s, dtot, hts1, hrs1, kq)
+        omega, dtm, dlm = _sections_at(d, j, sec, run)
+        dct, dcr = _coast_at(d, j, run, prm[6])
+        if z[0] == 1:
+            dct = 0.0
+        if z[j] == 1:
+            dcr = 0.0
         for f in range(n_f):
             if not need[f, uslot]:
                 continue
+            sig = 0.0 if z[j] == 1 else sigma_engine(prm, f_ghz[f], hrx, r[j])
             lam = 0.2998 / f_ghz[f]
             for q in range(n_ap):
                 la[q] = _bull(stims[q], srims[q], nua[q], hts, hrs, dtot, lam)
                 ls[q] = _bull(stiss[q], sriss[q], nus[q], hts1, hrs1, dtot, lam)
             qb = n_ap - 1
-            out[f, uslot] = combine(dtot, omega, 0.0 if zone == 1 else dtot,
-                                    dtot if zone == 4 else 0.0, se, hts, hrs, la[0], ls[0],
+            out[f, uslot] = combine(dtot, omega, dtm, dlm, se, hts, hrs, la[0], ls[0],
                                     la[qb], ls[qb], f_ghz[f], p, pl, pol, phi, dn, n0, dct,
-                                    dct, sig, False, diag)
+                                    dcr, sig, False, diag)
 
 
 @njit(parallel=True, **_JIT)
-def incremental_rays(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
-                     zone, out):
+def incremental_rays(rays, rr, zz, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
+                     dn, n0, out):
     """P.1812 Lb of every needed (band, ray sample) into ``out``; rays in parallel (see the
     module notes; layout as :func:`phusong.coverage.p1812._engine.ray_losses`)."""
     for k in prange(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
-                     r_clut, zone, out)
+            _one_ray(k, rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0,
+                     dlat, prm, dn, n0, out)
 
 
 @njit(**_JIT)
-def incremental_rays_serial(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
-                            r_clut, zone, out):
+def incremental_rays_serial(rays, rr, zz, last, step_m, slot, need, f_ghz, htx, hrx, lat0,
+                            dlat, prm, dn, n0, out):
     """:func:`incremental_rays` on the calling thread only; same results."""
     for k in range(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
-                     r_clut, zone, out)
+            _one_ray(k, rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0,
+                     dlat, prm, dn, n0, out)
