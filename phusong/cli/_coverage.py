@@ -51,7 +51,10 @@ def _p1812_settings(model, time_pct, polarization, maps_dir):
                                ("--p1812-maps", maps_dir)) if v is not None}
     if model != "p1812":
         if given:
-            raise click.UsageError(f"{', '.join(given)}: only for --model p1812")
+            from phusong.errors import ModelError
+
+            raise ModelError(f"{', '.join(given)}: only for --model p1812; add --model p1812 "
+                             "or drop the option")
         return settings.P1812
     kw = {}
     if time_pct is not None:
