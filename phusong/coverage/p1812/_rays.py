@@ -41,6 +41,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from phusong.coverage._hull import hull_push, hull_support, hull_tangent
 from phusong.coverage.p1812._kernel import _j_nu, coast_km, combine, path_loss, sigma_l_eq68
 
 __all__ = ["incremental_rays", "incremental_rays_serial", "short_path_loss", "sigma_engine"]
@@ -50,50 +51,16 @@ _BLOCK = 16
 
 
 @njit(**_JIT)
-def _push(hull, n, i, d, y):
-    """Append point ``i`` (``d`` increasing) to the upper hull ``hull[:n]`` of ``(d, y)``."""
-    while n >= 2:
-        i1 = hull[n - 2]
-        i2 = hull[n - 1]
-        if (y[i2] - y[i1]) * (d[i] - d[i1]) <= (y[i] - y[i1]) * (d[i2] - d[i1]):
-            n -= 1  # the last vertex lies on or below the chord
-        else:
-            break
-    hull[n] = i
-    return n + 1
+def _push(hd, hz, hix, nh, row, i, d, y):
+    """Point ``i`` of ``(d, y)`` joins hull ``row``; ``hix`` keeps each vertex's sample."""
+    nh[row] = hull_push(hd[row], hz[row], nh[row], d[i], y[i])
+    hix[row, nh[row] - 1] = i
 
 
 @njit(**_JIT)
-def _linear_best(hull, n, d, y, c):
-    """Hull vertex maximising ``y − c d``."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        a = hull[mid]
-        b = hull[mid + 1]
-        if y[b] - y[a] > c * (d[b] - d[a]):
-            lo = mid + 1
-        else:
-            hi = mid
-    return hull[lo]
-
-
-@njit(**_JIT)
-def _tangent(hull, n, d, y, qd, qy):
-    """Hull vertex maximising ``(y − qy)/(qd − d)`` for a point Q right of every vertex (the
-    later vertex on ties): unimodal along the upper hull, found by bisection."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        a = hull[mid]
-        b = hull[mid + 1]
-        if (y[b] - qy) * (qd - d[a]) >= (y[a] - qy) * (qd - d[b]):
-            lo = mid + 1
-        else:
-            hi = mid
-    return hull[lo]
+def _tangent(hd, hz, hix, nh, row, qd, qy):
+    """Sample of hull ``row`` maximising ``(y − qy)/(qd − d)`` (the later one on ties)."""
+    return hix[row, hull_tangent(hd[row], hz[row], nh[row], qd, qy, True)]
 
 
 @njit(**_JIT)
@@ -323,12 +290,10 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
     bmax = np.full(n_s // _BLOCK + 1, -np.inf)
     for i in range(top):
         bmax[i // _BLOCK] = max(bmax[i // _BLOCK], h[i])
-    hull1 = np.empty(n_s, np.int64)  # terrain (d, h)
-    hull2 = np.empty(n_s, np.int64)  # (d, u)
-    hull3 = np.empty((2, n_s), np.int64)  # (d, w_q)
-    n1 = 0
-    n2 = 0
-    n3 = np.zeros(2, np.int64)
+    hd = np.empty((4, n_s))  # upper hulls: 0 terrain (d, h), 1 (d, u), 2 + q (d, w_q)
+    hz = np.empty((4, n_s))
+    hix = np.empty((4, n_s), np.int64)
+    nh = np.zeros(4, np.int64)
     hts = h[0] + htx
     targ = -np.inf
     lt_tx = 1
@@ -357,8 +322,8 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
         _sections_add(d, z, j, sec, run)
         if j >= 2:  # point j − 1 becomes an intermediate point
             i = j - 1
-            n1 = _push(hull1, n1, i, d, h)
-            n2 = _push(hull2, n2, i, d, u)
+            _push(hd, hz, hix, nh, 0, i, d, h)
+            _push(hd, hz, hix, nh, 1, i, d, u)
             iv = 1.0 / d[i]
             t = (h[i] - hts) * iv * 1e-3 - d[i] * c2
             if t > targ:
@@ -366,7 +331,7 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
                 lt_tx = i
             aobt_m = max(aobt_m, (h[i] - hts) * iv)
             for q in range(n_ap):
-                n3[q] = _push(hull3[q], n3[q], i, d, w[q])
+                _push(hd, hz, hix, nh, 2 + q, i, d, w[q])
                 v = (w[q, i] - hts) * iv
                 if v > stim_v[q]:
                     stim_v[q] = v
@@ -391,7 +356,7 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
         hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
         hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
         c = (hrs - hts) / dtot
-        vo = _linear_best(hull1, n1, d, h, c)
+        vo = hix[0, hull_support(hd[0], hz[0], nh[0], c)]
         inv_dtot = 1.0 / dtot
         hobs = h[vo] - (hts * (dtot - d[vo]) + hrs * d[vo]) * inv_dtot  # (89a)
         if hobs <= 0.0:
@@ -399,7 +364,7 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
             hsrp = hsr
         else:
             aobt = aobt_m - c  # (89b)
-            vr = _tangent(hull1, n1, d, h, dtot, hrs)
+            vr = _tangent(hd, hz, hix, nh, 0, dtot, hrs)
             aobr = (h[vr] - (hts * (dtot - d[vr]) + hrs * d[vr]) * inv_dtot) / (dtot - d[vr])
             gt = aobt / (aobt + aobr)
             gr = aobr / (aobt + aobr)
@@ -414,7 +379,7 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
         theta_t = max(tmax, ttd)
         if trans:
             lt = lt_tx
-            lr = _tangent(hull2, n2, d, u, dtot, hrs - ke * dtot * dtot)
+            lr = _tangent(hd, hz, hix, nh, 1, dtot, hrs - ke * dtot * dtot)
             x = dtot - d[lr]
             theta_r = 1000.0 * math.atan((h[lr] - hrs) / (1000.0 * x) - x * c2)  # (82)
             dlt = d[lt]
@@ -439,7 +404,7 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
             kq = 500.0 / aps[q]
             i = stim_i[q]
             stims[q] = (g[i] + kq * d[i] * (dtot - d[i]) - hts) / d[i]  # (13)
-            i = _tangent(hull3[q], n3[q], d, w[q], dtot, hrs - kq * dtot * dtot)
+            i = _tangent(hd, hz, hix, nh, 2 + q, dtot, hrs - kq * dtot * dtot)
             srims[q] = (g[i] + kq * d[i] * (dtot - d[i]) - hrs) / (dtot - d[i])  # (17)
             nua[q] = 0.0
             if stims[q] < (hrs - hts) / dtot:
