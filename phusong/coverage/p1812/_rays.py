@@ -16,7 +16,8 @@ profile analysis takes are kept incrementally as samples ``1..j−1`` join:
   (89a) is a linear maximum on the hull of the terrain, also O(log j);
 * the smooth-profile slopes and ν of the delta-Bullington method (zero heights) are concave
   or unimodal in ``d_i``: their maxima lie at the samples next to the continuous optimum,
-  O(1) (:func:`_concave_best`, :func:`_flat_nu`);
+  O(log j) (:func:`~phusong.coverage.p1812._kernel.smooth_slope_best`,
+  :func:`~phusong.coverage.p1812._kernel.smooth_nu_best`, shared with the path kernel);
 * the least-squares smooth Earth, eqs. (85)-(88), is a running sum: O(1);
 * the zone sections of §3.6 (ω of eq. (1), the longest land and inland sections dtm, dlm)
   and the distances to the coast dct, dcr: a section's length is final once a point of
@@ -42,7 +43,15 @@ import numpy as np
 from numba import njit, prange
 
 from phusong.coverage._hull import hull_push, hull_support, hull_tangent
-from phusong.coverage.p1812._kernel import _j_nu, coast_km, combine, path_loss, sigma_l_eq68
+from phusong.coverage.p1812._kernel import (
+    bull_loss,
+    coast_km,
+    combine,
+    path_loss,
+    sigma_l_eq68,
+    smooth_nu_best,
+    smooth_slope_best,
+)
 
 __all__ = ["incremental_rays", "incremental_rays_serial", "short_path_loss", "sigma_engine"]
 
@@ -61,60 +70,6 @@ def _push(hd, hz, hix, nh, row, i, d, y):
 def _tangent(hd, hz, hix, nh, row, qd, qy):
     """Sample of hull ``row`` maximising ``(y − qy)/(qd − d)`` (the later one on ties)."""
     return hix[row, hull_tangent(hd[row], hz[row], nh[row], qd, qy, True)]
-
-
-@njit(**_JIT)
-def _concave_best(d, j, s, t_star, h1, k, dtot, rx_side):
-    """Greatest Stim (or Srim with ``rx_side``) of the zero-height profile, eq. (13)/(17):
-    the slope ``k (D − t) − h1/t`` (``t`` the distance from that terminal, ``h1 > 0``) is
-    strictly concave in ``t``, so over the samples its maximum lies at one of the two samples
-    around ``t* = sqrt(h1/k)`` (clipped to the intermediate points)."""
-    base = int(math.floor(t_star / s))
-    best = -np.inf
-    for qq in range(base, base + 2):
-        q = min(max(qq, 1), j - 1)
-        i = j - q if rx_side else q
-        bulge = k * d[i] * (dtot - d[i])
-        v = (bulge - h1) / (dtot - d[i]) if rx_side else (bulge - h1) / d[i]
-        best = max(best, v)
-    return best
-
-
-@njit(**_JIT)
-def _flat_nu(d, j, s, dtot, a, b, k):
-    """Greatest wavelength-free ν (eq. (15)) over the zero-height profile, terminals ``a``,
-    ``b`` > 0 m above it. With ``r = sqrt(t/(D − t))``, ν ∝ ``k D r/(1 + r²) − (a/r + b r)/D``
-    whose derivative vanishes where the cubic ``−b y³ + (a − kD² − 2b) y² + (kD² + 2a − b) y
-    + a`` (``y = r²``) does: its signs allow exactly one positive root (Descartes; the case
-    with three changes needs a > 2b and b > 2a), so ν is unimodal in ``t`` and its maximum over
-    the samples lies next to the root, found by bisection."""
-    kd2 = k * dtot * dtot
-    c3 = -b
-    c2 = a - kd2 - 2.0 * b
-    c1 = kd2 + 2.0 * a - b
-    lo = 0.0
-    hi = 1.0
-    while ((c3 * hi + c2) * hi + c1) * hi + a > 0.0 and hi < 1e30:
-        lo = hi
-        hi *= 2.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if ((c3 * mid + c2) * mid + c1) * mid + a > 0.0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-9 * hi:
-            break
-    y = 0.5 * (lo + hi)
-    t_star = dtot * y / (1.0 + y)
-    base = int(math.floor(t_star / s))
-    best = -np.inf
-    for qq in range(base - 1, base + 3):
-        i = min(max(qq, 1), j - 1)
-        x = dtot - d[i]
-        nu = (k * d[i] * x - (a * x + b * d[i]) / dtot) * math.sqrt(0.002 * dtot / (d[i] * x))
-        best = max(best, nu)
-    return best
 
 
 @njit(**_JIT)
@@ -167,19 +122,6 @@ def _nu_scan(d, y, flat, j, dtot, hts, hrs, k):
             numax = nu
             arg = i
     return numax, arg
-
-
-@njit(**_JIT)
-def _bull(stim, srim, nu_u, hts, hrs, dtot, lam):
-    """Bullington loss, eqs. (14)-(21), from the slopes and the (wavelength-free) ν."""
-    if stim < (hrs - hts) / dtot:
-        luc = _j_nu(nu_u / math.sqrt(lam))
-    else:
-        dbp = (hrs - hts + srim * dtot) / (stim + srim)  # (18)
-        nub = (hts + stim * dbp - (hts * (dtot - dbp) + hrs * dbp) / dtot) * math.sqrt(
-            0.002 * dtot / (lam * dbp * (dtot - dbp)))  # (19)
-        luc = _j_nu(nub)
-    return luc + (1.0 - math.exp(-luc / 6.0)) * (10.0 + 0.02 * dtot)  # (21)
 
 
 @njit(**_JIT)
@@ -409,11 +351,11 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
             nua[q] = 0.0
             if stims[q] < (hrs - hts) / dtot:
                 nua[q], _ = _nu_scan(d, g, False, j, dtot, hts, hrs, kq)
-            stiss[q] = _concave_best(d, j, s, math.sqrt(hts1 / kq), hts1, kq, dtot, False)
-            sriss[q] = _concave_best(d, j, s, math.sqrt(hrs1 / kq), hrs1, kq, dtot, True)
+            stiss[q] = smooth_slope_best(d, 0, j + 1, hts1, kq, dtot, False)
+            sriss[q] = smooth_slope_best(d, 0, j + 1, hrs1, kq, dtot, True)
             nus[q] = 0.0
             if stiss[q] < (hrs1 - hts1) / dtot:
-                nus[q] = _flat_nu(d, j, s, dtot, hts1, hrs1, kq)
+                nus[q] = smooth_nu_best(d, 0, j + 1, dtot, hts1, hrs1, kq)
         omega, dtm, dlm = _sections_at(d, j, sec, run)
         dct, dcr = _coast_at(d, j, run, prm[6])
         if z[0] == 1:
@@ -426,8 +368,8 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
             sig = 0.0 if z[j] == 1 else sigma_engine(prm, f_ghz[f], hrx, r[j])
             lam = 0.2998 / f_ghz[f]
             for q in range(n_ap):
-                la[q] = _bull(stims[q], srims[q], nua[q], hts, hrs, dtot, lam)
-                ls[q] = _bull(stiss[q], sriss[q], nus[q], hts1, hrs1, dtot, lam)
+                la[q] = bull_loss(stims[q], srims[q], nua[q], hts, hrs, dtot, lam)
+                ls[q] = bull_loss(stiss[q], sriss[q], nus[q], hts1, hrs1, dtot, lam)
             qb = n_ap - 1
             out[f, uslot] = combine(dtot, omega, dtm, dlm, se, hts, hrs, la[0], ls[0],
                                     la[qb], ls[qb], f_ghz[f], p, pl, pol, phi, dn, n0, dct,
