@@ -122,22 +122,49 @@ def reference(P1812, cases, prof, n):
     return lb, ep, time.process_time() - t0
 
 
-def srtm_paths(n_paths: int, seed: int):
-    """Real Hòa Bình profiles: random 1–30 km paths on the SRTM3 tile of ``../shared`` every
-    ~90 m (bilinear), void-free; returns (distances_km, heights_m, tx lon/lat, rx lon/lat)."""
+def _srtm_tile():
+    """(heights, void mask, inverse transform, bounds) of the SRTM3 tile of ``../shared``, or
+    None when it is absent."""
     import rasterio
-    from pyproj import Geod
 
     dem_path = ORACLE.parents[1] / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
     if not dem_path.exists():
         return None
-    geod = Geod(ellps="WGS84")
     with rasterio.open(dem_path) as ds:
         dem = ds.read(1).astype(np.float64)
         void = dem == ds.nodata if ds.nodata is not None else np.zeros(dem.shape, bool)
-        inv = ~ds.transform
-        west, south, east, north = ds.bounds
-    rng = np.random.default_rng(seed)
+        return dem, void, ~ds.transform, ds.bounds
+
+
+def _geod():
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+def _bilinear(tile, lon, lat):
+    """Heights at (lon, lat) points, bilinear between pixel centres; None if any of the four
+    pixels around a point is void."""
+    dem, void, inv, _ = tile
+    col, row = inv * (lon, lat)
+    col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
+    c0 = np.clip(np.floor(col).astype(int), 0, dem.shape[1] - 2)
+    r0 = np.clip(np.floor(row).astype(int), 0, dem.shape[0] - 2)
+    if (void[r0, c0] | void[r0 + 1, c0] | void[r0, c0 + 1] | void[r0 + 1, c0 + 1]).any():
+        return None
+    fc, fr = col - c0, row - r0
+    return (dem[r0, c0] * (1 - fc) * (1 - fr) + dem[r0, c0 + 1] * fc * (1 - fr)
+            + dem[r0 + 1, c0] * (1 - fc) * fr + dem[r0 + 1, c0 + 1] * fc * fr)
+
+
+def srtm_paths(n_paths: int, seed: int):
+    """Real Hòa Bình profiles: random 1–30 km paths on the SRTM3 tile of ``../shared`` every
+    ~90 m (bilinear), void-free; returns (distances_km, heights_m, tx lon/lat, rx lon/lat)."""
+    tile = _srtm_tile()
+    if tile is None:
+        return None
+    geod, rng = _geod(), np.random.default_rng(seed)
+    west, south, east, north = tile[3]
     ds_, hs, ends = [], [], []
     while len(hs) < n_paths:
         lon0 = rng.uniform(west + 0.3, east - 0.3)
@@ -147,15 +174,10 @@ def srtm_paths(n_paths: int, seed: int):
         s_m = np.linspace(0.0, dist, n_int + 1)
         lon, lat, _ = geod.fwd(np.full(s_m.size, lon0), np.full(s_m.size, lat0),
                                np.full(s_m.size, az), s_m)
-        col, row = inv * (lon, lat)
-        col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
-        c0 = np.clip(np.floor(col).astype(int), 0, dem.shape[1] - 2)
-        r0 = np.clip(np.floor(row).astype(int), 0, dem.shape[0] - 2)
-        if (void[r0, c0] | void[r0 + 1, c0] | void[r0, c0 + 1] | void[r0 + 1, c0 + 1]).any():
+        hh = _bilinear(tile, lon, lat)
+        if hh is None:
             continue
-        fc, fr = col - c0, row - r0
-        hs.append(dem[r0, c0] * (1 - fc) * (1 - fr) + dem[r0, c0 + 1] * fc * (1 - fr)
-                  + dem[r0 + 1, c0] * (1 - fc) * fr + dem[r0 + 1, c0 + 1] * fc * fr)
+        hs.append(hh)
         ds_.append(s_m / 1000.0)
         ends.append((lon[0], lat[0], lon[-1], lat[-1]))
     return ds_, hs, np.array(ends)
@@ -224,19 +246,11 @@ def srtm_rays(n_rays: int, radius_m: float, step_m: float, seed: int):
     """Radial rays of the real SRTM3 tile around a random void-free site (bilinear, every
     ``step_m`` along true bearings ``360 k / n_rays``): (rays (n_rays, n_s), site lon/lat,
     receiver lon/lat (n_rays, n_s, 2)), or None without ``../shared``."""
-    import rasterio
-    from pyproj import Geod
-
-    dem_path = ORACLE.parents[1] / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
-    if not dem_path.exists():
+    tile = _srtm_tile()
+    if tile is None:
         return None
-    geod = Geod(ellps="WGS84")
-    with rasterio.open(dem_path) as ds:
-        dem = ds.read(1).astype(np.float64)
-        void = dem == ds.nodata if ds.nodata is not None else np.zeros(dem.shape, bool)
-        inv = ~ds.transform
-        west, south, east, north = ds.bounds
-    rng = np.random.default_rng(seed)
+    geod, rng = _geod(), np.random.default_rng(seed)
+    west, south, east, north = tile[3]
     n_s = int(radius_m // step_m) + 1
     s_m = np.arange(n_s) * step_m
     while True:
@@ -245,15 +259,9 @@ def srtm_rays(n_rays: int, radius_m: float, step_m: float, seed: int):
         az = np.repeat(np.arange(n_rays) * (360.0 / n_rays), n_s)
         lon, lat, _ = geod.fwd(np.full(az.size, lon0), np.full(az.size, lat0), az,
                                np.tile(s_m, n_rays))
-        col, row = inv * (lon, lat)
-        col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
-        c0 = np.clip(np.floor(col).astype(int), 0, dem.shape[1] - 2)
-        r0 = np.clip(np.floor(row).astype(int), 0, dem.shape[0] - 2)
-        if (void[r0, c0] | void[r0 + 1, c0] | void[r0, c0 + 1] | void[r0 + 1, c0 + 1]).any():
+        h = _bilinear(tile, lon, lat)
+        if h is None:
             continue
-        fc, fr = col - c0, row - r0
-        h = (dem[r0, c0] * (1 - fc) * (1 - fr) + dem[r0, c0 + 1] * fc * (1 - fr)
-             + dem[r0 + 1, c0] * (1 - fc) * fr + dem[r0 + 1, c0 + 1] * fc * fr)
         return (h.reshape(n_rays, n_s), (lon0, lat0),
                 np.stack([lon, lat], axis=-1).reshape(n_rays, n_s, 2))
 
