@@ -331,7 +331,7 @@ def test_realism_rasters_on_the_cluster_are_byte_identical(cluster, tmp_path):
     names = {p.name for p in (tmp_path / "local").iterdir()}
     for t in ("2G", "4G"):
         assert {f"best_dbm_{t}.tif", f"serving_site_{t}.tif", f"operators_{t}.tif",
-                f"coverage_prob_{t}.tif"} <= names
+                f"coverage_prob_{t}.tif", f"indoor_dbm_{t}.tif"} <= names
     assert {"sinr_db_4G.tif", "margin_db_4G.tif", "unknown.tif"} <= names
     assert "sinr_db_2G.tif" not in names
     assert _same_files(tmp_path / "local", tmp_path / "dask") == []

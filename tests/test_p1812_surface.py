@@ -293,3 +293,32 @@ def test_zone_settings_refused():
         EngineOptions(model="p1812", p1812=replace(P, zone=2)).check()
     with pytest.raises(ModelError, match="location percentage 0.5"):
         EngineOptions(model="p1812", reliability_pct=0.5).check()
+
+
+def test_cli_site_p1812_settings_and_landcover(tmp_path):
+    """``--time-pct`` goes through the settings (``p1812.time_pct``, source ``--set``, winning
+    over an earlier ``--set``), ``--set p1812.*`` reaches the model, and ``--landcover`` with
+    ``--model p1812`` gives P.1812's clutter heights per profile point, not P.2108."""
+    args, lon, lat = _site_args(tmp_path)
+    step = 0.0005  # 200 × 200 pixels of 0.0005°: ± 11 km around the site, the disk is 1.5 km
+    lc = np.full((200, 200), 10.0, np.float32)  # trees: R = 15 m (P.1812 Table 2)
+    write_raster(Raster(lc, Affine(step, 0, lon - 100 * step, 0, -step, lat + 100 * step),
+                        "EPSG:4326", "class"), tmp_path / "lc.tif")
+    common = args + ["--model", "p1812", "--set", "p1812.time_pct=20", "--time-pct", "10",
+                     "--set", "p1812.sigma_l_db=0"]
+    r = CliRunner().invoke(main, common + ["--landcover", str(tmp_path / "lc.tif"), "--out",
+                                           str(tmp_path / "a.tif")])
+    assert r.exit_code == 0, r.output + r.stderr
+    rep = json.loads(r.stdout)
+    rec = rep["settings"]
+    assert rec["values"]["p1812.time_pct"] == 10.0 and rec["from"]["p1812.time_pct"] == "--set"
+    assert rec["values"]["p1812.sigma_l_db"] == 0.0 and rep["p1812"]["sigma_l_db"] == 0.0
+    assert rep["p1812"]["time_pct"] == 10.0
+    assert "P.1812" in rep["clutter"] and "land cover" in rep["p1812"]["clutter_zones"]
+    r0 = CliRunner().invoke(main, common + ["--out", str(tmp_path / "b.tif")])
+    assert r0.exit_code == 0, r0.output + r0.stderr
+    rep0 = json.loads(r0.stdout)
+    assert rep0["clutter"] is None and "settings defaults" in rep0["p1812"]["clutter_zones"]
+    # 15 m of trees at every point, the receiver's included, adds loss (> 1 dB: well above
+    # float32 rounding of the rasters)
+    assert rep["path_loss_db"]["median"] > rep0["path_loss_db"]["median"] + 1.0

@@ -139,7 +139,7 @@ def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, cbest)
     acc = _new_acc(ctx, tile.shape[0] * tile.shape[1])
     for s in sites:
         acc.add(_site_unit(int(s), (txs, terrain, tile, ctx.opts, ctx.step), acc.best, acc.arg,
-                           ctx.group, keep_fn, _SERIAL, acc.sinr))
+                           ctx.group, keep_fn, _SERIAL, acc.sinr, acc.void))
     return acc
 
 
@@ -162,8 +162,8 @@ def _finish(ctx: _Ctx, window, mask, acc, kw) -> dict:
     if acc.sinr[0].shape[0] > 0:
         sinr = (acc.sinr[0].reshape(-1, h, w), acc.sinr[2].reshape(ctx.n_groups, h, w))
     out = tile_outputs(acc.best.reshape(ctx.n_groups, h, w), acc.arg.reshape(ctx.n_groups, h, w),
-                       mask, opts=ctx.opts, sinr=sinr, **kw)
-    out["_stats"] = (acc.ray_points, acc.points, acc.links, acc.bits)
+                       mask, opts=ctx.opts, sinr=sinr, void=acc.void.reshape(h, w), **kw)
+    out["_stats"] = (acc.ray_points, acc.points, acc.links, acc.bits, int(acc.void.sum()))
     return out
 
 
@@ -259,13 +259,14 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
                                            reach.astype(np.int64), cp, cb))
         every += units
         finals.append(ex.submit(_finish, ctx_f, win, mask, _tree(ex, units, every), kw))
-    pts = ray = links = bits = 0
+    pts = ray = links = bits = void = 0
     for i, out in ex.results(finals, "coverage raster (tasks)", watch=every):
-        r, p, n, w = out.pop("_stats")
-        ray, pts, links, bits = ray + r, pts + p, links + n, bits | w
+        r, p, n, w, v = out.pop("_stats")
+        ray, pts, links, bits, void = ray + r, pts + p, links + n, bits | w, void + v
         yield tiles[i], out
     stats |= {"sites": int(len(sites)), "ray_points": ray, "points_evaluated": pts,
-              "links": links, "grid_cells": int(grid.mask.sum()), "tiles": len(tiles),
+              "links": links, "cells_void_flagged": void,
+              "grid_cells": int(grid.mask.sum()), "tiles": len(tiles),
               "tile_side": int(side), "batches": len(batches), "tasks": ex.tasks,
               "unit_accumulator_mib": round(n_groups * side * side * 12 / 2**20, 1),
               "itm_bits": bits & _ITM_INPUT_BITS}

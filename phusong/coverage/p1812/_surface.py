@@ -199,9 +199,11 @@ def surface_report(surface, params) -> dict:
     base = {"time_pct": float(params.time_pct), "polarization": str(params.polarization),
             "sigma_l_db": "eq. (68) per receiver" if sig is None else float(sig), **refr}
     if surface is None:
-        return {**base, "clutter_zones": "settings defaults (no landcover.tif or --no-clutter)",
+        return {**base, "clutter_zones": "settings defaults (no land cover: no landcover.tif, "
+                "--no-clutter, or coverage site without --landcover)",
                 "clutter_height_m": float(params.clutter_height_m), "zone": int(params.zone)}
-    return {**base, "clutter_zones": "landcover.tif per profile point (P.1812 Table 2 heights, "
+    return {**base, "clutter_zones": "land cover (landcover.tif or --landcover) per profile point "
+            "(P.1812 Table 2 heights, "
             "Table 3 zones)", "zone_pixels": dict(surface.counts),
             "default_clutter_height_m": surface.default_clutter_m,
             "default_zone": surface.default_zone}
