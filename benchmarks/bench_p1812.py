@@ -16,6 +16,13 @@
    N0, so the maps are never read). It is not a dependency of phusong. The second workload
    is 1–30 km paths every ~90 m on the real SRTM3 tile of ``../shared`` (mobile cell
    ranges; inland, no clutter, 30 m / 1.5 m antennas, p = 50 %, the mobile bands).
+   ``rays_per_path``: the engine's own workload, P.1812 along ``--rays`` radial rays of
+   ``--ray-radius-m`` every ``--ray-step-m`` on the same tile, every ray sample a receiver
+   (the path is the ray prefix; one band, 1842.5 MHz, one thread), against Py1812 on
+   ``--ref-paths`` random prefixes of ≥ 5 points of the same rays (its loss for the same
+   inputs, the max |Δ| reported). On both real-terrain workloads the repeats alternate which
+   side runs first and the ratio (paired per repeat) is also given per order: a figure the
+   measurement itself moved would differ between them.
 3. ``province``: the twin province raster (seed 0) at each ``--resolution-m`` with P.1812 and
    ITM in the same process, screened as the CLI runs it, with ``--threads``: seconds (wall,
    CPU), ray points evaluated, peak memory, the 1-minute load average of the machine (shared
@@ -115,22 +122,49 @@ def reference(P1812, cases, prof, n):
     return lb, ep, time.process_time() - t0
 
 
-def srtm_paths(n_paths: int, seed: int):
-    """Real Hòa Bình profiles: random 1–30 km paths on the SRTM3 tile of ``../shared`` every
-    ~90 m (bilinear), void-free; returns (distances_km, heights_m, tx lon/lat, rx lon/lat)."""
+def _srtm_tile():
+    """(heights, void mask, inverse transform, bounds) of the SRTM3 tile of ``../shared``, or
+    None when it is absent."""
     import rasterio
-    from pyproj import Geod
 
     dem_path = ORACLE.parents[1] / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
     if not dem_path.exists():
         return None
-    geod = Geod(ellps="WGS84")
     with rasterio.open(dem_path) as ds:
         dem = ds.read(1).astype(np.float64)
         void = dem == ds.nodata if ds.nodata is not None else np.zeros(dem.shape, bool)
-        inv = ~ds.transform
-        west, south, east, north = ds.bounds
-    rng = np.random.default_rng(seed)
+        return dem, void, ~ds.transform, ds.bounds
+
+
+def _geod():
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+def _bilinear(tile, lon, lat):
+    """Heights at (lon, lat) points, bilinear between pixel centres; None if any of the four
+    pixels around a point is void."""
+    dem, void, inv, _ = tile
+    col, row = inv * (lon, lat)
+    col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
+    c0 = np.clip(np.floor(col).astype(int), 0, dem.shape[1] - 2)
+    r0 = np.clip(np.floor(row).astype(int), 0, dem.shape[0] - 2)
+    if (void[r0, c0] | void[r0 + 1, c0] | void[r0, c0 + 1] | void[r0 + 1, c0 + 1]).any():
+        return None
+    fc, fr = col - c0, row - r0
+    return (dem[r0, c0] * (1 - fc) * (1 - fr) + dem[r0, c0 + 1] * fc * (1 - fr)
+            + dem[r0 + 1, c0] * (1 - fc) * fr + dem[r0 + 1, c0 + 1] * fc * fr)
+
+
+def srtm_paths(n_paths: int, seed: int):
+    """Real Hòa Bình profiles: random 1–30 km paths on the SRTM3 tile of ``../shared`` every
+    ~90 m (bilinear), void-free; returns (distances_km, heights_m, tx lon/lat, rx lon/lat)."""
+    tile = _srtm_tile()
+    if tile is None:
+        return None
+    geod, rng = _geod(), np.random.default_rng(seed)
+    west, south, east, north = tile[3]
     ds_, hs, ends = [], [], []
     while len(hs) < n_paths:
         lon0 = rng.uniform(west + 0.3, east - 0.3)
@@ -140,15 +174,10 @@ def srtm_paths(n_paths: int, seed: int):
         s_m = np.linspace(0.0, dist, n_int + 1)
         lon, lat, _ = geod.fwd(np.full(s_m.size, lon0), np.full(s_m.size, lat0),
                                np.full(s_m.size, az), s_m)
-        col, row = inv * (lon, lat)
-        col, row = np.asarray(col) - 0.5, np.asarray(row) - 0.5
-        c0 = np.clip(np.floor(col).astype(int), 0, dem.shape[1] - 2)
-        r0 = np.clip(np.floor(row).astype(int), 0, dem.shape[0] - 2)
-        if (void[r0, c0] | void[r0 + 1, c0] | void[r0, c0 + 1] | void[r0 + 1, c0 + 1]).any():
+        hh = _bilinear(tile, lon, lat)
+        if hh is None:
             continue
-        fc, fr = col - c0, row - r0
-        hs.append(dem[r0, c0] * (1 - fc) * (1 - fr) + dem[r0, c0 + 1] * fc * (1 - fr)
-                  + dem[r0 + 1, c0] * (1 - fc) * fr + dem[r0 + 1, c0 + 1] * fc * fr)
+        hs.append(hh)
         ds_.append(s_m / 1000.0)
         ends.append((lon[0], lat[0], lon[-1], lat[-1]))
     return ds_, hs, np.array(ends)
@@ -170,31 +199,152 @@ def bench_srtm(a, ref):
               rx_lon=e[:, 2], rx_lat=e[:, 3])
     p1812_loss_db(d[:5], h[:5], f[:5], **{k: v[:5] if isinstance(v, np.ndarray) else v
                                           for k, v in kw.items()})
-    t_ours = []
-    for _ in range(a.repeats):
+    n = min(a.ref_paths, len(d))
+
+    def run_ours():
         t0 = time.process_time()
-        lb = p1812_loss_db(d, h, f, **kw)
-        t_ours.append(time.process_time() - t0)
+        out = p1812_loss_db(d, h, f, **kw)
+        return out, time.process_time() - t0
+
+    def run_ref():
+        out = np.empty(n)
+        t0 = time.process_time()
+        for i in range(n):
+            out[i] = ref.bt_loss(f[i] / 1000.0, 50.0, d[i], h[i], np.zeros(len(h[i])),
+                                 np.full(len(h[i]), 4), 30.0, 1.5, 2, e[i, 1], e[i, 3],
+                                 e[i, 0], e[i, 2], DN=50.0, N0=375.0)[0]
+        return out, time.process_time() - t0
+
+    t_ours, t_ref, order = [], [], []
+    for rep in range(a.repeats):  # alternate which side runs first: the order must not matter
+        first_ours = rep % 2 == 0 or ref is None
+        if first_ours:
+            lb, to = run_ours()
+        if ref is not None:
+            rlb, tr = run_ref()
+            t_ref.append(tr)
+        if not first_ours:
+            lb, to = run_ours()
+        t_ours.append(to)
+        order.append("ours first" if first_ours else "reference first")
     row = {"bench": "srtm_paths_per_second", "threads": 1, "paths": len(d),
            "profile_points": _stats([len(x) for x in h]), "ours_cpu_seconds": _stats(t_ours),
            "ours_paths_per_s": round(len(d) / min(t_ours), 1)}
     if ref is not None:
-        n = min(a.ref_paths, len(d))
-        t_ref = []
-        for _ in range(a.repeats):
-            rlb = np.empty(n)
-            t0 = time.process_time()
-            for i in range(n):
-                rlb[i] = ref.bt_loss(f[i] / 1000.0, 50.0, d[i], h[i], np.zeros(len(h[i])),
-                                     np.full(len(h[i]), 4), 30.0, 1.5, 2, e[i, 1], e[i, 3],
-                                     e[i, 0], e[i, 2], DN=50.0, N0=375.0)[0]
-            t_ref.append(time.process_time() - t0)
+        ratios = [(tr / n) / (to / len(d)) for tr, to in zip(t_ref, t_ours, strict=True)]
         row |= {"reference_paths": n, "reference_cpu_seconds": _stats(t_ref),
                 "reference_paths_per_s": round(n / min(t_ref), 1),
-                "speed_ratio_per_path": round((min(t_ref) / n) / (min(t_ours) / len(d)), 1),
-                "speed_ratio_per_path_spread": _stats(
-                    [(tr / n) / (to / len(d)) for tr in t_ref for to in t_ours]),
+                "speed_ratio_per_path": _stats(ratios),
+                "speed_ratio_by_order": {o: round(float(np.median(
+                    [r for r, oo in zip(ratios, order, strict=True) if oo == o])), 1)
+                    for o in set(order)},
                 "ours_vs_reference_max_abs_lb_db": float(np.abs(lb[:n] - rlb).max())}
+    _emit(**row)
+
+
+def srtm_rays(n_rays: int, radius_m: float, step_m: float, seed: int):
+    """Radial rays of the real SRTM3 tile around a random void-free site (bilinear, every
+    ``step_m`` along true bearings ``360 k / n_rays``): (rays (n_rays, n_s), site lon/lat,
+    receiver lon/lat (n_rays, n_s, 2)), or None without ``../shared``."""
+    tile = _srtm_tile()
+    if tile is None:
+        return None
+    geod, rng = _geod(), np.random.default_rng(seed)
+    west, south, east, north = tile[3]
+    n_s = int(radius_m // step_m) + 1
+    s_m = np.arange(n_s) * step_m
+    while True:
+        lon0 = rng.uniform(west + 0.35, east - 0.35)
+        lat0 = rng.uniform(south + 0.35, north - 0.35)
+        az = np.repeat(np.arange(n_rays) * (360.0 / n_rays), n_s)
+        lon, lat, _ = geod.fwd(np.full(az.size, lon0), np.full(az.size, lat0), az,
+                               np.tile(s_m, n_rays))
+        h = _bilinear(tile, lon, lat)
+        if h is None:
+            continue
+        return (h.reshape(n_rays, n_s), (lon0, lat0),
+                np.stack([lon, lat], axis=-1).reshape(n_rays, n_s, 2))
+
+
+def _rays_ours(rays, step_m, f_mhz, htx, hrx, sx, sy, params):
+    """Every ray sample j ≥ 1 a receiver (one band): (Lb (n_rays, n_s), CPU seconds)."""
+    from phusong.coverage.p1812._engine import ray_losses_serial
+
+    n_rays, n_s = rays.shape
+    slot = np.arange(n_rays * n_s, dtype=np.int64)
+    slot[::n_s] = -1  # the site itself is no receiver
+    need = np.ones((1, n_rays * n_s), bool)
+    last = np.full(n_rays, n_s - 1, np.int64)
+    out = np.full((1, n_rays * n_s), np.nan)
+    t0 = time.process_time()
+    ray_losses_serial(rays, last, step_m, slot, need, [f_mhz], htx, hrx, sx, sy,
+                      params=params, out=out)
+    return out[0].reshape(n_rays, n_s), time.process_time() - t0
+
+
+def _rays_reference(ref, rays, picks, step_m, f_mhz, htx, hrx, site, rx_ll, params):
+    """Py1812 on the ray prefixes ``picks`` (ray, sample): (Lb, CPU seconds)."""
+    lb = np.empty(len(picks))
+    t0 = time.process_time()
+    for q, (k, j) in enumerate(picks):
+        d = np.arange(j + 1) * (step_m / 1000.0)
+        lb[q] = ref.bt_loss(f_mhz / 1000.0, params.time_pct, d, rays[k, :j + 1],
+                            np.zeros(j + 1), np.full(j + 1, 4), htx, hrx, 2, site[1],
+                            rx_ll[k, j, 1], site[0], rx_ll[k, j, 0], DN=params.delta_n,
+                            N0=params.n0)[0]
+    return lb, time.process_time() - t0
+
+
+def bench_rays(a, ref):
+    """P.1812 along rays, every sample a receiver: paths per second of the engine's walk
+    (:func:`~phusong.coverage.p1812._engine.ray_losses_serial`, one thread, one band) against
+    Py1812 on a random subset of the same prefixes, and their agreement."""
+    import dataclasses
+
+    from pyproj import Transformer
+
+    from phusong import settings
+
+    got = srtm_rays(a.rays, a.ray_radius_m, a.ray_step_m, seed=3)
+    if got is None:
+        _emit(bench="rays_per_path", skipped="../shared SRTM tile absent")
+        return
+    rays, site, rx_ll = got
+    sx, sy = Transformer.from_crs(settings.STORE_CRS, settings.WORK_CRS,
+                                  always_xy=True).transform(*site)
+    params = dataclasses.replace(settings.P1812, location_pct=50.0, time_pct=50.0)
+    f_mhz, htx, hrx = 1842.5, 30.0, 1.5
+    n_rays, n_s = rays.shape
+    _rays_ours(rays, a.ray_step_m, f_mhz, htx, hrx, sx, sy, params)  # JIT, first touch
+    n_paths = n_rays * (n_s - 1)
+    rng = np.random.default_rng(4)
+    flat = rng.choice(n_rays * (n_s - 4), min(a.ref_paths, n_rays * (n_s - 4)), replace=False)
+    picks = [(int(q // (n_s - 4)), int(q % (n_s - 4)) + 4) for q in flat]  # ≥ 5 points
+    t_ours, t_ref, order = [], [], []
+    for rep in range(a.repeats):  # alternate which side runs first: the order must not matter
+        first_ours = rep % 2 == 0
+        if first_ours:
+            lb, to = _rays_ours(rays, a.ray_step_m, f_mhz, htx, hrx, sx, sy, params)
+        if ref is not None:
+            rlb, tr = _rays_reference(ref, rays, picks, a.ray_step_m, f_mhz, htx, hrx, site,
+                                      rx_ll, params)
+            t_ref.append(tr)
+        if not first_ours:
+            lb, to = _rays_ours(rays, a.ray_step_m, f_mhz, htx, hrx, sx, sy, params)
+        t_ours.append(to)
+        order.append("ours first" if first_ours else "reference first")
+    row = {"bench": "rays_per_path", "threads": 1, "rays": n_rays, "samples_per_ray": n_s,
+           "step_m": a.ray_step_m, "paths": n_paths, "f_mhz": f_mhz,
+           "ours_cpu_seconds": _stats(t_ours), "ours_paths_per_s": round(n_paths / min(t_ours))}
+    if ref is not None:
+        ours_pick = np.array([lb[k, j] for k, j in picks])
+        ratios = [(tr / len(picks)) / (to / n_paths) for tr, to in zip(t_ref, t_ours, strict=True)]
+        row |= {"reference_paths": len(picks), "reference_cpu_seconds": _stats(t_ref),
+                "reference_paths_per_s": round(len(picks) / min(t_ref), 1),
+                "speed_ratio_per_path": _stats(ratios),
+                "speed_ratio_by_order": {o: round(float(np.median(
+                    [r for r, oo in zip(ratios, order, strict=True) if oo == o])), 1) for o in set(order)},
+                "ours_vs_reference_max_abs_lb_db": float(np.abs(ours_pick - rlb).max())}
     _emit(**row)
 
 
@@ -244,6 +394,7 @@ def bench_cases(a):
         row["reference"] = f"snapshot {git} absent: fetch github:eeveetza/Py1812"
     _emit(**row)
     bench_srtm(a, ref)
+    bench_rays(a, ref)
 
 
 def bench_province(a):
@@ -309,6 +460,9 @@ def main() -> int:
     ap.add_argument("--paths", type=int, default=6300)
     ap.add_argument("--ref-paths", type=int, default=315)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rays", type=int, default=72)
+    ap.add_argument("--ray-radius-m", type=float, default=30000.0)
+    ap.add_argument("--ray-step-m", type=float, default=90.0)
     ap.add_argument("--py1812-git", default=str(PY1812_GIT))
     ap.add_argument("--resolution-m", default="100",
                     help="grid cell sizes, m (comma list, e.g. 400,100)")

@@ -192,6 +192,7 @@ _UNITS = (("_vnd_per_km", "VND/km"), ("_vnd_per_home", "VND/home"), ("_vnd_per_h
 _SECTION_UNIT = {"thresholds_dbm": "dBm", "good_thresholds_dbm": "dBm", "max_radius_km": "km",
                  "bands_mhz": "MHz", "location_sigma_db": "dB", "targets": "%"}
 _FIELD_UNIT = {("p1812", "delta_n"): "N-units/km", ("p1812", "n0"): "N-units",
+               ("p1812", "sea_min_area_km2"): "km²",
                ("interference", "load_factor"): "fraction", ("radio", "k_factor"): "",
                ("costs", "usd_vnd"): "VND/USD",
                ("planning_costs", "sharing_markup"): "fraction"}
@@ -213,8 +214,8 @@ def _unit(section: str, name: str) -> str:
 def _build_keys(s: Settings) -> dict[str, KeySpec]:
     out: dict[str, KeySpec] = {}
 
-    def add(key, path, value, section, name):
-        out[key] = KeySpec(key, path, type(value), value, _unit(section, name),
+    def add(key, path, value, section, name, kind=None):
+        out[key] = KeySpec(key, path, kind or type(value), value, _unit(section, name),
                            _SECTION_DOC.get(section, ""))
 
     for f in fields(s):
@@ -235,6 +236,11 @@ def _build_keys(s: Settings) -> dict[str, KeySpec]:
                 if isinstance(v, Table):
                     for k2, v2 in v.items():
                         add(f"{public}.{sub.name}.{k2}", (name, sub.name, k2), v2, name, sub.name)
+                elif v is None:
+                    # ``float | None`` (e.g. p1812.sigma_l_db: None = computed) is a number
+                    # key; an ``object`` slot (p1812.maps, read by --p1812-maps) is not a key
+                    if "float" in str(sub.type):
+                        add(f"{public}.{sub.name}", (name, sub.name), v, name, sub.name, float)
                 else:
                     add(f"{public}.{sub.name}", (name, sub.name), v, name, sub.name)
     return out | {k.key: k for k in _target_specs(s)}

@@ -224,31 +224,62 @@ class P1812Settings:
     n0 : float
         Sea-level surface refractivity, N-units (used by troposcatter only).
     time_pct, location_pct : float
-        p (1–50 %) and pL (1–99 %): 50/50 gives the median the other models give.
-    sigma_l_db : float
-        Location-variability standard deviation σL, dB (0: Lloc = 0 at any pL).
+        p (1–50 %, ``--time-pct``) and pL (1–99 %): 50/50 gives the median the other models
+        give. Coverage runs set pL to their ``reliability_pct`` (``--reliability-pct``, the
+        one location percentage of every model; :meth:`EngineOptions.p1812_params`).
+    sigma_l_db : float or None
+        Location-variability standard deviation σL, dB. None (default): §4.10 eq. (68) per
+        receiver, ``(0.52 + 0.024 f_GHz) · wa^0.28 · uh`` with ``wa`` =
+        ``location_area_m`` and ``uh`` from the receiver height and the clutter height R at
+        the receiver (1 dB to 2.5 dB for mobile bands); 0 turns location variability off.
+        The location percentage pL is the run's ``--reliability-pct`` (one location
+        percentage for every model); at 50 % Lloc = 0 whatever σL.
+    location_area_m : float
+        ``wa`` of eq. (68): the side of the square over which location variability applies, m
+        (the Recommendation's own example resolution, 100 m).
     clutter_height_m : float
-        Representative clutter height R added to every intermediate profile point, m (§3.2).
-        Default 0 m: P.1812's "open/rural" class, the one the bundle's receivers are scored
-        as by the other models; set 15 m for "urban/trees/forest".
+        Representative clutter height R of every intermediate profile point, m (§3.2), where
+        the bundle has no ``landcover.tif`` (or off it). Default 0 m: P.1812's "open/rural"
+        category (Table 2); set 15 m for "urban/trees/forest". With a land-cover raster R
+        comes from its classes per profile point (:mod:`phusong.coverage.p1812._surface`).
     zone : int
-        Radio-climatic zone of every profile point: 4 inland (Hòa Bình lies > 100 km from the
-        sea), 3 coastal land, 1 sea.
+        Radio-climatic zone of every profile point without land cover: 4 inland (Hòa Bình
+        lies > 100 km from the sea), 3 coastal land, 1 sea.
     polarization : str
         ``vertical`` (mobile base stations) or ``horizontal``.
     coast_km : float
-        Distance over land from either terminal to the coast, km (dct = dcr; 500 = far).
+        Distance over land from either terminal to the coast, km (dct = dcr; 500 = far), for a
+        path that crosses no sea point (with sea points on the path, dct and dcr are measured
+        along it).
+    sea_min_area_km2 : float
+        With land cover: a connected body of "permanent water" becomes zone 1 (sea) when it
+        covers at least this area, km²; smaller water is inland (zone 4). P.1812 Table 3
+        counts as sea "seas, oceans and other large bodies of water (i.e. covering a circle of
+        at least 100 km in diameter)": π·50² ≈ 7,854 km². Set 0 on a coastal bundle whose
+        raster clips the sea.
+    coastal_km, coastal_height_m : float
+        Coastal land (zone 3): land within ``coastal_km`` of a sea pixel and at most
+        ``coastal_height_m`` above mean sea level (Table 3: 50 km, 100 m).
+    maps : object or None
+        :class:`phusong.coverage.p1812.RefractivityMaps` read from the user's copy of the ITU
+        maps (``--p1812-maps DIR``): ΔN and N0 are then interpolated at each path centre and
+        ``delta_n``/``n0`` are not used.
     """
 
     delta_n: float = 50.0
     n0: float = 375.0
     time_pct: float = 50.0
     location_pct: float = 50.0
-    sigma_l_db: float = 0.0
+    sigma_l_db: float | None = None
+    location_area_m: float = 100.0
     clutter_height_m: float = 0.0
     zone: int = 4
     polarization: str = "vertical"
     coast_km: float = 500.0
+    sea_min_area_km2: float = 7854.0
+    coastal_km: float = 50.0
+    coastal_height_m: float = 100.0
+    maps: object = None
 
 
 P1812 = P1812Settings()

@@ -30,9 +30,58 @@ _DIFF = click.Choice(["deygout", "bullington", "none"])
 _reliability_option = click.option(
     "--reliability-pct", type=float, default=None,
     help="Percentage of locations the levels and covered flags hold for (ITM's time and "
-    "location %, or the lognormal margin of empirical models); in (0, 100). Default the "
+    "location %, the lognormal margin of empirical models, P.1812's pL); in (0, 100), 1–99 "
+    "for P.1812. Default the "
     f"settings' radio.reliability_pct ({settings.RELIABILITY_PCT:g}); given, it wins over "
     "--set.")
+
+
+def p1812_options(f):
+    """``--time-pct``, ``--polarization``, ``--p1812-maps`` (``--model p1812`` only)."""
+    f = click.option("--p1812-maps", "p1812_maps", default=None,
+                     type=click.Path(file_okay=False),
+                     help="P.1812: folder with your copy of the ITU maps DN50.TXT and N050.TXT "
+                     "(not shipped); ΔN and N0 are then read at each path centre instead of "
+                     "the settings' p1812.delta_n/p1812.n0.")(f)
+    f = click.option("--polarization", type=click.Choice(["vertical", "horizontal"]),
+                     default=None,
+                     help="P.1812 polarisation; sets p1812.polarization (default "
+                     f"{settings.P1812.polarization}) and wins over --set.")(f)
+    f = click.option("--time-pct", type=float, default=None,
+                     help="P.1812: percentage of time p the loss is not exceeded, 1–50; sets "
+                     f"p1812.time_pct (default {settings.P1812.time_pct:g}) and wins over "
+                     "--set. The location percentage is --reliability-pct (1–99 for "
+                     "P.1812).")(f)
+    return f
+
+
+def _run_config(scenario_path, sets, reliability_pct, model, time_pct, polarization, maps_dir):
+    """The run's settings: defaults → ``--scenario`` → ``--set`` → the command's own options.
+
+    ``--reliability-pct`` sets ``radio.reliability_pct``; ``--time-pct`` and ``--polarization``
+    set ``p1812.time_pct`` and ``p1812.polarization`` (so the settings record says they came
+    from the command line); ``--p1812-maps`` puts the user's ITU maps in ``config.p1812.maps``.
+    The P.1812 options are refused for another model.
+    """
+    from dataclasses import replace
+
+    given = [k for k, v in (("--time-pct", time_pct), ("--polarization", polarization),
+                            ("--p1812-maps", maps_dir)) if v is not None]
+    if given and model != "p1812":
+        from phusong.errors import ModelError
+
+        raise ModelError(f"{', '.join(given)}: only for --model p1812; add --model p1812 "
+                         "or drop the option")
+    extra = [f"{k}={v!r}" for k, v in (("radio.reliability_pct", reliability_pct),
+                                        ("p1812.time_pct", time_pct)) if v is not None]
+    if polarization is not None:
+        extra.append(f"p1812.polarization={polarization}")
+    config = run_settings(scenario_path, (*sets, *extra))
+    if maps_dir is not None:
+        from phusong.coverage.p1812._maps import read_p1812_maps
+
+        config = replace(config, p1812=replace(config.p1812, maps=read_p1812_maps(maps_dir)))
+    return config
 
 
 class _BundleOrSite(click.Group):
@@ -68,7 +117,9 @@ class _BundleOrSite(click.Group):
 @click.option("--no-sinr", is_flag=True,
               help="Skip the 4G/5G SINR and best-server margin rasters (faster).")
 @click.option("--no-clutter", is_flag=True,
-              help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter).")
+              help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter; with "
+              "--model p1812, its clutter heights and zones per profile point).")
+@p1812_options
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @settings_options
 @cluster_options
@@ -77,8 +128,9 @@ class _BundleOrSite(click.Group):
 @click.pass_context
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
-             screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, overwrite,
-             scenario_path, sets, workers, scheduler, as_json, quiet):
+             screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, p1812_maps,
+             polarization, time_pct, overwrite, scenario_path, sets, workers, scheduler, as_json,
+             quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
@@ -97,8 +149,8 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
     from phusong.bundle import load_bundle
     from phusong.coverage import run_bundle
 
-    extra = () if reliability_pct is None else (f"radio.reliability_pct={reliability_pct!r}",)
-    config = run_settings(scenario_path, (*sets, *extra))
+    config = _run_config(scenario_path, sets, reliability_pct, model, time_pct, polarization,
+                         p1812_maps)
     bundle = load_bundle(bundle_path)
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
     with open_executor(workers, scheduler, quiet=quiet or as_json) as ex, \
@@ -151,6 +203,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
               help="ESA WorldCover GeoTIFF (any CRS): adds ITU-R P.2108 terminal clutter per "
               "receiver, as a bundle's landcover.tif does. Default: none.")
 @_reliability_option
+@p1812_options
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
 @settings_options
@@ -158,14 +211,15 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
          rx_height_m, model, diffraction, threads, itm_profile_cap, antenna_path, azimuth_deg,
-         tilt_deg, etilt_deg, landcover_path, reliability_pct, out_path, scenario_path, sets,
+         tilt_deg, etilt_deg, landcover_path, reliability_pct, p1812_maps, polarization,
+         time_pct, out_path, scenario_path, sets,
          as_json):
     """Predict received power around one site on any DEM (for RF engineers)."""
     from phusong.coverage._site import predict_site, write_site_tif
     from phusong.raster import read_raster
 
-    extra = () if reliability_pct is None else (f"radio.reliability_pct={reliability_pct!r}",)
-    config = run_settings(scenario_path, (*sets, *extra))
+    config = _run_config(scenario_path, sets, reliability_pct, model, time_pct, polarization,
+                         p1812_maps)
     dem = read_raster(dem_path)
     landcover = None if landcover_path is None else read_raster(landcover_path)
     rx, transform, report = predict_site(

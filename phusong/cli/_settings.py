@@ -27,7 +27,7 @@ def settings_cmd(markdown: bool, scenario_path, sets, as_json: bool) -> None:
     config = run_settings(scenario_path, sets)
     rec = config.record()
     units = {k.key: k for k in key_table()}
-    rows = [{"key": k, "type": type(v).__name__, "value": v,
+    rows = [{"key": k, "type": (units[k].type if k in units else type(v)).__name__, "value": v,
              "default": units[k].default if k in units else None,
              "unit": units[k].unit if k in units else "%", "from": rec["from"][k]}
             for k, v in rec["values"].items()]

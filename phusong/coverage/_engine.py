@@ -125,6 +125,15 @@ class EngineOptions:
                                   self.config.location_sigma_db)
     #: ITU-R P.1812 inputs the bundle lacks (issue 19)
     p1812: settings.P1812Settings = settings.P1812
+    #: P.1812 clutter heights and zones per land-cover pixel
+    #: (:class:`phusong.coverage.p1812._surface.Surface`), or None for the settings' defaults
+    p1812_surface: object = None
+
+    def p1812_params(self) -> settings.P1812Settings:
+        """:attr:`p1812` with the run's location percentage: pL = ``reliability_pct``."""
+        from dataclasses import replace
+
+        return replace(self.p1812, location_pct=float(self.reliability_pct))
     max_void_m: float | None = settings.MAX_VOID_BRIDGE_M
     config: Settings = DEFAULT_SETTINGS
 
@@ -160,6 +169,10 @@ class EngineOptions:
         from phusong.coverage.reliability import check_reliability
 
         check_reliability(self.reliability_pct)
+        if self.model == "p1812":
+            from phusong.coverage.p1812._engine import check_params
+
+            check_params(self.p1812_params())
         if self.max_void_m is not None and not self.max_void_m >= 0:
             raise ModelError(f"max_void_m {self.max_void_m}: use ≥ 0 m (None bridges any void)")
         if not 0.5 <= self.rx_height_m <= 3000:
@@ -363,7 +376,8 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         flat, start, count = flat_profiles(prof, nv)
         loss = pair_losses(flat, start[cp], count[cp], step[cp], cf, htx[cp], opts.rx_height_m,
                            (txs.site_x[ps[cp]], txs.site_y[ps[cp]]),
-                           (rx_x[pr[cp]], rx_y[pr[cp]]), opts.p1812)
+                           (rx_x[pr[cp]], rx_y[pr[cp]]), opts.p1812_params(),
+                           opts.p1812_surface)
     else:
         loss = model_loss_db(opts.model, opts.diffraction, freq_mhz=cf, distance_m=dist[cp],
                              geometry=geom[cp], tx_height_m=htx[cp],

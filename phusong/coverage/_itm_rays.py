@@ -35,6 +35,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from phusong.coverage._hull import hull_push, hull_support
 from phusong.coverage._itm_kernel import (
     AUX_COLUMNS,
     BAND_COLUMNS,
@@ -81,35 +82,6 @@ def delta_h_capped(z, n_int, xi, d_start, d_end, buf, cap):
 
 
 @njit(**_JIT)
-def _hull_push(hd, ha, n, d, a):
-    """Append ``(d, a)`` (``d`` increasing) to the upper hull held in ``hd``/``ha[:n]``."""
-    while n >= 2:
-        d1 = hd[n - 2]
-        a1 = ha[n - 2]
-        if (ha[n - 1] - a1) * (d - d1) <= (a - a1) * (hd[n - 1] - d1):
-            n -= 1  # the last vertex lies on or below the chord: no longer on the hull
-        else:
-            break
-    hd[n] = d
-    ha[n] = a
-    return n + 1
-
-
-@njit(**_JIT)
-def _hull_best(hd, ha, n, c):
-    """Vertex maximising ``a − c d`` on the upper hull (first one on ties)."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ha[mid + 1] - ha[mid] > c * (hd[mid + 1] - hd[mid]):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(**_JIT)
 def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha, nh, cap,
                        buf):
     """ITM profile analysis of the path ``ray[0..j]`` (see the module notes).
@@ -132,7 +104,7 @@ def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd
     th0 = slope - d * half_c
     dl0 = d
     if nh > 0:
-        q = _hull_best(hd, ha, nh, half_c)
+        q = hull_support(hd, ha, nh, half_c)
         v = ha[q] - hd[q] * half_c
         if v > th0:
             th0 = v
@@ -213,7 +185,7 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
         bmax[b] = ray[j] if (j & _BLOCK_MASK) == 0 else max(bmax[b], ray[j])
         if j >= 2:
             di = (j - 1) * step
-            nh = _hull_push(hd, ha, nh, di, (ray[j - 1] - z_top) / di)
+            nh = hull_push(hd, ha, nh, di, (ray[j - 1] - z_top) / di)
         u = slot[k * n_s + j]
         if u < 0:
             continue

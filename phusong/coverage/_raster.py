@@ -248,7 +248,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
 
         run = p1812.ray_losses if kern is _PARALLEL else p1812.ray_losses_serial
         run(rays, last, step, slot, need, bands.astype(float), htx, opts.rx_height_m, sx, sy,
-            opts.p1812, loss)
+            opts.p1812_params(), loss, opts.p1812_surface)
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,

@@ -27,44 +27,11 @@ import math
 import numba
 import numpy as np
 
+from phusong.coverage._hull import hull_push, hull_support, hull_tangent
+
 __all__ = ["geom_rays_hull"]
 
 _NEG = -1e30
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _above(ad, az, bd, bz, pd, pz):
-    # True when P is on or above the line A→B (so B is not an upper-hull vertex before P)
-    return (bd - ad) * (pz - az) - (bz - az) * (pd - ad) >= 0.0
-
-
-@numba.njit(cache=True, nogil=True)
-def _support(hd, hz, m, s):
-    """Index (in the hull) of the vertex maximising z − s·d (edge slopes decrease)."""
-    lo = 0
-    hi = m - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if (hz[mid + 1] - hz[mid]) > s * (hd[mid + 1] - hd[mid]):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@numba.njit(cache=True, nogil=True)
-def _tangent(hd, hz, m, qd, qz):
-    """Index of the hull vertex maximising (z − qz)/(qd − d) for a point Q right of the hull."""
-    lo = 0
-    hi = m - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        # next vertex strictly above the line vertex(mid) → Q: the tangent lies further on
-        if (hz[mid + 1] - hz[mid]) * (qd - hd[mid]) > (qz - hz[mid]) * (hd[mid + 1] - hd[mid]):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 #: Samples per block of the line-of-sight scan's pruning (block maxima of the ground).
@@ -160,12 +127,8 @@ def geom_rays_hull(rays, last, step, zt, hrx, inv2a, method, g_floor, out):
                 pi = j - 1
                 pd = pi * step
                 pz = zc[pi]
-                while m >= 2 and _above(hd[m - 2], hz[m - 2], hd[m - 1], hz[m - 1], pd, pz):
-                    m -= 1
-                hd[m] = pd
-                hz[m] = pz
-                hi_[m] = pi
-                m += 1
+                m = hull_push(hd, hz, m, pd, pz)
+                hi_[m - 1] = pi
                 a = (pz - zt) / pd
                 if a > s_tim:
                     s_tim = a
@@ -175,7 +138,7 @@ def geom_rays_hull(rays, last, step, zt, hrx, inv2a, method, g_floor, out):
                 continue
             d = j * step
             zrp = z[j] + hrx - d * d * inv2a
-            k = hi_[_support(hd, hz, m, (zrp - zt) / d)]
+            k = hi_[hull_support(hd, hz, m, (zrp - zt) / d)]
             hmax = zc[k] - (zt + (zrp - zt) * k * step / d)
             out[r, j, 3] = hmax
             if method < 0:
@@ -187,7 +150,7 @@ def geom_rays_hull(rays, last, step, zt, hrx, inv2a, method, g_floor, out):
                 out[r, j, 0] = (bound if bound < g_floor
                                 else _los_gmax(zc, bmax, step, n, zt, zrp, k))
                 continue
-            k = hi_[_tangent(hd, hz, m, d, zrp)]
+            k = hi_[hull_tangent(hd, hz, m, d, zrp, False)]
             s_rim = (zc[k] - zrp) / (d - k * step)
             db = (zrp - zt + s_rim * d) / (s_tim + s_rim)
             db = min(max(db, 1e-3 * step), d - 1e-3 * step)

@@ -103,6 +103,9 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     ``executor``, a :class:`phusong.coverage.DaskExecutor`, runs villages and raster on
     dask.distributed (site batches × receiver tiles); the files are byte-identical to the
     local run's (``coverage.json`` aside: it reports the executor, seconds and memory).
+    With ``model="p1812"``, ``config.p1812`` holds its inputs (pL is ``reliability_pct``); with
+    a ``landcover.tif`` its clutter heights and zones come from the land cover per profile
+    point (and P.2108 is not added); ``coverage.json`` says which under ``p1812``.
     ``tile_cells`` overrides the receiver tile side (a multiple of 256 cells; default
     :func:`tile_side`'s rule); the files do not depend on it.
 
@@ -126,10 +129,14 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     if require_sinr and not sinr and resolution_m:
         raise DataError("require_sinr needs the SINR rasters: drop --no-sinr")
 
+    from phusong.coverage.p1812._surface import engine_surfaces, surface_report
+
+    cmap, surface = engine_surfaces(model, bundle_clutter(bundle, enabled=clutter), terrain,
+                                    config.p1812)
     opts = EngineOptions.of(config, model=model, diffraction=diffraction, threads=threads,
                             itm_profile_cap=itm_profile_cap, screen_margin_db=screen_margin_db,
-                            clutter=bundle_clutter(bundle, enabled=clutter),
-                            reliability_pct=reliability_pct).check()
+                            clutter=cmap, reliability_pct=reliability_pct,
+                            p1812_surface=surface).check()
     villages = bundle.villages
     if villages is None or len(villages) == 0:
         raise DataError("villages: the bundle has no villages to score")
@@ -145,8 +152,11 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     communes = aggregate_communes(villages, scores, techs)
     report = {"model": model, "diffraction": None if model == "p1812" else diffraction,
               "techs": techs,
-              "clutter": "ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else None,
+              "clutter": ("ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else
+                          "ITU-R P.1812 §3.2 clutter heights from landcover.tif" if surface
+                          else None),
               "reliability_pct": float(opts.reliability_pct), "require_sinr": bool(require_sinr),
+              **({"p1812": surface_report(surface, opts.p1812)} if model == "p1812" else {}),
               "thresholds_dbm": dict(config.thresholds_dbm),
               "antennas": sorted(tx.attrs.get("antennas", {})),
               "threads": int(threads),

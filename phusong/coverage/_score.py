@@ -145,7 +145,10 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
     config : phusong.config.Settings
-        The run's settings (thresholds, radio, location σ, indoor, interference).
+        The run's settings (thresholds, radio, location σ, indoor, interference). With
+        ``model="p1812"`` its ``p1812`` inputs (pL is ``reliability_pct``); the bundle's
+        ``landcover.tif`` (unless ``clutter`` is False) then gives P.1812's clutter heights and
+        zones per profile point instead of P.2108 (:mod:`phusong.coverage.p1812._surface`).
 
     Returns
     -------
@@ -167,11 +170,13 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
     x, y = transform_points(villages.geometry.x, villages.geometry.y,
                             villages.crs.to_string(), settings.WORK_CRS)
     from phusong.coverage.clutter import bundle_clutter
+    from phusong.coverage.p1812._surface import engine_surfaces
 
+    cmap, surface = engine_surfaces(model, bundle_clutter(bundle, enabled=clutter), terrain,
+                                    config.p1812)
     opts = EngineOptions.of(config, model=model, diffraction=diffraction, threads=threads,
-                            rx_height_m=rx_height_m,
-                            clutter=bundle_clutter(bundle, enabled=clutter),
-                            reliability_pct=reliability_pct)
+                            rx_height_m=rx_height_m, clutter=cmap,
+                            reliability_pct=reliability_pct, p1812_surface=surface)
     out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm,
                        require_sinr=require_sinr, executor=executor)
     out.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
@@ -184,7 +189,8 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
                     threshold_dbm: float | None = None, margins: bool = False,
                     diffraction: str = "bullington", threads: int = 1,
                     clutter=None, reliability_pct: float | None = None,
-                    executor=None, config: Settings = DEFAULT_SETTINGS) -> sparse.csr_matrix:
+                    executor=None, config: Settings = DEFAULT_SETTINGS,
+                    p1812_surface=None) -> sparse.csr_matrix:
     """Sparse receivers × transmitters matrix of covered flags (or margins).
 
     Parameters
@@ -198,6 +204,10 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         Elevation.
     model, diffraction, rx_height_m, threads
         As :func:`score_villages`.
+    p1812_surface : phusong.coverage.p1812._surface.Surface, optional
+        With ``model="p1812"``: clutter heights/zones per land-cover pixel
+        (:func:`phusong.coverage.p1812._surface.surface_from_clutter`; None: the defaults of
+        ``config.p1812``).
     threshold_dbm : float, optional
         One threshold for all; default each row's technology threshold
         (``config.thresholds_dbm``).
@@ -205,14 +215,15 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         Store ``rx_dbm − threshold`` (dB, ≥ 0; explicit zeros kept) instead of True.
     clutter : phusong.coverage.clutter.ClutterMap, optional
         P.2108 terminal clutter per receiver (:func:`~phusong.coverage.clutter.bundle_clutter`
-        of the bundle the receivers belong to), as :func:`score_villages` adds it.
+        of the bundle the receivers belong to), as :func:`score_villages` adds it (with
+        ``model="p1812"`` and no ``p1812_surface``: P.1812's clutter heights and zones instead).
     reliability_pct : float, optional
         Percentage of locations the flags hold for (50 = medians), as :func:`score_villages`;
         default ``config.radio.reliability_pct``.
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
     config : phusong.config.Settings
-        The run's settings (thresholds, radio).
+        The run's settings (thresholds, radio, ``p1812`` inputs).
 
     Returns
     -------
@@ -221,9 +232,17 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         DEM have empty rows.
     """
     tx = transmitters_df.reset_index(drop=True)
+    if model == "p1812" and clutter is not None and p1812_surface is None:
+        # as score_villages: the land cover becomes P.1812's clutter heights and zones
+        from phusong.coverage._terrain import Terrain
+        from phusong.coverage.p1812._surface import engine_surfaces
+
+        dem = dem if isinstance(dem, Terrain) else prepare_terrain(dem)
+        clutter, p1812_surface = engine_surfaces(model, clutter, dem, config.p1812)
     opts = EngineOptions.of(config, model=model, diffraction=diffraction, threads=threads,
                             rx_height_m=rx_height_m, clutter=clutter,
-                            reliability_pct=reliability_pct).check()
+                            reliability_pct=reliability_pct,
+                            p1812_surface=p1812_surface).check()
     x = np.asarray(x_m, float)
     res = link_pairs(tx, x, y_m, dem, opts, executor=executor)
     th = (np.full(len(tx), float(threshold_dbm)) if threshold_dbm is not None else

@@ -63,14 +63,16 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     landcover : phusong.bundle.Raster, optional
         ESA WorldCover classes, any CRS: every receiver gets the P.2108 §3.1 terminal clutter
         loss of its class (:mod:`phusong.coverage.clutter`), as ``phusong coverage`` adds it
-        from a bundle's ``landcover.tif``. It must overlap the disk.
+        from a bundle's ``landcover.tif``; with ``model="p1812"`` it gives P.1812's clutter
+        heights and zones per profile point instead (:mod:`phusong.coverage.p1812._surface`).
+        It must overlap the disk.
     environment : str
         Location-variability class of the empirical models' reliability margin.
     config : phusong.config.Settings
         The run's settings (receiver height when not given, k-factor, reliability
-        ``radio.reliability_pct`` — ITM's time and location %, or the lognormal margin
-        z(p)·σ(``environment``) of the empirical models —, P.1812 inputs, sector pattern);
-        recorded in the report under ``settings``.
+        ``radio.reliability_pct`` — ITM's time and location %, the lognormal margin
+        z(p)·σ(``environment``) of the empirical models, P.1812's pL —, P.1812 inputs
+        ``p1812``, sector pattern); recorded in the report under ``settings``.
 
     Returns
     -------
@@ -79,6 +81,8 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         report: receivers evaluated, seconds, path-loss statistics (dB).
     """
     from shapely.geometry import Point
+
+    from phusong.coverage.p1812._surface import engine_surfaces, surface_report
 
     if not (radius_km > 0 and resolution_m > 0 and freq_mhz > 0 and height_m > 0):
         raise DataError("radius, resolution, frequency and height must be positive")
@@ -95,10 +99,11 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
 
         clutter = prepare_clutter(landcover, area_work=Point(x[0], y[0]).buffer(r_m, 64),
                                   area_name="the site's disk")
+    clutter, surface = engine_surfaces(model, clutter, terrain, config.p1812)
     opts = EngineOptions.of(config, model=model, diffraction=diffraction,
                             rx_height_m=rx_height_m, threads=threads,
                             itm_profile_cap=itm_profile_cap, clutter=clutter,
-                            environment=environment).check()
+                            environment=environment, p1812_surface=surface).check()
     one = np.array([0])
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
                 np.array([freq_mhz], float), np.array([eirp_dbm], float), np.zeros(1),
@@ -129,7 +134,10 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "radius_km": radius_km,
         "reliability_pct": float(opts.reliability_pct),
         "location_margin_db": opts.margin_db(),
-        "clutter": None if clutter is None else "P.2108 §3.1 from the land cover",
+        "clutter": ("P.2108 §3.1 from the land cover" if clutter is not None else
+                    "ITU-R P.1812 §3.2 clutter heights from the land cover" if surface
+                    else None),
+        **({"p1812": surface_report(surface, opts.p1812)} if model == "p1812" else {}),
         "antenna": None if antenna is None else {
             "name": antenna.name, "gain_dbi": antenna.gain_dbi, "azimuth_deg": azimuth_deg,
             "tilt_deg": tilt_deg, "etilt_deg": etilt_deg},

@@ -17,7 +17,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["inv_cum_norm", "beta0", "loss_batch", "path_loss", "combine", "N_DIAG",
-           "DIAG_NAMES"]
+           "DIAG_NAMES", "sigma_l_eq68", "coast_km", "bull_loss", "bracket",
+           "smooth_slope_best", "smooth_nu_best"]
 
 #: Intermediate values written per path when diagnostics are asked for (in this order).
 DIAG_NAMES = ("Lbfs", "Lb0p", "Lb0b", "Ld50", "Ldp", "Lbd50", "Lbd", "Lminb0p", "Lba",
@@ -113,27 +114,24 @@ def beta0(phi_deg, dtm, dlm):
 
 
 @njit(cache=True, nogil=True)
-def _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx):
+def _smooth_earth(d, h, r, a, b, htg, hrg, ae, f, g, invd, invx):
     """Profile analysis of Attachment 1: horizons, angular distance, smooth-Earth heights.
 
-    Returns (hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, transhorizon).
+    Returns ((hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, transhorizon),
+    Stim, Srim): the last two are Bullington's slopes (13), (17) of the profile with clutter
+    for the radius ``ae``, found in the same pass.
     Eqs. (76)-(83) horizons; (84) θ; (85)-(88) least-squares smooth Earth; (89)-(91) the
     diffraction heights hstd/hsrd; (92)-(95) the ducting heights hte/hre and roughness hm.
-    Fills ``invd[i] = 1/d_i`` and ``invx[i] = 1/(d − d_i)`` for the intermediate points (one
-    fused pass; the maxima are the Recommendation's, found on the arguments of the monotone
-    arctangents).
+    Fills ``invd[i] = 1/d_i``, ``invx[i] = 1/(d − d_i)`` and the profile with clutter
+    ``g[i] = h_i + R_i`` (§3.2; ``g`` = ``h`` at the terminals) for the intermediate points
+    (one fused pass with the sums of (85)-(86); the maxima are the Recommendation's, found on
+    the arguments of the monotone arctangents).
     """
     dtot = d[b - 1] - d[a]
     hts = h[a] + htg
     hrs = h[b - 1] + hrg
     v1 = 0.0
     v2 = 0.0
-    for i in range(a + 1, b):
-        dd = d[i] - d[i - 1]
-        v1 += dd * (h[i] + h[i - 1])  # (85)
-        v2 += dd * (h[i] * (2.0 * d[i] + d[i - 1]) + h[i - 1] * (d[i] + 2.0 * d[i - 1]))  # (86)
-    hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
-    hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
     c2 = 1.0 / (2.0 * ae)
     inv_dtot = 1.0 / dtot
     hobs = -np.inf  # obstruction above the straight line between the antennas, (89a)-(89d)
@@ -141,7 +139,14 @@ def _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx):
     aobr = -np.inf
     targ = -np.inf  # horizon elevation from Tx (77) and from Rx (82), before the arctangent
     rarg = -np.inf
+    kb = 500.0 / ae  # Bullington's slopes (13), (17) of the profile with clutter, radius ae
+    stim = -np.inf
+    srim = -np.inf
     for i in range(a + 1, b - 1):  # branch-free maxima first, their points after
+        dd = d[i] - d[i - 1]
+        v1 += dd * (h[i] + h[i - 1])  # (85)
+        v2 += dd * (h[i] * (2.0 * d[i] + d[i - 1]) + h[i - 1] * (d[i] + 2.0 * d[i - 1]))  # (86)
+        g[i] = h[i] + r[i]
         di = d[i]
         x = dtot - di
         iv = 1.0 / di
@@ -154,6 +159,17 @@ def _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx):
         aobr = max(aobr, hh * ix)
         targ = max(targ, (h[i] - hts) * iv * 1e-3 - di * c2)
         rarg = max(rarg, (h[i] - hrs) * ix * 1e-3 - x * c2)
+        gg = g[i] + kb * di * x
+        stim = max(stim, (gg - hts) * iv)  # (13)
+        srim = max(srim, (gg - hrs) * ix)  # (17)
+    i = b - 1  # the last interval of the sums
+    dd = d[i] - d[i - 1]
+    v1 += dd * (h[i] + h[i - 1])
+    v2 += dd * (h[i] * (2.0 * d[i] + d[i - 1]) + h[i - 1] * (d[i] + 2.0 * d[i - 1]))
+    g[a] = h[a]
+    g[b - 1] = h[b - 1]
+    hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
+    hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
     lt = a + 1  # the first point of greatest elevation from Tx
     for i in range(a + 1, b - 1):
         if (h[i] - hts) * invd[i] * 1e-3 - d[i] * c2 == targ:
@@ -213,7 +229,7 @@ def _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx):
     hm = -np.inf
     for i in range(lt, lr + 1):
         hm = max(hm, h[i] - (hst + m * d[i]))  # (95)
-    return hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, trans
+    return (hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, trans), stim, srim
 
 
 @njit(cache=True, nogil=True)
@@ -225,20 +241,11 @@ def _j_nu(nu):
 
 
 @njit(cache=True, nogil=True)
-def _bull_finish(d, g, invd, invx, a, b, hts, hrs, stim, srim, ce, lam, flat):
-    """Bullington loss from the slopes Stim (13) and Srim (17) of a profile, (14)-(21)."""
-    dtot = d[b - 1] - d[a]
-    if stim < (hrs - hts) / dtot:  # (14): line of sight, the greatest ν, (15)-(16)
-        numax = -np.inf
-        k = 500.0 * ce
-        cnu = 0.002 * dtot / lam
-        for i in range(a + 1, b - 1):
-            x = dtot - d[i]
-            gi = 0.0 if flat else g[i]
-            nu = (gi + k * d[i] * x - (hts * x + hrs * d[i]) / dtot) * math.sqrt(
-                cnu * invd[i] * invx[i])
-            numax = max(numax, nu)
-        luc = _j_nu(numax)
+def bull_loss(stim, srim, nu_u, hts, hrs, dtot, lam):
+    """Bullington loss, eqs. (14)-(21), from the slopes Stim (13) and Srim (17) and, for a
+    line-of-sight profile, its greatest wavelength-free ν (eq. (15) × sqrt(λ))."""
+    if stim < (hrs - hts) / dtot:  # (14): line of sight, (15)-(16)
+        luc = _j_nu(nu_u / math.sqrt(lam))
     else:  # trans-horizon: the Bullington point, (18)-(20)
         dbp = (hrs - hts + srim * dtot) / (stim + srim)  # (18)
         nub = (hts + stim * dbp - (hts * (dtot - dbp) + hrs * dbp) / dtot) * math.sqrt(
@@ -248,28 +255,105 @@ def _bull_finish(d, g, invd, invx, a, b, hts, hrs, stim, srim, ce, lam, flat):
 
 
 @njit(cache=True, nogil=True)
-def _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ap, f):
+def bracket(d, a, b, t):
+    """The last intermediate point ``i`` (``a ≤ i ≤ b − 2``) with ``d[i] ≤ t``: the sample at
+    or before ``t`` (``a`` when ``t`` lies before the first intermediate point)."""
+    lo = a
+    hi = b - 2
+    if d[hi] <= t:
+        return hi
+    while hi - lo > 1:  # d[lo] ≤ t < d[hi] (d[a] = 0; t < 0 ends at a)
+        mid = (lo + hi) // 2
+        if d[mid] <= t:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def smooth_slope_best(d, a, b, h1, k, dtot, rx_side):
+    """Greatest Stim (or Srim with ``rx_side``) of the zero-height smooth profile, eqs. (13)/
+    (17): the slope ``k (D − t) − h1/t`` (``t`` the distance from that terminal, ``h1 > 0``,
+    ``k = 500/a``) is strictly concave in ``t``, so over the intermediate points its maximum
+    lies at one of the two points around ``t* = sqrt(h1/k)``: O(log n), any spacing."""
+    t_star = math.sqrt(h1 / k)
+    i0 = bracket(d, a, b, dtot - t_star if rx_side else t_star)
+    best = -np.inf
+    for q in range(i0, i0 + 2):
+        i = min(max(q, a + 1), b - 2)
+        x = dtot - d[i]
+        bulge = k * d[i] * x
+        best = max(best, (bulge - h1) / x if rx_side else (bulge - h1) / d[i])
+    return best
+
+
+@njit(cache=True, nogil=True)
+def smooth_nu_best(d, a, b, dtot, ht, hr, k):
+    """Greatest wavelength-free ν (eq. (15) × sqrt(λ)) over the zero-height smooth profile,
+    terminals ``ht``, ``hr`` > 0 m above it. With ``r = sqrt(t/(D − t))``, ν ∝ ``k D r/(1 +
+    r²) − (ht/r + hr r)/D`` whose derivative vanishes where the cubic ``−hr y³ + (ht − kD² −
+    2 hr) y² + (kD² + 2 ht − hr) y + ht`` (``y = r²``) does: its signs allow exactly one
+    positive root (Descartes; the case with three changes needs ht > 2 hr and hr > 2 ht), so
+    ν is unimodal in ``t`` and its maximum over the points lies next to the root, found by
+    bisection: O(log n), any spacing."""
+    kd2 = k * dtot * dtot
+    c3 = -hr
+    c2 = ht - kd2 - 2.0 * hr
+    c1 = kd2 + 2.0 * ht - hr
+    lo = 0.0
+    hi = 1.0
+    while ((c3 * hi + c2) * hi + c1) * hi + ht > 0.0 and hi < 1e30:
+        lo = hi
+        hi *= 2.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if ((c3 * mid + c2) * mid + c1) * mid + ht > 0.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-9 * hi:
+            break
+    y = 0.5 * (lo + hi)
+    i0 = bracket(d, a, b, dtot * y / (1.0 + y))
+    best = -np.inf
+    for q in range(i0 - 1, i0 + 3):
+        i = min(max(q, a + 1), b - 2)
+        x = dtot - d[i]
+        nu = (k * d[i] * x - (ht * x + hr * d[i]) / dtot) * math.sqrt(0.002 * dtot / (d[i] * x))
+        best = max(best, nu)
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ap, f, stim, srim):
     """Bullington losses of the profile with clutter ``g`` (Lbulla, terminals ``hts``/
     ``hrs``) and of the zero-height smooth profile (Lbulls, ``hts1``/``hrs1``), eqs.
-    (13)-(21): the four slopes (13), (17) of both profiles in one pass."""
-    ce = 1.0 / ap
+    (13)-(21): the slopes (13), (17) of the profile in one pass (unless given: ``stim`` not
+    −inf) and its greatest ν when in line of sight, those of the smooth profile in O(log n)
+    (:func:`smooth_slope_best`, :func:`smooth_nu_best`)."""
     lam = 0.2998 / f
     dtot = d[b - 1] - d[a]
-    k = 500.0 * ce
-    stim = -np.inf
-    srim = -np.inf
-    stis = -np.inf
-    sris = -np.inf
-    for i in range(a + 1, b - 1):
-        bulge = k * d[i] * (dtot - d[i])
-        gg = g[i] + bulge
-        stim = max(stim, (gg - hts) * invd[i])  # (13)
-        srim = max(srim, (gg - hrs) * invx[i])  # (17)
-        stis = max(stis, (bulge - hts1) * invd[i])
-        sris = max(sris, (bulge - hrs1) * invx[i])
-    lbulla = _bull_finish(d, g, invd, invx, a, b, hts, hrs, stim, srim, ce, lam, False)
-    lbulls = _bull_finish(d, g, invd, invx, a, b, hts1, hrs1, stis, sris, ce, lam, True)
-    return lbulla, lbulls
+    k = 500.0 / ap
+    if stim == -np.inf:
+        for i in range(a + 1, b - 1):
+            gg = g[i] + k * d[i] * (dtot - d[i])
+            stim = max(stim, (gg - hts) * invd[i])  # (13)
+            srim = max(srim, (gg - hrs) * invx[i])  # (17)
+    nua = 0.0
+    if stim < (hrs - hts) / dtot:  # line of sight: the greatest ν, (15)
+        nua = -np.inf
+        for i in range(a + 1, b - 1):
+            x = dtot - d[i]
+            nua = max(nua, (g[i] + k * d[i] * x - (hts * x + hrs * d[i]) / dtot) * math.sqrt(
+                0.002 * dtot * invd[i] * invx[i]))
+    stis = smooth_slope_best(d, a, b, hts1, k, dtot, False)
+    sris = smooth_slope_best(d, a, b, hrs1, k, dtot, True)
+    nus = 0.0
+    if stis < (hrs1 - hts1) / dtot:
+        nus = smooth_nu_best(d, a, b, dtot, hts1, hrs1, k)
+    return (bull_loss(stim, srim, nua, hts, hrs, dtot, lam),
+            bull_loss(stis, sris, nus, hts1, hrs1, dtot, lam))
 
 
 @njit(cache=True, nogil=True)
@@ -303,8 +387,12 @@ def _se_ft_one(epsr, sigma, dkm, hte, hre, adft, f, pol):
 @njit(cache=True, nogil=True)
 def _se_ft(dkm, hte, hre, adft, f, omega, pol):
     """First-term loss mixed over land and sea by the sea fraction ω, eq. (28)."""
-    land = _se_ft_one(22.0, 0.003, dkm, hte, hre, adft, f, pol)
+    if omega <= 0.0:  # all land (ω = 0 gives the land term exactly): the sea term unused
+        return _se_ft_one(22.0, 0.003, dkm, hte, hre, adft, f, pol)
     sea = _se_ft_one(80.0, 5.0, dkm, hte, hre, adft, f, pol)
+    if omega >= 1.0:
+        return sea
+    land = _se_ft_one(22.0, 0.003, dkm, hte, hre, adft, f, pol)
     return omega * sea + (1.0 - omega) * land
 
 
@@ -420,19 +508,16 @@ def path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, d
     g = sc[0]
     invd = sc[1]
     invx = sc[2]
-    se = _smooth_earth(d, h, a, b, htg, hrg, ae, f, invd, invx)
+    se, stim, srim = _smooth_earth(d, h, r, a, b, htg, hrg, ae, f, g, invd, invx)  # g: §3.2
     hts = h[a] + htg
     hrs = h[b - 1] + hrg
-    for i in range(a, b):  # §3.2: clutter added along the path, not at the terminals
-        g[i] = h[i] + r[i]
-    g[a] = h[a]
-    g[b - 1] = h[b - 1]
     hts1 = hts - se[0]  # (37a)
     hrs1 = hrs - se[1]  # (37b)
-    la50, ls50 = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ae, f)
+    la50, ls50 = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ae, f, stim, srim)
     lab, lsb = la50, ls50
     if p != 50.0:
-        lab, lsb = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ab, f)
+        lab, lsb = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ab, f, -np.inf,
+                               -np.inf)
     return combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl, pol,
                    phi, dn, n0, dct if z[a] != 1 else 0.0, dcr if z[b - 1] != 1 else 0.0,
                    sigma_l if z[b - 1] != 1 else 0.0, att4, diag)
@@ -510,12 +595,44 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
     n = start.shape[0]
     out = np.empty(n)
     diag = np.full((n, N_DIAG if want_diag else 0), np.nan)
-    sc = np.empty((3, d.shape[0]))
+    width = 0
+    for k in range(n):
+        width = max(width, count[k])
+    sc = np.empty((3, width))  # one path's scratch: stays in cache from path to path
     empty = np.empty(0)
     for k in range(n):
         a = start[k]
         b = a + count[k]
         row = diag[k] if want_diag else empty
-        out[k] = path_loss(d, h, r, z, a, b, sc, f[k], p[k], pl[k], htg[k], hrg[k], pol[k],
-                           phi[k], dn[k], n0[k], dct[k], dcr[k], sigma_l[k], att4[k], row)
+        out[k] = path_loss(d[a:b], h[a:b], r[a:b], z[a:b], 0, count[k], sc, f[k], p[k], pl[k],
+                           htg[k], hrg[k], pol[k], phi[k], dn[k], n0[k], dct[k], dcr[k],
+                           sigma_l[k], att4[k], row)
     return out, diag
+
+
+@njit(cache=True, nogil=True)
+def sigma_l_eq68(f_ghz, hrx, r_rx, wa_m):
+    """σL of §4.10 eq. (68), dB: ``(0.52 + 0.024 f) wa^0.28 uh``, ``uh`` 1 at or below the
+    clutter height R at the receiver, falling linearly to 0 at R + 10 m."""
+    uh = min(max(1.0 - (hrx - r_rx) / 10.0, 0.0), 1.0)
+    return (0.52 + 0.024 * f_ghz) * wa_m ** 0.28 * uh
+
+
+@njit(cache=True, nogil=True)
+def coast_km(d, z, a, b, far):
+    """(dct, dcr): land distance from each terminal to the first sea point (zone 1) along the
+    path, km, to the end of the land section (half an interval past its last point, as the
+    sections of §3.6); ``far`` when the path crosses no sea (eq. (49) then plays no part:
+    ω = 0)."""
+    first = -1
+    last = -1
+    for i in range(a, b):
+        if z[i] == 1:
+            if first < 0:
+                first = i
+            last = i
+    if first < 0:
+        return far, far
+    dct = 0.0 if first == a else d[first - 1] - d[a] + 0.5 * (d[first] - d[first - 1])
+    dcr = 0.0 if last == b - 1 else d[b - 1] - d[last + 1] + 0.5 * (d[last + 1] - d[last])
+    return dct, dcr

@@ -1,8 +1,8 @@
 """P.1812 along radial rays, every ray sample a receiver, walking each ray outwards.
 
-The path to sample ``j`` is the ray prefix ``z[0..j]`` (spacing ``s``, inland or one zone
-throughout, the same clutter height R at every intermediate point). A plain call of the path
-kernel costs O(j) per sample. Here the maxima over the intermediate points that P.1812's
+The path to sample ``j`` is the ray prefix ``h[0..j]`` (spacing ``s``) with a clutter height
+R and a radio-climatic zone per sample (from the land cover, or the settings' defaults). A
+plain call of the path kernel costs O(j) per sample. Here the maxima over the intermediate points that P.1812's
 profile analysis takes are kept incrementally as samples ``1..j−1`` join:
 
 * from the transmitter side, maxima that do not depend on the receiver (the horizon angle of
@@ -16,8 +16,13 @@ profile analysis takes are kept incrementally as samples ``1..j−1`` join:
   (89a) is a linear maximum on the hull of the terrain, also O(log j);
 * the smooth-profile slopes and ν of the delta-Bullington method (zero heights) are concave
   or unimodal in ``d_i``: their maxima lie at the samples next to the continuous optimum,
-  O(1) (:func:`_concave_best`, :func:`_flat_nu`);
+  O(log j) (:func:`~phusong.coverage.p1812._kernel.smooth_slope_best`,
+  :func:`~phusong.coverage.p1812._kernel.smooth_nu_best`, shared with the path kernel);
 * the least-squares smooth Earth, eqs. (85)-(88), is a running sum: O(1);
+* the zone sections of §3.6 (ω of eq. (1), the longest land and inland sections dtm, dlm)
+  and the distances to the coast dct, dcr: a section's length is final once a point of
+  another zone follows it, so closed sections are summed or maximised once and only the open
+  one reaching the receiver is added per sample: O(1);
 * the roughness hm, eq. (95), a maximum between the two horizons, is scanned with blocks of
   16 samples skipped by their maximum height when they cannot beat it;
 * what stays O(j): the greatest ν over the real profile when it is line of sight (eqs. (15)
@@ -37,131 +42,69 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage.p1812._kernel import _j_nu, combine, path_loss
+from phusong.coverage._hull import hull_push, hull_support, hull_tangent
+from phusong.coverage.p1812._kernel import (
+    bull_loss,
+    coast_km,
+    combine,
+    path_loss,
+    sigma_l_eq68,
+    smooth_nu_best,
+    smooth_slope_best,
+)
 
-__all__ = ["incremental_rays", "incremental_rays_serial", "short_path_loss"]
+__all__ = ["incremental_rays", "incremental_rays_serial", "short_path_loss", "sigma_engine"]
 
 _JIT = {"cache": True, "nogil": True}
 _BLOCK = 16
 
 
 @njit(**_JIT)
-def _push(hull, n, i, d, y):
-    """Append point ``i`` (``d`` increasing) to the upper hull ``hull[:n]`` of ``(d, y)``."""
-    while n >= 2:
-        i1 = hull[n - 2]
-        i2 = hull[n - 1]
-        if (y[i2] - y[i1]) * (d[i] - d[i1]) <= (y[i] - y[i1]) * (d[i2] - d[i1]):
-            n -= 1  # the last vertex lies on or below the chord
-        else:
-            break
-    hull[n] = i
-    return n + 1
+def _push(hd, hz, hix, nh, row, i, d, y):
+    """Point ``i`` of ``(d, y)`` joins hull ``row``; ``hix`` keeps each vertex's sample."""
+    nh[row] = hull_push(hd[row], hz[row], nh[row], d[i], y[i])
+    hix[row, nh[row] - 1] = i
 
 
 @njit(**_JIT)
-def _linear_best(hull, n, d, y, c):
-    """Hull vertex maximising ``y − c d``."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        a = hull[mid]
-        b = hull[mid + 1]
-        if y[b] - y[a] > c * (d[b] - d[a]):
-            lo = mid + 1
-        else:
-            hi = mid
-    return hull[lo]
+def _tangent(hd, hz, hix, nh, row, qd, qy):
+    """Sample of hull ``row`` maximising ``(y − qy)/(qd − d)`` (the later one on ties)."""
+    return hix[row, hull_tangent(hd[row], hz[row], nh[row], qd, qy, True)]
 
 
 @njit(**_JIT)
-def _tangent(hull, n, d, y, qd, qy):
-    """Hull vertex maximising ``(y − qy)/(qd − d)`` for a point Q right of every vertex (the
-    later vertex on ties): unimodal along the upper hull, found by bisection."""
-    lo = 0
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        a = hull[mid]
-        b = hull[mid + 1]
-        if (y[b] - qy) * (qd - d[a]) >= (y[a] - qy) * (qd - d[b]):
-            lo = mid + 1
-        else:
-            hi = mid
-    return hull[lo]
+def sigma_engine(prm, f_ghz, hrx, r_rx):
+    """σL of the settings (≥ 0) or eq. (68) (``prm[5] < 0``); 0 at pL = 50 %, where eq. (67)
+    asks for no location correction (Attachment 2's approximation gives I(0.5) ≈ −1.8e-5,
+    not 0, and would move the median by σL × 1.8e-5 dB)."""
+    if prm[1] == 50.0:
+        return 0.0
+    return prm[5] if prm[5] >= 0.0 else sigma_l_eq68(f_ghz, hrx, r_rx, prm[7])
 
 
 @njit(**_JIT)
-def _concave_best(d, j, s, t_star, h1, k, dtot, rx_side):
-    """Greatest Stim (or Srim with ``rx_side``) of the zero-height profile, eq. (13)/(17):
-    the slope ``k (D − t) − h1/t`` (``t`` the distance from that terminal, ``h1 > 0``) is
-    strictly concave in ``t``, so over the samples its maximum lies at one of the two samples
-    around ``t* = sqrt(h1/k)`` (clipped to the intermediate points)."""
-    base = int(math.floor(t_star / s))
-    best = -np.inf
-    for qq in range(base, base + 2):
-        q = min(max(qq, 1), j - 1)
-        i = j - q if rx_side else q
-        bulge = k * d[i] * (dtot - d[i])
-        v = (bulge - h1) / (dtot - d[i]) if rx_side else (bulge - h1) / d[i]
-        best = max(best, v)
-    return best
-
-
-@njit(**_JIT)
-def _flat_nu(d, j, s, dtot, a, b, k):
-    """Greatest wavelength-free ν (eq. (15)) over the zero-height profile, terminals ``a``,
-    ``b`` > 0 m above it. With ``r = sqrt(t/(D − t))``, ν ∝ ``k D r/(1 + r²) − (a/r + b r)/D``
-    whose derivative vanishes where the cubic ``−b y³ + (a − kD² − 2b) y² + (kD² + 2a − b) y
-    + a`` (``y = r²``) does: its signs allow exactly one positive root (Descartes; the case
-    with three changes needs a > 2b and b > 2a), so ν is unimodal in ``t`` and its maximum over
-    the samples lies next to the root, found by bisection."""
-    kd2 = k * dtot * dtot
-    c3 = -b
-    c2 = a - kd2 - 2.0 * b
-    c1 = kd2 + 2.0 * a - b
-    lo = 0.0
-    hi = 1.0
-    while ((c3 * hi + c2) * hi + c1) * hi + a > 0.0 and hi < 1e30:
-        lo = hi
-        hi *= 2.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if ((c3 * mid + c2) * mid + c1) * mid + a > 0.0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-9 * hi:
-            break
-    y = 0.5 * (lo + hi)
-    t_star = dtot * y / (1.0 + y)
-    base = int(math.floor(t_star / s))
-    best = -np.inf
-    for qq in range(base - 1, base + 3):
-        i = min(max(qq, 1), j - 1)
-        x = dtot - d[i]
-        nu = (k * d[i] * x - (a * x + b * d[i]) / dtot) * math.sqrt(0.002 * dtot / (d[i] * x))
-        best = max(best, nu)
-    return best
-
-
-@njit(**_JIT)
-def short_path_loss(h, j, s, f_ghz, htx, hrx, phi, prm, r_clut, zone):
+def short_path_loss(h, r, z, j, s, f_ghz, htx, hrx, phi, prm, dn, n0):
     """Lb of the path ``h[0..j]`` with fewer than 5 points (j < 4 intervals): resampled to 5
-    equally spaced points (linear interpolation of the terrain) over at least 10 m."""
+    equally spaced points (linear interpolation of the terrain; clutter height and zone of
+    the nearest original point) over at least 10 m."""
     dist = max(j * s, 0.01)
     d5 = np.empty(5)
     h5 = np.empty(5)
+    r5 = np.empty(5)
+    z5 = np.empty(5, np.int64)
     for t in range(5):
         d5[t] = dist * t / 4.0
         pos = (j * t) / 4.0
         i0 = min(int(math.floor(pos)), max(j - 1, 0))
         wgt = pos - i0
         h5[t] = h[i0] if j == 0 else h[i0] * (1.0 - wgt) + h[i0 + 1] * wgt
-    return path_loss(d5, h5, np.full(5, r_clut), np.full(5, zone, np.int64), 0, 5,
-                     np.empty((3, 5)), f_ghz, prm[0], prm[1], htx, hrx, int(prm[2]), phi,
-                     prm[3], prm[4], prm[6], prm[6], prm[5], False, np.empty(0))
+        near = i0 if wgt < 0.5 or j == 0 else i0 + 1
+        r5[t] = r[near]
+        z5[t] = z[near]
+    dct, dcr = coast_km(d5, z5, 0, 5, prm[6])
+    return path_loss(d5, h5, r5, z5, 0, 5, np.empty((3, 5)), f_ghz, prm[0], prm[1], htx, hrx,
+                     int(prm[2]), phi, dn, n0, dct, dcr, sigma_engine(prm, f_ghz, hrx, r[j]),
+                     False, np.empty(0))
 
 
 @njit(**_JIT)
@@ -182,19 +125,6 @@ def _nu_scan(d, y, flat, j, dtot, hts, hrs, k):
 
 
 @njit(**_JIT)
-def _bull(stim, srim, nu_u, hts, hrs, dtot, lam):
-    """Bullington loss, eqs. (14)-(21), from the slopes and the (wavelength-free) ν."""
-    if stim < (hrs - hts) / dtot:
-        luc = _j_nu(nu_u / math.sqrt(lam))
-    else:
-        dbp = (hrs - hts + srim * dtot) / (stim + srim)  # (18)
-        nub = (hts + stim * dbp - (hts * (dtot - dbp) + hrs * dbp) / dtot) * math.sqrt(
-            0.002 * dtot / (lam * dbp * (dtot - dbp)))  # (19)
-        luc = _j_nu(nub)
-    return luc + (1.0 - math.exp(-luc / 6.0)) * (10.0 + 0.02 * dtot)  # (21)
-
-
-@njit(**_JIT)
 def _hm(h, d, bmax, lt, lr, hst, m):
     """Roughness hm, eq. (95): max of ``h_i − (hst + m d_i)`` over ``lt ≤ i ≤ lr``; blocks of
     :data:`_BLOCK` samples whose bound cannot beat the best so far are skipped."""
@@ -212,15 +142,80 @@ def _hm(h, d, bmax, lt, lr, hst, m):
 
 
 @njit(**_JIT)
-def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
-             zone, out):
+def _in_kind(zi, kind):
+    """Point of zone ``zi`` in a section kind: 0 sea, 1 land (3 or 4), 2 inland (4)."""
+    if kind == 0:
+        return zi == 1
+    if kind == 1:
+        return zi == 3 or zi == 4
+    return zi == 4
+
+
+@njit(**_JIT)
+def _sections_add(d, z, j, sec, run):
+    """Point ``j`` joins the ray prefix: close the runs it ends (their length is final, with
+    half an interval on each side as in :func:`~phusong.coverage.p1812._kernel._sections`,
+    in the same operations), open the runs it starts; track the first and last sea point."""
+    for kind in range(3):
+        inside = _in_kind(z[j], kind)
+        i = run[kind]
+        if inside and i < 0:
+            run[kind] = j
+        elif not inside and i >= 0:
+            e = j - 1
+            length = d[e] - d[i]
+            length += 0.5 * (d[e + 1] - d[e])
+            if i > 0:
+                length += 0.5 * (d[i] - d[i - 1])
+            if kind == 0:
+                sec[0] += length
+            else:
+                sec[kind] = max(sec[kind], length)
+            run[kind] = -1
+    if z[j] == 1:
+        if run[3] < 0:
+            run[3] = j
+        run[4] = j
+
+
+@njit(**_JIT)
+def _sections_at(d, j, sec, run):
+    """(ω, dtm, dlm) of §3.6 / eq. (1) for the prefix ``0..j``: the closed runs and the open
+    one ending at ``j`` (no half interval past the receiver)."""
+    out = np.empty(3)
+    for kind in range(3):
+        i = run[kind]
+        if i < 0:
+            out[kind] = sec[kind]
+            continue
+        length = d[j] - d[i]
+        if i > 0:
+            length += 0.5 * (d[i] - d[i - 1])
+        out[kind] = sec[0] + length if kind == 0 else max(sec[kind], length)
+    return out[0] / (d[j] - d[0]), out[1], out[2]
+
+
+@njit(**_JIT)
+def _coast_at(d, j, run, far):
+    """(dct, dcr) of :func:`~phusong.coverage.p1812._kernel.coast_km` for the prefix 0..j."""
+    first = run[3]
+    last = run[4]
+    if first < 0:
+        return far, far
+    dct = 0.0 if first == 0 else d[first - 1] - d[0] + 0.5 * (d[first] - d[first - 1])
+    dcr = 0.0 if last == j else d[j] - d[last + 1] + 0.5 * (d[last + 1] - d[last])
+    return dct, dcr
+
+
+@njit(**_JIT)
+def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
+             dn, n0, out):
     n_s = rays.shape[1]
     n_f = f_ghz.shape[0]
     h = rays[k]
-    p, pl, pol, dn, n0, sig, dct = prm[0], prm[1], int(prm[2]), prm[3], prm[4], prm[5], prm[6]
-    if zone == 1:
-        dct = 0.0
-        sig = 0.0
+    r = rr[k]
+    z = zz[k]
+    p, pl, pol = prm[0], prm[1], int(prm[2])
     s = step_m / 1000.0
     top = min(last_j, n_s - 1) + 1
     d = np.arange(n_s) * s
@@ -229,7 +224,7 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
     aps = np.array([ae, 6371.0 * 3.0])
     ke = 500.0 / ae
     c2 = 1.0 / (2.0 * ae)
-    g = h + r_clut  # intermediate points only are ever read
+    g = h + r  # intermediate points only are ever read
     u = h - ke * d * d  # the receiver-horizon hull's heights
     w = np.empty((2, n_s))
     for q in range(n_ap):
@@ -237,12 +232,10 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
     bmax = np.full(n_s // _BLOCK + 1, -np.inf)
     for i in range(top):
         bmax[i // _BLOCK] = max(bmax[i // _BLOCK], h[i])
-    hull1 = np.empty(n_s, np.int64)  # terrain (d, h)
-    hull2 = np.empty(n_s, np.int64)  # (d, u)
-    hull3 = np.empty((2, n_s), np.int64)  # (d, w_q)
-    n1 = 0
-    n2 = 0
-    n3 = np.zeros(2, np.int64)
+    hd = np.empty((4, n_s))  # upper hulls: 0 terrain (d, h), 1 (d, u), 2 + q (d, w_q)
+    hz = np.empty((4, n_s))
+    hix = np.empty((4, n_s), np.int64)
+    nh = np.zeros(4, np.int64)
     hts = h[0] + htx
     targ = -np.inf
     lt_tx = 1
@@ -252,7 +245,9 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
     v1 = 0.0
     v2 = 0.0
     north = math.cos(k * (2.0 * math.pi / rays.shape[0]))
-    omega = 1.0 if zone == 1 else 0.0
+    sec = np.zeros(3)  # closed sea sum, longest closed land / inland section
+    run = np.full(5, -1, np.int64)  # open run start per kind; first and last sea point
+    _sections_add(d, z, 0, sec, run)
     la = np.empty(2)
     ls = np.empty(2)
     stims = np.empty(2)
@@ -266,10 +261,11 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
         dd = d[j] - d[j - 1]
         v1 += dd * (h[j] + h[j - 1])  # (85), in the path kernel's order
         v2 += dd * (h[j] * (2.0 * d[j] + d[j - 1]) + h[j - 1] * (d[j] + 2.0 * d[j - 1]))
+        _sections_add(d, z, j, sec, run)
         if j >= 2:  # point j − 1 becomes an intermediate point
             i = j - 1
-            n1 = _push(hull1, n1, i, d, h)
-            n2 = _push(hull2, n2, i, d, u)
+            _push(hd, hz, hix, nh, 0, i, d, h)
+            _push(hd, hz, hix, nh, 1, i, d, u)
             iv = 1.0 / d[i]
             t = (h[i] - hts) * iv * 1e-3 - d[i] * c2
             if t > targ:
@@ -277,7 +273,7 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
                 lt_tx = i
             aobt_m = max(aobt_m, (h[i] - hts) * iv)
             for q in range(n_ap):
-                n3[q] = _push(hull3[q], n3[q], i, d, w[q])
+                _push(hd, hz, hix, nh, 2 + q, i, d, w[q])
                 v = (w[q, i] - hts) * iv
                 if v > stim_v[q]:
                     stim_v[q] = v
@@ -294,15 +290,15 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
         if j < 4:
             for f in range(n_f):
                 if need[f, uslot]:
-                    out[f, uslot] = short_path_loss(h, j, s, f_ghz[f], htx, hrx, phi, prm,
-                                                    r_clut, zone)
+                    out[f, uslot] = short_path_loss(h, r, z, j, s, f_ghz[f], htx, hrx, phi,
+                                                    prm, dn, n0)
             continue
         dtot = d[j]
         hrs = h[j] + hrx
         hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
         hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
         c = (hrs - hts) / dtot
-        vo = _linear_best(hull1, n1, d, h, c)
+        vo = hix[0, hull_support(hd[0], hz[0], nh[0], c)]
         inv_dtot = 1.0 / dtot
         hobs = h[vo] - (hts * (dtot - d[vo]) + hrs * d[vo]) * inv_dtot  # (89a)
         if hobs <= 0.0:
@@ -310,7 +306,7 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
             hsrp = hsr
         else:
             aobt = aobt_m - c  # (89b)
-            vr = _tangent(hull1, n1, d, h, dtot, hrs)
+            vr = _tangent(hd, hz, hix, nh, 0, dtot, hrs)
             aobr = (h[vr] - (hts * (dtot - d[vr]) + hrs * d[vr]) * inv_dtot) / (dtot - d[vr])
             gt = aobt / (aobt + aobr)
             gr = aobr / (aobt + aobr)
@@ -325,7 +321,7 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
         theta_t = max(tmax, ttd)
         if trans:
             lt = lt_tx
-            lr = _tangent(hull2, n2, d, u, dtot, hrs - ke * dtot * dtot)
+            lr = _tangent(hd, hz, hix, nh, 1, dtot, hrs - ke * dtot * dtot)
             x = dtot - d[lr]
             theta_r = 1000.0 * math.atan((h[lr] - hrs) / (1000.0 * x) - x * c2)  # (82)
             dlt = d[lt]
@@ -350,46 +346,52 @@ def _one_ray(k, rays, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, p
             kq = 500.0 / aps[q]
             i = stim_i[q]
             stims[q] = (g[i] + kq * d[i] * (dtot - d[i]) - hts) / d[i]  # (13)
-            i = _tangent(hull3[q], n3[q], d, w[q], dtot, hrs - kq * dtot * dtot)
+            i = _tangent(hd, hz, hix, nh, 2 + q, dtot, hrs - kq * dtot * dtot)
             srims[q] = (g[i] + kq * d[i] * (dtot - d[i]) - hrs) / (dtot - d[i])  # (17)
             nua[q] = 0.0
             if stims[q] < (hrs - hts) / dtot:
                 nua[q], _ = _nu_scan(d, g, False, j, dtot, hts, hrs, kq)
-            stiss[q] = _concave_best(d, j, s, math.sqrt(hts1 / kq), hts1, kq, dtot, False)
-            sriss[q] = _concave_best(d, j, s, math.sqrt(hrs1 / kq), hrs1, kq, dtot, True)
+            stiss[q] = smooth_slope_best(d, 0, j + 1, hts1, kq, dtot, False)
+            sriss[q] = smooth_slope_best(d, 0, j + 1, hrs1, kq, dtot, True)
             nus[q] = 0.0
             if stiss[q] < (hrs1 - hts1) / dtot:
-                nus[q] = _flat_nu(d, j, s, dtot, hts1, hrs1, kq)
+                nus[q] = smooth_nu_best(d, 0, j + 1, dtot, hts1, hrs1, kq)
+        omega, dtm, dlm = _sections_at(d, j, sec, run)
+        dct, dcr = _coast_at(d, j, run, prm[6])
+        if z[0] == 1:
+            dct = 0.0
+        if z[j] == 1:
+            dcr = 0.0
         for f in range(n_f):
             if not need[f, uslot]:
                 continue
+            sig = 0.0 if z[j] == 1 else sigma_engine(prm, f_ghz[f], hrx, r[j])
             lam = 0.2998 / f_ghz[f]
             for q in range(n_ap):
-                la[q] = _bull(stims[q], srims[q], nua[q], hts, hrs, dtot, lam)
-                ls[q] = _bull(stiss[q], sriss[q], nus[q], hts1, hrs1, dtot, lam)
+                la[q] = bull_loss(stims[q], srims[q], nua[q], hts, hrs, dtot, lam)
+                ls[q] = bull_loss(stiss[q], sriss[q], nus[q], hts1, hrs1, dtot, lam)
             qb = n_ap - 1
-            out[f, uslot] = combine(dtot, omega, 0.0 if zone == 1 else dtot,
-                                    dtot if zone == 4 else 0.0, se, hts, hrs, la[0], ls[0],
+            out[f, uslot] = combine(dtot, omega, dtm, dlm, se, hts, hrs, la[0], ls[0],
                                     la[qb], ls[qb], f_ghz[f], p, pl, pol, phi, dn, n0, dct,
-                                    dct, sig, False, diag)
+                                    dcr, sig, False, diag)
 
 
 @njit(parallel=True, **_JIT)
-def incremental_rays(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm, r_clut,
-                     zone, out):
+def incremental_rays(rays, rr, zz, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
+                     dn, n0, out):
     """P.1812 Lb of every needed (band, ray sample) into ``out``; rays in parallel (see the
     module notes; layout as :func:`phusong.coverage.p1812._engine.ray_losses`)."""
     for k in prange(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
-                     r_clut, zone, out)
+            _one_ray(k, rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0,
+                     dlat, prm, dn, n0, out)
 
 
 @njit(**_JIT)
-def incremental_rays_serial(rays, last, step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
-                            r_clut, zone, out):
+def incremental_rays_serial(rays, rr, zz, last, step_m, slot, need, f_ghz, htx, hrx, lat0,
+                            dlat, prm, dn, n0, out):
     """:func:`incremental_rays` on the calling thread only; same results."""
     for k in range(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat, prm,
-                     r_clut, zone, out)
+            _one_ray(k, rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0,
+                     dlat, prm, dn, n0, out)
