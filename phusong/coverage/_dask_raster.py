@@ -46,7 +46,8 @@ from phusong.coverage._raster import (
 )
 from phusong.coverage._tiles import tile_outputs, tile_windows
 
-__all__ = ["UNIT_SITE_CELLS", "site_batches", "dask_raster_tiles"]
+__all__ = ["UNIT_SITE_CELLS", "WORKER_BASE_MIB", "site_batches", "footprint", "memory_rule",
+           "dask_raster_tiles"]
 
 #: Upper bound of one batch's work, site-cells (grid cells within the sites' radii).
 UNIT_SITE_CELLS = 20_000_000
@@ -61,7 +62,8 @@ class _Ctx:
     step: float
     group: np.ndarray
     n_groups: int
-    coarse: Grid | None
+    coarse_transform: Affine | None  # the screening's coarse grid (None: no screening)
+    coarse_shape: tuple[int, int] | None
     keys: np.ndarray | None = None  # co-channel key per cell (SINR), None: no SINR
     n_keys: int = 0
 
@@ -101,41 +103,49 @@ def site_batches(txs, sites: np.ndarray, grid: Grid, side: int, slots: int) -> l
 
 # -- tasks (pure; run on the workers) ---------------------------------------------------------
 
-def _coarse_batch(ctx: _Ctx, terrain, txs, sites) -> dict:
-    values, inner, points = {}, {}, 0
-    for s in sites:
-        res, v, inn = coarse_site(int(s), txs, terrain, ctx.coarse, ctx.opts, ctx.step,
-                                  ctx.group, _SERIAL)
+def _coarse_tile(ctx: _Ctx, terrain, txs, fh, cmask, sites, wanted) -> dict:
+    """The screening's coarse pass of a batch on one tile's coarse footprint ``fh``.
+
+    Runs every site of ``sites`` (those whose coarse window meets ``fh``) on its part of
+    ``fh`` (mask ``cmask``), folds the reference-best contributions into an
+    ``(n_groups, fh rows, fh cols)`` array, and keeps the values of the sites flagged in
+    ``wanted`` (those the tile's fine unit runs).
+    """
+    r0, r1, c0, c1 = fh
+    tile = Grid(ctx.coarse_transform, (r1 - r0, c1 - c0), cmask, (r0, c0))
+    best = np.full((ctx.n_groups, r1 - r0, c1 - c0), -np.inf, np.float32)
+    values, points = {}, 0
+    for s, want in zip(sites, wanted, strict=True):
+        res, val, inner = coarse_site(int(s), txs, terrain, tile, ctx.opts, ctx.step, ctx.group,
+                                      _SERIAL, shape_all=ctx.coarse_shape)
         points += res[1]
-        if v is not None:
-            values[int(s)], inner[int(s)] = v, inn
-    return {"values": values, "inner": inner, "points": points}
+        if val is None:
+            continue
+        a0, b0, gs, v, _ = val
+        for i, g in enumerate(gs):
+            w = best[g, a0 - r0:a0 - r0 + v.shape[1], b0 - c0:b0 - c0 + v.shape[2]]
+            np.maximum(w, inner[i], out=w)
+        if want:
+            values[int(s)] = val
+    return {"values": values, "best": best, "points": points}
 
 
-def _coarse_best(n_groups: int, region, *parts) -> _Shifted:
-    r0, r1, c0, c1 = region
-    best = np.full((n_groups, r1 - r0, c1 - c0), -np.inf, np.float32)
-    for p in parts:
-        for s, (vr0, vc0, gs, v) in p["values"].items():
-            inn = p["inner"][s]
-            a0, a1 = max(r0, vr0), min(r1, vr0 + v.shape[1])
-            b0, b1 = max(c0, vc0), min(c1, vc0 + v.shape[2])
-            if a1 <= a0 or b1 <= b0:
-                continue
-            for i, g in enumerate(gs):
-                w = best[g, a0 - r0:a1 - r0, b0 - c0:b1 - c0]
-                np.maximum(w, inn[i, a0 - vr0:a1 - vr0, b0 - vc0:b1 - vc0], out=w)
-    return _Shifted(best, r0, c0)
+def _best_part(part: dict) -> np.ndarray:
+    return part["best"]
 
 
-def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, cbest) -> _Acc:
+def _max_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    np.maximum(a, b, out=a)
+    return a
+
+
+def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cbest) -> _Acc:
     r0, r1, c0, c1 = window
     tile = Grid(ctx.transform, (r1 - r0, c1 - c0), mask, (r0, c0))
     keep_fn = None
     if coarse_part is not None:
-        vals = {int(s): coarse_part["values"][int(s)] for s in sites
-                if int(s) in coarse_part["values"]}
-        keep_fn = _Screen.from_parts(ctx.opts, ctx.group, vals, cbest).keep
+        keep_fn = _Screen.from_parts(ctx.opts, ctx.group, coarse_part["values"],
+                                     _Shifted(cbest, fh[0], fh[2])).keep
     acc = _new_acc(ctx, tile.shape[0] * tile.shape[1])
     for s in sites:
         acc.add(_site_unit(int(s), (txs, terrain, tile, ctx.opts, ctx.step), acc.best, acc.arg,
@@ -167,24 +177,81 @@ def _finish(ctx: _Ctx, window, mask, acc, kw) -> dict:
     return out
 
 
+#: Resident memory of a worker process before any unit: Python, numpy, scipy, dask and the
+#: numba kernels loaded from their cache, MiB (measured: 300–420 MiB on Linux x86-64,
+#: ``benchmarks/profile_dask_memory.py``; the rule's fixed term).
+WORKER_BASE_MIB = 450
+
+
+def memory_rule(side: int, n_groups: int, n_keys: int, terrain, txs, opts, grid: Grid,
+                batch_sites: int, factor: int) -> dict:
+    """The memory a worker needs, MiB, by term: the rule ``peak per worker`` follows.
+
+    * ``base``: the process (:data:`WORKER_BASE_MIB`);
+    * ``dem`` and ``transmitters``: the prepared DEM and the transmitters, once per worker;
+    * ``accumulators``: three tile accumulators (a fold, the unit it folds in, a unit
+      running): ``side² × (n_groups × 12 + n_keys × 8 + n_groups × 4)`` bytes each (best,
+      serving cell; with SINR the co-channel sums and second best);
+    * ``site``: one site's working set on a tile: its rays and their slots
+      (``2 × ⌈2πR/res⌉ × ⌈R/step⌉ × 8`` bytes for the largest radius) and the per-cell arrays
+      of the tile (``side² × 64`` bytes);
+    * ``screening``: two batches' coarse values on a tile's footprint
+      (``2 × batch_sites × 4 groups × (side/factor + 2·halo)² × 4`` bytes, the largest batch
+      meeting a tile) and the tile's reference best (``n_groups × footprint × 4`` bytes).
+
+    So the peak per worker is ``base + dem + transmitters + O(side² × (groups, keys)) +
+    O(batch_sites × side² / factor²)``: bounded by the tile size and the batch size, not by the
+    grid or the number of sites.
+    """
+    mib = 2.0 ** 20
+    acc = side * side * (n_groups * 12 + (n_keys * 8 + n_groups * 4 if n_keys else 0))
+    r_max = float(np.max(txs.site_radius_m)) if len(txs.site_radius_m) else 0.0
+    step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
+    rays = 2 * math.ceil(2 * math.pi * r_max / grid.resolution_m) * math.ceil(r_max / step) * 8
+    screening = 0.0
+    if factor:
+        halo = max(int(opts.screen_window) // 2, 1)
+        fp = (side // factor + 1 + 2 * halo) ** 2
+        screening = 2 * batch_sites * 4 * fp * 4 + n_groups * fp * 4
+    terms = {"base": float(WORKER_BASE_MIB), "dem": terrain.z.nbytes / mib,
+             "transmitters": _nbytes(txs) / mib, "accumulators": 3 * acc / mib,
+             "site": (rays + side * side * 64) / mib, "screening": screening / mib}
+    terms = {k: round(v, 1) for k, v in terms.items()}
+    return {"terms_mib": terms, "per_worker_mib": round(sum(terms.values()), 1),
+            "unit_accumulator_mib": round(acc / mib, 1), "batch_sites": int(batch_sites)}
+
+
+def _nbytes(obj) -> int:
+    """Bytes of the numpy arrays an object holds (its attributes, one level deep)."""
+    fields = getattr(obj, "__dataclass_fields__", None) or vars(obj)
+    total = 0
+    for name in fields:
+        v = getattr(obj, name, None)
+        if isinstance(v, np.ndarray):
+            total += v.nbytes
+    return total
+
+
 # -- the graph (client side) ------------------------------------------------------------------
 
-def _union(wins):
-    wins = [w for w in wins if w[1] > w[0] and w[3] > w[2]]
-    if not wins:
+def _chain(ex, parts, fn, every: list, priority: float):
+    """Fold ``parts`` left to right with ``fn`` (one task each): a worker holds at most the
+    running fold and the next part, whatever the number of parts (the parts are submitted
+    with decreasing priorities, so they finish in this order)."""
+    if not parts:
         return None
-    return (min(w[0] for w in wins), max(w[1] for w in wins), min(w[2] for w in wins),
-            max(w[3] for w in wins))
+    acc = parts[0]
+    for p in parts[1:]:
+        acc = ex.submit(fn, acc, p, priority=priority)
+        every.append(acc)
+    return acc
 
 
-def _tree(ex, parts, every: list):
-    while len(parts) > 1:
-        nxt = [ex.submit(_merge, parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        every += nxt
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    return parts[0] if parts else None
+def _order(j: int, n: int) -> float:
+    """A priority bonus in (0, 0.5] decreasing with ``j`` (of ``n``): the ``j``-th part of a
+    fold runs before the ``j + 1``-th (ties would run in any order and keep every part
+    alive until the first one runs)."""
+    return 0.5 * (1.0 - j / max(n, 1))
 
 
 def _windows(grid: Grid, txs, sites) -> np.ndarray:
@@ -201,21 +268,16 @@ def _overlaps(wins: np.ndarray, win) -> np.ndarray:
             & (r0 < wins[:, 1]) & (wins[:, 2] < c1) & (c0 < wins[:, 3]))
 
 
-def _coarse_tasks(ex, ctx_f, terrain_f, txs_f, txs, coarse, batches, n_groups):
-    """Coarse units and per-batch reference bests (futures; None where a batch has none)."""
-    regions = [_union(_windows(coarse, txs, b).tolist()) for b in batches]
-    parts = [ex.submit(_coarse_batch, ctx_f, terrain_f, txs_f, b) for b in batches]
-    has = np.array([r is not None for r in regions])
-    boxes = np.array([r if r is not None else (0, 0, 0, 0) for r in regions],
-                     np.int64).reshape(-1, 4)
-    bests = []
-    for reg in regions:
-        if reg is None:
-            bests.append(None)
-            continue
-        deps = [parts[i] for i in np.flatnonzero(has & _overlaps(boxes, reg))]
-        bests.append(ex.submit(_coarse_best, n_groups, reg, *deps))
-    return parts, bests
+def footprint(win, factor: int, halo: int, coarse_shape) -> tuple[int, int, int, int]:
+    """Coarse rows and columns a fine tile ``win`` screens with: the coarse cells holding its
+    cells and ``halo`` more on every side (the screening filters' reach), clipped to the grid.
+
+    >>> footprint((0, 512, 512, 1024), 4, 2, (300, 300))
+    (0, 130, 126, 258)
+    """
+    r0, r1, c0, c1 = win
+    return (max(0, r0 // factor - halo), min(coarse_shape[0], (r1 - 1) // factor + 1 + halo),
+            max(0, c0 // factor - halo), min(coarse_shape[1], (c1 - 1) // factor + 1 + halo))
 
 
 def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, opts,
@@ -224,8 +286,8 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
 
     Same values as :func:`raster_links` + :func:`tile_outputs` on the whole grid (module
     docstring). ``stats`` is filled as :func:`raster_links` fills its own, plus ``tiles``,
-    ``tile_side``, ``batches``, ``tasks`` and ``unit_accumulator_mib`` (one unit's best/serving
-    arrays over a tile: a merge holds two), once the last tile is yielded.
+    ``tile_side``, ``batches``, ``tasks`` and the memory rule's terms (:func:`memory_rule`),
+    once the last tile is yielded.
     """
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     sites = np.flatnonzero(np.bincount(txs.cell_site[txs.usable], minlength=len(txs.site_x)))
@@ -235,30 +297,52 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
     coarse = coarse_grid(grid, opts) if screen else None
     keys = kw.get("keys")
     keys = None if keys is None or n_keys <= 0 else np.ascontiguousarray(keys, np.int64)
-    ctx_f = ex.scatter(_Ctx(grid.transform, opts, step, group, n_groups, coarse, keys,
-                            int(n_keys) if keys is not None else 0))
+    n_keys = int(n_keys) if keys is not None else 0
+    ctx_f = ex.scatter(_Ctx(grid.transform, opts, step, group, n_groups,
+                            coarse.transform if screen else None,
+                            coarse.shape if screen else None, keys, n_keys))
     terrain_f = ex.scatter(terrain)
     txs_f = ex.scatter(txs)
-    if screen:
-        cparts, cbests = _coarse_tasks(ex, ctx_f, terrain_f, txs_f, txs, coarse, batches,
-                                       n_groups)
-    else:
-        cparts = cbests = [None] * len(batches)
     fine_wins = [_windows(grid, txs, b) for b in batches]
+    if screen:
+        halo = max(int(opts.screen_window) // 2, 1)
+        cwins = [_windows(coarse, txs, b) for b in batches]
     tiles = tile_windows(grid.shape, side)
-    finals, every = [], [p for p in list(cparts) + list(cbests) if p is not None]
-    for win in tiles:
+    finals, every, max_sites = [], [], 0
+    for i, win in enumerate(tiles):
+        prio = 8.0 * (len(tiles) - i)  # a tile's work before the next tile's: bounded memory
         r0, r1, c0, c1 = win
         mask = np.ascontiguousarray(grid.mask[r0:r1, c0:c1])
         units = []
         if mask.any():
-            for b, bw, cp, cb in zip(batches, fine_wins, cparts, cbests, strict=True):
-                reach = b[_overlaps(bw, win)]
-                if len(reach):
+            reach = [b[_overlaps(bw, win)] for b, bw in zip(batches, fine_wins, strict=True)]
+            cparts = [None] * len(batches)
+            fh = cbest = None
+            if screen:
+                fh = footprint(win, int(opts.screen_factor), halo, coarse.shape)
+                cmask = np.ascontiguousarray(coarse.mask[fh[0]:fh[1], fh[2]:fh[3]])
+                for j, (b, cw) in enumerate(zip(batches, cwins, strict=True)):
+                    near = b[_overlaps(cw, fh) | np.isin(b, reach[j])]
+                    if len(near):
+                        max_sites = max(max_sites, len(near))
+                        cparts[j] = ex.submit(_coarse_tile, ctx_f, terrain_f, txs_f, fh, cmask,
+                                              near.astype(np.int64), np.isin(near, reach[j]),
+                                              priority=prio + 1 + _order(j, len(batches)))
+                every += [p for p in cparts if p is not None]
+                bparts = [ex.submit(_best_part, p, priority=prio + 2.5)
+                          for p in cparts if p is not None]
+                every += bparts
+                cbest = _chain(ex, bparts, _max_into, every, prio + 2.5)
+            for j, fine in enumerate(reach):
+                if len(fine):
+                    max_sites = max(max_sites, len(fine))
                     units.append(ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, mask,
-                                           reach.astype(np.int64), cp, cb))
+                                           fine.astype(np.int64), cparts[j], fh, cbest,
+                                           priority=prio + 3 + _order(j, len(batches))))
         every += units
-        finals.append(ex.submit(_finish, ctx_f, win, mask, _tree(ex, units, every), kw))
+        finals.append(ex.submit(_finish, ctx_f, win, mask,
+                                _chain(ex, units, _merge, every, prio + 4), kw,
+                                priority=prio + 5))
     pts = ray = links = bits = 0
     for i, out in ex.results(finals, "coverage raster (tasks)", watch=every):
         r, p, n, w = out.pop("_stats")
@@ -267,8 +351,9 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
     stats |= {"sites": int(len(sites)), "ray_points": ray, "points_evaluated": pts,
               "links": links, "grid_cells": int(grid.mask.sum()), "tiles": len(tiles),
               "tile_side": int(side), "batches": len(batches), "tasks": ex.tasks,
-              "unit_accumulator_mib": round(n_groups * side * side * 12 / 2**20, 1),
               "itm_bits": bits & _ITM_INPUT_BITS}
+    stats["memory_rule"] = memory_rule(side, n_groups, n_keys, terrain, txs, opts, grid,
+                                       max_sites, int(opts.screen_factor) if screen else 0)
     if screen:
         stats |= {"screen_factor": int(opts.screen_factor),
                   "screen_margin_db": float(opts.screen_margin_db)}
