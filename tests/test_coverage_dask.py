@@ -79,8 +79,31 @@ def test_local_cluster_of_two_processes_is_byte_identical(local_run, cluster, tm
     rep = run_bundle(_bundle(), tmp_path / "dask", resolution_m=float(RES_M), executor=cluster,
                      tile_cells=256)
     assert rep["raster"]["tiles"] == 4 and rep["executor"]["workers"] == 2
+    assert rep["executor"]["dem"] == "path"  # a LocalCluster reads the DEM from a file
     assert all(v > 0 for v in rep["executor"]["worker_peak_rss_mb"].values())
     assert _same_files(local_run, tmp_path / "dask") == []
+
+
+def test_the_dem_travels_as_a_path_not_in_the_graph(cluster):
+    """A LocalCluster writes the prepared DEM once into its shared folder; tasks carry a
+    TerrainFile of a few hundred bytes, which a worker maps back to the same heights."""
+    import pickle
+
+    from phusong.coverage._dask_exec import TerrainFile, resolve_terrain
+    from phusong.coverage._terrain import prepare_terrain
+    from phusong.errors import ClusterError
+
+    terrain = prepare_terrain(_bundle().dem)
+    ref = cluster.scatter(terrain)
+    assert isinstance(ref, TerrainFile) and cluster.scatter(terrain) is ref  # written once
+    assert len(pickle.dumps(ref)) < 1000 < terrain.z.nbytes
+    back = cluster.client.submit(resolve_terrain, ref, pure=False).result()
+    assert np.array_equal(back.z, terrain.z, equal_nan=True)
+    assert (back.x0_m, back.y0_m, back.px_m, back.py_m) == (
+        terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m)
+    gone = TerrainFile(ref.path + ".missing", ref.shape, 0.0, 0.0, 1.0, 1.0)
+    with pytest.raises(ClusterError, match="cannot read the shared DEM"):
+        resolve_terrain(gone)
 
 
 def test_point_engine_and_coverage_matrix_on_the_cluster(cluster):
@@ -208,11 +231,13 @@ def test_cli_on_a_scheduler_started_from_the_shell(shell_cluster, bundle_dir, lo
     address, _, _ = shell_cluster
     out = tmp_path / "cov"
     p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
-             address, "--json")
+             address, "--shared-dir", tmp_path / "shared", "--json")
     stdout, stderr = p.communicate(timeout=600)
     assert p.returncode == 0, stderr
     rep = json.loads(stdout)
     assert rep["executor"]["kind"] == "scheduler" and rep["executor"]["workers"] == 2
+    # the DEM went through the shared folder (the kill test below runs without one: scattered)
+    assert rep["executor"]["dem"] == "path" and len(list((tmp_path / "shared").glob("dem-*.npy"))) == 1
     assert _same_files(local_run, out) == []
 
 

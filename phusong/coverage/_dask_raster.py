@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
+from phusong.coverage._dask_exec import resolve_terrain
 from phusong.coverage._raster import (
     _ITM_INPUT_BITS,
     _SERIAL,
@@ -111,6 +112,7 @@ def _coarse_tile(ctx: _Ctx, terrain, txs, fh, cmask, sites, wanted) -> dict:
     ``(n_groups, fh rows, fh cols)`` array, and keeps the values of the sites flagged in
     ``wanted`` (those the tile's fine unit runs).
     """
+    terrain = resolve_terrain(terrain)
     r0, r1, c0, c1 = fh
     tile = Grid(ctx.coarse_transform, (r1 - r0, c1 - c0), cmask, (r0, c0))
     best = np.full((ctx.n_groups, r1 - r0, c1 - c0), -np.inf, np.float32)
@@ -140,6 +142,7 @@ def _max_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cbest) -> _Acc:
+    terrain = resolve_terrain(terrain)
     r0, r1, c0, c1 = window
     tile = Grid(ctx.transform, (r1 - r0, c1 - c0), mask, (r0, c0))
     keep_fn = None
