@@ -365,3 +365,33 @@ def test_realism_rasters_on_the_cluster_are_byte_identical(cluster, tmp_path):
         s = src.read(1)
     # co-channel cells 5 km apart: the SINR spans interference-limited to near-noise-limited
     assert np.isfinite(s).sum() > 1000 and np.nanmin(s) < 3.5 and np.nanmax(s) > 20.0
+
+
+def test_tiles_with_nothing_to_compute_are_not_scheduled(cluster, tmp_path):
+    """Two communes on a diagonal: the off-diagonal 256-cell tiles hold no cell of the grid
+    mask. They get no task (the client writes them as nodata) and the rasters still equal the
+    local run's byte for byte."""
+    from phusong.coverage import run_bundle
+    from tests.test_coverage_engine import X0, Y0
+
+    def diagonal():
+        b = _bundle()
+        lon, lat = transform_points([X0, X0 + 4000, X0 + 6000, X0 + 10000],
+                                    [Y0, Y0 - 4000, Y0 - 6000, Y0 - 10000],
+                                    "EPSG:32648", "EPSG:4326")
+        b.layers["communes"]["geometry"] = [box(lon[0], lat[1], lon[1], lat[0]),
+                                            box(lon[2], lat[3], lon[3], lat[2])]
+        return b
+
+    res_m = 10_000 / 512  # 512 × 512 cells: the 256-cell tiles split the grid at 5 km
+    local = run_bundle(diagonal(), tmp_path / "local", resolution_m=res_m, threads=2,
+                       tile_cells=256)
+    rep = run_bundle(diagonal(), tmp_path / "dask", resolution_m=res_m, executor=cluster,
+                     tile_cells=256)
+    assert local["raster"]["shape"] == rep["raster"]["shape"]
+    # the boxes, drawn in UTM and reprojected to the work CRS, span 515 × 512 cells: 3 × 2
+    # tiles; the top-right and bottom-left quadrants and the 3-row sliver under the latter
+    # hold no cell of either commune
+    assert rep["raster"]["shape"] == [515, 512]
+    assert rep["raster"]["tiles"] == 6 and rep["raster"]["tiles_scheduled"] == 3
+    assert _same_files(tmp_path / "local", tmp_path / "dask") == []

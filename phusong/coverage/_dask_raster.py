@@ -6,23 +6,30 @@ The graph mirrors :func:`phusong.coverage._raster.raster_links` unit for unit:
    then by index, and cut into batches of about ``total / (4 × worker threads)`` site-cells
    (a site costs the grid cells of its disk, ``π R² / resolution²``), at most
    :data:`UNIT_SITE_CELLS`: spatially compact, a few units per worker thread.
-2. **Screening** (when the local run screens): one task per batch runs its sites on the coarse
-   grid (:func:`coarse_site`); per batch, one task takes the max of the coarse values of every
-   batch whose windows overlap its own into the reference best over its window.
-3. **Fine units.** For every tile and every batch with sites reaching it, one task runs those
-   sites on the tile (:meth:`Grid.tile`: cell centres from the whole grid's indices, so values
-   equal the whole grid's), screened with its batch's coarse values.
-4. **Reduce.** A tile's units merge pairwise (max, ties to the lowest cell index: any order,
-   any partition gives the same arrays), then one task turns them into the tile's output
-   rasters (:func:`tile_outputs`), which the client writes as they arrive.
+2. **The grid mask per tile.** The grid is cut into receiver tiles (:func:`tile_windows`); a
+   tile with no cell to compute (every cell masked, or no site reaching it) is not scheduled:
+   the client finishes it itself (nodata).
+3. **Screening** (when the local run screens), per tile: for every batch with sites near the
+   tile, one task runs them on the tile's coarse footprint (its coarse cells and a halo of the
+   screening filters' reach, :func:`footprint`, :func:`coarse_site`); their reference-best
+   parts fold, one task after the other, into the tile's reference best.
+4. **Fine units, in chains.** For every batch with sites reaching the tile, one task runs
+   those sites on the tile (:meth:`Grid.tile`: cell centres from the whole grid's indices, so
+   values equal the whole grid's), screened with the batch's coarse values. Each unit adds its
+   sites to a copy of the previous unit's accumulator: a tile's units form
+   ``⌈2 × worker threads / tiles scheduled⌉`` chains, so a worker holds one fold per chain it
+   runs rather than every finished unit (no task changes its inputs: a re-run after a lost
+   worker gives the same bytes).
+5. **Reduce.** A tile's chains merge (max, ties to the lowest cell index: any order, any
+   partition gives the same arrays), then one task turns them into the tile's output rasters
+   (:func:`tile_outputs`), which the client writes as they arrive.
 
-The prepared DEM and the transmitters reach the workers once (:meth:`DaskExecutor.scatter`).
-A fine unit holds one tile's accumulators (2 × ``n_groups × side² × 12`` bytes in a merge);
-the coarse pass is not bounded that way yet: a batch's result keeps every site's coarse window
-(values and reference part) and a reference-best task gathers the results of every batch
-overlapping its own (measured: 2.4–2.9 GiB per worker on a district of the twin at 30 m,
-``benchmarks/bench_dask.py``). The client holds the grid's mask (1 byte per cell) and the
-coarse grid.
+Priorities run a tile's work before the next tile's. The DEM reaches the workers by path
+(a shared folder; or scattered once with ``--scheduler`` and no ``--shared-dir``,
+:mod:`._dask_exec`), the transmitters scattered once. Peak memory per worker follows
+:func:`memory_rule` (bounded by the tile and the batch, not by the grid or the number of
+sites), measured by ``benchmarks/profile_dask_memory.py``. The client holds the grid's mask
+(1 byte per cell) and the coarse grid.
 """
 
 from __future__ import annotations
@@ -137,11 +144,13 @@ def _best_part(part: dict) -> np.ndarray:
 
 
 def _max_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    np.maximum(a, b, out=a)
-    return a
+    return np.maximum(a, b)  # a new array: a task never changes its inputs (re-runs stay exact)
 
 
-def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cbest) -> _Acc:
+def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cbest,
+               prev: _Acc | None = None) -> _Acc:
+    """A batch's sites on one tile, added to a copy of ``prev`` (the chain's fold so far) or
+    to a new accumulator: a chain of units holds one accumulator, whatever its length."""
     terrain = resolve_terrain(terrain)
     r0, r1, c0, c1 = window
     tile = Grid(ctx.transform, (r1 - r0, c1 - c0), mask, (r0, c0))
@@ -149,11 +158,20 @@ def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cb
     if coarse_part is not None:
         keep_fn = _Screen.from_parts(ctx.opts, ctx.group, coarse_part["values"],
                                      _Shifted(cbest, fh[0], fh[2])).keep
-    acc = _new_acc(ctx, tile.shape[0] * tile.shape[1])
+    acc = _new_acc(ctx, tile.shape[0] * tile.shape[1]) if prev is None else _copy(prev)
     for s in sites:
         acc.add(_site_unit(int(s), (txs, terrain, tile, ctx.opts, ctx.step), acc.best, acc.arg,
                            ctx.group, keep_fn, _SERIAL, acc.sinr))
     return acc
+
+
+def _copy(acc: _Acc) -> _Acc:
+    out = _Acc.__new__(_Acc)
+    out.__dict__.update(acc.__dict__)
+    out.best, out.arg = acc.best.copy(), acc.arg.copy()
+    if acc.sinr[0].shape[0] > 0:
+        out.sinr = (acc.sinr[0].copy(), acc.sinr[1], acc.sinr[2].copy())
+    return out
 
 
 def _new_acc(ctx: _Ctx, n_cells: int) -> _Acc:
@@ -162,6 +180,7 @@ def _new_acc(ctx: _Ctx, n_cells: int) -> _Acc:
 
 
 def _merge(a: _Acc, b: _Acc) -> _Acc:
+    a = _copy(a)  # never change an input in place (re-runs stay exact)
     a.merge(b)
     return a
 
@@ -186,39 +205,42 @@ def _finish(ctx: _Ctx, window, mask, acc, kw) -> dict:
 WORKER_BASE_MIB = 450
 
 
-def memory_rule(side: int, n_groups: int, n_keys: int, terrain, txs, opts, grid: Grid,
+def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts, grid: Grid,
                 batch_sites: int, factor: int) -> dict:
-    """The memory a worker needs, MiB, by term: the rule ``peak per worker`` follows.
+    """The memory a worker needs, MiB, by term: the bound its peak resident set should stay
+    under (``benchmarks/profile_dask_memory.py`` measures the peak against it).
 
     * ``base``: the process (:data:`WORKER_BASE_MIB`);
-    * ``dem`` and ``transmitters``: the prepared DEM and the transmitters, once per worker;
-    * ``accumulators``: three tile accumulators (a fold, the unit it folds in, a unit
-      running): ``side² × (n_groups × 12 + n_keys × 8 + n_groups × 4)`` bytes each (best,
-      serving cell; with SINR the co-channel sums and second best);
+    * ``dem`` and ``transmitters``: the prepared DEM (memory-mapped from the shared folder, or
+      scattered) and the transmitters, once per worker;
+    * ``accumulators``: four tile accumulators of ``tile_cells × (n_groups × 12 + n_keys × 8 +
+      n_groups × 4)`` bytes (best, serving cell; with SINR the co-channel sums and second
+      best): a unit running holds its chain's fold and its own copy, and a worker may hold
+      two finished folds waiting for their next unit or merge (chains, not a pool of units);
     * ``site``: one site's working set on a tile: its rays and their slots
       (``2 × ⌈2πR/res⌉ × ⌈R/step⌉ × 8`` bytes for the largest radius) and the per-cell arrays
-      of the tile (``side² × 64`` bytes);
+      of the tile (``tile_cells × 64`` bytes);
     * ``screening``: two batches' coarse values on a tile's footprint
       (``2 × batch_sites × 4 groups × (side/factor + 2·halo)² × 4`` bytes, the largest batch
       meeting a tile) and the tile's reference best (``n_groups × footprint × 4`` bytes).
 
-    So the peak per worker is ``base + dem + transmitters + O(side² × (groups, keys)) +
-    O(batch_sites × side² / factor²)``: bounded by the tile size and the batch size, not by the
-    grid or the number of sites.
+    So the peak per worker is ``base + dem + transmitters + O(tile × (groups, keys)) +
+    O(batch_sites × tile / factor²)``: bounded by the tile and the batch, not by the grid or
+    the number of sites.
     """
     mib = 2.0 ** 20
-    acc = side * side * (n_groups * 12 + (n_keys * 8 + n_groups * 4 if n_keys else 0))
+    acc = tile_cells * (n_groups * 12 + (n_keys * 8 + n_groups * 4 if n_keys else 0))
     r_max = float(np.max(txs.site_radius_m)) if len(txs.site_radius_m) else 0.0
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     rays = 2 * math.ceil(2 * math.pi * r_max / grid.resolution_m) * math.ceil(r_max / step) * 8
     screening = 0.0
     if factor:
         halo = max(int(opts.screen_window) // 2, 1)
-        fp = (side // factor + 1 + 2 * halo) ** 2
+        fp = (math.isqrt(tile_cells) // factor + 1 + 2 * halo) ** 2
         screening = 2 * batch_sites * 4 * fp * 4 + n_groups * fp * 4
     terms = {"base": float(WORKER_BASE_MIB), "dem": terrain.z.nbytes / mib,
-             "transmitters": _nbytes(txs) / mib, "accumulators": 3 * acc / mib,
-             "site": (rays + side * side * 64) / mib, "screening": screening / mib}
+             "transmitters": _nbytes(txs) / mib, "accumulators": 4 * acc / mib,
+             "site": (rays + tile_cells * 64) / mib, "screening": screening / mib}
     terms = {k: round(v, 1) for k, v in terms.items()}
     return {"terms_mib": terms, "per_worker_mib": round(sum(terms.values()), 1),
             "unit_accumulator_mib": round(acc / mib, 1), "batch_sites": int(batch_sites)}
@@ -295,7 +317,8 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     sites = np.flatnonzero(np.bincount(txs.cell_site[txs.usable], minlength=len(txs.site_x)))
     group = np.ascontiguousarray(cell_group, np.int64)
-    batches = site_batches(txs, sites, grid, side, ex.slots())
+    slots = ex.slots()
+    batches = site_batches(txs, sites, grid, side, slots)
     screen = bool(opts.screen_margin_db) and len(sites) > 1
     coarse = coarse_grid(grid, opts) if screen else None
     keys = kw.get("keys")
@@ -311,51 +334,78 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
         halo = max(int(opts.screen_window) // 2, 1)
         cwins = [_windows(coarse, txs, b) for b in batches]
     tiles = tile_windows(grid.shape, side)
-    finals, every, max_sites = [], [], 0
-    for i, win in enumerate(tiles):
+    # the grid mask per tile: a tile with no cell to compute (all masked, or reached by no
+    # site) is not scheduled; the client finishes it (nodata) itself
+    live, reaches = [], {}
+    for i, (r0, r1, c0, c1) in enumerate(tiles):
+        if grid.mask[r0:r1, c0:c1].any():
+            reach = [b[_overlaps(bw, tiles[i])] for b, bw in zip(batches, fine_wins,
+                                                                  strict=True)]
+            if any(len(f) for f in reach):
+                live.append(i)
+                reaches[i] = reach
+    # fine units of a tile fold in chains (each unit adds its batch to a copy of the fold
+    # so far): a chain holds one accumulator; enough chains per tile to keep every worker
+    # thread busy when the tiles are few
+    n_chains = max(1, math.ceil(2 * slots / max(1, len(live))))
+    finals, final_tile, every, max_sites = [], [], [], 0
+    for i in live:
+        win = tiles[i]
         prio = 8.0 * (len(tiles) - i)  # a tile's work before the next tile's: bounded memory
         r0, r1, c0, c1 = win
         mask = np.ascontiguousarray(grid.mask[r0:r1, c0:c1])
         units = []
-        if mask.any():
-            reach = [b[_overlaps(bw, win)] for b, bw in zip(batches, fine_wins, strict=True)]
-            cparts = [None] * len(batches)
-            fh = cbest = None
-            if screen:
-                fh = footprint(win, int(opts.screen_factor), halo, coarse.shape)
-                cmask = np.ascontiguousarray(coarse.mask[fh[0]:fh[1], fh[2]:fh[3]])
-                for j, (b, cw) in enumerate(zip(batches, cwins, strict=True)):
-                    near = b[_overlaps(cw, fh) | np.isin(b, reach[j])]
-                    if len(near):
-                        max_sites = max(max_sites, len(near))
-                        cparts[j] = ex.submit(_coarse_tile, ctx_f, terrain_f, txs_f, fh, cmask,
-                                              near.astype(np.int64), np.isin(near, reach[j]),
-                                              priority=prio + 1 + _order(j, len(batches)))
-                every += [p for p in cparts if p is not None]
-                bparts = [ex.submit(_best_part, p, priority=prio + 2.5)
-                          for p in cparts if p is not None]
-                every += bparts
-                cbest = _chain(ex, bparts, _max_into, every, prio + 2.5)
-            for j, fine in enumerate(reach):
-                if len(fine):
-                    max_sites = max(max_sites, len(fine))
-                    units.append(ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, mask,
-                                           fine.astype(np.int64), cparts[j], fh, cbest,
-                                           priority=prio + 3 + _order(j, len(batches))))
-        every += units
+        reach = reaches[i]
+        cparts = [None] * len(batches)
+        fh = cbest = None
+        if screen:
+            fh = footprint(win, int(opts.screen_factor), halo, coarse.shape)
+            cmask = np.ascontiguousarray(coarse.mask[fh[0]:fh[1], fh[2]:fh[3]])
+            for j, (b, cw) in enumerate(zip(batches, cwins, strict=True)):
+                near = b[_overlaps(cw, fh) | np.isin(b, reach[j])]
+                if len(near):
+                    max_sites = max(max_sites, len(near))
+                    cparts[j] = ex.submit(_coarse_tile, ctx_f, terrain_f, txs_f, fh, cmask,
+                                          near.astype(np.int64), np.isin(near, reach[j]),
+                                          priority=prio + 1 + _order(j, len(batches)))
+            every += [p for p in cparts if p is not None]
+            bparts = [ex.submit(_best_part, p, priority=prio + 2.5)
+                      for p in cparts if p is not None]
+            every += bparts
+            cbest = _chain(ex, bparts, _max_into, every, prio + 2.5)
+        jobs = [j for j, fine in enumerate(reach) if len(fine)]
+        k = min(n_chains, len(jobs))
+        for c in range(k):  # chain c: the c-th contiguous share of the tile's batches
+            acc = None
+            for j in jobs[c * len(jobs) // k:(c + 1) * len(jobs) // k]:
+                max_sites = max(max_sites, len(reach[j]))
+                acc = ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, mask,
+                                reach[j].astype(np.int64), cparts[j], fh, cbest, acc,
+                                priority=prio + 3 + _order(j, len(batches)))
+                every.append(acc)
+            units.append(acc)
         finals.append(ex.submit(_finish, ctx_f, win, mask,
                                 _chain(ex, units, _merge, every, prio + 4), kw,
                                 priority=prio + 5))
+        final_tile.append(i)
+    empty = _Ctx(grid.transform, opts, step, group, n_groups, None, None, keys, n_keys)
+    for i in sorted(set(range(len(tiles))) - set(live)):
+        r0, r1, c0, c1 = tiles[i]
+        out = _finish(empty, tiles[i], np.ascontiguousarray(grid.mask[r0:r1, c0:c1]), None, kw)
+        out.pop("_stats")
+        yield tiles[i], out
     pts = ray = links = bits = 0
     for i, out in ex.results(finals, "coverage raster (tasks)", watch=every):
         r, p, n, w = out.pop("_stats")
         ray, pts, links, bits = ray + r, pts + p, links + n, bits | w
-        yield tiles[i], out
+        yield tiles[final_tile[i]], out
     stats |= {"sites": int(len(sites)), "ray_points": ray, "points_evaluated": pts,
               "links": links, "grid_cells": int(grid.mask.sum()), "tiles": len(tiles),
-              "tile_side": int(side), "batches": len(batches), "tasks": ex.tasks,
+              "tiles_scheduled": len(live), "tile_side": int(side), "batches": len(batches),
+              "chains_per_tile": n_chains, "tasks": ex.tasks,
               "itm_bits": bits & _ITM_INPUT_BITS}
-    stats["memory_rule"] = memory_rule(side, n_groups, n_keys, terrain, txs, opts, grid,
+    tile_cells = max((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in tiles) if tiles else 0
+    stats["memory_rule"] = memory_rule(tile_cells, n_groups, n_keys, terrain, txs, opts, grid,
                                        max_sites, int(opts.screen_factor) if screen else 0)
     if screen:
         stats |= {"screen_factor": int(opts.screen_factor),
