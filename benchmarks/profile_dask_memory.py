@@ -3,8 +3,10 @@
 Runs :func:`phusong.coverage.run_bundle` on a LocalCluster while a client-side thread asks
 every worker, every ``--every-s`` seconds, for its resident set size (``psutil``) and the bytes
 of the task results it holds, by task kind (the key's prefix: ``_fine_unit``, ``_merge``,
-``_coarse_batch`` …, measured by ``dask.sizeof``). No allocation is traced, so the run keeps
-its speed. Prints one JSON line per sample and a summary line with each kind's peak.
+``_coarse_tile`` …, measured by ``dask.sizeof``). No allocation is traced, so the run keeps
+its speed. Prints one JSON line per sample and a summary line with each kind's peak, every
+worker's peak resident set (``ru_maxrss``, whole process) and the bound the run's
+:func:`phusong.coverage._dask_raster.memory_rule` states, with ``within_bound`` per worker.
 
 Usage: .venv/bin/python benchmarks/profile_dask_memory.py --bundle /tmp/twin
        [--area district:154] [--resolution-m 60] [--workers 1] [--tile-cells 256]
@@ -87,10 +89,15 @@ def main() -> int:
                          tile_cells=args.tile_cells)
         stop.set()
         th.join()
+    rule = rep["raster"]["memory_rule"]
+    peak = rep["executor"]["worker_peak_rss_mb"]
     print(json.dumps({"summary": True, "area": args.area, "resolution_m": args.resolution_m,
                       "workers": args.workers, "raster": {k: rep["raster"].get(k) for k in (
-                          "shape", "tiles", "tile_side", "batches", "tasks", "sites",
-                          "unit_accumulator_mib")},
+                          "shape", "tiles", "tiles_scheduled", "tile_side", "batches",
+                          "chains_per_tile", "tasks", "sites")},
+                      "memory_rule": rule, "worker_peak_rss_mb": peak,
+                      "within_bound": {w: v <= rule["per_worker_mib"] for w, v in peak.items()},
+                      "dem": rep["executor"]["dem"],
                       "wall_s": round(time.perf_counter() - t0, 1), "peaks": peaks}))
     return 0
 
