@@ -12,12 +12,13 @@ local run's. With ``--repeats N`` every figure is min/median/max over the N runs
 ratios pair the i-th dask run with the i-th local run.
 
 **Overhead profile.** Each dask run records dask's task stream: per task kind (``_fine_unit``,
-``_coarse_tile``, ``_merge``, ``_apply_unit`` …) the tasks and the wall seconds spent
-computing them (a worker's first task also loads the numba kernels), and the seconds spent
-moving data between workers. ``in_task_vs_local_cpu`` (wall seconds inside tasks / the local
-run's CPU seconds; on a loaded machine wall exceeds CPU) shows how much of the CPU overhead is
-work the partition adds (coarse halos, rays walked again per tile, accumulator copies) rather
-than dask's own costs (start-up, serialisation, the scheduler, outside any task).
+``_coarse_tile``, ``_merge``, ``_apply_unit`` …) the tasks, the wall seconds spent computing
+them and their thread CPU seconds (distributed's own metrics; a worker's first task also loads
+the numba kernels), and the seconds spent moving data between workers.
+``in_task_cpu_vs_local`` (CPU seconds inside tasks / the local run's CPU seconds) is the work
+the partition adds (coarse halos, rays walked again per tile, accumulator copies);
+``outside_tasks_cpu_s`` (client + workers CPU not inside any task) is what dask itself costs
+(process start-up and imports, serialisation, the scheduler's and workers' event loops).
 
 Areas: ``province`` (the whole twin) and ``district:CODE`` (the communes of one district of the
 twin, with the sites within 25 km of it: the 30 m run of the whole twin, ≈ 5 M cells, is too
@@ -93,9 +94,16 @@ def child(args) -> None:
                         k["tasks"] += 1
                     elif ss["action"] == "transfer":
                         transfer += ss["stop"] - ss["start"]
+            # CPU seconds inside tasks, per task kind, from the workers' own metrics
+            cpu: dict = {}
+            for dig in ex.client.run(_task_cpu).values():
+                for n, v in dig.items():
+                    cpu[n] = cpu.get(n, 0.0) + v
             rep["task_stream"] = {"kinds": {n: {"tasks": v["tasks"],
-                                                "compute_s": round(v["compute_s"], 2)}
+                                                "compute_s": round(v["compute_s"], 2),
+                                                "cpu_s": round(cpu.get(n, 0.0), 2)}
                                             for n, v in sorted(kinds.items())},
+                                  "in_task_cpu_s": round(sum(cpu.values()), 2),
                                   "in_task_s": round(sum(v["compute_s"]
                                                          for v in kinds.values()), 2),
                                   "transfer_s": round(transfer, 2)}
@@ -110,6 +118,16 @@ def child(args) -> None:
     rep["cpu_s"] = rep["client_cpu_s"] + sum(rep.get("executor", {}).get("worker_cpu_s",
                                                                           {}).values())
     print(json.dumps(rep, default=str))
+
+
+def _task_cpu(dask_worker) -> dict:
+    """Thread CPU seconds a worker spent inside tasks, by task kind (distributed's metrics)."""
+    out: dict = {}
+    for key, v in dask_worker.digests_total.items():
+        if (isinstance(key, tuple) and len(key) == 5 and key[0] == "execute"
+                and key[3] == "thread-cpu"):
+            out[key[2]] = out.get(key[2], 0.0) + float(v)
+    return out
 
 
 def _run(args, area, res, workers, out) -> dict:
@@ -185,9 +203,12 @@ def main() -> int:
                     line |= {"speedup_vs_local": _mmm([base[0][i] / walls[i]
                                                        for i in range(n)]),
                              "cpu_vs_local": _mmm([cpus[i] / base[2][i] for i in range(n)]),
-                             "in_task_s": _mmm([st["in_task_s"] for st in streams]),
-                             "in_task_vs_local_cpu": _mmm([streams[i]["in_task_s"] / base[2][i]
-                                                           for i in range(n)]),
+                             "in_task_wall_s": _mmm([st["in_task_s"] for st in streams]),
+                             "in_task_cpu_s": _mmm([st["in_task_cpu_s"] for st in streams]),
+                             "in_task_cpu_vs_local": _mmm([streams[i]["in_task_cpu_s"]
+                                                           / base[2][i] for i in range(n)]),
+                             "outside_tasks_cpu_s": _mmm([cpus[i] - streams[i]["in_task_cpu_s"]
+                                                          for i in range(n)]),
                              "transfer_s": _mmm([st["transfer_s"] for st in streams]),
                              "task_kinds": streams[-1]["kinds"],
                              "worker_peak_rss_mb": _mmm(peaks),
