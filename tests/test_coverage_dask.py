@@ -289,6 +289,10 @@ def test_workers_and_scheduler_together_is_a_usage_error(bundle_dir, tmp_path):
     r = CliRunner().invoke(main, ["coverage", str(bundle_dir), "--out", str(tmp_path / "x"),
                                   "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
     assert r.exit_code == 2 and "not both" in r.output
+    r = CliRunner().invoke(main, ["coverage", str(bundle_dir), "--out", str(tmp_path / "x"),
+                                  "--workers", "2", "--shared-dir", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "--shared-dir goes with --scheduler" in r.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "s").exists()
 
 
 def test_scheduler_dying_mid_run_is_one_line_exit_1_and_nothing_written(shell_cluster,
