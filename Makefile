@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean bench
+.PHONY: demo test lint venv clean bench importtime
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 not found as '$(PYTHON)'; run: make PYTHON=/path/to/python3.11 ..."; exit 2; }
@@ -28,6 +28,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@for f in benchmarks/bench_*.py; do echo "# $$f"; $(BIN)/python $$f; done
+
+importtime: $(STAMP)  # per-command import times (python -X importtime) → out/import_times.md
+	$(BIN)/python benchmarks/bench_import_time.py --markdown out/import_times.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

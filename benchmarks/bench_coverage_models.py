@@ -19,6 +19,7 @@ Usage: .venv/bin/python benchmarks/bench_coverage_models.py [--resolution-m 100]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -52,9 +53,8 @@ class _FloorTimer:
     def __enter__(self):
         m = self.mod
         self.saved = (m._PARALLEL, m._SERIAL)
-        m._PARALLEL = m._Kernels(self._wrap(m._PARALLEL.sample), m._PARALLEL.itm,
-                                 m._PARALLEL.links)
-        m._SERIAL = m._Kernels(self._wrap(m._SERIAL.sample), m._SERIAL.itm, m._SERIAL.links)
+        m._PARALLEL = dataclasses.replace(m._PARALLEL, sample=self._wrap(m._PARALLEL.sample))
+        m._SERIAL = dataclasses.replace(m._SERIAL, sample=self._wrap(m._SERIAL.sample))
         return self
 
     def __exit__(self, *exc):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numba
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's phusong, not an editable install elsewhere
 TILE = ROOT.parent / "shared" / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
 LON, LAT, STEP_M = 105.5, 21.3, 90.0
 

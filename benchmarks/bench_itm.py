@@ -42,9 +42,10 @@ import numpy as np
 import rasterio
 from pyproj import Geod
 
-from phusong.coverage.itm import itm_p2p, itm_p2p_batch
-
 ROOT = Path(__file__).resolve().parents[1]
+# this checkout's phusong, not the one a virtual environment has installed (editable installs
+# point at another working tree: run from a branch, this benchmark used to time main's code)
+sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 DEM = SHARED / "data" / "hoabinh" / "dem" / "srtm3_N21E105.tif"
 ORACLE = SHARED / "oracles" / "ntia_itm"
@@ -151,6 +152,8 @@ def patch_itmlogic_rx_index() -> bool:
 
 
 def ntia_worst_error_db() -> float | None:
+    from phusong.coverage.itm import itm_p2p
+
     if not ORACLE.is_dir():
         return None
     with open(ORACLE / "p2p.csv", newline="") as fh:
@@ -169,8 +172,12 @@ def ntia_worst_error_db() -> float | None:
     return float(np.max(np.abs(res.loss_db - col("A__db"))))
 
 
-def time_ours(elev, count, step, freq, repeats: int) -> tuple[float, float, np.ndarray]:
-    """Best-of-``repeats`` wall and CPU seconds of one call over all paths, and the losses."""
+def time_ours(elev, count, step, freq, repeats: int, cpus: list | None = None
+              ) -> tuple[float, float, np.ndarray]:
+    """Best-of-``repeats`` wall and CPU seconds of one call over all paths, and the losses;
+    every repeat's CPU seconds are appended to ``cpus`` when given."""
+    from phusong.coverage.itm import itm_p2p_batch
+
     kw = {"on_error": "flag"}
     itm_p2p_batch(elev[:4], count[:4], step[:4], H_TX_M, H_RX_M, freq[:4], **kw)  # warm up
     wall = cpu = math.inf
@@ -179,8 +186,17 @@ def time_ours(elev, count, step, freq, repeats: int) -> tuple[float, float, np.n
         t0, c0 = time.perf_counter(), time.process_time()
         res = itm_p2p_batch(elev, count, step, H_TX_M, H_RX_M, freq, **kw)
         wall = min(wall, time.perf_counter() - t0)
-        cpu = min(cpu, time.process_time() - c0)
+        c = time.process_time() - c0
+        cpu = min(cpu, c)
+        if cpus is not None:
+            cpus.append(c)
     return wall, cpu, res.loss_db
+
+
+def _spread(values) -> list[float]:
+    """``[min, median, max]`` rounded to 4 significant digits."""
+    v = np.asarray(values, dtype=float)
+    return [float(f"{x:.4g}") for x in (v.min(), np.median(v), v.max())]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=2024)
     args = ap.parse_args(argv)
+    from phusong.coverage.itm import itm_p2p_batch
+
     if not DEM.is_file():
         print(json.dumps({"error": f"DEM not found at {DEM}"}))
         return 2
@@ -201,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     freq = rng.choice(FREQS_MHZ, args.paths)
 
     numba.set_num_threads(1)
-    wall1, cpu1, ours = time_ours(elev, count, step, freq, args.repeats)
+    cpus_ours: list[float] = []
+    wall1, cpu1, ours = time_ours(elev, count, step, freq, args.repeats, cpus_ours)
     threads = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
     wall_n, _, ours_n = time_ours(elev, count, step, freq, args.repeats)
@@ -215,12 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     # best of the same repeats as ours: the machine's speed drifts by tens of per cent
     ref = np.empty(k)
     t_logic_wall = t_logic_cpu = math.inf
+    cpus_logic: list[float] = []
     for _ in range(args.repeats):
         c0, t0 = time.process_time(), time.perf_counter()
         for i in range(k):
             ref[i] = itmlogic_loss(elev[i, : count[i]], float(step[i]), float(freq[i]))
         t_logic_wall = min(t_logic_wall, time.perf_counter() - t0)
-        t_logic_cpu = min(t_logic_cpu, time.process_time() - c0)
+        cpus_logic.append(time.process_time() - c0)
+        t_logic_cpu = min(t_logic_cpu, cpus_logic[-1])
     diff = np.abs(ours[:k] - ref)
     # paths that took qlrpfl's well-within-line-of-sight branch: only there are the horizon
     # distances re-derived from formulas instead of being whole numbers of profile steps
@@ -265,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
         "itmlogic_seconds_all_paths_cpu_extrapolated": round(per_path_logic * args.paths, 2),
         "ours_seconds_per_path_cpu": per_path_ours,
         "speed_ratio_per_path": round(per_path_logic / per_path_ours, 1),
+        # spread: repeat i of ours against repeat i of itmlogic (per path, CPU, one thread)
+        "ours_us_per_path_cpu_min_med_max": _spread(np.array(cpus_ours) / args.paths * 1e6),
+        "itmlogic_us_per_path_cpu_min_med_max": _spread(np.array(cpus_logic) / k * 1e6),
+        "speed_ratio_per_repeat_min_med_max": _spread(
+            (np.array(cpus_logic) / k) / (np.array(cpus_ours) / args.paths)),
         "compared_paths": int(k),
         "median_abs_diff_db": round(float(np.median(diff)), 4),
         "p95_abs_diff_db": round(float(np.percentile(diff, 95)), 4),

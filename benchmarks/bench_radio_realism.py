@@ -1,20 +1,23 @@
-"""Benchmark: the province coverage run with the radio-realism features on vs off (issue 17).
+"""Benchmark: the province coverage run with all radio realism on vs off (issue 17).
 
-Builds the twin (seed 0) in memory, then runs :func:`phusong.coverage.run_bundle` (villages,
-communes and every raster, ITM, screened as by default) in three configurations, interleaved
-``--repeats`` times so that machine load hits all alike:
+Builds the twin (seed 0) in memory — 3-sector sites (2 along valleys) with the ``3gpp-65``
+pattern and tilts, and its generated land cover (:mod:`phusong.twin.landcover`) — then runs
+:func:`phusong.coverage.run_bundle` (villages, communes and every raster, ITM, screened as by
+default) in two configurations, interleaved ``--repeats`` times so that machine load hits both
+alike:
 
-- ``off``: the run as before issue 17 (no land cover, 50 %, no SINR rasters);
-- ``on``: the same omni network with P.2108 clutter from a land cover, ``--reliability-pct``
-  90, SINR and margin rasters (villages always get indoor/SINR columns);
-- ``on_sectors``: as ``on`` with every cell split into 3 sectors (azimuth 0/120/240°,
-  ``3gpp-65`` antenna, 2° mechanical and 4° electrical downtilt), i.e. 3× the cells.
+- ``off``: the run as before issue 17: one omni cell per (site, technology) at the sectors'
+  boresight EIRP, no land cover, 50 %, no SINR rasters;
+- ``on``: the twin as built (every sector with its pattern, azimuth and tilts), P.2108 clutter
+  from its land cover, ``reliability_pct`` 90, SINR and margin rasters, 4G/5G covered only
+  where the SINR also clears its minimum (``require_sinr``).
 
-The land cover is made here for timing only (the twin does not generate one yet): tree cover
-where the DEM slope exceeds 15°, built-up within 300 m of a village, cropland elsewhere.
+Villages always get indoor/SINR columns and every run writes the indoor rasters (both cheap
+by-products of the levels computed anyway).
 
-Prints one JSON line per run (wall seconds, peak RSS) and a summary line with min/median/max
-per configuration and the ratios of medians against ``off``.
+Prints one JSON line per run (wall and CPU seconds of this process, peak RSS) and a summary
+line with min/median/max per configuration and the ratios of medians of ``on`` against
+``off``, wall and CPU.
 
 Usage: .venv/bin/python benchmarks/bench_radio_realism.py [--resolution-m 250] [--repeats 3]
        [--threads 2]
@@ -41,47 +44,14 @@ def _emit(**kw):
     print(json.dumps(kw), flush=True)
 
 
-def _landcover(bundle):
-    """Synthetic WorldCover raster on the twin's DEM grid (see module notes)."""
-    from scipy import ndimage
-
-    from phusong import settings
-    from phusong.bundle import Raster
-    from phusong.coverage._terrain import prepare_terrain
-    from phusong.crs import transform_points
-
-    t = prepare_terrain(bundle.dem)
-    gy, gx = np.gradient(np.nan_to_num(t.z.astype(float)), t.py_m, t.px_m)
-    slope = np.degrees(np.arctan(np.hypot(gx, gy)))
-    lc = np.where(slope > 15.0, 10.0, 40.0)
-    v = bundle.villages
-    x, y = transform_points(v.geometry.x, v.geometry.y, v.crs.to_string(), settings.WORK_CRS)
-    cols = ((np.asarray(x) - t.x0_m) / t.px_m).astype(int)
-    rows = ((t.y0_m - np.asarray(y)) / t.py_m).astype(int)
-    ok = (rows >= 0) & (rows < lc.shape[0]) & (cols >= 0) & (cols < lc.shape[1])
-    seed = np.zeros(lc.shape, bool)
-    seed[rows[ok], cols[ok]] = True
-    near = ndimage.binary_dilation(seed, iterations=max(1, int(300.0 / t.px_m)))
-    lc[near] = 50.0
-    from affine import Affine
-
-    return Raster(lc.astype(np.float32), Affine(t.px_m, 0, t.x0_m, 0, -t.py_m, t.y0_m),
-                  settings.WORK_CRS, "class")
-
-
-def _sectors(cells):
-    import pandas as pd
-
-    parts = []
-    for k, az in enumerate((0.0, 120.0, 240.0)):
-        c = cells.copy()
-        c["cell_id"] = c["cell_id"].astype(str) + f"-s{k}"
-        c["azimuth_deg"] = az
-        c["tilt_deg"] = 2.0
-        c["etilt_deg"] = 4.0
-        c["antenna"] = "3gpp-65"
-        parts.append(c)
-    return pd.concat(parts, ignore_index=True)
+def _omni(cells):
+    """One omni cell per (site, technology): the network as phusong saw it before issue 17."""
+    c = cells.drop_duplicates(["site_id", "tech"]).copy()
+    c["cell_id"] = c["site_id"].astype(str) + "-" + c["tech"].astype(str)
+    for col in ("azimuth_deg", "tilt_deg", "etilt_deg"):
+        c[col] = np.nan
+    c["antenna"] = None
+    return c.reset_index(drop=True)
 
 
 def main() -> int:
@@ -95,49 +65,54 @@ def main() -> int:
     from phusong.bundle import Bundle
     from phusong.coverage import run_bundle
     from phusong.twin import build_twin
+    from phusong.twin.landcover import landcover_shares
 
     t0 = time.perf_counter()
-    base = build_twin(seed=a.seed)
-    lc = _landcover(base)
-    with_lc = Bundle(base.name, dict(base.layers), dict(base.rasters) | {"landcover": lc},
-                     dict(base.provenance), base.boundaries, dict(base.meta))
-    sect = Bundle(base.name, dict(base.layers) | {"cells": _sectors(base.cells)},
-                  dict(with_lc.rasters), dict(base.provenance), base.boundaries,
-                  dict(base.meta))
-    classes, counts = np.unique(lc.array, return_counts=True)
+    twin = build_twin(seed=a.seed)
+    omni = Bundle(twin.name, dict(twin.layers) | {"cells": _omni(twin.cells)},
+                  {"dem": twin.dem}, dict(twin.provenance), twin.boundaries, dict(twin.meta))
+    shares = landcover_shares(twin.rasters["landcover"])
     _emit(bench="realism_setup", seconds=round(time.perf_counter() - t0, 1),
-          cells=len(base.cells), sector_cells=len(sect.cells),
-          landcover_share={str(int(c)): round(float(n / counts.sum()), 3)
-                           for c, n in zip(classes, counts, strict=True)},
+          omni_cells=len(omni.cells), sector_cells=len(twin.cells),
+          landcover_share={str(k): round(v, 3) for k, v in shares.items()},
           resolution_m=a.resolution_m, threads=a.threads)
     configs = {
-        "off": (base, dict(clutter=False, reliability_pct=50.0, sinr=False)),
-        "on": (with_lc, dict(clutter=True, reliability_pct=90.0, sinr=True)),
-        "on_sectors": (sect, dict(clutter=True, reliability_pct=90.0, sinr=True)),
+        "off": (omni, dict(clutter=False, reliability_pct=50.0, sinr=False)),
+        "on": (twin, dict(clutter=True, reliability_pct=90.0, sinr=True, require_sinr=True)),
     }
     with tempfile.TemporaryDirectory() as tmp:
         # JIT warm-up (compilation is not part of any run below)
-        run_bundle(sect, Path(tmp) / "warm", resolution_m=4000.0, threads=a.threads,
-                   clutter=True, reliability_pct=90.0, sinr=True)
+        run_bundle(twin, Path(tmp) / "warm", resolution_m=4000.0, threads=a.threads,
+                   **configs["on"][1])
         secs: dict[str, list[float]] = {k: [] for k in configs}
+        cpu: dict[str, list[float]] = {k: [] for k in configs}
         for rep in range(a.repeats):
             for name, (bundle, kw) in configs.items():
                 out = Path(tmp) / f"{name}{rep}"
                 with PeakRSS() as mem:
-                    t1 = time.perf_counter()
+                    t1, c1 = time.perf_counter(), time.process_time()
                     r = run_bundle(bundle, out, resolution_m=a.resolution_m,
                                    threads=a.threads, **kw)
-                    s = time.perf_counter() - t1
+                    s, c = time.perf_counter() - t1, time.process_time() - c1
                 secs[name].append(s)
+                cpu[name].append(c)
                 _emit(bench="realism_run", config=name, repeat=rep, seconds=round(s, 1),
+                      cpu_seconds=round(c, 1),
                       villages_covered_any=r["villages_covered_any"],
                       raster_covered_pct=r.get("raster_covered_pct"),
                       peak_rss_mb=round(mem.peak_mb, 1))
-    med = {k: statistics.median(v) for k, v in secs.items()}
+    def spread(d):
+        return {k: {"min": round(min(v), 1), "median": round(statistics.median(v), 1),
+                    "max": round(max(v), 1)} for k, v in d.items()}
+
+    def ratio(d):
+        return round(statistics.median(d["on"]) / statistics.median(d["off"]), 2)
+
     _emit(bench="realism_summary", resolution_m=a.resolution_m, threads=a.threads,
-          seconds={k: {"min": round(min(v), 1), "median": round(med[k], 1),
-                       "max": round(max(v), 1)} for k, v in secs.items()},
-          ratio_vs_off={k: round(med[k] / med["off"], 2) for k in secs})
+          seconds=spread(secs), cpu_seconds=spread(cpu),
+          ratio_on_vs_off={"wall": ratio(secs), "cpu": ratio(cpu),
+                           "wall_min_max": [round(min(secs["on"]) / max(secs["off"]), 2),
+                                            round(max(secs["on"]) / min(secs["off"]), 2)]})
     return 0
 
 

@@ -1,8 +1,9 @@
 """Defaults in one place: CRS, radio bands and thresholds, costs, targets.
 
 Every figure here is an engineering assumption or a published target (``FACTS.md`` §2 and §6)
-and is configurable: functions take keyword-only options that default to these values, and a
-scenario TOML may override targets and costs (:func:`load_overrides`).
+and is configurable: these module constants are the *defaults* of the one settings object,
+:class:`phusong.config.Settings`, which a scenario TOML and ``--set key=value`` override
+(:func:`phusong.planning.scenario.load_scenario`); code reads that object, not these names.
 
 Examples
 --------
@@ -15,11 +16,7 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-
-from phusong.errors import DataError, InputFileError
+from dataclasses import dataclass, field
 
 __all__ = [
     "STORE_CRS",
@@ -42,6 +39,8 @@ __all__ = [
     "P1812",
     "Costs",
     "COSTS",
+    "PlanningCosts",
+    "PLANNING_COSTS",
     "Target",
     "TARGETS",
     "PLAN785_BUDGET_VND",
@@ -51,7 +50,6 @@ __all__ = [
     "BANDS_5G_BY_OPERATOR",
     "SWITCH_OFF_YEAR",
     "on_air",
-    "load_overrides",
     "ROAD_CLASSES",
     "ROAD_COST_FACTOR",
     "LOCATION_SIGMA_DB",
@@ -63,6 +61,9 @@ __all__ = [
     "MAX_VOID_BRIDGE_M",
     "DEM_MIN_COMMUNE_SHARE",
     "MAX_RASTER_BYTES",
+    "MILP_REL_GAP",
+    "MILP_NODE_LIMIT",
+    "SITING_RESTARTS",
 ]
 
 #: Storage and exchange CRS (lon, lat order, always).
@@ -148,6 +149,17 @@ DEM_MIN_COMMUNE_SHARE = 0.99
 #: (as float64) is refused before any pixel is read, bytes (2 GiB; Hòa Bình at 30 m is ~40 MB).
 MAX_RASTER_BYTES = 2 * 1024**3
 
+#: Deterministic stopping rules of the siting optimisers (issue 18): the answer depends on the
+#: instance only, never on the machine's speed or load. The exact MILP stops at this relative
+#: gap (HiGHS ``mip_rel_gap``) ...
+MILP_REL_GAP = 1e-7
+#: ... or after this many branch-and-bound nodes (HiGHS ``node_limit``), keeping the best
+#: answer and reporting its certified gap. A wall-clock ``time_limit_s`` is only a guard the
+#: user sets; when it acts, the result says ``stopped_by_time_limit``.
+MILP_NODE_LIMIT = 2000
+#: Seeded perturbation restarts of the swap local search (always all of them).
+SITING_RESTARTS = 8
+
 
 @dataclass(frozen=True)
 class Radio:
@@ -173,6 +185,9 @@ class Radio:
         Maximum attenuation of the sector pattern, dB.
     rs_offset_db : float
         Power per reference signal below total EIRP for 4G/5G (RSRP-equivalent), dB.
+    reliability_pct : float
+        Percentage of locations the levels and covered flags hold for (50 = medians), %
+        (:data:`RELIABILITY_PCT`).
     """
 
     tower_height_m: float = 30.0
@@ -184,6 +199,7 @@ class Radio:
     sector_beamwidth_deg: float = 65.0
     front_to_back_db: float = 25.0
     rs_offset_db: float = 27.8
+    reliability_pct: float = 50.0
 
 
 RADIO = Radio()
@@ -284,6 +300,35 @@ class Costs:
 
 COSTS = Costs()
 
+
+@dataclass(frozen=True)
+class PlanningCosts:
+    """Costs the plan adds to :class:`Costs` (engineering assumptions, VND); a scenario's
+    ``[costs]`` table sets them beside the unit costs.
+
+    Attributes
+    ----------
+    power_line_vnd_per_km : float
+        Medium-voltage line to a new site far from roads, VND per km (≈ 15,000 USD/km).
+    power_free_m : float
+        A new site within this distance of a road is fed from the road's line at no extra
+        cost, m.
+    backhaul_missing_vnd_per_km : float
+        Backhaul priced per km when no road path to the fibre exists (microwave-equivalent),
+        VND per km.
+    sharing_markup : float
+        A new tower shared by every operator costs this fraction more than a single operator's
+        (their radios, power and rent; :mod:`phusong.planning.siting`), fraction.
+    """
+
+    power_line_vnd_per_km: float = 15_000 * USD_VND
+    power_free_m: float = 500.0
+    backhaul_missing_vnd_per_km: float = 10_000 * USD_VND
+    sharing_markup: float = 0.2
+
+
+PLANNING_COSTS = PlanningCosts()
+
 #: Plan 785 budget lines 2022–2025, VND (FACTS §3).
 PLAN785_BUDGET_VND = {"fibre": 45_000e6, "mobile": 440_000e6}
 
@@ -323,59 +368,6 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Overrides:
-    """Settings overridden by a TOML file: radio, costs, thresholds and targets."""
-
-    radio: Radio = RADIO
-    costs: Costs = COSTS
-    thresholds_dbm: dict[str, float] = field(default_factory=lambda: dict(THRESHOLDS_DBM))
-    targets: tuple[Target, ...] = TARGETS
-
-
-def load_overrides(path: str | Path) -> Overrides:
-    """Read ``[radio]``, ``[costs]``, ``[thresholds_dbm]`` and ``[[targets]]`` from a TOML file.
-
-    Parameters
-    ----------
-    path : str or Path
-        TOML file; unknown keys are refused with their name.
-
-    Returns
-    -------
-    Overrides
-        Defaults with the file's values applied.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{p}: no such settings file; check the path")
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: not valid UTF-8 TOML ({exc}); fix the syntax") from None
-    out = Overrides()
-    for section, base in (("radio", RADIO), ("costs", COSTS)):
-        values = doc.get(section, {})
-        unknown = set(values) - set(base.__dataclass_fields__)
-        if unknown:
-            raise DataError(f"{p}: unknown key(s) {sorted(unknown)} in [{section}]")
-        out = replace(out, **{section: replace(base, **values)})
-    if "thresholds_dbm" in doc:
-        th = dict(THRESHOLDS_DBM)
-        for k, v in doc["thresholds_dbm"].items():
-            if k not in TECHS:
-                raise DataError(f"{p}: [thresholds_dbm] key {k!r} is not one of {TECHS}")
-            th[k] = float(v)
-        out = replace(out, thresholds_dbm=th)
-    if "targets" in doc:
-        try:
-            targets = tuple(Target(**t) for t in doc["targets"])
-        except TypeError as exc:
-            raise DataError(f"{p}: bad [[targets]] entry ({exc})") from None
-        out = replace(out, targets=targets)
-    return out
-
-
 #: Road classes of the bundle's roads layer, from main to minor.
 ROAD_CLASSES = ("national", "provincial", "district", "commune", "track")
 #: Multiplier on the aerial fibre cost per km by road class: main roads have poles and
@@ -392,7 +384,7 @@ ROAD_COST_FACTOR: dict[str, float] = {
 
 # ---- radio realism (issue 17) ----------------------------------------------------------------
 #: Default reliability: percentage of locations where the predicted level must be reached.
-RELIABILITY_PCT = 50.0
+RELIABILITY_PCT = RADIO.reliability_pct
 #: Lognormal location variability (shadow fading) σ per environment for the empirical models,
 #: dB: 3GPP TR 38.901 Table 7.4.1-1 (RMa NLOS 8 dB, UMa NLOS 6 dB); suburban and open take
 #: the rural value. Margin at p % of locations: z(p) σ.

@@ -19,7 +19,8 @@ from phusong import settings
 from phusong.bundle import Bundle, Provenance, Raster
 from phusong.crs import transform_points
 
-__all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "DISC_RADIUS_M"]
+__all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "DISC_RADIUS_M",
+           "gaussian_hills_dem"]
 
 _SPLIT = ("04891", "04957")  # two units split by the 2025 crosswalk (share 0.5 each part)
 
@@ -125,18 +126,36 @@ def _dem(facts, rng) -> Raster:
     return Raster(z.astype("float32"), Affine(res, 0, x0, 0, -res, y1), settings.WORK_CRS, "m")
 
 
+def gaussian_hills_dem(rng, side_m: float, px_m: float, x0: float, y0: float, n_hills: int,
+                       spread_m: tuple[float, float], height_m: tuple[float, float]) -> Raster:
+    """A square DEM (EPSG:32648, top-left corner ``x0``, ``y0``) of 250 m plus ``n_hills``
+    elliptical Gaussian hills (half-axes drawn in ``spread_m``, heights in ``height_m``, m)
+    and 3 m of noise, drawn from ``rng`` in a fixed order (the same ``rng`` state gives the
+    same terrain)."""
+    n = int(side_m / px_m)
+    yy, xx = np.mgrid[0:n, 0:n] * px_m
+    z = np.full((n, n), 250.0)
+    for _ in range(n_hills):
+        cx, cy = rng.uniform(0, side_m, 2)
+        sx, sy = rng.uniform(*spread_m, 2)
+        z += rng.uniform(*height_m) * np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
+    z += rng.normal(0, 3, z.shape)
+    return Raster(z.astype(np.float32), Affine(px_m, 0, x0, 0, -px_m, y0), "EPSG:32648", "m")
+
+
 #: Coverage radius per technology of the disc stand-in, m.
 DISC_RADIUS_M = {"2G": 6000.0, "3G": 4000.0, "4G": 3000.0, "5G": 1000.0}
 
 
-def disc_scores(bundle, *, model: str = settings.DEFAULT_MODEL) -> pd.DataFrame:
+def disc_scores(bundle, *, model: str = settings.DEFAULT_MODEL, config=None) -> pd.DataFrame:
     """Disc stand-in for ``score_villages``: covered within ``DISC_RADIUS_M`` of a site with the tech.
 
-    For tests and the benchmark's fallback only (no terrain, no propagation model).
+    For tests and the benchmark's fallback only (no terrain, no propagation model, no
+    reliability: the disc is the same at any percentage).
     """
     from phusong.crs import to_work
 
-    del model
+    del model, config  # a disc: no propagation model, no thresholds, no reliability
     v = to_work(bundle.villages, "villages")
     s = to_work(bundle.sites, "sites").set_index("site_id")
     cells = bundle.cells.merge(s[["operator"]], left_on="site_id", right_index=True)
@@ -159,11 +178,12 @@ def disc_scores(bundle, *, model: str = settings.DEFAULT_MODEL) -> pd.DataFrame:
 
 
 def disc_coverage_matrix(tx: pd.DataFrame, x_m, y_m, dem=None, *,
-                         model: str = settings.DEFAULT_MODEL):
-    """Disc stand-in for ``coverage_matrix`` (receivers × transmitters, bool, CSR)."""
+                         model: str = settings.DEFAULT_MODEL, clutter=None, config=None):
+    """Disc stand-in for ``coverage_matrix`` (receivers × transmitters, bool, CSR; clutter and
+    the config's reliability ignored)."""
     import scipy.sparse as sp
 
-    del dem, model
+    del dem, model, clutter, config
     r = np.array([DISC_RADIUS_M[t] for t in tx["tech"]])
     d = np.hypot(np.asarray(x_m)[:, None] - tx["x_m"].to_numpy()[None],
                  np.asarray(y_m)[:, None] - tx["y_m"].to_numpy()[None])

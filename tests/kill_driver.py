@@ -4,7 +4,9 @@ Usage: ``python tests/kill_driver.py K WATCH COUNT_FILE -- CLI ARGS…``
 
 Every call that creates, writes, renames or removes something under ``WATCH`` (``open`` for
 writing, ``os.replace``/``rename``/``mkdir``/``rmdir``/``unlink``, ``shutil.rmtree``,
-``tempfile.mkdtemp``/``mkstemp``) is an event; just before event ``K`` (1-based) the process
+``tempfile.mkdtemp``/``mkstemp``, the atomic folder exchange of :mod:`phusong.atomic`) is an
+event (with ``KILL_DRIVER_NO_EXCHANGE`` set the exchange is reported unavailable, so the
+two-rename path of other systems runs); just before event ``K`` (1-based) the process
 sends itself SIGKILL — no ``finally`` block, no ``atexit``, like ``kill -9`` or a power cut. With
 ``K`` = 0 nothing is killed and the events (``[kind, path, target]``) are written to
 ``COUNT_FILE`` as JSON at exit.
@@ -52,7 +54,8 @@ def _event(kind: str, path, target=None) -> None:
 def _wrap(fn, kind: str, write_only: bool = False):
     def inner(*a, **kw):
         if a and (not write_only or _writes(a, kw)):
-            _event(kind, a[0], a[1] if kind in ("replace", "rename") and len(a) > 1 else None)
+            _event(kind, a[0], a[1] if kind in ("replace", "rename", "exchange") and len(a) > 1
+                   else None)
         return fn(*a, **kw)
     return inner
 
@@ -83,6 +86,11 @@ def _install() -> None:
     shutil.rmtree = _wrap(shutil.rmtree, "rmtree")
     _real_mkdtemp, _real_mkstemp = tempfile.mkdtemp, tempfile.mkstemp
     tempfile.mkdtemp, tempfile.mkstemp = _mkdtemp, _mkstemp
+    import phusong.atomic as atomic
+
+    if os.environ.get("KILL_DRIVER_NO_EXCHANGE"):  # the two-rename path of other systems
+        atomic._exchange = lambda a, b: False
+    atomic._exchange = _wrap(atomic._exchange, "exchange")
 
 
 if __name__ == "__main__":

@@ -256,3 +256,25 @@ def test_malformed_targets_in_plan_json(tmp_path, targets):
     with pytest.raises(DataError, match=r"plan\.json: scenario\.targets"):
         write_briefing(b, None, plan, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_cover_says_when_a_time_limit_cut_the_plan(tmp_path):
+    """A plan whose time limit cut steps (issue 18): the cover names the limit and the steps
+    and warns that another machine may give another plan; without a cut, no such row."""
+    b = example_bundle()
+    plan = write_example_plan(b, tmp_path / "plan")
+    meta = json.loads((plan / "plan.json").read_text(encoding="utf-8"))
+    meta["time_limit"] = {"time_limit_s": 30.0, "stopped_by_time_limit": True,
+                          "stopped": ["2025 mobile (5G)", "2025 fibre routes"], "seconds": 41.0}
+    (plan / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_briefing(b, None, plan, tmp_path / "out")
+    cover = openpyxl.load_workbook(tmp_path / "out" / "briefing.xlsx").worksheets[0]
+    cells = {r[0].value: r[1].value for r in cover.iter_rows() if r[0].value}
+    row = cells["Dừng do giới hạn thời gian / Stopped by time limit"]
+    assert row.startswith("time_limit_s = 30.0 s: 2025 mobile (5G); 2025 fibre routes")
+    assert "another machine may differ" in row
+    meta["time_limit"]["stopped_by_time_limit"] = False
+    (plan / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_briefing(b, None, plan, tmp_path / "out2")
+    cover = openpyxl.load_workbook(tmp_path / "out2" / "briefing.xlsx").worksheets[0]
+    assert not any("Stopped by time limit" in str(r[0].value) for r in cover.iter_rows())

@@ -32,6 +32,26 @@ def test_build_reports_json(built):
                                            "fibre", "save"}
 
 
+def test_build_writes_the_sector_antenna_and_land_cover(built):
+    """The bundle carries the pattern its cells name (MSI, for operators' tools) and equals
+    the parametric pattern phusong computes with; and its land cover."""
+    import numpy as np
+
+    from phusong.bundle import load_bundle
+    from phusong.coverage.msi import antenna_by_name, read_msi
+
+    out, _ = built
+    b = load_bundle(out)
+    assert set(b.cells.antenna) == {"3gpp-65"} and "landcover" in b.rasters
+    f = read_msi(out / "antennas" / "3gpp-65.msi")
+    p = antenna_by_name("3gpp-65")
+    ang = np.arange(0.0, 360.0, 1.0)
+    # the file holds the cuts at 1° to 0.01 dB (written with 2 decimals: ≤ 0.005 dB off)
+    assert np.allclose(f.horizontal_attenuation_db(ang), p.horizontal_attenuation_db(ang),
+                       atol=0.005 + 1e-9)
+    assert f.gain_dbi == p.gain_dbi
+
+
 def test_stats_json(built):
     out, report = built
     res = CliRunner().invoke(main, ["twin", "stats", str(out), "--json"])

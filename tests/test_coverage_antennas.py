@@ -233,3 +233,54 @@ def test_cli_import_landcover_and_antennas(tmp_path):
         assert r.exit_code == 2, (case, r.output)
         assert r.stderr.count("\n") == 1 and message in r.stderr, (case, r.stderr)
         assert not (tmp_path / "bad").exists(), case
+
+
+def test_cli_site_honours_landcover_and_reliability(tmp_path):
+    """``coverage site --landcover --reliability-pct``: the east half of the disk in trees
+    loses exactly P.2108's loss at 900 MHz, and 90 % of locations costs z(0.9)·σ everywhere."""
+    from phusong.coverage.clutter import WORLDCOVER_CODES, clutter_table
+    from phusong.coverage.reliability import location_margin_db
+    from phusong.raster import read_raster
+
+    b = _bundle()
+    write_raster(b.dem, tmp_path / "dem.tif")
+    # WorldCover in its own CRS (EPSG:4326): trees east of the site, cropland west
+    lon, lat = transform_points([X0 + 5000], [Y0 - 5000], "EPSG:32648", "EPSG:4326")
+    lon0, lat0 = float(lon[0]), float(lat[0])
+    lc = np.full((400, 400), 40.0, np.float32)
+    lc[:, 200:] = 10.0
+    step = 0.0005
+    write_raster(Raster(lc, Affine(step, 0, lon0 - 200 * step, 0, -step, lat0 + 200 * step),
+                        "EPSG:4326", "class"), tmp_path / "lc.tif")
+    args = ["coverage", "site", "--dem", str(tmp_path / "dem.tif"), "--lon", str(lon0),
+            "--lat", str(lat0), "--height-m", "30", "--freq-mhz", "900", "--eirp-dbm", "57",
+            "--radius-km", "2", "--resolution-m", "100", "--model", "hata", "--json"]
+
+    def run(name, *extra):
+        r = CliRunner().invoke(main, [*args, *extra, "--out", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout), read_raster(tmp_path / name)
+
+    rep0, base = run("a.tif")
+    rep1, clut = run("b.tif", "--landcover", str(tmp_path / "lc.tif"))
+    rep2, rel = run("c.tif", "--reliability-pct", "90")
+    assert rep0["clutter"] is None and rep1["clutter"] and rep0["location_margin_db"] == 0.0
+    d = (base.array - clut.array)[np.isfinite(base.array)]
+    trees = clutter_table([900.0], 1.5)[WORLDCOVER_CODES.index(10), 0]
+    # cropland (open) adds nothing, trees P.2108's 22.6 dB (float32 rasters: 1e-3 dB)
+    assert np.isclose(d, 0.0, atol=1e-3).sum() > 100 and np.isclose(d, trees, atol=1e-3).sum() > 100
+    assert np.isclose(d, 0.0, atol=1e-3).sum() + np.isclose(d, trees, atol=1e-3).sum() == d.size
+    m = location_margin_db(90.0, "rural")
+    assert rep2["location_margin_db"] == pytest.approx(m, abs=1e-12)
+    assert np.allclose((base.array - rel.array)[np.isfinite(base.array)], m, atol=1e-3)
+    for bad, msg in (("100", "between 0 and 100"), ("0", "between 0 and 100")):
+        r = CliRunner().invoke(main, [*args, "--reliability-pct", bad, "--out",
+                                      str(tmp_path / "x.tif")])
+        assert r.exit_code == 2 and msg in r.stderr and r.stderr.count("\n") == 1
+    far = Raster(lc, Affine(step, 0, lon0 + 1.0, 0, -step, lat0 + 200 * step), "EPSG:4326",
+                 "class")
+    write_raster(far, tmp_path / "far.tif")
+    r = CliRunner().invoke(main, [*args, "--landcover", str(tmp_path / "far.tif"), "--out",
+                                  str(tmp_path / "x.tif")])
+    assert r.exit_code == 2 and "does not overlap the site's disk" in r.stderr
+    assert not (tmp_path / "x.tif").exists()

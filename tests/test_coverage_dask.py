@@ -360,7 +360,7 @@ def test_realism_rasters_on_the_cluster_are_byte_identical(cluster, tmp_path):
     names = {p.name for p in (tmp_path / "local").iterdir()}
     for t in ("2G", "4G"):
         assert {f"best_dbm_{t}.tif", f"serving_site_{t}.tif", f"operators_{t}.tif",
-                f"coverage_prob_{t}.tif"} <= names
+                f"coverage_prob_{t}.tif", f"indoor_dbm_{t}.tif"} <= names
     assert {"sinr_db_4G.tif", "margin_db_4G.tif", "unknown.tif"} <= names
     assert "sinr_db_2G.tif" not in names
     assert _same_files(tmp_path / "local", tmp_path / "dask") == []
@@ -399,3 +399,35 @@ def test_tiles_with_nothing_to_compute_are_not_scheduled(cluster, tmp_path):
     assert rep["raster"]["shape"] == [515, 512]
     assert rep["raster"]["tiles"] == 6 and rep["raster"]["tiles_scheduled"] == 3
     assert _same_files(tmp_path / "local", tmp_path / "dask") == []
+
+
+def test_dem_void_flags_fold_through_the_chains(cluster, tmp_path):
+    """A 1 km DEM void hiding the ridge: the cells reached only across it are unknown. On the
+    cluster a tile's units fold in chains (each adds its batch to a copy of the previous
+    fold): the void flags travel with the fold (OR-ed), so unknown.tif and every other raster
+    equal the local run's byte for byte."""
+    import rasterio
+
+    from phusong.coverage import run_bundle
+    from tests.test_hardening import _gap_bundle, _void_dem
+
+    def bundle():
+        b = _gap_bundle()
+        b.rasters["dem"] = _void_dem(20)
+        return b
+
+    kw = {"model": "hata", "resolution_m": 20.0}  # 1050 × 500 cells, the DEM in four tiles
+    local = run_bundle(bundle(), tmp_path / "local", threads=2, **kw)
+    rep = run_bundle(bundle(), tmp_path / "dask", executor=cluster, tile_cells=256, **kw)
+    r = rep["raster"]
+    # the DEM's four tiles run, each as one chain of the two batches (the second unit adds to
+    # a copy of the first's fold); the six tiles off the DEM are written by the client
+    assert (r["tiles"], r["tiles_scheduled"], r["batches"], r["chains_per_tile"]) == (10, 4, 2, 1)
+    assert _same_files(tmp_path / "local", tmp_path / "dask") == []
+    for k in ("cells_unknown", "cells_unknown_off_dem", "cells_unknown_void"):
+        assert r[k] == local["raster"][k]
+    assert r["cells_unknown_void"] > 0 and r["cells_unknown_off_dem"] > 0
+    assert r["cells_void_flagged"] == local["raster"]["cells_void_flagged"] > 0
+    with rasterio.open(tmp_path / "dask" / "unknown.tif") as src:
+        u = src.read(1)
+    assert int((u == 1).sum()) == r["cells_unknown"]

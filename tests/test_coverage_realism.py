@@ -282,8 +282,8 @@ def test_raster_sinr_and_margin_from_the_single_cell_rasters(tmp_path):
     assert expect.min() < 3.5 and expect.max() > 20.0  # ≈ 3 dB on the mid line, high near sites
 
 
-def test_require_sinr_clears_flags_below_the_minimum(monkeypatch):
-    from phusong import settings
+def test_require_sinr_clears_flags_below_the_minimum():
+    from phusong.config import DEFAULT_SETTINGS, apply_sets
     from phusong.coverage import EngineOptions, score_points
 
     dem = _bundle(landcover=False).dem
@@ -293,10 +293,45 @@ def test_require_sinr_clears_flags_below_the_minimum(monkeypatch):
     plain = score_points(tx, *mid, dem, techs=["4G"], opts=opts)
     assert plain.loc[0, "sinr_db_4G"] == pytest.approx(3.0103, abs=0.01)  # noise 40 dB down
     assert plain.loc[0, "covered_4G"] and plain.loc[0, "covered_any"]
-    strict = settings.Interference(sinr_min_db={"4G": 5.0})
-    monkeypatch.setattr(settings, "INTERFERENCE", strict)
-    s = score_points(tx, *mid, dem, techs=["4G"], opts=opts, require_sinr=True)
+    strict = apply_sets(DEFAULT_SETTINGS, ["interference.sinr_min_db.4G=5"])
+    s = score_points(tx, *mid, dem, techs=["4G"], require_sinr=True,
+                     opts=EngineOptions.of(strict, model="fspl", diffraction="none"))
     assert not s.loc[0, "covered_4G"] and not s.loc[0, "covered_4G_Viettel"]
     assert not s.loc[0, "covered_any"] and s.loc[0, "covered_4G_indoor"] == plain.loc[
         0, "covered_4G_indoor"]
     assert s.loc[0, "rx_dbm_4G"] == plain.loc[0, "rx_dbm_4G"]
+
+
+def test_indoor_raster_is_the_best_level_less_the_p2109_loss(tmp_path):
+    """``indoor_dbm_{tech}.tif``: the outdoor best less P.2109's loss at the serving cell's
+    frequency, its covered share in the report; an operator on two bands is named where the
+    raster is a lower bound."""
+    from phusong.coverage.p2109 import building_entry_loss_db
+
+    b = _bundle(landcover=False)
+    rep = run_bundle(b, tmp_path / "a", model="hata", resolution_m=200.0)
+    with rasterio.open(tmp_path / "a" / "best_dbm_2G.tif") as src:
+        best = src.read(1)
+    with rasterio.open(tmp_path / "a" / "indoor_dbm_2G.tif") as src:
+        indoor, unit = src.read(1), src.tags(1)["unit"]
+    ok = np.isfinite(best)
+    bel = float(building_entry_loss_db(0.9475, 50.0, "traditional"))
+    assert unit == "dBm" and 10.0 < bel < 20.0
+    assert np.array_equal(np.isfinite(indoor), ok)
+    np.testing.assert_allclose(indoor[ok], best[ok] - bel, atol=1e-4)  # float32 rasters
+    assert rep["raster_covered_pct"]["2G_indoor"] == 100.0  # 57 dBm over 5 km of flat land
+    # a threshold at the median outdoor level: half the cells covered outdoors, fewer indoors
+    from phusong.config import DEFAULT_SETTINGS, apply_sets
+
+    th = float(np.median(best[ok]))
+    config = apply_sets(DEFAULT_SETTINGS, [f"thresholds_dbm.2G={th!r}"])
+    pct = run_bundle(b, tmp_path / "m", model="hata", resolution_m=200.0,
+                     config=config)["raster_covered_pct"]
+    want = 100.0 * (indoor[ok] >= th).sum() / ok.sum()
+    assert pct["2G_indoor"] == pytest.approx(want, abs=0.005)  # the report rounds to 0.01
+    assert pct["2G_indoor"] < 40.0 < pct["2G"]
+    assert rep["raster_indoor"]["lower_bound_for"] == []
+    two = {"cell_id": ["A", "B"], "site_id": ["SA", "SA"], "tech": ["4G", "4G"],
+           "freq_mhz": [1842.5, 2140.0], "eirp_dbm": [57.0, 57.0]}
+    rep2 = run_bundle(_two_site_bundle(two), tmp_path / "b", model="hata", resolution_m=200.0)
+    assert rep2["raster_indoor"]["lower_bound_for"] == ["4G Viettel"]

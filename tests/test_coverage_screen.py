@@ -17,6 +17,7 @@ from phusong.coverage._raster import grid_over, raster_links
 from phusong.coverage._score import _groups
 from phusong.coverage._terrain import prepare_terrain
 from phusong.errors import ModelError
+from tests._synthetic import gaussian_hills_dem
 
 SIDE_M, PX_M, X0, Y0 = 24_000.0, 90.0, 600_000.0, 2_320_000.0
 
@@ -26,15 +27,7 @@ def province():
     """A 24 km square of hills and valleys, 64 sites of 4 operators (2G omni + 4G 3 sectors),
     a 200 m grid."""
     rng = np.random.default_rng(11)
-    n = int(SIDE_M / PX_M)
-    yy, xx = np.mgrid[0:n, 0:n] * PX_M
-    z = np.full((n, n), 250.0)
-    for _ in range(30):
-        cx, cy = rng.uniform(0, SIDE_M, 2)
-        sx, sy = rng.uniform(800, 4000, 2)
-        z += rng.uniform(100, 600) * np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
-    z += rng.normal(0, 3, z.shape)
-    dem = Raster(z.astype(np.float32), Affine(PX_M, 0, X0, 0, -PX_M, Y0), "EPSG:32648", "m")
+    dem = gaussian_hills_dem(rng, SIDE_M, PX_M, X0, Y0, 30, (800, 4000), (100, 600))
     rows = []
     for i in range(64):
         x, y = X0 + rng.uniform(1000, SIDE_M - 1000), Y0 - rng.uniform(1000, SIDE_M - 1000)

@@ -160,3 +160,35 @@ def test_unwritable_folder_leaves_nothing(bundle, plan, tmp_path):
         assert list(ro.iterdir()) == []
     finally:
         ro.chmod(0o700)
+
+
+def test_every_format_carries_the_plan_settings(bundle, tmp_path):
+    """The settings a plan was made with (values and where each came from) travel into every
+    export: settings.csv in the zip, GeoPackage dataset metadata, a table beside KML/CSV."""
+    import json
+
+    from phusong.config import DEFAULT_SETTINGS, apply_sets
+
+    plan = write_example_plan(bundle, tmp_path / "plan")
+    meta = json.loads((plan / "plan.json").read_text(encoding="utf-8"))
+    meta["scenario"]["settings"] = apply_sets(DEFAULT_SETTINGS,
+                                              ["thresholds_dbm.4G=-99"]).record()
+    (plan / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    def check(rows):
+        row = {r["key"]: r for r in rows}["thresholds_dbm.4G"]
+        assert float(row["value"]) == -99.0 and row["from"] == "--set" and row["unit"] == "dBm"
+        assert {r["from"] for r in rows} == {"default", "--set"}
+
+    zipped = export_plan(bundle, plan, "shp", tmp_path / "p.zip")
+    z = zipfile.ZipFile(zipped.paths[0])
+    check(list(csv.DictReader(io.StringIO(z.read("settings.csv").decode("utf-8")))))
+    assert "thresholds_dbm.4G = -99.0 dBm (--set)" in z.read("README.txt").decode("utf-8")
+    gpkg = export_plan(bundle, plan, "gpkg", tmp_path / "p.gpkg")
+    check(json.loads(pyogrio.read_info(gpkg.paths[0], layer="communes")[
+        "dataset_metadata"]["PHUSONG_SETTINGS"]))
+    for fmt in ("kml", "csv"):
+        rep = export_plan(bundle, plan, fmt, tmp_path / f"p.{fmt}")
+        assert rep.paths[-1] == tmp_path / "p_settings.csv"
+        check(list(csv.DictReader(io.StringIO(rep.paths[-1].read_text(encoding="utf-8-sig")))))
+        rep.paths[-1].unlink()

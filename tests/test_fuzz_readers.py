@@ -186,9 +186,10 @@ def _scenario(p):
 
 
 def _overrides(p):
-    from phusong.settings import load_overrides
+    # the settings tables of a scenario ([radio], [thresholds_dbm]…): one loader since issue 15
+    from phusong.planning.scenario import load_scenario
 
-    load_overrides(p)
+    load_scenario(p)
 
 
 def _member(seed_fn, member: str):

@@ -177,7 +177,7 @@ def test_bad_demand_is_refused(bundle, inputs):
 
 def test_gaps_cli_writes_tables_and_report(tmp_path, monkeypatch, bundle, inputs):
     cov, fibre = inputs
-    monkeypatch.setattr(deps, "score_villages", lambda b, *, model: cov)
+    monkeypatch.setattr(deps, "score_villages", lambda b, *, model, config: cov)
     monkeypatch.setattr(deps, "fibre_available", lambda b, **kw: fibre)
     save_bundle(bundle, tmp_path / "b")
     out = tmp_path / "gaps"
@@ -335,7 +335,7 @@ def test_switch_off_helper(hand):
 
 def test_gaps_cli_year_line(tmp_path, monkeypatch, bundle, hand):
     cov, fibre, hh, (only2g, _g3g4, only3g, _none) = hand
-    monkeypatch.setattr(deps, "score_villages", lambda b, *, model: cov)
+    monkeypatch.setattr(deps, "score_villages", lambda b, *, model, config: cov)
     monkeypatch.setattr(deps, "fibre_available", lambda b, **kw: fibre)
     save_bundle(bundle, tmp_path / "b")
     args = ["gaps", str(tmp_path / "b"), "--out", str(tmp_path / "g"), "--quiet"]
@@ -355,3 +355,69 @@ def test_gaps_cli_year_line(tmp_path, monkeypatch, bundle, hand):
     for bad in ("1999", "2101", "soon"):
         r = CliRunner().invoke(main, [*args, "--year", bad])
         assert r.exit_code == 2 and "--year" in r.stderr, r.output
+
+
+def test_switch_off_clears_sinr_and_margin_of_a_switched_off_technology(monkeypatch):
+    """score_villages' SINR and best-server margin columns follow their technology off air:
+    a 4G switch-off (a settings override) leaves no 4G SINR or margin behind, and 5G's stay."""
+    from phusong import settings
+    from phusong.bundle import validate
+    from phusong.coverage import score_villages
+    from phusong.planning import switch_off
+    from tests._synthetic import synthetic_bundle
+
+    b = validate(synthetic_bundle(3, 6, seed=2))
+    cov = score_villages(b, model="hata")
+    sinr = [c for c in cov.columns if c.startswith(("sinr_db_4G", "margin_db_4G"))]
+    assert "sinr_db_4G" in sinr and "margin_db_4G" in sinr
+    # values before (operators without 4G on this fixture have all-NaN columns)
+    assert cov["sinr_db_4G"].notna().any() and cov["margin_db_4G"].notna().any()
+    monkeypatch.setitem(settings.SWITCH_OFF_YEAR, "4G", 2030)
+    out = switch_off(cov, 2030)
+    assert out[sinr].isna().all().all()
+    assert not out.filter(regex="^covered_4G").to_numpy().any()
+    assert np.isneginf(out["rx_dbm_4G_indoor"]).all()
+    five = [c for c in cov.columns if c.startswith(("sinr_db_5G", "margin_db_5G"))]
+    assert "sinr_db_5G" in five
+    pd.testing.assert_frame_equal(out[five], cov[five])
+
+
+def test_2025_layer_divides_a_split_commune_by_where_its_villages_are(bundle, inputs):
+    """With a communes_2025 layer each village of a split commune goes whole to the new unit
+    that holds it; the commune's census follows its villages' households."""
+    import shapely
+
+    from phusong.crs import to_work
+    from phusong.twin.units_2025 import dissolve_2025
+
+    cov, fibre = inputs
+    b = validate(synthetic_bundle(6, 8, seed=3))
+    by_share = compute_gaps(b, cov, fibre=fibre, boundaries="2025")
+    b.layers["communes_2025"] = dissolve_2025(b.communes)
+    g = compute_gaps(b, cov, fibre=fibre, boundaries="2025")
+    vt = g.villages.set_index("village_id")
+    assert (vt["unit_share"] == 1.0).all()
+    polys = to_work(b.communes_2025, "communes_2025").set_index("unit_code").geometry
+    pts = to_work(b.villages, "villages").set_index("village_id").geometry
+    for split, parts in (("04891", ("04828", "04891")), ("04957", ("04924", "04960"))):
+        ids = b.villages.village_id[b.villages.commune_code == split]
+        assert set(vt.loc[ids, "unit_code"]) <= set(parts)
+        for vid in ids:  # whole, to the part that holds it (or the nearest part)
+            d = {u: shapely.distance(pts[vid], polys[u]) for u in parts}
+            assert d[vt.loc[vid, "unit_code"]] == min(d.values())
+    u, v = g.communes.set_index("unit_code"), b.villages.set_index("village_id")
+    # unit 04924 is the part of 04957 alone: its villages are those placed there, whole
+    in_04924 = vt.index[vt.unit_code == "04924"]
+    assert u.loc["04924", "villages"] == len(in_04924)
+    assert u.loc["04924", "households"] == v.loc[in_04924, "households"].sum()
+    # the census of 04957 is divided as its villages are (synthetic census = village sums)
+    assert u.loc["04924", "census_households"] == pytest.approx(
+        v.loc[in_04924, "households"].sum(), rel=1e-12)  # float ratio × census
+    assert u.loc["04924", "households_represented_pct"] == pytest.approx(100.0, rel=1e-12)
+    assert 0 < len(in_04924) < (b.villages.commune_code == "04957").sum()  # really divided
+    # totals are unchanged by the vintage or the way of dividing (float sums: 1e-9 relative)
+    for col in ("households", "population", "villages", "census_households", "centres",
+                "fibre_households", "mobile_4G_population"):
+        assert g.communes[col].sum() == pytest.approx(by_share.communes[col].sum(), rel=1e-9)
+    p, p0 = g.province.iloc[0], by_share.province.iloc[0]
+    assert p["fibre_households_pct"] == pytest.approx(p0["fibre_households_pct"], rel=1e-9)

@@ -142,6 +142,84 @@ def test_long_voids_are_flagged_not_bridged_and_short_ones_reported():
     assert 100.0 <= st["void_bridged_max_m"] <= 250.0
 
 
+def _raster_one_site(dem: Raster, **opts_kw):
+    """S1 (2G, omni, 8 km) of the tiny bundle on a 100 m grid over the whole DEM: best rx,
+    the cells flagged behind a void, and the stats."""
+    from phusong.coverage._engine import TxSet
+    from phusong.coverage._raster import grid_over, raster_links
+
+    b = tiny_bundle()
+    b.layers["cells"] = b.cells[b.cells["cell_id"] == "C2"].reset_index(drop=True)
+    b.rasters["dem"] = dem
+    terrain = prepare_terrain(dem)
+    opts = EngineOptions(model="hata", max_radius_km={"2G": 8.0}, **opts_kw).check()
+    txs = TxSet.from_frame(transmitters(b, terrain=terrain), terrain, opts)
+    grid = grid_over(box(X0, Y0 - 10_000, X0 + 10_000, Y0), 100.0, terrain)
+    extra: dict = {}
+    best, _, st = raster_links(txs, np.zeros(1, np.int64), 1, terrain, grid, opts, extra=extra)
+    xs = X0 + (np.arange(grid.shape[1]) + 0.5) * 100.0
+    return best[0], extra["void"], st, np.broadcast_to(xs, grid.shape), grid.mask
+
+
+def test_raster_cells_behind_a_long_void_get_no_link_and_are_flagged():
+    """Along the raster engine's rays, as on the point engine's paths: a cell whose ray crosses
+    a void longer than MAX_VOID_BRIDGE_M (500 m) gets no link from that site and is flagged,
+    not computed over a straight line through the void (main bridged any length there)."""
+    # the 1000 m void hides the ridge at x = 6.0-6.2 km (columns 111-130: x 5.55-6.55 km)
+    best, void, st, xs, mask = _raster_one_site(_void_dem(20))
+    behind = mask & (xs > X0 + 6600) & (np.hypot(xs - X0 - 2000, 0) < 7000)
+    assert void[behind].any() and st["cells_void_flagged"] == int(void.sum())
+    # S1 at x = 2 km: every flagged cell lies east of the void's start (5.55 km, ± one 100 m
+    # cell for the ray's sampling), and a flagged cell has no link from S1 at all
+    assert (xs[void] > X0 + 5450).all()
+    assert not np.isfinite(best[void]).any()
+    west = mask & (xs < X0 + 5400)
+    assert not void[west].any() and np.isfinite(best[west]).all()
+    # a 200 m void is bridged as before: nothing flagged, the cells behind it get links
+    best_s, void_s, st_s, _, _ = _raster_one_site(_void_dem(4))
+    assert st_s["cells_void_flagged"] == 0 and not void_s.any()
+    assert np.isfinite(best_s[behind]).any()
+    # max_void_m=None bridges any length: the old behaviour, kept as an explicit choice
+    best_n, void_n, _, _, _ = _raster_one_site(_void_dem(20), max_void_m=None)
+    assert not void_n.any() and np.isfinite(best_n[void]).all()
+
+
+def test_raster_unknown_tif_marks_cells_behind_a_long_void(tmp_path):
+    """coverage run: cells reached only across the long void are 1 in unknown.tif, counted in
+    coverage.json, and left out of raster_covered_pct's denominator (unknown, not uncovered);
+    a cell another site covers stays known."""
+    import rasterio
+
+    from phusong.coverage import run_bundle
+
+    b = _gap_bundle()
+    b.layers["cells"] = b.cells[b.cells["site_id"] == "S1"].reset_index(drop=True)
+    b.rasters["dem"] = _void_dem(20)
+    rep = run_bundle(b, tmp_path / "long", model="hata", resolution_m=250.0)
+    r = rep["raster"]
+    assert r["cells_unknown_void"] > 0 and r["max_void_m"] == settings.MAX_VOID_BRIDGE_M
+    assert r["cells_unknown"] == r["cells_unknown_off_dem"] + r["cells_unknown_void"]
+    with rasterio.open(tmp_path / "long" / "unknown.tif") as f:
+        unk = f.read(1)
+        xs = f.transform.c + (np.arange(f.width) + 0.5) * f.transform.a
+    assert int(unk.sum()) == r["cells_unknown"]
+    # inside the DEM (x < 10 km) the unknown cells all lie behind the void (x > 5.45 km)
+    on_dem = np.broadcast_to(xs < X0 + 10_000, unk.shape)
+    assert (np.broadcast_to(xs, unk.shape)[(unk == 1) & on_dem] > X0 + 5450).all()
+    assert ((unk == 1) & on_dem).sum() == r["cells_unknown_void"]
+    with rasterio.open(tmp_path / "long" / "best_dbm_2G.tif") as f:
+        dbm = f.read(1)
+    assert np.isnan(dbm[(unk == 1) & on_dem]).all()  # no link computed through the void
+    known = int(rep["raster"]["grid_cells"]) - r["cells_unknown_void"]
+    cov = int((dbm >= settings.THRESHOLDS_DBM["2G"]).sum())
+    # percentage over known cells; 0.01: the report rounds to 2 decimals
+    assert rep["raster_covered_pct"]["2G"] == pytest.approx(100 * cov / known, abs=0.01)
+    # both sites: S2 (east of the void) covers many of those cells, which are then known
+    b.layers["cells"] = tiny_bundle().cells
+    rep2 = run_bundle(b, tmp_path / "both", model="hata", resolution_m=250.0)
+    assert rep2["raster"]["cells_unknown_void"] < r["cells_unknown_void"]
+
+
 def test_village_behind_flagged_void_is_unknown_not_uncovered():
     # one site, one village 7 km east across a 1 km void: no path, so unknown
     b = tiny_bundle()

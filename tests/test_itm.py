@@ -359,6 +359,12 @@ def test_interdecile_gathers_the_tails_exactly(p10):
     shapes = [rng.normal(0, 25, n), rng.standard_t(1.5, n) * 10, np.abs(rng.normal(0, 25, n)),
               np.round(rng.normal(0, 3, n)), np.r_[np.zeros(n - 3), 500.0, 500.0, -400.0],
               np.zeros(n), np.linspace(0, 1, n) ** 8 * 300]
+    # skewed both ways, mixtures and plateaus: the tail thresholds land on every rung of the
+    # coarse grid and of the narrowing grid (counted in the tail), ties included
+    for _ in range(40):
+        mix = rng.exponential(rng.uniform(1, 60), n) * rng.choice([-1.0, 1.0])
+        mix[rng.random(n) < rng.uniform(0, 0.5)] = rng.normal(0, rng.uniform(0.1, 40))
+        shapes.append(np.round(mix, int(rng.integers(0, 3))))
     for z in shapes:
         buf = np.empty(DELTA_H_BUFFER)
         buf[:n] = 300.0 + z

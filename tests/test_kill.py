@@ -28,8 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "kill_driver.py"
 
 
-def _drive(k: int, watch: Path, args: list, count_file: Path) -> subprocess.CompletedProcess:
+def _drive(k: int, watch: Path, args: list, count_file: Path,
+           exchange: bool = True) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if not exchange:
+        env["KILL_DRIVER_NO_EXCHANGE"] = "1"
     return subprocess.run([sys.executable, str(DRIVER), str(k), str(watch), str(count_file),
                            "--", *[str(a) for a in args]], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -54,8 +57,8 @@ def small(tmp_path_factory) -> Path:
 
     d = tmp_path_factory.mktemp("kill")
     save_bundle(build_twin(seed=0, districts=["154"], model="hata"), d / "bundle")
-    (d / "scenario.toml").write_text('name = "kill test"\nyears = [2025]\nmodel = "hata"\n'
-                                     "time_limit_s = 5\n", encoding="utf-8")
+    (d / "scenario.toml").write_text('name = "kill test"\nyears = [2025]\nmodel = "hata"\n',
+                                     encoding="utf-8")  # no time limit: the same plan each run
     r = CliRunner().invoke(main, ["plan", str(d / "bundle"), "--scenario",
                                   str(d / "scenario.toml"), "--out", str(d / "plan"), "--quiet"])
     assert r.exit_code == 0, r.output
@@ -77,66 +80,122 @@ def _commands(d: Path) -> dict:
 
 def _moments(log: list, out: Path) -> dict[str, int]:
     """1-based event numbers worth a kill: the first, the middle, the old output moved aside
-    and the new one moved into place (when the writer does so)."""
+    (two-rename path), the new one moved into place (rename or atomic exchange) and the event
+    after that (the old output, now hidden, being removed)."""
     target = os.path.realpath(out)
     picks = {"first write": 1, "half-way": max(1, len(log) // 2)}
     for i, (kind, src, dst) in enumerate(log, start=1):
         if kind in ("replace", "rename") and src == target:
             picks["old moved aside"] = i
-        if kind in ("replace", "rename") and dst == target:
+        if kind in ("replace", "rename", "exchange") and dst == target:
             picks["new moved into place"] = i
+            if kind == "exchange" or "old moved aside" in picks:
+                if i < len(log):
+                    picks["after the move"] = i + 1
     return picks
 
 
+def _hidden(work: Path, name: str) -> list[str]:
+    return sorted(p.name for p in work.iterdir() if p.name.startswith(f".{name}."))
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
 @pytest.mark.parametrize("command", ["coverage", "plan", "export", "twin build"])
-def test_sigkill_leaves_previous_output_or_none(small, command, tmp_path):
+def test_sigkill_leaves_previous_output_or_none(small, command, exchange, tmp_path):
+    from phusong.atomic import exchange_supported
+
     make = _commands(small)[command]
     work = tmp_path / "work"
     work.mkdir()
+    if exchange and not exchange_supported(work):
+        pytest.skip(f"{work}: this file system has no atomic exchange (renameat2)")
     suffix = ".zip" if command == "export" else ""
     out = work / f"out{suffix}"
-    first = _drive(0, work, make(out), tmp_path / "fresh.json")
+    first = _drive(0, work, make(out), tmp_path / "fresh.json", exchange)
     assert first.returncode == 0, first.stderr
     # a fresh output killed half-way or just before it is moved into place: nothing at the
     # target (a run is deterministic: the same events in the same order for another name)
     fresh = work / f"fresh{suffix}"
     moments = _moments(json.loads((tmp_path / "fresh.json").read_text()), out)
     for moment in ("half-way", "new moved into place"):
-        r = _drive(moments[moment], work, make(fresh), tmp_path / "x.json")
+        r = _drive(moments[moment], work, make(fresh), tmp_path / "x.json", exchange)
         assert r.returncode == -signal.SIGKILL, (command, moment, r.returncode, r.stderr[-300:])
         assert not fresh.exists(), f"{command}: killed at {moment}, {fresh.name} was left"
-    # overwriting: killed at each moment, the previous output is intact or absent
-    r = _drive(0, work, [*make(out), "--overwrite"], tmp_path / "over.json")
+    assert _hidden(work, fresh.name), "the kills left no temporary folder: nothing was tested"
+    # the next run of the same output removes what the killed ones left
+    r = _drive(0, work, make(fresh), tmp_path / "x.json", exchange)
+    assert r.returncode == 0, r.stderr
+    assert _hidden(work, fresh.name) == [], (command, _hidden(work, fresh.name))
+    # overwriting: killed at each moment, the previous output is intact at its place or (on
+    # the two-rename path, killed between the renames) restored by the next run
+    r = _drive(0, work, [*make(out), "--overwrite"], tmp_path / "over.json", exchange)
     assert r.returncode == 0, r.stderr
     before = _digest(out)
     moments = _moments(json.loads((tmp_path / "over.json").read_text()), out)
     moments.pop("first write")
     assert "new moved into place" in moments, moments
+    if command != "export":  # a folder: exchanged, or moved aside then replaced (a file:
+        assert ("old moved aside" in moments) == (not exchange), moments  # one os.replace)
     for moment, k in moments.items():
-        aside = {p.name for p in work.iterdir() if p.name.startswith(f".{out.name}.old.")}
-        r = _drive(k, work, [*make(out), "--overwrite"], tmp_path / "x.json")
+        r = _drive(k, work, [*make(out), "--overwrite"], tmp_path / "x.json", exchange)
         assert r.returncode == -signal.SIGKILL, (command, moment, r.returncode, r.stderr[-300:])
-        if out.exists():
+        if moment == "after the move":  # the new output is in place, whole
+            assert sorted(_digest(out)) == sorted(before), (command, moment)
+        elif out.exists():
             assert _digest(out) == before, f"{command}: killed at {moment} changed {out.name}"
-        else:  # the previous output had been moved aside: it is whole, restore it
-            assert moment == "new moved into place", (command, moment)
-            # the folder this kill moved the output into (earlier kills may have left empty
-            # ones, created just before they were killed; directory order is the file system's)
-            new = [p for p in work.iterdir()
-                   if p.name.startswith(f".{out.name}.old.") and p.name not in aside]
-            assert len(new) == 1, (command, moment, [p.name for p in new])
-            old = new[0]
-            assert _digest(old) == before
-            os.replace(old, out)
-    # a kill leaves hidden temporary siblings at most, never a visible partial output
+        else:  # two renames, killed between them: the old output waits in a hidden folder
+            assert not exchange and moment == "new moved into place", (command, moment)
+            from phusong.atomic import recover
+
+            assert recover(out), "nothing restored"  # what the next writer does first
+            assert _digest(out) == before, f"{command}: the restored output differs"
+        before = _digest(out)
+    # the next run cleans every hidden leftover of the killed ones; nothing visible is partial
+    r = _drive(0, work, [*make(out), "--overwrite"], tmp_path / "x.json", exchange)
+    assert r.returncode == 0, r.stderr
+    assert _hidden(work, out.name) == [], (command, _hidden(work, out.name))
     visible = sorted(p.name for p in work.iterdir() if not p.name.startswith("."))
-    assert visible == [out.name], visible
+    assert visible == sorted([out.name, fresh.name]), visible
 
 
-def _remove(p: Path) -> None:
-    import shutil
+def test_sigkill_during_a_csv_export_leaves_one_whole_set_of_files(small, tmp_path):
+    """``export --format csv`` writes several files (sites, routes): killed at any file-system
+    event of an overwrite, the files are afterwards all the previous ones or — once the commit
+    journal was in place and the next export has finished it — all the new ones, never a mix.
+    The previous and the new export differ (another CRS), so a mix would show."""
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "plan.csv"
 
-    if p.is_dir():
-        shutil.rmtree(p)
-    elif p.exists():
-        p.unlink()
+    def make(crs):
+        return ["export", small / "bundle", "--plan", small / "plan", "--format", "csv",
+                "--crs", crs, "--out", out, "--overwrite"]
+
+    def files():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(work.iterdir()) if not p.name.startswith(".")}
+
+    assert _drive(0, work, make("EPSG:32648"), tmp_path / "new.json").returncode == 0
+    new = files()
+    assert _drive(0, work, make("EPSG:4326"), tmp_path / "old.json").returncode == 0
+    old = files()
+    assert len(old) >= 2 and set(old) == set(new)
+    # sites and routes differ between the two (a settings table beside them may not)
+    assert sum(old[k] != new[k] for k in old) >= 2, "the two exports must differ"
+    log = json.loads((tmp_path / "new.json").read_text())
+    assert any(kind == "replace" and ".commit." in dst for kind, _, dst in log), log
+    seen = set()
+    for k in range(1, len(log) + 1):
+        r = _drive(k, work, make("EPSG:32648"), tmp_path / "x.json")
+        assert r.returncode == -signal.SIGKILL, (k, r.returncode, r.stderr[-300:])
+        from phusong.atomic import recover
+
+        for name in old:  # what the next export does first
+            recover(work / name)
+        now = files()
+        assert now in (old, new), (k, log[k - 1], now)
+        seen.add("new" if now == new else "old")
+        if now == new:  # put the previous set back for the next kill
+            assert _drive(0, work, make("EPSG:4326"), tmp_path / "x.json").returncode == 0
+        assert not any(p.name.startswith(".") for p in work.iterdir()), sorted(os.listdir(work))
+    assert seen == {"old", "new"}, seen  # kills fell both before and after the commit point

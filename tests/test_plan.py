@@ -221,7 +221,7 @@ def test_disconnected_roads_route_within_reach(bundle, disc):
 
 def test_real_coverage_engine_end_to_end(tmp_path):
     b = validate(synthetic_bundle(5, 6, seed=2))
-    p = make_plan(b, scenario=scenario_from_dict({"model": "hata", "time_limit_s": 5.0}))
+    p = make_plan(b, scenario=scenario_from_dict({"model": "hata"}))
     assert p.years[0]["targets"][0]["value_pct"] >= p.years[0]["targets"][0]["baseline_pct"]
     assert "public-utility BTS" in p.years[0]["solver"]
     p.write(tmp_path / "p")
@@ -328,3 +328,102 @@ def test_carried_over_money_below_the_cheapest_action_is_not_spent(bundle, disc,
         assert any(m["indicator"] == "mobile_4G" and m["binds"][0] == "budget"
                    for m in y30["missed_targets"])
     assert y25["spent_vnd"]["mobile"] == 0.0
+
+
+def test_unknown_villages_are_counted_per_year(bundle, monkeypatch):
+    # issue 18: three villages nothing covers at the start are marked unknown (as off the DEM);
+    # every plan year reports how many are still unknown, and the workbook's year sheet too
+    from phusong.maps._tables import YEAR_HEADERS, years_table
+    from phusong.planning._plan_write import plan_report
+
+    base = disc_scores(bundle)
+    dark = base.index[~base["covered_4G"].to_numpy()][:3]
+    assert len(dark) == 3
+
+    def scores(b, **kw):  # as if these villages were off the DEM: no coverage known
+        s = disc_scores(b, **kw)
+        was = s.index.isin(dark) & ~s["covered_4G"].to_numpy()
+        for c in s.columns:
+            if c.startswith("covered_"):
+                s.loc[was, c] = False
+        s["unknown"] = was
+        return s
+
+    monkeypatch.setattr(deps, "score_villages", scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    p = make_plan(bundle)
+    meta = plan_report(p)
+    v = bundle.villages.set_index("village_id")
+    before = {"villages": 3, "households": float(v.loc[dark, "households"].sum())}
+    assert meta["unknown"]["villages"] == before["villages"]  # at the start, as before
+    for y in p.years:
+        got = y["unknown"]
+        # an unknown village newly covered by a planned site is no longer unknown; the others
+        # stay: counts only fall, never rise, and the households are those of the villages
+        assert 0 <= got["villages"] <= before["villages"], (y["year"], got)
+        assert got["households"] <= before["households"] + 1e-9
+    # the plan's sites do cover some of them here (3 at the start, 2 after 2025, 0 after 2030)
+    assert p.years[-1]["unknown"]["villages"] < before["villages"]
+    t = years_table(meta)
+    assert list(t["unknown_villages"]) == [y["unknown"]["villages"] for y in p.years]
+    from phusong.planning._plan_figures import summary_lines
+
+    lines = [ln for ln in summary_lines(p) if "coverage unknown" in ln]  # the CLI says it too
+    assert len(lines) == sum(1 for y in p.years if y["unknown"]["villages"])
+    assert all(f"{y['unknown']['villages']} villages" in " ".join(lines)
+               for y in p.years if y["unknown"]["villages"])
+    assert {"unknown_villages", "unknown_households", "unknown_population"} <= set(YEAR_HEADERS)
+
+
+# ---- issue 18: one plan-wide time limit; without it, the same plan on any machine ----------
+
+
+def test_a_plan_depends_on_no_clock(bundle, disc, monkeypatch):
+    """Without a time limit every step stops by a rule of the instance (a local optimum, a
+    fixed number of restarts, a gap or node limit): the same plan twice is the same plan.json
+    but for wall times, even when the clock runs 10,000 times fast (main gave every
+    optimisation 10 s and the router's improvement stopped wherever the clock said)."""
+    import time
+
+    from benchmarks.bench_plan_determinism import without_timings as _without_timings
+    from phusong.planning._plan_write import plan_report
+
+    a = plan_report(make_plan(bundle))
+    assert a["time_limit"]["seconds"] > 0
+    assert _without_timings(a["time_limit"]) == {"time_limit_s": None,
+                                                 "stopped_by_time_limit": False, "stopped": []}
+    b = plan_report(make_plan(bundle))
+    assert _without_timings(a) == _without_timings(b)
+    real = time.perf_counter
+    monkeypatch.setattr(time, "perf_counter", lambda: 1e4 * real())  # 1 s reads as 10,000 s
+    c = plan_report(make_plan(bundle))
+    monkeypatch.undo()
+    assert _without_timings(c) == _without_timings(a)
+
+
+def test_a_tiny_time_limit_gives_a_labelled_whole_plan(bundle, disc, tmp_path):
+    """One limit for the whole plan (siting, fibre routes, cost curves): 1 ms is spent before
+    the first optimisation, so every one keeps its first answer (greedy, the router's
+    construction) and says so — a whole plan within the budgets, not a crash."""
+    s = scenario_from_dict({"time_limit_s": 0.001})
+    p = make_plan(bundle, scenario=s)
+    meta = json.loads((p.write(tmp_path / "plan") / "plan.json").read_text(encoding="utf-8"))
+    tl = meta["time_limit"]
+    assert tl["time_limit_s"] == 0.001 and tl["stopped_by_time_limit"] is True
+    stopped = " | ".join(tl["stopped"])
+    for step in ("2025 mobile", "2030 mobile", "backhaul routes", "fibre routes",
+                 "cost curve mobile"):
+        assert step in stopped, (step, stopped)
+    assert any(n.startswith("stopped by time limit (time_limit_s = 0.001 s)")
+               for n in meta["notes"])
+    # the plan took longer than 1 ms (coverage is scored in full) and says so
+    assert tl["seconds"] > 0.001
+    assert any(n.startswith("the plan took") and "not the scoring of coverage" in n
+               for n in meta["notes"])
+    assert meta["scenario"]["time_limit_s"] == 0.001
+    for y in meta["years"]:
+        assert y["spent_vnd"]["mobile"] <= y["budget_vnd"]["mobile"] * (1 + 1e-12)
+        # every year's 5G siting was cut (a step with nothing left to decide may not be)
+        assert y["solver"]["5G"]["stopped_by_time_limit"] is True, y["year"]
+        assert y["solver"]["5G"]["method"] == "greedy"
+    assert [y["year"] for y in meta["years"]] == [2025, 2030]

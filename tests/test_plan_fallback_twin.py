@@ -71,7 +71,7 @@ def twin_with_hamlet():
 
 
 def test_a_hamlet_no_terrestrial_action_reaches_gets_a_costed_fallback(twin_with_hamlet):
-    s = scenario_from_dict({"model": "itm", "time_limit_s": 5.0,
+    s = scenario_from_dict({"model": "itm",
                             "candidates": {"max_new_sites": 0}})
     p = make_plan(twin_with_hamlet, scenario=s)
     v = p.villages.set_index(["year", "village_id"])

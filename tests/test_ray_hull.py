@@ -110,8 +110,8 @@ def test_hull_on_real_srtm3_rays(hoabinh):
     cx = t.x0_m + t.px_m * t.z.shape[1] / 2
     cy = t.y0_m - t.py_m * t.z.shape[0] / 2
     last = np.full(n_rays, n_s - 1, np.int64)
-    rays = sample_rays_serial(t.z, t.x0_m, t.y0_m, t.px_m, t.py_m, cx, cy, step, n_rays, n_s,
-                              last)
+    rays, _ = sample_rays_serial(t.z, t.x0_m, t.y0_m, t.px_m, t.py_m, cx, cy, step, n_rays,
+                                 n_s, last, np.inf)
     assert np.isfinite(rays).all()
     for method in (0, -1):
         a = _direct(rays, step, float(rays[0, 0] + 30.0), 1.5, method)

@@ -37,3 +37,13 @@ def test_single_site_path_loads_no_table_stack():
                    "from phusong.cli._coverage import COMMANDS")
     assert not mods & set(HEAVY), mods & set(HEAVY)
     assert {"numba", "rasterio", "pyproj"} <= mods  # what one site does need
+
+
+def test_checking_options_loads_no_scipy_special():
+    """EngineOptions.check() reads the reliability percentage: no scipy.special for it (its
+    import is ≈ 0.2 s of a one-site run, numpy.f2py included)."""
+    mods = _loaded("import sys\n"
+                   "from phusong.coverage._engine import EngineOptions\n"
+                   "EngineOptions(model='itm', reliability_pct=90.0).check()\n"
+                   "assert 'scipy.special' not in sys.modules, 'scipy.special loaded'")
+    assert "numba" in mods  # the check ran in the child

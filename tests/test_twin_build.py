@@ -84,7 +84,7 @@ def test_other_seed_differs_and_is_equally_calibrated(twin0, twin1):
 def test_layers_provenance_and_meta(twin0):
     assert set(twin0.layers) == set(LAYER_ORDER)
     assert twin0.dem.crs == "EPSG:32648"
-    for name in list(twin0.layers) + ["dem"]:
+    for name in list(twin0.layers) + ["dem", "landcover"]:
         p = twin0.provenance[name]
         assert p.synthetic is True and p.note, name
     assert "99.6 %" in twin0.provenance["sites"].note  # names its calibration target
@@ -123,16 +123,18 @@ def test_same_seed_byte_identical_and_5g_variant(tmp_path):
     pa, pb = save_bundle(a, tmp_path / "a"), save_bundle(b, tmp_path / "b")
     files = sorted(p.name for p in Path(pa).iterdir())
     assert files == sorted(p.name for p in Path(pb).iterdir())
-    assert {"bundle.toml", "layers.gpkg", "dem.tif"} <= set(files)
+    assert {"bundle.toml", "layers.gpkg", "dem.tif", "landcover.tif"} <= set(files)
     for name in files:
         assert (Path(pa) / name).read_bytes() == (Path(pb) / name).read_bytes(), name
     five = a.cells[a.cells.tech == "5G"]
     assert len(five) > 0
-    assert len(a.cells) - len(five) == a.meta["targets"]["bts"]
+    bts = a.cells[a.cells.tech != "5G"].drop_duplicates(["site_id", "tech"])
+    assert len(bts) == a.meta["targets"]["bts"]  # a BTS is a (site, technology), any sectors
     figs = _by_name(twin_stats(a))
     assert figs["villages_5g_pct"]["published"] is None
     assert figs["villages_5g_pct"]["value"] > 0.0
-    assert figs["bts_5g"]["value"] == len(five)
+    assert figs["bts_5g"]["value"] == five.site_id.nunique()
+    assert figs["sector_cells"]["value"] == len(a.cells) - len(five)
 
 
 def test_bad_arguments():

@@ -147,23 +147,43 @@ def test_roads_refuse_wrong_crs(province):
 
 
 @pytest.fixture(scope="module")
-def plan(province):
+def landcover(province):
+    from phusong.twin.landcover import make_landcover
+
+    communes, dem, villages, _ = province
+    return make_landcover(communes, villages, dem, seed=0)
+
+
+@pytest.fixture(scope="module")
+def plan(province, landcover):
     communes, dem, villages, roads = province
     return calibrate_sites(communes, villages, dem, roads, seed=0, n_sites=14, n_bts=26,
-                           targets={"villages_any_mobile_pct": 100.0})
+                           targets={"villages_any_mobile_pct": 100.0}, landcover=landcover)
 
 
 def test_sites_counts_operators_heights(province, plan):
     communes, _, villages, _ = province
     sites, cells = plan.sites, plan.cells
     assert len(sites) == 14 and sites.site_id.is_unique
-    assert len(cells) == 26 and cells.cell_id.is_unique
+    assert cells.cell_id.is_unique
     assert set(cells.tech) <= {"2G", "3G", "4G"}
-    assert cells.groupby(["site_id", "tech"]).size().max() == 1  # one BTS per (site, tech)
+    # a BTS is one (site, technology), with 2 or 3 sectors (rows of cells)
+    per_bts = cells.groupby(["site_id", "tech"]).size()
+    assert len(per_bts) == 26 and per_bts.between(2, 3).all()
     assert set(cells.site_id) == set(sites.site_id)  # every site has a BTS
     assert set(sites.operator) <= set(settings.OPERATORS)
     assert sites.height_m.between(20, 50).all()
-    assert cells.azimuth_deg.isna().all()
+    assert (cells.antenna == "3gpp-65").all() and cells.azimuth_deg.between(0, 360).all()
+    for (_, _), sec in cells.groupby(["site_id", "tech"]):
+        az = np.sort(sec.azimuth_deg.to_numpy())
+        gaps = np.diff(np.r_[az, az[0] + 360.0])
+        # azimuths spread evenly (0.1° rounding): 120° apart, or 180° back to back
+        assert np.allclose(gaps, 360.0 / len(az), atol=0.15)
+    # the sectors of a site are the same panels for every technology
+    assert (cells.groupby("site_id").azimuth_deg.nunique()
+            == cells.groupby(["site_id", "tech"]).size().groupby("site_id").max()).all()
+    total = cells.tilt_deg + cells.etilt_deg
+    assert total.between(1.0, 10.0 + 1e-9).all() and cells.etilt_deg.between(0, 6).all()
     assert (cells.freq_mhz == cells.apply(
         lambda c: settings.BANDS_MHZ[c.tech][c.band], axis=1)).all()
     # ≥ 1 site in every commune, placed inside it
@@ -172,13 +192,14 @@ def test_sites_counts_operators_heights(province, plan):
     assert set(inside.commune_code_right) == set(communes.commune_code)
 
 
-def test_sites_figures_match_the_engine(province, plan):
-    """The calibration's matrix arithmetic equals the coverage engine on the result."""
+def test_sites_figures_match_the_engine(province, plan, landcover):
+    """The calibration's matrix arithmetic (sectors folded into their BTS, the land cover's
+    clutter) equals the coverage engine on the result."""
     from phusong.coverage import score_villages
 
     communes, dem, villages, _ = province
     b = Bundle("t", layers={"villages": villages, "sites": plan.sites, "cells": plan.cells},
-               rasters={"dem": dem})
+               rasters={"dem": dem, "landcover": landcover})
     s = score_villages(b)
     f = plan.figures
     # identical inputs to the engine: exact equality of the village shares
@@ -194,7 +215,9 @@ def test_sites_variant_5g_and_bad_variant(province):
     sites, cells = make_sites(communes, villages, dem, roads, seed=0, n_sites=10, n_bts=20,
                               variant="5g")
     five = cells[cells.tech == "5G"]
-    assert len(five) > 0 and len(cells) - len(five) == 20
+    rest = cells[cells.tech != "5G"]
+    assert len(five) > 0 and len(rest.drop_duplicates(["site_id", "tech"])) == 20
+    assert five.groupby("site_id").size().between(2, 3).all()
     ops = sites.set_index("site_id").loc[five.site_id, "operator"]
     assert set(ops) <= {"Viettel", "VNPT", "MobiFone"}
     assert (five.band == ops.map({"Viettel": "n41", "VNPT": "n78", "MobiFone": "n78"}).values).all()

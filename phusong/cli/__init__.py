@@ -6,7 +6,7 @@ one-line message naming the file, row or field and the fix.
 
 Command modules (one per area, so each area owns its file): ``_data`` (data import/validate),
 ``_twin`` (twin build/stats), ``_coverage``, ``_planning`` (gaps, plan), ``_outputs`` (map,
-export), ``_demo``.
+export), ``_demo``, ``_settings`` (the keys of ``--set``).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from phusong.cli import _coverage, _data, _demo, _outputs, _planning, _twin
+    from phusong.cli import _coverage, _data, _demo, _outputs, _planning, _settings, _twin
 
-    for module in (_data, _twin, _coverage, _planning, _outputs, _demo):
+    for module in (_data, _twin, _coverage, _planning, _outputs, _demo, _settings):
         for cmd in module.COMMANDS:
             main.add_command(cmd)
 

@@ -14,7 +14,7 @@ import click
 from phusong.errors import PhusongError, PhusongWarning
 
 __all__ = ["command_errors", "emit", "progress", "quiet_option", "json_option", "resolve_threads",
-           "threads_option", "to_jsonable"]
+           "threads_option", "to_jsonable", "settings_options", "run_settings"]
 
 quiet_option = click.option("--quiet", is_flag=True, help="Silence progress output.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
@@ -22,6 +22,34 @@ threads_option = click.option(
     "--threads", type=click.IntRange(min=0), default=0, show_default=True,
     help="Worker threads (0 = every core this process may use); results are identical for "
     "any number.")
+
+
+def settings_options(fn):
+    """``--scenario FILE`` and ``--set KEY=VALUE`` (repeatable): the run's settings are the
+    defaults, then the scenario's tables, then each ``--set`` (:func:`run_settings`)."""
+    fn = click.option(
+        "--set", "sets", multiple=True, metavar="KEY=VALUE",
+        help="Override one setting, after --scenario (repeatable), e.g. --set "
+        "thresholds_dbm.4G=-105; `phusong settings` lists the keys, types and units.")(fn)
+    return click.option(
+        "--scenario", "scenario_path", type=click.Path(dir_okay=False), default=None,
+        help="Scenario TOML whose settings tables ([thresholds_dbm], [radio], [costs], "
+        "[[targets]]…) override the defaults.")(fn)
+
+
+def run_settings(scenario_path, sets):
+    """The run's :class:`phusong.config.Settings`: defaults → scenario → ``--set``.
+
+    Without a scenario only :mod:`phusong.config` is imported (the planning package, which
+    reads the rest of a scenario, is not needed to score coverage).
+    """
+    if scenario_path is None:
+        from phusong.config import DEFAULT_SETTINGS, apply_sets
+
+        return apply_sets(DEFAULT_SETTINGS, sets)
+    from phusong.planning.scenario import load_scenario
+
+    return load_scenario(scenario_path, sets).config
 
 
 def to_jsonable(obj):

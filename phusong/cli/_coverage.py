@@ -17,6 +17,8 @@ from phusong.cli._common import (
     progress,
     quiet_option,
     resolve_threads,
+    run_settings,
+    settings_options,
     threads_option,
 )
 
@@ -24,6 +26,13 @@ __all__ = ["COMMANDS", "coverage"]
 
 _MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl", "p1812"])
 _DIFF = click.Choice(["deygout", "bullington", "none"])
+#: ``--reliability-pct`` of ``coverage`` and ``coverage site`` (it sets radio.reliability_pct)
+_reliability_option = click.option(
+    "--reliability-pct", type=float, default=None,
+    help="Percentage of locations the levels and covered flags hold for (ITM's time and "
+    "location %, or the lognormal margin of empirical models); in (0, 100). Default the "
+    f"settings' radio.reliability_pct ({settings.RELIABILITY_PCT:g}); given, it wins over "
+    "--set.")
 
 
 class _BundleOrSite(click.Group):
@@ -52,18 +61,16 @@ class _BundleOrSite(click.Group):
               help="Raster: compute a site only where, on a 4× coarser grid, it came within "
               "this many dB of its operator's best site nearby (default 15; 0 = every site at "
               "every cell, slower).")
-@click.option("--reliability-pct", type=float, default=settings.RELIABILITY_PCT,
-              show_default=True,
-              help="Percentage of locations the levels and covered flags hold for (ITM's "
-              "location %, or the lognormal margin of empirical models); in (0, 100).")
+@_reliability_option
 @click.option("--require-sinr", is_flag=True,
               help="4G/5G count as covered only where the SINR also reaches the settings' "
-              "minimum (settings.INTERFERENCE.sinr_min_db).")
+              "minimum (interference.sinr_min_db.4G/5G).")
 @click.option("--no-sinr", is_flag=True,
               help="Skip the 4G/5G SINR and best-server margin rasters (faster).")
 @click.option("--no-clutter", is_flag=True,
               help="Ignore the bundle's landcover.tif (ITU-R P.2108 terminal clutter).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@settings_options
 @cluster_options
 @json_option
 @quiet_option
@@ -71,13 +78,14 @@ class _BundleOrSite(click.Group):
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
              screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, overwrite,
-             workers, scheduler, shared_dir, as_json, quiet):
+             scenario_path, sets, workers, scheduler, shared_dir, as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
     (villages, households and population covered), best_dbm_/serving_site_/operators_/
-    coverage_prob_{tech}.tif, sinr_db_/margin_db_{4G,5G}.tif and coverage.json. See also:
-    phusong coverage site --help (one site on any DEM).
+    coverage_prob_{tech}.tif, sinr_db_/margin_db_{4G,5G}.tif and coverage.json (with the
+    settings used and where each came from). See also: phusong coverage site --help (one
+    site on any DEM), phusong settings (the keys of --set).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -89,6 +97,8 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
     from phusong.bundle import load_bundle
     from phusong.coverage import run_bundle
 
+    extra = () if reliability_pct is None else (f"radio.reliability_pct={reliability_pct!r}",)
+    config = run_settings(scenario_path, (*sets, *extra))
     bundle = load_bundle(bundle_path)
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
     with open_executor(workers, scheduler, quiet=quiet or as_json,
@@ -98,8 +108,8 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,
                             resolution_m=resolution_m or None, threads=resolve_threads(threads),
                             overwrite=overwrite, progress=advance, clutter=not no_clutter,
-                            reliability_pct=reliability_pct, sinr=not no_sinr,
-                            require_sinr=require_sinr, executor=ex,
+                            sinr=not no_sinr, require_sinr=require_sinr, executor=ex,
+                            config=config,
                             **_cap(itm_profile_cap),
                             **({} if screen_margin_db is None
                                else {"screen_margin_db": screen_margin_db}))
@@ -120,7 +130,9 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
 @click.option("--eirp-dbm", type=float, required=True)
 @click.option("--radius-km", type=float, required=True)
 @click.option("--resolution-m", type=float, required=True)
-@click.option("--rx-height-m", type=float, default=settings.RADIO.rx_height_m, show_default=True)
+@click.option("--rx-height-m", type=float, default=None,
+              help=f"Receiver height, m (default the settings' radio.rx_height_m, "
+              f"{settings.RADIO.rx_height_m:g}).")
 @click.option("--model", type=_MODELS, default=settings.DEFAULT_MODEL, show_default=True)
 @click.option("--diffraction", type=_DIFF, default="bullington", show_default=True)
 @threads_option
@@ -136,23 +148,33 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
               help="Mechanical downtilt, degrees (with --antenna).")
 @click.option("--etilt-deg", type=float, default=None,
               help="Electrical downtilt, degrees (with --antenna; default the file's TILT).")
+@click.option("--landcover", "landcover_path", default=None, type=click.Path(dir_okay=False),
+              help="ESA WorldCover GeoTIFF (any CRS): adds ITU-R P.2108 terminal clutter per "
+              "receiver, as a bundle's landcover.tif does. Default: none.")
+@_reliability_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Output GeoTIFF of received power, dBm (WORK_CRS).")
+@settings_options
 @json_option
 @command_errors
 def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution_m,
          rx_height_m, model, diffraction, threads, itm_profile_cap, antenna_path, azimuth_deg,
-         tilt_deg, etilt_deg, out_path, as_json):
+         tilt_deg, etilt_deg, landcover_path, reliability_pct, out_path, scenario_path, sets,
+         as_json):
     """Predict received power around one site on any DEM (for RF engineers)."""
     from phusong.coverage._site import predict_site, write_site_tif
     from phusong.raster import read_raster
 
+    extra = () if reliability_pct is None else (f"radio.reliability_pct={reliability_pct!r}",)
+    config = run_settings(scenario_path, (*sets, *extra))
     dem = read_raster(dem_path)
+    landcover = None if landcover_path is None else read_raster(landcover_path)
     rx, transform, report = predict_site(
         dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
         rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap),
-        **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg))
+        landcover=landcover, **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg),
+        config=config)
     write_site_tif(out_path, rx, transform)
     report["out"] = str(out_path)
     pl = report["path_loss_db"]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
 import click
 
 from phusong.cli._cluster import open_executor
-from phusong.cli._common import command_errors, emit, json_option, quiet_option, resolve_threads
+from phusong.cli._common import (
+    command_errors,
+    emit,
+    json_option,
+    quiet_option,
+    resolve_threads,
+    settings_options,
+)
 
 COMMANDS: list = []
 
@@ -32,11 +40,12 @@ def _step(name: str, quiet: bool):
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Run coverage and the plan's candidate matrices on a local dask cluster of "
               "this many worker processes (same outputs; needs phusong[dask]).")
+@settings_options
 @quiet_option
 @json_option
 @command_errors
 def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
-         workers: int | None, quiet: bool, as_json: bool) -> None:
+         workers: int | None, scenario_path, sets, quiet: bool, as_json: bool) -> None:
     """Build the synthetic Hòa Bình, then coverage → gaps → plan → map, exports, briefing pack.
 
     Everything is written into OUT (replacing what an earlier demo wrote there); the list of
@@ -44,9 +53,12 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
     """
     from phusong.bundle import save_bundle
     from phusong.errors import OutputError
+    from phusong.planning import load_scenario
     from phusong.twin import build_twin
+    from phusong.twin.build import antenna_files
 
     t_all = time.perf_counter()
+    scenario = load_scenario(scenario_path, sets)  # a bad --set fails before anything is written
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -56,26 +68,30 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
 
     t = _step("building the synthetic province (twin)", quiet)
     bundle = build_twin(seed=seed, variant=variant)
-    save_bundle(bundle, out_dir / "bundle", overwrite=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_bundle(bundle, out_dir / "bundle", overwrite=True, files=antenna_files(tmp))
     seconds["twin"] = time.perf_counter() - t
 
     with open_executor(workers, None, quiet=quiet or as_json) as ex:
-        _rest(bundle, out_dir, lang, resolution_m, ex, quiet, as_json, seconds, t_all)
+        _rest(bundle, out_dir, lang, resolution_m, ex, quiet, as_json, seconds, t_all, scenario)
 
 
-def _rest(bundle, out_dir, lang, resolution_m, ex, quiet, as_json, seconds, t_all) -> None:
-    """Coverage → gaps → plan → outputs (``ex``: a DaskExecutor or None)."""
+def _rest(bundle, out_dir, lang, resolution_m, ex, quiet, as_json, seconds, t_all,
+          scenario) -> None:
+    """Coverage → gaps → plan → outputs (``ex``: a DaskExecutor or None; ``scenario``: the
+    plan's scenario, whose settings every step uses)."""
     from phusong.atomic import atomic_path
     from phusong.coverage import run_bundle, score_villages
     from phusong.maps import build_map, export_plan, save_map, write_briefing
-    from phusong.planning import compute_gaps, fibre_available, load_scenario, make_plan
+    from phusong.planning import compute_gaps, fibre_available, make_plan
     from phusong.twin import twin_stats
 
     t = _step("coverage of every village and the province grid", quiet)
     cov_dir = out_dir / "coverage"
-    village_cov = score_villages(bundle, executor=ex)
+    config = scenario.config
+    village_cov = score_villages(bundle, executor=ex, config=config)
     run_bundle(bundle, cov_dir, resolution_m=resolution_m, threads=resolve_threads(0),
-               overwrite=True, scores=village_cov, executor=ex)
+               overwrite=True, scores=village_cov, executor=ex, config=config)
     seconds["coverage"] = time.perf_counter() - t
 
     t = _step("calibration figures", quiet)
@@ -85,12 +101,11 @@ def _rest(bundle, out_dir, lang, resolution_m, ex, quiet, as_json, seconds, t_al
     seconds["stats"] = time.perf_counter() - t
 
     t = _step("gaps against the 2025/2030 targets", quiet)
-    fibre = fibre_available(bundle)
-    gaps = compute_gaps(bundle, village_cov, fibre=fibre)
+    fibre = fibre_available(bundle, reach_m=scenario.reach_m)
+    gaps = compute_gaps(bundle, village_cov, fibre=fibre, config=config)
     seconds["gaps"] = time.perf_counter() - t
 
     t = _step("plan: public-utility BTS, 5G upgrades, fibre extensions", quiet)
-    scenario = load_scenario(None)
     plan = make_plan(bundle, scenario=scenario, village_cov=village_cov, fibre=fibre,
                      executor=ex)
     plan_dir = plan.write(out_dir / "plan", overwrite=True)

@@ -31,6 +31,25 @@ def _gaps_from(folder: Path | None):
     return tables
 
 
+def _gaps_settings(folder: Path | None):
+    """The settings a gaps folder's ``gaps.json`` records (None without one: the plan's, or
+    the defaults, are used)."""
+    if folder is None or not (folder / "gaps.json").is_file():
+        return None
+    import json
+
+    from phusong.config import from_record
+    from phusong.errors import DataError
+
+    try:
+        doc = json.loads((folder / "gaps.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{folder / 'gaps.json'}: not valid JSON ({exc}); rewrite it with "
+                        "'phusong gaps'") from None
+    rec = doc.get("settings") if isinstance(doc, dict) else None
+    return None if rec is None else from_record(rec, where=str(folder / "gaps.json"))
+
+
 @click.command("map")
 @_bundle_arg
 @click.option("--plan", "plan_dir", type=click.Path(path_type=Path),
@@ -56,7 +75,8 @@ def map_cmd(bundle, plan_dir, gaps_dir, coverage_raster, boundaries, lang, out, 
     check_writable(out, overwrite=overwrite)
     b = load_bundle(bundle)
     m = build_map(b, gaps=_gaps_from(gaps_dir), plan_dir=plan_dir,
-                  coverage_raster=coverage_raster, lang=lang, boundaries=boundaries)
+                  coverage_raster=coverage_raster, lang=lang, boundaries=boundaries,
+                  config=_gaps_settings(gaps_dir))
     path = save_map(m, out, overwrite=overwrite)
     emit({"map": path, "lang": lang, "boundaries": boundaries}, as_json=as_json,
          lines=[f"map: {path}"])

@@ -14,7 +14,15 @@ import click
 
 from phusong import settings
 from phusong.cli._cluster import cluster_options, open_executor
-from phusong.cli._common import command_errors, emit, json_option, progress, quiet_option
+from phusong.cli._common import (
+    command_errors,
+    emit,
+    json_option,
+    progress,
+    quiet_option,
+    run_settings,
+    settings_options,
+)
 
 __all__ = ["COMMANDS", "apply_cmd", "gaps_cmd", "plan_cmd", "plan_group"]
 
@@ -60,26 +68,29 @@ def _switch_off_lines(report: dict) -> list[str]:
 @click.option("--year", type=int, default=None, callback=_check_year,
               help="Report year (31 December), e.g. 2030: count only the techs still on air "
               f"({_ENDS}). Default: every tech as scored.")
+@settings_options
 @json_option
 @quiet_option
 @command_errors
 def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int | None,
-             as_json: bool, quiet: bool) -> None:
-    """Gaps against the targets per village, commune, district and province."""
+             scenario_path, sets, as_json: bool, quiet: bool) -> None:
+    """Gaps against the targets per village, commune, district and province (targets and
+    thresholds from the settings: --scenario, --set; gaps.json records them)."""
     from phusong.bundle import load_bundle
     from phusong.errors import OutputError
     from phusong.planning import _plan_deps as deps
     from phusong.planning.centres import assume_pops
     from phusong.planning.gaps import compute_gaps
 
+    config = run_settings(scenario_path, sets)
     b = assume_pops(load_bundle(bundle))
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: exists and is not a folder; choose another --out")
     with progress("coverage of villages", quiet=quiet):
-        cov = deps.score_villages(b, model=model)
+        cov = deps.score_villages(b, model=model, config=config)
     with progress("fibre reach", quiet=quiet):
         fibre = deps.fibre_available(b)
-    tables = compute_gaps(b, cov, boundaries=boundaries, fibre=fibre, year=year)
+    tables = compute_gaps(b, cov, boundaries=boundaries, fibre=fibre, year=year, config=config)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = tables.write(out_dir)
     report_path = tables.write_report(out_dir / "gaps.json")
@@ -123,13 +134,16 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
               "new|upgrade, tech, operator; optional candidate_id, band, bands, height_m, site_id, "
               "cost_vnd), offered in the first plan year beside the generated ones.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing plan folder.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override one setting after the scenario (repeatable), e.g. --set "
+              "costs.new_site_vnd=4e9; `phusong settings` lists the keys.")
 @cluster_options
 @json_option
 @quiet_option
 @command_errors
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
              infer_feeders: bool, provincial_pop: str | None, candidates_path: Path | None,
-             overwrite: bool, workers: int | None, scheduler: str | None,
+             overwrite: bool, sets, workers: int | None, scheduler: str | None,
              shared_dir: Path | None, as_json: bool,
              quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
@@ -138,7 +152,7 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
     from phusong.planning.plan import make_plan, plan_summary_lines
     from phusong.planning.scenario import load_scenario
 
-    scenario = load_scenario(scenario_path)
+    scenario = load_scenario(scenario_path, sets)
     check_writable(out_dir, overwrite=overwrite)
     b = load_bundle(bundle)
     user = None

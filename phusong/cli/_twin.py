@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def build_cmd(out: Path, seed: int, variant: str, model: str, districts: tuple[s
     from phusong.atomic import check_writable
     from phusong.bundle import save_bundle
     from phusong.twin import build_twin
+    from phusong.twin.build import antenna_files
 
     check_writable(out, overwrite=overwrite)
     t0 = time.perf_counter()
@@ -55,7 +57,8 @@ def build_cmd(out: Path, seed: int, variant: str, model: str, districts: tuple[s
     bundle = build_twin(seed=seed, variant=variant, model=model,
                         districts=list(districts) or None, progress=step)
     step("save")
-    save_bundle(bundle, out, overwrite=overwrite)
+    with tempfile.TemporaryDirectory() as tmp:
+        save_bundle(bundle, out, overwrite=overwrite, files=antenna_files(tmp))
     steps["save"] = round(time.perf_counter() - state["t"], 2)
     cal = bundle.meta["calibration"]
     report = {

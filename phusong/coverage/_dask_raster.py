@@ -161,14 +161,14 @@ def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cb
     acc = _new_acc(ctx, tile.shape[0] * tile.shape[1]) if prev is None else _copy(prev)
     for s in sites:
         acc.add(_site_unit(int(s), (txs, terrain, tile, ctx.opts, ctx.step), acc.best, acc.arg,
-                           ctx.group, keep_fn, _SERIAL, acc.sinr))
+                           ctx.group, keep_fn, _SERIAL, acc.sinr, acc.void))
     return acc
 
 
 def _copy(acc: _Acc) -> _Acc:
     out = _Acc.__new__(_Acc)
     out.__dict__.update(acc.__dict__)
-    out.best, out.arg = acc.best.copy(), acc.arg.copy()
+    out.best, out.arg, out.void = acc.best.copy(), acc.arg.copy(), acc.void.copy()
     if acc.sinr[0].shape[0] > 0:
         out.sinr = (acc.sinr[0].copy(), acc.sinr[1], acc.sinr[2].copy())
     return out
@@ -194,8 +194,8 @@ def _finish(ctx: _Ctx, window, mask, acc, kw) -> dict:
     if acc.sinr[0].shape[0] > 0:
         sinr = (acc.sinr[0].reshape(-1, h, w), acc.sinr[2].reshape(ctx.n_groups, h, w))
     out = tile_outputs(acc.best.reshape(ctx.n_groups, h, w), acc.arg.reshape(ctx.n_groups, h, w),
-                       mask, opts=ctx.opts, sinr=sinr, **kw)
-    out["_stats"] = (acc.ray_points, acc.points, acc.links, acc.bits)
+                       mask, opts=ctx.opts, sinr=sinr, void=acc.void.reshape(h, w), **kw)
+    out["_stats"] = (acc.ray_points, acc.points, acc.links, acc.bits, int(acc.void.sum()))
     return out
 
 
@@ -213,9 +213,9 @@ def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts,
     * ``base``: the process (:data:`WORKER_BASE_MIB`);
     * ``dem`` and ``transmitters``: the prepared DEM (memory-mapped from the shared folder, or
       scattered) and the transmitters, once per worker;
-    * ``accumulators``: four tile accumulators of ``tile_cells × (n_groups × 12 + n_keys × 8 +
-      n_groups × 4)`` bytes (best, serving cell; with SINR the co-channel sums and second
-      best): a unit running holds its chain's fold and its own copy, and a worker may hold
+    * ``accumulators``: four tile accumulators of ``tile_cells × (n_groups × 12 + 1 + n_keys × 8 +
+      n_groups × 4)`` bytes (best, serving cell, the DEM-void flag; with SINR the co-channel
+      sums and second best): a unit running holds its chain's fold and its own copy, and a worker may hold
       two finished folds waiting for their next unit or merge (chains, not a pool of units);
     * ``site``: one site's working set on a tile: its rays and their slots
       (``2 × ⌈2πR/res⌉ × ⌈R/step⌉ × 8`` bytes for the largest radius) and the per-cell arrays
@@ -229,7 +229,7 @@ def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts,
     the number of sites.
     """
     mib = 2.0 ** 20
-    acc = tile_cells * (n_groups * 12 + (n_keys * 8 + n_groups * 4 if n_keys else 0))
+    acc = tile_cells * (n_groups * 12 + 1 + (n_keys * 8 + n_groups * 4 if n_keys else 0))
     r_max = float(np.max(txs.site_radius_m)) if len(txs.site_radius_m) else 0.0
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     rays = 2 * math.ceil(2 * math.pi * r_max / grid.resolution_m) * math.ceil(r_max / step) * 8
@@ -394,13 +394,14 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
         out = _finish(empty, tiles[i], np.ascontiguousarray(grid.mask[r0:r1, c0:c1]), None, kw)
         out.pop("_stats")
         yield tiles[i], out
-    pts = ray = links = bits = 0
+    pts = ray = links = bits = void = 0
     for i, out in ex.results(finals, "coverage raster (tasks)", watch=every):
-        r, p, n, w = out.pop("_stats")
-        ray, pts, links, bits = ray + r, pts + p, links + n, bits | w
+        r, p, n, w, v = out.pop("_stats")
+        ray, pts, links, bits, void = ray + r, pts + p, links + n, bits | w, void + v
         yield tiles[final_tile[i]], out
     stats |= {"sites": int(len(sites)), "ray_points": ray, "points_evaluated": pts,
-              "links": links, "grid_cells": int(grid.mask.sum()), "tiles": len(tiles),
+              "links": links, "cells_void_flagged": void, "grid_cells": int(grid.mask.sum()),
+              "tiles": len(tiles),
               "tiles_scheduled": len(live), "tile_side": int(side), "batches": len(batches),
               "chains_per_tile": n_chains, "tasks": ex.tasks,
               "itm_bits": bits & _ITM_INPUT_BITS}

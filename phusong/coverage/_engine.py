@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.coverage._diffraction import path_geometry
 from phusong.coverage._itm_adapter import flat_profiles
 from phusong.coverage._link import (
@@ -89,6 +90,10 @@ class EngineOptions:
     max_void_m : float or None
         Point engine: longest DEM void bridged along a path, m (``settings.MAX_VOID_BRIDGE_M``);
         a path with a longer one is flagged, not interpolated. None bridges any length.
+    config : phusong.config.Settings
+        The run's settings: thresholds, radio (sector pattern, RS offset, tower height),
+        location σ, indoor, interference. Build with :meth:`of` to take the receiver height,
+        k-factor, radii, reliability and P.1812 inputs from it as well.
     """
 
     model: str = settings.DEFAULT_MODEL
@@ -99,7 +104,7 @@ class EngineOptions:
     step_m: float | None = None
     batch_pairs: int = 20_000
     threads: int = 1
-    max_radius_km: dict = field(default_factory=lambda: dict(settings.MAX_RADIUS_KM))
+    max_radius_km: dict = field(default_factory=lambda: dict(DEFAULT_SETTINGS.max_radius_km))
     itm_profile_cap: int | None = ITM_PROFILE_CAP
     screen_margin_db: float | None = SCREEN_MARGIN_DB
     screen_factor: int = SCREEN_FACTOR
@@ -116,10 +121,22 @@ class EngineOptions:
             return 0.0
         from phusong.coverage.reliability import location_margin_db
 
-        return location_margin_db(self.reliability_pct, self.environment)
+        return location_margin_db(self.reliability_pct, self.environment,
+                                  self.config.location_sigma_db)
     #: ITU-R P.1812 inputs the bundle lacks (issue 19)
     p1812: settings.P1812Settings = settings.P1812
     max_void_m: float | None = settings.MAX_VOID_BRIDGE_M
+    config: Settings = DEFAULT_SETTINGS
+
+    @classmethod
+    def of(cls, config: Settings, **kw) -> EngineOptions:
+        """Options whose radio fields (receiver height, k-factor, search radii, reliability,
+        P.1812 inputs) come from ``config`` unless given in ``kw``."""
+        base = {"rx_height_m": config.radio.rx_height_m, "k_factor": config.radio.k_factor,
+                "max_radius_km": dict(config.max_radius_km),
+                "reliability_pct": config.radio.reliability_pct, "p1812": config.p1812}
+        given = {k: v for k, v in kw.items() if not (k in base and v is None)}
+        return cls(**(base | given), config=config)
 
     def check(self) -> EngineOptions:
         """Raise :class:`ModelError` for an unknown model/diffraction or bad sizes."""
@@ -214,7 +231,7 @@ class TxSet:
         codes, uniq = pd.factorize(key, sort=False)
         first = np.unique(codes, return_index=True)[1]
         h = (tx["height_m"] if "height_m" in tx.columns else pd.Series(
-            np.full(len(tx), settings.RADIO.tower_height_m))).to_numpy(float)
+            np.full(len(tx), opts.config.radio.tower_height_m))).to_numpy(float)
         radius = np.array([opts.max_radius_km[t] * 1000.0 for t in tx["tech"]])
         site_radius = np.zeros(len(uniq))
         np.maximum.at(site_radius, codes, radius)
@@ -228,7 +245,7 @@ class TxSet:
             return tx[c].to_numpy(float) if c in tx.columns else np.full(len(tx), np.nan)
 
         return cls(sx, sy, _site_heights(tx, h[first], first, sx, sy, terrain, uniq), site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
-            float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy()),
+            float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy(), opts.config.radio),
             get("azimuth_deg"), get("tilt_deg"), radius,
             terrain.inside(sx, sy)[codes]).with_patterns(tx).with_clutter(opts)
 
@@ -365,7 +382,9 @@ def _unit(ps, pr, ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     bearing = np.degrees(np.arctan2(dx, dy)) % 360.0
     down = np.degrees(np.arctan2((z_tx[rep] + htx[rep]) - (z_rx[rep] + opts.rx_height_m),
                                  dist[rep]))
-    gain = sector_gain_db(bearing, txs.azimuth[cell], down, txs.tilt[cell])
+    gain = sector_gain_db(bearing, txs.azimuth[cell], down, txs.tilt[cell],
+                          beamwidth_deg=opts.config.radio.sector_beamwidth_deg,
+                          front_to_back_db=opts.config.radio.front_to_back_db)
     if txs.pattern is not None:
         _pattern_gain(txs, cell, bearing, down, gain)
     rx_dbm = txs.eirp[cell] - txs.offset[cell] + gain - loss

@@ -48,16 +48,17 @@ ITM_DEFAULTS = dict(polarization=1, epsilon=15.0, sigma=0.005, n0=301.0, climate
                     time_pct=50.0, location_pct=50.0, situation_pct=50.0, mdvar=2)
 
 
-def pilot_offset_db(tech) -> np.ndarray:
-    """Offset from total EIRP to the measured pilot power per technology, dB."""
-    table = {"2G": 0.0, "3G": CPICH_OFFSET_DB, "4G": settings.RADIO.rs_offset_db,
-             "5G": settings.RADIO.rs_offset_db}
+def pilot_offset_db(tech, radio: settings.Radio = settings.RADIO) -> np.ndarray:
+    """Offset from total EIRP to the measured pilot power per technology, dB (4G/5G:
+    ``radio.rs_offset_db``)."""
+    table = {"2G": 0.0, "3G": CPICH_OFFSET_DB, "4G": radio.rs_offset_db,
+             "5G": radio.rs_offset_db}
     return np.array([table[t] for t in np.atleast_1d(tech)], dtype=float)
 
 
 def sector_gain_db(bearing_deg, azimuth_deg, elevation_down_deg=None, tilt_deg=None, *,
-                   beamwidth_deg: float | None = None,
-                   front_to_back_db: float | None = None) -> np.ndarray:
+                   beamwidth_deg: float = settings.RADIO.sector_beamwidth_deg,
+                   front_to_back_db: float = settings.RADIO.front_to_back_db) -> np.ndarray:
     """3GPP sector antenna pattern relative to boresight, dB (≤ 0).
 
     ``A_H(φ) = −min(12 (φ/φ3dB)², A_m)``, ``A_V(θ) = −min(12 ((θ − θtilt)/θ3dB)², SLA_v)``,
@@ -80,8 +81,7 @@ def sector_gain_db(bearing_deg, azimuth_deg, elevation_down_deg=None, tilt_deg=N
     >>> float(sector_gain_db(32.5, 0.0)[0])
     -3.0
     """
-    bw = beamwidth_deg or settings.RADIO.sector_beamwidth_deg
-    am = front_to_back_db or settings.RADIO.front_to_back_db
+    bw, am = float(beamwidth_deg), float(front_to_back_db)
     b = np.atleast_1d(np.asarray(bearing_deg, float))
     az = np.broadcast_to(np.asarray(azimuth_deg, float), b.shape)
     phi = (b - az + 180.0) % 360.0 - 180.0

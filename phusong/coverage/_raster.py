@@ -9,8 +9,10 @@ the site:
 * ITM: the frequency-independent profile analysis (horizons, Δh, effective heights) runs once
   per ray sample on the ray prefix, decimated to ``EngineOptions.itm_profile_cap`` intervals
   when longer; the frequency part once per band; both compiled and parallel over ray samples.
-* empirical models: the diffraction geometry of every ray sample comes from one O(n²) numba
-  pass per ray (:func:`ray_geometry`), the model per band in numpy.
+* empirical models: the diffraction geometry of every ray sample comes from one numba pass
+  per ray (:func:`ray_geometry`: O(n log n) for Bullington and none, O(n²) for Deygout),
+  the model, knife-edge loss and location margin per band and used sample from one compiled
+  pass (:mod:`._empirical_kernel`).
 
 The link budget (sector pattern, EIRP, pilot offset) and the best-server reduction run fused in
 one compiled pass over the grid cells of the site. Sites run one after another, each kernel
@@ -32,8 +34,13 @@ import numba
 import numpy as np
 from affine import Affine
 
-from phusong import settings
-from phusong.coverage._diffraction import ray_geometry
+from phusong.coverage._diffraction import METHODS, ray_geometry
+from phusong.coverage._empirical_kernel import (
+    ENV_CODES,
+    MODEL_CODES,
+    ray_model_losses,
+    ray_model_losses_serial,
+)
 from phusong.coverage._engine import EngineOptions, TxSet
 from phusong.coverage._itm_kernel import validate_inputs
 from phusong.coverage._itm_rays import itm_ray_losses, itm_ray_losses_serial
@@ -116,12 +123,13 @@ def ray_profiles(terrain: Terrain, x_m: float, y_m: float, radius_m: float, step
                  n_rays: int) -> np.ndarray:
     """(n_rays, n_samples) ground heights along bearings ``k·360/n_rays`` from a point, m.
 
-    Voids and samples off the DEM are filled along each ray from the nearest valid samples.
+    Voids and samples off the DEM are filled along each ray from the nearest valid samples,
+    whatever their length (the engine leaves out what lies behind a long one: ``_site_unit``).
     """
     n_s = int(math.ceil(radius_m / step_m)) + 1
     return sample_rays(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
                        float(x_m), float(y_m), float(step_m), int(n_rays), n_s,
-                       np.full(int(n_rays), n_s - 1, np.int64))
+                       np.full(int(n_rays), n_s - 1, np.int64), math.inf)[0]
 
 
 @contextmanager
@@ -152,12 +160,14 @@ class _Kernels:
     sample: object
     itm: object
     links: object
+    emp: object
 
 
-_PARALLEL = _Kernels(sample_rays, itm_ray_losses, site_links)
+_PARALLEL = _Kernels(sample_rays, itm_ray_losses, site_links, ray_model_losses)
 #: The ``sn`` tuple of :func:`site_links` when no SINR is wanted.
 _NO_SINR = (np.zeros((0, 1), np.int64), np.zeros(1, np.int64), np.zeros((0, 1), np.float32))
-_SERIAL = _Kernels(sample_rays_serial, itm_ray_losses_serial, site_links_serial)
+_SERIAL = _Kernels(sample_rays_serial, itm_ray_losses_serial, site_links_serial,
+                   ray_model_losses_serial)
 
 
 def _window(grid: Grid, sx: float, sy: float, R: float) -> tuple[int, int, int, int]:
@@ -172,12 +182,16 @@ def _window(grid: Grid, sx: float, sy: float, R: float) -> tuple[int, int, int, 
     return r0, r1, c0, c1
 
 
-def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_SINR):
+def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_SINR,
+               void=None):
     """Work unit: one site's rays, losses and links, reduced into ``best``/``arg`` in place.
 
     ``keep_fn(s, cells, cell_band_local, n_bands, window)`` may return, per band of the site,
     the grid cells of ``window`` where the band is wanted (screening); None wants all.
-    Returns (ray points, ITM points evaluated, links, ITM warning bits).
+    Grid cells behind a DEM void longer than ``opts.max_void_m`` along their ray get no link
+    from this site (as the point engine leaves such paths out) and are set True in ``void``
+    (flat bool over the grid, when given). Returns (ray points, ITM points evaluated, links,
+    ITM warning bits).
     """
     txs, terrain, grid, opts, step = ctx
     res = grid.resolution_m
@@ -206,8 +220,14 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
         return 0, 0, 0, 0
     if opts.model not in ("itm", "p1812") and opts.diffraction == "deygout":
         last[:] = n_s - 1  # Deygout's ray geometry (O(n²)) walks whole rays
-    rays = kern.sample(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
-                       sx, sy, float(step), int(n_rays), n_s, last)
+    max_void = math.inf if opts.max_void_m is None else float(opts.max_void_m)
+    rays, bad = kern.sample(terrain.z, terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m,
+                            sx, sy, float(step), int(n_rays), n_s, last, max_void)
+    flagged = uj >= bad[uk]  # ray points behind a long void: left out, not bridged
+    if flagged.any():
+        need[:, flagged] = False
+        if void is not None:
+            void[flat[flagged[uop]]] = True
     loss = np.full((len(bands), len(uk)), np.inf)
     bits = 0
     if opts.model == "itm":
@@ -233,24 +253,35 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,
                             min_freq_mhz=float(bands.min()), last=last)
-        rp = uk * n_s + uj
-        for b, f in enumerate(bands):
-            sel = np.flatnonzero(need[b])
-            loss[b, sel] = model_loss_db(
-                opts.model, opts.diffraction, freq_mhz=np.full(len(sel), f),
-                distance_m=np.maximum(uj[sel] * step, 1.0), geometry=geom.reshape(-1, 5)[rp[sel]],
-                tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
-                z_rx_m=rays.ravel()[rp[sel]], environment=opts.environment) + opts.margin_db()
+        _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx)
+        kern.emp(geom, rays, uk, uj, need, bands.astype(float), MODEL_CODES[opts.model],
+                 METHODS[opts.diffraction], ENV_CODES.get(opts.environment, -1), float(step),
+                 htx, float(opts.rx_height_m), float(opts.margin_db()), loss)
     n_eval = int(need.any(axis=0).sum())
     counts = np.zeros(len(flat), np.int64)
     cell_band = np.zeros(len(txs.freq), np.int64)
     cell_band[cells] = cell_band_local
     kern.links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, cells,
                cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
-               float(settings.RADIO.sector_beamwidth_deg),
-               float(settings.RADIO.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
+               float(opts.config.radio.sector_beamwidth_deg),
+               float(opts.config.radio.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
                counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr)
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
+
+
+def _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx) -> None:
+    """The reference model (:func:`model_loss_db`) on one wanted sample per band: its validity
+    warnings and errors depend only on the band and the antenna heights, so the compiled
+    evaluation of the whole band warns and refuses exactly as the reference would."""
+    for b, f in enumerate(bands):
+        sel = np.flatnonzero(need[b])
+        if sel.size == 0:
+            continue
+        k, j = int(uk[sel[0]]), int(uj[sel[0]])
+        model_loss_db(opts.model, opts.diffraction, freq_mhz=np.array([float(f)]),
+                      distance_m=np.array([max(j * step, 1.0)]), geometry=geom[k, j][None],
+                      tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
+                      z_rx_m=np.array([rays[k, j]]), environment=opts.environment)
 
 
 def _antenna_args(txs) -> tuple:
@@ -280,13 +311,15 @@ class _Acc:
         self.best = np.full((n_groups, n_cells), -np.inf, dtype=np.float32)
         self.arg = np.full((n_groups, n_cells), -1, dtype=np.int64)
         self.ray_points = self.points = self.links = self.bits = 0
+        #: cells some site's ray reaches only across a void longer than ``max_void_m``
+        self.void = np.zeros(n_cells, np.bool_)
         self.sinr = _NO_SINR
         if cell_key is not None and n_keys > 0:  # co-channel sums and second best (issue 17)
             self.sinr = (np.zeros((n_keys, n_cells), np.int64), cell_key,
                          np.full((n_groups, n_cells), -np.inf, np.float32))
 
     def __sizeof__(self) -> int:  # what dask's memory manager counts for a held result
-        return int(self.best.nbytes + self.arg.nbytes + self.sinr[0].nbytes
+        return int(self.best.nbytes + self.arg.nbytes + self.void.nbytes + self.sinr[0].nbytes
                    + self.sinr[2].nbytes) + 256
 
     def add(self, unit_result) -> None:
@@ -306,6 +339,7 @@ class _Acc:
                        np.minimum(self.best, other.best), out=self.sinr[2])
         self.best[take] = other.best[take]
         self.arg[take] = other.arg[take]
+        self.void |= other.void
         self.ray_points += other.ray_points
         self.points += other.points
         self.links += other.links
@@ -394,7 +428,8 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
         ctx = (txs, terrain, grid, opts, step)
 
         def work(s, acc, kern):
-            acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern, acc.sinr))
+            acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern, acc.sinr,
+                               acc.void))
 
         keys = None if cell_key is None or extra is None else np.ascontiguousarray(
             cell_key, np.int64)
@@ -404,6 +439,9 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
               "links": acc.links}
     warn_itm_bits(acc.bits, stacklevel=3)
     stats["grid_cells"] = int(grid.mask.sum())
+    stats["cells_void_flagged"] = int(acc.void.sum())
+    if extra is not None:
+        extra["void"] = acc.void.reshape(rows, cols)
     if extra is not None and acc.sinr[0].shape[0] > 0:
         extra["power_sum_q"] = acc.sinr[0].reshape(-1, rows, cols)
         extra["second_dbm"] = acc.sinr[2].reshape(n_groups, rows, cols)

@@ -69,24 +69,34 @@ def fill_voids_before(row, prev, j, v):
 
 
 @njit(**_JIT)
-def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out):
+def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out, max_void_m, bad):
     """Ray ``k`` of :func:`sample_rays` into ``out[k]``, walked until sample ``last`` (and on
-    to the next valid sample if it is void, so samples ``≤ last`` equal the full walk's)."""
+    to the next valid sample if it is void, so samples ``≤ last`` equal the full walk's).
+
+    ``bad[k]`` becomes the first sample ending a run of samples without a valid height (voids,
+    off the DEM) longer than ``max_void_m`` (run × ``step``, as the point engine measures it):
+    that sample and every one behind it sit behind a void too long to bridge."""
     n_s = out.shape[1]
     ang = k * (2.0 * math.pi / n_rays)
     s, c = math.sin(ang), math.cos(ang)
     prev = -1
     end = n_s
+    run = 0
     for j in range(n_s):
         r = j * step
         v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
         out[k, j] = v
         if math.isfinite(v):
+            run = 0
             fill_voids_before(out[k], prev, j, v)
             prev = j
             if j >= last:
                 end = j + 1
                 break
+        else:
+            run += 1
+            if run * step > max_void_m and j < bad[k]:
+                bad[k] = j
     if prev < 0:
         for j in range(end):
             out[k, j] = 0.0
@@ -96,28 +106,35 @@ def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out):
 
 
 @njit(parallel=True, **_JIT)
-def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last):
-    """(n_rays, n_s) ground heights along bearings ``k 2π / n_rays`` every ``step`` m.
+def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_void_m):
+    """(n_rays, n_s) ground heights along bearings ``k 2π / n_rays`` every ``step`` m, and
+    per ray the first sample behind a void longer than ``max_void_m`` (``n_s``: none).
 
     Voids and samples off the DEM are filled along each ray by linear interpolation between
     the nearest valid samples (constant beyond the last one); an all-void ray is zero. Ray
-    ``k`` is only defined up to sample ``last[k]`` (NaN beyond); rays run in parallel.
+    ``k`` is only defined up to sample ``last[k]`` (NaN beyond); rays run in parallel. A
+    sample at or past ``bad[k]`` has a ground profile bridged across more than ``max_void_m``
+    m of missing heights (use ``inf`` to bridge any length): callers leave it out.
     """
     out = np.full((n_rays, n_s), np.nan)
+    bad = np.full(n_rays, n_s, np.int64)
     for k in prange(n_rays):
         if last[k] >= 0:
-            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out)
-    return out
+            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out, max_void_m,
+                        bad)
+    return out, bad
 
 
 @njit(**_JIT)
-def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last):
+def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_void_m):
     """:func:`sample_rays` on the calling thread only; same results."""
     out = np.full((n_rays, n_s), np.nan)
+    bad = np.full(n_rays, n_s, np.int64)
     for k in range(n_rays):
         if last[k] >= 0:
-            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out)
-    return out
+            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out, max_void_m,
+                        bad)
+    return out, bad
 
 
 @njit(**_JIT)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from phusong import settings
 from phusong.atomic import atomic_dir
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.coverage._engine import (
     ITM_PROFILE_CAP,
     SCREEN_MARGIN_DB,
@@ -77,9 +78,9 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                itm_profile_cap: int | None = ITM_PROFILE_CAP,
                scores: pd.DataFrame | None = None,
                screen_margin_db: float | None = SCREEN_MARGIN_DB,
-               clutter: bool = True, reliability_pct: float = settings.RELIABILITY_PCT,
+               clutter: bool = True, reliability_pct: float | None = None,
                sinr: bool = True, require_sinr: bool = False, executor=None,
-               tile_cells: int | None = None) -> dict:
+               tile_cells: int | None = None, config: Settings = DEFAULT_SETTINGS) -> dict:
     """Score villages, aggregate communes and write coverage rasters of a bundle.
 
     ``scores``, the :func:`score_villages` result of the same bundle and model, saves scoring
@@ -94,7 +95,11 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     best server from its operator's co-channel cells, :mod:`phusong.coverage.interference`)
     and ``margin_db_{tech}.tif`` (best minus second best of the serving operator, dB).
     ``require_sinr`` makes 4G/5G covered only where the SINR also reaches
-    ``settings.INTERFERENCE.sinr_min_db`` (villages, and the raster's covered percentages).
+    ``config.interference.sinr_min_db`` (villages, and the raster's covered percentages).
+    ``config`` (:class:`phusong.config.Settings`) holds the thresholds, radio defaults
+    (``reliability_pct`` when not given), location σ, indoor and interference inputs; its
+    :meth:`~phusong.config.Settings.record` (values and where each came from) is written to
+    ``coverage.json`` under ``settings``.
     ``executor``, a :class:`phusong.coverage.DaskExecutor`, runs villages and raster on
     dask.distributed (site batches × receiver tiles); the files are byte-identical to the
     local run's (``coverage.json`` aside: it reports the executor, seconds and memory).
@@ -104,9 +109,12 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     Writes into ``out_dir`` (atomically): ``villages.csv``, ``communes.csv``,
     ``best_dbm_{tech}.tif`` (best over operators), ``serving_site_{tech}.tif`` (index into
     ``sites.csv``, −1 none), ``operators_{tech}.tif`` (operators covering),
-    ``coverage_prob_{tech}.tif`` and the SINR/margin rasters above, as tiled
+    ``coverage_prob_{tech}.tif``, ``indoor_dbm_{tech}.tif`` (best level indoors, after ITU-R
+    P.2109 building entry loss, dBm) and the SINR/margin rasters above, as tiled
     Cloud-Optimised GeoTIFFs (:mod:`._tiles`), ``unknown.tif``
-    (1: a cell of the communes off the DEM, coverage unknown; 0 elsewhere), ``sites.csv`` and
+    (1: coverage unknown — a cell of the communes off the DEM, or one that a site reaches only
+    across a DEM void longer than ``settings.MAX_VOID_BRIDGE_M`` and that nothing else
+    covers; 0 elsewhere), ``sites.csv`` and
     ``coverage.json`` (the returned report). No rasters when ``resolution_m`` is None.
     """
     t0 = time.perf_counter()
@@ -118,10 +126,10 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     if require_sinr and not sinr and resolution_m:
         raise DataError("require_sinr needs the SINR rasters: drop --no-sinr")
 
-    opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         itm_profile_cap=itm_profile_cap, screen_margin_db=screen_margin_db,
-                         clutter=bundle_clutter(bundle, enabled=clutter),
-                         reliability_pct=reliability_pct).check()
+    opts = EngineOptions.of(config, model=model, diffraction=diffraction, threads=threads,
+                            itm_profile_cap=itm_profile_cap, screen_margin_db=screen_margin_db,
+                            clutter=bundle_clutter(bundle, enabled=clutter),
+                            reliability_pct=reliability_pct).check()
     villages = bundle.villages
     if villages is None or len(villages) == 0:
         raise DataError("villages: the bundle has no villages to score")
@@ -138,7 +146,8 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
     report = {"model": model, "diffraction": None if model == "p1812" else diffraction,
               "techs": techs,
               "clutter": "ITU-R P.2108 §3.1 from landcover.tif" if opts.clutter else None,
-              "reliability_pct": float(reliability_pct), "require_sinr": bool(require_sinr),
+              "reliability_pct": float(opts.reliability_pct), "require_sinr": bool(require_sinr),
+              "thresholds_dbm": dict(config.thresholds_dbm),
               "antennas": sorted(tx.attrs.get("antennas", {})),
               "threads": int(threads),
               "cells": int(len(tx)), "sites": int(tx["site_id"].nunique()),
@@ -156,20 +165,23 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             poly = bundle.communes.to_crs(settings.WORK_CRS).union_all()
             full = grid_over(poly, float(resolution_m))
             grid = on_dem(full, terrain)
-            # cells of the communes off the DEM: coverage unknown, not uncovered
+            # cells of the communes off the DEM: coverage unknown, not uncovered (and, filled
+            # in by the tiles, cells reached only across a void longer than max_void_m)
             off = full.mask & ~grid.mask
-            write_grid(tmp / "unknown.tif", off.astype("uint8"), grid.transform, nodata=255)
+            unknown = off.astype("uint8")
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
-            from phusong.coverage.interference import cell_keys
+            from phusong.coverage.interference import cell_keys, indoor_loss_db
 
             keys, n_keys = cell_keys(tx) if sinr else (None, 0)
             side = tile_cells or tile_side(len(pairs))
             if side % 256:
                 raise DataError(f"tile side {side} cells: use a multiple of 256")
             kw = {"techs": techs, "pairs": pairs, "site_code": site_code,
-                  "thresholds_dbm": settings.THRESHOLDS_DBM, "keys": keys,
-                  "require_sinr": require_sinr}
+                  "thresholds_dbm": dict(config.thresholds_dbm), "keys": keys,
+                  "require_sinr": require_sinr,
+                  "indoor_loss_db": indoor_loss_db(tx["freq_mhz"].to_numpy(float),
+                                                   config.indoor)}
             if executor is None:
                 extra: dict = {}
                 best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts,
@@ -185,15 +197,28 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                                           side, rstats, n_keys=n_keys, **kw)
                 with_sinr = keys is not None and n_keys > 0
             report["raster_covered_pct"] = write_coverage_rasters(
-                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr)
+                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr, unknown=unknown,
+                indoor=True)
+            write_grid(tmp / "unknown.tif", unknown, grid.transform, nodata=255)
             if executor is not None:
                 warn_itm_bits(rstats.pop("itm_bits"))
+            # indoor_dbm equals the villages' indoor level where every (operator, tech) is on
+            # one band (_tiles.tile_outputs); say where it is a lower bound instead
+            bands = tx.groupby(["operator", "tech"])["freq_mhz"].nunique()
+            report["raster_indoor"] = {
+                "building_entry_loss": "ITU-R P.2109 " + config.indoor.building_class
+                + f", {config.indoor.probability_pct:g} % of buildings",
+                "lower_bound_for": sorted(f"{t} {o}" for o, t in bands[bands > 1].index)}
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
-                                         "cells_unknown": int(off.sum()),
+                                         "cells_unknown": int(unknown.sum()),
+                                         "cells_unknown_off_dem": int(off.sum()),
+                                         "cells_unknown_void": int(unknown.sum() - off.sum()),
+                                         "max_void_m": opts.max_void_m,
                                          "shape": list(grid.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
         if executor is not None:
             report["executor"] = executor.describe()
+        report["settings"] = config.record()
         report["seconds"] = round(time.perf_counter() - t0, 3)
         (tmp / "coverage.json").write_text(json.dumps(report, indent=1, default=_jsonable),
                                            encoding="utf-8")

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import sparse
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.coverage._engine import EngineOptions, best_by_group, link_pairs
 from phusong.coverage._link import transmitters
 from phusong.coverage._terrain import prepare_terrain
@@ -48,10 +49,11 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
     opts : EngineOptions, optional
         Model, diffraction, threads…
     thresholds_dbm : dict, optional
-        Covered thresholds per technology (default ``settings.THRESHOLDS_DBM``).
+        Covered thresholds per technology over ``opts.config.thresholds_dbm`` (the run's
+        settings).
     require_sinr : bool
         4G/5G count as covered only where the SINR also reaches
-        ``settings.INTERFERENCE.sinr_min_db``.
+        ``opts.config.interference.sinr_min_db``.
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
 
@@ -66,7 +68,7 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
     unknown = [t for t in techs if t not in settings.TECHS]
     if unknown:
         raise DataError(f"techs {unknown} unknown; use {list(settings.TECHS)}")
-    th = dict(settings.THRESHOLDS_DBM) | dict(thresholds_dbm or {})
+    th = dict(opts.config.thresholds_dbm) | dict(thresholds_dbm or {})
     terrain = prepare_terrain(dem) if not hasattr(dem, "step_m") else dem
     x = np.asarray(x_m, float)
     y = np.asarray(y_m, float)
@@ -94,9 +96,9 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
             np.where(has, site_ids[np.maximum(cell, 0)].astype(object), None), dtype=object)
     from phusong.coverage import interference  # indoor, SINR (issue 17)
 
-    cols |= interference.point_columns(res, tx, len(x), g, pairs, techs, th)
+    cols |= interference.point_columns(res, tx, len(x), g, pairs, techs, th, opts.config)
     if require_sinr:
-        interference.require_sinr(cols, techs)
+        interference.require_sinr(cols, techs, opts.config.interference.sinr_min_db)
         any_cov = np.logical_or.reduce([cols[f"covered_{t}"] for t in techs])
     cols["covered_any"] = any_cov
     cols["in_dem"] = terrain.inside(x, y) & np.isfinite(x) & np.isfinite(y)
@@ -110,10 +112,11 @@ def score_points(tx: pd.DataFrame, x_m, y_m, dem, *, techs=None,
 
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                    diffraction: str = "bullington", threads: int = 1,
-                   rx_height_m: float = settings.RADIO.rx_height_m,
+                   rx_height_m: float | None = None,
                    thresholds_dbm: dict | None = None, clutter: bool = True,
-                   reliability_pct: float = settings.RELIABILITY_PCT,
-                   require_sinr: bool = False, executor=None) -> pd.DataFrame:
+                   reliability_pct: float | None = None,
+                   require_sinr: bool = False, executor=None,
+                   config: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
     """Best received power, serving site and covered flags for every village of a bundle.
 
     Parameters
@@ -128,18 +131,21 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
         Knife-edge method for empirical models: ``deygout``, ``bullington`` or ``none``.
     threads : int
         Worker threads (results do not depend on it).
-    rx_height_m : float
-        Receiver height, m.
+    rx_height_m : float, optional
+        Receiver height, m (default ``config.radio.rx_height_m``).
     thresholds_dbm : dict, optional
-        Overrides of ``settings.THRESHOLDS_DBM``.
+        Overrides of ``config.thresholds_dbm``.
     clutter : bool
         Add P.2108 terminal clutter from the bundle's ``landcover.tif`` when it has one.
-    reliability_pct : float
-        Percentage of locations the levels and flags hold for (50 = medians).
+    reliability_pct : float, optional
+        Percentage of locations the levels and flags hold for (default
+        ``config.radio.reliability_pct``, 50 = medians).
     require_sinr : bool
-        4G/5G covered only where the SINR also reaches ``settings.INTERFERENCE.sinr_min_db``.
+        4G/5G covered only where the SINR also reaches ``config.interference.sinr_min_db``.
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
+    config : phusong.config.Settings
+        The run's settings (thresholds, radio, location σ, indoor, interference).
 
     Returns
     -------
@@ -162,9 +168,10 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
                             villages.crs.to_string(), settings.WORK_CRS)
     from phusong.coverage.clutter import bundle_clutter
 
-    opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m, clutter=bundle_clutter(bundle, enabled=clutter),
-                         reliability_pct=reliability_pct)
+    opts = EngineOptions.of(config, model=model, diffraction=diffraction, threads=threads,
+                            rx_height_m=rx_height_m,
+                            clutter=bundle_clutter(bundle, enabled=clutter),
+                            reliability_pct=reliability_pct)
     out = score_points(tx, x, y, terrain, techs=techs, opts=opts, thresholds_dbm=thresholds_dbm,
                        require_sinr=require_sinr, executor=executor)
     out.index = pd.Index(villages["village_id"].to_numpy(), name="village_id")
@@ -173,10 +180,11 @@ def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, techs=None,
 
 def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
                     model: str = settings.DEFAULT_MODEL,
-                    rx_height_m: float = settings.RADIO.rx_height_m,
+                    rx_height_m: float | None = None,
                     threshold_dbm: float | None = None, margins: bool = False,
                     diffraction: str = "bullington", threads: int = 1,
-                    executor=None) -> sparse.csr_matrix:
+                    clutter=None, reliability_pct: float | None = None,
+                    executor=None, config: Settings = DEFAULT_SETTINGS) -> sparse.csr_matrix:
     """Sparse receivers × transmitters matrix of covered flags (or margins).
 
     Parameters
@@ -191,11 +199,20 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
     model, diffraction, rx_height_m, threads
         As :func:`score_villages`.
     threshold_dbm : float, optional
-        One threshold for all; default each row's technology threshold.
+        One threshold for all; default each row's technology threshold
+        (``config.thresholds_dbm``).
     margins : bool
         Store ``rx_dbm − threshold`` (dB, ≥ 0; explicit zeros kept) instead of True.
+    clutter : phusong.coverage.clutter.ClutterMap, optional
+        P.2108 terminal clutter per receiver (:func:`~phusong.coverage.clutter.bundle_clutter`
+        of the bundle the receivers belong to), as :func:`score_villages` adds it.
+    reliability_pct : float, optional
+        Percentage of locations the flags hold for (50 = medians), as :func:`score_villages`;
+        default ``config.radio.reliability_pct``.
     executor : phusong.coverage.DaskExecutor, optional
         Run on dask.distributed (identical result).
+    config : phusong.config.Settings
+        The run's settings (thresholds, radio).
 
     Returns
     -------
@@ -204,12 +221,13 @@ def coverage_matrix(transmitters_df: pd.DataFrame, x_m, y_m, dem, *,
         DEM have empty rows.
     """
     tx = transmitters_df.reset_index(drop=True)
-    opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
-                         rx_height_m=rx_height_m)
+    opts = EngineOptions.of(config, model=model, diffraction=diffraction, threads=threads,
+                            rx_height_m=rx_height_m, clutter=clutter,
+                            reliability_pct=reliability_pct).check()
     x = np.asarray(x_m, float)
     res = link_pairs(tx, x, y_m, dem, opts, executor=executor)
     th = (np.full(len(tx), float(threshold_dbm)) if threshold_dbm is not None else
-          tx["tech"].map(settings.THRESHOLDS_DBM).to_numpy(float))
+          tx["tech"].map(dict(config.thresholds_dbm)).to_numpy(float))
     margin = res.rx_dbm - th[res.cell_idx]
     keep = margin >= 0
     shape = (len(x), len(tx))

@@ -14,6 +14,7 @@ import numpy as np
 
 from phusong import settings
 from phusong.atomic import atomic_path
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
 from phusong.coverage._raster import grid_over, on_dem, raster_links
 from phusong.coverage._terrain import crop_dem, prepare_terrain
@@ -38,10 +39,11 @@ def write_grid(path: Path, array: np.ndarray, transform, *, nodata, unit: str = 
 def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: float,
                  eirp_dbm: float, radius_km: float, resolution_m: float,
                  model: str = settings.DEFAULT_MODEL, diffraction: str = "bullington",
-                 rx_height_m: float = settings.RADIO.rx_height_m, threads: int = 1,
+                 rx_height_m: float | None = None, threads: int = 1,
                  itm_profile_cap: int | None = ITM_PROFILE_CAP, antenna=None,
                  azimuth_deg: float = float("nan"), tilt_deg: float = float("nan"),
-                 etilt_deg: float = float("nan")):
+                 etilt_deg: float = float("nan"), landcover=None,
+                 environment: str = "rural", config: Settings = DEFAULT_SETTINGS):
     """Received power around one transmitter on any DEM (omni unless given an antenna).
 
     Parameters
@@ -58,6 +60,17 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         Pattern (``eirp_dbm`` is then the boresight EIRP); None = omni.
     azimuth_deg, tilt_deg, etilt_deg : float
         Boresight azimuth (NaN = omni), mechanical and electrical downtilt, degrees.
+    landcover : phusong.bundle.Raster, optional
+        ESA WorldCover classes, any CRS: every receiver gets the P.2108 §3.1 terminal clutter
+        loss of its class (:mod:`phusong.coverage.clutter`), as ``phusong coverage`` adds it
+        from a bundle's ``landcover.tif``. It must overlap the disk.
+    environment : str
+        Location-variability class of the empirical models' reliability margin.
+    config : phusong.config.Settings
+        The run's settings (receiver height when not given, k-factor, reliability
+        ``radio.reliability_pct`` — ITM's time and location %, or the lognormal margin
+        z(p)·σ(``environment``) of the empirical models —, P.1812 inputs, sector pattern);
+        recorded in the report under ``settings``.
 
     Returns
     -------
@@ -75,9 +88,17 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     terrain = prepare_terrain(crop_dem(dem, float(x[0]), float(y[0]), radius_km * 1000.0))
     if not terrain.inside(x, y)[0]:
         raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
-    opts = EngineOptions(model=model, diffraction=diffraction, rx_height_m=rx_height_m,
-                         threads=threads, itm_profile_cap=itm_profile_cap).check()
     r_m = radius_km * 1000.0
+    clutter = None
+    if landcover is not None:
+        from phusong.coverage.clutter import prepare_clutter
+
+        clutter = prepare_clutter(landcover, area_work=Point(x[0], y[0]).buffer(r_m, 64),
+                                  area_name="the site's disk")
+    opts = EngineOptions.of(config, model=model, diffraction=diffraction,
+                            rx_height_m=rx_height_m, threads=threads,
+                            itm_profile_cap=itm_profile_cap, clutter=clutter,
+                            environment=environment).check()
     one = np.array([0])
     txs = TxSet(x, y, np.array([height_m]), np.array([r_m]), np.array([0, 1]), one, one,
                 np.array([freq_mhz], float), np.array([eirp_dbm], float), np.zeros(1),
@@ -88,6 +109,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
 
         txs = replace(txs, pattern=np.zeros(1, np.int64), etilt=np.array([float(etilt_deg)]),
                       patterns=PatternTable.build([antenna]))
+    txs = txs.with_clutter(opts)
     disk = grid_over(Point(x[0], y[0]).buffer(r_m, 256), resolution_m)
     grid = on_dem(disk, terrain)
     best, _, stats = raster_links(txs, np.zeros(1, np.int64), 1, terrain, grid, opts)
@@ -105,11 +127,15 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "diffraction": diffraction if model not in ("itm", "p1812") else None,
         "resolution_m": resolution_m,
         "radius_km": radius_km,
+        "reliability_pct": float(opts.reliability_pct),
+        "location_margin_db": opts.margin_db(),
+        "clutter": None if clutter is None else "P.2108 §3.1 from the land cover",
         "antenna": None if antenna is None else {
             "name": antenna.name, "gain_dbi": antenna.gain_dbi, "azimuth_deg": azimuth_deg,
             "tilt_deg": tilt_deg, "etilt_deg": etilt_deg},
         "path_loss_db": {"min": q[0], "p05": q[1], "median": q[2], "p95": q[3], "max": q[4],
                          "mean": float(loss.mean()) if loss.size else None},
+        "settings": config.record(),
     }
     return rx.astype(np.float32), grid.transform, report
 

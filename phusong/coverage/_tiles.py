@@ -53,21 +53,26 @@ def tile_windows(shape: tuple[int, int], side: int) -> list[tuple[int, int, int,
             for r in range(0, rows, side) for c in range(0, cols, side)]
 
 
-def layer_names(techs, sinr: bool) -> dict:
+def layer_names(techs, sinr: bool, *, indoor: bool = False) -> dict:
     """Raster layers written per technology: ``best_dbm``, ``serving_site``, ``operators``,
-    ``coverage_prob`` and, with ``sinr``, ``sinr_db`` and ``margin_db`` for 4G/5G.
+    ``coverage_prob``, with ``indoor`` ``indoor_dbm`` and, with ``sinr``, ``sinr_db`` and
+    ``margin_db`` for 4G/5G.
 
     >>> layer_names(["2G", "4G"], True)["4G"]
     ('best_dbm', 'serving_site', 'operators', 'coverage_prob', 'sinr_db', 'margin_db')
+    >>> layer_names(["2G"], False, indoor=True)["2G"]
+    ('best_dbm', 'serving_site', 'operators', 'coverage_prob', 'indoor_dbm')
     """
     base = ("best_dbm", "serving_site", "operators", "coverage_prob")
+    base += ("indoor_dbm",) if indoor else ()
     return {t: base + (("sinr_db", "margin_db") if sinr and t in _SINR_TECHS else ())
             for t in techs}
 
 
 def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pairs,
                  site_code: np.ndarray, thresholds_dbm: dict, *, opts=None, sinr=None,
-                 keys=None, require_sinr: bool = False) -> dict:
+                 keys=None, require_sinr: bool = False, void=None,
+                 indoor_loss_db=None) -> dict:
     """Per-technology rasters of one tile from its best/serving arrays.
 
     Parameters
@@ -93,19 +98,34 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
         Co-channel key of every cell (with ``sinr``).
     require_sinr : bool
         4G/5G count as covered only where the SINR also reaches
-        ``settings.INTERFERENCE.sinr_min_db``.
+        ``opts.config.interference.sinr_min_db``.
+    void : ndarray, optional
+        (rows, cols) bool: cells some site reaches only across a DEM void longer than
+        ``max_void_m`` (that link left out). Those not covered by any technology are
+        ``unknown``, as villages are in the point engine.
+    indoor_loss_db : ndarray, optional
+        ITU-R P.2109 building entry loss of every cell (dB,
+        :func:`phusong.coverage.interference.indoor_loss_db`): the tile then gets
+        ``indoor_dbm``, the best over the technology's operators of each operator's best
+        server level minus that server's entry loss. It equals the villages'
+        ``rx_dbm_{tech}_indoor`` (the best of every cell's level minus its own loss) wherever
+        an operator runs the technology on one band; where it runs several, it is the indoor
+        level of the strongest outdoor server, a lower bound.
 
     Returns
     -------
     dict
-        ``{tech: {layer: array}}`` (:func:`layer_names`; best_dbm float32 NaN none,
-        serving_site int32 −1 none, operators uint8 255 outside, coverage_prob float32 0–1
-        NaN outside, sinr_db/margin_db float32 dB NaN outside) and
-        ``"_counts": {tech: (covered cells, evaluated cells)}``.
+        ``{tech: {layer: array}}`` (:func:`layer_names`; best_dbm and indoor_dbm float32 NaN
+        none, serving_site int32 −1 none, operators uint8 255 outside, coverage_prob float32
+        0–1 NaN outside, sinr_db/margin_db float32 dB NaN outside),
+        ``"_unknown"``: (rows, cols) bool, cells whose coverage is unknown (behind a long void,
+        covered by nothing else), and ``"_counts": {tech or tech_indoor: (covered cells,
+        evaluated cells whose coverage is known)}``.
     """
     out: dict = {"_counts": {}}
-    inside = int(mask.sum())
-    names = layer_names(techs, sinr is not None)
+    covered_any = np.zeros(mask.shape, bool)
+    per_tech = {}
+    names = layer_names(techs, sinr is not None, indoor=indoor_loss_db is not None)
     for t in techs:
         gi = [i for i, (tt, _) in enumerate(pairs) if tt == t]
         sub = best[gi]
@@ -121,14 +141,29 @@ def tile_outputs(best: np.ndarray, arg: np.ndarray, mask: np.ndarray, techs, pai
         layers = {"best_dbm": dbm, "serving_site": serving, "operators": n_ops,
                   "coverage_prob": prob}
         covered = top >= thresholds_dbm[t]
+        if indoor_loss_db is not None:
+            srv = arg[gi]
+            bel = np.where(srv >= 0, np.asarray(indoor_loss_db, float)[np.maximum(srv, 0)], 0.0)
+            ind = (sub - bel).max(axis=0)
+            layers["indoor_dbm"] = np.where(np.isfinite(ind), ind, np.nan).astype("float32")
+            per_tech[f"{t}_indoor"] = ind >= thresholds_dbm[t]
         if "sinr_db" in names[t]:
-            s_db, margin = _sinr_margin(t, gi, sub, arg, keys, sinr, mask)
+            s_db, margin = _sinr_margin(t, gi, sub, arg, keys, sinr, mask,
+                                        opts.config.interference)
             layers |= {"sinr_db": s_db, "margin_db": margin}
-            if require_sinr and t in settings.INTERFERENCE.sinr_min_db:
+            need = opts.config.interference.sinr_min_db
+            if require_sinr and t in need:
                 with np.errstate(invalid="ignore"):
-                    covered &= s_db >= settings.INTERFERENCE.sinr_min_db[t]
+                    covered &= s_db >= need[t]
         out[t] = layers
-        out["_counts"][t] = (int(covered[mask].sum()), inside)
+        covered_any |= covered
+        per_tech[t] = covered  # the indoor levels do not make a cell known
+    unknown = (np.zeros(mask.shape, bool) if void is None
+               else np.asarray(void, bool) & mask & ~covered_any)
+    known = int((mask & ~unknown).sum())
+    out["_unknown"] = unknown
+    for t, covered in per_tech.items():
+        out["_counts"][t] = (int(covered[mask].sum()), known)
     return out
 
 
@@ -142,12 +177,12 @@ def _probability(rx_dbm: np.ndarray, threshold_dbm: float, opts) -> np.ndarray:
 
     from phusong.coverage.reliability import coverage_probability, sigma_db
 
-    sigma = sigma_db(opts.environment)
+    sigma = sigma_db(opts.environment, opts.config.location_sigma_db)
     median = rx_dbm + float(ndtri(opts.reliability_pct / 100.0)) * sigma
     return coverage_probability(median, threshold_dbm, sigma).astype("float32")
 
 
-def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask):
+def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask, interference):
     """SINR of the technology's best server and its margin over the serving operator's second
     best (dB, float32, NaN outside ``mask``)."""
     from phusong.coverage.interference import sinr_db
@@ -160,7 +195,8 @@ def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask):
     k = np.where(cell >= 0, keys[np.maximum(cell, 0)], -1)
     r, c = np.indices(top.shape)
     s = np.where(k >= 0, sums[np.maximum(k, 0), r, c], 0)
-    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech).astype("float32")
+    out = sinr_db(np.where(k >= 0, top, -np.inf), s, tech,
+                  interference=interference).astype("float32")
     second = second_dbm[g_best, r, c].astype(float)
     with np.errstate(invalid="ignore"):
         margin = np.where(np.isfinite(top), top - second, np.nan).astype("float32")
@@ -176,31 +212,37 @@ def local_tiles(best, arg, mask, side: int, *, extra: dict | None = None, **kw) 
         sinr = None
         if extra and "power_sum_q" in extra:
             sinr = (extra["power_sum_q"][:, r0:r1, c0:c1], extra["second_dbm"][:, r0:r1, c0:c1])
+        void = extra["void"][r0:r1, c0:c1] if extra and "void" in extra else None
         yield (r0, r1, c0, c1), tile_outputs(best[:, r0:r1, c0:c1], arg[:, r0:r1, c0:c1],
-                                             mask[r0:r1, c0:c1], sinr=sinr, **kw)
+                                             mask[r0:r1, c0:c1], sinr=sinr, void=void, **kw)
 
 
-_LAYERS = {"best_dbm": ("float32", np.nan, "dBm"), "serving_site": ("int32", -1, ""),
+_LAYERS = {"best_dbm": ("float32", np.nan, "dBm"), "indoor_dbm": ("float32", np.nan, "dBm"),
+           "serving_site": ("int32", -1, ""),
            "operators": ("uint8", 255, ""), "coverage_prob": ("float32", np.nan, "probability"),
            "sinr_db": ("float32", np.nan, "dB"), "margin_db": ("float32", np.nan, "dB")}
 
 
 def write_coverage_rasters(folder: Path, shape, transform, techs, tiles: Iterable, *,
-                           sinr: bool = False) -> dict:
+                           sinr: bool = False, unknown: np.ndarray | None = None,
+                           indoor: bool = False) -> dict:
     """Write ``{layer}_{tech}.tif`` (:func:`layer_names`) from ``(window, outputs)`` tiles.
 
     Tiles may come in any order; each is written into a tiled GeoTIFF beside the target and
     dropped, then every file is copied into a COG (module docstring). Returns the percentage
-    of evaluated cells covered per technology (``raster_covered_pct``).
+    of evaluated cells covered per technology (``raster_covered_pct``), and indoors per
+    ``{tech}_indoor`` with ``indoor``, over the cells whose coverage is known. ``unknown``
+    (whole-grid uint8, optional) gets 1 at every tile's ``_unknown`` cells.
     """
     import rasterio
     from rasterio.shutil import copy as rio_copy
     from rasterio.windows import Window
 
     folder = Path(folder)
-    layers = layer_names(techs, sinr)
+    layers = layer_names(techs, sinr, indoor=indoor)
     names = {(t, k): folder / f".{k}_{t}.tiled.tif" for t in techs for k in layers[t]}
     covered = {t: [0, 0] for t in techs}
+    covered |= {f"{t}_indoor": [0, 0] for t in techs} if indoor else {}
     with contextlib.ExitStack() as stack:
         dst = {}
         for (t, k), path in names.items():
@@ -215,15 +257,17 @@ def write_coverage_rasters(folder: Path, shape, transform, techs, tiles: Iterabl
             dst[(t, k)] = d
         for (r0, r1, c0, c1), outs in tiles:
             win = Window(c0, r0, c1 - c0, r1 - r0)
+            if unknown is not None and "_unknown" in outs:
+                unknown[r0:r1, c0:c1][outs["_unknown"]] = 1
             for t in techs:
                 if set(outs[t]) != set(layers[t]):
                     raise RuntimeError(f"tile {win}: layers {sorted(outs[t])} of {t}, "
                                        f"expected {sorted(layers[t])}")
                 for k in layers[t]:
                     dst[(t, k)].write(outs[t][k], 1, window=win)
-                cov, ins = outs["_counts"][t]
-                covered[t][0] += cov
-                covered[t][1] += ins
+            for key, (cov, ins) in outs["_counts"].items():
+                covered[key][0] += cov
+                covered[key][1] += ins
     for (t, k), tmp in names.items():
         rio_copy(tmp, folder / f"{k}_{t}.tif", driver="COG", blocksize=BLOCK,
                  compress="deflate", overview_resampling="nearest")

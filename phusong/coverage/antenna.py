@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phusong import settings
+from phusong.config import DEFAULT_SETTINGS
 from phusong.errors import ModelError
 
 __all__ = ["Antenna", "COMBINATION_RULES", "gain_db", "parametric_3gpp", "antenna_angles"]
@@ -147,14 +147,16 @@ def parametric_3gpp(h_beamwidth_deg: float | None = None, *, v_beamwidth_deg: fl
     gain_dbi : float, optional
         Boresight gain (default ``settings.RADIO.antenna_gain_dbi``).
     """
-    hb = float(h_beamwidth_deg or settings.RADIO.sector_beamwidth_deg)
-    fb = float(front_to_back_db or settings.RADIO.front_to_back_db)
+    # a named pattern ("3gpp-65"): the published sector defaults, not a run's settings
+    radio = DEFAULT_SETTINGS.radio
+    hb = float(h_beamwidth_deg or radio.sector_beamwidth_deg)
+    fb = float(front_to_back_db or radio.front_to_back_db)
     for label, v in (("horizontal beamwidth", hb), ("vertical beamwidth", v_beamwidth_deg),
                      ("front-to-back", fb), ("side-lobe level", sla_db)):
         if not np.isfinite(v) or v <= 0:
             raise ModelError(f"3GPP antenna: {label} {v!r} must be > 0")
     return Antenna(name=f"3gpp-{hb:g}", gain_dbi=float(
-        settings.RADIO.antenna_gain_dbi if gain_dbi is None else gain_dbi),
+        radio.antenna_gain_dbi if gain_dbi is None else gain_dbi),
         params=dict(h_beamwidth_deg=hb, v_beamwidth_deg=float(v_beamwidth_deg),
                     front_to_back_db=fb, sla_db=float(sla_db)))
 

@@ -99,7 +99,8 @@ class ClutterMap:
         return clutter_table(freq_mhz, rx_height_m, self.mapping)
 
 
-def prepare_clutter(landcover, *, area_work=None, mapping=None) -> ClutterMap:
+def prepare_clutter(landcover, *, area_work=None, mapping=None,
+                    area_name: str = "the communes") -> ClutterMap:
     """Check a WorldCover raster and put it in WORK_CRS (nearest resampling).
 
     Parameters
@@ -107,9 +108,11 @@ def prepare_clutter(landcover, *, area_work=None, mapping=None) -> ClutterMap:
     landcover : phusong.bundle.Raster
         ESA WorldCover class codes (NaN or 0 = no data), any CRS.
     area_work : shapely geometry, optional
-        The communes' union in WORK_CRS: the raster must overlap it.
+        The communes' union (or a site's disk) in WORK_CRS: the raster must overlap it.
     mapping : dict, optional
         Code → (P.2108 type, R m), default :data:`WORLDCOVER_P2108`.
+    area_name : str
+        What ``area_work`` is, for the error message.
 
     Raises
     ------
@@ -144,8 +147,8 @@ def prepare_clutter(landcover, *, area_work=None, mapping=None) -> ClutterMap:
         extent = box(cmap.x0_m, cmap.y0_m - rows * cmap.py_m, cmap.x0_m + cols * cmap.px_m,
                      cmap.y0_m)
         if not extent.intersects(area_work):
-            raise DataError("landcover: the raster does not overlap the communes; use a "
-                            "WorldCover tile that covers the province")
+            raise DataError(f"landcover: the raster does not overlap {area_name}; use a "
+                            "WorldCover tile that covers it")
     return cmap
 
 

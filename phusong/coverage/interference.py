@@ -59,7 +59,8 @@ def cell_keys(tx: pd.DataFrame) -> tuple[np.ndarray, int]:
     return np.where(on, codes, -1).astype(np.int64), int(len(uniq))
 
 
-def sinr_db(best_dbm, sum_quanta, tech: str, *, interference=None) -> np.ndarray:
+def sinr_db(best_dbm, sum_quanta, tech: str, *,
+            interference: settings.Interference = settings.INTERFERENCE) -> np.ndarray:
     """SINR of the best server from its level and the co-channel power sum (incl. itself), dB.
 
     Parameters
@@ -70,10 +71,10 @@ def sinr_db(best_dbm, sum_quanta, tech: str, *, interference=None) -> np.ndarray
         Σ of :func:`power_quanta` over the co-channel cells of the best server, itself included.
     tech : str
         4G or 5G (noise bandwidth).
-    interference : settings.Interference, optional
-        Load factor and noise figure (default ``settings.INTERFERENCE``).
+    interference : settings.Interference
+        Load factor and noise figure (the run's ``config.interference``).
     """
-    it = interference or settings.INTERFERENCE
+    it = interference
     best = np.asarray(best_dbm, float)
     ok = np.isfinite(best)
     s_q = power_quanta(np.where(ok, best, -np.inf))
@@ -84,25 +85,31 @@ def sinr_db(best_dbm, sum_quanta, tech: str, *, interference=None) -> np.ndarray
     return np.where(ok, out, np.nan)
 
 
-def indoor_loss_db(freq_mhz, indoor=None) -> np.ndarray:
-    """P.2109 building entry loss per cell frequency with ``settings.INDOOR`` defaults, dB."""
-    ind = indoor or settings.INDOOR
+def indoor_loss_db(freq_mhz, indoor: settings.Indoor = settings.INDOOR) -> np.ndarray:
+    """P.2109 building entry loss per cell frequency, dB (``indoor``: the run's
+    ``config.indoor``)."""
+    ind = indoor
     return building_entry_loss_db(np.asarray(freq_mhz, float) / 1000.0, ind.probability_pct,
                                   ind.building_class, ind.elevation_deg)
 
 
 def point_columns(res, tx: pd.DataFrame, n_rx: int, group, pairs, techs,
-                  thresholds: dict) -> dict:
+                  thresholds: dict, config=None) -> dict:
     """Indoor, SINR and margin columns for :func:`phusong.coverage.score_points`.
 
     ``rx_dbm_{tech}_indoor`` / ``covered_{tech}_indoor``: best level after P.2109 building
     entry loss; for 4G/5G ``sinr_db_{tech}`` (best server of the technology, NaN without one)
     and ``margin_db_{tech}`` (best minus second best of the serving operator, dB).
+    ``config`` (:class:`phusong.config.Settings`, default the defaults) gives the indoor and
+    interference inputs.
     """
+    from phusong.config import DEFAULT_SETTINGS
     from phusong.coverage._engine import best_by_group
 
+    config = config or DEFAULT_SETTINGS
+
     n_groups = len(pairs)
-    bel = indoor_loss_db(tx["freq_mhz"].to_numpy(float))
+    bel = indoor_loss_db(tx["freq_mhz"].to_numpy(float), config.indoor)
     indoor, _ = best_by_group(res.rx_idx, res.cell_idx, res.rx_dbm - bel[res.cell_idx], n_rx,
                               group, n_groups)
     best, arg = best_by_group(res.rx_idx, res.cell_idx, res.rx_dbm, n_rx, group, n_groups)
@@ -123,7 +130,8 @@ def point_columns(res, tx: pd.DataFrame, n_rx: int, group, pairs, techs,
         top, cell = best[rows, gb], arg[rows, gb]
         k = np.where(cell >= 0, key[np.maximum(cell, 0)], -1)
         s = np.where(k >= 0, sums[rows, np.maximum(k, 0)], 0)
-        return sinr_db(np.where(k >= 0, top, -np.inf), s, t), top
+        return sinr_db(np.where(k >= 0, top, -np.inf), s, t,
+                       interference=config.interference), top
 
     for t in techs:
         gi = np.array([i for i, (tt, _) in enumerate(pairs) if tt == t])
@@ -140,10 +148,12 @@ def point_columns(res, tx: pd.DataFrame, n_rx: int, group, pairs, techs,
     return cols
 
 
-def require_sinr(cols: dict, techs, sinr_min_db: dict | None = None) -> None:
+def require_sinr(cols: dict, techs,
+                 sinr_min_db=settings.INTERFERENCE.sinr_min_db) -> None:
     """Clear 4G/5G covered flags (per technology and operator) where the SINR is below
-    ``settings.INTERFERENCE.sinr_min_db`` (in place; NaN SINR fails)."""
-    need = sinr_min_db or settings.INTERFERENCE.sinr_min_db
+    ``sinr_min_db`` (the run's ``config.interference.sinr_min_db``; in place; NaN SINR
+    fails)."""
+    need = sinr_min_db
     for t in techs:
         if t not in SINR_TECHS or t not in need:
             continue

@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 from phusong import settings
 from phusong.errors import ModelError
@@ -38,18 +37,23 @@ def check_reliability(pct: float) -> float:
     return p
 
 
-def sigma_db(environment: str) -> float:
-    """Location variability σ of an environment, dB."""
+def sigma_db(environment: str, table=settings.LOCATION_SIGMA_DB) -> float:
+    """Location variability σ of an environment, dB (``table``: the settings'
+    ``location_sigma_db``, environment → dB)."""
     try:
-        return float(settings.LOCATION_SIGMA_DB[environment])
+        return float(table[environment])
     except KeyError:
         raise ModelError(f"no location σ for environment {environment!r}; add it to "
-                         "settings.LOCATION_SIGMA_DB") from None
+                         "the settings (--set location_sigma_db.ENV=8)") from None
 
 
-def location_margin_db(reliability_pct: float, environment: str) -> float:
+def location_margin_db(reliability_pct: float, environment: str,
+                       table=settings.LOCATION_SIGMA_DB) -> float:
     """``z(p) σ``: extra loss so that ``p`` % of locations reach the median-minus-margin, dB."""
-    return float(ndtri(check_reliability(reliability_pct) / 100.0)) * sigma_db(environment)
+    from scipy.special import ndtri  # here: checking a percentage needs no scipy (start-up)
+
+    return float(ndtri(check_reliability(reliability_pct) / 100.0)) * sigma_db(environment,
+                                                                                table)
 
 
 def coverage_probability(rx_median_dbm, threshold_dbm, sigma: float) -> np.ndarray:
@@ -57,6 +61,8 @@ def coverage_probability(rx_median_dbm, threshold_dbm, sigma: float) -> np.ndarr
 
     ``-inf`` (no signal) gives 0.
     """
+    from scipy.special import ndtr
+
     rx = np.asarray(rx_median_dbm, float)
     with np.errstate(invalid="ignore"):
         return np.where(np.isfinite(rx), ndtr((rx - threshold_dbm) / sigma), 0.0)

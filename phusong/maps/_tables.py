@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS
 from phusong.maps._labels import indicator_label
 
 __all__ = ["HEADLINE", "CENSUS_COLUMNS", "CURVE_NAMES", "YEAR_HEADERS", "planner_table", "district_actions",
@@ -217,6 +218,8 @@ def years_table(meta: dict) -> pd.DataFrame:
                 r[k] = y[k]
         for k, v in (_get(y, "province_pct") or {}).items():
             r[k] = v
+        for k, v in (_get(y, "unknown") or {}).items():
+            r[f"unknown_{k}"] = v
         rows.append(r)
     return pd.DataFrame(rows)
 
@@ -235,6 +238,9 @@ YEAR_HEADERS = {
     "spent_fallback_vnd": ("Chi giải pháp thay thế (VND)", "Fallback (VND)"),
     "unspent_mobile_vnd": ("Chưa chi di động (VND)", "Unspent mobile (VND)"),
     "unspent_fibre_vnd": ("Chưa chi cáp quang (VND)", "Unspent fibre (VND)"),
+    "unknown_villages": ("Thôn chưa rõ vùng phủ", "Villages, coverage unknown"),
+    "unknown_households": ("Hộ chưa rõ vùng phủ", "Households, coverage unknown"),
+    "unknown_population": ("Dân số chưa rõ vùng phủ", "Population, coverage unknown"),
     "new_sites": ("Trạm mới", "New sites"), "new_sites_with_5G": ("Trạm mới có 5G",
                                                                   "New sites with 5G"),
     "upgrades_4G": ("Nâng cấp 4G", "4G upgrades"), "upgrades_5G": ("Nâng cấp 5G", "5G upgrades"),
@@ -350,10 +356,19 @@ def assumptions_table(meta: dict) -> tuple[pd.DataFrame, str]:
     elif not rec:
         for k, v in settings.PLAN785_BUDGET_VND.items():
             add("budgets", f"2025 {k}_vnd", v, unit="VND")
+    record = sc.get("settings") if rec else None
+    if isinstance(record, dict) and isinstance(record.get("values"), dict):
+        _settings_rows(record, name, add)
+        for op, band in (sc.get("bands_5g") or {}).items():
+            add("bands_5g", op, band, unit="")
+        for k, v in (sc.get("rules") or {}).items():
+            add("rules", k, v)
+        _assumed_rows(meta, add)
+        return pd.DataFrame(rows), src
     costs = sc.get("costs") if rec else None
     if not isinstance(costs, dict):
         from dataclasses import asdict
-        costs = asdict(settings.COSTS)
+        costs = asdict(DEFAULT_SETTINGS.costs)
         csrc = src if not rec else "mặc định / settings defaults (not in plan.json)"
     else:
         csrc = src
@@ -367,12 +382,27 @@ def assumptions_table(meta: dict) -> tuple[pd.DataFrame, str]:
     thresholds = sc.get("thresholds_dbm")
     tsrc = src
     if not isinstance(thresholds, dict):
-        thresholds = dict(settings.THRESHOLDS_DBM)
+        thresholds = dict(DEFAULT_SETTINGS.thresholds_dbm)
         tsrc = src if not rec else "mặc định / settings defaults (not in plan.json)"
     for t, v in thresholds.items():
         add("thresholds_dbm", f"threshold {t}", v, source=tsrc, unit="dBm")
     _assumed_rows(meta, add)
     return pd.DataFrame(rows), src
+
+
+def _settings_rows(record: dict, name: str, add) -> None:
+    """One row per settings key of a plan (``plan.json`` ``scenario.settings``): its value,
+    unit and where it was taken from (default, the scenario, or ``--set``)."""
+    from phusong.config import key_table
+
+    units = {k.key: k.unit for k in key_table()}
+    taken = {"default": "mặc định / default", "scenario": f"kịch bản / scenario '{name}'",
+             "--set": "dòng lệnh / --set"}
+    src = record.get("from") or {}
+    for key, value in record["values"].items():
+        section, _, item = key.partition(".")
+        add(section, item, value, unit=units.get(key, "%" if section == "targets" else ""),
+            source=taken.get(src.get(key, "default"), str(src.get(key))))
 
 
 def _assumed_rows(meta: dict, add) -> None:

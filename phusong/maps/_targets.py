@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from phusong import settings
+from phusong.config import DEFAULT_SETTINGS
 from phusong.errors import DataError
 from phusong.planning.targets import TargetColumns, target_columns, targets_from_records
 
@@ -59,4 +59,4 @@ def briefing_targets(plan) -> BriefingTargets:
         except TypeError:
             raise DataError(f"{where}: not a list of target tables; re-run 'phusong plan'") from None
         return BriefingTargets(tuple(target_columns(targets)), "plan")
-    return BriefingTargets(tuple(target_columns(settings.TARGETS)), "settings")
+    return BriefingTargets(tuple(target_columns(DEFAULT_SETTINGS.targets)), "settings")

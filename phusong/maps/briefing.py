@@ -103,6 +103,12 @@ def _cover(wb: Workbook, bundle: Bundle, plan, tables: dict, targets) -> None:
     else:
         for k, v in (plan.meta.get("budgets_vnd") or {}).items():
             rows.append((f"  Ngân sách / budget {k} (VND)", v))
+    tl = plan.meta.get("time_limit") if isinstance(plan.meta.get("time_limit"), dict) else {}
+    if tl.get("stopped_by_time_limit"):
+        rows.append(("Dừng do giới hạn thời gian / Stopped by time limit",
+                     f"time_limit_s = {tl.get('time_limit_s')} s: "
+                     + "; ".join(map(str, tl.get("stopped") or []))
+                     + " — kết quả có thể khác trên máy khác / another machine may differ"))
     vi, en = fibre_assumption_text(plan.meta)
     rows.append((f"{FIBRE_ASSUMPTION_LABEL[0]} / {FIBRE_ASSUMPTION_LABEL[1]}", f"{vi} / {en}"))
     assumed_row = len(rows) if fibre_assumption(plan.meta) is not None else None

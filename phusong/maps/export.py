@@ -19,7 +19,6 @@ Examples
 from __future__ import annotations
 
 import io
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import pandas as pd
 import pyogrio
 
 from phusong import settings
-from phusong.atomic import atomic_path, check_writable
+from phusong.atomic import atomic_files, atomic_path, check_writable, scratch_dir
 from phusong.bundle import Bundle
 from phusong.crs import parse_crs, transform_points
 from phusong.errors import DataError, PhusongWarning
@@ -39,7 +38,12 @@ from phusong.maps._plan import read_plan
 from phusong.maps._qgis import project_xml
 from phusong.maps._units import units
 
-__all__ = ["FORMATS", "ExportReport", "export_plan", "dbf_field_names", "FIELD_DESCRIPTIONS"]
+__all__ = ["FORMATS", "ExportReport", "export_plan", "dbf_field_names", "FIELD_DESCRIPTIONS",
+           "SETTINGS_FILE", "settings_table"]
+
+#: The settings table inside a Shapefile zip (and ``<out stem>_settings.csv`` beside a KML or
+#: CSV export; a GeoPackage holds it as dataset metadata ``PHUSONG_SETTINGS``, JSON).
+SETTINGS_FILE = "settings.csv"
 
 FORMATS = ("shp", "gpkg", "kml", "csv")
 _LAYERS = ("candidate_sites", "fibre_routes")
@@ -110,9 +114,34 @@ def _prepare(plan, selected_only: bool) -> dict[str, gpd.GeoDataFrame]:
             "fibre_routes": routes.reset_index(drop=True)}
 
 
+def settings_table(meta: dict) -> pd.DataFrame:
+    """The settings a plan was made with, one row per key: ``key``, ``value``, ``unit`` and
+    ``from`` (``default``, ``scenario`` or ``--set``), from ``plan.json``'s
+    ``scenario.settings``. A plan written before settings were recorded gives the defaults,
+    ``from`` saying so."""
+    from phusong.config import DEFAULT_SETTINGS, key_table
+
+    sc = meta.get("scenario") if isinstance(meta.get("scenario"), dict) else {}
+    rec = sc.get("settings")
+    if not isinstance(rec, dict) or not isinstance(rec.get("values"), dict):
+        rec = DEFAULT_SETTINGS.record()
+        rec["from"] = dict.fromkeys(rec["from"], "default (plan.json records no settings)")
+    units = {k.key: k.unit for k in key_table()}
+    return pd.DataFrame([{"key": k, "value": v,
+                          "unit": units.get(k, "%" if k.startswith("targets.") else ""),
+                          "from": (rec.get("from") or {}).get(k, "default")}
+                         for k, v in rec["values"].items()], columns=["key", "value", "unit", "from"])
+
+
 def _note_file(bundle: Bundle, plan, crs_code: str, fmt: str) -> str:
     lines = [f"phusong export ({fmt}) of plan {plan.path.name} for bundle {bundle.name}",
              f"CRS: {crs_code} ({parse_crs(crs_code).name})", "Encoding: UTF-8"]
+    table = settings_table(plan.meta)
+    changed = table[~table["from"].str.startswith("default")]
+    lines.append(f"Settings: {SETTINGS_FILE} lists all {len(table)} with their source; "
+                 f"{len(changed)} not at their default"
+                 + "".join(f"\n  {r.key} = {r.value} {r.unit} ({r['from']})".rstrip()
+                           for _, r in changed.iterrows()))
     if bundle.synthetic or plan.meta.get("synthetic"):
         lines.append("Dữ liệu minh họa tổng hợp / synthetic demonstration data")
     for layer, prov in sorted(bundle.provenance.items()):
@@ -122,8 +151,7 @@ def _note_file(bundle: Bundle, plan, crs_code: str, fmt: str) -> str:
 
 def _write_shp(layers, bundle, plan, crs_code, out: Path, overwrite: bool, report) -> None:
     rows = []
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmpname:
-        tmp = Path(tmpname)
+    with scratch_dir(out) as tmp:
         for name, gdf in layers.items():
             attrs = [c for c in gdf.columns if c != "geometry"]
             short = dbf_field_names(attrs)
@@ -146,6 +174,8 @@ def _write_shp(layers, bundle, plan, crs_code, out: Path, overwrite: bool, repor
                     z.write(p, p.name)
                 z.writestr("field_dictionary.csv", buf.getvalue().encode("utf-8"))
                 z.writestr("README.txt", _note_file(bundle, plan, crs_code, "shp").encode("utf-8"))
+                z.writestr(SETTINGS_FILE, settings_table(plan.meta).to_csv(index=False)
+                           .encode("utf-8"))
 
 
 def _kml_description(row, layer: str) -> str:
@@ -160,8 +190,10 @@ def _kml_description(row, layer: str) -> str:
     return "; ".join(f"{k}: {v}" for k, v in parts)
 
 
-def _write_kml(layers, out: Path, overwrite: bool) -> None:
-    with atomic_path(out, overwrite=overwrite) as tmp:
+def _write_kml(layers, out: Path, overwrite: bool, side: Path, table: pd.DataFrame) -> None:
+    # the KML and its settings table beside it: one commit (atomic_files)
+    with atomic_files([out, side], overwrite=overwrite) as (tmp, tmp_side):
+        table.to_csv(tmp_side, index=False, encoding="utf-8-sig")
         for i, (name, gdf) in enumerate(layers.items()):
             g = gdf.to_crs("EPSG:4326").copy()
             if name == "fibre_routes":
@@ -173,7 +205,8 @@ def _write_kml(layers, out: Path, overwrite: bool) -> None:
                                     append=i > 0)
 
 
-def _write_csv(layers, crs_code: str, out: Path, routes_out: Path, overwrite: bool) -> None:
+def _write_csv(layers, crs_code: str, out: Path, routes_out: Path, overwrite: bool,
+               side: Path, table: pd.DataFrame) -> None:
     target = parse_crs(crs_code)
     sites = layers["candidate_sites"].to_crs("EPSG:4326")
     df = pd.DataFrame(sites.drop(columns="geometry"))
@@ -193,10 +226,12 @@ def _write_csv(layers, crs_code: str, out: Path, routes_out: Path, overwrite: bo
     rdf["wkt"] = routes.to_crs(target).geometry.to_wkt(rounding_precision=7 if
                                                         target.is_geographic else 2)
     check_writable(routes_out, overwrite=overwrite)
-    with atomic_path(out, overwrite=overwrite) as t1, \
-            atomic_path(routes_out, overwrite=overwrite) as t2:
+    # one commit for the set: a kill leaves all the old files or (after the next write) all
+    # the new ones
+    with atomic_files([out, routes_out, side], overwrite=overwrite) as (t1, t2, t3):
         df.to_csv(t1, index=False, encoding="utf-8-sig")  # BOM: Excel then reads UTF-8
         rdf.to_csv(t2, index=False, encoding="utf-8-sig")
+        table.to_csv(t3, index=False, encoding="utf-8-sig")
 
 
 def _communes_with_gaps(bundle: Bundle, plan):
@@ -239,10 +274,13 @@ def _write_gpkg_project(layers, bundle, plan, target, crs_code, out: Path, overw
     qgs = out.with_suffix(".qgs")
     check_writable(qgs, overwrite=overwrite)
     xml = project_xml(out.name, layers, crs_code, f"phusong – {bundle.name}", gap_col)
-    with atomic_path(out, overwrite=overwrite) as tmp, \
-            atomic_path(qgs, overwrite=overwrite) as tmp_qgs:
-        for name, gdf in layers.items():
-            write_gpkg(gdf, tmp, layer=name)
+    # one commit for the GeoPackage and its project (atomic_files: never a project beside
+    # another run's GeoPackage)
+    with atomic_files([out, qgs], overwrite=overwrite) as (tmp, tmp_qgs):
+        meta = {"PHUSONG_SETTINGS": settings_table(plan.meta).to_json(orient="records",
+                                                                      force_ascii=False)}
+        for i, (name, gdf) in enumerate(layers.items()):
+            write_gpkg(gdf, tmp, layer=name, dataset_metadata=meta if i == 0 else None)
         tmp_qgs.write_text(xml, encoding="utf-8")
     report.paths.append(qgs)
     report.notes.append(f"QGIS project {qgs.name}: open it in QGIS 3.22 or later"
@@ -265,7 +303,10 @@ def export_plan(bundle: Bundle, plan_dir: str | Path, fmt: str, out: str | Path,
         ``gpkg``: one GeoPackage (candidate_sites, fibre_routes and, when the plan has a
         commune gap table, communes) and a QGIS project ``<out stem>.qgs`` beside it; ``kml``: one file, two folders, always EPSG:4326;
         ``csv``: sites in ``out`` (lon/lat and VN-2000 TM-3 X = northing, Y = easting) and
-        routes in ``<out stem>_routes.csv`` (WKT in ``crs``).
+        routes in ``<out stem>_routes.csv`` (WKT in ``crs``). Every format carries the plan's
+        settings (:func:`settings_table`): ``settings.csv`` in the zip, dataset metadata
+        ``PHUSONG_SETTINGS`` (JSON) in the GeoPackage, ``<out stem>_settings.csv`` beside a
+        KML or CSV.
     out : str or Path
         Output file; an existing one is refused unless ``overwrite``.
     crs : str or int
@@ -286,13 +327,17 @@ def export_plan(bundle: Bundle, plan_dir: str | Path, fmt: str, out: str | Path,
     plan = read_plan(plan_dir, bundle)
     layers = _prepare(plan, selected_only)
     report = ExportReport([out], fmt, crs_code, {k: len(v) for k, v in layers.items()})
+    side = out.with_name(out.stem + "_settings.csv")  # KML, CSV: no place inside the file
+    if fmt in ("kml", "csv"):
+        check_writable(side, overwrite=overwrite)
     if fmt == "kml":
         if crs_code != settings.STORE_CRS:
             msg = f"KML is always EPSG:4326 (WGS 84); --crs {crs_code} was not applied"
             warnings.warn(msg, PhusongWarning, stacklevel=2)
             report.notes.append(msg)
         report.crs = settings.STORE_CRS
-        _write_kml(layers, out, overwrite)
+        _write_kml(layers, out, overwrite, side, settings_table(plan.meta))
+        report.paths.append(side)
         return report
     layers = {k: v.to_crs(target) for k, v in layers.items()}
     if fmt == "gpkg":
@@ -301,7 +346,9 @@ def export_plan(bundle: Bundle, plan_dir: str | Path, fmt: str, out: str | Path,
         _write_shp(layers, bundle, plan, crs_code, out, overwrite, report)
     else:
         routes_out = out.with_name(out.stem + "_routes.csv")
-        _write_csv(layers, crs_code, out, routes_out, overwrite)
+        _write_csv(layers, crs_code, out, routes_out, overwrite, side,
+                   settings_table(plan.meta))
         report.paths.append(routes_out)
         report.notes.append("CSV: vn2000_x_m is northing and vn2000_y_m easting (EPSG:9211)")
+        report.paths.append(side)
     return report

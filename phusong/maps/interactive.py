@@ -374,7 +374,7 @@ def _fibre(m, bundle: Bundle, lang: str) -> None:
 def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
               coverage_raster: str | Path | None = None, lang: str = "vi",
               boundaries: str = "2020", check_plan: bool = True,
-              indicators: list[str] | None = None) -> folium.Map:
+              indicators: list[str] | None = None, config=None) -> folium.Map:
     """Build the interactive briefing map of ``bundle``.
 
     Parameters
@@ -398,6 +398,9 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
     indicators : list of str, optional
         ``_pct`` columns offered in the choropleth (default: fibre households, 4G/5G
         population, villages with signal and the gaps to the 2025/2030 targets, when present).
+    config : phusong.config.Settings, optional
+        Settings whose covered thresholds the villages legend states; default those the plan
+        (``plan.json``) or the gap tables (``GapTables.settings``) record, else the defaults.
 
     Returns
     -------
@@ -443,9 +446,11 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
     if plan is not None:
         title += _assumed_lines(plan.meta, lang)
     HtmlControl(title, position="topleft", css_class="phusong-title").add_to(m)
+    th = _legend_thresholds(config, plan, gaps)
     tech_legend = "".join(
         f"<div><span style='display:inline-block;width:10px;height:10px;border-radius:5px;"
-        f"background:{c}'></span> {esc(t if t in settings.TECHS else label(t, lang))}</div>"
+        f"background:{c}'></span> {esc(t if t in settings.TECHS else label(t, lang))}"
+        f"{esc(f' ≥ {th[t]:g} dBm') if t in th else ''}</div>"
         for t, c in TECH_COLOURS.items())
     HtmlControl(f"<b>{esc(label('villages', lang))}: {esc(label('coverage', lang))}</b>"
                 f"{tech_legend}", position="bottomleft", css_class="phusong-villages",
@@ -455,6 +460,20 @@ def build_map(bundle: Bundle, *, gaps=None, plan_dir: str | Path | None = None,
                     position="bottomright", css_class="phusong-legend",
                     variants=variants).add_to(m)
     return inline_assets(m)
+
+
+def _legend_thresholds(config, plan, gaps) -> dict:
+    """Covered threshold per technology, dBm, for the villages legend: ``config``, else the
+    settings the plan or the gap tables record, else the defaults."""
+    from phusong.config import DEFAULT_SETTINGS, from_record
+
+    if config is None and plan is not None:
+        sc = plan.meta.get("scenario")
+        if isinstance(sc, dict) and sc.get("settings") is not None:
+            config = from_record(sc["settings"], where="plan.json scenario")
+    if config is None and isinstance(getattr(gaps, "settings", None), dict):
+        config = from_record(gaps.settings, where="gap tables")
+    return dict((config or DEFAULT_SETTINGS).thresholds_dbm)
 
 
 def _assumed_lines(meta: dict, lang: str) -> str:

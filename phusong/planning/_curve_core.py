@@ -114,7 +114,7 @@ def _spanning_tree(adj: dict, root) -> dict:
 
 
 def prune_steps(graph, src: set, hh: dict, ftth: float,
-                time_limit_s: float) -> tuple[list[tuple], dict]:
+                time_limit_s: float | None) -> tuple[list[tuple], dict]:
     """Steiner tree to every node of ``hh``, then reverse greedy pruning; the states it passes.
 
     Parameters
@@ -127,8 +127,8 @@ def prune_steps(graph, src: set, hh: dict, ftth: float,
         Node → households (> 0), all reachable from ``src``.
     ftth : float
         VND per household added to a branch's cost when scoring it.
-    time_limit_s : float
-        Improvement time of :func:`~phusong.planning.fibre_router.route_fibre`, s.
+    time_limit_s : float or None
+        Wall-clock guard of :func:`~phusong.planning.fibre_router.route_fibre`, s (None: none).
 
     Returns
     -------

@@ -45,12 +45,14 @@ def plan_cost_curves(ctx, res) -> dict:
     before = res.start_cov
     out: dict = {"year": res.year,
                  "from": f"the network at the start of {res.year}, with that year's candidates"}
-    limit = max(1.0, s.time_limit_s / 2)
     for tech in ("4G", "5G"):
+        limit = ctx.clock.left()
         A = cov[tech]
         has = np.asarray(A.sum(axis=0)).ravel() > 0
         pts = mobile_cost_curve(A[:, has], ctx.pop, covered=_covered(before, tech),
                                 costs=costs[has], households=ctx.hh, time_limit_s=limit)
+        ctx.clock.note(f"cost curve mobile {tech}", any(
+            "stopped by time limit" in str(q.get("method", "")) for q in pts))
         out[f"mobile_{tech}_population"] = _with_summary(pts, denominator="population",
                                                          method="least-cost set covering")
     fs = res.fibre
@@ -61,10 +63,15 @@ def plan_cost_curves(ctx, res) -> dict:
         pts = fibre_cost_curve(ctx.graph, fs.sources, fs.prizes,
                                ftth_vnd_per_home=s.costs.ftth_vnd_per_home,
                                base_households=float(ctx.hh[reached].sum()),
-                               total_households=float(ctx.hh.sum()), time_limit_s=limit,
+                               total_households=float(ctx.hh.sum()),
+                               time_limit_s=ctx.clock.left(),
                                villages=OpenVillages(v.geometry.x.to_numpy(),
                                                      v.geometry.y.to_numpy(), ctx.hh[open_],
                                                      s.reach_m))
+        if ctx.clock.expired():  # the router's improvement ran against the guard
+            ctx.clock.note("cost curve fibre", True)
+            for q in pts:
+                q["method"] = f"{q.get('method', '')} (stopped by time limit)"
         out["fibre_households"] = _with_summary(
             pts, denominator="households", method="Steiner tree + reverse greedy pruning",
             reach="measured on the grown network, as the plan measures it (every household "

@@ -7,9 +7,11 @@ call time (and tests can stand small doubles in for the heavy engines).
 from __future__ import annotations
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS, Settings
 
 __all__ = [
     "score_villages",
+    "bundle_clutter",
     "transmitters",
     "coverage_matrix",
     "road_graph",
@@ -20,11 +22,20 @@ __all__ = [
 ]
 
 
-def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None):
-    """:func:`phusong.coverage.score_villages`."""
+def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None,
+                   config: Settings = DEFAULT_SETTINGS):
+    """:func:`phusong.coverage.score_villages` (``config``: the run's settings, incl. the
+    reliability; the bundle's clutter)."""
     from phusong.coverage import score_villages as f
 
-    return f(bundle, model=model, executor=executor)
+    return f(bundle, model=model, executor=executor, config=config)
+
+
+def bundle_clutter(bundle):
+    """:func:`phusong.coverage.clutter.bundle_clutter` (None without a ``landcover.tif``)."""
+    from phusong.coverage.clutter import bundle_clutter as f
+
+    return f(bundle)
 
 
 def transmitters(bundle):
@@ -34,11 +45,13 @@ def transmitters(bundle):
     return f(bundle)
 
 
-def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None):
-    """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech)."""
+def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None,
+                    clutter=None, config: Settings = DEFAULT_SETTINGS):
+    """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech in
+    ``config``, reliability ``config.radio.reliability_pct``, ``clutter`` the bundle's)."""
     from phusong.coverage import coverage_matrix as f
 
-    return f(tx, x_m, y_m, dem, model=model, executor=executor)
+    return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):
@@ -62,7 +75,7 @@ def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=No
     return f(bundle, reach_m=reach_m, graph=graph)
 
 
-def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=20.0):
+def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=None):
     """Solve :class:`phusong.planning.siting.MaximalCovering`; return the result."""
     from phusong.planning.siting import MaximalCovering
 
@@ -72,7 +85,7 @@ def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_li
 
 
 def route_fibre(graph, terminals, *, existing, prizes=None, budget_vnd=None,
-                time_limit_s: float = 10.0):
+                time_limit_s: float | None = None):
     """:func:`phusong.planning.fibre_router.route_fibre` with ``weight="cost_vnd"``."""
     from phusong.planning.fibre_router import route_fibre as f
 

@@ -138,7 +138,8 @@ def _backhaul(ctx, cands, chosen, sources, reach_nodes, out: FibreStep, year: in
         out.unreachable["backhaul_sites"] = len(terms) - len(ok)
     if not ok:
         return [], sources
-    r = deps.route_fibre(g, ok, existing=sources, time_limit_s=ctx.scenario.time_limit_s)
+    r = deps.route_fibre(g, ok, existing=sources, time_limit_s=ctx.clock.left())
+    ctx.clock.note(f"{year} backhaul routes", r.stopped_by_time_limit)
     out.backhaul_cost = float(r.cost)
     return _edge_rows(g, r.edges, "backhaul", {}, year, 0), list(dict.fromkeys([*sources,
                                                                                  *r.nodes]))
@@ -204,12 +205,13 @@ def _extend(ctx, state, year, sources, prizes, passed, base_rows, base_reach, bu
     try:
         if steiner:
             r = deps.route_fibre(g, sorted(prizes), existing=sources,
-                                 time_limit_s=ctx.scenario.time_limit_s)
+                                 time_limit_s=ctx.clock.left())
         else:
             r = deps.route_fibre(g, [], existing=sources, prizes=prizes, budget_vnd=float(budget),
-                                 time_limit_s=ctx.scenario.time_limit_s)
+                                 time_limit_s=ctx.clock.left())
     except InfeasibleError:
         return None
+    ctx.clock.note(f"{year} fibre routes", r.stopped_by_time_limit)
     if not r.edges:
         return None
     rows = base_rows + _edge_rows(g, r.edges, "extension", dict(passed), year, len(base_rows))

@@ -77,6 +77,11 @@ def year_figures(ctx, res, gaps0, gy, sv: pd.DataFrame) -> dict:
         "losing_service": {"villages": int(p1.get("villages_losing_service", 0)),
                            "households": float(p1.get("households_losing_service", 0.0))},
         "services": _service_counts(sv),
+        # villages whose mobile coverage is unknown after the year (off the DEM, or behind a
+        # flagged path with no site covering them): neither covered nor uncovered
+        "unknown": {"villages": int(round(float(p1.get("unknown_villages", 0.0)))),
+                    "households": float(p1.get("unknown_households", 0.0)),
+                    "population": float(p1.get("unknown_population", 0.0))},
         "fibre_or_alternative_households_pct":
             100.0 * float(sv.loc[fixed, "households"].sum()) / total_hh if total_hh else None,
         "province_pct": {k: _f(p1[k]) for k in _HEADLINE if k in p1},
@@ -219,6 +224,10 @@ def summary_lines(plan) -> list[str]:
             f"{pct.get('mobile_5G_population_pct') or 0:.2f} % of people; fibre "
             f"{pct.get('fibre_households_pct') or 0:.2f} % of households; villages: "
             + ", ".join(f"{k} {v['villages']}" for k, v in sv.items() if v["villages"]))
+        unk = y.get("unknown") or {}
+        if unk.get("villages"):
+            lines.append(f"    coverage unknown (off the DEM or behind a long void): "
+                         f"{unk['villages']} villages, {unk['households']:,.0f} households")
         for m in y.get("missed_targets", []):
             lines.append(f"    missed {m['indicator']} {m['threshold_pct']:g} % ({m['year']}): "
                          f"{m['value_pct']:.2f} %, short {m['shortfall_pct']:.2f} pts; binds: "

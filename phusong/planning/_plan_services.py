@@ -37,14 +37,14 @@ def _first_cover(cov: dict, chosen: np.ndarray, cands, techs) -> dict:
     return out
 
 
-def _hubs(bundle):
+def _hubs(bundle, tower_height_m: float):
     sites = to_work(bundle.sites, "sites") if bundle.sites is not None and len(bundle.sites) \
         else None
     if sites is None:
         return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=object)
     return (sites.geometry.x.to_numpy(), sites.geometry.y.to_numpy(),
             pd.to_numeric(sites["height_m"], errors="coerce").fillna(
-                settings.RADIO.tower_height_m).to_numpy(float),
+                tower_height_m).to_numpy(float),
             sites["site_id"].astype(str).to_numpy())
 
 
@@ -95,9 +95,10 @@ def village_services(ctx, res, on_air_cov: pd.DataFrame, fib: np.ndarray, lost_f
     fb = left & ~reach & lost_fibre
     if fb.any():
         v = ctx.villages[fb]
-        x, y, h, sid = _hubs(res.after.bundle)
+        x, y, h, sid = _hubs(res.after.bundle, ctx.scenario.config.radio.tower_height_m)
         opt = fallback_options(v.geometry.x.to_numpy(), v.geometry.y.to_numpy(), ctx.hh[fb], x, y,
-                               h, sid, res.after.bundle.dem, costs=ctx.scenario.costs)
+                               h, sid, res.after.bundle.dem, costs=ctx.scenario.costs,
+                               k_factor=ctx.scenario.config.radio.k_factor)
         service[fb] = "fallback"
         action[fb] = "fallback: " + opt["fallback"].astype(str).to_numpy()
         off = ~opt["in_dem"].to_numpy(bool)

@@ -19,7 +19,7 @@ ROUTE_COLUMNS = ("route_id", "road_class", "length_m", "cost_vnd", "purpose",
 
 
 def siting_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool: np.ndarray,
-                costs: np.ndarray, budget_vnd: float, time_limit_s: float,
+                costs: np.ndarray, budget_vnd: float, time_limit_s: float | None,
                 label: str) -> tuple[np.ndarray, dict]:
     """Budgeted maximal covering over the candidates in ``pool``.
 
@@ -52,7 +52,8 @@ def siting_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool
     info.update({"status": res.status, "method": res.method, "objective": float(res.objective),
                  "upper_bound": float(res.upper_bound), "gap": float(res.gap),
                  "greedy_objective": float(res.greedy_objective), "seconds": float(res.seconds),
-                 "chosen": int(len(chosen))})
+                 "chosen": int(len(chosen)),
+                 "stopped_by_time_limit": bool(res.stopped_by_time_limit)})
     return chosen, info
 
 
@@ -95,6 +96,8 @@ def apply_sites(cov: pd.DataFrame, A: dict, cands, chosen) -> pd.DataFrame:
                 cols[col][rows] = True
     for col, v in cols.items():
         cov[col] = v
+    if "unknown" in cov and "covered_any" in cols:  # unknown only while nothing covers it
+        cov["unknown"] = cov["unknown"].fillna(True).astype(bool).to_numpy() & ~cols["covered_any"]
     return cov
 
 
@@ -127,7 +130,7 @@ def order_by_cost(A: sp.csr_matrix, chosen, covered: np.ndarray, w: np.ndarray,
 
 
 def target_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool: np.ndarray,
-                costs: np.ndarray, target_pct: float, budget_vnd: float, time_limit_s: float,
+                costs: np.ndarray, target_pct: float, budget_vnd: float, time_limit_s: float | None,
                 label: str) -> tuple[np.ndarray, dict]:
     """Least-cost candidates in ``pool`` reaching ``target_pct`` % of ``weights``; never raises.
 
@@ -161,7 +164,8 @@ def target_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool
         time_limit_s=time_limit_s)
     info.update({"status": res.status, "method": res.method, "objective": float(res.objective),
                  "lower_bound": float(res.lower_bound), "gap": float(res.gap),
-                 "least_cost_vnd": float(res.objective), "seconds": float(res.seconds)})
+                 "least_cost_vnd": float(res.objective), "seconds": float(res.seconds),
+                 "stopped_by_time_limit": bool(res.stopped_by_time_limit)})
     if res.objective > budget_vnd * (1 + 1e-12):
         chosen, sub = siting_step(A, weights, covered, pool, costs, budget_vnd, time_limit_s, label)
         info.update(binds="budget", budget_solver=sub)

@@ -65,6 +65,9 @@ def plan_report(plan) -> dict:
         "assumptions": list(plan.assumptions),
         "census": census_figures(plan.gaps),
         "feeders_inferred": plan.feeders.summary() if plan.feeders is not None else None,
+        # the scenario's wall-clock guard and the steps it cut short ([] without a limit:
+        # then every step stopped by its own rule and the plan is machine-independent)
+        "time_limit": plan.time_limit,
     })
 
 

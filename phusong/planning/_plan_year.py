@@ -17,6 +17,8 @@ whose ``after`` is the next year's state. Steps, each a function below:
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -39,6 +41,35 @@ __all__ = ["Context", "YearState", "YearResult", "plan_year", "year_candidates",
 MOBILE_INDICATORS = {"mobile_4G": ("4G",), "mobile_5G": ("5G",)}
 
 
+@dataclass
+class PlanClock:
+    """The plan's wall-clock guard (scenario ``time_limit_s``) and where it acted.
+
+    Without a limit (the default) nothing is timed: every optimisation stops by its own rule
+    (gap, node limit, local optimum) and the plan is the same on any machine.
+    """
+
+    deadline: float = math.inf
+    stopped: list = field(default_factory=list)
+
+    def left(self) -> float | None:
+        """Seconds left for the next optimisation (None: no limit). Once the time is up a
+        step gets 1 µs: it keeps its first answer (greedy, the router's construction) and
+        reports the cut."""
+        if not math.isfinite(self.deadline):
+            return None
+        return max(1e-6, self.deadline - time.perf_counter())
+
+    def expired(self) -> bool:
+        """Whether the guard's time is up (a step that ended after it may have been cut)."""
+        return time.perf_counter() >= self.deadline
+
+    def note(self, what: str, stopped) -> None:
+        """Record that the guard cut ``what`` short (when ``stopped``)."""
+        if stopped:
+            self.stopped.append(what)
+
+
 @dataclass(frozen=True)
 class Context:
     """What stays fixed over the years: the original bundle, villages, roads, scenario."""
@@ -57,6 +88,7 @@ class Context:
     #: Checked user candidates offered in the first year (:func:`check_candidates`), or None.
     user_candidates: object = None
     executor: object = None  # a DaskExecutor for the candidate coverage matrices, or None
+    clock: PlanClock = field(default_factory=PlanClock)
 
 
 @dataclass(frozen=True)
@@ -109,21 +141,23 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     due_5g = bool(_due(s, state.prev_year, year, "mobile_5G"))
     fnodes = fibre_road_nodes(ctx.graph, b)
     x, y = ctx.villages.geometry.x.to_numpy(), ctx.villages.geometry.y.to_numpy()
+    # candidates see the clutter and reliability (config) the existing network was scored with
+    radio = dict(model=ctx.model, executor=ctx.executor, clutter=deps.bundle_clutter(b),
+                 config=s.config)
     ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                               kinds=("upgrade",))
-    a_up = candidate_coverage(ups, x, y, b.dem, model=ctx.model, executor=ctx.executor)
+    a_up = candidate_coverage(ups, x, y, b.dem, **radio)
     demand = ~covered_mask(state.cov, s.broadband_techs)
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
         demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
     news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                demand=demand, with_5g=due_5g, kinds=("new",))
-    a_new = candidate_coverage(news, x, y, b.dem, model=ctx.model, executor=ctx.executor)
+    a_new = candidate_coverage(news, x, y, b.dem, **radio)
     parts, mats = [ups, news], [a_up, a_new]
     if ctx.user_candidates is not None and state.prev_year == 0:
         parts.append(ctx.user_candidates)
-        mats.append(candidate_coverage(ctx.user_candidates, x, y, b.dem, model=ctx.model,
-                                       executor=ctx.executor))
+        mats.append(candidate_coverage(ctx.user_candidates, x, y, b.dem, **radio))
     # an empty frame (no new-site candidate, as on a sparse real bundle) would turn every
     # numeric column to object in the concat, and plan.gpkg would store costs as text
     cands = pd.concat(parts, ignore_index=True).infer_objects()
@@ -170,11 +204,13 @@ def mobile_actions(ctx: Context, state: YearState, year: int, cands, cov, money:
         left = money - spent
         label = f"{year} mobile ({key})"
         if target is None:
-            chosen, info = siting_step(A, w, mask, pool & ~built, costs, left, s.time_limit_s,
+            chosen, info = siting_step(A, w, mask, pool & ~built, costs, left, ctx.clock.left(),
                                        label)
         else:
             chosen, info = target_step(A, w, mask, pool & ~built, costs, target, left,
-                                       s.time_limit_s, label)
+                                       ctx.clock.left(), label)
+        ctx.clock.note(label, info.get("stopped_by_time_limit") or (
+            info.get("budget_solver") or {}).get("stopped_by_time_limit"))
         solver[key] = info
         for j, h, p in ranked_households(A, chosen, mask, ctx.hh, ctx.pop):
             gains[0][j], gains[1][j] = h, p

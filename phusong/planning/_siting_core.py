@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import LinearConstraint, linprog, milp
 
+from phusong import settings
+
 __all__ = [
     "Reduced",
     "reduce_problem",
@@ -272,17 +274,31 @@ def _max_model(red: Reduced, p, budget):
     return c, sp.vstack(rows, format="csr"), np.concatenate(lo), np.concatenate(hi)
 
 
-def lp_bound_max(red: Reduced, p, budget, time_limit_s: float) -> float:
-    """LP relaxation bound of the maximal covering model (``inf`` if HiGHS stops early)."""
+def _opts(time_limit_s: float, **kw) -> dict:
+    """HiGHS options: the time limit only when one is given (finite), as a guard."""
+    out = dict(kw)
+    if np.isfinite(time_limit_s):
+        out["time_limit"] = max(0.01, float(time_limit_s))
+    return out
+
+
+def _timed_out(res) -> bool:
+    """Whether HiGHS stopped on its time limit (not on its node limit or gap)."""
+    return "time limit" in str(getattr(res, "message", "")).lower()
+
+
+def lp_bound_max(red: Reduced, p, budget, time_limit_s: float) -> tuple[float, bool]:
+    """LP relaxation bound of the maximal covering model (the total weight if HiGHS stops
+    early), and whether it stopped on its time limit."""
     if red.A.shape[1] == 0 or red.A.shape[0] == 0:
-        return 0.0
+        return 0.0, False
     c, M, lo, hi = _max_model(red, p, budget)
     b_ub = hi
     res = linprog(c, A_ub=M, b_ub=b_ub, bounds=(0, 1), method="highs",
-                  options={"time_limit": max(0.01, time_limit_s), "presolve": True})
+                  options=_opts(time_limit_s, presolve=True))
     if res.status != 0:
-        return float(red.w.sum())
-    return float(-res.fun)  # exact up to HiGHS's 1e-7 tolerance, which solve() allows for
+        return float(red.w.sum()), _timed_out(res)
+    return float(-res.fun), False  # exact up to HiGHS's 1e-7 tolerance, which solve() allows
 
 
 @dataclass
@@ -293,6 +309,7 @@ class MilpOutcome:
     bound: float
     proven: bool
     status: int
+    timed_out: bool = False
 
 
 def milp_max(red: Reduced, p, budget, incumbent: float, time_limit_s: float) -> MilpOutcome:
@@ -315,8 +332,8 @@ def milp_max(red: Reduced, p, budget, incumbent: float, time_limit_s: float) -> 
         cons.append(LinearConstraint(row, incumbent - 1e-9 * max(1.0, total), np.inf))
     integ = np.concatenate([np.ones(n), np.zeros(m)])
     res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
-               options={"time_limit": max(0.01, time_limit_s), "mip_rel_gap": 1e-7,
-                        "presolve": True})
+               options=_opts(time_limit_s, mip_rel_gap=settings.MILP_REL_GAP, presolve=True,
+                             node_limit=settings.MILP_NODE_LIMIT))
     bound = getattr(res, "mip_dual_bound", None)
     ub = -float(bound) if bound is not None and np.isfinite(bound) else np.inf
     if res.status == 2:  # infeasible with the cutoff: nothing beats the incumbent
@@ -324,7 +341,7 @@ def milp_max(red: Reduced, p, budget, incumbent: float, time_limit_s: float) -> 
     sel = None
     if res.x is not None:
         sel = np.flatnonzero(res.x[:n] > 0.5).astype(np.int64)
-    return MilpOutcome(sel, ub, res.status == 0, int(res.status))
+    return MilpOutcome(sel, ub, res.status == 0, int(res.status), _timed_out(res))
 
 
 # ---------------------------------------------------------------- set covering (min cost)
@@ -392,16 +409,19 @@ def _cover_scale(red: Reduced) -> float:
     return max(float(red.w.sum()), 1e-300)
 
 
-def lp_bound_cover(red: Reduced, need: float, time_limit_s: float) -> float:
-    """LP relaxation lower bound of the minimum-cost partial cover (0 if HiGHS stops early)."""
+def lp_bound_cover(red: Reduced, need: float, time_limit_s: float) -> tuple[float, bool]:
+    """LP relaxation lower bound of the minimum-cost partial cover (0 if HiGHS stops early),
+    and whether it stopped on its time limit."""
     if need <= 0:
-        return 0.0
+        return 0.0, False
     c, M, tgt = _cover_model(red, need)
     A_ub = sp.vstack([M, -tgt], format="csr")
     b_ub = np.concatenate([np.zeros(M.shape[0]), [-need / _cover_scale(red)]])
     res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method="highs",
-                  options={"time_limit": max(0.01, time_limit_s)})
-    return float(res.fun) * (1 - 1e-9) if res.status == 0 else 0.0
+                  options=_opts(time_limit_s))
+    if res.status != 0:
+        return 0.0, _timed_out(res)
+    return float(res.fun) * (1 - 1e-9), False
 
 
 def milp_cover(red: Reduced, need: float, incumbent_cost: float, time_limit_s: float) -> MilpOutcome:
@@ -417,10 +437,11 @@ def milp_cover(red: Reduced, need: float, incumbent_cost: float, time_limit_s: f
         cons.append(LinearConstraint(crow, -np.inf, incumbent_cost * (1 + 1e-9) + 1e-9))
     integ = np.concatenate([np.ones(n), np.zeros(red.A.shape[0])])
     res = milp(c, constraints=cons, integrality=integ, bounds=(0, 1),
-               options={"time_limit": max(0.01, time_limit_s), "mip_rel_gap": 1e-7})
+               options=_opts(time_limit_s, mip_rel_gap=settings.MILP_REL_GAP,
+                             node_limit=settings.MILP_NODE_LIMIT))
     bound = getattr(res, "mip_dual_bound", None)
     lb = float(bound) if bound is not None and np.isfinite(bound) else 0.0
     if res.status == 2:
         return MilpOutcome(None, incumbent_cost, True, 2)
     sel = np.flatnonzero(res.x[:n] > 0.5).astype(np.int64) if res.x is not None else None
-    return MilpOutcome(sel, lb, res.status == 0, int(res.status))
+    return MilpOutcome(sel, lb, res.status == 0, int(res.status), _timed_out(res))

@@ -19,6 +19,7 @@ import geopandas as gpd
 import pyogrio
 
 from phusong.bundle import Bundle, fingerprint
+from phusong.config import from_record
 from phusong.errors import DataError, InputFileError
 from phusong.planning.grow import grow_bundle
 
@@ -129,11 +130,12 @@ def apply_plan(bundle: Bundle, plan_dir: str | Path, *, year: int) -> Bundle:
     scenario = report["scenario"] or {}
     name = str(scenario.get("name", "plan"))
     bands_5g = scenario.get("bands_5g")
+    config = from_record(scenario.get("settings"), where=f"{plan_dir}: plan.json")
     out = bundle
     for y in (y for y in years if y <= int(year)):
         actions = cands[cands["year"].astype(int) == y]
         new = gpd.GeoDataFrame(routes[routes["year"].astype(int) == y].reset_index(drop=True),
                                crs=routes.crs)
         out = grow_bundle(out, actions, new, year=y, plan_name=name, source_fingerprint=source,
-                          bands_5g=bands_5g)
+                          bands_5g=bands_5g, config=config)
     return dataclasses.replace(out, name=f"{bundle.name} + plan {name} {int(year)}")

@@ -37,6 +37,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS
 from phusong.crs import parse_crs, to_work, transform_points
 from phusong.errors import DataError, SchemaError
 from phusong.planning import _plan_deps as deps
@@ -141,7 +142,8 @@ def _upgrades(bundle, rules, scenario: Scenario) -> pd.DataFrame:
         return pd.DataFrame()
     s = _site_techs(bundle)
     rows = []
-    band4 = rules.new_site_band if rules.new_site_tech == "4G" else next(iter(settings.BANDS_MHZ["4G"]))
+    band4 = rules.new_site_band if rules.new_site_tech == "4G" else next(
+        iter(scenario.config.bands_mhz["4G"]))
     bands5 = dict(scenario.bands_5g)
     for r in s.itertuples():
         five = bands5.get(r.operator)
@@ -321,13 +323,14 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
                                 new_site_bands(scenario, with_5g=with_5g)))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return _finish(pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "needs_backhaul"]), 0)
+        return _finish(pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "needs_backhaul"]), 0,
+                       scenario.config.bands_mhz)
     df = pd.concat(parts, ignore_index=True)
     df["commune_code"] = _assign_communes(df, bundle)
     outside = df["commune_code"].isna().to_numpy()
     df = df[~outside].reset_index(drop=True)
     priced = price_candidates(_with_ground(df, bundle.dem), bundle, graph, fibre_nodes, scenario)
-    return _finish(priced, int(outside.sum()))
+    return _finish(priced, int(outside.sum()), scenario.config.bands_mhz)
 
 
 def price_candidates(df: pd.DataFrame, bundle, graph, fibre_nodes, scenario: Scenario) -> pd.DataFrame:
@@ -371,7 +374,7 @@ def _with_ground(df: pd.DataFrame, dem) -> pd.DataFrame:
     return df
 
 
-def _finish(df: pd.DataFrame, dropped: int) -> gpd.GeoDataFrame:
+def _finish(df: pd.DataFrame, dropped: int, bands_mhz) -> gpd.GeoDataFrame:
     df = df.copy()
     if len(df):
         kinds = df["kind"].to_numpy()
@@ -379,7 +382,7 @@ def _finish(df: pd.DataFrame, dropped: int) -> gpd.GeoDataFrame:
         n_new = np.cumsum(kinds == "new")
         df["candidate_id"] = [f"U{u:04d}" if k == "upgrade" else f"N{n:04d}"
                               for k, u, n in zip(kinds, n_up, n_new, strict=True)]
-        df["freq_mhz"] = [settings.BANDS_MHZ[t][b] for t, b in zip(df.tech, df.band, strict=True)]
+        df["freq_mhz"] = [bands_mhz[t][b] for t, b in zip(df.tech, df.band, strict=True)]
         no_name = df["name"].isna() if "name" in df.columns else np.ones(len(df), bool)
         df.loc[no_name, "name"] = [f"Trạm mới {cid}" for cid in df.loc[no_name, "candidate_id"]]
     for col in CANDIDATE_COLUMNS:
@@ -449,7 +452,8 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
         lon, lat = candidates.to_crs(settings.STORE_CRS).geometry.iloc[i].coords[0]
         raise DataError(f"{src}: {cid} at ({lon:.5f}, {lat:.5f}) lies outside the province "
                         f"({int(out.sum())} candidate(s) outside every commune); move or drop it")
-    df["height_m"] = df.get("height_m", pd.Series(settings.RADIO.tower_height_m, index=df.index))
+    df["height_m"] = df.get("height_m", pd.Series(scenario.config.radio.tower_height_m,
+                                                  index=df.index))
     df["source"] = df.get("source", pd.Series("user", index=df.index))
     df["needs_backhaul"] = _needs_backhaul(df, bundle)
     given = df["cost_vnd"].copy() if "cost_vnd" in df else None
@@ -462,7 +466,7 @@ def check_candidates(candidates: gpd.GeoDataFrame, bundle, *, graph=None, fibre_
         priced["cost_vnd"] = pd.to_numeric(given, errors="coerce").fillna(priced["cost_vnd"])
     ids = priced.pop("candidate_id").astype(str).to_numpy() if "candidate_id" in priced else \
         np.array([f"user{i + 1}" for i in range(len(priced))], dtype=object)
-    res = _finish(priced, 0)
+    res = _finish(priced, 0, scenario.config.bands_mhz)
     res["candidate_id"] = ids
     return res
 
@@ -496,14 +500,14 @@ def _check_fields(df: pd.DataFrame, bundle, src: str) -> None:
         refuse(cid.str.fullmatch(r"[UN]\d{4,}").to_numpy(),
                lambda i: f"candidate_id {cid.iloc[i]!r} has the form of a generated id",
                "rename it (generated candidates are U0001…, N0001…)")
+    known = DEFAULT_SETTINGS.bands_mhz  # the band labels (settings change frequencies only)
     if "band" not in df:
-        df["band"] = [next(iter(settings.BANDS_MHZ[t])) for t in df.tech]
-    df["band"] = [next(iter(settings.BANDS_MHZ[t])) if b is None or b != b else str(b)
+        df["band"] = [next(iter(known[t])) for t in df.tech]
+    df["band"] = [next(iter(known[t])) if b is None or b != b else str(b)
                   for t, b in zip(df.tech, df["band"], strict=True)]
-    refuse(np.array([b not in settings.BANDS_MHZ[t] for t, b in zip(df.tech, df.band,
-                                                                     strict=True)]),
+    refuse(np.array([b not in known[t] for t, b in zip(df.tech, df.band, strict=True)]),
            lambda i: f"band {df.band.iloc[i]!r} is not a {df.tech.iloc[i]} band (its bands: "
-           f"{', '.join(settings.BANDS_MHZ[df.tech.iloc[i]])})", "use one of them")
+           f"{', '.join(known[df.tech.iloc[i]])})", "use one of them")
     own = [f"{t}:{b}" for t, b in zip(df.tech, df.band, strict=True)]
     bands = df["bands"] if "bands" in df else pd.Series(None, index=df.index, dtype=object)
     df["bands"] = [b if isinstance(b, str) and b.strip() else o
@@ -541,8 +545,8 @@ def _shown(value) -> str:
 
 def _bands_ok(bands: str) -> bool:
     pairs = parse_bands(bands)
-    return bool(pairs) and all(len(p) == 2 and p[1] in settings.BANDS_MHZ.get(p[0], {})
-                               for p in pairs)
+    known = DEFAULT_SETTINGS.bands_mhz  # the band labels (settings change frequencies only)
+    return bool(pairs) and all(len(p) == 2 and p[1] in known.get(p[0], {}) for p in pairs)
 
 
 def _needs_backhaul(df: pd.DataFrame, bundle) -> pd.Series:

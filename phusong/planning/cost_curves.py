@@ -15,6 +15,7 @@ found for a higher level also meets the lower ones and replaces theirs.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import networkx as nx
@@ -32,21 +33,21 @@ __all__ = ["LEVELS", "OpenVillages", "mobile_cost_curve", "fibre_cost_curve",
 
 #: Default coverage levels of a curve, % of the total weight.
 LEVELS = (90.0, 95.0, 99.0, 99.5, 100.0)
-def _check_levels(levels, time_limit_s: float) -> list[float]:
+def _check_levels(levels, time_limit_s: float | None) -> list[float]:
     lv = sorted({float(x) for x in levels})
     if not lv or not all(np.isfinite(x) and 0 < x <= 100 for x in lv):
         raise ModelError(f"levels must be percentages within (0, 100], got {list(levels)}")
-    if not (np.isfinite(time_limit_s) and time_limit_s > 0):
-        raise ModelError(f"time_limit_s must be > 0 seconds, got {time_limit_s}")
+    if time_limit_s is not None and not (np.isfinite(time_limit_s) and time_limit_s > 0):
+        raise ModelError(f"time_limit_s must be > 0 seconds (or None), got {time_limit_s}")
     return lv
 
 
 def mobile_cost_curve(coverage, weights, *, covered, costs, households=None, levels=LEVELS,
-                      time_limit_s: float = 5.0) -> list[dict]:
+                      time_limit_s: float | None = None) -> list[dict]:
     """Least cost of new sites reaching each level of the weight (population), with LP bounds.
 
     One :class:`~phusong.planning.siting.SetCovering` problem (validated and prepared once) is
-    solved per level with its target moved; each solve gets ``time_limit_s``.
+    solved per level with its target moved; the levels share ``time_limit_s``.
 
     Parameters
     ----------
@@ -60,8 +61,10 @@ def mobile_cost_curve(coverage, weights, *, covered, costs, households=None, lev
         Households per village, for ``households_covered`` and the per-household marginal.
     levels : sequence of float
         Coverage levels, % of the total population, within (0, 100].
-    time_limit_s : float
-        Solver time per level, s.
+    time_limit_s : float, optional
+        Wall-clock guard on the whole curve, s (each level gets the time left; default None:
+        each solve stops by its gap or node limit; a level cut short by the guard says so in
+        its ``method``).
 
     Returns
     -------
@@ -92,6 +95,7 @@ def mobile_cost_curve(coverage, weights, *, covered, costs, households=None, lev
     if mask.dtype != bool:
         raise DataError(f"covered must be a bool mask over villages, got dtype {mask.dtype}")
     lv = _check_levels(levels, time_limit_s)
+    deadline = None if time_limit_s is None else time.perf_counter() + float(time_limit_s)
     prob = SetCovering.from_coverage(coverage, weights, target_pct=0.0, costs=costs,
                                      existing=mask)
     A = sp.csr_matrix(coverage).astype(bool).tocsr()
@@ -111,9 +115,11 @@ def mobile_cost_curve(coverage, weights, *, covered, costs, households=None, lev
             chosen, cost, lb, gap, method = np.zeros(0, np.int64), 0.0, 0.0, 0.0, "already met"
         else:
             prob.target_pct = float(pct)
-            res = prob.solve(time_limit_s=time_limit_s)
+            left = None if deadline is None else max(1e-3, deadline - time.perf_counter())
+            res = prob.solve(time_limit_s=left)
             chosen, cost, lb, gap = res.chosen, res.objective, res.lower_bound, res.gap
-            method = f"set covering ({res.method}, {res.status})"
+            method = f"set covering ({res.method}, {res.status}" + (
+                ", stopped by time limit)" if res.stopped_by_time_limit else ")")
         now = mask | (np.asarray(A[:, chosen].sum(axis=1)).ravel() > 0)
         return {"cost_vnd": float(cost), "lower_bound_vnd": float(lb), "gap": float(gap),
                 "covered_pct": 100 * float(w[now].sum()) / total,
@@ -147,7 +153,7 @@ class OpenVillages:
 def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
                      ftth_vnd_per_home: float = settings.COSTS.ftth_vnd_per_home,
                      base_households: float = 0.0, total_households: float,
-                     time_limit_s: float = 5.0, villages: OpenVillages | None = None) -> list[dict]:
+                     time_limit_s: float | None = None, villages: OpenVillages | None = None) -> list[dict]:
     """Cost of fibre extensions (route + FTTH per home) reaching each level of the households.
 
     A Steiner tree (:func:`~phusong.planning.fibre_router.route_fibre`) joins every node with
@@ -175,8 +181,9 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
         Access network cost per household brought within reach, VND.
     base_households, total_households : float
         Households already within reach, and all households (the denominator).
-    time_limit_s : float
-        Time for the Steiner improvement phase, s (once for the whole curve).
+    time_limit_s : float, optional
+        Wall-clock guard of the Steiner improvement phase, s (once for the whole curve;
+        default None: the improvement runs to its end).
     villages : OpenVillages, optional
         The villages not within reach before (module doc); their households must not exceed
         ``total_households - base_households``.

@@ -86,7 +86,7 @@ def _root(pops: pd.DataFrame, communes: pd.DataFrame, provincial_pop: str | None
 
 
 def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: str | None = None,
-                  time_limit_s: float = 10.0) -> Feeders:
+                  time_limit_s: float | None = None) -> Feeders:
     """Inferred feeder routes of ``bundle``'s POPs along its roads (module doc).
 
     Parameters
@@ -100,8 +100,8 @@ def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: s
         Fibre cost per km by road class (the indicative cost).
     provincial_pop : str, optional
         ``node_id`` of the root POP.
-    time_limit_s : float
-        Improvement time of the router, s.
+    time_limit_s : float, optional
+        Wall-clock guard of the router's improvement, s (default None: none).
 
     Raises
     ------

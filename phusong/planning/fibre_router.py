@@ -74,6 +74,9 @@ class FibreRoute:
         Which construction won: ``sph`` or ``mehlhorn`` (+ ``+improve`` when improved).
     seconds : float
         Wall time, s.
+    stopped_by_time_limit : bool
+        The wall-clock ``time_limit_s`` had passed when the improvement ended (it may have cut
+        it short: the route then depends on the machine's speed).
     """
 
     cost: float
@@ -86,6 +89,7 @@ class FibreRoute:
     components: int
     method: str
     seconds: float
+    stopped_by_time_limit: bool = False
 
 
 class _Net:
@@ -202,7 +206,7 @@ def _steiner(net: _Net, weight: str, terms: list[int], deadline: float):
 
 def route_fibre(graph, terminals, *, weight: str = "cost", existing=None, prizes=None,
                 budget_vnd: float | None = None, prize_value_vnd: float | None = None,
-                time_limit_s: float = 30.0) -> FibreRoute:
+                time_limit_s: float | None = None) -> FibreRoute:
     """Cheapest fibre extension joining ``terminals`` (and worthwhile prize nodes) to the network.
 
     Parameters
@@ -222,8 +226,10 @@ def route_fibre(graph, terminals, *, weight: str = "cost", existing=None, prizes
         Maximum cost of the new edges, VND.
     prize_value_vnd : float, optional
         VND one unit of prize is worth (the λ⁻¹ of ``prize − λ·cost``), prize mode.
-    time_limit_s : float
-        Time for the improvement phase, s (construction always completes).
+    time_limit_s : float, optional
+        Wall-clock guard on the improvement phase, s (construction always completes). Default
+        None: the improvement runs until no exchange improves the tree (at most 20 growth
+        rounds), so the route is the same on any machine.
 
     Raises
     ------
@@ -232,13 +238,13 @@ def route_fibre(graph, terminals, *, weight: str = "cost", existing=None, prizes
         mandatory terminals; the message says what is reachable.
     """
     t0 = time.perf_counter()
-    deadline = t0 + time_limit_s
+    deadline = np.inf if time_limit_s is None else t0 + time_limit_s
     if not isinstance(graph, nx.Graph):
         raise DataError(f"graph: expected a networkx graph, got {type(graph).__name__}")
     if graph.number_of_nodes() == 0:
         raise DataError("graph has no nodes; build the road graph first")
-    if not (np.isfinite(time_limit_s) and time_limit_s > 0):
-        raise ModelError(f"time_limit_s must be > 0 seconds, got {time_limit_s}")
+    if time_limit_s is not None and not (np.isfinite(time_limit_s) and time_limit_s > 0):
+        raise ModelError(f"time_limit_s must be > 0 seconds (or None), got {time_limit_s}")
     if budget_vnd is not None and not (np.isfinite(budget_vnd) and budget_vnd >= 0):
         raise ModelError(f"budget_vnd must be a finite amount ≥ 0 VND, got {budget_vnd}")
     terms_in = list(dict.fromkeys(terminals))
@@ -291,7 +297,8 @@ def route_fibre(graph, terminals, *, weight: str = "cost", existing=None, prizes
                                   deadline=deadline)
             method += "+prize"
             terms = starts
-    return _result(net, edges, terms, reach, unreach, prize, mel_cost, method, t0, terms_in)
+    return _result(net, edges, terms, reach, unreach, prize, mel_cost, method, t0, terms_in,
+                   deadline)
 
 
 def _home_component(net: _Net, tc: list[int], prize: np.ndarray) -> int:
@@ -313,7 +320,8 @@ def _home_component(net: _Net, tc: list[int], prize: np.ndarray) -> int:
     return int(np.argmax(np.bincount(net.comp, weights=prize, minlength=net.ncomp)))
 
 
-def _result(net, edges, terms, reach, unreach, prize, mel_cost, method, t0, terms_in):
+def _result(net, edges, terms, reach, unreach, prize, mel_cost, method, t0, terms_in,
+            deadline=np.inf):
     tnodes = core.tree_nodes(edges, terms)
     orig_edges = [net.orig[e] for e in sorted(edges)]
     seen: dict = {}
@@ -326,4 +334,5 @@ def _result(net, edges, terms, reach, unreach, prize, mel_cost, method, t0, term
     return FibreRoute(cost=net.true_cost(edges), edges=orig_edges, nodes=list(seen),
                       terminals_reached=reached, terminals_unreachable=unreach,
                       prize_collected=collected, mehlhorn_cost=mel_cost, components=net.ncomp,
-                      method=method, seconds=time.perf_counter() - t0)
+                      method=method, seconds=time.perf_counter() - t0,
+                      stopped_by_time_limit=bool(time.perf_counter() > deadline))

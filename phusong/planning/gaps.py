@@ -31,12 +31,20 @@ Boundary vintages
 ``"2020"``: the 151 units of 2020 – 30 June 2025 (the bundle's communes).
 ``"2025"``: the 46 units of Phú Thọ from 1 July 2025 covering former Hòa Bình, through
 :func:`phusong.communes.crosswalk_2025`. 148 units move whole. The three split units (Vầy Nưa,
-Cao Sơn, Đồng Tân) are apportioned by households with the crosswalk's ``share`` (0.5 each part;
-no public figure splits them): every village of a split unit counts ``share`` of its households,
-population and itself in each new unit, so unit tables may hold fractional counts while the
-province totals are unchanged. Its commune centre counts the same fraction towards each part.
-The villages table keeps one row per village with the unit of the largest share
-(``unit_code``, ``unit_share``). District level was abolished on 1 July 2025: the districts
+Cao Sơn, Đồng Tân) are divided between their new units:
+
+* **with a ``communes_2025`` layer** (polygons: written by the twin, or imported with
+  ``--communes-2025``), each village of a split unit goes whole to the new unit whose polygon
+  holds it (the nearest of its unit's parts when it lies in none), and the split unit's census,
+  centre and fibre-commune count are divided as its villages' households are (by the crosswalk's
+  ``share`` when it has no village households);
+* **without one**, by households with the crosswalk's ``share`` (0.5 each part; no public
+  figure splits them): every village of a split unit counts ``share`` of its households,
+  population and itself in each new unit, and its centre the same fraction.
+
+Unit tables may then hold fractional counts while the province totals are unchanged. The
+villages table keeps one row per village with its unit (of the largest share without the layer;
+``unit_code``, ``unit_share``). District level was abolished on 1 July 2025: the districts
 table always uses the 10 former districts and their 2020 communes.
 
 Commune centres and the census
@@ -67,6 +75,7 @@ import pandas as pd
 
 from phusong import settings
 from phusong.atomic import atomic_path
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.crs import to_store
 from phusong.errors import DataError, SchemaError
 from phusong.planning import _plan_deps as deps
@@ -98,6 +107,9 @@ class GapTables:
         Report year of the switch-offs (None: every technology counted).
     switched_off : tuple of str
         Technologies off air in ``year`` (empty without a year).
+    settings : dict
+        :meth:`phusong.config.Settings.record` of the run (values and where each came from),
+        written to ``gaps.json``.
     """
 
     villages: pd.DataFrame
@@ -109,6 +121,7 @@ class GapTables:
     year: int | None = None
     switched_off: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
+    settings: dict | None = None
 
     def headline(self) -> dict:
         """Province figures against each target, as plain data (the JSON report)."""
@@ -134,6 +147,7 @@ class GapTables:
             "figures_pct": {c: _f(row[c]) for c in self.province.columns if c.endswith("_pct")
                             and not c.startswith("gap_")},
             "targets": [],
+            "settings": self.settings,
         }
         for c in target_columns(self.targets):
             t = c.target
@@ -275,9 +289,31 @@ def _commune_member(cf: pd.DataFrame, level: str) -> pd.DataFrame:
     return _membership(cf, "2025")
 
 
-def _with_communes(t: pd.DataFrame, cf: pd.DataFrame, level: str) -> pd.DataFrame:
-    """``t`` with the commune sums of ``level`` (module doc) in place of village-based ones."""
-    m = _commune_member(cf, level)
+def _by_villages(cf: pd.DataFrame, member: pd.DataFrame, codes, households) -> pd.DataFrame:
+    """2025 rows (commune position, unit_code, weight) of the commune frame, a split commune's
+    census divided as its villages' households are (``member``: villages placed by the
+    ``communes_2025`` layer); a split commune without village households keeps the crosswalk's
+    shares."""
+    m = _membership(cf, "2025")
+    m["commune_code"] = cf["commune_code"].to_numpy()[m["pos"].to_numpy()]
+    pos = member["pos"].to_numpy()
+    vm = pd.DataFrame({"commune_code": np.asarray(codes)[pos], "unit_code": member["unit_code"],
+                       "hh": np.asarray(households, float)[pos] * member["weight"].to_numpy()})
+    by = vm.groupby(["commune_code", "unit_code"])["hh"].sum()
+    total = vm.groupby("commune_code")["hh"].sum().reindex(m["commune_code"]).to_numpy()
+    part = by.reindex(pd.MultiIndex.from_arrays([m["commune_code"], m["unit_code"]])).fillna(
+        0.0).to_numpy()
+    use = m["pos"].duplicated(keep=False).to_numpy() & (np.nan_to_num(total) > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m["weight"] = np.where(use, part / total, m["weight"].to_numpy(float))
+    return m[["pos", "unit_code", "weight"]]
+
+
+def _with_communes(t: pd.DataFrame, cf: pd.DataFrame, level: str,
+                   member: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``t`` with the commune sums of ``level`` (module doc) in place of village-based ones
+    (``member``: the commune frame's rows, default :func:`_commune_member`)."""
+    m = _commune_member(cf, level) if member is None else member
     vals = cf[list(_COMMUNE_SUMS)].to_numpy(float)[m["pos"].to_numpy()] * \
         m["weight"].to_numpy(float)[:, None]
     sums = pd.DataFrame(vals, columns=list(_COMMUNE_SUMS)).groupby(
@@ -296,8 +332,15 @@ def _with_communes(t: pd.DataFrame, cf: pd.DataFrame, level: str) -> pd.DataFram
     return t[first + [c for c in t.columns if c not in first]]
 
 
-def _membership(villages: pd.DataFrame, boundaries: str) -> pd.DataFrame:
-    """Rows (village position, unit_code, weight) of the vintage."""
+def _membership(villages: pd.DataFrame, boundaries: str, layer=None) -> pd.DataFrame:
+    """Rows (village position, unit_code, weight) of the vintage.
+
+    On the 2025 boundaries a village of a commune the crosswalk splits between several units
+    belongs to the unit of ``layer`` (the bundle's ``communes_2025`` polygons) that holds it,
+    whole (weight 1; the nearest of its commune's units when it lies in none, e.g. on a
+    border); without a layer, or for rows without geometry (the commune frame), it is
+    apportioned by the crosswalk's shares.
+    """
     pos = np.arange(len(villages))
     codes = villages["commune_code"].to_numpy()
     if boundaries == "2020":
@@ -311,7 +354,34 @@ def _membership(villages: pd.DataFrame, boundaries: str) -> pd.DataFrame:
                         f"({len(unknown)} unknown); use --boundaries 2020 for this bundle")
     m = pd.DataFrame({"pos": pos, "commune_code": codes}).merge(
         cw[["commune_code", "unit_code", "share"]], on="commune_code", how="left")
-    return m.rename(columns={"share": "weight"})[["pos", "unit_code", "weight"]]
+    m = m.rename(columns={"share": "weight"})[["pos", "unit_code", "weight"]]
+    if layer is None or "geometry" not in villages.columns or m["pos"].is_unique:
+        return m
+    return _split_by_layer(villages, m, layer)
+
+
+def _split_by_layer(villages, m: pd.DataFrame, layer) -> pd.DataFrame:
+    """``m`` with each split village given whole to the layer's unit nearest it (0 m: inside)
+    among its commune's units; ties go to the unit listed first by the crosswalk."""
+    import shapely
+
+    from phusong.crs import to_work
+
+    split = m["pos"].duplicated(keep=False).to_numpy()
+    rows = m[split].reset_index(drop=True)
+    polys = to_work(layer, "communes_2025").assign(
+        unit_code=layer["unit_code"].astype(str).to_numpy()).set_index("unit_code").geometry
+    missing = sorted(set(rows["unit_code"]) - set(polys.index))
+    if missing:
+        raise DataError(f"communes_2025: unit {missing[0]!r} of the 2025 crosswalk has no "
+                        f"polygon ({len(missing)} missing); import the full layer "
+                        "(--communes-2025) or drop it to apportion split communes by share")
+    pts = to_work(villages, "villages").geometry.to_numpy()
+    d = shapely.distance(pts[rows["pos"].to_numpy()],
+                         polys[~polys.index.duplicated()].reindex(rows["unit_code"]).to_numpy())
+    best = rows.assign(_d=d).groupby("pos", sort=False)["_d"].idxmin()
+    whole = rows.loc[best.to_numpy(), ["pos", "unit_code"]].assign(weight=1.0)
+    return pd.concat([m[~split], whole]).sort_values("pos", kind="stable").reset_index(drop=True)
 
 
 def _sum_table(ind: pd.DataFrame, base: pd.DataFrame, member: pd.DataFrame) -> pd.DataFrame:
@@ -374,9 +444,10 @@ def _meeting(units: pd.DataFrame, group, cols: list[TargetColumns]) -> pd.DataFr
 
 
 def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries: str = "2020",
-                 targets=settings.TARGETS, fibre: pd.Series | None = None,
+                 targets=None, fibre: pd.Series | None = None,
                  model: str = settings.DEFAULT_MODEL, reach_m: float = settings.FIBRE_REACH_M,
-                 broadband_techs=("4G", "5G"), year: int | None = None) -> GapTables:
+                 broadband_techs=("4G", "5G"), year: int | None = None,
+                 config: Settings = DEFAULT_SETTINGS) -> GapTables:
     """Gap tables of ``bundle`` against ``targets`` (module doc).
 
     Parameters
@@ -387,8 +458,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         :func:`phusong.coverage.score_villages` output; computed with ``model`` when omitted.
     boundaries : {"2020", "2025"}
         Boundary vintage of the communes table.
-    targets : sequence of Target
-        Targets to measure (default ``settings.TARGETS``).
+    targets : sequence of Target, optional
+        Targets to measure (default ``config.targets``).
     fibre : Series of bool, optional
         Fibre within reach per village (:func:`phusong.network.reach.fibre_available`);
         computed with ``reach_m`` when omitted.
@@ -401,11 +472,15 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     year : int, optional
         Report year (31 December) of the 2G/3G switch-offs (module doc); None (default)
         counts every technology as scored.
+    config : phusong.config.Settings
+        The run's settings: targets when not given, and thresholds etc. when ``village_cov`` is
+        computed here; recorded in the tables (``gaps.json``).
 
     Returns
     -------
     GapTables
     """
+    targets = config.targets if targets is None else targets
     boundaries = str(boundaries)
     if boundaries not in BOUNDARIES:
         raise DataError(f"boundaries {boundaries!r}: use 2020 (151 units) or 2025 (46 units)")
@@ -417,7 +492,7 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         raise DataError("communes: the bundle has no communes layer; every bundle needs one")
     ids = pd.Index(villages["village_id"].astype(str), name="village_id")
     if village_cov is None:
-        village_cov = deps.score_villages(bundle, model=model)
+        village_cov = deps.score_villages(bundle, model=model, config=config)
     village_cov = _align(village_cov.set_axis(village_cov.index.astype(str))
                          if "village_id" not in village_cov.columns else village_cov,
                          ids, "village coverage")
@@ -452,12 +527,18 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         units = t20.reset_index()
         member = m20
     else:
-        member = _membership(v, "2025")
+        layer = bundle.communes_2025  # polygons: split communes go by the villages' places
+        if layer is None or not len(layer) or not set(layer.geom_type) <= {"Polygon",
+                                                                          "MultiPolygon"}:
+            layer = None
+        member = _membership(v, "2025", layer)
         from phusong.communes import crosswalk_2025
 
         cw = crosswalk_2025().drop_duplicates("unit_code").set_index("unit_code")
-        t25 = _add_gaps(_add_pct(_with_communes(_sum_table(ind, base, member), cf, "2025"),
-                                 ind.columns), cols)
+        cmember = None if layer is None else _by_villages(
+            cf, member, v["commune_code"].to_numpy(), base["households"].to_numpy())
+        t25 = _add_gaps(_add_pct(_with_communes(_sum_table(ind, base, member), cf, "2025",
+                                                cmember), ind.columns), cols)
         t25.insert(0, "type", cw["unit_type"].reindex(t25.index))
         t25.insert(0, "name", cw["unit_name"].reindex(t25.index))
         units = t25.reset_index()
@@ -496,7 +577,7 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
 
     label = fibre_assumption(bundle)
     return GapTables(vt, units, districts, province, boundaries, tuple(c.target for c in cols),
-                     year, off, (label,) if label else ())
+                     year, off, (label,) if label else (), config.record())
 
 
 def _unknown(village_cov: pd.DataFrame) -> np.ndarray:

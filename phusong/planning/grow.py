@@ -26,6 +26,7 @@ import pandas as pd
 
 from phusong import settings
 from phusong.bundle import Bundle, Provenance
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.planning.radios import parse_bands
 
 __all__ = ["grow_bundle", "site_ids"]
@@ -41,7 +42,8 @@ def site_ids(action: pd.Series, bands_5g: dict) -> list[tuple[str, str]]:
     return [(base, str(action["operator"]))]
 
 
-def _cells(action, sites: list[tuple[str, str]], bands_5g: dict, year: int) -> list[dict]:
+def _cells(action, sites: list[tuple[str, str]], bands_5g: dict, year: int,
+           config: Settings) -> list[dict]:
     rows = []
     shared = action["operator"] == "shared"
     for sid, op in sites:
@@ -50,8 +52,8 @@ def _cells(action, sites: list[tuple[str, str]], bands_5g: dict, year: int) -> l
                 continue  # an operator without a 5G licence gets no 5G radio on a shared tower
             suffix = f"-P{year}" if action["kind"] == "upgrade" else ""
             rows.append({"cell_id": f"{sid}-{tech}-{band}{suffix}", "site_id": sid, "tech": tech,
-                         "band": band, "freq_mhz": settings.BANDS_MHZ[tech][band],
-                         "eirp_dbm": settings.RADIO.eirp_dbm, "azimuth_deg": np.nan,
+                         "band": band, "freq_mhz": config.bands_mhz[tech][band],
+                         "eirp_dbm": config.radio.eirp_dbm, "azimuth_deg": np.nan,
                          "tilt_deg": 0.0})
     return rows
 
@@ -64,7 +66,8 @@ def _provenance(old: Provenance | None, plan_name: str, year: int, what: str) ->
 
 
 def grow_bundle(bundle: Bundle, actions: pd.DataFrame, routes: gpd.GeoDataFrame, *, year: int,
-                plan_name: str, source_fingerprint: str, bands_5g: dict | None = None) -> Bundle:
+                plan_name: str, source_fingerprint: str, bands_5g: dict | None = None,
+                config: Settings = DEFAULT_SETTINGS) -> Bundle:
     """``bundle`` with one plan year's actions built (module doc); the input is not modified.
 
     Parameters
@@ -84,6 +87,8 @@ def grow_bundle(bundle: Bundle, actions: pd.DataFrame, routes: gpd.GeoDataFrame,
         Fingerprint of the bundle the plan was made from.
     bands_5g : dict, optional
         5G band per operator (default ``settings.BANDS_5G_BY_OPERATOR``).
+    config : phusong.config.Settings
+        The plan's settings: band frequencies and EIRP of the new radios.
 
     Returns
     -------
@@ -95,7 +100,7 @@ def grow_bundle(bundle: Bundle, actions: pd.DataFrame, routes: gpd.GeoDataFrame,
     new_sites, new_cells, backhauled = [], [], []
     for _, a in actions.iterrows():
         sites = site_ids(a, bands_5g)
-        new_cells += _cells(a, sites, bands_5g, year)
+        new_cells += _cells(a, sites, bands_5g, year, config)
         if a["kind"] == "new":
             new_sites += [{"site_id": sid, "operator": op, "height_m": float(a["height_m"]),
                            "ground_m": float(a["ground_m"]), "has_power": True,

@@ -27,6 +27,8 @@ stands, and the year's money is the period's budget plus what was left (``carry_
 
 from __future__ import annotations
 
+import math
+import time
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -44,7 +46,7 @@ from phusong.planning._plan_figures import missed_targets, totals, year_figures
 from phusong.planning._plan_services import village_services
 from phusong.planning._plan_steps import empty_routes
 from phusong.planning._plan_write import plan_report, write_plan
-from phusong.planning._plan_year import Context, YearState, plan_year, reach_of
+from phusong.planning._plan_year import Context, PlanClock, YearState, plan_year, reach_of
 from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
@@ -96,6 +98,11 @@ class Plan:
     feeders : phusong.planning.feeders.Feeders or None
         Inferred feeder routes when asked for (``phusong plan --infer-feeders``): drawn in
         ``plan.gpkg`` layer ``feeders_inferred``, summarised in ``plan.json``, never counted.
+    time_limit : dict
+        The scenario's wall-clock guard and where it acted (``plan.json`` ``time_limit``):
+        ``time_limit_s`` (None: no guard), ``stopped_by_time_limit``, ``stopped`` (the
+        steps it cut short, which kept their best answer so far) and ``seconds`` (the whole
+        plan's wall time: scoring coverage is never cut, so it may exceed the limit).
     """
 
     bundle_name: str
@@ -115,6 +122,9 @@ class Plan:
     assumptions: list[str] = field(default_factory=list)
     fibre_assumption: str | None = None
     feeders: object | None = None
+    time_limit: dict = field(default_factory=lambda: {"time_limit_s": None,
+                                                      "stopped_by_time_limit": False,
+                                                      "stopped": [], "seconds": None})
 
     def report(self) -> dict:
         """The ``plan.json`` content."""
@@ -217,6 +227,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         Empty demand, NaN weights, bad targets, malformed candidates or candidates outside the
         province.
     """
+    t0 = time.perf_counter()
     s = scenario or DEFAULT_SCENARIO
     model = model or s.model
     check_demand(bundle.villages)
@@ -226,15 +237,16 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
     ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates)
-    ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
+    clock = PlanClock(math.inf if s.time_limit_s is None else t0 + s.time_limit_s)
+    ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor, clock=clock)
     _check_scenario(s, notes)
     if village_cov is None:
         on = {} if executor is None else {"executor": executor}
-        village_cov = deps.score_villages(bundle, model=model, **on)
+        village_cov = deps.score_villages(bundle, model=model, config=s.config, **on)
     cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
         village_cov.set_index("village_id").reindex(ctx.ids)
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
-    gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
+    gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets, config=s.config,
                          fibre=pd.Series(ctx.fibre0, index=ctx.ids),
                          broadband_techs=s.broadband_techs)
     results, entries, services, year_gaps = [], [], [], {}
@@ -243,6 +255,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         res = plan_year(ctx, state, year)
         notes.extend(res.notes)
         gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
+                          config=s.config,
                           fibre=pd.Series(res.after.fibre, index=ctx.ids),
                           broadband_techs=s.broadband_techs, year=year)
         sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
@@ -255,7 +268,22 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         results.append(res)
         prev_services, state = sv, res.after
     curves = plan_cost_curves(ctx, results[-1]) if results else {}
-    return _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
+    seconds = time.perf_counter() - t0
+    if clock.stopped:
+        notes.append(f"stopped by time limit (time_limit_s = {s.time_limit_s:g} s): "
+                     + "; ".join(dict.fromkeys(clock.stopped))
+                     + " kept their best answer so far (gaps reported); another machine or "
+                       "load may give another plan")
+    if s.time_limit_s is not None and seconds > s.time_limit_s:
+        notes.append(f"the plan took {seconds:.0f} s against time_limit_s = "
+                     f"{s.time_limit_s:g} s: the limit cuts optimisations and fibre routes, "
+                     "not the scoring of coverage, which is done in full")
+    plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
+    plan.time_limit = {"time_limit_s": s.time_limit_s,
+                       "stopped_by_time_limit": bool(clock.stopped),
+                       "stopped": list(dict.fromkeys(clock.stopped)),
+                       "seconds": round(seconds, 3)}
+    return plan
 
 
 def _on_air(gy: GapTables, cov: pd.DataFrame) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from phusong import settings
+from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.planning import _plan_deps as deps
 
 __all__ = ["parse_bands", "main_band", "five_g_bands", "candidate_transmitters",
@@ -75,7 +76,7 @@ def _band_rows(candidates) -> tuple[np.ndarray, list[str], list[str]]:
     return idx, [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def candidate_transmitters(candidates, dem=None) -> pd.DataFrame:
+def candidate_transmitters(candidates, dem=None, config: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
     """One omni transmitter row per radio of each candidate (module doc).
 
     Parameters
@@ -85,6 +86,8 @@ def candidate_transmitters(candidates, dem=None) -> pd.DataFrame:
         ``x_m``, ``y_m`` (WORK_CRS, m); optional ``ground_m`` (m) used where given.
     dem : Raster, optional
         Ground elevation where ``ground_m`` is missing (nearest cell; NaN without one).
+    config : phusong.config.Settings
+        Band frequencies (``bands_mhz``) and EIRP (``radio.eirp_dbm``) of the radios.
 
     Returns
     -------
@@ -109,16 +112,17 @@ def candidate_transmitters(candidates, dem=None) -> pd.DataFrame:
         "cell_id": cell, "site_id": cid[idx],
         "operator": candidates["operator"].astype(str).to_numpy()[idx],
         "tech": np.asarray(techs, dtype=object), "band": np.asarray(bands, dtype=object),
-        "freq_mhz": np.array([settings.BANDS_MHZ[t][b] for t, b in zip(techs, bands, strict=True)],
+        "freq_mhz": np.array([config.bands_mhz[t][b] for t, b in zip(techs, bands, strict=True)],
                              dtype=float),
-        "eirp_dbm": np.full(n, settings.RADIO.eirp_dbm),
+        "eirp_dbm": np.full(n, config.radio.eirp_dbm),
         "azimuth_deg": np.full(n, np.nan), "tilt_deg": np.zeros(n),
         "height_m": candidates["height_m"].to_numpy(float)[idx], "x_m": x[idx], "y_m": y[idx],
         "ground_m": ground[idx]})
 
 
 def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL,
-                       techs=("4G", "5G"), executor=None) -> dict[str, sp.csr_matrix]:
+                       techs=("4G", "5G"), executor=None, clutter=None,
+                       config: Settings = DEFAULT_SETTINGS) -> dict[str, sp.csr_matrix]:
     """Villages × candidates coverage per technology (module doc).
 
     Parameters
@@ -135,6 +139,11 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
         Technologies to return (each gets a matrix, empty columns for candidates without it).
     executor : phusong.coverage.DaskExecutor, optional
         Compute the matrix on dask.distributed (identical result).
+    clutter : phusong.coverage.clutter.ClutterMap, optional
+        The bundle's terminal clutter (P.2108), as the existing network's scores have it.
+    config : phusong.config.Settings
+        The run's settings (thresholds, bands, radio: the reliability
+        ``radio.reliability_pct`` a covered village holds for).
 
     Returns
     -------
@@ -142,12 +151,13 @@ def candidate_coverage(candidates, x_m, y_m, dem, *, model: str = settings.DEFAU
         ``{tech: bool (n_villages, n_candidates)}``.
     """
     n_v, n_c = len(np.asarray(x_m)), len(candidates)
-    tx = candidate_transmitters(candidates, dem)
+    tx = candidate_transmitters(candidates, dem, config)
     empty = {t: sp.csr_matrix((n_v, n_c), dtype=bool) for t in techs}
     if not len(tx) or n_v == 0:
         return empty
     on = {} if executor is None else {"executor": executor}
-    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model, **on), dtype=bool)
+    m = sp.csr_matrix(deps.coverage_matrix(tx, x_m, y_m, dem, model=model, clutter=clutter,
+                                           config=config, **on), dtype=bool)
     idx = _band_rows(candidates)[0]
     out = {}
     for t in techs:

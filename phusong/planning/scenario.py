@@ -1,6 +1,8 @@
 """Planning scenarios: budgets per period, targets, costs, candidate rules (TOML).
 
-A scenario file names what a plan may spend and how candidates are made. Every key is optional;
+A scenario file names what a plan may spend and how candidates are made, and may override any
+settings key (:mod:`phusong.config`: thresholds, bands, radio, costs, targets), which
+``--set key=value`` on the command line overrides in turn. Every key is optional;
 an unknown key or a value of the wrong type is refused with a one-line
 :class:`~phusong.errors.DataError` naming the key. ``scenarios/plan785.toml`` (the default)
 reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 2022–2025.
@@ -11,7 +13,7 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     years = [2025, 2030]          # report years; each period ends in one of them
     carry_over = true             # unspent budget moves to the next period
     model = "itm"                 # propagation model for candidate coverage
-    time_limit_s = 10.0           # per optimisation, s
+    time_limit_s = 600.0          # optional wall-clock guard on the whole plan, s
     objective = "budget"          # "budget": most coverage within the budgets;
                                   # "targets": each period's mobile targets at least cost
 
@@ -19,8 +21,12 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     fibre_vnd = 45_000_000_000
     mobile_vnd = 440_000_000_000
 
-    [costs]                       # settings.Costs fields and the planning costs below
+    [costs]                       # settings.Costs and settings.PlanningCosts fields
     new_site_vnd = 3_825_000_000
+
+    [thresholds_dbm]              # and [good_thresholds_dbm], [max_radius_km], [radio],
+    "4G" = -105.0                 # [location_sigma_db], [indoor], [interference], [p1812],
+                                  # [bands_mhz."4G"]: phusong.config keys (phusong settings)
 
     [candidates]                  # CandidateRules fields
     cluster_eps_m = 3000.0
@@ -31,7 +37,7 @@ reproduces Plan 785's budget lines: 45 bn VND fibre and 440 bn VND mobile for 20
     [bands_5g]                    # 5G band per operator ("" = none); defaults FACTS §6
     Viettel = "n41"
 
-    [[targets]]                   # replaces settings.TARGETS when present
+    [[targets]]                   # replaces the default targets when present
     indicator = "fibre_available"
     denominator = "households"
     threshold_pct = 80.0
@@ -46,7 +52,7 @@ Examples
 >>> scenario_from_dict({"budget": {}})
 Traceback (most recent call last):
 ...
-phusong.errors.DataError: scenario: unknown key 'budget'; use bands_5g, budgets, candidates, carry_over, costs, model, name, objective, planning, targets, time_limit_s, years
+phusong.errors.DataError: scenario: unknown key 'budget'; use bands_5g, bands_mhz, budgets, candidates, carry_over, costs, good_thresholds_dbm, indoor, interference, location_sigma_db, max_radius_km, model, name, objective, p1812, planning, radio, targets, thresholds_dbm, time_limit_s, years
 """
 
 from __future__ import annotations
@@ -57,12 +63,19 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from phusong import settings
+from phusong.config import (
+    DEFAULT_SETTINGS,
+    SETTINGS_SECTIONS,
+    Settings,
+    apply_doc,
+    apply_sets,
+    with_targets,
+)
 from phusong.errors import DataError, InputFileError
 from phusong.planning.targets import targets_from_records
-from phusong.settings import Costs, Target
+from phusong.settings import Costs, PlanningCosts, Target
 
 __all__ = [
-    "PlanningCosts",
     "CandidateRules",
     "Period",
     "Scenario",
@@ -70,31 +83,6 @@ __all__ = [
     "load_scenario",
     "scenario_from_dict",
 ]
-
-
-@dataclass(frozen=True)
-class PlanningCosts:
-    """Costs the plan adds to ``settings.Costs`` (engineering assumptions, VND).
-
-    Attributes
-    ----------
-    power_line_vnd_per_km : float
-        Medium-voltage line to a new site far from roads, VND per km (≈ 15,000 USD/km).
-    power_free_m : float
-        A new site within this distance of a road is fed from the road's line at no extra
-        cost, m.
-    backhaul_missing_vnd_per_km : float
-        Backhaul priced per km when no road path to the fibre exists (microwave-equivalent),
-        VND per km.
-    sharing_markup : float
-        A new tower shared by every operator costs this fraction more than a single operator's
-        (their radios, power and rent; :mod:`phusong.planning.siting`), fraction.
-    """
-
-    power_line_vnd_per_km: float = 15_000 * settings.USD_VND
-    power_free_m: float = 500.0
-    backhaul_missing_vnd_per_km: float = 10_000 * settings.USD_VND
-    sharing_markup: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -169,12 +157,10 @@ class Scenario:
         Money per period; a year without an entry gets nothing new.
     carry_over : bool
         Unspent money moves to the next period.
-    targets : tuple of Target
-        Targets reported against.
-    costs : settings.Costs
-        Unit costs.
-    planning_costs : PlanningCosts
-        Power and backhaul pricing of new sites.
+    settings : phusong.config.Settings
+        Thresholds, bands, radio, costs and targets: the defaults, this scenario's tables
+        (``[thresholds_dbm]``, ``[radio]``, ``[costs]``, ``[[targets]]``…) and ``--set``
+        (:func:`load_scenario`). ``targets``, ``costs`` and ``planning_costs`` read it.
     rules : CandidateRules
         Candidate generation.
     model : str
@@ -189,8 +175,12 @@ class Scenario:
         Fibre reach along roads, m.
     centre_prize_households : float
         Extra routing prize for a commune centre without fibre, households.
-    time_limit_s : float
-        Time limit per optimisation, s.
+    time_limit_s : float or None
+        Wall-clock guard on the whole plan, s (every optimisation and fibre route gets the
+        time left; scoring coverage is not interrupted). Default None: no guard — each step
+        stops by its own rule (gap, node limit, local optimum) and the plan is the same on
+        any machine. When the guard cuts a step short, ``plan.json`` (``time_limit``, notes)
+        and the briefing say "stopped by time limit".
     objective : str
         ``"budget"``: cover most demand within each period's budget; ``"targets"``: reach each
         mobile target due at a period's end at least cost (an error says what is reachable when
@@ -205,18 +195,32 @@ class Scenario:
         Period(2025, settings.PLAN785_BUDGET_VND["fibre"], settings.PLAN785_BUDGET_VND["mobile"]),
     )
     carry_over: bool = True
-    targets: tuple[Target, ...] = settings.TARGETS
-    costs: Costs = settings.COSTS
-    planning_costs: PlanningCosts = PlanningCosts()
     rules: CandidateRules = CandidateRules()
     model: str = settings.DEFAULT_MODEL
     broadband_techs: tuple[str, ...] = ("4G", "5G")
     bands_5g: tuple[tuple[str, str], ...] = tuple(settings.BANDS_5G_BY_OPERATOR.items())
     reach_m: float = settings.FIBRE_REACH_M
     centre_prize_households: float = 500.0
-    time_limit_s: float = 10.0
+    time_limit_s: float | None = None
     objective: str = "budget"
+    # last but one (after every field whose default reads the settings module)
+    config: Settings = DEFAULT_SETTINGS
     source: str = field(default="default", compare=False)
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """Targets reported against (``settings.targets``)."""
+        return self.config.targets
+
+    @property
+    def costs(self) -> Costs:
+        """Unit costs (``settings.costs``)."""
+        return self.config.costs
+
+    @property
+    def planning_costs(self) -> PlanningCosts:
+        """Power, backhaul and sharing costs of new sites (``settings.planning_costs``)."""
+        return self.config.planning_costs
 
     def budget_for(self, year: int) -> dict[str, float]:
         """New money of the period ending ``year``: ``{"fibre": VND, "mobile": VND}``."""
@@ -227,7 +231,10 @@ class Scenario:
 
     def to_dict(self) -> dict:
         """Plain-data form (for ``plan.json``)."""
-        d = asdict(self)
+        d = asdict(replace(self, config=DEFAULT_SETTINGS)) | {
+            "targets": [asdict(t) for t in self.targets], "costs": asdict(self.costs),
+            "planning_costs": asdict(self.planning_costs),
+            "settings": self.config.record()}
         d["bands_5g"] = dict(self.bands_5g)
         d["budgets"] = {str(p.year): {"fibre_vnd": p.fibre_vnd, "mobile_vnd": p.mobile_vnd}
                         for p in self.budgets}
@@ -237,8 +244,8 @@ class Scenario:
 #: Plan 785: 45 bn VND fibre, 440 bn VND mobile to 2025; targets of ``settings.TARGETS``.
 DEFAULT_SCENARIO = Scenario()
 
-_TOP = ("name", "years", "carry_over", "model", "time_limit_s", "objective", "budgets", "costs",
-        "candidates", "planning", "targets", "bands_5g")
+_TOP = ("name", "years", "carry_over", "model", "time_limit_s", "objective", "budgets",
+        "candidates", "planning", "targets", "bands_5g", *SETTINGS_SECTIONS)
 OBJECTIVES = ("budget", "targets")
 _PLANNING = ("broadband_techs", "reach_m", "centre_prize_households")
 
@@ -286,9 +293,9 @@ def _check_rules(r: CandidateRules) -> None:
                         f"{list(settings.TECHS)}")
     for key, tech in (("new_site_band", r.new_site_tech), ("low_band_5g", "5G")):
         band = getattr(r, key)
-        if band and band not in settings.BANDS_MHZ[tech]:
+        if band and band not in DEFAULT_SETTINGS.bands_mhz[tech]:
             raise DataError(f"scenario: [candidates] {key} {band!r} is not a {tech} band; use one of "
-                            f"{list(settings.BANDS_MHZ[tech])}")
+                            f"{list(DEFAULT_SETTINGS.bands_mhz[tech])}")
     if r.new_site_operator not in (*settings.OPERATORS, "shared"):
         raise DataError(f"scenario: [candidates] new_site_operator {r.new_site_operator!r}; use "
                         f"'shared' or one of {list(settings.OPERATORS)}")
@@ -297,8 +304,13 @@ def _check_rules(r: CandidateRules) -> None:
             raise DataError(f"scenario: [candidates] {key} must be > 0")
 
 
-def scenario_from_dict(doc: dict, *, source: str = "scenario") -> Scenario:
-    """A :class:`Scenario` from parsed TOML (module doc); unknown keys are refused by name."""
+def scenario_from_dict(doc: dict, *, source: str = "scenario", sets=()) -> Scenario:
+    """A :class:`Scenario` from parsed TOML (module doc); unknown keys are refused by name.
+
+    Its :class:`~phusong.config.Settings` are the defaults with the document's settings
+    tables (:data:`phusong.config.SETTINGS_SECTIONS`, ``[[targets]]``) and then ``sets``
+    (``"key=value"`` strings of ``--set``) applied, in that order.
+    """
     unknown = sorted(set(doc) - set(_TOP))
     if unknown:
         raise DataError(f"scenario: unknown key {unknown[0]!r}; use {', '.join(sorted(_TOP))}")
@@ -335,15 +347,7 @@ def scenario_from_dict(doc: dict, *, source: str = "scenario") -> Scenario:
     years = kw.get("years", s.years)
     if "budgets" in doc:
         kw["budgets"] = _budgets(doc["budgets"], years)
-    if "costs" in doc:
-        costs = doc["costs"]
-        if not isinstance(costs, dict):
-            raise DataError("scenario: [costs] must be a table")
-        plan_keys = {f.name for f in fields(PlanningCosts)}
-        unit = {k: v for k, v in costs.items() if k not in plan_keys}
-        kw["costs"] = _typed(s.costs, unit, "costs") if unit else s.costs
-        extra = {k: v for k, v in costs.items() if k in plan_keys}
-        kw["planning_costs"] = _typed(s.planning_costs, extra, "costs")
+    cfg = apply_doc(DEFAULT_SETTINGS, doc)
     if "candidates" in doc:
         kw["rules"] = _typed(s.rules, doc["candidates"], "candidates")
         _check_rules(kw["rules"])
@@ -352,7 +356,8 @@ def scenario_from_dict(doc: dict, *, source: str = "scenario") -> Scenario:
     if "targets" in doc:
         if not isinstance(doc["targets"], list):
             raise DataError("scenario: targets must be an array of tables [[targets]]")
-        kw["targets"] = targets_from_records(doc["targets"])
+        cfg = with_targets(cfg, targets_from_records(doc["targets"]))
+    kw["config"] = apply_sets(cfg, sets)
     if "bands_5g" in doc:
         kw["bands_5g"] = _bands_5g(doc["bands_5g"])
     out = replace(s, **kw)
@@ -370,9 +375,9 @@ def _bands_5g(table) -> tuple[tuple[str, str], ...]:
                             f"of {list(settings.OPERATORS)}")
         if band == "":
             bands.pop(op, None)
-        elif band not in settings.BANDS_MHZ["5G"]:
+        elif band not in DEFAULT_SETTINGS.bands_mhz["5G"]:
             raise DataError(f"scenario: [bands_5g] {op} = {band!r} is not a 5G band known to "
-                            f"settings; use one of {list(settings.BANDS_MHZ['5G'])}")
+                            f"settings; use one of {list(DEFAULT_SETTINGS.bands_mhz['5G'])}")
         else:
             bands[op] = band
     return tuple(bands.items())
@@ -432,8 +437,9 @@ def _planning(table) -> dict:
     return kw
 
 
-def load_scenario(path: str | Path | None) -> Scenario:
-    """Read a scenario TOML file; ``None`` gives :data:`DEFAULT_SCENARIO`.
+def load_scenario(path: str | Path | None, sets=()) -> Scenario:
+    """The one way settings are built: defaults, then the scenario TOML file (``None``: the
+    defaults, :data:`DEFAULT_SCENARIO`), then ``sets`` (``--set key=value`` strings).
 
     Raises
     ------
@@ -443,7 +449,7 @@ def load_scenario(path: str | Path | None) -> Scenario:
         Invalid TOML, an unknown key or a bad value (the message names the key).
     """
     if path is None:
-        return DEFAULT_SCENARIO
+        return scenario_from_dict({}, source="default", sets=sets) if sets else DEFAULT_SCENARIO
     p = Path(path)
     if not p.is_file():
         raise InputFileError(f"{p}: no such scenario file; check the path")
@@ -452,6 +458,7 @@ def load_scenario(path: str | Path | None) -> Scenario:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{p}: not valid UTF-8 TOML ({exc}); fix the syntax") from None
     try:
-        return scenario_from_dict(doc, source=str(p))
+        s = scenario_from_dict(doc, source=str(p))
     except DataError as exc:
         raise DataError(f"{p}: {exc}") from None
+    return replace(s, config=apply_sets(s.config, sets)) if sets else s

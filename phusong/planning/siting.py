@@ -4,7 +4,9 @@ Two-step API in the style of spopt: build a problem from a sparse coverage matri
 GeoDataFrames and a radius), then :meth:`~MaximalCovering.solve`. The solver reduces the model
 (identical demand rows merged with their weights summed, demand nobody can cover dropped,
 dominated candidates dropped), runs a vectorised greedy, a swap local search, then the exact
-MILP with scipy's HiGHS within the time limit; the LP relaxation (or HiGHS's dual bound when
+MILP with scipy's HiGHS, each stopped by a rule of the instance (a local optimum, a fixed
+number of seeded restarts, a gap or node limit), never by the clock unless the caller sets a
+wall-clock guard ``time_limit_s``; the LP relaxation (or HiGHS's dual bound when
 tighter) is reported as ``upper_bound`` and ``gap``. The answer is never worse than greedy.
 
 Conventions
@@ -39,6 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from phusong import settings
 from phusong.errors import DataError, InfeasibleError, ModelError
 from phusong.planning import _siting_core as core
 
@@ -157,6 +160,9 @@ class SitingResult:
         Cost of ``chosen``, VND (number of sites when no costs were given).
     base_weight, covered_weight : float
         Weight already covered before, and after the plan (``base_weight + objective``).
+    stopped_by_time_limit : bool
+        The wall-clock ``time_limit_s`` cut a stage short (or kept the MILP from starting): the
+        answer then depends on the machine's speed; ``gap`` is still a certified bound.
     """
 
     selected: np.ndarray
@@ -171,6 +177,7 @@ class SitingResult:
     cost_vnd: float
     base_weight: float
     covered_weight: float
+    stopped_by_time_limit: bool = False
     _prep: _Prepared = field(repr=False, default=None)
 
     def ranking(self) -> pd.DataFrame:
@@ -208,29 +215,43 @@ class SitingResult:
                                            "cumulative_cost_vnd"])
 
 
-#: Seconds kept back from every HiGHS call so that the call as a whole ends within its limit:
-#: HiGHS's LP stops 0.08-0.11 s past its own limit on the benchmark instances (0.21 s for
-#: 0.1 s, 0.59 s for 0.5 s, 3.06 s for 2.98 s), then scipy builds its result.
+#: Seconds kept back from every HiGHS call under a time limit so that the call as a whole ends
+#: within it: HiGHS's LP stops 0.08-0.11 s past its own limit on the benchmark instances
+#: (0.21 s for 0.1 s, 0.59 s for 0.5 s, 3.06 s for 2.98 s), then scipy builds its result.
 HIGHS_RESERVE_S = 0.15
 #: A HiGHS stage is not started with less time than this, s (it would only return its start).
 HIGHS_MIN_S = 0.05
-#: HiGHS checks its time limit only after the MILP's presolve and root LP: on the benchmark's
-#: 10,000 × 500 instance a MILP given 0.1 s took 0.72 s (5.5 × the LP relaxation's 0.13 s),
-#: on 20,000 × 1,000 given 0.5 s it took 8.6 s. The MILP therefore starts only when the time
-#: left is at least this many times what the LP bound of the same model just took.
+#: Only under a wall-clock ``time_limit_s``. HiGHS (as scipy calls it) checks its time limit
+#: only after the MILP's presolve and root LP, and scipy offers no callback to interrupt it: on
+#: the benchmark's 10,000 × 500 instance a MILP given 0.1 s took 0.72 s (5.5 × the LP
+#: relaxation's 0.13 s), on 20,000 × 1,000 given 0.5 s it took 8.6 s. Started with less time
+#: than its root needs, the MILP would break the user's limit by seconds and could add nothing
+#: (it has no incumbent of its own before the root is done; ours is kept anyway). So under a
+#: limit the MILP starts only when the time left is at least this many times what the LP bound
+#: of the same model just took (the root LP is that LP plus cuts and heuristics); when it does
+#: not start, the result says ``stopped_by_time_limit`` and keeps the local-search answer with
+#: the LP bound's certified gap. Without a limit (the default) this rule is never used: the
+#: MILP always runs, stopped by ``settings.MILP_REL_GAP`` or ``settings.MILP_NODE_LIMIT``.
 MILP_ROOT_FACTOR = 6.0
 
 
 def _milp_fits(left_s: float, lp_s: float) -> bool:
     """Whether the exact MILP may start with ``left_s`` seconds left (see MILP_ROOT_FACTOR)."""
+    if not np.isfinite(left_s):
+        return True
     return left_s > max(HIGHS_MIN_S, MILP_ROOT_FACTOR * lp_s)
+
+
+def _deadline(t0: float, time_limit_s: float | None) -> float:
+    return np.inf if time_limit_s is None else t0 + float(time_limit_s)
 
 
 def _check_solve_args(time_limit_s: float, method: str) -> None:
     if method not in METHODS:
         raise ModelError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if not (np.isfinite(time_limit_s) and time_limit_s > 0):
-        raise ModelError(f"time_limit_s must be > 0 seconds, got {time_limit_s}")
+    if time_limit_s is not None and not (np.isfinite(time_limit_s) and time_limit_s > 0):
+        raise ModelError(f"time_limit_s must be > 0 seconds (or None: no limit), got "
+                         f"{time_limit_s}")
 
 
 class MaximalCovering:
@@ -327,16 +348,20 @@ class MaximalCovering:
         return cls.from_coverage(coverage, w, n_sites=n_sites, costs=costs, budget=budget,
                                  existing=existing, sharing_markup=sharing_markup)
 
-    def solve(self, time_limit_s: float = 60.0, method: str = "auto",
+    def solve(self, time_limit_s: float | None = None, method: str = "auto",
               seed: int | None = 0) -> SitingResult:
-        """Greedy → swap local search → exact MILP (per ``method``) within ``time_limit_s``.
+        """Greedy → swap local search → exact MILP (per ``method``).
 
-        ``seed`` drives the random restarts of the local search (perturb a few sites, descend
-        again, keep the better); the rest is deterministic.
+        Every stage stops by a rule of the instance: the swap descent at a local optimum,
+        ``settings.SITING_RESTARTS`` restarts driven by ``seed``, the MILP at
+        ``settings.MILP_REL_GAP`` or ``settings.MILP_NODE_LIMIT`` nodes — so the answer is the
+        same on any machine. ``time_limit_s`` (s, default None: none) is a wall-clock guard on
+        the whole call, set-up and LP bound included; when it cuts a stage short the result
+        says ``stopped_by_time_limit``.
         """
         _check_solve_args(time_limit_s, method)
         t0 = time.perf_counter()
-        deadline = t0 + time_limit_s
+        deadline = _deadline(t0, time_limit_s)
         prep, p, budget = self._prep, self.n_sites, self.budget
         allowed = np.ones(prep.A.shape[1], dtype=bool)
         allowed[prep.existing_idx] = False
@@ -348,34 +373,43 @@ class MaximalCovering:
         stage = "greedy"
         total = float(red.w.sum())
         tol = 1e-9 * max(1.0, total)
+        stopped = False
         if method != "greedy":
-            sel, best_obj, stage = _improve_local(red, sel, best_obj, p, budget, t0, deadline,
-                                                  seed, stage)
+            sel, best_obj, stage, stopped = _improve_local(red, sel, best_obj, p, budget,
+                                                           deadline, seed, stage)
         ub = min(total, _cheap_bound(red, sel, p, budget))
         proven = best_obj >= ub - tol
         left = deadline - time.perf_counter() - HIGHS_RESERVE_S
         lp_s = 0.0
-        if not proven and left > HIGHS_MIN_S:
-            t_lp = time.perf_counter()
-            ub = min(ub, core.lp_bound_max(red, p, budget, left))
-            lp_s = time.perf_counter() - t_lp
-            proven = best_obj >= ub - 1e-7 * max(1.0, total)
+        if not proven:
+            if left > HIGHS_MIN_S:
+                t_lp = time.perf_counter()
+                lp, cut = core.lp_bound_max(red, p, budget, left)
+                ub, stopped = min(ub, lp), stopped or cut
+                lp_s = time.perf_counter() - t_lp
+                proven = best_obj >= ub - 1e-7 * max(1.0, total)
+            else:
+                stopped = True
         left = deadline - time.perf_counter() - HIGHS_RESERVE_S
-        if method in ("auto", "milp") and not proven and _milp_fits(left, lp_s):
-            out = core.milp_max(red, p, budget, best_obj, left)
-            ub = min(ub, out.bound) if np.isfinite(out.bound) else ub
-            if out.sel is not None:
-                val = core.coverage_value(red.A, red.w, out.sel)
-                if val > best_obj + tol:
-                    sel, best_obj, stage = out.sel, val, "milp"
-            if out.proven:  # optimal, or infeasible under the cutoff: the incumbent is optimal
-                ub, stage = best_obj, "milp"
+        if method in ("auto", "milp") and not proven:
+            if _milp_fits(left, lp_s):
+                out = core.milp_max(red, p, budget, best_obj, left)
+                stopped = stopped or out.timed_out
+                ub = min(ub, out.bound) if np.isfinite(out.bound) else ub
+                if out.sel is not None:
+                    val = core.coverage_value(red.A, red.w, out.sel)
+                    if val > best_obj + tol:
+                        sel, best_obj, stage = out.sel, val, "milp"
+                if out.proven:  # optimal, or infeasible under the cutoff: incumbent optimal
+                    ub, stage = best_obj, "milp"
+            else:
+                stopped = True
         ub = max(ub, best_obj)
         gap = 0.0 if ub <= 0 else max(0.0, (ub - best_obj) / ub)
         chosen = np.sort(red.cand[sel]).astype(np.int64)
-        return self._result(chosen, best_obj, ub, gap, greedy_obj, stage, t0)
+        return self._result(chosen, best_obj, ub, gap, greedy_obj, stage, t0, stopped)
 
-    def _result(self, chosen, obj, ub, gap, greedy_obj, stage, t0) -> SitingResult:
+    def _result(self, chosen, obj, ub, gap, greedy_obj, stage, t0, stopped) -> SitingResult:
         prep = self._prep
         base = float(prep.w[prep.covered0].sum())
         return SitingResult(
@@ -384,7 +418,7 @@ class MaximalCovering:
             greedy_objective=float(greedy_obj), status="optimal" if gap <= 1e-9 else "feasible",
             method=stage, seconds=time.perf_counter() - t0,
             cost_vnd=float(prep.cost[chosen].sum()), base_weight=base,
-            covered_weight=base + float(obj), _prep=prep)
+            covered_weight=base + float(obj), stopped_by_time_limit=bool(stopped), _prep=prep)
 
 
 def _cheap_bound(red, sel, p, budget) -> float:
@@ -396,8 +430,11 @@ def _cheap_bound(red, sel, p, budget) -> float:
     return core.coverage_value(red.A, red.w, sel) + float(G[:p].sum())
 
 
-def _improve_local(red, sel, obj, p, budget, t0, deadline, seed, stage):
-    """Swap descent, then a few seeded perturbation restarts (≤ 20 % of the time left)."""
+def _improve_local(red, sel, obj, p, budget, deadline, seed, stage):
+    """Swap descent, then ``settings.SITING_RESTARTS`` seeded perturbation restarts.
+
+    Returns ``(sel, obj, stage, stopped)``; ``stopped``: the deadline cut the search short.
+    """
     tol = 1e-9 * max(1.0, float(red.w.sum()))
     cand = core.local_search_max(red, sel, p, budget, deadline)
     val = core.coverage_value(red.A, red.w, cand)
@@ -405,11 +442,10 @@ def _improve_local(red, sel, obj, p, budget, t0, deadline, seed, stage):
         sel, obj, stage = cand, val, "local"
     n = red.A.shape[1]
     if len(sel) == 0 or n <= len(sel):
-        return sel, obj, stage
+        return sel, obj, stage, time.perf_counter() >= deadline
     rng = np.random.default_rng(seed)
-    stop = time.perf_counter() + 0.2 * max(0.0, deadline - time.perf_counter())
-    for _ in range(8):
-        if time.perf_counter() > stop:
+    for _ in range(settings.SITING_RESTARTS):
+        if time.perf_counter() >= deadline:
             break
         k = max(1, len(sel) // 5)
         kick = sel.copy()
@@ -424,7 +460,7 @@ def _improve_local(red, sel, obj, p, budget, t0, deadline, seed, stage):
         val = core.coverage_value(red.A, red.w, trial)
         if val > obj + tol:
             sel, obj, stage = trial, val, "local"
-    return sel, obj, stage
+    return sel, obj, stage, time.perf_counter() >= deadline
 
 
 @dataclass
@@ -449,6 +485,8 @@ class CoverResult:
         ``"optimal"``/``"feasible"``; last stage that improved or certified the answer.
     seconds : float
         Wall time, s.
+    stopped_by_time_limit : bool
+        The wall-clock ``time_limit_s`` cut a stage short (see :class:`SitingResult`).
     """
 
     selected: np.ndarray
@@ -462,6 +500,7 @@ class CoverResult:
     status: str
     method: str
     seconds: float
+    stopped_by_time_limit: bool = False
 
 
 class SetCovering:
@@ -505,13 +544,17 @@ class SetCovering:
                 "or add candidates")
         return cls(prep, float(target_pct))
 
-    def solve(self, time_limit_s: float = 60.0, method: str = "auto",
+    def solve(self, time_limit_s: float | None = None, method: str = "auto",
               seed: int | None = 0) -> CoverResult:
-        """Greedy (cost per newly covered weight) → redundancy pruning → exact MILP."""
+        """Greedy (cost per newly covered weight) → redundancy pruning → exact MILP.
+
+        Stops by rules of the instance (see :meth:`MaximalCovering.solve`); ``time_limit_s``
+        (s, default None) is a wall-clock guard on the whole call, reported when it acts.
+        """
         _check_solve_args(time_limit_s, method)
         del seed  # deterministic; accepted for a uniform API
         t0 = time.perf_counter()
-        deadline = t0 + time_limit_s
+        deadline = _deadline(t0, time_limit_s)
         prep = self._prep
         allowed = np.ones(prep.A.shape[1], dtype=bool)
         allowed[prep.existing_idx] = False
@@ -525,23 +568,31 @@ class SetCovering:
         stage = "greedy"
         lb = 0.0
         lp_s = 0.0
+        stopped = False
         left = deadline - time.perf_counter() - HIGHS_RESERVE_S
-        if need > tol and method != "greedy" and left > HIGHS_MIN_S:
-            t_lp = time.perf_counter()
-            lb = core.lp_bound_cover(red, need, left)
-            lp_s = time.perf_counter() - t_lp
+        if need > tol and method != "greedy":
+            if left > HIGHS_MIN_S:
+                t_lp = time.perf_counter()
+                lb, stopped = core.lp_bound_cover(red, need, left)
+                lp_s = time.perf_counter() - t_lp
+            else:
+                stopped = True
         proven = best <= lb + 1e-9 * max(1.0, best) or need <= tol
         left = deadline - time.perf_counter() - HIGHS_RESERVE_S
-        if method in ("auto", "milp") and not proven and _milp_fits(left, lp_s):
-            out = core.milp_cover(red, need, best, left)
-            lb = max(lb, out.bound)
-            if out.sel is not None:
-                val = float(red.cost[out.sel].sum())
-                if val < best - 1e-9 * max(1.0, best) and core.coverage_value(
-                        red.A, red.w, out.sel) >= need - tol:
-                    sel, best, stage = out.sel, val, "milp"
-            if out.proven:
-                lb, proven, stage = best, True, "milp"
+        if method in ("auto", "milp") and not proven:
+            if _milp_fits(left, lp_s):
+                out = core.milp_cover(red, need, best, left)
+                stopped = stopped or out.timed_out
+                lb = max(lb, out.bound)
+                if out.sel is not None:
+                    val = float(red.cost[out.sel].sum())
+                    if val < best - 1e-9 * max(1.0, best) and core.coverage_value(
+                            red.A, red.w, out.sel) >= need - tol:
+                        sel, best, stage = out.sel, val, "milp"
+                if out.proven:
+                    lb, proven, stage = best, True, "milp"
+            else:
+                stopped = True
         lb = min(lb, best)
         gap = 0.0 if best <= 0 else max(0.0, (best - lb) / best)
         chosen = np.sort(red.cand[sel]).astype(np.int64)
@@ -551,4 +602,4 @@ class SetCovering:
             objective=best, lower_bound=lb, gap=gap, greedy_objective=greedy,
             covered_weight=covered, covered_pct=100 * covered / total if total > 0 else 100.0,
             status="optimal" if gap <= 1e-9 else "feasible", method=stage,
-            seconds=time.perf_counter() - t0)
+            seconds=time.perf_counter() - t0, stopped_by_time_limit=bool(stopped))

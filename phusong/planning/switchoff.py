@@ -87,7 +87,7 @@ def switched_off_techs(year: int | None) -> tuple[str, ...]:
 
 def _tech_of(column: str) -> str | None:
     """The technology a per-tech coverage column belongs to (``covered_2G_VNPT`` → ``2G``)."""
-    for prefix in ("covered_", "rx_dbm_", "site_"):
+    for prefix in ("covered_", "rx_dbm_", "site_", "sinr_db_", "margin_db_"):
         if column.startswith(prefix):
             tech = column[len(prefix):].split("_", 1)[0]
             return tech if tech in settings.TECHS else None
@@ -102,7 +102,7 @@ def switch_off(village_cov: pd.DataFrame, year: int | None) -> pd.DataFrame:
     village_cov : DataFrame
         :func:`phusong.coverage.score_villages` output: ``covered_{tech}``,
         ``covered_{tech}_{operator}``, ``covered_any``, and optionally ``rx_dbm_{tech}[_{op}]``
-        (dBm) and ``site_{tech}``.
+        (dBm), ``site_{tech}``, ``sinr_db_{tech}[_{op}]`` and ``margin_db_{tech}`` (dB).
     year : int or None
         Report year within :data:`YEAR_RANGE`; ``None`` means no switch-off.
 
@@ -110,8 +110,9 @@ def switch_off(village_cov: pd.DataFrame, year: int | None) -> pd.DataFrame:
     -------
     DataFrame
         A new frame (the input is never modified), same index and columns. For every
-        switched-off technology: ``covered_{tech}*`` False, ``rx_dbm_{tech}*`` −inf dBm (no
-        signal), ``site_{tech}`` None. ``covered_any`` is the OR of the ``covered_{tech}``
+        switched-off technology: ``covered_{tech}*`` False (indoor flags too), ``rx_dbm_{tech}*``
+        −inf dBm (no signal), ``site_{tech}`` None, ``sinr_db_{tech}*`` and ``margin_db_{tech}``
+        NaN (no serving cell, as :func:`phusong.coverage.score_villages` writes it). ``covered_any`` is the OR of the ``covered_{tech}``
         columns still on air. When nothing is switched off the frame is an unchanged copy.
 
     Raises
@@ -137,6 +138,8 @@ def switch_off(village_cov: pd.DataFrame, year: int | None) -> pd.DataFrame:
             new[col] = np.zeros(len(out), bool)
         elif col.startswith("rx_dbm_"):
             new[col] = np.full(len(out), -np.inf)
+        elif col.startswith(("sinr_db_", "margin_db_")):
+            new[col] = np.full(len(out), np.nan)  # no serving cell: as score_villages says it
         else:
             new[col] = pd.Series([None] * len(out), index=out.index, dtype=object)
     on = [t for t in present if t not in off]

@@ -30,6 +30,7 @@ from phusong.bundle import Bundle, Provenance, validate
 from phusong.communes import commune_facts
 from phusong.crs import to_work
 from phusong.errors import DataError
+from phusong.twin._net_sectors import ANTENNA
 from phusong.twin.fibre import (
     AVAILABLE_HOUSEHOLDS_PCT,
     CABLES_PER_SPAN,
@@ -40,7 +41,7 @@ from phusong.twin.fibre import (
 from phusong.twin.roads import make_roads
 from phusong.twin.sites import CALIBRATION, VARIANTS, calibrate_sites
 
-__all__ = ["build_twin", "LABEL", "LICENCE"]
+__all__ = ["build_twin", "antenna_files", "LABEL", "LICENCE"]
 
 #: How every output labels the twin.
 LABEL = {"vi": "Dữ liệu minh họa tổng hợp", "en": "synthetic demonstration data"}
@@ -73,6 +74,7 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
         (EPSG:32648); provenance and meta as described in the module documentation.
     """
     from phusong.twin.geography import make_communes
+    from phusong.twin.landcover import landcover_shares, make_landcover
     from phusong.twin.terrain import make_dem
     from phusong.twin.units_2025 import dissolve_2025
     from phusong.twin.villages import make_villages
@@ -103,9 +105,11 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
     villages = make_villages(communes, dem, seed=seed)
     step("roads")
     roads = make_roads(communes, villages, dem, seed=seed)
+    step("land cover")
+    landcover = make_landcover(communes, villages, dem, seed=seed)
     step("sites")
     plan = calibrate_sites(communes, villages, dem, roads, seed=seed, variant=variant,
-                           model=model, n_sites=n_sites, n_bts=n_bts)
+                           model=model, n_sites=n_sites, n_bts=n_bts, landcover=landcover)
     step("fibre")
     fibre, nodes = make_fibre(communes, villages, roads, seed=seed)
     sites = _backhaul(plan.sites, fibre)
@@ -115,6 +119,7 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
         "route_km": round(fig["route_km"], 3),
         "cable_km": round(fig["cable_km"], 3),
         "fibre_available_target_pct": AVAILABLE_HOUSEHOLDS_PCT,
+        "landcover_share": {str(k): round(v, 4) for k, v in landcover_shares(landcover).items()},
     })
     targets = {
         "communes": len(sub),
@@ -151,9 +156,11 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
                             "covered by any mobile 99.6 %, 3G 91 %, 4G 81 %, commune centres "
                             f"100 % under the {model} model"),
         "cells": Provenance(src, LICENCE, True,
-                            f"fitted to Plan 785 §2.1: {n_bts} BTS (2G+3G+4G), one row per site "
-                            "and technology (omni)" + ("; plus the 2024–26 5G roll-out"
-                                                       if variant == "5g" else "; no 5G")),
+                            f"fitted to Plan 785 §2.1: {n_bts} BTS (2G+3G+4G), a BTS being one "
+                            "(site, technology); one row per sector (2–3 per BTS, antenna "
+                            f"{ANTENNA}, tilts from height and intended range)"
+                            + ("; plus the 2024–26 5G roll-out" if variant == "5g"
+                               else "; no 5G")),
         "fibre": Provenance(src, LICENCE, True,
                             "fitted to Plan 785: fibre at 151/151 commune centres in rings; "
                             f"{AVAILABLE_HOUSEHOLDS_PCT:g} % of households within "
@@ -163,6 +170,11 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
         "fibre_nodes": Provenance(src, LICENCE, True,
                                   "POP in the province city, access nodes at commune centres, "
                                   "splitters at villages reached by access extensions"),
+        "landcover": Provenance(src, LICENCE, True,
+                                "ESA WorldCover codes generated from the twin's terrain and "
+                                "villages: forest on steep slopes and heights, cropland on "
+                                "valley floors, built-up villages, the Hòa Bình reservoir as "
+                                "water; its P.2108 clutter is in the sites' calibration"),
         "dem": Provenance("phusong.twin: pvlib 1/12° altitude grid (BSD-3) for regional relief "
                           f"plus generated local relief (seed {seed})", LICENCE, True,
                           "fitted to real coarse elevation; not a survey DEM"),
@@ -184,8 +196,26 @@ def build_twin(*, seed: int = 0, variant: str = "2022", model: str = settings.DE
                             "villages": villages, "sites": sites,
                             "cells": plan.cells, "fibre": fibre, "fibre_nodes": nodes,
                             "roads": roads},
-                    rasters={"dem": dem}, provenance=prov, boundaries="2020", meta=meta)
+                    rasters={"dem": dem, "landcover": landcover}, provenance=prov,
+                    boundaries="2020", meta=meta)
     return validate(bundle)
+
+
+def antenna_files(folder) -> dict:
+    """Write the twin's sector pattern as an MSI file into ``folder``.
+
+    Returns ``{"antennas/3gpp-65.msi": path}`` for :func:`phusong.bundle.save_bundle`'s
+    ``files``: the bundle then carries the pattern its cells name, sampled every degree, for
+    operators' tools (Atoll, Planet) that read MSI. phusong resolves the name ``3gpp-65`` to the
+    exact parametric pattern, so in-memory and saved twins give the same coverage.
+    """
+    from pathlib import Path
+
+    from phusong.coverage.msi import antenna_by_name, write_msi
+
+    path = Path(folder) / f"{ANTENNA}.msi"
+    write_msi(antenna_by_name(ANTENNA), path)
+    return {f"antennas/{ANTENNA}.msi": path}
 
 
 def _backhaul(sites, fibre, *, within_m: float = settings.FIBRE_REACH_M):

@@ -49,6 +49,7 @@ from phusong import settings
 from phusong.bundle import Raster
 from phusong.crs import to_work, transform_points
 from phusong.errors import DataError
+from phusong.twin import _net_sectors as sectors
 from phusong.twin import _net_select as sel
 from phusong.twin.roads import centre_villages
 
@@ -74,6 +75,9 @@ VARIANTS = ("2022", "5g")
 #: 4G 750 ≈ 38 / 34 / 28 %, between an older 2G-heavy mix and the 2023 inventory of
 #: 853 / 1,207 / 1,176; the 2G count absorbs what the 3G/4G calibration leaves.
 TECH_QUOTA = {"3G": 900, "4G": 750}
+#: Columns of the twin's cells table.
+CELL_COLUMNS = ["cell_id", "site_id", "tech", "band", "freq_mhz", "eirp_dbm", "azimuth_deg",
+                "tilt_deg", "etilt_deg", "antenna"]
 _OP_CODE = {"Viettel": "VT", "VNPT": "VN", "MobiFone": "MF", "Vietnamobile": "VM"}
 _URBAN = ("phư", "thị")
 
@@ -136,12 +140,16 @@ def make_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 0,
 def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 0,
                     variant: str = "2022", model: str = settings.DEFAULT_MODEL,
                     n_sites: int = CALIBRATION["sites"], n_bts: int = CALIBRATION["bts"],
-                    pool_factor: float = 1.5, targets: dict | None = None) -> SitePlan:
+                    pool_factor: float = 1.5, targets: dict | None = None,
+                    landcover: Raster | None = None) -> SitePlan:
     """As :func:`make_sites`, returning the calibration figures too (:class:`SitePlan`).
 
-    ``targets`` overrides entries of :data:`CALIBRATION` (village percentages).
+    ``targets`` overrides entries of :data:`CALIBRATION` (village percentages); ``landcover``
+    (the twin's :func:`phusong.twin.landcover.make_landcover`) adds its P.2108 terminal clutter
+    to the calibration, as :func:`phusong.coverage.score_villages` adds it for the saved bundle.
     """
     from phusong.coverage import coverage_matrix
+    from phusong.coverage.clutter import prepare_clutter
 
     if variant not in VARIANTS:
         raise DataError(f"variant {variant!r} unknown; use one of {', '.join(VARIANTS)}")
@@ -163,19 +171,31 @@ def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 
     pool["x_m"], pool["y_m"] = transform_points(lon, lat, settings.STORE_CRS, settings.WORK_CRS)
     techs = list(TECH_BANDS)
 
-    def matrix(cand: pd.DataFrame):
-        tx = pd.DataFrame({
-            "site_id": np.repeat(np.asarray(cand.index), len(techs)).astype(str),
-            "tech": np.tile(techs, len(cand)),
-            "freq_mhz": np.tile([settings.BANDS_MHZ[t][TECH_BANDS[t]] for t in techs], len(cand)),
-            "eirp_dbm": settings.RADIO.eirp_dbm,
-            "x_m": np.repeat(cand.x_m.to_numpy(), len(techs)),
-            "y_m": np.repeat(cand.y_m.to_numpy(), len(techs)),
-            "height_m": np.repeat(cand.height_m.to_numpy(), len(techs)),
-        })
-        return coverage_matrix(tx, rx_x, rx_y, dem, model=model).tocsc()
+    clutter = prepare_clutter(landcover) if landcover is not None else None
+    freqs = [settings.BANDS_MHZ[t][TECH_BANDS[t]] for t in techs]
+    ground = _ground(dem)
+    vz = ground(rx_x, rx_y)
+    hh_v = vw["households"].to_numpy(float) if "households" in vw else np.ones(nv)
+    srng = np.random.default_rng([seed, 3])
 
-    m = matrix(pool)
+    def layout(cand: pd.DataFrame) -> pd.DataFrame:
+        kind = np.where(cand.urban, "urban", np.where(cand.town, "town", "hill"))
+        lay = sectors.sector_layout(cand.x_m, cand.y_m, cand.height_m,
+                                    ground(cand.x_m.to_numpy(), cand.y_m.to_numpy()), kind,
+                                    vx=rx_x, vy=rx_y, vz=vz, hh=hh_v, rng=srng)
+        lay["cand"] = np.asarray(cand.index)[lay.pop("site").to_numpy()]
+        return lay
+
+    def matrix(cand: pd.DataFrame, lay: pd.DataFrame):
+        # a (candidate, technology) covers a village when any of its sectors does
+        tx, col = sectors.sector_transmitters(cand, lay, techs, freqs, settings.RADIO.eirp_dbm)
+        m = coverage_matrix(tx, rx_x, rx_y, dem, model=model, clutter=clutter).tocsr()
+        fold = sparse.csr_matrix((np.ones(len(tx)), (np.arange(len(tx)), col)),
+                                 shape=(len(tx), len(cand) * len(techs)))
+        return sparse.csc_matrix((m.astype(np.float64) @ fold) > 0)
+
+    lay = layout(pool)
+    m = matrix(pool, lay)
     centres = set(centre_villages(vw).village_id)
     is_centre = vw["village_id"].isin(centres).to_numpy()
     # villages no candidate serves (deep valleys): a commune centre gets its town site moved
@@ -208,7 +228,9 @@ def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 
         pool.loc[old, ["town", "urban"]] = False
         moved.index = np.arange(len(pool), len(pool) + len(moved))
         pool = pd.concat([pool, moved[pool.columns]])
-        m = sparse.hstack([m, matrix(moved)]).tocsc()
+        lay_moved = layout(moved)
+        lay = pd.concat([lay, lay_moved], ignore_index=True)
+        m = sparse.hstack([m, matrix(moved, lay_moved)]).tocsc()
     cov = {t: m[:, k :: len(techs)] for k, t in enumerate(techs)}
     anycov = sel.Columns(cov["2G"] + cov["3G"] + cov["4G"])
     priority = np.asarray(pool.sort_values(["urban", "town", "score"], ascending=False).index)
@@ -236,15 +258,19 @@ def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 
     picked = pool.loc[chosen].reset_index(drop=True)
     picked["role"] = ["coverage"] * len(cover_sites) + ["densification"] * len(dense)
     sites = _site_table(picked, cw, roads, dem, rng=rng)
-    cells = _cell_table(sites, carry)
+    site_lay = lay.set_index("cand").loc[chosen].reset_index(drop=True)
+    site_lay["site"] = np.repeat(np.arange(len(chosen)),
+                                 lay.groupby("cand").size().reindex(chosen).to_numpy())
+    cells = _cell_table(sites, carry, site_lay)
     if variant == "5g":
-        cells = pd.concat([cells, _cells_5g(sites, cw)], ignore_index=True)
+        cells = pd.concat([cells, _cells_5g(sites, cw, site_lay)], ignore_index=True)
     covered = {t: sel.covered_by(sub[t], carry[t]) for t in techs}
     anyc = covered["2G"] | covered["3G"] | covered["4G"]
     figures = {
         "sites": len(sites),
         "bts": int(sum(len(v) for v in carry.values())),
         "bts_by_tech": {t: len(carry[t]) for t in techs},
+        "cells": int((cells["tech"] != "5G").sum()),
         "candidates": len(pool),
         "coverage_sites": len(cover_sites),
         "villages_any_mobile_pct": 100.0 * anyc.mean(),
@@ -252,6 +278,7 @@ def calibrate_sites(communes, villages, dem: Raster, roads=None, *, seed: int = 
         "villages_4g_pct": 100.0 * covered["4G"].mean(),
         "commune_centres_mobile_pct": 100.0 * anyc[is_centre].mean() if is_centre.any() else 0.0,
         "model": model,
+        "clutter": "P.2108 from the twin's landcover" if clutter is not None else "none",
     }
     return SitePlan(sites, cells, figures)
 
@@ -449,28 +476,56 @@ def _site_table(picked: pd.DataFrame, cw, roads, dem: Raster, *, rng) -> gpd.Geo
     return sites
 
 
-def _cell_table(sites: gpd.GeoDataFrame, carry: dict[str, list[int]]) -> pd.DataFrame:
-    rows = []
+def _cell_table(sites: gpd.GeoDataFrame, carry: dict[str, list[int]],
+                lay: pd.DataFrame) -> pd.DataFrame:
+    """One row per sector of every (site, technology) BTS: ``{site}-{tech}-{sector}``."""
     sid = sites["site_id"].to_numpy()
+    parts = []
     for t in ("2G", "3G", "4G"):
-        for i in sorted(carry[t]):
-            band = TECH_BANDS[t]
-            rows.append((f"{sid[i]}-{t}", sid[i], t, band, settings.BANDS_MHZ[t][band]))
-    c = pd.DataFrame(rows, columns=["cell_id", "site_id", "tech", "band", "freq_mhz"])
+        band = TECH_BANDS[t]
+        sec = lay[lay["site"].isin(carry[t])]
+        parts.append(pd.DataFrame({
+            "cell_id": [f"{sid[i]}-{t}-{k}" for i, k in zip(sec["site"], sec["sector"],
+                                                            strict=True)],
+            "site_id": sid[sec["site"].to_numpy()], "tech": t, "band": band,
+            "freq_mhz": settings.BANDS_MHZ[t][band]} | _sector_columns(sec)))
+    c = pd.concat(parts, ignore_index=True)
     c["eirp_dbm"] = settings.RADIO.eirp_dbm
-    c["azimuth_deg"] = np.nan
-    c["tilt_deg"] = np.nan
-    return c.sort_values("cell_id", ignore_index=True)
+    return c[CELL_COLUMNS].sort_values("cell_id", ignore_index=True)
 
 
-def _cells_5g(sites: gpd.GeoDataFrame, cw) -> pd.DataFrame:
+def _sector_columns(sec: pd.DataFrame) -> dict:
+    return {"azimuth_deg": sec["azimuth_deg"].to_numpy(float),
+            "tilt_deg": sec["tilt_deg"].to_numpy(float),
+            "etilt_deg": sec["etilt_deg"].to_numpy(float), "antenna": sectors.ANTENNA}
+
+
+def _cells_5g(sites: gpd.GeoDataFrame, cw, lay: pd.DataFrame) -> pd.DataFrame:
     kind = cw.set_index("commune_code")["type"].astype(str).str.lower() if "type" in cw else None
     urban = (sites.commune_code.map(kind).fillna("").str.startswith(_URBAN)
              if kind is not None else pd.Series(False, index=sites.index))
-    pick = sites[urban & sites.operator.isin(list(BANDS_5G))]
-    band = pick.operator.map(BANDS_5G)
-    c = pd.DataFrame({"cell_id": pick.site_id + "-5G", "site_id": pick.site_id, "tech": "5G",
-                      "band": band, "freq_mhz": band.map(settings.BANDS_MHZ["5G"]),
-                      "eirp_dbm": settings.RADIO.eirp_dbm, "azimuth_deg": np.nan,
-                      "tilt_deg": np.nan})
-    return c.reset_index(drop=True)
+    pick = np.flatnonzero((urban & sites.operator.isin(list(BANDS_5G))).to_numpy())
+    sec = lay[lay["site"].isin(pick)]
+    s = sites.iloc[sec["site"].to_numpy()]
+    band = s.operator.map(BANDS_5G).to_numpy()
+    c = pd.DataFrame({"cell_id": [f"{i}-5G-{k}" for i, k in zip(s.site_id, sec["sector"],
+                                                                  strict=True)],
+                      "site_id": s.site_id.to_numpy(), "tech": "5G", "band": band,
+                      "freq_mhz": pd.Series(band).map(settings.BANDS_MHZ["5G"]).to_numpy(),
+                      "eirp_dbm": settings.RADIO.eirp_dbm} | _sector_columns(sec))
+    return c[CELL_COLUMNS].reset_index(drop=True)
+
+
+def _ground(dem: Raster):
+    """Nearest-pixel DEM elevation at WORK_CRS points (NaN → the DEM's median), m."""
+    z = np.asarray(dem.array, float)
+    fill = float(np.nanmedian(z)) if np.isfinite(z).any() else 0.0
+    px, x0, y0 = float(abs(dem.transform.a)), float(dem.transform.c), float(dem.transform.f)
+
+    def at(x, y):
+        c = np.clip(((np.asarray(x, float) - x0) / px).astype(np.int64), 0, z.shape[1] - 1)
+        r = np.clip(((y0 - np.asarray(y, float)) / px).astype(np.int64), 0, z.shape[0] - 1)
+        v = z[r, c]
+        return np.where(np.isfinite(v), v, fill)
+
+    return at

@@ -77,7 +77,9 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
     hh = villages["households"].to_numpy(float)
     centres = villages["village_id"].isin(set(centre_villages(villages).village_id)).to_numpy()
     cells = bundle.cells
-    bts = cells[cells["tech"].isin(["2G", "3G", "4G"])]
+    # Plan 785's BTS is one (site, technology) radio unit; its sectors are rows of ``cells``
+    sectors = cells[cells["tech"].isin(["2G", "3G", "4G"])]
+    bts = sectors.drop_duplicates(["site_id", "tech"])
     with_site, outside = _communes_with_site(communes, bundle.sites)
     facts = commune_facts().set_index("commune_code")
     known = communes["commune_code"].isin(facts.index)
@@ -100,7 +102,11 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
     add("sites", tg.get("sites", CALIBRATION["sites"]), len(bundle.sites), unit="sites",
         note="Plan 785 §2.1" + scaled)
     add("cells", tg.get("bts", CALIBRATION["bts"]), len(bts), unit="BTS",
-        note="BTS = one (site, technology) radio unit, 2G+3G+4G" + scaled)
+        note="BTS = one (site, technology) radio unit, 2G+3G+4G, whatever its number of "
+             "sectors" + scaled)
+    add("sector_cells", None, len(sectors), unit="cells",
+        note="rows of cells (sectors) of those BTS: "
+             f"{len(sectors) / max(len(bts), 1):.2f} per BTS")
     add("communes", n_communes, len(communes), unit="communes")
     add("communes_with_site", n_communes, with_site, unit="communes",
         note="every commune has ≥ 1 BTS site (Plan 785); a site counts in the commune "
@@ -150,7 +156,8 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
     add("households", hh_pub, int(villages["households"].sum()), unit="households",
         note="census 2019, summed over villages")
     for tech in ("2G", "3G", "4G", "5G"):
-        add(f"bts_{tech.lower()}", None, int((cells["tech"] == tech).sum()), unit="BTS")
+        add(f"bts_{tech.lower()}", None, int(cells.loc[cells["tech"] == tech, "site_id"].nunique()),
+            unit="BTS")
     ok = [f["ok"] for f in fig if f["ok"] is not None]
     return {"figures": fig, "synthetic": bool(bundle.synthetic), "label": dict(LABEL),
             "model": model, "all_ok": bool(all(ok))}

@@ -1,0 +1,214 @@
+"""Empirical models along rays, compiled: the loss of every used ray sample per band.
+
+The raster engine used to evaluate Hata / COST-231 / 38.901 / free space and the knife-edge
+loss with numpy, one band at a time, over gathered copies of the ray geometry
+(:func:`phusong.coverage._link.model_loss_db`). :func:`ray_model_losses` computes the same
+values in one compiled pass over the used ray samples (each sample once per band, whatever the
+number of grid cells and cells it serves), reading the geometry in place, and adds the
+location margin; :func:`phusong.coverage._raster_kernels.site_links` then reduces them into the
+best-server accumulators. The formulas are those of :mod:`phusong.coverage.models` (the
+reference; the tests compare the two to 1e-9 dB), written per sample; validity warnings and
+errors stay with the reference functions, called by the engine once per band on the scalar
+inputs that decide them (frequency, heights).
+
+Codes: model ``0`` free space, ``1`` hata (Hata ≤ 1500 MHz, COST-231 ≤ 2000 MHz, 38.901 NLOS
+above), ``2`` cost231, ``3`` 38901; diffraction ``-1`` none, ``0`` bullington, ``1``
+deygout; environment ``0`` urban, ``1`` suburban, ``2`` rural, ``3`` open, ``4`` large_city.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit, prange
+
+__all__ = ["ENV_CODES", "MODEL_CODES", "ray_model_losses", "ray_model_losses_serial"]
+
+MODEL_CODES = {"fspl": 0, "hata": 1, "cost231": 2, "38901": 3}
+ENV_CODES = {"urban": 0, "suburban": 1, "rural": 2, "open": 3, "large_city": 4}
+
+_JIT = {"cache": True, "nogil": True}
+_C = 299_792_458.0
+#: 38.901 RMa defaults (average building height, street width), m: as models.rma_db
+_H_BUILDING = 5.0
+_W_STREET = 20.0
+
+
+@njit(inline="always", **_JIT)
+def _j(v):
+    """Knife-edge loss J(v), dB (ITU-R P.526-15 eq. 31; 0 for v ≤ −0.78)."""
+    if not v > -0.78:
+        return 0.0
+    w = v - 0.1
+    return 6.9 + 20.0 * math.log10(math.sqrt(w * w + 1.0) + w)
+
+
+@njit(inline="always", **_JIT)
+def _a_hm(lf, hm, env):
+    if env == 4:
+        t = math.log10(11.75 * hm)
+        return 3.2 * (t * t) - 4.97
+    return (1.1 * lf - 0.7) * hm - (1.56 * lf - 0.8)
+
+
+@njit(inline="always", **_JIT)
+def _env_corr(f, lf, env):
+    if env == 1:
+        t = math.log10(f / 28.0)
+        return -2.0 * (t * t) - 5.4
+    if env == 2:
+        return -4.78 * (lf * lf) + 18.33 * lf - 35.94
+    if env == 3:
+        return -4.78 * (lf * lf) + 18.33 * lf - 40.94
+    return 0.0
+
+
+@njit(inline="always", **_JIT)
+def _hata(d_km, f, hb, hm, env, cost):
+    lf = math.log10(f)
+    lb = math.log10(hb)
+    if cost:
+        cm = 3.0 if env == 4 else 0.0
+        u = (46.3 + 33.9 * lf - 13.82 * lb - _a_hm(lf, hm, env)
+             + (44.9 - 6.55 * lb) * math.log10(d_km) + cm)
+    else:
+        u = (69.55 + 26.16 * lf - 13.82 * lb - _a_hm(lf, hm, env)
+             + (44.9 - 6.55 * lb) * math.log10(d_km))
+    return u + _env_corr(f, lf, env)
+
+
+@njit(inline="always", **_JIT)
+def _rma_pl1(dd, fc, h):
+    return (20.0 * math.log10(40.0 * math.pi * dd * fc / 3.0)
+            + min(0.03 * h ** 1.72, 10.0) * math.log10(dd)
+            - min(0.044 * h ** 1.72, 14.77) + 0.002 * math.log10(h) * dd)
+
+
+@njit(**_JIT)
+def _rma(d2, f, hbs, hut, los):
+    fc = f / 1000.0
+    h = _H_BUILDING
+    d2 = max(d2, 10.0)
+    dh = hbs - hut
+    d3 = math.sqrt(d2 * d2 + dh * dh)
+    dbp = 2.0 * math.pi * hbs * hut * fc * 1e9 / _C
+    if d2 <= dbp:
+        pl_los = _rma_pl1(d3, fc, h)
+    else:
+        pl_los = _rma_pl1(dbp, fc, h) + 40.0 * math.log10(d3 / dbp)
+    if los:
+        return pl_los
+    lh = math.log10(hbs)
+    q = h / hbs
+    t = math.log10(11.75 * hut)
+    pl_n = (161.04 - 7.1 * math.log10(_W_STREET) + 7.5 * math.log10(h)
+            - (24.37 - 3.7 * (q * q)) * lh
+            + (43.42 - 3.1 * lh) * (math.log10(d3) - 3.0) + 20.0 * math.log10(fc)
+            - (3.2 * (t * t) - 4.97))
+    return max(pl_los, pl_n)
+
+
+@njit(**_JIT)
+def _uma(d2, f, hbs, hut, los):
+    fc = f / 1000.0
+    d2 = max(d2, 10.0)
+    dh = hbs - hut
+    d3 = math.sqrt(d2 * d2 + dh * dh)
+    dbp = 4.0 * (hbs - 1.0) * (hut - 1.0) * fc * 1e9 / _C
+    l3 = math.log10(d3)
+    lfc = math.log10(fc)
+    if d2 <= dbp:
+        pl_los = 28.0 + 22.0 * l3 + 20.0 * lfc
+    else:
+        pl_los = 28.0 + 40.0 * l3 + 20.0 * lfc - 9.0 * math.log10(dbp * dbp + dh * dh)
+    if los:
+        return pl_los
+    return max(pl_los, 13.54 + 39.08 * l3 + 20.0 * lfc - 0.6 * (hut - 1.5))
+
+
+@njit(inline="always", **_JIT)
+def _tr38901(d, f, hbs, hut, los, env):
+    if env == 0 or env == 4:
+        return _uma(d, f, hbs, hut, los)
+    return _rma(d, f, hbs, hut, los)
+
+
+@njit(**_JIT)
+def _loss_one(model, diff, env, f, d_m, g0, g1, g2, g3, g4, z_top, z_rx_top, h_top, hrx):
+    """Basic transmission loss of one path, dB: :func:`._link.model_loss_db` per sample.
+
+    ``d_m`` horizontal distance (≥ 10 m applied here), ``g0..g4`` the path geometry
+    (:func:`._diffraction.path_geometry`), ``z_top``/``z_rx_top`` antenna tops above sea
+    level, ``h_top`` = ``z_top`` (transmitter) for the effective base height.
+    """
+    d = max(d_m, 10.0)
+    dz = z_top - z_rx_top
+    d3 = math.sqrt(d * d + dz * dz)
+    free = 32.45 + 20.0 * math.log10(f) + 20.0 * math.log10(d3 / 1000.0)
+    dl = 0.0
+    if diff >= 0:
+        s = 1.0 / math.sqrt(299.792458 / f)
+        vp = g0 * s
+        dl = _j(vp)
+        if diff == 1 and vp > -0.78:
+            dl += _j(g1 * s) + _j(g2 * s)
+    if model == 0:
+        return free + dl
+    hb_eff = h_top - g4
+    if model == 3:
+        los = g3 <= 0.0
+        hbs = min(max(hb_eff, 10.0), 150.0)
+        pl = _tr38901(d, f, hbs, hrx, los, env)
+        if diff >= 0:
+            pl = max(pl, _tr38901(d, f, hbs, hrx, True, env) + dl)
+        return max(pl, free)
+    hb = min(max(hb_eff, 30.0), 200.0)
+    hm = min(max(hrx, 1.0), 10.0)
+    d_km = d / 1000.0
+    if model == 2 or (f > 1500.0 and f <= 2000.0):
+        base = _hata(d_km, f, hb, hm, env, True)
+    elif f <= 1500.0:
+        base = _hata(d_km, f, hb, hm, env, False)
+    else:  # 'hata' above 2000 MHz: 38.901 NLOS (the 5G bands)
+        base = _tr38901(d_km * 1000.0, f, min(max(hb, 10.0), 150.0), hm, False, env)
+    return max(base + dl, free)
+
+
+@njit(inline="always", **_JIT)
+def _sample_losses(u, geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx,
+                   hrx, margin, loss):
+    k = used_k[u]
+    j = used_j[u]
+    z_top = rays[0, 0] + htx
+    z_rx_top = rays[k, j] + hrx
+    d_m = max(j * step, 1.0)
+    for b in range(bands.shape[0]):
+        if need[b, u]:
+            loss[b, u] = _loss_one(model, diff, env, bands[b], d_m, geom[k, j, 0],
+                                   geom[k, j, 1], geom[k, j, 2], geom[k, j, 3],
+                                   geom[k, j, 4], z_top, z_rx_top, z_top, hrx) + margin
+
+
+@njit(parallel=True, **_JIT)
+def ray_model_losses(geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx, hrx,
+                     margin, loss):
+    """``loss[b, u]`` (in place) for every used ray sample ``u`` wanted on band ``b``, dB.
+
+    ``geom`` is the (n_rays, n_s, 5) ray geometry (:func:`._diffraction.ray_geometry`),
+    ``rays`` the ground heights, ``used_k``/``used_j`` the ray and sample of each used point,
+    ``need[b, u]`` whether band ``b`` wants it, ``bands`` MHz, ``step`` m, ``htx``/``hrx``
+    antenna heights above ground, m, and ``margin`` the location margin, dB, added to every
+    value. Entries not wanted are left as they were. Parallel over ray samples.
+    """
+    for u in prange(used_k.shape[0]):
+        _sample_losses(u, geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx,
+                       hrx, margin, loss)
+
+
+@njit(**_JIT)
+def ray_model_losses_serial(geom, rays, used_k, used_j, need, bands, model, diff, env, step,
+                            htx, hrx, margin, loss):
+    """:func:`ray_model_losses` on the calling thread only; same results."""
+    for u in range(used_k.shape[0]):
+        _sample_losses(u, geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx,
+                       hrx, margin, loss)

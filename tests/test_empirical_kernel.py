@@ -1,0 +1,161 @@
+"""The compiled empirical models along rays (``_empirical_kernel``) against the numpy reference
+(:func:`phusong.coverage._link.model_loss_db`), per sample and through the raster engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from phusong import settings
+from phusong.coverage import _raster
+from phusong.coverage._diffraction import METHODS, ray_geometry
+from phusong.coverage._empirical_kernel import (
+    ENV_CODES,
+    MODEL_CODES,
+    ray_model_losses,
+    ray_model_losses_serial,
+)
+from phusong.coverage._engine import EngineOptions, TxSet
+from phusong.coverage._link import model_loss_db
+from phusong.coverage._raster import grid_over, raster_links
+from phusong.coverage._score import _groups
+from phusong.coverage._terrain import prepare_terrain
+from phusong.errors import ModelError, ValidityWarning
+from tests._synthetic import gaussian_hills_dem
+
+#: Bands across every branch of the Hata family (Hata, COST-231, 38.901 above 2 GHz) and
+#: 38.901's LOS break points, MHz.
+BANDS = np.array([700.0, 900.0, 1800.0, 2100.0, 3500.0, 26000.0])
+
+
+def _rays(rng, n_rays=6, n_s=160):
+    walk = np.cumsum(rng.normal(0.0, 6.0, (n_rays, n_s)), axis=1) + 300.0
+    walk[:, 0] = walk[0, 0]  # every ray starts at the site
+    return walk
+
+
+def _reference(model, diffraction, env, geom, rays, uk, uj, need, bands, step, htx, hrx,
+               margin):
+    """The raster's loss before the compiled kernel: model_loss_db per band, in numpy."""
+    loss = np.full((len(bands), len(uk)), np.inf)
+    n_s = rays.shape[1]
+    rp = uk * n_s + uj
+    for b, f in enumerate(bands):
+        sel = np.flatnonzero(need[b])
+        loss[b, sel] = model_loss_db(
+            model, diffraction, freq_mhz=np.full(len(sel), f),
+            distance_m=np.maximum(uj[sel] * step, 1.0), geometry=geom.reshape(-1, 5)[rp[sel]],
+            tx_height_m=htx, rx_height_m=hrx, z_tx_m=rays[0, 0], z_rx_m=rays.ravel()[rp[sel]],
+            environment=env) + margin
+    return loss
+
+
+@pytest.mark.parametrize("model", ["fspl", "hata", "cost231", "38901"])
+@pytest.mark.parametrize("diffraction", ["none", "bullington", "deygout"])
+@pytest.mark.parametrize("env", ["urban", "suburban", "rural", "open", "large_city"])
+def test_kernel_equals_reference_per_sample(model, diffraction, env):
+    rng = np.random.default_rng(abs(hash((model, diffraction, env))) % 2**32)
+    for htx, hrx, step in ((30.0, 1.5, 90.0), (45.0, 12.0, 30.0), (6.0, 0.5, 100.0)):
+        rays = _rays(rng)
+        geom = ray_geometry(rays, step, rays[0, 0], htx, hrx, method=diffraction)
+        uk, uj = np.divmod(np.arange(rays.size), rays.shape[1])
+        keep = uj >= 1
+        uk, uj = uk[keep], uj[keep]
+        bands = BANDS[BANDS <= 6000.0] if model == "cost231" else BANDS  # COST-231's hard limit
+        need = rng.random((len(bands), len(uk))) < 0.8
+        margin = float(rng.choice([0.0, 10.25]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ValidityWarning)  # bands outside each model's range
+            ref = _reference(model, diffraction, env, geom, rays, uk, uj, need, bands, step,
+                             htx, hrx, margin)
+        for kern in (ray_model_losses, ray_model_losses_serial):
+            got = np.full(ref.shape, np.inf)
+            kern(geom, rays, uk, uj, need, bands, MODEL_CODES[model], METHODS[diffraction],
+                 ENV_CODES[env], step, htx, hrx, margin, got)
+            assert np.array_equal(np.isinf(got), ~need)  # not wanted: left as it was
+            # same formulas, libm's log10/sqrt in both: equal to rounding (1e-9 dB)
+            np.testing.assert_allclose(got[need], ref[need], rtol=0, atol=1e-9)
+
+
+def _old_kernels(model_name, diffraction, env):
+    """Kernel sets whose ``emp`` evaluates the reference instead (the engine before)."""
+    def emp(geom, rays, uk, uj, need, bands, model, diff, env_code, step, htx, hrx, margin,
+            loss):
+        loss[...] = np.where(need, _reference(model_name, diffraction, env, geom, rays, uk, uj,
+                                              need, bands, step, htx, hrx, margin), loss)
+    return (dataclasses.replace(_raster._PARALLEL, emp=emp),
+            dataclasses.replace(_raster._SERIAL, emp=emp))
+
+
+SIDE_M, PX_M, X0, Y0 = 12_000.0, 90.0, 600_000.0, 2_320_000.0
+
+
+@pytest.fixture(scope="module")
+def province():
+    """A 12 km square of hills, 12 sites of 4 operators (2G omni, 4G 3 sectors, 5G 3.5 GHz)."""
+    rng = np.random.default_rng(3)
+    dem = gaussian_hills_dem(rng, SIDE_M, PX_M, X0, Y0, 12, (600, 2500), (100, 500))
+    rows = []
+    for i in range(12):
+        x, y = X0 + rng.uniform(1000, SIDE_M - 1000), Y0 - rng.uniform(1000, SIDE_M - 1000)
+        op = settings.OPERATORS[i % 4]
+        rows.append((f"S{i}", op, "2G", 947.5, 55.0, np.nan, np.nan, x, y))
+        for az in (0.0, 120.0, 240.0):
+            rows.append((f"S{i}", op, "4G", 1842.5, 57.0, az, 4.0, x, y))
+        rows.append((f"S{i}", op, "5G", 3500.0, 60.0, 60.0, 6.0, x, y))
+    tx = pd.DataFrame(rows, columns=["site_id", "operator", "tech", "freq_mhz", "eirp_dbm",
+                                     "azimuth_deg", "tilt_deg", "x_m", "y_m"])
+    tx["height_m"] = 30.0
+    tx["cell_id"] = [f"C{i}" for i in range(len(tx))]
+    terrain = prepare_terrain(dem)
+    grid = grid_over(box(X0, Y0 - SIDE_M, X0 + SIDE_M, Y0), 150.0, terrain)
+    g, pairs = _groups(tx)
+    return tx, terrain, grid, g, pairs
+
+
+def _run(province, **kw):
+    tx, terrain, grid, g, pairs = province
+    opts = EngineOptions(max_radius_km={"2G": 8.0, "3G": 8.0, "4G": 6.0, "5G": 3.0},
+                         **kw).check()
+    txs = TxSet.from_frame(tx, terrain, opts)
+    return raster_links(txs, g, len(pairs), terrain, grid, opts), opts
+
+
+@pytest.mark.parametrize("model,diffraction,reliability,screen", [
+    ("hata", "bullington", 50.0, 6.0), ("38901", "bullington", 90.0, 6.0),
+    ("cost231", "deygout", 50.0, 0), ("fspl", "none", 50.0, 0),
+    ("hata", "none", 90.0, 0)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_raster_identical_to_numpy_reference(province, monkeypatch, model, diffraction,
+                                             reliability, screen, threads):
+    """Best server and level per grid cell equal those of the numpy model evaluation."""
+    kw = dict(model=model, diffraction=diffraction, threads=threads,
+              reliability_pct=reliability, screen_margin_db=screen)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ValidityWarning)  # 3.5 GHz is outside Hata's range
+        (best, arg, st), opts = _run(province, **kw)
+        par, ser = _old_kernels(model, diffraction, opts.environment)
+        monkeypatch.setattr(_raster, "_PARALLEL", par)
+        monkeypatch.setattr(_raster, "_SERIAL", ser)
+        (best0, arg0, st0), _ = _run(province, **kw)
+    assert st["points_evaluated"] == st0["points_evaluated"] > 0
+    assert np.array_equal(arg, arg0)
+    assert np.array_equal(np.isfinite(best), np.isfinite(best0))
+    # float32 levels from losses equal to 1e-9 dB: equal, or one float32 rounding apart
+    # (|rx| < 200 dBm: 2e-5 dB)
+    ok = np.isfinite(best0)
+    np.testing.assert_allclose(best[ok], best0[ok], rtol=0, atol=2e-5)
+
+
+def test_raster_keeps_the_reference_warnings_and_errors(province):
+    """Validity warnings and hard errors come from the reference models, as before."""
+    tx, terrain, grid, g, pairs = province
+    with pytest.warns(ValidityWarning, match="cost231: frequency"):
+        _run((tx.assign(freq_mhz=2500.0), terrain, grid, g, pairs), model="cost231")
+    with pytest.raises(ModelError, match="far outside"):
+        _run((tx.assign(freq_mhz=9000.0), terrain, grid, g, pairs), model="cost231")
