@@ -5,9 +5,20 @@ process per configuration: local threads (the baseline, ``--threads``), then a L
 1 and of 2 worker processes (one thread each). Prints one JSON line per run: wall seconds,
 CPU seconds (client + workers, user + system: the robust figure on a shared machine), speed-up
 and overhead against the local run of the same area, peak resident memory of the
-child (the client) and of every worker process, tasks, tiles and the raster's links (site-cell
-pairs computed), the cost per site-cell and per grid cell (worker-seconds), and whether every
-output file but coverage.json is byte-identical to the local run's.
+child (the client) and of every worker process against the bound the memory rule states, tasks,
+tiles and the raster's links (site-cell pairs computed), the cost per site-cell and per grid
+cell (worker-seconds), and whether every output file but coverage.json is byte-identical to the
+local run's. With ``--repeats N`` every figure is min/median/max over the N runs, and the
+ratios pair the i-th dask run with the i-th local run.
+
+**Overhead profile.** Each dask run records dask's task stream: per task kind (``_fine_unit``,
+``_coarse_tile``, ``_merge``, ``_apply_unit`` …) the tasks, the wall seconds spent computing
+them and their thread CPU seconds (distributed's own metrics; a worker's first task also loads
+the numba kernels), and the seconds spent moving data between workers.
+``in_task_cpu_vs_local`` (CPU seconds inside tasks / the local run's CPU seconds) is the work
+the partition adds (coarse halos, rays walked again per tile, accumulator copies);
+``outside_tasks_cpu_s`` (client + workers CPU not inside any task) is what dask itself costs
+(process start-up and imports, serialisation, the scheduler's and workers' event loops).
 
 Areas: ``province`` (the whole twin) and ``district:CODE`` (the communes of one district of the
 twin, with the sites within 25 km of it: the 30 m run of the whole twin, ≈ 5 M cells, is too
@@ -66,9 +77,36 @@ def child(args) -> None:
     kw = dict(resolution_m=args.resolution_m, threads=args.threads, overwrite=True)
     t0 = time.perf_counter()
     if args.workers:
+        from dask.utils import key_split
+        from distributed import get_task_stream
+
         with DaskExecutor(workers=args.workers) as ex:
             t_up = time.perf_counter() - t0
-            rep = run_bundle(b, args.out, executor=ex, **kw)
+            with get_task_stream(client=ex.client) as ts:
+                rep = run_bundle(b, args.out, executor=ex, **kw)
+            kinds: dict = {}
+            transfer = 0.0
+            for rec in ts.data:
+                k = kinds.setdefault(key_split(rec["key"]), {"tasks": 0, "compute_s": 0.0})
+                for ss in rec.get("startstops", ()):
+                    if ss["action"] == "compute":
+                        k["compute_s"] += ss["stop"] - ss["start"]
+                        k["tasks"] += 1
+                    elif ss["action"] == "transfer":
+                        transfer += ss["stop"] - ss["start"]
+            # CPU seconds inside tasks, per task kind, from the workers' own metrics
+            cpu: dict = {}
+            for dig in ex.client.run(_task_cpu).values():
+                for n, v in dig.items():
+                    cpu[n] = cpu.get(n, 0.0) + v
+            rep["task_stream"] = {"kinds": {n: {"tasks": v["tasks"],
+                                                "compute_s": round(v["compute_s"], 2),
+                                                "cpu_s": round(cpu.get(n, 0.0), 2)}
+                                            for n, v in sorted(kinds.items())},
+                                  "in_task_cpu_s": round(sum(cpu.values()), 2),
+                                  "in_task_s": round(sum(v["compute_s"]
+                                                         for v in kinds.values()), 2),
+                                  "transfer_s": round(transfer, 2)}
     else:
         t_up = 0.0
         rep = run_bundle(b, args.out, **kw)
@@ -80,6 +118,16 @@ def child(args) -> None:
     rep["cpu_s"] = rep["client_cpu_s"] + sum(rep.get("executor", {}).get("worker_cpu_s",
                                                                           {}).values())
     print(json.dumps(rep, default=str))
+
+
+def _task_cpu(dask_worker) -> dict:
+    """Thread CPU seconds a worker spent inside tasks, by task kind (distributed's metrics)."""
+    out: dict = {}
+    for key, v in dask_worker.digests_total.items():
+        if (isinstance(key, tuple) and len(key) == 5 and key[0] == "execute"
+                and key[3] == "thread-cpu"):
+            out[key[2]] = out.get(key[2], 0.0) + float(v)
+    return out
 
 
 def _run(args, area, res, workers, out) -> dict:
@@ -95,6 +143,11 @@ def _run(args, area, res, workers, out) -> dict:
 def _same(a: Path, b: Path) -> bool:
     return all(filecmp.cmp(f, b / f.name, shallow=False) for f in a.iterdir()
                if f.name != "coverage.json")
+
+
+def _mmm(values) -> dict:
+    return {"min": round(min(values), 2), "median": round(statistics.median(values), 2),
+            "max": round(max(values), 2), "n": len(values)}
 
 
 def main() -> int:
@@ -120,44 +173,57 @@ def main() -> int:
             res = float(res)
             base = None
             for workers in [0] + [int(w) for w in args.workers_list.split(",")]:
-                walls, cpus, rep = [], [], None
+                reps, outs = [], []
                 for i in range(args.repeats):
                     out = tmp / f"{area.replace(':', '_')}_{res:g}_{workers}_{i}"
-                    rep = _run(args, area, res, workers, out)
-                    walls.append(rep["wall_s"])
-                    cpus.append(rep["cpu_s"])
-                wall, cpu = statistics.median(walls), statistics.median(cpus)
-                r = rep["raster"]
+                    reps.append(_run(args, area, res, workers, out))
+                    outs.append(out)
+                walls = [r["wall_s"] for r in reps]
+                cpus = [r["cpu_s"] for r in reps]
+                rep, r = reps[-1], reps[-1]["raster"]
                 line = {"area": area, "resolution_m": res, "grid_cells": r["grid_cells"],
                         "shape": r["shape"], "sites": r["sites"], "links": r["links"],
                         "executor": "local threads" if not workers else f"{workers} workers",
                         "threads": args.threads if not workers else workers,
-                        "wall_s": {"min": round(min(walls), 1), "median": round(wall, 1),
-                                   "max": round(max(walls), 1), "n": len(walls)},
-                        "cpu_s": {"min": round(min(cpus), 1), "median": round(cpu, 1),
-                                  "max": round(max(cpus), 1), "n": len(cpus)},
+                        "wall_s": _mmm(walls), "cpu_s": _mmm(cpus),
+                        "raster_s": _mmm([x["raster"]["seconds"] for x in reps]),
                         "load_avg_1min": round(os.getloadavg()[0], 1),
-                        "raster_s": r["seconds"], "cluster_start_s": round(
-                            rep["cluster_start_s"], 1),
-                        "client_peak_rss_mb": round(rep["client_peak_rss_mb"], 1)}
+                        "cluster_start_s": _mmm([x["cluster_start_s"] for x in reps]),
+                        "client_peak_rss_mb": _mmm([x["client_peak_rss_mb"] for x in reps])}
                 if not workers:
-                    base = (wall, out, cpu)
+                    base = (walls, outs, cpus)
                     line["worker_s_per_site_cell_us"] = round(
-                        1e6 * r["seconds"] * args.threads / max(r["links"], 1), 3)
+                        1e6 * line["raster_s"]["median"] * args.threads / max(r["links"], 1), 3)
                 else:
                     ex = rep["executor"]
-                    line |= {"speedup_vs_local": round(base[0] / wall, 2),
-                             "cpu_vs_local": round(cpu / base[2], 2),
-                             "overhead_vs_local_pct": round(100.0 * (wall - base[0]) / base[0],
-                                                            1),
-                             "worker_peak_rss_mb": sorted(ex["worker_peak_rss_mb"].values()),
-                             "tasks": ex["tasks"], "tiles": r.get("tiles"),
+                    n = min(len(walls), len(base[0]))
+                    peaks = [max(x["executor"]["worker_peak_rss_mb"].values()) for x in reps]
+                    bound = rep["raster"]["memory_rule"]["per_worker_mib"]
+                    streams = [x["task_stream"] for x in reps]
+                    line |= {"speedup_vs_local": _mmm([base[0][i] / walls[i]
+                                                       for i in range(n)]),
+                             "cpu_vs_local": _mmm([cpus[i] / base[2][i] for i in range(n)]),
+                             "in_task_wall_s": _mmm([st["in_task_s"] for st in streams]),
+                             "in_task_cpu_s": _mmm([st["in_task_cpu_s"] for st in streams]),
+                             "in_task_cpu_vs_local": _mmm([streams[i]["in_task_cpu_s"]
+                                                           / base[2][i] for i in range(n)]),
+                             "outside_tasks_cpu_s": _mmm([cpus[i] - streams[i]["in_task_cpu_s"]
+                                                          for i in range(n)]),
+                             "transfer_s": _mmm([st["transfer_s"] for st in streams]),
+                             "task_kinds": streams[-1]["kinds"],
+                             "worker_peak_rss_mb": _mmm(peaks),
+                             "memory_rule_mib": rep["raster"]["memory_rule"],
+                             "peak_within_bound": all(p <= bound for p in peaks),
+                             "dem": ex.get("dem"), "tasks": ex["tasks"], "tiles": r.get("tiles"),
+                             "tiles_scheduled": r.get("tiles_scheduled"),
                              "tile_side": r.get("tile_side"), "batches": r.get("batches"),
                              "worker_s_per_site_cell_us": round(
-                                 1e6 * r["seconds"] * workers / max(r["links"], 1), 3),
+                                 1e6 * line["raster_s"]["median"] * workers
+                                 / max(r["links"], 1), 3),
                              "worker_s_per_grid_cell_ms": round(
-                                 1e3 * r["seconds"] * workers / r["grid_cells"], 3),
-                             "byte_identical_to_local": _same(base[1], out)}
+                                 1e3 * line["raster_s"]["median"] * workers
+                                 / r["grid_cells"], 3),
+                             "byte_identical_to_local": all(_same(base[1][0], o) for o in outs)}
                 print(json.dumps(line), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

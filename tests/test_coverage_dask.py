@@ -79,8 +79,31 @@ def test_local_cluster_of_two_processes_is_byte_identical(local_run, cluster, tm
     rep = run_bundle(_bundle(), tmp_path / "dask", resolution_m=float(RES_M), executor=cluster,
                      tile_cells=256)
     assert rep["raster"]["tiles"] == 4 and rep["executor"]["workers"] == 2
+    assert rep["executor"]["dem"] == "path"  # a LocalCluster reads the DEM from a file
     assert all(v > 0 for v in rep["executor"]["worker_peak_rss_mb"].values())
     assert _same_files(local_run, tmp_path / "dask") == []
+
+
+def test_the_dem_travels_as_a_path_not_in_the_graph(cluster):
+    """A LocalCluster writes the prepared DEM once into its shared folder; tasks carry a
+    TerrainFile of a few hundred bytes, which a worker maps back to the same heights."""
+    import pickle
+
+    from phusong.coverage._dask_exec import TerrainFile, resolve_terrain
+    from phusong.coverage._terrain import prepare_terrain
+    from phusong.errors import ClusterError
+
+    terrain = prepare_terrain(_bundle().dem)
+    ref = cluster.scatter(terrain)
+    assert isinstance(ref, TerrainFile) and cluster.scatter(terrain) is ref  # written once
+    assert len(pickle.dumps(ref)) < 1000 < terrain.z.nbytes
+    back = cluster.client.submit(resolve_terrain, ref, pure=False).result()
+    assert np.array_equal(back.z, terrain.z, equal_nan=True)
+    assert (back.x0_m, back.y0_m, back.px_m, back.py_m) == (
+        terrain.x0_m, terrain.y0_m, terrain.px_m, terrain.py_m)
+    gone = TerrainFile(ref.path + ".missing", ref.shape, 0.0, 0.0, 1.0, 1.0)
+    with pytest.raises(ClusterError, match="cannot read the shared DEM"):
+        resolve_terrain(gone)
 
 
 def test_point_engine_and_coverage_matrix_on_the_cluster(cluster):
@@ -208,11 +231,13 @@ def test_cli_on_a_scheduler_started_from_the_shell(shell_cluster, bundle_dir, lo
     address, _, _ = shell_cluster
     out = tmp_path / "cov"
     p = _cli("coverage", bundle_dir, "--out", out, "--resolution-m", RES_M, "--scheduler",
-             address, "--json")
+             address, "--shared-dir", tmp_path / "shared", "--json")
     stdout, stderr = p.communicate(timeout=600)
     assert p.returncode == 0, stderr
     rep = json.loads(stdout)
     assert rep["executor"]["kind"] == "scheduler" and rep["executor"]["workers"] == 2
+    # the DEM went through the shared folder (the kill test below runs without one: scattered)
+    assert rep["executor"]["dem"] == "path" and len(list((tmp_path / "shared").glob("dem-*.npy"))) == 1
     assert _same_files(local_run, out) == []
 
 
@@ -264,6 +289,10 @@ def test_workers_and_scheduler_together_is_a_usage_error(bundle_dir, tmp_path):
     r = CliRunner().invoke(main, ["coverage", str(bundle_dir), "--out", str(tmp_path / "x"),
                                   "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
     assert r.exit_code == 2 and "not both" in r.output
+    r = CliRunner().invoke(main, ["coverage", str(bundle_dir), "--out", str(tmp_path / "x"),
+                                  "--workers", "2", "--shared-dir", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "--shared-dir goes with --scheduler" in r.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "s").exists()
 
 
 def test_scheduler_dying_mid_run_is_one_line_exit_1_and_nothing_written(shell_cluster,
@@ -340,3 +369,65 @@ def test_realism_rasters_on_the_cluster_are_byte_identical(cluster, tmp_path):
         s = src.read(1)
     # co-channel cells 5 km apart: the SINR spans interference-limited to near-noise-limited
     assert np.isfinite(s).sum() > 1000 and np.nanmin(s) < 3.5 and np.nanmax(s) > 20.0
+
+
+def test_tiles_with_nothing_to_compute_are_not_scheduled(cluster, tmp_path):
+    """Two communes on a diagonal: the off-diagonal 256-cell tiles hold no cell of the grid
+    mask. They get no task (the client writes them as nodata) and the rasters still equal the
+    local run's byte for byte."""
+    from phusong.coverage import run_bundle
+    from tests.test_coverage_engine import X0, Y0
+
+    def diagonal():
+        b = _bundle()
+        lon, lat = transform_points([X0, X0 + 4000, X0 + 6000, X0 + 10000],
+                                    [Y0, Y0 - 4000, Y0 - 6000, Y0 - 10000],
+                                    "EPSG:32648", "EPSG:4326")
+        b.layers["communes"]["geometry"] = [box(lon[0], lat[1], lon[1], lat[0]),
+                                            box(lon[2], lat[3], lon[3], lat[2])]
+        return b
+
+    res_m = 10_000 / 512  # 512 × 512 cells: the 256-cell tiles split the grid at 5 km
+    local = run_bundle(diagonal(), tmp_path / "local", resolution_m=res_m, threads=2,
+                       tile_cells=256)
+    rep = run_bundle(diagonal(), tmp_path / "dask", resolution_m=res_m, executor=cluster,
+                     tile_cells=256)
+    assert local["raster"]["shape"] == rep["raster"]["shape"]
+    # the boxes, drawn in UTM and reprojected to the work CRS, span 515 × 512 cells: 3 × 2
+    # tiles; the top-right and bottom-left quadrants and the 3-row sliver under the latter
+    # hold no cell of either commune
+    assert rep["raster"]["shape"] == [515, 512]
+    assert rep["raster"]["tiles"] == 6 and rep["raster"]["tiles_scheduled"] == 3
+    assert _same_files(tmp_path / "local", tmp_path / "dask") == []
+
+
+def test_dem_void_flags_fold_through_the_chains(cluster, tmp_path):
+    """A 1 km DEM void hiding the ridge: the cells reached only across it are unknown. On the
+    cluster a tile's units fold in chains (each adds its batch to a copy of the previous
+    fold): the void flags travel with the fold (OR-ed), so unknown.tif and every other raster
+    equal the local run's byte for byte."""
+    import rasterio
+
+    from phusong.coverage import run_bundle
+    from tests.test_hardening import _gap_bundle, _void_dem
+
+    def bundle():
+        b = _gap_bundle()
+        b.rasters["dem"] = _void_dem(20)
+        return b
+
+    kw = {"model": "hata", "resolution_m": 20.0}  # 1050 × 500 cells, the DEM in four tiles
+    local = run_bundle(bundle(), tmp_path / "local", threads=2, **kw)
+    rep = run_bundle(bundle(), tmp_path / "dask", executor=cluster, tile_cells=256, **kw)
+    r = rep["raster"]
+    # the DEM's four tiles run, each as one chain of the two batches (the second unit adds to
+    # a copy of the first's fold); the six tiles off the DEM are written by the client
+    assert (r["tiles"], r["tiles_scheduled"], r["batches"], r["chains_per_tile"]) == (10, 4, 2, 1)
+    assert _same_files(tmp_path / "local", tmp_path / "dask") == []
+    for k in ("cells_unknown", "cells_unknown_off_dem", "cells_unknown_void"):
+        assert r[k] == local["raster"][k]
+    assert r["cells_unknown_void"] > 0 and r["cells_unknown_off_dem"] > 0
+    assert r["cells_void_flagged"] == local["raster"]["cells_void_flagged"] > 0
+    with rasterio.open(tmp_path / "dask" / "unknown.tif") as src:
+        u = src.read(1)
+    assert int((u == 1).sum()) == r["cells_unknown"]

@@ -8,6 +8,7 @@ bar fed by the futures (tasks done / total, workers alive).
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import click
 
@@ -15,7 +16,13 @@ __all__ = ["cluster_options", "open_executor"]
 
 
 def cluster_options(fn):
-    """Add ``--workers`` and ``--scheduler`` to a command (keywords ``workers``, ``scheduler``)."""
+    """Add ``--workers``, ``--scheduler`` and ``--shared-dir`` to a command (keywords
+    ``workers``, ``scheduler``, ``shared_dir``)."""
+    fn = click.option(
+        "--shared-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+        help="With --scheduler: a folder every worker reads at the same path; the DEM is "
+        "written there once and tasks carry its path (default: the DEM is sent to the "
+        "cluster once). --workers always uses a temporary one.")(fn)
     fn = click.option(
         "--scheduler", default=None, metavar="tcp://HOST:PORT",
         help="Run on this dask.distributed scheduler (output identical to a local run; "
@@ -50,18 +57,22 @@ def _task_bar(description: str, total: int):
 
 
 @contextlib.contextmanager
-def open_executor(workers: int | None, scheduler: str | None, *, quiet: bool = False):
+def open_executor(workers: int | None, scheduler: str | None, *, quiet: bool = False,
+                  shared_dir: Path | None = None):
     """Yield a connected :class:`DaskExecutor`, or None for the local threads.
 
-    Both options at once is a usage error.
+    Both options at once is a usage error, and so is ``shared_dir`` without ``scheduler``.
     """
     if workers is not None and scheduler is not None:
         raise click.UsageError("give --workers or --scheduler, not both")
+    if shared_dir is not None and scheduler is None:
+        raise click.UsageError("--shared-dir goes with --scheduler (--workers uses a "
+                               "temporary folder of its own)")
     if workers is None and scheduler is None:
         yield None
         return
     from phusong.coverage import DaskExecutor
 
-    with DaskExecutor(workers=workers, scheduler=scheduler,
+    with DaskExecutor(workers=workers, scheduler=scheduler, shared_dir=shared_dir,
                       progress=None if quiet else _task_bar) as ex:
         yield ex

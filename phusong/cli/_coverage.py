@@ -129,8 +129,8 @@ class _BundleOrSite(click.Group):
 @command_errors
 def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profile_cap,
              screen_margin_db, reliability_pct, require_sinr, no_sinr, no_clutter, p1812_maps,
-             polarization, time_pct, overwrite, scenario_path, sets, workers, scheduler, as_json,
-             quiet):
+             polarization, time_pct, overwrite, scenario_path, sets, workers, scheduler,
+             shared_dir, as_json, quiet):
     """Coverage of a bundle: phusong coverage BUNDLE --out DIR [options].
 
     Writes villages.csv (best signal per tech and operator, indoor, SINR), communes.csv
@@ -153,7 +153,8 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
                          p1812_maps)
     bundle = load_bundle(bundle_path)
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
-    with open_executor(workers, scheduler, quiet=quiet or as_json) as ex, \
+    with open_executor(workers, scheduler, quiet=quiet or as_json,
+                       shared_dir=shared_dir) as ex, \
             progress("coverage raster (sites)", n_sites, quiet=quiet or as_json or ex is not None
                      ) as advance:
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,

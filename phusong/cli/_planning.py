@@ -143,7 +143,8 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
 @command_errors
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
              infer_feeders: bool, provincial_pop: str | None, candidates_path: Path | None,
-             overwrite: bool, sets, workers: int | None, scheduler: str | None, as_json: bool,
+             overwrite: bool, sets, workers: int | None, scheduler: str | None,
+             shared_dir: Path | None, as_json: bool,
              quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
     from phusong.atomic import check_writable
@@ -160,7 +161,8 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
 
         user = read_vector(candidates_path, what="candidates")[0]
         user.attrs["source"] = str(candidates_path)  # errors name the file
-    with open_executor(workers, scheduler, quiet=quiet or as_json) as ex, \
+    with open_executor(workers, scheduler, quiet=quiet or as_json,
+                       shared_dir=shared_dir) as ex, \
             progress("planning", quiet=quiet or ex is not None):
         plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user,
                          executor=ex)

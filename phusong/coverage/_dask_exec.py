@@ -6,10 +6,17 @@ this machine. The engine submits pure work units (:mod:`._engine`'s pair batches
 :mod:`._dask_raster`'s site batches × receiver tiles) and reduces their results by max /
 lowest-index, so the outputs are the local run's, byte for byte.
 
-Read-only inputs (the prepared DEM, the transmitters) are sent to the cluster once per run,
-as the argument of an identity task (:meth:`DaskExecutor.scatter`): a worker needing them
-fetches them once from a peer, and if a worker dies the scheduler re-runs its tasks, and
-re-creates those inputs, elsewhere. A scheduler that cannot be reached or is lost mid-run raises
+**The DEM reaches the workers by path** when the executor has a shared folder: the prepared DEM
+(WORK_CRS heights) is written there once as a ``.npy`` file, the task graph carries only a
+:class:`TerrainFile` (path, shape, georeferencing: a few hundred bytes), and every worker
+process memory-maps the file once (copy-on-write, so workers on one machine share its pages).
+A LocalCluster always has one (a temporary folder, removed on close). With ``--scheduler`` the
+folder is ``--shared-dir PATH``, which every worker must be able to read at the same path (a
+network file system, or the one machine's disk); without it the DEM is **scattered**: sent
+once to the cluster as the argument of an identity task (:meth:`DaskExecutor.scatter`), from
+which workers fetch it once from a peer. ``coverage.json`` reports which (``executor.dem``).
+The other read-only inputs (the transmitters, small) are always scattered. If a worker dies the
+scheduler re-runs its tasks, and re-creates the scattered inputs, elsewhere. A scheduler that cannot be reached or is lost mid-run raises
 :class:`phusong.errors.ClusterError` (CLI: one line, exit 1).
 
 dask and distributed are an optional extra: ``pip install phusong[dask]``.
@@ -19,12 +26,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import resource
+import shutil
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
-from phusong.errors import ClusterError, DataError
+import numpy as np
 
-__all__ = ["DaskExecutor", "worker_peak_rss_mb"]
+from phusong.errors import ClusterError, DataError, OutputError
+
+__all__ = ["DaskExecutor", "TerrainFile", "resolve_terrain", "worker_peak_rss_mb"]
 
 #: Seconds to wait for a scheduler to answer (and for a LocalCluster to start).
 CONNECT_TIMEOUT_S = 10.0
@@ -62,6 +76,57 @@ def _quiet_logs() -> None:
             logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
+@dataclass(frozen=True)
+class TerrainFile:
+    """A prepared DEM in a folder every worker reads: what a task carries instead of the heights.
+
+    Attributes
+    ----------
+    path : str
+        The ``.npy`` file of the heights (float32, m, row 0 = north).
+    shape : tuple of int
+        Its rows and columns (checked on load).
+    x0_m, y0_m, px_m, py_m : float
+        Top-left corner and pixel sides, WORK_CRS metres (:class:`Terrain`).
+    """
+
+    path: str
+    shape: tuple[int, int]
+    x0_m: float
+    y0_m: float
+    px_m: float
+    py_m: float
+
+
+_TERRAINS: dict = {}  # per worker process: path -> Terrain (memory-mapped heights)
+
+
+def resolve_terrain(t):
+    """The :class:`Terrain` a task was given: ``t`` itself, or the one a :class:`TerrainFile`
+    names, memory-mapped once per process (copy-on-write: writeable for the kernels, pages
+    shared between the workers of one machine)."""
+    if not isinstance(t, TerrainFile):
+        return t
+    hit = _TERRAINS.get(t.path)
+    if hit is None:
+        from phusong.coverage._terrain import Terrain
+
+        try:
+            z = np.load(t.path, mmap_mode="c", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            import socket
+
+            raise ClusterError(f"worker on {socket.gethostname()} cannot read the shared DEM "
+                               f"{t.path} ({type(exc).__name__}: {exc}); give --shared-dir a "
+                               "folder every worker can read at the same path") from None
+        if tuple(z.shape) != tuple(t.shape) or z.dtype != np.float32:
+            raise ClusterError(f"shared DEM {t.path}: {z.shape} {z.dtype} on this worker, "
+                               f"{tuple(t.shape)} float32 expected (a stale or foreign file)")
+        hit = Terrain(np.asarray(z), t.x0_m, t.y0_m, t.px_m, t.py_m)
+        _TERRAINS[t.path] = hit
+    return hit
+
+
 class DaskExecutor:
     """Run work units on dask.distributed (context manager; closes what it opened).
 
@@ -76,6 +141,10 @@ class DaskExecutor:
         ``advance(n, workers_alive)``; None shows nothing.
     timeout_s : float
         Connection timeout, s.
+    shared_dir : path, optional
+        A folder every worker reads at the same path: the DEM goes there once and tasks carry
+        its path (module docstring). Default: a temporary folder for a LocalCluster (removed
+        on close); none with ``scheduler`` (the DEM is then scattered).
 
     Examples
     --------
@@ -86,7 +155,8 @@ class DaskExecutor:
     """
 
     def __init__(self, *, scheduler: str | None = None, workers: int | None = None,
-                 progress=None, timeout_s: float = CONNECT_TIMEOUT_S):
+                 progress=None, timeout_s: float = CONNECT_TIMEOUT_S,
+                 shared_dir: str | Path | None = None):
         if (scheduler is None) == (workers is None):
             raise DataError("give either a scheduler address or a number of workers")
         if workers is not None and workers < 1:
@@ -98,10 +168,22 @@ class DaskExecutor:
         self._scattered: dict = {}
         self.tasks = 0
         self.where = scheduler or f"LocalCluster of {workers} processes"
+        self.shared_dir = None if shared_dir is None else Path(shared_dir)
+        self._own_dir: Path | None = None  # a temporary shared folder this executor made
+        self.dem = "none"  # how the last DEM reached the workers: path | scattered
 
     def __enter__(self) -> DaskExecutor:
         distributed = _import()
         _quiet_logs()
+        if self.shared_dir is not None:
+            try:
+                self.shared_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"--shared-dir {self.shared_dir}: cannot create it "
+                                  f"({exc.strerror}); choose a folder you can write") from None
+        elif self.scheduler is None:
+            self._own_dir = Path(tempfile.mkdtemp(prefix="phusong-dask-"))
+            self.shared_dir = self._own_dir
         try:
             if self.scheduler is not None:
                 self.client = distributed.Client(self.scheduler, timeout=self.timeout_s,
@@ -109,7 +191,10 @@ class DaskExecutor:
             else:
                 self.cluster = distributed.LocalCluster(
                     n_workers=self.n_workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL + 1)
+                    dashboard_address=None, silence_logs=logging.CRITICAL + 1,
+                    # no dashboard, and the scheduler's own HTTP routes on a free port: the
+                    # default 8787 is taken by any other cluster on the machine (a warning)
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
                 self.client = distributed.Client(self.cluster, timeout=self.timeout_s,
                                                  set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -129,6 +214,9 @@ class DaskExecutor:
                 with contextlib.suppress(Exception):
                     obj.close()
         self.client = self.cluster = None
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+            self.shared_dir = self._own_dir = None
 
     # -- data and tasks -------------------------------------------------------------------
 
@@ -154,11 +242,37 @@ class DaskExecutor:
         import dask
         from dask.base import tokenize
 
+        from phusong.coverage._terrain import Terrain
+
         key = tokenize(data)
+        if isinstance(data, Terrain):
+            if self.shared_dir is not None:
+                if key not in self._scattered:
+                    self._scattered[key] = self._write_terrain(data, key)
+                self.dem = "path"
+                return self._scattered[key]
+            self.dem = "scattered"
         if key not in self._scattered:
             with dask.config.set({"distributed.admin.large-graph-warning-threshold": "64GiB"}):
                 self._scattered[key] = self.submit(_identity, data, key=f"phusong-data-{key}")
         return self._scattered[key]
+
+    def _write_terrain(self, terrain, key: str) -> TerrainFile:
+        """The DEM into the shared folder (atomically: a worker never sees half a file)."""
+        path = self.shared_dir / f"dem-{key}.npy"
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            try:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.ascontiguousarray(terrain.z, np.float32), allow_pickle=False)
+                os.replace(tmp, path)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise OutputError(f"--shared-dir {self.shared_dir}: cannot write the DEM "
+                                  f"({exc.strerror}); choose a folder you can write") from None
+        return TerrainFile(str(path.resolve()), tuple(int(n) for n in terrain.z.shape),
+                           float(terrain.x0_m), float(terrain.y0_m), float(terrain.px_m),
+                           float(terrain.py_m))
 
     def map_units(self, fn, chunks, ctx: tuple, *, description: str = "coverage (paths)"):
         """``[fn(*chunk, ctx) for chunk in chunks]`` on the workers, in order; every item of
@@ -218,7 +332,9 @@ class DaskExecutor:
         peak = self.peak_rss_mb()
         cpu = self._call(lambda: self.client.run(_worker_cpu_s))
         return {"kind": "scheduler" if self.scheduler else "LocalCluster",
-                "address": self.scheduler or self.client.scheduler.address,
+                "address": self.scheduler or self.client.scheduler.address, "dem": self.dem,
+                "shared_dir": None if self._own_dir or self.shared_dir is None
+                else str(self.shared_dir),
                 "workers": len(peak), "threads": self.slots(), "tasks": self.tasks,
                 "worker_peak_rss_mb": {k: round(v, 1) for k, v in sorted(peak.items())},
                 "worker_cpu_s": {k: round(v, 1) for k, v in sorted(cpu.items())}}
@@ -246,7 +362,7 @@ def _identity(x):
 
 
 def _apply_unit(chunk, fn, *ctx):
-    return fn(*chunk, tuple(ctx))
+    return fn(*chunk, tuple(resolve_terrain(c) for c in ctx))
 
 
 def _cancelled():

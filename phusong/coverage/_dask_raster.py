@@ -6,23 +6,30 @@ The graph mirrors :func:`phusong.coverage._raster.raster_links` unit for unit:
    then by index, and cut into batches of about ``total / (4 × worker threads)`` site-cells
    (a site costs the grid cells of its disk, ``π R² / resolution²``), at most
    :data:`UNIT_SITE_CELLS`: spatially compact, a few units per worker thread.
-2. **Screening** (when the local run screens): one task per batch runs its sites on the coarse
-   grid (:func:`coarse_site`); per batch, one task takes the max of the coarse values of every
-   batch whose windows overlap its own into the reference best over its window.
-3. **Fine units.** For every tile and every batch with sites reaching it, one task runs those
-   sites on the tile (:meth:`Grid.tile`: cell centres from the whole grid's indices, so values
-   equal the whole grid's), screened with its batch's coarse values.
-4. **Reduce.** A tile's units merge pairwise (max, ties to the lowest cell index: any order,
-   any partition gives the same arrays), then one task turns them into the tile's output
-   rasters (:func:`tile_outputs`), which the client writes as they arrive.
+2. **The grid mask per tile.** The grid is cut into receiver tiles (:func:`tile_windows`); a
+   tile with no cell to compute (every cell masked, or no site reaching it) is not scheduled:
+   the client finishes it itself (nodata).
+3. **Screening** (when the local run screens), per tile: for every batch with sites near the
+   tile, one task runs them on the tile's coarse footprint (its coarse cells and a halo of the
+   screening filters' reach, :func:`footprint`, :func:`coarse_site`); their reference-best
+   parts fold, one task after the other, into the tile's reference best.
+4. **Fine units, in chains.** For every batch with sites reaching the tile, one task runs
+   those sites on the tile (:meth:`Grid.tile`: cell centres from the whole grid's indices, so
+   values equal the whole grid's), screened with the batch's coarse values. Each unit adds its
+   sites to a copy of the previous unit's accumulator: a tile's units form
+   ``⌈2 × worker threads / tiles scheduled⌉`` chains, so a worker holds one fold per chain it
+   runs rather than every finished unit (no task changes its inputs: a re-run after a lost
+   worker gives the same bytes).
+5. **Reduce.** A tile's chains merge (max, ties to the lowest cell index: any order, any
+   partition gives the same arrays), then one task turns them into the tile's output rasters
+   (:func:`tile_outputs`), which the client writes as they arrive.
 
-The prepared DEM and the transmitters reach the workers once (:meth:`DaskExecutor.scatter`).
-A fine unit holds one tile's accumulators (2 × ``n_groups × side² × 12`` bytes in a merge);
-the coarse pass is not bounded that way yet: a batch's result keeps every site's coarse window
-(values and reference part) and a reference-best task gathers the results of every batch
-overlapping its own (measured: 2.4–2.9 GiB per worker on a district of the twin at 30 m,
-``benchmarks/bench_dask.py``). The client holds the grid's mask (1 byte per cell) and the
-coarse grid.
+Priorities run a tile's work before the next tile's. The DEM reaches the workers by path
+(a shared folder; or scattered once with ``--scheduler`` and no ``--shared-dir``,
+:mod:`._dask_exec`), the transmitters scattered once. Peak memory per worker follows
+:func:`memory_rule` (bounded by the tile and the batch, not by the grid or the number of
+sites), measured by ``benchmarks/profile_dask_memory.py``. The client holds the grid's mask
+(1 byte per cell) and the coarse grid.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
+from phusong.coverage._dask_exec import resolve_terrain
 from phusong.coverage._raster import (
     _ITM_INPUT_BITS,
     _SERIAL,
@@ -46,7 +54,8 @@ from phusong.coverage._raster import (
 )
 from phusong.coverage._tiles import tile_outputs, tile_windows
 
-__all__ = ["UNIT_SITE_CELLS", "site_batches", "dask_raster_tiles"]
+__all__ = ["UNIT_SITE_CELLS", "WORKER_BASE_MIB", "site_batches", "footprint", "memory_rule",
+           "dask_raster_tiles"]
 
 #: Upper bound of one batch's work, site-cells (grid cells within the sites' radii).
 UNIT_SITE_CELLS = 20_000_000
@@ -61,7 +70,8 @@ class _Ctx:
     step: float
     group: np.ndarray
     n_groups: int
-    coarse: Grid | None
+    coarse_transform: Affine | None  # the screening's coarse grid (None: no screening)
+    coarse_shape: tuple[int, int] | None
     keys: np.ndarray | None = None  # co-channel key per cell (SINR), None: no SINR
     n_keys: int = 0
 
@@ -101,46 +111,67 @@ def site_batches(txs, sites: np.ndarray, grid: Grid, side: int, slots: int) -> l
 
 # -- tasks (pure; run on the workers) ---------------------------------------------------------
 
-def _coarse_batch(ctx: _Ctx, terrain, txs, sites) -> dict:
-    values, inner, points = {}, {}, 0
-    for s in sites:
-        res, v, inn = coarse_site(int(s), txs, terrain, ctx.coarse, ctx.opts, ctx.step,
-                                  ctx.group, _SERIAL)
+def _coarse_tile(ctx: _Ctx, terrain, txs, fh, cmask, sites, wanted) -> dict:
+    """The screening's coarse pass of a batch on one tile's coarse footprint ``fh``.
+
+    Runs every site of ``sites`` (those whose coarse window meets ``fh``) on its part of
+    ``fh`` (mask ``cmask``), folds the reference-best contributions into an
+    ``(n_groups, fh rows, fh cols)`` array, and keeps the values of the sites flagged in
+    ``wanted`` (those the tile's fine unit runs).
+    """
+    terrain = resolve_terrain(terrain)
+    r0, r1, c0, c1 = fh
+    tile = Grid(ctx.coarse_transform, (r1 - r0, c1 - c0), cmask, (r0, c0))
+    best = np.full((ctx.n_groups, r1 - r0, c1 - c0), -np.inf, np.float32)
+    values, points = {}, 0
+    for s, want in zip(sites, wanted, strict=True):
+        res, val, inner = coarse_site(int(s), txs, terrain, tile, ctx.opts, ctx.step, ctx.group,
+                                      _SERIAL, shape_all=ctx.coarse_shape)
         points += res[1]
-        if v is not None:
-            values[int(s)], inner[int(s)] = v, inn
-    return {"values": values, "inner": inner, "points": points}
+        if val is None:
+            continue
+        a0, b0, gs, v, _ = val
+        for i, g in enumerate(gs):
+            w = best[g, a0 - r0:a0 - r0 + v.shape[1], b0 - c0:b0 - c0 + v.shape[2]]
+            np.maximum(w, inner[i], out=w)
+        if want:
+            values[int(s)] = val
+    return {"values": values, "best": best, "points": points}
 
 
-def _coarse_best(n_groups: int, region, *parts) -> _Shifted:
-    r0, r1, c0, c1 = region
-    best = np.full((n_groups, r1 - r0, c1 - c0), -np.inf, np.float32)
-    for p in parts:
-        for s, (vr0, vc0, gs, v) in p["values"].items():
-            inn = p["inner"][s]
-            a0, a1 = max(r0, vr0), min(r1, vr0 + v.shape[1])
-            b0, b1 = max(c0, vc0), min(c1, vc0 + v.shape[2])
-            if a1 <= a0 or b1 <= b0:
-                continue
-            for i, g in enumerate(gs):
-                w = best[g, a0 - r0:a1 - r0, b0 - c0:b1 - c0]
-                np.maximum(w, inn[i, a0 - vr0:a1 - vr0, b0 - vc0:b1 - vc0], out=w)
-    return _Shifted(best, r0, c0)
+def _best_part(part: dict) -> np.ndarray:
+    return part["best"]
 
 
-def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, cbest) -> _Acc:
+def _max_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum(a, b)  # a new array: a task never changes its inputs (re-runs stay exact)
+
+
+def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cbest,
+               prev: _Acc | None = None) -> _Acc:
+    """A batch's sites on one tile, added to a copy of ``prev`` (the chain's fold so far) or
+    to a new accumulator: a chain of units holds one accumulator, whatever its length."""
+    terrain = resolve_terrain(terrain)
     r0, r1, c0, c1 = window
     tile = Grid(ctx.transform, (r1 - r0, c1 - c0), mask, (r0, c0))
     keep_fn = None
     if coarse_part is not None:
-        vals = {int(s): coarse_part["values"][int(s)] for s in sites
-                if int(s) in coarse_part["values"]}
-        keep_fn = _Screen.from_parts(ctx.opts, ctx.group, vals, cbest).keep
-    acc = _new_acc(ctx, tile.shape[0] * tile.shape[1])
+        keep_fn = _Screen.from_parts(ctx.opts, ctx.group, coarse_part["values"],
+                                     _Shifted(cbest, fh[0], fh[2])).keep
+    acc = _new_acc(ctx, tile.shape[0] * tile.shape[1]) if prev is None else _copy(prev)
     for s in sites:
         acc.add(_site_unit(int(s), (txs, terrain, tile, ctx.opts, ctx.step), acc.best, acc.arg,
                            ctx.group, keep_fn, _SERIAL, acc.sinr, acc.void))
     return acc
+
+
+def _copy(acc: _Acc) -> _Acc:
+    out = _Acc.__new__(_Acc)
+    out.__dict__.update(acc.__dict__)
+    out.best, out.arg, out.void = acc.best.copy(), acc.arg.copy(), acc.void.copy()
+    if acc.sinr[0].shape[0] > 0:
+        out.sinr = (acc.sinr[0].copy(), acc.sinr[1], acc.sinr[2].copy())
+    return out
 
 
 def _new_acc(ctx: _Ctx, n_cells: int) -> _Acc:
@@ -149,6 +180,7 @@ def _new_acc(ctx: _Ctx, n_cells: int) -> _Acc:
 
 
 def _merge(a: _Acc, b: _Acc) -> _Acc:
+    a = _copy(a)  # never change an input in place (re-runs stay exact)
     a.merge(b)
     return a
 
@@ -167,24 +199,84 @@ def _finish(ctx: _Ctx, window, mask, acc, kw) -> dict:
     return out
 
 
+#: Resident memory of a worker process before any unit: Python, numpy, scipy, dask and the
+#: numba kernels loaded from their cache, MiB (measured: 300–420 MiB on Linux x86-64,
+#: ``benchmarks/profile_dask_memory.py``; the rule's fixed term).
+WORKER_BASE_MIB = 450
+
+
+def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts, grid: Grid,
+                batch_sites: int, factor: int) -> dict:
+    """The memory a worker needs, MiB, by term: the bound its peak resident set should stay
+    under (``benchmarks/profile_dask_memory.py`` measures the peak against it).
+
+    * ``base``: the process (:data:`WORKER_BASE_MIB`);
+    * ``dem`` and ``transmitters``: the prepared DEM (memory-mapped from the shared folder, or
+      scattered) and the transmitters, once per worker;
+    * ``accumulators``: four tile accumulators of ``tile_cells × (n_groups × 12 + 1 + n_keys × 8 +
+      n_groups × 4)`` bytes (best, serving cell, the DEM-void flag; with SINR the co-channel
+      sums and second best): a unit running holds its chain's fold and its own copy, and a worker may hold
+      two finished folds waiting for their next unit or merge (chains, not a pool of units);
+    * ``site``: one site's working set on a tile: its rays and their slots
+      (``2 × ⌈2πR/res⌉ × ⌈R/step⌉ × 8`` bytes for the largest radius) and the per-cell arrays
+      of the tile (``tile_cells × 64`` bytes);
+    * ``screening``: two batches' coarse values on a tile's footprint
+      (``2 × batch_sites × 4 groups × (side/factor + 2·halo)² × 4`` bytes, the largest batch
+      meeting a tile) and the tile's reference best (``n_groups × footprint × 4`` bytes).
+
+    So the peak per worker is ``base + dem + transmitters + O(tile × (groups, keys)) +
+    O(batch_sites × tile / factor²)``: bounded by the tile and the batch, not by the grid or
+    the number of sites.
+    """
+    mib = 2.0 ** 20
+    acc = tile_cells * (n_groups * 12 + 1 + (n_keys * 8 + n_groups * 4 if n_keys else 0))
+    r_max = float(np.max(txs.site_radius_m)) if len(txs.site_radius_m) else 0.0
+    step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
+    rays = 2 * math.ceil(2 * math.pi * r_max / grid.resolution_m) * math.ceil(r_max / step) * 8
+    screening = 0.0
+    if factor:
+        halo = max(int(opts.screen_window) // 2, 1)
+        fp = (math.isqrt(tile_cells) // factor + 1 + 2 * halo) ** 2
+        screening = 2 * batch_sites * 4 * fp * 4 + n_groups * fp * 4
+    terms = {"base": float(WORKER_BASE_MIB), "dem": terrain.z.nbytes / mib,
+             "transmitters": _nbytes(txs) / mib, "accumulators": 4 * acc / mib,
+             "site": (rays + tile_cells * 64) / mib, "screening": screening / mib}
+    terms = {k: round(v, 1) for k, v in terms.items()}
+    return {"terms_mib": terms, "per_worker_mib": round(sum(terms.values()), 1),
+            "unit_accumulator_mib": round(acc / mib, 1), "batch_sites": int(batch_sites)}
+
+
+def _nbytes(obj) -> int:
+    """Bytes of the numpy arrays an object holds (its attributes, one level deep)."""
+    fields = getattr(obj, "__dataclass_fields__", None) or vars(obj)
+    total = 0
+    for name in fields:
+        v = getattr(obj, name, None)
+        if isinstance(v, np.ndarray):
+            total += v.nbytes
+    return total
+
+
 # -- the graph (client side) ------------------------------------------------------------------
 
-def _union(wins):
-    wins = [w for w in wins if w[1] > w[0] and w[3] > w[2]]
-    if not wins:
+def _chain(ex, parts, fn, every: list, priority: float):
+    """Fold ``parts`` left to right with ``fn`` (one task each): a worker holds at most the
+    running fold and the next part, whatever the number of parts (the parts are submitted
+    with decreasing priorities, so they finish in this order)."""
+    if not parts:
         return None
-    return (min(w[0] for w in wins), max(w[1] for w in wins), min(w[2] for w in wins),
-            max(w[3] for w in wins))
+    acc = parts[0]
+    for p in parts[1:]:
+        acc = ex.submit(fn, acc, p, priority=priority)
+        every.append(acc)
+    return acc
 
 
-def _tree(ex, parts, every: list):
-    while len(parts) > 1:
-        nxt = [ex.submit(_merge, parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-        every += nxt
-        if len(parts) % 2:
-            nxt.append(parts[-1])
-        parts = nxt
-    return parts[0] if parts else None
+def _order(j: int, n: int) -> float:
+    """A priority bonus in (0, 0.5] decreasing with ``j`` (of ``n``): the ``j``-th part of a
+    fold runs before the ``j + 1``-th (ties would run in any order and keep every part
+    alive until the first one runs)."""
+    return 0.5 * (1.0 - j / max(n, 1))
 
 
 def _windows(grid: Grid, txs, sites) -> np.ndarray:
@@ -201,21 +293,16 @@ def _overlaps(wins: np.ndarray, win) -> np.ndarray:
             & (r0 < wins[:, 1]) & (wins[:, 2] < c1) & (c0 < wins[:, 3]))
 
 
-def _coarse_tasks(ex, ctx_f, terrain_f, txs_f, txs, coarse, batches, n_groups):
-    """Coarse units and per-batch reference bests (futures; None where a batch has none)."""
-    regions = [_union(_windows(coarse, txs, b).tolist()) for b in batches]
-    parts = [ex.submit(_coarse_batch, ctx_f, terrain_f, txs_f, b) for b in batches]
-    has = np.array([r is not None for r in regions])
-    boxes = np.array([r if r is not None else (0, 0, 0, 0) for r in regions],
-                     np.int64).reshape(-1, 4)
-    bests = []
-    for reg in regions:
-        if reg is None:
-            bests.append(None)
-            continue
-        deps = [parts[i] for i in np.flatnonzero(has & _overlaps(boxes, reg))]
-        bests.append(ex.submit(_coarse_best, n_groups, reg, *deps))
-    return parts, bests
+def footprint(win, factor: int, halo: int, coarse_shape) -> tuple[int, int, int, int]:
+    """Coarse rows and columns a fine tile ``win`` screens with: the coarse cells holding its
+    cells and ``halo`` more on every side (the screening filters' reach), clipped to the grid.
+
+    >>> footprint((0, 512, 512, 1024), 4, 2, (300, 300))
+    (0, 130, 126, 258)
+    """
+    r0, r1, c0, c1 = win
+    return (max(0, r0 // factor - halo), min(coarse_shape[0], (r1 - 1) // factor + 1 + halo),
+            max(0, c0 // factor - halo), min(coarse_shape[1], (c1 - 1) // factor + 1 + halo))
 
 
 def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, opts,
@@ -224,52 +311,103 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
 
     Same values as :func:`raster_links` + :func:`tile_outputs` on the whole grid (module
     docstring). ``stats`` is filled as :func:`raster_links` fills its own, plus ``tiles``,
-    ``tile_side``, ``batches``, ``tasks`` and ``unit_accumulator_mib`` (one unit's best/serving
-    arrays over a tile: a merge holds two), once the last tile is yielded.
+    ``tile_side``, ``batches``, ``tasks`` and the memory rule's terms (:func:`memory_rule`),
+    once the last tile is yielded.
     """
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     sites = np.flatnonzero(np.bincount(txs.cell_site[txs.usable], minlength=len(txs.site_x)))
     group = np.ascontiguousarray(cell_group, np.int64)
-    batches = site_batches(txs, sites, grid, side, ex.slots())
+    slots = ex.slots()
+    batches = site_batches(txs, sites, grid, side, slots)
     screen = bool(opts.screen_margin_db) and len(sites) > 1
     coarse = coarse_grid(grid, opts) if screen else None
     keys = kw.get("keys")
     keys = None if keys is None or n_keys <= 0 else np.ascontiguousarray(keys, np.int64)
-    ctx_f = ex.scatter(_Ctx(grid.transform, opts, step, group, n_groups, coarse, keys,
-                            int(n_keys) if keys is not None else 0))
+    n_keys = int(n_keys) if keys is not None else 0
+    ctx_f = ex.scatter(_Ctx(grid.transform, opts, step, group, n_groups,
+                            coarse.transform if screen else None,
+                            coarse.shape if screen else None, keys, n_keys))
     terrain_f = ex.scatter(terrain)
     txs_f = ex.scatter(txs)
-    if screen:
-        cparts, cbests = _coarse_tasks(ex, ctx_f, terrain_f, txs_f, txs, coarse, batches,
-                                       n_groups)
-    else:
-        cparts = cbests = [None] * len(batches)
     fine_wins = [_windows(grid, txs, b) for b in batches]
+    if screen:
+        halo = max(int(opts.screen_window) // 2, 1)
+        cwins = [_windows(coarse, txs, b) for b in batches]
     tiles = tile_windows(grid.shape, side)
-    finals, every = [], [p for p in list(cparts) + list(cbests) if p is not None]
-    for win in tiles:
+    # the grid mask per tile: a tile with no cell to compute (all masked, or reached by no
+    # site) is not scheduled; the client finishes it (nodata) itself
+    live, reaches = [], {}
+    for i, (r0, r1, c0, c1) in enumerate(tiles):
+        if grid.mask[r0:r1, c0:c1].any():
+            reach = [b[_overlaps(bw, tiles[i])] for b, bw in zip(batches, fine_wins,
+                                                                  strict=True)]
+            if any(len(f) for f in reach):
+                live.append(i)
+                reaches[i] = reach
+    # fine units of a tile fold in chains (each unit adds its batch to a copy of the fold
+    # so far): a chain holds one accumulator; enough chains per tile to keep every worker
+    # thread busy when the tiles are few
+    n_chains = max(1, math.ceil(2 * slots / max(1, len(live))))
+    finals, final_tile, every, max_sites = [], [], [], 0
+    for i in live:
+        win = tiles[i]
+        prio = 8.0 * (len(tiles) - i)  # a tile's work before the next tile's: bounded memory
         r0, r1, c0, c1 = win
         mask = np.ascontiguousarray(grid.mask[r0:r1, c0:c1])
         units = []
-        if mask.any():
-            for b, bw, cp, cb in zip(batches, fine_wins, cparts, cbests, strict=True):
-                reach = b[_overlaps(bw, win)]
-                if len(reach):
-                    units.append(ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, mask,
-                                           reach.astype(np.int64), cp, cb))
-        every += units
-        finals.append(ex.submit(_finish, ctx_f, win, mask, _tree(ex, units, every), kw))
+        reach = reaches[i]
+        cparts = [None] * len(batches)
+        fh = cbest = None
+        if screen:
+            fh = footprint(win, int(opts.screen_factor), halo, coarse.shape)
+            cmask = np.ascontiguousarray(coarse.mask[fh[0]:fh[1], fh[2]:fh[3]])
+            for j, (b, cw) in enumerate(zip(batches, cwins, strict=True)):
+                near = b[_overlaps(cw, fh) | np.isin(b, reach[j])]
+                if len(near):
+                    max_sites = max(max_sites, len(near))
+                    cparts[j] = ex.submit(_coarse_tile, ctx_f, terrain_f, txs_f, fh, cmask,
+                                          near.astype(np.int64), np.isin(near, reach[j]),
+                                          priority=prio + 1 + _order(j, len(batches)))
+            every += [p for p in cparts if p is not None]
+            bparts = [ex.submit(_best_part, p, priority=prio + 2.5)
+                      for p in cparts if p is not None]
+            every += bparts
+            cbest = _chain(ex, bparts, _max_into, every, prio + 2.5)
+        jobs = [j for j, fine in enumerate(reach) if len(fine)]
+        k = min(n_chains, len(jobs))
+        for c in range(k):  # chain c: the c-th contiguous share of the tile's batches
+            acc = None
+            for j in jobs[c * len(jobs) // k:(c + 1) * len(jobs) // k]:
+                max_sites = max(max_sites, len(reach[j]))
+                acc = ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, mask,
+                                reach[j].astype(np.int64), cparts[j], fh, cbest, acc,
+                                priority=prio + 3 + _order(j, len(batches)))
+                every.append(acc)
+            units.append(acc)
+        finals.append(ex.submit(_finish, ctx_f, win, mask,
+                                _chain(ex, units, _merge, every, prio + 4), kw,
+                                priority=prio + 5))
+        final_tile.append(i)
+    empty = _Ctx(grid.transform, opts, step, group, n_groups, None, None, keys, n_keys)
+    for i in sorted(set(range(len(tiles))) - set(live)):
+        r0, r1, c0, c1 = tiles[i]
+        out = _finish(empty, tiles[i], np.ascontiguousarray(grid.mask[r0:r1, c0:c1]), None, kw)
+        out.pop("_stats")
+        yield tiles[i], out
     pts = ray = links = bits = void = 0
     for i, out in ex.results(finals, "coverage raster (tasks)", watch=every):
         r, p, n, w, v = out.pop("_stats")
         ray, pts, links, bits, void = ray + r, pts + p, links + n, bits | w, void + v
-        yield tiles[i], out
+        yield tiles[final_tile[i]], out
     stats |= {"sites": int(len(sites)), "ray_points": ray, "points_evaluated": pts,
-              "links": links, "cells_void_flagged": void,
-              "grid_cells": int(grid.mask.sum()), "tiles": len(tiles),
-              "tile_side": int(side), "batches": len(batches), "tasks": ex.tasks,
-              "unit_accumulator_mib": round(n_groups * side * side * 12 / 2**20, 1),
+              "links": links, "cells_void_flagged": void, "grid_cells": int(grid.mask.sum()),
+              "tiles": len(tiles),
+              "tiles_scheduled": len(live), "tile_side": int(side), "batches": len(batches),
+              "chains_per_tile": n_chains, "tasks": ex.tasks,
               "itm_bits": bits & _ITM_INPUT_BITS}
+    tile_cells = max((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in tiles) if tiles else 0
+    stats["memory_rule"] = memory_rule(tile_cells, n_groups, n_keys, terrain, txs, opts, grid,
+                                       max_sites, int(opts.screen_factor) if screen else 0)
     if screen:
         stats |= {"screen_factor": int(opts.screen_factor),
                   "screen_margin_db": float(opts.screen_margin_db)}

@@ -318,6 +318,10 @@ class _Acc:
             self.sinr = (np.zeros((n_keys, n_cells), np.int64), cell_key,
                          np.full((n_groups, n_cells), -np.inf, np.float32))
 
+    def __sizeof__(self) -> int:  # what dask's memory manager counts for a held result
+        return int(self.best.nbytes + self.arg.nbytes + self.void.nbytes + self.sinr[0].nbytes
+                   + self.sinr[2].nbytes) + 256
+
     def add(self, unit_result) -> None:
         n_pts, n_eval, n_links, w = unit_result
         self.ray_points += n_pts
@@ -462,25 +466,39 @@ def coarse_grid(grid: Grid, opts) -> Grid:
     return Grid(Affine(t.a * f, 0, t.c, 0, t.e * f, t.f), (rc, cc), mask)
 
 
-def coarse_site(s, txs, terrain, coarse: Grid, opts, step, group, kern=_PARALLEL):
+def coarse_site(s, txs, terrain, coarse: Grid, opts, step, group, kern=_PARALLEL, *,
+                shape_all: tuple[int, int] | None = None):
     """Site ``s`` on its own window of the coarse grid (a pure work unit of the screening).
 
-    Returns ``(unit result, (r0, c0, groups, values) or None, inner)``: the site's rx per
-    group of its own on coarse rows ``r0:`` and columns ``c0:``, and the same values kept only
-    where the site surely reaches every fine cell of the coarse cell and its neighbours (what
-    enters the reference best).
+    ``coarse`` may be a tile of the coarse grid (:meth:`Grid.tile`, with its offset), whose
+    whole grid has ``shape_all`` (default: ``coarse.shape``): the site then runs only on the part
+    of its window inside the tile, with the values it has there on its whole window (cell
+    centres from the window's own indices).
+
+    Returns ``(unit result, (r0, c0, groups, values, window) or None, inner)``: the site's rx per
+    group of its own on coarse rows ``r0:`` and columns ``c0:`` (its window, or the part of it
+    in the tile), its whole window ``(wr0, wr1, wc0, wc1)`` on the coarse grid, and the same
+    values kept only where the site surely reaches every fine cell of the coarse cell and its
+    neighbours (what enters the reference best).
     """
     t = coarse.transform
     res_c = coarse.resolution_m
     reach = 1.5 * math.sqrt(2.0) * res_c
     sx, sy = float(txs.site_x[s]), float(txs.site_y[s])
-    r0, r1, c0, c1 = _window(coarse, sx, sy, float(txs.site_radius_m[s]))
+    whole = Grid(t, shape_all or coarse.shape, coarse.mask)
+    wr0, wr1, wc0, wc1 = _window(whole, sx, sy, float(txs.site_radius_m[s]))
+    tr0, tc0 = coarse.offset
+    r0, r1 = max(wr0, tr0), min(wr1, tr0 + coarse.shape[0])
+    c0, c1 = max(wc0, tc0), min(wc1, tc0 + coarse.shape[1])
     if r1 <= r0 or c1 <= c0:
         return (0, 0, 0, 0), None, None
-    # the site runs on its own window of the coarse grid, into arrays of its own
-    # groups only (small, whatever the province and the number of groups)
-    sub = Grid(Affine(res_c, 0, t.c + c0 * res_c, 0, -res_c, t.f - r0 * res_c),
-               (r1 - r0, c1 - c0), np.ascontiguousarray(coarse.mask[r0:r1, c0:c1]))
+    # the site runs on its own window of the coarse grid (origin at the window's corner, the
+    # part in the tile through the offset), into arrays of its own groups only (small,
+    # whatever the province and the number of groups)
+    sub = Grid(Affine(res_c, 0, t.c + wc0 * res_c, 0, -res_c, t.f - wr0 * res_c),
+               (r1 - r0, c1 - c0),
+               np.ascontiguousarray(coarse.mask[r0 - tr0:r1 - tr0, c0 - tc0:c1 - tc0]),
+               (r0 - wr0, c0 - wc0))
     cells = txs.cell_order[txs.site_ptr[s]: txs.site_ptr[s + 1]]
     gs, local_g = np.unique(group[cells], return_inverse=True)
     local = np.zeros(len(group), np.int64)
@@ -499,7 +517,7 @@ def coarse_site(s, txs, terrain, coarse: Grid, opts, step, group, kern=_PARALLEL
     for i, g in enumerate(gs):
         r_g = float(txs.radius_m[cells[group[cells] == g]].min())
         inner[i] = np.where(dist <= r_g - reach, v[i], -np.inf)
-    return res, (r0, c0, gs, v), inner
+    return res, (r0, c0, gs, v, (wr0, wr1, wc0, wc1)), inner
 
 
 def warn_itm_bits(bits: int, stacklevel: int = 2) -> None:
@@ -538,7 +556,7 @@ class _Screen:
             acc.add(res)
             if values is None:
                 return
-            r0, c0, gs, v = values
+            r0, c0, gs, v, _ = values
             with lock:
                 self.values[s] = values
                 for i, g in enumerate(gs):
@@ -571,14 +589,16 @@ class _Screen:
         out = np.ones((n_bands, r1 - r0, c1 - c0), bool)
         if s not in self.values:
             return out
-        cr0, cc0, gs, v = self.values[s]
+        # v covers coarse rows cr0: and columns cc0: (the site's window, or the part of it
+        # a tile needs: its cells and a halo of the filters' reach); (wr0, wr1, wc0, wc1) is
+        # the site's whole window, beyond which every fine cell is kept
+        cr0, cc0, gs, v, (wr0, wr1, wc0, wc1) = self.values[s]
         h, w = v.shape[1:]
-        # coarse indices of the window's fine rows/columns, and whether they fall in v
-        ri = np.arange(r0, r1) // self.factor - cr0
-        ci = np.arange(c0, c1) // self.factor - cc0
-        rin = (ri >= 0) & (ri < h)
-        cin = (ci >= 0) & (ci < w)
-        ri, ci = np.clip(ri, 0, h - 1), np.clip(ci, 0, w - 1)
+        ra = np.arange(r0, r1) // self.factor
+        ca = np.arange(c0, c1) // self.factor
+        rin = (ra >= wr0) & (ra < wr1)
+        cin = (ca >= wc0) & (ca < wc1)
+        ri, ci = np.clip(ra - cr0, 0, h - 1), np.clip(ca - cc0, 0, w - 1)
         outside = ~(rin[:, None] & cin[None, :])
         from scipy import ndimage
 
