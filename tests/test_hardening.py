@@ -306,6 +306,22 @@ def test_coverage_run_reports_unknown(tmp_path):
     assert (tmp_path / "cov" / "unknown.tif").is_file()
 
 
+def test_twin_stats_leaves_unknown_villages_out_of_the_coverage_shares():
+    """``twin stats``: V5 (off the DEM) is counted as unknown, and the village percentages are
+    over the villages whose coverage is known (main counted V5 as a village without mobile)."""
+    from phusong.twin.stats import twin_stats
+
+    b = _gap_bundle()
+    scores = score_villages(b, model="hata")
+    figs = {f["name"]: f for f in twin_stats(b, model="hata", scores=scores)["figures"]}
+    assert figs["villages_unknown"]["value"] == 1
+    known = scores[~scores["unknown"].to_numpy(bool)]
+    assert len(known) == len(scores) - 1
+    # the figure is rounded for display; 1e-6 % is far below one village's share here
+    assert figs["villages_any_mobile_pct"]["value"] == pytest.approx(
+        100.0 * known["covered_any"].mean(), abs=1e-6)
+
+
 def test_import_warns_when_the_dem_misses_communes(inputs, tmp_path):  # noqa: F811
     """A DEM over the first commune only: the import names the two it misses."""
     import rasterio
