@@ -271,7 +271,10 @@ def missed_table(meta: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_BINDS = (("budget", "ngân sách"), ("no candidate covers the rest",
+_BINDS = (("budget as the router fits it", "ngân sách theo cách bộ định tuyến bố trí"),
+          ("the siting stopped short of the money", "việc chọn trạm dừng trước khi hết tiền"),
+          ("met on the households the villages carry", "đạt trên số hộ các thôn mang"),
+          ("budget", "ngân sách"), ("no candidate covers the rest",
                                      "không trạm đề xuất nào phủ phần còn lại"),
           ("no road to the fibre", "không có đường tới cáp quang"),
           ("fallback only for", "chỉ có giải pháp thay thế cho"))
