@@ -309,6 +309,7 @@ def curves_table(meta: dict) -> pd.DataFrame:
             rows.append({"curve": f"{vi} / {en}", "key": key, "target_pct": p.get("pct"),
                          "reachable": "✓" if p.get("reachable") else "✗",
                          "covered_pct": p.get("covered_pct"),
+                         "census_pct": p.get("census_pct"),
                          "cost_bn_vnd": cost / 1e9 if cost is not None else None,
                          "lower_bound_bn_vnd": lb / 1e9 if lb is not None else None,
                          "gap": p.get("gap"),

@@ -8,7 +8,7 @@ import pandas as pd
 from phusong.planning._plan_services import SERVICES
 from phusong.planning.targets import target_columns
 
-__all__ = ["year_figures", "missed_targets", "totals", "summary_lines"]
+__all__ = ["year_figures", "missed_targets", "represented_share", "totals", "summary_lines"]
 
 _HEADLINE = ("fibre_households_pct", "fibre_communes_pct", "mobile_any_population_pct",
              "mobile_broadband_population_pct", "mobile_4G_population_pct",
@@ -108,7 +108,7 @@ def _target_reach(ctx, res, t) -> tuple[float, str]:
     return 100.0 * float(w[ok].sum()) / total, "no candidate covers the rest"
 
 
-def _represented_share(row, denominator: str) -> float:
+def represented_share(row, denominator: str) -> float:
     """Share (0–1) of the census households or persons the villages represent (1 otherwise)."""
     if denominator not in ("households", "population"):
         return 1.0
@@ -180,7 +180,7 @@ def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
         reach, limit = _target_reach(ctx, res, t)
         # reach is a share of what the villages carry; census households or persons no village
         # represents count as unknown (gaps module doc), so scale it to the census
-        known = _represented_share(p1, t.denominator)
+        known = represented_share(p1, t.denominator)
         reach *= known
         binds = ([_money_binds(ctx, res, t, known)] if value < min(reach, t.threshold_pct) - 1e-6
                  else [])
