@@ -424,10 +424,14 @@ def test_a_tiny_time_limit_gives_a_labelled_whole_plan(bundle, disc, tmp_path, m
         assert step in stopped, (step, stopped)
     assert any(n.startswith("stopped by time limit (time_limit_s = 0.001 s)")
                for n in meta["notes"])
-    # the plan took longer than 1 ms (the existing network is scored in full) and says so
+    # 1 ms is gone before the existing network's scoring: no village scored, all unknown
+    n = len(bundle.villages)
+    assert f"existing network scoring: {n} of {n} villages not scored, unknown" in tl["stopped"]
+    # the plan took longer than 1 ms (the steps without a partial answer) and says which
     assert tl["seconds"] > 0.001
-    assert any(n.startswith("the plan took") and "not the scoring of the existing network" in n
-               for n in meta["notes"])
+    assert {"road graph", "fibre reach", "gap tables"} <= set(tl["fixed_s"])
+    assert any(n.startswith("the plan took") and "not the steps without a partial answer (" in n
+               and "road graph" in n for n in meta["notes"])
     assert meta["scenario"]["time_limit_s"] == 0.001
     for y in meta["years"]:
         assert y["spent_vnd"]["mobile"] <= y["budget_vnd"]["mobile"] * (1 + 1e-12)

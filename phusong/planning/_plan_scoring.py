@@ -6,24 +6,40 @@ chunks, each started only when the time left allows it at the rate the previous 
 the scoring ends near the limit rather than after it; the candidates left unscored are **not
 offered** that year (a candidate whose coverage is unknown cannot be chosen or ranked), and the
 plan says how many in ``plan.json`` ``time_limit.stopped`` and the notes.
+
+The existing network's villages are scored the same way (:func:`timed_villages`): one call of
+:func:`phusong.coverage.score_villages` without a limit; under one, chunks of villages (a
+village's scores do not depend on the other villages, so the chunks give exactly the single
+call's frame), each started only when the time left allows it; the villages left unscored are
+``unknown`` (not covered by the existing network as far as the plan knows, counted apart in the
+gap tables, never "not covered").
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
+from phusong.planning import _plan_deps as deps
 from phusong.planning.radios import candidate_coverage
 
-__all__ = ["FIRST_CHUNK", "CHUNK", "timed_coverage"]
+__all__ = ["FIRST_CHUNK", "CHUNK", "FIRST_VILLAGES", "VILLAGE_CHUNK", "timed_coverage",
+           "timed_villages", "chunked_villages", "unscored_as_unknown"]
 
 #: Candidates in the first chunk under a time limit (no rate known yet: kept small).
 FIRST_CHUNK = 8
 #: Candidates per later chunk (each call prepares its transmitters and profiles once).
 CHUNK = 64
+#: Villages in the first chunk of the existing network's scoring under a time limit.
+FIRST_VILLAGES = 64
+#: Villages per later chunk (each call prepares the terrain and transmitters once: about 1 s
+#: on a district twin, so chunks stay large).
+VILLAGE_CHUNK = 512
 
 
 def timed_coverage(cands, x_m, y_m, dem, radio: dict, deadline: float = math.inf,
@@ -74,3 +90,124 @@ def timed_coverage(cands, x_m, y_m, dem, radio: dict, deadline: float = math.inf
     scored = np.zeros(n, bool)
     scored[:done] = True
     return cov, scored
+
+
+def _score(bundle, villages, radio: dict) -> pd.DataFrame:
+    """:func:`phusong.coverage.score_villages` of ``villages`` (rows of ``bundle.villages``)."""
+    return deps.score_villages(replace(bundle, layers={**bundle.layers, "villages": villages}),
+                               **radio)
+
+
+def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Chunks' frames as one with one call's ``attrs["stats"]``: counts of receivers, paths
+    and links summed, maxima (``*_max_m``) the largest, the rest (properties of the
+    transmitters and settings, the same in every chunk) the first chunk's."""
+    out = pd.concat(parts) if len(parts) > 1 else parts[0].copy()
+    stats: dict = {}
+    for p in parts:
+        for k, v in p.attrs.get("stats", {}).items():
+            if k not in stats:
+                stats[k] = v
+            elif k.startswith(("receivers", "paths", "links")):
+                stats[k] = stats[k] + v
+            elif k.endswith("_max_m"):
+                stats[k] = max(stats[k], v)
+    out.attrs = {"stats": stats} if stats else {}
+    return out
+
+
+def chunked_villages(bundle, sizes, *, model: str, config, executor=None) -> pd.DataFrame:
+    """:func:`phusong.coverage.score_villages` of ``bundle`` in consecutive chunks of
+    ``sizes`` villages (the frame of one call; summed counts in ``attrs["stats"]``)."""
+    radio = dict(model=model, config=config, **({} if executor is None else
+                                                {"executor": executor}))
+    v, parts, done = bundle.villages, [], 0
+    for k in sizes:
+        if done >= len(v):
+            break
+        parts.append(_score(bundle, v.iloc[done:done + k], radio))
+        done += k
+    if done < len(v):
+        parts.append(_score(bundle, v.iloc[done:], radio))
+    return _joined(parts)
+
+
+def timed_villages(bundle, *, model: str, config, executor=None,
+                   deadline: float = math.inf) -> tuple[pd.DataFrame, int]:
+    """The existing network's scores of the villages reached before ``deadline``.
+
+    Parameters
+    ----------
+    bundle : phusong.bundle.Bundle
+        As :func:`phusong.coverage.score_villages`.
+    model : str
+        Propagation model.
+    config : phusong.config.Settings
+        The run's settings.
+    executor : phusong.coverage.DaskExecutor, optional
+        Run on dask.distributed.
+    deadline : float
+        ``time.perf_counter()`` value of the plan's guard (inf: none, one call as always).
+
+    Returns
+    -------
+    (pandas.DataFrame, int)
+        :func:`~phusong.coverage.score_villages`'s frame for the villages scored (a prefix of
+        ``bundle.villages``, in order) and the number of villages left unscored.
+    """
+    radio = dict(model=model, config=config, **({} if executor is None else
+                                                {"executor": executor}))
+    v = bundle.villages
+    n = len(v)
+    if not math.isfinite(deadline):
+        return deps.score_villages(bundle, **radio), 0
+    parts: list[pd.DataFrame] = []
+    done, rate = 0, None
+    while done < n:
+        k = min(FIRST_VILLAGES if rate is None else VILLAGE_CHUNK, n - done)
+        left = deadline - time.perf_counter()
+        if rate is not None:
+            k = min(k, int(left / rate) if rate > 0 else k)
+        if left <= 0 or k <= 0:
+            break
+        t = time.perf_counter()
+        parts.append(_score(bundle, v.iloc[done:done + k], radio))
+        rate = (time.perf_counter() - t) / k
+        done += k
+    if not parts:  # nothing scored: no columns known yet (unscored_as_unknown fills them)
+        return pd.DataFrame(index=pd.Index([], name="village_id")), n
+    return _joined(parts), n - done
+
+
+def unscored_as_unknown(cov: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """``cov`` (scored villages) over all ``ids``, the villages not scored marked ``unknown``.
+
+    An unscored village is covered by nothing the plan knows of (``covered_*`` False,
+    ``rx_dbm_*`` −inf, ``site_*`` None), ``unknown`` True (the gap tables count it apart) and
+    ``in_dem`` missing (not looked at). Without unscored villages ``cov`` is reindexed only.
+    """
+    out = cov.reindex(ids)
+    miss = ~ids.isin(cov.index)
+    if not miss.any():
+        return out
+    from phusong import settings
+
+    for t in settings.TECHS:  # columns a scored frame always has, when nothing was scored
+        for col, val in ((f"covered_{t}", False), (f"rx_dbm_{t}", -np.inf), (f"site_{t}", None)):
+            if col not in out:
+                out[col] = pd.Series(val, index=ids, dtype=object if val is None else None)
+    for col in out.columns:
+        if col.startswith("covered_"):
+            out[col] = out[col].astype(object).where(~miss, False).astype(bool)
+        elif col.startswith("rx_dbm_") and out[col].dtype.kind == "f":
+            out.loc[miss, col] = -np.inf
+        elif col.startswith("site_"):
+            out[col] = out[col].astype(object).where(~miss, None)
+    if "covered_any" not in out:
+        out["covered_any"] = False
+    out["unknown"] = (out["unknown"].astype(object).where(~miss, True).astype(bool)
+                      if "unknown" in out else pd.Series(miss, index=ids))
+    out["in_dem"] = (out["in_dem"].astype("boolean") if "in_dem" in out
+                     else pd.Series(pd.NA, index=ids, dtype="boolean"))
+    out.loc[miss, "in_dem"] = pd.NA
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -51,6 +52,17 @@ class PlanClock:
 
     deadline: float = math.inf
     stopped: list = field(default_factory=list)
+    #: Seconds spent per step the guard cannot cut (no partial answer), summed over the plan.
+    fixed: dict = field(default_factory=dict)
+
+    @contextmanager
+    def fixed_step(self, what: str):
+        """Time a step the guard cannot cut (``plan.json`` ``time_limit.fixed_s``)."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.fixed[what] = self.fixed.get(what, 0.0) + time.perf_counter() - t
 
     def left(self) -> float | None:
         """Seconds left for the next optimisation (None: no limit). Once the time is up a
@@ -145,8 +157,9 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     radio = dict(model=ctx.model, executor=ctx.executor, clutter=deps.bundle_clutter(b),
                  config=s.config)
     dl = ctx.clock.deadline  # under a time limit, candidates left unscored are not offered
-    ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
-                              kinds=("upgrade",))
+    with ctx.clock.fixed_step("candidate generation"):
+        ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
+                                  kinds=("upgrade",))
     a_up, ok_up = timed_coverage(ups, x, y, b.dem, radio, dl)
     user = ctx.user_candidates if state.prev_year == 0 else None
     if user is not None:  # the user's own, scored before the generated new sites
@@ -155,8 +168,10 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
         demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
-    news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
-                               demand=demand, with_5g=due_5g, kinds=("new",))
+    with ctx.clock.fixed_step("candidate generation"):
+        news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph,
+                                   fibre_nodes=fnodes, demand=demand, with_5g=due_5g,
+                                   kinds=("new",))
     a_new, ok_new = timed_coverage(news, x, y, b.dem, radio, dl)
     dropped = ups.attrs.get("dropped_outside", 0) + news.attrs.get("dropped_outside", 0)
     parts, mats, oks = [ups, news], [a_up, a_new], [ok_up, ok_new]
@@ -280,5 +295,6 @@ def plan_year(ctx: Context, state: YearState, year: int) -> YearResult:
 
 def reach_of(ctx: Context, bundle) -> np.ndarray:
     """Fibre within reach per village (in ``ctx.ids`` order) for ``bundle``'s fibre."""
-    r = deps.fibre_available(bundle, reach_m=ctx.scenario.reach_m, graph=ctx.graph)
+    with ctx.clock.fixed_step("fibre reach"):
+        r = deps.fibre_available(bundle, reach_m=ctx.scenario.reach_m, graph=ctx.graph)
     return pd.Series(r).reindex(ctx.ids).fillna(False).astype(bool).to_numpy()

@@ -48,6 +48,7 @@ from phusong.planning._plan_figures import (
     totals,
     year_figures,
 )
+from phusong.planning._plan_scoring import timed_villages, unscored_as_unknown
 from phusong.planning._plan_services import village_services
 from phusong.planning._plan_steps import empty_routes
 from phusong.planning._plan_write import plan_report, write_plan
@@ -107,10 +108,12 @@ class Plan:
         The scenario's wall-clock guard and where it acted (``plan.json`` ``time_limit``):
         ``time_limit_s`` (None: no guard), ``stopped_by_time_limit``, ``stopped`` (the
         steps it cut short: optimisations and routes keep their best answer so far, a year's
-        candidates not scored in time are not offered, inferred feeders keep the router's
-        first tree) and ``seconds`` (the whole plan's wall time; the scoring of the existing
-        network, the gap tables and the years' bookkeeping are not cut, so it may exceed the
-        limit, and a note then says by how much).
+        candidates not scored in time are not offered, villages the existing network's scoring
+        did not reach are ``unknown``, inferred feeders keep the router's first tree),
+        ``seconds`` (the whole plan's wall time) and, under a limit, ``fixed_s`` (seconds per
+        step the limit cannot cut, having no partial answer: road graph, fibre reach, candidate generation,
+        gap tables; with the years' bookkeeping and a chunk already started they are what the
+        plan may take beyond the limit, and a note then says by how much).
     """
 
     bundle_name: str
@@ -158,7 +161,7 @@ def _check_scenario(s: Scenario, notes: list[str]) -> None:
 
 
 def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
-             candidates) -> tuple[Context, list]:
+             candidates, clock: PlanClock) -> tuple[Context, list]:
     notes: list[str] = []
     from phusong.planning.centres import commune_centres
 
@@ -171,7 +174,8 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
         from phusong.network.roads import graph_components, urban_areas
 
         urban = urban_areas(bundle.communes) if "type" in bundle.communes else None
-        graph = deps.road_graph(bundle.roads, costs=s.costs, urban=urban)
+        with clock.fixed_step("road graph"):
+            graph = deps.road_graph(bundle.roads, costs=s.costs, urban=urban)
         comps = graph_components(graph)
         if len(comps) > 1:
             msg = (f"road graph: {len(comps)} components (largest {len(comps[0])} nodes); "
@@ -182,7 +186,7 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
         notes.append("no roads layer: fibre cannot be routed; backhaul priced as straight links")
     ctx = Context(bundle, s, model, boundaries, villages, ids,
                   villages["households"].to_numpy(float), villages["population"].to_numpy(float),
-                  graph, fingerprint(bundle), np.zeros(len(villages), bool))
+                  graph, fingerprint(bundle), np.zeros(len(villages), bool), clock=clock)
     user = None
     if candidates is not None:
         from phusong.planning.candidates import check_candidates, fibre_road_nodes
@@ -250,30 +254,32 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
 
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
-    ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates)
     clock = PlanClock(math.inf if s.time_limit_s is None else t0 + s.time_limit_s)
-    ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor, clock=clock)
+    ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock)
+    ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
     _check_scenario(s, notes)
-    t_base = time.perf_counter()
     if village_cov is None:
-        on = {} if executor is None else {"executor": executor}
-        village_cov = deps.score_villages(bundle, model=model, config=s.config, **on)
-    base_s = time.perf_counter() - t_base
-    cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
-        village_cov.set_index("village_id").reindex(ctx.ids)
+        village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
+                                               executor=executor, deadline=clock.deadline)
+        clock.note(f"existing network scoring: {unscored} of {len(ctx.ids)} villages not "
+                   "scored, unknown", unscored)
+    if "village_id" in village_cov:
+        village_cov = village_cov.set_index("village_id")
+    cov0 = unscored_as_unknown(village_cov, ctx.ids)
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
-    gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets, config=s.config,
-                         fibre=pd.Series(ctx.fibre0, index=ctx.ids),
-                         broadband_techs=s.broadband_techs)
+    with clock.fixed_step("gap tables"):
+        gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
+                             config=s.config, fibre=pd.Series(ctx.fibre0, index=ctx.ids),
+                             broadband_techs=s.broadband_techs)
     results, entries, services, year_gaps = [], [], [], {}
     prev_services = None
     for year in s.years:
         res = plan_year(ctx, state, year)
         notes.extend(res.notes)
-        gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
-                          config=s.config,
-                          fibre=pd.Series(res.after.fibre, index=ctx.ids),
-                          broadband_techs=s.broadband_techs, year=year)
+        with clock.fixed_step("gap tables"):
+            gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
+                              config=s.config, fibre=pd.Series(res.after.fibre, index=ctx.ids),
+                              broadband_techs=s.broadband_techs, year=year)
         sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
                               np.asarray(res.fibre.lost, bool), prev_services)
         entry = year_figures(ctx, res, gaps0, gy, sv)
@@ -290,19 +296,23 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         notes.append(f"stopped by time limit (time_limit_s = {s.time_limit_s:g} s): "
                      + "; ".join(dict.fromkeys(clock.stopped))
                      + ". Optimisations and routes cut short kept their best answer so far "
-                       "(gaps reported); candidates not scored were not offered; another "
-                       "machine or load may give another plan")
+                       "(gaps reported); candidates not scored were not offered; villages "
+                       "not scored are unknown; another machine or load may give another plan")
+    fixed = {k: round(v, 3) for k, v in clock.fixed.items()}
     if s.time_limit_s is not None and seconds > s.time_limit_s:
         notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
                      f"{s.time_limit_s:g} s: the limit cuts optimisations, routes and the "
-                     "scoring of candidates, not the scoring of the existing network "
-                     f"({base_s:.1f} s), the gap tables or the years' bookkeeping")
+                     "scoring of candidates and villages, not the steps without a partial "
+                     "answer (" + ", ".join(f"{k} {v:.1f} s" for k, v in fixed.items())
+                     + ") or the years' bookkeeping")
     plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
     plan.feeders = feeders
     plan.time_limit = {"time_limit_s": s.time_limit_s,
                        "stopped_by_time_limit": bool(clock.stopped),
                        "stopped": list(dict.fromkeys(clock.stopped)),
                        "seconds": round(seconds, 3)}
+    if s.time_limit_s is not None:  # wall times: only where a limit makes them matter
+        plan.time_limit["fixed_s"] = fixed
     return plan
 
 
