@@ -42,6 +42,26 @@ FIRST_VILLAGES = 64
 VILLAGE_CHUNK = 512
 
 
+def _until(n: int, first: int, size: int, deadline: float, work) -> list[tuple[int, object]]:
+    """``work(i, j)`` over consecutive chunks of ``range(n)`` — ``first`` items, then ``size``
+    — each started only while the time left to ``deadline`` allows it at the rate the previous
+    chunk took; ``[(chunk length, result), ...]`` of the chunks done (a prefix)."""
+    out: list[tuple[int, object]] = []
+    done, rate = 0, None
+    while done < n:
+        k = min(first if rate is None else size, n - done)
+        left = deadline - time.perf_counter()
+        if rate is not None:
+            k = min(k, int(left / rate) if rate > 0 else k)
+        if left <= 0 or k <= 0:
+            break
+        t = time.perf_counter()
+        out.append((k, work(done, done + k)))
+        rate = (time.perf_counter() - t) / k
+        done += k
+    return out
+
+
 def timed_coverage(cands, x_m, y_m, dem, radio: dict, deadline: float = math.inf,
                    techs=("4G", "5G")) -> tuple[dict, np.ndarray]:
     """Coverage per technology of the candidates scored before ``deadline``.
@@ -70,20 +90,10 @@ def timed_coverage(cands, x_m, y_m, dem, radio: dict, deadline: float = math.inf
     n = len(cands)
     if not math.isfinite(deadline) or n == 0:
         return candidate_coverage(cands, x_m, y_m, dem, techs=techs, **radio), np.ones(n, bool)
-    parts: list[dict] = []
-    done, rate = 0, None
-    while done < n:
-        k = min(FIRST_CHUNK if rate is None else CHUNK, n - done)
-        left = deadline - time.perf_counter()
-        if rate is not None:
-            k = min(k, int(left / rate) if rate > 0 else k)
-        if left <= 0 or k <= 0:
-            break
-        t = time.perf_counter()
-        parts.append(candidate_coverage(cands.iloc[done:done + k], x_m, y_m, dem, techs=techs,
-                                        **radio))
-        rate = (time.perf_counter() - t) / k
-        done += k
+    parts = _until(n, FIRST_CHUNK, CHUNK, deadline, lambda i, j: candidate_coverage(
+        cands.iloc[i:j], x_m, y_m, dem, techs=techs, **radio))
+    done = sum(k for k, _ in parts)
+    parts = [p for _, p in parts]
     n_v = len(np.asarray(x_m))
     cov = {t: (sp.hstack([p[t] for p in parts], format="csr").astype(bool) if parts
                else sp.csr_matrix((n_v, 0), dtype=bool)) for t in techs}
@@ -161,19 +171,10 @@ def timed_villages(bundle, *, model: str, config, executor=None,
     n = len(v)
     if not math.isfinite(deadline):
         return deps.score_villages(bundle, **radio), 0
-    parts: list[pd.DataFrame] = []
-    done, rate = 0, None
-    while done < n:
-        k = min(FIRST_VILLAGES if rate is None else VILLAGE_CHUNK, n - done)
-        left = deadline - time.perf_counter()
-        if rate is not None:
-            k = min(k, int(left / rate) if rate > 0 else k)
-        if left <= 0 or k <= 0:
-            break
-        t = time.perf_counter()
-        parts.append(_score(bundle, v.iloc[done:done + k], radio))
-        rate = (time.perf_counter() - t) / k
-        done += k
+    parts = _until(n, FIRST_VILLAGES, VILLAGE_CHUNK, deadline,
+                   lambda i, j: _score(bundle, v.iloc[i:j], radio))
+    done = sum(k for k, _ in parts)
+    parts = [p for _, p in parts]
     if not parts:  # nothing scored: no columns known yet (unscored_as_unknown fills them)
         return pd.DataFrame(index=pd.Index([], name="village_id")), n
     return _joined(parts), n - done
