@@ -138,13 +138,17 @@ def test_cli_data_roads_from_pbf(tmp_path, bundle_dir):
     assert roads["length_m"].sum() == pytest.approx(rep["length_km"] * 1000, abs=1.0)
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "empty"])
+@pytest.mark.parametrize("kind", ["corrupt", "empty", "empty_xml", "broken_xml"])
 def test_cli_data_roads_bad_input(tmp_path, bundle_dir, kind):
-    src = tmp_path / "x.osm.pbf"
+    src = tmp_path / ("x.osm" if kind.endswith("xml") else "x.osm.pbf")
     if kind == "corrupt":
         src.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all" * 50)
-    else:
+    elif kind == "empty":  # roads only far outside the communes
         write_pbf(src, [WAYS[2]])
+    elif kind == "empty_xml":
+        write_xml(src, [WAYS[2]])
+    else:
+        src.write_text("<osm><node id='1' lat='20.8'", encoding="utf-8")
     out = tmp_path / "roads.gpkg"
     r = _run("data", "roads", "--osm", src, "--communes", bundle_dir, "--out", out)
     assert r.exit_code == 2
