@@ -159,7 +159,8 @@ def test_map_opens_as_a_briefing(chromium, tmp_path, lang):
     assert sorted(facts["checked"]) == sorted(overlays[i] for i in (0, 3, 4, 5, 6))
     # the popup: the commune's figures against its targets, and what the plan does there
     assert target_word in facts["popup"] and cost_word in facts["popup"]
-    assert "85,0 (2025)" in facts["popup"]  # the target of the plan's scenario
+    # the target of the plan's scenario, written as each language writes numbers
+    assert {"vi": "85,0 (2025)", "en": "85.0 (2025)"}[lang] in facts["popup"]
     assert "Dữ liệu minh họa tổng hợp" in facts["title"]
     assert first.removesuffix(" (%)") in facts["legend"]
     assert second in facts["legend_after"]
