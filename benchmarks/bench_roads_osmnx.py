@@ -89,7 +89,8 @@ def timed(fn, repeat: int):
 def stages(roads, repeat: int) -> dict:
     """CPU seconds of each step of :func:`phusong.network.roads.road_graph` (min/median/max):
     our noding and cutting at junctions, osmnx's graph building and simplification, osmnx's
-    intersection consolidation, our pricing."""
+    intersection consolidation (per-node tolerance, as ``road_graph`` calls it), our pricing; and,
+    as the baseline of that call, osmnx's consolidation with one tolerance for every node."""
     import networkx as nx
     import osmnx as ox
 
@@ -97,7 +98,8 @@ def stages(roads, repeat: int) -> dict:
     from phusong.crs import to_work
     from phusong.network import roads as R
 
-    steps = {k: [] for k in ("pieces", "graph_from_gdfs+simplify", "consolidate", "price")}
+    steps = {k: [] for k in ("pieces", "graph_from_gdfs+simplify", "consolidate", "price",
+                             "consolidate_one_tolerance")}
     for _ in range(repeat):
         c = [time.process_time()]
         work = to_work(roads, "roads").explode(index_parts=False, ignore_index=True)
@@ -109,13 +111,20 @@ def stages(roads, repeat: int) -> dict:
             g, edge_attrs_differ=["road_class", "cost_factor", "road_id"])
         simplified = (g.number_of_nodes(), g.number_of_edges())
         c.append(time.process_time())
+        g0 = g
         g = ox.simplification.consolidate_intersections(
-            g, tolerance=R.CONSOLIDATE_M, rebuild_graph=True, dead_ends=True,
-            reconnect_edges=True)
+            g0, tolerance=R._near_tolerance(g0, R.CONSOLIDATE_M), rebuild_graph=True,
+            dead_ends=True, reconnect_edges=True)
         c.append(time.process_time())
         g.remove_edges_from(list(nx.selfloop_edges(g)))
         R._price(g, settings.COSTS, None)
         c.append(time.process_time())
+        # baseline: osmnx's scalar tolerance, every node buffered (before issue 15's close-out)
+        one = ox.simplification.consolidate_intersections(
+            g0, tolerance=R.CONSOLIDATE_M, rebuild_graph=True, dead_ends=True,
+            reconnect_edges=True)
+        c.append(time.process_time())
+        assert one.number_of_nodes() == g.number_of_nodes()
         for k, a, b in zip(steps, c[:-1], c[1:], strict=True):
             steps[k].append(b - a)
     return {"pieces_nodes_edges": [len(nodes), len(edges)],
