@@ -227,7 +227,6 @@ def test_consolidation_buffers_only_nodes_that_can_merge(monkeypatch):
     # (the rest are clusters of their own anyway): the graph must equal osmnx's with one
     # tolerance for every node. Cases: a junction drawn twice 6 m apart (merges), two dead ends
     # 8 m apart that no edge joins (osmnx splits that cluster again), far-apart ends (alone)
-
     from phusong.network import roads as R
 
     roads = gpd.GeoDataFrame(
