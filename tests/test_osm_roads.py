@@ -172,6 +172,27 @@ def test_importer_reads_pbf_cut_to_the_communes(tmp_path, bundle_dir):
     assert "ODbL" in got.provenance["roads"].licence
 
 
+@pytest.mark.parametrize("kind", ["corrupt", "empty"])
+def test_importer_refuses_a_corrupt_or_empty_pbf(tmp_path, bundle_dir, kind):
+    # the importer's --roads takes the same OSM files as `data roads`, and refuses them the same
+    # way: one line naming the file, exit 2, no bundle folder
+    b = load_bundle(bundle_dir)
+    communes = tmp_path / "communes.geojson"
+    b.communes[b.communes["commune_code"] != "05107"].to_file(communes, driver="GeoJSON")
+    src = tmp_path / "x.osm.pbf"
+    if kind == "corrupt":
+        src.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all" * 50)
+    else:  # roads only far outside the communes
+        write_pbf(src, [WAYS[2]])
+    r = _run("data", "import", "--communes", communes, "--roads", src, "--out", tmp_path / "nb",
+             "--quiet")
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(src) in lines[0], lines
+    assert not (tmp_path / "nb").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["communes.geojson", "x.osm.pbf"]
+
+
 class _Overpass(BaseHTTPRequestHandler):
     """Stands in for an Overpass API: answers every query with the fixture's ways as JSON."""
 
