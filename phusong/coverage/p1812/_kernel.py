@@ -16,7 +16,9 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["inv_cum_norm", "beta0", "loss_batch", "path_loss", "combine", "N_DIAG",
+from phusong.coverage.p1812._inputs import first_bad_in
+
+__all__ = ["inv_cum_norm", "beta0", "loss_batch", "checked_loss_batch", "path_loss", "combine", "N_DIAG",
            "DIAG_NAMES", "sigma_l_eq68", "coast_km", "bull_loss", "bracket",
            "smooth_slope_best", "smooth_nu_best"]
 
@@ -590,8 +592,28 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
     """Lb for every path ``k`` of the flat buffers ``[start[k], start[k] + count[k])``.
 
     Every scalar argument is an array with one value per path. Returns ``(lb, diag)``;
-    ``diag`` is (n, :data:`N_DIAG`) when ``want_diag``, else (n, 0).
+    ``diag`` is (n, :data:`N_DIAG`) when ``want_diag``, else (n, 0). The profiles must be
+    valid (:func:`checked_loss_batch` checks them as it goes).
     """
+    out, diag, _, _ = _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0,
+                             dct, dcr, sigma_l, att4, want_diag, False)
+    return out, diag
+
+
+@njit(cache=True, nogil=True)
+def checked_loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct,
+                       dcr, sigma_l, att4, want_diag):
+    """:func:`loss_batch` that checks each profile (:func:`~phusong.coverage.p1812._inputs.
+    first_bad_in`) just before computing its loss: ``(lb, diag, kind, point)``, ``kind`` 0
+    when every path was valid, else the first bad value (the losses are then incomplete).
+    One pass over the points instead of two."""
+    return _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr,
+                  sigma_l, att4, want_diag, True)
+
+
+@njit(cache=True, nogil=True)
+def _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr, sigma_l,
+           att4, want_diag, check):
     n = start.shape[0]
     out = np.empty(n)
     diag = np.full((n, N_DIAG if want_diag else 0), np.nan)
@@ -603,11 +625,15 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
     for k in range(n):
         a = start[k]
         b = a + count[k]
+        if check:
+            kind, i = first_bad_in(d, h, r, z, a, b)
+            if kind:
+                return out, diag, kind, i
         row = diag[k] if want_diag else empty
         out[k] = path_loss(d[a:b], h[a:b], r[a:b], z[a:b], 0, count[k], sc, f[k], p[k], pl[k],
                            htg[k], hrg[k], pol[k], phi[k], dn[k], n0[k], dct[k], dcr[k],
                            sigma_l[k], att4[k], row)
-    return out, diag
+    return out, diag, 0, -1
 
 
 @njit(cache=True, nogil=True)
