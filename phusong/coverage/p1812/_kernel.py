@@ -308,27 +308,24 @@ def smooth_nu_best(d, a, b, dtot, ht, hr, k):
     r²) − (ht/r + hr r)/D`` whose derivative vanishes where the cubic ``−hr y³ + (ht − kD² −
     2 hr) y² + (kD² + 2 ht − hr) y + ht`` (``y = r²``) does: its signs allow exactly one
     positive root (Descartes; the case with three changes needs ht > 2 hr and hr > 2 ht), so
-    ν is unimodal in ``t`` and its maximum over the points lies next to the root, found by
-    bisection: O(log n), any spacing."""
+    ν is unimodal in ``t`` and its maximum over the points lies next to the root: the cubic
+    is positive before it (``ht`` > 0 at y = 0) and negative after, so a binary search over
+    the points on the cubic's sign at ``y_i = t_i/(D − t_i)`` finds the last point before
+    the root: O(log n), any spacing."""
     kd2 = k * dtot * dtot
     c3 = -hr
     c2 = ht - kd2 - 2.0 * hr
     c1 = kd2 + 2.0 * ht - hr
-    lo = 0.0
-    hi = 1.0
-    while ((c3 * hi + c2) * hi + c1) * hi + ht > 0.0 and hi < 1e30:
-        lo = hi
-        hi *= 2.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if ((c3 * mid + c2) * mid + c1) * mid + ht > 0.0:
+    lo = a  # y = 0: the cubic is ht > 0
+    hi = b - 1  # the far terminal: y = ∞, the cubic → −∞ (c3 < 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        y = d[mid] / (dtot - d[mid])
+        if ((c3 * y + c2) * y + c1) * y + ht > 0.0:
             lo = mid
         else:
             hi = mid
-        if hi - lo <= 1e-9 * hi:
-            break
-    y = 0.5 * (lo + hi)
-    i0 = bracket(d, a, b, dtot * y / (1.0 + y))
+    i0 = lo
     best = -np.inf
     for q in range(i0 - 1, i0 + 3):
         i = min(max(q, a + 1), b - 2)
