@@ -252,6 +252,9 @@ def _villages(m, bundle: Bundle, vil_gaps: pd.DataFrame | None, lang: str) -> No
             for t in techs:  # later (newer) technologies win
                 has = g[f"{prefix}{t}"].astype("boolean").fillna(False).to_numpy(dtype=bool)
                 best[has] = t
+        if "unknown" in g.columns:  # off the DEM or behind a flagged void: not "none"
+            unk = g["unknown"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            best[unk & (best == "none").to_numpy()] = "unknown"
         fcol = next((c for c in ("fibre_available", "fibre") if c in g.columns), None)
         if fcol is not None:
             fibre = pd.Series(g[fcol].to_numpy(), index=v.index)
