@@ -9,8 +9,9 @@ the site:
 * ITM: the frequency-independent profile analysis (horizons, Δh, effective heights) runs once
   per ray sample on the ray prefix, decimated to ``EngineOptions.itm_profile_cap`` intervals
   when longer; the frequency part once per band; both compiled and parallel over ray samples.
-* empirical models: the diffraction geometry of every ray sample comes from one numba pass
-  per ray (:func:`ray_geometry`: O(n log n) for Bullington and none, O(n²) for Deygout),
+* empirical models: the diffraction geometry of every used ray sample comes from one numba
+  pass per ray (:func:`ray_geometry`: O(n log n) for Bullington and none, the hull walked
+  over every sample and queried at the used ones; O(n²) for Deygout),
   the model, knife-edge loss and location margin per band and used sample from one compiled
   pass (:mod:`._empirical_kernel`).
 
@@ -252,7 +253,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,
-                            min_freq_mhz=float(bands.min()), last=last)
+                            min_freq_mhz=float(bands.min()), last=last, slot=slot)
         _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx)
         kern.emp(geom, rays, uk, uj, need, bands.astype(float), MODEL_CODES[opts.model],
                  METHODS[opts.diffraction], ENV_CODES.get(opts.environment, -1), float(step),
@@ -280,7 +281,7 @@ def _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx) -> None:
             continue
         k, j = int(uk[sel[0]]), int(uj[sel[0]])
         model_loss_db(opts.model, opts.diffraction, freq_mhz=np.array([float(f)]),
-                      distance_m=np.array([max(j * step, 1.0)]), geometry=geom[k, j][None],
+                      distance_m=np.array([max(j * step, 1.0)]), geometry=geom[sel[0]][None],
                       tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
                       z_rx_m=np.array([rays[k, j]]), environment=opts.environment)
 
