@@ -20,7 +20,7 @@ from phusong.bundle import Bundle, Provenance, Raster
 from phusong.crs import transform_points
 
 __all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "DISC_RADIUS_M",
-           "gaussian_hills_dem"]
+           "gaussian_hills_dem", "sectorised_sites"]
 
 _SPLIT = ("04891", "04957")  # two units split by the 2025 crosswalk (share 0.5 each part)
 
@@ -141,6 +141,29 @@ def gaussian_hills_dem(rng, side_m: float, px_m: float, x0: float, y0: float, n_
         z += rng.uniform(*height_m) * np.exp(-(((xx - cx) / sx) ** 2 + ((yy - cy) / sy) ** 2))
     z += rng.normal(0, 3, z.shape)
     return Raster(z.astype(np.float32), Affine(px_m, 0, x0, 0, -px_m, y0), "EPSG:32648", "m")
+
+
+def sectorised_sites(rng, n_sites: int, side_m: float, x0: float, y0: float, *,
+                     with_5g: bool = False) -> pd.DataFrame:
+    """``n_sites`` sites of the 4 operators in turn, at least 1 km inside the square of side
+    ``side_m`` below and right of (``x0``, ``y0``), m: a 2G omni cell (947.5 MHz, 55 dBm) and
+    three 4G sectors (1842.5 MHz, 57 dBm, tilt 4°), plus with ``with_5g`` one 5G sector
+    (3,500 MHz, 60 dBm, azimuth 60°, tilt 6°); 30 m masts. Positions are drawn from ``rng`` in
+    a fixed order (x then y per site)."""
+    rows = []
+    for i in range(n_sites):
+        x, y = x0 + rng.uniform(1000, side_m - 1000), y0 - rng.uniform(1000, side_m - 1000)
+        op = settings.OPERATORS[i % 4]
+        rows.append((f"S{i}", op, "2G", 947.5, 55.0, np.nan, np.nan, x, y))
+        for az in (0.0, 120.0, 240.0):
+            rows.append((f"S{i}", op, "4G", 1842.5, 57.0, az, 4.0, x, y))
+        if with_5g:
+            rows.append((f"S{i}", op, "5G", 3500.0, 60.0, 60.0, 6.0, x, y))
+    tx = pd.DataFrame(rows, columns=["site_id", "operator", "tech", "freq_mhz", "eirp_dbm",
+                                     "azimuth_deg", "tilt_deg", "x_m", "y_m"])
+    tx["height_m"] = 30.0
+    tx["cell_id"] = [f"C{i}" for i in range(len(tx))]
+    return tx
 
 
 #: Coverage radius per technology of the disc stand-in, m.

@@ -132,6 +132,10 @@ def test_missed_targets_and_cost_curves(pack):
         "Dân số có sóng 4G / Population with 4G", "Hộ có cáp quang / Fibre households"]
     costs = [cs.cell(row=r, column=5).value for r in range(6, 13)]
     assert costs == pytest.approx([3.825, 7.65, 15.3, None, 20.0, 26.0, 39.0])  # bn VND
+    # each level also as a share of the census (the example's villages are the census)
+    assert cs.cell(row=5, column=10).value == "Level of the census (%)"
+    assert [cs.cell(row=r, column=10).value for r in range(6, 13)] == pytest.approx(
+        [90.0, 95.0, 99.0, 100.0, 90.0, 95.0, 100.0])
     ch = wb["Biểu đồ | Charts"]
     assert len(ch._charts) == 2 and len(ch._images) == 4  # 2 native, 4 other PNGs
 

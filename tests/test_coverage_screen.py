@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import pandas as pd
 import pytest
 from affine import Affine
 from shapely.geometry import box
@@ -17,7 +16,7 @@ from phusong.coverage._raster import grid_over, raster_links
 from phusong.coverage._score import _groups
 from phusong.coverage._terrain import prepare_terrain
 from phusong.errors import ModelError
-from tests._synthetic import gaussian_hills_dem
+from tests._synthetic import gaussian_hills_dem, sectorised_sites
 
 SIDE_M, PX_M, X0, Y0 = 24_000.0, 90.0, 600_000.0, 2_320_000.0
 
@@ -28,17 +27,7 @@ def province():
     a 200 m grid."""
     rng = np.random.default_rng(11)
     dem = gaussian_hills_dem(rng, SIDE_M, PX_M, X0, Y0, 30, (800, 4000), (100, 600))
-    rows = []
-    for i in range(64):
-        x, y = X0 + rng.uniform(1000, SIDE_M - 1000), Y0 - rng.uniform(1000, SIDE_M - 1000)
-        op = settings.OPERATORS[i % 4]
-        rows.append((f"S{i}", op, "2G", 947.5, 55.0, np.nan, np.nan, x, y))
-        for az in (0.0, 120.0, 240.0):
-            rows.append((f"S{i}", op, "4G", 1842.5, 57.0, az, 4.0, x, y))
-    tx = pd.DataFrame(rows, columns=["site_id", "operator", "tech", "freq_mhz", "eirp_dbm",
-                                     "azimuth_deg", "tilt_deg", "x_m", "y_m"])
-    tx["height_m"] = 30.0
-    tx["cell_id"] = [f"C{i}" for i in range(len(tx))]
+    tx = sectorised_sites(rng, 64, SIDE_M, X0, Y0)
     terrain = prepare_terrain(dem)
     grid = grid_over(box(X0, Y0 - SIDE_M, X0 + SIDE_M, Y0), 200.0, terrain)
     g, pairs = _groups(tx)

@@ -7,11 +7,9 @@ import dataclasses
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from phusong import settings
 from phusong.coverage import _raster
 from phusong.coverage._diffraction import METHODS, ray_geometry
 from phusong.coverage._empirical_kernel import (
@@ -26,7 +24,7 @@ from phusong.coverage._raster import grid_over, raster_links
 from phusong.coverage._score import _groups
 from phusong.coverage._terrain import prepare_terrain
 from phusong.errors import ModelError, ValidityWarning
-from tests._synthetic import gaussian_hills_dem
+from tests._synthetic import gaussian_hills_dem, sectorised_sites
 
 #: Bands across every branch of the Hata family (Hata, COST-231, 38.901 above 2 GHz) and
 #: 38.901's LOS break points, MHz.
@@ -100,18 +98,7 @@ def province():
     """A 12 km square of hills, 12 sites of 4 operators (2G omni, 4G 3 sectors, 5G 3.5 GHz)."""
     rng = np.random.default_rng(3)
     dem = gaussian_hills_dem(rng, SIDE_M, PX_M, X0, Y0, 12, (600, 2500), (100, 500))
-    rows = []
-    for i in range(12):
-        x, y = X0 + rng.uniform(1000, SIDE_M - 1000), Y0 - rng.uniform(1000, SIDE_M - 1000)
-        op = settings.OPERATORS[i % 4]
-        rows.append((f"S{i}", op, "2G", 947.5, 55.0, np.nan, np.nan, x, y))
-        for az in (0.0, 120.0, 240.0):
-            rows.append((f"S{i}", op, "4G", 1842.5, 57.0, az, 4.0, x, y))
-        rows.append((f"S{i}", op, "5G", 3500.0, 60.0, 60.0, 6.0, x, y))
-    tx = pd.DataFrame(rows, columns=["site_id", "operator", "tech", "freq_mhz", "eirp_dbm",
-                                     "azimuth_deg", "tilt_deg", "x_m", "y_m"])
-    tx["height_m"] = 30.0
-    tx["cell_id"] = [f"C{i}" for i in range(len(tx))]
+    tx = sectorised_sites(rng, 12, SIDE_M, X0, Y0, with_5g=True)
     terrain = prepare_terrain(dem)
     grid = grid_over(box(X0, Y0 - SIDE_M, X0 + SIDE_M, Y0), 150.0, terrain)
     g, pairs = _groups(tx)

@@ -424,3 +424,22 @@ def test_feeders_join_every_commune_pop_along_roads():
     island = b.roads.iloc[:0]
     with pytest.raises(DataError, match="no roads"):
         infer_feeders(Bundle(b.name, {**assume_pops(b).layers, "roads": island}))
+
+
+def test_cost_curves_give_each_level_as_a_share_of_the_census_too(disc):
+    # a commune without villages: its census households and persons are unknown, so the curves'
+    # levels (shares of what the villages carry) are also given as shares of the census
+    b = synthetic_bundle(6, 8, seed=3)
+    b.layers["villages"] = b.villages[b.villages.commune_code != "04957"].reset_index(drop=True)
+    plan = make_plan(validate(b))
+    row = plan.gaps.province.iloc[0]
+    for key, d in (("mobile_4G_population", "population"), ("fibre_households", "households")):
+        curve = plan.cost_curves[key]
+        share = float(row[d]) / (float(row[d]) + float(row[f"{d}_unrepresented"]))
+        assert 0.5 < share < 1.0  # the premise: one commune of six is unrepresented
+        # products of two floats: 1e-9 of a percentage point
+        assert curve["represented_pct"] == pytest.approx(100 * share, abs=1e-9)
+        assert curve["points"], key
+        for q in curve["points"]:
+            assert q["census_pct"] == pytest.approx(q["pct"] * share, abs=1e-9)
+    assert "census_pct" in " ".join(plan.assumptions)

@@ -219,14 +219,15 @@ def write_example_plan(bundle: Bundle, out: str | Path, *, overwrite: bool = Fal
             "mobile_4G_population": {"denominator": "population", "points": [
                 {"pct": p, "reachable": p < 100, "cost_vnd": c, "lower_bound_vnd": c,
                  "gap": 0.0, "covered_pct": min(p, 99.2) if p < 100 else None,
-                 "marginal_vnd_per_household": None, "method": "set covering (milp, optimal)"}
+                 "marginal_vnd_per_household": None, "method": "set covering (milp, optimal)",
+                 "census_pct": p}
                 for p, c in ((90.0, 3.825e9), (95.0, 7.65e9), (99.0, 1.53e10),
                              (100.0, None))],
                 "summary": {"text": "100 % is out of reach: at most 99.2 %"}},
             "fibre_households": {"denominator": "households", "points": [
                 {"pct": p, "reachable": True, "cost_vnd": c, "lower_bound_vnd": None,
                  "gap": None, "covered_pct": p, "marginal_vnd_per_household": None,
-                 "method": "steiner + reverse greedy pruning"}
+                 "method": "steiner + reverse greedy pruning", "census_pct": p}
                 for p, c in ((90.0, 2.0e10), (95.0, 2.6e10), (100.0, 3.9e10))],
                 "summary": {"text": "100 % costs 39 bn VND"}},
         },

@@ -98,6 +98,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "method": ("Phương pháp", "Method"), "reachable": ("Đạt được", "Reachable"),
     "curve": ("Chỉ tiêu", "Indicator"), "text": ("Nhận xét", "Remark"),
     "target_pct": ("Mục tiêu (%)", "Target (%)"),
+    "census_pct": ("Mức theo điều tra dân số (%)", "Level of the census (%)"),
 }
 
 _PREFIX = {"fibre": ("cáp quang", "Fibre"), "mobile_any": ("sóng di động", "Any mobile"),

@@ -271,7 +271,10 @@ def missed_table(meta: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_BINDS = (("budget", "ngân sách"), ("no candidate covers the rest",
+_BINDS = (("budget as the router fits it", "ngân sách theo cách bộ định tuyến bố trí"),
+          ("the siting stopped short of the money", "việc chọn trạm dừng trước khi hết tiền"),
+          ("met on the households the villages carry", "đạt trên số hộ các thôn mang"),
+          ("budget", "ngân sách"), ("no candidate covers the rest",
                                      "không trạm đề xuất nào phủ phần còn lại"),
           ("no road to the fibre", "không có đường tới cáp quang"),
           ("fallback only for", "chỉ có giải pháp thay thế cho"))
@@ -306,6 +309,7 @@ def curves_table(meta: dict) -> pd.DataFrame:
             rows.append({"curve": f"{vi} / {en}", "key": key, "target_pct": p.get("pct"),
                          "reachable": "✓" if p.get("reachable") else "✗",
                          "covered_pct": p.get("covered_pct"),
+                         "census_pct": p.get("census_pct"),
                          "cost_bn_vnd": cost / 1e9 if cost is not None else None,
                          "lower_bound_bn_vnd": lb / 1e9 if lb is not None else None,
                          "gap": p.get("gap"),

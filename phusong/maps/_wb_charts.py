@@ -148,7 +148,7 @@ def curves_sheet(wb, curves: pd.DataFrame, png: Path | None, year, synthetic: bo
         print_setup(ws, width_chars=80, title_rows=None)
         return ws
     cols = ["curve", "target_pct", "reachable", "covered_pct", "cost_bn_vnd",
-            "lower_bound_bn_vnd", "gap", "marginal_vnd_per_household", "method"]
+            "lower_bound_bn_vnd", "gap", "marginal_vnd_per_household", "method", "census_pct"]
     top = 4
     for j, col in enumerate(cols, start=1):
         vi, en = header(col)
@@ -168,7 +168,7 @@ def curves_sheet(wb, curves: pd.DataFrame, png: Path | None, year, synthetic: bo
                     c.number_format = fmt
             r += 1
         blocks.append((key, start, r - 1))
-    widths = [34, 10, 9, 11, 13, 13, 10, 16, 30]
+    widths = [34, 10, 9, 11, 13, 13, 10, 16, 30, 14]
     for j, w in enumerate(widths, start=1):
         ws.column_dimensions[chr(64 + j)].width = w
     ch = ScatterChart()

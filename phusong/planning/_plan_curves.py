@@ -6,6 +6,12 @@ question a planner asks of the 2030 targets (:mod:`phusong.planning.cost_curves`
 curve starts from the fibre after that year's backhaul (paid on the mobile line) and measures
 the households each state brings within reach as the plan does, so its top agrees with what the
 plan's own routes reach.
+
+Levels are shares of what the villages carry (the persons for mobile, the households for
+fibre). Where the villages represent less than the census (real data: villages that are not
+the census), each point also gives ``census_pct``, the same level as a share of the census
+(the unrepresented counted as not served, as the gap tables count them), and each curve its
+``represented_pct``; on data whose villages are the census the two are equal.
 """
 
 from __future__ import annotations
@@ -37,8 +43,24 @@ def _with_summary(points: list[dict], **extra) -> dict:
     return {**extra, "points": points, "summary": summary}
 
 
-def plan_cost_curves(ctx, res) -> dict:
-    """``plan.json["cost_curves"]``: per indicator the curve points and a summary."""
+def _census(curve: dict, share: float) -> dict:
+    """Each point's level and covered share also as a share of the census (``share``: 0–1 of
+    the census the villages represent)."""
+    curve["represented_pct"] = 100.0 * share
+    for q in curve["points"]:
+        q["census_pct"] = float(q["pct"]) * share
+        if q.get("covered_pct") is not None:
+            q["covered_census_pct"] = float(q["covered_pct"]) * share
+    return curve
+
+
+def plan_cost_curves(ctx, res, represented: dict | None = None) -> dict:
+    """``plan.json["cost_curves"]``: per indicator the curve points and a summary.
+
+    ``represented`` maps ``"population"`` and ``"households"`` to the share (0–1) of the census
+    the villages represent (1 when absent; module doc).
+    """
+    share = {"population": 1.0, "households": 1.0, **(represented or {})}
     s = ctx.scenario
     cands, cov = res.candidates, res.coverage
     costs = cands["cost_vnd"].to_numpy(float)
@@ -53,8 +75,9 @@ def plan_cost_curves(ctx, res) -> dict:
                                 costs=costs[has], households=ctx.hh, time_limit_s=limit)
         ctx.clock.note(f"cost curve mobile {tech}", any(
             "stopped by time limit" in str(q.get("method", "")) for q in pts))
-        out[f"mobile_{tech}_population"] = _with_summary(pts, denominator="population",
-                                                         method="least-cost set covering")
+        out[f"mobile_{tech}_population"] = _census(_with_summary(
+            pts, denominator="population", method="least-cost set covering"),
+            share["population"])
     fs = res.fibre
     if ctx.graph is not None and fs.sources:
         reached = fs.base if len(fs.base) else res.start_fibre
@@ -72,9 +95,10 @@ def plan_cost_curves(ctx, res) -> dict:
             ctx.clock.note("cost curve fibre", True)
             for q in pts:
                 q["method"] = f"{q.get('method', '')} (stopped by time limit)"
-        out["fibre_households"] = _with_summary(
+        out["fibre_households"] = _census(_with_summary(
             pts, denominator="households", method="Steiner tree + reverse greedy pruning",
             reach="measured on the grown network, as the plan measures it (every household "
                   "a route brings within reach, not only those it was routed to)",
-            base="the fibre at the start of the year with that year's backhaul")
+            base="the fibre at the start of the year with that year's backhaul"),
+            share["households"])
     return out

@@ -8,7 +8,7 @@ import pandas as pd
 from phusong.planning._plan_services import SERVICES
 from phusong.planning.targets import target_columns
 
-__all__ = ["year_figures", "missed_targets", "totals", "summary_lines"]
+__all__ = ["year_figures", "missed_targets", "represented_share", "totals", "summary_lines"]
 
 _HEADLINE = ("fibre_households_pct", "fibre_communes_pct", "mobile_any_population_pct",
              "mobile_broadband_population_pct", "mobile_4G_population_pct",
@@ -108,13 +108,64 @@ def _target_reach(ctx, res, t) -> tuple[float, str]:
     return 100.0 * float(w[ok].sum()) / total, "no candidate covers the rest"
 
 
-def _represented_share(row, denominator: str) -> float:
+def represented_share(row, denominator: str) -> float:
     """Share (0–1) of the census households or persons the villages represent (1 otherwise)."""
     if denominator not in ("households", "population"):
         return 1.0
     known = float(row[denominator])
     total = known + float(row[f"{denominator}_unrepresented"])
     return known / total if total > 0 else 1.0
+
+
+def _cheapest_useful_mobile(ctx, res, t) -> float:
+    """Cost (VND) of the cheapest candidate not chosen this year that would cover a village
+    still without target ``t``'s technology (inf when there is none)."""
+    tech = t.indicator.split("_")[1] if t.indicator.count("_") >= 1 else ""
+    techs = (tech,) if tech in res.coverage else tuple(res.coverage)
+    mats = [res.coverage[k] for k in techs]
+    if not mats:
+        return float("inf")
+    done = np.zeros(mats[0].shape[0], bool)
+    for k in techs:
+        col = f"covered_{k}"
+        if col in res.after.cov:
+            done |= res.after.cov[col].fillna(False).astype(bool).to_numpy()
+    useful = np.zeros(mats[0].shape[1], bool)
+    for m in mats:
+        useful |= np.asarray(m[~done].sum(axis=0)).ravel() > 0
+    useful[np.asarray(res.chosen, dtype=np.int64)] = False
+    costs = res.candidates["cost_vnd"].to_numpy(float)
+    return float(costs[useful].min()) if useful.any() else float("inf")
+
+
+def _money_binds(ctx, res, t, known: float) -> str:
+    """What stops target ``t`` short of what the candidates reach: ``"budget"`` only when the
+    money left this year buys no further action that would move it.
+
+    Mobile: the money left (VND) is compared with the cheapest unchosen candidate that covers
+    a village still uncovered; when it would buy one, the siting (its solver and gap) stopped
+    short, not the budget. Fibre: when the fibre step met the target on the households the
+    villages carry, the money does not bind (the census share ``known``, 0–1, does); when
+    less than one home's access network is left, the budget binds; otherwise the budget binds
+    as the router fits it, and the money it could not place is said.
+    """
+    if t.indicator.startswith("fibre"):
+        money = float(res.money.get("fibre", 0.0))
+        left = money - float(res.fibre.extension_cost)
+        if (res.fibre.info or {}).get("status") == "met":
+            return (f"met on the households the villages carry; the census counts the "
+                    f"{100.0 * (1.0 - known):.1f} % no village represents as unknown")
+        if left < ctx.scenario.costs.ftth_vnd_per_home:
+            return "budget"
+        return (f"budget as the router fits it: {left:,.0f} VND of {money:,.0f} left, which no "
+                "further extension found (routes and access network) fits")
+    money = float(res.money.get("mobile", 0.0))
+    left = money - float(res.spent_mobile)
+    cheapest = _cheapest_useful_mobile(ctx, res, t)
+    if left < cheapest:
+        return "budget"
+    return (f"the siting stopped short of the money: {left:,.0f} VND left would buy a "
+            f"candidate covering more ({cheapest:,.0f} VND); see the solver gaps")
 
 
 def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
@@ -129,9 +180,10 @@ def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
         reach, limit = _target_reach(ctx, res, t)
         # reach is a share of what the villages carry; census households or persons no village
         # represents count as unknown (gaps module doc), so scale it to the census
-        known = _represented_share(p1, t.denominator)
+        known = represented_share(p1, t.denominator)
         reach *= known
-        binds = ["budget"] if value < min(reach, t.threshold_pct) - 1e-6 else []
+        binds = ([_money_binds(ctx, res, t, known)] if value < min(reach, t.threshold_pct) - 1e-6
+                 else [])
         if 100.0 * known < t.threshold_pct - 1e-6:
             binds.append(f"villages represent {100.0 * known:.1f} % of the census "
                          f"{t.denominator}; the rest is unknown")

@@ -42,7 +42,12 @@ from phusong.crs import to_work
 from phusong.errors import PhusongWarning
 from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_curves import plan_cost_curves
-from phusong.planning._plan_figures import missed_targets, totals, year_figures
+from phusong.planning._plan_figures import (
+    missed_targets,
+    represented_share,
+    totals,
+    year_figures,
+)
 from phusong.planning._plan_services import village_services
 from phusong.planning._plan_steps import empty_routes
 from phusong.planning._plan_write import plan_report, write_plan
@@ -267,7 +272,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         year_gaps[year] = gy
         results.append(res)
         prev_services, state = sv, res.after
-    curves = plan_cost_curves(ctx, results[-1]) if results else {}
+    curves = plan_cost_curves(ctx, results[-1], _represented(gaps0)) if results else {}
     seconds = time.perf_counter() - t0
     if clock.stopped:
         notes.append(f"stopped by time limit (time_limit_s = {s.time_limit_s:g} s): "
@@ -335,6 +340,12 @@ def _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, note
                 assumed, label)
 
 
+def _represented(gaps: GapTables) -> dict:
+    """Share (0–1) of the census households and persons the villages represent."""
+    row = gaps.province.iloc[0]
+    return {d: represented_share(row, d) for d in ("households", "population")}
+
+
 def _census_assumptions(gaps: GapTables) -> list[str]:
     """The census share the villages represent, when below 100 % (module doc of gaps)."""
     row = gaps.province.iloc[0]
@@ -345,7 +356,8 @@ def _census_assumptions(gaps: GapTables) -> list[str]:
             f"{float(row['census_households']):,.0f} census households; the other {unrep:,.0f} "
             "count as unknown (not served) in every percentage, so household targets above "
             "that share cannot be met until villages or a population raster represent them; "
-            "the cost curves count only the households and persons the villages carry"]
+            "the cost curves' levels are shares of what the villages carry, and each point's "
+            "census_pct the same level as a share of the census"]
 
 
 def plan_summary_lines(plan: Plan) -> list[str]:
