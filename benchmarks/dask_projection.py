@@ -8,15 +8,16 @@ start-up counted).
   workers, user + system: robust on a shared machine) over its links (site-cell pairs the
   raster computed), for local threads and for each number of workers; the projection takes the
   largest dask figure measured at that resolution (the dask overhead included).
-* **Site-cells per grid cell**: the links per grid cell of the ``--density-from`` run (a
-  district with every site within 25 km: each cell sees its whole neighbourhood, as most cells
-  of a province or a country do) — the twin's density, 0.29 sites per km², radii 2G 25 km, 3G
-  15, 4G 20, 5G 8 km.
+* **Site-cells per grid cell**, per resolution (the screening drops a share of the links that
+  depends on it): the largest links per grid cell among the runs at that resolution (a
+  district with every site within 25 km sees its whole neighbourhood, as most cells of a
+  province or a country do; a whole province has edges) — the twin's density, 0.29 sites per
+  km², radii 2G 25 km, 3G 15, 4G 20, 5G 8 km.
 * **Memory per worker**: the largest peak measured and the bound ``coverage.json`` states; it
   depends on the tile and the batch, not on the area.
 
 Usage: .venv/bin/python benchmarks/dask_projection.py RUNS.jsonl [MORE.jsonl]
-       [--density-from district:148@30] [--workers 8,32,128]
+       [--workers 8,32,128]
 Prints one JSON line per (area, resolution) and a Markdown table.
 """
 
@@ -50,19 +51,14 @@ def _fmt_s(s: float) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="+")
-    ap.add_argument("--density-from", default="district:148@30")
     ap.add_argument("--workers", default="8,32,128")
     a = ap.parse_args()
     rows = _read(a.runs)
-    area, res = a.density_from.split("@")
-    dens = [r for r in rows if r["area"] == area and r["resolution_m"] == float(res)]
-    if not dens:
-        raise SystemExit(f"no run of {a.density_from} in {a.runs}")
-    per_cell = dens[0]["links"] / dens[0]["grid_cells"]
     ns = [int(n) for n in a.workers.split(",")]
     table = []
     for res_m in sorted({r["resolution_m"] for r in rows}):
         at = [r for r in rows if r["resolution_m"] == res_m]
+        per_cell = max(r["links"] / r["grid_cells"] for r in at)
         cost = {r["executor"] + f" ({r['area']})": r["cpu_s"]["median"] / r["links"] for r in at}
         dask = [r["cpu_s"]["max"] / r["links"] for r in at if r["executor"] != "local threads"]
         local = [r["cpu_s"]["median"] / r["links"] for r in at
