@@ -107,3 +107,30 @@ def test_plan_candidates_option(bundle_dir, tmp_path):
     r = _run("plan", bundle_dir, "--candidates", tmp_path / "none.geojson", "--out",
              tmp_path / "p2", "--quiet")
     assert r.exit_code == 2 and "no such candidates file" in r.stderr
+
+
+def test_plan_infer_feeders_within_the_scenarios_time_limit(tmp_path, monkeypatch):
+    """``--infer-feeders`` runs inside the plan, under the scenario's ``time_limit_s`` (main ran
+    it after the plan, outside any limit): with 1 ms the feeders keep the router's first tree
+    and ``plan.json`` lists them with the cut candidate scoring; stdout is one JSON document."""
+    from phusong.bundle import Bundle
+
+    monkeypatch.setattr(deps, "score_villages", disc_scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    b = validate(synthetic_bundle(8, 6, seed=4))
+    drop = ("fibre", "fibre_nodes")  # POPs assumed at the commune centres
+    b = Bundle(b.name, {k: v for k, v in b.layers.items() if k not in drop}, dict(b.rasters),
+               {k: v for k, v in b.provenance.items() if k not in drop}, b.boundaries,
+               dict(b.meta))
+    bundle_dir = save_bundle(b, tmp_path / "bundle")
+    toml = tmp_path / "s.toml"
+    toml.write_text("time_limit_s = 0.001\n", encoding="utf-8")
+    r = _run("plan", bundle_dir, "--scenario", toml, "--out", tmp_path / "plan",
+             "--infer-feeders", "--json", "--quiet")
+    assert r.exit_code == 0, r.output + r.stderr
+    report = json.loads(r.stdout)
+    stopped = report["time_limit"]["stopped"]
+    assert any(s.startswith("feeder routes") for s in stopped), stopped
+    assert any(s.startswith("2025 candidate scoring") for s in stopped), stopped
+    assert report["feeders_inferred"]["stopped_by_time_limit"] is True
+    assert report["feeders_inferred"]["pops_reached"] > 0

@@ -160,3 +160,20 @@ def test_split_commune_apportioned_between_its_2025_units():
     for own, other in (("04828", "04891"), ("04891", "04828")):
         assert parts.geometry[own].distance(pts[own]) <= parts.geometry[other].distance(pts[own])
 
+
+
+def test_a_village_of_unknown_coverage_is_drawn_unknown_not_uncovered(bundle):
+    """A village the gap tables mark ``unknown`` (off the DEM, behind a flagged DEM void) and
+    that nothing covers gets the map's grey "Unknown", not the red "none" of a village known
+    to be uncovered (issue 18; main drew it red). A covered village stays covered."""
+    gaps = example_gaps(bundle)
+    vil = gaps["villages"].copy()
+    none = vil.index[:2]  # two villages nothing covers
+    vil.loc[none, ["covered_2G", "covered_4G", "covered_5G", "covered_any"]] = False
+    vil["unknown"] = False
+    vil.loc[none[0], "unknown"] = True
+    named = bundle.villages.set_index("village_id")["name"]
+    html = build_map(bundle, gaps={**gaps, "villages": vil}, lang="en").get_root().render()
+    first, second = (named[vil.loc[i, "village_id"]] for i in none[:2])
+    assert js(f"{first}: Unknown") in html
+    assert js(f"{second}: Not covered") in html and js(f"{first}: Not covered") not in html

@@ -164,16 +164,11 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
     with open_executor(workers, scheduler, quiet=quiet or as_json,
                        shared_dir=shared_dir) as ex, \
             progress("planning", quiet=quiet or ex is not None):
+        # the feeders are inferred inside the plan, within the scenario's time_limit_s
         plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user,
-                         executor=ex)
+                         executor=ex, infer_feeders=infer_feeders, provincial_pop=provincial_pop)
     lines = plan_summary_lines(plan)
     if infer_feeders:
-        from phusong.planning.centres import assume_pops
-        from phusong.planning.feeders import infer_feeders as infer
-
-        with progress("inferring feeder routes", quiet=quiet):
-            plan.feeders = infer(assume_pops(b), costs=plan.scenario.costs,
-                                 provincial_pop=provincial_pop)
         f = plan.feeders.summary()
         lines.append(f"  feeders (inferred): {f['km']:,.1f} km from POP {f['provincial_pop']} to "
                      f"{f['pops_reached']} POPs; {f['pops_unreachable']} not joined by the roads")

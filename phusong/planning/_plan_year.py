@@ -29,10 +29,10 @@ import scipy.sparse as sp
 from phusong import settings
 from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_fibre import FibreStep, fibre_actions
+from phusong.planning._plan_scoring import timed_coverage
 from phusong.planning._plan_steps import apply_sites, ranked_households, siting_step, target_step
 from phusong.planning.candidates import fibre_road_nodes, generate_candidates
 from phusong.planning.grow import grow_bundle
-from phusong.planning.radios import candidate_coverage
 
 __all__ = ["Context", "YearState", "YearResult", "plan_year", "year_candidates", "mobile_actions",
            "covered_mask", "MOBILE_INDICATORS"]
@@ -144,26 +144,36 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     # candidates see the clutter and reliability (config) the existing network was scored with
     radio = dict(model=ctx.model, executor=ctx.executor, clutter=deps.bundle_clutter(b),
                  config=s.config)
+    dl = ctx.clock.deadline  # under a time limit, candidates left unscored are not offered
     ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                               kinds=("upgrade",))
-    a_up = candidate_coverage(ups, x, y, b.dem, **radio)
+    a_up, ok_up = timed_coverage(ups, x, y, b.dem, radio, dl)
+    user = ctx.user_candidates if state.prev_year == 0 else None
+    if user is not None:  # the user's own, scored before the generated new sites
+        a_user, ok_user = timed_coverage(user, x, y, b.dem, radio, dl)
     demand = ~covered_mask(state.cov, s.broadband_techs)
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
         demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
     news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                demand=demand, with_5g=due_5g, kinds=("new",))
-    a_new = candidate_coverage(news, x, y, b.dem, **radio)
-    parts, mats = [ups, news], [a_up, a_new]
-    if ctx.user_candidates is not None and state.prev_year == 0:
-        parts.append(ctx.user_candidates)
-        mats.append(candidate_coverage(ctx.user_candidates, x, y, b.dem, **radio))
+    a_new, ok_new = timed_coverage(news, x, y, b.dem, radio, dl)
+    dropped = ups.attrs.get("dropped_outside", 0) + news.attrs.get("dropped_outside", 0)
+    parts, mats, oks = [ups, news], [a_up, a_new], [ok_up, ok_new]
+    if user is not None:
+        parts.append(user)
+        mats.append(a_user)
+        oks.append(ok_user)
+    unscored = sum(int((~ok).sum()) for ok in oks)
+    if unscored:
+        ctx.clock.note(f"{year} candidate scoring ({unscored} of {sum(map(len, oks))} "
+                       "candidates not scored, so not offered)", True)
+        parts = [f[ok] for f, ok in zip(parts, oks, strict=True)]
     # an empty frame (no new-site candidate, as on a sparse real bundle) would turn every
     # numeric column to object in the concat, and plan.gpkg would store costs as text
     cands = pd.concat(parts, ignore_index=True).infer_objects()
     cands = gpd.GeoDataFrame(cands, geometry="geometry", crs=settings.STORE_CRS)
-    cands.attrs["dropped_outside"] = ups.attrs.get("dropped_outside", 0) + \
-        news.attrs.get("dropped_outside", 0)
+    cands.attrs["dropped_outside"] = dropped
     cands["candidate_id"] = [f"{year}-{c}" for c in cands["candidate_id"]]
     cands["year_offered"] = year
     cov = {t: sp.hstack([m[t] for m in mats], format="csr").astype(bool) for t in a_up}

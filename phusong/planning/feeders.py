@@ -47,12 +47,15 @@ class Feeders:
         ``node_id`` of the root.
     pops_reached, pops_unreachable : list of str
         Commune POPs joined, and those the roads do not join to the root.
+    stopped_by_time_limit : bool
+        ``time_limit_s`` cut the router's improvement short (the tree is its best so far).
     """
 
     routes: gpd.GeoDataFrame
     provincial_pop: str
     pops_reached: list = field(default_factory=list)
     pops_unreachable: list = field(default_factory=list)
+    stopped_by_time_limit: bool = False
 
     def summary(self) -> dict:
         """Plain data for ``plan.json`` (``feeders_inferred``)."""
@@ -62,7 +65,8 @@ class Feeders:
                 "unreachable": list(self.pops_unreachable),
                 "km": float(self.routes["length_m"].sum() / 1000.0) if len(self.routes) else 0.0,
                 "indicative_cost_vnd": float(self.routes["cost_vnd"].sum())
-                if len(self.routes) else 0.0}
+                if len(self.routes) else 0.0,
+                "stopped_by_time_limit": bool(self.stopped_by_time_limit)}
 
 
 def _root(pops: pd.DataFrame, communes: pd.DataFrame, provincial_pop: str | None) -> int:
@@ -129,9 +133,9 @@ def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: s
     terminals = [n for n in dict.fromkeys(snapped.tolist()) if n != root_node]
     try:
         r = deps.route_fibre(graph, terminals, existing=[root_node], time_limit_s=time_limit_s)
-        edges, lost_nodes = r.edges, r.terminals_unreachable
+        edges, lost_nodes, cut = r.edges, r.terminals_unreachable, r.stopped_by_time_limit
     except InfeasibleError:
-        edges, lost_nodes = [], terminals
+        edges, lost_nodes, cut = [], terminals, False
     lost = sorted({p for n in lost_nodes for p in by_node.get(n, [])})
     reached = sorted(set(ids) - set(lost) - {ids[root]})
     rows = []
@@ -146,4 +150,4 @@ def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: s
               .to_crs(settings.STORE_CRS) if rows else gpd.GeoDataFrame(
                   {"feeder_id": [], "length_m": [], "cost_vnd": [], "status": []},
                   geometry=gpd.GeoSeries([], crs=settings.STORE_CRS)))
-    return Feeders(routes, str(ids[root]), reached, lost)
+    return Feeders(routes, str(ids[root]), reached, lost, cut)

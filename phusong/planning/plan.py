@@ -106,8 +106,11 @@ class Plan:
     time_limit : dict
         The scenario's wall-clock guard and where it acted (``plan.json`` ``time_limit``):
         ``time_limit_s`` (None: no guard), ``stopped_by_time_limit``, ``stopped`` (the
-        steps it cut short, which kept their best answer so far) and ``seconds`` (the whole
-        plan's wall time: scoring coverage is never cut, so it may exceed the limit).
+        steps it cut short: optimisations and routes keep their best answer so far, a year's
+        candidates not scored in time are not offered, inferred feeders keep the router's
+        first tree) and ``seconds`` (the whole plan's wall time; the scoring of the existing
+        network, the gap tables and the years' bookkeeping are not cut, so it may exceed the
+        limit, and a note then says by how much).
     """
 
     bundle_name: str
@@ -194,7 +197,8 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
 def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = None,
               boundaries: str = "2020", village_cov: pd.DataFrame | None = None,
               fibre: pd.Series | None = None,
-              candidates: gpd.GeoDataFrame | None = None, executor=None) -> Plan:
+              candidates: gpd.GeoDataFrame | None = None, executor=None,
+              infer_feeders: bool = False, provincial_pop: str | None = None) -> Plan:
     """Plan sites, 5G, fibre and a service per village for every year of ``scenario``.
 
     Parameters
@@ -221,6 +225,11 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         Their ids keep the user's, prefixed by the year (``2025-{candidate_id}``).
     executor : phusong.coverage.DaskExecutor, optional
         Score villages and candidate sites on dask.distributed (identical plan).
+    infer_feeders : bool
+        Also infer the likely feeder routes (:func:`phusong.planning.feeders.infer_feeders`,
+        ``plan.feeders``) within the scenario's time limit.
+    provincial_pop : str, optional
+        Root POP of the inferred feeders.
 
     Returns
     -------
@@ -245,9 +254,11 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     clock = PlanClock(math.inf if s.time_limit_s is None else t0 + s.time_limit_s)
     ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor, clock=clock)
     _check_scenario(s, notes)
+    t_base = time.perf_counter()
     if village_cov is None:
         on = {} if executor is None else {"executor": executor}
         village_cov = deps.score_villages(bundle, model=model, config=s.config, **on)
+    base_s = time.perf_counter() - t_base
     cov0 = village_cov.reindex(ctx.ids) if "village_id" not in village_cov else \
         village_cov.set_index("village_id").reindex(ctx.ids)
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
@@ -273,22 +284,38 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         results.append(res)
         prev_services, state = sv, res.after
     curves = plan_cost_curves(ctx, results[-1], _represented(gaps0)) if results else {}
+    feeders = _feeders(ctx, provincial_pop) if infer_feeders else None
     seconds = time.perf_counter() - t0
     if clock.stopped:
         notes.append(f"stopped by time limit (time_limit_s = {s.time_limit_s:g} s): "
                      + "; ".join(dict.fromkeys(clock.stopped))
-                     + " kept their best answer so far (gaps reported); another machine or "
-                       "load may give another plan")
+                     + ". Optimisations and routes cut short kept their best answer so far "
+                       "(gaps reported); candidates not scored were not offered; another "
+                       "machine or load may give another plan")
     if s.time_limit_s is not None and seconds > s.time_limit_s:
-        notes.append(f"the plan took {seconds:.0f} s against time_limit_s = "
-                     f"{s.time_limit_s:g} s: the limit cuts optimisations and fibre routes, "
-                     "not the scoring of coverage, which is done in full")
+        notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
+                     f"{s.time_limit_s:g} s: the limit cuts optimisations, routes and the "
+                     "scoring of candidates, not the scoring of the existing network "
+                     f"({base_s:.1f} s), the gap tables or the years' bookkeeping")
     plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
+    plan.feeders = feeders
     plan.time_limit = {"time_limit_s": s.time_limit_s,
                        "stopped_by_time_limit": bool(clock.stopped),
                        "stopped": list(dict.fromkeys(clock.stopped)),
                        "seconds": round(seconds, 3)}
     return plan
+
+
+def _feeders(ctx, provincial_pop: str | None):
+    """Inferred feeders within what the plan's guard leaves (module feeders); once the time
+    is up the router keeps its first tree, and the cut is listed."""
+    from phusong.planning.feeders import infer_feeders as infer
+
+    f = infer(ctx.bundle, costs=ctx.scenario.costs, provincial_pop=provincial_pop,
+              time_limit_s=ctx.clock.left())
+    ctx.clock.note("feeder routes (inferred; the router's tree, not improved further)",
+                   f.stopped_by_time_limit)
+    return f
 
 
 def _on_air(gy: GapTables, cov: pd.DataFrame) -> pd.DataFrame:

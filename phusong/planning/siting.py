@@ -4,10 +4,12 @@ Two-step API in the style of spopt: build a problem from a sparse coverage matri
 GeoDataFrames and a radius), then :meth:`~MaximalCovering.solve`. The solver reduces the model
 (identical demand rows merged with their weights summed, demand nobody can cover dropped,
 dominated candidates dropped), runs a vectorised greedy, a swap local search, then the exact
-MILP with scipy's HiGHS, each stopped by a rule of the instance (a local optimum, a fixed
-number of seeded restarts, a gap or node limit), never by the clock unless the caller sets a
-wall-clock guard ``time_limit_s``; the LP relaxation (or HiGHS's dual bound when
-tighter) is reported as ``upper_bound`` and ``gap``. The answer is never worse than greedy.
+MILP with HiGHS through ``highspy`` (:mod:`phusong.planning._highs`, started from the local
+search's answer), each stopped by a rule of the instance (a local optimum, a fixed number of
+seeded restarts, a gap or node limit), never by the clock unless the caller sets a wall-clock
+guard ``time_limit_s``, which HiGHS also obeys inside its own phases; HiGHS's dual bound (the
+LP relaxation for ``method="local"``) is reported as ``upper_bound`` and ``gap``. The answer
+is never worse than greedy.
 
 Conventions
 -----------
@@ -161,7 +163,7 @@ class SitingResult:
     base_weight, covered_weight : float
         Weight already covered before, and after the plan (``base_weight + objective``).
     stopped_by_time_limit : bool
-        The wall-clock ``time_limit_s`` cut a stage short (or kept the MILP from starting): the
+        The wall-clock ``time_limit_s`` cut a stage short (or left no time to start it): the
         answer then depends on the machine's speed; ``gap`` is still a certified bound.
     """
 
@@ -213,33 +215,6 @@ class SitingResult:
         return pd.DataFrame(rows, columns=["rank", "candidate", "cost_vnd", "new_weight",
                                            "vnd_per_weight", "cumulative_weight",
                                            "cumulative_cost_vnd"])
-
-
-#: Seconds kept back from every HiGHS call under a time limit so that the call as a whole ends
-#: within it: HiGHS's LP stops 0.08-0.11 s past its own limit on the benchmark instances
-#: (0.21 s for 0.1 s, 0.59 s for 0.5 s, 3.06 s for 2.98 s), then scipy builds its result.
-HIGHS_RESERVE_S = 0.15
-#: A HiGHS stage is not started with less time than this, s (it would only return its start).
-HIGHS_MIN_S = 0.05
-#: Only under a wall-clock ``time_limit_s``. HiGHS (as scipy calls it) checks its time limit
-#: only after the MILP's presolve and root LP, and scipy offers no callback to interrupt it: on
-#: the benchmark's 10,000 × 500 instance a MILP given 0.1 s took 0.72 s (5.5 × the LP
-#: relaxation's 0.13 s), on 20,000 × 1,000 given 0.5 s it took 8.6 s. Started with less time
-#: than its root needs, the MILP would break the user's limit by seconds and could add nothing
-#: (it has no incumbent of its own before the root is done; ours is kept anyway). So under a
-#: limit the MILP starts only when the time left is at least this many times what the LP bound
-#: of the same model just took (the root LP is that LP plus cuts and heuristics); when it does
-#: not start, the result says ``stopped_by_time_limit`` and keeps the local-search answer with
-#: the LP bound's certified gap. Without a limit (the default) this rule is never used: the
-#: MILP always runs, stopped by ``settings.MILP_REL_GAP`` or ``settings.MILP_NODE_LIMIT``.
-MILP_ROOT_FACTOR = 6.0
-
-
-def _milp_fits(left_s: float, lp_s: float) -> bool:
-    """Whether the exact MILP may start with ``left_s`` seconds left (see MILP_ROOT_FACTOR)."""
-    if not np.isfinite(left_s):
-        return True
-    return left_s > max(HIGHS_MIN_S, MILP_ROOT_FACTOR * lp_s)
 
 
 def _deadline(t0: float, time_limit_s: float | None) -> float:
@@ -379,31 +354,22 @@ class MaximalCovering:
                                                            deadline, seed, stage)
         ub = min(total, _cheap_bound(red, sel, p, budget))
         proven = best_obj >= ub - tol
-        left = deadline - time.perf_counter() - HIGHS_RESERVE_S
-        lp_s = 0.0
-        if not proven:
-            if left > HIGHS_MIN_S:
-                t_lp = time.perf_counter()
-                lp, cut = core.lp_bound_max(red, p, budget, left)
-                ub, stopped = min(ub, lp), stopped or cut
-                lp_s = time.perf_counter() - t_lp
-                proven = best_obj >= ub - 1e-7 * max(1.0, total)
-            else:
-                stopped = True
-        left = deadline - time.perf_counter() - HIGHS_RESERVE_S
-        if method in ("auto", "milp") and not proven:
-            if _milp_fits(left, lp_s):
-                out = core.milp_max(red, p, budget, best_obj, left)
-                stopped = stopped or out.timed_out
-                ub = min(ub, out.bound) if np.isfinite(out.bound) else ub
-                if out.sel is not None:
-                    val = core.coverage_value(red.A, red.w, out.sel)
-                    if val > best_obj + tol:
-                        sel, best_obj, stage = out.sel, val, "milp"
-                if out.proven:  # optimal, or infeasible under the cutoff: incumbent optimal
-                    ub, stage = best_obj, "milp"
-            else:
-                stopped = True
+        if not proven and time.perf_counter() >= deadline:
+            stopped = True
+        elif not proven and method in ("auto", "milp"):
+            # the MILP's root LP is the LP bound (and more): no separate LP stage
+            out = core.milp_max(red, p, budget, sel, deadline)
+            stopped = stopped or out.timed_out
+            ub = min(ub, out.bound) if np.isfinite(out.bound) else ub
+            if out.sel is not None:
+                val = core.coverage_value(red.A, red.w, out.sel)
+                if val > best_obj + tol:
+                    sel, best_obj, stage = out.sel, val, "milp"
+            if out.proven:  # optimal within settings.MILP_REL_GAP: certified
+                ub, stage = best_obj, "milp"
+        elif not proven:
+            lp, cut = core.lp_bound_max(red, p, budget, deadline)
+            ub, stopped = min(ub, lp), stopped or cut
         ub = max(ub, best_obj)
         gap = 0.0 if ub <= 0 else max(0.0, (ub - best_obj) / ub)
         chosen = np.sort(red.cand[sel]).astype(np.int64)
@@ -567,32 +533,23 @@ class SetCovering:
         best = greedy = float(red.cost[sel].sum())
         stage = "greedy"
         lb = 0.0
-        lp_s = 0.0
         stopped = False
-        left = deadline - time.perf_counter() - HIGHS_RESERVE_S
-        if need > tol and method != "greedy":
-            if left > HIGHS_MIN_S:
-                t_lp = time.perf_counter()
-                lb, stopped = core.lp_bound_cover(red, need, left)
-                lp_s = time.perf_counter() - t_lp
-            else:
-                stopped = True
-        proven = best <= lb + 1e-9 * max(1.0, best) or need <= tol
-        left = deadline - time.perf_counter() - HIGHS_RESERVE_S
-        if method in ("auto", "milp") and not proven:
-            if _milp_fits(left, lp_s):
-                out = core.milp_cover(red, need, best, left)
-                stopped = stopped or out.timed_out
-                lb = max(lb, out.bound)
-                if out.sel is not None:
-                    val = float(red.cost[out.sel].sum())
-                    if val < best - 1e-9 * max(1.0, best) and core.coverage_value(
-                            red.A, red.w, out.sel) >= need - tol:
-                        sel, best, stage = out.sel, val, "milp"
-                if out.proven:
-                    lb, proven, stage = best, True, "milp"
-            else:
-                stopped = True
+        proven = need <= tol
+        if not proven and method != "greedy" and time.perf_counter() >= deadline:
+            stopped = True
+        elif not proven and method in ("auto", "milp"):
+            out = core.milp_cover(red, need, sel, deadline)
+            stopped = out.timed_out
+            lb = max(lb, out.bound)
+            if out.sel is not None:
+                val = float(red.cost[out.sel].sum())
+                if val < best - 1e-9 * max(1.0, best) and core.coverage_value(
+                        red.A, red.w, out.sel) >= need - tol:
+                    sel, best, stage = out.sel, val, "milp"
+            if out.proven:  # optimal within settings.MILP_REL_GAP: certified
+                lb, stage = best, "milp"
+        elif not proven and method != "greedy":
+            lb, stopped = core.lp_bound_cover(red, need, deadline)
         lb = min(lb, best)
         gap = 0.0 if best <= 0 else max(0.0, (best - lb) / best)
         chosen = np.sort(red.cand[sel]).astype(np.int64)
