@@ -484,3 +484,20 @@ def test_the_client_never_holds_the_whole_grid(cluster, tmp_path):
     local, rep_l = _client_peak_bytes(50.0, None, tmp_path / "l50")
     assert local - coarse > 8 * n_coarse  # whole-grid levels and serving cells: seen
     assert _same_files(tmp_path / "l50", tmp_path / "d50") == []
+
+
+def test_a_client_whose_scheduler_went_away_is_the_scheduler_lost():
+    # seen once under load: the scheduler killed mid-run, the progress bar's worker count read
+    # the client's emptied cache ({}) and the user got "internal error: KeyError: 'workers'"
+    from phusong.coverage._dask_exec import DaskExecutor
+    from phusong.errors import ClusterError
+
+    class Gone:
+        def scheduler_info(self, **kw):
+            return {}
+
+    ex = DaskExecutor(scheduler="tcp://127.0.0.1:1")
+    ex.client = Gone()
+    for ask in (ex.alive, ex.slots):
+        with pytest.raises(ClusterError, match="lost mid-run"):
+            ask()
