@@ -282,3 +282,18 @@ def test_cover_says_when_a_time_limit_cut_the_plan(tmp_path):
     write_briefing(b, None, plan, tmp_path / "out2")
     cover = openpyxl.load_workbook(tmp_path / "out2" / "briefing.xlsx").worksheets[0]
     assert not any("Stopped by time limit" in str(r[0].value) for r in cover.iter_rows())
+
+
+@pytest.mark.parametrize(("col", "fmt"), [
+    ("census_households", "#,##0"), ("households_unrepresented", "#,##0"),  # counts: no decimals
+    ("households_represented_pct", "0.0"), ("fibre_households_pct_after", "0.0"),  # shares
+    ("fibre_households_pct", "0.0"), ("fibre_km", "#,##0.0"), ("plan_cost_vnd", "#,##0"),
+])
+def test_number_formats_of_the_communes_sheet(col, fmt):
+    # the demo's communes sheet showed census households with two decimals and the
+    # after-the-plan shares as #,##0.00: counts read as whole numbers, shares with one decimal
+    import pandas as pd
+
+    from phusong.maps._sheets import number_format
+
+    assert number_format(col, pd.Series([1234.5678])) == fmt

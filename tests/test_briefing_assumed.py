@@ -77,7 +77,8 @@ def test_map_shows_fibre_assumption_census_and_inferred_feeders(tmp_path, lang):
         assert "villages represent 62.5 % of 8,000 census households" in html
         assert "3,000 unknown" in html
     else:
-        assert "GIẢ ĐỊNH" in html and "62.5 % của 8,000 hộ" in html
+        # numbers as a Vietnamese reader writes them: decimal comma, thousands dot
+        assert "GIẢ ĐỊNH" in html and "62,5 % của 8.000 hộ" in html and "3.000 hộ chưa rõ" in html
     assert esc(FEEDER) in html  # each feeder's tooltip carries the plan's INFERRED label
 
 

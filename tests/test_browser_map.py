@@ -74,6 +74,8 @@ def _open(chromium: str, html_path, shots, villages: str):
             }""")
             page.wait_for_timeout(300)
             facts["popup"] = page.locator(".leaflet-popup-content").inner_text()
+            facts["popup_box"] = page.locator(".leaflet-popup").bounding_box()
+            facts["title_box"] = page.locator(".phusong-title").bounding_box()
             page.screenshot(path=str(shots["popup"]))
             page.locator(".leaflet-popup-close-button").click()
             # open the (collapsed) layer control: every layer one click away
@@ -159,7 +161,11 @@ def test_map_opens_as_a_briefing(chromium, tmp_path, lang):
     assert sorted(facts["checked"]) == sorted(overlays[i] for i in (0, 3, 4, 5, 6))
     # the popup: the commune's figures against its targets, and what the plan does there
     assert target_word in facts["popup"] and cost_word in facts["popup"]
-    assert "85,0 (2025)" in facts["popup"]  # the target of the plan's scenario
+    # the popup opens below the title box, not under it (the map pans to make room)
+    pop, title = facts["popup_box"], facts["title_box"]
+    assert pop["y"] >= title["y"] + title["height"], (pop, title)
+    # the target of the plan's scenario, written as each language writes numbers
+    assert {"vi": "85,0 (2025)", "en": "85.0 (2025)"}[lang] in facts["popup"]
     assert "Dữ liệu minh họa tổng hợp" in facts["title"]
     assert first.removesuffix(" (%)") in facts["legend"]
     assert second in facts["legend_after"]

@@ -207,12 +207,29 @@ def test_gaps_and_plan_record_the_settings(bundle_dir, tmp_path):
     assert row.value == 2.0e9 and "scenario" in row.source
 
 
-def test_bad_set_on_plan_writes_nothing(bundle_dir, tmp_path):
-    out = tmp_path / "p"
-    r = _run("plan", bundle_dir, "--set", "costs.new_site_vnd=cheap", "--out", out, "--quiet")
+@pytest.mark.parametrize(("command", "bad", "message"), [
+    ("plan", ["--set", "costs.new_site_vnd=cheap"],
+     "--set costs.new_site_vnd: must be a number (float, VND), got 'cheap'"),
+    ("plan", ["--set", "radio.mast_m=3"], "--set radio.mast_m: is an unknown key"),
+    ("gaps", ["--set", "thresholds_dbm.4g=-100"],
+     "--set thresholds_dbm.4g: is an unknown key; did you mean thresholds_dbm.4G?"),
+    ("gaps", ["--scenario", "TEXT"], "scenario: [thresholds_dbm] 4G must be a number (float, "
+                                     "dBm), got 'strong'"),
+    ("plan", ["--scenario", "TEXT"], "scenario: [thresholds_dbm] 4G must be a number"),
+])
+def test_bad_settings_on_a_writing_command_write_nothing(bundle_dir, tmp_path, command, bad,
+                                                         message):
+    # the bad input: --set with an unknown key or a value of the wrong type, a scenario
+    # overriding a threshold with text: one line, exit 2, no output folder
+    text = tmp_path / "text.toml"
+    text.write_text('[thresholds_dbm]\n"4G" = "strong"\n', encoding="utf-8")
+    bad = [str(text) if a == "TEXT" else a for a in bad]
+    out = tmp_path / "out"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = _run(command, bundle_dir, *bad, "--out", out, "--quiet")
     assert r.exit_code == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert "--set costs.new_site_vnd: must be a number (float, VND), got 'cheap'" in r.stderr
-    assert not out.exists()
+    assert r.stderr.startswith("error: ") and message in r.stderr, r.stderr
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == before
 
 
 def test_coverage_site_records_the_settings_and_refuses_bad_ones(tmp_path):

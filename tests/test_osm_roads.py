@@ -138,13 +138,17 @@ def test_cli_data_roads_from_pbf(tmp_path, bundle_dir):
     assert roads["length_m"].sum() == pytest.approx(rep["length_km"] * 1000, abs=1.0)
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "empty"])
+@pytest.mark.parametrize("kind", ["corrupt", "empty", "empty_xml", "broken_xml"])
 def test_cli_data_roads_bad_input(tmp_path, bundle_dir, kind):
-    src = tmp_path / "x.osm.pbf"
+    src = tmp_path / ("x.osm" if kind.endswith("xml") else "x.osm.pbf")
     if kind == "corrupt":
         src.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all" * 50)
-    else:
+    elif kind == "empty":  # roads only far outside the communes
         write_pbf(src, [WAYS[2]])
+    elif kind == "empty_xml":
+        write_xml(src, [WAYS[2]])
+    else:
+        src.write_text("<osm><node id='1' lat='20.8'", encoding="utf-8")
     out = tmp_path / "roads.gpkg"
     r = _run("data", "roads", "--osm", src, "--communes", bundle_dir, "--out", out)
     assert r.exit_code == 2
@@ -166,6 +170,27 @@ def test_importer_reads_pbf_cut_to_the_communes(tmp_path, bundle_dir):
     assert {"_".join(i.split("_")[:3]) for i in got.roads["road_id"]} == {
         "osm_way_101", "osm_way_102", "osm_way_105"}
     assert "ODbL" in got.provenance["roads"].licence
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "empty"])
+def test_importer_refuses_a_corrupt_or_empty_pbf(tmp_path, bundle_dir, kind):
+    # the importer's --roads takes the same OSM files as `data roads`, and refuses them the same
+    # way: one line naming the file, exit 2, no bundle folder
+    b = load_bundle(bundle_dir)
+    communes = tmp_path / "communes.geojson"
+    b.communes[b.communes["commune_code"] != "05107"].to_file(communes, driver="GeoJSON")
+    src = tmp_path / "x.osm.pbf"
+    if kind == "corrupt":
+        src.write_bytes(b"\x00\x00\x00\x0dnot a pbf at all" * 50)
+    else:  # roads only far outside the communes
+        write_pbf(src, [WAYS[2]])
+    r = _run("data", "import", "--communes", communes, "--roads", src, "--out", tmp_path / "nb",
+             "--quiet")
+    assert r.exit_code == 2, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(src) in lines[0], lines
+    assert not (tmp_path / "nb").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["communes.geojson", "x.osm.pbf"]
 
 
 class _Overpass(BaseHTTPRequestHandler):

@@ -222,6 +222,38 @@ def test_osmnx_consolidates_a_junction_drawn_twice():
     assert merged.number_of_nodes() == kept.number_of_nodes() - 1
 
 
+def test_consolidation_buffers_only_nodes_that_can_merge(monkeypatch):
+    # road_graph hands osmnx a per-node tolerance for the nodes within 2 × tolerance of another
+    # (the rest are clusters of their own anyway): the graph must equal osmnx's with one
+    # tolerance for every node. Cases: a junction drawn twice 6 m apart (merges), two dead ends
+    # 8 m apart that no edge joins (osmnx splits that cluster again), far-apart ends (alone)
+    from phusong.network import roads as R
+
+    roads = gpd.GeoDataFrame(
+        {"road_id": ["n", "s", "side", "d1", "d2"], "road_class": ["national"] * 2
+         + ["commune"] * 3, "cost_factor": [2.6, 2.6, 1.0, 1.0, 1.0]},
+        geometry=[LineString([(0, 0), (1000, 0)]), LineString([(0, 6), (1000, 6)]),
+                  LineString([(500, -300), (500, 300)]),
+                  LineString([(2000, 0), (2000, 400)]), LineString([(2008, 400), (2008, 900)])],
+        crs=CRS,
+    )
+    ours = road_graph(roads)
+    kept = road_graph(roads, consolidate_m=0.0)
+    tol = R._near_tolerance(kept, R.CONSOLIDATE_M)
+    assert isinstance(tol, dict) and 0 < len(tol) < kept.number_of_nodes()  # not every node
+    assert R._near_tolerance(road_graph(_roads(), consolidate_m=0.0), 5.0) == 5.0  # none near
+    monkeypatch.setattr(R, "_near_tolerance", lambda g, tol: float(tol))  # osmnx's scalar form
+    scalar = road_graph(roads)
+
+    def shape(g):
+        nodes = sorted((round(d["x"], 6), round(d["y"], 6)) for _, d in g.nodes(data=True))
+        edges = sorted((round(d["length"], 6), d["road_id"]) for *_, d in g.edges(data=True))
+        return nodes, edges
+
+    assert shape(ours) == shape(scalar)
+    assert ours.number_of_nodes() == kept.number_of_nodes() - 1  # only the junction merged
+
+
 def test_simple_graph_keeps_cheapest_edge():
     g = road_graph(_roads())
     s = simple_graph(g)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import math
 
+from phusong.maps._labels import number
+
 __all__ = ["FIBRE_ASSUMPTION_LABEL", "FEEDERS_LAYER_LABEL", "fibre_assumption",
            "fibre_assumption_text", "plan_assumptions", "census_coverage", "census_text",
            "feeders_summary"]
@@ -95,11 +97,12 @@ def census_text(meta) -> tuple[str, str] | None:
         return None
     pct, total = c["households_represented_pct"], c["census_households"]
     unknown = c.get("households_unrepresented")
-    vi = f"thôn đại diện {pct:.1f} % của {total:,.0f} hộ điều tra 2019"
-    en = f"villages represent {pct:.1f} % of {total:,.0f} census households (2019)"
+    vi = f"thôn đại diện {number(pct, 1)} % của {number(total)} hộ điều tra 2019"
+    en = (f"villages represent {number(pct, 1, 'en')} % of {number(total, 0, 'en')} census "
+          "households (2019)")
     if unknown is not None:
-        vi += f"; {unknown:,.0f} hộ chưa rõ (tính là chưa được phục vụ)"
-        en += f"; {unknown:,.0f} unknown (counted as not served)"
+        vi += f"; {number(unknown)} hộ chưa rõ (tính là chưa được phục vụ)"
+        en += f"; {number(unknown, 0, 'en')} unknown (counted as not served)"
     return vi, en
 
 

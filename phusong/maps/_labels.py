@@ -15,7 +15,8 @@ import html
 
 from phusong.errors import DataError
 
-__all__ = ["LANGS", "LABELS", "label", "indicator_label", "esc", "check_lang", "SYNTHETIC_NOTICE"]
+__all__ = ["LANGS", "LABELS", "label", "indicator_label", "esc", "check_lang", "SYNTHETIC_NOTICE",
+           "number"]
 
 LANGS = ("vi", "en")
 
@@ -103,6 +104,27 @@ INDICATORS: dict[str, tuple[str, str]] = {
     "gap_mobile_5G_2030_pct": ("Thiếu so với mục tiêu 5G 2030 (điểm %)",
                                "Gap to 2030 5G target (points)"),
 }
+
+
+def number(value, digits: int = 0, lang: str = "vi") -> str:
+    """A number as its reader writes it: ``1.217`` / ``63,9`` in Vietnamese, ``1,217`` /
+    ``63.9`` in English; ``–`` for a missing or non-finite value.
+
+    Examples
+    --------
+    >>> number(1217.4), number(63.94, 1), number(1217.4, lang="en"), number(63.94, 1, "en")
+    ('1.217', '63,9', '1,217', '63.9')
+    >>> number(float("nan"))
+    '–'
+    """
+    import math
+
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    text = f"{float(value):,.{digits}f}"
+    if lang == "en":
+        return text
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
 
 
 def check_lang(lang: str) -> str:

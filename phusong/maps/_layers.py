@@ -147,6 +147,11 @@ class Choropleth(MacroElement):
             var base = {{ this.style|tojson }};
             var fills = {{ this.fills|tojson }};
             var tips = {{ this.tips|tojson }};
+            // a popup opens below the title box (Leaflet reads x, y when it pans the map)
+            var belowTitle = {x: 10, get y() {
+                var t = document.querySelector('.phusong-title');
+                return t ? Math.ceil(t.getBoundingClientRect().bottom) + 10 : 10;
+            }};
             return L.geoJSON({{ this.shared }}, {
                 pane: {{ this.pane|tojson }},
                 style: function (f) {
@@ -155,7 +160,8 @@ class Choropleth(MacroElement):
                 onEachFeature: function (f, layer) {
                     layer.bindTooltip(tips[f.properties._i], {sticky: true});
                     if (f.properties._popup) {
-                        layer.bindPopup(f.properties._popup, {maxWidth: 420, maxHeight: 460});
+                        layer.bindPopup(f.properties._popup, {maxWidth: 420, maxHeight: 460,
+                                                              autoPanPaddingTopLeft: belowTitle});
                     }
                 }
             });

@@ -136,14 +136,15 @@ def header(col: str, extra: dict[str, tuple[str, str]] | None = None) -> tuple[s
 
 def number_format(col: str, series: pd.Series) -> str | None:
     """Excel number format of a column (None: general)."""
-    if col.endswith("_pct") or col in ("threshold_pct",):
+    if col.endswith(("_pct", "_pct_after")) or col in ("threshold_pct",):
         return "0.0"
     if col.endswith("_km"):
         return "#,##0.0"
     if col.endswith("_bn_vnd"):
         return "#,##0.00"
     if col.endswith("_vnd") or col in ("households", "population", "households_new",
-                                       "population_new", "households_passed", "length_m"):
+                                       "population_new", "households_passed", "length_m",
+                                       "census_households", "households_unrepresented"):
         return "#,##0"
     if _INDICATOR.match(col) and pd.api.types.is_numeric_dtype(series):
         return "#,##0"

@@ -64,7 +64,8 @@ def target_headers(targets) -> dict[str, tuple[str, str]]:
                         f"Meets {en} {t.threshold_pct:g}% {t.year}")
     for col in HEADLINE:
         vi, en = _short(col)
-        out[f"{col}_after"] = (f"{vi} (%) sau kế hoạch", f"{en} (%) after the plan")
+        out[f"{col}_after"] = (f"{vi[0].upper()}{vi[1:]} (%) sau kế hoạch",
+                               f"{en[0].upper()}{en[1:]} (%) after the plan")
     return out
 
 

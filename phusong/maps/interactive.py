@@ -57,6 +57,7 @@ from phusong.maps._labels import (
     esc,
     indicator_label,
     label,
+    number,
 )
 from phusong.maps._layers import Choropleth, Features, HtmlControl, SharedGeometry, raster_png
 from phusong.maps._plan import Plan, read_plan
@@ -74,12 +75,6 @@ _DISPLAY_TOLERANCE_DEG = 0.0003  # ≈ 30 m: boundary simplification for the bro
 RASTER_MAX_PX = 1200
 
 
-def _fmt(value, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if digits == 0:
-        return f"{float(value):,.0f}".replace(",", ".")
-    return f"{float(value):,.{digits}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
 
 
 def _table(rows: list[tuple[str, object]]) -> str:
@@ -126,7 +121,7 @@ def _colormap(column: str, values: pd.Series) -> cm.LinearColormap:
 def _legend_html(title: str, cmap: cm.LinearColormap, lang: str, synthetic: bool) -> str:
     stops = [cmap.vmin + (cmap.vmax - cmap.vmin) * k / 4 for k in range(5)]
     grad = ", ".join(cmap.rgb_hex_str(v) for v in stops)
-    ticks = "".join(f"<span>{_fmt(v)}</span>" for v in stops)
+    ticks = "".join(f"<span>{number(v, 0, lang)}</span>" for v in stops)
     note = f"<div style='margin-top:4px;color:#b00'>{esc(SYNTHETIC_NOTICE)}</div>" if synthetic else ""
     return (f"<b>{esc(label('legend', lang))}: {esc(title)}</b>"
             f"<div style='height:10px;margin:4px 0;background:linear-gradient(to right, {grad})'>"
@@ -154,20 +149,21 @@ def _popup(r, indicators: list[str], targets, actions: bool, lang: str) -> str:
     head = _table([(k, v) for k, v in (
         (label("name", lang), r["name"]), (label("code", lang), r["unit_code"]),
         (label("district", lang), r.get("district_name", "")),
-        (label("households", lang), _fmt(r.get("households"))),
-        (label("population", lang), _fmt(r.get("population")))) if v is not None and v != ""])
+        (label("households", lang), number(r.get("households"), 0, lang)),
+        (label("population", lang), number(r.get("population"), 0, lang)))
+        if v is not None and v != ""])
     rows, shown = [], set()
     for c in targets.columns:
         if c.value not in r.index or pd.isna(r[c.value]):
             continue
         t = c.target
         gap = r[c.gap] if c.gap in r.index else max(0.0, t.threshold_pct - float(r[c.value]))
-        rows.append((indicator_label(c.value, lang), _fmt(r[c.value], 1),
-                     f"{_fmt(t.threshold_pct, 1)} ({t.year})", _fmt(gap, 1)))
+        rows.append((indicator_label(c.value, lang), number(r[c.value], 1, lang),
+                     f"{number(t.threshold_pct, 1, lang)} ({t.year})", number(gap, 1, lang)))
         shown.add(c.value)
     for col in indicators:
         if col not in shown and not col.startswith("gap_") and col in r.index:
-            rows.append((indicator_label(col, lang), _fmt(r[col], 1), "", ""))
+            rows.append((indicator_label(col, lang), number(r[col], 1, lang), "", ""))
     heads = (label("indicator", lang), label("value", lang), label("target", lang),
              label("gap_pts", lang))
     fig = ""
@@ -180,11 +176,12 @@ def _popup(r, indicators: list[str], targets, actions: bool, lang: str) -> str:
     act = ""
     if actions:
         act = "<div style='margin-top:4px;border-top:1px solid #999'>" + _table([
-            (label("plan_sites", lang), f"{_fmt(r['sites_new'])} {label('new', lang).lower()}, "
-                                        f"{_fmt(r['sites_upgrade'])} "
+            (label("plan_sites", lang), f"{number(r['sites_new'], 0, lang)} "
+                                        f"{label('new', lang).lower()}, "
+                                        f"{number(r['sites_upgrade'], 0, lang)} "
                                         f"{label('upgrade', lang).lower()}"),
-            (label("plan_fibre", lang), f"{_fmt(r['fibre_km'], 1)} km"),
-            (label("plan_cost", lang), f"{_fmt(r['plan_cost_vnd'] / 1e9, 2)} "
+            (label("plan_fibre", lang), f"{number(r['fibre_km'], 1, lang)} km"),
+            (label("plan_cost", lang), f"{number(r['plan_cost_vnd'] / 1e9, 2, lang)} "
                                        f"{label('bn_vnd', lang)}")]) + "</div>"
     return head + fig + act
 
@@ -224,7 +221,8 @@ def _choropleths(m, u: gpd.GeoDataFrame, gaps: pd.DataFrame | None, lang: str,
         name = indicator_label(col, lang)
         cmap = _colormap(col, data[col])
         fills = [cmap(float(v)) if pd.notna(v) else "#bdbdbd" for v in data[col]]
-        tips = [f"{n}: {esc(_fmt(v, 1))}" for n, v in zip(names, data[col], strict=True)]
+        tips = [f"{n}: {esc(number(v, 1, lang))}"
+                for n, v in zip(names, data[col], strict=True)]
         fg = folium.FeatureGroup(name=name, overlay=False, show=(i == 0))
         Choropleth(shared, fills, tips, style={"color": "#444", "weight": 0.8, "fillOpacity": 0.65},
                    map_name=m.get_name()).add_to(fg)
@@ -273,7 +271,8 @@ def _villages(m, bundle: Bundle, vil_gaps: pd.DataFrame | None, lang: str) -> No
         props.append({"_s": kinds.index(best[i]),
                       "_r": round(float(np.clip(2.5 + math.sqrt(hh) / 4.0, 3.0, 14.0)), 1),
                       "_tip": f"{esc(name)}: {esc(kind)}",
-                      "_v": [esc(name), esc(r["village_id"]), _fmt(hh), _fmt(r["population"]),
+                      "_v": [esc(name), esc(r["village_id"]), number(hh, 0, lang),
+                             number(r["population"], 0, lang),
                              esc(kind), fib]})
     Features(_feature_collection(_round_geoms(v, False), props), fields=fields,
              styles=styles).add_to(fg)
@@ -300,7 +299,8 @@ def _sites(m, bundle: Bundle, lang: str) -> None:
             t = techs.get(r["site_id"], "") if len(techs) else ""
             props.append({"_s": int("5G" in t or "4G" in t),
                           "_tip": f"{esc(r['site_id'])} · {esc(op)} · {esc(t)}",
-                          "_v": [esc(r["site_id"]), esc(op), esc(t), _fmt(r["height_m"])]})
+                          "_v": [esc(r["site_id"]), esc(op), esc(t),
+                                 number(r["height_m"], 0, lang)]})
         Features(_feature_collection(_round_geoms(sub, False), props), cluster=True,
                  fields=fields, styles=styles).add_to(cluster)
         cluster.add_to(m)
@@ -316,11 +316,12 @@ def _plan_layers(m, plan: Plan, lang: str) -> None:
         sub = sel[sel["kind"] == kind]
         fg = folium.FeatureGroup(name=label(f"candidates_{kind}", lang))
         if len(sub):
-            props = [{"_s": 0, "_tip": f"{esc(r['name'])} · {esc(_fmt(r['cost_vnd']))} VND",
+            props = [{"_s": 0, "_tip": f"{esc(r['name'])} · "
+                                       f"{esc(number(r['cost_vnd'], 0, lang))} VND",
                       "_v": [esc(r["name"]), esc(r["candidate_id"]), esc(label(kind, lang)),
                              esc(r["operator"]), esc(r["tech"]),
-                             esc(r["year"]) if has_year else "", _fmt(r["cost_vnd"]),
-                             _fmt(r["households_new"]), _fmt(r["rank"])]}
+                             esc(r["year"]) if has_year else "", number(r["cost_vnd"], 0, lang),
+                             number(r["households_new"], 0, lang), number(r["rank"], 0, lang)]}
                      for _, r in sub.iterrows()]
             Features(_feature_collection(_round_geoms(sub, False), props), fields=fields,
                      styles=[{"radius": radius, "color": "#000", "weight": weight,
@@ -333,10 +334,11 @@ def _plan_layers(m, plan: Plan, lang: str) -> None:
         has_year = "year" in routes.columns
         fields = [esc(label(k, lang)) for k in ("code", "road_class", "purpose", "year",
                                                 "length_m", "cost_vnd", "households_passed")]
-        props = [{"_s": 0, "_tip": f"{esc(r['route_id'])} · {esc(_fmt(r['cost_vnd']))} VND",
+        props = [{"_s": 0, "_tip": f"{esc(r['route_id'])} · "
+                                   f"{esc(number(r['cost_vnd'], 0, lang))} VND",
                   "_v": [esc(r["route_id"]), esc(r["road_class"]), esc(r["purpose"]),
-                         esc(r["year"]) if has_year else "", _fmt(r["length_m"]),
-                         _fmt(r["cost_vnd"]), _fmt(r["households_passed"])]}
+                         esc(r["year"]) if has_year else "", number(r["length_m"], 0, lang),
+                         number(r["cost_vnd"], 0, lang), number(r["households_passed"], 0, lang)]}
                  for _, r in routes.iterrows()]
         Features(_feature_collection(_round_geoms(routes, False), props), fields=fields,
                  styles=[{"color": "#e7298a", "weight": 4, "dashArray": "8 5"}]).add_to(fg)
@@ -353,7 +355,8 @@ def _feeders(m, plan: Plan, lang: str) -> None:
     fg = folium.FeatureGroup(name=name, show=False)
     status = (feeders_summary(plan.meta) or {}).get("label")
     status = status if isinstance(status, str) else "INFERRED"
-    props = [{"_s": 0, "_tip": f"{esc(name)} · {esc(_fmt(r['length_m']))} m — {esc(status)}"}
+    props = [{"_s": 0, "_tip": f"{esc(name)} · {esc(number(r['length_m'], 0, lang))} m — "
+                               f"{esc(status)}"}
              for _, r in f.iterrows()]
     Features(_feature_collection(_round_geoms(f, False), props),
              styles=[{"color": "#636363", "weight": 2, "dashArray": "2 6",

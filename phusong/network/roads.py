@@ -214,9 +214,32 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float =
         g, edge_attrs_differ=["road_class", "cost_factor", "road_id"])
     if consolidate_m > 0:
         g = ox.simplification.consolidate_intersections(
-            g, tolerance=consolidate_m, rebuild_graph=True, dead_ends=True, reconnect_edges=True)
+            g, tolerance=_near_tolerance(g, consolidate_m), rebuild_graph=True, dead_ends=True,
+            reconnect_edges=True)
     g.remove_edges_from(list(nx.selfloop_edges(g)))
     return _price(g, costs, urban)
+
+
+def _near_tolerance(g: nx.MultiDiGraph, tolerance_m: float) -> dict[int, float] | float:
+    """osmnx's per-node ``tolerance`` for the nodes that can merge: those within twice the
+    tolerance of another node.
+
+    A node farther than that from every other node is a cluster of its own whether buffered or
+    not, so osmnx is given the same clusters with fewer buffers to merge (on the 2018 roads 794
+    of 1,955 nodes: ``consolidate_intersections`` ≈ 12 % less CPU, the same graph;
+    ``benchmarks/bench_roads_osmnx.py``). When no two nodes are that close, the scalar
+    ``tolerance_m`` (osmnx's own form; its per-node form needs at least one node).
+    """
+    from scipy.spatial import cKDTree
+
+    ids = np.fromiter(g.nodes, dtype=np.int64, count=g.number_of_nodes())
+    if ids.size < 2:
+        return float(tolerance_m)
+    xy = np.array([(g.nodes[n]["x"], g.nodes[n]["y"]) for n in ids.tolist()], dtype=float)
+    near = np.unique(cKDTree(xy).query_pairs(2.0 * tolerance_m, output_type="ndarray").ravel())
+    if near.size == 0:
+        return float(tolerance_m)
+    return dict.fromkeys(ids[near].tolist(), float(tolerance_m))
 
 
 def gpd_nodes(nodes: pd.DataFrame):
