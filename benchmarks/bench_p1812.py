@@ -26,7 +26,9 @@
 3. ``province``: the twin province raster (seed 0) at each ``--resolution-m`` with P.1812 and
    ITM in the same process, screened as the CLI runs it, with ``--threads``: seconds (wall,
    CPU), ray points evaluated, peak memory, the 1-minute load average of the machine (shared
-   machines: read the seconds with it), and the coverage per technology of both models.
+   machines: read the seconds with it), and the coverage per technology of both models; then
+   one ``province_p1812_vs_itm`` line with their ratios (``--models itm,p1812`` runs ITM
+   first: the order should not move the ratio).
 
 ``../shared`` is looked for beside the repository, or where ``PHUSONG_SHARED`` points.
 Prints one JSON line per measurement. Usage:
@@ -419,14 +421,23 @@ def bench_province(a):
         warm = EngineOptions(model=model, threads=a.threads)
         raster_links(TxSet.from_frame(tx.head(40), terrain, warm), g[:40], len(pairs), terrain,
                      coarse, warm)  # JIT warm-up outside the timing
+    models = a.models.split(",")
     for res in (float(x) for x in a.resolution_m.split(",")):
         grid = grid_over(area, res, terrain)
-        for model in a.models.split(","):
-            _province_run(a, model, res, grid, tx, g, pairs, terrain)
+        rows = {model: _province_run(a, model, res, grid, tx, g, pairs, terrain)
+                for model in models}
+        if {"p1812", "itm"} <= rows.keys():  # the issue's figure: both in this one process
+            p, i = rows["p1812"], rows["itm"]
+            _emit(bench="province_p1812_vs_itm", resolution_m=res, order=models,
+                  p1812_cpu_seconds=p["cpu_seconds"], itm_cpu_seconds=i["cpu_seconds"],
+                  cpu_ratio=round(p["cpu_seconds"] / i["cpu_seconds"], 2),
+                  p1812_seconds=p["seconds"], itm_seconds=i["seconds"],
+                  wall_ratio=round(p["seconds"] / i["seconds"], 2),
+                  load_average_1min=[p["load_average_1min"], i["load_average_1min"]])
 
 
-def _province_run(a, model, res, grid, tx, g, pairs, terrain):
-    """One screened province raster with ``model``; one JSON line."""
+def _province_run(a, model, res, grid, tx, g, pairs, terrain) -> dict:
+    """One screened province raster with ``model``; one JSON line (also returned)."""
     from _peak_rss import PeakRSS
 
     from phusong import settings
@@ -453,6 +464,7 @@ def _province_run(a, model, res, grid, tx, g, pairs, terrain):
             row[f"{tech}_covered_pct"] = round(
                 100 * float((top >= settings.THRESHOLDS_DBM[tech]).mean()), 2)
     _emit(**row)
+    return row
 
 
 def main() -> int:

@@ -431,3 +431,73 @@ def test_dem_void_flags_fold_through_the_chains(cluster, tmp_path):
     with rasterio.open(tmp_path / "dask" / "unknown.tif") as src:
         u = src.read(1)
     assert int((u == 1).sum()) == r["cells_unknown"]
+
+
+def _wide_bundle():
+    """The tiny bundle's two sites and 10 km DEM inside one 40 km × 40 km commune: most of the
+    grid is off the DEM (unknown), so a finer grid costs the client cells, not links."""
+    from tests.test_coverage_engine import X0, Y0
+
+    b = _bundle()
+    lon, lat = transform_points([X0 - 15000, X0 + 25000], [Y0 - 25000, Y0 + 15000],
+                                "EPSG:32648", "EPSG:4326")
+    b.layers["communes"] = b.layers["communes"].iloc[:1].set_geometry(
+        [box(lon[0], lat[0], lon[1], lat[1])], crs="EPSG:4326")
+    return b
+
+
+def _client_peak_bytes(res_m: float, executor, out: Path) -> tuple[int, dict]:
+    """Peak bytes the calling process allocated through Python and numpy (tracemalloc: every
+    numpy array counts) during one run, and the run's report."""
+    import tracemalloc
+
+    from phusong.coverage import run_bundle
+
+    b = _wide_bundle()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rep = run_bundle(b, out, model="hata", resolution_m=res_m, threads=2,
+                         executor=executor, tile_cells=256)
+        return tracemalloc.get_traced_memory()[1] - base, rep
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_client_never_holds_the_whole_grid(cluster, tmp_path):
+    """Halving the cell side quadruples the grid (650 k → 2.6 M cells); on dask the client's
+    peak allocation does not grow with it: the masks are made per tile and every raster,
+    unknown.tif included, is written tile by tile. Before, the client held the grid's masks
+    and unknown.tif whole (≥ 3.5 bytes a cell: +9.2 MB here). The local run, which holds
+    whole-grid arrays, shows the measure sees them."""
+    _client_peak_bytes(200.0, cluster, tmp_path / "warm")  # lazy imports (≈ 8 MB) off the books
+    coarse, rep_c = _client_peak_bytes(50.0, cluster, tmp_path / "d50")
+    fine, rep_f = _client_peak_bytes(25.0, cluster, tmp_path / "d25")
+    n_coarse = rep_c["raster"]["shape"][0] * rep_c["raster"]["shape"][1]
+    n_fine = rep_f["raster"]["shape"][0] * rep_f["raster"]["shape"][1]
+    assert n_fine > 3.9 * n_coarse > 2_500_000
+    assert rep_f["raster"]["cells_unknown_off_dem"] > 0.9 * n_fine  # written, tile by tile
+    # growth allowed: less than one whole-grid bool mask of the fine grid (1 byte a cell).
+    # Measured: +0.5 MB, the client's few KB per tile (16 → 64 tiles); the code that held
+    # the masks and unknown.tif whole grew by 9.2 MB here
+    assert fine - coarse < 1.0 * n_fine, (coarse, fine)
+    local, rep_l = _client_peak_bytes(50.0, None, tmp_path / "l50")
+    assert local - coarse > 8 * n_coarse  # whole-grid levels and serving cells: seen
+    assert _same_files(tmp_path / "l50", tmp_path / "d50") == []
+
+
+def test_a_client_whose_scheduler_went_away_is_the_scheduler_lost():
+    # seen once under load: the scheduler killed mid-run, the progress bar's worker count read
+    # the client's emptied cache ({}) and the user got "internal error: KeyError: 'workers'"
+    from phusong.coverage._dask_exec import DaskExecutor
+    from phusong.errors import ClusterError
+
+    class Gone:
+        def scheduler_info(self, **kw):
+            return {}
+
+    ex = DaskExecutor(scheduler="tcp://127.0.0.1:1")
+    ex.client = Gone()
+    for ask in (ex.alive, ex.slots):
+        with pytest.raises(ClusterError, match="lost mid-run"):
+            ask()

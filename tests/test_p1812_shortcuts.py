@@ -116,3 +116,23 @@ def test_zone_codes_checked_before_the_int8_cast(zones, words):
     with pytest.raises(ModelError, match=words) as exc:
         p1812_loss_db(d, [np.full(5, 100.0)] * 2, 900.0, **{**KW, "zones": zones})
     assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("spoil, words", [
+    (lambda d, h, r: h.__setitem__(3, np.nan), "path 1: heights_m holds a non-finite value"),
+    (lambda d, h, r: d.__setitem__(3, d[2]), "path 1: distances_km must increase strictly"),
+    (lambda d, h, r: d.__setitem__(3, np.inf), "path 1: distances_km holds a non-finite"),
+    (lambda d, h, r: d.__setitem__(-1, np.nan), "path 1: distances_km holds a non-finite"),
+    (lambda d, h, r: d.__setitem__(0, 0.5), "path 1: distances_km must start at 0"),
+    (lambda d, h, r: r.__setitem__(2, -1.0), "path 1: clutter_heights_m must be finite"),
+])
+def test_profile_values_checked_in_the_kernel_name_the_path(spoil, words):
+    """The kernel checks each profile just before its loss: a bad value in the second of
+    three paths is named, in one line, after the first path was computed."""
+    d = [np.linspace(0.0, 6.0, 13) for _ in range(3)]
+    h = [np.full(13, 120.0) for _ in range(3)]
+    r = [np.zeros(13) for _ in range(3)]
+    spoil(d[1], h[1], r[1])
+    with pytest.raises(ModelError, match=words) as exc:
+        p1812_loss_db(d, h, 900.0, **{**KW, "clutter_heights_m": r})
+    assert "\n" not in str(exc.value)

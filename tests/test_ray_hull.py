@@ -21,11 +21,12 @@ def _direct(rays, step, zt, hrx, method):
 
 
 def _hull(rays, step, zt, hrx, method, g_floor=-1e30):
-    out = np.empty(rays.shape + (5,))
+    out = np.empty((rays.size, 5))
     last = np.full(rays.shape[0], rays.shape[1] - 1, np.int64)
-    geom_rays_hull(np.ascontiguousarray(rays, float), last, step, zt, hrx, INV2A, method, g_floor,
-                   out)
-    return out
+    rows = np.arange(rays.size, dtype=np.int64).reshape(rays.shape)
+    geom_rays_hull(np.ascontiguousarray(rays, float), last, rows, step, zt, hrx, INV2A, method,
+                   g_floor, out)
+    return out.reshape(rays.shape + (5,))
 
 
 def _random_rays(rng, kind, n_rays, n):
@@ -81,6 +82,26 @@ def test_rays_cut_at_last_equal_whole_rays_up_to_there():
     cut = dif.ray_geometry(rays, 90.0, rays[0, 0], 30.0, 1.5, method="bullington", last=last)
     for r, lr in enumerate(last):
         np.testing.assert_array_equal(cut[r, : lr + 1], whole[r, : lr + 1])  # same arithmetic
+
+
+@pytest.mark.parametrize("method", ["bullington", "none", "deygout"])
+def test_used_samples_only_equal_whole_rays(method):
+    """With ``slot`` (the raster's used ray points, in its order) each row is the whole-ray
+    geometry of its sample, bit for bit: the hull still walks every sample."""
+    rng = np.random.default_rng(8)
+    rays = _random_rays(rng, "ridge", 7, 180)
+    n_s = rays.shape[1]
+    slot = np.full(rays.size, -1, np.int64)
+    picked = rng.choice(rays.size, 300, replace=False)
+    slot[picked] = rng.permutation(300)
+    last = np.full(7, -1, np.int64)
+    for p in picked:
+        last[p // n_s] = max(last[p // n_s], p % n_s)
+    kw = {"method": method, "min_freq_mhz": 900.0}
+    whole = dif.ray_geometry(rays, 90.0, rays[0, 0], 30.0, 1.5, **kw)
+    rows = dif.ray_geometry(rays, 90.0, rays[0, 0], 30.0, 1.5, last=last, slot=slot, **kw)
+    assert rows.shape == (300, 5)
+    np.testing.assert_array_equal(rows[slot[picked]], whole.reshape(-1, 5)[picked])
 
 
 def test_ray_geometry_public_entry_matches_for_every_method():

@@ -22,7 +22,7 @@ from phusong.cli._common import (
     threads_option,
 )
 
-__all__ = ["COMMANDS", "coverage"]
+__all__ = ["COMMANDS", "coverage", "p1812_maps_option", "with_p1812_maps"]
 
 _MODELS = click.Choice(["itm", "hata", "cost231", "38901", "fspl", "p1812"])
 _DIFF = click.Choice(["deygout", "bullington", "none"])
@@ -36,13 +36,18 @@ _reliability_option = click.option(
     "--set.")
 
 
+def p1812_maps_option(f):
+    """``--p1812-maps DIR``: the user's ITU maps for P.1812 (coverage, gaps, plan)."""
+    return click.option("--p1812-maps", "p1812_maps", default=None,
+                        type=click.Path(file_okay=False),
+                        help="P.1812: folder with your copy of the ITU maps DN50.TXT and "
+                        "N050.TXT (not shipped); ΔN and N0 are then read at each path centre "
+                        "instead of the settings' p1812.delta_n/p1812.n0.")(f)
+
+
 def p1812_options(f):
     """``--time-pct``, ``--polarization``, ``--p1812-maps`` (``--model p1812`` only)."""
-    f = click.option("--p1812-maps", "p1812_maps", default=None,
-                     type=click.Path(file_okay=False),
-                     help="P.1812: folder with your copy of the ITU maps DN50.TXT and N050.TXT "
-                     "(not shipped); ΔN and N0 are then read at each path centre instead of "
-                     "the settings' p1812.delta_n/p1812.n0.")(f)
+    f = p1812_maps_option(f)
     f = click.option("--polarization", type=click.Choice(["vertical", "horizontal"]),
                      default=None,
                      help="P.1812 polarisation; sets p1812.polarization (default "
@@ -55,6 +60,29 @@ def p1812_options(f):
     return f
 
 
+def _refuse_for_model(given: list[str], model: str, how: str = "add --model p1812") -> None:
+    """P.1812 options given with another model: a one-line :class:`ModelError`."""
+    if given and model != "p1812":
+        from phusong.errors import ModelError
+
+        raise ModelError(f"{', '.join(given)}: only for --model p1812 (this run's model is "
+                         f"{model!r}); {how} or drop the option")
+
+
+def with_p1812_maps(config, maps_dir, model: str, how: str = "add --model p1812"):
+    """``config`` with the user's ITU maps of ``maps_dir`` in ``config.p1812.maps`` (read and
+    checked now, before any heavy work); unchanged when ``maps_dir`` is None. Refused (one
+    line) when the run's model is not P.1812."""
+    if maps_dir is None:
+        return config
+    from dataclasses import replace
+
+    from phusong.coverage.p1812._maps import read_p1812_maps
+
+    _refuse_for_model(["--p1812-maps"], model, how)
+    return replace(config, p1812=replace(config.p1812, maps=read_p1812_maps(maps_dir)))
+
+
 def _run_config(scenario_path, sets, reliability_pct, model, time_pct, polarization, maps_dir):
     """The run's settings: defaults → ``--scenario`` → ``--set`` → the command's own options.
 
@@ -63,25 +91,13 @@ def _run_config(scenario_path, sets, reliability_pct, model, time_pct, polarizat
     from the command line); ``--p1812-maps`` puts the user's ITU maps in ``config.p1812.maps``.
     The P.1812 options are refused for another model.
     """
-    from dataclasses import replace
-
-    given = [k for k, v in (("--time-pct", time_pct), ("--polarization", polarization),
-                            ("--p1812-maps", maps_dir)) if v is not None]
-    if given and model != "p1812":
-        from phusong.errors import ModelError
-
-        raise ModelError(f"{', '.join(given)}: only for --model p1812; add --model p1812 "
-                         "or drop the option")
+    _refuse_for_model([k for k, v in (("--time-pct", time_pct), ("--polarization", polarization),
+                                      ("--p1812-maps", maps_dir)) if v is not None], model)
     extra = [f"{k}={v!r}" for k, v in (("radio.reliability_pct", reliability_pct),
                                         ("p1812.time_pct", time_pct)) if v is not None]
     if polarization is not None:
         extra.append(f"p1812.polarization={polarization}")
-    config = run_settings(scenario_path, (*sets, *extra))
-    if maps_dir is not None:
-        from phusong.coverage.p1812._maps import read_p1812_maps
-
-        config = replace(config, p1812=replace(config.p1812, maps=read_p1812_maps(maps_dir)))
-    return config
+    return with_p1812_maps(run_settings(scenario_path, (*sets, *extra)), maps_dir, model)
 
 
 class _BundleOrSite(click.Group):

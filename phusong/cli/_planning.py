@@ -23,6 +23,7 @@ from phusong.cli._common import (
     run_settings,
     settings_options,
 )
+from phusong.cli._coverage import p1812_maps_option, with_p1812_maps
 
 __all__ = ["COMMANDS", "apply_cmd", "gaps_cmd", "plan_cmd", "plan_group"]
 
@@ -68,12 +69,13 @@ def _switch_off_lines(report: dict) -> list[str]:
 @click.option("--year", type=int, default=None, callback=_check_year,
               help="Report year (31 December), e.g. 2030: count only the techs still on air "
               f"({_ENDS}). Default: every tech as scored.")
+@p1812_maps_option
 @settings_options
 @json_option
 @quiet_option
 @command_errors
 def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int | None,
-             scenario_path, sets, as_json: bool, quiet: bool) -> None:
+             p1812_maps, scenario_path, sets, as_json: bool, quiet: bool) -> None:
     """Gaps against the targets per village, commune, district and province (targets and
     thresholds from the settings: --scenario, --set; gaps.json records them)."""
     from phusong.bundle import load_bundle
@@ -82,7 +84,7 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
     from phusong.planning.centres import assume_pops
     from phusong.planning.gaps import compute_gaps
 
-    config = run_settings(scenario_path, sets)
+    config = with_p1812_maps(run_settings(scenario_path, sets), p1812_maps, model)
     b = assume_pops(load_bundle(bundle))
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir}: exists and is not a folder; choose another --out")
@@ -137,13 +139,14 @@ def gaps_cmd(bundle: Path, boundaries: str, out_dir: Path, model: str, year: int
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override one setting after the scenario (repeatable), e.g. --set "
               "costs.new_site_vnd=4e9; `phusong settings` lists the keys.")
+@p1812_maps_option
 @cluster_options
 @json_option
 @quiet_option
 @command_errors
 def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries: str,
              infer_feeders: bool, provincial_pop: str | None, candidates_path: Path | None,
-             overwrite: bool, sets, workers: int | None, scheduler: str | None,
+             overwrite: bool, sets, p1812_maps, workers: int | None, scheduler: str | None,
              shared_dir: Path | None, as_json: bool,
              quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
@@ -153,6 +156,12 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
     from phusong.planning.scenario import load_scenario
 
     scenario = load_scenario(scenario_path, sets)
+    if p1812_maps is not None:  # the scenario's model scores villages and candidates
+        from dataclasses import replace
+
+        scenario = replace(scenario, config=with_p1812_maps(
+            scenario.config, p1812_maps, scenario.model,
+            how="set model = \"p1812\" in the --scenario TOML"))
     check_writable(out_dir, overwrite=overwrite)
     b = load_bundle(bundle)
     user = None

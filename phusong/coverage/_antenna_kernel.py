@@ -19,7 +19,7 @@ from numba import njit
 
 from phusong.coverage.antenna import Antenna
 
-__all__ = ["PatternTable", "pattern_gain_db", "pattern_gains"]
+__all__ = ["PatternTable", "pattern_gain_db", "pattern_gain_pre", "pattern_gains"]
 
 _JIT = {"cache": True, "nogil": True}
 #: Cut sampling of the tables, degrees.
@@ -95,15 +95,24 @@ def pattern_gain_db(h, v, tilt, cap, k, bearing, azimuth, down, mtilt, etilt):
     NaN azimuth = omni (no horizontal attenuation); NaN mechanical tilt = 0; NaN electrical
     tilt = the pattern's own.
     """
-    omni = math.isnan(azimuth)
-    phi = math.radians(bearing - (0.0 if omni else azimuth))
     e = -math.radians(down)
     b = 0.0 if math.isnan(mtilt) else math.radians(mtilt)
-    x = math.cos(e) * math.cos(phi)
-    y = math.cos(e) * math.sin(phi)
-    z = math.sin(e)
-    xr = x * math.cos(b) - z * math.sin(b)
-    zr = x * math.sin(b) + z * math.cos(b)
+    return pattern_gain_pre(h, v, tilt, cap, k, bearing, azimuth, math.cos(e), math.sin(e),
+                            math.cos(b), math.sin(b), etilt)
+
+
+@njit(inline="always", **_JIT)
+def pattern_gain_pre(h, v, tilt, cap, k, bearing, azimuth, cos_e, sin_e, cos_b, sin_b, etilt):
+    """:func:`pattern_gain_db` from the cosine and sine of the elevation ``e = −down`` and of
+    the mechanical tilt ``b`` (radians; ``b = 0`` for NaN tilt), computed once by the caller
+    for every link that shares them; the same operations, so the same value bit for bit."""
+    omni = math.isnan(azimuth)
+    phi = math.radians(bearing - (0.0 if omni else azimuth))
+    x = cos_e * math.cos(phi)
+    y = cos_e * math.sin(phi)
+    z = sin_e
+    xr = x * cos_b - z * sin_b
+    zr = x * sin_b + z * cos_b
     phi_r = math.degrees(math.atan2(y, xr))
     theta_r = -math.degrees(math.asin(min(max(zr, -1.0), 1.0)))
     shift = 0.0 if math.isnan(etilt) else etilt - tilt[k]

@@ -220,14 +220,23 @@ class DaskExecutor:
 
     # -- data and tasks -------------------------------------------------------------------
 
+    def _workers(self) -> dict:
+        """The scheduler's workers now. A client whose scheduler went away answers from an
+        emptied cache (no ``workers`` key): that is the scheduler lost, said as such."""
+        info = self._call(lambda: self.client.scheduler_info(n_workers=-1))
+        workers = info.get("workers") if isinstance(info, dict) else None
+        if workers is None:
+            raise _lost(ConnectionError("the scheduler no longer reports its workers"),
+                        self.where)
+        return workers
+
     def slots(self) -> int:
         """Worker threads the scheduler knows now (≥ 1)."""
-        info = self._call(lambda: self.client.scheduler_info(n_workers=-1))
-        return max(1, sum(int(w.get("nthreads", 1)) for w in info["workers"].values()))
+        return max(1, sum(int(w.get("nthreads", 1)) for w in self._workers().values()))
 
     def alive(self) -> int:
         """Workers alive now."""
-        return len(self._call(lambda: self.client.scheduler_info(n_workers=-1))["workers"])
+        return len(self._workers())
 
     def scatter(self, data):
         """Put ``data`` on the cluster once (a future, cached by the data's dask token: the

@@ -7,8 +7,11 @@ The graph mirrors :func:`phusong.coverage._raster.raster_links` unit for unit:
    (a site costs the grid cells of its disk, ``π R² / resolution²``), at most
    :data:`UNIT_SITE_CELLS`: spatially compact, a few units per worker thread.
 2. **The grid mask per tile.** The grid is cut into receiver tiles (:func:`tile_windows`); a
-   tile with no cell to compute (every cell masked, or no site reaching it) is not scheduled:
-   the client finishes it itself (nodata).
+   tile whose box misses the area or the DEM, or that no site reaches, is not scheduled: the
+   client finishes it (nodata) itself, with its mask. A scheduled tile's masks (the area's
+   cells, those on the DEM) and its footprint's coarse mask are tasks of their own
+   (:class:`AreaGrid`: rasterised per 256-cell block, so equal to the local run's whole-grid
+   mask bit for bit).
 3. **Screening** (when the local run screens), per tile: for every batch with sites near the
    tile, one task runs them on the tile's coarse footprint (its coarse cells and a halo of the
    screening filters' reach, :func:`footprint`, :func:`coarse_site`); their reference-best
@@ -28,8 +31,9 @@ Priorities run a tile's work before the next tile's. The DEM reaches the workers
 (a shared folder; or scattered once with ``--scheduler`` and no ``--shared-dir``,
 :mod:`._dask_exec`), the transmitters scattered once. Peak memory per worker follows
 :func:`memory_rule` (bounded by the tile and the batch, not by the grid or the number of
-sites), measured by ``benchmarks/profile_dask_memory.py``. The client holds the grid's mask
-(1 byte per cell) and the coarse grid.
+sites), measured by ``benchmarks/profile_dask_memory.py``. **No process holds the whole grid**:
+the client keeps a few numbers per tile and the one tile it is writing; the output rasters,
+``unknown.tif`` included, are written tile by tile (:func:`write_coverage_rasters`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import numpy as np
 from affine import Affine
 
 from phusong.coverage._dask_exec import resolve_terrain
+from phusong.coverage._grid_mask import AreaGrid, coarse_frame, coarse_mask_window
 from phusong.coverage._raster import (
     _ITM_INPUT_BITS,
     _SERIAL,
@@ -49,10 +54,9 @@ from phusong.coverage._raster import (
     _Screen,
     _site_unit,
     _window,
-    coarse_grid,
     coarse_site,
 )
-from phusong.coverage._tiles import tile_outputs, tile_windows
+from phusong.coverage._tiles import tile_outputs
 
 __all__ = ["UNIT_SITE_CELLS", "WORKER_BASE_MIB", "site_batches", "footprint", "memory_rule",
            "dask_raster_tiles"]
@@ -139,6 +143,16 @@ def _coarse_tile(ctx: _Ctx, terrain, txs, fh, cmask, sites, wanted) -> dict:
     return {"values": values, "best": best, "points": points}
 
 
+def _tile_masks(area: AreaGrid, window) -> tuple[np.ndarray, np.ndarray]:
+    """The tile's ``(area, evaluated)`` masks (:meth:`AreaGrid.masks`), on a worker."""
+    return area.masks(window)
+
+
+def _coarse_masks(area: AreaGrid, factor: int, window: int, fh) -> np.ndarray:
+    """The coarse mask of a tile's footprint (:func:`coarse_mask_window`), on a worker."""
+    return coarse_mask_window(area, factor, window, fh)
+
+
 def _best_part(part: dict) -> np.ndarray:
     return part["best"]
 
@@ -147,11 +161,13 @@ def _max_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(a, b)  # a new array: a task never changes its inputs (re-runs stay exact)
 
 
-def _fine_unit(ctx: _Ctx, terrain, txs, window, mask, sites, coarse_part, fh, cbest,
+def _fine_unit(ctx: _Ctx, terrain, txs, window, masks, sites, coarse_part, fh, cbest,
                prev: _Acc | None = None) -> _Acc:
-    """A batch's sites on one tile, added to a copy of ``prev`` (the chain's fold so far) or
-    to a new accumulator: a chain of units holds one accumulator, whatever its length."""
+    """A batch's sites on one tile (``masks``: :func:`_tile_masks`), added to a copy of
+    ``prev`` (the chain's fold so far) or to a new accumulator: a chain of units holds one
+    accumulator, whatever its length."""
     terrain = resolve_terrain(terrain)
+    mask = masks[1]
     r0, r1, c0, c1 = window
     tile = Grid(ctx.transform, (r1 - r0, c1 - c0), mask, (r0, c0))
     keep_fn = None
@@ -185,7 +201,10 @@ def _merge(a: _Acc, b: _Acc) -> _Acc:
     return a
 
 
-def _finish(ctx: _Ctx, window, mask, acc, kw) -> dict:
+def _finish(ctx: _Ctx, window, masks, acc, kw) -> dict:
+    """The tile's output rasters (:func:`tile_outputs`), its cells off the DEM
+    (``"_off_dem"``) and its counts (``"_stats"``)."""
+    area, mask = masks
     r0, r1, c0, c1 = window
     h, w = r1 - r0, c1 - c0
     if acc is None:
@@ -195,7 +214,9 @@ def _finish(ctx: _Ctx, window, mask, acc, kw) -> dict:
         sinr = (acc.sinr[0].reshape(-1, h, w), acc.sinr[2].reshape(ctx.n_groups, h, w))
     out = tile_outputs(acc.best.reshape(ctx.n_groups, h, w), acc.arg.reshape(ctx.n_groups, h, w),
                        mask, opts=ctx.opts, sinr=sinr, void=acc.void.reshape(h, w), **kw)
-    out["_stats"] = (acc.ray_points, acc.points, acc.links, acc.bits, int(acc.void.sum()))
+    out["_off_dem"] = area & ~mask
+    out["_stats"] = (acc.ray_points, acc.points, acc.links, acc.bits, int(acc.void.sum()),
+                     int(mask.sum()))
     return out
 
 
@@ -305,45 +326,51 @@ def footprint(win, factor: int, halo: int, coarse_shape) -> tuple[int, int, int,
             max(0, c0 // factor - halo), min(coarse_shape[1], (c1 - 1) // factor + 1 + halo))
 
 
-def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, opts,
+def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, area: AreaGrid, opts,
                       side: int, stats: dict, *, n_keys: int = 0, **kw):
-    """Yield ``(window, tile_outputs)`` of every tile of ``grid``, computed on ``ex``.
+    """Yield ``(window, tile_outputs)`` of every tile of ``area``'s grid, computed on ``ex``.
 
     Same values as :func:`raster_links` + :func:`tile_outputs` on the whole grid (module
-    docstring). ``stats`` is filled as :func:`raster_links` fills its own, plus ``tiles``,
-    ``tile_side``, ``batches``, ``tasks`` and the memory rule's terms (:func:`memory_rule`),
-    once the last tile is yielded.
+    docstring); each tile's outputs also hold ``"_off_dem"`` (its cells of the area off the
+    DEM). No whole-grid array is made: the masks are computed per tile, on the workers (tiles
+    scheduled) or here (the others, one at a time). ``stats`` is filled as
+    :func:`raster_links` fills its own, plus ``tiles``, ``tile_side``, ``batches``, ``tasks``
+    and the memory rule's terms (:func:`memory_rule`), once the last tile is yielded.
     """
-    step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
+    import shapely
+
+    step = float(opts.step_m or min(area.resolution_m, terrain.step_m))
     sites = np.flatnonzero(np.bincount(txs.cell_site[txs.usable], minlength=len(txs.site_x)))
     group = np.ascontiguousarray(cell_group, np.int64)
     slots = ex.slots()
+    grid = Grid(area.transform, area.shape, None)  # geometry only: no mask
     batches = site_batches(txs, sites, grid, side, slots)
     screen = bool(opts.screen_margin_db) and len(sites) > 1
-    coarse = coarse_grid(grid, opts) if screen else None
+    factor = int(opts.screen_factor)
+    coarse = Grid(*coarse_frame(area.transform, area.shape, factor), None) if screen else None
     keys = kw.get("keys")
     keys = None if keys is None or n_keys <= 0 else np.ascontiguousarray(keys, np.int64)
     n_keys = int(n_keys) if keys is not None else 0
-    ctx_f = ex.scatter(_Ctx(grid.transform, opts, step, group, n_groups,
+    ctx_f = ex.scatter(_Ctx(area.transform, opts, step, group, n_groups,
                             coarse.transform if screen else None,
                             coarse.shape if screen else None, keys, n_keys))
     terrain_f = ex.scatter(terrain)
     txs_f = ex.scatter(txs)
+    area_f = ex.scatter(area)
     fine_wins = [_windows(grid, txs, b) for b in batches]
     if screen:
         halo = max(int(opts.screen_window) // 2, 1)
         cwins = [_windows(coarse, txs, b) for b in batches]
-    tiles = tile_windows(grid.shape, side)
-    # the grid mask per tile: a tile with no cell to compute (all masked, or reached by no
-    # site) is not scheduled; the client finishes it (nodata) itself
+    tiles = area.check_tiles(side)
+    # a tile whose box misses the area or the DEM, or that no site reaches, has nothing to
+    # compute: it is not scheduled and the client finishes it (nodata) itself
+    shapely.prepare(area.polygon)
     live, reaches = [], {}
-    for i, (r0, r1, c0, c1) in enumerate(tiles):
-        if grid.mask[r0:r1, c0:c1].any():
-            reach = [b[_overlaps(bw, tiles[i])] for b, bw in zip(batches, fine_wins,
-                                                                  strict=True)]
-            if any(len(f) for f in reach):
-                live.append(i)
-                reaches[i] = reach
+    for i, win in enumerate(tiles):
+        reach = [b[_overlaps(bw, win)] for b, bw in zip(batches, fine_wins, strict=True)]
+        if any(len(f) for f in reach) and area.may_hold_cells(win):
+            live.append(i)
+            reaches[i] = reach
     # fine units of a tile fold in chains (each unit adds its batch to a copy of the fold
     # so far): a chain holds one accumulator; enough chains per tile to keep every worker
     # thread busy when the tiles are few
@@ -352,15 +379,17 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
     for i in live:
         win = tiles[i]
         prio = 8.0 * (len(tiles) - i)  # a tile's work before the next tile's: bounded memory
-        r0, r1, c0, c1 = win
-        mask = np.ascontiguousarray(grid.mask[r0:r1, c0:c1])
+        masks = ex.submit(_tile_masks, area_f, win, priority=prio + 6)
+        every.append(masks)
         units = []
         reach = reaches[i]
         cparts = [None] * len(batches)
         fh = cbest = None
         if screen:
-            fh = footprint(win, int(opts.screen_factor), halo, coarse.shape)
-            cmask = np.ascontiguousarray(coarse.mask[fh[0]:fh[1], fh[2]:fh[3]])
+            fh = footprint(win, factor, halo, coarse.shape)
+            cmask = ex.submit(_coarse_masks, area_f, factor, int(opts.screen_window), fh,
+                              priority=prio + 6)
+            every.append(cmask)
             for j, (b, cw) in enumerate(zip(batches, cwins, strict=True)):
                 near = b[_overlaps(cw, fh) | np.isin(b, reach[j])]
                 if len(near):
@@ -379,35 +408,36 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, grid: Grid, o
             acc = None
             for j in jobs[c * len(jobs) // k:(c + 1) * len(jobs) // k]:
                 max_sites = max(max_sites, len(reach[j]))
-                acc = ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, mask,
+                acc = ex.submit(_fine_unit, ctx_f, terrain_f, txs_f, win, masks,
                                 reach[j].astype(np.int64), cparts[j], fh, cbest, acc,
                                 priority=prio + 3 + _order(j, len(batches)))
                 every.append(acc)
             units.append(acc)
-        finals.append(ex.submit(_finish, ctx_f, win, mask,
+        finals.append(ex.submit(_finish, ctx_f, win, masks,
                                 _chain(ex, units, _merge, every, prio + 4), kw,
                                 priority=prio + 5))
         final_tile.append(i)
-    empty = _Ctx(grid.transform, opts, step, group, n_groups, None, None, keys, n_keys)
+    empty = _Ctx(area.transform, opts, step, group, n_groups, None, None, keys, n_keys)
+    cells = 0
     for i in sorted(set(range(len(tiles))) - set(live)):
-        r0, r1, c0, c1 = tiles[i]
-        out = _finish(empty, tiles[i], np.ascontiguousarray(grid.mask[r0:r1, c0:c1]), None, kw)
-        out.pop("_stats")
+        out = _finish(empty, tiles[i], area.masks(tiles[i]), None, kw)
+        cells += out.pop("_stats")[5]
         yield tiles[i], out
     pts = ray = links = bits = void = 0
     for i, out in ex.results(finals, "coverage raster (tasks)", watch=every):
-        r, p, n, w, v = out.pop("_stats")
+        r, p, n, w, v, m = out.pop("_stats")
         ray, pts, links, bits, void = ray + r, pts + p, links + n, bits | w, void + v
+        cells += m
         yield tiles[final_tile[i]], out
     stats |= {"sites": int(len(sites)), "ray_points": ray, "points_evaluated": pts,
-              "links": links, "cells_void_flagged": void, "grid_cells": int(grid.mask.sum()),
+              "links": links, "cells_void_flagged": void, "grid_cells": cells,
               "tiles": len(tiles),
               "tiles_scheduled": len(live), "tile_side": int(side), "batches": len(batches),
               "chains_per_tile": n_chains, "tasks": ex.tasks,
               "itm_bits": bits & _ITM_INPUT_BITS}
     tile_cells = max((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in tiles) if tiles else 0
-    stats["memory_rule"] = memory_rule(tile_cells, n_groups, n_keys, terrain, txs, opts, grid,
-                                       max_sites, int(opts.screen_factor) if screen else 0)
+    stats["memory_rule"] = memory_rule(tile_cells, n_groups, n_keys, terrain, txs, opts, area,
+                                       max_sites, factor if screen else 0)
     if screen:
-        stats |= {"screen_factor": int(opts.screen_factor),
+        stats |= {"screen_factor": factor,
                   "screen_margin_db": float(opts.screen_margin_db)}

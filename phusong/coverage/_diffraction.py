@@ -179,7 +179,7 @@ def path_geometry(profiles, n_valid, step_m, tx_height_m, rx_height_m, *,
 def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
                  rx_height_m: float, *, method: str = "deygout",
                  k_factor: float = 4.0 / 3.0, min_freq_mhz: float | None = None,
-                 last: np.ndarray | None = None) -> np.ndarray:
+                 last: np.ndarray | None = None, slot: np.ndarray | None = None) -> np.ndarray:
     """Diffraction geometry for every sample of radial rays taken as a receiver.
 
     Parameters
@@ -200,11 +200,17 @@ def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
     last : ndarray of int, optional
         Last sample needed on each ray (−1: none); ``bullington`` and ``none`` stop there and
         leave the rest of ``out`` undefined (default: whole rays).
+    slot : ndarray of int, optional
+        (n_rays · n_samples) row of the output wanted for each sample (−1: not wanted), as
+        :func:`._raster_kernels.site_pixels` numbers the used ray points; the result then
+        has one row per used point (``slot.max() + 1`` rows) and ``bullington``/``none``
+        only evaluate those samples (default: every sample, rows in ray order).
 
     Returns
     -------
     ndarray
-        (n_rays, n_samples, 5) as :func:`path_geometry` for the path tx → each sample.
+        (n_rays, n_samples, 5) as :func:`path_geometry` for the path tx → each sample, or
+        (n_used, 5) with ``slot``.
 
     Notes
     -----
@@ -212,20 +218,31 @@ def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
     no exact incremental form and stays O(n²) per ray.
     """
     r = np.ascontiguousarray(rays, dtype=np.float64)
-    out = np.empty(r.shape + (5,))
     inv2a = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)
     zt = float(ground_tx_m + tx_height_m)
     if method == "deygout":
+        out = np.empty(r.shape + (5,))
         _geom_rays(r, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method], out)
-        return out
+        if slot is None:
+            return out
+        used = np.flatnonzero(slot >= 0)
+        rows = np.empty((int(slot.max()) + 1, 5))
+        rows[slot[used]] = out.reshape(-1, 5)[used]
+        return rows
     g_floor = _NEG
     if min_freq_mhz is not None:  # v = G/√λ ≤ −0.78 ⇒ J(v) = 0; a hair of margin for rounding
         g_floor = -0.78 * math.sqrt(299.792458 / float(min_freq_mhz)) * (1.0 + 1e-9)
     last = (np.full(r.shape[0], r.shape[1] - 1, np.int64) if last is None
             else np.ascontiguousarray(last, np.int64))
-    geom_rays_hull(r, last, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method],
+    if slot is None:
+        rows = np.arange(r.size, dtype=np.int64).reshape(r.shape)
+        out = np.empty((r.size, 5))
+    else:
+        rows = np.ascontiguousarray(slot, np.int64).reshape(r.shape)
+        out = np.empty((int(rows.max()) + 1, 5))
+    geom_rays_hull(r, last, rows, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method],
                    g_floor, out)
-    return out
+    return out if slot is not None else out.reshape(r.shape + (5,))
 
 
 def diffraction_loss_db(geometry: np.ndarray, freq_mhz, method: str) -> np.ndarray:

@@ -184,9 +184,9 @@ def _sample_losses(u, geom, rays, used_k, used_j, need, bands, model, diff, env,
     d_m = max(j * step, 1.0)
     for b in range(bands.shape[0]):
         if need[b, u]:
-            loss[b, u] = _loss_one(model, diff, env, bands[b], d_m, geom[k, j, 0],
-                                   geom[k, j, 1], geom[k, j, 2], geom[k, j, 3],
-                                   geom[k, j, 4], z_top, z_rx_top, z_top, hrx) + margin
+            loss[b, u] = _loss_one(model, diff, env, bands[b], d_m, geom[u, 0], geom[u, 1],
+                                   geom[u, 2], geom[u, 3], geom[u, 4], z_top, z_rx_top, z_top,
+                                   hrx) + margin
 
 
 @njit(parallel=True, **_JIT)
@@ -194,8 +194,9 @@ def ray_model_losses(geom, rays, used_k, used_j, need, bands, model, diff, env, 
                      margin, loss):
     """``loss[b, u]`` (in place) for every used ray sample ``u`` wanted on band ``b``, dB.
 
-    ``geom`` is the (n_rays, n_s, 5) ray geometry (:func:`._diffraction.ray_geometry`),
-    ``rays`` the ground heights, ``used_k``/``used_j`` the ray and sample of each used point,
+    ``geom`` is the (n_used, 5) geometry of the used ray points (:func:`._diffraction.
+    ray_geometry` with ``slot``), ``rays`` the ground heights, ``used_k``/``used_j`` the ray
+    and sample of each used point,
     ``need[b, u]`` whether band ``b`` wants it, ``bands`` MHz, ``step`` m, ``htx``/``hrx``
     antenna heights above ground, m, and ``margin`` the location margin, dB, added to every
     value. Entries not wanted are left as they were. Parallel over ray samples.

@@ -9,8 +9,9 @@ the site:
 * ITM: the frequency-independent profile analysis (horizons, Δh, effective heights) runs once
   per ray sample on the ray prefix, decimated to ``EngineOptions.itm_profile_cap`` intervals
   when longer; the frequency part once per band; both compiled and parallel over ray samples.
-* empirical models: the diffraction geometry of every ray sample comes from one numba pass
-  per ray (:func:`ray_geometry`: O(n log n) for Bullington and none, O(n²) for Deygout),
+* empirical models: the diffraction geometry of every used ray sample comes from one numba
+  pass per ray (:func:`ray_geometry`: O(n log n) for Bullington and none, the hull walked
+  over every sample and queried at the used ones; O(n²) for Deygout),
   the model, knife-edge loss and location margin per band and used sample from one compiled
   pass (:mod:`._empirical_kernel`).
 
@@ -252,7 +253,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     else:
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,
-                            min_freq_mhz=float(bands.min()), last=last)
+                            min_freq_mhz=float(bands.min()), last=last, slot=slot)
         _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx)
         kern.emp(geom, rays, uk, uj, need, bands.astype(float), MODEL_CODES[opts.model],
                  METHODS[opts.diffraction], ENV_CODES.get(opts.environment, -1), float(step),
@@ -261,8 +262,9 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     counts = np.zeros(len(flat), np.int64)
     cell_band = np.zeros(len(txs.freq), np.int64)
     cell_band[cells] = cell_band_local
-    kern.links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, cells,
-               cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
+    by_cfg, cfg = _gain_configs(txs, cells)
+    kern.links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, by_cfg,
+               cfg, cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
                float(opts.config.radio.sector_beamwidth_deg),
                float(opts.config.radio.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
                counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr)
@@ -279,9 +281,29 @@ def _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx) -> None:
             continue
         k, j = int(uk[sel[0]]), int(uj[sel[0]])
         model_loss_db(opts.model, opts.diffraction, freq_mhz=np.array([float(f)]),
-                      distance_m=np.array([max(j * step, 1.0)]), geometry=geom[k, j][None],
+                      distance_m=np.array([max(j * step, 1.0)]), geometry=geom[sel[0]][None],
                       tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
                       z_rx_m=np.array([rays[k, j]]), environment=opts.environment)
+
+
+def _gain_configs(txs, cells) -> tuple[np.ndarray, np.ndarray]:
+    """``cells`` ordered by antenna configuration, and the configuration number of each.
+
+    Cells of one site with the same pattern, azimuth, mechanical tilt and (with a pattern)
+    electrical tilt, compared bit for bit, have the same gain towards every grid cell:
+    :func:`site_links` computes it once per configuration.
+    """
+    pat = (np.full(len(cells), -1, np.int64) if txs.pattern is None
+           else np.asarray(txs.pattern[cells], np.int64))
+    et = (np.zeros(len(cells)) if txs.etilt is None
+          else np.where(pat >= 0, np.asarray(txs.etilt[cells], np.float64), 0.0))
+    key = np.stack([pat, np.asarray(txs.azimuth[cells], np.float64).view(np.int64),
+                    np.asarray(txs.tilt[cells], np.float64).view(np.int64),
+                    et.view(np.int64)], axis=1)
+    _, cfg = np.unique(key, axis=0, return_inverse=True)
+    cfg = cfg.reshape(-1)
+    order = np.argsort(cfg, kind="stable")
+    return np.ascontiguousarray(cells[order]), np.ascontiguousarray(cfg[order], np.int64)
 
 
 def _antenna_args(txs) -> tuple:

@@ -13,12 +13,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage._antenna_kernel import pattern_gain_db
+from phusong.coverage._antenna_kernel import pattern_gain_pre
 
 __all__ = ["fill_voids_before", "sample_rays", "sample_rays_serial", "site_pixels",
            "site_links", "site_links_serial"]
 
 _JIT = {"cache": True, "nogil": True}
+#: Grid cells per call of the link loop (:func:`site_links`' unit of parallel work).
+_SPAN = 256
 
 
 @njit(**_JIT)
@@ -214,64 +216,94 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
 
 
 @njit(**_JIT)
-def _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top, cells,
-              cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-              front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
-    """Grid cell ``p`` of :func:`site_links`."""
-    d = math.hypot(dx[p], dy[p])
-    u = uop[p]
-    bearing = math.degrees(math.atan2(dx[p], dy[p])) % 360.0
-    down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
-    q = flat[p]
-    nl = 0
+def _links_span(p0, p1, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
+                cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius, eirp, offset,
+                azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut,
+                sn):
+    """Grid cells ``p0:p1`` of :func:`site_links` (one call per span: the per-cell work is
+    inlined in the loop rather than paying a call with thirty arguments per grid cell)."""
     lc_index, lc_geo, lc_db = clut  # land-cover class per pixel, its geometry, loss per cell
-    kc = -1
-    if lc_db.shape[0] > 1:
-        col = math.floor((lc_geo[4] + dx[p] - lc_geo[0]) / lc_geo[2])
-        row = math.floor((lc_geo[1] - (lc_geo[5] + dy[p])) / lc_geo[3])
-        kc = lc_db.shape[0] - 1
-        if 0 <= row < lc_index.shape[0] and 0 <= col < lc_index.shape[1]:
-            kc = lc_index[int(row), int(col)]
+    pattern, etilt, ph, pv, ptilt, pcap = ant
+    sum_q, cell_key, second = sn  # SINR sums and second best (issue 17), empty when off
+    for p in range(p0, p1):
+        d = math.hypot(dx[p], dy[p])
+        u = uop[p]
+        bearing = math.degrees(math.atan2(dx[p], dy[p])) % 360.0
+        down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
+        q = flat[p]
+        nl = 0
+        kc = -1
+        if lc_db.shape[0] > 1:
+            col = math.floor((lc_geo[4] + dx[p] - lc_geo[0]) / lc_geo[2])
+            row = math.floor((lc_geo[1] - (lc_geo[5] + dy[p])) / lc_geo[3])
+            kc = lc_db.shape[0] - 1
+            if 0 <= row < lc_index.shape[0] and 0 <= col < lc_index.shape[1]:
+                kc = lc_index[int(row), int(col)]
+        have = -1  # the antenna configuration whose gain towards this grid cell is in ``gain``
+        gain = 0.0
+        cos_e = math.nan
+        sin_e = math.nan
+        for i in range(cells.shape[0]):
+            c = cells[i]
+            if not d <= cell_radius[c]:
+                continue
+            nl += 1
+            lb = loss[cell_band[c], u]
+            if lb == math.inf:  # no signal (band not wanted here, or no valid path): a level of
+                continue        # −inf changes no best, second best or power sum
+            if cfg[i] != have:
+                have = cfg[i]
+                az = azimuth[c]
+                tl = tilt[c]
+                if pattern[c] >= 0:  # a named antenna: tilt is mechanical (issue 17)
+                    if math.isnan(cos_e):
+                        e = -math.radians(down)
+                        cos_e = math.cos(e)
+                        sin_e = math.sin(e)
+                    gain = pattern_gain_pre(ph, pv, ptilt, pcap, pattern[c], bearing, az, cos_e,
+                                            sin_e, cos_b[i], sin_b[i], etilt[c])
+                else:
+                    if math.isnan(az):
+                        ah = 0.0
+                    else:
+                        phi = (bearing - az + 180.0) % 360.0 - 180.0
+                        ah = -min(12.0 * (phi / beamwidth) ** 2, front_back)
+                    if math.isnan(tl):
+                        av = 0.0
+                    else:
+                        av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
+                    gain = -min(-(ah + av), front_back)
+            v = np.float32(eirp[c] - offset[c] + gain - lb
+                           - (lc_db[kc, c] if kc >= 0 else 0.0))
+            g = cell_group[c]
+            wins = v > best[g, q] or (v == best[g, q] and c < arg[g, q])
+            if second.shape[0] > 0:
+                second[g, q] = max(second[g, q], best[g, q] if wins else v)
+            if sum_q.shape[0] > 0 and cell_key[c] >= 0:
+                mw = 10.0 ** (min(float(v), 0.0) / 10.0)
+                sum_q[cell_key[c], q] += np.int64(np.rint(mw / 1e-16))
+            if wins:
+                best[g, q] = v
+                arg[g, q] = c
+        counts[p] = nl
+
+
+@njit(**_JIT)
+def _tilt_trig(cells, tilt):
+    """Cosine and sine of each cell's mechanical tilt (radians; 0 for NaN), per local cell."""
+    cos_b = np.empty(cells.shape[0])
+    sin_b = np.empty(cells.shape[0])
     for i in range(cells.shape[0]):
-        c = cells[i]
-        if not d <= cell_radius[c]:
-            continue
-        nl += 1
-        az = azimuth[c]
-        if math.isnan(az):
-            ah = 0.0
-        else:
-            phi = (bearing - az + 180.0) % 360.0 - 180.0
-            ah = -min(12.0 * (phi / beamwidth) ** 2, front_back)
-        tl = tilt[c]
-        if math.isnan(tl):
-            av = 0.0
-        else:
-            av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
-        gain = -min(-(ah + av), front_back)
-        pattern, etilt, ph, pv, ptilt, pcap = ant
-        if pattern[c] >= 0:  # a named antenna: tilt is mechanical (issue 17)
-            gain = pattern_gain_db(ph, pv, ptilt, pcap, pattern[c], bearing, az, down, tl,
-                                   etilt[c])
-        v = np.float32(eirp[c] - offset[c] + gain - loss[cell_band[c], u]
-                       - (lc_db[kc, c] if kc >= 0 else 0.0))
-        g = cell_group[c]
-        wins = v > best[g, q] or (v == best[g, q] and c < arg[g, q])
-        sum_q, cell_key, second = sn  # SINR sums and second best (issue 17), empty when off
-        if second.shape[0] > 0:
-            second[g, q] = max(second[g, q], best[g, q] if wins else v)
-        if sum_q.shape[0] > 0 and cell_key[c] >= 0:
-            mw = 10.0 ** (min(float(v), 0.0) / 10.0)
-            sum_q[cell_key[c], q] += np.int64(np.rint(mw / 1e-16))
-        if wins:
-            best[g, q] = v
-            arg[g, q] = c
-    counts[p] = nl
+        tl = tilt[cells[i]]
+        b = 0.0 if math.isnan(tl) else math.radians(tl)
+        cos_b[i] = math.cos(b)
+        sin_b[i] = math.sin(b)
+    return cos_b, sin_b
 
 
 @njit(parallel=True, **_JIT)
 def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx, cells,
-               cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
+               cfg, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
                front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
 
@@ -285,21 +317,33 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     ``sum_q[cell_key[c], q]`` and updates the group's second best. A level is kept when
     larger than the group's best, ties to the lowest cell index. ``counts[p]`` gets the number
     of links of grid cell ``p``. Each grid cell is written by one iteration only.
+
+    ``cfg[i]`` numbers the antenna configuration of ``cells[i]`` (pattern, azimuth, tilt,
+    electrical tilt: cells with equal ones have equal gains towards every grid cell), with
+    the cells of one configuration next to each other, so each grid cell computes one gain
+    per configuration; the reduction (max, ties to the lowest index; second best; integer
+    sums) does not depend on the order of the cells. Links of infinite loss (a band not
+    wanted at that grid cell, no valid path) are counted but not evaluated: they cannot
+    change any output.
     """
     z_top = rays[0, 0] + h_tx
-    for p in prange(flat.shape[0]):
-        _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
-                  cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn)
+    cos_b, sin_b = _tilt_trig(cells, tilt)
+    n = flat.shape[0]
+    for s in prange((n + _SPAN - 1) // _SPAN):
+        _links_span(s * _SPAN, min(n, (s + 1) * _SPAN), best, arg, flat, dx, dy, uop, used_k,
+                    used_j, rays, loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band,
+                    cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth, front_back,
+                    v_beamwidth, v_sla, counts, ant, clut, sn)
 
 
 @njit(**_JIT)
 def site_links_serial(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx,
-                      cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                      beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
+                      cells, cfg, cell_band, cell_group, cell_radius, eirp, offset, azimuth,
+                      tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
-    for p in range(flat.shape[0]):
-        _link_one(p, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
-                  cells, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-                  beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn)
+    cos_b, sin_b = _tilt_trig(cells, tilt)
+    _links_span(0, flat.shape[0], best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss,
+                h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius, eirp,
+                offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant,
+                clut, sn)

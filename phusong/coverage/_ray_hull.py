@@ -81,14 +81,16 @@ def _los_gmax(zc, bmax, step, n, ztp, zrp, k0):
 
 
 @numba.njit(cache=True, nogil=True)
-def geom_rays_hull(rays, last, step, zt, hrx, inv2a, method, g_floor, out):
-    """Geometry of every sample of ``rays`` as a receiver, Bullington (``method`` 0) or none (−1).
+def geom_rays_hull(rays, last, slot, step, zt, hrx, inv2a, method, g_floor, out):
+    """Geometry of the samples of ``rays`` as receivers, Bullington (``method`` 0) or none (−1).
 
     Same columns and values as ``_diffraction._geom_rays`` (G of the principal edge, −1e30 for
     the unused Deygout columns, largest clearance ``h_max`` in m, mean ground height in m),
     except that a line-of-sight G whose bound is below ``g_floor`` is returned as that bound.
-    Ray ``r`` is only walked up to sample ``last[r]`` (nothing when negative); ``out`` beyond
-    it is left as it was.
+    Sample ``j`` of ray ``r`` goes to row ``slot[r, j]`` of ``out`` ((n_out, 5)); samples of
+    negative slot are only walked over (the hull and running values need every sample, the
+    queries only the samples asked for). Ray ``r`` is only walked up to sample ``last[r]``
+    (nothing when negative); rows not asked for are left as they were.
     """
     n_s = rays.shape[1]
     zc = np.empty(n_s)
@@ -109,20 +111,19 @@ def geom_rays_hull(rays, last, step, zt, hrx, inv2a, method, g_floor, out):
             for i in range(1 + b * _BLOCK, min(1 + (b + 1) * _BLOCK, n_r)):
                 v = max(v, zc[i])
             bmax[b] = v
-        out[r, 0, 0] = _NEG
-        out[r, 0, 1] = _NEG
-        out[r, 0, 2] = _NEG
-        out[r, 0, 3] = _NEG
-        out[r, 0, 4] = z[0]
+        u = slot[r, 0]
+        if u >= 0:
+            out[u, 0] = _NEG
+            out[u, 1] = _NEG
+            out[u, 2] = _NEG
+            out[u, 3] = _NEG
+            out[u, 4] = z[0]
         total = z[0]
         m = 0
         s_tim = _NEG
         for j in range(1, n_r):
             total += z[j]
             n = j + 1
-            out[r, j, 1] = _NEG
-            out[r, j, 2] = _NEG
-            out[r, j, 4] = total / n
             if j >= 2:  # add sample j−1 (the newest interior point) to the hull and S_tim
                 pi = j - 1
                 pd = pi * step
@@ -132,27 +133,33 @@ def geom_rays_hull(rays, last, step, zt, hrx, inv2a, method, g_floor, out):
                 a = (pz - zt) / pd
                 if a > s_tim:
                     s_tim = a
+            u = slot[r, j]
+            if u < 0:
+                continue
+            out[u, 1] = _NEG
+            out[u, 2] = _NEG
+            out[u, 4] = total / n
             if m == 0:
-                out[r, j, 0] = _NEG
-                out[r, j, 3] = _NEG
+                out[u, 0] = _NEG
+                out[u, 3] = _NEG
                 continue
             d = j * step
             zrp = z[j] + hrx - d * d * inv2a
             k = hi_[hull_support(hd, hz, m, (zrp - zt) / d)]
             hmax = zc[k] - (zt + (zrp - zt) * k * step / d)
-            out[r, j, 3] = hmax
+            out[u, 3] = hmax
             if method < 0:
-                out[r, j, 0] = _NEG
+                out[u, 0] = _NEG
                 continue
             s_tr = (zrp - zt) / d
             if s_tim < s_tr:
                 bound = hmax * math.sqrt(8.0 / d)
-                out[r, j, 0] = (bound if bound < g_floor
-                                else _los_gmax(zc, bmax, step, n, zt, zrp, k))
+                out[u, 0] = (bound if bound < g_floor
+                             else _los_gmax(zc, bmax, step, n, zt, zrp, k))
                 continue
             k = hi_[hull_tangent(hd, hz, m, d, zrp, False)]
             s_rim = (zc[k] - zrp) / (d - k * step)
             db = (zrp - zt + s_rim * d) / (s_tim + s_rim)
             db = min(max(db, 1e-3 * step), d - 1e-3 * step)
             hb = zt + s_tim * db - (zt + (zrp - zt) * db / d)
-            out[r, j, 0] = hb * math.sqrt(2.0 * d / (db * (d - db)))
+            out[u, 0] = hb * math.sqrt(2.0 * d / (db * (d - db)))

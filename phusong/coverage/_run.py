@@ -18,8 +18,9 @@ from phusong.coverage._engine import (
     EngineOptions,
     TxSet,
 )
+from phusong.coverage._grid_mask import AreaGrid
 from phusong.coverage._link import transmitters
-from phusong.coverage._raster import grid_over, on_dem, raster_links, warn_itm_bits
+from phusong.coverage._raster import raster_links, warn_itm_bits
 from phusong.coverage._score import _groups, score_points
 from phusong.coverage._site import predict_site, write_grid, write_site_tif
 from phusong.coverage._terrain import prepare_terrain
@@ -173,12 +174,9 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
             pd.DataFrame({"index": np.arange(len(site_ids)), "site_id": site_ids}).to_csv(
                 tmp / "sites.csv", index=False)
             poly = bundle.communes.to_crs(settings.WORK_CRS).union_all()
-            full = grid_over(poly, float(resolution_m))
-            grid = on_dem(full, terrain)
-            # cells of the communes off the DEM: coverage unknown, not uncovered (and, filled
-            # in by the tiles, cells reached only across a void longer than max_void_m)
-            off = full.mask & ~grid.mask
-            unknown = off.astype("uint8")
+            # the grid without its mask: rasterised per block, where each tile needs it
+            # (local: the whole grid at once, within LOCAL_MAX_CELLS; dask: per tile)
+            area = AreaGrid.over(poly, float(resolution_m), terrain)
             txs = TxSet.from_frame(tx, terrain, opts)
             g, pairs = _groups(tx)
             from phusong.coverage.interference import cell_keys, indoor_loss_db
@@ -193,23 +191,25 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                   "indoor_loss_db": indoor_loss_db(tx["freq_mhz"].to_numpy(float),
                                                    config.indoor)}
             if executor is None:
+                full, grid = area.whole()
                 extra: dict = {}
                 best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts,
                                                  progress, cell_key=keys, n_keys=n_keys,
                                                  extra=extra)
-                tiles = local_tiles(best, arg, grid.mask, side, extra=extra, opts=opts, **kw)
+                tiles = local_tiles(best, arg, grid.mask, side, extra=extra, area=full.mask,
+                                    opts=opts, **kw)
                 with_sinr = "power_sum_q" in extra
             else:
                 from phusong.coverage._dask_raster import dask_raster_tiles
 
+                area.check_tiles(side)
                 rstats = {}
-                tiles = dask_raster_tiles(executor, txs, g, len(pairs), terrain, grid, opts,
+                tiles = dask_raster_tiles(executor, txs, g, len(pairs), terrain, area, opts,
                                           side, rstats, n_keys=n_keys, **kw)
                 with_sinr = keys is not None and n_keys > 0
-            report["raster_covered_pct"] = write_coverage_rasters(
-                tmp, grid.shape, grid.transform, techs, tiles, sinr=with_sinr, unknown=unknown,
-                indoor=True)
-            write_grid(tmp / "unknown.tif", unknown, grid.transform, nodata=255)
+            written = write_coverage_rasters(tmp, area.shape, area.transform, techs, tiles,
+                                             sinr=with_sinr, unknown=True, indoor=True)
+            report["raster_covered_pct"] = written["raster_covered_pct"]
             if executor is not None:
                 warn_itm_bits(rstats.pop("itm_bits"))
             # indoor_dbm equals the villages' indoor level where every (operator, tech) is on
@@ -219,12 +219,13 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                 "building_entry_loss": "ITU-R P.2109 " + config.indoor.building_class
                 + f", {config.indoor.probability_pct:g} % of buildings",
                 "lower_bound_for": sorted(f"{t} {o}" for o, t in bands[bands > 1].index)}
+            n_unk, n_off = written["cells_unknown"], written["cells_unknown_off_dem"]
             report["raster"] = rstats | {"resolution_m": float(resolution_m),
-                                         "cells_unknown": int(unknown.sum()),
-                                         "cells_unknown_off_dem": int(off.sum()),
-                                         "cells_unknown_void": int(unknown.sum() - off.sum()),
+                                         "cells_unknown": n_unk,
+                                         "cells_unknown_off_dem": n_off,
+                                         "cells_unknown_void": n_unk - n_off,
                                          "max_void_m": opts.max_void_m,
-                                         "shape": list(grid.shape),
+                                         "shape": list(area.shape),
                                          "seconds": round(time.perf_counter() - t1, 3)}
         if executor is not None:
             report["executor"] = executor.describe()

@@ -205,60 +205,90 @@ def _sinr_margin(tech: str, gi, sub, arg, keys, sinr, mask, interference):
     return out, margin
 
 
-def local_tiles(best, arg, mask, side: int, *, extra: dict | None = None, **kw) -> Iterator:
+def local_tiles(best, arg, mask, side: int, *, extra: dict | None = None, area=None,
+                **kw) -> Iterator:
     """``(window, tile_outputs)`` of every tile of whole-grid arrays (the local executor);
-    ``extra`` holds :func:`raster_links`'s whole-grid ``power_sum_q``/``second_dbm``."""
+    ``extra`` holds :func:`raster_links`'s whole-grid ``power_sum_q``/``second_dbm``;
+    ``area`` (whole-grid bool, optional) the cells of the area, on the DEM or not: those off
+    it (not in ``mask``) go into the tile's ``"_off_dem"``."""
     for r0, r1, c0, c1 in tile_windows(mask.shape, side):
         sinr = None
         if extra and "power_sum_q" in extra:
             sinr = (extra["power_sum_q"][:, r0:r1, c0:c1], extra["second_dbm"][:, r0:r1, c0:c1])
         void = extra["void"][r0:r1, c0:c1] if extra and "void" in extra else None
-        yield (r0, r1, c0, c1), tile_outputs(best[:, r0:r1, c0:c1], arg[:, r0:r1, c0:c1],
-                                             mask[r0:r1, c0:c1], sinr=sinr, void=void, **kw)
+        out = tile_outputs(best[:, r0:r1, c0:c1], arg[:, r0:r1, c0:c1], mask[r0:r1, c0:c1],
+                           sinr=sinr, void=void, **kw)
+        if area is not None:
+            out["_off_dem"] = area[r0:r1, c0:c1] & ~mask[r0:r1, c0:c1]
+        yield (r0, r1, c0, c1), out
 
 
 _LAYERS = {"best_dbm": ("float32", np.nan, "dBm"), "indoor_dbm": ("float32", np.nan, "dBm"),
            "serving_site": ("int32", -1, ""),
            "operators": ("uint8", 255, ""), "coverage_prob": ("float32", np.nan, "probability"),
-           "sinr_db": ("float32", np.nan, "dB"), "margin_db": ("float32", np.nan, "dB")}
+           "sinr_db": ("float32", np.nan, "dB"), "margin_db": ("float32", np.nan, "dB"),
+           "unknown": ("uint8", 255, "")}
+
+
+def _tiled(path: Path, shape, transform, dtype, nodata, unit: str = ""):
+    """A tiled GeoTIFF (256-cell blocks, deflate; BigTIFF when it might pass 4 GB) to write
+    window by window."""
+    import rasterio
+
+    d = rasterio.open(path, "w", driver="GTiff", height=shape[0], width=shape[1], count=1,
+                      dtype=dtype, crs=settings.WORK_CRS, transform=transform, nodata=nodata,
+                      tiled=True, blockxsize=BLOCK, blockysize=BLOCK, compress="deflate",
+                      BIGTIFF="IF_SAFER")
+    if unit:
+        d.update_tags(1, unit=unit)
+    return d
 
 
 def write_coverage_rasters(folder: Path, shape, transform, techs, tiles: Iterable, *,
-                           sinr: bool = False, unknown: np.ndarray | None = None,
+                           sinr: bool = False, unknown: bool = False,
                            indoor: bool = False) -> dict:
     """Write ``{layer}_{tech}.tif`` (:func:`layer_names`) from ``(window, outputs)`` tiles.
 
     Tiles may come in any order; each is written into a tiled GeoTIFF beside the target and
-    dropped, then every file is copied into a COG (module docstring). Returns the percentage
-    of evaluated cells covered per technology (``raster_covered_pct``), and indoors per
-    ``{tech}_indoor`` with ``indoor``, over the cells whose coverage is known. ``unknown``
-    (whole-grid uint8, optional) gets 1 at every tile's ``_unknown`` cells.
+    dropped, then every file is copied into a COG (module docstring). With ``unknown``,
+    ``unknown.tif`` too (uint8: 1 at every tile's ``_unknown`` and ``_off_dem`` cells, 0
+    elsewhere, 255 nodata), written the same way: no whole-grid array is held.
+
+    Returns
+    -------
+    dict
+        ``raster_covered_pct``: the percentage of evaluated cells covered per technology (and
+        indoors per ``{tech}_indoor`` with ``indoor``) over the cells whose coverage is known;
+        ``cells_unknown`` and ``cells_unknown_off_dem``: cells written 1 in ``unknown.tif``,
+        and those of them off the DEM.
     """
-    import rasterio
     from rasterio.shutil import copy as rio_copy
     from rasterio.windows import Window
 
     folder = Path(folder)
     layers = layer_names(techs, sinr, indoor=indoor)
     names = {(t, k): folder / f".{k}_{t}.tiled.tif" for t in techs for k in layers[t]}
+    if unknown:
+        names[("", "unknown")] = folder / ".unknown.tiled.tif"
     covered = {t: [0, 0] for t in techs}
     covered |= {f"{t}_indoor": [0, 0] for t in techs} if indoor else {}
+    n_unknown = n_off = 0
     with contextlib.ExitStack() as stack:
         dst = {}
         for (t, k), path in names.items():
             dtype, nodata, unit = _LAYERS[k]
-            d = stack.enter_context(rasterio.open(
-                path, "w", driver="GTiff", height=shape[0], width=shape[1],
-                count=1, dtype=dtype, crs=settings.WORK_CRS, transform=transform,
-                nodata=nodata, tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
-                compress="deflate"))
-            if unit:
-                d.update_tags(1, unit=unit)
-            dst[(t, k)] = d
+            dst[(t, k)] = stack.enter_context(_tiled(path, shape, transform, dtype, nodata,
+                                                     unit))
         for (r0, r1, c0, c1), outs in tiles:
             win = Window(c0, r0, c1 - c0, r1 - r0)
-            if unknown is not None and "_unknown" in outs:
-                unknown[r0:r1, c0:c1][outs["_unknown"]] = 1
+            if unknown:
+                unk = outs["_unknown"].copy()
+                off = outs.get("_off_dem")
+                if off is not None:
+                    unk |= off
+                    n_off += int(off.sum())
+                n_unknown += int(unk.sum())
+                dst[("", "unknown")].write(unk.astype("uint8"), 1, window=win)
             for t in techs:
                 if set(outs[t]) != set(layers[t]):
                     raise RuntimeError(f"tile {win}: layers {sorted(outs[t])} of {t}, "
@@ -269,7 +299,10 @@ def write_coverage_rasters(folder: Path, shape, transform, techs, tiles: Iterabl
                 covered[key][0] += cov
                 covered[key][1] += ins
     for (t, k), tmp in names.items():
-        rio_copy(tmp, folder / f"{k}_{t}.tif", driver="COG", blocksize=BLOCK,
-                 compress="deflate", overview_resampling="nearest")
+        rio_copy(tmp, folder / (f"{k}_{t}.tif" if t else f"{k}.tif"), driver="COG",
+                 blocksize=BLOCK, compress="deflate", overview_resampling="nearest",
+                 BIGTIFF="IF_SAFER")
         tmp.unlink()
-    return {t: round(100.0 * c / max(n, 1), 2) for t, (c, n) in covered.items()}
+    return {"raster_covered_pct": {t: round(100.0 * c / max(n, 1), 2)
+                                   for t, (c, n) in covered.items()},
+            "cells_unknown": n_unknown, "cells_unknown_off_dem": n_off}

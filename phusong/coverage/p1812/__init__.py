@@ -40,12 +40,14 @@ from __future__ import annotations
 import numpy as np
 
 from phusong.coverage.p1812._inputs import (
+    check_profiles,
     check_range,
     flatten_paths,
     path_centre_lat_deg,
     per_path,
+    profile_error,
 )
-from phusong.coverage.p1812._kernel import DIAG_NAMES, loss_batch
+from phusong.coverage.p1812._kernel import DIAG_NAMES, checked_loss_batch
 from phusong.errors import ModelError
 
 __all__ = [
@@ -145,7 +147,7 @@ def p1812_loss_db(distances_km, heights_m, freq_mhz, *, time_pct, location_pct=5
         percentage outside 1–50 %, location percentage outside 1–99 %, unknown zone codes,
         a profile with fewer than 5 points, ...).
     """
-    fp = flatten_paths(distances_km, heights_m, zones, clutter_heights_m)
+    fp = flatten_paths(distances_km, heights_m, zones, clutter_heights_m, check_points=False)
     n = len(fp)
     f_mhz = per_path(freq_mhz, n, "freq_mhz")
     p = per_path(time_pct, n, "time_pct")
@@ -177,9 +179,13 @@ def p1812_loss_db(distances_km, heights_m, freq_mhz, *, time_pct, location_pct=5
                               per_path(rx_lat, n, "rx_lat"), per_path(rx_lon, n, "rx_lon"),
                               0.5 * dtot)
     if not np.isfinite(phi).all():
+        check_profiles(fp)  # a bad distance names itself before the coordinates
         raise ModelError("p1812: terminal coordinates must be finite degrees (WGS 84)")
-    lb, diag = loss_batch(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count, f_mhz / 1000.0, p, pl,
-                          htg, hrg, pol, phi, dn, n0_, dct, dcr, sig, att4, diagnostics)
+    lb, diag, bad, at = checked_loss_batch(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count,
+                                           f_mhz / 1000.0, p, pl, htg, hrg, pol, phi, dn, n0_,
+                                           dct, dcr, sig, att4, diagnostics)
+    if bad:  # the profiles' values are checked in the kernel, path by path
+        raise profile_error(fp, bad, at)
     if diagnostics:
         return lb, {k: diag[:, i].copy() for i, k in enumerate(DIAG_NAMES)}
     return lb

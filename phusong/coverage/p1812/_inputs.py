@@ -10,7 +10,7 @@ from numba import njit
 from phusong.errors import ModelError
 
 __all__ = ["FlatPaths", "flatten_paths", "per_path", "path_centre_lat_deg", "check_range",
-           "ZONES", "path_centre_deg"]
+           "ZONES", "path_centre_deg", "check_profiles", "first_bad_in", "profile_error"]
 
 #: Radio-climatic zone codes of P.1812 Table 2: 1 sea, 3 coastal land, 4 inland.
 ZONES = (1, 3, 4)
@@ -45,16 +45,24 @@ def _as_paths(values, name: str) -> list[np.ndarray]:
 def _concat(arrs: list[np.ndarray], total: int) -> np.ndarray:
     """The paths' values end to end as one writable float64 array.
 
-    When every path is a contiguous 1-D float64 array their buffers are joined
+    When every path is a contiguous float64 array their buffers are joined
     (``bytearray.join``: about twice as fast as :func:`numpy.concatenate` on thousands of
-    short arrays, where numpy's per-array set-up dominates); otherwise numpy converts.
+    short arrays, where numpy's per-array set-up dominates; the join refuses a
+    non-contiguous one, a 2-D one changes the size); otherwise numpy converts.
     """
-    if arrs and {a.dtype for a in arrs} == {np.dtype(np.float64)} and \
-            all(a.ndim == 1 and a.flags.c_contiguous for a in arrs):
-        out = np.frombuffer(bytearray().join(arrs), np.float64)
-        if out.size == total:
+    if arrs and {a.dtype for a in arrs} == {np.dtype(np.float64)}:
+        try:
+            out = np.frombuffer(bytearray().join(arrs), np.float64)
+        except TypeError:  # a strided view is no bytes-like object: numpy copies it below
+            out = None
+        if out is not None and out.size == total:
             return out
     return np.concatenate(arrs, dtype=float) if arrs else np.zeros(0)
+
+
+def _everywhere(value, total: int, dtype) -> np.ndarray:
+    """One value for every point: a read-only zero-stride view (nothing written per point)."""
+    return np.broadcast_to(np.asarray(value, dtype), (total,))
 
 
 def _zone_error(k: int, code) -> ModelError:
@@ -63,13 +71,14 @@ def _zone_error(k: int, code) -> ModelError:
 
 
 def _zones(zones, total: int, start: np.ndarray, flat) -> np.ndarray:
-    """Zone codes as one flat int8 array (a scalar or None: every point), checked first."""
+    """Zone codes as one flat int8 array (a scalar or None: every point, a zero-stride view),
+    checked first."""
     if zones is None or np.isscalar(zones) or (isinstance(zones, np.ndarray)
                                                and zones.ndim == 0):
         code = 4.0 if zones is None else float(zones)
         if code not in ZONES:
             raise _zone_error(0, code)
-        return np.full(total, int(code), np.int8)
+        return _everywhere(int(code), total, np.int8)
     zf = flat(zones, "zones", 4.0)
     bad = (zf != 1.0) & (zf != 3.0) & (zf != 4.0)  # NaN too
     if bad.any():
@@ -78,11 +87,13 @@ def _zones(zones, total: int, start: np.ndarray, flat) -> np.ndarray:
     return zf.astype(np.int8)
 
 
-def flatten_paths(distances_km, heights_m, zones, clutter_heights_m) -> FlatPaths:
+def flatten_paths(distances_km, heights_m, zones, clutter_heights_m,
+                  check_points: bool = True) -> FlatPaths:
     """Concatenate per-path arrays (any spacing) into :class:`FlatPaths`, checking each path.
 
     ``zones`` and ``clutter_heights_m`` may also be ``None`` (inland, no clutter) or a scalar
-    for every point of every path.
+    for every point of every path. ``check_points=False`` leaves the per-point checks to the
+    caller's kernel (:func:`check_profiles`); shapes, counts and zone codes are checked here.
     """
     ds = _as_paths(distances_km, "distances_km")
     hs = _as_paths(heights_m, "heights_m")
@@ -93,10 +104,11 @@ def flatten_paths(distances_km, heights_m, zones, clutter_heights_m) -> FlatPath
     total = int(counts.sum())
 
     def flat(values, name, default):
-        """One flat float array: a scalar (or None) fills every point of every path."""
+        """One flat float array: a scalar (or None) stands for every point of every path (a
+        zero-stride view)."""
         if values is None or np.isscalar(values) or (isinstance(values, np.ndarray)
                                                      and values.ndim == 0):
-            return np.full(total, default if values is None else float(values))
+            return _everywhere(default if values is None else float(values), total, np.float64)
         arrs = _as_paths(values, name)
         if len(arrs) != len(ds):
             raise ModelError(f"p1812: {name} has {len(arrs)} paths but distances_km "
@@ -122,44 +134,63 @@ def flatten_paths(distances_km, heights_m, zones, clutter_heights_m) -> FlatPath
     d = _concat(ds, total)
     h = _concat(hs, total)
     fp = FlatPaths(d, h, r, zf, start, counts)
-    check_profiles(fp)
+    check_profiles(fp, check_points)
     return fp
 
 
 @njit(cache=True, nogil=True)
-def _first_bad(d, h, r, z, start, count):
-    """(kind, point) of the first bad profile value, or (0, -1): 1 zone code, 2 non-finite
-    distance, 3 non-finite height, 4 non-finite or negative clutter, 5 first distance not 0,
-    6 distances not strictly increasing. One pass over the points."""
-    for k in range(start.shape[0]):
-        a = start[k]
-        if d[a] != 0.0:
-            return 5, a
-        for i in range(a, a + count[k]):
-            zi = z[i]
-            if not (zi == 1.0 or zi == 3.0 or zi == 4.0):
-                return 1, i
-            if not math.isfinite(d[i]):
-                return 2, i
-            if not math.isfinite(h[i]):
-                return 3, i
-            if not (r[i] >= 0.0 and math.isfinite(r[i])):
-                return 4, i
-            if i > a and not d[i] > d[i - 1]:
-                return 6, i
+def first_bad_in(d, h, r, z, a, b):
+    """(kind, point) of the first bad value of the profile ``[a, b)``, or (0, -1): 1 zone
+    code, 2 non-finite distance, 3 non-finite height, 4 non-finite or negative clutter, 5
+    first distance not 0, 6 distances not strictly increasing. The kernel runs it on each path
+    just before the path's loss (the points are then already in cache)."""
+    if d[a] != 0.0:
+        return 5, a
+    for i in range(a, b):
+        zi = z[i]
+        if not (zi == 1.0 or zi == 3.0 or zi == 4.0):
+            return 1, i
+        if not math.isfinite(d[i]):
+            return 2, i
+        if not math.isfinite(h[i]):
+            return 3, i
+        if not (r[i] >= 0.0 and math.isfinite(r[i])):
+            return 4, i
+        if i > a and not d[i] > d[i - 1]:
+            return 6, i
     return 0, -1
 
 
-def check_profiles(fp: FlatPaths, zones_float=None) -> None:
-    """Raise :class:`ModelError` naming the first bad path and field (one line)."""
+@njit(cache=True, nogil=True)
+def _first_bad(d, h, r, z, start, count):
+    """(kind, point) of the first bad value over all paths (:func:`first_bad_in`)."""
+    for k in range(start.shape[0]):
+        kind, i = first_bad_in(d, h, r, z, start[k], start[k] + count[k])
+        if kind:
+            return kind, i
+    return 0, -1
+
+
+def check_profiles(fp: FlatPaths, points: bool = True) -> None:
+    """Raise :class:`ModelError` naming the first bad path and field (one line).
+
+    With ``points=False`` only the point counts are checked here: the caller then runs the
+    kernel that checks each path's values itself (:func:`profile_error` names the culprit).
+    """
     short = np.flatnonzero(fp.count < MIN_POINTS)
     if short.size:
         k = int(short[0])
         raise ModelError(f"p1812: path {k} has {int(fp.count[k])} profile points; P.1812 needs "
                          f"at least {MIN_POINTS} (terminals plus intermediate points, §3)")
-    kind, i = _first_bad(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count)
-    if kind == 0:
-        return
+    if points:
+        kind, i = _first_bad(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count)
+        if kind:
+            raise profile_error(fp, kind, i)
+
+
+def profile_error(fp: FlatPaths, kind: int, i: int) -> ModelError:
+    """The one-line :class:`ModelError` for the bad value ``kind`` at flat point ``i``
+    (:func:`first_bad_in`)."""
     k = int(np.searchsorted(fp.start, i, side="right") - 1)
     what = {
         1: f"zone code {float(fp.z[i]):g} is unknown; use 1 (sea), 3 (coastal land) or 4 "
@@ -169,8 +200,8 @@ def check_profiles(fp: FlatPaths, zones_float=None) -> None:
         4: "clutter_heights_m must be finite and ≥ 0 m",
         5: f"distances_km must start at 0 (the transmitter), not {fp.d[i]:g} km",
         6: "distances_km must increase strictly along the profile",
-    }[kind]
-    raise ModelError(f"p1812: path {k}: {what}")
+    }[int(kind)]
+    return ModelError(f"p1812: path {k}: {what}")
 
 
 def per_path(value, n: int, name: str, dtype=float) -> np.ndarray:
@@ -206,18 +237,38 @@ def path_centre_lat_deg(tx_lat, tx_lon, rx_lat, rx_lon, dist_km) -> np.ndarray:
 
 def path_centre_deg(tx_lat, tx_lon, rx_lat, rx_lon, dist_km) -> tuple[np.ndarray, np.ndarray]:
     """(latitude, longitude) of the point ``dist_km`` from Tx along the great circle to Rx,
-    degrees: :func:`path_centre_lat_deg` and the longitude of eq. (H.3.2)."""
-    pt, pr = np.radians(tx_lat), np.radians(rx_lat)
-    dlon = np.radians(np.asarray(rx_lon, float) - np.asarray(tx_lon, float))
-    r = np.sin(pt) * np.sin(pr) + np.cos(pt) * np.cos(pr) * np.cos(dlon)  # (H.2.1)
-    x1 = np.sin(pr) - r * np.sin(pt)
-    y1 = np.cos(pt) * np.cos(pr) * np.sin(dlon)
-    bearing = np.arctan2(y1, x1)  # (H.2.2): bearing Tx → Rx from true north
-    ang = np.asarray(dist_km, float) / _RE_KM
-    s = np.sin(pt) * np.cos(ang) + np.cos(pt) * np.sin(ang) * np.cos(bearing)  # (H.3.1)
-    lat = np.arcsin(np.clip(s, -1.0, 1.0))
-    x2 = np.cos(ang) - np.sin(pt) * np.sin(lat)
-    y2 = np.cos(pt) * np.sin(ang) * np.sin(bearing)
-    lon = np.asarray(tx_lon, float) + np.degrees(np.arctan2(y2, x2))  # (H.3.2)-(H.3.3)
-    lon = (lon + 180.0) % 360.0 - 180.0
-    return np.atleast_1d(np.degrees(lat)), np.atleast_1d(lon)
+    degrees: :func:`path_centre_lat_deg` and the longitude of eq. (H.3.2).
+
+    Scalars and per-path arrays broadcast; one compiled pass over the paths.
+    """
+    args = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in
+                                 (tx_lat, tx_lon, rx_lat, rx_lon, dist_km)))
+    shape = args[0].shape
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in args]
+    lat, lon = _centre_kernel(*flat)
+    return np.atleast_1d(lat.reshape(shape)), np.atleast_1d(lon.reshape(shape))
+
+
+@njit(cache=True, nogil=True)
+def _centre_kernel(tlat, tlon, rlat, rlon, dist):
+    """Great-circle point ``dist`` km from Tx toward Rx, degrees, per path (Attachment H)."""
+    n = tlat.shape[0]
+    lat = np.empty(n)
+    lon = np.empty(n)
+    for k in range(n):
+        pt = math.radians(tlat[k])
+        pr = math.radians(rlat[k])
+        dlon = math.radians(rlon[k] - tlon[k])
+        r = math.sin(pt) * math.sin(pr) + math.cos(pt) * math.cos(pr) * math.cos(dlon)  # (H.2.1)
+        x1 = math.sin(pr) - r * math.sin(pt)
+        y1 = math.cos(pt) * math.cos(pr) * math.sin(dlon)
+        bearing = math.atan2(y1, x1)  # (H.2.2): bearing Tx → Rx from true north
+        ang = dist[k] / _RE_KM
+        s = math.sin(pt) * math.cos(ang) + math.cos(pt) * math.sin(ang) * math.cos(bearing)
+        la = math.asin(min(max(s, -1.0), 1.0))  # (H.3.1)
+        x2 = math.cos(ang) - math.sin(pt) * math.sin(la)
+        y2 = math.cos(pt) * math.sin(ang) * math.sin(bearing)
+        lo = tlon[k] + math.degrees(math.atan2(y2, x2))  # (H.3.2)-(H.3.3)
+        lat[k] = math.degrees(la)
+        lon[k] = (lo + 180.0) % 360.0 - 180.0
+    return lat, lon

@@ -16,8 +16,10 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["inv_cum_norm", "beta0", "loss_batch", "path_loss", "combine", "N_DIAG",
-           "DIAG_NAMES", "sigma_l_eq68", "coast_km", "bull_loss", "bracket",
+from phusong.coverage.p1812._inputs import first_bad_in
+
+__all__ = ["inv_cum_norm", "beta0", "loss_batch", "checked_loss_batch", "path_loss", "combine",
+           "N_DIAG", "DIAG_NAMES", "sigma_l_eq68", "coast_km", "bull_loss", "bracket",
            "smooth_slope_best", "smooth_nu_best"]
 
 #: Intermediate values written per path when diagnostics are asked for (in this order).
@@ -103,7 +105,18 @@ def _sections(d, z, a, b):
 @njit(cache=True, nogil=True)
 def beta0(phi_deg, dtm, dlm):
     """Time percentage β0 (%) of anomalous refractivity gradients, §3.5 eqs. (2)-(5)."""
-    tau = 1.0 - math.exp(-4.12e-4 * dlm ** 2.41)  # (3)
+    return _beta0_tau(phi_deg, dtm, _tau(dlm))
+
+
+@njit(cache=True, nogil=True)
+def _tau(dlm):
+    """τ of eq. (3) from the longest inland section dlm, km (β0 and μ2 share it)."""
+    return 1.0 - math.exp(-4.12e-4 * dlm ** 2.41)  # (3)
+
+
+@njit(cache=True, nogil=True)
+def _beta0_tau(phi_deg, dtm, tau):
+    """β0 (%) of eqs. (2), (4), (5) for a given τ (eq. (3))."""
     mu1 = (10.0 ** (-dtm / (16.0 - 6.6 * tau)) + 10.0 ** (-5.0 * (0.496 + 0.354 * tau))) ** 0.2
     mu1 = min(mu1, 1.0)  # (2)
     aphi = abs(phi_deg)
@@ -295,27 +308,24 @@ def smooth_nu_best(d, a, b, dtot, ht, hr, k):
     r²) − (ht/r + hr r)/D`` whose derivative vanishes where the cubic ``−hr y³ + (ht − kD² −
     2 hr) y² + (kD² + 2 ht − hr) y + ht`` (``y = r²``) does: its signs allow exactly one
     positive root (Descartes; the case with three changes needs ht > 2 hr and hr > 2 ht), so
-    ν is unimodal in ``t`` and its maximum over the points lies next to the root, found by
-    bisection: O(log n), any spacing."""
+    ν is unimodal in ``t`` and its maximum over the points lies next to the root: the cubic
+    is positive before it (``ht`` > 0 at y = 0) and negative after, so a binary search over
+    the points on the cubic's sign at ``y_i = t_i/(D − t_i)`` finds the last point before
+    the root: O(log n), any spacing."""
     kd2 = k * dtot * dtot
     c3 = -hr
     c2 = ht - kd2 - 2.0 * hr
     c1 = kd2 + 2.0 * ht - hr
-    lo = 0.0
-    hi = 1.0
-    while ((c3 * hi + c2) * hi + c1) * hi + ht > 0.0 and hi < 1e30:
-        lo = hi
-        hi *= 2.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if ((c3 * mid + c2) * mid + c1) * mid + ht > 0.0:
+    lo = a  # y = 0: the cubic is ht > 0
+    hi = b - 1  # the far terminal: y = ∞, the cubic → −∞ (c3 < 0)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        y = d[mid] / (dtot - d[mid])
+        if ((c3 * y + c2) * y + c1) * y + ht > 0.0:
             lo = mid
         else:
             hi = mid
-        if hi - lo <= 1e-9 * hi:
-            break
-    y = 0.5 * (lo + hi)
-    i0 = bracket(d, a, b, dtot * y / (1.0 + y))
+    i0 = lo
     best = -np.inf
     for q in range(i0 - 1, i0 + 3):
         i = min(max(q, a + 1), b - 2)
@@ -366,8 +376,9 @@ def _se_ft_one(epsr, sigma, dkm, hte, hre, adft, f, pol):
     k2 = k * k
     bdft = (1.0 + 1.6 * k2 + 0.67 * k2 * k2) / (1.0 + 4.5 * k2 + 1.53 * k2 * k2)  # (30)
     x = 21.88 * bdft * (f / adft ** 2) ** (1.0 / 3.0) * dkm  # (31)
-    yt = 0.9575 * bdft * (f ** 2 / adft) ** (1.0 / 3.0) * hte  # (32a)
-    yr = 0.9575 * bdft * (f ** 2 / adft) ** (1.0 / 3.0) * hre  # (32b)
+    fy = (f ** 2 / adft) ** (1.0 / 3.0)
+    yt = 0.9575 * bdft * fy * hte  # (32a)
+    yr = 0.9575 * bdft * fy * hre  # (32b)
     if x >= 1.6:
         fx = 11.0 + 10.0 * math.log10(x) - 17.6 * x  # (33)
     else:
@@ -456,29 +467,29 @@ def _delta(lbulla, lbulls, dtot, hts1, hrs1, ap, f, omega, pol, att4):
 
 
 @njit(cache=True, nogil=True)
-def _anomalous(dtot, dlt, dlr, dct, dcr, dlm, hts, hrs, hte, hre, hm, theta_t, theta_r, f, p,
+def _anomalous(dtot, dlt, dlr, dct, dcr, tau, hts, hrs, hte, hre, hm, theta_t, theta_r, f, p,
                omega, ae, b0):
-    """Ducting / layer-reflection loss Lba, §4.5 eqs. (46)-(56)."""
+    """Ducting / layer-reflection loss Lba, §4.5 eqs. (46)-(56) (``tau`` of eq. (3))."""
+    f3 = f ** (1.0 / 3.0)
     alf = 45.375 - 137.0 * f + 92.5 * f * f if f < 0.5 else 0.0  # (47a)
     tt2 = theta_t - 0.1 * dlt  # (48a)
     tr2 = theta_r - 0.1 * dlr
     ast = (20.0 * math.log10(1.0 + 0.361 * tt2 * math.sqrt(f * dlt))
-           + 0.264 * tt2 * f ** (1.0 / 3.0)) if tt2 > 0.0 else 0.0  # (48)
+           + 0.264 * tt2 * f3) if tt2 > 0.0 else 0.0  # (48)
     asr = (20.0 * math.log10(1.0 + 0.361 * tr2 * math.sqrt(f * dlr))
-           + 0.264 * tr2 * f ** (1.0 / 3.0)) if tr2 > 0.0 else 0.0
+           + 0.264 * tr2 * f3) if tr2 > 0.0 else 0.0
     act = 0.0  # over-sea surface duct coupling, (49)
     acr = 0.0
     if dct <= 5.0 and dct <= dlt and omega >= 0.75:
         act = -3.0 * math.exp(-0.25 * dct * dct) * (1.0 + math.tanh(0.07 * (50.0 - hts)))
     if dcr <= 5.0 and dcr <= dlr and omega >= 0.75:
         acr = -3.0 * math.exp(-0.25 * dcr * dcr) * (1.0 + math.tanh(0.07 * (50.0 - hrs)))
-    gamma_d = 5e-5 * ae * f ** (1.0 / 3.0)  # (51)
+    gamma_d = 5e-5 * ae * f3  # (51)
     tt1 = min(theta_t, 0.1 * dlt)  # (52a)
     tr1 = min(theta_r, 0.1 * dlr)
     theta1 = 1e3 * dtot / ae + tt1 + tr1  # (52)
     di = min(dtot - dlt - dlr, 40.0)  # (56a)
     mu3 = math.exp(-4.6e-5 * (hm - 10.0) * (43.0 + 6.0 * di)) if hm > 10.0 else 1.0  # (56)
-    tau = 1.0 - math.exp(-4.12e-4 * dlm ** 2.41)  # (3)
     alpha = max(-0.6 - 3.5e-9 * dtot ** 3.1 * tau, -3.4)  # (55a)
     mu2 = min((500.0 / ae * dtot ** 2 / (math.sqrt(hte) + math.sqrt(hre)) ** 2) ** alpha,
               1.0)  # (55)
@@ -534,7 +545,8 @@ def combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl,
     a receiver at sea (no location variability there, §4.8).
     """
     hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, _ = se
-    b0 = beta0(phi, dtm, dlm)
+    tau = _tau(dlm)
+    b0 = _beta0_tau(phi, dtm, tau)
     ae = 6371.0 * 157.0 / (157.0 - dn)  # (6), (7a)
     ab = 6371.0 * 3.0  # (7b)
     hts1 = hts - hstd  # (37a)
@@ -542,9 +554,10 @@ def combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl,
     fj = 1.0 - 0.5 * (1.0 + math.tanh(3.0 * 0.8 * (theta - 0.3) / 0.3))  # (57)
     fk = 1.0 - 0.5 * (1.0 + math.tanh(3.0 * 0.5 * (dtot - 20.0) / 20.0))  # (58)
     # line of sight with multipath and focusing, §4.2 eqs. (8)-(11)
-    lbfs = 92.4 + 20.0 * math.log10(f) + 10.0 * math.log10(dtot ** 2 + ((hts - hrs) / 1e3) ** 2)
+    lgf = math.log10(f)
+    lbfs = 92.4 + 20.0 * lgf + 10.0 * math.log10(dtot ** 2 + ((hts - hrs) / 1e3) ** 2)
     es = 2.6 * (1.0 - math.exp(-0.1 * (dlt + dlr)))
-    lb0p = lbfs + es * math.log10(p / 50.0)  # (9a), (10)
+    lb0p = lbfs + es * math.log10(p / 50.0) if p != 50.0 else lbfs  # (9a), (10): log 1 = 0
     lb0b = lbfs + es * math.log10(b0 / 50.0)  # (9b), (11)
     # diffraction, §4.3 eqs. (40)-(43)
     ld50 = _delta(la50, ls50, dtot, hts1, hrs1, ae, f, omega, pol, att4)
@@ -561,19 +574,20 @@ def combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl,
     if p >= b0:
         fi = inv_cum_norm(p / 100.0) / inv_cum_norm(b0 / 100.0)
         lminb0p = lbd50 + (lb0b + (1.0 - omega) * ldp - lbd50) * fi
-    lba = _anomalous(dtot, dlt, dlr, dct, dcr, dlm, hts, hrs, hte, hre, hm, theta_t, theta_r,
+    lba = _anomalous(dtot, dlt, dlr, dct, dcr, tau, hts, hrs, hte, hre, hm, theta_t, theta_r,
                      f, p, omega, ae, b0)
     eta = 2.5
     lminbap = eta * math.log(math.exp(lba / eta) + math.exp(lb0p / eta))  # (60)
     lbda = lminbap + (lbd - lminbap) * fk if lminbap <= lbd else lbd  # (61)
     lbam = lbda + (lminb0p - lbda) * fj  # (62)
     # troposcatter, §4.4 eqs. (44)-(45)
-    lf = 25.0 * math.log10(f) - 2.5 * math.log10(f / 2.0) ** 2
-    lbs = (190.1 + lf + 20.0 * math.log10(dtot) + 0.573 * theta - 0.15 * n0
-           - 10.125 * math.log10(50.0 / p) ** 0.7)
+    lf = 25.0 * lgf - 2.5 * math.log10(f / 2.0) ** 2
+    lbs = 190.1 + lf + 20.0 * math.log10(dtot) + 0.573 * theta - 0.15 * n0
+    if p != 50.0:  # log 1 = 0 at p = 50 %
+        lbs = lbs - 10.125 * math.log10(50.0 / p) ** 0.7
     lbc = -5.0 * math.log10(10.0 ** (-0.2 * lbs) + 10.0 ** (-0.2 * lbam))  # (63)
     # location variability, §4.8 eq. (67)
-    lloc = -inv_cum_norm(pl / 100.0) * sigma_l
+    lloc = -inv_cum_norm(pl / 100.0) * sigma_l if sigma_l != 0.0 else 0.0
     lb = max(lb0p, lbc + lloc)  # (69)
     if diag.shape[0] >= N_DIAG:
         vals = (lbfs, lb0p, lb0b, ld50, ldp, lbd50, lbd, lminb0p, lba, lminbap, lbda, lbam,
@@ -590,8 +604,28 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
     """Lb for every path ``k`` of the flat buffers ``[start[k], start[k] + count[k])``.
 
     Every scalar argument is an array with one value per path. Returns ``(lb, diag)``;
-    ``diag`` is (n, :data:`N_DIAG`) when ``want_diag``, else (n, 0).
+    ``diag`` is (n, :data:`N_DIAG`) when ``want_diag``, else (n, 0). The profiles must be
+    valid (:func:`checked_loss_batch` checks them as it goes).
     """
+    out, diag, _, _ = _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0,
+                             dct, dcr, sigma_l, att4, want_diag, False)
+    return out, diag
+
+
+@njit(cache=True, nogil=True)
+def checked_loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct,
+                       dcr, sigma_l, att4, want_diag):
+    """:func:`loss_batch` that checks each profile (:func:`~phusong.coverage.p1812._inputs.
+    first_bad_in`) just before computing its loss: ``(lb, diag, kind, point)``, ``kind`` 0
+    when every path was valid, else the first bad value (the losses are then incomplete).
+    One pass over the points instead of two."""
+    return _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr,
+                  sigma_l, att4, want_diag, True)
+
+
+@njit(cache=True, nogil=True)
+def _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr, sigma_l,
+           att4, want_diag, check):
     n = start.shape[0]
     out = np.empty(n)
     diag = np.full((n, N_DIAG if want_diag else 0), np.nan)
@@ -603,11 +637,15 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
     for k in range(n):
         a = start[k]
         b = a + count[k]
+        if check:
+            kind, i = first_bad_in(d, h, r, z, a, b)
+            if kind:
+                return out, diag, kind, i
         row = diag[k] if want_diag else empty
         out[k] = path_loss(d[a:b], h[a:b], r[a:b], z[a:b], 0, count[k], sc, f[k], p[k], pl[k],
                            htg[k], hrg[k], pol[k], phi[k], dn[k], n0[k], dct[k], dcr[k],
                            sigma_l[k], att4[k], row)
-    return out, diag
+    return out, diag, 0, -1
 
 
 @njit(cache=True, nogil=True)
