@@ -15,7 +15,7 @@ import pytest
 from phusong.bundle import validate
 from phusong.planning import _plan_deps as deps
 from phusong.planning import _plan_scoring, make_plan
-from phusong.planning._plan_scoring import chunked_villages, timed_villages, unscored_as_unknown
+from phusong.planning._plan_scoring import timed_villages, unscored_as_unknown
 from phusong.planning.scenario import scenario_from_dict
 from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
 
@@ -31,11 +31,23 @@ def whole(small):
     return deps.score_villages(small, model="itm")
 
 
-@pytest.mark.parametrize("sizes", [[1] * 18, [5, 2, 7], [4]])
-def test_chunked_village_scoring_is_the_single_call(small, whole, sizes):
+@pytest.mark.parametrize("first,size", [(1, 1), (5, 2), (4, 4)])
+def test_chunked_village_scoring_is_the_single_call(small, whole, first, size, monkeypatch):
+    # a deadline far away: every chunk is taken, of the patched sizes (18 villages in 18, 8
+    # and 5 chunks)
+    import time
+
     from phusong.config import DEFAULT_SETTINGS
 
-    got = chunked_villages(small, sizes, model="itm", config=DEFAULT_SETTINGS)
+    monkeypatch.setattr(_plan_scoring, "FIRST_VILLAGES", first)
+    monkeypatch.setattr(_plan_scoring, "VILLAGE_CHUNK", size)
+    calls = []
+    real = _plan_scoring._score
+    monkeypatch.setattr(_plan_scoring, "_score",
+                        lambda b, v, r: calls.append(len(v)) or real(b, v, r))
+    got, left = timed_villages(small, model="itm", config=DEFAULT_SETTINGS,
+                               deadline=time.perf_counter() + 1e6)
+    assert left == 0 and calls[0] == first and len(calls) > 1  # really chunked
     # bit-identical: same rows, order, dtypes and values (no tolerance: same arithmetic)
     pd.testing.assert_frame_equal(got, whole, check_exact=True)
     assert got.attrs["stats"] == whole.attrs["stats"]

@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from phusong import settings
 from phusong.planning import _plan_deps as deps
 from phusong.planning.radios import candidate_coverage
 
 __all__ = ["FIRST_CHUNK", "CHUNK", "FIRST_VILLAGES", "VILLAGE_CHUNK", "timed_coverage",
-           "timed_villages", "chunked_villages", "unscored_as_unknown"]
+           "timed_villages", "unscored_as_unknown"]
 
 #: Candidates in the first chunk under a time limit (no rate known yet: kept small).
 FIRST_CHUNK = 8
@@ -126,22 +127,6 @@ def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def chunked_villages(bundle, sizes, *, model: str, config, executor=None) -> pd.DataFrame:
-    """:func:`phusong.coverage.score_villages` of ``bundle`` in consecutive chunks of
-    ``sizes`` villages (the frame of one call; summed counts in ``attrs["stats"]``)."""
-    radio = dict(model=model, config=config, **({} if executor is None else
-                                                {"executor": executor}))
-    v, parts, done = bundle.villages, [], 0
-    for k in sizes:
-        if done >= len(v):
-            break
-        parts.append(_score(bundle, v.iloc[done:done + k], radio))
-        done += k
-    if done < len(v):
-        parts.append(_score(bundle, v.iloc[done:], radio))
-    return _joined(parts)
-
-
 def timed_villages(bundle, *, model: str, config, executor=None,
                    deadline: float = math.inf) -> tuple[pd.DataFrame, int]:
     """The existing network's scores of the villages reached before ``deadline``.
@@ -165,8 +150,9 @@ def timed_villages(bundle, *, model: str, config, executor=None,
         :func:`~phusong.coverage.score_villages`'s frame for the villages scored (a prefix of
         ``bundle.villages``, in order) and the number of villages left unscored.
     """
-    radio = dict(model=model, config=config, **({} if executor is None else
-                                                {"executor": executor}))
+    radio = dict(model=model, config=config)
+    if executor is not None:
+        radio["executor"] = executor
     v = bundle.villages
     n = len(v)
     if not math.isfinite(deadline):
@@ -191,8 +177,6 @@ def unscored_as_unknown(cov: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
     miss = ~ids.isin(cov.index)
     if not miss.any():
         return out
-    from phusong import settings
-
     for t in settings.TECHS:  # columns a scored frame always has, when nothing was scored
         for col, val in ((f"covered_{t}", False), (f"rx_dbm_{t}", -np.inf), (f"site_{t}", None)):
             if col not in out:
