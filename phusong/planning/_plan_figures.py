@@ -89,6 +89,12 @@ def year_figures(ctx, res, gaps0, gy, sv: pd.DataFrame) -> dict:
     }
 
 
+def _techs(res, t) -> tuple:
+    """The technologies of target ``t`` the year scored (all of them for a broadband target)."""
+    tech = t.indicator.split("_")[1] if t.indicator.count("_") >= 1 else ""
+    return (tech,) if tech in res.coverage else tuple(res.coverage)
+
+
 def _target_reach(ctx, res, t) -> tuple[float, str]:
     """Share (%) the year's candidates could reach for target ``t`` and what limits it."""
     w = {"households": ctx.hh, "population": ctx.pop, "villages": np.ones(len(ctx.hh))}.get(
@@ -97,8 +103,7 @@ def _target_reach(ctx, res, t) -> tuple[float, str]:
     if t.indicator == "fibre_available":
         ok = res.after.fibre | ~res.fibre.lost
         return 100.0 * float(w[ok].sum()) / total, "no road to the fibre"
-    tech = t.indicator.split("_")[1] if t.indicator.count("_") >= 1 else ""
-    techs = (tech,) if tech in res.coverage else tuple(res.coverage)
+    techs = _techs(res, t)
     ok = np.zeros(len(w), bool)
     for k in techs:
         ok |= np.asarray(res.coverage[k].sum(axis=1)).ravel() > 0
@@ -120,8 +125,7 @@ def represented_share(row, denominator: str) -> float:
 def _cheapest_useful_mobile(ctx, res, t) -> float:
     """Cost (VND) of the cheapest candidate not chosen this year that would cover a village
     still without target ``t``'s technology (inf when there is none)."""
-    tech = t.indicator.split("_")[1] if t.indicator.count("_") >= 1 else ""
-    techs = (tech,) if tech in res.coverage else tuple(res.coverage)
+    techs = _techs(res, t)
     mats = [res.coverage[k] for k in techs]
     if not mats:
         return float("inf")
