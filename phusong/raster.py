@@ -77,8 +77,19 @@ def write_raster(raster: Raster, path: str | Path) -> None:
             dst.update_tags(1, unit=raster.unit)
 
 
-def read_raster(path: str | Path, *, unit: str | None = None) -> Raster:
+def read_raster(path: str | Path, *, unit: str | None = None, window=None) -> Raster:
     """Read band 1 of a GeoTIFF as float32 with NaN for nodata.
+
+    Parameters
+    ----------
+    path : str or Path
+        The GeoTIFF.
+    unit : str, optional
+        Unit of the values (default the band's ``unit`` tag).
+    window : callable, optional
+        ``window(transform, crs, (rows, cols))`` → ``(r0, r1, c0, c1)`` or None: read only
+        those rows and columns (a windowed read: the same values as slicing the whole grid,
+        without reading the rest), or the whole grid when it returns None.
 
     Raises
     ------
@@ -90,11 +101,22 @@ def read_raster(path: str | Path, *, unit: str | None = None) -> Raster:
         raise InputFileError(f"{p}: no such raster file")
     try:
         with rasterio.open(p) as src:
-            arr = src.read(1, masked=True).astype("float32").filled(np.nan)
             if src.crs is None:
                 raise CRSError(f"{p}: raster has no CRS; reproject it or give --crs")
             crs = src.crs.to_string()
             transform = src.transform
+            w = None if window is None else window(transform, crs, (src.height, src.width))
+            if w is None:
+                arr = src.read(1, masked=True)
+            else:
+                from rasterio.windows import Window
+
+                r0, r1, c0, c1 = w
+                arr = src.read(1, masked=True, window=Window(c0, r0, c1 - c0, r1 - r0))
+                t = transform
+                transform = Affine(t.a, t.b, t.c + c0 * t.a + r0 * t.b,
+                                   t.d, t.e, t.f + c0 * t.d + r0 * t.e)
+            arr = arr.astype("float32").filled(np.nan)
             tag_unit = src.tags(1).get("unit", "")
     except rasterio.errors.RasterioIOError as exc:
         raise FormatError(f"{p}: not a readable raster ({exc})") from None

@@ -126,6 +126,51 @@ def test_crop_dem_covers_the_disk_with_the_same_values():
     assert crop_dem(dem, float(x[0]), float(y[0]), 200_000.0) is dem
 
 
+def test_windowed_dem_read_is_the_crop_of_the_whole_read(tmp_path):
+    """``coverage site`` reads only the disk's window of the DEM file: the same pixels and
+    transform, bit for bit, as reading the whole file and cropping it (the old path)."""
+    from phusong.coverage._terrain import crop_dem, dem_window
+    from phusong.crs import transform_points
+    from phusong.raster import read_raster, write_raster
+
+    rng = np.random.default_rng(3)
+    z = rng.uniform(0, 1500, (1201, 1201)).astype(np.float32)
+    z[500:520, 600:640] = np.nan  # a void inside the window
+    d = 1.0 / 1200
+    path = tmp_path / "tile.tif"
+    write_raster(Raster(z, Affine(d, 0, 105.0 - d / 2, 0, -d, 22.0 + d / 2), "EPSG:4326",
+                        "m"), path)
+    whole = read_raster(path)
+    for lon, lat, r_m in ((105.5, 21.3, 10_000.0), (105.02, 21.97, 30_000.0),
+                          (105.5, 21.3, 200_000.0), (107.5, 21.3, 10_000.0)):
+        x, y = (float(v[0]) for v in transform_points([lon], [lat], "EPSG:4326",
+                                                      "EPSG:32648"))
+        cut = crop_dem(whole, x, y, r_m)
+        win = read_raster(path, window=lambda t, crs, shape, x=x, y=y, r_m=r_m: dem_window(
+            t, crs, shape, x, y, r_m))
+        np.testing.assert_array_equal(win.array, cut.array)  # NaN voids in the same places
+        assert win.transform == cut.transform and win.crs == cut.crs and win.unit == cut.unit
+
+
+def test_predict_site_from_a_path_is_the_prediction_from_the_raster(tmp_path):
+    """A DEM path (windowed read, as the CLI passes it) and the in-memory raster give the
+    same grid bit for bit."""
+    from phusong.coverage import predict_site
+    from phusong.raster import read_raster, write_raster
+
+    yy, xx = np.mgrid[0:601, 0:601]
+    z = (300 + 200 * np.sin(xx / 40.0) * np.cos(yy / 55.0)).astype(np.float32)
+    d = 1.0 / 1200
+    path = tmp_path / "dem.tif"
+    write_raster(Raster(z, Affine(d, 0, 105.25, 0, -d, 21.55), "EPSG:4326", "m"), path)
+    kw = dict(height_m=30.0, freq_mhz=947.5, eirp_dbm=57.0, radius_km=4.0,
+              resolution_m=100.0, model="hata")
+    a, ta, ra = predict_site(read_raster(path), 105.5, 21.3, **kw)
+    b, tb, rb = predict_site(str(path), 105.5, 21.3, **kw)
+    np.testing.assert_array_equal(a, b)
+    assert ta == tb and ra["receivers_evaluated"] == rb["receivers_evaluated"] > 4000
+
+
 def test_predict_site_on_a_geographic_dem_sees_no_edge(tmp_path):
     from phusong.coverage import predict_site
     from phusong.coverage._terrain import prepare_terrain

@@ -47,3 +47,23 @@ def test_checking_options_loads_no_scipy_special():
                    "EngineOptions(model='itm', reliability_pct=90.0).check()\n"
                    "assert 'scipy.special' not in sys.modules, 'scipy.special loaded'")
     assert "numba" in mods  # the check ran in the child
+
+
+def test_one_site_without_land_cover_loads_no_clutter_models(tmp_path):
+    """``predict_site`` without land cover imports neither P.2108/P.1812 surfaces nor
+    scipy.special (≈ 0.1 s of a one-site run) and reads the DEM through a window."""
+    dem = tmp_path / "dem.tif"
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from affine import Affine\n"
+            "from phusong.raster import Raster, write_raster\n"
+            "z = np.full((200, 200), 300.0, np.float32)\n"
+            f"write_raster(Raster(z, Affine(1/1200, 0, 105.45, 0, -1/1200, 21.35), "
+            f"'EPSG:4326', 'm'), {str(dem)!r})\n"
+            "from phusong.coverage._site import predict_site\n"
+            f"predict_site({str(dem)!r}, 105.5, 21.3, height_m=30.0, freq_mhz=947.5, "
+            "eirp_dbm=57.0, radius_km=1.0, resolution_m=100.0, model='itm')\n"
+            "bad = {'scipy.special', 'phusong.coverage.clutter', 'phusong.coverage.p2108',\n"
+            "       'phusong.coverage.p1812._surface'} & set(sys.modules)\n"
+            "assert not bad, bad")
+    assert "numba" in _loaded(code)  # the prediction ran in the child

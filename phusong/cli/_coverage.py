@@ -237,10 +237,9 @@ def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution
 
     config = _run_config(scenario_path, sets, reliability_pct, model, time_pct, polarization,
                          p1812_maps)
-    dem = read_raster(dem_path)
     landcover = None if landcover_path is None else read_raster(landcover_path)
     rx, transform, report = predict_site(
-        dem, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
+        dem_path, lon, lat, height_m=height_m, freq_mhz=freq_mhz, eirp_dbm=eirp_dbm,
         radius_km=radius_km, resolution_m=resolution_m, model=model, diffraction=diffraction,
         rx_height_m=rx_height_m, threads=resolve_threads(threads), **_cap(itm_profile_cap),
         landcover=landcover, **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg),

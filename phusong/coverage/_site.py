@@ -6,6 +6,7 @@ no village scoring): the whole process is what an RF engineer waits for.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from phusong.atomic import atomic_path
 from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
 from phusong.coverage._raster import grid_over, on_dem, raster_links
-from phusong.coverage._terrain import crop_dem, prepare_terrain
+from phusong.coverage._terrain import crop_dem, dem_window, prepare_terrain
 from phusong.crs import transform_points
 from phusong.errors import DataError
 
@@ -48,8 +49,9 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
 
     Parameters
     ----------
-    dem : phusong.bundle.Raster
-        Elevation, any CRS.
+    dem : phusong.bundle.Raster or path
+        Elevation, any CRS; a GeoTIFF path is read only where the disk lies (a windowed
+        read, the same values as reading it whole and cropping).
     lon, lat : float
         Site position, degrees (EPSG:4326).
     height_m, freq_mhz, eirp_dbm, radius_km, resolution_m : float
@@ -82,24 +84,30 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     """
     from shapely.geometry import Point
 
-    from phusong.coverage.p1812._surface import engine_surfaces, surface_report
-
     if not (radius_km > 0 and resolution_m > 0 and freq_mhz > 0 and height_m > 0):
         raise DataError("radius, resolution, frequency and height must be positive")
     t0 = time.perf_counter()
     x, y = transform_points([lon], [lat], settings.STORE_CRS, settings.WORK_CRS)
-    # only the part of the DEM under the disk is reprojected (a whole SRTM tile is 1201²)
-    terrain = prepare_terrain(crop_dem(dem, float(x[0]), float(y[0]), radius_km * 1000.0))
+    r_m = radius_km * 1000.0
+    # only the part of the DEM under the disk is read and reprojected (an SRTM tile is 1201²)
+    if isinstance(dem, (str, os.PathLike)):
+        from phusong.raster import read_raster
+
+        dem = read_raster(dem, window=lambda t, crs, shape: dem_window(
+            t, crs, shape, float(x[0]), float(y[0]), r_m))
+    else:
+        dem = crop_dem(dem, float(x[0]), float(y[0]), r_m)
+    terrain = prepare_terrain(dem)
     if not terrain.inside(x, y)[0]:
         raise DataError(f"site ({lon}, {lat}) is outside the DEM; use a DEM that covers it")
-    r_m = radius_km * 1000.0
-    clutter = None
-    if landcover is not None:
+    clutter = surface = None
+    if landcover is not None:  # here: without land cover, no P.2108/P.1812 (scipy.special)
         from phusong.coverage.clutter import prepare_clutter
+        from phusong.coverage.p1812._surface import engine_surfaces
 
         clutter = prepare_clutter(landcover, area_work=Point(x[0], y[0]).buffer(r_m, 64),
                                   area_name="the site's disk")
-    clutter, surface = engine_surfaces(model, clutter, terrain, config.p1812)
+        clutter, surface = engine_surfaces(model, clutter, terrain, config.p1812)
     opts = EngineOptions.of(config, model=model, diffraction=diffraction,
                             rx_height_m=rx_height_m, threads=threads,
                             itm_profile_cap=itm_profile_cap, clutter=clutter,
@@ -137,7 +145,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "clutter": ("P.2108 §3.1 from the land cover" if clutter is not None else
                     "ITU-R P.1812 §3.2 clutter heights from the land cover" if surface
                     else None),
-        **({"p1812": surface_report(surface, opts.p1812)} if model == "p1812" else {}),
+        **({"p1812": _p1812_report(surface, opts)} if model == "p1812" else {}),
         "antenna": None if antenna is None else {
             "name": antenna.name, "gain_dbi": antenna.gain_dbi, "azimuth_deg": azimuth_deg,
             "tilt_deg": tilt_deg, "etilt_deg": etilt_deg},
@@ -146,6 +154,13 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
         "settings": config.record(),
     }
     return rx.astype(np.float32), grid.transform, report
+
+
+def _p1812_report(surface, opts) -> dict:
+    """What the report says about P.1812's inputs (imported here: other models skip it)."""
+    from phusong.coverage.p1812._surface import surface_report
+
+    return surface_report(surface, opts.p1812)
 
 
 def write_site_tif(path, rx: np.ndarray, transform) -> None:

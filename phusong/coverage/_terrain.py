@@ -22,7 +22,8 @@ from phusong.coverage._path_kernels import sample_paths, sample_paths_serial
 from phusong.crs import parse_crs
 from phusong.errors import CRSError, DataError
 
-__all__ = ["crop_dem", "Terrain", "prepare_terrain", "pair_profiles", "EARTH_RADIUS_M"]
+__all__ = ["crop_dem", "dem_window", "window_transform", "Terrain", "prepare_terrain",
+           "pair_profiles", "EARTH_RADIUS_M"]
 
 #: Mean earth radius, m (ITU-R P.1812 / P.452 use 6371 km).
 EARTH_RADIUS_M = 6_371_000.0
@@ -141,6 +142,58 @@ def prepare_terrain(dem) -> Terrain:
         return _reproject(arr, t, dem.crs)
 
 
+def dem_window(transform, crs, shape, x_m: float, y_m: float, radius_m: float,
+               pad_px: int = 4) -> tuple[int, int, int, int] | None:
+    """Rows ``r0:r1`` and columns ``c0:c1`` of a north-up DEM that cover a disk in WORK_CRS.
+
+    Parameters
+    ----------
+    transform : affine.Affine
+        The DEM's pixel → CRS transform.
+    crs : str or None
+        The DEM's CRS.
+    shape : (int, int)
+        The DEM's rows and columns.
+    x_m, y_m, radius_m : float
+        Disk centre (WORK_CRS) and radius, m.
+    pad_px : int
+        Extra source pixels kept on every side (bilinear sampling at the disk's edge).
+
+    Returns
+    -------
+    (int, int, int, int) or None
+        ``(r0, r1, c0, c1)``, or None when the whole grid is wanted: rotated, without a CRS,
+        a window under two pixels wide (the disk misses the DEM: the caller says so), or the
+        whole grid anyway.
+    """
+    t = transform
+    if not (t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0) or not crs:
+        return None
+    from phusong.crs import transform_points
+
+    k = np.linspace(-1.0, 1.0, 9)
+    bx = np.concatenate([x_m + radius_m * k, np.full(9, x_m + radius_m),
+                         x_m + radius_m * k, np.full(9, x_m - radius_m)])
+    by = np.concatenate([np.full(9, y_m + radius_m), y_m + radius_m * k,
+                         np.full(9, y_m - radius_m), y_m + radius_m * k])
+    sx, sy = transform_points(bx, by, settings.WORK_CRS, crs)
+    rows, cols = shape
+    c0 = max(0, int(np.floor((np.min(sx) - t.c) / t.a)) - pad_px)
+    c1 = min(cols, int(np.ceil((np.max(sx) - t.c) / t.a)) + pad_px)
+    r0 = max(0, int(np.floor((np.max(sy) - t.f) / t.e)) - pad_px)
+    r1 = min(rows, int(np.ceil((np.min(sy) - t.f) / t.e)) + pad_px)
+    if c1 - c0 < 2 or r1 - r0 < 2 or (c0, r0, c1, r1) == (0, 0, cols, rows):
+        return None
+    return r0, r1, c0, c1
+
+
+def window_transform(t, r0: int, c0: int):
+    """The transform of a window of a north-up grid whose top-left pixel is ``(r0, c0)``."""
+    from affine import Affine
+
+    return Affine(t.a, 0.0, t.c + c0 * t.a, 0.0, t.e, t.f + r0 * t.e)
+
+
 def crop_dem(dem, x_m: float, y_m: float, radius_m: float, pad_px: int = 4):
     """The part of a DEM (any CRS, north-up) that covers a disk given in WORK_CRS.
 
@@ -157,32 +210,18 @@ def crop_dem(dem, x_m: float, y_m: float, radius_m: float, pad_px: int = 4):
     -------
     phusong.bundle.Raster
         A window of ``dem`` (the same object when it is rotated or the window is the whole
-        grid), so that :func:`prepare_terrain` only reprojects what a single site needs.
+        grid, see :func:`dem_window`), so that :func:`prepare_terrain` only reprojects what a
+        single site needs.
     """
     from dataclasses import replace
 
-    from affine import Affine
-
-    t = dem.transform
-    if not (t.b == 0 and t.d == 0 and t.a > 0 and t.e < 0) or not getattr(dem, "crs", None):
+    w = dem_window(dem.transform, getattr(dem, "crs", None), np.asarray(dem.array).shape,
+                   x_m, y_m, radius_m, pad_px)
+    if w is None:
         return dem
-    from phusong.crs import transform_points
-
-    k = np.linspace(-1.0, 1.0, 9)
-    bx = np.concatenate([x_m + radius_m * k, np.full(9, x_m + radius_m),
-                         x_m + radius_m * k, np.full(9, x_m - radius_m)])
-    by = np.concatenate([np.full(9, y_m + radius_m), y_m + radius_m * k,
-                         np.full(9, y_m - radius_m), y_m + radius_m * k])
-    sx, sy = transform_points(bx, by, settings.WORK_CRS, dem.crs)
-    rows, cols = np.asarray(dem.array).shape
-    c0 = max(0, int(np.floor((np.min(sx) - t.c) / t.a)) - pad_px)
-    c1 = min(cols, int(np.ceil((np.max(sx) - t.c) / t.a)) + pad_px)
-    r0 = max(0, int(np.floor((np.max(sy) - t.f) / t.e)) - pad_px)
-    r1 = min(rows, int(np.ceil((np.min(sy) - t.f) / t.e)) + pad_px)
-    if c1 - c0 < 2 or r1 - r0 < 2 or (c0, r0, c1, r1) == (0, 0, cols, rows):
-        return dem
+    r0, r1, c0, c1 = w
     return replace(dem, array=np.asarray(dem.array)[r0:r1, c0:c1],
-                   transform=Affine(t.a, 0.0, t.c + c0 * t.a, 0.0, t.e, t.f + r0 * t.e))
+                   transform=window_transform(dem.transform, r0, c0))
 
 
 def _reproject(arr: np.ndarray, transform, crs: str) -> Terrain:
