@@ -70,21 +70,14 @@ def main() -> int:
                     help="skip the O(n²) geometry baseline (slow: minutes at 100 m)")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from phusong import settings
+    from _province_twin import province_run
+
     from phusong.coverage import _diffraction, _raster
     from phusong.coverage._engine import EngineOptions, TxSet
-    from phusong.coverage._link import transmitters
-    from phusong.coverage._raster import grid_over, raster_links
-    from phusong.coverage._score import _groups
-    from phusong.coverage._terrain import prepare_terrain
-    from phusong.twin import build_twin
+    from phusong.coverage._raster import raster_links
 
-    bundle = build_twin(seed=0)
-    terrain = prepare_terrain(bundle.dem)
-    tx = transmitters(bundle, terrain=terrain)
-    area = bundle.communes.to_crs(settings.WORK_CRS).union_all()
-    grid = grid_over(area, a.resolution_m, terrain)
-    g, pairs = _groups(tx)
+    run = province_run(a.resolution_m)
+    terrain, tx, grid, g, pairs = run.terrain, run.tx, run.grid, run.groups, run.pairs
     _emit(bench="models_setup", sites=int(tx["site_id"].nunique()), cells=len(tx),
           grid_cells=int(grid.mask.sum()), resolution_m=a.resolution_m, threads=a.threads)
 
@@ -102,7 +95,7 @@ def main() -> int:
             ("38901", "bullington", False)]
     if not a.skip_direct:
         runs.append(("hata", "bullington", True))
-    small = grid_over(area, 2000.0, terrain)
+    small = run.grid_at(2000.0)
     for model, diff, direct in runs:
         opts = EngineOptions(model=model, diffraction=diff, threads=a.threads).check()
         txs = TxSet.from_frame(tx, terrain, opts)

@@ -40,13 +40,11 @@ def main() -> int:
     ap.add_argument("--bundle", help="a saved bundle (default: build the twin, seed 0)")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from phusong import settings
+    from _province_twin import province_run
+
     from phusong.coverage import _raster
     from phusong.coverage._engine import EngineOptions, TxSet
-    from phusong.coverage._link import transmitters
-    from phusong.coverage._raster import grid_over, raster_links
-    from phusong.coverage._score import _groups
-    from phusong.coverage._terrain import prepare_terrain
+    from phusong.coverage._raster import raster_links
 
     cpu = collections.defaultdict(float)
     calls = collections.Counter()
@@ -72,20 +70,11 @@ def main() -> int:
             k, sample=timed("sample", k.sample), itm=timed("itm", k.itm),
             links=timed("links", k.links), emp=timed("emp", k.emp)))
 
-    if a.bundle:
-        from phusong.bundle import load_bundle
-        bundle = load_bundle(a.bundle)
-    else:
-        from phusong.twin import build_twin
-        bundle = build_twin(seed=0)
-    terrain = prepare_terrain(bundle.dem)
-    tx = transmitters(bundle, terrain=terrain)
-    area = bundle.communes.to_crs(settings.WORK_CRS).union_all()
-    grid = grid_over(area, a.resolution_m, terrain)
-    g, pairs = _groups(tx)
+    run = province_run(a.resolution_m, a.bundle)
+    terrain, grid, g, pairs = run.terrain, run.grid, run.groups, run.pairs
     opts = EngineOptions(model=a.model, diffraction=a.diffraction, threads=a.threads).check()
-    txs = TxSet.from_frame(tx, terrain, opts)
-    raster_links(txs, g, len(pairs), terrain, grid_over(area, 2000.0, terrain), opts)  # JIT
+    txs = TxSet.from_frame(run.tx, terrain, opts)
+    raster_links(txs, g, len(pairs), terrain, run.grid_at(2000.0), opts)  # JIT
     cpu.clear()
     calls.clear()
     t0, c0 = time.perf_counter(), time.process_time()

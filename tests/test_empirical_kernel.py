@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from shapely.geometry import box
@@ -15,6 +16,7 @@ from phusong.coverage._diffraction import METHODS, ray_geometry
 from phusong.coverage._empirical_kernel import (
     ENV_CODES,
     MODEL_CODES,
+    _loss_one,
     ray_model_losses,
     ray_model_losses_serial,
 )
@@ -79,6 +81,44 @@ def test_kernel_equals_reference_per_sample(model, diffraction, env):
             assert np.array_equal(np.isinf(got), ~need)  # not wanted: left as it was
             # same formulas, libm's log10/sqrt in both: equal to rounding (1e-9 dB)
             np.testing.assert_allclose(got[need], ref[need], rtol=0, atol=1e-9)
+
+
+@numba.njit
+def _per_band_reference(geom, rays, uk, uj, need, bands, model, diff, env, step, htx, hrx,
+                        margin, loss):
+    """The kernel before the band-independent terms were hoisted: ``_loss_one`` per band."""
+    for u in range(uk.shape[0]):
+        z_top = rays[0, 0] + htx
+        z_rx_top = rays[uk[u], uj[u]] + hrx
+        d_m = max(uj[u] * step, 1.0)
+        for b in range(bands.shape[0]):
+            if need[b, u]:
+                loss[b, u] = _loss_one(model, diff, env, bands[b], d_m, geom[u, 0], geom[u, 1],
+                                       geom[u, 2], geom[u, 3], geom[u, 4], z_top, z_rx_top,
+                                       z_top, hrx) + margin
+
+
+@pytest.mark.parametrize("model", ["fspl", "hata", "cost231", "38901"])
+def test_hoisted_kernel_is_the_per_band_kernel_bit_for_bit(model):
+    """Logs of distance and base height computed once per sample, log10(f) once per band:
+    the same operations in the same order as ``_loss_one`` per band, so equal bit for bit."""
+    rng = np.random.default_rng(11)
+    for diffraction in ("none", "bullington", "deygout"):
+        for env in ENV_CODES:
+            for htx, hrx, step in ((30.0, 1.5, 90.0), (6.0, 0.5, 100.0), (250.0, 12.0, 30.0)):
+                rays = _rays(rng)
+                uk, uj = np.divmod(np.arange(rays.size), rays.shape[1])
+                geom = ray_geometry(rays, step, rays[0, 0], htx, hrx,
+                                    method=diffraction).reshape(-1, 5)
+                need = rng.random((len(BANDS), len(uk))) < 0.8
+                args = (geom, rays, uk, uj, need, BANDS, MODEL_CODES[model],
+                        METHODS[diffraction], ENV_CODES[env], step, htx, hrx, 10.25)
+                ref = np.full((len(BANDS), len(uk)), np.inf)
+                _per_band_reference(*args, ref)
+                for kern in (ray_model_losses, ray_model_losses_serial):
+                    got = np.full(ref.shape, np.inf)
+                    kern(*args, got)
+                    assert np.array_equal(got, ref), (model, diffraction, env, htx)
 
 
 def _old_kernels(model_name, diffraction, env):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit, prange
 
 __all__ = ["ENV_CODES", "MODEL_CODES", "ray_model_losses", "ray_model_losses_serial"]
@@ -175,18 +176,86 @@ def _loss_one(model, diff, env, f, d_m, g0, g1, g2, g3, g4, z_top, z_rx_top, h_t
 
 
 @njit(inline="always", **_JIT)
-def _sample_losses(u, geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx,
-                   hrx, margin, loss):
+def _hata_fast(lf, t_lb, slope, f, hm, env, cost):
+    """:func:`_hata` with the band-independent terms of one sample given: ``t_lb`` =
+    13.82 log10(hb), ``slope`` = (44.9 − 6.55 log10(hb)) log10(d_km); the same operations in
+    the same order, so the same value bit for bit."""
+    if cost:
+        cm = 3.0 if env == 4 else 0.0
+        u = 46.3 + 33.9 * lf - t_lb - _a_hm(lf, hm, env) + slope + cm
+    else:
+        u = 69.55 + 26.16 * lf - t_lb - _a_hm(lf, hm, env) + slope
+    return u + _env_corr(f, lf, env)
+
+
+@njit(inline="always", **_JIT)
+def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
+                   step, htx, hrx, margin, loss):
+    """:func:`_loss_one` + ``margin`` on every wanted band of used sample ``u``, with what
+    does not depend on the band (distances, effective heights and their logarithms) computed
+    once per sample and ``log10(f)``, ``1/sqrt(λ)`` once per band (``lfs``, ``ss``): the same
+    operations in the same order as :func:`_loss_one`, so the same values bit for bit."""
     k = used_k[u]
     j = used_j[u]
     z_top = rays[0, 0] + htx
     z_rx_top = rays[k, j] + hrx
-    d_m = max(j * step, 1.0)
+    d = max(max(j * step, 1.0), 10.0)
+    dz = z_top - z_rx_top
+    d3 = math.sqrt(d * d + dz * dz)
+    fs_d = 20.0 * math.log10(d3 / 1000.0)
+    g0, g1, g2, g3, g4 = geom[u, 0], geom[u, 1], geom[u, 2], geom[u, 3], geom[u, 4]
+    hb_eff = z_top - g4
+    hb = min(max(hb_eff, 30.0), 200.0)
+    hm = min(max(hrx, 1.0), 10.0)
+    d_km = d / 1000.0
+    t_lb = 0.0
+    slope = 0.0
+    if model == 1 or model == 2:
+        lb = math.log10(hb)
+        t_lb = 13.82 * lb
+        slope = (44.9 - 6.55 * lb) * math.log10(d_km)
     for b in range(bands.shape[0]):
-        if need[b, u]:
-            loss[b, u] = _loss_one(model, diff, env, bands[b], d_m, geom[u, 0], geom[u, 1],
-                                   geom[u, 2], geom[u, 3], geom[u, 4], z_top, z_rx_top, z_top,
-                                   hrx) + margin
+        if not need[b, u]:
+            continue
+        f = bands[b]
+        lf = lfs[b]
+        free = 32.45 + 20.0 * lf + fs_d
+        dl = 0.0
+        if diff >= 0:
+            s = ss[b]
+            vp = g0 * s
+            dl = _j(vp)
+            if diff == 1 and vp > -0.78:
+                dl += _j(g1 * s) + _j(g2 * s)
+        if model == 0:
+            v = free + dl
+        elif model == 3:
+            los = g3 <= 0.0
+            hbs = min(max(hb_eff, 10.0), 150.0)
+            pl = _tr38901(d, f, hbs, hrx, los, env)
+            if diff >= 0:
+                pl = max(pl, _tr38901(d, f, hbs, hrx, True, env) + dl)
+            v = max(pl, free)
+        else:
+            if model == 2 or (f > 1500.0 and f <= 2000.0):
+                base = _hata_fast(lf, t_lb, slope, f, hm, env, True)
+            elif f <= 1500.0:
+                base = _hata_fast(lf, t_lb, slope, f, hm, env, False)
+            else:  # 'hata' above 2000 MHz: 38.901 NLOS (the 5G bands)
+                base = _tr38901(d_km * 1000.0, f, min(max(hb, 10.0), 150.0), hm, False, env)
+            v = max(base + dl, free)
+        loss[b, u] = v + margin
+
+
+@njit(**_JIT)
+def _band_terms(bands):
+    """``log10(f)`` and ``1/sqrt(λ)`` (λ in m) per band, as :func:`_loss_one` computes them."""
+    lfs = np.empty(bands.shape[0])
+    ss = np.empty(bands.shape[0])
+    for b in range(bands.shape[0]):
+        lfs[b] = math.log10(bands[b])
+        ss[b] = 1.0 / math.sqrt(299.792458 / bands[b])
+    return lfs, ss
 
 
 @njit(parallel=True, **_JIT)
@@ -201,15 +270,17 @@ def ray_model_losses(geom, rays, used_k, used_j, need, bands, model, diff, env, 
     antenna heights above ground, m, and ``margin`` the location margin, dB, added to every
     value. Entries not wanted are left as they were. Parallel over ray samples.
     """
+    lfs, ss = _band_terms(bands)
     for u in prange(used_k.shape[0]):
-        _sample_losses(u, geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx,
-                       hrx, margin, loss)
+        _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
+                       step, htx, hrx, margin, loss)
 
 
 @njit(**_JIT)
 def ray_model_losses_serial(geom, rays, used_k, used_j, need, bands, model, diff, env, step,
                             htx, hrx, margin, loss):
     """:func:`ray_model_losses` on the calling thread only; same results."""
+    lfs, ss = _band_terms(bands)
     for u in range(used_k.shape[0]):
-        _sample_losses(u, geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx,
-                       hrx, margin, loss)
+        _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
+                       step, htx, hrx, margin, loss)
