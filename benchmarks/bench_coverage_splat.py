@@ -14,8 +14,9 @@ of our process and of the ``splat`` child, make the ratio robust to other load).
 profiles on the same grid.
 
 A ``site_whole_process`` line times SPLAT! and ``phusong coverage site`` as whole processes
-(30 km, 90 m, ITM, each writing its raster; warm and cold numba cache), which is what a user
-waits for; the other lines compare compute only.
+(30 km, 90 m, ITM, each writing its raster; warm and cold numba cache, one thread, and warm
+with the command's default ``--threads 0``: every core of the process for the compute), which
+is what a user waits for; the other lines compare compute only.
 
 Usage: .venv/bin/python benchmarks/bench_coverage_splat.py [--skip-splat] [--skip-site]
        [--skip-province] [--sites N] [--resolution-m R] [--model itm|hata] [--threads T]
@@ -182,10 +183,13 @@ def bench_whole_process(radius_km: float, repeats: int) -> None:
     gets an empty ``NUMBA_CACHE_DIR``, so it compiles the kernels it uses, as the first run
     after an install does. Min/median/max of wall and CPU seconds over ``repeats`` runs.
     """
-    phusong = [sys.executable, "-c", "from phusong.cli import main; main()", "coverage", "site",
-               "--dem", str(TILE), "--lon", str(LON), "--lat", str(LAT), "--height-m", str(H_M),
-               "--freq-mhz", str(F_MHZ), "--eirp-dbm", str(EIRP), "--radius-km", str(radius_km),
-               "--resolution-m", "90", "--threads", "1", "--out"]
+    def site_cmd(threads: int) -> list[str]:
+        return [sys.executable, "-c", "from phusong.cli import main; main()", "coverage",
+                "site", "--dem", str(TILE), "--lon", str(LON), "--lat", str(LAT), "--height-m",
+                str(H_M), "--freq-mhz", str(F_MHZ), "--eirp-dbm", str(EIRP), "--radius-km",
+                str(radius_km), "--resolution-m", "90", "--threads", str(threads), "--out"]
+
+    phusong, both = site_cmd(1), site_cmd(0)
     tmp = Path(tempfile.mkdtemp(prefix="bench_whole_"))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     try:
@@ -199,6 +203,9 @@ def bench_whole_process(radius_km: float, repeats: int) -> None:
         _timed_process(phusong + [str(tmp / "warm.tif")], tmp, env)
         rows["phusong_warm"] = [_timed_process(phusong + [str(tmp / f"w{i}.tif")], tmp, env)
                                 for i in range(repeats)]
+        # the command's default, --threads 0: the compute on every core of the process
+        rows["phusong_warm_all_cores"] = [
+            _timed_process(both + [str(tmp / f"a{i}.tif")], tmp, env) for i in range(repeats)]
         cold = []
         for i in range(repeats):
             cache = tempfile.mkdtemp(prefix="numba_cold_", dir=tmp)
@@ -214,6 +221,12 @@ def bench_whole_process(radius_km: float, repeats: int) -> None:
             med = {k: sorted(w for w, _ in v)[len(v) // 2] for k, v in rows.items()}
             row["speedup_warm_vs_splat_wall"] = round(med["splat"] / med["phusong_warm"], 2)
             row["speedup_cold_vs_splat_wall"] = round(med["splat"] / med["phusong_cold"], 2)
+            row["speedup_warm_all_cores_vs_splat_wall"] = round(
+                med["splat"] / med["phusong_warm_all_cores"], 2)
+            cpu = {k: sorted(c for _, c in v)[len(v) // 2] for k, v in rows.items()}
+            row["speedup_warm_vs_splat_cpu"] = round(cpu["splat"] / cpu["phusong_warm"], 2)
+            row["speedup_warm_all_cores_vs_splat_cpu"] = round(
+                cpu["splat"] / cpu["phusong_warm_all_cores"], 2)
         _emit(**row)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

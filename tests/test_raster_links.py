@@ -7,15 +7,17 @@ reference gain functions) and to itself without the sharing (one configuration p
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 import pytest
 
 from phusong.coverage._antenna_kernel import PatternTable, pattern_gains
 from phusong.coverage._link import VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, sector_gain_db
 from phusong.coverage._raster import _NO_SINR, _gain_configs
-from phusong.coverage._raster_kernels import site_links, site_links_serial
+from phusong.coverage._raster_kernels import polar, site_links, site_links_serial, site_pixels
 from phusong.coverage.antenna import parametric_3gpp
 
 BW, FB, H_TX, H_RX = 65.0, 30.0, 30.0, 1.5
@@ -59,8 +61,9 @@ def _run(s, kernel, cells, cfg):
     t = s.table
     ant = (s.pattern, s.etilt, t.h, t.v, t.tilt, t.cap)
     clut = (np.zeros((1, 1), np.int8), np.zeros(6), np.zeros((1, len(s.az))))
-    kernel(best, arg, s.flat, s.dx, s.dy, s.uop, s.uk, s.uj, s.rays, s.loss, H_TX, H_RX, cells,
-           cfg, s.band, s.group, s.radius, s.eirp, s.offset, s.az, s.tilt, BW, FB,
+    dist, brg = polar(s.dx, s.dy)
+    kernel(best, arg, s.flat, s.dx, s.dy, dist, brg, s.uop, s.uk, s.uj, s.rays, s.loss, H_TX,
+           H_RX, cells, cfg, s.band, s.group, s.radius, s.eirp, s.offset, s.az, s.tilt, BW, FB,
            VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, counts, ant, clut, _NO_SINR)
     return best, arg, counts
 
@@ -113,3 +116,104 @@ def test_site_links_equal_the_per_link_reference(seed):
     # level by one ulp (≤ 2e-5 dB at 150 dB): 1e-4 dB; the serving cell is the same
     np.testing.assert_allclose(got[0], ref_best, rtol=0, atol=1e-4)
     np.testing.assert_array_equal(got[1], ref_arg)
+
+
+@numba.njit
+def _site_pixels_before(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s, step,
+                        f_radius, keep, use_keep, ro, co):
+    """``site_pixels`` before 2026-12-07: every cell of the window, distance before the
+    screening's keep test (the reference of the row-chord and keep-first scan)."""
+    cols = mask.shape[1]
+    n_max = (r1 - r0) * (c1 - c0)
+    flat = np.empty(n_max, np.int64)
+    dxs = np.empty(n_max)
+    dys = np.empty(n_max)
+    uop = np.empty(n_max, np.int64)
+    slot = np.full(n_rays * n_s, -1, np.int64)
+    uk = np.empty(n_max, np.int64)
+    uj = np.empty(n_max, np.int64)
+    n_f = f_radius.shape[0]
+    need = np.zeros((n_f, n_max), np.bool_)
+    last = np.full(n_rays, -1, np.int64)
+    last[0] = 0
+    dang = 360.0 / n_rays
+    n = 0
+    n_u = 0
+    for r in range(r0, r1):
+        cy = gy0 - (r + ro + 0.5) * res
+        for c in range(c0, c1):
+            if not mask[r, c]:
+                continue
+            dx = gx0 + (c + co + 0.5) * res - sx
+            dy = cy - sy
+            d = math.hypot(dx, dy)
+            if d > radius:
+                continue
+            if use_keep:
+                wanted = False
+                for f in range(n_f):
+                    wanted = wanted or (d <= f_radius[f] and keep[f, r - r0, c - c0])
+                if not wanted:
+                    continue
+            bearing = math.degrees(math.atan2(dx, dy)) % 360.0
+            k = int(np.rint(bearing / dang)) % n_rays
+            j = min(max(int(np.rint(d / step)), 1), n_s - 1)
+            p = k * n_s + j
+            u = slot[p]
+            if u < 0:
+                u = n_u
+                slot[p] = u
+                uk[u] = k
+                uj[u] = j
+                n_u += 1
+            if j > last[k]:
+                last[k] = j
+            for f in range(n_f):
+                if d <= f_radius[f] and (not use_keep or keep[f, r - r0, c - c0]):
+                    need[f, u] = True
+            flat[n] = r * cols + c
+            dxs[n] = dx
+            dys[n] = dy
+            uop[n] = u
+            n += 1
+    return (flat[:n], dxs[:n], dys[:n], uop[:n], uk[:n_u], uj[:n_u],
+            np.ascontiguousarray(need[:, :n_u]), slot, last)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_site_pixels_equal_the_full_window_scan(seed):
+    """The row-chord, keep-first scan returns what the full window scan returned, bit for
+    bit, and the distance and bearing that ``site_links`` used to compute itself."""
+    rng = np.random.default_rng(seed)
+    rows, cols = 230, 260
+    mask = rng.random((rows, cols)) < 0.9
+    res = float(rng.choice([30.0, 90.0, 100.0]))
+    gx0, gy0 = 500_000.0 + rng.uniform(0, 50), 2_300_000.0 + rng.uniform(0, 50)
+    ro, co = (0, 0) if seed % 2 else (17, 9)  # a tile of a larger grid
+    for _ in range(6):
+        radius = float(rng.uniform(0.3, 1.4) * 100 * res)  # disks inside, across and beyond
+        sx = gx0 + (co + rng.uniform(-20, cols + 20)) * res
+        sy = gy0 - (ro + rng.uniform(-20, rows + 20)) * res
+        if rng.random() < 0.3:  # a radius ending exactly on cell centres of the site's row
+            sx = gx0 + (co + 100.5) * res
+            sy = gy0 - (ro + 80.5) * res
+            radius = 40.0 * res
+        r0, r1 = max(0, int(rng.integers(-5, 40))), min(rows, int(rng.integers(150, 240)))
+        c0, c1 = max(0, int(rng.integers(-5, 40))), min(cols, int(rng.integers(150, 270)))
+        step = res
+        n_rays = max(16, int(math.ceil(2 * math.pi * radius / res)))
+        n_s = int(math.ceil(radius / step)) + 1
+        f_radius = np.array([radius, radius * 0.7])
+        for use_keep in (False, True):
+            keep = (rng.random((2, r1 - r0, c1 - c0)) < 0.3 if use_keep
+                    else np.zeros((2, 0, 0), np.bool_))
+            args = (mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s, step,
+                    f_radius, keep, use_keep, ro, co)
+            old = _site_pixels_before(*args)
+            new = site_pixels(*args)
+            flat, dx, dy, dist, brg = new[:5]
+            for a, b in zip(old, new[:3] + new[5:], strict=True):
+                np.testing.assert_array_equal(a, b)
+            d0, b0 = polar(dx, dy)
+            np.testing.assert_array_equal(dist, d0)
+            np.testing.assert_array_equal(brg, b0)

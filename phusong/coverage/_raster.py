@@ -214,7 +214,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     use_keep = keep is not None
     if keep is None:
         keep = np.zeros((len(bands), 0, 0), np.bool_)
-    flat, dx, dy, uop, uk, uj, need, slot, last = site_pixels(
+    flat, dx, dy, dist, brg, uop, uk, uj, need, slot, last = site_pixels(
         grid.mask, float(t.c), float(t.f), res, r0, r1, c0, c1, sx, sy, R, n_rays, n_s, step,
         f_radius, keep, use_keep, ro, co)
     if flat.size == 0:
@@ -263,9 +263,9 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     cell_band = np.zeros(len(txs.freq), np.int64)
     cell_band[cells] = cell_band_local
     by_cfg, cfg = _gain_configs(txs, cells)
-    kern.links(best, arg, flat, dx, dy, uop, uk, uj, rays, loss, htx, opts.rx_height_m, by_cfg,
-               cfg, cell_band, group, txs.radius_m, txs.eirp, txs.offset, txs.azimuth, txs.tilt,
-               float(opts.config.radio.sector_beamwidth_deg),
+    kern.links(best, arg, flat, dx, dy, dist, brg, uop, uk, uj, rays, loss, htx,
+               opts.rx_height_m, by_cfg, cfg, cell_band, group, txs.radius_m, txs.eirp,
+               txs.offset, txs.azimuth, txs.tilt, float(opts.config.radio.sector_beamwidth_deg),
                float(opts.config.radio.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
                counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr)
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits

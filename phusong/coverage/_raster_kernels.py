@@ -15,7 +15,7 @@ from numba import njit, prange
 
 from phusong.coverage._antenna_kernel import pattern_gain_pre
 
-__all__ = ["fill_voids_before", "sample_rays", "sample_rays_serial", "site_pixels",
+__all__ = ["fill_voids_before", "polar", "sample_rays", "sample_rays_serial", "site_pixels",
            "site_links", "site_links_serial"]
 
 _JIT = {"cache": True, "nogil": True}
@@ -139,6 +139,23 @@ def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_v
     return out, bad
 
 
+@njit(inline="always", **_JIT)
+def _bearing_deg(dx, dy):
+    """Bearing of an offset, degrees clockwise from north in [0, 360)."""
+    return math.degrees(math.atan2(dx, dy)) % 360.0
+
+
+@njit(**_JIT)
+def polar(dx, dy):
+    """Distance (m) and bearing (degrees) of offsets, as :func:`site_pixels` returns them."""
+    d = np.empty(dx.shape[0])
+    b = np.empty(dx.shape[0])
+    for i in range(dx.shape[0]):
+        d[i] = math.hypot(dx[i], dy[i])
+        b[i] = _bearing_deg(dx[i], dy[i])
+    return d, b
+
+
 @njit(**_JIT)
 def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s, step,
                 f_radius, keep, use_keep, ro, co):
@@ -151,18 +168,25 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
     With ``use_keep``, band ``f`` is only wanted at cells where ``keep[f, r − r0, c − c0]``
     (the screening of :mod:`._raster`), and cells wanted by no band are left out.
 
-    Returns ``(flat, dx, dy, used_of_pixel, used_k, used_j, need, slot, last)``: flat grid
-    index and offset from the site (m) per cell, the index of its ray point among the used
-    ones, the ray and sample of each used point, ``need[f, u]``: some cell within
+    Returns ``(flat, dx, dy, dist, bearing, used_of_pixel, used_k, used_j, need, slot,
+    last)``: flat grid index, offset from the site (m), distance (m) and bearing (degrees
+    clockwise from north, [0, 360)) per cell, the index of its ray point among the used ones, the ray and sample of each used point, ``need[f, u]``: some cell within
     ``f_radius[f]`` wants ``u``, ``slot[k * n_s + j]``: the used index of sample ``j`` of ray
     ``k`` (−1 when unused), and ``last[k]``: the farthest used sample of ray ``k`` (−1: none;
     ray 0 is always at least 0, it gives the site's ground height).
+
+    Rows farther than ``radius`` from the site, and in each row the columns beyond the disk's
+    chord (widened by a metre), are not visited; with ``use_keep`` a cell no band keeps is
+    left before its distance is computed: the cells visited are those the full window scan
+    would keep, in the same order.
     """
     cols = mask.shape[1]
     n_max = (r1 - r0) * (c1 - c0)
     flat = np.empty(n_max, np.int64)
     dxs = np.empty(n_max)
     dys = np.empty(n_max)
+    dist = np.empty(n_max)
+    brg = np.empty(n_max)
     uop = np.empty(n_max, np.int64)
     slot = np.full(n_rays * n_s, -1, np.int64)
     uk = np.empty(n_max, np.int64)
@@ -176,11 +200,25 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
     n_u = 0
     for r in range(r0, r1):
         cy = gy0 - (r + ro + 0.5) * res
-        for c in range(c0, c1):
+        dy = cy - sy
+        if abs(dy) > radius * (1.0 + 1e-9):
+            continue  # every cell of the row is farther than radius
+        # columns whose |dx| may be ≤ the chord's half-width (+ 1 m against rounding)
+        half = math.sqrt(max(radius * radius - dy * dy, 0.0)) + 1e-6 * radius + 1.0
+        lo = max(c0, int(math.floor((sx - half - gx0) / res - 0.5)) - co - 1)
+        hi = min(c1, int(math.ceil((sx + half - gx0) / res - 0.5)) - co + 2)
+        for c in range(lo, hi):
             if not mask[r, c]:
                 continue
+            if use_keep:
+                some = False
+                for f in range(n_f):
+                    if keep[f, r - r0, c - c0]:
+                        some = True
+                        break
+                if not some:
+                    continue
             dx = gx0 + (c + co + 0.5) * res - sx
-            dy = cy - sy
             d = math.hypot(dx, dy)
             if d > radius:
                 continue
@@ -190,7 +228,7 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
                     wanted = wanted or (d <= f_radius[f] and keep[f, r - r0, c - c0])
                 if not wanted:
                     continue
-            bearing = math.degrees(math.atan2(dx, dy)) % 360.0
+            bearing = _bearing_deg(dx, dy)
             k = int(np.rint(bearing / dang)) % n_rays
             j = min(max(int(np.rint(d / step)), 1), n_s - 1)
             p = k * n_s + j
@@ -209,26 +247,28 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
             flat[n] = r * cols + c
             dxs[n] = dx
             dys[n] = dy
+            dist[n] = d
+            brg[n] = bearing
             uop[n] = u
             n += 1
-    return (flat[:n], dxs[:n], dys[:n], uop[:n], uk[:n_u], uj[:n_u],
+    return (flat[:n], dxs[:n], dys[:n], dist[:n], brg[:n], uop[:n], uk[:n_u], uj[:n_u],
             np.ascontiguousarray(need[:, :n_u]), slot, last)
 
 
 @njit(**_JIT)
-def _links_span(p0, p1, best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_rx, z_top,
-                cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius, eirp, offset,
-                azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut,
-                sn):
+def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, loss,
+                h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius, eirp,
+                offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant,
+                clut, sn):
     """Grid cells ``p0:p1`` of :func:`site_links` (one call per span: the per-cell work is
     inlined in the loop rather than paying a call with thirty arguments per grid cell)."""
     lc_index, lc_geo, lc_db = clut  # land-cover class per pixel, its geometry, loss per cell
     pattern, etilt, ph, pv, ptilt, pcap = ant
     sum_q, cell_key, second = sn  # SINR sums and second best (issue 17), empty when off
     for p in range(p0, p1):
-        d = math.hypot(dx[p], dy[p])
+        d = dist[p]
         u = uop[p]
-        bearing = math.degrees(math.atan2(dx[p], dy[p])) % 360.0
+        bearing = brg[p]
         down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
         q = flat[p]
         nl = 0
@@ -302,10 +342,13 @@ def _tilt_trig(cells, tilt):
 
 
 @njit(parallel=True, **_JIT)
-def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx, cells,
-               cfg, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-               front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
+def site_links(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, loss, h_tx, h_rx,
+               cells, cfg, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
+               beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
     """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
+
+    ``dx``, ``dy``, ``dist``, ``brg``: offset (m), distance (m) and bearing (degrees) of each
+    grid cell from the site, as :func:`site_pixels` returns them.
 
     ``rx = eirp − offset + gain − loss`` (float32) per (grid cell, site cell within its radius),
     with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db` (or, for
@@ -330,20 +373,21 @@ def site_links(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h
     cos_b, sin_b = _tilt_trig(cells, tilt)
     n = flat.shape[0]
     for s in prange((n + _SPAN - 1) // _SPAN):
-        _links_span(s * _SPAN, min(n, (s + 1) * _SPAN), best, arg, flat, dx, dy, uop, used_k,
-                    used_j, rays, loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band,
-                    cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth, front_back,
-                    v_beamwidth, v_sla, counts, ant, clut, sn)
+        _links_span(s * _SPAN, min(n, (s + 1) * _SPAN), best, arg, flat, dx, dy, dist, brg,
+                    uop, used_k, used_j, rays, loss, h_rx, z_top, cells, cfg, cos_b, sin_b,
+                    cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
+                    front_back, v_beamwidth, v_sla, counts, ant, clut, sn)
 
 
 @njit(**_JIT)
-def site_links_serial(best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss, h_tx, h_rx,
-                      cells, cfg, cell_band, cell_group, cell_radius, eirp, offset, azimuth,
-                      tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
+def site_links_serial(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, loss,
+                      h_tx, h_rx, cells, cfg, cell_band, cell_group, cell_radius, eirp, offset,
+                      azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant,
+                      clut, sn):
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
     cos_b, sin_b = _tilt_trig(cells, tilt)
-    _links_span(0, flat.shape[0], best, arg, flat, dx, dy, uop, used_k, used_j, rays, loss,
-                h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius, eirp,
-                offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant,
-                clut, sn)
+    _links_span(0, flat.shape[0], best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays,
+                loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius,
+                eirp, offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts,
+                ant, clut, sn)
