@@ -269,16 +269,10 @@ def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j,
         d = dist[p]
         u = uop[p]
         bearing = brg[p]
-        down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx), d))
+        down = math.nan  # elevation angle to the antenna top, degrees: on first use
         q = flat[p]
         nl = 0
-        kc = -1
-        if lc_db.shape[0] > 1:
-            col = math.floor((lc_geo[4] + dx[p] - lc_geo[0]) / lc_geo[2])
-            row = math.floor((lc_geo[1] - (lc_geo[5] + dy[p])) / lc_geo[3])
-            kc = lc_db.shape[0] - 1
-            if 0 <= row < lc_index.shape[0] and 0 <= col < lc_index.shape[1]:
-                kc = lc_index[int(row), int(col)]
+        kc = -2  # land-cover class of the grid cell (−1: no clutter table): on first use
         have = -1  # the antenna configuration whose gain towards this grid cell is in ``gain``
         gain = 0.0
         cos_e = math.nan
@@ -295,6 +289,9 @@ def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j,
                 have = cfg[i]
                 az = azimuth[c]
                 tl = tilt[c]
+                if math.isnan(down) and (pattern[c] >= 0 or not math.isnan(tl)):
+                    down = math.degrees(math.atan2(z_top - (rays[used_k[u], used_j[u]] + h_rx),
+                                                   d))
                 if pattern[c] >= 0:  # a named antenna: tilt is mechanical (issue 17)
                     if math.isnan(cos_e):
                         e = -math.radians(down)
@@ -313,6 +310,14 @@ def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j,
                     else:
                         av = -min(12.0 * ((down - tl) / v_beamwidth) ** 2, v_sla)
                     gain = -min(-(ah + av), front_back)
+            if kc == -2:
+                kc = -1
+                if lc_db.shape[0] > 1:
+                    col = math.floor((lc_geo[4] + dx[p] - lc_geo[0]) / lc_geo[2])
+                    row = math.floor((lc_geo[1] - (lc_geo[5] + dy[p])) / lc_geo[3])
+                    kc = lc_db.shape[0] - 1
+                    if 0 <= row < lc_index.shape[0] and 0 <= col < lc_index.shape[1]:
+                        kc = lc_index[int(row), int(col)]
             v = np.float32(eirp[c] - offset[c] + gain - lb
                            - (lc_db[kc, c] if kc >= 0 else 0.0))
             g = cell_group[c]
