@@ -65,20 +65,6 @@ def _env_corr(f, lf, env):
 
 
 @njit(inline="always", **_JIT)
-def _hata(d_km, f, hb, hm, env, cost):
-    lf = math.log10(f)
-    lb = math.log10(hb)
-    if cost:
-        cm = 3.0 if env == 4 else 0.0
-        u = (46.3 + 33.9 * lf - 13.82 * lb - _a_hm(lf, hm, env)
-             + (44.9 - 6.55 * lb) * math.log10(d_km) + cm)
-    else:
-        u = (69.55 + 26.16 * lf - 13.82 * lb - _a_hm(lf, hm, env)
-             + (44.9 - 6.55 * lb) * math.log10(d_km))
-    return u + _env_corr(f, lf, env)
-
-
-@njit(inline="always", **_JIT)
 def _rma_pl1(dd, fc, h):
     return (20.0 * math.log10(40.0 * math.pi * dd * fc / 3.0)
             + min(0.03 * h ** 1.72, 10.0) * math.log10(dd)
@@ -134,52 +120,11 @@ def _tr38901(d, f, hbs, hut, los, env):
     return _rma(d, f, hbs, hut, los)
 
 
-@njit(**_JIT)
-def _loss_one(model, diff, env, f, d_m, g0, g1, g2, g3, g4, z_top, z_rx_top, h_top, hrx):
-    """Basic transmission loss of one path, dB: :func:`._link.model_loss_db` per sample.
-
-    ``d_m`` horizontal distance (≥ 10 m applied here), ``g0..g4`` the path geometry
-    (:func:`._diffraction.path_geometry`), ``z_top``/``z_rx_top`` antenna tops above sea
-    level, ``h_top`` = ``z_top`` (transmitter) for the effective base height.
-    """
-    d = max(d_m, 10.0)
-    dz = z_top - z_rx_top
-    d3 = math.sqrt(d * d + dz * dz)
-    free = 32.45 + 20.0 * math.log10(f) + 20.0 * math.log10(d3 / 1000.0)
-    dl = 0.0
-    if diff >= 0:
-        s = 1.0 / math.sqrt(299.792458 / f)
-        vp = g0 * s
-        dl = _j(vp)
-        if diff == 1 and vp > -0.78:
-            dl += _j(g1 * s) + _j(g2 * s)
-    if model == 0:
-        return free + dl
-    hb_eff = h_top - g4
-    if model == 3:
-        los = g3 <= 0.0
-        hbs = min(max(hb_eff, 10.0), 150.0)
-        pl = _tr38901(d, f, hbs, hrx, los, env)
-        if diff >= 0:
-            pl = max(pl, _tr38901(d, f, hbs, hrx, True, env) + dl)
-        return max(pl, free)
-    hb = min(max(hb_eff, 30.0), 200.0)
-    hm = min(max(hrx, 1.0), 10.0)
-    d_km = d / 1000.0
-    if model == 2 or (f > 1500.0 and f <= 2000.0):
-        base = _hata(d_km, f, hb, hm, env, True)
-    elif f <= 1500.0:
-        base = _hata(d_km, f, hb, hm, env, False)
-    else:  # 'hata' above 2000 MHz: 38.901 NLOS (the 5G bands)
-        base = _tr38901(d_km * 1000.0, f, min(max(hb, 10.0), 150.0), hm, False, env)
-    return max(base + dl, free)
-
-
 @njit(inline="always", **_JIT)
 def _hata_fast(lf, t_lb, slope, f, hm, env, cost):
-    """:func:`_hata` with the band-independent terms of one sample given: ``t_lb`` =
-    13.82 log10(hb), ``slope`` = (44.9 − 6.55 log10(hb)) log10(d_km); the same operations in
-    the same order, so the same value bit for bit."""
+    """Okumura-Hata (``cost``: COST-231 Hata) loss, dB, as :func:`phusong.coverage.models.
+    hata_db`, with the terms of one sample that do not depend on the band given: ``t_lb`` =
+    13.82 log10(hb), ``slope`` = (44.9 − 6.55 log10(hb)) log10(d_km), ``lf`` = log10(f)."""
     if cost:
         cm = 3.0 if env == 4 else 0.0
         u = 46.3 + 33.9 * lf - t_lb - _a_hm(lf, hm, env) + slope + cm
@@ -191,10 +136,11 @@ def _hata_fast(lf, t_lb, slope, f, hm, env, cost):
 @njit(inline="always", **_JIT)
 def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
                    step, htx, hrx, margin, loss):
-    """:func:`_loss_one` + ``margin`` on every wanted band of used sample ``u``, with what
-    does not depend on the band (distances, effective heights and their logarithms) computed
-    once per sample and ``log10(f)``, ``1/sqrt(λ)`` once per band (``lfs``, ``ss``): the same
-    operations in the same order as :func:`_loss_one`, so the same values bit for bit."""
+    """Basic transmission loss + ``margin`` of used sample ``u`` on every wanted band, dB:
+    :func:`._link.model_loss_db` per sample (distance ≥ 10 m, the path geometry ``geom[u]`` of
+    :func:`._diffraction.path_geometry`), with what does not depend on the band (distances,
+    effective heights and their logarithms) computed once per sample and ``log10(f)``,
+    ``1/sqrt(λ)`` once per band (``lfs``, ``ss``)."""
     k = used_k[u]
     j = used_j[u]
     z_top = rays[0, 0] + htx
@@ -249,7 +195,7 @@ def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, d
 
 @njit(**_JIT)
 def _band_terms(bands):
-    """``log10(f)`` and ``1/sqrt(λ)`` (λ in m) per band, as :func:`_loss_one` computes them."""
+    """``log10(f)`` and ``1/sqrt(λ)`` (λ in m) per band."""
     lfs = np.empty(bands.shape[0])
     ss = np.empty(bands.shape[0])
     for b in range(bands.shape[0]):
