@@ -238,6 +238,7 @@ def _horizon_pass(d, h, g, a, b, hts, hrs, c2, kb, kb2, et, er):
         di = d[i]
         hi = h[i]
         x = dtot - di
+        dx = di * x
         iv = 1.0 / di
         ix = 1.0 / x
         hh = hi - (hts * x + hrs * di) * inv_dtot
@@ -251,7 +252,6 @@ def _horizon_pass(d, h, g, a, b, hts, hrs, c2, kb, kb2, et, er):
         er[i] = u
         rarg = fmax(rarg, u)
         gi = g[i]
-        dx = di * x
         gg = gi + kb * dx
         stim = fmax(stim, (gg - hts) * iv)  # (13)
         srim = fmax(srim, (gg - hrs) * ix)  # (17)
@@ -400,15 +400,12 @@ def bracket(d, a, b, t):
     """The last intermediate point ``i`` (``a ≤ i ≤ b − 2``) with ``d[i] ≤ t``: the sample at
     or before ``t`` (``a`` when ``t`` lies before the first intermediate point)."""
     lo = a
-    hi = b - 2
-    if d[hi] <= t:
-        return hi
-    while hi - lo > 1:  # d[lo] ≤ t < d[hi] (d[a] = 0; t < 0 ends at a)
-        mid = (lo + hi) // 2
-        if d[mid] <= t:
-            lo = mid
-        else:
-            hi = mid
+    n = b - 1 - a  # the candidates a .. b − 2; the answer is in [lo, lo + n − 1]
+    while n > 1:  # branch-free halving (a select, no mispredicted jump): ⌈log2 n⌉ loads
+        half = n >> 1
+        mid = lo + half
+        lo = mid if d[mid] <= t else lo
+        n -= half
     return lo
 
 
@@ -444,15 +441,18 @@ def smooth_nu_best(d, a, b, dtot, ht, hr, k):
     c3 = -hr
     c2 = ht - kd2 - 2.0 * hr
     c1 = kd2 + 2.0 * ht - hr
-    lo = a  # y = 0: the cubic is ht > 0
-    hi = b - 1  # the far terminal: y = ∞, the cubic → −∞ (c3 < 0)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        y = d[mid] / (dtot - d[mid])
-        if ((c3 * y + c2) * y + c1) * y + ht > 0.0:
-            lo = mid
-        else:
-            hi = mid
+    # the cubic times (D − t)³ > 0, with the same sign and no division: positive at t = 0
+    # (ht D³), negative towards the far terminal (c3 < 0); the last intermediate point where
+    # it is positive, by branch-free halving as in :func:`bracket`
+    lo = a
+    n = b - 1 - a
+    while n > 1:
+        half = n >> 1
+        mid = lo + half
+        t = d[mid]
+        x = dtot - t
+        lo = mid if ((c3 * t + c2 * x) * t + c1 * x * x) * t + ht * x * x * x > 0.0 else lo
+        n -= half
     i0 = lo
     best = -np.inf
     for q in range(i0 - 1, i0 + 3):
@@ -788,7 +788,7 @@ def _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, 
     for k in range(n):
         a = start[k]
         b = a + count[k]
-        ok, one_zone, clutter = profile_flags(d, h, r, z, a, b)
+        ok, one_zone, clutter = profile_flags(d[a:b], h[a:b], r[a:b], z[a:b], 0, count[k])
         if check and not ok:  # the first bad value, for the message
             kind, i = first_bad_in(d, h, r, z, a, b)
             if kind:
