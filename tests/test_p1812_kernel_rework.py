@@ -161,3 +161,13 @@ def test_fmax_is_max():
 
     x = np.random.default_rng(0).normal(size=1001)
     assert run(x) == (x.max(), 3.5, 2.0)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 16, 17, 40])
+def test_block_searches_find_the_first_and_last_equal_value(n):
+    rng = np.random.default_rng(n)
+    v = rng.integers(0, 4, n + 3).astype(float)
+    for x in (0.0, 3.0, 9.0):  # 9: absent
+        hits = np.flatnonzero(v[2:n + 2] == x) + 2
+        assert K.first_at(v, 2, n + 2, x) == (hits[0] if hits.size else 2)
+        assert K.last_at(v, 2, n + 2, x, -1) == (hits[-1] if hits.size else -1)

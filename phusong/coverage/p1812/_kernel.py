@@ -23,7 +23,7 @@ from phusong.coverage.p1812._inputs import first_bad_in
 __all__ = ["inv_cum_norm", "beta0", "loss_batch", "checked_loss_batch", "path_loss", "combine",
            "N_DIAG", "N_SCRATCH", "DIAG_NAMES", "sigma_l_eq68", "coast_km", "bull_loss",
            "bracket", "smooth_slope_best", "smooth_nu_best", "fmax", "nu_pass",
-           "profile_flags"]
+           "profile_flags", "first_at", "last_at"]
 
 #: Intermediate values written per path when diagnostics are asked for (in this order).
 DIAG_NAMES = ("Lbfs", "Lb0p", "Lb0b", "Ld50", "Ldp", "Lbd50", "Lbd", "Lminb0p", "Lba",
@@ -280,6 +280,44 @@ def nu_pass(d, y, a, b, hts, hrs, k, nu):
 
 
 @njit(**_JIT)
+def first_at(v, lo, hi, x):
+    """The first ``i`` in ``[lo, hi)`` with ``v[i] == x`` (``lo`` if none): blocks of 8
+    compared at once (one vector compare), then the block scanned."""
+    i = lo
+    while i + 8 <= hi:
+        hit = False
+        for j in range(8):
+            hit = hit | (v[i + j] == x)
+        if hit:
+            break
+        i += 8
+    while i < hi:
+        if v[i] == x:
+            return i
+        i += 1
+    return lo
+
+
+@njit(**_JIT)
+def last_at(v, lo, hi, x, none):
+    """The last ``i`` in ``[lo, hi)`` with ``v[i] == x`` (``none`` if none), by blocks of 8
+    from the end as :func:`first_at`."""
+    i = hi
+    while i - 8 >= lo:
+        hit = False
+        for j in range(8):
+            hit = hit | (v[i - 1 - j] == x)
+        if hit:
+            break
+        i -= 8
+    while i > lo:
+        i -= 1
+        if v[i] == x:
+            return i
+    return none
+
+
+@njit(**_JIT)
 def _hm_max(d, h, lo, hi, hst, m):
     """Roughness hm, eq. (95): the greatest ``h_i − (hst + m d_i)`` over ``lo ≤ i ≤ hi``."""
     hm = -np.inf
@@ -333,18 +371,8 @@ def _smooth_earth(d, h, r, a, b, htg, hrg, ae, a2, f, sc, clutter):
     theta_t = max(tmax, ttd)
     nuh = np.nan
     if trans:
-        et = sc[3]
-        lt = a + 1  # the first point of greatest elevation from Tx
-        for i in range(a + 1, b - 1):
-            if et[i] == targ:
-                lt = i
-                break
-        er = sc[4]
-        lr = b - 2  # the last point of greatest elevation from Rx
-        for i in range(b - 2, a, -1):
-            if er[i] == rarg:
-                lr = i
-                break
+        lt = first_at(sc[3], a + 1, b - 1, targ)  # the first point of greatest elevation from Tx
+        lr = last_at(sc[4], a + 1, b - 1, rarg, b - 2)  # the last point of greatest elevation from Rx
         dlt = d[lt]  # (80)
         theta_r = 1000.0 * math.atan(rarg)  # (82)
         dlr = dtot - d[lr]  # (83)
@@ -354,11 +382,7 @@ def _smooth_earth(d, h, r, a, b, htg, hrg, ae, a2, f, sc, clutter):
         # (80a), the same point for any wavelength
         nu = sc[5]
         nuh = nu_pass(d, h, a, b, hts, hrs, 500.0 / ae, nu)
-        lt = a + 1
-        for i in range(b - 2, a, -1):
-            if nu[i] == nuh:
-                lt = i
-                break
+        lt = last_at(nu, a + 1, b - 1, nuh, a + 1)
         dlt = d[lt]
         dlr = dtot - dlt  # (83a)
         lr = lt
