@@ -204,7 +204,8 @@ def p1812_loss_db(distances_km, heights_m, freq_mhz, *, time_pct, location_pct=5
     return lb
 
 
-#: Profile points per chunk of :func:`p1812_loss_db` (distances and heights: 1 MB of float64, the size of a core's L2 cache here).
+#: Profile points per chunk of :func:`p1812_loss_db` (distances and heights: 1 MB of
+#: float64, the size of a core's L2 cache here).
 _CHUNK_POINTS = 1 << 16
 
 

@@ -10,8 +10,8 @@ from numba import njit
 from phusong.errors import ModelError
 
 __all__ = ["FlatPaths", "flatten_paths", "flatten_lists", "path_lists", "point_lists",
-           "per_path", "path_centre_lat_deg", "centre_lat_deg", "one_value", "check_range", "ZONES", "path_centre_deg",
-           "check_profiles", "first_bad_in", "profile_error"]
+           "per_path", "path_centre_lat_deg", "centre_lat_deg", "one_value", "check_range",
+           "ZONES", "path_centre_deg", "check_profiles", "first_bad_in", "profile_error"]
 
 #: Radio-climatic zone codes of P.1812 Table 2: 1 sea, 3 coastal land, 4 inland.
 ZONES = (1, 3, 4)

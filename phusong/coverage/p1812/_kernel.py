@@ -36,9 +36,9 @@ _LN10 = math.log(10.0)
 _LN_4_17 = math.log(4.17)
 _LN_50 = math.log(50.0)
 _LN_1_076 = math.log(1.076)
-#: Rows of a path's scratch (:func:`path_loss`): clutter profile, 1/d_i, 1/(d − d_i), the two
-#: horizon arguments and ν per point.
-N_SCRATCH = 6
+#: Rows of a path's scratch (:func:`path_loss`): the profile with clutter, the horizon
+#: arguments from Tx and from Rx, and ν, per point.
+N_SCRATCH = 4
 # error_model="numpy": a division is a division (no zero test and branch per operation: the
 # checked profiles never divide by zero), so the per-point loops vectorize
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
@@ -352,7 +352,7 @@ def _smooth_earth(d, h, r, a, b, htg, hrg, ae, a2, f, sc, clutter):
         for i in range(a + 1, b - 1):
             g[i] = h[i] + r[i]
     hobs, aobt, aobr, targ, rarg, stim, srim, stim2, srim2 = _horizon_pass(
-        d, h, g, a, b, hts, hrs, c2, 500.0 / ae, 500.0 / a2, sc[3], sc[4])
+        d, h, g, a, b, hts, hrs, c2, 500.0 / ae, 500.0 / a2, sc[1], sc[2])
     hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
     hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
     if hobs <= 0.0:
@@ -371,8 +371,9 @@ def _smooth_earth(d, h, r, a, b, htg, hrg, ae, a2, f, sc, clutter):
     theta_t = max(tmax, ttd)
     nuh = np.nan
     if trans:
-        lt = first_at(sc[3], a + 1, b - 1, targ)  # the first point of greatest elevation from Tx
-        lr = last_at(sc[4], a + 1, b - 1, rarg, b - 2)  # the last point of greatest elevation from Rx
+        # the first point of greatest elevation from Tx, the last one from Rx
+        lt = first_at(sc[1], a + 1, b - 1, targ)
+        lr = last_at(sc[2], a + 1, b - 1, rarg, b - 2)
         dlt = d[lt]  # (80)
         theta_r = 1000.0 * math.atan(rarg)  # (82)
         dlr = dtot - d[lr]  # (83)
@@ -380,7 +381,7 @@ def _smooth_earth(d, h, r, a, b, htg, hrg, ae, a2, f, sc, clutter):
         theta_r = 1000.0 * math.atan((hts - hrs) / (1000.0 * dtot) - dtot / (2.0 * ae))  # (81)
         # the Bullington point of the 50 % time diffraction: the last point of greatest ν
         # (80a), the same point for any wavelength
-        nu = sc[5]
+        nu = sc[3]
         nuh = nu_pass(d, h, a, b, hts, hrs, 500.0 / ae, nu)
         lt = last_at(nu, a + 1, b - 1, nuh, a + 1)
         dlt = d[lt]
@@ -689,11 +690,11 @@ def _path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, 
     hts1 = hts - se[0]  # (37a)
     hrs1 = hrs - se[1]  # (37b)
     la50, ls50 = _bullington(d, g, a, b, hts, hrs, hts1, hrs1, ae, f, stim, srim,
-                             np.nan if clutter else nuh, sc[5])
+                             np.nan if clutter else nuh, sc[3])
     lab, lsb = la50, ls50
     if p != 50.0:
         lab, lsb = _bullington(d, g, a, b, hts, hrs, hts1, hrs1, ab, f, stimb,
-                               srimb, np.nan, sc[5])
+                               srimb, np.nan, sc[3])
     return combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl, pol,
                    phi, dn, n0, dct if z[a] != 1 else 0.0, dcr if z[b - 1] != 1 else 0.0,
                    sigma_l if z[b - 1] != 1 else 0.0, att4, diag)
