@@ -171,3 +171,16 @@ def test_block_searches_find_the_first_and_last_equal_value(n):
         hits = np.flatnonzero(v[2:n + 2] == x) + 2
         assert K.first_at(v, 2, n + 2, x) == (hits[0] if hits.size else 2)
         assert K.last_at(v, 2, n + 2, x, -1) == (hits[-1] if hits.size else -1)
+
+
+def test_path_loss_of_an_invalid_profile_is_nan():
+    # the engine's entry point: a void (NaN) height gives NaN, not a loss from undefined maxima
+    d = np.linspace(0.0, 10.0, 30)
+    h = np.full(30, 100.0)
+    r = np.zeros(30)
+    z = np.full(30, 4, np.int8)
+    args = (np.empty((K.N_SCRATCH, 30)), 0.9, 50.0, 50.0, 30.0, 1.5, 2, 21.0, 50.0, 375.0,
+            500.0, 500.0, 0.0, False, np.empty(0))
+    assert np.isfinite(K.path_loss(d, h, r, z, 0, 30, *args))
+    h[12] = np.nan
+    assert np.isnan(K.path_loss(d, h, r, z, 0, 30, *args))

@@ -666,10 +666,12 @@ def path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, d
     """Basic transmission loss Lb (dB) of one path, §4 of Annex 1 (eqs. (40)-(69)).
 
     ``sc`` is (:data:`N_SCRATCH`, ≥ b) scratch (:func:`_horizon_pass`). ``diag`` (length
-    :data:`N_DIAG` or 0) receives the intermediate values. The profile must be valid
-    (:func:`profile_flags`).
+    :data:`N_DIAG` or 0) receives the intermediate values. NaN for a profile that is not
+    valid (:func:`profile_flags`: a void height, say), never a loss computed from it.
     """
-    _, one_zone, clutter = profile_flags(d, h, r, z, a, b)
+    ok, one_zone, clutter = profile_flags(d, h, r, z, a, b)
+    if not ok:
+        return np.nan
     return _path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr,
                       sigma_l, att4, diag, one_zone, clutter)
 
