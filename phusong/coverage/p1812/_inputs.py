@@ -47,22 +47,22 @@ def _as_paths(values, name: str) -> list[np.ndarray]:
     return [v if isinstance(v, np.ndarray) else np.asarray(v) for v in values]
 
 
-def _concat(arrs: list[np.ndarray], total: int) -> np.ndarray:
-    """The paths' values end to end as one writable float64 array.
+def _concat(arrs: list[np.ndarray], total: int, dtype=np.float64) -> np.ndarray:
+    """The paths' values end to end as one writable ``dtype`` (float64) array.
 
     When every path is a contiguous float64 array their buffers are joined
     (``bytearray.join``: about twice as fast as :func:`numpy.concatenate` on thousands of
     short arrays, where numpy's per-array set-up dominates; the join refuses a
     non-contiguous one, a 2-D one changes the size); otherwise numpy converts.
     """
-    if arrs and {a.dtype for a in arrs} == {np.dtype(np.float64)}:
+    if arrs and {a.dtype for a in arrs} == {np.dtype(dtype)}:
         try:
-            out = np.frombuffer(bytearray().join(arrs), np.float64)
+            out = np.frombuffer(bytearray().join(arrs), dtype)
         except TypeError:  # a strided view is no bytes-like object: numpy copies it below
             out = None
         if out is not None and out.size == total:
             return out
-    return np.concatenate(arrs, dtype=float) if arrs else np.zeros(0)
+    return np.concatenate(arrs, dtype=dtype) if arrs else np.zeros(0, dtype)
 
 
 def _everywhere(value, total: int, dtype) -> np.ndarray:
@@ -84,7 +84,7 @@ def one_value(values) -> bool:
                                                      and values.ndim == 0)
 
 
-def _zones(zones, total: int, start: np.ndarray, flat, first: int) -> np.ndarray:
+def _zones(zones, total: int, start: np.ndarray, counts: np.ndarray, first: int) -> np.ndarray:
     """Zone codes as one flat int8 array (a scalar or None: every point, a zero-stride view),
     checked first."""
     if one_value(zones):
@@ -92,12 +92,29 @@ def _zones(zones, total: int, start: np.ndarray, flat, first: int) -> np.ndarray
         if code not in ZONES:
             raise _zone_error(first, code)
         return _everywhere(int(code), total, np.int8)
-    zf = flat(zones, "zones", 4.0)
-    bad = (zf != 1.0) & (zf != 3.0) & (zf != 4.0)  # NaN too
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+    _check_counts(zones, counts, "zones", first)
+    dtypes = {a.dtype for a in zones}
+    if len(dtypes) == 1 and next(iter(dtypes)).kind in "iuf":  # one numeric type: joined as is
+        zf = _concat(zones, total, next(iter(dtypes)))
+    else:
+        zf = _concat(zones, total)
+    codes = np.empty(total, np.int8)
+    i = _zone_codes(zf, codes)  # checked before the int8 cast, in one compiled pass
+    if i >= 0:
         raise _zone_error(first + int(np.searchsorted(start, i, side="right") - 1), zf[i])
-    return zf.astype(np.int8)
+    return codes
+
+
+@njit(cache=True, nogil=True)
+def _zone_codes(zf, codes):
+    """Copy the zone codes into ``codes`` (int8); the first point whose code is not 1, 3 or 4
+    (NaN included), or −1."""
+    for i in range(zf.shape[0]):
+        v = zf[i]
+        if not (v == 1 or v == 3 or v == 4):
+            return i
+        codes[i] = np.int8(v)
+    return -1
 
 
 def path_lists(distances_km, heights_m):
@@ -169,7 +186,7 @@ def flatten_lists(ds, hs, counts, zones, clutter, check_points: bool = True,
 
     start = np.zeros(len(ds), np.int64)
     start[1:] = np.cumsum(counts)[:-1]
-    zf = _zones(zones, total, start, flat, first)
+    zf = _zones(zones, total, start, counts, first)
     r = flat(clutter, "clutter_heights_m", 0.0)
     if len(ds) == 0:
         e = np.zeros(0)
