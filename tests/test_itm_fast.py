@@ -150,3 +150,36 @@ def test_real_srtm3_paths_with_voids(hoabinh):
     f = rng.choice([780.0, 947.5, 1842.5, 2140.0, 2595.0, 3750.0], len(profiles))
     ref = _assert_same(profiles, np.array(steps), 30.0, 1.5, f)
     assert (ref[2] == 0).sum() + (ref[2] == 1).sum() > 2500  # most paths are valid
+
+
+def test_multi_frequency_driver_matches_the_reference():
+    """The point engine's driver (one profile analysis per path, several bands) on the same
+    fast kernels: each (path, band) within the bar of the reference run path by path."""
+    from phusong.coverage._itm_kernel import p2p_multi_batch_serial
+
+    rng = np.random.default_rng(9)
+    n = 400
+    profiles = [300.0 + np.cumsum(rng.normal(0.0, 15.0, k)) for k in rng.integers(2, 500, n)]
+    profiles[7] = profiles[7].copy()
+    profiles[7][3] = np.nan  # a void: error 2001 on every band of that path
+    bands = [np.unique(rng.choice([700.0, 947.5, 1842.5, 2140.0, 2595.0, 3750.0, 15.0],
+                                  rng.integers(1, 5)))
+             for _ in range(n)]
+    count = np.array([len(p) for p in profiles], np.int64)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+    flat = np.concatenate(profiles)
+    ptr = np.concatenate([[0], np.cumsum([len(b) for b in bands])]).astype(np.int64)
+    f = np.concatenate(bands)
+    m = len(f)
+    step, h_tx, h_rx = rng.uniform(30.0, 200.0, n), np.full(n, 30.0), np.full(n, 1.5)
+    loss, warn, code = np.empty(m), np.zeros(m, np.int64), np.zeros(m, np.int32)
+    p2p_multi_batch_serial(flat, start, count, step, h_tx, h_rx, ptr, f, 1, 15.0, 0.005, 301.0,
+                           5, 50.0, 50.0, 50.0, 12, loss, warn, code)
+    path = np.repeat(np.arange(n), np.diff(ptr))
+    ref = _run(p2p_batch_reference, [profiles[i] for i in path], step[path], 30.0, 1.5, f)
+    np.testing.assert_array_equal(code, ref[2])
+    np.testing.assert_array_equal(warn, ref[1])
+    assert {1009, 2001} <= set(code.tolist())
+    ok = np.isfinite(ref[0])
+    np.testing.assert_array_equal(np.isfinite(loss), ok)
+    np.testing.assert_allclose(loss[ok], ref[0][ok], rtol=0, atol=TOL_DB)

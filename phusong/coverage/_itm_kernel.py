@@ -460,14 +460,22 @@ def p2p_multi_batch_serial(elev, start, count, step, h_tx, h_rx, combo_ptr, f, p
 @njit(**_JIT)
 def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma, n0,
                  climate, tm, loc, sit, mdvar, loss, warn, code):
-    """Paths ``c·_CHUNK … (c+1)·_CHUNK − 1`` of :func:`p2p_multi_batch`."""
+    """Paths ``c·_CHUNK … (c+1)·_CHUNK − 1`` of :func:`p2p_multi_batch` (the vectorisable
+    profile analysis and cached band constants of :func:`p2p_batch`)."""
     buf = np.empty(DELTA_H_BUFFER)
     aux = np.empty(len(AUX_COLUMNS))
-    for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+    hi = min(n, (c + 1) * _CHUNK)
+    width = 2
+    for i in range(c * _CHUNK, hi):
+        width = max(width, count[i])
+    scratch = np.empty(4 * width)
+    cache, state = _band_cache()
+    for i in range(c * _CHUNK, hi):
         z = elev[start[i]:start[i] + count[i]]
-        bad = check_profile(z, step[i])
+        bad = profile_checks_fast(z, step[i])
         done = False
         g = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        pt = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for k in range(combo_ptr[i], combo_ptr[i + 1]):
             cd, w = validate_inputs(h_tx[i], h_rx[i], climate, tm, loc, sit, n0, f[k], pol,
                                     eps, sigma, mdvar)
@@ -479,8 +487,10 @@ def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, 
                 code[k] = cd
                 continue
             if not done:
-                g = p2p_geometry(z, step[i], h_tx[i], h_rx[i], n0, buf)
+                g = p2p_geometry_fast(z, step[i], h_tx[i], h_rx[i], n0, buf, scratch)
+                pt = p2p_path_terms(g)
                 done = True
-            loss[k], warn[k], code[k], _m = p2p_from_geometry(
-                g, h_tx[i], h_rx[i], f[k], pol, eps, sigma, climate, tm, loc, sit, mdvar, w,
-                aux)
+            row = _band_lookup(cache, state, f[k], pol, eps, sigma, climate, tm, loc, sit)
+            row[1] = w
+            loss[k], warn[k], code[k], _m = p2p_from_band(g, pt, h_tx[i], h_rx[i], f[k],
+                                                          climate, mdvar, row, aux)
