@@ -206,16 +206,16 @@ def p2p_geometry(z, xi, h_tx, h_rx, n0, buf):
 
 
 @njit(**_JIT)
-def p2p_geometry_fast(z, xi, h_tx, h_rx, n0, buf, scratch):
+def p2p_geometry_fast(z, xi, h_tx, h_rx, n0, buf):
     """:func:`p2p_geometry` from the vectorisable profile analysis
     (:mod:`phusong.coverage._itm_terrain_fast`): equal up to float rounding (the tests bound
-    the loss difference). ``scratch``: at least ``4 z.size`` floats."""
+    the loss difference)."""
     n_int = z.shape[0] - 1
     h_sys = system_height_fast(z, n_int)
     n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)
     gamma_e = 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3))
     th0, th1, dl0, dl1, he0, he1, dh, d = quick_profile_fast(z, n_int, xi, gamma_e, h_tx, h_rx,
-                                                             buf, scratch)
+                                                             buf)
     return th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e
 
 
@@ -298,7 +298,7 @@ def check_profile(z, xi):
 
 @njit(**_JIT)
 def _p2p_one_fast(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, buf,
-                  scratch, cache, state, aux):
+                  cache, state, aux):
     """:func:`_p2p_one` with the vectorisable profile analysis (:func:`p2p_geometry_fast`)
     and the band's constants from the chunk's cache (:func:`_band_lookup`)."""
     code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
@@ -307,7 +307,7 @@ def _p2p_one_fast(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, s
     code = profile_checks_fast(z, xi)
     if code != 0:
         return math.inf, warn, code, 0
-    g = p2p_geometry_fast(z, xi, h_tx, h_rx, n0, buf, scratch)
+    g = p2p_geometry_fast(z, xi, h_tx, h_rx, n0, buf)
     row = _band_lookup(cache, state, f, pol, eps, sigma, climate, tm, loc, sit)
     row[1] = warn
     return p2p_from_band(g, p2p_path_terms(g), h_tx, h_rx, f, climate, mdvar, row, aux)
@@ -342,17 +342,13 @@ def p2p_batch(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, clim
     for c in prange(n_chunks):
         buf = np.empty(DELTA_H_BUFFER)
         hi = min(n, (c + 1) * _CHUNK)
-        width = 2
-        for i in range(c * _CHUNK, hi):
-            width = max(width, count[i])
-        scratch = np.empty(4 * width)
         cache, state = _band_cache()
         for i in range(c * _CHUNK, hi):
             z = elev[start[i]:start[i] + count[i]]
             row = aux[i]
             loss[i], warn[i], code[i], mode[i] = _p2p_one_fast(
                 z, step[i], h_tx[i], h_rx[i], f[i], pol[i], eps[i], sigma[i], n0[i],
-                climate[i], tm[i], loc[i], sit[i], mdvar[i], buf, scratch, cache, state, row,
+                climate[i], tm[i], loc[i], sit[i], mdvar[i], buf, cache, state, row,
             )
 
 
@@ -465,10 +461,6 @@ def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, 
     buf = np.empty(DELTA_H_BUFFER)
     aux = np.empty(len(AUX_COLUMNS))
     hi = min(n, (c + 1) * _CHUNK)
-    width = 2
-    for i in range(c * _CHUNK, hi):
-        width = max(width, count[i])
-    scratch = np.empty(4 * width)
     cache, state = _band_cache()
     for i in range(c * _CHUNK, hi):
         z = elev[start[i]:start[i] + count[i]]
@@ -487,7 +479,7 @@ def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, 
                 code[k] = cd
                 continue
             if not done:
-                g = p2p_geometry_fast(z, step[i], h_tx[i], h_rx[i], n0, buf, scratch)
+                g = p2p_geometry_fast(z, step[i], h_tx[i], h_rx[i], n0, buf)
                 pt = p2p_path_terms(g)
                 done = True
             row = _band_lookup(cache, state, f[k], pol, eps, sigma, climate, tm, loc, sit)

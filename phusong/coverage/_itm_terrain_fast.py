@@ -5,9 +5,6 @@ compare against), computed so that the loops over profile samples carry no seria
 
 * the profile checks count non-finite heights (an integer sum) instead of returning at the
   first one, and the system height's sum runs in independent lanes;
-* both horizon angles of every intermediate sample are computed into scratch in one
-  branch-free pass (the divisions then run several at a time), and the first maximum of each
-  is found in a compare-only pass (identical to the reference, bit for bit);
 * Δh's resampled heights are interpolated at ``x_s + t·step`` directly (the reference walks an
   accumulated position), and the least-squares line and the residuals' moments are sums in
   independent lanes.
@@ -34,11 +31,12 @@ from phusong.coverage._itm_terrain import (
     _narrow_tail,
     _tail_threshold,
     delta_h,
+    find_horizons,
     fit_range,
     kth_largest,
 )
 
-__all__ = ["FLAT_DH_M", "delta_h_fast", "find_horizons_fast", "interdecile_fast", "linear_fit_fast",
+__all__ = ["FLAT_DH_M", "delta_h_fast", "interdecile_fast", "linear_fit_fast",
            "profile_checks_fast", "profile_rest_fast", "quick_profile_fast", "system_height_fast"]
 
 # error_model="numpy": a float division by zero gives inf/nan instead of raising, which removes
@@ -79,53 +77,6 @@ def system_height_fast(z, n_int):
     for k in range(mid.shape[0]):
         s += mid[k]
     return s / (n_int - 2 * p10 + 1)
-
-
-@njit(**_JIT)
-def find_horizons_fast(z, n_int, xi, a_e, h_tx, h_rx, scratch):
-    """:func:`phusong.coverage._itm_terrain.find_horizons`, bit for bit, in three passes over
-    the intermediate samples (``scratch``: at least ``4 (n_int + 1)`` floats): the distances
-    from both terminals accumulated step by step exactly as the reference does (its horizon
-    distances feed integer cuts of the terrain-line range, so they must be the same floats);
-    both horizon angles of every sample, branch-free (the divisions run several at a time);
-    then the first strict maximum of each side."""
-    d = n_int * xi
-    z_tx = z[0] + h_tx
-    z_rx = z[n_int] + h_rx
-    half_c = 0.5 / a_e
-    slope = (z_rx - z_tx) / d
-    th_tx = slope - d * half_c
-    th_rx = -slope - d * half_c
-    m = n_int + 1
-    dt = scratch[:m]
-    dr = scratch[m:2 * m]
-    tt = scratch[2 * m:3 * m]
-    rr = scratch[3 * m:4 * m]
-    d_tx = 0.0
-    d_rx = d
-    for i in range(1, n_int):
-        d_tx += xi
-        d_rx -= xi
-        dt[i] = d_tx
-        dr[i] = d_rx
-    for i in range(1, n_int):
-        zi = z[i]
-        tt[i] = (zi - z_tx) / dt[i] - dt[i] * half_c
-        rr[i] = (zi - z_rx) / dr[i] - dr[i] * half_c
-    b_tx = 0
-    b_rx = 0
-    for i in range(1, n_int):
-        t = tt[i]
-        if t > th_tx:
-            th_tx = t
-            b_tx = i
-        r = rr[i]
-        if r > th_rx:
-            th_rx = r
-            b_rx = i
-    dl_tx = d if b_tx == 0 else dt[b_tx]
-    dl_rx = d if b_rx == 0 else dr[b_rx]
-    return th_tx, th_rx, dl_tx, dl_rx
 
 
 @njit(**_JIT)
@@ -276,12 +227,13 @@ def profile_rest_fast(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh):
 
 
 @njit(**_JIT)
-def quick_profile_fast(z, n_int, xi, gamma_e, h_tx, h_rx, buf, scratch):
-    """:func:`phusong.coverage._itm_terrain.quick_profile` from the functions above
-    (``scratch``: at least ``4 (n_int + 1)`` floats for the horizons)."""
+def quick_profile_fast(z, n_int, xi, gamma_e, h_tx, h_rx, buf):
+    """:func:`phusong.coverage._itm_terrain.quick_profile` from the functions above; the
+    horizons are the reference's loop (bit for bit the same, and faster than any split of it
+    tried: its cost is the two running maxima, not the divisions)."""
     d = n_int * xi
     a_e = 1.0 / gamma_e
-    th0, th1, dl0, dl1 = find_horizons_fast(z, n_int, xi, a_e, h_tx, h_rx, scratch)
+    th0, th1, dl0, dl1 = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
     d_start, d_end = fit_range(d, h_tx, h_rx, dl0, dl1)
     dh = delta_h_fast(z, n_int, xi, d_start, d_end, buf)
     return profile_rest_fast(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh)
