@@ -209,7 +209,7 @@ def p2p_geometry(z, xi, h_tx, h_rx, n0, buf):
 def p2p_geometry_fast(z, xi, h_tx, h_rx, n0, buf):
     """:func:`p2p_geometry` from the vectorisable profile analysis
     (:mod:`phusong.coverage._itm_terrain_fast`): equal up to float rounding (the tests bound
-    the loss difference)."""
+    the loss difference). ``buf``: scratch of ``DELTA_H_BUFFER`` floats."""
     n_int = z.shape[0] - 1
     h_sys = system_height_fast(z, n_int)
     n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)

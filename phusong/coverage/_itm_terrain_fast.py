@@ -97,10 +97,16 @@ def delta_h_fast(z, n_int, xi, d_start, d_end, buf):
     n = 10 * p10 - 5
     stp = (xe - xs) / (n - 1)
     lo = int(xs) + 1
-    for t in range(n):
+    idx = buf[_LO:_LO + n]  # the tail areas are free until the residuals are gathered
+    frac = buf[_HI:_HI + n]
+    for t in range(n):  # no loads: vectorises
         pos = xs + t * stp
-        i1 = min(max(int(math.ceil(pos)), lo), n_int)
-        buf[t] = z[i1] + (z[i1] - z[i1 - 1]) * (pos - i1)
+        i1 = min(max(math.ceil(pos), lo), n_int)
+        idx[t] = i1
+        frac[t] = pos - i1
+    for t in range(n):
+        i1 = int(idx[t])
+        buf[t] = z[i1] + (z[i1] - z[i1 - 1]) * frac[t]
     dh = interdecile_fast(buf, n, p10, d_end - d_start)
     if dh < FLAT_DH_M:
         return delta_h(z, n_int, xi, d_start, d_end, buf)
