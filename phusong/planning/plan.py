@@ -184,9 +184,16 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
             warnings.warn(msg, PhusongWarning, stacklevel=3)
     else:
         notes.append("no roads layer: fibre cannot be routed; backhaul priced as straight links")
+    snap = None
+    if graph is not None and graph.number_of_edges():
+        from phusong.network.reach import snap_villages
+
+        with clock.fixed_step("fibre reach"):  # once: every reach of the plan reuses it
+            snap = snap_villages(graph, bundle.villages)
     ctx = Context(bundle, s, model, boundaries, villages, ids,
                   villages["households"].to_numpy(float), villages["population"].to_numpy(float),
-                  graph, fingerprint(bundle), np.zeros(len(villages), bool), clock=clock)
+                  graph, fingerprint(bundle), np.zeros(len(villages), bool), clock=clock,
+                  snap=snap)
     user = None
     if candidates is not None:
         from phusong.planning.candidates import check_candidates, fibre_road_nodes
