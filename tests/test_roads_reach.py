@@ -263,3 +263,48 @@ def test_simple_graph_keeps_cheapest_edge():
     assert cheapest_edge(g, u, v)["cost_vnd"] == s[u][v]["cost_vnd"]
     with pytest.raises(DataError, match="no edge between"):
         cheapest_edge(g, u, u)
+
+
+def test_one_road_graph_per_content_in_a_process(monkeypatch, tmp_path):
+    """shared_road_graph builds once for the same content (a copy read back from a file is
+    the same content: shared), again when the content, costs or urban areas differ."""
+    from phusong.network import roads as roads_mod
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
+    built = []
+    real = roads_mod.road_graph
+    monkeypatch.setattr(roads_mod, "road_graph",
+                        lambda r, **kw: built.append(len(r)) or real(r, **kw))
+    r = _roads()
+    g = roads_mod.shared_road_graph(r)
+    r.to_file(tmp_path / "roads.gpkg")
+    again = gpd.read_file(tmp_path / "roads.gpkg")
+    assert roads_mod.layer_digest(again) == roads_mod.layer_digest(r)
+    assert roads_mod.shared_road_graph(again) is g and built == [3]
+    other = r.assign(cost_factor=[2.6, 1.5, 1.0])  # one value changed: another graph
+    assert roads_mod.shared_road_graph(other) is not g and built == [3, 3]
+    from dataclasses import replace
+
+    cheap = replace(COSTS, fibre_aerial_vnd_per_km=1.0)
+    assert roads_mod.shared_road_graph(r, costs=cheap) is not g and built == [3, 3, 3]
+    # the graph shared is the one road_graph builds
+    h = real(r)
+    assert list(g.edges(keys=True, data="cost_vnd")) == list(h.edges(keys=True, data="cost_vnd"))
+
+
+def test_one_snap_serves_every_reach_with_the_same_numbers():
+    """The villages projected once (snap_villages) give exactly the distances of a fresh
+    projection, for any fibre; a snap of other villages is refused."""
+    from phusong.network.reach import snap_villages
+
+    r = _roads()
+    g = road_graph(r)
+    v = _villages([(200, 30), (1000, 400), (1050, 800), (5050, 5000), (-60, -20)])
+    snap = snap_villages(g, v)
+    for line in (LineString([(0, 0), (0, -50)]), LineString([(1000, 900), (1100, 900)])):
+        fibre = gpd.GeoDataFrame({"span_id": ["f"]}, geometry=[line], crs=CRS)
+        fresh = fibre_distance_m(v, fibre, r, graph=g)
+        pd.testing.assert_series_equal(fibre_distance_m(v, fibre, r, graph=g, snap=snap),
+                                       fresh, check_exact=True)
+    with pytest.raises(ValueError, match="another graph or other villages"):
+        fibre_distance_m(v.iloc[:2], fibre, r, graph=g, snap=snap)

@@ -112,6 +112,8 @@ class Context:
     #: The villages projected on ``graph`` once (:func:`phusong.network.reach.snap_villages`),
     #: reused by every fibre reach of the plan, or None.
     snap: object = None
+    #: Fibre reach per fibre network already measured (:func:`reach_of`), by layer content.
+    reaches: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -314,8 +316,20 @@ def plan_year(ctx: Context, state: YearState, year: int) -> YearResult:
 
 
 def reach_of(ctx: Context, bundle) -> np.ndarray:
-    """Fibre within reach per village (in ``ctx.ids`` order) for ``bundle``'s fibre."""
+    """Fibre within reach per village (in ``ctx.ids`` order) for ``bundle``'s fibre.
+
+    Measured once per fibre network: a year that adds no fibre (no route, or none in time)
+    gets the reach already measured for the same layers (compared by content), not a new
+    measurement of the same thing.
+    """
+    from phusong.network.roads import layer_digest
+
     with ctx.clock.fixed_step("fibre reach"):
-        r = deps.fibre_available(bundle, reach_m=ctx.scenario.reach_m, graph=ctx.graph,
-                                 snap=ctx.snap)
-    return pd.Series(r).reindex(ctx.ids).fillna(False).astype(bool).to_numpy()
+        key = (layer_digest(bundle.fibre), layer_digest(bundle.fibre_nodes),
+               layer_digest(bundle.villages))
+        if key not in ctx.reaches:
+            r = deps.fibre_available(bundle, reach_m=ctx.scenario.reach_m, graph=ctx.graph,
+                                     snap=ctx.snap)
+            ctx.reaches[key] = pd.Series(r).reindex(ctx.ids).fillna(False).astype(bool) \
+                .to_numpy()
+    return ctx.reaches[key].copy()
