@@ -308,3 +308,27 @@ def test_one_snap_serves_every_reach_with_the_same_numbers():
                                        fresh, check_exact=True)
     with pytest.raises(ValueError, match="another graph or other villages"):
         fibre_distance_m(v.iloc[:2], fibre, r, graph=g, snap=snap)
+
+
+def test_reach_gaps_and_plan_share_one_road_graph(monkeypatch):
+    """``phusong demo``'s calibration figures, gap tables and plan (the same roads, the default
+    costs) build the road graph once in the process (main: three times)."""
+    from phusong.bundle import validate
+    from phusong.network import roads as roads_mod
+    from phusong.planning import _plan_deps as deps
+    from phusong.planning import compute_gaps, make_plan
+    from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
+    built = []
+    real = roads_mod.road_graph
+    monkeypatch.setattr(roads_mod, "road_graph",
+                        lambda r, **kw: built.append(len(r)) or real(r, **kw))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    b = validate(synthetic_bundle(6, 8, seed=1))
+    cov = disc_scores(b)
+    stats_reach = fibre_available(b)  # twin stats
+    fibre = fibre_available(b, reach_m=500.0)  # the demo's gaps step
+    compute_gaps(b, cov, fibre=fibre)
+    make_plan(b, village_cov=cov, fibre=fibre)
+    assert len(built) == 1 and stats_reach.any()
