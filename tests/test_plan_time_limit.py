@@ -55,29 +55,34 @@ def test_chunked_village_scoring_is_the_single_call(small, whole, first, size, m
 
 
 def test_timed_village_scoring_scores_a_prefix_until_the_deadline(small, whole, monkeypatch):
-    """A fake clock advancing 1 s per village scored: chunks of 2, then 3 as the rate allows,
-    then 1 (the time left), then none — 6 of 18 villages, each exactly as in one call."""
+    """A fake clock advancing 1 s per village scored, deadline 12 s: chunks of 2, then 3, 3
+    (each fits in half the time left: 10 s, 7 s), then 2 (half of 4 s), then none (half of
+    2 s fits 1 village, fewer than a first chunk) — 10 of 18 villages by 10 s, each exactly
+    as in one call."""
     from phusong.config import DEFAULT_SETTINGS
 
     now = [0.0]
     real = _plan_scoring._score
+    chunks = []
 
     def scored(bundle, villages, radio):
         now[0] += len(villages)
+        chunks.append(len(villages))
         return real(bundle, villages, radio)
 
     monkeypatch.setattr(_plan_scoring, "_score", scored)
     monkeypatch.setattr(_plan_scoring.time, "perf_counter", lambda: now[0])
     monkeypatch.setattr(_plan_scoring, "FIRST_VILLAGES", 2)
     monkeypatch.setattr(_plan_scoring, "VILLAGE_CHUNK", 3)
-    got, unscored = timed_villages(small, model="itm", config=DEFAULT_SETTINGS, deadline=6.0)
-    assert unscored == 12 and len(got) == 6
-    pd.testing.assert_frame_equal(got, whole.iloc[:6], check_exact=True)
+    got, unscored = timed_villages(small, model="itm", config=DEFAULT_SETTINGS, deadline=12.0)
+    assert chunks == [2, 3, 3, 2] and now[0] == 10.0
+    assert unscored == 8 and len(got) == 10
+    pd.testing.assert_frame_equal(got, whole.iloc[:10], check_exact=True)
     # the other villages: unknown, covered by nothing the plan knows, in_dem not looked at
     full = unscored_as_unknown(got, whole.index)
-    pd.testing.assert_frame_equal(full.iloc[:6].drop(columns="in_dem"),
-                                  whole.iloc[:6].drop(columns="in_dem"), check_exact=True)
-    rest = full.iloc[6:]
+    pd.testing.assert_frame_equal(full.iloc[:10].drop(columns="in_dem"),
+                                  whole.iloc[:10].drop(columns="in_dem"), check_exact=True)
+    rest = full.iloc[10:]
     assert rest["unknown"].all() and not rest["covered_any"].any()
     assert not rest.filter(like="covered_").to_numpy(bool).any()
     assert np.isneginf(rest.filter(like="rx_dbm_").filter(regex=r"^rx_dbm_[^_]+$")
