@@ -164,14 +164,15 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     s = ctx.scenario
     b = state.bundle
     due_5g = bool(_due(s, state.prev_year, year, "mobile_5G"))
-    fnodes = fibre_road_nodes(ctx.graph, b)
+    # past the deadline none could be scored: none is generated (the empty frame, no work:
+    # no fibre nodes to price backhaul to, no clutter to score with)
+    late = _skip_generation(ctx, year)
+    fnodes = [] if late else fibre_road_nodes(ctx.graph, b)
     x, y = ctx.villages.geometry.x.to_numpy(), ctx.villages.geometry.y.to_numpy()
     # candidates see the clutter and reliability (config) the existing network was scored with
-    radio = dict(model=ctx.model, executor=ctx.executor, clutter=deps.bundle_clutter(b),
-                 config=s.config)
+    radio = dict(model=ctx.model, executor=ctx.executor,
+                 clutter=None if late else deps.bundle_clutter(b), config=s.config)
     dl = ctx.clock.deadline  # under a time limit, candidates left unscored are not offered
-    # past the deadline none could be scored: none is generated (the empty frame, no work)
-    late = _skip_generation(ctx, year)
     with ctx.clock.fixed_step("candidate generation"):
         ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                   kinds=() if late else ("upgrade",))
