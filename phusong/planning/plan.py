@@ -115,9 +115,10 @@ class Plan:
         reach, candidate generation, gap tables). Past the deadline a year generates no
         candidates, buys no fibre extension and the fibre cost curve is not computed (each
         listed in ``stopped``); what still runs — the road graph and first fibre reach when
-        they alone outlast the limit, one scoring chunk already started, the gap tables, the
-        fibre reach of routes bought in time and the years' bookkeeping — is what the plan
-        may take beyond the limit, and a note then says by how much.
+        they alone outlast the limit, a scoring chunk or candidate generation started in
+        time, the gap tables, the fibre reach of routes bought in time and the years'
+        bookkeeping — is what the plan may take beyond the limit, and a note then says by
+        how much.
     """
 
     bundle_name: str
