@@ -332,3 +332,19 @@ def test_reach_gaps_and_plan_share_one_road_graph(monkeypatch):
     compute_gaps(b, cov, fibre=fibre)
     make_plan(b, village_cov=cov, fibre=fibre)
     assert len(built) == 1 and stats_reach.any()
+
+
+def test_layer_digest_tells_contents_apart():
+    """The digest that keys the shared graph and the plan's reaches: equal for equal content,
+    different for a changed value, a changed type ('1' against 1) or a moved vertex; any
+    Python value (a list) is accepted."""
+    from phusong.network.roads import layer_digest
+
+    r = _roads()
+    assert layer_digest(r) == layer_digest(r.copy()) and layer_digest(None) is None
+    assert layer_digest(r.assign(road_id=["a", "b", "d"])) != layer_digest(r)
+    assert layer_digest(r.assign(x=["1", 1, 2])) != layer_digest(r.assign(x=[1, "1", 2]))
+    moved = r.copy()
+    moved.loc[2, "geometry"] = LineString([(5000, 5000), (5100, 5000.1)])
+    assert layer_digest(moved) != layer_digest(r)
+    assert layer_digest(r.assign(x=[[1], {"a": 1}, None])) != layer_digest(r)

@@ -240,10 +240,12 @@ def layer_digest(frame) -> str | None:
     h = hashlib.sha256()
     h.update((frame.crs.to_wkt() if frame.crs is not None else "").encode())
     h.update(repr([str(c) for c in frame.columns]).encode())
-    values = frame.drop(columns=frame.geometry.name)
+    values = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    for col in values.columns:
+        h.update(str(values[col].dtype).encode())  # the dtype too: 1 and 1.0 hash alike
+        if values[col].dtype == object:  # any Python value (a list too), '1' apart from 1
+            values[col] = values[col].map(repr)
     h.update(pd.util.hash_pandas_object(values, index=True).to_numpy().tobytes())
-    for col in values.columns:  # the dtype too: 1 and 1.0 hash alike
-        h.update(str(values[col].dtype).encode())
     wkb = shapely.to_wkb(frame.geometry.to_numpy())
     h.update(np.array([len(w) if w is not None else -1 for w in wkb], np.int64).tobytes())
     h.update(b"".join(w for w in wkb if w is not None))
