@@ -172,3 +172,34 @@ def test_the_plan_ends_near_its_limit_on_a_large_instance():
     assert tl["stopped_by_time_limit"] is True, tl  # the limit really bound: not a quick plan
     allowance = 1.0 + tl["fixed_s"]["road graph"]
     assert tl["seconds"] <= limit + allowance, tl
+
+
+def test_new_sites_are_not_generated_once_the_upgrades_used_the_time_up(monkeypatch):
+    """The clock is asked again before the new-site candidates: when the upgrades' scoring
+    ends past the deadline (here it waits for it), no new site is generated that year and the
+    cut is listed; the upgrades scored in time are still offered."""
+    import time
+
+    from phusong.planning import _plan_year
+
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    real = _plan_year.timed_coverage
+    calls = []
+
+    def upgrades_until_the_deadline(cands, x, y, dem, radio, deadline=np.inf):
+        got = real(cands, x, y, dem, radio, np.inf)  # all scored...
+        if not calls:  # ...but the first year's upgrades end past the deadline
+            time.sleep(max(0.0, deadline - time.perf_counter()) + 0.01)
+        calls.append(len(cands))
+        return got
+
+    monkeypatch.setattr(_plan_year, "timed_coverage", upgrades_until_the_deadline)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 3.0}))
+    stopped = p.time_limit["stopped"]
+    assert ("2025 new-site candidate generation (not started: time limit reached; no "
+            "candidate offered)") in stopped, stopped
+    first = p.candidates[p.candidates["year_offered"] == 2025]
+    assert len(first) == calls[0] > 0 and (first["kind"] == "upgrade").all()

@@ -184,6 +184,8 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
         demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
+    # the upgrades' scoring may have used the time up: the clock is asked again
+    late = late or _skip_generation(ctx, year, "new-site ")
     with ctx.clock.fixed_step("candidate generation"):
         news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph,
                                    fibre_nodes=fnodes, demand=demand, with_5g=due_5g,
@@ -211,11 +213,12 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     return cands, cov
 
 
-def _skip_generation(ctx: Context, year: int) -> bool:
-    """Whether the guard's time is up before the year's candidates are generated (then none
-    is: none could be scored, so none would be offered; the cut is listed)."""
-    return ctx.clock.skip(f"{year} candidate generation (not started: time limit reached; "
-                          "no candidate offered)")
+def _skip_generation(ctx: Context, year: int, kind: str = "") -> bool:
+    """Whether the guard's time is up before the year's candidates (``kind``: all, or
+    ``"new-site "``) are generated (then none is: none could be scored, so none would be
+    offered; the cut is listed)."""
+    return ctx.clock.skip(f"{year} {kind}candidate generation (not started: time limit "
+                          "reached; no candidate offered)")
 
 
 def _pools(cands):
