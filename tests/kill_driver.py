@@ -23,8 +23,9 @@ that does exactly what one run above does — its own pid, the CLI called from s
 SIGKILL at event ``k`` — with its stdout discarded and its stderr written to the file
 ``stderr``; it waits for the child and answers one JSON line ``{"returncode": …}`` on stdout
 (minus the signal number when killed, as :mod:`subprocess` reports it). The server itself
-writes nothing under any watched folder and never runs a command: it only imports the modules
-its children imported (so the next child finds them loaded) and forks, with no other thread.
+writes nothing under any watched folder and never runs a command: it imports the package's
+modules at its start and then those its children imported (so the next child finds them
+loaded) and forks, with no other thread.
 Used by ``tests/test_kill.py``; not part of the package.
 """
 
@@ -162,8 +163,12 @@ def _write_modules(path: str) -> None:
 def _serve() -> bool:
     """The fork server's loop; True in a forked child, which then finishes its run."""
     import importlib
+    import pkgutil
 
-    import phusong.cli  # noqa: F401  (the CLI and what it imports, once)
+    import phusong
+
+    for m in pkgutil.walk_packages(phusong.__path__, "phusong."):  # the CLI and all it may
+        importlib.import_module(m.name)  # import, once (while the test prepares its inputs)
 
     reply = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing else may write on the replies

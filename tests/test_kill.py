@@ -70,6 +70,7 @@ class _Driver:
 
 @pytest.fixture(scope="module")
 def drive(tmp_path_factory):
+    """The module's fork server (asked for before ``small``: it imports while that builds)."""
     d = _Driver(tmp_path_factory.mktemp("driver"))
     yield d
     d.close()
@@ -156,7 +157,7 @@ def _hidden(work: Path, name: str) -> list[str]:
     ("coverage", False), ("export", False)],
     ids=["coverage-exchange", "plan-exchange", "export-exchange", "twin build-exchange",
          "coverage-two-renames", "export-two-renames"])
-def test_sigkill_leaves_previous_output_or_none(small, drive, command, exchange, tmp_path):
+def test_sigkill_leaves_previous_output_or_none(drive, small, command, exchange, tmp_path):
     from phusong.atomic import exchange_supported
 
     make = _commands(small)[command]
@@ -217,7 +218,7 @@ def test_sigkill_leaves_previous_output_or_none(small, drive, command, exchange,
     assert visible == sorted([out.name, fresh.name]), visible
 
 
-def test_sigkill_during_a_csv_export_leaves_one_whole_set_of_files(small, drive, tmp_path):
+def test_sigkill_during_a_csv_export_leaves_one_whole_set_of_files(drive, small, tmp_path):
     """``export --format csv`` writes several files (sites, routes): killed at any file-system
     event of an overwrite, the files are afterwards all the previous ones or — once the commit
     journal was in place and the next export has finished it — all the new ones, never a mix.
