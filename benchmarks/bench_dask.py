@@ -24,8 +24,17 @@ Areas: ``province`` (the whole twin) and ``district:CODE`` (the communes of one 
 twin, with the sites within 25 km of it: the 30 m run of the whole twin, ≈ 5 M cells, is too
 heavy for a shared 2-core machine).
 
+**Resuming a heavy run.** ``--work-dir DIR`` keeps every run's output folder in DIR (default: a
+temporary folder removed at the end). ``--local-line FILE`` skips the local runs and takes the
+local baseline of each area and resolution from FILE (the JSON lines an earlier run of this
+script printed with the same ``--work-dir``): its median wall and CPU seconds, and its first
+output folder for the byte comparison. Ratios then pair every dask run with that median. This
+lets the whole twin at 30 m (≈ 40 CPU-minutes locally, twice that on dask) run as separate
+sittings on a shared machine.
+
 Usage: .venv/bin/python benchmarks/bench_dask.py --bundle /tmp/twin
        [--runs province@100,district:148@30] [--threads 2] [--repeats 1]
+       [--work-dir DIR] [--local-line FILE]
 """
 
 from __future__ import annotations
@@ -162,17 +171,24 @@ def main() -> int:
     ap.add_argument("--resolution-m", type=float, default=100.0)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--out")
+    ap.add_argument("--work-dir")
+    ap.add_argument("--local-line")
     args = ap.parse_args()
     if args.child:
         child(args)
         return 0
-    tmp = Path(tempfile.mkdtemp(prefix="bench_dask."))
+    if args.work_dir:
+        tmp = Path(args.work_dir)
+        tmp.mkdir(parents=True, exist_ok=True)
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix="bench_dask."))
     try:
         for spec in args.runs.split(","):
             area, res = spec.split("@")
             res = float(res)
-            base = None
-            for workers in [0] + [int(w) for w in args.workers_list.split(",")]:
+            base = _local_line(args, area, res, tmp) if args.local_line else None
+            todo = [int(w) for w in args.workers_list.split(",")]
+            for workers in todo if base else [0] + todo:
                 reps, outs = [], []
                 for i in range(args.repeats):
                     out = tmp / f"{area.replace(':', '_')}_{res:g}_{workers}_{i}"
@@ -226,8 +242,22 @@ def main() -> int:
                              "byte_identical_to_local": all(_same(base[1][0], o) for o in outs)}
                 print(json.dumps(line), flush=True)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not args.work_dir:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _local_line(args, area: str, res: float, tmp: Path) -> tuple:
+    """(walls, output folders, CPU seconds) of an earlier local run, from its JSON line."""
+    out = tmp / f"{area.replace(':', '_')}_{res:g}_0_0"
+    for text in Path(args.local_line).read_text().splitlines():
+        line = json.loads(text)
+        if (line.get("area"), line.get("resolution_m"), line.get("executor")) == (
+                area, res, "local threads"):
+            if not out.is_dir():
+                raise SystemExit(f"{out}: the local run's output folder is not in --work-dir")
+            return [line["wall_s"]["median"]], [out], [line["cpu_s"]["median"]]
+    raise SystemExit(f"{args.local_line}: no local line for {area} at {res:g} m")
 
 
 if __name__ == "__main__":
