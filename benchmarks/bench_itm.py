@@ -10,7 +10,8 @@ mobile bands, vertical polarisation, epsilon 15, sigma 0.005, N_0 301, continent
 ``qlrpfl``, ``avar``).
 
 Prints one JSON line: sizes, seconds (wall and CPU, one thread; best of ``--repeats`` for both
-models), paths/s, the itmlogic time (on a subset when ``--itmlogic-paths`` is below
+models), paths/s, the same for the reference kernel (``p2p_batch_reference``: plain loops, what
+``p2p_batch`` was before 2026-12-07) and the fast kernel's speed-up over it per repeat, the itmlogic time (on a subset when ``--itmlogic-paths`` is below
 ``--paths``, then extrapolated per path), the per-path speed ratio, |Δ dB| statistics vs
 itmlogic, our worst error on the NTIA vectors, peak memory.
 
@@ -29,6 +30,7 @@ Usage: ``.venv/bin/python benchmarks/bench_itm.py [--paths 5000] [--itmlogic-pat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -193,6 +195,21 @@ def time_ours(elev, count, step, freq, repeats: int, cpus: list | None = None
     return wall, cpu, res.loss_db
 
 
+@contextlib.contextmanager
+def reference_kernel():
+    """Within the block, :func:`phusong.coverage.itm.itm_p2p_batch` runs
+    ``p2p_batch_reference`` instead of the fast ``p2p_batch``."""
+    import phusong.coverage.itm as itm
+    from phusong.coverage._itm_kernel import p2p_batch_reference
+
+    saved = itm.p2p_batch
+    itm.p2p_batch = p2p_batch_reference
+    try:
+        yield
+    finally:
+        itm.p2p_batch = saved
+
+
 def _spread(values) -> list[float]:
     """``[min, median, max]`` rounded to 4 significant digits."""
     v = np.asarray(values, dtype=float)
@@ -220,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
 
     numba.set_num_threads(1)
     cpus_ours: list[float] = []
+    cpus_ref: list[float] = []
     wall1, cpu1, ours = time_ours(elev, count, step, freq, args.repeats, cpus_ours)
+    # the reference kernel (plain profile loops, band constants per path; what p2p_batch was
+    # before 2026-12-07 and what the tests compare the fast kernel with), same wrapper
+    with reference_kernel():
+        _, cpu_ref, ours_ref = time_ours(elev, count, step, freq, args.repeats, cpus_ref)
     threads = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
     wall_n, _, ours_n = time_ours(elev, count, step, freq, args.repeats)
@@ -291,6 +313,13 @@ def main(argv: list[str] | None = None) -> int:
         "itmlogic_us_per_path_cpu_min_med_max": _spread(np.array(cpus_logic) / k * 1e6),
         "speed_ratio_per_repeat_min_med_max": _spread(
             (np.array(cpus_logic) / k) / (np.array(cpus_ours) / args.paths)),
+        # the fast kernel against the reference kernel, repeat by repeat, in this process
+        "reference_kernel_us_per_path_cpu_min_med_max": _spread(
+            np.array(cpus_ref) / args.paths * 1e6),
+        "fast_over_reference_per_repeat_min_med_max": _spread(
+            np.array(cpus_ref) / np.array(cpus_ours)),
+        "fast_minus_reference_max_abs_db": float(np.nanmax(np.abs(ours - ours_ref))),
+        "reference_kernel_ratio_to_itmlogic": round(per_path_logic / (cpu_ref / args.paths), 1),
         "compared_paths": int(k),
         "median_abs_diff_db": round(float(np.median(diff)), 4),
         "p95_abs_diff_db": round(float(np.percentile(diff, 95)), 4),

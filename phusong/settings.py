@@ -61,6 +61,7 @@ __all__ = [
     "MAX_VOID_BRIDGE_M",
     "DEM_MIN_COMMUNE_SHARE",
     "MAX_RASTER_BYTES",
+    "LOCAL_MEMORY_SHARE",
     "MILP_REL_GAP",
     "MILP_NODE_LIMIT",
     "SITING_RESTARTS",
@@ -148,6 +149,10 @@ DEM_MIN_COMMUNE_SHARE = 0.99
 #: Memory guard of the raster readers: a band whose header claims more than this many bytes
 #: (as float64) is refused before any pixel is read, bytes (2 GiB; Hòa Bình at 30 m is ~40 MB).
 MAX_RASTER_BYTES = 2 * 1024**3
+#: Share of the machine's physical memory the local coverage executor may need for its
+#: whole-grid arrays (``coverage._grid_mask.local_bytes_per_cell``: ≈ 0.9 kB per cell on the
+#: twin with 2 threads); a larger grid is refused up front and pointed to dask.
+LOCAL_MEMORY_SHARE = 0.8
 
 #: Deterministic stopping rules of the siting optimisers (issue 18): the answer depends on the
 #: instance only, never on the machine's speed or load. The exact MILP stops at this relative

@@ -12,6 +12,8 @@ from phusong.coverage._grid_mask import (
     AreaGrid,
     coarse_frame,
     coarse_mask_window,
+    local_bytes_per_cell,
+    physical_memory_bytes,
 )
 from phusong.coverage._raster import Grid, coarse_grid, grid_over, on_dem
 from phusong.coverage._terrain import Terrain
@@ -80,6 +82,37 @@ def test_cell_limits():
     with pytest.raises(DataError, match="tiles of 256 cells"):
         AreaGrid(area.polygon, area.transform, (300_000, 300_000),
                  area.dem_bounds).check_tiles(256)
+
+
+def test_local_memory_guard_refuses_up_front(monkeypatch):
+    """A grid whose whole-grid arrays would not fit is refused before anything is allocated,
+    with the figure and the way out (dask); within the share it runs."""
+    from phusong import settings
+
+    area, _ = _area()  # 485 × 510 cells
+    bpc = local_bytes_per_cell(16, 4, 2)  # the twin's groups and keys, 2 threads
+    # 3 × (16 × 12 + 1 + 4 × 8 + 16 × 4) B; measured 913 B per cell (module docstring)
+    assert bpc == 867
+    assert local_bytes_per_cell(16, 0, 1) == 2 * (16 * 12 + 1)  # no SINR arrays, one thread
+    assert physical_memory_bytes() > 256 * 1024**2  # any machine that runs the suite
+    share = 0.5 * area.cells * bpc / physical_memory_bytes()  # the grid needs twice this
+    monkeypatch.setattr(settings, "LOCAL_MEMORY_SHARE", share)
+    with pytest.raises(DataError, match=r"485×510 cells at 20 m needs ≈ 0\.2 GiB in one "
+                       r"process.*LOCAL_MEMORY_SHARE.*--workers"):
+        area.whole(bpc)
+    monkeypatch.setattr(settings, "LOCAL_MEMORY_SHARE", 2 * share)  # now just within
+    assert area.whole(bpc)[1].mask.any()
+
+
+def test_a_coverage_run_over_the_memory_share_leaves_nothing(monkeypatch, tmp_path):
+    from phusong import settings
+    from phusong.coverage import run_bundle
+    from tests.test_coverage_dask import _bundle  # two communes on the tiny bundle
+
+    monkeypatch.setattr(settings, "LOCAL_MEMORY_SHARE", 1e-9)  # about 24 B on 24 GiB
+    with pytest.raises(DataError, match="LOCAL_MEMORY_SHARE"):
+        run_bundle(_bundle(), tmp_path / "cov", resolution_m=100.0, threads=2)
+    assert not (tmp_path / "cov").exists()
 
 
 def test_tile_boxes_that_miss_the_area_hold_no_cells():

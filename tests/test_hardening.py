@@ -398,17 +398,23 @@ def test_time_limit_bounds_the_whole_solve_on_a_large_instance(monkeypatch):
 
     monkeypatch.setattr(core, "milp_max", spy)
     _, _, w, A = instance(40_000, 2_000)
-    walls = []
-    for _ in range(2):
-        prob = MaximalCovering.from_coverage(A, w, n_sites=60)
-        t = time.perf_counter()
-        res = prob.solve(time_limit_s=1.5)
-        walls.append(time.perf_counter() - t)
-        assert res.objective >= res.greedy_objective  # never worse than greedy
-        assert res.stopped_by_time_limit
-        assert res.upper_bound >= res.objective  # the gap stays certified
+    # Under heavy load (20 on 2 cores) greedy, local search and the LP bound can use all of
+    # 1.5 s, and then no MILP starts (correct, but not the cut this test is about): the limit
+    # is doubled, up to 6 s (still short of the > 8 s the optimum needs), until one does.
+    for limit in (1.5, 3.0, 6.0):
+        walls, milps[:] = [], []
+        for _ in range(2):
+            prob = MaximalCovering.from_coverage(A, w, n_sites=60)
+            t = time.perf_counter()
+            res = prob.solve(time_limit_s=limit)
+            walls.append(time.perf_counter() - t)
+            assert res.objective >= res.greedy_objective  # never worse than greedy
+            assert res.stopped_by_time_limit
+            assert res.upper_bound >= res.objective  # the gap stays certified
+        if milps:
+            break
     assert milps and all(m.timed_out for m in milps), [m.status for m in milps]
-    assert min(walls) <= 1.5 + 0.25, walls
+    assert min(walls) <= limit + 0.25, (limit, walls)
 
 
 def test_milp_keeps_its_certified_optimum_without_a_limit():

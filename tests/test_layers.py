@@ -12,13 +12,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _loaded_after(module: str) -> set[str]:
-    """The ``phusong`` modules a fresh interpreter holds after ``import module``."""
+MODULES = ("phusong.twin", "phusong.planning", "phusong.network", "phusong.bundle",
+           "phusong.coverage", "phusong.io")
+
+
+def _start(module: str) -> subprocess.Popen:
+    """A fresh interpreter that prints the ``phusong`` modules it holds after ``import module``."""
     code = (f"import json, sys; import {module}; "
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('phusong'))))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True, timeout=300)
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, set[str]]:
+    """For each module of MODULES, the ``phusong`` modules a fresh interpreter holds after
+    importing it (the interpreters run side by side: each is still a process of its own)."""
+    procs = {m: _start(m) for m in MODULES}
+    out = {}
+    for m, p in procs.items():
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, (m, stderr)
+        out[m] = set(json.loads(stdout.strip().splitlines()[-1]))
+    return out
 
 
 def _packages(mods: set[str]) -> set[str]:
@@ -36,17 +52,16 @@ def _packages(mods: set[str]) -> set[str]:
         ("phusong.io", {"twin", "planning", "maps", "cli", "coverage", "network"}),
     ],
 )
-def test_import_direction(module, forbidden):
+def test_import_direction(loaded, module, forbidden):
     # twin and planning are siblings over network; bundle and io sit below them both, and
     # bundle no longer reaches into io for atomic writing (it lives in phusong.atomic)
-    loaded = _packages(_loaded_after(module))
-    assert not loaded & forbidden, f"import {module} loads {sorted(loaded & forbidden)}"
+    packages = _packages(loaded[module])
+    assert not packages & forbidden, f"import {module} loads {sorted(packages & forbidden)}"
 
 
-def test_twin_uses_the_network_layer():
+def test_twin_uses_the_network_layer(loaded):
     # the road graph and fibre reach the twin builds on come from phusong.network
-    loaded = _loaded_after("phusong.twin")
-    assert {"phusong.network.roads", "phusong.network.reach"} <= loaded
+    assert {"phusong.network.roads", "phusong.network.reach"} <= loaded["phusong.twin"]
 
 
 def test_itm_is_part_of_the_coverage_api():

@@ -136,3 +136,29 @@ def test_profile_values_checked_in_the_kernel_name_the_path(spoil, words):
     with pytest.raises(ModelError, match=words) as exc:
         p1812_loss_db(d, h, 900.0, **{**KW, "clutter_heights_m": r})
     assert "\n" not in str(exc.value)
+
+
+def test_chunks_give_the_same_losses_and_name_the_path(monkeypatch):
+    """p1812_loss_db flattens and computes the paths chunk by chunk: any chunk size gives the
+    same losses and diagnostics, and a bad path in a later chunk is named by its index."""
+    import phusong.coverage.p1812 as p1812
+
+    rng = np.random.default_rng(5)
+    n_pts = rng.integers(5, 60, 25)
+    d = [np.sort(np.concatenate([[0.0], rng.uniform(0.1, 9.0, k - 1)])) for k in n_pts]
+    h = [rng.normal(300.0, 40.0, k) for k in n_pts]
+    z = [np.where(rng.random(k) < 0.2, 3, 4) for k in n_pts]
+    kw = {**KW, "zones": z, "tx_lat": rng.uniform(20, 22, 25)}
+    one, diag = p1812_loss_db(d, h, 900.0, **kw, diagnostics=True)
+    monkeypatch.setattr(p1812, "_CHUNK_POINTS", 64)
+    assert len(p1812._chunks(n_pts)) > 5
+    many, diag_many = p1812_loss_db(d, h, 900.0, **kw, diagnostics=True)
+    assert np.array_equal(one, many)
+    assert all(np.array_equal(diag[k], diag_many[k], equal_nan=True) for k in diag)
+    h[19][3] = np.nan
+    with pytest.raises(ModelError, match="path 19: heights_m holds a non-finite"):
+        p1812_loss_db(d, h, 900.0, **kw)
+    h[19][3] = 300.0
+    z[21][2] = 7
+    with pytest.raises(ModelError, match="path 21: zone code 7"):
+        p1812_loss_db(d, h, 900.0, **kw)

@@ -263,3 +263,88 @@ def test_simple_graph_keeps_cheapest_edge():
     assert cheapest_edge(g, u, v)["cost_vnd"] == s[u][v]["cost_vnd"]
     with pytest.raises(DataError, match="no edge between"):
         cheapest_edge(g, u, u)
+
+
+def test_one_road_graph_per_content_in_a_process(monkeypatch, tmp_path):
+    """shared_road_graph builds once for the same content (a copy read back from a file is
+    the same content: shared), again when the content, costs or urban areas differ."""
+    from phusong.network import roads as roads_mod
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
+    built = []
+    real = roads_mod.road_graph
+    monkeypatch.setattr(roads_mod, "road_graph",
+                        lambda r, **kw: built.append(len(r)) or real(r, **kw))
+    r = _roads()
+    g = roads_mod.shared_road_graph(r)
+    r.to_file(tmp_path / "roads.gpkg")
+    again = gpd.read_file(tmp_path / "roads.gpkg")
+    assert roads_mod.layer_digest(again) == roads_mod.layer_digest(r)
+    assert roads_mod.shared_road_graph(again) is g and built == [3]
+    other = r.assign(cost_factor=[2.6, 1.5, 1.0])  # one value changed: another graph
+    assert roads_mod.shared_road_graph(other) is not g and built == [3, 3]
+    from dataclasses import replace
+
+    cheap = replace(COSTS, fibre_aerial_vnd_per_km=1.0)
+    assert roads_mod.shared_road_graph(r, costs=cheap) is not g and built == [3, 3, 3]
+    # the graph shared is the one road_graph builds
+    h = real(r)
+    assert list(g.edges(keys=True, data="cost_vnd")) == list(h.edges(keys=True, data="cost_vnd"))
+
+
+def test_one_snap_serves_every_reach_with_the_same_numbers():
+    """The villages projected once (snap_villages) give exactly the distances of a fresh
+    projection, for any fibre; a snap of other villages is refused."""
+    from phusong.network.reach import snap_villages
+
+    r = _roads()
+    g = road_graph(r)
+    v = _villages([(200, 30), (1000, 400), (1050, 800), (5050, 5000), (-60, -20)])
+    snap = snap_villages(g, v)
+    for line in (LineString([(0, 0), (0, -50)]), LineString([(1000, 900), (1100, 900)])):
+        fibre = gpd.GeoDataFrame({"span_id": ["f"]}, geometry=[line], crs=CRS)
+        fresh = fibre_distance_m(v, fibre, r, graph=g)
+        pd.testing.assert_series_equal(fibre_distance_m(v, fibre, r, graph=g, snap=snap),
+                                       fresh, check_exact=True)
+    with pytest.raises(ValueError, match="another graph or other villages"):
+        fibre_distance_m(v.iloc[:2], fibre, r, graph=g, snap=snap)
+
+
+def test_reach_gaps_and_plan_share_one_road_graph(monkeypatch):
+    """``phusong demo``'s calibration figures, gap tables and plan (the same roads, the default
+    costs) build the road graph once in the process (main: three times)."""
+    from phusong.bundle import validate
+    from phusong.network import roads as roads_mod
+    from phusong.planning import _plan_deps as deps
+    from phusong.planning import compute_gaps, make_plan
+    from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
+    built = []
+    real = roads_mod.road_graph
+    monkeypatch.setattr(roads_mod, "road_graph",
+                        lambda r, **kw: built.append(len(r)) or real(r, **kw))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    b = validate(synthetic_bundle(6, 8, seed=1))
+    cov = disc_scores(b)
+    stats_reach = fibre_available(b)  # twin stats
+    fibre = fibre_available(b, reach_m=500.0)  # the demo's gaps step
+    compute_gaps(b, cov, fibre=fibre)
+    make_plan(b, village_cov=cov, fibre=fibre)
+    assert len(built) == 1 and stats_reach.any()
+
+
+def test_layer_digest_tells_contents_apart():
+    """The digest that keys the shared graph and the plan's reaches: equal for equal content,
+    different for a changed value, a changed type ('1' against 1) or a moved vertex; any
+    Python value (a list) is accepted."""
+    from phusong.network.roads import layer_digest
+
+    r = _roads()
+    assert layer_digest(r) == layer_digest(r.copy()) and layer_digest(None) is None
+    assert layer_digest(r.assign(road_id=["a", "b", "d"])) != layer_digest(r)
+    assert layer_digest(r.assign(x=["1", 1, 2])) != layer_digest(r.assign(x=[1, "1", 2]))
+    moved = r.copy()
+    moved.loc[2, "geometry"] = LineString([(5000, 5000), (5100, 5000.1)])
+    assert layer_digest(moved) != layer_digest(r)
+    assert layer_digest(r.assign(x=[[1], {"a": 1}, None])) != layer_digest(r)

@@ -11,8 +11,15 @@ executor (:meth:`AreaGrid.whole`) and the per-tile masks of the dask executor ar
 bits, whatever the tile side or the order.
 
 **Cell limits.** The local executor holds whole-grid arrays (best level and serving cell per
-operator × technology, the mask, the void flags): :meth:`AreaGrid.whole` refuses grids over
-:data:`LOCAL_MAX_CELLS` (60 M cells, ≈ 8 GB of arrays with 10 groups). The dask executor
+operator × technology, the SINR sums and second best, the void flags), one set per thread and
+about one more for the merge and the outputs: :func:`local_bytes_per_cell`. Measured on the
+twin (16 groups, 4 SINR keys), as the growth of the peak resident memory per cell of the
+grid's rectangle from district 154 at 60 m to 30 m (``benchmarks/bench_dask.py --child``):
+913 B with 2 threads and 537 B with 1, against 867 and 578 from that rule (±8 %); the whole
+twin at 30 m (9.8 M cells, 2 threads) peaked at 8.6 GiB. :meth:`AreaGrid.whole` refuses a grid whose
+arrays would need more than ``settings.LOCAL_MEMORY_SHARE`` of the machine's physical memory
+(up front, with the figure, instead of being killed by the system halfway), and any grid over
+:data:`LOCAL_MAX_CELLS` (60 M cells). The dask executor
 holds one tile at a time on the client and per worker unit, so its limit is on what the client
 keeps per tile (its window, a few futures, ≈ 1–10 KB): :data:`MAX_TILES` tiles
 (:meth:`AreaGrid.check_tiles`), e.g. 6.9 × 10¹⁰ cells with 1,024-cell tiles; memory per tile
@@ -22,6 +29,7 @@ is set by :func:`phusong.coverage._tiles.tile_side`, not by the grid.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -31,12 +39,35 @@ from affine import Affine
 from phusong.coverage._tiles import BLOCK, tile_windows
 from phusong.errors import DataError
 
-__all__ = ["LOCAL_MAX_CELLS", "MAX_TILES", "AreaGrid", "coarse_frame", "coarse_mask_window"]
+__all__ = ["LOCAL_MAX_CELLS", "MAX_TILES", "AreaGrid", "coarse_frame", "coarse_mask_window",
+           "local_bytes_per_cell", "physical_memory_bytes"]
 
 #: Largest grid the local executor takes (it holds whole-grid arrays), cells.
 LOCAL_MAX_CELLS = 60_000_000
 #: Largest number of receiver tiles the dask executor takes (the client keeps a few KB each).
 MAX_TILES = 65_536
+
+
+def local_bytes_per_cell(n_groups: int, n_keys: int, threads: int) -> int:
+    """Bytes per grid cell the local executor holds (module docstring), B.
+
+    Parameters
+    ----------
+    n_groups : int
+        Operator × technology groups (best level float32 and serving cell int64 each).
+    n_keys : int
+        Co-channel SINR keys (int64 sums each, plus a float32 second best per group); 0 when
+        the SINR rasters are off.
+    threads : int
+        Local threads: one accumulator each, plus about one for the merge and the outputs.
+    """
+    acc = 12 * n_groups + 1 + (8 * n_keys + 4 * n_groups if n_keys else 0)
+    return (max(int(threads), 1) + 1) * acc
+
+
+def physical_memory_bytes() -> int:
+    """This machine's physical memory, B (``sysconf``)."""
+    return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
 
 
 @dataclass(frozen=True)
@@ -142,12 +173,22 @@ class AreaGrid:
             return False
         return bool(self.polygon.intersects(b))
 
-    def whole(self):
+    def whole(self, bytes_per_cell: int = 0):
         """``(area Grid, evaluated Grid)`` with whole-grid masks, for the local executor
-        (refused over :data:`LOCAL_MAX_CELLS` cells)."""
+        (refused over :data:`LOCAL_MAX_CELLS` cells, or when ``bytes_per_cell`` × cells is
+        more than ``settings.LOCAL_MEMORY_SHARE`` of the physical memory)."""
+        from phusong import settings
         from phusong.coverage._raster import Grid
 
         rows, cols = self.shape
+        need, have = self.cells * int(bytes_per_cell), physical_memory_bytes()
+        if need > settings.LOCAL_MEMORY_SHARE * have:
+            raise DataError(f"grid of {rows}×{cols} cells at {self.resolution_m:g} m needs "
+                            f"≈ {need / 1024**3:.1f} GiB in one process, more than "
+                            f"{settings.LOCAL_MEMORY_SHARE:.0%} of this machine's "
+                            f"{have / 1024**3:.1f} GiB (settings.LOCAL_MEMORY_SHARE); run it on "
+                            "dask (--workers N or --scheduler ADDRESS: one tile at a time) or "
+                            "use a coarser --resolution-m")
         if self.cells > LOCAL_MAX_CELLS:
             raise DataError(f"grid of {rows}×{cols} cells at {self.resolution_m:g} m is too "
                             f"large for one process ({LOCAL_MAX_CELLS:,} cells at most); run it "

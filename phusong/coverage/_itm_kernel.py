@@ -20,12 +20,17 @@ from numba import njit, prange
 
 from phusong.coverage._itm_core import THIRD, longley_rice_band, path_terms
 from phusong.coverage._itm_terrain import DELTA_H_BUFFER, quick_profile
+from phusong.coverage._itm_terrain_fast import (
+    profile_checks_fast,
+    quick_profile_fast,
+    system_height_fast,
+)
 from phusong.coverage._itm_variability import variability_band, variability_path
 
 __all__ = [
     "AUX_COLUMNS", "BAND_COLUMNS", "area_batch", "band_constants", "check_profile", "p2p_batch",
-    "p2p_from_band", "p2p_from_geometry", "p2p_geometry", "p2p_multi_batch",
-    "p2p_multi_batch_serial", "p2p_path_terms",
+    "p2p_batch_reference", "p2p_from_band", "p2p_from_geometry", "p2p_geometry",
+    "p2p_geometry_fast", "p2p_multi_batch", "p2p_multi_batch_serial", "p2p_path_terms",
     "validate_inputs",
 ]
 
@@ -41,6 +46,10 @@ BAND_COLUMNS = (
     "g_plus", "d_f",
 )
 _CHUNK = 64  # paths per parallel work item
+#: Band rows remembered per chunk of paths (:func:`_band_lookup`): a batch usually repeats a
+#: few bands, whose constants then cost a comparison instead of a dozen libm calls.
+_BAND_CACHE = 8
+_KEY = len(BAND_COLUMNS)  # the cache row's key columns start here
 
 WARN_TX_HEIGHT = 0x0001
 WARN_RX_HEIGHT = 0x0002
@@ -197,6 +206,53 @@ def p2p_geometry(z, xi, h_tx, h_rx, n0, buf):
 
 
 @njit(**_JIT)
+def p2p_geometry_fast(z, xi, h_tx, h_rx, n0, buf):
+    """:func:`p2p_geometry` from the vectorisable profile analysis
+    (:mod:`phusong.coverage._itm_terrain_fast`): equal up to float rounding (the tests bound
+    the loss difference). ``buf``: scratch of ``DELTA_H_BUFFER`` floats."""
+    n_int = z.shape[0] - 1
+    h_sys = system_height_fast(z, n_int)
+    n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)
+    gamma_e = 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3))
+    th0, th1, dl0, dl1, he0, he1, dh, d = quick_profile_fast(z, n_int, xi, gamma_e, h_tx, h_rx,
+                                                             buf)
+    return th0, th1, dl0, dl1, he0, he1, dh, d, n_s, gamma_e
+
+
+@njit(**_JIT)
+def _band_lookup(cache, state, f, pol, eps, sigma, climate, tm, loc, sit):
+    """The :func:`band_constants` row of one band from a small cache (``cache``:
+    ``(_BAND_CACHE, len(BAND_COLUMNS) + 8)``, ``state``: ``[rows filled, next to replace]``),
+    computing it on a miss. Cached rows are the same numbers a fresh computation gives."""
+    for e in range(state[0]):
+        r = cache[e]
+        if (r[_KEY] == f and r[_KEY + 1] == pol and r[_KEY + 2] == eps
+                and r[_KEY + 3] == sigma and r[_KEY + 4] == climate and r[_KEY + 5] == tm
+                and r[_KEY + 6] == loc and r[_KEY + 7] == sit):
+            return r
+    e = state[1]
+    state[1] = (e + 1) % cache.shape[0]
+    state[0] = min(state[0] + 1, cache.shape[0])
+    r = cache[e]
+    band_constants(f, pol, eps, sigma, climate, tm, loc, sit, r)
+    r[_KEY] = f
+    r[_KEY + 1] = pol
+    r[_KEY + 2] = eps
+    r[_KEY + 3] = sigma
+    r[_KEY + 4] = climate
+    r[_KEY + 5] = tm
+    r[_KEY + 6] = loc
+    r[_KEY + 7] = sit
+    return r
+
+
+@njit(**_JIT)
+def _band_cache():
+    """An empty cache for :func:`_band_lookup`: ``(rows, state)``."""
+    return np.empty((_BAND_CACHE, _KEY + 8)), np.zeros(2, np.int64)
+
+
+@njit(**_JIT)
 def p2p_from_geometry(g, h_tx, h_rx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar, warn,
                       aux):
     """Frequency-dependent part: loss from a :func:`p2p_geometry` tuple ``g`` at ``f`` MHz.
@@ -241,8 +297,26 @@ def check_profile(z, xi):
 
 
 @njit(**_JIT)
+def _p2p_one_fast(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, buf,
+                  cache, state, aux):
+    """:func:`_p2p_one` with the vectorisable profile analysis (:func:`p2p_geometry_fast`)
+    and the band's constants from the chunk's cache (:func:`_band_lookup`)."""
+    code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
+    if code != 0:
+        return math.inf, warn, code, 0
+    code = profile_checks_fast(z, xi)
+    if code != 0:
+        return math.inf, warn, code, 0
+    g = p2p_geometry_fast(z, xi, h_tx, h_rx, n0, buf)
+    row = _band_lookup(cache, state, f, pol, eps, sigma, climate, tm, loc, sit)
+    row[1] = warn
+    return p2p_from_band(g, p2p_path_terms(g), h_tx, h_rx, f, climate, mdvar, row, aux)
+
+
+@njit(**_JIT)
 def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, buf, aux):
-    """One point-to-point path. Returns ``(loss_db, warnings, code, mode)``; fills ``aux``."""
+    """One point-to-point path (the reference: plain profile loops, band constants computed
+    per path). Returns ``(loss_db, warnings, code, mode)``; fills ``aux``."""
     code, warn = validate_inputs(h_tx, h_rx, climate, tm, loc, sit, n0, f, pol, eps, sigma, mdvar)
     if code != 0:
         return math.inf, warn, code, 0
@@ -260,7 +334,29 @@ def p2p_batch(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, clim
     """Point-to-point ITM over many paths; path ``i`` is ``elev[start[i]:start[i]+count[i]]``.
 
     All per-path inputs are 1-D arrays of the same length; outputs are written in place.
+    Runs the vectorisable profile analysis; :func:`p2p_batch_reference` is the plain one
+    (the tests bound their difference).
     """
+    n = start.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        buf = np.empty(DELTA_H_BUFFER)
+        hi = min(n, (c + 1) * _CHUNK)
+        cache, state = _band_cache()
+        for i in range(c * _CHUNK, hi):
+            z = elev[start[i]:start[i] + count[i]]
+            row = aux[i]
+            loss[i], warn[i], code[i], mode[i] = _p2p_one_fast(
+                z, step[i], h_tx[i], h_rx[i], f[i], pol[i], eps[i], sigma[i], n0[i],
+                climate[i], tm[i], loc[i], sit[i], mdvar[i], buf, cache, state, row,
+            )
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def p2p_batch_reference(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, climate,
+                        tm, loc, sit, mdvar, loss, warn, code, mode, aux):
+    """:func:`p2p_batch` with the reference kernels (plain profile loops, as in NTIA's code,
+    band constants per path): what the fast path is tested against."""
     n = start.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
@@ -360,14 +456,18 @@ def p2p_multi_batch_serial(elev, start, count, step, h_tx, h_rx, combo_ptr, f, p
 @njit(**_JIT)
 def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma, n0,
                  climate, tm, loc, sit, mdvar, loss, warn, code):
-    """Paths ``c·_CHUNK … (c+1)·_CHUNK − 1`` of :func:`p2p_multi_batch`."""
+    """Paths ``c·_CHUNK … (c+1)·_CHUNK − 1`` of :func:`p2p_multi_batch` (the vectorisable
+    profile analysis and cached band constants of :func:`p2p_batch`)."""
     buf = np.empty(DELTA_H_BUFFER)
     aux = np.empty(len(AUX_COLUMNS))
-    for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+    hi = min(n, (c + 1) * _CHUNK)
+    cache, state = _band_cache()
+    for i in range(c * _CHUNK, hi):
         z = elev[start[i]:start[i] + count[i]]
-        bad = check_profile(z, step[i])
+        bad = profile_checks_fast(z, step[i])
         done = False
         g = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        pt = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for k in range(combo_ptr[i], combo_ptr[i + 1]):
             cd, w = validate_inputs(h_tx[i], h_rx[i], climate, tm, loc, sit, n0, f[k], pol,
                                     eps, sigma, mdvar)
@@ -379,8 +479,10 @@ def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, 
                 code[k] = cd
                 continue
             if not done:
-                g = p2p_geometry(z, step[i], h_tx[i], h_rx[i], n0, buf)
+                g = p2p_geometry_fast(z, step[i], h_tx[i], h_rx[i], n0, buf)
+                pt = p2p_path_terms(g)
                 done = True
-            loss[k], warn[k], code[k], _m = p2p_from_geometry(
-                g, h_tx[i], h_rx[i], f[k], pol, eps, sigma, climate, tm, loc, sit, mdvar, w,
-                aux)
+            row = _band_lookup(cache, state, f[k], pol, eps, sigma, climate, tm, loc, sit)
+            row[1] = w
+            loss[k], warn[k], code[k], _m = p2p_from_band(g, pt, h_tx[i], h_rx[i], f[k],
+                                                          climate, mdvar, row, aux)

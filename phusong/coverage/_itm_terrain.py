@@ -15,7 +15,8 @@ from numba import njit
 
 __all__ = [
     "DELTA_H_BUFFER", "delta_h", "find_horizons", "fit_range", "interdecile", "kth_largest",
-    "linear_fit", "linear_fit_sums", "profile_rest", "quick_profile",
+    "linear_fit", "linear_fit_lanes", "linear_fit_sums", "profile_rest", "quick_profile",
+    "resample_size", "tail_deciles",
 ]
 
 #: Scratch of :func:`delta_h`: up to 245 resampled heights, the two tails gathered by
@@ -24,6 +25,7 @@ _HI, _LO, _TMP = 245, 490, 735
 DELTA_H_BUFFER = _TMP + 25
 
 _JIT = {"cache": True, "nogil": True}
+_SUM = {**_JIT, "fastmath": {"reassoc"}}
 
 
 @njit(**_JIT)
@@ -66,16 +68,23 @@ def find_horizons(z, n_int, xi, a_e, h_tx, h_rx):
 
 
 @njit(**_JIT)
-def linear_fit(z, n_int, xi, d_start, d_end):
-    """Least-squares straight line through ``z`` between two distances (end points half weight).
-
-    Returns the fitted heights at the two ends of the whole profile, ``(y_at_0, y_at_end)``.
-    """
+def _fit_samples(n_int, xi, d_start, d_end):
+    """First and last sample ``(i0, i1)`` of a terrain line between two distances."""
     i0 = int(_fdim(d_start / xi, 0.0))
     i1 = n_int - int(_fdim(n_int, d_end / xi))
     if i1 <= i0:
         i0 = int(_fdim(i0, 1.0))
         i1 = n_int - int(_fdim(n_int, i1 + 1.0))
+    return i0, i1
+
+
+@njit(**_JIT)
+def linear_fit(z, n_int, xi, d_start, d_end):
+    """Least-squares straight line through ``z`` between two distances (end points half weight).
+
+    Returns the fitted heights at the two ends of the whole profile, ``(y_at_0, y_at_end)``.
+    """
+    i0, i1 = _fit_samples(n_int, xi, d_start, d_end)
     span = float(i1 - i0)
     x = -0.5 * span
     x_end = i1 + x  # index of the fit's centre
@@ -90,17 +99,45 @@ def linear_fit(z, n_int, xi, d_start, d_end):
     return mean - slope * x_end, mean + slope * (n_int - x_end)
 
 
+@njit(**_SUM)
+def _line_sums(z, last):
+    """``(Σ z[1:last], Σ k z[k] for k in 1..last−1)`` in independent lanes (the sums may be
+    reordered: ``fastmath`` reassociation only, so LLVM vectorises them)."""
+    s0 = 0.0
+    s1 = 0.0
+    for k in range(1, last):
+        v = z[k]
+        s0 += v
+        s1 += k * v
+    return s0, s1
+
+
 @njit(**_JIT)
-def linear_fit_sums(z, csum, cksum, n_int, xi, d_start, d_end):
+def linear_fit_lanes(z, n_int, xi, d_start, d_end):
+    """:func:`linear_fit` with its two sums in lanes (closed form of its half-weighted end
+    points): the same line up to float rounding."""
+    i0, i1 = _fit_samples(n_int, xi, d_start, d_end)
+    span = float(i1 - i0)
+    h = 0.5 * span
+    s0, s1 = _line_sums(z[i0:], i1 - i0)  # Σ z[k], Σ (k − i0) z[k] over i0 < k < i1
+    total = 0.5 * (z[i0] + z[i1]) + s0
+    moment = 0.5 * (z[i0] - z[i1]) * (-h) + (s1 - h * s0)
+    mean = total / span
+    slope = moment * 12.0 / ((span * span + 2.0) * span)
+    x_end = i1 - h
+    return mean - slope * x_end, mean + slope * (n_int - x_end)
+
+
+@njit(**_JIT)
+def linear_fit_sums(z, csum, cksum, n_int, xi, d_start, d_end, lanes=False):
     """:func:`linear_fit` in O(1) from prefix sums (``csum[i]`` = Σ z[:i], ``cksum[i]`` =
-    Σ k z[k] for k < i); the same line up to float rounding. Empty ``csum``: the plain loop."""
+    Σ k z[k] for k < i); the same line up to float rounding. Empty ``csum``: the plain loop,
+    or :func:`linear_fit_lanes` when ``lanes``."""
     if csum.shape[0] == 0:
+        if lanes:
+            return linear_fit_lanes(z, n_int, xi, d_start, d_end)
         return linear_fit(z, n_int, xi, d_start, d_end)
-    i0 = int(_fdim(d_start / xi, 0.0))
-    i1 = n_int - int(_fdim(n_int, d_end / xi))
-    if i1 <= i0:
-        i0 = int(_fdim(i0, 1.0))
-        i1 = n_int - int(_fdim(n_int, i1 + 1.0))
+    i0, i1 = _fit_samples(n_int, xi, d_start, d_end)
     span = float(i1 - i0)
     x_end = i1 - 0.5 * span  # index of the fit's centre
     s0 = csum[i1] - csum[i0 + 1]
@@ -143,6 +180,14 @@ def kth_largest(a, lo, m, k, tmp):
 
 
 @njit(**_JIT)
+def resample_size(span):
+    """Δh's resampling over ``span`` profile intervals: ``(p10, n = 10 p10 − 5)`` with
+    ``p10 = int(0.1 (span + 8))`` kept within 4..25."""
+    p10 = min(max(4, int(0.1 * (span + 8.0))), 25)
+    return p10, 10 * p10 - 5
+
+
+@njit(**_JIT)
 def delta_h(z, n_int, xi, d_start, d_end, buf):
     """Terrain irregularity Δh between two distances, m.
 
@@ -155,9 +200,7 @@ def delta_h(z, n_int, xi, d_start, d_end, buf):
     xe = d_end / xi
     if xe - xs < 2.0:
         return 0.0
-    p10 = int(0.1 * (xe - xs + 8.0))
-    p10 = min(max(4, p10), 25)
-    n = 10 * p10 - 5
+    p10, n = resample_size(xe - xs)
     last = n - 1
     step = (xe - xs) / last
     i = int(xs)
@@ -331,6 +374,14 @@ def interdecile(buf, n, p10, length_m):
         y0 += slope
         s1 += v
         s2 += v * v
+    return tail_deciles(buf, n, p10, s1, s2, length_m)
+
+
+@njit(**_JIT)
+def tail_deciles(buf, n, p10, s1, s2, length_m):
+    """The end of :func:`interdecile` once ``buf[:n]`` holds the residuals, ``s1`` their sum
+    and ``s2`` their sum of squares: the exact ``p10``-th largest and smallest residuals from
+    the gathered tails, scaled to Δh."""
     mean = s1 / n
     sd = math.sqrt(max(s2 / n - mean * mean, 0.0))
     hi, hi_out = _tail_threshold(buf, n, p10, mean, sd, 1.0)
@@ -379,16 +430,18 @@ def fit_range(d, h_tx, h_rx, dl0, dl1):
 
 
 @njit(**_JIT)
-def profile_rest(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh, csum, cksum):
+def profile_rest(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh, csum, cksum,
+                 lanes=False):
     """The part of :func:`quick_profile` after the horizons and Δh: effective heights (and
     smooth-earth horizons on paths well inside line of sight).
 
     ``csum``/``cksum``: prefix sums of ``z`` for O(1) terrain lines
-    (:func:`linear_fit_sums`), or empty arrays for the plain loops.
+    (:func:`linear_fit_sums`), or empty arrays for the plain loops (``lanes``: their sums in
+    lanes, :func:`linear_fit_lanes`).
     """
     d_start, d_end = fit_range(d, h_tx, h_rx, dl0, dl1)
     if dl0 + dl1 > 1.5 * d:
-        y0, y1 = linear_fit_sums(z, csum, cksum, n_int, xi, d_start, d_end)
+        y0, y1 = linear_fit_sums(z, csum, cksum, n_int, xi, d_start, d_end, lanes)
         he0 = h_tx + _fdim(z[0], y0)
         he1 = h_rx + _fdim(z[n_int], y1)
         dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(dh / max(he0, 5.0)))
@@ -405,8 +458,10 @@ def profile_rest(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh, csum,
         q = math.sqrt(2.0 * he1 * a_e)
         th1 = (0.65 * dh * (q / dl1 - 1.0) - 2.0 * he1) / q
     else:
-        y0, _unused = linear_fit_sums(z, csum, cksum, n_int, xi, d_start, 0.9 * dl0)
+        y0, _unused = linear_fit_sums(z, csum, cksum, n_int, xi, d_start, 0.9 * dl0,
+                                         lanes)
         he0 = h_tx + _fdim(z[0], y0)
-        _unused, y1 = linear_fit_sums(z, csum, cksum, n_int, xi, d - 0.9 * dl1, d_end)
+        _unused, y1 = linear_fit_sums(z, csum, cksum, n_int, xi, d - 0.9 * dl1, d_end,
+                                         lanes)
         he1 = h_rx + _fdim(z[n_int], y1)
     return th0, th1, dl0, dl1, he0, he1, dh, d

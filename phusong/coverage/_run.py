@@ -18,7 +18,7 @@ from phusong.coverage._engine import (
     EngineOptions,
     TxSet,
 )
-from phusong.coverage._grid_mask import AreaGrid
+from phusong.coverage._grid_mask import AreaGrid, local_bytes_per_cell
 from phusong.coverage._link import transmitters
 from phusong.coverage._raster import raster_links, warn_itm_bits
 from phusong.coverage._score import _groups, score_points
@@ -191,7 +191,7 @@ def run_bundle(bundle, out_dir, *, model: str = settings.DEFAULT_MODEL,
                   "indoor_loss_db": indoor_loss_db(tx["freq_mhz"].to_numpy(float),
                                                    config.indoor)}
             if executor is None:
-                full, grid = area.whole()
+                full, grid = area.whole(local_bytes_per_cell(len(pairs), n_keys, threads))
                 extra: dict = {}
                 best, arg, rstats = raster_links(txs, g, len(pairs), terrain, grid, opts,
                                                  progress, cell_key=keys, n_keys=n_keys,

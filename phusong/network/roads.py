@@ -33,6 +33,9 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import networkx as nx
 import numpy as np
 import osmnx as ox
@@ -45,7 +48,7 @@ from phusong.crs import to_work
 from phusong.errors import DataError
 from phusong.network._noding import node_lines
 
-__all__ = ["road_graph", "road_lines", "urban_areas", "snap_points", "snap_to_edges",
+__all__ = ["road_graph", "shared_road_graph", "layer_digest", "road_lines", "urban_areas", "snap_points", "snap_to_edges",
            "graph_components", "cheapest_edge", "simple_graph", "CONSOLIDATE_M"]
 
 #: Buffer radius of each node when merging the nodes of one junction, m (osmnx's
@@ -218,6 +221,68 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float =
             reconnect_edges=True)
     g.remove_edges_from(list(nx.selfloop_edges(g)))
     return _price(g, costs, urban)
+
+
+#: Road graphs built in this process, by the content of their inputs (:func:`shared_road_graph`);
+#: the last few only (a graph of a province's roads holds tens of MB).
+_SHARED: OrderedDict = OrderedDict()
+_SHARED_SIZE = 3
+
+
+def layer_digest(frame) -> str | None:
+    """SHA-256 of a layer's content: CRS, column names, values and geometries (WKB).
+
+    Two frames with the same digest hold the same data whatever file they came from, so a
+    result computed from one serves the other. None for None.
+    """
+    if frame is None:
+        return None
+    h = hashlib.sha256()
+    h.update((frame.crs.to_wkt() if frame.crs is not None else "").encode())
+    h.update(repr([str(c) for c in frame.columns]).encode())
+    values = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    for col in values.columns:
+        h.update(str(values[col].dtype).encode())  # the dtype too: 1 and 1.0 hash alike
+        if values[col].dtype == object:  # any Python value (a list too), '1' apart from 1
+            values[col] = values[col].map(repr)
+    h.update(pd.util.hash_pandas_object(values, index=True).to_numpy().tobytes())
+    wkb = shapely.to_wkb(frame.geometry.to_numpy())
+    h.update(np.array([len(w) if w is not None else -1 for w in wkb], np.int64).tobytes())
+    h.update(b"".join(w for w in wkb if w is not None))
+    return h.hexdigest()
+
+
+def shared_road_graph(roads, *, costs: settings.Costs = settings.COSTS, urban=None,
+                      snap_m: float = 5.0,
+                      consolidate_m: float = CONSOLIDATE_M) -> nx.MultiDiGraph:
+    """:func:`road_graph`, built once per process for the same inputs and then shared.
+
+    The inputs are compared by content (:func:`layer_digest` of ``roads`` and ``urban``, the
+    costs, ``snap_m``, ``consolidate_m``), not by the file they came from, so ``phusong demo``'s
+    calibration figures, gap tables and plan use one graph. The graph returned is the one
+    :func:`road_graph` builds (the same object for every caller): it must not be modified —
+    the planning, reach and gap code only read it; call :func:`road_graph` for a graph of
+    your own.
+
+    Parameters
+    ----------
+    roads, costs, urban, snap_m, consolidate_m
+        As :func:`road_graph`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+    """
+    key = (layer_digest(roads), repr(costs), layer_digest(urban), float(snap_m),
+           float(consolidate_m))
+    if key in _SHARED:
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
+    g = road_graph(roads, costs=costs, urban=urban, snap_m=snap_m, consolidate_m=consolidate_m)
+    _SHARED[key] = g
+    while len(_SHARED) > _SHARED_SIZE:
+        _SHARED.popitem(last=False)
+    return g
 
 
 def _near_tolerance(g: nx.MultiDiGraph, tolerance_m: float) -> dict[int, float] | float:

@@ -79,7 +79,10 @@ def plan_cost_curves(ctx, res, represented: dict | None = None) -> dict:
             pts, denominator="population", method="least-cost set covering"),
             share["population"])
     fs = res.fibre
-    if ctx.graph is not None and fs.sources:
+    if ctx.graph is not None and fs.sources and ctx.clock.skip(
+            "cost curve fibre (not computed: time limit reached)"):
+        pass  # plan.json has no fibre curve, as without roads
+    elif ctx.graph is not None and fs.sources:
         reached = fs.base if len(fs.base) else res.start_fibre
         open_ = ~reached
         v = ctx.villages[open_]

@@ -55,8 +55,10 @@ def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, e
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None):
-    """:func:`phusong.network.roads.road_graph` (``urban``: polygons priced buried)."""
-    from phusong.network.roads import road_graph as f
+    """:func:`phusong.network.roads.shared_road_graph` (``urban``: polygons priced buried):
+    one graph per process for the same roads, costs and urban areas; planning never
+    modifies it."""
+    from phusong.network.roads import shared_road_graph as f
 
     return f(roads, costs=costs, urban=urban)
 
@@ -68,11 +70,12 @@ def snap_points(graph, x_m, y_m):
     return f(graph, x_m, y_m)
 
 
-def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=None):
-    """:func:`phusong.network.reach.fibre_available`."""
+def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=None, snap=None):
+    """:func:`phusong.network.reach.fibre_available` (``snap``: the villages projected on
+    ``graph`` once, :func:`phusong.network.reach.snap_villages`)."""
     from phusong.network.reach import fibre_available as f
 
-    return f(bundle, reach_m=reach_m, graph=graph)
+    return f(bundle, reach_m=reach_m, graph=graph, snap=snap)
 
 
 def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=None):

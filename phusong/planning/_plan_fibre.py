@@ -178,7 +178,10 @@ def fibre_actions(ctx, state, year: int, cands, chosen, money: float, notes: lis
     out.ftth_backhaul_cost = float(ctx.hh[base_reach & ~state.fibre].sum()) * \
         s.costs.ftth_vnd_per_home
     best = (base_rows, base_reach, 0.0, 0.0)
-    if money > 0 and sources and prizes:
+    if money > 0 and sources and prizes and ctx.clock.skip(
+            f"{year} fibre routes (not started: time limit reached; no extension bought)"):
+        pass  # past the deadline: no extension (a route's first tree is not a partial answer)
+    elif money > 0 and sources and prizes:
         if target is None:
             best = _fit(ctx, state, year, sources, prizes, passed, base_rows, base_reach, money,
                         money, notes)

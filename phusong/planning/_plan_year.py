@@ -76,6 +76,14 @@ class PlanClock:
         """Whether the guard's time is up (a step that ended after it may have been cut)."""
         return time.perf_counter() >= self.deadline
 
+    def skip(self, what: str) -> bool:
+        """Whether to skip a step the guard cannot cut once started (no partial answer): True
+        once the time is up, recording ``what`` as cut. Never without a limit."""
+        if self.expired():
+            self.stopped.append(what)
+            return True
+        return False
+
     def note(self, what: str, stopped) -> None:
         """Record that the guard cut ``what`` short (when ``stopped``)."""
         if stopped:
@@ -101,6 +109,11 @@ class Context:
     user_candidates: object = None
     executor: object = None  # a DaskExecutor for the candidate coverage matrices, or None
     clock: PlanClock = field(default_factory=PlanClock)
+    #: The villages projected on ``graph`` once (:func:`phusong.network.reach.snap_villages`),
+    #: reused by every fibre reach of the plan, or None.
+    snap: object = None
+    #: Fibre reach per fibre network already measured (:func:`reach_of`), by layer content.
+    reaches: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,15 +164,18 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     s = ctx.scenario
     b = state.bundle
     due_5g = bool(_due(s, state.prev_year, year, "mobile_5G"))
-    fnodes = fibre_road_nodes(ctx.graph, b)
+    # past the deadline none could be scored: none is generated (the empty frame, no work:
+    # no fibre nodes to price backhaul to, no clutter to score with)
+    late = _skip_generation(ctx, year)
+    fnodes = [] if late else fibre_road_nodes(ctx.graph, b)
     x, y = ctx.villages.geometry.x.to_numpy(), ctx.villages.geometry.y.to_numpy()
     # candidates see the clutter and reliability (config) the existing network was scored with
-    radio = dict(model=ctx.model, executor=ctx.executor, clutter=deps.bundle_clutter(b),
-                 config=s.config)
+    radio = dict(model=ctx.model, executor=ctx.executor,
+                 clutter=None if late else deps.bundle_clutter(b), config=s.config)
     dl = ctx.clock.deadline  # under a time limit, candidates left unscored are not offered
     with ctx.clock.fixed_step("candidate generation"):
         ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
-                                  kinds=("upgrade",))
+                                  kinds=() if late else ("upgrade",))
     a_up, ok_up = timed_coverage(ups, x, y, b.dem, radio, dl)
     user = ctx.user_candidates if state.prev_year == 0 else None
     if user is not None:  # the user's own, scored before the generated new sites
@@ -168,10 +184,12 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
         demand |= ~covered_mask(state.cov, ["5G"]) & ~reach5
+    # the upgrades' scoring may have used the time up: the clock is asked again
+    late = late or _skip_generation(ctx, year, "new-site ")
     with ctx.clock.fixed_step("candidate generation"):
         news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph,
                                    fibre_nodes=fnodes, demand=demand, with_5g=due_5g,
-                                   kinds=("new",))
+                                   kinds=() if late else ("new",))
     a_new, ok_new = timed_coverage(news, x, y, b.dem, radio, dl)
     dropped = ups.attrs.get("dropped_outside", 0) + news.attrs.get("dropped_outside", 0)
     parts, mats, oks = [ups, news], [a_up, a_new], [ok_up, ok_new]
@@ -193,6 +211,14 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     cands["year_offered"] = year
     cov = {t: sp.hstack([m[t] for m in mats], format="csr").astype(bool) for t in a_up}
     return cands, cov
+
+
+def _skip_generation(ctx: Context, year: int, kind: str = "") -> bool:
+    """Whether the guard's time is up before the year's candidates (``kind``: all, or
+    ``"new-site "``) are generated (then none is: none could be scored, so none would be
+    offered; the cut is listed)."""
+    return ctx.clock.skip(f"{year} {kind}candidate generation (not started: time limit "
+                          "reached; no candidate offered)")
 
 
 def _pools(cands):
@@ -294,7 +320,20 @@ def plan_year(ctx: Context, state: YearState, year: int) -> YearResult:
 
 
 def reach_of(ctx: Context, bundle) -> np.ndarray:
-    """Fibre within reach per village (in ``ctx.ids`` order) for ``bundle``'s fibre."""
+    """Fibre within reach per village (in ``ctx.ids`` order) for ``bundle``'s fibre.
+
+    Measured once per fibre network: a year that adds no fibre (no route, or none in time)
+    gets the reach already measured for the same layers (compared by content), not a new
+    measurement of the same thing.
+    """
+    from phusong.network.roads import layer_digest
+
     with ctx.clock.fixed_step("fibre reach"):
-        r = deps.fibre_available(bundle, reach_m=ctx.scenario.reach_m, graph=ctx.graph)
-    return pd.Series(r).reindex(ctx.ids).fillna(False).astype(bool).to_numpy()
+        key = (layer_digest(bundle.fibre), layer_digest(bundle.fibre_nodes),
+               layer_digest(bundle.villages))
+        if key not in ctx.reaches:
+            r = deps.fibre_available(bundle, reach_m=ctx.scenario.reach_m, graph=ctx.graph,
+                                     snap=ctx.snap)
+            ctx.reaches[key] = pd.Series(r).reindex(ctx.ids).fillna(False).astype(bool) \
+                .to_numpy()
+    return ctx.reaches[key].copy()

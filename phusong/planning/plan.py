@@ -111,9 +111,14 @@ class Plan:
         candidates not scored in time are not offered, villages the existing network's scoring
         did not reach are ``unknown``, inferred feeders keep the router's first tree),
         ``seconds`` (the whole plan's wall time) and, under a limit, ``fixed_s`` (seconds per
-        step the limit cannot cut, having no partial answer: road graph, fibre reach, candidate generation,
-        gap tables; with the years' bookkeeping and a chunk already started they are what the
-        plan may take beyond the limit, and a note then says by how much).
+        step the limit cannot cut once started, having no partial answer: road graph, fibre
+        reach, candidate generation, gap tables). Past the deadline a year generates no
+        candidates, buys no fibre extension and the fibre cost curve is not computed (each
+        listed in ``stopped``); what still runs — the road graph and first fibre reach when
+        they alone outlast the limit, a scoring chunk or candidate generation started in
+        time, the gap tables, the fibre reach of routes bought in time and the years'
+        bookkeeping — is what the plan may take beyond the limit, and a note then says by
+        how much.
     """
 
     bundle_name: str
@@ -184,9 +189,16 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
             warnings.warn(msg, PhusongWarning, stacklevel=3)
     else:
         notes.append("no roads layer: fibre cannot be routed; backhaul priced as straight links")
+    snap = None
+    if graph is not None and graph.number_of_edges():
+        from phusong.network.reach import snap_villages
+
+        with clock.fixed_step("fibre reach"):  # once: every reach of the plan reuses it
+            snap = snap_villages(graph, bundle.villages)
     ctx = Context(bundle, s, model, boundaries, villages, ids,
                   villages["households"].to_numpy(float), villages["population"].to_numpy(float),
-                  graph, fingerprint(bundle), np.zeros(len(villages), bool), clock=clock)
+                  graph, fingerprint(bundle), np.zeros(len(villages), bool), clock=clock,
+                  snap=snap)
     user = None
     if candidates is not None:
         from phusong.planning.candidates import check_candidates, fibre_road_nodes
@@ -302,9 +314,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     if s.time_limit_s is not None and seconds > s.time_limit_s:
         notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
                      f"{s.time_limit_s:g} s: the limit cuts optimisations, routes and the "
-                     "scoring of candidates and villages, not the steps without a partial "
-                     "answer (" + ", ".join(f"{k} {v:.1f} s" for k, v in fixed.items())
-                     + ") or the years' bookkeeping")
+                     "scoring of candidates and villages, and skips the steps it would find "
+                     "past it, but not the steps without a partial answer once started ("
+                     + ", ".join(f"{k} {v:.1f} s" for k, v in fixed.items())
+                     + "), a scoring chunk started in time or the years' bookkeeping")
     plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
     plan.feeders = feeders
     plan.time_limit = {"time_limit_s": s.time_limit_s,

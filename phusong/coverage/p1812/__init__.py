@@ -40,11 +40,14 @@ from __future__ import annotations
 import numpy as np
 
 from phusong.coverage.p1812._inputs import (
+    centre_lat_deg,
     check_profiles,
     check_range,
-    flatten_paths,
-    path_centre_lat_deg,
+    flatten_lists,
+    one_value,
+    path_lists,
     per_path,
+    point_lists,
     profile_error,
 )
 from phusong.coverage.p1812._kernel import DIAG_NAMES, checked_loss_batch
@@ -147,8 +150,10 @@ def p1812_loss_db(distances_km, heights_m, freq_mhz, *, time_pct, location_pct=5
         percentage outside 1–50 %, location percentage outside 1–99 %, unknown zone codes,
         a profile with fewer than 5 points, ...).
     """
-    fp = flatten_paths(distances_km, heights_m, zones, clutter_heights_m, check_points=False)
-    n = len(fp)
+    ds, hs, counts = path_lists(distances_km, heights_m)
+    n = len(ds)
+    zl = point_lists(zones, "zones", n)
+    rl = point_lists(clutter_heights_m, "clutter_heights_m", n)
     f_mhz = per_path(freq_mhz, n, "freq_mhz")
     p = per_path(time_pct, n, "time_pct")
     pl = per_path(location_pct, n, "location_pct")
@@ -171,24 +176,55 @@ def p1812_loss_db(distances_km, heights_m, freq_mhz, *, time_pct, location_pct=5
     check_range("sigma_l_db", sig, 0.0, np.inf, "dB")
     check_range("dct_km", dct, 0.0, np.inf, "km")
     check_range("dcr_km", dcr, 0.0, np.inf, "km")
-    if n == 0:
-        empty = np.zeros(0)
-        return (empty, {k: empty for k in DIAG_NAMES}) if diagnostics else empty
-    dtot = fp.d[fp.start + fp.count - 1]
-    phi = path_centre_lat_deg(per_path(tx_lat, n, "tx_lat"), per_path(tx_lon, n, "tx_lon"),
-                              per_path(rx_lat, n, "rx_lat"), per_path(rx_lon, n, "rx_lon"),
-                              0.5 * dtot)
-    if not np.isfinite(phi).all():
-        check_profiles(fp)  # a bad distance names itself before the coordinates
-        raise ModelError("p1812: terminal coordinates must be finite degrees (WGS 84)")
-    lb, diag, bad, at = checked_loss_batch(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count,
-                                           f_mhz / 1000.0, p, pl, htg, hrg, pol, phi, dn, n0_,
-                                           dct, dcr, sig, att4, diagnostics)
-    if bad:  # the profiles' values are checked in the kernel, path by path
-        raise profile_error(fp, bad, at)
+    ends = [per_path(v, n, k) for v, k in ((tx_lat, "tx_lat"), (tx_lon, "tx_lon"),
+                                           (rx_lat, "rx_lat"), (rx_lon, "rx_lon"))]
+    f_ghz = f_mhz / 1000.0
+    lb = np.empty(n)
+    diag = np.empty((n, len(DIAG_NAMES) if diagnostics else 0))
+    for c0, c1 in _chunks(counts):
+        # flattened and computed chunk by chunk: the joined profiles are still in the cache
+        # when the kernel reads them
+        fp = flatten_lists(ds[c0:c1], hs[c0:c1], counts[c0:c1], _part(zl, c0, c1),
+                           _part(rl, c0, c1), check_points=False, first=c0)
+        dtot = fp.d[fp.start + fp.count - 1]
+        phi = centre_lat_deg(*(e[c0:c1] for e in ends), 0.5 * dtot)
+        if not np.isfinite(phi).all():
+            check_profiles(fp)  # a bad distance names itself before the coordinates
+            raise ModelError("p1812: terminal coordinates must be finite degrees (WGS 84)")
+        out = checked_loss_batch(fp.d, fp.h, fp.r, fp.z, fp.start, fp.count, f_ghz[c0:c1],
+                                 p[c0:c1], pl[c0:c1], htg[c0:c1], hrg[c0:c1], pol[c0:c1],
+                                 phi, dn[c0:c1], n0_[c0:c1], dct[c0:c1], dcr[c0:c1],
+                                 sig[c0:c1], att4[c0:c1], diagnostics)
+        if out[2]:  # the profiles' values are checked in the kernel, path by path
+            raise profile_error(fp, out[2], out[3])
+        lb[c0:c1] = out[0]
+        diag[c0:c1] = out[1]
     if diagnostics:
         return lb, {k: diag[:, i].copy() for i, k in enumerate(DIAG_NAMES)}
     return lb
+
+
+#: Profile points per chunk of :func:`p1812_loss_db` (distances and heights: 1 MB of
+#: float64, the size of a core's L2 cache here).
+_CHUNK_POINTS = 1 << 16
+
+
+def _chunks(counts: np.ndarray):
+    """(first, end) path indices of consecutive chunks of about :data:`_CHUNK_POINTS` points
+    (at least one path each)."""
+    ends = np.cumsum(counts)
+    if len(ends) == 0:
+        return []
+    cuts = np.searchsorted(ends, np.arange(_CHUNK_POINTS, int(ends[-1]), _CHUNK_POINTS),
+                           side="right")
+    bounds = np.unique(np.concatenate([[0], cuts, [len(counts)]])).tolist()
+    return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1) if bounds[i + 1] >
+            bounds[i]]
+
+
+def _part(values, c0: int, c1: int):
+    """Paths ``c0:c1`` of per-point values (a scalar or None stands for all of them)."""
+    return values if one_value(values) else values[c0:c1]
 
 
 def p1812_field_dbuvm(lb_db, freq_mhz, erp_dbw=30.0, gains_dbi=0.0) -> np.ndarray:

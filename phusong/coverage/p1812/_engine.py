@@ -20,7 +20,7 @@ from numba import njit, prange
 from phusong import settings
 from phusong.coverage.p1812 import _surface, polarization_code
 from phusong.coverage.p1812._inputs import check_range, path_centre_deg
-from phusong.coverage.p1812._kernel import coast_km, path_loss
+from phusong.coverage.p1812._kernel import N_SCRATCH, coast_km, path_loss
 from phusong.coverage.p1812._rays import (
     incremental_rays,
     incremental_rays_serial,
@@ -96,7 +96,7 @@ def _pairs_kernel(flat, r_flat, z_flat, start, count, step_km, f_ghz, htx, hrx, 
         width = max(width, count[k])
     width = max(width, _MIN_POINTS)
     d = np.empty(width)
-    g = np.empty((3, width))
+    g = np.empty((N_SCRATCH, width))
     diag = np.empty(0)
     for k in range(n):
         for i in range(count[k]):
@@ -183,7 +183,7 @@ def _one_ray(k, rays, rr, zz, last_j, step_m, slot, need, f_ghz, htx, hrx, lat0,
     ray = rays[k]
     step_km = step_m / 1000.0
     d = np.arange(n_s) * step_km
-    g = np.empty((3, n_s))
+    g = np.empty((N_SCRATCH, n_s))
     diag = np.empty(0)
     north = math.cos(k * (2.0 * math.pi / n_rays))  # rays run along bearing 2πk/n (x = sin)
     for j in range(1, min(last_j, n_s - 1) + 1):

@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir as llir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from phusong.coverage.p1812._inputs import first_bad_in
 
 __all__ = ["inv_cum_norm", "beta0", "loss_batch", "checked_loss_batch", "path_loss", "combine",
-           "N_DIAG", "DIAG_NAMES", "sigma_l_eq68", "coast_km", "bull_loss", "bracket",
-           "smooth_slope_best", "smooth_nu_best"]
+           "N_DIAG", "N_SCRATCH", "DIAG_NAMES", "sigma_l_eq68", "coast_km", "bull_loss",
+           "bracket", "smooth_slope_best", "smooth_nu_best", "fmax", "nu_pass",
+           "profile_flags", "first_at", "last_at"]
 
 #: Intermediate values written per path when diagnostics are asked for (in this order).
 DIAG_NAMES = ("Lbfs", "Lb0p", "Lb0b", "Ld50", "Ldp", "Lbd50", "Lbd", "Lminb0p", "Lba",
@@ -29,14 +32,25 @@ DIAG_NAMES = ("Lbfs", "Lb0p", "Lb0b", "Ld50", "Ldp", "Lbd50", "Lbd", "Lminb0p", 
 N_DIAG = len(DIAG_NAMES)
 
 _RE_KM = 6371.0
+_LN10 = math.log(10.0)
+_LN_4_17 = math.log(4.17)
+_LN_50 = math.log(50.0)
+_LN_1_076 = math.log(1.076)
+#: Rows of a path's scratch (:func:`path_loss`): the profile with clutter, the horizon
+#: arguments from Tx and from Rx, and ν, per point.
+N_SCRATCH = 4
+# error_model="numpy": a division is a division (no zero test and branch per operation: the
+# checked profiles never divide by zero), so the per-point loops vectorize
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
+_JIT_SUMS = dict(_JIT, fastmath={"reassoc", "nsz"})
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _tfun(y):
     return math.sqrt(-2.0 * math.log(y))  # eq. (97a)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def inv_cum_norm(x):
     """Approximate inverse complementary cumulative normal I(x), Attachment 2 eqs. (96)-(97).
 
@@ -51,18 +65,14 @@ def inv_cum_norm(x):
     return t - c if x <= 0.5 else -(t - c)
 
 
-@njit(cache=True, nogil=True)
-def _sections(d, z, a, b):
+@njit(**_JIT)
+def _sections(d, z, a, b, same):
     """Fraction over sea ω (eq. (1)) and the longest land (dtm) and inland (dlm) sections, §3.6.
 
     A section of consecutive profile points in a zone extends half an interval beyond its end
-    points (into the neighbouring points of another zone).
+    points (into the neighbouring points of another zone). ``same``: every point is in one
+    zone (:func:`profile_flags`): one section, no half-interval extensions.
     """
-    same = True  # one zone along the whole path: one section, no half-interval extensions
-    for i in range(a + 1, b):
-        if z[i] != z[a]:
-            same = False
-            break
     if same:
         length = d[b - 1] - d[a]
         if z[a] == 1:
@@ -102,97 +112,249 @@ def _sections(d, z, a, b):
     return sea / (d[b - 1] - d[a]), dtm, dlm
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def beta0(phi_deg, dtm, dlm):
     """Time percentage β0 (%) of anomalous refractivity gradients, §3.5 eqs. (2)-(5)."""
-    return _beta0_tau(phi_deg, dtm, _tau(dlm))
+    return math.exp(_ln_beta0(phi_deg, dtm, _tau(dlm)))
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _tau(dlm):
     """τ of eq. (3) from the longest inland section dlm, km (β0 and μ2 share it)."""
     return 1.0 - math.exp(-4.12e-4 * dlm ** 2.41)  # (3)
 
 
-@njit(cache=True, nogil=True)
-def _beta0_tau(phi_deg, dtm, tau):
-    """β0 (%) of eqs. (2), (4), (5) for a given τ (eq. (3))."""
-    mu1 = (10.0 ** (-dtm / (16.0 - 6.6 * tau)) + 10.0 ** (-5.0 * (0.496 + 0.354 * tau))) ** 0.2
-    mu1 = min(mu1, 1.0)  # (2)
+@njit(**_JIT)
+def _ln_beta0(phi_deg, dtm, tau):
+    """ln β0 (β0 in %) of eqs. (2), (4), (5) for a given τ (eq. (3)).
+
+    The powers are taken through logarithms: ``10^x = e^(x ln 10)``, ``ln μ1 = min(0.2 ln(…),
+    0)`` and ``β0 = 10^(1.67 − 0.015|φ|) μ1^(1 + c)`` with ``μ4 = μ1^c``: one logarithm and
+    three exponentials instead of five powers (equal to rounding)."""
+    ln_mu1 = min(0.2 * math.log(math.exp(-_LN10 * dtm / (16.0 - 6.6 * tau))
+                                + math.exp(-_LN10 * 5.0 * (0.496 + 0.354 * tau))), 0.0)  # (2)
     aphi = abs(phi_deg)
     if aphi <= 70.0:
-        mu4 = mu1 ** (-0.935 + 0.0176 * aphi)  # (4)
-        return 10.0 ** (-0.015 * aphi + 1.67) * mu1 * mu4  # (5)
-    return 4.17 * mu1 * mu1 ** 0.3
+        # (4): μ4 = μ1^(−0.935 + 0.0176|φ|); (5): β0 = 10^(−0.015|φ| + 1.67) μ1 μ4
+        return _LN10 * (1.67 - 0.015 * aphi) + (0.065 + 0.0176 * aphi) * ln_mu1
+    return _LN_4_17 + 1.3 * ln_mu1  # (5), |φ| > 70°: β0 = 4.17 μ1 μ1^0.3
 
 
-@njit(cache=True, nogil=True)
-def _smooth_earth(d, h, r, a, b, htg, hrg, ae, f, g, invd, invx):
-    """Profile analysis of Attachment 1: horizons, angular distance, smooth-Earth heights.
+@intrinsic
+def fmax(typingctx, a, b):
+    """``max(a, b)`` of two floats that are not NaN, as LLVM's ``maxnum`` (flags nnan, nsz).
 
-    Returns ((hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, transhorizon),
-    Stim, Srim): the last two are Bullington's slopes (13), (17) of the profile with clutter
-    for the radius ``ae``, found in the same pass.
-    Eqs. (76)-(83) horizons; (84) θ; (85)-(88) least-squares smooth Earth; (89)-(91) the
-    diffraction heights hstd/hsrd; (92)-(95) the ducting heights hte/hre and roughness hm.
-    Fills ``invd[i] = 1/d_i``, ``invx[i] = 1/(d − d_i)`` and the profile with clutter
-    ``g[i] = h_i + R_i`` (§3.2; ``g`` = ``h`` at the terminals) for the intermediate points
-    (one fused pass with the sums of (85)-(86); the maxima are the Recommendation's, found on
-    the arguments of the monotone arctangents).
+    Python's ``max`` compiles to a compare and a select, which LLVM keeps scalar; ``maxnum``
+    lets the loop vectorizer keep a running maximum in SIMD lanes. The order of the
+    comparisons does not change a maximum, so the result is the same; only a NaN operand
+    (never one here: the profiles are checked before, every scratch value is finite) would
+    be undefined.
     """
-    dtot = d[b - 1] - d[a]
-    hts = h[a] + htg
-    hrs = h[b - 1] + hrg
+    sig = types.float64(types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        dbl = llir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.maxnum", [dbl],
+                                              llir.FunctionType(dbl, [dbl, dbl]))
+        return builder.call(fn, args, fastmath=("nnan", "nsz"))
+
+    return sig, codegen
+
+
+@njit(**_JIT)
+def profile_flags(d, h, r, z, a, b):
+    """(valid, one zone, clutter) of the profile ``[a, b)`` in branch-free passes (they
+    vectorize): valid when :func:`~phusong.coverage.p1812._inputs.first_bad_in` finds
+    nothing (zone codes 1, 3, 4; finite distances and heights; finite clutter ≥ 0; distances
+    from 0, strictly increasing); one zone when every point is in the zone of the first;
+    clutter when R ≠ 0 at an intermediate point (without, the profile with clutter of §3.2 is
+    the terrain). A zero-stride ``r`` or ``z`` (one value for every point) is read once."""
+    bad = d[a] != 0.0
+    for i in range(a, b):
+        # x − x is 0 for a finite x, NaN for ±inf or NaN (and NaN != 0)
+        bad = bad | ((d[i] - d[i]) != 0.0) | ((h[i] - h[i]) != 0.0)
+    for i in range(a + 1, b):
+        bad = bad | (d[i] <= d[i - 1])  # (a NaN is bad above)
+    if r.strides[0] == 0:
+        r0 = r[a]
+        bad = bad | ((r0 - r0) != 0.0) | (r0 < 0.0)
+        clutter = r0 != 0.0
+    else:
+        clutter = False
+        for i in range(a, b):
+            ri = r[i]
+            bad = bad | ((ri - ri) != 0.0) | (ri < 0.0)
+        for i in range(a + 1, b - 1):
+            clutter = clutter | (r[i] != 0.0)
+    z0 = z[a]
+    mixed = False
+    if z.strides[0] == 0:
+        bad = bad | ((z0 != 1) & (z0 != 3) & (z0 != 4))
+    else:
+        for i in range(a, b):
+            zi = z[i]
+            bad = bad | ((zi != 1) & (zi != 3) & (zi != 4))
+            mixed = mixed | (zi != z0)
+    return not bad, not mixed, clutter
+
+
+@njit(**_JIT_SUMS)
+def _ls_sums(d, h, a, b):
+    """The sums of eqs. (85), (86) (least-squares smooth Earth). Their order of addition is
+    free here (``reassoc``: the loop vectorizes); they differ from a left-to-right sum by a
+    few units in the last place."""
     v1 = 0.0
     v2 = 0.0
-    c2 = 1.0 / (2.0 * ae)
+    for i in range(a + 1, b):
+        dd = d[i] - d[i - 1]
+        v1 += dd * (h[i] + h[i - 1])  # (85)
+        v2 += dd * (h[i] * (2.0 * d[i] + d[i - 1]) + h[i - 1] * (d[i] + 2.0 * d[i - 1]))  # (86)
+    return v1, v2
+
+
+@njit(**_JIT)
+def _horizon_pass(d, h, g, a, b, hts, hrs, c2, kb, kb2, et, er):
+    """One vectorizable pass over the intermediate points: the maxima of the profile
+    analysis and of Bullington's slopes.
+
+    ``g`` is the profile with clutter (§3.2); ``et`` and ``er`` receive the horizon elevation
+    argument from Tx (77) and from Rx (82) of each point, before the arctangent (two stores
+    only: with more, LLVM gives up the run-time overlap checks that let it vectorize).
+    Returns (hobs, aobt, aobr) of (89a)-(89c), the greatest (77) and (82) arguments, and Stim
+    (13), Srim (17) of the profile with clutter for the radii of ``kb = 500/ae`` and ``kb2``.
+    """
+    dtot = d[b - 1] - d[a]
     inv_dtot = 1.0 / dtot
     hobs = -np.inf  # obstruction above the straight line between the antennas, (89a)-(89d)
     aobt = -np.inf
     aobr = -np.inf
     targ = -np.inf  # horizon elevation from Tx (77) and from Rx (82), before the arctangent
     rarg = -np.inf
-    kb = 500.0 / ae  # Bullington's slopes (13), (17) of the profile with clutter, radius ae
-    stim = -np.inf
+    stim = -np.inf  # Bullington's slopes (13), (17) of the profile with clutter, radius ae
     srim = -np.inf
-    for i in range(a + 1, b - 1):  # branch-free maxima first, their points after
-        dd = d[i] - d[i - 1]
-        v1 += dd * (h[i] + h[i - 1])  # (85)
-        v2 += dd * (h[i] * (2.0 * d[i] + d[i - 1]) + h[i - 1] * (d[i] + 2.0 * d[i - 1]))  # (86)
-        g[i] = h[i] + r[i]
+    stim2 = -np.inf  # the same for the radius of kb2
+    srim2 = -np.inf
+    for i in range(a + 1, b - 1):
         di = d[i]
+        hi = h[i]
         x = dtot - di
+        dx = di * x
         iv = 1.0 / di
         ix = 1.0 / x
-        invd[i] = iv
-        invx[i] = ix
-        hh = h[i] - (hts * x + hrs * di) * inv_dtot
-        hobs = max(hobs, hh)
-        aobt = max(aobt, hh * iv)
-        aobr = max(aobr, hh * ix)
-        targ = max(targ, (h[i] - hts) * iv * 1e-3 - di * c2)
-        rarg = max(rarg, (h[i] - hrs) * ix * 1e-3 - x * c2)
-        gg = g[i] + kb * di * x
-        stim = max(stim, (gg - hts) * iv)  # (13)
-        srim = max(srim, (gg - hrs) * ix)  # (17)
-    i = b - 1  # the last interval of the sums
-    dd = d[i] - d[i - 1]
-    v1 += dd * (h[i] + h[i - 1])
-    v2 += dd * (h[i] * (2.0 * d[i] + d[i - 1]) + h[i - 1] * (d[i] + 2.0 * d[i - 1]))
-    g[a] = h[a]
-    g[b - 1] = h[b - 1]
+        hh = hi - (hts * x + hrs * di) * inv_dtot
+        hobs = fmax(hobs, hh)
+        aobt = fmax(aobt, hh * iv)
+        aobr = fmax(aobr, hh * ix)
+        t = (hi - hts) * iv * 1e-3 - di * c2
+        et[i] = t
+        targ = fmax(targ, t)
+        u = (hi - hrs) * ix * 1e-3 - x * c2
+        er[i] = u
+        rarg = fmax(rarg, u)
+        gi = g[i]
+        gg = gi + kb * dx
+        stim = fmax(stim, (gg - hts) * iv)  # (13)
+        srim = fmax(srim, (gg - hrs) * ix)  # (17)
+        gg2 = gi + kb2 * dx
+        stim2 = fmax(stim2, (gg2 - hts) * iv)
+        srim2 = fmax(srim2, (gg2 - hrs) * ix)
+    return hobs, aobt, aobr, targ, rarg, stim, srim, stim2, srim2
+
+
+@njit(**_JIT)
+def nu_pass(d, y, a, b, hts, hrs, k, nu):
+    """Greatest ν of eq. (15) without the wavelength (× 1/sqrt(λ) gives ν) over the
+    intermediate points of the profile ``y`` for ``k = 500/a``; each point's value in ``nu``
+    (for the point of (80a)). One vectorizable pass."""
+    dtot = d[b - 1] - d[a]
+    inv_dtot = 1.0 / dtot
+    c = 0.002 * dtot
+    best = -np.inf
+    for i in range(a + 1, b - 1):
+        di = d[i]
+        x = dtot - di
+        v = (y[i] + k * di * x - (hts * x + hrs * di) * inv_dtot) * math.sqrt(c / (di * x))
+        nu[i] = v
+        best = fmax(best, v)
+    return best
+
+
+@njit(**_JIT)
+def first_at(v, lo, hi, x):
+    """The first ``i`` in ``[lo, hi)`` with ``v[i] == x`` (``lo`` if none): blocks of 8
+    compared at once (one vector compare), then the block scanned."""
+    i = lo
+    while i + 8 <= hi:
+        hit = False
+        for j in range(8):
+            hit = hit | (v[i + j] == x)
+        if hit:
+            break
+        i += 8
+    while i < hi:
+        if v[i] == x:
+            return i
+        i += 1
+    return lo
+
+
+@njit(**_JIT)
+def last_at(v, lo, hi, x, none):
+    """The last ``i`` in ``[lo, hi)`` with ``v[i] == x`` (``none`` if none), by blocks of 8
+    from the end as :func:`first_at`."""
+    i = hi
+    while i - 8 >= lo:
+        hit = False
+        for j in range(8):
+            hit = hit | (v[i - 1 - j] == x)
+        if hit:
+            break
+        i -= 8
+    while i > lo:
+        i -= 1
+        if v[i] == x:
+            return i
+    return none
+
+
+@njit(**_JIT)
+def _hm_max(d, h, lo, hi, hst, m):
+    """Roughness hm, eq. (95): the greatest ``h_i − (hst + m d_i)`` over ``lo ≤ i ≤ hi``."""
+    hm = -np.inf
+    for i in range(lo, hi + 1):
+        hm = fmax(hm, h[i] - (hst + m * d[i]))
+    return hm
+
+
+@njit(**_JIT)
+def _smooth_earth(d, h, r, a, b, htg, hrg, ae, a2, f, sc, clutter):
+    """Profile analysis of Attachment 1: horizons, angular distance, smooth-Earth heights.
+
+    Returns ((hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, transhorizon),
+    Stim, Srim, Stim2, Srim2, ν): Bullington's slopes (13), (17) of the profile with clutter
+    for the radius ``ae`` and for ``a2``, found in the same pass, and, for a line-of-sight
+    path, the greatest wavelength-free ν of the terrain (NaN otherwise; it is the profile's
+    with clutter when there is none).
+    Eqs. (76)-(83) horizons; (84) θ; (85)-(88) least-squares smooth Earth; (89)-(91) the
+    diffraction heights hstd/hsrd; (92)-(95) the ducting heights hte/hre and roughness hm.
+    Fills the scratch of :func:`_horizon_pass` (the maxima are the Recommendation's, found
+    on the arguments of the monotone arctangents; their points are the first (Tx) and last
+    (Rx) points holding them).
+    """
+    dtot = d[b - 1] - d[a]
+    hts = h[a] + htg
+    hrs = h[b - 1] + hrg
+    c2 = 1.0 / (2.0 * ae)
+    v1, v2 = _ls_sums(d, h, a, b)
+    g = h
+    if clutter:  # the profile with clutter, §3.2 (intermediate points only are read)
+        g = sc[0]
+        for i in range(a + 1, b - 1):
+            g[i] = h[i] + r[i]
+    hobs, aobt, aobr, targ, rarg, stim, srim, stim2, srim2 = _horizon_pass(
+        d, h, g, a, b, hts, hrs, c2, 500.0 / ae, 500.0 / a2, sc[1], sc[2])
     hst = (2.0 * v1 * dtot - v2) / (dtot * dtot)  # (87)
     hsr = (v2 - v1 * dtot) / (dtot * dtot)  # (88)
-    lt = a + 1  # the first point of greatest elevation from Tx
-    for i in range(a + 1, b - 1):
-        if (h[i] - hts) * invd[i] * 1e-3 - d[i] * c2 == targ:
-            lt = i
-            break
-    lr = b - 2  # the last point of greatest elevation from Rx
-    for i in range(b - 2, a, -1):
-        if (h[i] - hrs) * invx[i] * 1e-3 - (dtot - d[i]) * c2 == rarg:
-            lr = i
-            break
     if hobs <= 0.0:
         hstp = hst  # (90a)
         hsrp = hsr  # (90b)
@@ -205,31 +367,23 @@ def _smooth_earth(d, h, r, a, b, htg, hrg, ae, f, g, invd, invx):
     hsrd = h[b - 1] if hsrp > h[b - 1] else hsrp  # (91c), (91d)
     tmax = 1000.0 * math.atan(targ)  # (76)
     ttd = 1000.0 * math.atan((hrs - hts) / (1000.0 * dtot) - dtot / (2.0 * ae))  # (78)
-    trd = 1000.0 * math.atan((hts - hrs) / (1000.0 * dtot) - dtot / (2.0 * ae))  # (81)
     trans = tmax > ttd  # (79): a trans-horizon path
     theta_t = max(tmax, ttd)
+    nuh = np.nan
     if trans:
+        # the first point of greatest elevation from Tx, the last one from Rx
+        lt = first_at(sc[1], a + 1, b - 1, targ)
+        lr = last_at(sc[2], a + 1, b - 1, rarg, b - 2)
         dlt = d[lt]  # (80)
         theta_r = 1000.0 * math.atan(rarg)  # (82)
         dlr = dtot - d[lr]  # (83)
     else:
-        theta_r = trd
-        # the Bullington point of the 50 % time diffraction: the point of greatest ν, (80a)
-        lam = 0.2998 / f
-        numax = -np.inf
-        k = 500.0 / ae
-        cnu = 0.002 * dtot / lam
-        for i in range(a + 1, b - 1):
-            x = dtot - d[i]
-            numax = max(numax, (h[i] + k * d[i] * x - (hts * x + hrs * d[i]) / dtot)
-                        * math.sqrt(cnu * invd[i] * invx[i]))
-        lt = a + 1
-        for i in range(b - 2, a, -1):  # the last point of greatest ν
-            x = dtot - d[i]
-            if (h[i] + k * d[i] * x - (hts * x + hrs * d[i]) / dtot) * math.sqrt(
-                    cnu * invd[i] * invx[i]) == numax:
-                lt = i
-                break
+        theta_r = 1000.0 * math.atan((hts - hrs) / (1000.0 * dtot) - dtot / (2.0 * ae))  # (81)
+        # the Bullington point of the 50 % time diffraction: the last point of greatest ν
+        # (80a), the same point for any wavelength
+        nu = sc[3]
+        nuh = nu_pass(d, h, a, b, hts, hrs, 500.0 / ae, nu)
+        lt = last_at(nu, a + 1, b - 1, nuh, a + 1)
         dlt = d[lt]
         dlr = dtot - dlt  # (83a)
         lr = lt
@@ -239,13 +393,12 @@ def _smooth_earth(d, h, r, a, b, htg, hrg, ae, f, g, invd, invx):
     m = (hsr - hst) / dtot  # (93)
     hte = htg + h[a] - hst  # (94a)
     hre = hrg + h[b - 1] - hsr  # (94b)
-    hm = -np.inf
-    for i in range(lt, lr + 1):
-        hm = max(hm, h[i] - (hst + m * d[i]))  # (95)
-    return (hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, trans), stim, srim
+    hm = _hm_max(d, h, lt, lr, hst, m)  # (95)
+    return ((hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, trans), stim, srim,
+            stim2, srim2, nuh)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _j_nu(nu):
     """Knife-edge loss J(ν), eq. (12) (P.526 eq. (31)); 0 for ν ≤ −0.78."""
     if nu > -0.78:
@@ -253,7 +406,7 @@ def _j_nu(nu):
     return 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def bull_loss(stim, srim, nu_u, hts, hrs, dtot, lam):
     """Bullington loss, eqs. (14)-(21), from the slopes Stim (13) and Srim (17) and, for a
     line-of-sight profile, its greatest wavelength-free ν (eq. (15) × sqrt(λ))."""
@@ -267,24 +420,21 @@ def bull_loss(stim, srim, nu_u, hts, hrs, dtot, lam):
     return luc + (1.0 - math.exp(-luc / 6.0)) * (10.0 + 0.02 * dtot)  # (21)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def bracket(d, a, b, t):
     """The last intermediate point ``i`` (``a ≤ i ≤ b − 2``) with ``d[i] ≤ t``: the sample at
     or before ``t`` (``a`` when ``t`` lies before the first intermediate point)."""
     lo = a
-    hi = b - 2
-    if d[hi] <= t:
-        return hi
-    while hi - lo > 1:  # d[lo] ≤ t < d[hi] (d[a] = 0; t < 0 ends at a)
-        mid = (lo + hi) // 2
-        if d[mid] <= t:
-            lo = mid
-        else:
-            hi = mid
+    n = b - 1 - a  # the candidates a .. b − 2; the answer is in [lo, lo + n − 1]
+    while n > 1:  # branch-free halving (a select, no mispredicted jump): ⌈log2 n⌉ loads
+        half = n >> 1
+        mid = lo + half
+        lo = mid if d[mid] <= t else lo
+        n -= half
     return lo
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def smooth_slope_best(d, a, b, h1, k, dtot, rx_side):
     """Greatest Stim (or Srim with ``rx_side``) of the zero-height smooth profile, eqs. (13)/
     (17): the slope ``k (D − t) − h1/t`` (``t`` the distance from that terminal, ``h1 > 0``,
@@ -301,7 +451,7 @@ def smooth_slope_best(d, a, b, h1, k, dtot, rx_side):
     return best
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def smooth_nu_best(d, a, b, dtot, ht, hr, k):
     """Greatest wavelength-free ν (eq. (15) × sqrt(λ)) over the zero-height smooth profile,
     terminals ``ht``, ``hr`` > 0 m above it. With ``r = sqrt(t/(D − t))``, ν ∝ ``k D r/(1 +
@@ -316,15 +466,18 @@ def smooth_nu_best(d, a, b, dtot, ht, hr, k):
     c3 = -hr
     c2 = ht - kd2 - 2.0 * hr
     c1 = kd2 + 2.0 * ht - hr
-    lo = a  # y = 0: the cubic is ht > 0
-    hi = b - 1  # the far terminal: y = ∞, the cubic → −∞ (c3 < 0)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        y = d[mid] / (dtot - d[mid])
-        if ((c3 * y + c2) * y + c1) * y + ht > 0.0:
-            lo = mid
-        else:
-            hi = mid
+    # the cubic times (D − t)³ > 0, with the same sign and no division: positive at t = 0
+    # (ht D³), negative towards the far terminal (c3 < 0); the last intermediate point where
+    # it is positive, by branch-free halving as in :func:`bracket`
+    lo = a
+    n = b - 1 - a
+    while n > 1:
+        half = n >> 1
+        mid = lo + half
+        t = d[mid]
+        x = dtot - t
+        lo = mid if ((c3 * t + c2 * x) * t + c1 * x * x) * t + ht * x * x * x > 0.0 else lo
+        n -= half
     i0 = lo
     best = -np.inf
     for q in range(i0 - 1, i0 + 3):
@@ -335,28 +488,22 @@ def smooth_nu_best(d, a, b, dtot, ht, hr, k):
     return best
 
 
-@njit(cache=True, nogil=True)
-def _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ap, f, stim, srim):
+@njit(**_JIT)
+def _bullington(d, g, a, b, hts, hrs, hts1, hrs1, ap, f, stim, srim, nua, nu):
     """Bullington losses of the profile with clutter ``g`` (Lbulla, terminals ``hts``/
     ``hrs``) and of the zero-height smooth profile (Lbulls, ``hts1``/``hrs1``), eqs.
-    (13)-(21): the slopes (13), (17) of the profile in one pass (unless given: ``stim`` not
-    −inf) and its greatest ν when in line of sight, those of the smooth profile in O(log n)
+    (13)-(21), from the slopes (13), (17) of the profile (:func:`_horizon_pass`) and, when it
+    is in line of sight, its greatest wavelength-free ν (``nua``; NaN: found here by
+    :func:`nu_pass` into the scratch ``nu``); those of the smooth profile in O(log n)
     (:func:`smooth_slope_best`, :func:`smooth_nu_best`)."""
     lam = 0.2998 / f
     dtot = d[b - 1] - d[a]
     k = 500.0 / ap
-    if stim == -np.inf:
-        for i in range(a + 1, b - 1):
-            gg = g[i] + k * d[i] * (dtot - d[i])
-            stim = max(stim, (gg - hts) * invd[i])  # (13)
-            srim = max(srim, (gg - hrs) * invx[i])  # (17)
-    nua = 0.0
     if stim < (hrs - hts) / dtot:  # line of sight: the greatest ν, (15)
-        nua = -np.inf
-        for i in range(a + 1, b - 1):
-            x = dtot - d[i]
-            nua = max(nua, (g[i] + k * d[i] * x - (hts * x + hrs * d[i]) / dtot) * math.sqrt(
-                0.002 * dtot * invd[i] * invx[i]))
+        if nua != nua:
+            nua = nu_pass(d, g, a, b, hts, hrs, k, nu)
+    else:
+        nua = 0.0
     stis = smooth_slope_best(d, a, b, hts1, k, dtot, False)
     sris = smooth_slope_best(d, a, b, hrs1, k, dtot, True)
     nus = 0.0
@@ -366,54 +513,60 @@ def _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ap, f, stim, srim)
             bull_loss(stis, sris, nus, hts1, hrs1, dtot, lam))
 
 
-@njit(cache=True, nogil=True)
-def _se_ft_one(epsr, sigma, dkm, hte, hre, adft, f, pol):
-    """First-term spherical-Earth diffraction loss for one ground, eqs. (29)-(36)."""
-    k = 0.036 * (adft * f) ** (-1.0 / 3.0) * ((epsr - 1.0) ** 2 + (18.0 * sigma / f) ** 2) ** (
-        -0.25)  # (29a) horizontal
+@njit(**_JIT)
+def _se_ft_one(epsr, sigma, dkm, hte, hre, adft, f, pol, cf, ca):
+    """First-term spherical-Earth diffraction loss for one ground, eqs. (29)-(36).
+
+    ``cf = f^(1/3)`` and ``ca = adft^(1/3)`` give every third power of (29a), (31), (32)
+    (``(adft f)^(−1/3) = 1/(ca cf)``, ``(f/adft²)^(1/3) = cf/ca²``, ``(f²/adft)^(1/3) =
+    cf²/ca``); the quarter and half powers of (29) are square roots."""
+    s18 = 18.0 * sigma / f
+    k = 0.036 / (ca * cf) / math.sqrt(math.sqrt((epsr - 1.0) ** 2 + s18 * s18))  # (29a) horizontal
     if pol == 2:
-        k = k * (epsr ** 2 + (18.0 * sigma / f) ** 2) ** 0.5  # (29b) vertical
+        k = k * math.sqrt(epsr * epsr + s18 * s18)  # (29b) vertical
     k2 = k * k
     bdft = (1.0 + 1.6 * k2 + 0.67 * k2 * k2) / (1.0 + 4.5 * k2 + 1.53 * k2 * k2)  # (30)
-    x = 21.88 * bdft * (f / adft ** 2) ** (1.0 / 3.0) * dkm  # (31)
-    fy = (f ** 2 / adft) ** (1.0 / 3.0)
+    x = 21.88 * bdft * (cf / (ca * ca)) * dkm  # (31)
+    fy = cf * cf / ca
     yt = 0.9575 * bdft * fy * hte  # (32a)
     yr = 0.9575 * bdft * fy * hre  # (32b)
+    lx = math.log(x)
     if x >= 1.6:
-        fx = 11.0 + 10.0 * math.log10(x) - 17.6 * x  # (33)
+        fx = 11.0 + (10.0 / _LN10) * lx - 17.6 * x  # (33)
     else:
-        fx = -20.0 * math.log10(x) - 5.6488 * x ** 1.425
+        fx = -(20.0 / _LN10) * lx - 5.6488 * math.exp(1.425 * lx)
     gmin = 2.0 + 20.0 * math.log10(k)
     g_sum = 0.0
     for y in (yt, yr):
         bb = bdft * y  # (35)
         if bb > 2.0:
-            gy = 17.6 * (bb - 1.1) ** 0.5 - 5.0 * math.log10(bb - 1.1) - 8.0  # (34)
+            gy = 17.6 * math.sqrt(bb - 1.1) - 5.0 * math.log10(bb - 1.1) - 8.0  # (34)
         else:
-            gy = 20.0 * math.log10(bb + 0.1 * bb ** 3)
+            gy = 20.0 * math.log10(bb + 0.1 * bb * bb * bb)
         g_sum += max(gy, gmin)
     return -fx - g_sum  # (36)
 
 
-@njit(cache=True, nogil=True)
-def _se_ft(dkm, hte, hre, adft, f, omega, pol):
+@njit(**_JIT)
+def _se_ft(dkm, hte, hre, adft, f, omega, pol, cf):
     """First-term loss mixed over land and sea by the sea fraction ω, eq. (28)."""
+    ca = adft ** (1.0 / 3.0)
     if omega <= 0.0:  # all land (ω = 0 gives the land term exactly): the sea term unused
-        return _se_ft_one(22.0, 0.003, dkm, hte, hre, adft, f, pol)
-    sea = _se_ft_one(80.0, 5.0, dkm, hte, hre, adft, f, pol)
+        return _se_ft_one(22.0, 0.003, dkm, hte, hre, adft, f, pol, cf, ca)
+    sea = _se_ft_one(80.0, 5.0, dkm, hte, hre, adft, f, pol, cf, ca)
     if omega >= 1.0:
         return sea
-    land = _se_ft_one(22.0, 0.003, dkm, hte, hre, adft, f, pol)
+    land = _se_ft_one(22.0, 0.003, dkm, hte, hre, adft, f, pol, cf, ca)
     return omega * sea + (1.0 - omega) * land
 
 
-@njit(cache=True, nogil=True)
-def _spherical(dkm, hte, hre, ap, f, omega, pol):
-    """Spherical-Earth diffraction loss Ldsph, §4.3.3 eqs. (22)-(27)."""
+@njit(**_JIT)
+def _spherical(dkm, hte, hre, ap, f, omega, pol, cf):
+    """Spherical-Earth diffraction loss Ldsph, §4.3.3 eqs. (22)-(27) (``cf = f^(1/3)``)."""
     lam = 0.2998 / f
     dlos = math.sqrt(2.0 * ap) * (math.sqrt(0.001 * hte) + math.sqrt(0.001 * hre))  # (22)
     if dkm >= dlos:
-        return _se_ft(dkm, hte, hre, ap, f, omega, pol)
+        return _se_ft(dkm, hte, hre, ap, f, omega, pol, cf)
     c = (hte - hre) / (hte + hre)  # (24d)
     m = 250.0 * dkm * dkm / (ap * (hte + hre))  # (24e)
     bb = 2.0 * math.sqrt((m + 1.0) / (3.0 * m)) * math.cos(
@@ -426,11 +579,11 @@ def _spherical(dkm, hte, hre, ap, f, omega, pol):
     if hse > hreq:
         return 0.0
     aem = 500.0 * (dkm / (math.sqrt(hte) + math.sqrt(hre))) ** 2  # (26)
-    ldft = max(_se_ft(dkm, hte, hre, aem, f, omega, pol), 0.0)
+    ldft = max(_se_ft(dkm, hte, hre, aem, f, omega, pol, cf), 0.0)
     return (1.0 - hse / hreq) * ldft  # (27)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _bullington_att4(dtot, hte, hre, ap, f):
     """Lbulls without a profile (Attachment 4, eqs. (104)-(112))."""
     ce = 1.0 / ap
@@ -456,85 +609,100 @@ def _bullington_att4(dtot, hte, hre, ap, f):
     return lus + (1.0 - math.exp(-lus / 6.0)) * (10.0 + 0.02 * dtot)  # (112)
 
 
-@njit(cache=True, nogil=True)
-def _delta(lbulla, lbulls, dtot, hts1, hrs1, ap, f, omega, pol, att4):
+@njit(**_JIT)
+def _delta(lbulla, lbulls, dtot, hts1, hrs1, ap, f, omega, pol, att4, cf):
     """Delta-Bullington diffraction loss Ld for one effective Earth radius, §4.3.4 eq. (39),
     from the Bullington losses of the actual (Lbulla) and smooth (Lbulls) profiles."""
     if att4:
         lbulls = _bullington_att4(dtot, hts1, hrs1, ap, f)
-    ldsph = _spherical(dtot, hts1, hrs1, ap, f, omega, pol)  # (38a), (38b)
+    ldsph = _spherical(dtot, hts1, hrs1, ap, f, omega, pol, cf)  # (38a), (38b)
     return lbulla + max(ldsph - lbulls, 0.0)  # (39)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _anomalous(dtot, dlt, dlr, dct, dcr, tau, hts, hrs, hte, hre, hm, theta_t, theta_r, f, p,
-               omega, ae, b0):
-    """Ducting / layer-reflection loss Lba, §4.5 eqs. (46)-(56) (``tau`` of eq. (3))."""
-    f3 = f ** (1.0 / 3.0)
+               omega, ae, ln_b0, cf, lgf, ldt):
+    """Ducting / layer-reflection loss Lba, §4.5 eqs. (46)-(56) (``tau`` of eq. (3)).
+
+    Per path: ``ln_b0 = ln β0``, ``cf = f^(1/3)``, ``lgf = log10 f``, ``ldt = ln d``. The
+    powers of (53)-(55) are taken through logarithms (β of (54) as ``ln β = ln β0 + ln μ2 +
+    ln μ3``, ``d^3.1`` and ``d^1.13`` from ``ln d``): equal to rounding, fewer calls."""
     alf = 45.375 - 137.0 * f + 92.5 * f * f if f < 0.5 else 0.0  # (47a)
     tt2 = theta_t - 0.1 * dlt  # (48a)
     tr2 = theta_r - 0.1 * dlr
     ast = (20.0 * math.log10(1.0 + 0.361 * tt2 * math.sqrt(f * dlt))
-           + 0.264 * tt2 * f3) if tt2 > 0.0 else 0.0  # (48)
+           + 0.264 * tt2 * cf) if tt2 > 0.0 else 0.0  # (48)
     asr = (20.0 * math.log10(1.0 + 0.361 * tr2 * math.sqrt(f * dlr))
-           + 0.264 * tr2 * f3) if tr2 > 0.0 else 0.0
+           + 0.264 * tr2 * cf) if tr2 > 0.0 else 0.0
     act = 0.0  # over-sea surface duct coupling, (49)
     acr = 0.0
     if dct <= 5.0 and dct <= dlt and omega >= 0.75:
         act = -3.0 * math.exp(-0.25 * dct * dct) * (1.0 + math.tanh(0.07 * (50.0 - hts)))
     if dcr <= 5.0 and dcr <= dlr and omega >= 0.75:
         acr = -3.0 * math.exp(-0.25 * dcr * dcr) * (1.0 + math.tanh(0.07 * (50.0 - hrs)))
-    gamma_d = 5e-5 * ae * f3  # (51)
+    gamma_d = 5e-5 * ae * cf  # (51)
     tt1 = min(theta_t, 0.1 * dlt)  # (52a)
     tr1 = min(theta_r, 0.1 * dlr)
     theta1 = 1e3 * dtot / ae + tt1 + tr1  # (52)
     di = min(dtot - dlt - dlr, 40.0)  # (56a)
-    mu3 = math.exp(-4.6e-5 * (hm - 10.0) * (43.0 + 6.0 * di)) if hm > 10.0 else 1.0  # (56)
-    alpha = max(-0.6 - 3.5e-9 * dtot ** 3.1 * tau, -3.4)  # (55a)
-    mu2 = min((500.0 / ae * dtot ** 2 / (math.sqrt(hte) + math.sqrt(hre)) ** 2) ** alpha,
-              1.0)  # (55)
-    beta = b0 * mu2 * mu3  # (54)
-    lb = math.log10(beta)
-    gam = 1.076 / (2.0058 - lb) ** 1.012 * math.exp(
-        -(9.51 - 4.8 * lb + 0.198 * lb * lb) * 1e-6 * dtot ** 1.13)  # (53a)
-    ap_ = -12.0 + (1.2 + 3.7e-3 * dtot) * math.log10(p / beta) + 12.0 * (p / beta) ** gam  # (53)
+    ln_mu3 = -4.6e-5 * (hm - 10.0) * (43.0 + 6.0 * di) if hm > 10.0 else 0.0  # (56)
+    alpha = max(-0.6 - 3.5e-9 * math.exp(3.1 * ldt) * tau, -3.4)  # (55a)
+    sq = math.sqrt(hte) + math.sqrt(hre)
+    ln_mu2 = min(alpha * math.log(500.0 / ae * dtot * dtot / (sq * sq)), 0.0)  # (55)
+    ln_beta = ln_b0 + ln_mu2 + ln_mu3  # (54)
+    lb = ln_beta / _LN10
+    gam = math.exp(_LN_1_076 - 1.012 * math.log(2.0058 - lb) - (
+        9.51 - 4.8 * lb + 0.198 * lb * lb) * 1e-6 * math.exp(1.13 * ldt))  # (53a)
+    ln_pb = math.log(p) - ln_beta
+    ap_ = -12.0 + (1.2 + 3.7e-3 * dtot) * (ln_pb / _LN10) + 12.0 * math.exp(gam * ln_pb)  # (53)
     adp = gamma_d * theta1 + ap_  # (50)
-    af = 102.45 + 20.0 * math.log10(f) + 20.0 * math.log10(dlt + dlr) + alf + ast + asr + \
-        act + acr  # (47)
+    af = 102.45 + 20.0 * lgf + 20.0 * math.log10(dlt + dlr) + alf + ast + asr + act + acr  # (47)
     return af + adp  # (46)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr, sigma_l,
               att4, diag):
     """Basic transmission loss Lb (dB) of one path, §4 of Annex 1 (eqs. (40)-(69)).
 
-    ``sc`` is (3, ≥ b) scratch: the profile with clutter (§3.2), 1/d_i and 1/(d − d_i).
-    ``diag`` (length :data:`N_DIAG` or 0) receives the intermediate values.
+    ``sc`` is (:data:`N_SCRATCH`, ≥ b) scratch (:func:`_horizon_pass`). ``diag`` (length
+    :data:`N_DIAG` or 0) receives the intermediate values. NaN for a profile that is not
+    valid (:func:`profile_flags`: a void height, say), never a loss computed from it.
     """
+    ok, one_zone, clutter = profile_flags(d, h, r, z, a, b)
+    if not ok:
+        return np.nan
+    return _path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr,
+                      sigma_l, att4, diag, one_zone, clutter)
+
+
+@njit(**_JIT)
+def _path_loss(d, h, r, z, a, b, sc, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr, sigma_l,
+               att4, diag, one_zone, clutter):
+    """:func:`path_loss` with the flags of :func:`profile_flags` given."""
     dtot = d[b - 1] - d[a]
-    omega, dtm, dlm = _sections(d, z, a, b)
+    omega, dtm, dlm = _sections(d, z, a, b, one_zone)
     ae = 6371.0 * 157.0 / (157.0 - dn)  # (6), (7a)
     ab = 6371.0 * 3.0  # (7b)
-    g = sc[0]
-    invd = sc[1]
-    invx = sc[2]
-    se, stim, srim = _smooth_earth(d, h, r, a, b, htg, hrg, ae, f, g, invd, invx)  # g: §3.2
+    se, stim, srim, stimb, srimb, nuh = _smooth_earth(d, h, r, a, b, htg, hrg, ae, ab, f, sc,
+                                                      clutter)
+    g = sc[0] if clutter else h  # the profile with clutter, §3.2
     hts = h[a] + htg
     hrs = h[b - 1] + hrg
     hts1 = hts - se[0]  # (37a)
     hrs1 = hrs - se[1]  # (37b)
-    la50, ls50 = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ae, f, stim, srim)
+    la50, ls50 = _bullington(d, g, a, b, hts, hrs, hts1, hrs1, ae, f, stim, srim,
+                             np.nan if clutter else nuh, sc[3])
     lab, lsb = la50, ls50
     if p != 50.0:
-        lab, lsb = _bullington(d, g, invd, invx, a, b, hts, hrs, hts1, hrs1, ab, f, -np.inf,
-                               -np.inf)
+        lab, lsb = _bullington(d, g, a, b, hts, hrs, hts1, hrs1, ab, f, stimb,
+                               srimb, np.nan, sc[3])
     return combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl, pol,
                    phi, dn, n0, dct if z[a] != 1 else 0.0, dcr if z[b - 1] != 1 else 0.0,
                    sigma_l if z[b - 1] != 1 else 0.0, att4, diag)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl, pol, phi, dn,
             n0, dct, dcr, sigma_l, att4, diag):
     """Lb from the profile analysis, §4.2-§4.8 (eqs. (8)-(69)).
@@ -543,49 +711,59 @@ def combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl,
     Bullington losses of the actual and smooth profiles for the median (ae) and the β0
     (ab) effective Earth radii; ``dct``/``dcr`` are 0 for a terminal at sea, ``sigma_l`` 0 for
     a receiver at sea (no location variability there, §4.8).
+    Per-path terms are computed once (``log10 f``, ``f^(1/3)``, ``ln d``, ``ln β0``), and the
+    power sums of (60) and (63) in the overflow-free form ``m + c log(1 + e^(−|Δ|/c))``: equal
+    to rounding.
     """
     hstd, hsrd, hte, hre, hm, dlt, dlr, theta_t, theta_r, theta, _ = se
     tau = _tau(dlm)
-    b0 = _beta0_tau(phi, dtm, tau)
+    ln_b0 = _ln_beta0(phi, dtm, tau)
+    b0 = math.exp(ln_b0)
     ae = 6371.0 * 157.0 / (157.0 - dn)  # (6), (7a)
     ab = 6371.0 * 3.0  # (7b)
     hts1 = hts - hstd  # (37a)
     hrs1 = hrs - hsrd  # (37b)
-    fj = 1.0 - 0.5 * (1.0 + math.tanh(3.0 * 0.8 * (theta - 0.3) / 0.3))  # (57)
-    fk = 1.0 - 0.5 * (1.0 + math.tanh(3.0 * 0.5 * (dtot - 20.0) / 20.0))  # (58)
-    # line of sight with multipath and focusing, §4.2 eqs. (8)-(11)
+    # (57), (58): 1 − (1 + tanh(x))/2 = 1/(1 + e^(2x))
+    fj = 1.0 / (1.0 + math.exp(2.0 * 3.0 * 0.8 * (theta - 0.3) / 0.3))  # (57)
+    fk = 1.0 / (1.0 + math.exp(2.0 * 3.0 * 0.5 * (dtot - 20.0) / 20.0))  # (58)
     lgf = math.log10(f)
+    cf = f ** (1.0 / 3.0)
+    ldt = math.log(dtot)
+    # line of sight with multipath and focusing, §4.2 eqs. (8)-(11)
     lbfs = 92.4 + 20.0 * lgf + 10.0 * math.log10(dtot ** 2 + ((hts - hrs) / 1e3) ** 2)
     es = 2.6 * (1.0 - math.exp(-0.1 * (dlt + dlr)))
     lb0p = lbfs + es * math.log10(p / 50.0) if p != 50.0 else lbfs  # (9a), (10): log 1 = 0
-    lb0b = lbfs + es * math.log10(b0 / 50.0)  # (9b), (11)
+    lb0b = lbfs + es * ((ln_b0 - _LN_50) / _LN10)  # (9b), (11)
     # diffraction, §4.3 eqs. (40)-(43)
-    ld50 = _delta(la50, ls50, dtot, hts1, hrs1, ae, f, omega, pol, att4)
+    ld50 = _delta(la50, ls50, dtot, hts1, hrs1, ae, f, omega, pol, att4, cf)
+    # (40a): Fi of (41) and (59) (1 for p ≤ β0, where p = β0 gives 1 anyway)
+    fi = inv_cum_norm(p / 100.0) / inv_cum_norm(b0 / 100.0) if p >= b0 else 1.0
     if p == 50.0:
         ldp = ld50
     else:
-        ldb = _delta(lab, lsb, dtot, hts1, hrs1, ab, f, omega, pol, att4)
-        fi = inv_cum_norm(p / 100.0) / inv_cum_norm(b0 / 100.0) if p > b0 else 1.0  # (40a)
+        ldb = _delta(lab, lsb, dtot, hts1, hrs1, ab, f, omega, pol, att4, cf)
         ldp = ld50 + fi * (ldb - ld50)  # (41)
     lbd50 = lbfs + ld50  # (42)
     lbd = lb0p + ldp  # (43)
     # combination, §4.6 eqs. (57)-(63)
     lminb0p = lb0p + (1.0 - omega) * ldp  # (59)
     if p >= b0:
-        fi = inv_cum_norm(p / 100.0) / inv_cum_norm(b0 / 100.0)
         lminb0p = lbd50 + (lb0b + (1.0 - omega) * ldp - lbd50) * fi
     lba = _anomalous(dtot, dlt, dlr, dct, dcr, tau, hts, hrs, hte, hre, hm, theta_t, theta_r,
-                     f, p, omega, ae, b0)
+                     f, p, omega, ae, ln_b0, cf, lgf, ldt)
     eta = 2.5
-    lminbap = eta * math.log(math.exp(lba / eta) + math.exp(lb0p / eta))  # (60)
+    # (60): η ln(e^(Lba/η) + e^(Lb0p/η))
+    lminbap = max(lba, lb0p) + eta * math.log1p(math.exp(-abs(lba - lb0p) / eta))
     lbda = lminbap + (lbd - lminbap) * fk if lminbap <= lbd else lbd  # (61)
     lbam = lbda + (lminb0p - lbda) * fj  # (62)
     # troposcatter, §4.4 eqs. (44)-(45)
-    lf = 25.0 * lgf - 2.5 * math.log10(f / 2.0) ** 2
-    lbs = 190.1 + lf + 20.0 * math.log10(dtot) + 0.573 * theta - 0.15 * n0
+    lg2 = lgf - math.log10(2.0)
+    lf = 25.0 * lgf - 2.5 * lg2 * lg2
+    lbs = 190.1 + lf + (20.0 / _LN10) * ldt + 0.573 * theta - 0.15 * n0
     if p != 50.0:  # log 1 = 0 at p = 50 %
         lbs = lbs - 10.125 * math.log10(50.0 / p) ** 0.7
-    lbc = -5.0 * math.log10(10.0 ** (-0.2 * lbs) + 10.0 ** (-0.2 * lbam))  # (63)
+    # (63): −5 log10(10^(−0.2 Lbs) + 10^(−0.2 Lbam))
+    lbc = min(lbs, lbam) - (5.0 / _LN10) * math.log1p(math.exp(-0.2 * _LN10 * abs(lbs - lbam)))
     # location variability, §4.8 eq. (67)
     lloc = -inv_cum_norm(pl / 100.0) * sigma_l if sigma_l != 0.0 else 0.0
     lb = max(lb0p, lbc + lloc)  # (69)
@@ -598,7 +776,7 @@ def combine(dtot, omega, dtm, dlm, se, hts, hrs, la50, ls50, lab, lsb, f, p, pl,
     return lb
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr,
                sigma_l, att4, want_diag):
     """Lb for every path ``k`` of the flat buffers ``[start[k], start[k] + count[k])``.
@@ -612,7 +790,7 @@ def loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, d
     return out, diag
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def checked_loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct,
                        dcr, sigma_l, att4, want_diag):
     """:func:`loss_batch` that checks each profile (:func:`~phusong.coverage.p1812._inputs.
@@ -623,7 +801,7 @@ def checked_loss_batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, d
                   sigma_l, att4, want_diag, True)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, dcr, sigma_l,
            att4, want_diag, check):
     n = start.shape[0]
@@ -632,23 +810,24 @@ def _batch(d, h, r, z, start, count, f, p, pl, htg, hrg, pol, phi, dn, n0, dct, 
     width = 0
     for k in range(n):
         width = max(width, count[k])
-    sc = np.empty((3, width))  # one path's scratch: stays in cache from path to path
+    sc = np.empty((N_SCRATCH, width))  # one path's scratch: stays in cache from path to path
     empty = np.empty(0)
     for k in range(n):
         a = start[k]
         b = a + count[k]
-        if check:
+        ok, one_zone, clutter = profile_flags(d[a:b], h[a:b], r[a:b], z[a:b], 0, count[k])
+        if check and not ok:  # the first bad value, for the message
             kind, i = first_bad_in(d, h, r, z, a, b)
             if kind:
                 return out, diag, kind, i
         row = diag[k] if want_diag else empty
-        out[k] = path_loss(d[a:b], h[a:b], r[a:b], z[a:b], 0, count[k], sc, f[k], p[k], pl[k],
-                           htg[k], hrg[k], pol[k], phi[k], dn[k], n0[k], dct[k], dcr[k],
-                           sigma_l[k], att4[k], row)
+        out[k] = _path_loss(d[a:b], h[a:b], r[a:b], z[a:b], 0, count[k], sc, f[k], p[k],
+                            pl[k], htg[k], hrg[k], pol[k], phi[k], dn[k], n0[k], dct[k],
+                            dcr[k], sigma_l[k], att4[k], row, one_zone, clutter)
     return out, diag, 0, -1
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def sigma_l_eq68(f_ghz, hrx, r_rx, wa_m):
     """σL of §4.10 eq. (68), dB: ``(0.52 + 0.024 f) wa^0.28 uh``, ``uh`` 1 at or below the
     clutter height R at the receiver, falling linearly to 0 at R + 10 m."""
@@ -656,7 +835,7 @@ def sigma_l_eq68(f_ghz, hrx, r_rx, wa_m):
     return (0.52 + 0.024 * f_ghz) * wa_m ** 0.28 * uh
 
 
-@njit(cache=True, nogil=True)
+@njit(**_JIT)
 def coast_km(d, z, a, b, far):
     """(dct, dcr): land distance from each terminal to the first sea point (zone 1) along the
     path, km, to the end of the land section (half an interval past its last point, as the

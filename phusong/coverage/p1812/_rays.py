@@ -44,6 +44,7 @@ from numba import njit, prange
 
 from phusong.coverage._hull import hull_push, hull_support, hull_tangent
 from phusong.coverage.p1812._kernel import (
+    N_SCRATCH,
     bull_loss,
     coast_km,
     combine,
@@ -102,9 +103,9 @@ def short_path_loss(h, r, z, j, s, f_ghz, htx, hrx, phi, prm, dn, n0):
         r5[t] = r[near]
         z5[t] = z[near]
     dct, dcr = coast_km(d5, z5, 0, 5, prm[6])
-    return path_loss(d5, h5, r5, z5, 0, 5, np.empty((3, 5)), f_ghz, prm[0], prm[1], htx, hrx,
-                     int(prm[2]), phi, dn, n0, dct, dcr, sigma_engine(prm, f_ghz, hrx, r[j]),
-                     False, np.empty(0))
+    return path_loss(d5, h5, r5, z5, 0, 5, np.empty((N_SCRATCH, 5)), f_ghz, prm[0], prm[1],
+                     htx, hrx, int(prm[2]), phi, dn, n0, dct, dcr,
+                     sigma_engine(prm, f_ghz, hrx, r[j]), False, np.empty(0))
 
 
 @njit(**_JIT)
