@@ -48,8 +48,9 @@ from phusong.crs import to_work
 from phusong.errors import DataError
 from phusong.network._noding import node_lines
 
-__all__ = ["road_graph", "shared_road_graph", "layer_digest", "road_lines", "urban_areas", "snap_points", "snap_to_edges",
-           "graph_components", "cheapest_edge", "simple_graph", "CONSOLIDATE_M"]
+__all__ = ["road_graph", "shared_road_graph", "layer_digest", "road_lines", "urban_areas",
+           "snap_points", "snap_to_edges", "graph_components", "cheapest_edge", "simple_graph",
+           "CONSOLIDATE_M"]
 
 #: Buffer radius of each node when merging the nodes of one junction, m (osmnx's
 #: ``tolerance``: nodes up to twice this apart, and joined by an edge, become one).
