@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 
+from phusong import settings
 from phusong.coverage._tiles import BLOCK, tile_windows
 from phusong.errors import DataError
 
@@ -177,7 +178,6 @@ class AreaGrid:
         """``(area Grid, evaluated Grid)`` with whole-grid masks, for the local executor
         (refused over :data:`LOCAL_MAX_CELLS` cells, or when ``bytes_per_cell`` × cells is
         more than ``settings.LOCAL_MEMORY_SHARE`` of the physical memory)."""
-        from phusong import settings
         from phusong.coverage._raster import Grid
 
         rows, cols = self.shape
