@@ -64,7 +64,8 @@ def _run(s, kernel, cells, cfg):
     dist, brg = polar(s.dx, s.dy)
     kernel(best, arg, s.flat, s.dx, s.dy, dist, brg, s.uop, s.uk, s.uj, s.rays, s.loss, H_TX,
            H_RX, cells, cfg, s.band, s.group, s.radius, s.eirp, s.offset, s.az, s.tilt, BW, FB,
-           VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, counts, ant, clut, _NO_SINR)
+           VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, counts, ant, clut, _NO_SINR,
+           np.zeros((0, 3), np.bool_))
     return best, arg, counts
 
 
@@ -212,8 +213,16 @@ def test_site_pixels_equal_the_full_window_scan(seed):
             old = _site_pixels_before(*args)
             new = site_pixels(*args)
             flat, dx, dy, dist, brg = new[:5]
-            for a, b in zip(old, new[:3] + new[5:], strict=True):
+            for a, b in zip(old, new[:3] + new[5:11], strict=True):
                 np.testing.assert_array_equal(a, b)
+            # each grid cell's own bands: within the band's radius and kept there
+            want = new[11]
+            if use_keep:
+                r, c = flat // cols - r0, flat % cols - c0
+                np.testing.assert_array_equal(
+                    want, (dist[:, None] <= f_radius[None, :]) & keep[:, r, c].T)
+            else:
+                assert want.shape == (0, 2)
             d0, b0 = polar(dx, dy)
             np.testing.assert_array_equal(dist, d0)
             np.testing.assert_array_equal(brg, b0)

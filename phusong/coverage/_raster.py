@@ -188,7 +188,9 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     """Work unit: one site's rays, losses and links, reduced into ``best``/``arg`` in place.
 
     ``keep_fn(s, cells, cell_band_local, n_bands, window)`` may return, per band of the site,
-    the grid cells of ``window`` where the band is wanted (screening); None wants all.
+    the grid cells of ``window`` where the band is wanted (screening); None wants all. A grid
+    cell gets a band's links only where it wants that band itself (whatever the other cells
+    its ray point serves want), so its links never depend on the grid or tile around it.
     Grid cells behind a DEM void longer than ``opts.max_void_m`` along their ray get no link
     from this site (as the point engine leaves such paths out) and are set True in ``void``
     (flat bool over the grid, when given). Returns (ray points, ITM points evaluated, links,
@@ -214,7 +216,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     use_keep = keep is not None
     if keep is None:
         keep = np.zeros((len(bands), 0, 0), np.bool_)
-    flat, dx, dy, dist, brg, uop, uk, uj, need, slot, last = site_pixels(
+    flat, dx, dy, dist, brg, uop, uk, uj, need, slot, last, want = site_pixels(
         grid.mask, float(t.c), float(t.f), res, r0, r1, c0, c1, sx, sy, R, n_rays, n_s, step,
         f_radius, keep, use_keep, ro, co)
     if flat.size == 0:
@@ -267,7 +269,7 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
                opts.rx_height_m, by_cfg, cfg, cell_band, group, txs.radius_m, txs.eirp,
                txs.offset, txs.azimuth, txs.tilt, float(opts.config.radio.sector_beamwidth_deg),
                float(opts.config.radio.front_to_back_db), VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB,
-               counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr)
+               counts, _antenna_args(txs), _clutter_args(txs, opts, sx, sy), sinr, want)
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
 
 

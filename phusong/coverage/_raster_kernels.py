@@ -169,11 +169,16 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
     (the screening of :mod:`._raster`), and cells wanted by no band are left out.
 
     Returns ``(flat, dx, dy, dist, bearing, used_of_pixel, used_k, used_j, need, slot,
-    last)``: flat grid index, offset from the site (m), distance (m) and bearing (degrees
+    last, want)``: flat grid index, offset from the site (m), distance (m) and bearing (degrees
     clockwise from north, [0, 360)) per cell, the index of its ray point among the used ones, the ray and sample of each used point, ``need[f, u]``: some cell within
     ``f_radius[f]`` wants ``u``, ``slot[k * n_s + j]``: the used index of sample ``j`` of ray
-    ``k`` (−1 when unused), and ``last[k]``: the farthest used sample of ray ``k`` (−1: none;
-    ray 0 is always at least 0, it gives the site's ground height).
+    ``k`` (−1 when unused), ``last[k]``: the farthest used sample of ray ``k`` (−1: none;
+    ray 0 is always at least 0, it gives the site's ground height), and with ``use_keep``
+    ``want[p, f]``: grid cell ``p`` itself wants band ``f`` (``(0, n_f)`` without): a ray
+    point serves the grid cells nearest to it, and another of them may want a band this one
+    does not; :func:`site_links` then leaves that band's links out here, so the links of a
+    grid cell depend on its own screening only, never on its neighbours (nor on which of
+    them a receiver tile holds).
 
     Rows farther than ``radius`` from the site, and in each row the columns beyond the disk's
     chord (widened by a metre), are not visited; with ``use_keep`` a cell no band keeps is
@@ -193,6 +198,7 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
     uj = np.empty(n_max, np.int64)
     n_f = f_radius.shape[0]
     need = np.zeros((n_f, n_max), np.bool_)
+    want = np.zeros((n_max if use_keep else 0, n_f), np.bool_)
     last = np.full(n_rays, -1, np.int64)
     last[0] = 0
     dang = 360.0 / n_rays
@@ -244,6 +250,8 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
             for f in range(n_f):
                 if d <= f_radius[f] and (not use_keep or keep[f, r - r0, c - c0]):
                     need[f, u] = True
+                    if use_keep:
+                        want[n, f] = True
             flat[n] = r * cols + c
             dxs[n] = dx
             dys[n] = dy
@@ -252,14 +260,14 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
             uop[n] = u
             n += 1
     return (flat[:n], dxs[:n], dys[:n], dist[:n], brg[:n], uop[:n], uk[:n_u], uj[:n_u],
-            np.ascontiguousarray(need[:, :n_u]), slot, last)
+            np.ascontiguousarray(need[:, :n_u]), slot, last, want[:n])
 
 
 @njit(**_JIT)
 def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, loss,
                 h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius, eirp,
                 offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant,
-                clut, sn):
+                clut, sn, want):
     """Grid cells ``p0:p1`` of :func:`site_links` (one call per span: the per-cell work is
     inlined in the loop rather than paying a call with thirty arguments per grid cell)."""
     lc_index, lc_geo, lc_db = clut  # land-cover class per pixel, its geometry, loss per cell
@@ -282,6 +290,8 @@ def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j,
             if not d <= cell_radius[c]:
                 continue
             nl += 1
+            if want.shape[0] > 0 and not want[p, cell_band[c]]:
+                continue  # the band is screened out at this grid cell (not at its ray point)
             lb = loss[cell_band[c], u]
             if lb == math.inf:  # no signal (band not wanted here, or no valid path): a level of
                 continue        # −inf changes no best, second best or power sum
@@ -349,7 +359,7 @@ def _tilt_trig(cells, tilt):
 @njit(parallel=True, **_JIT)
 def site_links(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, loss, h_tx, h_rx,
                cells, cfg, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
-               beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn):
+               beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn, want):
     """Link budget and best-server reduction of one site into ``best``/``arg`` (in place).
 
     ``dx``, ``dy``, ``dist``, ``brg``: offset (m), distance (m) and bearing (degrees) of each
@@ -372,7 +382,10 @@ def site_links(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, lo
     per configuration; the reduction (max, ties to the lowest index; second best; integer
     sums) does not depend on the order of the cells. Links of infinite loss (a band not
     wanted at that grid cell, no valid path) are counted but not evaluated: they cannot
-    change any output.
+    change any output. With ``want`` non-empty (``(grid cells, bands)`` bool, the screening's
+    choice per grid cell, :func:`site_pixels`), the links of a band grid cell ``p`` does not
+    want are counted but not evaluated either, even where its ray point has a loss for that
+    band (computed for another grid cell it serves).
     """
     z_top = rays[0, 0] + h_tx
     cos_b, sin_b = _tilt_trig(cells, tilt)
@@ -381,18 +394,18 @@ def site_links(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, lo
         _links_span(s * _SPAN, min(n, (s + 1) * _SPAN), best, arg, flat, dx, dy, dist, brg,
                     uop, used_k, used_j, rays, loss, h_rx, z_top, cells, cfg, cos_b, sin_b,
                     cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-                    front_back, v_beamwidth, v_sla, counts, ant, clut, sn)
+                    front_back, v_beamwidth, v_sla, counts, ant, clut, sn, want)
 
 
 @njit(**_JIT)
 def site_links_serial(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, loss,
                       h_tx, h_rx, cells, cfg, cell_band, cell_group, cell_radius, eirp, offset,
                       azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant,
-                      clut, sn):
+                      clut, sn, want):
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
     cos_b, sin_b = _tilt_trig(cells, tilt)
     _links_span(0, flat.shape[0], best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays,
                 loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius,
                 eirp, offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts,
-                ant, clut, sn)
+                ant, clut, sn, want)
