@@ -58,8 +58,8 @@ from phusong.coverage._raster import (
 )
 from phusong.coverage._tiles import tile_outputs
 
-__all__ = ["UNIT_SITE_CELLS", "WORKER_BASE_MIB", "site_batches", "footprint", "memory_rule",
-           "dask_raster_tiles"]
+__all__ = ["UNIT_SITE_CELLS", "WORKER_BASE_MIB", "SITE_CELL_BYTES", "SCREEN_TILES", "site_batches",
+           "footprint", "coarse_part_bytes", "memory_rule", "dask_raster_tiles"]
 
 #: Upper bound of one batch's work, site-cells (grid cells within the sites' radii).
 UNIT_SITE_CELLS = 20_000_000
@@ -157,22 +157,29 @@ def _best_part(part: dict) -> np.ndarray:
     return part["best"]
 
 
+def _values_part(part: dict) -> dict:
+    """The coarse values of a part, without its reference best: the fine unit holds these
+    until it runs, while the best is folded into the tile's and released at once."""
+    return part["values"]
+
+
 def _max_into(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(a, b)  # a new array: a task never changes its inputs (re-runs stay exact)
 
 
-def _fine_unit(ctx: _Ctx, terrain, txs, window, masks, sites, coarse_part, fh, cbest,
+def _fine_unit(ctx: _Ctx, terrain, txs, window, masks, sites, coarse_values, fh, cbest,
                prev: _Acc | None = None) -> _Acc:
-    """A batch's sites on one tile (``masks``: :func:`_tile_masks`), added to a copy of
-    ``prev`` (the chain's fold so far) or to a new accumulator: a chain of units holds one
-    accumulator, whatever its length."""
+    """A batch's sites on one tile (``masks``: :func:`_tile_masks`; ``coarse_values``: the
+    batch's :func:`_values_part`, None without screening), added to a copy of ``prev`` (the
+    chain's fold so far) or to a new accumulator: a chain of units holds one accumulator,
+    whatever its length."""
     terrain = resolve_terrain(terrain)
     mask = masks[1]
     r0, r1, c0, c1 = window
     tile = Grid(ctx.transform, (r1 - r0, c1 - c0), mask, (r0, c0))
     keep_fn = None
-    if coarse_part is not None:
-        keep_fn = _Screen.from_parts(ctx.opts, ctx.group, coarse_part["values"],
+    if coarse_values is not None:
+        keep_fn = _Screen.from_parts(ctx.opts, ctx.group, coarse_values,
                                      _Shifted(cbest, fh[0], fh[2])).keep
     acc = _new_acc(ctx, tile.shape[0] * tile.shape[1]) if prev is None else _copy(prev)
     for s in sites:
@@ -224,10 +231,18 @@ def _finish(ctx: _Ctx, window, masks, acc, kw) -> dict:
 #: numba kernels loaded from their cache, MiB (measured: 300–420 MiB on Linux x86-64,
 #: ``benchmarks/profile_dask_memory.py``; the rule's fixed term).
 WORKER_BASE_MIB = 450
+#: Bytes per grid cell of a site's window on a tile, whatever its bands (the cell's index,
+#: offsets, distance, bearing, ray point, link count, screening flags; ``memory_rule``).
+SITE_CELL_BYTES = 96
+#: Tiles whose coarse parts a worker may hold at once (``memory_rule``).
+SCREEN_TILES = 2
+#: Reference-best arrays of a tile's footprint held at once (the tile's, the fold running,
+#: parts waiting for it; ``memory_rule``).
+SCREEN_BESTS = 4
 
 
 def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts, grid: Grid,
-                batch_sites: int, factor: int) -> dict:
+                batch_sites: int, screen_bytes: int) -> dict:
     """The memory a worker needs, MiB, by term: the bound its peak resident set should stay
     under (``benchmarks/profile_dask_memory.py`` measures the peak against it).
 
@@ -240,31 +255,42 @@ def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts,
       two finished folds waiting for their next unit or merge (chains, not a pool of units);
     * ``site``: one site's working set on a tile: its rays and their slots
       (``2 × ⌈2πR/res⌉ × ⌈R/step⌉ × 8`` bytes for the largest radius) and the per-cell arrays
-      of the tile (``tile_cells × 64`` bytes);
-    * ``screening``: two batches' coarse values on a tile's footprint
-      (``2 × batch_sites × 4 groups × (side/factor + 2·halo)² × 4`` bytes, the largest batch
-      meeting a tile) and the tile's reference best (``n_groups × footprint × 4`` bytes).
+      of the tile (:data:`SITE_CELL_BYTES` + 12 bytes per band of the site: ``tile_cells ×
+      (SITE_CELL_BYTES + 12 × bands)``, the most bands of a site);
+    * ``screening``: :data:`SCREEN_TILES` tiles' screening, ``screen_bytes`` each (the
+      largest tile's: :func:`coarse_part_bytes` summed over its batches, plus
+      :data:`SCREEN_BESTS` reference bests of its footprint): every site reaching the tile
+      keeps its coarse values on the tile's footprint until the tile's reference best is
+      complete and the site's fine unit has run, so a tile holds them all at once; a worker
+      may hold the tile whose chain it runs and the next one, whose coarse parts it computes
+      meanwhile.
 
     So the peak per worker is ``base + dem + transmitters + O(tile × (groups, keys)) +
-    O(batch_sites × tile / factor²)``: bounded by the tile and the batch, not by the grid or
-    the number of sites.
+    O(sites reaching a tile × tile / factor²)``: bounded by the tile and the sites around it
+    (density × (tile side + 2 radii)²), not by the grid or the number of sites.
     """
     mib = 2.0 ** 20
     acc = tile_cells * (n_groups * 12 + 1 + (n_keys * 8 + n_groups * 4 if n_keys else 0))
     r_max = float(np.max(txs.site_radius_m)) if len(txs.site_radius_m) else 0.0
     step = float(opts.step_m or min(grid.resolution_m, terrain.step_m))
     rays = 2 * math.ceil(2 * math.pi * r_max / grid.resolution_m) * math.ceil(r_max / step) * 8
-    screening = 0.0
-    if factor:
-        halo = max(int(opts.screen_window) // 2, 1)
-        fp = (math.isqrt(tile_cells) // factor + 1 + 2 * halo) ** 2
-        screening = 2 * batch_sites * 4 * fp * 4 + n_groups * fp * 4
+    bands = _max_bands(txs)
     terms = {"base": float(WORKER_BASE_MIB), "dem": terrain.z.nbytes / mib,
              "transmitters": _nbytes(txs) / mib, "accumulators": 4 * acc / mib,
-             "site": (rays + tile_cells * 64) / mib, "screening": screening / mib}
+             "site": (rays + tile_cells * (SITE_CELL_BYTES + 12 * bands)) / mib,
+             "screening": SCREEN_TILES * screen_bytes / mib}
     terms = {k: round(v, 1) for k, v in terms.items()}
     return {"terms_mib": terms, "per_worker_mib": round(sum(terms.values()), 1),
-            "unit_accumulator_mib": round(acc / mib, 1), "batch_sites": int(batch_sites)}
+            "unit_accumulator_mib": round(acc / mib, 1), "batch_sites": int(batch_sites),
+            "screen_tile_mib": round(screen_bytes / mib, 1)}
+
+
+def _max_bands(txs) -> int:
+    """The most distinct frequencies of one site (its bands in a unit)."""
+    if len(txs.site_x) == 0:
+        return 0
+    return max(len(np.unique(txs.freq[txs.cell_order[txs.site_ptr[s]:txs.site_ptr[s + 1]]]))
+               for s in range(len(txs.site_x)))
 
 
 def _nbytes(obj) -> int:
@@ -312,6 +338,20 @@ def _overlaps(wins: np.ndarray, win) -> np.ndarray:
     r0, r1, c0, c1 = win
     return ((wins[:, 1] > wins[:, 0]) & (wins[:, 3] > wins[:, 2]) & (wins[:, 0] < r1)
             & (r0 < wins[:, 1]) & (wins[:, 2] < c1) & (c0 < wins[:, 3]))
+
+
+def coarse_part_bytes(cwins: np.ndarray, n_gs: np.ndarray, fh) -> int:
+    """Bytes of the coarse values one :func:`_coarse_tile` result keeps on footprint ``fh``
+    for its fine unit (:func:`_values_part`): float32, each site's groups ``n_gs`` × its
+    coarse window ``cwins`` (rows ``r0, r1``, columns ``c0, c1``) within ``fh``.
+
+    >>> int(coarse_part_bytes(np.array([[0, 10, 5, 20]]), np.array([2]), (2, 12, 0, 10)))
+    320
+    """
+    r0, r1, c0, c1 = fh
+    h = np.clip(np.minimum(cwins[:, 1], r1) - np.maximum(cwins[:, 0], r0), 0, None)
+    w = np.clip(np.minimum(cwins[:, 3], c1) - np.maximum(cwins[:, 2], c0), 0, None)
+    return int((n_gs * h * w).sum()) * 4
 
 
 def footprint(win, factor: int, halo: int, coarse_shape) -> tuple[int, int, int, int]:
@@ -375,7 +415,10 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, area: AreaGri
     # so far): a chain holds one accumulator; enough chains per tile to keep every worker
     # thread busy when the tiles are few
     n_chains = max(1, math.ceil(2 * slots / max(1, len(live))))
-    finals, final_tile, every, max_sites = [], [], [], 0
+    finals, final_tile, every, max_sites, max_held = [], [], [], 0, 0
+    n_gs = np.zeros(len(txs.site_x), np.int64)  # groups of each site (its coarse values)
+    for s in sites:
+        n_gs[s] = len(np.unique(group[txs.cell_order[txs.site_ptr[s]:txs.site_ptr[s + 1]]]))
     for i in live:
         win = tiles[i]
         prio = 8.0 * (len(tiles) - i)  # a tile's work before the next tile's: bounded memory
@@ -390,18 +433,27 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, area: AreaGri
             cmask = ex.submit(_coarse_masks, area_f, factor, int(opts.screen_window), fh,
                               priority=prio + 6)
             every.append(cmask)
+            # bytes the tile's screening holds: the coarse values of every site reaching it
+            # (until its fine unit runs) and a few reference bests (the tile's, the fold
+            # running, parts waiting for it)
+            held = SCREEN_BESTS * n_groups * (fh[1] - fh[0]) * (fh[3] - fh[2]) * 4
             for j, (b, cw) in enumerate(zip(batches, cwins, strict=True)):
                 near = b[_overlaps(cw, fh) | np.isin(b, reach[j])]
                 if len(near):
                     max_sites = max(max_sites, len(near))
+                    held += coarse_part_bytes(cw[np.isin(b, reach[j])], n_gs[reach[j]], fh)
                     cparts[j] = ex.submit(_coarse_tile, ctx_f, terrain_f, txs_f, fh, cmask,
                                           near.astype(np.int64), np.isin(near, reach[j]),
                                           priority=prio + 1 + _order(j, len(batches)))
+            max_held = max(max_held, held)
             every += [p for p in cparts if p is not None]
             bparts = [ex.submit(_best_part, p, priority=prio + 2.5)
                       for p in cparts if p is not None]
             every += bparts
             cbest = _chain(ex, bparts, _max_into, every, prio + 2.5)
+            cparts = [None if p is None else ex.submit(_values_part, p, priority=prio + 2.5)
+                      for p in cparts]
+            every += [p for p in cparts if p is not None]
         jobs = [j for j, fine in enumerate(reach) if len(fine)]
         k = min(n_chains, len(jobs))
         for c in range(k):  # chain c: the c-th contiguous share of the tile's batches
@@ -437,7 +489,7 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, area: AreaGri
               "itm_bits": bits & _ITM_INPUT_BITS}
     tile_cells = max((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in tiles) if tiles else 0
     stats["memory_rule"] = memory_rule(tile_cells, n_groups, n_keys, terrain, txs, opts, area,
-                                       max_sites, factor if screen else 0)
+                                       max_sites, max_held if screen else 0)
     if screen:
         stats |= {"screen_factor": factor,
                   "screen_margin_db": float(opts.screen_margin_db)}
