@@ -15,7 +15,8 @@ The graph mirrors :func:`phusong.coverage._raster.raster_links` unit for unit:
 3. **Screening** (when the local run screens), per tile: for every batch with sites near the
    tile, one task runs them on the tile's coarse footprint (its coarse cells and a halo of the
    screening filters' reach, :func:`footprint`, :func:`coarse_site`); their reference-best
-   parts fold, one task after the other, into the tile's reference best.
+   parts fold, one task after the other, into the tile's reference best, and their coarse
+   values (:func:`_values_part`, without the best) wait for their fine unit.
 4. **Fine units, in chains.** For every batch with sites reaching the tile, one task runs
    those sites on the tile (:meth:`Grid.tile`: cell centres from the whole grid's indices, so
    values equal the whole grid's), screened with the batch's coarse values. Each unit adds its
@@ -282,7 +283,7 @@ def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts,
     terms = {k: round(v, 1) for k, v in terms.items()}
     return {"terms_mib": terms, "per_worker_mib": round(sum(terms.values()), 1),
             "unit_accumulator_mib": round(acc / mib, 1), "batch_sites": int(batch_sites),
-            "screen_tile_mib": round(screen_bytes / mib, 1)}
+            "screen_tile_mib": round(screen_bytes / mib, 1), "screen_tile_bytes": int(screen_bytes)}
 
 
 def _max_bands(txs) -> int:
