@@ -37,13 +37,15 @@ def test_screening_term_is_the_coarse_values_the_graph_keeps():
         kept[id(out)] = sum(v[3].nbytes for v in out.values())
         return out
 
-    per_tile: list = []  # [window, bytes of its coarse values]
+    per_tile: list = []  # [window, bytes of its coarse values, coarse parts]
     submit = _InProcess.submit
 
     class Recording(_InProcess):
         def submit(self, fn, *args, **kw):
             if fn is dr._tile_masks:
-                per_tile.append([args[1], 0])
+                per_tile.append([args[1], 0, 0])
+            if fn is dr._coarse_tile:
+                per_tile[-1][2] += 1
             out = submit(self, fn, *args, **kw)
             if fn is record:
                 per_tile[-1][1] += kept[id(out)]
@@ -57,12 +59,12 @@ def test_screening_term_is_the_coarse_values_the_graph_keeps():
         for _ in dr.dask_raster_tiles(Recording(), txs, g, len(pairs), terrain, area, opts, 64,
                                       stats, n_keys=n_keys, **kw):
             pass
-    assert len(per_tile) == stats["tiles_scheduled"] > 1 and min(b for _, b in per_tile) > 0
+    assert len(per_tile) == stats["tiles_scheduled"] > 1 and min(b for _, b, _ in per_tile) > 0
     coarse_shape = (-(-area.shape[0] // 4), -(-area.shape[1] // 4))
     held = []
-    for win, values in per_tile:
+    for win, values, parts in per_tile:  # values and a best per part, SCREEN_BESTS more
         r0, r1, c0, c1 = dr.footprint(win, 4, 2, coarse_shape)  # factor 4, window 5
-        held.append(values + dr.SCREEN_BESTS * len(pairs) * (r1 - r0) * (c1 - c0) * 4)
+        held.append(values + (parts + dr.SCREEN_BESTS) * len(pairs) * (r1 - r0) * (c1 - c0) * 4)
     rule = stats["memory_rule"]
     assert rule["screen_tile_bytes"] == max(held)
     assert rule["terms_mib"]["screening"] == pytest.approx(

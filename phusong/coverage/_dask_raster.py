@@ -237,9 +237,9 @@ WORKER_BASE_MIB = 450
 SITE_CELL_BYTES = 96
 #: Tiles whose coarse parts a worker may hold at once (``memory_rule``).
 SCREEN_TILES = 2
-#: Reference-best arrays of a tile's footprint held at once (the tile's, the fold running,
-#: parts waiting for it; ``memory_rule``).
-SCREEN_BESTS = 4
+#: Reference-best arrays of a tile's footprint held at once besides one per coarse part
+#: waiting for the fold (the tile's and the fold running; ``memory_rule``).
+SCREEN_BESTS = 2
 
 
 def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts, grid: Grid,
@@ -260,7 +260,9 @@ def memory_rule(tile_cells: int, n_groups: int, n_keys: int, terrain, txs, opts,
       (SITE_CELL_BYTES + 12 × bands)``, the most bands of a site);
     * ``screening``: :data:`SCREEN_TILES` tiles' screening, ``screen_bytes`` each (the
       largest tile's: :func:`coarse_part_bytes` summed over its batches, plus
-      :data:`SCREEN_BESTS` reference bests of its footprint): every site reaching the tile
+      a reference best of its footprint per coarse part and :data:`SCREEN_BESTS` more: the
+      parts' bests fold one after the other, and parts finishing out of order on several
+      workers wait for their turn; measured: up to 10 of 72 waiting): every site reaching the tile
       keeps its coarse values on the tile's footprint until the tile's reference best is
       complete and the site's fine unit has run, so a tile holds them all at once; a worker
       may hold the tile whose chain it runs and the next one, whose coarse parts it computes
@@ -435,14 +437,16 @@ def dask_raster_tiles(ex, txs, cell_group, n_groups: int, terrain, area: AreaGri
                               priority=prio + 6)
             every.append(cmask)
             # bytes the tile's screening holds: the coarse values of every site reaching it
-            # (until its fine unit runs) and a few reference bests (the tile's, the fold
-            # running, parts waiting for it)
-            held = SCREEN_BESTS * n_groups * (fh[1] - fh[0]) * (fh[3] - fh[2]) * 4
+            # (until its fine unit runs), a reference best per part (waiting for the fold)
+            # and SCREEN_BESTS more (the tile's, the fold running)
+            one_best = n_groups * (fh[1] - fh[0]) * (fh[3] - fh[2]) * 4
+            held = SCREEN_BESTS * one_best
             for j, (b, cw) in enumerate(zip(batches, cwins, strict=True)):
                 near = b[_overlaps(cw, fh) | np.isin(b, reach[j])]
                 if len(near):
                     max_sites = max(max_sites, len(near))
-                    held += coarse_part_bytes(cw[np.isin(b, reach[j])], n_gs[reach[j]], fh)
+                    held += coarse_part_bytes(cw[np.isin(b, reach[j])], n_gs[reach[j]],
+                                              fh) + one_best
                     cparts[j] = ex.submit(_coarse_tile, ctx_f, terrain_f, txs_f, fh, cmask,
                                           near.astype(np.int64), np.isin(near, reach[j]),
                                           priority=prio + 1 + _order(j, len(batches)))
