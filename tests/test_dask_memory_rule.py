@@ -143,3 +143,25 @@ def test_a_fine_unit_stays_within_the_site_and_accumulator_terms():
     rays = 2 * 6284 * 1001 * 8 / mib  # sampled heights and slots of the rays, MiB
     assert added <= bound, (added, terms)
     assert added >= 0.5 * rays, (added, terms)
+
+
+def _peak_in_child(q) -> None:
+    from phusong.coverage._dask_exec import worker_peak_rss_mb
+
+    q.put(worker_peak_rss_mb())
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_a_worker_peak_is_its_own_not_its_parents():
+    """A process spawned by one holding 400 MiB (a LocalCluster's client with its bundle)
+    reports its own peak, not the parent's (``ru_maxrss`` would: it survives ``exec``)."""
+    import multiprocessing
+
+    held = np.ones(400 * 2**20 // 8)  # touched: resident in this process
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_peak_in_child, args=(q,))
+    p.start()
+    peak = q.get(timeout=120)
+    p.join(timeout=60)
+    assert held.sum() > 0 and 0 < peak < 250, peak  # Python, numpy and phusong's import

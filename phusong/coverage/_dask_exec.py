@@ -54,7 +54,17 @@ def _import():
 
 
 def worker_peak_rss_mb() -> float:
-    """Peak resident memory of the calling process, MiB (Linux ``ru_maxrss``)."""
+    """Peak resident memory of the calling process, MiB: Linux's ``VmHWM`` (the process's own
+    high-water mark; ``ru_maxrss`` carries over, across ``exec``, the resident set of the
+    process that started it, e.g. a LocalCluster's client holding the bundle), elsewhere
+    ``ru_maxrss`` (kilobytes)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
