@@ -42,7 +42,8 @@ from phusong.coverage._itm_core import (
 from phusong.coverage._itm_variability import _C_D, _SIGMA_MINUS, _SIGMA_PLUS, _V_MED, _Z_D
 from phusong.coverage._simd_math import vcbrt, vexp, vlog, vlog10, vsincos, vsqrt
 
-__all__ = ["ROWS", "WIDTH", "lanes_frequency", "lanes_table", "set_band", "set_geometry"]
+__all__ = ["ROWS", "WIDTH", "fill_band", "lanes_frequency", "lanes_table", "set_band",
+           "set_geometry"]
 
 #: Lanes per table: paths computed together (the p2p chunk; a batch of ray points).
 WIDTH = 64
@@ -106,6 +107,24 @@ def set_band(t, lane, f, row, climate, mdvar, warn_in):
         t[(SP0 + r) * WIDTH + lane] = _SIGMA_PLUS[r, c]
     t[C_D * WIDTH + lane] = _C_D[c]
     t[Z_D * WIDTH + lane] = _Z_D[c]
+
+
+@njit(**_JIT)
+def fill_band(t, f, row, climate, mdvar, warn_in):
+    """:func:`set_band` for every lane of ``t`` at once (the ray kernel: one band, many
+    samples)."""
+    c = climate - 1
+    vals = (f, row[4], row[5], row[2], row[3], row[6], row[7], row[8], row[9], row[10],
+            row[11], row[12], float(mdvar), float(warn_in),
+            _V_MED[0, c], _V_MED[1, c], _V_MED[2, c], _V_MED[3, c], _V_MED[4, c],
+            _SIGMA_MINUS[0, c], _SIGMA_MINUS[1, c], _SIGMA_MINUS[2, c], _SIGMA_MINUS[3, c],
+            _SIGMA_MINUS[4, c], _SIGMA_PLUS[0, c], _SIGMA_PLUS[1, c], _SIGMA_PLUS[2, c],
+            _SIGMA_PLUS[3, c], _SIGMA_PLUS[4, c], _C_D[c], _Z_D[c])
+    for r in range(len(vals)):  # rows F .. Z_D, in order
+        v = vals[r]
+        base = (F + r) * WIDTH
+        for k in range(WIDTH):
+            t[base + k] = v
 
 
 @njit(**_INL)

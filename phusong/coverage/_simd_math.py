@@ -81,8 +81,8 @@ def _round(x):
 
 @njit(**_JIT)
 def vexp(x):
-    """e^x, within 2 ulp; 0 below −708 (no subnormal results), inf above 709.78."""
-    xc = min(max(x, -708.0), 709.0)
+    """e^x, within 2 ulp; 0 below −708 (no subnormal results), inf above 709.78 (overflow)."""
+    xc = min(max(x, -708.0), 710.0)
     k = _round(xc * _INV_LN2)
     r = (xc - k * _LN2_HI) - k * _LN2_LO  # |r| <= ln2/2, exact reduction
     # e^r by its Taylor series to r^14 (the next term is < 2^-58 relative)
@@ -107,7 +107,7 @@ def vexp(x):
     s2 = _as_float((ki - k1 + 1023) << 52)
     out = ((1.0 + p) * s1) * s2
     out = out if x >= -708.0 else 0.0
-    out = out if x <= 709.78 else math.inf
+    out = out if x < 710.0 else math.inf  # above 709.78 the product overflows to inf
     return out if x == x else x
 
 
