@@ -26,6 +26,8 @@ from phusong.coverage._itm_lanes import (
     DL0,
     DL1,
     FALLBACK,
+    H_RX,
+    H_TX,
     HE0,
     HE1,
     LOSS,
@@ -563,17 +565,21 @@ def p2p_multi_batch_serial(elev, start, count, step, h_tx, h_rx, combo_ptr, f, p
 def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma, n0,
                  climate, tm, loc, sit, mdvar, loss, warn, code):
     """Paths ``c·_CHUNK … (c+1)·_CHUNK − 1`` of :func:`p2p_multi_batch` (the vectorisable
-    profile analysis and cached band constants of :func:`p2p_batch`)."""
+    profile analysis and cached band constants of :func:`p2p_batch`; the (path, frequency)
+    pairs go through the lockstep frequency part ``WIDTH`` at a time, so each loss is the
+    one :func:`p2p_batch` gives, bit for bit)."""
     buf = np.empty(DELTA_H_BUFFER)
     aux = np.empty(len(AUX_COLUMNS))
     hi = min(n, (c + 1) * _CHUNK)
     cache, state = _band_cache()
+    t = lanes_table()
+    idx = np.empty(WIDTH, np.int64)
+    m = 0
     for i in range(c * _CHUNK, hi):
         z = elev[start[i]:start[i] + count[i]]
         bad = profile_checks_fast(z, step[i])
         done = False
         g = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        pt = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for k in range(combo_ptr[i], combo_ptr[i + 1]):
             cd, w = validate_inputs(h_tx[i], h_rx[i], climate, tm, loc, sit, n0, f[k], pol,
                                     eps, sigma, mdvar)
@@ -586,9 +592,40 @@ def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, 
                 continue
             if not done:
                 g = p2p_geometry_fast(z, step[i], h_tx[i], h_rx[i], n0, buf)
-                pt = p2p_path_terms(g)
                 done = True
             row = _band_lookup(cache, state, f[k], pol, eps, sigma, climate, tm, loc, sit)
-            row[1] = w
-            loss[k], warn[k], code[k], _m = p2p_from_band(g, pt, h_tx[i], h_rx[i], f[k],
-                                                          climate, mdvar, row, aux)
+            set_geometry(t, m, g, h_tx[i], h_rx[i])
+            set_band(t, m, f[k], row, climate, mdvar, w)
+            idx[m] = k
+            m += 1
+            if m == WIDTH:
+                _multi_flush(t, m, idx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar,
+                             cache, state, aux, loss, warn, code)
+                m = 0
+    if m > 0:
+        _multi_flush(t, m, idx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar, cache, state,
+                     aux, loss, warn, code)
+
+
+@njit(**_JIT)
+def _multi_flush(t, m, idx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar, cache, state,
+                 aux, loss, warn, code):
+    """The lockstep frequency part of the ``m`` (path, frequency) pairs in ``t``; the scalar
+    code for the lanes it flags (as :func:`_p2p_chunk_lanes`)."""
+    lanes_frequency(t)
+    for q in range(m):
+        k = idx[q]
+        if t[FALLBACK * WIDTH + q] != 0.0:
+            g = (t[q], t[WIDTH + q], t[2 * WIDTH + q], t[3 * WIDTH + q], t[4 * WIDTH + q],
+                 t[5 * WIDTH + q], t[6 * WIDTH + q], t[7 * WIDTH + q], t[8 * WIDTH + q],
+                 t[9 * WIDTH + q])
+            row = _band_lookup(cache, state, f[k], pol, eps, sigma, climate, tm, loc, sit)
+            row[1] = t[WARN_IN * WIDTH + q]
+            loss[k], warn[k], code[k], _m = p2p_from_band(
+                g, p2p_path_terms(g), t[H_TX * WIDTH + q], t[H_RX * WIDTH + q], f[k], climate,
+                mdvar, row, aux)
+            continue
+        w = int(t[WARN * WIDTH + q])
+        loss[k] = t[LOSS * WIDTH + q]
+        warn[k] = w
+        code[k] = 1 if w != 0 else 0
