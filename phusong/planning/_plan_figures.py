@@ -191,12 +191,7 @@ def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
         t = c.target
         if t.year > res.year or bool(p1[c.meets]) or t.denominator == "communes":
             continue
-        if _not_measured(ctx, t):  # not known, not missed
-            out.append({"indicator": t.indicator, "denominator": t.denominator,
-                        "threshold_pct": t.threshold_pct, "year": t.year, "value_pct": None,
-                        "shortfall_pct": None, "reachable_pct": None,
-                        "binds": ["not known: fibre reach not measured (time limit reached)"],
-                        "solver_gaps": {}})
+        if _not_measured(ctx, t):  # not known, so not missed (its "met" is None)
             continue
         value = float(p1[c.value])
         reach, limit = _target_reach(ctx, res, t)
@@ -296,7 +291,10 @@ def summary_lines(plan) -> list[str]:
             f"  {y['year']}: {y['cost_vnd'] / 1e9:,.2f} bn VND; 4G "
             f"{pct.get('mobile_4G_population_pct') or 0:.2f} %, 5G "
             f"{pct.get('mobile_5G_population_pct') or 0:.2f} % of people; fibre "
-            f"{pct.get('fibre_households_pct') or 0:.2f} % of households; villages: "
+            + ("unknown (not measured)" if "fibre_households_pct" in pct
+               and pct["fibre_households_pct"] is None
+               else f"{pct.get('fibre_households_pct') or 0:.2f} %")
+            + " of households; villages: "
             + ", ".join(f"{k} {v['villages']}" for k, v in sv.items() if v["villages"]))
         unk = y.get("unknown") or {}
         if unk.get("villages"):
