@@ -150,7 +150,8 @@ def test_no_limit_scores_every_village_in_one_call(monkeypatch):
     p = make_plan(b)
     assert calls == [18]
     assert not any(s.startswith("existing network") for s in p.time_limit["stopped"])
-    assert "fixed_s" not in p.time_limit
+    assert "fixed_s" not in p.time_limit and "reserve_s" not in p.time_limit
+    assert "background_s" not in p.time_limit
 
 
 def test_the_plan_ends_near_its_limit_on_a_large_instance():
@@ -367,3 +368,32 @@ def test_the_first_village_chunk_starts_only_when_its_estimate_fits(small, monke
     assert calls == [] and unscored == len(small.villages) and len(got) == 0
     got, unscored = timed_villages(small, model="itm", config=DEFAULT_SETTINGS, deadline=4.0)
     assert calls[0] == _plan_scoring.FIRST_VILLAGES and unscored == 0  # the clock stands still
+
+
+def test_the_cuttable_work_stops_a_reserve_before_the_limit(monkeypatch):
+    """Under a limit the plan keeps back a reserve for the steps it cannot cut (gap tables,
+    services, figures), measured in commune_centres calls, at most half the limit; the
+    deadline the cuttable work sees — here the wait for the road work — is the limit less
+    it, and plan.json says how much. The reserve per call is made huge so that the cap
+    decides it: 1 s of a 2 s limit. The deadline is compared with the clock read just before
+    the call (tolerance 0.5 s: the plan's own start-up before it reads the clock)."""
+    import time
+
+    from phusong.planning import _plan_roads
+    from phusong.planning import plan as plan_mod
+
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    monkeypatch.setattr(plan_mod, "RESERVE_CALLS_PER_YEAR", 1e9)
+    _slow_noding(monkeypatch, 30.0)
+    seen = []
+    real_wait = _plan_roads.RoadWork.wait
+    monkeypatch.setattr(_plan_roads.RoadWork, "wait",
+                        lambda self, deadline: seen.append(deadline) or real_wait(self, deadline))
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    t = time.perf_counter()
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 2.0}))
+    assert p.time_limit["reserve_s"] == 1.0
+    assert len(seen) == 1 and 1.0 <= seen[0] - t <= 1.5, seen[0] - t
+    assert plan_mod.ROADS_CUT in p.time_limit["stopped"]

@@ -57,6 +57,9 @@ class PlanClock:
     #: Seconds of the road work run in the background under a limit
     #: (:mod:`phusong.planning._plan_roads`), when it finished by the deadline.
     background: dict = field(default_factory=dict)
+    #: Seconds kept back from the limit for the steps it cannot cut (``deadline`` is the limit
+    #: less this; :data:`phusong.planning.plan.RESERVE_CALLS_PER_YEAR`).
+    reserve: float = 0.0
 
     @contextmanager
     def fixed_step(self, what: str):

@@ -211,13 +211,39 @@ def _roads_now(bundle, s: Scenario, clock: PlanClock, fibre, roads_job):
     return graph, snap, None, True
 
 
+#: Seconds a plan under a time limit keeps back for the steps it cannot cut once the time is
+#: up (the gap tables at the start and per year, services, figures, assembly), per plan year
+#: plus one, in units of one :func:`~phusong.planning.centres.commune_centres` call on the
+#: bundle timed at the start of the plan: the same kind of pandas/shapely work over the same
+#: communes and villages, so the reserve follows the bundle's size and the machine's load. On
+#: the district-148 twin (1,507 villages, 2 years) at load 17 that bookkeeping took 12–28.5
+#: such calls (1.3–2.1 s); 6 per year plus one gives 18: a reserve of 0.5–2 s there by load.
+RESERVE_CALLS_PER_YEAR = 6.0
+#: The reserve never takes more than this share of the limit (the rest is for the work).
+RESERVE_MAX_SHARE = 0.5
+
+
+def _reserve(bundle, s: Scenario):
+    """The commune centres and the seconds kept back from ``s.time_limit_s`` (see
+    :data:`RESERVE_CALLS_PER_YEAR`)."""
+    from phusong.planning.centres import commune_centres
+
+    t = time.perf_counter()
+    centres = commune_centres(bundle)
+    call = time.perf_counter() - t
+    reserve = RESERVE_CALLS_PER_YEAR * call * (len(s.years) + 1)
+    return centres, min(reserve, RESERVE_MAX_SHARE * float(s.time_limit_s))
+
+
 def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
-             candidates, clock: PlanClock, roads_job=None) -> tuple[Context, list]:
+             candidates, clock: PlanClock, roads_job=None,
+             centres=None) -> tuple[Context, list]:
     notes: list[str] = []
     from phusong.planning.centres import commune_centres
 
     villages = to_work(bundle.villages, "villages").reset_index(drop=True)
-    centre_ids = set(commune_centres(bundle)["village_id"].dropna())
+    centres = commune_centres(bundle) if centres is None else centres
+    centre_ids = set(centres["village_id"].dropna())
     villages["is_centre"] = villages["village_id"].astype(str).isin(centre_ids).to_numpy()
     ids = pd.Index(villages["village_id"].astype(str), name="village_id")
     graph = snap = reach = None
@@ -331,13 +357,16 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
     clock = PlanClock(math.inf if s.time_limit_s is None else t0 + s.time_limit_s)
-    roads_job = None
+    roads_job = centres = None
     if s.time_limit_s is not None:  # the road work in a thread the deadline can stop
         if candidates is not None:
             _early_check(candidates, bundle, s)
         roads_job = _start_roads(bundle, s, fibre)
+        centres, clock.reserve = _reserve(bundle, s)
+        clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
     # the road graph first, as always (it also prices the user's candidates)
-    ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job)
+    ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job,
+                          centres)
     if village_cov is None:
         village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
                                                executor=executor, deadline=clock.deadline)
@@ -399,6 +428,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     if s.time_limit_s is not None:  # wall times: only where a limit makes them matter
         plan.time_limit["fixed_s"] = fixed
         plan.time_limit["background_s"] = {k: round(v, 3) for k, v in clock.background.items()}
+        plan.time_limit["reserve_s"] = round(clock.reserve, 3)
     return plan
 
 
