@@ -60,6 +60,7 @@ def main() -> None:
                               "overrun_s": round(tl["seconds"] - a.limit, 1),
                               "load": tl["load"], "fixed_s": tl.get("fixed_s"),
                               "background_s": tl.get("background_s"),
+                              "reserve_s": tl.get("reserve_s"),
                               "stopped": tl["stopped"]}), flush=True)
     for name, s in got.items():
         print(json.dumps({"checkout": name, "bundle": a.bundle, "time_limit_s": a.limit,

@@ -10,7 +10,8 @@ plan says how many in ``plan.json`` ``time_limit.stopped`` and the notes.
 The existing network's villages are scored the same way (:func:`timed_villages`): one call of
 :func:`phusong.coverage.score_villages` without a limit; under one, chunks of villages (a
 village's scores do not depend on the other villages, so the chunks give exactly the single
-call's frame), each started only when the time left allows it; the villages left unscored are
+call's frame), each started only when the time left allows it (the first, before any rate is
+measured, only when its estimated set-up fits: :data:`FIRST_CALL_S`); the villages left unscored are
 ``unknown`` (not covered by the existing network as far as the plan knows, counted apart in the
 gap tables, never "not covered").
 """

@@ -57,7 +57,8 @@ from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
 
-__all__ = ["Plan", "make_plan", "plan_summary_lines"]
+__all__ = ["Plan", "make_plan", "plan_summary_lines", "ROADS_CUT", "RESERVE_CALLS_PER_YEAR",
+           "RESERVE_MAX_SHARE"]
 
 
 @dataclass
@@ -111,14 +112,18 @@ class Plan:
         candidates not scored in time are not offered, villages the existing network's scoring
         did not reach are ``unknown``, inferred feeders keep the router's first tree),
         ``seconds`` (the whole plan's wall time) and, under a limit, ``fixed_s`` (seconds per
-        step the limit cannot cut once started, having no partial answer: road graph, fibre
-        reach, candidate generation, gap tables). Past the deadline a year generates no
-        candidates, buys no fibre extension and the fibre cost curve is not computed (each
-        listed in ``stopped``); what still runs — the road graph and first fibre reach when
-        they alone outlast the limit, a scoring chunk or candidate generation started in
+        step the limit cannot cut once started, having no partial answer: fibre reach of
+        routes bought, candidate generation, gap tables), ``background_s`` (the road work —
+        road graph, the villages' projection, the existing fibre's reach — run in a thread
+        the deadline stops, :mod:`phusong.planning._plan_roads`, when done in time) and
+        ``reserve_s`` (seconds kept back before the limit for the steps it cannot cut,
+        :data:`RESERVE_CALLS_PER_YEAR`). Past the deadline a year generates no candidates,
+        buys no fibre extension and the fibre cost curve is not computed; road work not done
+        by then leaves every village's fibre reach unknown (:data:`ROADS_CUT`); each is listed
+        in ``stopped``. What still runs — a scoring chunk or candidate generation started in
         time, the gap tables, the fibre reach of routes bought in time and the years'
-        bookkeeping — is what the plan may take beyond the limit, and a note then says by
-        how much.
+        bookkeeping — is what the plan may take beyond the reserve, and a note says by how
+        much when it passes the limit.
     """
 
     bundle_name: str
@@ -377,7 +382,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     if "village_id" in village_cov:
         village_cov = village_cov.set_index("village_id")
     cov0 = unscored_as_unknown(village_cov, ctx.ids)
-    ctx = replace(ctx, unscored=~ctx.ids.isin(village_cov.index))
+    if s.time_limit_s is not None:  # villages the limit left unscored: service unknown
+        ctx = replace(ctx, unscored=~ctx.ids.isin(village_cov.index))
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
     with clock.fixed_step("gap tables"):
         gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
