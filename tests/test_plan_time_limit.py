@@ -397,3 +397,30 @@ def test_the_cuttable_work_stops_a_reserve_before_the_limit(monkeypatch):
     assert p.time_limit["reserve_s"] == 1.0
     assert len(seen) == 1 and 1.0 <= seen[0] - t <= 1.5, seen[0] - t
     assert plan_mod.ROADS_CUT in p.time_limit["stopped"]
+
+
+def test_a_village_the_limit_left_unscored_gets_no_service_verdict(monkeypatch):
+    """A village the existing network's scoring did not reach in time has an unknown mobile
+    coverage: unless fibre or a site the plan built serves it, its service is ``unknown`` (with
+    the reason), never ``none`` / "not funded" or a fallback as main gave it. The first chunk's
+    estimate is made huge so that no village is scored; the road work runs as without a limit
+    (fibre known); the limit is long enough for nothing else to be cut; no money, so no site
+    is built."""
+    from phusong.planning import plan as plan_mod
+
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    monkeypatch.setattr(_plan_scoring, "FIRST_CALL_S", 1e9)
+    monkeypatch.setattr(plan_mod, "_start_roads", lambda *a: None)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    none = {"mobile_vnd": 0, "fibre_vnd": 0}  # no money: nothing built serves them
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0, "budgets": {
+        "2025": none, "2030": none}}))
+    n = len(b.villages)
+    assert f"existing network scoring: {n} of {n} villages not scored, unknown" in \
+        p.time_limit["stopped"]
+    v = p.villages
+    assert not v["service"].isin(["none", "fallback"]).any(), v["service"].value_counts()
+    unk = v["service"] == "unknown"
+    assert unk.any() and (v.loc[unk, "reason"] ==
+                          "mobile coverage not scored (time limit reached)").all()
+    assert v["service"].isin(["fibre", "unknown"]).all()
