@@ -24,6 +24,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def _serial_scalar():
+    """``itm_ray_losses_serial`` with the scalar frequency part (the raster runs sites in
+    threads with the serial kernels)."""
+    from numba import njit
+
+    from phusong.coverage._itm_rays import _band_table, _one_ray_scalar
+
+    @njit(nogil=True)
+    def serial_scalar(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps, sigma,
+                      n0, climate, tm, loc, sit, mdvar, out):
+        band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit,
+                           mdvar)
+        for k in range(rays.shape[0]):
+            if last[k] > 0:
+                _one_ray_scalar(k, rays, last[k], step, slot, need, freqs, band, h_tx, h_rx,
+                                cap, n0, climate, mdvar, out)
+
+    return serial_scalar
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--resolution-m", type=float, default=100.0)
@@ -34,7 +54,12 @@ def main() -> int:
     from phusong import settings
     from phusong.coverage import _raster
     from phusong.coverage._engine import EngineOptions, TxSet
-    from phusong.coverage._itm_rays import itm_ray_losses, itm_ray_losses_scalar
+    from phusong.coverage._itm_rays import (
+        itm_ray_losses,
+        itm_ray_losses_scalar,
+        itm_ray_losses_serial,
+    )
+    serial_scalar = _serial_scalar()
 
     run = province_run(a.resolution_m)
     opts = EngineOptions(model="itm", threads=a.threads).check()
@@ -42,8 +67,11 @@ def main() -> int:
     small = run.grid_at(2000.0)
     out = {"bench": "itm_ray_lanes_vs_scalar", "resolution_m": a.resolution_m}
     res = {}
-    for name, kernel in (("lockstep", itm_ray_losses), ("scalar", itm_ray_losses_scalar)):
+    # both kernel sets: parallel over rays (one site at a time) and serial (sites in threads)
+    for name, kernel, serial in (("lockstep", itm_ray_losses, itm_ray_losses_serial),
+                                 ("scalar", itm_ray_losses_scalar, serial_scalar)):
         object.__setattr__(_raster._PARALLEL, "itm", kernel)
+        object.__setattr__(_raster._SERIAL, "itm", serial)
         _raster.raster_links(txs, run.groups, len(run.pairs), run.terrain, small, opts)  # JIT
         c0 = time.process_time()
         best, arg, _st = _raster.raster_links(txs, run.groups, len(run.pairs), run.terrain,
@@ -51,6 +79,7 @@ def main() -> int:
         out[f"{name}_cpu_s"] = round(time.process_time() - c0, 1)
         res[name] = (best, arg)
     object.__setattr__(_raster._PARALLEL, "itm", itm_ray_losses)
+    object.__setattr__(_raster._SERIAL, "itm", itm_ray_losses_serial)
     (b1, a1), (b0, a0) = res["lockstep"], res["scalar"]
     fin = np.isfinite(b0)
     same_fin = np.array_equal(fin, np.isfinite(b1))
