@@ -1,7 +1,8 @@
 """The back-lobe shortcut of the compiled antenna gain (issue 14): ``pattern_gain_back`` returns
 ``−A_m`` without the arc tangent and sine where a certificate proves the full evaluation gives
 it, so it must equal the full evaluation (the frozen ``pattern_gain_pre`` of
-``tests/_links_before.py``) bit for bit everywhere, edges of the certificates included."""
+``tests/_links_before.py``) bit for bit everywhere, edges of the certificates included; so
+must ``behind_by_bearing``, the test from the bearing alone that the link loop tries first."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from numba import njit
 from phusong.coverage._antenna_kernel import (
     PatternTable,
     back_certificates,
+    behind_by_bearing,
     mod360,
     pattern_gain_back,
 )
@@ -29,6 +31,8 @@ def _both(h, v, tilt, cap, k, bearing, azimuth, down, mtilt, etilt, cert):
     old = np.empty(n)
     new = np.empty(n)
     hit = np.zeros(n, np.bool_)
+    early = np.zeros(n, np.bool_)
+    new_early = np.empty(n)
     for i in range(n):
         e = -math.radians(down[i])
         b = 0.0 if math.isnan(mtilt[i]) else math.radians(mtilt[i])
@@ -38,6 +42,13 @@ def _both(h, v, tilt, cap, k, bearing, azimuth, down, mtilt, etilt, cert):
         new[i] = pattern_gain_back(h, v, tilt, cap, k[i], bearing[i], azimuth[i], ce, se, cb,
                                    sb, etilt[i], cert[0, i], cert[1, i], cert[2, i], cert[3, i],
                                    cert[4, i])
+        # the bearing-only test first, as the link loop does: −A_m when it says behind
+        early[i] = behind_by_bearing(bearing[i], azimuth[i], ce, se, cb, sb, cert[5, i],
+                                     cert[6, i], cert[3, i], cert[4, i])
+        if early[i]:
+            new_early[i] = -cap[k[i]]
+        else:
+            new_early[i] = new[i]
         # certified: the direction passes the shortcut's test (same expressions)
         phi = math.radians(bearing[i] - (0.0 if math.isnan(azimuth[i]) else azimuth[i]))
         x, y = ce * math.cos(phi), ce * math.sin(phi)
@@ -45,7 +56,7 @@ def _both(h, v, tilt, cap, k, bearing, azimuth, down, mtilt, etilt, cert):
         dot = xr * cert[0, i] + y * cert[1, i]
         hit[i] = (dot > 0.0 and dot * dot >= cert[2, i] * (xr * xr + y * y)
                   and (zr < cert[3, i] or zr > cert[4, i]))
-    return old, new, hit
+    return old, new, hit, new_early, early
 
 
 def _patterns():
@@ -114,10 +125,13 @@ def test_back_lobe_shortcut_equals_the_full_gain_bit_for_bit(seed):
     k, bearing, az, down, mtilt, etilt = _directions(rng, table, n)
     cells = np.arange(n, dtype=np.int64)
     cert = back_certificates(k, az, etilt, table.tilt, table.back, table.vlow, cells)
-    old, new, hit = _both(table.h, table.v, table.tilt, table.cap, k, bearing, az, down, mtilt,
+    old, new, hit, new_early, early = _both(table.h, table.v, table.tilt, table.cap, k, bearing, az, down, mtilt,
                           etilt, cert)
     # bit for bit: the same float64 (NaN where the old one is NaN)
     np.testing.assert_array_equal(new.view(np.int64), old.view(np.int64))
+    np.testing.assert_array_equal(new_early.view(np.int64), old.view(np.int64))
+    # a subset of the full test (tilts to 12° and elevations to 40° widen its bounds here)
+    assert early.mean() > 0.05 and not (early & ~hit).any()
     # the shortcut is exercised, on every pattern that has a back arc and a narrow low band
     assert hit.mean() > 0.2
     for p in range(len(table.names)):

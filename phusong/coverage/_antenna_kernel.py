@@ -28,7 +28,8 @@ from numba import njit
 
 from phusong.coverage.antenna import Antenna
 
-__all__ = ["PatternTable", "back_certificates", "mod360", "pattern_gain_back",
+__all__ = ["PatternTable", "back_certificates", "behind_by_bearing", "mod360",
+           "pattern_gain_back",
            "pattern_gain_db", "pattern_gain_pre", "pattern_gains"]
 
 _JIT = {"cache": True, "nogil": True}
@@ -37,6 +38,8 @@ TABLE_STEP_DEG = 0.1
 #: Margin of the back-lobe certificates against rounding, degrees (and its sine on ``z``).
 _CERT_MARGIN_DEG = 1e-3
 _CERT_MARGIN_Z = 1e-9
+#: Slack of the bearing-only test of the back arc against its own rounding, degrees.
+_CERT_SLACK_DEG = 1e-6
 #: A vertical node is "low" below this fraction of A_m (the cap may then not be reached).
 _LOW_FRACTION = 2e-12
 
@@ -58,8 +61,9 @@ class PatternTable:
         Maximum gain, dBi.
     names : tuple of str
     back : ndarray
-        (n_patterns, 3): ``cos c, sin c, cos² w`` of the arc of horizontal angles (centre c,
-        half-width w < 90°, margins taken off) where both nodes read are A_m; NaN: none.
+        (n_patterns, 5): ``cos c, sin c, cos² w, c, w`` of the arc of horizontal angles
+        (centre c, half-width w < 90°, degrees, margins taken off) where both nodes read are
+        A_m; NaN: none.
     vlow : ndarray
         (n_patterns, 3): ``kind, lo, hi``: kind 0 no vertical node is low, 1 every low node is
         read only at cut angles (θ' − shift, signed degrees) within ``[lo, hi]``, 2 the low
@@ -121,7 +125,7 @@ def _certify(h: np.ndarray, v: np.ndarray, cap: np.ndarray) -> tuple[np.ndarray,
     n_pat, n = h.shape
     step = 360.0 / n
     m = _CERT_MARGIN_DEG
-    back = np.full((n_pat, 3), np.nan)
+    back = np.full((n_pat, 5), np.nan)
     vlow = np.full((n_pat, 3), np.nan)
     vlow[:, 0] = 2.0
     for k in range(n_pat):
@@ -135,7 +139,8 @@ def _certify(h: np.ndarray, v: np.ndarray, cap: np.ndarray) -> tuple[np.ndarray,
             if hi > lo:
                 half = min(0.5 * (hi - lo), 89.0)
                 ctr = np.radians(0.5 * (lo + hi))
-                back[k] = (np.cos(ctr), np.sin(ctr), np.cos(np.radians(half)) ** 2)
+                back[k] = (np.cos(ctr), np.sin(ctr), np.cos(np.radians(half)) ** 2,
+                           0.5 * (lo + hi), half)
         low = ~(v[k] >= _LOW_FRACTION * c)  # NaN nodes are low too
         if not low.any():
             vlow[k] = (0.0, np.nan, np.nan)
@@ -229,15 +234,38 @@ def pattern_gain_back(h, v, tilt, cap, k, bearing, azimuth, cos_e, sin_e, cos_b,
     return -min(ah + av, cap[k])
 
 
+@njit(inline="always", **_JIT)
+def behind_by_bearing(bearing, azimuth, cos_e, sin_e, cos_b, sin_b, centre, half, z_lo, z_hi):
+    """True when the direction (bearing, elevation e) is inside the back-lobe certificate of
+    :func:`pattern_gain_back`, decided without its sine and cosine of the bearing offset.
+
+    The mechanical tilt ``b`` moves the receiver's horizontal angle in the antenna frame by at
+    most ``asin(δ / cos e) ≤ 90° δ / cos e`` with ``δ = cos e (1 − cos b) + |sin e| |sin b|``
+    (the x component of the direction moves by ≤ δ), and its rotated ``z`` lies within
+    ``sin e cos b ± cos e |sin b|``. ``half`` carries 1e-6° of slack for this test's own
+    rounding (≪ the certificate's 1e-3° margins). False (then the full test decides) for NaN
+    inputs or a receiver within 1e-6 of the vertical.
+    """
+    if not cos_e > 1e-6:
+        return False
+    off = abs(mod360(bearing - azimuth - centre + 180.0) - 180.0)
+    if not cos_e * (half - off - 90.0 * (1.0 - cos_b)) >= 90.0 * abs(sin_e) * abs(sin_b):
+        return False
+    zc = sin_e * cos_b
+    zw = cos_e * abs(sin_b)
+    return zc + zw < z_lo or zc - zw > z_hi
+
+
 @njit(**_JIT)
 def back_certificates(pattern, azimuth, etilt, tilt, back, vlow, cells):
     """Per local cell ``cells[i]``: ``(back_x, back_y, back_c2, z_lo, z_hi)`` of
-    :func:`pattern_gain_back` (``back_c2`` NaN: never certified, e.g. omni or no pattern).
+    :func:`pattern_gain_back` (``back_c2`` NaN: never certified, e.g. omni or no pattern),
+    then the arc's centre and half-width less 1e-6°, degrees, for :func:`behind_by_bearing`.
 
     The vertical certificate of pattern ``k`` (``vlow[k]``) shifted by the cell's electrical
     tilt is turned from cut angles into the rotated ``z = −sin θ'``, widened by ``1e-9``."""
     n = cells.shape[0]
-    out = np.full((5, n), np.nan)
+    out = np.full((7, n), np.nan)
     for i in range(n):
         c = cells[i]
         k = pattern[c]
@@ -262,6 +290,8 @@ def back_certificates(pattern, azimuth, etilt, tilt, back, vlow, cells):
         out[2, i] = back[k, 2]
         out[3, i] = z_lo
         out[4, i] = z_hi
+        out[5, i] = back[k, 3]
+        out[6, i] = back[k, 4] - _CERT_SLACK_DEG
     return out
 
 

@@ -13,7 +13,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage._antenna_kernel import back_certificates, mod360, pattern_gain_back
+from phusong.coverage._antenna_kernel import (
+    back_certificates,
+    behind_by_bearing,
+    mod360,
+    pattern_gain_back,
+)
 
 __all__ = ["fill_voids_before", "polar", "sample_rays", "sample_rays_serial", "site_pixels",
            "site_links", "site_links_serial"]
@@ -297,10 +302,14 @@ def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j,
                         e = -math.radians(down)
                         cos_e = math.cos(e)
                         sin_e = math.sin(e)
-                    gain = pattern_gain_back(ph, pv, ptilt, pcap, pattern[c], bearing, az,
-                                             cos_e, sin_e, cos_b[i], sin_b[i], etilt[c],
-                                             cert[0, i], cert[1, i], cert[2, i], cert[3, i],
-                                             cert[4, i])
+                    if behind_by_bearing(bearing, az, cos_e, sin_e, cos_b[i], sin_b[i],
+                                         cert[5, i], cert[6, i], cert[3, i], cert[4, i]):
+                        gain = -pcap[pattern[c]]
+                    else:
+                        gain = pattern_gain_back(ph, pv, ptilt, pcap, pattern[c], bearing, az,
+                                                 cos_e, sin_e, cos_b[i], sin_b[i], etilt[c],
+                                                 cert[0, i], cert[1, i], cert[2, i],
+                                                 cert[3, i], cert[4, i])
                 else:
                     if math.isnan(az):
                         ah = 0.0
