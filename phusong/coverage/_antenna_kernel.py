@@ -194,20 +194,10 @@ def pattern_gain_db(h, v, tilt, cap, k, bearing, azimuth, down, mtilt, etilt):
 def pattern_gain_pre(h, v, tilt, cap, k, bearing, azimuth, cos_e, sin_e, cos_b, sin_b, etilt):
     """:func:`pattern_gain_db` from the cosine and sine of the elevation ``e = −down`` and of
     the mechanical tilt ``b`` (radians; ``b = 0`` for NaN tilt), computed once by the caller
-    for every link that shares them; the same operations, so the same value bit for bit."""
-    omni = math.isnan(azimuth)
-    phi = math.radians(bearing - (0.0 if omni else azimuth))
-    x = cos_e * math.cos(phi)
-    y = cos_e * math.sin(phi)
-    z = sin_e
-    xr = x * cos_b - z * sin_b
-    zr = x * sin_b + z * cos_b
-    phi_r = math.degrees(math.atan2(y, xr))
-    theta_r = -math.degrees(math.asin(min(max(zr, -1.0), 1.0)))
-    shift = 0.0 if math.isnan(etilt) else etilt - tilt[k]
-    ah = 0.0 if omni else _cut(h, k, phi_r)
-    av = _cut(v, k, theta_r - shift)
-    return -min(ah + av, cap[k])
+    for every link that shares them; the same operations, so the same value bit for bit
+    (:func:`pattern_gain_back` without a certificate: NaN arc, every ``z`` excluded)."""
+    return pattern_gain_back(h, v, tilt, cap, k, bearing, azimuth, cos_e, sin_e, cos_b, sin_b,
+                             etilt, math.nan, math.nan, math.nan, -math.inf, math.inf)
 
 
 @njit(inline="always", **_JIT)
