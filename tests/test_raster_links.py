@@ -19,6 +19,8 @@ from phusong.coverage._link import VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, sect
 from phusong.coverage._raster import _NO_SINR, _gain_configs
 from phusong.coverage._raster_kernels import polar, site_links, site_links_serial, site_pixels
 from phusong.coverage.antenna import parametric_3gpp
+from phusong.coverage.msi import sampled
+from tests._links_before import site_links_serial as site_links_before
 
 BW, FB, H_TX, H_RX = 65.0, 30.0, 30.0, 1.5
 
@@ -54,19 +56,25 @@ def _site(rng):
         table=PatternTable.build([parametric_3gpp()]))
 
 
-def _run(s, kernel, cells, cfg):
+def _run(s, kernel, cells, cfg, sinr=False):
     best = np.full((4, s.n_grid), -np.inf, np.float32)
     arg = np.full((4, s.n_grid), -1, np.int64)
     counts = np.zeros(len(s.flat), np.int64)
     t = s.table
-    ant = (s.pattern, s.etilt, t.h, t.v, t.tilt, t.cap)
+    ant = (s.pattern, s.etilt, t.h, t.v, t.tilt, t.cap, t.back, t.vlow)
+    if kernel is site_links_before:
+        ant = ant[:6]  # the frozen loop's tuple
     clut = (np.zeros((1, 1), np.int8), np.zeros(6), np.zeros((1, len(s.az))))
     dist, brg = polar(s.dx, s.dy)
+    sn = _NO_SINR
+    if sinr:  # co-channel sums over 3 keys and the second best (issue 17)
+        sn = (np.zeros((3, s.n_grid), np.int64), (np.arange(len(s.az)) % 4 - 1).astype(np.int64),
+              np.full((4, s.n_grid), -np.inf, np.float32))
     kernel(best, arg, s.flat, s.dx, s.dy, dist, brg, s.uop, s.uk, s.uj, s.rays, s.loss, H_TX,
            H_RX, cells, cfg, s.band, s.group, s.radius, s.eirp, s.offset, s.az, s.tilt, BW, FB,
-           VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, counts, ant, clut, _NO_SINR,
-           np.zeros((0, 3), np.bool_))
-    return best, arg, counts
+           VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, counts, ant, clut, sn,
+           *(() if kernel is site_links_before else (np.zeros((0, 3), np.bool_),)))
+    return (best, arg, counts) + ((sn[0], sn[2]) if sinr else ())
 
 
 def _reference(s):
@@ -117,6 +125,32 @@ def test_site_links_equal_the_per_link_reference(seed):
     # level by one ulp (≤ 2e-5 dB at 150 dB): 1e-4 dB; the serving cell is the same
     np.testing.assert_allclose(got[0], ref_best, rtol=0, atol=1e-4)
     np.testing.assert_array_equal(got[1], ref_arg)
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6, 7])
+def test_site_links_equal_the_frozen_loop_bit_for_bit(seed):
+    """Against the loop before the back-lobe shortcut and the modulo without ``fmod``
+    (``tests/_links_before.py``): best, serving cell, counts, co-channel sums and second
+    best identical, on sites whose patterned cells see much of the grid behind them."""
+    rng = np.random.default_rng(seed)
+    s = _site(rng)
+    s.pattern = np.tile([0, -1, 1, 0, 0, 2], 2).astype(np.int64)
+    s.tilt = rng.uniform(-2.0, 10.0, len(s.az))
+    s.tilt[rng.random(len(s.az)) < 0.2] = 0.0
+    s.etilt = rng.uniform(0.0, 12.0, len(s.az))
+    s.rays = rng.uniform(0.0, 600.0, s.rays.shape)  # receivers above and below the antenna
+    s.dx, s.dy = rng.uniform(-3000.0, 3000.0, (2, len(s.flat)))
+    s.table = PatternTable.build([parametric_3gpp(), parametric_3gpp(90.0, front_to_back_db=30.0),
+                                  sampled(parametric_3gpp(), name="msi")])
+    by_cfg, cfg = _gain_configs(SimpleNamespace(pattern=s.pattern, etilt=s.etilt, azimuth=s.az,
+                                                tilt=s.tilt), s.cells)
+    before = _run(s, site_links_before, by_cfg, cfg, sinr=True)
+    for kernel in (site_links_serial, site_links):
+        got = _run(s, kernel, by_cfg, cfg, sinr=True)
+        for a, b in zip(got, before, strict=True):
+            np.testing.assert_array_equal(a.view(np.int32 if a.dtype == np.float32 else a.dtype),
+                                          b.view(np.int32 if b.dtype == np.float32 else b.dtype))
+    assert np.isfinite(before[0]).sum() > 300  # the case has links to compare
 
 
 @numba.njit

@@ -315,9 +315,9 @@ def _antenna_args(txs) -> tuple:
     if txs.pattern is None:
         t = PatternTable.empty()
         return (np.full(len(txs.freq), -1, np.int64), np.full(len(txs.freq), np.nan), t.h,
-                t.v, t.tilt, t.cap)
+                t.v, t.tilt, t.cap, t.back, t.vlow)
     t = txs.patterns
-    return (txs.pattern, txs.etilt, t.h, t.v, t.tilt, t.cap)
+    return (txs.pattern, txs.etilt, t.h, t.v, t.tilt, t.cap, t.back, t.vlow)
 
 
 def _clutter_args(txs, opts, sx: float, sy: float) -> tuple:

@@ -13,7 +13,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phusong.coverage._antenna_kernel import pattern_gain_pre
+from phusong.coverage._antenna_kernel import (
+    back_certificates,
+    behind_by_bearing,
+    mod360,
+    pattern_gain_back,
+)
 
 __all__ = ["fill_voids_before", "polar", "sample_rays", "sample_rays_serial", "site_pixels",
            "site_links", "site_links_serial"]
@@ -142,7 +147,7 @@ def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_v
 @njit(inline="always", **_JIT)
 def _bearing_deg(dx, dy):
     """Bearing of an offset, degrees clockwise from north in [0, 360)."""
-    return math.degrees(math.atan2(dx, dy)) % 360.0
+    return mod360(math.degrees(math.atan2(dx, dy)))
 
 
 @njit(**_JIT)
@@ -265,13 +270,13 @@ def site_pixels(mask, gx0, gy0, res, r0, r1, c0, c1, sx, sy, radius, n_rays, n_s
 
 @njit(**_JIT)
 def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, loss,
-                h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius, eirp,
-                offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts, ant,
-                clut, sn, want):
+                h_rx, z_top, cells, cfg, cos_b, sin_b, cert, cell_band, cell_group, cell_radius,
+                eirp, offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts,
+                ant, clut, sn, want):
     """Grid cells ``p0:p1`` of :func:`site_links` (one call per span: the per-cell work is
     inlined in the loop rather than paying a call with thirty arguments per grid cell)."""
     lc_index, lc_geo, lc_db = clut  # land-cover class per pixel, its geometry, loss per cell
-    pattern, etilt, ph, pv, ptilt, pcap = ant
+    pattern, etilt, ph, pv, ptilt, pcap = ant[:6]
     sum_q, cell_key, second = sn  # SINR sums and second best (issue 17), empty when off
     for p in range(p0, p1):
         d = dist[p]
@@ -307,13 +312,19 @@ def _links_span(p0, p1, best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j,
                         e = -math.radians(down)
                         cos_e = math.cos(e)
                         sin_e = math.sin(e)
-                    gain = pattern_gain_pre(ph, pv, ptilt, pcap, pattern[c], bearing, az, cos_e,
-                                            sin_e, cos_b[i], sin_b[i], etilt[c])
+                    if behind_by_bearing(bearing, az, cos_e, sin_e, cos_b[i], sin_b[i],
+                                         cert[5, i], cert[6, i], cert[3, i], cert[4, i]):
+                        gain = -pcap[pattern[c]]
+                    else:
+                        gain = pattern_gain_back(ph, pv, ptilt, pcap, pattern[c], bearing, az,
+                                                 cos_e, sin_e, cos_b[i], sin_b[i], etilt[c],
+                                                 cert[0, i], cert[1, i], cert[2, i],
+                                                 cert[3, i], cert[4, i])
                 else:
                     if math.isnan(az):
                         ah = 0.0
                     else:
-                        phi = (bearing - az + 180.0) % 360.0 - 180.0
+                        phi = mod360(bearing - az + 180.0) - 180.0
                         ah = -min(12.0 * (phi / beamwidth) ** 2, front_back)
                     if math.isnan(tl):
                         av = 0.0
@@ -368,9 +379,11 @@ def site_links(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, lo
     ``rx = eirp − offset + gain − loss`` (float32) per (grid cell, site cell within its radius),
     with the 3GPP sector pattern of :func:`phusong.coverage._link.sector_gain_db` (or, for
     cells with ``ant[0][c] ≥ 0``, the antenna pattern of :mod:`._antenna_kernel`; ``ant`` is
-    ``(pattern, etilt, h, v, tilt, cap)``), minus the P.2108 clutter loss of the grid cell's
-    land-cover class when ``clut = (index, geo, loss_db)`` has a table (``geo``: x0, y0, px,
-    py of ``index``, site x, y; ``loss_db[class, cell]``). With ``sn = (sum_q, cell_key,
+    ``(pattern, etilt, h, v, tilt, cap, back, vlow)`` of its :class:`PatternTable`, the gain
+    behind a back lobe certified by :func:`back_certificates` and the rest evaluated in
+    full), minus the P.2108 clutter loss of the grid cell's land-cover class when
+    ``clut = (index, geo, loss_db)`` has a table (``geo``: x0, y0, px, py of ``index``,
+    site x, y; ``loss_db[class, cell]``). With ``sn = (sum_q, cell_key,
     second)`` non-empty, each link also adds its power in 1e-16 mW integers to
     ``sum_q[cell_key[c], q]`` and updates the group's second best. A level is kept when
     larger than the group's best, ties to the lowest cell index. ``counts[p]`` gets the number
@@ -389,12 +402,13 @@ def site_links(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays, lo
     """
     z_top = rays[0, 0] + h_tx
     cos_b, sin_b = _tilt_trig(cells, tilt)
+    cert = back_certificates(ant[0], azimuth, ant[1], ant[4], ant[6], ant[7], cells)
     n = flat.shape[0]
     for s in prange((n + _SPAN - 1) // _SPAN):
         _links_span(s * _SPAN, min(n, (s + 1) * _SPAN), best, arg, flat, dx, dy, dist, brg,
                     uop, used_k, used_j, rays, loss, h_rx, z_top, cells, cfg, cos_b, sin_b,
-                    cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt, beamwidth,
-                    front_back, v_beamwidth, v_sla, counts, ant, clut, sn, want)
+                    cert, cell_band, cell_group, cell_radius, eirp, offset, azimuth, tilt,
+                    beamwidth, front_back, v_beamwidth, v_sla, counts, ant, clut, sn, want)
 
 
 @njit(**_JIT)
@@ -405,7 +419,8 @@ def site_links_serial(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, r
     """:func:`site_links` on the calling thread only; same results."""
     z_top = rays[0, 0] + h_tx
     cos_b, sin_b = _tilt_trig(cells, tilt)
+    cert = back_certificates(ant[0], azimuth, ant[1], ant[4], ant[6], ant[7], cells)
     _links_span(0, flat.shape[0], best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, rays,
-                loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cell_band, cell_group, cell_radius,
-                eirp, offset, azimuth, tilt, beamwidth, front_back, v_beamwidth, v_sla, counts,
-                ant, clut, sn, want)
+                loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cert, cell_band, cell_group,
+                cell_radius, eirp, offset, azimuth, tilt, beamwidth, front_back, v_beamwidth,
+                v_sla, counts, ant, clut, sn, want)
