@@ -3,8 +3,9 @@
 Times :func:`phusong.coverage._itm_rays.itm_ray_losses` on 360 radial rays of SRTM3 terrain
 (``../shared/data/hoabinh/dem/srtm3_N21E105.tif``, nearest sample every 90 m out to 50 km
 around 105.5 E 21.3 N) for 1, 2 and 4 bands, and splits the cost per point into the
-frequency-free terrain part and the per-band part (slope over the number of bands). Prints one
-JSON line.
+frequency-free terrain part and the per-band part (slope over the number of bands), for the
+lockstep kernel and (``scalar_`` keys) its one-sample-at-a-time reference
+``itm_ray_losses_scalar``. Prints one JSON line.
 
 Usage: .venv/bin/python benchmarks/bench_coverage_raypoint.py [--radius-km R] [--repeats N]
 """
@@ -44,15 +45,18 @@ def srtm_rays(radius_km: float, n_rays: int = 360) -> np.ndarray:
     return np.where(np.isfinite(out) & (out > -1000), out, 0.0)
 
 
-def time_rays(rays: np.ndarray, freqs: list[float], repeats: int, cap: int) -> float:
-    """Best CPU seconds of ``repeats`` runs over every ray sample and band."""
-    from phusong.coverage._itm_rays import itm_ray_losses
+def time_rays(rays: np.ndarray, freqs: list[float], repeats: int, cap: int,
+              kernel: str = "itm_ray_losses") -> list[float]:
+    """CPU seconds of each of ``repeats`` runs over every ray sample and band, with the
+    kernel ``kernel`` of :mod:`phusong.coverage._itm_rays`."""
+    from phusong.coverage import _itm_rays
     from phusong.coverage._link import ITM_DEFAULTS as d
 
+    itm_ray_losses = getattr(_itm_rays, kernel)
     n_rays, n_s = rays.shape
     slot = np.arange(n_rays * n_s, dtype=np.int64)
     need = np.ones((len(freqs), n_rays * n_s), bool)
-    best = np.inf
+    times = []
     for _ in range(repeats):
         out = np.full((len(freqs), n_rays * n_s), np.inf)
         t = time.process_time()
@@ -60,8 +64,8 @@ def time_rays(rays: np.ndarray, freqs: list[float], repeats: int, cap: int) -> f
                        np.asarray(freqs, float), 30.0, 1.5, cap,
                        d["polarization"], d["epsilon"], d["sigma"], d["n0"], d["climate"],
                        d["time_pct"], d["location_pct"], d["situation_pct"], d["mdvar"], out)
-        best = min(best, time.process_time() - t)
-    return best
+        times.append(time.process_time() - t)
+    return times
 
 
 def main() -> int:
@@ -72,18 +76,33 @@ def main() -> int:
     a = ap.parse_args()
     numba.set_num_threads(1)
     rays = srtm_rays(a.radius_km)
-    time_rays(rays[:2], [947.5], 1, a.cap)  # compile / load the cache
-    us = {}
-    for freqs in ([1842.5], [947.5, 1842.5], [700.0, 947.5, 1842.5, 2600.0]):
-        us[len(freqs)] = time_rays(rays, freqs, a.repeats, a.cap) / rays.size * 1e6
-    per_band = (us[4] - us[1]) / 3.0
-    print(json.dumps({
-        "bench": "itm_ray_point", "radius_km": a.radius_km, "rays": rays.shape[0],
-        "points": int(rays.size), "cap": a.cap, "threads": 1,
-        "us_per_point_1_band": round(us[1], 3), "us_per_point_2_bands": round(us[2], 3),
-        "us_per_point_4_bands": round(us[4], 3), "us_per_band": round(per_band, 3),
-        "us_terrain": round(us[1] - per_band, 3),
-    }), flush=True)
+    res = {"bench": "itm_ray_point", "radius_km": a.radius_km, "rays": rays.shape[0],
+           "points": int(rays.size), "cap": a.cap, "threads": 1}
+    # the lockstep kernel and the scalar reference, alternating band sets in one process;
+    # per repeat i: 1-band run i against 4-band run i (min / median / max over repeats)
+    for name, kernel in (("", "itm_ray_losses"), ("scalar_", "itm_ray_losses_scalar")):
+        time_rays(rays[:2], [947.5], 1, a.cap, kernel)  # compile / load the cache
+        us = {}
+        for freqs in ([1842.5], [947.5, 1842.5], [700.0, 947.5, 1842.5, 2600.0]):
+            us[len(freqs)] = np.array(time_rays(rays, freqs, a.repeats, a.cap, kernel)
+                                      ) / rays.size * 1e6
+        per_band = (us[4] - us[1]) / 3.0
+        terrain = us[1] - per_band
+
+        def mmm(v):
+            return [round(float(x), 3) for x in (v.min(), np.median(v), v.max())]
+
+        res.update({
+            f"{name}us_per_point_1_band": round(float(us[1].min()), 3),
+            f"{name}us_per_point_2_bands": round(float(us[2].min()), 3),
+            f"{name}us_per_point_4_bands": round(float(us[4].min()), 3),
+            f"{name}us_per_band": round(float((us[4].min() - us[1].min()) / 3.0), 3),
+            f"{name}us_terrain": round(float(us[1].min() - (us[4].min() - us[1].min()) / 3.0),
+                                       3),
+            f"{name}us_per_band_min_med_max": mmm(per_band),
+            f"{name}us_terrain_min_med_max": mmm(terrain),
+        })
+    print(json.dumps(res), flush=True)
     return 0
 
 

@@ -196,14 +196,14 @@ def time_ours(elev, count, step, freq, repeats: int, cpus: list | None = None
 
 
 @contextlib.contextmanager
-def reference_kernel():
-    """Within the block, :func:`phusong.coverage.itm.itm_p2p_batch` runs
-    ``p2p_batch_reference`` instead of the fast ``p2p_batch``."""
+def reference_kernel(name: str = "p2p_batch_reference"):
+    """Within the block, :func:`phusong.coverage.itm.itm_p2p_batch` runs the kernel ``name``
+    of :mod:`phusong.coverage._itm_kernel` instead of the fast ``p2p_batch``."""
     import phusong.coverage.itm as itm
-    from phusong.coverage._itm_kernel import p2p_batch_reference
+    from phusong.coverage import _itm_kernel
 
     saved = itm.p2p_batch
-    itm.p2p_batch = p2p_batch_reference
+    itm.p2p_batch = getattr(_itm_kernel, name)
     try:
         yield
     finally:
@@ -243,6 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     # before 2026-12-07 and what the tests compare the fast kernel with), same wrapper
     with reference_kernel():
         _, cpu_ref, ours_ref = time_ours(elev, count, step, freq, args.repeats, cpus_ref)
+    # the scalar fast kernel (vectorised profile analysis, frequency part one path at a time:
+    # what p2p_batch was before the lockstep frequency part)
+    cpus_scalar: list[float] = []
+    with reference_kernel("p2p_batch_scalar"):
+        _, _, ours_scalar = time_ours(elev, count, step, freq, args.repeats, cpus_scalar)
     threads = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(threads)
     wall_n, _, ours_n = time_ours(elev, count, step, freq, args.repeats)
@@ -319,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
         "fast_over_reference_per_repeat_min_med_max": _spread(
             np.array(cpus_ref) / np.array(cpus_ours)),
         "fast_minus_reference_max_abs_db": float(np.nanmax(np.abs(ours - ours_ref))),
+        "scalar_kernel_us_per_path_cpu_min_med_max": _spread(
+            np.array(cpus_scalar) / args.paths * 1e6),
+        "fast_over_scalar_per_repeat_min_med_max": _spread(
+            np.array(cpus_scalar) / np.array(cpus_ours)),
+        "fast_minus_scalar_max_abs_db": float(np.nanmax(np.abs(ours - ours_scalar))),
         "reference_kernel_ratio_to_itmlogic": round(per_path_logic / (cpu_ref / args.paths), 1),
         "compared_paths": int(k),
         "median_abs_diff_db": round(float(np.median(diff)), 4),

@@ -5,7 +5,9 @@ run in its own process, alternating this checkout with ``--baseline-root`` (anot
 e.g. ``main`` before a change) when given. One JSON line per run: the plan's own wall time
 (``plan.json`` ``time_limit.seconds``), the overrun past the limit, the 1-minute load, the
 steps cut, and the seconds of the steps the limit cannot cut (``time_limit.fixed_s``, absent in
-checkouts before it); then a summary line per checkout with min/median/max. Usage::
+checkouts before it) and of the road work run in the background (``background_s``: graph,
+projection, the existing fibre's reach, when done by the deadline; absent in checkouts before
+it); then a summary line per checkout with min/median/max. Usage::
 
     .venv/bin/python benchmarks/bench_plan_limit_overrun.py BUNDLE --limit 5 --runs 3 \\
         [--baseline-root /path/to/main]
@@ -57,6 +59,8 @@ def main() -> None:
             print(json.dumps({"checkout": name, "run": i, "seconds": tl["seconds"],
                               "overrun_s": round(tl["seconds"] - a.limit, 1),
                               "load": tl["load"], "fixed_s": tl.get("fixed_s"),
+                              "background_s": tl.get("background_s"),
+                              "reserve_s": tl.get("reserve_s"),
                               "stopped": tl["stopped"]}), flush=True)
     for name, s in got.items():
         print(json.dumps({"checkout": name, "bundle": a.bundle, "time_limit_s": a.limit,

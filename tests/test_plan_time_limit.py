@@ -128,7 +128,11 @@ def test_a_small_limit_bounds_the_whole_plan(monkeypatch, tmp_path):
     assert n_unscored > 0
     # unknown villages are counted apart in the gap tables, never as uncovered
     assert float(p.gaps.province.iloc[0]["unknown_villages"]) >= n_unscored
-    assert {"road graph", "fibre reach", "gap tables"} <= set(tl["fixed_s"])
+    # the road work ran in the background: done in time (its seconds), or cut and named
+    from phusong.planning.plan import ROADS_CUT
+
+    assert "road graph" in tl["background_s"] or ROADS_CUT in tl["stopped"], tl
+    assert "gap tables" in tl["fixed_s"]
     assert tl["seconds"] <= 0.05 + sum(tl["fixed_s"].values()) + 20.0, tl
 
 
@@ -146,7 +150,8 @@ def test_no_limit_scores_every_village_in_one_call(monkeypatch):
     p = make_plan(b)
     assert calls == [18]
     assert not any(s.startswith("existing network") for s in p.time_limit["stopped"])
-    assert "fixed_s" not in p.time_limit
+    assert "fixed_s" not in p.time_limit and "reserve_s" not in p.time_limit
+    assert "background_s" not in p.time_limit
 
 
 def test_the_plan_ends_near_its_limit_on_a_large_instance():
@@ -155,22 +160,22 @@ def test_the_plan_ends_near_its_limit_on_a_large_instance():
     With time_limit_s = 4 s, main took 9.8 s here (load 7 on 2 cores): past the deadline it
     still generated every year's candidates (to drop them unscored), re-snapped the villages
     to the roads at each of five fibre reach measurements, built the first tree of every fibre
-    route and the fibre cost curve. Now those are skipped once the time is up (and listed),
-    the villages are snapped once and a reach already measured is not measured again: 5.4 s.
+    route and the fibre cost curve. Those are skipped once the time is up (and listed), and
+    the road work (graph, projection, the existing fibre's reach) runs in a thread the
+    deadline stops (fibre reach then unknown).
 
-    Allowance past the limit: 1 s plus the road graph's own build time in this run. What may
-    run after the deadline is the gap tables (start and each year), the years' bookkeeping
-    (services, figures, the mobile cost curves' greedy), the fibre reach of routes bought
-    before the deadline and one scoring chunk sized by the rate measured so far; these scale
-    with the machine's speed as the road graph does, so the road graph time measured in the
-    same run is the yardstick that keeps the bound fair on a slow or loaded machine (main:
-    overrun 5.8 s against an allowance of 1 + 1.5 s; now 1.4 s against 1 + 2.3 s)."""
+    Allowance past the limit: 1 s plus the steps the limit still cannot cut, as measured in
+    this run (``fixed_s``: the gap tables, candidate generation started in time, the fibre
+    reach of routes bought in time) — no longer the road graph: it is now cut. These scale
+    with the machine's speed, so the bound stays fair on a loaded machine; main, whose road
+    graph counted in its ``fixed_s`` but not in this allowance, failed it."""
     b = validate(synthetic_bundle(140, 10, seed=2))
     limit = 4.0
     p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": limit}))
     tl = p.time_limit
     assert tl["stopped_by_time_limit"] is True, tl  # the limit really bound: not a quick plan
-    allowance = 1.0 + tl["fixed_s"]["road graph"]
+    assert "road graph" not in tl["fixed_s"], tl
+    allowance = 1.0 + sum(tl["fixed_s"].values())
     assert tl["seconds"] <= limit + allowance, tl
 
 
@@ -203,3 +208,219 @@ def test_new_sites_are_not_generated_once_the_upgrades_used_the_time_up(monkeypa
             "candidate offered)") in stopped, stopped
     first = p.candidates[p.candidates["year_offered"] == 2025]
     assert len(first) == calls[0] > 0 and (first["kind"] == "upgrade").all()
+
+
+def _slow_noding(monkeypatch, seconds: float):
+    """Make the road graph's noding step take ``seconds`` more (small sleeps, so that the
+    plan's interruption reaches it at once), the rest of the build real; the threads that ran
+    it, for the test to check they ended."""
+    import threading
+    import time
+
+    from phusong.network import roads as roads_mod
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())  # no graph shared yet
+    real = roads_mod._piece_frames
+    threads = []
+
+    def slow(work, snap_m):
+        threads.append(threading.current_thread())
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            time.sleep(0.005)
+        return real(work, snap_m)
+
+    monkeypatch.setattr(roads_mod, "_piece_frames", slow)
+    return threads
+
+
+def test_a_slow_road_graph_does_not_hold_the_plan_past_its_limit(monkeypatch, tmp_path):
+    """Build item 6: the limit bounds the whole call, road graph included. The road graph is
+    made to take 30 s more (a sleep in its noding step; real engine and real build otherwise)
+    and the limit is 2 s: the plan returns without it, says so, and every figure that needed
+    it is unknown — never "no fibre".
+
+    Main built the graph first and waited for it: ≥ 30 s. Wall bound: the limit + 8 s — the
+    gap tables and the years' bookkeeping on 18 villages take well under 1 s here, so 8 s is
+    for a loaded machine, and still far below the 30 s the graph would take."""
+    import json
+    import time
+
+    from phusong.planning.plan import ROADS_CUT
+
+    threads = _slow_noding(monkeypatch, 30.0)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    limit = 2.0
+    t = time.perf_counter()
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": limit}))
+    wall = time.perf_counter() - t
+    assert wall <= limit + 8.0, (wall, p.time_limit)
+    tl = p.time_limit
+    assert ROADS_CUT in tl["stopped"] and tl["stopped_by_time_limit"], tl
+    assert "road graph" not in tl["fixed_s"] and tl["background_s"] == {}, tl
+    # the build was stopped where it stood: its thread ends at once, not after the 30 s
+    assert len(threads) == 1
+    threads[0].join(timeout=5.0)
+    assert not threads[0].is_alive()
+    # fibre reach unknown everywhere: NaN figures and NA villages, never 0 % / False
+    n = len(b.villages)
+    for g in (p.gaps, *p.year_gaps.values()):
+        prov = g.province.iloc[0]
+        assert float(prov["fibre_unknown_villages"]) == n
+        assert np.isnan(float(prov["fibre_households_pct"]))
+        assert np.isnan(float(prov["fibre_communes_pct"]))
+        assert g.villages["fibre"].isna().all()
+        assert g.communes.filter(regex=r"^fibre_(households|population|villages)").isna().all().all()
+    # the services: unknown (with the mobile service on air named), never "none" or fallback
+    assert (p.villages["service"] == "unknown").all()
+    assert p.villages["reason"].str.startswith("fibre reach not measured (time limit").all()
+    meta = json.loads((p.write(tmp_path / "plan") / "plan.json").read_text(encoding="utf-8"))
+    for y in meta["years"]:
+        assert y["services"]["unknown"]["villages"] == n and y["services"]["none"]["villages"] == 0
+        assert y["fibre_or_alternative_households_pct"] is None
+        fibre_targets = [t for t in y["targets"] if t["indicator"].startswith("fibre")]
+        assert fibre_targets and all(t["met"] is None and t["value_pct"] is None
+                                     for t in fibre_targets)
+        # neither met nor missed
+        assert not any(m["indicator"].startswith("fibre") for m in y["missed_targets"])
+    from phusong.planning.plan import plan_summary_lines
+
+    assert any("fibre unknown (not measured) of households" in x
+               for x in plan_summary_lines(p))
+    # the road work comes first, as without a limit: no time was left to score the villages,
+    # so their mobile coverage is unknown too (counted apart, not "not covered")
+    assert f"existing network scoring: {n} of {n} villages not scored, unknown" in tl["stopped"]
+    assert float(p.gaps.province.iloc[0]["unknown_villages"]) == n
+
+
+def test_the_road_work_in_the_background_gives_the_plan_without_a_limit(monkeypatch):
+    """Under a limit the road graph, the villages' projection and the existing fibre's reach
+    are made in a thread; done in time, the plan's fibre figures are those of the plan
+    without a limit, exactly (same graph, same reach), and the user's candidates are priced
+    on the graph as without a limit."""
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    from phusong.network import roads as roads_mod
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    free = make_plan(b)
+    roads_mod._SHARED.clear()  # built again, in the thread
+    timed = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}))
+    assert not timed.time_limit["stopped"], timed.time_limit
+    assert set(timed.time_limit["background_s"]) == {"road graph", "fibre reach"}
+    for a, c in ((free.gaps, timed.gaps), *((free.year_gaps[y], timed.year_gaps[y])
+                                             for y in free.year_gaps)):
+        pd.testing.assert_frame_equal(a.villages, c.villages, check_exact=True)
+        pd.testing.assert_frame_equal(a.province, c.province, check_exact=True)
+    pd.testing.assert_frame_equal(free.villages, timed.villages, check_exact=True)
+
+
+def test_fibre_not_measured_is_unknown_in_the_gap_tables():
+    """compute_gaps with a fibre reach missing (NA) for some villages: their units' fibre
+    figures are NaN and counted in fibre_unknown_*; the other units' figures are those of
+    the same tables with the reach known; villages' fibre NA, not False."""
+    from phusong.planning.gaps import compute_gaps
+
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    cov = disc_scores(b)
+    ids = pd.Index(b.villages["village_id"].astype(str))
+    known = pd.Series(np.arange(len(ids)) % 3 == 0, index=ids)
+    part = known.astype("boolean")
+    commune0 = b.villages["commune_code"].iloc[0]
+    miss = (b.villages["commune_code"] == commune0).to_numpy()
+    part[miss] = pd.NA
+    a = compute_gaps(b, cov, fibre=known)
+    c = compute_gaps(b, cov, fibre=part)
+    assert "fibre_unknown_villages" not in a.communes  # only when something is unknown
+    unk = c.communes["fibre_unknown_villages"].to_numpy() > 0
+    assert unk.sum() == 1 and c.communes.loc[unk, "commune_code"].iloc[0] == commune0
+    assert c.communes.loc[unk, "fibre_households_pct"].isna().all()
+    assert c.communes.loc[unk, "fibre_communes"].isna().all()
+    pd.testing.assert_frame_equal(
+        c.communes.loc[~unk, a.communes.columns].reset_index(drop=True),
+        a.communes.loc[~unk].reset_index(drop=True), check_dtype=False)
+    assert np.isnan(float(c.province.iloc[0]["fibre_households_pct"]))
+    assert float(c.province.iloc[0]["fibre_unknown_villages"]) == miss.sum()
+    assert c.villages["fibre"].isna().to_numpy().tolist() == miss.tolist()
+    # mobile figures do not depend on the fibre
+    pd.testing.assert_series_equal(a.province["mobile_any_households_pct"],
+                                   c.province["mobile_any_households_pct"])
+
+
+def test_the_first_village_chunk_starts_only_when_its_estimate_fits(small, monkeypatch):
+    """With no rate measured yet, the first chunk of the existing network's scoring is
+    started only when its estimated seconds (FIRST_CALL_S + VILLAGE_S per village, the first
+    call's set-up on the district twin) fit in CHUNK_SHARE of the time left: with 2 s left a
+    16-village first chunk (est. 1.64 s > 1 s) is not started — main started it and ran ≈ 2 s
+    past such a deadline on the twin; with 4 s left it is (1.64 s ≤ 2 s). Fake clock: no
+    timing in the assertion."""
+    from phusong.config import DEFAULT_SETTINGS
+
+    now = [0.0]
+    calls = []
+    real = _plan_scoring._score
+    monkeypatch.setattr(_plan_scoring, "_score",
+                        lambda b, v, r: calls.append(len(v)) or real(b, v, r))
+    monkeypatch.setattr(_plan_scoring.time, "perf_counter", lambda: now[0])
+    got, unscored = timed_villages(small, model="itm", config=DEFAULT_SETTINGS, deadline=2.0)
+    assert calls == [] and unscored == len(small.villages) and len(got) == 0
+    got, unscored = timed_villages(small, model="itm", config=DEFAULT_SETTINGS, deadline=4.0)
+    assert calls[0] == _plan_scoring.FIRST_VILLAGES and unscored == 0  # the clock stands still
+
+
+def test_the_cuttable_work_stops_a_reserve_before_the_limit(monkeypatch):
+    """Under a limit the plan keeps back a reserve for the steps it cannot cut (gap tables,
+    services, figures), measured in commune_centres calls, at most half the limit; the
+    deadline the cuttable work sees — here the wait for the road work — is the limit less
+    it, and plan.json says how much. The reserve per call is made huge so that the cap
+    decides it: 1 s of a 2 s limit. The deadline is compared with the clock read just before
+    the call (tolerance 0.5 s: the plan's own start-up before it reads the clock)."""
+    import time
+
+    from phusong.planning import _plan_roads
+    from phusong.planning import plan as plan_mod
+
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    monkeypatch.setattr(plan_mod, "RESERVE_CALLS_PER_YEAR", 1e9)
+    _slow_noding(monkeypatch, 30.0)
+    seen = []
+    real_wait = _plan_roads.RoadWork.wait
+    monkeypatch.setattr(_plan_roads.RoadWork, "wait",
+                        lambda self, deadline: seen.append(deadline) or real_wait(self, deadline))
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    t = time.perf_counter()
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 2.0}))
+    assert p.time_limit["reserve_s"] == 1.0
+    assert len(seen) == 1 and 1.0 <= seen[0] - t <= 1.5, seen[0] - t
+    assert plan_mod.ROADS_CUT in p.time_limit["stopped"]
+
+
+def test_a_village_the_limit_left_unscored_gets_no_service_verdict(monkeypatch):
+    """A village the existing network's scoring did not reach in time has an unknown mobile
+    coverage: unless fibre or a site the plan built serves it, its service is ``unknown`` (with
+    the reason), never ``none`` / "not funded" or a fallback as main gave it. The first chunk's
+    estimate is made huge so that no village is scored; the road work runs as without a limit
+    (fibre known); the limit is long enough for nothing else to be cut; no money, so no site
+    is built."""
+    from phusong.planning import plan as plan_mod
+
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    monkeypatch.setattr(_plan_scoring, "FIRST_CALL_S", 1e9)
+    monkeypatch.setattr(plan_mod, "_start_roads", lambda *a: None)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    none = {"mobile_vnd": 0, "fibre_vnd": 0}  # no money: nothing built serves them
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0, "budgets": {
+        "2025": none, "2030": none}}))
+    n = len(b.villages)
+    assert f"existing network scoring: {n} of {n} villages not scored, unknown" in \
+        p.time_limit["stopped"]
+    v = p.villages
+    assert not v["service"].isin(["none", "fallback"]).any(), v["service"].value_counts()
+    unk = v["service"] == "unknown"
+    assert unk.any() and (v.loc[unk, "reason"] ==
+                          "mobile coverage not scored (time limit reached)").all()
+    assert v["service"].isin(["fibre", "unknown"]).all()

@@ -19,6 +19,31 @@ import numpy as np
 from numba import njit, prange
 
 from phusong.coverage._itm_core import THIRD, longley_rice_band, path_terms
+from phusong.coverage._itm_lanes import (
+    A_FS,
+    A_REF,
+    DH,
+    DL0,
+    DL1,
+    FALLBACK,
+    H_RX,
+    H_TX,
+    HE0,
+    HE1,
+    LOSS,
+    MODE,
+    N_S,
+    TH0,
+    TH1,
+    WARN,
+    WARN_IN,
+    WIDTH,
+    D,
+    lanes_frequency,
+    lanes_table,
+    set_band,
+    set_geometry,
+)
 from phusong.coverage._itm_terrain import DELTA_H_BUFFER, quick_profile
 from phusong.coverage._itm_terrain_fast import (
     profile_checks_fast,
@@ -29,7 +54,7 @@ from phusong.coverage._itm_variability import variability_band, variability_path
 
 __all__ = [
     "AUX_COLUMNS", "BAND_COLUMNS", "area_batch", "band_constants", "check_profile", "p2p_batch",
-    "p2p_batch_reference", "p2p_from_band", "p2p_from_geometry", "p2p_geometry",
+    "p2p_batch_reference", "p2p_batch_scalar", "p2p_from_band", "p2p_from_geometry", "p2p_geometry",
     "p2p_geometry_fast", "p2p_multi_batch", "p2p_multi_batch_serial", "p2p_path_terms",
     "validate_inputs",
 ]
@@ -329,13 +354,14 @@ def _p2p_one(z, xi, h_tx, h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, m
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def p2p_batch(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, climate,
+def p2p_batch_scalar(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, climate,
               tm, loc, sit, mdvar, loss, warn, code, mode, aux):
     """Point-to-point ITM over many paths; path ``i`` is ``elev[start[i]:start[i]+count[i]]``.
 
     All per-path inputs are 1-D arrays of the same length; outputs are written in place.
-    Runs the vectorisable profile analysis; :func:`p2p_batch_reference` is the plain one
-    (the tests bound their difference).
+    Runs the vectorisable profile analysis and the scalar frequency part, one path at a time;
+    :func:`p2p_batch_reference` is the plain one (the tests bound their difference), and
+    :func:`p2p_batch` the same with the frequency part in lockstep.
     """
     n = start.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
@@ -350,6 +376,88 @@ def p2p_batch(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, clim
                 z, step[i], h_tx[i], h_rx[i], f[i], pol[i], eps[i], sigma[i], n0[i],
                 climate[i], tm[i], loc[i], sit[i], mdvar[i], buf, cache, state, row,
             )
+
+
+@njit(**_JIT)
+def _p2p_chunk_lanes(lo, hi, elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0,
+                     climate, tm, loc, sit, mdvar, loss, warn, code, mode, aux, buf, cache,
+                     state, t, idx):
+    """Paths ``lo … hi − 1`` (at most ``WIDTH``) of :func:`p2p_batch`: profile analysis per
+    path, then the frequency part of all of them in lockstep (:func:`lanes_frequency`), then
+    the scalar code for the lanes it flags (errors, troposcatter)."""
+    m = 0
+    for i in range(lo, hi):
+        cd, w = validate_inputs(h_tx[i], h_rx[i], climate[i], tm[i], loc[i], sit[i], n0[i],
+                                f[i], pol[i], eps[i], sigma[i], mdvar[i])
+        z = elev[start[i]:start[i] + count[i]]
+        if cd == 0:
+            cd = profile_checks_fast(z, step[i])
+        if cd != 0:
+            loss[i] = math.inf
+            warn[i] = w
+            code[i] = cd
+            mode[i] = 0
+            continue
+        g = p2p_geometry_fast(z, step[i], h_tx[i], h_rx[i], n0[i], buf)
+        row = _band_lookup(cache, state, f[i], pol[i], eps[i], sigma[i], climate[i], tm[i],
+                           loc[i], sit[i])
+        set_geometry(t, m, g, h_tx[i], h_rx[i])
+        set_band(t, m, f[i], row, climate[i], mdvar[i], w)
+        idx[m] = i
+        m += 1
+    lanes_frequency(t)
+    for k in range(m):
+        i = idx[k]
+        a = aux[i]
+        if t[FALLBACK * WIDTH + k] != 0.0:
+            g = (t[k], t[WIDTH + k], t[2 * WIDTH + k], t[3 * WIDTH + k], t[4 * WIDTH + k],
+                 t[5 * WIDTH + k], t[6 * WIDTH + k], t[7 * WIDTH + k], t[8 * WIDTH + k],
+                 t[9 * WIDTH + k])
+            row = _band_lookup(cache, state, f[i], pol[i], eps[i], sigma[i], climate[i], tm[i],
+                               loc[i], sit[i])
+            row[1] = t[WARN_IN * WIDTH + k]
+            loss[i], warn[i], code[i], mode[i] = p2p_from_band(
+                g, p2p_path_terms(g), h_tx[i], h_rx[i], f[i], climate[i], mdvar[i], row, a)
+            continue
+        w = int(t[WARN * WIDTH + k])
+        loss[i] = t[LOSS * WIDTH + k]
+        warn[i] = w
+        code[i] = 1 if w != 0 else 0
+        mode[i] = int(t[MODE * WIDTH + k])
+        a[0] = t[D * WIDTH + k]
+        a[1] = t[A_REF * WIDTH + k]
+        a[2] = t[A_FS * WIDTH + k]
+        a[3] = t[DH * WIDTH + k]
+        a[4] = t[N_S * WIDTH + k]
+        a[5] = t[HE0 * WIDTH + k]
+        a[6] = t[HE1 * WIDTH + k]
+        a[7] = t[DL0 * WIDTH + k]
+        a[8] = t[DL1 * WIDTH + k]
+        a[9] = t[TH0 * WIDTH + k]
+        a[10] = t[TH1 * WIDTH + k]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def p2p_batch(elev, start, count, step, h_tx, h_rx, f, pol, eps, sigma, n0, climate,
+              tm, loc, sit, mdvar, loss, warn, code, mode, aux):
+    """Point-to-point ITM over many paths; path ``i`` is ``elev[start[i]:start[i]+count[i]]``.
+
+    All per-path inputs are 1-D arrays of the same length; outputs are written in place.
+    The vectorisable profile analysis per path, then the frequency part of each chunk of
+    ``WIDTH`` paths in lockstep (:mod:`phusong.coverage._itm_lanes`). The tests bound its
+    difference to :func:`p2p_batch_scalar` and :func:`p2p_batch_reference` (≤ 1e-9 dB;
+    codes, warnings and modes equal).
+    """
+    n = start.shape[0]
+    n_chunks = (n + WIDTH - 1) // WIDTH
+    for c in prange(n_chunks):
+        buf = np.empty(DELTA_H_BUFFER)
+        cache, state = _band_cache()
+        t = lanes_table()
+        idx = np.empty(WIDTH, np.int64)
+        _p2p_chunk_lanes(c * WIDTH, min(n, (c + 1) * WIDTH), elev, start, count, step, h_tx,
+                         h_rx, f, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar, loss, warn,
+                         code, mode, aux, buf, cache, state, t, idx)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -457,17 +565,21 @@ def p2p_multi_batch_serial(elev, start, count, step, h_tx, h_rx, combo_ptr, f, p
 def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, eps, sigma, n0,
                  climate, tm, loc, sit, mdvar, loss, warn, code):
     """Paths ``c·_CHUNK … (c+1)·_CHUNK − 1`` of :func:`p2p_multi_batch` (the vectorisable
-    profile analysis and cached band constants of :func:`p2p_batch`)."""
+    profile analysis and cached band constants of :func:`p2p_batch`; the (path, frequency)
+    pairs go through the lockstep frequency part ``WIDTH`` at a time, so each loss is the
+    one :func:`p2p_batch` gives, bit for bit)."""
     buf = np.empty(DELTA_H_BUFFER)
     aux = np.empty(len(AUX_COLUMNS))
     hi = min(n, (c + 1) * _CHUNK)
     cache, state = _band_cache()
+    t = lanes_table()
+    idx = np.empty(WIDTH, np.int64)
+    m = 0
     for i in range(c * _CHUNK, hi):
         z = elev[start[i]:start[i] + count[i]]
         bad = profile_checks_fast(z, step[i])
         done = False
         g = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        pt = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         for k in range(combo_ptr[i], combo_ptr[i + 1]):
             cd, w = validate_inputs(h_tx[i], h_rx[i], climate, tm, loc, sit, n0, f[k], pol,
                                     eps, sigma, mdvar)
@@ -480,9 +592,40 @@ def _multi_chunk(c, n, elev, start, count, step, h_tx, h_rx, combo_ptr, f, pol, 
                 continue
             if not done:
                 g = p2p_geometry_fast(z, step[i], h_tx[i], h_rx[i], n0, buf)
-                pt = p2p_path_terms(g)
                 done = True
             row = _band_lookup(cache, state, f[k], pol, eps, sigma, climate, tm, loc, sit)
-            row[1] = w
-            loss[k], warn[k], code[k], _m = p2p_from_band(g, pt, h_tx[i], h_rx[i], f[k],
-                                                          climate, mdvar, row, aux)
+            set_geometry(t, m, g, h_tx[i], h_rx[i])
+            set_band(t, m, f[k], row, climate, mdvar, w)
+            idx[m] = k
+            m += 1
+            if m == WIDTH:
+                _multi_flush(t, m, idx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar,
+                             cache, state, aux, loss, warn, code)
+                m = 0
+    if m > 0:
+        _multi_flush(t, m, idx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar, cache, state,
+                     aux, loss, warn, code)
+
+
+@njit(**_JIT)
+def _multi_flush(t, m, idx, f, pol, eps, sigma, climate, tm, loc, sit, mdvar, cache, state,
+                 aux, loss, warn, code):
+    """The lockstep frequency part of the ``m`` (path, frequency) pairs in ``t``; the scalar
+    code for the lanes it flags (as :func:`_p2p_chunk_lanes`)."""
+    lanes_frequency(t)
+    for q in range(m):
+        k = idx[q]
+        if t[FALLBACK * WIDTH + q] != 0.0:
+            g = (t[q], t[WIDTH + q], t[2 * WIDTH + q], t[3 * WIDTH + q], t[4 * WIDTH + q],
+                 t[5 * WIDTH + q], t[6 * WIDTH + q], t[7 * WIDTH + q], t[8 * WIDTH + q],
+                 t[9 * WIDTH + q])
+            row = _band_lookup(cache, state, f[k], pol, eps, sigma, climate, tm, loc, sit)
+            row[1] = t[WARN_IN * WIDTH + q]
+            loss[k], warn[k], code[k], _m = p2p_from_band(
+                g, p2p_path_terms(g), t[H_TX * WIDTH + q], t[H_RX * WIDTH + q], f[k], climate,
+                mdvar, row, aux)
+            continue
+        w = int(t[WARN * WIDTH + q])
+        loss[k] = t[LOSS * WIDTH + q]
+        warn[k] = w
+        code[k] = 1 if w != 0 else 0

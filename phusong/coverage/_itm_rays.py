@@ -21,8 +21,10 @@ costs O(j) (O(L²) per ray). Here, walking each ray outwards:
   This is the only approximation; its error on SRTM3 terrain is measured in
   ``benchmarks/bench_coverage_splat.py``.
 
-The frequency part (:func:`phusong.coverage._itm_kernel.p2p_from_band`, with the band's
-constants computed once per site) then runs once per band. Rays run in parallel (``prange``),
+The frequency part (with the band's constants computed once per site) then runs once per band,
+on batches of ``WIDTH`` samples of the ray in lockstep (:mod:`phusong.coverage._itm_lanes`,
+vectorised; :func:`itm_ray_losses_scalar` is the one-sample-at-a-time reference,
+:func:`phusong.coverage._itm_kernel.p2p_from_band`). Rays run in parallel (``prange``),
 each writing only its own samples' losses, so results do not depend on the number of threads;
 :func:`itm_ray_losses_serial` runs them on the calling thread, for callers that run several
 sites at once.
@@ -44,6 +46,15 @@ from phusong.coverage._itm_kernel import (
     p2p_path_terms,
     validate_inputs,
 )
+from phusong.coverage._itm_lanes import (
+    FALLBACK,
+    LOSS,
+    WIDTH,
+    fill_band,
+    lanes_frequency,
+    lanes_table,
+    set_geometry,
+)
 from phusong.coverage._itm_terrain import (
     DELTA_H_BUFFER,
     delta_h,
@@ -52,8 +63,8 @@ from phusong.coverage._itm_terrain import (
     profile_rest,
 )
 
-__all__ = ["itm_ray_losses", "itm_ray_losses_serial", "ray_point_geometry",
-           "delta_h_capped"]
+__all__ = ["delta_h_capped", "itm_ray_losses", "itm_ray_losses_scalar", "itm_ray_losses_serial",
+           "ray_point_geometry"]
 
 _JIT = {"cache": True, "nogil": True}
 BLOCK_LOG = 3  # receiver-horizon scan skips blocks of 2**BLOCK_LOG samples by their maximum
@@ -157,7 +168,104 @@ def _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, m
 def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0, climate,
              mdvar, out):
     """ITM losses of the needed samples ``1..last_j`` of ray ``k`` into ``out`` (see
-    :func:`itm_ray_losses`); touches only those samples' columns."""
+    :func:`itm_ray_losses`); touches only those samples' columns. The profile analysis runs per
+    sample; the frequency part runs per band on batches of ``WIDTH`` samples in lockstep
+    (:func:`_flush`)."""
+    n_s = rays.shape[1]
+    n_f = freqs.shape[0]
+    ray = rays[k]
+    csum = np.empty(n_s + 1)
+    cksum = np.empty(n_s + 1)
+    pmax = np.empty(n_s)
+    bmax = np.empty((n_s >> BLOCK_LOG) + 1)
+    hd = np.empty(n_s)
+    ha = np.empty(n_s)
+    buf = np.empty(DELTA_H_BUFFER)
+    aux = np.empty(len(AUX_COLUMNS))
+    t = lanes_table()
+    lane_u = np.empty(WIDTH, np.int64)
+    lane_fs = np.empty(WIDTH)
+    m = 0
+    csum[0] = 0.0
+    csum[1] = ray[0]
+    cksum[0] = 0.0
+    cksum[1] = 0.0
+    pmax[0] = -math.inf  # the transmitter's own sample is never a receiver horizon
+    bmax[0] = ray[0]
+    nh = 0
+    z_top = ray[0] + h_tx
+    for j in range(1, min(last_j, n_s - 1) + 1):
+        csum[j + 1] = csum[j] + ray[j]
+        cksum[j + 1] = cksum[j] + j * ray[j]
+        pmax[j] = max(pmax[j - 1], ray[j])
+        b = j >> BLOCK_LOG
+        bmax[b] = ray[j] if (j & _BLOCK_MASK) == 0 else max(bmax[b], ray[j])
+        if j >= 2:
+            di = (j - 1) * step
+            nh = hull_push(hd, ha, nh, di, (ray[j - 1] - z_top) / di)
+        u = slot[k * n_s + j]
+        if u < 0:
+            continue
+        todo = False
+        for f in range(n_f):
+            todo = todo or need[f, u]
+        if not todo:
+            continue
+        g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha,
+                               nh, cap, buf)
+        d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
+        set_geometry(t, m, g, h_tx, h_rx)
+        lane_u[m] = u
+        lane_fs[m] = 20.0 * math.log10(d3 / 1000.0)
+        m += 1
+        if m == WIDTH:
+            _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux,
+                   out)
+            m = 0
+    if m > 0:
+        _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux, out)
+
+
+@njit(**_JIT)
+def _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux, out):
+    """The frequency part of the ``m`` ray samples in lanes ``0..m-1`` of ``t`` (output column
+    ``lane_u``, free-space distance term ``lane_fs``), band by band: :func:`lanes_frequency`,
+    then the scalar :func:`p2p_from_band` for the lanes it flags. Writes what
+    :func:`_one_ray_scalar` writes."""
+    for f in range(freqs.shape[0]):
+        if band[f, 0] != 0.0:
+            continue
+        todo = False
+        for k in range(m):
+            todo = todo or need[f, lane_u[k]]
+        if not todo:
+            continue
+        fill_band(t, freqs[f], band[f], climate, mdvar, band[f, 1])
+        lanes_frequency(t)
+        floor = band[f, 6]
+        for k in range(m):
+            u = lane_u[k]
+            if not need[f, u]:
+                continue
+            if t[FALLBACK * WIDTH + k] != 0.0:
+                g = (t[k], t[WIDTH + k], t[2 * WIDTH + k], t[3 * WIDTH + k], t[4 * WIDTH + k],
+                     t[5 * WIDTH + k], t[6 * WIDTH + k], t[7 * WIDTH + k], t[8 * WIDTH + k],
+                     t[9 * WIDTH + k])
+                loss, _w, code, _m = p2p_from_band(g, p2p_path_terms(g), h_tx, h_rx, freqs[f],
+                                                   climate, mdvar, band[f], aux)
+                if code < 1000:
+                    out[f, u] = max(loss, floor + lane_fs[k])
+            else:
+                out[f, u] = max(t[LOSS * WIDTH + k], floor + lane_fs[k])
+
+
+
+@njit(**_JIT)
+def _one_ray_scalar(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0, climate,
+             mdvar, out):
+    """ITM losses of the needed samples ``1..last_j`` of ray ``k`` into ``out`` (see
+    :func:`itm_ray_losses`), the frequency part one sample at a time (the reference of
+    :func:`_one_ray`); touches only those samples' columns."""
     n_s = rays.shape[1]
     n_f = freqs.shape[0]
     ray = rays[k]
@@ -225,6 +333,19 @@ def itm_ray_losses(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, ep
         if last[k] > 0:
             _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
                      climate, mdvar, out)
+
+
+@njit(parallel=True, **_JIT)
+def itm_ray_losses_scalar(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, eps,
+                          sigma, n0, climate, tm, loc, sit, mdvar, out):
+    """:func:`itm_ray_losses` with the frequency part one sample at a time (the reference the
+    tests compare the lockstep form with; the results differ by the polynomial functions'
+    few ulps)."""
+    band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
+    for k in prange(rays.shape[0]):
+        if last[k] > 0:
+            _one_ray_scalar(k, rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap,
+                            n0, climate, mdvar, out)
 
 
 @njit(**_JIT)

@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 import networkx as nx
@@ -50,7 +51,7 @@ from phusong.network._noding import node_lines
 
 __all__ = ["road_graph", "shared_road_graph", "layer_digest", "road_lines", "urban_areas",
            "snap_points", "snap_to_edges", "graph_components", "cheapest_edge", "simple_graph",
-           "CONSOLIDATE_M"]
+           "BuildStopped", "CONSOLIDATE_M"]
 
 #: Buffer radius of each node when merging the nodes of one junction, m (osmnx's
 #: ``tolerance``: nodes up to twice this apart, and joined by an edge, become one).
@@ -167,8 +168,19 @@ def _flat(value) -> str:
     return str(value)
 
 
+class BuildStopped(Exception):
+    """A :func:`road_graph` build given up at a stage boundary because ``stop()`` said so
+    (a plan whose time limit passed first no longer needs the graph)."""
+
+
+def _check(stop, stage: str) -> None:
+    if stop is not None and stop():
+        raise BuildStopped(f"road graph: build stopped before {stage}")
+
+
 def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float = 5.0,
-               consolidate_m: float = CONSOLIDATE_M, urban=None) -> nx.MultiDiGraph:
+               consolidate_m: float = CONSOLIDATE_M, urban=None,
+               stop=None) -> nx.MultiDiGraph:
     """Build the osmnx road graph of a roads layer (module doc).
 
     Lines are joined where they share a vertex, where they cross, and where an end point lies
@@ -189,6 +201,11 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float =
     urban : GeoDataFrame, optional
         Polygons (any CRS) where new cable must go underground, e.g. :func:`urban_areas` of the
         communes. None (the default): every edge is aerial.
+    stop : callable, optional
+        Asked (no argument) between the build's stages — noding, osmnx graph, simplification,
+        consolidation, pricing; when it returns True the build raises :class:`BuildStopped`
+        (used by a plan's time limit to stop a build running in the background, so that it
+        competes for the CPU at most until the stage under way ends).
 
     Returns
     -------
@@ -207,20 +224,25 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float =
             work[col] = default
     if "road_id" not in work:
         work["road_id"] = [f"road_{i + 1}" for i in range(len(work))]
+    _check(stop, "noding")
     nodes, edges = _piece_frames(work, snap_m)
     if edges.empty:
         raise DataError("roads: no line has two distinct vertices; a road network is needed")
+    _check(stop, "the osmnx graph")
     g = ox.convert.graph_from_gdfs(
         gpd_nodes(nodes), gpd_edges(edges), graph_attrs={"crs": settings.WORK_CRS})
     # a node stays wherever a drawn line ends (villages, junctions), as well as where the class
     # or cost factor changes; osmnx removes the vertices inside each line
+    _check(stop, "simplification")
     g = ox.simplification.simplify_graph(
         g, edge_attrs_differ=["road_class", "cost_factor", "road_id"])
     if consolidate_m > 0:
+        _check(stop, "consolidation")
         g = ox.simplification.consolidate_intersections(
             g, tolerance=_near_tolerance(g, consolidate_m), rebuild_graph=True, dead_ends=True,
             reconnect_edges=True)
     g.remove_edges_from(list(nx.selfloop_edges(g)))
+    _check(stop, "pricing")
     return _price(g, costs, urban)
 
 
@@ -228,6 +250,8 @@ def road_graph(roads, *, costs: settings.Costs = settings.COSTS, snap_m: float =
 #: the last few only (a graph of a province's roads holds tens of MB).
 _SHARED: OrderedDict = OrderedDict()
 _SHARED_SIZE = 3
+#: Guards :data:`_SHARED` (a plan under a time limit builds its graph in a background thread).
+_SHARED_LOCK = threading.Lock()
 
 
 def layer_digest(frame) -> str | None:
@@ -254,8 +278,8 @@ def layer_digest(frame) -> str | None:
 
 
 def shared_road_graph(roads, *, costs: settings.Costs = settings.COSTS, urban=None,
-                      snap_m: float = 5.0,
-                      consolidate_m: float = CONSOLIDATE_M) -> nx.MultiDiGraph:
+                      snap_m: float = 5.0, consolidate_m: float = CONSOLIDATE_M,
+                      stop=None) -> nx.MultiDiGraph:
     """:func:`road_graph`, built once per process for the same inputs and then shared.
 
     The inputs are compared by content (:func:`layer_digest` of ``roads`` and ``urban``, the
@@ -267,8 +291,8 @@ def shared_road_graph(roads, *, costs: settings.Costs = settings.COSTS, urban=No
 
     Parameters
     ----------
-    roads, costs, urban, snap_m, consolidate_m
-        As :func:`road_graph`.
+    roads, costs, urban, snap_m, consolidate_m, stop
+        As :func:`road_graph` (a stopped build shares nothing).
 
     Returns
     -------
@@ -276,13 +300,16 @@ def shared_road_graph(roads, *, costs: settings.Costs = settings.COSTS, urban=No
     """
     key = (layer_digest(roads), repr(costs), layer_digest(urban), float(snap_m),
            float(consolidate_m))
-    if key in _SHARED:
-        _SHARED.move_to_end(key)
-        return _SHARED[key]
-    g = road_graph(roads, costs=costs, urban=urban, snap_m=snap_m, consolidate_m=consolidate_m)
-    _SHARED[key] = g
-    while len(_SHARED) > _SHARED_SIZE:
-        _SHARED.popitem(last=False)
+    with _SHARED_LOCK:
+        if key in _SHARED:
+            _SHARED.move_to_end(key)
+            return _SHARED[key]
+    g = road_graph(roads, costs=costs, urban=urban, snap_m=snap_m, consolidate_m=consolidate_m,
+                   stop=stop)
+    with _SHARED_LOCK:
+        _SHARED[key] = g
+        while len(_SHARED) > _SHARED_SIZE:
+            _SHARED.popitem(last=False)
     return g
 
 

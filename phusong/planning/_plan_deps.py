@@ -54,13 +54,13 @@ def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, e
     return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
 
 
-def road_graph(roads, *, costs=settings.COSTS, urban=None):
-    """:func:`phusong.network.roads.shared_road_graph` (``urban``: polygons priced buried):
-    one graph per process for the same roads, costs and urban areas; planning never
-    modifies it."""
+def road_graph(roads, *, costs=settings.COSTS, urban=None, stop=None):
+    """:func:`phusong.network.roads.shared_road_graph` (``urban``: polygons priced buried;
+    ``stop``: asked between the build's stages): one graph per process for the same roads,
+    costs and urban areas; planning never modifies it."""
     from phusong.network.roads import shared_road_graph as f
 
-    return f(roads, costs=costs, urban=urban)
+    return f(roads, costs=costs, urban=urban, stop=stop)
 
 
 def snap_points(graph, x_m, y_m):

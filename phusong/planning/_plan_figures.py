@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from phusong.planning._plan_services import SERVICES
+from phusong.planning._plan_services import SERVICES, UNKNOWN
 from phusong.planning.targets import target_columns
 
 __all__ = ["year_figures", "missed_targets", "represented_share", "totals", "summary_lines"]
@@ -26,7 +26,8 @@ def _per(cost: float, n: float):
 
 def _service_counts(sv: pd.DataFrame) -> dict:
     out = {}
-    for k in SERVICES:
+    unknown = (UNKNOWN,) if (sv["service"] == UNKNOWN).any() else ()  # only under a limit
+    for k in SERVICES + unknown:
         m = sv["service"] == k
         out[k] = {"villages": int(m.sum()), "households": float(sv.loc[m, "households"].sum()),
                   "population": float(sv.loc[m, "population"].sum())}
@@ -42,14 +43,17 @@ def year_figures(ctx, res, gaps0, gy, sv: pd.DataFrame) -> dict:
         targets.append({"indicator": t.indicator, "denominator": t.denominator,
                         "threshold_pct": t.threshold_pct, "year": t.year, "origin": t.origin,
                         "baseline_pct": _f(p0[c.value]), "value_pct": _f(p1[c.value]),
-                        "gap_pct": _f(p1[c.gap]), "met": bool(p1[c.meets]),
+                        "gap_pct": _f(p1[c.gap]),
+                        "met": None if _not_measured(ctx, t) else bool(p1[c.meets]),
                         "due": t.year <= res.year})
     kinds = res.candidates.iloc[res.chosen]
     up = kinds["kind"] == "upgrade"
     fs = res.fibre
     fallback = float(sv["cost_vnd"].sum())
     total_hh = float(ctx.hh.sum())
-    fixed = sv["service"].eq("fibre") | (sv["service"].ne("none") & pd.Series(fs.lost).to_numpy())
+    fixed = sv["service"].eq("fibre") | (sv["service"].ne("none") & sv["service"].ne(UNKNOWN)
+                                         & pd.Series(fs.lost).to_numpy())
+    fibre_known = getattr(ctx, "fibre_known", True)
     return {
         "year": res.year,
         "budget_vnd": dict(res.money),
@@ -83,10 +87,17 @@ def year_figures(ctx, res, gaps0, gy, sv: pd.DataFrame) -> dict:
                     "households": float(p1.get("unknown_households", 0.0)),
                     "population": float(p1.get("unknown_population", 0.0))},
         "fibre_or_alternative_households_pct":
-            100.0 * float(sv.loc[fixed, "households"].sum()) / total_hh if total_hh else None,
+            100.0 * float(sv.loc[fixed, "households"].sum()) / total_hh
+            if total_hh and fibre_known else None,
         "province_pct": {k: _f(p1[k]) for k in _HEADLINE if k in p1},
         "targets": targets,
     }
+
+
+def _not_measured(ctx, t) -> bool:
+    """Whether target ``t`` is a fibre target of a plan whose fibre reach was not measured
+    (the time limit came first): neither met nor missed."""
+    return t.indicator.startswith("fibre") and not getattr(ctx, "fibre_known", True)
 
 
 def _techs(res, t) -> tuple:
@@ -179,6 +190,8 @@ def missed_targets(ctx, res, gy, sv: pd.DataFrame) -> list[dict]:
     for c in target_columns(ctx.scenario.targets):
         t = c.target
         if t.year > res.year or bool(p1[c.meets]) or t.denominator == "communes":
+            continue
+        if _not_measured(ctx, t):  # not known, so not missed (its "met" is None)
             continue
         value = float(p1[c.value])
         reach, limit = _target_reach(ctx, res, t)
@@ -278,7 +291,10 @@ def summary_lines(plan) -> list[str]:
             f"  {y['year']}: {y['cost_vnd'] / 1e9:,.2f} bn VND; 4G "
             f"{pct.get('mobile_4G_population_pct') or 0:.2f} %, 5G "
             f"{pct.get('mobile_5G_population_pct') or 0:.2f} % of people; fibre "
-            f"{pct.get('fibre_households_pct') or 0:.2f} % of households; villages: "
+            + ("unknown (not measured)" if "fibre_households_pct" in pct
+               and pct["fibre_households_pct"] is None
+               else f"{pct.get('fibre_households_pct') or 0:.2f} %")
+            + " of households; villages: "
             + ", ".join(f"{k} {v['villages']}" for k, v in sv.items() if v["villages"]))
         unk = y.get("unknown") or {}
         if unk.get("villages"):

@@ -10,7 +10,8 @@ plan says how many in ``plan.json`` ``time_limit.stopped`` and the notes.
 The existing network's villages are scored the same way (:func:`timed_villages`): one call of
 :func:`phusong.coverage.score_villages` without a limit; under one, chunks of villages (a
 village's scores do not depend on the other villages, so the chunks give exactly the single
-call's frame), each started only when the time left allows it; the villages left unscored are
+call's frame), each started only when the time left allows it (the first, before any rate is
+measured, only when its estimated set-up fits: :data:`FIRST_CALL_S`); the villages left unscored are
 ``unknown`` (not covered by the existing network as far as the plan knows, counted apart in the
 gap tables, never "not covered").
 """
@@ -30,6 +31,7 @@ from phusong.planning import _plan_deps as deps
 from phusong.planning.radios import candidate_coverage
 
 __all__ = ["FIRST_CHUNK", "CHUNK", "FIRST_VILLAGES", "VILLAGE_CHUNK", "CHUNK_SHARE",
+           "FIRST_CALL_S", "VILLAGE_S",
            "timed_coverage", "timed_villages", "unscored_as_unknown"]
 
 #: Candidates in the first chunk under a time limit (no rate known yet: kept small).
@@ -37,7 +39,17 @@ FIRST_CHUNK = 8
 #: Candidates per later chunk (each call prepares its transmitters and profiles once).
 CHUNK = 64
 #: Villages in the first chunk of the existing network's scoring under a time limit.
-FIRST_VILLAGES = 64
+FIRST_VILLAGES = 16
+#: Estimated seconds of the first village-scoring call of a process, before any rate is
+#: measured: its set-up (numba's cached kernels loaded, terrain and transmitters prepared)
+#: plus :data:`VILLAGE_S` per village. On the district-148 twin (1,507 villages, quiet machine)
+#: a first call of 64 villages took 2.3 s, a second one 1.2 s, one of a single village 0.3 s,
+#: one of 512 villages 7.6 s (≈ 15 ms per village): ≈ 1.4 s of first-call set-up. The first
+#: chunk starts only when this estimate fits in :data:`CHUNK_SHARE` of the time left, so a
+#: plan whose road work left it too little time does not start a 2 s call at its deadline.
+FIRST_CALL_S = 1.4
+#: Estimated seconds per village scored (see :data:`FIRST_CALL_S`).
+VILLAGE_S = 0.015
 #: Villages per later chunk (each call prepares the terrain and transmitters once: about 1 s
 #: on a district twin, so chunks stay large).
 VILLAGE_CHUNK = 512
@@ -49,17 +61,22 @@ VILLAGE_CHUNK = 512
 CHUNK_SHARE = 0.5
 
 
-def _until(n: int, first: int, size: int, deadline: float, work) -> list[tuple[int, object]]:
+def _until(n: int, first: int, size: int, deadline: float, work,
+           first_s=None) -> list[tuple[int, object]]:
     """``work(i, j)`` over consecutive chunks of ``range(n)`` — ``first`` items, then ``size``
     — each started only while it fits in :data:`CHUNK_SHARE` of the time left to ``deadline``
     at the rate the previous chunk took, and no smaller than ``first`` (near the deadline a
     call's own set-up would dominate a smaller one, so the scoring stops a little early rather
-    than late); ``[(chunk length, result), ...]`` of the chunks done (a prefix)."""
+    than late); the first chunk, with no rate yet, only when ``first_s(k)`` (its estimated
+    seconds, when given) fits the same way; ``[(chunk length, result), ...]`` of the chunks
+    done (a prefix)."""
     out: list[tuple[int, object]] = []
     done, rate = 0, None
     while done < n:
         k = min(first if rate is None else size, n - done)
         left = deadline - time.perf_counter()
+        if rate is None and first_s is not None and first_s(k) > CHUNK_SHARE * left:
+            break
         if rate is not None and rate > 0:
             fits = int(CHUNK_SHARE * left / rate)
             if fits < min(first, n - done):
@@ -169,7 +186,8 @@ def timed_villages(bundle, *, model: str, config, executor=None,
     if not math.isfinite(deadline):
         return deps.score_villages(bundle, **radio), 0
     parts = _until(n, FIRST_VILLAGES, VILLAGE_CHUNK, deadline,
-                   lambda i, j: _score(bundle, v.iloc[i:j], radio))
+                   lambda i, j: _score(bundle, v.iloc[i:j], radio),
+                   first_s=lambda k: FIRST_CALL_S + VILLAGE_S * k)
     done = sum(k for k, _ in parts)
     parts = [p for _, p in parts]
     if not parts:  # nothing scored: no columns known yet (unscored_as_unknown fills them)

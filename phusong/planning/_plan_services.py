@@ -8,6 +8,12 @@ it and no road takes the fibre there — priced by :func:`phusong.planning.fallb
 is counted the first year it is assigned. A village a candidate could serve but the money did
 not reach gets ``none`` with the reason ``not funded``. ``action_id`` names the plan action that
 brought the service (a candidate id, ``F{year}`` for fibre, ``fallback``) or ``existing``.
+
+**Unknown** (a plan stopped by its time limit, issue 18): when the time limit came before the
+existing fibre's reach was measured, no village's best service is known — each is ``unknown``
+(its reason says so, and names the mobile service on air, a lower bound); a village the
+existing network's scoring did not reach and nothing else serves is ``unknown`` too, never
+``none``, ``not funded`` or a fallback. Without a limit no village is ``unknown``.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import pandas as pd
 from phusong import settings
 from phusong.crs import to_work
 
-__all__ = ["village_services", "SERVICES"]
+__all__ = ["village_services", "SERVICES", "UNKNOWN"]
 
 #: Services in order of preference.
 SERVICES = ("fibre", "5G", "4G", "3G", "2G", "fallback", "none")
+#: The service of a village the plan could not judge within its time limit (module doc).
+UNKNOWN = "unknown"
 
 
 def _first_cover(cov: dict, chosen: np.ndarray, cands, techs) -> dict:
@@ -46,6 +54,21 @@ def _hubs(bundle, tower_height_m: float):
             pd.to_numeric(sites["height_m"], errors="coerce").fillna(
                 tower_height_m).to_numpy(float),
             sites["site_id"].astype(str).to_numpy())
+
+
+def _not_known(ctx, service: np.ndarray, reason: np.ndarray) -> np.ndarray:
+    """Villages whose service is unknown (module doc), their reasons written."""
+    if not getattr(ctx, "fibre_known", True):
+        unk = np.ones(len(service), bool)
+        why = "fibre reach not measured (time limit reached)"
+        reason[unk] = np.where(service == "none", why, why + "; on air: " + service)
+        return unk
+    unscored = getattr(ctx, "unscored", None)
+    if unscored is None:
+        return np.zeros(len(service), bool)
+    unk = (service == "none") & np.asarray(unscored, bool)
+    reason[unk] = "mobile coverage not scored (time limit reached)"
+    return unk
 
 
 def village_services(ctx, res, on_air_cov: pd.DataFrame, fib: np.ndarray, lost_fibre: np.ndarray,
@@ -85,6 +108,9 @@ def village_services(ctx, res, on_air_cov: pd.DataFrame, fib: np.ndarray, lost_f
         m = (service == "none") & on_air_cov[col].fillna(False).astype(bool).to_numpy()
         service[m] = tech
         action[m] = [first.get(int(i), "existing") for i in np.flatnonzero(m)]
+    unk = _not_known(ctx, service, reason)
+    service[unk] = UNKNOWN
+    action[unk] = ""
     reach = np.zeros(n, bool)
     for m in res.coverage.values():
         reach |= np.asarray(m.sum(axis=1)).ravel() > 0

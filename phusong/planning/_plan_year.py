@@ -54,6 +54,12 @@ class PlanClock:
     stopped: list = field(default_factory=list)
     #: Seconds spent per step the guard cannot cut (no partial answer), summed over the plan.
     fixed: dict = field(default_factory=dict)
+    #: Seconds of the road work run in the background under a limit
+    #: (:mod:`phusong.planning._plan_roads`), when it finished by the deadline.
+    background: dict = field(default_factory=dict)
+    #: Seconds kept back from the limit for the steps it cannot cut (``deadline`` is the limit
+    #: less this; :data:`phusong.planning.plan.RESERVE_CALLS_PER_YEAR`).
+    reserve: float = 0.0
 
     @contextmanager
     def fixed_step(self, what: str):
@@ -114,6 +120,13 @@ class Context:
     snap: object = None
     #: Fibre reach per fibre network already measured (:func:`reach_of`), by layer content.
     reaches: dict = field(default_factory=dict)
+    #: False when the time limit came before the road graph and the existing fibre's reach
+    #: (:mod:`phusong.planning._plan_roads`): every village's fibre reach is unknown, and
+    #: ``fibre0`` (all False) must not be read as "no fibre".
+    fibre_known: bool = True
+    #: Villages the existing network's scoring did not reach under the limit (bool per
+    #: village), or None: their mobile coverage is unknown.
+    unscored: object = None
 
 
 @dataclass(frozen=True)

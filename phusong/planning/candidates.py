@@ -310,8 +310,8 @@ def generate_candidates(bundle, village_cov: pd.DataFrame, *, scenario: Scenario
     bb = [cov[f"covered_{t}"].fillna(False).astype(bool).to_numpy()
           for t in scenario.broadband_techs if f"covered_{t}" in cov.columns]
     broadband = np.logical_or.reduce(bb) if bb else np.zeros(len(villages), bool)
-    if graph is None and bundle.roads is not None and len(bundle.roads):
-        graph = deps.road_graph(bundle.roads, costs=scenario.costs)
+    if kinds and graph is None and bundle.roads is not None and len(bundle.roads):
+        graph = deps.road_graph(bundle.roads, costs=scenario.costs)  # none asked: none priced
     if fibre_nodes is None:
         fibre_nodes = fibre_road_nodes(graph, bundle)
     uncovered = ~broadband if demand is None else np.asarray(demand, bool)

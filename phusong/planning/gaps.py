@@ -24,7 +24,12 @@ A village whose scores say ``unknown`` (off the DEM, or not covered while a path
 out for a long DEM void or an ITM error) keeps False mobile indicators but is flagged
 ``unknown`` in the villages table, and every unit table counts ``unknown_villages``,
 ``unknown_households`` and ``unknown_population`` so a reader can tell "not covered" from "not
-known"; the JSON headline carries the province's three counts.
+known"; the JSON headline carries the province's three counts. The same holds for fibre:
+a village whose fibre reach was not measured (``fibre`` NA: a plan stopped by its time limit
+before the road graph was built) is ``fibre`` NA in the villages table, counted in
+``fibre_unknown_villages`` / ``_households`` / ``_population`` (columns present only then), and
+every unit holding one has NaN fibre figures (``fibre_*``, the fibre targets' gaps and
+``communes_meeting_*``), never 0.
 
 Boundary vintages
 -----------------
@@ -420,7 +425,33 @@ def _add_pct(t: pd.DataFrame, indicators) -> pd.DataFrame:
                 new[f"{name}_{d}_pct"] = np.where(den > 0, 100.0 * t[f"{name}_{d}"] / den, np.nan)
         cen = t["centres"].to_numpy(float)
         new["fibre_communes_pct"] = np.where(cen > 0, 100.0 * t["fibre_communes"] / cen, np.nan)
-    return pd.concat([t, pd.DataFrame(new, index=t.index)], axis=1)
+    out = pd.concat([t, pd.DataFrame(new, index=t.index)], axis=1)
+    return _fibre_not_known(out)
+
+
+def _fibre_not_known(t: pd.DataFrame) -> pd.DataFrame:
+    """A unit with a village whose fibre reach was not measured (``fibre_unknown_villages`` >
+    0, a plan's time limit) has no fibre figure: its ``fibre_*`` counts and percentages are NaN
+    (so the fibre targets' gaps too), not 0; a unit without such a village is unchanged."""
+    if "fibre_unknown_villages" not in t.columns:
+        return t
+    unk = t["fibre_unknown_villages"].to_numpy(float) > 0
+    cols = [c for c in t.columns if c.startswith("fibre_") and not c.startswith("fibre_unknown")]
+    for c in cols:
+        t[c] = t[c].astype(float).where(~unk, np.nan)
+    return t
+
+
+def _meeting_not_known(t: pd.DataFrame, cols: list[TargetColumns]) -> pd.DataFrame:
+    """``communes_meeting_*`` of a fibre target NaN where some village's fibre is unknown."""
+    if "fibre_unknown_villages" not in t.columns:
+        return t
+    unk = t["fibre_unknown_villages"].to_numpy(float) > 0
+    for c in cols:
+        key = "communes_meeting_" + c.meets[6:]
+        if c.target.indicator.startswith("fibre") and key in t.columns:
+            t[key] = t[key].astype(float).where(~unk, np.nan)
+    return t
 
 
 def _add_gaps(t: pd.DataFrame, cols: list[TargetColumns]) -> pd.DataFrame:
@@ -462,7 +493,9 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
         Targets to measure (default ``config.targets``).
     fibre : Series of bool, optional
         Fibre within reach per village (:func:`phusong.network.reach.fibre_available`);
-        computed with ``reach_m`` when omitted.
+        computed with ``reach_m`` when omitted. A missing value (NA) is a village whose reach
+        was not measured (a plan's time limit): the tables count it in ``fibre_unknown_*``
+        and the fibre figures of its units are NaN, not 0 (module doc).
     model : str
         Propagation model when ``village_cov`` is computed here.
     reach_m : float
@@ -499,8 +532,12 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     if fibre is None:
         fibre = deps.fibre_available(bundle, reach_m=reach_m)
     fibre = _align(pd.Series(fibre).set_axis(pd.Index(fibre.index).astype(str)), ids, "fibre")
+    fibre_unknown = fibre.isna().to_numpy()  # not measured (a plan's time limit): not "no fibre"
+    fibre = fibre.astype(object).where(~fibre_unknown, False).astype(bool)
     on_air = switch_off(village_cov, year)
     ind = village_indicators(on_air, fibre, broadband_techs=broadband_techs)
+    if fibre_unknown.any():
+        ind["fibre_unknown"] = fibre_unknown
     v = villages.reset_index(drop=True)
     base = pd.DataFrame({"households": pd.to_numeric(v["households"]).to_numpy(float),
                          "population": pd.to_numeric(v["population"]).to_numpy(float),
@@ -550,8 +587,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     dcodes = pd.Index(sorted(communes["district_code"].unique()), name="district_code")
     dt = _with_communes(_sum_table(ind, base, dist_member), cf, "district").reindex(dcodes)
     dt = _add_gaps(_add_pct(dt, ind.columns), cols)
-    dt = pd.concat([_meeting(t20, "district_code", cols).reindex(dcodes, fill_value=0), dt],
-                   axis=1)
+    dt = _meeting_not_known(pd.concat(
+        [_meeting(t20, "district_code", cols).reindex(dcodes, fill_value=0), dt], axis=1), cols)
     names = communes.drop_duplicates("district_code").set_index("district_code")["district_name"]
     dt.insert(0, "district_name", names.reindex(dcodes))
     districts = dt.reset_index()
@@ -562,7 +599,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     pt = _add_gaps(_add_pct(_with_communes(_sum_table(ind, base, prov_member), cf, "province"),
                             ind.columns), cols)
     units["_p"] = settings.PROVINCE_CODE
-    pt = pd.concat([_meeting(units, "_p", cols).reindex(pt.index), pt], axis=1)
+    pt = _meeting_not_known(pd.concat([_meeting(units, "_p", cols).reindex(pt.index), pt],
+                                      axis=1), cols)
     units = units.drop(columns="_p")
     pt.insert(0, "boundaries", boundaries)
     pt.insert(0, "province_name", settings.PROVINCE_NAME)
@@ -573,6 +611,8 @@ def compute_gaps(bundle, village_cov: pd.DataFrame | None = None, *, boundaries:
     vt = _village_table(v, ind, base, member).assign(switched_off=";".join(off),
                                                       loses_service=base["_loses"].to_numpy(),
                                                       unknown=base["_unknown"].to_numpy())
+    if fibre_unknown.any():  # not measured: neither True nor False
+        vt["fibre"] = vt["fibre"].astype("boolean").mask(fibre_unknown)
     from phusong.planning.centres import fibre_assumption
 
     label = fibre_assumption(bundle)

@@ -57,7 +57,8 @@ from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
 
-__all__ = ["Plan", "make_plan", "plan_summary_lines"]
+__all__ = ["Plan", "make_plan", "plan_summary_lines", "ROADS_CUT", "RESERVE_CALLS_PER_YEAR",
+           "RESERVE_MAX_SHARE"]
 
 
 @dataclass
@@ -111,14 +112,18 @@ class Plan:
         candidates not scored in time are not offered, villages the existing network's scoring
         did not reach are ``unknown``, inferred feeders keep the router's first tree),
         ``seconds`` (the whole plan's wall time) and, under a limit, ``fixed_s`` (seconds per
-        step the limit cannot cut once started, having no partial answer: road graph, fibre
-        reach, candidate generation, gap tables). Past the deadline a year generates no
-        candidates, buys no fibre extension and the fibre cost curve is not computed (each
-        listed in ``stopped``); what still runs — the road graph and first fibre reach when
-        they alone outlast the limit, a scoring chunk or candidate generation started in
+        step the limit cannot cut once started, having no partial answer: fibre reach of
+        routes bought, candidate generation, gap tables), ``background_s`` (the road work —
+        road graph, the villages' projection, the existing fibre's reach — run in a thread
+        the deadline stops, :mod:`phusong.planning._plan_roads`, when done in time) and
+        ``reserve_s`` (seconds kept back before the limit for the steps it cannot cut,
+        :data:`RESERVE_CALLS_PER_YEAR`). Past the deadline a year generates no candidates,
+        buys no fibre extension and the fibre cost curve is not computed; road work not done
+        by then leaves every village's fibre reach unknown (:data:`ROADS_CUT`); each is listed
+        in ``stopped``. What still runs — a scoring chunk or candidate generation started in
         time, the gap tables, the fibre reach of routes bought in time and the years'
-        bookkeeping — is what the plan may take beyond the limit, and a note then says by
-        how much.
+        bookkeeping — is what the plan may take beyond the reserve, and a note says by how
+        much when it passes the limit.
     """
 
     bundle_name: str
@@ -165,23 +170,94 @@ def _check_scenario(s: Scenario, notes: list[str]) -> None:
         prev = y
 
 
+#: The cut listed when the road work (graph, the villages' projection, the existing fibre's
+#: reach) is not done by the deadline (module :mod:`phusong.planning._plan_roads`).
+ROADS_CUT = ("road graph and fibre reach (not finished: time limit reached; fibre reach "
+             "unknown for every village, no fibre step)")
+
+
+def _start_roads(bundle, s: Scenario, fibre):
+    """The road work in the background (:class:`~phusong.planning._plan_roads.RoadWork`), or
+    None without roads."""
+    if bundle.roads is None or not len(bundle.roads):
+        return None
+    from phusong.network.roads import urban_areas
+    from phusong.planning._plan_roads import RoadWork
+
+    urban = urban_areas(bundle.communes) if "type" in bundle.communes else None
+    return RoadWork(bundle, costs=s.costs, urban=urban, reach_m=s.reach_m,
+                    with_reach=fibre is None)
+
+
+def _roads_now(bundle, s: Scenario, clock: PlanClock, fibre, roads_job):
+    """The road graph, the villages' projection on it and the existing fibre's reach (None
+    when not measured here): built now (no limit, as always), or taken from ``roads_job``
+    when it is done by the deadline; ``(None, None, None, False)`` with the cut listed when
+    not. Last item: whether the fibre reach is known."""
+    if roads_job is not None:
+        if not roads_job.wait(clock.deadline):
+            clock.stopped.append(ROADS_CUT)
+            return None, None, None, False
+        got = roads_job.result()
+        for k, v in got.seconds.items():
+            clock.background[k] = clock.background.get(k, 0.0) + v
+        return got.graph, got.snap, got.reach, True
+    from phusong.network.roads import urban_areas
+
+    urban = urban_areas(bundle.communes) if "type" in bundle.communes else None
+    with clock.fixed_step("road graph"):
+        graph = deps.road_graph(bundle.roads, costs=s.costs, urban=urban)
+    snap = None
+    if graph.number_of_edges():
+        from phusong.network.reach import snap_villages
+
+        with clock.fixed_step("fibre reach"):  # once: every reach of the plan reuses it
+            snap = snap_villages(graph, bundle.villages)
+    return graph, snap, None, True
+
+
+#: Seconds a plan under a time limit keeps back for the steps it cannot cut once the time is
+#: up (the gap tables at the start and per year, services, figures, assembly), per plan year
+#: plus one, in units of one :func:`~phusong.planning.centres.commune_centres` call on the
+#: bundle timed at the start of the plan: the same kind of pandas/shapely work over the same
+#: communes and villages, so the reserve follows the bundle's size and the machine's load. On
+#: the district-148 twin (1,507 villages, 2 years) at load 17 that bookkeeping took 12–28.5
+#: such calls (1.3–2.1 s); 6 per year plus one gives 18: a reserve of 0.5–2 s there by load.
+RESERVE_CALLS_PER_YEAR = 6.0
+#: The reserve never takes more than this share of the limit (the rest is for the work).
+RESERVE_MAX_SHARE = 0.5
+
+
+def _reserve(bundle, s: Scenario):
+    """The commune centres and the seconds kept back from ``s.time_limit_s`` (see
+    :data:`RESERVE_CALLS_PER_YEAR`)."""
+    from phusong.planning.centres import commune_centres
+
+    t = time.perf_counter()
+    centres = commune_centres(bundle)
+    call = time.perf_counter() - t
+    reserve = RESERVE_CALLS_PER_YEAR * call * (len(s.years) + 1)
+    return centres, min(reserve, RESERVE_MAX_SHARE * float(s.time_limit_s))
+
+
 def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
-             candidates, clock: PlanClock) -> tuple[Context, list]:
+             candidates, clock: PlanClock, roads_job=None,
+             centres=None) -> tuple[Context, list]:
     notes: list[str] = []
     from phusong.planning.centres import commune_centres
 
     villages = to_work(bundle.villages, "villages").reset_index(drop=True)
-    centre_ids = set(commune_centres(bundle)["village_id"].dropna())
+    centres = commune_centres(bundle) if centres is None else centres
+    centre_ids = set(centres["village_id"].dropna())
     villages["is_centre"] = villages["village_id"].astype(str).isin(centre_ids).to_numpy()
     ids = pd.Index(villages["village_id"].astype(str), name="village_id")
-    graph = None
+    graph = snap = reach = None
+    known = True
     if bundle.roads is not None and len(bundle.roads):
-        from phusong.network.roads import graph_components, urban_areas
+        from phusong.network.roads import graph_components
 
-        urban = urban_areas(bundle.communes) if "type" in bundle.communes else None
-        with clock.fixed_step("road graph"):
-            graph = deps.road_graph(bundle.roads, costs=s.costs, urban=urban)
-        comps = graph_components(graph)
+        graph, snap, reach, known = _roads_now(bundle, s, clock, fibre, roads_job)
+        comps = graph_components(graph) if graph is not None else []
         if len(comps) > 1:
             msg = (f"road graph: {len(comps)} components (largest {len(comps[0])} nodes); "
                    "fibre is routed only within reach of the existing network")
@@ -189,25 +265,44 @@ def _context(bundle, s: Scenario, model: str, boundaries: str, fibre,
             warnings.warn(msg, PhusongWarning, stacklevel=3)
     else:
         notes.append("no roads layer: fibre cannot be routed; backhaul priced as straight links")
-    snap = None
-    if graph is not None and graph.number_of_edges():
-        from phusong.network.reach import snap_villages
-
-        with clock.fixed_step("fibre reach"):  # once: every reach of the plan reuses it
-            snap = snap_villages(graph, bundle.villages)
     ctx = Context(bundle, s, model, boundaries, villages, ids,
                   villages["households"].to_numpy(float), villages["population"].to_numpy(float),
                   graph, fingerprint(bundle), np.zeros(len(villages), bool), clock=clock,
-                  snap=snap)
+                  snap=snap, fibre_known=known)
     user = None
     if candidates is not None:
         from phusong.planning.candidates import check_candidates, fibre_road_nodes
 
         user = check_candidates(candidates, bundle, graph=graph,
-                                fibre_nodes=fibre_road_nodes(graph, bundle), scenario=s)
-    fib0 = reach_of(ctx, bundle) if fibre is None else \
-        pd.Series(fibre).reindex(ids).fillna(False).astype(bool).to_numpy()
+                                fibre_nodes=fibre_road_nodes(graph, bundle), scenario=s) \
+            if known else None  # not offered: nothing is generated or scored past the deadline
+    if fibre is not None:
+        fib0 = pd.Series(fibre).reindex(ids).fillna(False).astype(bool).to_numpy()
+    elif not known:
+        fib0 = np.zeros(len(ids), bool)  # unknown (ctx.fibre_known): never read as "no fibre"
+    elif reach is not None:
+        from phusong.network.roads import layer_digest
+        from phusong.planning._plan_roads import reach_array
+
+        fib0 = reach_array(reach, ids)  # measured in the background: kept for reach_of
+        ctx.reaches[(layer_digest(bundle.fibre), layer_digest(bundle.fibre_nodes),
+                     layer_digest(bundle.villages))] = fib0.copy()
+    else:
+        fib0 = reach_of(ctx, bundle)
     return Context(**{**ctx.__dict__, "fibre0": fib0, "user_candidates": user}), notes
+
+
+def _early_check(candidates, bundle, s: Scenario) -> None:
+    """Under a time limit the road graph may not come at all: the user's candidates are
+    checked now without it (their errors, before any heavy work, limit or not), and priced on
+    it once it is there."""
+    from dataclasses import replace as dc_replace
+
+    from phusong.planning.candidates import check_candidates
+
+    no_roads = dc_replace(bundle, layers={k: v for k, v in bundle.layers.items()
+                                          if k != "roads"})
+    check_candidates(candidates, no_roads, graph=None, fibre_nodes=[], scenario=s)
 
 
 def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = None,
@@ -267,21 +362,32 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
     clock = PlanClock(math.inf if s.time_limit_s is None else t0 + s.time_limit_s)
-    ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock)
-    ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
-    _check_scenario(s, notes)
+    roads_job = centres = None
+    if s.time_limit_s is not None:  # the road work in a thread the deadline can stop
+        if candidates is not None:
+            _early_check(candidates, bundle, s)
+        roads_job = _start_roads(bundle, s, fibre)
+        centres, clock.reserve = _reserve(bundle, s)
+        clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
+    # the road graph first, as always (it also prices the user's candidates)
+    ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job,
+                          centres)
     if village_cov is None:
         village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
                                                executor=executor, deadline=clock.deadline)
         clock.note(f"existing network scoring: {unscored} of {len(ctx.ids)} villages not "
                    "scored, unknown", unscored)
+    ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
+    _check_scenario(s, notes)
     if "village_id" in village_cov:
         village_cov = village_cov.set_index("village_id")
     cov0 = unscored_as_unknown(village_cov, ctx.ids)
+    if s.time_limit_s is not None:  # villages the limit left unscored: service unknown
+        ctx = replace(ctx, unscored=~ctx.ids.isin(village_cov.index))
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
     with clock.fixed_step("gap tables"):
         gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
-                             config=s.config, fibre=pd.Series(ctx.fibre0, index=ctx.ids),
+                             config=s.config, fibre=_fibre_series(ctx, ctx.fibre0),
                              broadband_techs=s.broadband_techs)
     results, entries, services, year_gaps = [], [], [], {}
     prev_services = None
@@ -290,7 +396,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         notes.extend(res.notes)
         with clock.fixed_step("gap tables"):
             gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
-                              config=s.config, fibre=pd.Series(res.after.fibre, index=ctx.ids),
+                              config=s.config, fibre=_fibre_series(ctx, res.after.fibre),
                               broadband_techs=s.broadband_techs, year=year)
         sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
                               np.asarray(res.fibre.lost, bool), prev_services)
@@ -309,7 +415,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                      + "; ".join(dict.fromkeys(clock.stopped))
                      + ". Optimisations and routes cut short kept their best answer so far "
                        "(gaps reported); candidates not scored were not offered; villages "
-                       "not scored are unknown; another machine or load may give another plan")
+                       "not scored are unknown; a fibre reach not measured is unknown, not "
+                       "absent; another machine or load may give another plan")
     fixed = {k: round(v, 3) for k, v in clock.fixed.items()}
     if s.time_limit_s is not None and seconds > s.time_limit_s:
         notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
@@ -326,7 +433,17 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                        "seconds": round(seconds, 3)}
     if s.time_limit_s is not None:  # wall times: only where a limit makes them matter
         plan.time_limit["fixed_s"] = fixed
+        plan.time_limit["background_s"] = {k: round(v, 3) for k, v in clock.background.items()}
+        plan.time_limit["reserve_s"] = round(clock.reserve, 3)
     return plan
+
+
+def _fibre_series(ctx, fib: np.ndarray) -> pd.Series:
+    """Fibre reach per village for the gap tables: NA everywhere when it was not measured
+    (``ctx.fibre_known`` False: the time limit came before the road graph), never False."""
+    if ctx.fibre_known:
+        return pd.Series(fib, index=ctx.ids)
+    return pd.Series(pd.NA, index=ctx.ids, dtype="boolean")
 
 
 def _feeders(ctx, provincial_pop: str | None):
