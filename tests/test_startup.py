@@ -67,3 +67,46 @@ def test_one_site_without_land_cover_loads_no_clutter_models(tmp_path):
             "       'phusong.coverage.p1812._surface'} & set(sys.modules)\n"
             "assert not bad, bad")
     assert "numba" in _loaded(code)  # the prediction ran in the child
+
+
+def test_coverage_site_command_loads_no_scipy_linalg(tmp_path):
+    """``phusong coverage site`` runs its kernels without the ``scipy.linalg`` package (numba's
+    set-up imports it for a BLAS check: ≈ 0.2 CPU-s; see ``coverage/_numba_setup.py``), nor
+    the table stack; scipy.linalg imported afterwards in the same process still works, and
+    numba still compiles BLAS calls against it. The garbage collector keeps running after
+    the command (``gc.freeze`` only as the process exits: ``skip_exit_collection``)."""
+    dem, out = tmp_path / "dem.tif", tmp_path / "site.tif"
+    code = ("import sys, gc, atexit\n"
+            "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+            "import numpy as np\n"
+            "from affine import Affine\n"
+            "from phusong.raster import Raster, write_raster\n"
+            "z = (300 + 50 * np.random.default_rng(1).random((200, 200))).astype(np.float32)\n"
+            f"write_raster(Raster(z, Affine(1/1200, 0, 105.45, 0, -1/1200, 21.35), "
+            f"'EPSG:4326', 'm'), {str(dem)!r})\n"
+            "from phusong.cli import main\n"
+            "try:\n"
+            f"    main(['coverage', 'site', '--dem', {str(dem)!r}, '--lon', '105.5', '--lat',\n"
+            "          '21.3', '--height-m', '30', '--freq-mhz', '947.5', '--eirp-dbm', '57',\n"
+            "          '--radius-km', '1', '--resolution-m', '100', '--threads', '1',\n"
+            f"          '--out', {str(out)!r}])\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "assert gc.get_freeze_count() == 0 and gc.isenabled()\n"
+            "mods = set(sys.modules)\n"
+            "assert 'numba.np.arraymath' in mods, 'no kernel ran'\n"
+            "bad = {'scipy.linalg', 'scipy.special', 'scipy.spatial'} & mods\n"
+            "assert not bad, bad\n"
+            "import numba, scipy.linalg\n"
+            "assert scipy.linalg.cython_blas.__pyx_capi__\n"
+            "assert scipy.linalg.solve([[2.0]], [1.0])[0] == 0.5\n"
+            "dot = numba.njit(lambda a: np.dot(a, a))\n"
+            "assert dot(np.full((2, 2), 2.0))[0, 0] == 8.0\n"
+            "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))")
+    run = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True,
+                         text=True, check=True)
+    lines = run.stdout.strip().splitlines()
+    assert lines[-1] == "frozen at exit: True", lines[-1:]
+    mods = set(json.loads(lines[-2]))
+    assert not mods & set(HEAVY), mods & set(HEAVY)
+    assert out.is_file()

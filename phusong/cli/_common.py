@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import json
 import os
 import sys
@@ -14,7 +16,8 @@ import click
 from phusong.errors import PhusongError, PhusongWarning
 
 __all__ = ["command_errors", "emit", "progress", "quiet_option", "json_option", "resolve_threads",
-           "threads_option", "to_jsonable", "settings_options", "run_settings"]
+           "threads_option", "to_jsonable", "settings_options", "run_settings",
+           "skip_exit_collection"]
 
 quiet_option = click.option("--quiet", is_flag=True, help="Silence progress output.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
@@ -162,3 +165,19 @@ def resolve_threads(n: int) -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # no CPU affinity on this platform (macOS, Windows)
         return max(1, os.cpu_count() or 1)
+
+
+def skip_exit_collection() -> None:
+    """Spare the process the garbage collector's passes over its objects at exit.
+
+    When Python exits it clears every module and collects the reference cycles left, numba's
+    type registries and compiled-code objects included: ≈ 0.2–0.3 CPU-s after a one-site run
+    of about 1.4 (measured with ``/usr/bin/time`` against ``time.process_time()`` at the end
+    of the command). :func:`gc.freeze`, registered with :mod:`atexit`, runs as the exit
+    begins, after the command has written and closed its outputs: the collector then skips
+    the objects that existed, which the operating system reclaims with the process. Until
+    then the collector runs as usual (in-process callers, e.g. tests, keep collecting). Python
+    does not promise ``__del__`` of objects alive at exit anyway; atexit handlers, the
+    flushing of stdout/stderr and ``weakref.finalize`` callbacks still run.
+    """
+    atexit.register(gc.freeze)

@@ -19,6 +19,7 @@ from phusong.cli._common import (
     resolve_threads,
     run_settings,
     settings_options,
+    skip_exit_collection,
     threads_option,
 )
 
@@ -245,6 +246,7 @@ def site(dem_path, lon, lat, height_m, freq_mhz, eirp_dbm, radius_km, resolution
         landcover=landcover, **_antenna(antenna_path, azimuth_deg, tilt_deg, etilt_deg),
         config=config)
     write_site_tif(out_path, rx, transform)
+    skip_exit_collection()  # written and closed: exit without collecting numba's objects
     report["out"] = str(out_path)
     pl = report["path_loss_db"]
     emit(report, as_json=as_json, lines=[

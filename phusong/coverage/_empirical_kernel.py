@@ -218,7 +218,7 @@ def ray_model_losses(geom, rays, used_k, used_j, need, bands, model, diff, env, 
     """
     lfs, ss = _band_terms(bands)
     for u in prange(used_k.shape[0]):
-        _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
+        _sample_losses(np.int64(u), geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
                        step, htx, hrx, margin, loss)
 
 

@@ -331,7 +331,7 @@ def itm_ray_losses(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, ep
     band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
     for k in prange(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
+            _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
                      climate, mdvar, out)
 
 

@@ -28,7 +28,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numba
@@ -373,14 +373,18 @@ class _Acc:
 def _for_sites(sites, work, n_workers: int, make_acc, progress=None) -> _Acc:
     """Run ``work(site, acc, kernels)`` over the sites and merge the workers' accumulators.
 
-    One worker: the kernels run parallel inside each site (threads from numba). Several: each
-    worker thread takes the next site and runs the serial kernels on its own accumulator
-    (they release the GIL); the max/lowest-index reduction makes the merge order-free.
+    One worker: the serial kernels, on the calling thread (numba's parallel kernels would
+    cost a compilation of their own on the first run and numba's thread pool, for nothing).
+    One site on several workers: the kernels run parallel inside the site (threads from
+    numba). Several sites and workers: each worker thread takes the next site and runs the
+    serial kernels on its own accumulator (they release the GIL); the max/lowest-index
+    reduction makes the merge order-free. Serial and parallel kernels give the same results.
     """
     if n_workers <= 1 or len(sites) < 2:
         acc = make_acc()
+        kern = _SERIAL if n_workers <= 1 else _PARALLEL
         for s in sites:
-            work(int(s), acc, _PARALLEL)
+            work(int(s), acc, kern)
             if progress is not None:
                 progress(1)
         return acc
@@ -440,7 +444,8 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
     group = np.ascontiguousarray(cell_group, np.int64)
     stats = {"sites": int(len(sites))}
     keep_fn = None
-    with numba_threads(opts.threads):
+    # one thread runs only serial kernels (see _for_sites): numba's pool is not started
+    with numba_threads(opts.threads) if opts.threads > 1 else nullcontext():
         if opts.screen_margin_db and len(sites) > 1:
             t0 = time.perf_counter()
             screen = _Screen(txs, terrain, grid, opts, step, group, n_groups, sites)

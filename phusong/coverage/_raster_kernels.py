@@ -127,8 +127,8 @@ def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_void_m):
     bad = np.full(n_rays, n_s, np.int64)
     for k in prange(n_rays):
         if last[k] >= 0:
-            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out, max_void_m,
-                        bad)
+            _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, np.int64(k), last[k], out,
+                        max_void_m, bad)
     return out, bad
 
 

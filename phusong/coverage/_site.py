@@ -17,6 +17,7 @@ from phusong import settings
 from phusong.atomic import atomic_path
 from phusong.config import DEFAULT_SETTINGS, Settings
 from phusong.coverage._engine import ITM_PROFILE_CAP, EngineOptions, TxSet
+from phusong.coverage._numba_setup import setup_numba
 from phusong.coverage._raster import grid_over, on_dem, raster_links
 from phusong.coverage._terrain import crop_dem, dem_window, prepare_terrain
 from phusong.crs import transform_points
@@ -87,6 +88,7 @@ def predict_site(dem, lon: float, lat: float, *, height_m: float, freq_mhz: floa
     if not (radius_km > 0 and resolution_m > 0 and freq_mhz > 0 and height_m > 0):
         raise DataError("radius, resolution, frequency and height must be positive")
     t0 = time.perf_counter()
+    setup_numba()  # before the first kernel: without scipy.linalg (see _numba_setup)
     x, y = transform_points([lon], [lat], settings.STORE_CRS, settings.WORK_CRS)
     r_m = radius_km * 1000.0
     # only the part of the DEM under the disk is read and reprojected (an SRTM tile is 1201²)

@@ -4,9 +4,9 @@ numba compiles each kernel on its first call (≈ 15–25 CPU-s for the whole en
 the machine code in its cache (``cache=True``): without this step the first ``phusong``
 command after an install pays for it. ``make venv`` runs ``python -m phusong.coverage._warm``
 right after ``pip install``; a user may run it again after an upgrade. It runs every model
-once, on the raster path (one site: kernels parallel over rays; two sites on two threads:
-the serial kernels) and on the point path (villages), on a synthetic 6 km DEM; nothing is
-written but numba's cache.
+once, on the raster path (one site on two threads: kernels parallel over rays; two sites
+on one thread: the serial kernels) and on the point path (villages), on a synthetic 6 km
+DEM; nothing is written but numba's cache.
 """
 
 from __future__ import annotations
@@ -52,11 +52,13 @@ def warm_kernels(verbose: bool = True) -> float:
     rx = np.array([x0 + 3000.0, x0 + 5000.0]), np.array([y0 - 3000.0, y0 - 1000.0])
     for model, diffraction in (("itm", "bullington"), ("hata", "bullington"),
                                ("38901", "deygout"), ("fspl", "none"), ("p1812", "none")):
-        for threads in (1, 2):
+        # one site on two threads: the parallel kernels; two sites on one thread: the serial
+        # ones (as on two threads)
+        for threads, sites in ((2, tx.iloc[:1]), (1, tx)):
             opts = EngineOptions(model=model, diffraction=diffraction, threads=threads,
                                  screen_margin_db=0).check()
-            txs = TxSet.from_frame(tx, terrain, opts)
-            raster_links(txs, np.zeros(2, np.int64), 1, terrain, grid, opts)
+            txs = TxSet.from_frame(sites, terrain, opts)
+            raster_links(txs, np.zeros(len(sites), np.int64), 1, terrain, grid, opts)
         score_points(tx, rx[0], rx[1], terrain, opts=opts)
     secs = time.perf_counter() - t0
     if verbose:

@@ -202,7 +202,7 @@ def _rays_parallel(rays, rr, zz, last, step_m, slot, need, f_ghz, htx, hrx, lat0
                    dn, n0, out):
     for k in prange(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat,
+            _one_ray(np.int64(k), rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0, dlat,
                      prm, dn, n0, out)
 
 

@@ -384,7 +384,7 @@ def incremental_rays(rays, rr, zz, last, step_m, slot, need, f_ghz, htx, hrx, la
     module notes; layout as :func:`phusong.coverage.p1812._engine.ray_losses`)."""
     for k in prange(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0,
+            _one_ray(np.int64(k), rays, rr, zz, last[k], step_m, slot, need, f_ghz, htx, hrx, lat0,
                      dlat, prm, dn, n0, out)
 
 
