@@ -153,15 +153,18 @@ def _peak_in_child(q) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
 def test_a_worker_peak_is_its_own_not_its_parents():
-    """A process spawned by one holding 400 MiB (a LocalCluster's client with its bundle)
+    """A process spawned by one holding 1.5 GiB (a LocalCluster's client with its bundle)
     reports its own peak, not the parent's (``ru_maxrss`` would: it survives ``exec``)."""
     import multiprocessing
 
-    held = np.ones(400 * 2**20 // 8)  # touched: resident in this process
+    held = np.ones(1536 * 2**20 // 8)  # touched: resident in this process
     ctx = multiprocessing.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_peak_in_child, args=(q,))
     p.start()
     peak = q.get(timeout=120)
     p.join(timeout=60)
-    assert held.sum() > 0 and 0 < peak < 250, peak  # Python, numpy and phusong's import
+    # the child imports Python, numpy, phusong and whatever the test module pulls in: 100–350 MiB
+    # measured (alone and inside the whole suite); the parent's 1.5 GiB would show through
+    # ru_maxrss, so 1 GiB separates the two with room on either side
+    assert held.sum() > 0 and 0 < peak < 1024, peak
