@@ -40,7 +40,6 @@ from phusong import settings
 from phusong.bundle import fingerprint
 from phusong.crs import to_work
 from phusong.errors import PhusongWarning
-from phusong.planning import _plan_deps as deps
 from phusong.planning._plan_curves import plan_cost_curves
 from phusong.planning._plan_figures import (
     missed_targets,
@@ -203,17 +202,15 @@ def _roads_now(bundle, s: Scenario, clock: PlanClock, fibre, roads_job):
             clock.background[k] = clock.background.get(k, 0.0) + v
         return got.graph, got.snap, got.reach, True
     from phusong.network.roads import urban_areas
+    from phusong.planning._plan_roads import road_work
 
     urban = urban_areas(bundle.communes) if "type" in bundle.communes else None
-    with clock.fixed_step("road graph"):
-        graph = deps.road_graph(bundle.roads, costs=s.costs, urban=urban)
-    snap = None
-    if graph.number_of_edges():
-        from phusong.network.reach import snap_villages
-
-        with clock.fixed_step("fibre reach"):  # once: every reach of the plan reuses it
-            snap = snap_villages(graph, bundle.villages)
-    return graph, snap, None, True
+    # the same steps as the background work, here in the plan's thread; the villages'
+    # projection once: every reach of the plan reuses it
+    got = road_work(bundle, costs=s.costs, urban=urban, reach_m=s.reach_m, with_reach=False)
+    for k, v in got.seconds.items():
+        clock.fixed[k] = clock.fixed.get(k, 0.0) + v
+    return got.graph, got.snap, None, True
 
 
 #: Seconds a plan under a time limit keeps back for the steps it cannot cut once the time is
