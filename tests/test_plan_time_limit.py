@@ -210,16 +210,17 @@ def test_new_sites_are_not_generated_once_the_upgrades_used_the_time_up(monkeypa
     assert len(first) == calls[0] > 0 and (first["kind"] == "upgrade").all()
 
 
-def _slow_noding(monkeypatch, seconds: float):
+def _slow_noding(monkeypatch, seconds: float, fresh: bool = True):
     """Make the road graph's noding step take ``seconds`` more (small sleeps, so that the
     plan's interruption reaches it at once), the rest of the build real; the threads that ran
-    it, for the test to check they ended."""
+    it, for the test to check they ended. ``fresh``: no graph shared yet."""
     import threading
     import time
 
     from phusong.network import roads as roads_mod
 
-    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())  # no graph shared yet
+    if fresh:
+        monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
     real = roads_mod._piece_frames
     threads = []
 
@@ -424,3 +425,87 @@ def test_a_village_the_limit_left_unscored_gets_no_service_verdict(monkeypatch):
     assert unk.any() and (v.loc[unk, "reason"] ==
                           "mobile coverage not scored (time limit reached)").all()
     assert v["service"].isin(["fibre", "unknown"]).all()
+
+
+def _no_fibre(b):
+    """``b`` without its fibre layers: POPs assumed at the commune centres (feeders to infer)."""
+    from phusong.bundle import Bundle
+
+    drop = ("fibre", "fibre_nodes")
+    return Bundle(b.name, {k: v for k, v in b.layers.items() if k not in drop}, dict(b.rasters),
+                  {k: v for k, v in b.provenance.items() if k not in drop}, b.boundaries,
+                  dict(b.meta))
+
+
+def test_a_slow_feeder_graph_does_not_hold_the_plan_past_its_limit(monkeypatch, tmp_path):
+    """``--infer-feeders`` builds a road graph of its own (every road aerial); main built it
+    after the plan, outside the limit. Under a limit it is built in the background after the
+    plan's road work and waited for only until the deadline. The plan's graph is already
+    shared here and the feeders' build is made to take 30 s more: with a 3 s limit the plan
+    returns without feeders, says so (plan.json ``feeders_inferred`` null), and the build's
+    thread ends at once. Wall bound as in the road-graph test: the limit + 8 s, far below
+    the 30 s main waited."""
+    import json
+    import time
+
+    from phusong.network.roads import urban_areas
+    from phusong.planning.plan import FEEDERS_CUT, ROADS_CUT
+
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    from phusong.network import roads as roads_mod
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
+    b = _no_fibre(validate(synthetic_bundle(3, 6, seed=4)))
+    s = scenario_from_dict({"time_limit_s": 3.0})
+    deps.road_graph(b.roads, costs=s.costs, urban=urban_areas(b.communes))  # the plan's
+    threads = _slow_noding(monkeypatch, 30.0, fresh=False)  # ...the feeders' is slow
+    t = time.perf_counter()
+    p = make_plan(b, scenario=s, infer_feeders=True)
+    wall = time.perf_counter() - t
+    tl = p.time_limit
+    assert wall <= 3.0 + 8.0, (wall, tl)
+    assert FEEDERS_CUT in tl["stopped"] and ROADS_CUT not in tl["stopped"], tl
+    assert "road graph" in tl["background_s"] and "feeder road graph" not in tl["background_s"]
+    assert p.feeders is None
+    assert len(threads) == 1  # the feeders' build, stopped where it stood
+    threads[0].join(timeout=5.0)
+    assert not threads[0].is_alive()
+    meta = json.loads((p.write(tmp_path / "plan") / "plan.json").read_text(encoding="utf-8"))
+    assert meta["feeders_inferred"] is None and FEEDERS_CUT in meta["time_limit"]["stopped"]
+
+
+def test_feeders_under_a_limit_are_those_without_one(monkeypatch):
+    """Done in time, the feeders inferred under a limit (their graph built in the background)
+    are exactly those of the plan without a limit: same graph, same route."""
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    from phusong.network import roads as roads_mod
+
+    monkeypatch.setattr(roads_mod, "_SHARED", roads_mod.OrderedDict())
+    b = _no_fibre(validate(synthetic_bundle(3, 6, seed=4)))
+    free = make_plan(b, infer_feeders=True)
+    roads_mod._SHARED.clear()  # built again, in the background
+    timed = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}),
+                      infer_feeders=True)
+    assert not timed.time_limit["stopped"], timed.time_limit
+    assert "feeder road graph" in timed.time_limit["background_s"]
+    assert free.feeders.summary() == timed.feeders.summary()
+    pd.testing.assert_frame_equal(free.feeders.routes, timed.feeders.routes, check_exact=True)
+
+
+def test_feeders_that_cannot_be_inferred_are_refused_before_any_heavy_work(monkeypatch):
+    """An unknown ``provincial_pop`` is refused before the road graph is built or a village
+    scored (main refused it at the end of the whole plan), with or without a limit."""
+    from phusong.errors import DataError
+
+    calls = []
+    monkeypatch.setattr(deps, "score_villages", lambda b, **kw: calls.append("score"))
+    monkeypatch.setattr(deps, "road_graph", lambda *a, **kw: calls.append("roads"))
+    b = _no_fibre(validate(synthetic_bundle(3, 6, seed=4)))
+    for s in (None, scenario_from_dict({"time_limit_s": 600.0})):
+        with pytest.raises(DataError, match="provincial POP 'nope' is not a POP"):
+            make_plan(b, scenario=s, infer_feeders=True, provincial_pop="nope")
+    assert calls == []

@@ -177,7 +177,10 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
         plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user,
                          executor=ex, infer_feeders=infer_feeders, provincial_pop=provincial_pop)
     lines = plan_summary_lines(plan)
-    if infer_feeders:
+    if infer_feeders and plan.feeders is None:
+        lines.append("  feeders (inferred): not inferred, the time limit came first "
+                     "(plan.json time_limit.stopped)")
+    elif infer_feeders:
         f = plan.feeders.summary()
         lines.append(f"  feeders (inferred): {f['km']:,.1f} km from POP {f['provincial_pop']} to "
                      f"{f['pops_reached']} POPs; {f['pops_unreachable']} not joined by the roads")

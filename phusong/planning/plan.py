@@ -56,8 +56,8 @@ from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
 
-__all__ = ["Plan", "make_plan", "plan_summary_lines", "ROADS_CUT", "RESERVE_CALLS_PER_YEAR",
-           "RESERVE_MAX_SHARE"]
+__all__ = ["Plan", "make_plan", "plan_summary_lines", "ROADS_CUT", "FEEDERS_CUT",
+           "RESERVE_CALLS_PER_YEAR", "RESERVE_MAX_SHARE"]
 
 
 @dataclass
@@ -104,6 +104,8 @@ class Plan:
     feeders : phusong.planning.feeders.Feeders or None
         Inferred feeder routes when asked for (``phusong plan --infer-feeders``): drawn in
         ``plan.gpkg`` layer ``feeders_inferred``, summarised in ``plan.json``, never counted.
+        None when not asked, or when a time limit came before their road graph or their
+        route (:data:`FEEDERS_CUT` in ``time_limit.stopped``).
     time_limit : dict
         The scenario's wall-clock guard and where it acted (``plan.json`` ``time_limit``):
         ``time_limit_s`` (None: no guard), ``stopped_by_time_limit``, ``stopped`` (the
@@ -211,6 +213,20 @@ def _roads_now(bundle, s: Scenario, clock: PlanClock, fibre, roads_job):
     for k, v in got.seconds.items():
         clock.fixed[k] = clock.fixed.get(k, 0.0) + v
     return got.graph, got.snap, None, True
+
+
+#: The cut listed when ``--infer-feeders``' own road graph (built in the background under a
+#: limit, after the plan's road work) is not done by the deadline, or the time is up before
+#: their route: ``plan.feeders`` is None, ``plan.json`` ``feeders_inferred`` null.
+FEEDERS_CUT = ("feeder routes (not inferred: time limit reached before their road graph or "
+               "route; feeders_inferred is null)")
+
+
+def _start_feeders(bundle, s: Scenario):
+    """The inferred feeders' road graph in the background (the plan's road work is done)."""
+    from phusong.planning._plan_roads import RoadWork, feeder_graph_work
+
+    return RoadWork(bundle, work=feeder_graph_work, costs=s.costs)
 
 
 #: Seconds a plan under a time limit keeps back for the steps it cannot cut once the time is
@@ -358,6 +374,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
 
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
+    if infer_feeders:  # refused before any heavy work, limit or not
+        from phusong.planning.feeders import check_feeders
+
+        check_feeders(bundle, provincial_pop)
     clock = PlanClock(math.inf if s.time_limit_s is None else t0 + s.time_limit_s)
     roads_job = centres = None
     if s.time_limit_s is not None:  # the road work in a thread the deadline can stop
@@ -369,6 +389,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     # the road graph first, as always (it also prices the user's candidates)
     ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job,
                           centres)
+    feeders_job = None
+    if infer_feeders and roads_job is not None and ctx.graph is not None:
+        # their own graph (all aerial) after the plan's, in the background, within the limit
+        feeders_job = _start_feeders(bundle, s)
     if village_cov is None:
         village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
                                                executor=executor, deadline=clock.deadline)
@@ -405,7 +429,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         results.append(res)
         prev_services, state = sv, res.after
     curves = plan_cost_curves(ctx, results[-1], _represented(gaps0)) if results else {}
-    feeders = _feeders(ctx, provincial_pop) if infer_feeders else None
+    feeders = _feeders(ctx, provincial_pop, feeders_job) if infer_feeders else None
     seconds = time.perf_counter() - t0
     if clock.stopped:
         notes.append(f"stopped by time limit (time_limit_s = {s.time_limit_s:g} s): "
@@ -443,13 +467,27 @@ def _fibre_series(ctx, fib: np.ndarray) -> pd.Series:
     return pd.Series(pd.NA, index=ctx.ids, dtype="boolean")
 
 
-def _feeders(ctx, provincial_pop: str | None):
-    """Inferred feeders within what the plan's guard leaves (module feeders); once the time
-    is up the router keeps its first tree, and the cut is listed."""
+def _feeders(ctx, provincial_pop: str | None, job=None):
+    """Inferred feeders within what the plan's guard leaves (module feeders). Without a limit
+    as always (their graph built here). Under one, their graph comes from ``job`` (the
+    background, :func:`_start_feeders`) by the deadline and the route starts only before it:
+    else None and :data:`FEEDERS_CUT` listed; a route started in time keeps the router's first
+    tree once the time is up, and that cut is listed."""
     from phusong.planning.feeders import infer_feeders as infer
 
-    f = infer(ctx.bundle, costs=ctx.scenario.costs, provincial_pop=provincial_pop,
-              time_limit_s=ctx.clock.left())
+    clock, graph = ctx.clock, None
+    if math.isfinite(clock.deadline):
+        if job is None or not job.wait(clock.deadline):  # no graph (roads cut) or not in time
+            clock.stopped.append(FEEDERS_CUT)
+            return None
+        got = job.result()
+        for k, v in got.seconds.items():
+            clock.background[k] = clock.background.get(k, 0.0) + v
+        if clock.skip(FEEDERS_CUT):
+            return None
+        graph = got.graph
+    f = infer(ctx.bundle, graph=graph, costs=ctx.scenario.costs, provincial_pop=provincial_pop,
+              time_limit_s=clock.left())
     ctx.clock.note("feeder routes (inferred; the router's tree, not improved further)",
                    f.stopped_by_time_limit)
     return f
