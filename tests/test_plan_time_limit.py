@@ -509,3 +509,47 @@ def test_feeders_that_cannot_be_inferred_are_refused_before_any_heavy_work(monke
         with pytest.raises(DataError, match="provincial POP 'nope' is not a POP"):
             make_plan(b, scenario=s, infer_feeders=True, provincial_pop="nope")
     assert calls == []
+
+
+def test_the_reserve_follows_the_bookkeeping_measured(monkeypatch):
+    """The reserve is first an estimate (commune_centres calls, made ~0 here); once the gap
+    tables before the plan have run it is measured: for each bookkeeping block still to run
+    (a year's gap tables, services and figures) RESERVE_SLOWDOWN × the slowest block so far.
+    The gap tables are made 0.4 s slower (a sleep): the deadline each year's cuttable steps
+    see is the limit less 2 blocks × 2 × ≥ 0.4 s before 2025 and 1 × 2 × ≥ 0.4 s before 2030,
+    and plan.json lists the blocks' seconds. Main kept its first estimate all along (≈ 0
+    here), so a plan whose bookkeeping outgrew it ran past its limit. No timing is asserted
+    beyond the sleep's lower bound: the reserve is compared with the blocks as measured
+    (tolerance 5 ms: plan.json rounds them to 1 ms)."""
+    import time
+
+    from phusong.planning import plan as plan_mod
+    from phusong.planning._plan_year import RESERVE_SLOWDOWN
+
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    monkeypatch.setattr(plan_mod, "RESERVE_CALLS_PER_YEAR", 1e-9)
+    real_gaps, real_year = plan_mod.compute_gaps, plan_mod.plan_year
+
+    def slow_gaps(*a, **kw):
+        time.sleep(0.4)
+        return real_gaps(*a, **kw)
+
+    seen = []
+
+    def year(ctx, state, y):
+        seen.append((y, ctx.clock.end - ctx.clock.deadline))
+        return real_year(ctx, state, y)
+
+    monkeypatch.setattr(plan_mod, "compute_gaps", slow_gaps)
+    monkeypatch.setattr(plan_mod, "plan_year", year)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}))
+    tl = p.time_limit
+    blocks = tl["bookkeeping_s"]
+    assert tl["reserve_s"] < 0.01 and len(blocks) == 3 and min(blocks) >= 0.4, tl
+    assert [y for y, _ in seen] == [2025, 2030]
+    assert seen[0][1] == pytest.approx(RESERVE_SLOWDOWN * blocks[0] * 2, abs=0.005), (seen, tl)
+    assert seen[1][1] == pytest.approx(RESERVE_SLOWDOWN * max(blocks[:2]), abs=0.005), (seen, tl)
+    assert seen[0][1] >= 1.6 and seen[1][1] >= 0.8

@@ -36,10 +36,17 @@ from phusong.planning.candidates import fibre_road_nodes, generate_candidates
 from phusong.planning.grow import grow_bundle
 
 __all__ = ["Context", "YearState", "YearResult", "plan_year", "year_candidates", "mobile_actions",
-           "covered_mask", "MOBILE_INDICATORS"]
+           "covered_mask", "MOBILE_INDICATORS", "PlanClock", "RESERVE_SLOWDOWN"]
 
 #: Target indicators the mobile steps plan for, and the technologies that count.
 MOBILE_INDICATORS = {"mobile_4G": ("4G",), "mobile_5G": ("5G",)}
+
+
+#: The reserve of a plan under a time limit keeps, for each bookkeeping block still to run,
+#: this many times the slowest block measured (:meth:`PlanClock.bookkeeping`): a block may run
+#: up to this much slower than the slowest one before it (the machine's load changes; the same
+#: margin as the scoring chunks', 1 / :data:`~phusong.planning._plan_scoring.CHUNK_SHARE`).
+RESERVE_SLOWDOWN = 2.0
 
 
 @dataclass
@@ -58,8 +65,35 @@ class PlanClock:
     #: (:mod:`phusong.planning._plan_roads`), when it finished by the deadline.
     background: dict = field(default_factory=dict)
     #: Seconds kept back from the limit for the steps it cannot cut (``deadline`` is the limit
-    #: less this; :data:`phusong.planning.plan.RESERVE_CALLS_PER_YEAR`).
+    #: less this), first estimated (:data:`phusong.planning.plan.RESERVE_CALLS_PER_YEAR`), then
+    #: measured (:meth:`bookkeeping`).
     reserve: float = 0.0
+    #: The limit's own end (``time.perf_counter()``; inf: no limit), and the bookkeeping blocks
+    #: (gap tables before the plan, then each year's) still to run.
+    end: float = math.inf
+    blocks_left: int = 0
+    #: Seconds of each bookkeeping block measured so far (``plan.json``
+    #: ``time_limit.bookkeeping_s``), and the cap on the reserve (s).
+    blocks: list = field(default_factory=list)
+    reserve_cap: float = math.inf
+
+    @contextmanager
+    def bookkeeping(self):
+        """Time one block of the steps the guard cannot cut (the gap tables before the plan, a
+        year's gap tables, services and figures), then keep back for the blocks still to run
+        :data:`RESERVE_SLOWDOWN` × the slowest block measured each (at most ``reserve_cap``):
+        the deadline the cuttable work sees moves to the limit less that. Without a limit
+        only the block runs."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            if math.isfinite(self.end):
+                self.blocks.append(time.perf_counter() - t)
+                self.blocks_left = max(0, self.blocks_left - 1)
+                self.reserve = min(self.reserve_cap,
+                                   RESERVE_SLOWDOWN * max(self.blocks) * self.blocks_left)
+                self.deadline = self.end - self.reserve
 
     @contextmanager
     def fixed_step(self, what: str):

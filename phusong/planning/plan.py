@@ -116,9 +116,12 @@ class Plan:
         step the limit cannot cut once started, having no partial answer: fibre reach of
         routes bought, candidate generation, gap tables), ``background_s`` (the road work —
         road graph, the villages' projection, the existing fibre's reach — run in a thread
-        the deadline stops, :mod:`phusong.planning._plan_roads`, when done in time) and
-        ``reserve_s`` (seconds kept back before the limit for the steps it cannot cut,
-        :data:`RESERVE_CALLS_PER_YEAR`). Past the deadline a year generates no candidates,
+        the deadline stops, :mod:`phusong.planning._plan_roads`, when done in time; with
+        ``--infer-feeders`` also their own ``feeder road graph``), ``reserve_s`` (seconds
+        first kept back before the limit for the steps it cannot cut, estimated:
+        :data:`RESERVE_CALLS_PER_YEAR`) and ``bookkeeping_s`` (those steps' seconds per block,
+        measured: from the first block on, the reserve is twice the slowest block per block
+        left, :meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`). Past the deadline a year generates no candidates,
         buys no fibre extension and the fibre cost curve is not computed; road work not done
         by then leaves every village's fibre reach unknown (:data:`ROADS_CUT`); each is listed
         in ``stopped``. What still runs — a scoring chunk or candidate generation started in
@@ -229,13 +232,17 @@ def _start_feeders(bundle, s: Scenario):
     return RoadWork(bundle, work=feeder_graph_work, costs=s.costs)
 
 
-#: Seconds a plan under a time limit keeps back for the steps it cannot cut once the time is
-#: up (the gap tables at the start and per year, services, figures, assembly), per plan year
-#: plus one, in units of one :func:`~phusong.planning.centres.commune_centres` call on the
-#: bundle timed at the start of the plan: the same kind of pandas/shapely work over the same
-#: communes and villages, so the reserve follows the bundle's size and the machine's load. On
-#: the district-148 twin (1,507 villages, 2 years) at load 17 that bookkeeping took 12–28.5
-#: such calls (1.3–2.1 s); 6 per year plus one gives 18: a reserve of 0.5–2 s there by load.
+#: The first estimate of the seconds a plan under a time limit keeps back for the steps it
+#: cannot cut once the time is up — the bookkeeping blocks: the gap tables before the plan,
+#: then each year's gap tables, services and figures — per block (plan years plus one), in
+#: units of one :func:`~phusong.planning.centres.commune_centres` call on the bundle timed at
+#: the start of the plan: the same kind of pandas/shapely work over the same communes and
+#: villages (a gap-table call makes one such call and two more of the same size), so the
+#: estimate follows the bundle's size and the machine's load. On the district-148 twin
+#: (1,507 villages, quiet) one call took 0.06–0.08 s and a block 0.24–0.27 s (3–4.5 calls);
+#: 6 leaves a margin of 1.3–2×. The estimate only bounds the work before the first block (the
+#: road work's wait and the existing network's scoring): from then on the reserve is measured
+#: (:meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`, ``time_limit.bookkeeping_s``).
 RESERVE_CALLS_PER_YEAR = 6.0
 #: The reserve never takes more than this share of the limit (the rest is for the work).
 RESERVE_MAX_SHARE = 0.5
@@ -385,7 +392,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
             _early_check(candidates, bundle, s)
         roads_job = _start_roads(bundle, s, fibre)
         centres, clock.reserve = _reserve(bundle, s)
+        clock.end, clock.blocks_left = clock.deadline, len(s.years) + 1
+        clock.reserve_cap = RESERVE_MAX_SHARE * float(s.time_limit_s)
         clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
+    reserve0 = clock.reserve  # the first estimate (plan.json reserve_s)
     # the road graph first, as always (it also prices the user's candidates)
     ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job,
                           centres)
@@ -406,7 +416,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     if s.time_limit_s is not None:  # villages the limit left unscored: service unknown
         ctx = replace(ctx, unscored=~ctx.ids.isin(village_cov.index))
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
-    with clock.fixed_step("gap tables"):
+    with clock.bookkeeping(), clock.fixed_step("gap tables"):
         gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
                              config=s.config, fibre=_fibre_series(ctx, ctx.fibre0),
                              broadband_techs=s.broadband_techs)
@@ -415,14 +425,16 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     for year in s.years:
         res = plan_year(ctx, state, year)
         notes.extend(res.notes)
-        with clock.fixed_step("gap tables"):
-            gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
-                              config=s.config, fibre=_fibre_series(ctx, res.after.fibre),
-                              broadband_techs=s.broadband_techs, year=year)
-        sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
-                              np.asarray(res.fibre.lost, bool), prev_services)
-        entry = year_figures(ctx, res, gaps0, gy, sv)
-        entry["missed_targets"] = missed_targets(ctx, res, gy, sv)
+        with clock.bookkeeping():
+            with clock.fixed_step("gap tables"):
+                gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries,
+                                  targets=s.targets, config=s.config,
+                                  fibre=_fibre_series(ctx, res.after.fibre),
+                                  broadband_techs=s.broadband_techs, year=year)
+            sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
+                                  np.asarray(res.fibre.lost, bool), prev_services)
+            entry = year_figures(ctx, res, gaps0, gy, sv)
+            entry["missed_targets"] = missed_targets(ctx, res, gy, sv)
         entries.append(entry)
         services.append(sv.assign(year=year))
         year_gaps[year] = gy
@@ -455,7 +467,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     if s.time_limit_s is not None:  # wall times: only where a limit makes them matter
         plan.time_limit["fixed_s"] = fixed
         plan.time_limit["background_s"] = {k: round(v, 3) for k, v in clock.background.items()}
-        plan.time_limit["reserve_s"] = round(clock.reserve, 3)
+        plan.time_limit["reserve_s"] = round(reserve0, 3)
+        plan.time_limit["bookkeeping_s"] = [round(v, 3) for v in clock.blocks]
     return plan
 
 
