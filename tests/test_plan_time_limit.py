@@ -553,3 +553,31 @@ def test_the_reserve_follows_the_bookkeeping_measured(monkeypatch):
     assert seen[0][1] == pytest.approx(RESERVE_SLOWDOWN * blocks[0] * 2, abs=0.005), (seen, tl)
     assert seen[1][1] == pytest.approx(RESERVE_SLOWDOWN * max(blocks[:2]), abs=0.005), (seen, tl)
     assert seen[0][1] >= 1.6 and seen[1][1] >= 0.8
+
+
+def test_kernel_compilation_inside_a_limited_plan_is_measured_and_reported(monkeypatch):
+    """numba compiling a kernel (a cold cache: the first plan after an install took 168 s
+    against a 20 s limit on the district twin, the first scoring chunk compiling ITM) cannot
+    be cut by the limit: a plan under a limit measures it (numba's ``numba:compile`` event)
+    and lists it in ``fixed_s``. Here the villages' scoring compiles a fresh function (not
+    cached) on its first call; main did not say where those seconds went. A cache hit, or a
+    plan without a limit, records nothing."""
+    import numba
+
+    from phusong.planning._plan_year import COMPILE_STEP
+
+    def scores(b, **kw):
+        @numba.njit(cache=False)
+        def fresh(x):  # a new function object per call: compiled on its first call
+            return x + 1
+
+        fresh(1)
+        return disc_scores(b, model=kw.get("model", "itm"))
+
+    monkeypatch.setattr(deps, "score_villages", scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}))
+    assert p.time_limit["fixed_s"][COMPILE_STEP] > 0, p.time_limit
+    free = make_plan(b)
+    assert "fixed_s" not in free.time_limit

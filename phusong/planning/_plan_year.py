@@ -36,11 +36,15 @@ from phusong.planning.candidates import fibre_road_nodes, generate_candidates
 from phusong.planning.grow import grow_bundle
 
 __all__ = ["Context", "YearState", "YearResult", "plan_year", "year_candidates", "mobile_actions",
-           "covered_mask", "MOBILE_INDICATORS", "PlanClock", "RESERVE_SLOWDOWN"]
+           "covered_mask", "MOBILE_INDICATORS", "PlanClock", "RESERVE_SLOWDOWN",
+           "COMPILE_STEP"]
 
 #: Target indicators the mobile steps plan for, and the technologies that count.
 MOBILE_INDICATORS = {"mobile_4G": ("4G",), "mobile_5G": ("5G",)}
 
+
+#: ``time_limit.fixed_s`` key of the seconds numba spent compiling kernels in a limited plan.
+COMPILE_STEP = "kernel compilation (numba)"
 
 #: The reserve of a plan under a time limit keeps, for each bookkeeping block still to run,
 #: this many times the slowest block measured (:meth:`PlanClock.bookkeeping`): a block may run
@@ -76,6 +80,23 @@ class PlanClock:
     #: ``time_limit.bookkeeping_s``), and the cap on the reserve (s).
     blocks: list = field(default_factory=list)
     reserve_cap: float = math.inf
+
+    @contextmanager
+    def compiling(self):
+        """Under a limit, add the seconds numba spends compiling kernels inside the block (the
+        engine's first call after an install or upgrade, when its cache is cold: the limit
+        cannot cut a compilation) to ``fixed`` under :data:`COMPILE_STEP`; a cache hit is not
+        a compilation (numba's ``numba:compile`` event)."""
+        if not math.isfinite(self.end):
+            yield
+            return
+        from numba.core import event
+
+        def add(seconds: float) -> None:
+            self.fixed[COMPILE_STEP] = self.fixed.get(COMPILE_STEP, 0.0) + seconds
+
+        with event.install_timer("numba:compile", add):
+            yield
 
     @contextmanager
     def bookkeeping(self):
@@ -223,10 +244,12 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     with ctx.clock.fixed_step("candidate generation"):
         ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                   kinds=() if late else ("upgrade",))
-    a_up, ok_up = timed_coverage(ups, x, y, b.dem, radio, dl)
+    with ctx.clock.compiling():
+        a_up, ok_up = timed_coverage(ups, x, y, b.dem, radio, dl)
     user = ctx.user_candidates if state.prev_year == 0 else None
     if user is not None:  # the user's own, scored before the generated new sites
-        a_user, ok_user = timed_coverage(user, x, y, b.dem, radio, dl)
+        with ctx.clock.compiling():
+            a_user, ok_user = timed_coverage(user, x, y, b.dem, radio, dl)
     demand = ~covered_mask(state.cov, s.broadband_techs)
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
@@ -237,7 +260,8 @@ def year_candidates(ctx: Context, state: YearState, year: int):
         news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph,
                                    fibre_nodes=fnodes, demand=demand, with_5g=due_5g,
                                    kinds=() if late else ("new",))
-    a_new, ok_new = timed_coverage(news, x, y, b.dem, radio, dl)
+    with ctx.clock.compiling():
+        a_new, ok_new = timed_coverage(news, x, y, b.dem, radio, dl)
     dropped = ups.attrs.get("dropped_outside", 0) + news.attrs.get("dropped_outside", 0)
     parts, mats, oks = [ups, news], [a_up, a_new], [ok_up, ok_new]
     if user is not None:

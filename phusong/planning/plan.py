@@ -51,7 +51,14 @@ from phusong.planning._plan_scoring import timed_villages, unscored_as_unknown
 from phusong.planning._plan_services import village_services
 from phusong.planning._plan_steps import empty_routes
 from phusong.planning._plan_write import plan_report, write_plan
-from phusong.planning._plan_year import Context, PlanClock, YearState, plan_year, reach_of
+from phusong.planning._plan_year import (
+    COMPILE_STEP,
+    Context,
+    PlanClock,
+    YearState,
+    plan_year,
+    reach_of,
+)
 from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
@@ -404,8 +411,9 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         # their own graph (all aerial) after the plan's, in the background, within the limit
         feeders_job = _start_feeders(bundle, s)
     if village_cov is None:
-        village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
-                                               executor=executor, deadline=clock.deadline)
+        with clock.compiling():
+            village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
+                                                   executor=executor, deadline=clock.deadline)
         clock.note(f"existing network scoring: {unscored} of {len(ctx.ids)} villages not "
                    "scored, unknown", unscored)
     ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
@@ -451,6 +459,11 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                        "not scored are unknown; a fibre reach not measured is unknown, not "
                        "absent; another machine or load may give another plan")
     fixed = {k: round(v, 3) for k, v in clock.fixed.items()}
+    if clock.fixed.get(COMPILE_STEP, 0.0) >= 1.0:
+        notes.append(f"numba compiled the engine's kernels for {clock.fixed[COMPILE_STEP]:.1f} s "
+                     "inside this plan (its cache was cold: a first run after an install or "
+                     "upgrade); the time limit cannot cut a compilation. `python -m "
+                     "phusong.coverage._warm` compiles them once, outside any plan")
     if s.time_limit_s is not None and seconds > s.time_limit_s:
         notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
                      f"{s.time_limit_s:g} s: the limit cuts optimisations, routes and the "
