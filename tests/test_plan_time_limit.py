@@ -255,7 +255,7 @@ def test_a_slow_road_graph_does_not_hold_the_plan_past_its_limit(monkeypatch, tm
     t = time.perf_counter()
     p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": limit}))
     wall = time.perf_counter() - t
-    assert wall <= limit + 8.0, (wall, p.time_limit)
+    assert wall <= limit + 8.0, (wall, {k: v for k, v in p.time_limit.items() if k != "stopped"})
     tl = p.time_limit
     assert ROADS_CUT in tl["stopped"] and tl["stopped_by_time_limit"], tl
     assert "road graph" not in tl["fixed_s"] and tl["background_s"] == {}, tl

@@ -135,6 +135,13 @@ class Plan:
         time, the gap tables, the fibre reach of routes bought in time and the years'
         bookkeeping — is what the plan may take beyond the reserve, and a note says by how
         much when it passes the limit.
+    scoring : dict
+        The engine's counts from scoring the existing network's villages (``plan.json``
+        ``existing_network_scoring``; :func:`phusong.coverage.score_villages`
+        ``attrs["stats"]``): receivers off the DEM, paths left out behind a DEM void longer
+        than ``settings.MAX_VOID_BRIDGE_M``, paths bridged across a shorter void and the
+        longest, paths ITM refused (error code ≥ 1000), receivers unknown; empty when the
+        caller gave ``village_cov`` without them.
     """
 
     bundle_name: str
@@ -157,6 +164,7 @@ class Plan:
     time_limit: dict = field(default_factory=lambda: {"time_limit_s": None,
                                                       "stopped_by_time_limit": False,
                                                       "stopped": [], "seconds": None})
+    scoring: dict = field(default_factory=dict)
 
     def report(self) -> dict:
         """The ``plan.json`` content."""
@@ -400,6 +408,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         roads_job = _start_roads(bundle, s, fibre)
         centres, clock.reserve = _reserve(bundle, s)
         clock.end, clock.blocks_left = clock.deadline, len(s.years) + 1
+        clock.block_estimate = clock.reserve / clock.blocks_left
         clock.reserve_cap = RESERVE_MAX_SHARE * float(s.time_limit_s)
         clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
     reserve0 = clock.reserve  # the first estimate (plan.json reserve_s)
@@ -418,6 +427,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                    "scored, unknown", unscored)
     ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
     _check_scenario(s, notes)
+    scoring = dict(village_cov.attrs.get("stats", {}))
     if "village_id" in village_cov:
         village_cov = village_cov.set_index("village_id")
     cov0 = unscored_as_unknown(village_cov, ctx.ids)
@@ -450,7 +460,6 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         prev_services, state = sv, res.after
     curves = plan_cost_curves(ctx, results[-1], _represented(gaps0)) if results else {}
     feeders = _feeders(ctx, provincial_pop, feeders_job) if infer_feeders else None
-    seconds = time.perf_counter() - t0
     if clock.stopped:
         notes.append(f"stopped by time limit (time_limit_s = {s.time_limit_s:g} s): "
                      + "; ".join(dict.fromkeys(clock.stopped))
@@ -458,6 +467,9 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                        "(gaps reported); candidates not scored were not offered; villages "
                        "not scored are unknown; a fibre reach not measured is unknown, not "
                        "absent; another machine or load may give another plan")
+    plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
+    seconds = time.perf_counter() - t0  # the whole call, assembly included
+    notes = plan.notes
     fixed = {k: round(v, 3) for k, v in clock.fixed.items()}
     if clock.fixed.get(COMPILE_STEP, 0.0) >= 1.0:
         notes.append(f"numba compiled the engine's kernels for {clock.fixed[COMPILE_STEP]:.1f} s "
@@ -471,8 +483,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                      "past it, but not the steps without a partial answer once started ("
                      + ", ".join(f"{k} {v:.1f} s" for k, v in fixed.items())
                      + "), a scoring chunk started in time or the years' bookkeeping")
-    plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
     plan.feeders = feeders
+    plan.scoring = scoring
     plan.time_limit = {"time_limit_s": s.time_limit_s,
                        "stopped_by_time_limit": bool(clock.stopped),
                        "stopped": list(dict.fromkeys(clock.stopped)),
