@@ -290,9 +290,17 @@ def year_candidates(ctx: Context, state: YearState, year: int):
 def _skip_generation(ctx: Context, year: int, kind: str = "") -> bool:
     """Whether the guard's time is up before the year's candidates (``kind``: all, or
     ``"new-site "``) are generated (then none is: none could be scored, so none would be
-    offered; the cut is listed)."""
-    return ctx.clock.skip(f"{year} {kind}candidate generation (not started: time limit "
-                          "reached; no candidate offered)")
+    offered; the cut is listed). Also when the limit cut the road work (``fibre_known``
+    False): candidates are priced on the road graph, which generating them would otherwise
+    build here, unbounded, even where a later deadline (the reserve measured) left time."""
+    if ctx.clock.skip(f"{year} {kind}candidate generation (not started: time limit "
+                      "reached; no candidate offered)"):
+        return True
+    if not ctx.fibre_known:
+        ctx.clock.stopped.append(f"{year} {kind}candidate generation (not started: the road "
+                                 "graph was not built in time; no candidate offered)")
+        return True
+    return False
 
 
 def _pools(cands):
