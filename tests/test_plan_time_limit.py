@@ -584,35 +584,36 @@ def test_kernel_compilation_inside_a_limited_plan_is_measured_and_reported(monke
 
 
 def test_no_road_graph_is_built_for_candidates_once_the_road_work_was_cut(monkeypatch):
-    """When the limit cut the road work, a year whose deadline later moved (the reserve,
-    measured, came out smaller than the first estimate) must not generate candidates: they
+    """When the road work was cut, no year generates candidates, even with time left: they
     are priced on the road graph, which generate_candidates would otherwise build itself,
-    unbounded (here: 30 s more, and the plan waited for it). The road graph is slowed by
-    30 s; the first estimate of the reserve is 3 s of a 6 s limit (1 s per block) and the
-    measured blocks count for nothing (RESERVE_SLOWDOWN 0), so after the gap tables before
-    the plan the reserve is 2 × 1 s and up to 1 s is left when 2025 starts (0.04–0.3 s of
-    it went to the plan's own steps here at load 10), 2 s when 2030 does: a generation is
-    not started for want of the graph and the cut is named. Wall bound as in the road-graph
-    test: the limit + 8 s."""
+    unbounded (on main's code 34 s against a 6 s limit, the deadline having moved later).
+    The cut is made at once here (the wait is given a deadline already past) with a 600 s
+    limit, and the graph's build is slowed by 30 s: the plan must not build another graph,
+    and names the generation not started for want of it. Wall bound: 8 s, far below the
+    30 s of a second build."""
     import time
 
-    from phusong.planning import _plan_year
+    from phusong.planning import _plan_roads
     from phusong.planning import plan as plan_mod
 
     monkeypatch.setattr(deps, "score_villages",
                         lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
     monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
-    real_reserve = plan_mod._reserve
-    monkeypatch.setattr(plan_mod, "_reserve", lambda b, s: (real_reserve(b, s)[0], 3.0))
-    monkeypatch.setattr(_plan_year, "RESERVE_SLOWDOWN", 0.0)
+    real_wait = _plan_roads.RoadWork.wait
+    monkeypatch.setattr(_plan_roads.RoadWork, "wait",
+                        lambda self, deadline: real_wait(self, time.perf_counter()))
     threads = _slow_noding(monkeypatch, 30.0)
     b = validate(synthetic_bundle(3, 6, seed=4))
     t = time.perf_counter()
-    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 6.0}))
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}))
     wall = time.perf_counter() - t
     stopped = p.time_limit["stopped"]
-    assert wall <= 6.0 + 8.0, (wall, p.time_limit)
+    assert wall <= 8.0, (wall, p.time_limit)
     assert plan_mod.ROADS_CUT in stopped
-    assert len(threads) == 1, "a second road graph was built"  # the plan's own, cut
-    assert ("2030 candidate generation (not started: the road graph was not built in time; "
-            "no candidate offered)") in stopped, stopped
+    # only the plan's own build, in the background, cut (perhaps before its noding step)
+    import threading
+
+    assert len(threads) <= 1 and threading.main_thread() not in threads, threads
+    for year in (2025, 2030):
+        assert (f"{year} candidate generation (not started: the road graph was not built in "
+                "time; no candidate offered)") in stopped, stopped

@@ -128,7 +128,8 @@ class Plan:
         first kept back before the limit for the steps it cannot cut, estimated:
         :data:`RESERVE_CALLS_PER_YEAR`) and ``bookkeeping_s`` (those steps' seconds per block,
         measured: from the first block on, the reserve is twice the slowest block per block
-        left, :meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`). Past the deadline a year generates no candidates,
+        left when that is more than the first estimate,
+        :meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`). Past the deadline a year generates no candidates,
         buys no fibre extension and the fibre cost curve is not computed; road work not done
         by then leaves every village's fibre reach unknown (:data:`ROADS_CUT`); each is listed
         in ``stopped``. What still runs — a scoring chunk or candidate generation started in
@@ -255,8 +256,9 @@ def _start_feeders(bundle, s: Scenario):
 #: villages (a gap-table call makes one such call and two more of the same size), so the
 #: estimate follows the bundle's size and the machine's load. On the district-148 twin
 #: (1,507 villages, quiet) one call took 0.06–0.08 s and a block 0.24–0.27 s (3–4.5 calls);
-#: 6 leaves a margin of 1.3–2×. The estimate only bounds the work before the first block (the
-#: road work's wait and the existing network's scoring): from then on the reserve is measured
+#: 6 leaves a margin of 1.3–2×, which also absorbs steps started in time that run past the
+#: deadline. From the first block on the reserve is also measured and raised when the
+#: bookkeeping proves slower than estimated, never lowered
 #: (:meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`, ``time_limit.bookkeeping_s``).
 RESERVE_CALLS_PER_YEAR = 6.0
 #: The reserve never takes more than this share of the limit (the rest is for the work).
@@ -408,7 +410,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         roads_job = _start_roads(bundle, s, fibre)
         centres, clock.reserve = _reserve(bundle, s)
         clock.end, clock.blocks_left = clock.deadline, len(s.years) + 1
-        clock.block_estimate = clock.reserve / clock.blocks_left
+        clock.reserve_floor = clock.reserve
         clock.reserve_cap = RESERVE_MAX_SHARE * float(s.time_limit_s)
         clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
     reserve0 = clock.reserve  # the first estimate (plan.json reserve_s)
