@@ -246,7 +246,7 @@ def test_seed_checks_no_longer_swallow_errors(monkeypatch):
 
 
 def test_sites_outside_every_commune_are_reported_not_joined_to_the_nearest():
-    from phusong.twin.stats import _communes_with_site
+    from phusong.site_communes import communes_with_site
 
     communes = gpd.GeoDataFrame({"commune_code": ["00001", "00002"]},
                                 geometry=[box(105.0, 20.5, 105.1, 20.6),
@@ -255,7 +255,7 @@ def test_sites_outside_every_commune_are_reported_not_joined_to_the_nearest():
                              geometry=[Point(105.05, 20.55), Point(105.25, 20.55)],
                              crs="EPSG:4326")
     # main: the nearest join put B (outside both) into 00002: 2 communes with a site
-    assert _communes_with_site(communes, sites) == (1, ["B"])
+    assert communes_with_site(communes, sites) == (1, ["B"])
 
 
 # ---- 2. unknown is not uncovered ------------------------------------------------------------
@@ -490,6 +490,7 @@ def test_plan_json_reports_the_engines_itm_errors_and_voids(monkeypatch, tmp_pat
     b = validate(synthetic_bundle(3, 6, seed=4))
     meta = json.loads((make_plan(b).write(tmp_path / "p") / "plan.json").read_text("utf-8"))
     assert meta["existing_network_scoring"] == counts
+    assert meta["sites_outside_communes"] == {"count": 0, "site_ids": []}  # zero, not absent
     # under a limit, in chunks of 6 villages (3 calls): counts summed, the maximum kept
     monkeypatch.setattr(_plan_scoring, "FIRST_VILLAGES", 6)
     monkeypatch.setattr(_plan_scoring, "VILLAGE_CHUNK", 6)
@@ -497,3 +498,33 @@ def test_plan_json_reports_the_engines_itm_errors_and_voids(monkeypatch, tmp_pat
     p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}))
     assert p.scoring["paths_itm_error"] == 9 and p.scoring["paths_flagged_void"] == 6
     assert p.scoring["void_bridged_max_m"] == 120.0
+
+
+def test_plan_json_reports_the_existing_sites_outside_every_commune(monkeypatch, tmp_path):
+    """Build 1: an existing site inside no commune polygon is a reported figure in
+    ``plan.json`` (count and ids, with a note), by the point-in-polygon rule ``twin stats``
+    uses; main's plan.json did not say."""
+    from dataclasses import replace as dc_replace
+
+    from shapely.affinity import translate
+
+    from phusong.bundle import validate
+    from phusong.planning import _plan_deps as deps
+    from phusong.planning import make_plan
+    from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+
+    monkeypatch.setattr(deps, "score_villages",
+                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    sites = b.sites.copy()
+    sid = str(sites["site_id"].iloc[0])
+    # 0.5° east of every commune of the bundle (boxes of < 0.2° around Hòa Bình's centres)
+    east = float(b.communes.total_bounds[2]) - float(sites.geometry.iloc[0].x) + 0.5
+    sites.loc[sites.index[0], "geometry"] = translate(sites.geometry.iloc[0], xoff=east)
+    moved = dc_replace(b, layers={**b.layers, "sites": sites})
+    meta = json.loads((make_plan(moved).write(tmp_path / "p") / "plan.json")
+                      .read_text("utf-8"))
+    assert meta["sites_outside_communes"] == {"count": 1, "site_ids": [sid]}
+    assert any("1 existing site(s) inside no commune polygon" in n and sid in n
+               for n in meta["notes"])

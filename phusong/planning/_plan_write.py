@@ -61,6 +61,9 @@ def plan_report(plan) -> dict:
         "unknown": _unknown_counts(plan.gaps),
         # the engine's counts on the existing network: ITM errors, DEM voids, off the DEM
         "existing_network_scoring": plan.scoring,
+        # the bundle's existing sites inside no commune polygon (twin stats' rule)
+        "sites_outside_communes": {"count": len(plan.sites_outside_communes),
+                                   "site_ids": list(plan.sites_outside_communes)},
         "villages": village_rows(plan.villages),
         "notes": list(plan.notes),
         "fibre_assumption": plan.fibre_assumption,

@@ -62,6 +62,7 @@ from phusong.planning._plan_year import (
 from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
+from phusong.site_communes import communes_with_site
 
 __all__ = ["Plan", "make_plan", "plan_summary_lines", "ROADS_CUT", "FEEDERS_CUT",
            "RESERVE_CALLS_PER_YEAR", "RESERVE_MAX_SHARE"]
@@ -143,6 +144,10 @@ class Plan:
         than ``settings.MAX_VOID_BRIDGE_M``, paths bridged across a shorter void and the
         longest, paths ITM refused (error code ≥ 1000), receivers unknown; empty when the
         caller gave ``village_cov`` without them.
+    sites_outside_communes : list of str
+        Ids of the bundle's existing sites inside no commune polygon (``plan.json``
+        ``sites_outside_communes``; the rule of ``twin stats``,
+        :func:`phusong.site_communes.communes_with_site`): they count for no commune.
     """
 
     bundle_name: str
@@ -166,6 +171,7 @@ class Plan:
                                                       "stopped_by_time_limit": False,
                                                       "stopped": [], "seconds": None})
     scoring: dict = field(default_factory=dict)
+    sites_outside_communes: list[str] = field(default_factory=list)
 
     def report(self) -> dict:
         """The ``plan.json`` content."""
@@ -397,6 +403,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     from phusong.planning.centres import assume_pops
 
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
+    # the existing sites inside no commune: reported (plan.json, a note), never joined to one
+    _, sites_outside = communes_with_site(bundle.communes, bundle.sites)
     bundle = assume_pops(bundle)
     if infer_feeders:  # refused before any heavy work, limit or not
         from phusong.planning.feeders import check_feeders
@@ -469,6 +477,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                        "(gaps reported); candidates not scored were not offered; villages "
                        "not scored are unknown; a fibre reach not measured is unknown, not "
                        "absent; another machine or load may give another plan")
+    if sites_outside:
+        notes.append(f"{len(sites_outside)} existing site(s) inside no commune polygon "
+                     f"({', '.join(sites_outside[:10])}{' …' if len(sites_outside) > 10 else ''}"
+                     "): they count for no commune; check their coordinates or the communes")
     plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
     seconds = time.perf_counter() - t0  # the whole call, assembly included
     notes = plan.notes
@@ -487,6 +499,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                      + "), a scoring chunk started in time or the years' bookkeeping")
     plan.feeders = feeders
     plan.scoring = scoring
+    plan.sites_outside_communes = sites_outside
     plan.time_limit = {"time_limit_s": s.time_limit_s,
                        "stopped_by_time_limit": bool(clock.stopped),
                        "stopped": list(dict.fromkeys(clock.stopped)),

@@ -9,12 +9,12 @@ for Hòa Bình, scaled for a partial twin by ``meta["targets"]``.
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from phusong import settings
 from phusong.communes import commune_facts
+from phusong.site_communes import communes_with_site
 from phusong.twin.build import LABEL
 from phusong.twin.fibre import AVAILABLE_HOUSEHOLDS_PCT, PLAN785_CABLE_KM, fibre_figures
 from phusong.twin.roads import centre_villages
@@ -80,7 +80,7 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
     # Plan 785's BTS is one (site, technology) radio unit; its sectors are rows of ``cells``
     sectors = cells[cells["tech"].isin(["2G", "3G", "4G"])]
     bts = sectors.drop_duplicates(["site_id", "tech"])
-    with_site, outside = _communes_with_site(communes, bundle.sites)
+    with_site, outside = communes_with_site(communes, bundle.sites)
     facts = commune_facts().set_index("commune_code")
     known = communes["commune_code"].isin(facts.index)
     pop_pub = int(tg.get("population", facts.loc[communes.commune_code[known], "population"].sum()))
@@ -161,24 +161,6 @@ def twin_stats(bundle, *, model: str | None = None, scores: pd.DataFrame | None 
     ok = [f["ok"] for f in fig if f["ok"] is not None]
     return {"figures": fig, "synthetic": bool(bundle.synthetic), "label": dict(LABEL),
             "model": model, "all_ok": bool(all(ok))}
-
-
-def _communes_with_site(communes, sites) -> tuple[int, list[str]]:
-    """Communes holding at least one site, and the sites inside no commune (ids).
-
-    A site is counted only in the commune whose polygon holds it (a site on a shared border
-    counts for each); a site outside every commune counts for none and is reported.
-    """
-    if sites is None or len(sites) == 0:
-        return 0, []
-    c = communes[["commune_code", "geometry"]].to_crs(settings.WORK_CRS)
-    ids = (sites["site_id"].astype(str).to_numpy() if "site_id" in sites.columns
-           else np.arange(len(sites)).astype(str))
-    s = gpd.GeoDataFrame({"_sid": ids}, geometry=sites.geometry.to_numpy(),
-                         crs=sites.crs).to_crs(settings.WORK_CRS)
-    j = gpd.sjoin(s, c, how="left", predicate="intersects")
-    outside = sorted(set(j.loc[j["commune_code"].isna(), "_sid"]))
-    return int(j["commune_code"].dropna().nunique()), outside
 
 
 def _round(value):
