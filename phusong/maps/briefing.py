@@ -4,8 +4,10 @@ The workbook, every table with a Vietnamese header row above an English one, fro
 autofilter, number formats and a print setup (A4, landscape where wide, fitted to the page
 width, header rows repeated; the cover on one page):
 
-- **Bìa | Cover**: bundle, provenance per layer, synthetic flag, scenario, headline figures
-  and the targets missed;
+- **Bìa | Cover**: bundle, provenance per layer, synthetic flag, scenario, headline figures,
+  the data quality of the existing network's scoring (paths ITM refused, DEM voids left out
+  or bridged, villages off the DEM or unknown, sites outside every commune; in red when not
+  zero) and the targets missed;
 - **Xã | Communes**: the columns a planner reads (name, district, households, population,
   fibre / 4G / 5G %, the gap to each target of the plan's scenario, the plan's sites, fibre
   and cost in the commune); **Huyện | Districts** the same per district; **Đơn vị 2025 | 2025
@@ -43,6 +45,7 @@ from phusong.maps._assumed import (
 )
 from phusong.maps._labels import SYNTHETIC_NOTICE, check_lang, indicator_label
 from phusong.maps._plan import read_plan
+from phusong.maps._quality import NOT_RECORDED, QUALITY_HEADING, data_quality
 from phusong.maps._sheets import COLUMN_LABELS, print_setup, table_sheet
 from phusong.maps._tables import (
     YEAR_HEADERS,
@@ -116,6 +119,13 @@ def _cover(wb: Workbook, bundle: Bundle, plan, tables: dict, targets) -> None:
     rows.append(("Điều tra dân số / Census coverage",
                  f"{census[0]} / {census[1]}" if census else
                  "không ghi trong plan.json / not recorded in plan.json"))
+    rows.append((f"{QUALITY_HEADING[0]} / {QUALITY_HEADING[1]}", ""))
+    flagged = set()
+    for q in data_quality(plan.meta):
+        label = f"  {q['vi']} / {q['en']}" + (f" ({q['note']})" if q["note"] else "")
+        rows.append((label, NOT_RECORDED if q["value"] is None else q["value"]))
+        if q["problem"]:
+            flagged.add(len(rows))
     feeders = feeders_summary(plan.meta)
     if feeders is not None and isinstance(feeders.get("km"), int | float):
         rows.append((f"{FEEDERS_LAYER_LABEL[0]} / {FEEDERS_LAYER_LABEL[1]}",
@@ -151,7 +161,7 @@ def _cover(wb: Workbook, bundle: Bundle, plan, tables: dict, targets) -> None:
             c.number_format = "#,##0"
         elif isinstance(b, float):
             c.number_format = "0.0"
-        if (r == 5 and synthetic) or r == assumed_row:
+        if (r == 5 and synthetic) or r == assumed_row or r in flagged:
             c.font = Font(bold=True, color="B00000")
     r0 = len(rows) + 1
     head = [("Lớp", "Layer"), ("Nguồn", "Source"), ("Giấy phép", "Licence"),
@@ -311,6 +321,8 @@ def summary(bundle: Bundle, tables: dict, plan) -> dict:
         "plan_totals": plan.meta.get("totals", {}),
         "fibre_assumption": fibre_assumption(plan.meta),
         "census": census_coverage(plan.meta),
+        # the engine's counts, unknown villages, sites outside the communes (None: not recorded)
+        "data_quality": {q["key"]: q["value"] for q in data_quality(plan.meta)},
         "units_2025": units_source(bundle),
     }
 
