@@ -19,7 +19,8 @@ from phusong import settings
 from phusong.bundle import Bundle, Provenance, Raster
 from phusong.crs import transform_points
 
-__all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "DISC_RADIUS_M",
+__all__ = ["synthetic_bundle", "disc_scores", "disc_coverage_matrix", "disc_engine",
+           "site_outside_communes", "DISC_RADIUS_M",
            "gaussian_hills_dem", "sectorised_sites"]
 
 _SPLIT = ("04891", "04957")  # two units split by the 2025 crosswalk (share 0.5 each part)
@@ -211,3 +212,33 @@ def disc_coverage_matrix(tx: pd.DataFrame, x_m, y_m, dem=None, *,
     d = np.hypot(np.asarray(x_m)[:, None] - tx["x_m"].to_numpy()[None],
                  np.asarray(y_m)[:, None] - tx["y_m"].to_numpy()[None])
     return sp.csr_matrix(d <= r[None])
+
+
+def disc_engine(monkeypatch, stats: dict | None = None) -> None:
+    """Make the plan score with the disc model (:func:`disc_scores`,
+    :func:`disc_coverage_matrix`); ``stats``: the engine's counts its village scores carry
+    (``attrs["stats"]``, as :func:`phusong.coverage.score_villages` gives them)."""
+    from phusong.planning import _plan_deps as deps
+
+    def scores(b, **kw):
+        out = disc_scores(b, model=kw.get("model", "itm"))
+        if stats is not None:
+            out.attrs["stats"] = dict(stats)
+        return out
+
+    monkeypatch.setattr(deps, "score_villages", scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+
+
+def site_outside_communes(bundle: Bundle) -> tuple[Bundle, str]:
+    """``bundle`` with its first site moved 0.5° east of every commune, and that site's id."""
+    from dataclasses import replace
+
+    from shapely.affinity import translate
+
+    sites = bundle.sites.copy()
+    first = sites.geometry.iloc[0]
+    east = float(bundle.communes.total_bounds[2]) - float(first.x) + 0.5
+    sites.loc[sites.index[0], "geometry"] = translate(first, xoff=east)
+    return (replace(bundle, layers={**bundle.layers, "sites": sites}),
+            str(sites["site_id"].iloc[0]))

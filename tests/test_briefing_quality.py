@@ -6,10 +6,8 @@ commune, from ``plan.json``; a recorded zero reads 0, a figure not recorded says
 from __future__ import annotations
 
 import json
-from dataclasses import replace as dc_replace
 
 import openpyxl
-from shapely.affinity import translate
 
 from phusong.maps import write_briefing
 from phusong.maps._example import example_bundle, write_example_plan
@@ -33,24 +31,11 @@ def _quality_rows(ws) -> dict:
 
 def test_briefing_of_a_plan_with_itm_errors_voids_and_a_site_outside(monkeypatch, tmp_path):
     from phusong.bundle import validate
-    from phusong.planning import _plan_deps as deps
     from phusong.planning import make_plan
-    from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+    from tests._synthetic import disc_engine, site_outside_communes, synthetic_bundle
 
-    def scores(b, **kw):
-        out = disc_scores(b, model=kw.get("model", "itm"))
-        out.attrs["stats"] = dict(COUNTS)
-        return out
-
-    monkeypatch.setattr(deps, "score_villages", scores)
-    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
-    b = validate(synthetic_bundle(3, 6, seed=4))
-    sites = b.sites.copy()
-    sid = str(sites["site_id"].iloc[0])
-    # 0.5° east of every commune of the bundle
-    east = float(b.communes.total_bounds[2]) - float(sites.geometry.iloc[0].x) + 0.5
-    sites.loc[sites.index[0], "geometry"] = translate(sites.geometry.iloc[0], xoff=east)
-    b = dc_replace(b, layers={**b.layers, "sites": sites})
+    disc_engine(monkeypatch, COUNTS)
+    b, sid = site_outside_communes(validate(synthetic_bundle(3, 6, seed=4)))
     plan = make_plan(b).write(tmp_path / "plan")
     write_briefing(b, None, plan, tmp_path / "out")
     q = _quality_rows(openpyxl.load_workbook(tmp_path / "out" / "briefing.xlsx")["Bìa | Cover"])

@@ -472,21 +472,13 @@ def test_plan_json_reports_the_engines_itm_errors_and_voids(monkeypatch, tmp_pat
     ``attrs["stats"]``) are written under ``existing_network_scoring``; under a time limit the
     chunks' counts are summed. Main's plan.json had none of them."""
     from phusong.bundle import validate
-    from phusong.planning import _plan_deps as deps
     from phusong.planning import _plan_scoring, make_plan
     from phusong.planning.scenario import scenario_from_dict
-    from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+    from tests._synthetic import disc_engine, synthetic_bundle
 
     counts = {"paths": 10, "paths_itm_error": 3, "paths_flagged_void": 2,
               "paths_void_bridged": 1, "void_bridged_max_m": 120.0, "receivers_outside_dem": 0}
-
-    def scores(b, **kw):
-        out = disc_scores(b, model=kw.get("model", "itm"))
-        out.attrs["stats"] = dict(counts)
-        return out
-
-    monkeypatch.setattr(deps, "score_villages", scores)
-    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    disc_engine(monkeypatch, counts)
     b = validate(synthetic_bundle(3, 6, seed=4))
     meta = json.loads((make_plan(b).write(tmp_path / "p") / "plan.json").read_text("utf-8"))
     assert meta["existing_network_scoring"] == counts
@@ -504,25 +496,12 @@ def test_plan_json_reports_the_existing_sites_outside_every_commune(monkeypatch,
     """Build 1: an existing site inside no commune polygon is a reported figure in
     ``plan.json`` (count and ids, with a note), by the point-in-polygon rule ``twin stats``
     uses; main's plan.json did not say."""
-    from dataclasses import replace as dc_replace
-
-    from shapely.affinity import translate
-
     from phusong.bundle import validate
-    from phusong.planning import _plan_deps as deps
     from phusong.planning import make_plan
-    from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+    from tests._synthetic import disc_engine, site_outside_communes, synthetic_bundle
 
-    monkeypatch.setattr(deps, "score_villages",
-                        lambda b, **kw: disc_scores(b, model=kw.get("model", "itm")))
-    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
-    b = validate(synthetic_bundle(3, 6, seed=4))
-    sites = b.sites.copy()
-    sid = str(sites["site_id"].iloc[0])
-    # 0.5° east of every commune of the bundle (boxes of < 0.2° around Hòa Bình's centres)
-    east = float(b.communes.total_bounds[2]) - float(sites.geometry.iloc[0].x) + 0.5
-    sites.loc[sites.index[0], "geometry"] = translate(sites.geometry.iloc[0], xoff=east)
-    moved = dc_replace(b, layers={**b.layers, "sites": sites})
+    disc_engine(monkeypatch)
+    moved, sid = site_outside_communes(validate(synthetic_bundle(3, 6, seed=4)))
     meta = json.loads((make_plan(moved).write(tmp_path / "p") / "plan.json")
                       .read_text("utf-8"))
     assert meta["sites_outside_communes"] == {"count": 1, "site_ids": [sid]}
