@@ -291,8 +291,6 @@ def kth_largest_chain(a, lo, m, k, tmp):
         for i in range(m):
             t0 = max(t0, s * a[lo + i])
         return s * t0
-    if k <= 4:
-        return s * _chain4(a, lo, m, k, s)
     t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = -math.inf
     for i in range(m):
         u = s * a[lo + i]
@@ -318,26 +316,9 @@ def kth_largest_chain(a, lo, m, k, tmp):
         u = min(t6, u)
         t6 = h
         t7 = max(t7, u)
+    if k <= 4:
+        return s * (t1 if k == 2 else t2 if k == 3 else t3)
     return s * (t4 if k == 5 else t5 if k == 6 else t6 if k == 7 else t7)
-
-
-@njit(**_JIT)
-def _chain4(a, lo, m, k, s):
-    """The ``k``-th largest (``k ≤ 4``) of ``s·a[lo:lo + m]`` by a chain of four."""
-    t0 = t1 = t2 = t3 = -math.inf
-    for i in range(m):
-        u = s * a[lo + i]
-        h = max(t0, u)
-        u = min(t0, u)
-        t0 = h
-        h = max(t1, u)
-        u = min(t1, u)
-        t1 = h
-        h = max(t2, u)
-        u = min(t2, u)
-        t2 = h
-        t3 = max(t3, u)
-    return t1 if k == 2 else t2 if k == 3 else t3
 
 
 @njit(**_JIT)
