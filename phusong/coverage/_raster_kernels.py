@@ -75,41 +75,88 @@ def fill_voids_before(row, prev, j, v):
             row[q] = slope * (q - prev) + a
 
 
-@njit(**_JIT)
+#: Samples per block of :func:`_sample_one`'s branch-free pass.
+_SAMPLE_BLOCK = 64
+
+
+@njit(error_model="numpy", **_JIT)  # px, py > 0 and den ≈ 1: no division by zero to raise
 def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out, max_void_m, bad):
     """Ray ``k`` of :func:`sample_rays` into ``out[k]``, walked until sample ``last`` (and on
     to the next valid sample if it is void, so samples ``≤ last`` equal the full walk's).
 
     ``bad[k]`` becomes the first sample ending a run of samples without a valid height (voids,
     off the DEM) longer than ``max_void_m`` (run × ``step``, as the point engine measures it):
-    that sample and every one behind it sit behind a void too long to bridge."""
+    that sample and every one behind it sit behind a void too long to bridge.
+
+    Samples go in blocks: a branch-free pass computes :func:`_bilinear` for every sample whose
+    four DEM neighbours are valid (the same operations in the same order, so the same value
+    bit for bit) and NaN for the others, which the sequential pass (void filling, the stop at
+    ``last``) computes again with :func:`_bilinear` itself when they lie on the DEM.
+    """
     n_s = out.shape[1]
     ang = k * (2.0 * math.pi / n_rays)
     s, c = math.sin(ang), math.cos(ang)
+    rows, cols = z.shape
+    right, bottom = x0 + cols * px, y0 - rows * py
+    c_hi = max(cols - 2, 0)
+    r_hi = max(rows - 2, 0)
+    row = out[k]
     prev = -1
     end = n_s
     run = 0
-    for j in range(n_s):
-        r = j * step
-        v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
-        out[k, j] = v
-        if math.isfinite(v):
-            run = 0
-            fill_voids_before(out[k], prev, j, v)
-            prev = j
-            if j >= last:
-                end = j + 1
-                break
-        else:
-            run += 1
-            if run * step > max_void_m and j < bad[k]:
-                bad[k] = j
+    j0 = 0
+    while j0 < n_s:
+        j1 = min(j0 + _SAMPLE_BLOCK, n_s)
+        for j in range(j0, j1):  # branch-free: vectorised by LLVM
+            r = j * step
+            x = sx + s * r
+            y = sy + c * r
+            cf = min(max((x - x0) / px - 0.5, 0.0), cols - 1.0)
+            rf = min(max((y0 - y) / py - 0.5, 0.0), rows - 1.0)
+            ci = min(int(cf), c_hi)  # cf, rf ≥ 0: truncation is floor
+            ri = min(int(rf), r_hi)
+            cj = min(ci + 1, cols - 1)
+            rj = min(ri + 1, rows - 1)
+            fx = cf - ci
+            fy = rf - ri
+            w0 = (1 - fx) * (1 - fy)
+            w1 = fx * (1 - fy)
+            w2 = (1 - fx) * fy
+            w3 = fx * fy
+            num = (((0.0 + float(z[ri, ci]) * w0) + float(z[ri, cj]) * w1)
+                   + float(z[rj, ci]) * w2) + float(z[rj, cj]) * w3
+            den = (((0.0 + w0) + w1) + w2) + w3
+            inside = (x >= x0) & (x <= right) & (y >= bottom) & (y <= y0)
+            row[j] = num / den if inside else math.nan
+        for j in range(j0, j1):
+            v = row[j]
+            if not math.isfinite(v):  # off the DEM, or a void among the four neighbours
+                r = j * step
+                v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
+                row[j] = v
+            if math.isfinite(v):
+                run = 0
+                if prev != j - 1:
+                    fill_voids_before(row, prev, j, v)
+                prev = j
+                if j >= last:
+                    end = j + 1
+                    break
+            else:
+                run += 1
+                if run * step > max_void_m and j < bad[k]:
+                    bad[k] = j
+        if end < n_s:
+            for q in range(end, j1):  # computed by the block pass, beyond the walk
+                row[q] = math.nan
+            break
+        j0 = j1
     if prev < 0:
         for j in range(end):
-            out[k, j] = 0.0
+            row[j] = 0.0
     else:
         for q in range(prev + 1, end):
-            out[k, q] = out[k, prev]
+            row[q] = row[prev]
 
 
 @njit(parallel=True, **_JIT)
