@@ -40,3 +40,43 @@ def test_sample_rays_equal_the_per_sample_kernel_bit_for_bit(seed, max_void):
             # bit for bit, NaN beyond each walk included (exact: the same operations)
             assert (got.view(np.int64) == ref.view(np.int64)).all()
             assert (bad == ref_bad).all()
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+def test_screen_keep_equals_the_scipy_filters(window):
+    """``screen_keep`` against the screening's former numpy/scipy form, exactly (bool)."""
+    from scipy import ndimage
+
+    from phusong.coverage._raster_kernels import screen_keep
+
+    rng = np.random.default_rng(window)
+    n_g, h, w, n_b = 3, 11, 9, 2
+    v = rng.normal(-80.0, 4.0, (n_g, h, w)).astype(np.float32)
+    v[rng.random(v.shape) < 0.15] = -np.inf
+    v[1, :4, :5] = -np.inf  # a corner with nothing known
+    ref = rng.normal(-55.0, 6.0, (n_g, h, w)).astype(np.float32)
+    ref[rng.random(ref.shape) < 0.03] = -np.inf  # no reference best there
+    band_of = np.array([[True, False], [False, True], [True, True]])
+    ri = np.clip(np.arange(-2, 40) // 4, 0, h - 1)
+    ci = np.clip(np.arange(3, 30) // 4, 0, w - 1)
+    outside = rng.random((ri.size, ci.size)) < 0.1
+    margin = 3.0
+    out = np.ones((n_b, ri.size, ci.size), bool)
+    screen_keep(v, ref, window // 2, margin, band_of, ri, ci, outside, out)
+    ok = []
+    for i in range(n_g):
+        known = np.isfinite(v[i])
+        d = np.full((h, w), -np.inf)
+        with np.errstate(invalid="ignore"):
+            d[known] = v[i][known] - ref[i][known]
+        near = ndimage.maximum_filter(d, size=window, mode="constant", cval=-np.inf)
+        seen = ndimage.maximum_filter(known, size=3, mode="constant", cval=False)
+        k = (near >= -margin) | ~seen
+        ok.append(k[ri[:, None], ci[None, :]] | outside)
+    for b in range(n_b):
+        want = np.zeros_like(outside)
+        for i in range(n_g):
+            if band_of[i, b]:
+                want |= ok[i]
+        assert (out[b] == want).all()
+        assert 0 < want.sum() < want.size  # both kept and dropped cells

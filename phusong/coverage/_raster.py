@@ -49,6 +49,7 @@ from phusong.coverage._link import VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, mode
 from phusong.coverage._raster_kernels import (
     sample_rays,
     sample_rays_serial,
+    screen_keep,
     site_links,
     site_links_serial,
     site_pixels,
@@ -629,23 +630,11 @@ class _Screen:
         cin = (ca >= wc0) & (ca < wc1)
         ri, ci = np.clip(ra - cr0, 0, h - 1), np.clip(ca - cc0, 0, w - 1)
         outside = ~(rin[:, None] & cin[None, :])
-        from scipy import ndimage
-
-        ok = {}
-        for i, g in enumerate(gs):
-            vi = v[i]
-            known = np.isfinite(vi)
-            d = np.full(vi.shape, -np.inf)
-            with np.errstate(invalid="ignore"):  # no reference best there: +inf, kept
-                d[known] = vi[known] - self.best[g, cr0:cr0 + h, cc0:cc0 + w][known]
-            near = ndimage.maximum_filter(d, size=self.window, mode="constant", cval=-np.inf)
-            seen = ndimage.maximum_filter(known, size=3, mode="constant", cval=False)
-            k = (near >= -self.margin) | ~seen
-            ok[int(g)] = k[ri[:, None], ci[None, :]] | outside
         grp = self.group[cells]
+        band_of = np.zeros((len(gs), n_bands), bool)  # group i serves band b at this site
         for b in range(n_bands):
-            sel = np.zeros((r1 - r0, c1 - c0), bool)
-            for g in np.unique(grp[cell_band_local == b]):
-                sel |= ok[int(g)]
-            out[b] = sel
+            band_of[:, b] = np.isin(gs, grp[cell_band_local == b])
+        ref = np.stack([self.best[int(g), cr0:cr0 + h, cc0:cc0 + w] for g in gs])
+        screen_keep(np.ascontiguousarray(v), np.ascontiguousarray(ref), self.window // 2,
+                    self.margin, band_of, ri, ci, outside, out)
         return out

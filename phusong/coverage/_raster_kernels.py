@@ -20,8 +20,8 @@ from phusong.coverage._antenna_kernel import (
     pattern_gain_back,
 )
 
-__all__ = ["fill_voids_before", "polar", "sample_rays", "sample_rays_serial", "site_pixels",
-           "site_links", "site_links_serial"]
+__all__ = ["fill_voids_before", "polar", "sample_rays", "sample_rays_serial", "screen_keep",
+           "site_pixels", "site_links", "site_links_serial"]
 
 _JIT = {"cache": True, "nogil": True}
 #: Grid cells per call of the link loop (:func:`site_links`' unit of parallel work).
@@ -471,3 +471,66 @@ def site_links_serial(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, r
                 loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cert, cell_band, cell_group,
                 cell_radius, eirp, offset, azimuth, tilt, beamwidth, front_back, v_beamwidth,
                 v_sla, counts, ant, clut, sn, want)
+
+
+@njit(inline="always", **_JIT)
+def _box_max(a, half, tmp, out):
+    """``out = scipy.ndimage.maximum_filter(a, size=2 half + 1, mode="constant",
+    cval=−inf)`` on a 2-D array (max is exact, so the separable form gives the same values)."""
+    h, w = a.shape
+    for r in range(h):
+        for c in range(w):
+            m = -np.inf
+            for q in range(max(0, c - half), min(w, c + half + 1)):
+                m = max(m, a[r, q])
+            tmp[r, c] = m
+    for r in range(h):
+        for c in range(w):
+            m = -np.inf
+            for q in range(max(0, r - half), min(h, r + half + 1)):
+                m = max(m, tmp[q, c])
+            out[r, c] = m
+
+
+@njit(**_JIT)
+def screen_keep(v, ref, half, margin, band_of, ri, ci, outside, out):
+    """The screening's fine cells per band of one site (:meth:`._raster._Screen.keep`).
+
+    ``v`` (n_g, h, w) float32: the site's coarse values per group of its own (−inf: none),
+    ``ref`` the same cells of each group's reference best; ``d = v − ref`` (computed in float32,
+    as numpy does) where ``v`` is finite, −inf elsewhere. Group ``i`` keeps a coarse cell when
+    the largest ``d`` on the ``(2 half + 1)²`` block around it is ≥ −``margin``, or when no
+    ``v`` on its 3 × 3 block is finite (nothing known there). ``out[b, r, c]`` (bool, in place)
+    is True where some group ``i`` with ``band_of[i, b]`` keeps coarse cell ``(ri[r],
+    ci[c])``, or ``outside[r, c]``.
+    """
+    n_g, h, w = v.shape
+    n_b = out.shape[0]
+    kb = np.zeros((n_b, h, w), np.bool_)
+    d = np.empty((h, w))
+    kn = np.empty((h, w))
+    tmp = np.empty((h, w))
+    near = np.empty((h, w))
+    seen = np.empty((h, w))
+    for i in range(n_g):
+        for r in range(h):
+            for c in range(w):
+                x = v[i, r, c]
+                if math.isfinite(x):
+                    d[r, c] = np.float32(x - ref[i, r, c])
+                    kn[r, c] = 1.0
+                else:
+                    d[r, c] = -np.inf
+                    kn[r, c] = -np.inf
+        _box_max(d, half, tmp, near)
+        _box_max(kn, 1, tmp, seen)
+        for r in range(h):
+            for c in range(w):
+                if near[r, c] >= -margin or not seen[r, c] > 0.0:
+                    for b in range(n_b):
+                        if band_of[i, b]:
+                            kb[b, r, c] = True
+    for b in range(n_b):
+        for r in range(ri.shape[0]):
+            for c in range(ci.shape[0]):
+                out[b, r, c] = outside[r, c] or kb[b, ri[r], ci[c]]
