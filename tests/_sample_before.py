@@ -1,5 +1,5 @@
 """The raster's ray sampler before 2026-12-07 (issue 14, engineer hata14f), frozen: the
-reference that ``tests/test_sample_rays.py`` holds the current ``sample_rays`` to, bit for bit.
+reference that ``tests/test_raster_stages.py`` holds the current ``sample_rays`` to, bit for bit.
 
 ``_bilinear``, ``fill_voids_before``, ``_sample_one`` and ``sample_rays_serial`` (from
 ``_raster_kernels``) as they were: one sample at a time, each through ``_bilinear``.

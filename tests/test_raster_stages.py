@@ -1,5 +1,8 @@
-"""Ray sampling (``_raster_kernels.sample_rays``): the block pass gives the old per-sample
-kernel's profiles bit for bit, voids, off-DEM stretches and partial walks included."""
+"""The raster's per-site stages against their former forms, exactly: ray sampling
+(``_raster_kernels.sample_rays``: the block pass gives the old per-sample kernel's profiles bit
+for bit, voids, off-DEM stretches and partial walks included), the screening's per-site filter
+(``screen_keep`` against the scipy filters) and the antenna configurations of a site's cells
+(``_gain_configs`` against ``np.unique(axis=0)``)."""
 
 from __future__ import annotations
 
@@ -80,3 +83,30 @@ def test_screen_keep_equals_the_scipy_filters(window):
                 want |= ok[i]
         assert (out[b] == want).all()
         assert 0 < want.sum() < want.size  # both kept and dropped cells
+
+
+def test_gain_configs_number_as_np_unique_rows():
+    import types
+
+    from phusong.coverage._raster import _gain_configs
+
+    rng = np.random.default_rng(0)
+    for t in range(300):
+        n = int(rng.integers(1, 9))
+        txs = types.SimpleNamespace(
+            pattern=rng.integers(-1, 3, n) if t % 2 else None,
+            etilt=rng.choice([0.0, 2.0, -0.0, np.nan], n) if t % 3 else None,
+            azimuth=rng.choice([0.0, 120.0, -0.0, np.nan, 240.0], n),
+            tilt=rng.choice([0.0, 3.0, np.nan, -2.0], n))
+        cells = rng.permutation(n)
+        pat = (np.full(n, -1, np.int64) if txs.pattern is None
+               else np.asarray(txs.pattern[cells], np.int64))
+        et = (np.zeros(n) if txs.etilt is None
+              else np.where(pat >= 0, np.asarray(txs.etilt[cells], np.float64), 0.0))
+        key = np.stack([pat, txs.azimuth[cells].view(np.int64),
+                        txs.tilt[cells].view(np.int64), et.view(np.int64)], axis=1)
+        _, cfg = np.unique(key, axis=0, return_inverse=True)
+        order = np.argsort(cfg.reshape(-1), kind="stable")
+        got_cells, got_cfg = _gain_configs(txs, cells)
+        assert (got_cells == cells[order]).all()
+        assert (got_cfg == cfg.reshape(-1)[order]).all()
