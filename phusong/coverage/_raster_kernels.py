@@ -147,8 +147,6 @@ def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out, max_void_
                 if run * step > max_void_m and j < bad[k]:
                     bad[k] = j
         if end < n_s:
-            for q in range(end, j1):  # computed by the block pass, beyond the walk
-                row[q] = math.nan
             break
         j0 = j1
     if prev < 0:
@@ -157,6 +155,8 @@ def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out, max_void_
     else:
         for q in range(prev + 1, end):
             row[q] = row[prev]
+    for q in range(end, n_s):  # beyond the walk (some computed by the block pass): NaN
+        row[q] = math.nan
 
 
 @njit(parallel=True, **_JIT)
@@ -170,24 +170,28 @@ def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_void_m):
     sample at or past ``bad[k]`` has a ground profile bridged across more than ``max_void_m``
     m of missing heights (use ``inf`` to bridge any length): callers leave it out.
     """
-    out = np.full((n_rays, n_s), np.nan)
+    out = np.empty((n_rays, n_s))  # every row written: walked, then NaN
     bad = np.full(n_rays, n_s, np.int64)
     for k in prange(n_rays):
         if last[k] >= 0:
             _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, np.int64(k), last[k], out,
                         max_void_m, bad)
+        else:
+            out[k, :] = np.nan
     return out, bad
 
 
 @njit(**_JIT)
 def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_void_m):
     """:func:`sample_rays` on the calling thread only; same results."""
-    out = np.full((n_rays, n_s), np.nan)
+    out = np.empty((n_rays, n_s))  # every row written: walked, then NaN
     bad = np.full(n_rays, n_s, np.int64)
     for k in range(n_rays):
         if last[k] >= 0:
             _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out, max_void_m,
                         bad)
+        else:
+            out[k, :] = np.nan
     return out, bad
 
 
