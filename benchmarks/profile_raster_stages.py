@@ -8,7 +8,9 @@ unit (``_raster._site_unit``) is wrapped by a thread-CPU timer: grid cell → ra
 (``ray_geometry``), the reference model checks, the model kernel (``itm`` or ``emp``), the
 fused link budget and best-server reduction (``links``) and the screening's per-site filter
 (``screen.keep``); ``site_unit_total`` includes the Python glue between them. The coarse
-screening pass calls the same stages, so they count in it. Stage counts are calls.
+screening pass calls the same stages: they are reported apart (``coarse:`` against ``fine:``),
+and ``fine:screen_pass`` is the whole coarse pass (set-up and reference best included). Stage
+counts are calls.
 
 One JSON line on stdout: wall and CPU seconds, the engine's stats, and per stage
 ``[thread CPU seconds, calls]``. The timer costs ≈ 1 µs per call (≈ 10⁴ calls).
@@ -49,21 +51,35 @@ def main() -> int:
     cpu = collections.defaultdict(float)
     calls = collections.Counter()
     lock = threading.Lock()
+    phase = ["fine"]  # "coarse" while the screening's coarse pass runs
 
     def timed(name, fn):
         def run(*args, **kw):
             t0 = time.thread_time()
             out = fn(*args, **kw)
+            key = f"{phase[0]}:{name}"
             with lock:
-                cpu[name] += time.thread_time() - t0
-                calls[name] += 1
+                cpu[key] += time.thread_time() - t0
+                calls[key] += 1
             return out
         return run
+
+    screen_init = _raster._Screen.__init__
+
+    def coarse_pass(self, *args, **kw):
+        phase[0] = "coarse"
+        try:
+            screen_init(self, *args, **kw)
+        finally:
+            phase[0] = "fine"
+
+    _raster._Screen.__init__ = coarse_pass
 
     for name in ("site_pixels", "ray_geometry", "_model_checks", "_site_unit"):
         setattr(_raster, name, timed(name.strip("_") if name != "_site_unit"
                                      else "site_unit_total", getattr(_raster, name)))
     _raster._Screen.keep = timed("screen.keep", _raster._Screen.keep)
+    _raster._Screen.__init__ = timed("screen_pass", _raster._Screen.__init__)
     for kn in ("_PARALLEL", "_SERIAL"):
         k = getattr(_raster, kn)
         setattr(_raster, kn, dataclasses.replace(

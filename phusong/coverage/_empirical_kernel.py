@@ -134,7 +134,7 @@ def _hata_fast(lf, t_lb, slope, f, hm, env, cost):
 
 
 @njit(inline="always", **_JIT)
-def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
+def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, lds, model, diff, env,
                    step, htx, hrx, margin, loss):
     """Basic transmission loss + ``margin`` of used sample ``u`` on every wanted band, dB:
     :func:`._link.model_loss_db` per sample (distance ≥ 10 m, the path geometry ``geom[u]`` of
@@ -157,9 +157,14 @@ def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, d
     t_lb = 0.0
     slope = 0.0
     if model == 1 or model == 2:
-        lb = math.log10(hb)
+        if hb == 30.0:
+            lb = lds[-2]
+        elif hb == 200.0:
+            lb = lds[-1]
+        else:
+            lb = math.log10(hb)
         t_lb = 13.82 * lb
-        slope = (44.9 - 6.55 * lb) * math.log10(d_km)
+        slope = (44.9 - 6.55 * lb) * lds[j]
     for b in range(bands.shape[0]):
         if not need[b, u]:
             continue
@@ -204,6 +209,19 @@ def _band_terms(bands):
     return lfs, ss
 
 
+@njit(**_JIT)
+def _distance_terms(n_s, step):
+    """``log10(d_km)`` of the model distance ``max(j step, 10 m)`` per sample index ``j <
+    n_s``, then ``log10(30)`` and ``log10(200)`` (Hata's base height at its clipping bounds)."""
+    lds = np.empty(n_s + 2)
+    for j in range(n_s):
+        d = max(max(j * step, 1.0), 10.0)
+        lds[j] = math.log10(d / 1000.0)
+    lds[n_s] = math.log10(30.0)
+    lds[n_s + 1] = math.log10(200.0)
+    return lds
+
+
 @njit(parallel=True, **_JIT)
 def ray_model_losses(geom, rays, used_k, used_j, need, bands, model, diff, env, step, htx, hrx,
                      margin, loss):
@@ -217,9 +235,10 @@ def ray_model_losses(geom, rays, used_k, used_j, need, bands, model, diff, env, 
     value. Entries not wanted are left as they were. Parallel over ray samples.
     """
     lfs, ss = _band_terms(bands)
+    lds = _distance_terms(rays.shape[1], step)
     for u in prange(used_k.shape[0]):
-        _sample_losses(np.int64(u), geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
-                       step, htx, hrx, margin, loss)
+        _sample_losses(np.int64(u), geom, rays, used_k, used_j, need, bands, lfs, ss, lds, model,
+                       diff, env, step, htx, hrx, margin, loss)
 
 
 @njit(**_JIT)
@@ -227,6 +246,7 @@ def ray_model_losses_serial(geom, rays, used_k, used_j, need, bands, model, diff
                             htx, hrx, margin, loss):
     """:func:`ray_model_losses` on the calling thread only; same results."""
     lfs, ss = _band_terms(bands)
+    lds = _distance_terms(rays.shape[1], step)
     for u in range(used_k.shape[0]):
-        _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, model, diff, env,
-                       step, htx, hrx, margin, loss)
+        _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, lds, model, diff,
+                       env, step, htx, hrx, margin, loss)

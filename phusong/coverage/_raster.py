@@ -23,6 +23,7 @@ the lowest cell index, so results are identical for any number of threads.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -49,6 +50,7 @@ from phusong.coverage._link import VERTICAL_BEAMWIDTH_DEG, VERTICAL_SLA_DB, mode
 from phusong.coverage._raster_kernels import (
     sample_rays,
     sample_rays_serial,
+    screen_keep,
     site_links,
     site_links_serial,
     site_pixels,
@@ -194,9 +196,10 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     Grid cells behind a DEM void longer than ``opts.max_void_m`` along their ray get no link
     from this site (as the point engine leaves such paths out) and are set True in ``void``
     (flat bool over the grid, when given). Returns (ray points, ITM points evaluated, links,
-    ITM warning bits).
+    ITM warning bits). ``ctx`` is ``(txs, terrain, grid, opts, step)``, optionally with a set
+    of the model checks already done in this run (:func:`_model_checks`) as a sixth item.
     """
-    txs, terrain, grid, opts, step = ctx
+    txs, terrain, grid, opts, step, *checked = ctx
     res = grid.resolution_m
     R = float(txs.site_radius_m[s])
     sx, sy, htx = float(txs.site_x[s]), float(txs.site_y[s]), float(txs.site_h[s])
@@ -256,7 +259,8 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
         geom = ray_geometry(rays, step, rays[0, 0], htx, opts.rx_height_m,
                             method=opts.diffraction, k_factor=opts.k_factor,
                             min_freq_mhz=float(bands.min()), last=last, slot=slot)
-        _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx)
+        _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx,
+                      checked[0] if checked else None)
         kern.emp(geom, rays, uk, uj, need, bands.astype(float), MODEL_CODES[opts.model],
                  METHODS[opts.diffraction], ENV_CODES.get(opts.environment, -1), float(step),
                  htx, float(opts.rx_height_m), float(opts.margin_db()), loss)
@@ -273,19 +277,30 @@ def _site_unit(s, ctx, best, arg, group, keep_fn=None, kern=_PARALLEL, sinr=_NO_
     return int((last[last >= 0] + 1).sum()), n_eval, int(counts.sum()), bits
 
 
-def _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx) -> None:
+def _model_checks(opts, bands, need, uk, uj, step, geom, rays, htx, done=None) -> None:
     """The reference model (:func:`model_loss_db`) on one wanted sample per band: its validity
     warnings and errors depend only on the band and the antenna heights, so the compiled
-    evaluation of the whole band warns and refuses exactly as the reference would."""
+    evaluation of the whole band warns and refuses exactly as the reference would.
+
+    The base height enters the checks clipped to the model's own range, so they depend on the
+    model, diffraction, environment, band and receiver height only: with ``done`` (a set kept
+    for one run) each of those is checked once per run, not once per site (the same warning,
+    which Python's default filter shows once anyway)."""
     for b, f in enumerate(bands):
         sel = np.flatnonzero(need[b])
         if sel.size == 0:
+            continue
+        key = (opts.model, opts.diffraction, opts.environment, float(f),
+               float(opts.rx_height_m))
+        if done is not None and key in done:
             continue
         k, j = int(uk[sel[0]]), int(uj[sel[0]])
         model_loss_db(opts.model, opts.diffraction, freq_mhz=np.array([float(f)]),
                       distance_m=np.array([max(j * step, 1.0)]), geometry=geom[sel[0]][None],
                       tx_height_m=htx, rx_height_m=opts.rx_height_m, z_tx_m=rays[0, 0],
                       z_rx_m=np.array([rays[k, j]]), environment=opts.environment)
+        if done is not None:
+            done.add(key)
 
 
 def _gain_configs(txs, cells) -> tuple[np.ndarray, np.ndarray]:
@@ -299,21 +314,30 @@ def _gain_configs(txs, cells) -> tuple[np.ndarray, np.ndarray]:
            else np.asarray(txs.pattern[cells], np.int64))
     et = (np.zeros(len(cells)) if txs.etilt is None
           else np.where(pat >= 0, np.asarray(txs.etilt[cells], np.float64), 0.0))
-    key = np.stack([pat, np.asarray(txs.azimuth[cells], np.float64).view(np.int64),
-                    np.asarray(txs.tilt[cells], np.float64).view(np.int64),
-                    et.view(np.int64)], axis=1)
-    _, cfg = np.unique(key, axis=0, return_inverse=True)
-    cfg = cfg.reshape(-1)
+    rows = list(zip(pat.tolist(),
+                    np.asarray(txs.azimuth[cells], np.float64).view(np.int64).tolist(),
+                    np.asarray(txs.tilt[cells], np.float64).view(np.int64).tolist(),
+                    et.view(np.int64).tolist(), strict=True))
+    # configurations numbered in the order of their (signed int64) rows, as
+    # np.unique(axis=0) numbers them; a site has a handful of cells, so plain tuples
+    rank = {r: i for i, r in enumerate(sorted(set(rows)))}
+    cfg = np.array([rank[r] for r in rows], np.int64)
     order = np.argsort(cfg, kind="stable")
     return np.ascontiguousarray(cells[order]), np.ascontiguousarray(cfg[order], np.int64)
 
 
-def _antenna_args(txs) -> tuple:
-    """The ``ant`` tuple of :func:`site_links`: patterns per cell (−1 = legacy sector)."""
+@functools.cache
+def _empty_table():
+    """The empty :class:`PatternTable` (built once: ≈ 0.2 ms, and every site asks for it)."""
     from phusong.coverage._antenna_kernel import PatternTable
 
+    return PatternTable.empty()
+
+
+def _antenna_args(txs) -> tuple:
+    """The ``ant`` tuple of :func:`site_links`: patterns per cell (−1 = legacy sector)."""
     if txs.pattern is None:
-        t = PatternTable.empty()
+        t = _empty_table()
         return (np.full(len(txs.freq), -1, np.int64), np.full(len(txs.freq), np.nan), t.h,
                 t.v, t.tilt, t.cap, t.back, t.vlow)
     t = txs.patterns
@@ -444,17 +468,18 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
     group = np.ascontiguousarray(cell_group, np.int64)
     stats = {"sites": int(len(sites))}
     keep_fn = None
+    checked: set = set()  # the model checks done in this run (_model_checks)
     # one thread runs only serial kernels (see _for_sites): numba's pool is not started
     with numba_threads(opts.threads) if opts.threads > 1 else nullcontext():
         if opts.screen_margin_db and len(sites) > 1:
             t0 = time.perf_counter()
-            screen = _Screen(txs, terrain, grid, opts, step, group, n_groups, sites)
+            screen = _Screen(txs, terrain, grid, opts, step, group, n_groups, sites, checked)
             keep_fn = screen.keep
             stats |= {"screen_factor": int(opts.screen_factor),
                       "screen_margin_db": float(opts.screen_margin_db),
                       "screen_points_evaluated": screen.points,
                       "screen_seconds": round(time.perf_counter() - t0, 3)}
-        ctx = (txs, terrain, grid, opts, step)
+        ctx = (txs, terrain, grid, opts, step, checked)
 
         def work(s, acc, kern):
             acc.add(_site_unit(s, ctx, acc.best, acc.arg, group, keep_fn, kern, acc.sinr,
@@ -496,7 +521,7 @@ def coarse_grid(grid: Grid, opts) -> Grid:
 
 
 def coarse_site(s, txs, terrain, coarse: Grid, opts, step, group, kern=_PARALLEL, *,
-                shape_all: tuple[int, int] | None = None):
+                shape_all: tuple[int, int] | None = None, checked: set | None = None):
     """Site ``s`` on its own window of the coarse grid (a pure work unit of the screening).
 
     ``coarse`` may be a tile of the coarse grid (:meth:`Grid.tile`, with its offset), whose
@@ -534,7 +559,8 @@ def coarse_site(s, txs, terrain, coarse: Grid, opts, step, group, kern=_PARALLEL
     local[cells] = local_g
     b = np.full((len(gs), sub.shape[0] * sub.shape[1]), -np.inf, np.float32)
     a = np.full(b.shape, -1, np.int64)
-    res = _site_unit(s, (txs, terrain, sub, opts, step), b, a, local, None, kern)
+    ctx = (txs, terrain, sub, opts, step) + (() if checked is None else (checked,))
+    res = _site_unit(s, ctx, b, a, local, None, kern)
     v = b.reshape(len(gs), r1 - r0, c1 - c0)
     # the reference best only takes a site where it surely reaches every fine cell of
     # the coarse cell and its neighbours: a site strong at the edge of its radius must
@@ -573,7 +599,8 @@ class _Screen:
     dropped when none of its coarse samples nearby comes close to the best.
     """
 
-    def __init__(self, txs, terrain, grid: Grid, opts, step, group, n_groups, sites):
+    def __init__(self, txs, terrain, grid: Grid, opts, step, group, n_groups, sites,
+                 checked: set | None = None):
         self.coarse = coarse_grid(grid, opts)
         self._setup(opts, group, {}, np.full((n_groups,) + self.coarse.shape, -np.inf,
                                              np.float32))
@@ -581,7 +608,7 @@ class _Screen:
 
         def work(s, acc, kern):
             res, values, inner = coarse_site(s, txs, terrain, self.coarse, opts, step, group,
-                                             kern)
+                                             kern, checked=checked)
             acc.add(res)
             if values is None:
                 return
@@ -629,23 +656,11 @@ class _Screen:
         cin = (ca >= wc0) & (ca < wc1)
         ri, ci = np.clip(ra - cr0, 0, h - 1), np.clip(ca - cc0, 0, w - 1)
         outside = ~(rin[:, None] & cin[None, :])
-        from scipy import ndimage
-
-        ok = {}
-        for i, g in enumerate(gs):
-            vi = v[i]
-            known = np.isfinite(vi)
-            d = np.full(vi.shape, -np.inf)
-            with np.errstate(invalid="ignore"):  # no reference best there: +inf, kept
-                d[known] = vi[known] - self.best[g, cr0:cr0 + h, cc0:cc0 + w][known]
-            near = ndimage.maximum_filter(d, size=self.window, mode="constant", cval=-np.inf)
-            seen = ndimage.maximum_filter(known, size=3, mode="constant", cval=False)
-            k = (near >= -self.margin) | ~seen
-            ok[int(g)] = k[ri[:, None], ci[None, :]] | outside
         grp = self.group[cells]
+        band_of = np.zeros((len(gs), n_bands), bool)  # group i serves band b at this site
         for b in range(n_bands):
-            sel = np.zeros((r1 - r0, c1 - c0), bool)
-            for g in np.unique(grp[cell_band_local == b]):
-                sel |= ok[int(g)]
-            out[b] = sel
+            band_of[:, b] = np.isin(gs, grp[cell_band_local == b])
+        ref = np.stack([self.best[int(g), cr0:cr0 + h, cc0:cc0 + w] for g in gs])
+        screen_keep(np.ascontiguousarray(v), np.ascontiguousarray(ref), self.window // 2,
+                    self.margin, band_of, ri, ci, outside, out)
         return out

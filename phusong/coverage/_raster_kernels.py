@@ -20,8 +20,8 @@ from phusong.coverage._antenna_kernel import (
     pattern_gain_back,
 )
 
-__all__ = ["fill_voids_before", "polar", "sample_rays", "sample_rays_serial", "site_pixels",
-           "site_links", "site_links_serial"]
+__all__ = ["fill_voids_before", "polar", "sample_rays", "sample_rays_serial", "screen_keep",
+           "site_pixels", "site_links", "site_links_serial"]
 
 _JIT = {"cache": True, "nogil": True}
 #: Grid cells per call of the link loop (:func:`site_links`' unit of parallel work).
@@ -75,41 +75,88 @@ def fill_voids_before(row, prev, j, v):
             row[q] = slope * (q - prev) + a
 
 
-@njit(**_JIT)
+#: Samples per block of :func:`_sample_one`'s branch-free pass.
+_SAMPLE_BLOCK = 64
+
+
+@njit(error_model="numpy", **_JIT)  # px, py > 0 and den ≈ 1: no division by zero to raise
 def _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last, out, max_void_m, bad):
     """Ray ``k`` of :func:`sample_rays` into ``out[k]``, walked until sample ``last`` (and on
     to the next valid sample if it is void, so samples ``≤ last`` equal the full walk's).
 
     ``bad[k]`` becomes the first sample ending a run of samples without a valid height (voids,
     off the DEM) longer than ``max_void_m`` (run × ``step``, as the point engine measures it):
-    that sample and every one behind it sit behind a void too long to bridge."""
+    that sample and every one behind it sit behind a void too long to bridge.
+
+    Samples go in blocks: a branch-free pass computes :func:`_bilinear` for every sample whose
+    four DEM neighbours are valid (the same operations in the same order, so the same value
+    bit for bit) and NaN for the others, which the sequential pass (void filling, the stop at
+    ``last``) computes again with :func:`_bilinear` itself when they lie on the DEM.
+    """
     n_s = out.shape[1]
     ang = k * (2.0 * math.pi / n_rays)
     s, c = math.sin(ang), math.cos(ang)
+    rows, cols = z.shape
+    right, bottom = x0 + cols * px, y0 - rows * py
+    c_hi = max(cols - 2, 0)
+    r_hi = max(rows - 2, 0)
+    row = out[k]
     prev = -1
     end = n_s
     run = 0
-    for j in range(n_s):
-        r = j * step
-        v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
-        out[k, j] = v
-        if math.isfinite(v):
-            run = 0
-            fill_voids_before(out[k], prev, j, v)
-            prev = j
-            if j >= last:
-                end = j + 1
-                break
-        else:
-            run += 1
-            if run * step > max_void_m and j < bad[k]:
-                bad[k] = j
+    j0 = 0
+    while j0 < n_s:
+        j1 = min(j0 + _SAMPLE_BLOCK, n_s)
+        for j in range(j0, j1):  # branch-free: vectorised by LLVM
+            r = j * step
+            x = sx + s * r
+            y = sy + c * r
+            cf = min(max((x - x0) / px - 0.5, 0.0), cols - 1.0)
+            rf = min(max((y0 - y) / py - 0.5, 0.0), rows - 1.0)
+            ci = min(int(cf), c_hi)  # cf, rf ≥ 0: truncation is floor
+            ri = min(int(rf), r_hi)
+            cj = min(ci + 1, cols - 1)
+            rj = min(ri + 1, rows - 1)
+            fx = cf - ci
+            fy = rf - ri
+            w0 = (1 - fx) * (1 - fy)
+            w1 = fx * (1 - fy)
+            w2 = (1 - fx) * fy
+            w3 = fx * fy
+            num = (((0.0 + float(z[ri, ci]) * w0) + float(z[ri, cj]) * w1)
+                   + float(z[rj, ci]) * w2) + float(z[rj, cj]) * w3
+            den = (((0.0 + w0) + w1) + w2) + w3
+            inside = (x >= x0) & (x <= right) & (y >= bottom) & (y <= y0)
+            row[j] = num / den if inside else math.nan
+        for j in range(j0, j1):
+            v = row[j]
+            if not math.isfinite(v):  # off the DEM, or a void among the four neighbours
+                r = j * step
+                v = _bilinear(z, x0, y0, px, py, sx + s * r, sy + c * r)
+                row[j] = v
+            if math.isfinite(v):
+                run = 0
+                if prev != j - 1:
+                    fill_voids_before(row, prev, j, v)
+                prev = j
+                if j >= last:
+                    end = j + 1
+                    break
+            else:
+                run += 1
+                if run * step > max_void_m and j < bad[k]:
+                    bad[k] = j
+        if end < n_s:
+            break
+        j0 = j1
     if prev < 0:
         for j in range(end):
-            out[k, j] = 0.0
+            row[j] = 0.0
     else:
         for q in range(prev + 1, end):
-            out[k, q] = out[k, prev]
+            row[q] = row[prev]
+    for q in range(end, n_s):  # beyond the walk (some computed by the block pass): NaN
+        row[q] = math.nan
 
 
 @njit(parallel=True, **_JIT)
@@ -123,24 +170,28 @@ def sample_rays(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_void_m):
     sample at or past ``bad[k]`` has a ground profile bridged across more than ``max_void_m``
     m of missing heights (use ``inf`` to bridge any length): callers leave it out.
     """
-    out = np.full((n_rays, n_s), np.nan)
+    out = np.empty((n_rays, n_s))  # every row written: walked, then NaN
     bad = np.full(n_rays, n_s, np.int64)
     for k in prange(n_rays):
         if last[k] >= 0:
             _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, np.int64(k), last[k], out,
                         max_void_m, bad)
+        else:
+            out[k, :] = np.nan
     return out, bad
 
 
 @njit(**_JIT)
 def sample_rays_serial(z, x0, y0, px, py, sx, sy, step, n_rays, n_s, last, max_void_m):
     """:func:`sample_rays` on the calling thread only; same results."""
-    out = np.full((n_rays, n_s), np.nan)
+    out = np.empty((n_rays, n_s))  # every row written: walked, then NaN
     bad = np.full(n_rays, n_s, np.int64)
     for k in range(n_rays):
         if last[k] >= 0:
             _sample_one(z, x0, y0, px, py, sx, sy, step, n_rays, k, last[k], out, max_void_m,
                         bad)
+        else:
+            out[k, :] = np.nan
     return out, bad
 
 
@@ -424,3 +475,66 @@ def site_links_serial(best, arg, flat, dx, dy, dist, brg, uop, used_k, used_j, r
                 loss, h_rx, z_top, cells, cfg, cos_b, sin_b, cert, cell_band, cell_group,
                 cell_radius, eirp, offset, azimuth, tilt, beamwidth, front_back, v_beamwidth,
                 v_sla, counts, ant, clut, sn, want)
+
+
+@njit(inline="always", **_JIT)
+def _box_max(a, half, tmp, out):
+    """``out = scipy.ndimage.maximum_filter(a, size=2 half + 1, mode="constant",
+    cval=−inf)`` on a 2-D array (max is exact, so the separable form gives the same values)."""
+    h, w = a.shape
+    for r in range(h):
+        for c in range(w):
+            m = -np.inf
+            for q in range(max(0, c - half), min(w, c + half + 1)):
+                m = max(m, a[r, q])
+            tmp[r, c] = m
+    for r in range(h):
+        for c in range(w):
+            m = -np.inf
+            for q in range(max(0, r - half), min(h, r + half + 1)):
+                m = max(m, tmp[q, c])
+            out[r, c] = m
+
+
+@njit(**_JIT)
+def screen_keep(v, ref, half, margin, band_of, ri, ci, outside, out):
+    """The screening's fine cells per band of one site (:meth:`._raster._Screen.keep`).
+
+    ``v`` (n_g, h, w) float32: the site's coarse values per group of its own (−inf: none),
+    ``ref`` the same cells of each group's reference best; ``d = v − ref`` (computed in float32,
+    as numpy does) where ``v`` is finite, −inf elsewhere. Group ``i`` keeps a coarse cell when
+    the largest ``d`` on the ``(2 half + 1)²`` block around it is ≥ −``margin``, or when no
+    ``v`` on its 3 × 3 block is finite (nothing known there). ``out[b, r, c]`` (bool, in place)
+    is True where some group ``i`` with ``band_of[i, b]`` keeps coarse cell ``(ri[r],
+    ci[c])``, or ``outside[r, c]``.
+    """
+    n_g, h, w = v.shape
+    n_b = out.shape[0]
+    kb = np.zeros((n_b, h, w), np.bool_)
+    d = np.empty((h, w))
+    kn = np.empty((h, w))
+    tmp = np.empty((h, w))
+    near = np.empty((h, w))
+    seen = np.empty((h, w))
+    for i in range(n_g):
+        for r in range(h):
+            for c in range(w):
+                x = v[i, r, c]
+                if math.isfinite(x):
+                    d[r, c] = np.float32(x - ref[i, r, c])
+                    kn[r, c] = 1.0
+                else:
+                    d[r, c] = -np.inf
+                    kn[r, c] = -np.inf
+        _box_max(d, half, tmp, near)
+        _box_max(kn, 1, tmp, seen)
+        for r in range(h):
+            for c in range(w):
+                if near[r, c] >= -margin or not seen[r, c] > 0.0:
+                    for b in range(n_b):
+                        if band_of[i, b]:
+                            kb[b, r, c] = True
+    for b in range(n_b):
+        for r in range(ri.shape[0]):
+            for c in range(ci.shape[0]):
+                out[b, r, c] = outside[r, c] or kb[b, ri[r], ci[c]]
