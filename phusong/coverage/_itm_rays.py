@@ -49,10 +49,10 @@ from phusong.coverage._itm_kernel import (
 from phusong.coverage._itm_lanes import (
     FALLBACK,
     LOSS,
+    ROWS,
     WIDTH,
     fill_band,
     lanes_frequency,
-    lanes_table,
     set_geometry,
 )
 from phusong.coverage._itm_terrain import (
@@ -170,7 +170,11 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
     """ITM losses of the needed samples ``1..last_j`` of ray ``k`` into ``out`` (see
     :func:`itm_ray_losses`); touches only those samples' columns. The profile analysis runs per
     sample; the frequency part runs per band on batches of ``WIDTH`` samples in lockstep
-    (:func:`_flush`)."""
+    (:func:`_flush`). Each band has its own lane table, filled only with the samples that need
+    that band: with a sparse ``need`` (screening keeps one band of four at most points) a
+    batch holds ``WIDTH`` wanted (sample, band) pairs, not ``WIDTH`` samples that each want
+    some band. Every lane is computed alone, so where a sample sits does not change its
+    result."""
     n_s = rays.shape[1]
     n_f = freqs.shape[0]
     ray = rays[k]
@@ -182,10 +186,13 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
     ha = np.empty(n_s)
     buf = np.empty(DELTA_H_BUFFER)
     aux = np.empty(len(AUX_COLUMNS))
-    t = lanes_table()
-    lane_u = np.empty(WIDTH, np.int64)
-    lane_fs = np.empty(WIDTH)
-    m = 0
+    tables = np.empty((n_f, len(ROWS) * WIDTH))
+    lane_u = np.empty((n_f, WIDTH), np.int64)
+    lane_fs = np.empty((n_f, WIDTH))
+    fill = np.zeros(n_f, np.int64)
+    for f in range(n_f):
+        if band[f, 0] == 0.0:  # the band's rows are the same for every batch
+            fill_band(tables[f], freqs[f], band[f], climate, mdvar, band[f, 1])
     csum[0] = 0.0
     csum[1] = ray[0]
     cksum[0] = 0.0
@@ -208,56 +215,52 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
             continue
         todo = False
         for f in range(n_f):
-            todo = todo or need[f, u]
+            todo = todo or (need[f, u] and band[f, 0] == 0.0)
         if not todo:
             continue
         g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha,
                                nh, cap, buf)
         d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
-        set_geometry(t, m, g, h_tx, h_rx)
-        lane_u[m] = u
-        lane_fs[m] = 20.0 * math.log10(d3 / 1000.0)
-        m += 1
-        if m == WIDTH:
-            _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux,
-                   out)
-            m = 0
-    if m > 0:
-        _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux, out)
+        fs_d = 20.0 * math.log10(d3 / 1000.0)
+        for f in range(n_f):
+            if not need[f, u] or band[f, 0] != 0.0:
+                continue
+            m = fill[f]
+            set_geometry(tables[f], m, g, h_tx, h_rx)
+            lane_u[f, m] = u
+            lane_fs[f, m] = fs_d
+            m += 1
+            if m == WIDTH:
+                _flush(tables[f], m, lane_u[f], lane_fs[f], f, freqs, band, h_tx, h_rx,
+                       climate, mdvar, aux, out)
+                m = 0
+            fill[f] = m
+    for f in range(n_f):
+        if fill[f] > 0:
+            _flush(tables[f], fill[f], lane_u[f], lane_fs[f], f, freqs, band, h_tx, h_rx,
+                   climate, mdvar, aux, out)
 
 
 @njit(**_JIT)
-def _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux, out):
-    """The frequency part of the ``m`` ray samples in lanes ``0..m-1`` of ``t`` (output column
-    ``lane_u``, free-space distance term ``lane_fs``), band by band: :func:`lanes_frequency`,
-    then the scalar :func:`p2p_from_band` for the lanes it flags. Writes what
-    :func:`_one_ray_scalar` writes."""
-    for f in range(freqs.shape[0]):
-        if band[f, 0] != 0.0:
-            continue
-        todo = False
-        for k in range(m):
-            todo = todo or need[f, lane_u[k]]
-        if not todo:
-            continue
-        fill_band(t, freqs[f], band[f], climate, mdvar, band[f, 1])
-        lanes_frequency(t)
-        floor = band[f, 6]
-        for k in range(m):
-            u = lane_u[k]
-            if not need[f, u]:
-                continue
-            if t[FALLBACK * WIDTH + k] != 0.0:
-                g = (t[k], t[WIDTH + k], t[2 * WIDTH + k], t[3 * WIDTH + k], t[4 * WIDTH + k],
-                     t[5 * WIDTH + k], t[6 * WIDTH + k], t[7 * WIDTH + k], t[8 * WIDTH + k],
-                     t[9 * WIDTH + k])
-                loss, _w, code, _m = p2p_from_band(g, p2p_path_terms(g), h_tx, h_rx, freqs[f],
-                                                   climate, mdvar, band[f], aux)
-                if code < 1000:
-                    out[f, u] = max(loss, floor + lane_fs[k])
-            else:
-                out[f, u] = max(t[LOSS * WIDTH + k], floor + lane_fs[k])
-
+def _flush(t, m, lane_u, lane_fs, f, freqs, band, h_tx, h_rx, climate, mdvar, aux, out):
+    """The frequency part of band ``f`` for the ``m`` ray samples in lanes ``0..m-1`` of ``t``
+    (its band rows already filled; output column ``lane_u``, free-space distance term
+    ``lane_fs``): :func:`lanes_frequency`, then the scalar :func:`p2p_from_band` for the lanes
+    it flags. Writes what :func:`_one_ray_scalar` writes."""
+    lanes_frequency(t)
+    floor = band[f, 6]
+    for k in range(m):
+        u = lane_u[k]
+        if t[FALLBACK * WIDTH + k] != 0.0:
+            g = (t[k], t[WIDTH + k], t[2 * WIDTH + k], t[3 * WIDTH + k], t[4 * WIDTH + k],
+                 t[5 * WIDTH + k], t[6 * WIDTH + k], t[7 * WIDTH + k], t[8 * WIDTH + k],
+                 t[9 * WIDTH + k])
+            loss, _w, code, _m = p2p_from_band(g, p2p_path_terms(g), h_tx, h_rx, freqs[f],
+                                               climate, mdvar, band[f], aux)
+            if code < 1000:
+                out[f, u] = max(loss, floor + lane_fs[k])
+        else:
+            out[f, u] = max(t[LOSS * WIDTH + k], floor + lane_fs[k])
 
 
 @njit(**_JIT)
