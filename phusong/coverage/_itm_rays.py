@@ -69,6 +69,7 @@ __all__ = ["delta_h_capped", "itm_ray_losses", "itm_ray_losses_scalar", "itm_ray
 _JIT = {"cache": True, "nogil": True}
 BLOCK_LOG = 3  # receiver-horizon scan skips blocks of 2**BLOCK_LOG samples by their maximum
 _BLOCK_MASK = (1 << BLOCK_LOG) - 1
+RAY_CHUNK = 16  # rays per parallel task of itm_ray_losses (they share lockstep batches)
 
 
 @njit(**_JIT)
@@ -165,16 +166,41 @@ def _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, m
 
 
 @njit(**_JIT)
+def _lane_batches(freqs, band, climate, mdvar):
+    """Empty lockstep batches, one per band (see :func:`_one_ray`): lane tables with the
+    band's rows filled, output columns, free-space terms, lanes filled, scalar scratch."""
+    n_f = freqs.shape[0]
+    tables = np.empty((n_f, len(ROWS) * WIDTH))
+    for f in range(n_f):
+        if band[f, 0] == 0.0:  # the band's rows are the same for every batch
+            fill_band(tables[f], freqs[f], band[f], climate, mdvar, band[f, 1])
+    return (tables, np.empty((n_f, WIDTH), np.int64), np.empty((n_f, WIDTH)),
+            np.zeros(n_f, np.int64), np.empty(len(AUX_COLUMNS)))
+
+
+@njit(**_JIT)
+def _flush_all(batches, freqs, band, h_tx, h_rx, climate, mdvar, out):
+    """Flush every band's partly filled batch (:func:`_flush`)."""
+    tables, lane_u, lane_fs, fill, aux = batches
+    for f in range(freqs.shape[0]):
+        if fill[f] > 0:
+            _flush(tables[f], fill[f], lane_u[f], lane_fs[f], f, freqs, band, h_tx, h_rx,
+                   climate, mdvar, aux, out)
+            fill[f] = 0
+
+
+@njit(**_JIT)
 def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0, climate,
-             mdvar, out):
+             mdvar, out, batches):
     """ITM losses of the needed samples ``1..last_j`` of ray ``k`` into ``out`` (see
     :func:`itm_ray_losses`); touches only those samples' columns. The profile analysis runs per
     sample; the frequency part runs per band on batches of ``WIDTH`` samples in lockstep
-    (:func:`_flush`). Each band has its own lane table, filled only with the samples that need
-    that band: with a sparse ``need`` (screening keeps one band of four at most points) a
-    batch holds ``WIDTH`` wanted (sample, band) pairs, not ``WIDTH`` samples that each want
-    some band. Every lane is computed alone, so where a sample sits does not change its
-    result."""
+    (:func:`_flush`), in ``batches`` (:func:`_lane_batches`), which outlive the ray: the
+    caller flushes them after its last ray (:func:`_flush_all`). Each band has its own lane
+    table, filled only with the samples that need that band, and a batch spans rays: under
+    screening a ray has few wanted (sample, band) pairs, and a batch per ray and band ran all
+    ``WIDTH`` lanes for them. Every lane is computed alone, so where a sample sits does not
+    change its result."""
     n_s = rays.shape[1]
     n_f = freqs.shape[0]
     ray = rays[k]
@@ -185,14 +211,7 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
     hd = np.empty(n_s)
     ha = np.empty(n_s)
     buf = np.empty(DELTA_H_BUFFER)
-    aux = np.empty(len(AUX_COLUMNS))
-    tables = np.empty((n_f, len(ROWS) * WIDTH))
-    lane_u = np.empty((n_f, WIDTH), np.int64)
-    lane_fs = np.empty((n_f, WIDTH))
-    fill = np.zeros(n_f, np.int64)
-    for f in range(n_f):
-        if band[f, 0] == 0.0:  # the band's rows are the same for every batch
-            fill_band(tables[f], freqs[f], band[f], climate, mdvar, band[f, 1])
+    tables, lane_u, lane_fs, fill, aux = batches
     csum[0] = 0.0
     csum[1] = ray[0]
     cksum[0] = 0.0
@@ -235,10 +254,6 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
                        climate, mdvar, aux, out)
                 m = 0
             fill[f] = m
-    for f in range(n_f):
-        if fill[f] > 0:
-            _flush(tables[f], fill[f], lane_u[f], lane_fs[f], f, freqs, band, h_tx, h_rx,
-                   climate, mdvar, aux, out)
 
 
 @njit(**_JIT)
@@ -332,10 +347,15 @@ def itm_ray_losses(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, ep
     scalars.
     """
     band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
-    for k in prange(rays.shape[0]):
-        if last[k] > 0:
-            _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
-                     climate, mdvar, out)
+    n_rays = rays.shape[0]
+    # chunks of rays share their lockstep batches (results do not depend on the chunking)
+    for c in prange((n_rays + RAY_CHUNK - 1) // RAY_CHUNK):
+        batches = _lane_batches(freqs, band, climate, mdvar)
+        for k in range(c * RAY_CHUNK, min(n_rays, (c + 1) * RAY_CHUNK)):
+            if last[k] > 0:
+                _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx,
+                         h_rx, cap, n0, climate, mdvar, out, batches)
+        _flush_all(batches, freqs, band, h_tx, h_rx, climate, mdvar, out)
 
 
 @njit(parallel=True, **_JIT)
@@ -357,7 +377,9 @@ def itm_ray_losses_serial(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, 
     """:func:`itm_ray_losses` on the calling thread only (for callers that run several sites
     at once); same results."""
     band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
+    batches = _lane_batches(freqs, band, climate, mdvar)
     for k in range(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
-                     climate, mdvar, out)
+            _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx, h_rx,
+                     cap, n0, climate, mdvar, out, batches)
+    _flush_all(batches, freqs, band, h_tx, h_rx, climate, mdvar, out)
