@@ -111,9 +111,11 @@ def test_plan_candidates_option(bundle_dir, tmp_path):
 
 def test_plan_infer_feeders_within_the_scenarios_time_limit(tmp_path, monkeypatch):
     """``--infer-feeders`` runs inside the plan, under the scenario's ``time_limit_s`` (main ran
-    it after the plan, outside any limit): with 1 ms the feeders keep the router's first tree
-    and ``plan.json`` lists them with the candidates cut (not generated: the time is up
-    before the first year); stdout is one JSON document."""
+    it after the plan, outside any limit): with 1 ms the feeders are not inferred (no time for
+    their road graph) and ``plan.json`` lists them with the candidates cut (not generated: the
+    time is up before the first year); stdout is one JSON document, with the seconds the
+    limit does not bound (reading, writing); the text summary says the feeders were not
+    inferred."""
     from phusong.bundle import Bundle
 
     monkeypatch.setattr(deps, "score_villages", disc_scores)
@@ -131,7 +133,18 @@ def test_plan_infer_feeders_within_the_scenarios_time_limit(tmp_path, monkeypatc
     assert r.exit_code == 0, r.output + r.stderr
     report = json.loads(r.stdout)
     stopped = report["time_limit"]["stopped"]
-    assert any(s.startswith("feeder routes") for s in stopped), stopped
+    from phusong.planning.plan import FEEDERS_CUT
+
+    assert FEEDERS_CUT in stopped, stopped
     assert any(s.startswith("2025 candidate generation (not started") for s in stopped), stopped
-    assert report["feeders_inferred"]["stopped_by_time_limit"] is True
-    assert report["feeders_inferred"]["pops_reached"] > 0
+    assert report["feeders_inferred"] is None
+    # what the limit does not bound is measured and said: reading the inputs (plan.json too)
+    # and writing the plan (stdout only: plan.json is written by then)
+    outside = report["time_limit"]["outside_s"]
+    assert set(outside) == {"reading the inputs", "writing the plan"}, outside
+    meta = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
+    assert set(meta["time_limit"]["outside_s"]) == {"reading the inputs"}
+    r = _run("plan", bundle_dir, "--scenario", toml, "--out", tmp_path / "plan2",
+             "--infer-feeders", "--quiet")
+    assert r.exit_code == 0, r.output + r.stderr
+    assert "feeders (inferred): not inferred, the time limit came first" in r.stdout

@@ -464,3 +464,36 @@ def test_itm_point_engine_under_several_threads(monkeypatch):
     np.testing.assert_array_equal(one.cell_idx, three.cell_idx)
     np.testing.assert_array_equal(one.rx_dbm, three.rx_dbm)  # bit for bit: same kernels' maths
     assert one.stats == three.stats
+
+
+def test_plan_json_reports_the_engines_itm_errors_and_voids(monkeypatch, tmp_path):
+    """Build 1: ITM error codes and DEM voids are reported figures in ``plan.json`` too, not
+    only in ``coverage.json``: the existing network's scoring counts (``score_villages``'
+    ``attrs["stats"]``) are written under ``existing_network_scoring``; under a time limit the
+    chunks' counts are summed. Main's plan.json had none of them."""
+    from phusong.bundle import validate
+    from phusong.planning import _plan_deps as deps
+    from phusong.planning import _plan_scoring, make_plan
+    from phusong.planning.scenario import scenario_from_dict
+    from tests._synthetic import disc_coverage_matrix, disc_scores, synthetic_bundle
+
+    counts = {"paths": 10, "paths_itm_error": 3, "paths_flagged_void": 2,
+              "paths_void_bridged": 1, "void_bridged_max_m": 120.0, "receivers_outside_dem": 0}
+
+    def scores(b, **kw):
+        out = disc_scores(b, model=kw.get("model", "itm"))
+        out.attrs["stats"] = dict(counts)
+        return out
+
+    monkeypatch.setattr(deps, "score_villages", scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    meta = json.loads((make_plan(b).write(tmp_path / "p") / "plan.json").read_text("utf-8"))
+    assert meta["existing_network_scoring"] == counts
+    # under a limit, in chunks of 6 villages (3 calls): counts summed, the maximum kept
+    monkeypatch.setattr(_plan_scoring, "FIRST_VILLAGES", 6)
+    monkeypatch.setattr(_plan_scoring, "VILLAGE_CHUNK", 6)
+    monkeypatch.setattr(_plan_scoring, "FIRST_CALL_S", 0.0)
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}))
+    assert p.scoring["paths_itm_error"] == 9 and p.scoring["paths_flagged_void"] == 6
+    assert p.scoring["void_bridged_max_m"] == 120.0

@@ -27,8 +27,10 @@ def _run(kernel, profiles, step, h_tx, h_rx, f, pol=1, eps=15.0, sigma=0.005, n0
     start = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
     flat = np.concatenate([np.asarray(p, float) for p in profiles]) if n else np.empty(0)
 
-    def per(v, dt=float):
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(v, dt), (n,)))
+    def per(v, dt=float):  # writable copies, as the engine passes: a read-only view is
+        # another numba type, and each test's mix of scalars and arrays compiled all three
+        # parallel kernels anew (≈ 13 s a test on CI's fresh cache) for the same code
+        return np.broadcast_to(np.asarray(v, dt), (n,)).copy()
 
     out = (np.empty(n), np.zeros(n, np.int64), np.zeros(n, np.int32), np.zeros(n, np.int8),
            np.full((n, len(AUX_COLUMNS)), np.nan))

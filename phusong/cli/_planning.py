@@ -150,11 +150,14 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
              shared_dir: Path | None, as_json: bool,
              quiet: bool) -> None:
     """Joint plan: public-utility BTS, 5G upgrades and fibre extensions under the budgets."""
+    import time
+
     from phusong.atomic import check_writable
     from phusong.bundle import load_bundle
     from phusong.planning.plan import make_plan, plan_summary_lines
     from phusong.planning.scenario import load_scenario
 
+    t_read = time.perf_counter()
     scenario = load_scenario(scenario_path, sets)
     if p1812_maps is not None:  # the scenario's model scores villages and candidates
         from dataclasses import replace
@@ -170,6 +173,7 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
 
         user = read_vector(candidates_path, what="candidates")[0]
         user.attrs["source"] = str(candidates_path)  # errors name the file
+    t_read = time.perf_counter() - t_read
     with open_executor(workers, scheduler, quiet=quiet or as_json,
                        shared_dir=shared_dir) as ex, \
             progress("planning", quiet=quiet or ex is not None):
@@ -177,12 +181,21 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
         plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user,
                          executor=ex, infer_feeders=infer_feeders, provincial_pop=provincial_pop)
     lines = plan_summary_lines(plan)
-    if infer_feeders:
+    if infer_feeders and plan.feeders is None:
+        lines.append("  feeders (inferred): not inferred, the time limit came first "
+                     "(plan.json time_limit.stopped)")
+    elif infer_feeders:
         f = plan.feeders.summary()
         lines.append(f"  feeders (inferred): {f['km']:,.1f} km from POP {f['provincial_pop']} to "
                      f"{f['pops_reached']} POPs; {f['pops_unreachable']} not joined by the roads")
+    if scenario.time_limit_s is not None:  # the limit bounds the plan call, not these
+        plan.time_limit["outside_s"] = {"reading the inputs": round(t_read, 3)}
+    t_write = time.perf_counter()
     plan.write(out_dir, overwrite=overwrite)
     report = plan.report()
+    if scenario.time_limit_s is not None:  # stdout only: plan.json is written by then
+        report["time_limit"]["outside_s"]["writing the plan"] = round(
+            time.perf_counter() - t_write, 3)
     report["out"] = str(out_dir)
     emit(report, as_json=as_json, lines=[*lines, f"wrote {out_dir}"])
 

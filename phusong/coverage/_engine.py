@@ -254,11 +254,15 @@ class TxSet:
         sx = tx["x_m"].to_numpy(float)[first]
         sy = tx["y_m"].to_numpy(float)[first]
 
+        # eirp, azimuth and tilt reach the raster kernels: always writable copies (pandas'
+        # copy-on-write hands out a read-only view of a float64 column, another numba type
+        # than a converted or filled array, so site_links compiled once more per mix)
         def get(c):
-            return tx[c].to_numpy(float) if c in tx.columns else np.full(len(tx), np.nan)
+            return (tx[c].to_numpy(float, copy=True) if c in tx.columns
+                    else np.full(len(tx), np.nan))
 
         return cls(sx, sy, _site_heights(tx, h[first], first, sx, sy, terrain, uniq), site_radius, ptr, order, codes, tx["freq_mhz"].to_numpy(
-            float), tx["eirp_dbm"].to_numpy(float), pilot_offset_db(tx["tech"].to_numpy(), opts.config.radio),
+            float), tx["eirp_dbm"].to_numpy(float, copy=True), pilot_offset_db(tx["tech"].to_numpy(), opts.config.radio),
             get("azimuth_deg"), get("tilt_deg"), radius,
             terrain.inside(sx, sy)[codes]).with_patterns(tx).with_clutter(opts)
 

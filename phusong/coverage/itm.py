@@ -192,7 +192,10 @@ def _per_path(name: str, value: ArrayLike, n: int, integer: bool = False) -> np.
             i = int(np.flatnonzero(np.broadcast_to(bad, (n,)))[0]) if arr.ndim else 0
             raise ModelError(f"ITM: {name} must be an integer code, got {arr.flat[i]!r} (path {i})")
         arr = arr.astype(np.int64)
-    return np.ascontiguousarray(np.broadcast_to(arr, (n,)))
+    # always a writable copy: a read-only view (what ascontiguousarray returns for an array
+    # already of shape (n,)) is another numba type, so per-path arrays would compile
+    # p2p_batch anew (≈ 10 CPU-s on a fresh cache) for each mix of scalars and arrays
+    return np.broadcast_to(arr, (n,)).copy()
 
 
 def _params(n: int, kw: dict) -> list[np.ndarray]:

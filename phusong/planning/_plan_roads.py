@@ -13,6 +13,11 @@ at its next bytecode, i.e. as soon as the C call under way — a shapely or nump
 returns), so that it does not compete for the CPU with the rest of the plan. The thread works
 on objects of its own only; an interrupted build shares nothing
 (:func:`phusong.network.roads.shared_road_graph`).
+
+``--infer-feeders`` prices its routes on a road graph of its own (every road aerial). Under a
+limit that graph is built the same way (:func:`feeder_graph_work` in a :class:`RoadWork`),
+started once the plan's road work is done so the two builds do not share the CPU, and waited
+for only until the deadline: when not done, no feeders are inferred and the cut is listed.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import pandas as pd
 from phusong.network.roads import BuildStopped
 from phusong.planning import _plan_deps as deps
 
-__all__ = ["RoadWork", "RoadResult", "road_work"]
+__all__ = ["RoadWork", "RoadResult", "road_work", "feeder_graph_work"]
 
 
 @dataclass
@@ -74,6 +79,18 @@ def road_work(bundle, *, costs, urban, reach_m: float, with_reach: bool, stop=No
     return out
 
 
+def feeder_graph_work(bundle, *, costs, stop=None) -> RoadResult:
+    """The inferred feeders' own road graph (:func:`phusong.planning.feeders.infer_feeders`
+    builds it without urban areas: every road priced aerial), as that function makes it;
+    ``stop`` as :func:`road_work`'s. Seconds under ``feeder road graph``."""
+    t = time.perf_counter()
+    try:
+        g = deps.road_graph(bundle.roads, costs=costs, stop=stop)
+    finally:
+        secs = {"feeder road graph": time.perf_counter() - t}
+    return RoadResult(g, seconds=secs)
+
+
 def _interrupt(thread_id: int) -> bool:
     """Raise :class:`~phusong.network.roads.BuildStopped` in thread ``thread_id`` at its next
     bytecode (``PyThreadState_SetAsyncExc``, CPython's API for this); whether a thread got it."""
@@ -85,12 +102,14 @@ def _interrupt(thread_id: int) -> bool:
 
 
 class RoadWork:
-    """:func:`road_work` running in a daemon thread from construction (module doc).
+    """:func:`road_work` (or ``work``, e.g. :func:`feeder_graph_work`: a function of the bundle
+    and ``stop=``, with ``kwargs``) running in a daemon thread from construction (module doc).
 
     A daemon thread: a process that ends (``phusong plan`` done) does not wait for it.
     """
 
-    def __init__(self, bundle, **kwargs):
+    def __init__(self, bundle, work=road_work, **kwargs):
+        self._work = work
         self._stop = threading.Event()
         self._done = threading.Event()
         self._guard = threading.Lock()  # the interruption only reaches the work itself
@@ -107,7 +126,7 @@ class RoadWork:
             try:
                 with self._guard:
                     self._busy = True
-                value = road_work(bundle, stop=self._stop.is_set, **kwargs)
+                value = self._work(bundle, stop=self._stop.is_set, **kwargs)
                 with self._guard:
                     self._busy = False
                 self._value = value

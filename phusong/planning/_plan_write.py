@@ -59,6 +59,8 @@ def plan_report(plan) -> dict:
                                    c.groupby(["kind", "tech"]).size().items()} if len(c) else {}},
         "cost_curves": plan.cost_curves,
         "unknown": _unknown_counts(plan.gaps),
+        # the engine's counts on the existing network: ITM errors, DEM voids, off the DEM
+        "existing_network_scoring": plan.scoring,
         "villages": village_rows(plan.villages),
         "notes": list(plan.notes),
         "fibre_assumption": plan.fibre_assumption,

@@ -36,10 +36,21 @@ from phusong.planning.candidates import fibre_road_nodes, generate_candidates
 from phusong.planning.grow import grow_bundle
 
 __all__ = ["Context", "YearState", "YearResult", "plan_year", "year_candidates", "mobile_actions",
-           "covered_mask", "MOBILE_INDICATORS"]
+           "covered_mask", "MOBILE_INDICATORS", "PlanClock", "RESERVE_SLOWDOWN",
+           "COMPILE_STEP"]
 
 #: Target indicators the mobile steps plan for, and the technologies that count.
 MOBILE_INDICATORS = {"mobile_4G": ("4G",), "mobile_5G": ("5G",)}
+
+
+#: ``time_limit.fixed_s`` key of the seconds numba spent compiling kernels in a limited plan.
+COMPILE_STEP = "kernel compilation (numba)"
+
+#: The reserve of a plan under a time limit keeps, for each bookkeeping block still to run,
+#: this many times the slowest block measured (:meth:`PlanClock.bookkeeping`): a block may run
+#: up to this much slower than the slowest one before it (the machine's load changes; the same
+#: margin as the scoring chunks', 1 / :data:`~phusong.planning._plan_scoring.CHUNK_SHARE`).
+RESERVE_SLOWDOWN = 2.0
 
 
 @dataclass
@@ -58,8 +69,58 @@ class PlanClock:
     #: (:mod:`phusong.planning._plan_roads`), when it finished by the deadline.
     background: dict = field(default_factory=dict)
     #: Seconds kept back from the limit for the steps it cannot cut (``deadline`` is the limit
-    #: less this; :data:`phusong.planning.plan.RESERVE_CALLS_PER_YEAR`).
+    #: less this), first estimated (:data:`phusong.planning.plan.RESERVE_CALLS_PER_YEAR`), then
+    #: measured (:meth:`bookkeeping`).
     reserve: float = 0.0
+    #: The limit's own end (``time.perf_counter()``; inf: no limit), and the bookkeeping blocks
+    #: (gap tables before the plan, then each year's) still to run.
+    end: float = math.inf
+    blocks_left: int = 0
+    #: Seconds of each bookkeeping block measured so far (``plan.json``
+    #: ``time_limit.bookkeeping_s``), and the cap on the reserve (s).
+    blocks: list = field(default_factory=list)
+    reserve_cap: float = math.inf
+    #: The first estimate (s): a floor under the measured reserve. The reserve is only ever
+    #: raised by what is measured, never lowered: the first estimate's slack also absorbs the
+    #: steps started in time that run past the deadline (a year's candidate generation, the
+    #: siting's set-up, the fibre reach); lowering it let them run past the limit (district
+    #: twin, 10 s: 10.5/11.8/12.5 s against 9.4/10.1/11.0 s with the estimate alone).
+    reserve_floor: float = 0.0
+
+    @contextmanager
+    def compiling(self):
+        """Under a limit, add the seconds numba spends compiling kernels inside the block (the
+        engine's first call after an install or upgrade, when its cache is cold: the limit
+        cannot cut a compilation) to ``fixed`` under :data:`COMPILE_STEP`; a cache hit is not
+        a compilation (numba's ``numba:compile`` event)."""
+        if not math.isfinite(self.end):
+            yield
+            return
+        from numba.core import event
+
+        def add(seconds: float) -> None:
+            self.fixed[COMPILE_STEP] = self.fixed.get(COMPILE_STEP, 0.0) + seconds
+
+        with event.install_timer("numba:compile", add):
+            yield
+
+    @contextmanager
+    def bookkeeping(self):
+        """Time one block of the steps the guard cannot cut (the gap tables before the plan, a
+        year's gap tables, services and figures), then keep back for the blocks still to run
+        :data:`RESERVE_SLOWDOWN` × the slowest block measured each, or ``reserve_floor`` (the
+        first estimate) when larger, at most ``reserve_cap``: the deadline the cuttable work
+        sees moves to the limit less that. Without a limit only the block runs."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            if math.isfinite(self.end):
+                self.blocks.append(time.perf_counter() - t)
+                self.blocks_left = max(0, self.blocks_left - 1)
+                measured = RESERVE_SLOWDOWN * max(self.blocks) * self.blocks_left
+                self.reserve = min(self.reserve_cap, max(self.reserve_floor, measured))
+                self.deadline = self.end - self.reserve
 
     @contextmanager
     def fixed_step(self, what: str):
@@ -189,10 +250,12 @@ def year_candidates(ctx: Context, state: YearState, year: int):
     with ctx.clock.fixed_step("candidate generation"):
         ups = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph, fibre_nodes=fnodes,
                                   kinds=() if late else ("upgrade",))
-    a_up, ok_up = timed_coverage(ups, x, y, b.dem, radio, dl)
+    with ctx.clock.compiling():
+        a_up, ok_up = timed_coverage(ups, x, y, b.dem, radio, dl)
     user = ctx.user_candidates if state.prev_year == 0 else None
     if user is not None:  # the user's own, scored before the generated new sites
-        a_user, ok_user = timed_coverage(user, x, y, b.dem, radio, dl)
+        with ctx.clock.compiling():
+            a_user, ok_user = timed_coverage(user, x, y, b.dem, radio, dl)
     demand = ~covered_mask(state.cov, s.broadband_techs)
     if due_5g:
         reach5 = np.asarray(a_up["5G"].sum(axis=1)).ravel() > 0
@@ -203,7 +266,8 @@ def year_candidates(ctx: Context, state: YearState, year: int):
         news = generate_candidates(b, state.cov, scenario=s, graph=ctx.graph,
                                    fibre_nodes=fnodes, demand=demand, with_5g=due_5g,
                                    kinds=() if late else ("new",))
-    a_new, ok_new = timed_coverage(news, x, y, b.dem, radio, dl)
+    with ctx.clock.compiling():
+        a_new, ok_new = timed_coverage(news, x, y, b.dem, radio, dl)
     dropped = ups.attrs.get("dropped_outside", 0) + news.attrs.get("dropped_outside", 0)
     parts, mats, oks = [ups, news], [a_up, a_new], [ok_up, ok_new]
     if user is not None:
@@ -229,9 +293,17 @@ def year_candidates(ctx: Context, state: YearState, year: int):
 def _skip_generation(ctx: Context, year: int, kind: str = "") -> bool:
     """Whether the guard's time is up before the year's candidates (``kind``: all, or
     ``"new-site "``) are generated (then none is: none could be scored, so none would be
-    offered; the cut is listed)."""
-    return ctx.clock.skip(f"{year} {kind}candidate generation (not started: time limit "
-                          "reached; no candidate offered)")
+    offered; the cut is listed). Also when the limit cut the road work (``fibre_known``
+    False): candidates are priced on the road graph, which generating them would otherwise
+    build here, unbounded, even where a later deadline (the reserve measured) left time."""
+    if ctx.clock.skip(f"{year} {kind}candidate generation (not started: time limit "
+                      "reached; no candidate offered)"):
+        return True
+    if not ctx.fibre_known:
+        ctx.clock.stopped.append(f"{year} {kind}candidate generation (not started: the road "
+                                 "graph was not built in time; no candidate offered)")
+        return True
+    return False
 
 
 def _pools(cands):

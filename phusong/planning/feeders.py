@@ -27,7 +27,7 @@ from phusong.errors import DataError, InfeasibleError
 from phusong.network.roads import cheapest_edge
 from phusong.planning import _plan_deps as deps
 
-__all__ = ["FEEDER_LABEL", "Feeders", "infer_feeders"]
+__all__ = ["FEEDER_LABEL", "Feeders", "check_feeders", "infer_feeders"]
 
 #: The label of every inferred feeder (plan.json, plan.gpkg ``status``).
 FEEDER_LABEL = ("INFERRED: likely feeder routes along roads from the provincial POP to each "
@@ -89,6 +89,37 @@ def _root(pops: pd.DataFrame, communes: pd.DataFrame, provincial_pop: str | None
     return 0
 
 
+def _pops(bundle, provincial_pop: str | None) -> tuple[pd.DataFrame, int]:
+    """The bundle's POPs and the root's position among them (errors: :func:`check_feeders`)."""
+    nodes = bundle.fibre_nodes
+    pops = (nodes[nodes["kind"].astype(str) == "POP"].reset_index(drop=True)
+            if nodes is not None else None)
+    if pops is None or len(pops) < 2:
+        raise DataError("feeders: need at least two POPs in the fibre nodes (a POP list, or the "
+                        "assumed POPs of a bundle without fibre)")
+    if bundle.roads is None or not len(bundle.roads):
+        raise DataError("feeders: the bundle has no roads layer; feeders are inferred along roads")
+    return pops, _root(pops, bundle.communes, provincial_pop)
+
+
+def check_feeders(bundle, provincial_pop: str | None = None) -> None:
+    """Refuse, before any heavy work, a bundle whose feeders cannot be inferred.
+
+    Parameters
+    ----------
+    bundle : phusong.bundle.Bundle
+        As :func:`infer_feeders` (POPs already assumed where the bundle has no fibre).
+    provincial_pop : str, optional
+        ``node_id`` of the root POP.
+
+    Raises
+    ------
+    DataError
+        No roads, fewer than two POPs, an unknown ``provincial_pop`` (as :func:`infer_feeders`).
+    """
+    _pops(bundle, provincial_pop)
+
+
 def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: str | None = None,
                   time_limit_s: float | None = None) -> Feeders:
     """Inferred feeder routes of ``bundle``'s POPs along its roads (module doc).
@@ -112,17 +143,9 @@ def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: s
     DataError
         No roads, fewer than two POPs, an unknown ``provincial_pop``.
     """
-    nodes = bundle.fibre_nodes
-    pops = (nodes[nodes["kind"].astype(str) == "POP"].reset_index(drop=True)
-            if nodes is not None else None)
-    if pops is None or len(pops) < 2:
-        raise DataError("feeders: need at least two POPs in the fibre nodes (a POP list, or the "
-                        "assumed POPs of a bundle without fibre)")
-    if bundle.roads is None or not len(bundle.roads):
-        raise DataError("feeders: the bundle has no roads layer; feeders are inferred along roads")
+    pops, root = _pops(bundle, provincial_pop)
     if graph is None:
         graph = deps.road_graph(bundle.roads, costs=costs)
-    root = _root(pops, bundle.communes, provincial_pop)
     pw = to_work(pops, "fibre_nodes")
     snapped, _ = deps.snap_points(graph, pw.geometry.x.to_numpy(), pw.geometry.y.to_numpy())
     ids = pops["node_id"].astype(str).to_numpy()

@@ -51,13 +51,20 @@ from phusong.planning._plan_scoring import timed_villages, unscored_as_unknown
 from phusong.planning._plan_services import village_services
 from phusong.planning._plan_steps import empty_routes
 from phusong.planning._plan_write import plan_report, write_plan
-from phusong.planning._plan_year import Context, PlanClock, YearState, plan_year, reach_of
+from phusong.planning._plan_year import (
+    COMPILE_STEP,
+    Context,
+    PlanClock,
+    YearState,
+    plan_year,
+    reach_of,
+)
 from phusong.planning.gaps import GapTables, check_demand, compute_gaps
 from phusong.planning.scenario import DEFAULT_SCENARIO, Scenario
 from phusong.planning.targets import target_columns
 
-__all__ = ["Plan", "make_plan", "plan_summary_lines", "ROADS_CUT", "RESERVE_CALLS_PER_YEAR",
-           "RESERVE_MAX_SHARE"]
+__all__ = ["Plan", "make_plan", "plan_summary_lines", "ROADS_CUT", "FEEDERS_CUT",
+           "RESERVE_CALLS_PER_YEAR", "RESERVE_MAX_SHARE"]
 
 
 @dataclass
@@ -104,6 +111,8 @@ class Plan:
     feeders : phusong.planning.feeders.Feeders or None
         Inferred feeder routes when asked for (``phusong plan --infer-feeders``): drawn in
         ``plan.gpkg`` layer ``feeders_inferred``, summarised in ``plan.json``, never counted.
+        None when not asked, or when a time limit came before their road graph or their
+        route (:data:`FEEDERS_CUT` in ``time_limit.stopped``).
     time_limit : dict
         The scenario's wall-clock guard and where it acted (``plan.json`` ``time_limit``):
         ``time_limit_s`` (None: no guard), ``stopped_by_time_limit``, ``stopped`` (the
@@ -114,15 +123,26 @@ class Plan:
         step the limit cannot cut once started, having no partial answer: fibre reach of
         routes bought, candidate generation, gap tables), ``background_s`` (the road work —
         road graph, the villages' projection, the existing fibre's reach — run in a thread
-        the deadline stops, :mod:`phusong.planning._plan_roads`, when done in time) and
-        ``reserve_s`` (seconds kept back before the limit for the steps it cannot cut,
-        :data:`RESERVE_CALLS_PER_YEAR`). Past the deadline a year generates no candidates,
+        the deadline stops, :mod:`phusong.planning._plan_roads`, when done in time; with
+        ``--infer-feeders`` also their own ``feeder road graph``), ``reserve_s`` (seconds
+        first kept back before the limit for the steps it cannot cut, estimated:
+        :data:`RESERVE_CALLS_PER_YEAR`) and ``bookkeeping_s`` (those steps' seconds per block,
+        measured: from the first block on, the reserve is twice the slowest block per block
+        left when that is more than the first estimate,
+        :meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`). Past the deadline a year generates no candidates,
         buys no fibre extension and the fibre cost curve is not computed; road work not done
         by then leaves every village's fibre reach unknown (:data:`ROADS_CUT`); each is listed
         in ``stopped``. What still runs — a scoring chunk or candidate generation started in
         time, the gap tables, the fibre reach of routes bought in time and the years'
         bookkeeping — is what the plan may take beyond the reserve, and a note says by how
         much when it passes the limit.
+    scoring : dict
+        The engine's counts from scoring the existing network's villages (``plan.json``
+        ``existing_network_scoring``; :func:`phusong.coverage.score_villages`
+        ``attrs["stats"]``): receivers off the DEM, paths left out behind a DEM void longer
+        than ``settings.MAX_VOID_BRIDGE_M``, paths bridged across a shorter void and the
+        longest, paths ITM refused (error code ≥ 1000), receivers unknown; empty when the
+        caller gave ``village_cov`` without them.
     """
 
     bundle_name: str
@@ -145,6 +165,7 @@ class Plan:
     time_limit: dict = field(default_factory=lambda: {"time_limit_s": None,
                                                       "stopped_by_time_limit": False,
                                                       "stopped": [], "seconds": None})
+    scoring: dict = field(default_factory=dict)
 
     def report(self) -> dict:
         """The ``plan.json`` content."""
@@ -213,13 +234,32 @@ def _roads_now(bundle, s: Scenario, clock: PlanClock, fibre, roads_job):
     return got.graph, got.snap, None, True
 
 
-#: Seconds a plan under a time limit keeps back for the steps it cannot cut once the time is
-#: up (the gap tables at the start and per year, services, figures, assembly), per plan year
-#: plus one, in units of one :func:`~phusong.planning.centres.commune_centres` call on the
-#: bundle timed at the start of the plan: the same kind of pandas/shapely work over the same
-#: communes and villages, so the reserve follows the bundle's size and the machine's load. On
-#: the district-148 twin (1,507 villages, 2 years) at load 17 that bookkeeping took 12–28.5
-#: such calls (1.3–2.1 s); 6 per year plus one gives 18: a reserve of 0.5–2 s there by load.
+#: The cut listed when ``--infer-feeders``' own road graph (built in the background under a
+#: limit, after the plan's road work) is not done by the deadline, or the time is up before
+#: their route: ``plan.feeders`` is None, ``plan.json`` ``feeders_inferred`` null.
+FEEDERS_CUT = ("feeder routes (not inferred: time limit reached before their road graph or "
+               "route; feeders_inferred is null)")
+
+
+def _start_feeders(bundle, s: Scenario):
+    """The inferred feeders' road graph in the background (the plan's road work is done)."""
+    from phusong.planning._plan_roads import RoadWork, feeder_graph_work
+
+    return RoadWork(bundle, work=feeder_graph_work, costs=s.costs)
+
+
+#: The first estimate of the seconds a plan under a time limit keeps back for the steps it
+#: cannot cut once the time is up — the bookkeeping blocks: the gap tables before the plan,
+#: then each year's gap tables, services and figures — per block (plan years plus one), in
+#: units of one :func:`~phusong.planning.centres.commune_centres` call on the bundle timed at
+#: the start of the plan: the same kind of pandas/shapely work over the same communes and
+#: villages (a gap-table call makes one such call and two more of the same size), so the
+#: estimate follows the bundle's size and the machine's load. On the district-148 twin
+#: (1,507 villages, quiet) one call took 0.06–0.08 s and a block 0.24–0.27 s (3–4.5 calls);
+#: 6 leaves a margin of 1.3–2×, which also absorbs steps started in time that run past the
+#: deadline. From the first block on the reserve is also measured and raised when the
+#: bookkeeping proves slower than estimated, never lowered
+#: (:meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`, ``time_limit.bookkeeping_s``).
 RESERVE_CALLS_PER_YEAR = 6.0
 #: The reserve never takes more than this share of the limit (the rest is for the work).
 RESERVE_MAX_SHARE = 0.5
@@ -358,6 +398,10 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
 
     source_fingerprint = fingerprint(bundle)  # outputs and plan apply refer to the bundle given
     bundle = assume_pops(bundle)
+    if infer_feeders:  # refused before any heavy work, limit or not
+        from phusong.planning.feeders import check_feeders
+
+        check_feeders(bundle, provincial_pop)
     clock = PlanClock(math.inf if s.time_limit_s is None else t0 + s.time_limit_s)
     roads_job = centres = None
     if s.time_limit_s is not None:  # the road work in a thread the deadline can stop
@@ -365,24 +409,34 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
             _early_check(candidates, bundle, s)
         roads_job = _start_roads(bundle, s, fibre)
         centres, clock.reserve = _reserve(bundle, s)
+        clock.end, clock.blocks_left = clock.deadline, len(s.years) + 1
+        clock.reserve_floor = clock.reserve
+        clock.reserve_cap = RESERVE_MAX_SHARE * float(s.time_limit_s)
         clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
+    reserve0 = clock.reserve  # the first estimate (plan.json reserve_s)
     # the road graph first, as always (it also prices the user's candidates)
     ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job,
                           centres)
+    feeders_job = None
+    if infer_feeders and roads_job is not None and ctx.graph is not None:
+        # their own graph (all aerial) after the plan's, in the background, within the limit
+        feeders_job = _start_feeders(bundle, s)
     if village_cov is None:
-        village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
-                                               executor=executor, deadline=clock.deadline)
+        with clock.compiling():
+            village_cov, unscored = timed_villages(bundle, model=model, config=s.config,
+                                                   executor=executor, deadline=clock.deadline)
         clock.note(f"existing network scoring: {unscored} of {len(ctx.ids)} villages not "
                    "scored, unknown", unscored)
     ctx = replace(ctx, fingerprint=source_fingerprint, executor=executor)
     _check_scenario(s, notes)
+    scoring = dict(village_cov.attrs.get("stats", {}))
     if "village_id" in village_cov:
         village_cov = village_cov.set_index("village_id")
     cov0 = unscored_as_unknown(village_cov, ctx.ids)
     if s.time_limit_s is not None:  # villages the limit left unscored: service unknown
         ctx = replace(ctx, unscored=~ctx.ids.isin(village_cov.index))
     state = YearState(bundle, cov0, ctx.fibre0, {"fibre": 0.0, "mobile": 0.0}, 0)
-    with clock.fixed_step("gap tables"):
+    with clock.bookkeeping(), clock.fixed_step("gap tables"):
         gaps0 = compute_gaps(bundle, cov0, boundaries=boundaries, targets=s.targets,
                              config=s.config, fibre=_fibre_series(ctx, ctx.fibre0),
                              broadband_techs=s.broadband_techs)
@@ -391,22 +445,23 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     for year in s.years:
         res = plan_year(ctx, state, year)
         notes.extend(res.notes)
-        with clock.fixed_step("gap tables"):
-            gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries, targets=s.targets,
-                              config=s.config, fibre=_fibre_series(ctx, res.after.fibre),
-                              broadband_techs=s.broadband_techs, year=year)
-        sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
-                              np.asarray(res.fibre.lost, bool), prev_services)
-        entry = year_figures(ctx, res, gaps0, gy, sv)
-        entry["missed_targets"] = missed_targets(ctx, res, gy, sv)
+        with clock.bookkeeping():
+            with clock.fixed_step("gap tables"):
+                gy = compute_gaps(bundle, res.after.cov, boundaries=boundaries,
+                                  targets=s.targets, config=s.config,
+                                  fibre=_fibre_series(ctx, res.after.fibre),
+                                  broadband_techs=s.broadband_techs, year=year)
+            sv = village_services(ctx, res, _on_air(gy, res.after.cov), res.after.fibre,
+                                  np.asarray(res.fibre.lost, bool), prev_services)
+            entry = year_figures(ctx, res, gaps0, gy, sv)
+            entry["missed_targets"] = missed_targets(ctx, res, gy, sv)
         entries.append(entry)
         services.append(sv.assign(year=year))
         year_gaps[year] = gy
         results.append(res)
         prev_services, state = sv, res.after
     curves = plan_cost_curves(ctx, results[-1], _represented(gaps0)) if results else {}
-    feeders = _feeders(ctx, provincial_pop) if infer_feeders else None
-    seconds = time.perf_counter() - t0
+    feeders = _feeders(ctx, provincial_pop, feeders_job) if infer_feeders else None
     if clock.stopped:
         notes.append(f"stopped by time limit (time_limit_s = {s.time_limit_s:g} s): "
                      + "; ".join(dict.fromkeys(clock.stopped))
@@ -414,7 +469,15 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                        "(gaps reported); candidates not scored were not offered; villages "
                        "not scored are unknown; a fibre reach not measured is unknown, not "
                        "absent; another machine or load may give another plan")
+    plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
+    seconds = time.perf_counter() - t0  # the whole call, assembly included
+    notes = plan.notes
     fixed = {k: round(v, 3) for k, v in clock.fixed.items()}
+    if clock.fixed.get(COMPILE_STEP, 0.0) >= 1.0:
+        notes.append(f"numba compiled the engine's kernels for {clock.fixed[COMPILE_STEP]:.1f} s "
+                     "inside this plan (its cache was cold: a first run after an install or "
+                     "upgrade); the time limit cannot cut a compilation. `python -m "
+                     "phusong.coverage._warm` compiles them once, outside any plan")
     if s.time_limit_s is not None and seconds > s.time_limit_s:
         notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
                      f"{s.time_limit_s:g} s: the limit cuts optimisations, routes and the "
@@ -422,8 +485,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                      "past it, but not the steps without a partial answer once started ("
                      + ", ".join(f"{k} {v:.1f} s" for k, v in fixed.items())
                      + "), a scoring chunk started in time or the years' bookkeeping")
-    plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
     plan.feeders = feeders
+    plan.scoring = scoring
     plan.time_limit = {"time_limit_s": s.time_limit_s,
                        "stopped_by_time_limit": bool(clock.stopped),
                        "stopped": list(dict.fromkeys(clock.stopped)),
@@ -431,7 +494,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     if s.time_limit_s is not None:  # wall times: only where a limit makes them matter
         plan.time_limit["fixed_s"] = fixed
         plan.time_limit["background_s"] = {k: round(v, 3) for k, v in clock.background.items()}
-        plan.time_limit["reserve_s"] = round(clock.reserve, 3)
+        plan.time_limit["reserve_s"] = round(reserve0, 3)
+        plan.time_limit["bookkeeping_s"] = [round(v, 3) for v in clock.blocks]
     return plan
 
 
@@ -443,13 +507,27 @@ def _fibre_series(ctx, fib: np.ndarray) -> pd.Series:
     return pd.Series(pd.NA, index=ctx.ids, dtype="boolean")
 
 
-def _feeders(ctx, provincial_pop: str | None):
-    """Inferred feeders within what the plan's guard leaves (module feeders); once the time
-    is up the router keeps its first tree, and the cut is listed."""
+def _feeders(ctx, provincial_pop: str | None, job=None):
+    """Inferred feeders within what the plan's guard leaves (module feeders). Without a limit
+    as always (their graph built here). Under one, their graph comes from ``job`` (the
+    background, :func:`_start_feeders`) by the deadline and the route starts only before it:
+    else None and :data:`FEEDERS_CUT` listed; a route started in time keeps the router's first
+    tree once the time is up, and that cut is listed."""
     from phusong.planning.feeders import infer_feeders as infer
 
-    f = infer(ctx.bundle, costs=ctx.scenario.costs, provincial_pop=provincial_pop,
-              time_limit_s=ctx.clock.left())
+    clock, graph = ctx.clock, None
+    if math.isfinite(clock.deadline):
+        if job is None or not job.wait(clock.deadline):  # no graph (roads cut) or not in time
+            clock.stopped.append(FEEDERS_CUT)
+            return None
+        got = job.result()
+        for k, v in got.seconds.items():
+            clock.background[k] = clock.background.get(k, 0.0) + v
+        if clock.skip(FEEDERS_CUT):
+            return None
+        graph = got.graph
+    f = infer(ctx.bundle, graph=graph, costs=ctx.scenario.costs, provincial_pop=provincial_pop,
+              time_limit_s=clock.left())
     ctx.clock.note("feeder routes (inferred; the router's tree, not improved further)",
                    f.stopped_by_time_limit)
     return f
