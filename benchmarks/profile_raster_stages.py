@@ -13,7 +13,9 @@ and ``fine:screen_pass`` is the whole coarse pass (set-up and reference best inc
 counts are calls.
 
 One JSON line on stdout: wall and CPU seconds, the engine's stats, and per stage
-``[thread CPU seconds, calls]``. The timer costs ≈ 1 µs per call (≈ 10⁴ calls).
+``[thread CPU seconds, calls]``; for ITM also the ray points evaluated and the (point, band)
+pairs wanted (``itm_point_bands / itm_points``: the bands per point the screening leaves;
+the coarse pass counts too). The timer costs ≈ 1 µs per call (≈ 10⁴ calls).
 
 Usage: .venv/bin/python benchmarks/profile_raster_stages.py [--model hata] [--resolution-m 100]
        [--threads 1] [--bundle DIR]
@@ -80,10 +82,22 @@ def main() -> int:
                                      else "site_unit_total", getattr(_raster, name)))
     _raster._Screen.keep = timed("screen.keep", _raster._Screen.keep)
     _raster._Screen.__init__ = timed("screen_pass", _raster._Screen.__init__)
+
+    def itm_counted(fn):
+        run = timed("itm", fn)
+
+        def itm(*args):
+            need = args[4]
+            with lock:  # ITM's sparsity: points evaluated and the (point, band) pairs wanted
+                calls["itm.points"] += int(need.any(axis=0).sum())
+                calls["itm.point_bands"] += int(need.sum())
+            return run(*args)
+        return itm
+
     for kn in ("_PARALLEL", "_SERIAL"):
         k = getattr(_raster, kn)
         setattr(_raster, kn, dataclasses.replace(
-            k, sample=timed("sample", k.sample), itm=timed("itm", k.itm),
+            k, sample=timed("sample", k.sample), itm=itm_counted(k.itm),
             links=timed("links", k.links), emp=timed("emp", k.emp)))
 
     run = province_run(a.resolution_m, a.bundle)
@@ -100,7 +114,9 @@ def main() -> int:
                       "resolution_m": a.resolution_m, "threads": a.threads,
                       "wall_s": round(wall, 2), "cpu_s": round(total, 2), "stats": st,
                       "stages_cpu_s_calls": {k: [round(v, 2), calls[k]] for k, v in
-                                             sorted(cpu.items(), key=lambda x: -x[1])}}),
+                                             sorted(cpu.items(), key=lambda x: -x[1])},
+                      "itm_points": calls["itm.points"],
+                      "itm_point_bands": calls["itm.point_bands"]}),
           flush=True)
     return 0
 

@@ -91,3 +91,24 @@ def test_real_srtm3_rays(hoabinh):
         ref = _both(rays, 90.0, [700.0, 1842.5, 3500.0], need, cap=cap)
         # every 7th sample has no cell and every 5th ray stops at a third: 0.74 are computed
         assert np.isfinite(ref).mean() > 0.7
+
+
+def test_a_sample_s_loss_does_not_depend_on_what_else_is_needed():
+    # Each band batches only the samples that need it, so a sample sits in another lane (and
+    # batch) when other samples or bands are left out: its loss must not change by a bit.
+    rays = _mountains(7, 180, seed=21)
+    n_rays, n_s = rays.shape
+    slot = np.arange(rays.size, dtype=np.int64)
+    last = np.full(n_rays, n_s - 1, np.int64)
+    freqs = np.array([700.0, 1842.5, 2600.0, 3500.0])
+    sparse = np.random.default_rng(3).random((len(freqs), rays.size)) < 0.2
+    outs = []
+    for need in (np.ones_like(sparse), sparse):
+        out = np.full((len(freqs), rays.size), np.inf)
+        itm_ray_losses(rays, last, 90.0, slot, need, freqs, 30.0, 1.5, 0, 1, 15.0, 0.005,
+                       301.0, 5, 50.0, 50.0, 50.0, 12, out)
+        outs.append(out)
+    full, part = outs
+    assert np.isfinite(part[sparse]).mean() > 0.9
+    assert not np.isfinite(part[~sparse]).any()
+    np.testing.assert_array_equal(part[sparse], full[sparse])  # bit for bit: same arithmetic

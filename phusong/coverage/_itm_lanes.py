@@ -67,8 +67,10 @@ ROWS = (
  LOSS, A_REF, A_FS, WARN, MODE, FALLBACK) = range(len(ROWS))
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
-# the per-lane helpers are inlined into the lane loop's IR (no calls left to block LLVM)
-_INL = {**_JIT, "inline": "always"}
+# the per-lane helpers are inlined by LLVM into the lane loop (no calls left to block its
+# vectoriser): compiled once each and marked ``alwaysinline`` (see _simd_math's note on why
+# not numba's ``inline="always"``)
+_INL = {**_JIT, "forceinline": True}
 _HALF_PI = math.pi / 2.0
 
 

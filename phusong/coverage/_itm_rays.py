@@ -49,10 +49,10 @@ from phusong.coverage._itm_kernel import (
 from phusong.coverage._itm_lanes import (
     FALLBACK,
     LOSS,
+    ROWS,
     WIDTH,
     fill_band,
     lanes_frequency,
-    lanes_table,
     set_geometry,
 )
 from phusong.coverage._itm_terrain import (
@@ -69,6 +69,7 @@ __all__ = ["delta_h_capped", "itm_ray_losses", "itm_ray_losses_scalar", "itm_ray
 _JIT = {"cache": True, "nogil": True}
 BLOCK_LOG = 3  # receiver-horizon scan skips blocks of 2**BLOCK_LOG samples by their maximum
 _BLOCK_MASK = (1 << BLOCK_LOG) - 1
+RAY_CHUNK = 16  # rays per parallel task of itm_ray_losses (they share lockstep batches)
 
 
 @njit(**_JIT)
@@ -165,12 +166,41 @@ def _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, m
 
 
 @njit(**_JIT)
+def _lane_batches(freqs, band, climate, mdvar):
+    """Empty lockstep batches, one per band (see :func:`_one_ray`): lane tables with the
+    band's rows filled, output columns, free-space terms, lanes filled, scalar scratch."""
+    n_f = freqs.shape[0]
+    tables = np.empty((n_f, len(ROWS) * WIDTH))
+    for f in range(n_f):
+        if band[f, 0] == 0.0:  # the band's rows are the same for every batch
+            fill_band(tables[f], freqs[f], band[f], climate, mdvar, band[f, 1])
+    return (tables, np.empty((n_f, WIDTH), np.int64), np.empty((n_f, WIDTH)),
+            np.zeros(n_f, np.int64), np.empty(len(AUX_COLUMNS)))
+
+
+@njit(**_JIT)
+def _flush_all(batches, freqs, band, h_tx, h_rx, climate, mdvar, out):
+    """Flush every band's partly filled batch (:func:`_flush`)."""
+    tables, lane_u, lane_fs, fill, aux = batches
+    for f in range(freqs.shape[0]):
+        if fill[f] > 0:
+            _flush(tables[f], fill[f], lane_u[f], lane_fs[f], f, freqs, band, h_tx, h_rx,
+                   climate, mdvar, aux, out)
+            fill[f] = 0
+
+
+@njit(**_JIT)
 def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0, climate,
-             mdvar, out):
+             mdvar, out, batches):
     """ITM losses of the needed samples ``1..last_j`` of ray ``k`` into ``out`` (see
     :func:`itm_ray_losses`); touches only those samples' columns. The profile analysis runs per
     sample; the frequency part runs per band on batches of ``WIDTH`` samples in lockstep
-    (:func:`_flush`)."""
+    (:func:`_flush`), in ``batches`` (:func:`_lane_batches`), which outlive the ray: the
+    caller flushes them after its last ray (:func:`_flush_all`). Each band has its own lane
+    table, filled only with the samples that need that band, and a batch spans rays: under
+    screening a ray has few wanted (sample, band) pairs, and a batch per ray and band ran all
+    ``WIDTH`` lanes for them. Every lane is computed alone, so where a sample sits does not
+    change its result."""
     n_s = rays.shape[1]
     n_f = freqs.shape[0]
     ray = rays[k]
@@ -181,11 +211,7 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
     hd = np.empty(n_s)
     ha = np.empty(n_s)
     buf = np.empty(DELTA_H_BUFFER)
-    aux = np.empty(len(AUX_COLUMNS))
-    t = lanes_table()
-    lane_u = np.empty(WIDTH, np.int64)
-    lane_fs = np.empty(WIDTH)
-    m = 0
+    tables, lane_u, lane_fs, fill, aux = batches
     csum[0] = 0.0
     csum[1] = ray[0]
     cksum[0] = 0.0
@@ -208,56 +234,48 @@ def _one_ray(k, rays, last_j, step, slot, need, freqs, band, h_tx, h_rx, cap, n0
             continue
         todo = False
         for f in range(n_f):
-            todo = todo or need[f, u]
+            todo = todo or (need[f, u] and band[f, 0] == 0.0)
         if not todo:
             continue
         g = ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd, ha,
                                nh, cap, buf)
         d3 = math.hypot(max(j * step, 10.0), z_top - (ray[j] + h_rx))
-        set_geometry(t, m, g, h_tx, h_rx)
-        lane_u[m] = u
-        lane_fs[m] = 20.0 * math.log10(d3 / 1000.0)
-        m += 1
-        if m == WIDTH:
-            _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux,
-                   out)
-            m = 0
-    if m > 0:
-        _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux, out)
+        fs_d = 20.0 * math.log10(d3 / 1000.0)
+        for f in range(n_f):
+            if not need[f, u] or band[f, 0] != 0.0:
+                continue
+            m = fill[f]
+            set_geometry(tables[f], m, g, h_tx, h_rx)
+            lane_u[f, m] = u
+            lane_fs[f, m] = fs_d
+            m += 1
+            if m == WIDTH:
+                _flush(tables[f], m, lane_u[f], lane_fs[f], f, freqs, band, h_tx, h_rx,
+                       climate, mdvar, aux, out)
+                m = 0
+            fill[f] = m
 
 
 @njit(**_JIT)
-def _flush(t, m, lane_u, lane_fs, need, freqs, band, h_tx, h_rx, climate, mdvar, aux, out):
-    """The frequency part of the ``m`` ray samples in lanes ``0..m-1`` of ``t`` (output column
-    ``lane_u``, free-space distance term ``lane_fs``), band by band: :func:`lanes_frequency`,
-    then the scalar :func:`p2p_from_band` for the lanes it flags. Writes what
-    :func:`_one_ray_scalar` writes."""
-    for f in range(freqs.shape[0]):
-        if band[f, 0] != 0.0:
-            continue
-        todo = False
-        for k in range(m):
-            todo = todo or need[f, lane_u[k]]
-        if not todo:
-            continue
-        fill_band(t, freqs[f], band[f], climate, mdvar, band[f, 1])
-        lanes_frequency(t)
-        floor = band[f, 6]
-        for k in range(m):
-            u = lane_u[k]
-            if not need[f, u]:
-                continue
-            if t[FALLBACK * WIDTH + k] != 0.0:
-                g = (t[k], t[WIDTH + k], t[2 * WIDTH + k], t[3 * WIDTH + k], t[4 * WIDTH + k],
-                     t[5 * WIDTH + k], t[6 * WIDTH + k], t[7 * WIDTH + k], t[8 * WIDTH + k],
-                     t[9 * WIDTH + k])
-                loss, _w, code, _m = p2p_from_band(g, p2p_path_terms(g), h_tx, h_rx, freqs[f],
-                                                   climate, mdvar, band[f], aux)
-                if code < 1000:
-                    out[f, u] = max(loss, floor + lane_fs[k])
-            else:
-                out[f, u] = max(t[LOSS * WIDTH + k], floor + lane_fs[k])
-
+def _flush(t, m, lane_u, lane_fs, f, freqs, band, h_tx, h_rx, climate, mdvar, aux, out):
+    """The frequency part of band ``f`` for the ``m`` ray samples in lanes ``0..m-1`` of ``t``
+    (its band rows already filled; output column ``lane_u``, free-space distance term
+    ``lane_fs``): :func:`lanes_frequency`, then the scalar :func:`p2p_from_band` for the lanes
+    it flags. Writes what :func:`_one_ray_scalar` writes."""
+    lanes_frequency(t)
+    floor = band[f, 6]
+    for k in range(m):
+        u = lane_u[k]
+        if t[FALLBACK * WIDTH + k] != 0.0:
+            g = (t[k], t[WIDTH + k], t[2 * WIDTH + k], t[3 * WIDTH + k], t[4 * WIDTH + k],
+                 t[5 * WIDTH + k], t[6 * WIDTH + k], t[7 * WIDTH + k], t[8 * WIDTH + k],
+                 t[9 * WIDTH + k])
+            loss, _w, code, _m = p2p_from_band(g, p2p_path_terms(g), h_tx, h_rx, freqs[f],
+                                               climate, mdvar, band[f], aux)
+            if code < 1000:
+                out[f, u] = max(loss, floor + lane_fs[k])
+        else:
+            out[f, u] = max(t[LOSS * WIDTH + k], floor + lane_fs[k])
 
 
 @njit(**_JIT)
@@ -329,10 +347,15 @@ def itm_ray_losses(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, pol, ep
     scalars.
     """
     band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
-    for k in prange(rays.shape[0]):
-        if last[k] > 0:
-            _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
-                     climate, mdvar, out)
+    n_rays = rays.shape[0]
+    # chunks of rays share their lockstep batches (results do not depend on the chunking)
+    for c in prange((n_rays + RAY_CHUNK - 1) // RAY_CHUNK):
+        batches = _lane_batches(freqs, band, climate, mdvar)
+        for k in range(c * RAY_CHUNK, min(n_rays, (c + 1) * RAY_CHUNK)):
+            if last[k] > 0:
+                _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx,
+                         h_rx, cap, n0, climate, mdvar, out, batches)
+        _flush_all(batches, freqs, band, h_tx, h_rx, climate, mdvar, out)
 
 
 @njit(parallel=True, **_JIT)
@@ -354,7 +377,9 @@ def itm_ray_losses_serial(rays, last, step, slot, need, freqs, h_tx, h_rx, cap, 
     """:func:`itm_ray_losses` on the calling thread only (for callers that run several sites
     at once); same results."""
     band = _band_table(freqs, h_tx, h_rx, pol, eps, sigma, n0, climate, tm, loc, sit, mdvar)
+    batches = _lane_batches(freqs, band, climate, mdvar)
     for k in range(rays.shape[0]):
         if last[k] > 0:
-            _one_ray(k, rays, last[k], step, slot, need, freqs, band, h_tx, h_rx, cap, n0,
-                     climate, mdvar, out)
+            _one_ray(np.int64(k), rays, last[k], step, slot, need, freqs, band, h_tx, h_rx,
+                     cap, n0, climate, mdvar, out, batches)
+    _flush_all(batches, freqs, band, h_tx, h_rx, climate, mdvar, out)
