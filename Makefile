@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/phusong demo --out out
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=20 phusong tests
+	$(BIN)/python -m pytest -q --durations=20 phusong tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check phusong tests benchmarks

@@ -10,38 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def pytest_configure(config):
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # ``make test`` runs the suite in 2 processes
-        _serialize_numba_cache_saves()
-
-
-def _serialize_numba_cache_saves() -> None:
-    """Make each numba cache save whole while other test processes save too.
-
-    numba's ``IndexDataCacheFile.save`` reads a kernel's index, picks the first free data
-    file name for a new signature, and writes index and data (each by an atomic rename). Two
-    pytest-xdist workers saving new signatures of one kernel at once could interleave those
-    steps and leave one signature's index entry pointing at the other's data file. An
-    exclusive ``flock`` on a file beside the cache, held for the whole save, orders them;
-    loads need no lock (every file appears by an atomic rename).
-    """
-    import fcntl
-
-    from numba.core import caching
-
-    save = caching.IndexDataCacheFile.save
-    if getattr(save, "_suite_locked", False):
-        return
-
-    def locked(self, key, data):
-        with open(os.path.join(self._cache_path, "suite-save.lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            return save(self, key, data)
-
-    locked._suite_locked = True
-    caching.IndexDataCacheFile.save = locked
 SHARED = Path(os.environ.get("PHUSONG_SHARED", ROOT.parent / "shared")).resolve()
 HOABINH = SHARED / "data" / "hoabinh"
 ORACLES = SHARED / "oracles"
