@@ -49,6 +49,7 @@ from phusong.coverage._itm_terrain import (
     delta_h,
     fit_range,
     kth_largest,
+    line_of_sight,
     linear_fit_lanes,
     profile_rest,
     resample_size,
@@ -330,13 +331,7 @@ def find_horizons_fast(z, n_int, xi, a_e, h_tx, h_rx):
     """:func:`phusong.coverage._itm_terrain.find_horizons` (the same loop, the same floats bit
     for bit: tests) with each sample's two horizon candidates in one two-lane expression
     (:func:`phusong.coverage._itm_pairs.horizon_pair`): one division instruction for two."""
-    d = n_int * xi
-    z_tx = z[0] + h_tx
-    z_rx = z[n_int] + h_rx
-    half_c = 0.5 / a_e
-    slope = (z_rx - z_tx) / d
-    th_tx = slope - d * half_c
-    th_rx = -slope - d * half_c
+    d, z_tx, z_rx, half_c, th_tx, th_rx = line_of_sight(z, n_int, xi, a_e, h_tx, h_rx)
     dl_tx = d
     dl_rx = d
     d_tx = 0.0
