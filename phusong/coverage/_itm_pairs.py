@@ -16,7 +16,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["horizon_pair"]
+__all__ = ["horizon_pair", "slope_pair"]
 
 
 @intrinsic
@@ -39,6 +39,33 @@ def horizon_pair(typingctx, z_i, z_a, z_b, d_a, d_b, half_c):
         dist = pack(da, db)
         rise = builder.fsub(pack(zi, zi), pack(za, zb))
         out = builder.fsub(builder.fdiv(rise, dist), builder.fmul(dist, pack(hc, hc)))
+        return context.make_tuple(builder, signature.return_type,
+                                  (builder.extract_element(out, lane0),
+                                   builder.extract_element(out, lane1)))
+
+    return sig, codegen
+
+
+@intrinsic
+def slope_pair(typingctx, rise_a, rise_b, dist, half_c):
+    """``(rise_a/dist − dist·half_c, rise_b/dist − dist·half_c)`` in two lanes (floats, the
+    same values as the two scalar expressions): a bound and a candidate of the ray walk's
+    receiver horizon at one distance."""
+    f64 = types.float64
+    sig = types.UniTuple(f64, 2)(f64, f64, f64, f64)
+
+    def codegen(context, builder, signature, args):
+        vec = ir.VectorType(ir.DoubleType(), 2)
+        lane0 = ir.Constant(ir.IntType(32), 0)
+        lane1 = ir.Constant(ir.IntType(32), 1)
+
+        def pack(x, y):
+            v = builder.insert_element(ir.Constant(vec, ir.Undefined), x, lane0)
+            return builder.insert_element(v, y, lane1)
+
+        ra, rb, d, hc = args
+        dist = pack(d, d)
+        out = builder.fsub(builder.fdiv(pack(ra, rb), dist), builder.fmul(dist, pack(hc, hc)))
         return context.make_tuple(builder, signature.return_type,
                                   (builder.extract_element(out, lane0),
                                    builder.extract_element(out, lane1)))
