@@ -25,10 +25,16 @@ __all__ = [
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None,
                    config: Settings = DEFAULT_SETTINGS):
     """:func:`phusong.coverage.score_villages` (``config``: the run's settings, incl. the
-    reliability; the bundle's clutter)."""
+    reliability; the bundle's clutter). Under a plan's time limit, the kernels of ``model``
+    are checked in numba's cache first (:func:`~phusong.planning._plan_kernels.ensure_kernels`)."""
     from phusong.coverage import score_villages as f
+    from phusong.planning._plan_kernels import engine_ran, ensure_kernels
 
-    return f(bundle, model=model, executor=executor, config=config)
+    ensure_kernels(model)
+    out = f(bundle, model=model, executor=executor, config=config)
+    if executor is None:  # the kernels ran here: the manifest a later limited plan checks
+        engine_ran(model)
+    return out
 
 
 def bundle_clutter(bundle):
@@ -48,10 +54,16 @@ def transmitters(bundle):
 def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None,
                     clutter=None, config: Settings = DEFAULT_SETTINGS):
     """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech in
-    ``config``, reliability ``config.radio.reliability_pct``, ``clutter`` the bundle's)."""
+    ``config``, reliability ``config.radio.reliability_pct``, ``clutter`` the bundle's); the
+    kernels checked first under a plan's time limit, as :func:`score_villages`."""
     from phusong.coverage import coverage_matrix as f
+    from phusong.planning._plan_kernels import engine_ran, ensure_kernels
 
-    return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
+    ensure_kernels(model)
+    out = f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
+    if executor is None:
+        engine_ran(model)
+    return out
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None, stop=None):

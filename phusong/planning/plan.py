@@ -47,6 +47,7 @@ from phusong.planning._plan_figures import (
     totals,
     year_figures,
 )
+from phusong.planning._plan_kernels import CHILD_STEP, kernel_guard
 from phusong.planning._plan_scoring import timed_villages, unscored_as_unknown
 from phusong.planning._plan_services import village_services
 from phusong.planning._plan_steps import empty_routes
@@ -394,9 +395,24 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     DataError
         Empty demand, NaN weights, bad targets, malformed candidates or candidates outside the
         province.
+    KernelsNotCompiled
+        Under a time limit, when the engine's kernels are not in numba's cache and compiling
+        them (in a child process, :mod:`phusong.planning._plan_kernels`) did not end within it.
     """
     t0 = time.perf_counter()
     s = scenario or DEFAULT_SCENARIO
+    with kernel_guard(t0, s.time_limit_s) as kernels:
+        return _make_plan(bundle, s, t0, kernels, model=model, boundaries=boundaries,
+                          village_cov=village_cov, fibre=fibre, candidates=candidates,
+                          executor=executor, infer_feeders=infer_feeders,
+                          provincial_pop=provincial_pop)
+
+
+def _make_plan(bundle, s: Scenario, t0: float, kernels, *, model, boundaries, village_cov, fibre,
+               candidates, executor, infer_feeders, provincial_pop) -> Plan:
+    """:func:`make_plan` from its start ``t0`` (``time.perf_counter()``); ``kernels``: the
+    kernel guard under a limit (:func:`~phusong.planning._plan_kernels.kernel_guard`) or
+    None."""
     model = model or s.model
     check_demand(bundle.villages)
     target_columns(s.targets)  # refuse bad targets before any heavy work
@@ -484,6 +500,12 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
     seconds = time.perf_counter() - t0  # the whole call, assembly included
     notes = plan.notes
+    if kernels is not None and kernels.child_s:  # compiled in a child within the limit
+        clock.fixed[CHILD_STEP] = kernels.child_s
+        notes.append(f"numba compiled the engine's {model} kernels for {kernels.child_s:.1f} s "
+                     "in a child process inside this plan's time limit (its cache was cold: a "
+                     "first run after an install or upgrade); `python -m "
+                     "phusong.coverage._warm` compiles them once, outside any plan")
     fixed = {k: round(v, 3) for k, v in clock.fixed.items()}
     if clock.fixed.get(COMPILE_STEP, 0.0) >= 1.0:
         notes.append(f"numba compiled the engine's kernels for {clock.fixed[COMPILE_STEP]:.1f} s "
