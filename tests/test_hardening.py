@@ -381,7 +381,15 @@ def test_time_limit_bounds_the_whole_solve_on_a_large_instance(monkeypatch):
     instance: 1.53 s quiet). Tolerance
     +0.25 s, best of two runs: HiGHS stops at its next checkpoint (≤ 0.04 s measured), a
     local-search sweep reads the clock between sweeps (≤ 0.06 s), and a loaded 2-core CI
-    machine may deschedule the process (0.15 s more); the scipy path needs ≥ 1.8 s."""
+    machine may deschedule the process (0.15 s more); the scipy path needs ≥ 1.8 s.
+
+    The allowance scales with the slowdown measured in the same call (wall over the
+    process's CPU-s, ≥ 1; HiGHS runs one thread here, CPU-s 0.77 for 1.52 s wall at load 7.6):
+    a checkpoint's 0.04 s or a sweep's 0.06 s of work take that many times longer on a loaded
+    machine (3.35 s against the fixed 3.25 s bound once at load 13). A solver ignoring its
+    limit still fails: scipy's presolve alone overran 1.5 s by 0.3 CPU-s, beyond 0.25 CPU-s at
+    any load. Measured on this instance, ``from_coverage`` (the set-up outside ``solve``) takes
+    0.003-0.008 CPU-s; inside a plan the limit counts it (``test_the_set_up_counts_…``)."""
     import time
 
     from benchmarks.bench_siting import instance
@@ -405,16 +413,57 @@ def test_time_limit_bounds_the_whole_solve_on_a_large_instance(monkeypatch):
         walls, milps[:] = [], []
         for _ in range(2):
             prob = MaximalCovering.from_coverage(A, w, n_sites=60)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             res = prob.solve(time_limit_s=limit)
-            walls.append(time.perf_counter() - t)
+            wall = time.perf_counter() - t
+            slowdown = max(1.0, wall / max(1e-9, time.process_time() - c))
+            walls.append((wall - limit) / slowdown)  # the overrun in CPU-s of this process
             assert res.objective >= res.greedy_objective  # never worse than greedy
             assert res.stopped_by_time_limit
             assert res.upper_bound >= res.objective  # the gap stays certified
         if milps:
             break
     assert milps and all(m.timed_out for m in milps), [m.status for m in milps]
-    assert min(walls) <= limit + 0.25, (limit, walls)
+    assert min(walls) <= 0.25, (limit, walls)
+
+
+def test_the_set_up_counts_inside_a_plans_siting_limit(monkeypatch):
+    """A plan's siting and target steps get a limit (the plan's time left) that bounds the
+    problem's set-up too: with ``from_coverage`` slowed by 0.3 s, the solver is handed what is
+    left of 1 s, not 1 s (main handed the whole limit to ``solve`` after the set-up; and a
+    target step whose least cost broke the budget handed the same whole limit again to the
+    budgeted siting after the cover's solve). Tolerance 0.05 s: the steps' own slicing."""
+    import time
+
+    import scipy.sparse as sp
+
+    from phusong.planning import _plan_steps
+    from phusong.planning.siting import MaximalCovering, SetCovering
+
+    given = []
+    for cls in (MaximalCovering, SetCovering):
+        real_from, real_solve = cls.from_coverage.__func__, cls.solve
+
+        def slow_from(klass, *a, _f=real_from, **k):
+            time.sleep(0.3)
+            return _f(klass, *a, **k)
+
+        def spy(self, time_limit_s=None, _s=real_solve, **k):
+            given.append((type(self).__name__, time_limit_s))
+            return _s(self, time_limit_s=time_limit_s, **k)
+
+        monkeypatch.setattr(cls, "from_coverage", classmethod(slow_from))
+        monkeypatch.setattr(cls, "solve", spy)
+    A = sp.csr_matrix(np.eye(4, dtype=bool))
+    w, costs = np.array([4.0, 3.0, 2.0, 1.0]), np.ones(4)
+    none = np.zeros(4, bool)
+    _plan_steps.siting_step(A, w, none, np.ones(4, bool), costs, 2.0, 1.0, "t")
+    assert given[0][0] == "MaximalCovering" and given[0][1] <= 0.7 + 0.05, given
+    given.clear()
+    # the least cost (3 sites for 90 %) breaks the budget (2): the siting comes after the cover
+    _plan_steps.target_step(A, w, none, np.ones(4, bool), costs, 90.0, 2.0, 1.0, "t")
+    assert [g[0] for g in given] == ["SetCovering", "MaximalCovering"], given
+    assert given[0][1] <= 0.7 + 0.05 and given[1][1] <= 0.4 + 0.05, given
 
 
 def test_milp_keeps_its_certified_optimum_without_a_limit():

@@ -91,11 +91,18 @@ def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=No
 
 
 def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=None):
-    """Solve :class:`phusong.planning.siting.MaximalCovering`; return the result."""
+    """Solve :class:`phusong.planning.siting.MaximalCovering`; return the result.
+    ``time_limit_s`` bounds the set-up (:meth:`~MaximalCovering.from_coverage`) and the solve
+    together."""
+    import time
+
     from phusong.planning.siting import MaximalCovering
 
+    t0 = time.perf_counter()
     prob = MaximalCovering.from_coverage(coverage, weights, costs=costs, budget=budget,
                                          existing=existing)
+    if time_limit_s is not None:
+        time_limit_s = max(1e-6, time_limit_s - (time.perf_counter() - t0))
     return prob.solve(time_limit_s=time_limit_s)
 
 
