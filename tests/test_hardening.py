@@ -466,6 +466,69 @@ def test_the_set_up_counts_inside_a_plans_siting_limit(monkeypatch):
     assert given[0][1] <= 0.7 + 0.05 and given[1][1] <= 0.4 + 0.05, given
 
 
+def test_a_router_past_its_limit_keeps_its_first_tree_and_starts_nothing_else(monkeypatch):
+    """``route_fibre`` past its limit: the first tree (Mehlhorn's) completes — it has no
+    partial form — but no shortest-path start nor improvement begins after it (main ran both
+    whatever the limit: 0.39-0.41 s past a 1 ms limit on the province twin's 150 POPs, now
+    0.16-0.18 s, ``benchmarks/bench_router_limit.py``). Without a limit both run."""
+    import networkx as nx
+
+    from phusong.planning import _router_core as core
+    from phusong.planning.fibre_router import route_fibre
+
+    rng = np.random.default_rng(3)
+    g = nx.grid_2d_graph(12, 12)
+    g = nx.convert_node_labels_to_integers(g)
+    for u, v in g.edges:
+        g.edges[u, v]["cost"] = float(rng.uniform(1, 10))
+    terms = [int(t) for t in rng.choice(144, size=12, replace=False)]
+    ran = []
+    for name in ("improve", "shortest_path_heuristic"):
+        real = getattr(core, name)
+        monkeypatch.setattr(core, name, lambda *a, _f=real, _n=name, **k: ran.append(_n) or
+                            _f(*a, **k))
+    r = route_fibre(g, terms[1:], existing=[terms[0]], time_limit_s=1e-6)
+    assert ran == [] and r.method == "mehlhorn" and r.stopped_by_time_limit
+    assert r.cost == pytest.approx(r.mehlhorn_cost, rel=1e-12)  # the first tree, whole
+    free = route_fibre(g, terms[1:], existing=[terms[0]])
+    assert {"improve", "shortest_path_heuristic"} <= set(ran) and not free.stopped_by_time_limit
+    assert free.cost <= r.cost * (1 + 1e-12)
+
+
+def test_inferred_feeders_count_their_set_up_inside_the_limit(monkeypatch):
+    """``infer_feeders(time_limit_s=)`` bounds the call from its start: with the POPs'
+    projection on the roads slowed by 0.3 s, the router is handed what is left of 1 s, not
+    1 s (main handed it the whole limit after the projection). Tolerance 0.05 s: the
+    feeders' own bookkeeping."""
+    import time
+    from dataclasses import replace
+
+    from phusong.bundle import validate
+    from phusong.planning import _plan_deps as deps
+    from phusong.planning.centres import assume_pops
+    from phusong.planning.feeders import infer_feeders
+    from tests._synthetic import synthetic_bundle
+
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    b = assume_pops(replace(b, layers={k: v for k, v in b.layers.items()
+                                       if k not in ("fibre", "fibre_nodes")}))
+    graph = deps.road_graph(b.roads)
+    real_snap, real_route, given = deps.snap_points, deps.route_fibre, []
+
+    def slow_snap(*a, **k):
+        time.sleep(0.3)
+        return real_snap(*a, **k)
+
+    def spy(*a, time_limit_s=None, **k):
+        given.append(time_limit_s)
+        return real_route(*a, time_limit_s=time_limit_s, **k)
+
+    monkeypatch.setattr(deps, "snap_points", slow_snap)
+    monkeypatch.setattr(deps, "route_fibre", spy)
+    infer_feeders(b, graph=graph, time_limit_s=1.0)
+    assert len(given) == 1 and given[0] <= 0.7 + 0.05, given
+
+
 def test_milp_keeps_its_certified_optimum_without_a_limit():
     """Without a limit the same instance is solved to proven optimality (320,411, found by
     the MILP: local search stops at 317,720), the bound equal to the answer."""
