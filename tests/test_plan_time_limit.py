@@ -144,6 +144,10 @@ def test_a_small_limit_bounds_the_whole_plan(itm_compiled, monkeypatch, tmp_path
     assert "road graph" in tl["background_s"] or ROADS_CUT in tl["stopped"], tl
     assert "gap tables" in tl["fixed_s"]
     assert tl["seconds"] <= 0.05 + sum(tl["fixed_s"].values()) + 20.0, tl
+    # where the overrun went: the uncuttable steps' seconds past the limit, within it
+    past = tl["past_limit_s"]
+    assert past and set(past) <= set(tl["fixed_s"]), tl
+    assert sum(past.values()) <= tl["seconds"] - 0.05 + 0.01, tl  # rounding to 1 ms each
 
 
 def test_no_limit_scores_every_village_in_one_call(monkeypatch):
@@ -720,3 +724,30 @@ def test_a_limited_plan_compiles_in_a_child_when_it_fits(itm_compiled, monkeypat
     with k.kernel_guard(time.perf_counter(), 600.0):
         k.ensure_kernels("itm")
     assert asked == ["itm"]  # known compiled now: no second check, no second child
+
+
+def test_the_part_of_an_uncuttable_step_past_the_limit_is_measured():
+    """``past_limit_s``: a step the guard cannot cut, started ≈ 0.05 s before the limit's end
+    and lasting 0.2 s, is counted from the limit's end to its own (measured around it here;
+    tolerance 10 ms: the clock reads around the step); a step ended before the limit has no
+    entry; no limit, no entry."""
+    import time
+
+    from phusong.planning._plan_year import PlanClock
+
+    clock = PlanClock()
+    clock.end = time.perf_counter() + 0.25
+    with clock.fixed_step("early"):
+        time.sleep(0.01)
+    time.sleep(0.19)
+    t1 = time.perf_counter()
+    with clock.fixed_step("late"):
+        time.sleep(0.2)
+    t2 = time.perf_counter()
+    assert set(clock.past) == {"late"}, clock.past
+    assert clock.past["late"] == pytest.approx(t2 - max(t1, clock.end), abs=0.01)
+    assert clock.fixed["late"] >= clock.past["late"]
+    free = PlanClock()
+    with free.fixed_step("x"):
+        pass
+    assert free.past == {}

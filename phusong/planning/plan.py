@@ -130,7 +130,8 @@ class Plan:
         first kept back before the limit for the steps it cannot cut, estimated:
         :data:`RESERVE_CALLS_PER_YEAR`) and ``bookkeeping_s`` (those steps' seconds per block,
         measured: from the first block on, the reserve is twice the slowest block per block
-        left when that is more than the first estimate,
+        left when that is more than the first estimate, and ``past_limit_s`` (seconds of each
+        of those steps that ran past the limit itself: where an overrun went),
         :meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`). Past the deadline a year generates no candidates,
         buys no fibre extension and the fibre cost curve is not computed; road work not done
         by then leaves every village's fibre reach unknown (:data:`ROADS_CUT`); each is listed
@@ -513,11 +514,15 @@ def _make_plan(bundle, s: Scenario, t0: float, kernels, *, model, boundaries, vi
                      "upgrade); the time limit cannot cut a compilation. `python -m "
                      "phusong.coverage._warm` compiles them once, outside any plan")
     if s.time_limit_s is not None and seconds > s.time_limit_s:
+        past = {k: v for k, v in clock.past.items() if v >= 0.05}
         notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
                      f"{s.time_limit_s:g} s: the limit cuts optimisations, routes and the "
                      "scoring of candidates and villages, and skips the steps it would find "
                      "past it, but not the steps without a partial answer once started ("
                      + ", ".join(f"{k} {v:.1f} s" for k, v in fixed.items())
+                     + (("; past the limit: " + ", ".join(f"{k} {v:.1f} s"
+                                                         for k, v in past.items()))
+                        if past else "")
                      + "), a scoring chunk started in time or the years' bookkeeping")
     plan.feeders = feeders
     plan.scoring = scoring
@@ -531,6 +536,7 @@ def _make_plan(bundle, s: Scenario, t0: float, kernels, *, model, boundaries, vi
         plan.time_limit["background_s"] = {k: round(v, 3) for k, v in clock.background.items()}
         plan.time_limit["reserve_s"] = round(reserve0, 3)
         plan.time_limit["bookkeeping_s"] = [round(v, 3) for v in clock.blocks]
+        plan.time_limit["past_limit_s"] = {k: round(v, 3) for k, v in clock.past.items()}
     return plan
 
 
