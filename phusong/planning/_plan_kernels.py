@@ -10,11 +10,14 @@ argument types a warm-up used, :func:`record_kernels`, each looked up in numba's
 index with the key numba would compute now: signature, CPU and LLVM target, bytecode, source
 stamp, numba version). When they are not, it compiles them in a child process
 (``python -m phusong.planning._plan_kernels MODEL``: the plan's point path on a synthetic DEM)
-that is killed at the limit's end; the plan then stops with :class:`KernelsNotCompiled`, one
+that is killed at the plan's deadline (its limit less the reserve it keeps for the steps it
+cannot cut); the plan then stops with :class:`KernelsNotCompiled`, one
 line, CLI exit code 2, naming ``python -m phusong.coverage._warm``. numba writes each kernel to
 its cache as soon as it is compiled (atomically), so what a killed child compiled stays compiled.
 A child that ends in time leaves the cache warm; its seconds are the plan's
-(``time_limit.fixed_s`` :data:`CHILD_STEP`). Without a limit nothing here runs.
+(``time_limit.fixed_s`` :data:`CHILD_STEP`). Without a limit nothing here runs. With a dask
+executor the check and the child are this machine's (a local cluster shares its cache; the
+workers of a remote one compile in their own, which this does not see).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from phusong.errors import PhusongError
@@ -195,8 +199,11 @@ def compile_in_child(model: str, end: float, limit_s: float) -> float:
 class _Guard:
     end: float
     limit_s: float
-    ready: set = field(default_factory=set)
     child_s: float = 0.0
+    #: The ``time.perf_counter()`` a child must end by, asked when it starts: the plan's
+    #: deadline (its limit less the reserve it keeps for the steps it cannot cut) once the
+    #: plan set it, else the limit's end.
+    deadline: Callable[[], float] | None = None
 
 
 _GUARD: contextvars.ContextVar[_Guard | None] = contextvars.ContextVar("phusong_kernel_guard",
@@ -253,14 +260,15 @@ def warm_here(model: str) -> None:
 def ensure_kernels(model: str) -> None:
     """Before the engine's call under a plan's limit (:func:`kernel_guard`): return at once when
     ``model``'s kernels are in the cache (checked once per process), else compile them in a
-    child killed at the limit's end (:func:`compile_in_child`). No guard: nothing."""
+    child killed at the plan's deadline (:func:`compile_in_child`). No guard: nothing."""
     g = _GUARD.get()
     if g is None or model in _READY:
         return
     if kernels_ready(model):
         _READY.add(model)
         return
-    g.child_s += compile_in_child(model, g.end, g.limit_s)
+    g.child_s += compile_in_child(model, min(g.end, g.deadline()) if g.deadline else g.end,
+                                  g.limit_s)
     _READY.add(model)
 
 

@@ -439,6 +439,8 @@ def _make_plan(bundle, s: Scenario, t0: float, kernels, *, model, boundaries, vi
         clock.reserve_cap = RESERVE_MAX_SHARE * float(s.time_limit_s)
         clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
     reserve0 = clock.reserve  # the first estimate (plan.json reserve_s)
+    if kernels is not None:  # a kernel-compiling child ends by the plan's deadline
+        kernels.deadline = lambda: clock.deadline
     # the road graph first, as always (it also prices the user's candidates)
     ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job,
                           centres)
