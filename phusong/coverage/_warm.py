@@ -62,8 +62,9 @@ def warm_kernels(verbose: bool = True) -> float:
             txs = TxSet.from_frame(sites, terrain, opts)
             raster_links(txs, np.zeros(len(sites), np.int64), 1, terrain, grid, opts)
         score_points(tx, rx[0], rx[1], terrain, opts=opts)
-    from phusong.planning._plan_kernels import record_kernels
+    from phusong.planning._plan_kernels import record_kernels, warm_point_path
 
+    warm_point_path("itm")  # a cell with an antenna pattern too (the pattern's kernels)
     record_kernels("all")  # the list a plan under a time limit checks in the cache
     secs = time.perf_counter() - t0
     if verbose:

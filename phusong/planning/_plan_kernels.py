@@ -48,6 +48,8 @@ CHILD_STEP = "kernel compilation (numba, child process)"
 #: measured with ``NUMBA_CACHE_DIR`` an empty folder (2-core machine, load 2.6): ITM 45 CPU-s
 #: (83 s wall); the whole warm-up, every model and both paths (``_warm``), in the message.
 COLD_COMPILE_CPU_S = {"itm": 45.0}
+#: The antenna pattern of the warm-up's sectored cell (parametric, no file: the twin's).
+PATTERN = "3gpp-65"
 #: The whole ``python -m phusong.coverage._warm`` on a cold cache, CPU-s (same machine: 121
 #: CPU-s, 328 s wall at load 5-7).
 WARM_ALL_CPU_S = 120.0
@@ -142,9 +144,11 @@ def kernels_ready(model: str, folder: Path | None = None) -> bool:
 
 
 def warm_point_path(model: str) -> None:
-    """The plan's point path for ``model`` (one site, one village, one thread: the kernels
+    """The plan's point path for ``model`` (one site with an omni cell and a cell with an
+    antenna pattern, one village, one thread: the kernels
     :func:`phusong.coverage.score_villages` and :func:`~phusong.coverage.coverage_matrix`
-    call) on the warm-up's synthetic DEM."""
+    call, the pattern's too: a plan on the twin compiled it for 3.9 s after a warm-up
+    without it) on the warm-up's synthetic DEM."""
     import numpy as np
     import pandas as pd
 
@@ -152,13 +156,18 @@ def warm_point_path(model: str) -> None:
     from phusong.coverage._engine import EngineOptions
     from phusong.coverage._score import score_points
     from phusong.coverage._warm import _synthetic_terrain
+    from phusong.coverage.msi import antenna_by_name
 
     terrain = _synthetic_terrain()
     x0, y0 = terrain.x0_m, terrain.y0_m
-    tx = pd.DataFrame({"site_id": ["a"], "operator": ["Viettel"], "tech": ["4G"],
-                       "freq_mhz": [1800.0], "eirp_dbm": [60.0], "x_m": [x0 + 2000],
-                       "y_m": [y0 - 2000], "height_m": [30.0], "radius_m": [3000.0],
-                       "azimuth_deg": [np.nan], "ground_m": [np.nan]})
+    tx = pd.DataFrame({"site_id": ["a", "a"], "cell_id": ["a1", "a2"],
+                       "operator": ["Viettel", "Viettel"], "tech": ["4G", "4G"],
+                       "freq_mhz": [1800.0, 1800.0], "eirp_dbm": [60.0, 60.0],
+                       "x_m": [x0 + 2000] * 2, "y_m": [y0 - 2000] * 2, "height_m": [30.0] * 2,
+                       "radius_m": [3000.0] * 2, "azimuth_deg": [np.nan, 120.0],
+                       "tilt_deg": [np.nan, 4.0], "ground_m": [np.nan] * 2,
+                       "antenna": ["", PATTERN], "etilt_deg": [np.nan, np.nan]})
+    tx.attrs["antennas"] = {PATTERN: antenna_by_name(PATTERN, None)}
     opts = EngineOptions.of(DEFAULT_SETTINGS, model=model, diffraction="bullington",
                             threads=1).check()
     score_points(tx, np.array([x0 + 3000.0]), np.array([y0 - 3000.0]), terrain, opts=opts)
