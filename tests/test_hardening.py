@@ -529,6 +529,24 @@ def test_inferred_feeders_count_their_set_up_inside_the_limit(monkeypatch):
     assert len(given) == 1 and given[0] <= 0.7 + 0.05, given
 
 
+def test_highs_is_not_started_once_its_model_used_the_time_up():
+    """HiGHS's first checkpoint may come 0.3-0.45 s into its run (a 40,000-row cover MILP,
+    load 13): a MILP whose model was built past the deadline is not run at all (main ran it
+    and overran a 0.05 s limit by 0.68 s); the outcome says so and has no solution."""
+    import time
+
+    import scipy.sparse as sp
+
+    from phusong.planning._highs import solve_highs
+
+    M = sp.csr_matrix(np.eye(3))
+    out = solve_highs(np.ones(3), M, np.ones(3), np.full(3, np.inf),
+                      integer=np.ones(3, bool), deadline=time.perf_counter())
+    assert out.timed_out and out.x is None and out.status.endswith("(not started)"), out
+    free = solve_highs(np.ones(3), M, np.ones(3), np.full(3, np.inf), integer=np.ones(3, bool))
+    assert free.optimal and free.objective == pytest.approx(3.0)  # exact: three unit columns
+
+
 def test_milp_keeps_its_certified_optimum_without_a_limit():
     """Without a limit the same instance is solved to proven optimality (320,411, found by
     the MILP: local search stops at 317,720), the bound equal to the answer."""
