@@ -332,7 +332,9 @@ class MaximalCovering:
         ``settings.MILP_REL_GAP`` or ``settings.MILP_NODE_LIMIT`` nodes — so the answer is the
         same on any machine. ``time_limit_s`` (s, default None: none) is a wall-clock guard on
         the whole call, set-up and LP bound included; when it cuts a stage short the result
-        says ``stopped_by_time_limit``.
+        says ``stopped_by_time_limit`` (measured past 1.5 s on 40,000 × 2,000 × 60: 0.02-0.06 s
+        at load 7-12). :meth:`from_coverage` comes before the call (0.003-0.008 CPU-s there);
+        a plan's step counts it inside the step's limit.
         """
         _check_solve_args(time_limit_s, method)
         t0 = time.perf_counter()
