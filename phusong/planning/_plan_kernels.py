@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from phusong.errors import PhusongError
+from phusong.errors import KernelsNotCompiled
 
 __all__ = ["KernelsNotCompiled", "kernels_ready", "record_kernels", "ensure_kernels",
            "engine_ran", "warm_here", "warm_point_path", "kernel_guard", "compile_in_child",
@@ -53,10 +53,6 @@ PATTERN = "3gpp-65"
 #: The whole ``python -m phusong.coverage._warm`` on a cold cache, CPU-s (same machine: 121
 #: CPU-s, 328 s wall at load 5-7).
 WARM_ALL_CPU_S = 120.0
-
-
-class KernelsNotCompiled(PhusongError, TimeoutError):
-    """The engine's kernels are not compiled and compiling them did not fit in the limit."""
 
 
 def _manifest_dir() -> Path:
