@@ -146,3 +146,24 @@ def test_warm_coverage_site_loads_kernels_without_numba_compiler_setup(tmp_path)
     a, b = read_raster(first).array, read_raster(second).array
     assert np.isfinite(a).sum() > 100  # the disk was computed
     np.testing.assert_array_equal(a, b)  # the same machine code: identical, NaN included
+
+
+def test_cli_command_table_matches_the_area_modules():
+    """The top-level commands load their area's module on first use (``phusong.cli``): the
+    table of names must list every module's COMMANDS, and ``coverage site`` loads no other
+    area's module."""
+    import importlib
+
+    from phusong.cli import _COMMAND_MODULES
+
+    names = {}
+    for module in set(_COMMAND_MODULES.values()):
+        for cmd in importlib.import_module(f"phusong.cli.{module}").COMMANDS:
+            names[cmd.name] = module
+    assert names == _COMMAND_MODULES
+    code = ("import sys\nfrom phusong.cli import main\n"
+            "try:\n    main(['coverage', 'site', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('phusong.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out == str(["phusong.cli._cluster", "phusong.cli._common", "phusong.cli._coverage"])
