@@ -84,17 +84,46 @@ def _load_overload(self, sig, target_context):
     """``Cache.load_overload`` for phusong's kernels: the runtime, not the registries."""
     if not getattr(self._py_func, "__module__", "").startswith("phusong."):
         return _NUMBA_LOAD_OVERLOAD(self, sig, target_context)
+    from numba.core import environment
     from numba.core.runtime import rtsys
 
     rtsys.initialize(target_context)  # the NRT functions the machine code calls
-    with self._guard_against_spurious_io_errors():
-        cres = self._load_overload(sig, target_context)
+    environment._rebuild_env = _rebuild_env  # what the cache's pickles call (numba's lock held)
+    try:
+        with self._guard_against_spurious_io_errors():
+            cres = self._load_overload(sig, target_context)
+    finally:
+        environment._rebuild_env = _NUMBA_REBUILD_ENV
     if cres is None:  # a miss: numba compiles next, after its full set-up
         _refresh_target()
     return cres
 
 
-_NUMBA_LOAD_OVERLOAD = None
+def _rebuild_env(modname, consts, env_name):
+    """numba's ``_rebuild_env`` without importing numba's implementation modules for it.
+
+    A cached function keeps one environment per function it inlined — ``np.empty`` and
+    the like come from ``numba.np.arrayobj`` — and numba rebuilds each with its module's
+    globals, importing the module (≈ 0.045 CPU-s: ``numba.np.arrayobj``, ``npyfuncs``,
+    ``mathimpl`` …). Machine code compiled in nopython mode reads only an environment's
+    constants; the globals serve object mode, which numba's own implementations do not use.
+    So for a ``numba.*`` module not imported yet the environment gets just the module's
+    name (what numba pickles it by), and its constants.
+    """
+    from numba.core import environment
+
+    if modname in sys.modules or not str(modname).startswith("numba."):
+        return _NUMBA_REBUILD_ENV(modname, consts, env_name)
+    env = environment.lookup_environment(env_name)
+    if env is None:
+        env = environment.Environment({"__name__": modname})
+        env.consts[:] = consts
+        env.env_name = env_name
+        environment.Environment._memo[env_name] = env
+    return env
+
+
+_NUMBA_LOAD_OVERLOAD = _NUMBA_REBUILD_ENV = None
 
 
 def setup_numba() -> None:
@@ -105,11 +134,14 @@ def setup_numba() -> None:
     kernel that must be compiled gets numba's full set-up first, without importing the
     ``scipy.linalg`` package. Other packages' numba functions are not affected.
     """
-    global _NUMBA_LOAD_OVERLOAD
+    global _NUMBA_LOAD_OVERLOAD, _NUMBA_REBUILD_ENV
+    from numba.core import environment
     from numba.core.caching import Cache
 
-    if _NUMBA_LOAD_OVERLOAD is None and hasattr(Cache, "_guard_against_spurious_io_errors"):
+    if _NUMBA_LOAD_OVERLOAD is None and hasattr(Cache, "_guard_against_spurious_io_errors") \
+            and hasattr(environment, "_rebuild_env"):
         _NUMBA_LOAD_OVERLOAD = Cache.load_overload
+        _NUMBA_REBUILD_ENV = environment._rebuild_env
         Cache.load_overload = _load_overload
     elif _NUMBA_LOAD_OVERLOAD is None:  # another numba: its own path, with the set-up first
         _refresh_target()
