@@ -190,7 +190,8 @@ def bench_whole_process(radius_km: float, repeats: int, baseline: Path | None = 
     gets an empty ``NUMBA_CACHE_DIR``, so it compiles the kernels it uses, as the first run
     after an install does. Min/median/max of wall and CPU seconds over ``repeats`` runs.
     ``baseline``: another copy of phusong, run alternately with this one (``baseline_*``).
-    ``cold_repeats``: runs of the cold case (default ``repeats``; each compiles ≈ 20–40 CPU-s).
+    ``cold_repeats``: runs of the cold case (default ``repeats``; each compiles ≈ 20–40 CPU-s;
+    0 = none).
     """
     cold_repeats = repeats if cold_repeats is None else cold_repeats
     def site_cmd(threads: int) -> list[str]:
@@ -217,8 +218,9 @@ def bench_whole_process(radius_km: float, repeats: int, baseline: Path | None = 
                      "-d", str(sdf), "-olditm", "-o", "cov.ppm"]
             _timed_process(splat, tmp)
             rows["splat"] = [_timed_process(splat, tmp) for _ in range(repeats)]
-        for name, side_env in sides:
+        for name, side_env in sides:  # untimed: numba's cache then holds both threads' kernels
             _timed_process(phusong + [str(tmp / f"{name}_warm.tif")], tmp, side_env)
+            _timed_process(both + [str(tmp / f"{name}_warm_all.tif")], tmp, side_env)
         for i in range(repeats):
             for name, side_env in sides:
                 rows.setdefault(f"{name}_warm", []).append(
@@ -244,7 +246,8 @@ def bench_whole_process(radius_km: float, repeats: int, baseline: Path | None = 
         if "splat" in rows:
             med = {k: sorted(w for w, _ in v)[len(v) // 2] for k, v in rows.items()}
             row["speedup_warm_vs_splat_wall"] = round(med["splat"] / med["phusong_warm"], 2)
-            row["speedup_cold_vs_splat_wall"] = round(med["splat"] / med["phusong_cold"], 2)
+            if cold_repeats:
+                row["speedup_cold_vs_splat_wall"] = round(med["splat"] / med["phusong_cold"], 2)
             row["speedup_warm_all_cores_vs_splat_wall"] = round(
                 med["splat"] / med["phusong_warm_all_cores"], 2)
             cpu = {k: sorted(c for _, c in v)[len(v) // 2] for k, v in rows.items()}
@@ -255,7 +258,7 @@ def bench_whole_process(radius_km: float, repeats: int, baseline: Path | None = 
                 row["baseline_speedup_warm_vs_splat_cpu"] = round(
                     cpu["splat"] / cpu["baseline_warm"], 2)
         if baseline is not None:  # medians of this copy over the baseline's, CPU seconds
-            for k in ("warm", "warm_all_cores", "cold"):
+            for k in ("warm", "warm_all_cores", "cold")[:3 if cold_repeats else 2]:
                 a = sorted(c for _, c in rows[f"phusong_{k}"])[len(rows[f"phusong_{k}"]) // 2]
                 b = sorted(c for _, c in rows[f"baseline_{k}"])[len(rows[f"baseline_{k}"]) // 2]
                 row[f"cpu_{k}_vs_baseline"] = round(a / b, 3)
@@ -342,15 +345,15 @@ def main() -> int:
                     help="only the whole-process comparison (SPLAT! vs coverage site)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--cold-repeats", type=int, default=None,
-                    help="runs of the cold-cache case (default --repeats)")
+                    help="runs of the cold-cache case (default --repeats; 0 = none)")
     ap.add_argument("--baseline-root", type=Path, default=None,
                     help="another copy of phusong (a folder holding its phusong/ package, e.g. "
                     "from `git archive main | tar -x -C DIR`): its `coverage site` is timed "
                     "alternately with this one's")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    if a.repeats < 1 or (a.cold_repeats is not None and a.cold_repeats < 1):
-        ap.error("--repeats and --cold-repeats: at least 1")
+    if a.repeats < 1 or (a.cold_repeats is not None and a.cold_repeats < 0):
+        ap.error("--repeats: at least 1; --cold-repeats: at least 0")
     if a.baseline_root is not None and not (a.baseline_root / "phusong").is_dir():
         ap.error(f"--baseline-root {a.baseline_root}: no phusong/ package in it")
     if TILE.is_file():
