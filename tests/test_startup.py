@@ -69,6 +69,18 @@ def test_one_site_without_land_cover_loads_no_clutter_models(tmp_path):
     assert "numba" in _loaded(code)  # the prediction ran in the child
 
 
+def _site_command(dem, out) -> str:
+    """Code running ``phusong coverage site`` on ``dem`` (1 km at 100 m) into ``out``."""
+    return ("from phusong.cli import main\n"
+            "try:\n"
+            f"    main(['coverage', 'site', '--dem', {str(dem)!r}, '--lon', '105.5', '--lat',\n"
+            "          '21.3', '--height-m', '30', '--freq-mhz', '947.5', '--eirp-dbm', '57',\n"
+            "          '--radius-km', '1', '--resolution-m', '100', '--threads', '1',\n"
+            f"          '--out', {str(out)!r}])\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n")
+
+
 def test_coverage_site_command_loads_no_scipy_linalg(tmp_path):
     """``phusong coverage site`` runs its kernels without the ``scipy.linalg`` package (numba's
     set-up imports it for a BLAS check: ≈ 0.2 CPU-s; see ``coverage/_numba_setup.py``), nor
@@ -84,14 +96,7 @@ def test_coverage_site_command_loads_no_scipy_linalg(tmp_path):
             "z = (300 + 50 * np.random.default_rng(1).random((200, 200))).astype(np.float32)\n"
             f"write_raster(Raster(z, Affine(1/1200, 0, 105.45, 0, -1/1200, 21.35), "
             f"'EPSG:4326', 'm'), {str(dem)!r})\n"
-            "from phusong.cli import main\n"
-            "try:\n"
-            f"    main(['coverage', 'site', '--dem', {str(dem)!r}, '--lon', '105.5', '--lat',\n"
-            "          '21.3', '--height-m', '30', '--freq-mhz', '947.5', '--eirp-dbm', '57',\n"
-            "          '--radius-km', '1', '--resolution-m', '100', '--threads', '1',\n"
-            f"          '--out', {str(out)!r}])\n"
-            "except SystemExit as e:\n"
-            "    assert not e.code, e.code\n"
+            + _site_command(dem, out) +
             "assert gc.get_freeze_count() == 0 and gc.isenabled()\n"
             "mods = set(sys.modules)\n"
             "bad = {'scipy.linalg', 'scipy.special', 'scipy.spatial'} & mods\n"
@@ -109,18 +114,6 @@ def test_coverage_site_command_loads_no_scipy_linalg(tmp_path):
     mods = set(json.loads(lines[-2]))
     assert not mods & set(HEAVY), mods & set(HEAVY)
     assert out.is_file()
-
-
-def _site_command(dem, out) -> str:
-    """Code running ``phusong coverage site`` on ``dem`` (1 km at 100 m) into ``out``."""
-    return ("from phusong.cli import main\n"
-            "try:\n"
-            f"    main(['coverage', 'site', '--dem', {str(dem)!r}, '--lon', '105.5', '--lat',\n"
-            "          '21.3', '--height-m', '30', '--freq-mhz', '947.5', '--eirp-dbm', '57',\n"
-            "          '--radius-km', '1', '--resolution-m', '100', '--threads', '1',\n"
-            f"          '--out', {str(out)!r}])\n"
-            "except SystemExit as e:\n"
-            "    assert not e.code, e.code\n")
 
 
 def test_warm_coverage_site_loads_kernels_without_numba_compiler_setup(tmp_path):
