@@ -19,10 +19,14 @@ with the command's default ``--threads 0``: every core of the process for the co
 is what a user waits for; the other lines compare compute only. Its children read phusong's
 bytecode cache (``__pycache__``), as an installed package does, even when the calling shell
 sets ``PYTHONDONTWRITEBYTECODE`` (runs before 2026-12-07 compiled phusong from source each time).
+With ``--baseline-root DIR`` (another copy of phusong, e.g. ``git archive main | tar -x -C
+DIR``) the same command from that copy is timed too, alternating run by run with this one
+(warm and cold), and the line gives each side's figures and their ratio: a before/after
+comparison under the same machine load.
 
 Usage: .venv/bin/python benchmarks/bench_coverage_splat.py [--skip-splat] [--skip-site]
        [--skip-province] [--sites N] [--resolution-m R] [--model itm|hata] [--threads T]
-       [--whole-only] [--repeats N]
+       [--whole-only] [--repeats N] [--cold-repeats N] [--baseline-root DIR]
 """
 
 from __future__ import annotations
@@ -178,13 +182,18 @@ def _mmm(xs):
     return [round(xs[0], 3), round(xs[len(xs) // 2], 3), round(xs[-1], 3)]
 
 
-def bench_whole_process(radius_km: float, repeats: int) -> None:
+def bench_whole_process(radius_km: float, repeats: int, baseline: Path | None = None,
+                        cold_repeats: int | None = None) -> None:
     """SPLAT! and ``phusong coverage site`` as whole processes, each writing its raster.
 
     Warm: numba's cache already holds the kernels (one untimed run first). Cold: every run
     gets an empty ``NUMBA_CACHE_DIR``, so it compiles the kernels it uses, as the first run
     after an install does. Min/median/max of wall and CPU seconds over ``repeats`` runs.
+    ``baseline``: another copy of phusong, run alternately with this one (``baseline_*``).
+    ``cold_repeats``: runs of the cold case (default ``repeats``; each compiles ≈ 20–40 CPU-s;
+    0 = none).
     """
+    cold_repeats = repeats if cold_repeats is None else cold_repeats
     def site_cmd(threads: int) -> list[str]:
         return [sys.executable, "-c", "from phusong.cli import main; main()", "coverage",
                 "site", "--dem", str(TILE), "--lon", str(LON), "--lat", str(LAT), "--height-m",
@@ -198,6 +207,9 @@ def bench_whole_process(radius_km: float, repeats: int) -> None:
     # source in every run (≈ 0.1 CPU-s), which no user pays
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPATH"] = str(ROOT)
+    # (label, environment): this copy, and the baseline copy run alternately with it
+    sides = [("phusong", env)] + ([] if baseline is None else
+                                  [("baseline", dict(env, PYTHONPATH=str(baseline)))])
     try:
         rows = {}
         sdf = _splat_setup(tmp) if shutil.which("splat") else None
@@ -206,33 +218,50 @@ def bench_whole_process(radius_km: float, repeats: int) -> None:
                      "-d", str(sdf), "-olditm", "-o", "cov.ppm"]
             _timed_process(splat, tmp)
             rows["splat"] = [_timed_process(splat, tmp) for _ in range(repeats)]
-        _timed_process(phusong + [str(tmp / "warm.tif")], tmp, env)
-        rows["phusong_warm"] = [_timed_process(phusong + [str(tmp / f"w{i}.tif")], tmp, env)
-                                for i in range(repeats)]
-        # the command's default, --threads 0: the compute on every core of the process
-        rows["phusong_warm_all_cores"] = [
-            _timed_process(both + [str(tmp / f"a{i}.tif")], tmp, env) for i in range(repeats)]
-        cold = []
+        for name, side_env in sides:  # untimed: numba's cache then holds both threads' kernels
+            _timed_process(phusong + [str(tmp / f"{name}_warm.tif")], tmp, side_env)
+            _timed_process(both + [str(tmp / f"{name}_warm_all.tif")], tmp, side_env)
         for i in range(repeats):
-            cache = tempfile.mkdtemp(prefix="numba_cold_", dir=tmp)
-            cold.append(_timed_process(phusong + [str(tmp / f"c{i}.tif")], tmp,
-                                       dict(env, NUMBA_CACHE_DIR=cache)))
-        rows["phusong_cold"] = cold
+            for name, side_env in sides:
+                rows.setdefault(f"{name}_warm", []).append(
+                    _timed_process(phusong + [str(tmp / f"{name}_w{i}.tif")], tmp, side_env))
+        # the command's default, --threads 0: the compute on every core of the process
+        for i in range(repeats):
+            for name, side_env in sides:
+                rows.setdefault(f"{name}_warm_all_cores", []).append(
+                    _timed_process(both + [str(tmp / f"{name}_a{i}.tif")], tmp, side_env))
+        for i in range(cold_repeats):
+            for name, side_env in sides:
+                cache = tempfile.mkdtemp(prefix="numba_cold_", dir=tmp)
+                rows.setdefault(f"{name}_cold", []).append(_timed_process(
+                    phusong + [str(tmp / f"{name}_c{i}.tif")], tmp,
+                    dict(side_env, NUMBA_CACHE_DIR=cache)))
         row = {"bench": "site_whole_process", "radius_km": radius_km, "resolution_m": 90,
-               "model": "itm", "threads": 1, "repeats": repeats, "bytecode_cached": True}
+               "model": "itm", "threads": 1, "repeats": repeats, "cold_repeats": cold_repeats,
+               "bytecode_cached": True,
+               "baseline_root": None if baseline is None else str(baseline)}
         for k, v in rows.items():
             row[f"{k}_wall_s_min_med_max"] = _mmm([w for w, _ in v])
             row[f"{k}_cpu_s_min_med_max"] = _mmm([c for _, c in v])
         if "splat" in rows:
             med = {k: sorted(w for w, _ in v)[len(v) // 2] for k, v in rows.items()}
             row["speedup_warm_vs_splat_wall"] = round(med["splat"] / med["phusong_warm"], 2)
-            row["speedup_cold_vs_splat_wall"] = round(med["splat"] / med["phusong_cold"], 2)
+            if cold_repeats:
+                row["speedup_cold_vs_splat_wall"] = round(med["splat"] / med["phusong_cold"], 2)
             row["speedup_warm_all_cores_vs_splat_wall"] = round(
                 med["splat"] / med["phusong_warm_all_cores"], 2)
             cpu = {k: sorted(c for _, c in v)[len(v) // 2] for k, v in rows.items()}
             row["speedup_warm_vs_splat_cpu"] = round(cpu["splat"] / cpu["phusong_warm"], 2)
             row["speedup_warm_all_cores_vs_splat_cpu"] = round(
                 cpu["splat"] / cpu["phusong_warm_all_cores"], 2)
+            if baseline is not None:
+                row["baseline_speedup_warm_vs_splat_cpu"] = round(
+                    cpu["splat"] / cpu["baseline_warm"], 2)
+        if baseline is not None:  # medians of this copy over the baseline's, CPU seconds
+            for k in ("warm", "warm_all_cores", "cold")[:3 if cold_repeats else 2]:
+                a = sorted(c for _, c in rows[f"phusong_{k}"])[len(rows[f"phusong_{k}"]) // 2]
+                b = sorted(c for _, c in rows[f"baseline_{k}"])[len(rows[f"baseline_{k}"]) // 2]
+                row[f"cpu_{k}_vs_baseline"] = round(a / b, 3)
         _emit(**row)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -315,10 +344,20 @@ def main() -> int:
     ap.add_argument("--whole-only", action="store_true",
                     help="only the whole-process comparison (SPLAT! vs coverage site)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--cold-repeats", type=int, default=None,
+                    help="runs of the cold-cache case (default --repeats; 0 = none)")
+    ap.add_argument("--baseline-root", type=Path, default=None,
+                    help="another copy of phusong (a folder holding its phusong/ package, e.g. "
+                    "from `git archive main | tar -x -C DIR`): its `coverage site` is timed "
+                    "alternately with this one's")
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
+    if a.repeats < 1 or (a.cold_repeats is not None and a.cold_repeats < 0):
+        ap.error("--repeats: at least 1; --cold-repeats: at least 0")
+    if a.baseline_root is not None and not (a.baseline_root / "phusong").is_dir():
+        ap.error(f"--baseline-root {a.baseline_root}: no phusong/ package in it")
     if TILE.is_file():
-        bench_whole_process(30.0, a.repeats)
+        bench_whole_process(30.0, a.repeats, a.baseline_root, a.cold_repeats)
     if a.whole_only:
         return 0
     if a.skip_site:
