@@ -92,12 +92,7 @@ def _direct_geometry(rays, step_m, ground_tx_m, tx_height_m, rx_height_m, *, met
     inv2a = 1.0 / (2.0 * k_factor * _diffraction.EARTH_RADIUS_M)
     _diffraction._geom_rays(r, float(step_m), float(ground_tx_m + tx_height_m),
                             float(rx_height_m), inv2a, _diffraction.METHODS[method], out)
-    if slot is None:
-        return out
-    used = np.flatnonzero(slot >= 0)
-    rows = np.empty((int(slot.max()) + 1, 5))
-    rows[slot[used]] = out.reshape(-1, 5)[used]
-    return rows
+    return out if slot is None else _diffraction.used_rows(out, slot)
 
 
 def model_runs(run, a) -> None:
