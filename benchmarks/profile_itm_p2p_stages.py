@@ -6,11 +6,13 @@ their medians is that step's CPU per path:
 
 * ``checks``: input validation and the profile checks;
 * ``system_height``: ITM's system height and the effective earth;
-* ``horizons``: both terminals' horizons (``find_horizons``);
+* ``horizons``: both terminals' horizons (``find_horizons_fast``);
 * ``delta_h``: Δh (resampling, terrain line, residuals, order statistics);
 * ``profile_rest``: effective heights;
 * ``lockstep_and_driver``: ``p2p_batch`` (the whole kernel, frequency part in lockstep) minus
-  the above.
+  the above;
+* ``horizons_reference``: the ``horizons`` step with the reference's loop (``find_horizons``,
+  two scalar divisions per sample) instead, timed in the same interleaved repeats.
 
 Inside Δh: ``resample`` (over the horizons stage), ``fit``, ``residuals`` and
 ``order_statistics``. Prints one JSON line: min/median/max µs per path of every kernel and the
@@ -50,9 +52,10 @@ DH_PARTS = ("resample", "fit", "residuals", "order_statistics")
 
 
 @njit
-def _stage(level, elev, start, count, step, h_tx, h_rx, n0, out):
+def _stage(level, elev, start, count, step, h_tx, h_rx, n0, out, ref_horizons=False):
     """Stages ``0 … level`` of the profile analysis on every path; a sum of their results in
-    ``out`` (so no stage is optimised away)."""
+    ``out`` (so no stage is optimised away). ``ref_horizons``: the reference's horizon loop
+    (``find_horizons``) in place of the two-lane one, for the side-by-side figure."""
     buf = np.empty(T.DELTA_H_BUFFER)
     for i in range(start.shape[0]):
         z = elev[start[i]:start[i] + count[i]]
@@ -69,7 +72,10 @@ def _stage(level, elev, start, count, step, h_tx, h_rx, n0, out):
             if level >= 2:
                 d = n_int * xi
                 a_e = 1.0 / gamma_e
-                th0, th1, dl0, dl1 = T.find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
+                if ref_horizons:
+                    th0, th1, dl0, dl1 = T.find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
+                else:
+                    th0, th1, dl0, dl1 = TF.find_horizons_fast(z, n_int, xi, a_e, h_tx, h_rx)
                 acc += th0 + th1 + dl0 + dl1
                 d_start, d_end = T.fit_range(d, h_tx, h_rx, dl0, dl1)
                 if level >= 3:
@@ -95,7 +101,7 @@ def _dh_part(level, elev, start, count, step, h_tx, h_rx, n0, out):
         n_s = n0 if h_sys == 0.0 else n0 * math.exp(-h_sys / 9460.0)
         gamma_e = 157e-9 * (1.0 - 0.04665 * math.exp(n_s / 179.3))
         d = n_int * xi
-        _t0, _t1, dl0, dl1 = T.find_horizons(z, n_int, xi, 1.0 / gamma_e, h_tx, h_rx)
+        _t0, _t1, dl0, dl1 = TF.find_horizons_fast(z, n_int, xi, 1.0 / gamma_e, h_tx, h_rx)
         d_start, d_end = T.fit_range(d, h_tx, h_rx, dl0, dl1)
         xs = d_start / xi
         xe = d_end / xi
@@ -155,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     for lv, name in enumerate(STAGES):
         runs[name] = (lambda lv=lv: _stage(lv, flat, start, count, step, H_TX_M, H_RX_M, 301.0,
                                            out))
+    runs["horizons_reference"] = lambda: _stage(2, flat, start, count, step, H_TX_M, H_RX_M,
+                                                 301.0, out, True)
     for lv, name in enumerate(DH_PARTS):
         runs["dh_" + name] = (lambda lv=lv: _dh_part(lv, flat, start, count, step, H_TX_M,
                                                      H_RX_M, 301.0, out))
@@ -173,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     for prev, name in zip(STAGES, STAGES[1:], strict=False):
         steps[name] = med[name] - med[prev]
     steps["lockstep_and_driver"] = med["p2p_batch"] - med[STAGES[-1]]
+    steps["horizons_reference"] = med["horizons_reference"] - med["system_height"]
     dh = {"resample": med["dh_resample"] - med["horizons"]}
     for prev, name in zip(DH_PARTS, DH_PARTS[1:], strict=False):
         dh[name] = med["dh_" + name] - med["dh_" + prev]

@@ -2,7 +2,8 @@
 
 :class:`Settings` holds every value a user may change without editing code: covered and good
 thresholds, search radii, band frequencies, radio defaults (incl. reliability), location σ,
-indoor loss, interference, ITU-R P.1812 inputs, unit costs and targets. Its defaults are the
+indoor loss, interference, ITU-R P.1812 inputs, unit costs, targets and the dask executor's
+connection timeout. Its defaults are the
 module constants of :mod:`phusong.settings` (read once, at import); a scenario TOML overrides
 some (its ``[thresholds_dbm]``, ``[radio]``, ``[costs]``… tables, :func:`apply_doc`) and
 ``--set key=value`` on the command line overrides those (:func:`apply_sets`), in that order.
@@ -123,6 +124,8 @@ class Settings:
         Unit costs, VND.
     planning_costs : phusong.settings.PlanningCosts
         Power, backhaul and sharing costs of new sites.
+    dask : phusong.settings.Dask
+        The dask.distributed executor (connection timeout).
     targets : tuple of phusong.settings.Target
         Targets reported against.
     origin : Table
@@ -141,6 +144,7 @@ class Settings:
     p1812: _defaults.P1812Settings = _defaults.P1812
     costs: _defaults.Costs = _defaults.COSTS
     planning_costs: _defaults.PlanningCosts = _defaults.PLANNING_COSTS
+    dask: _defaults.Dask = _defaults.DASK
     targets: tuple = _defaults.TARGETS
     origin: Table = field(default=Table(), compare=False)
 
@@ -184,6 +188,7 @@ _SECTION_DOC = {
     "interference": "downlink SINR input",
     "p1812": "ITU-R P.1812 input",
     "costs": "unit cost",
+    "dask": "dask executor (--workers, --scheduler): wait for it to answer",
     "targets": "share to reach (threshold_pct) of the target",
 }
 _UNITS = (("_vnd_per_km", "VND/km"), ("_vnd_per_home", "VND/home"), ("_vnd_per_household",
@@ -194,13 +199,14 @@ _SECTION_UNIT = {"thresholds_dbm": "dBm", "good_thresholds_dbm": "dBm", "max_rad
 _FIELD_UNIT = {("p1812", "delta_n"): "N-units/km", ("p1812", "n0"): "N-units",
                ("p1812", "sea_min_area_km2"): "km²",
                ("interference", "load_factor"): "fraction", ("radio", "k_factor"): "",
-               ("costs", "usd_vnd"): "VND/USD",
+               ("costs", "usd_vnd"): "VND/USD", ("dask", "connect_timeout_s"): "s",
                ("planning_costs", "sharing_markup"): "fraction"}
 
 #: Scenario TOML tables that set :class:`Settings` values (``[costs]`` also holds the
 #: planning costs; ``[[targets]]`` replaces the targets).
 SETTINGS_SECTIONS = ("thresholds_dbm", "good_thresholds_dbm", "max_radius_km", "bands_mhz",
-                     "radio", "location_sigma_db", "indoor", "interference", "p1812", "costs")
+                     "radio", "location_sigma_db", "indoor", "interference", "p1812", "costs",
+                     "dask")
 
 
 def _unit(section: str, name: str) -> str:
@@ -317,6 +323,8 @@ def _convert(spec: KeySpec, value, where: str):
     if spec.key == "radio.reliability_pct" and not 0.0 < value < 100.0:
         raise DataError(f"{_named(spec.key, where)} must be strictly between 0 and 100 "
                         f"(e.g. 90), got {value!r}")
+    if spec.key == "dask.connect_timeout_s" and not value > 0.0:
+        raise DataError(f"{_named(spec.key, where)} must be > 0 s (e.g. 10), got {value!r}")
     if value < 0 and _non_negative(spec):
         raise DataError(f"{_named(spec.key, where)} must be ≥ 0{unit and ' ' + spec.unit}, "
                         f"got {value!r}")

@@ -28,6 +28,7 @@ __all__ = [
     "ModelError",
     "InfeasibleError",
     "ClusterError",
+    "KernelsNotCompiled",
     "PhusongWarning",
     "RepairWarning",
     "ValidityWarning",
@@ -69,6 +70,11 @@ class ModelError(PhusongError, ValueError):
 
 class InfeasibleError(PhusongError, ValueError):
     """A budget or target cannot be reached; the message says what is reachable."""
+
+
+class KernelsNotCompiled(PhusongError, TimeoutError):
+    """Under a time limit, the engine's numba kernels are not compiled and compiling them did
+    not fit in the limit (run ``python -m phusong.coverage._warm`` once, or raise the limit)."""
 
 
 class ClusterError(PhusongError, ConnectionError):

@@ -65,6 +65,8 @@ __all__ = [
     "MILP_REL_GAP",
     "MILP_NODE_LIMIT",
     "SITING_RESTARTS",
+    "Dask",
+    "DASK",
 ]
 
 #: Storage and exchange CRS (lon, lat order, always).
@@ -364,6 +366,26 @@ class PlanningCosts:
 
 
 PLANNING_COSTS = PlanningCosts()
+
+
+@dataclass(frozen=True)
+class Dask:
+    """The dask.distributed executor of ``--workers`` / ``--scheduler``
+    (:class:`phusong.coverage.DaskExecutor`).
+
+    Attributes
+    ----------
+    connect_timeout_s : float
+        How long to wait for a ``--scheduler`` to answer, or for the LocalCluster of
+        ``--workers`` to start, before the run stops with "cannot connect", s (a scheduler
+        across a slow network may need more; a scheduler that is down is reported after this
+        long).
+    """
+
+    connect_timeout_s: float = 10.0
+
+
+DASK = Dask()
 
 #: Plan 785 budget lines 2022–2025, VND (FACTS §3).
 PLAN785_BUDGET_VND = {"fibre": 45_000e6, "mobile": 440_000e6}

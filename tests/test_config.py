@@ -97,6 +97,8 @@ def test_target_keys_set_the_share():
                                  "got 'loud'"),
     (["costs.new_site_vnd=-1"], "--set costs.new_site_vnd: must be ≥ 0 VND, got -1.0"),
     (["radio.reliability_pct=nan"], "--set radio.reliability_pct: must be a number"),
+    (["dask.connect_timeout_s=0"], "--set dask.connect_timeout_s: must be > 0 s (e.g. 10), "
+                                   "got 0.0"),
     (["thresholds_dbm.4G"], "expected key=value"),
 ])
 def test_bad_set_is_one_line_naming_key_and_type(sets, message):

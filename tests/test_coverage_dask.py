@@ -270,13 +270,15 @@ def test_worker_killed_mid_run_gives_the_same_bytes(shell_cluster, bundle_dir, l
 
 def test_unreachable_scheduler_is_one_line_exit_1_and_nothing_written(bundle_dir, tmp_path):
     out = tmp_path / "cov"
+    # a 1 s connection timeout (the settings key; default 10 s): the run gives up after it
     p = _cli("coverage", bundle_dir, "--out", out, "--scheduler",
-             f"tcp://127.0.0.1:{_free_port()}")
+             f"tcp://127.0.0.1:{_free_port()}", "--set", "dask.connect_timeout_s=1")
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 1
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: dask scheduler tcp://127.0.0.1:")
     assert "cannot connect" in lines[0]
+    assert "after 1 s" in lines[0], lines[0]  # distributed's words: the key reached the client
     assert not out.exists()
     assert not any(tmp_path.glob(".cov*"))  # no temporary sibling left either
 

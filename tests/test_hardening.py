@@ -381,7 +381,15 @@ def test_time_limit_bounds_the_whole_solve_on_a_large_instance(monkeypatch):
     instance: 1.53 s quiet). Tolerance
     +0.25 s, best of two runs: HiGHS stops at its next checkpoint (≤ 0.04 s measured), a
     local-search sweep reads the clock between sweeps (≤ 0.06 s), and a loaded 2-core CI
-    machine may deschedule the process (0.15 s more); the scipy path needs ≥ 1.8 s."""
+    machine may deschedule the process (0.15 s more); the scipy path needs ≥ 1.8 s.
+
+    The allowance scales with the slowdown measured in the same call (wall over the
+    process's CPU-s, ≥ 1; HiGHS runs one thread here, CPU-s 0.77 for 1.52 s wall at load 7.6):
+    a checkpoint's 0.04 s or a sweep's 0.06 s of work take that many times longer on a loaded
+    machine (3.35 s against the fixed 3.25 s bound once at load 13). A solver ignoring its
+    limit still fails: scipy's presolve alone overran 1.5 s by 0.3 CPU-s, beyond 0.25 CPU-s at
+    any load. Measured on this instance, ``from_coverage`` (the set-up outside ``solve``) takes
+    0.003-0.008 CPU-s; inside a plan the limit counts it (``test_the_set_up_counts_…``)."""
     import time
 
     from benchmarks.bench_siting import instance
@@ -405,16 +413,138 @@ def test_time_limit_bounds_the_whole_solve_on_a_large_instance(monkeypatch):
         walls, milps[:] = [], []
         for _ in range(2):
             prob = MaximalCovering.from_coverage(A, w, n_sites=60)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             res = prob.solve(time_limit_s=limit)
-            walls.append(time.perf_counter() - t)
+            wall = time.perf_counter() - t
+            slowdown = max(1.0, wall / max(1e-9, time.process_time() - c))
+            walls.append((wall - limit) / slowdown)  # the overrun in CPU-s of this process
             assert res.objective >= res.greedy_objective  # never worse than greedy
             assert res.stopped_by_time_limit
             assert res.upper_bound >= res.objective  # the gap stays certified
         if milps:
             break
     assert milps and all(m.timed_out for m in milps), [m.status for m in milps]
-    assert min(walls) <= limit + 0.25, (limit, walls)
+    assert min(walls) <= 0.25, (limit, walls)
+
+
+def test_the_set_up_counts_inside_a_plans_siting_limit(monkeypatch):
+    """A plan's siting and target steps get a limit (the plan's time left) that bounds the
+    problem's set-up too: with ``from_coverage`` slowed by 0.3 s, the solver is handed what is
+    left of 1 s, not 1 s (main handed the whole limit to ``solve`` after the set-up; and a
+    target step whose least cost broke the budget handed the same whole limit again to the
+    budgeted siting after the cover's solve). Tolerance 0.05 s: the steps' own slicing."""
+    import time
+
+    import scipy.sparse as sp
+
+    from phusong.planning import _plan_steps
+    from phusong.planning.siting import MaximalCovering, SetCovering
+
+    given = []
+    for cls in (MaximalCovering, SetCovering):
+        real_from, real_solve = cls.from_coverage.__func__, cls.solve
+
+        def slow_from(klass, *a, _f=real_from, **k):
+            time.sleep(0.3)
+            return _f(klass, *a, **k)
+
+        def spy(self, time_limit_s=None, _s=real_solve, **k):
+            given.append((type(self).__name__, time_limit_s))
+            return _s(self, time_limit_s=time_limit_s, **k)
+
+        monkeypatch.setattr(cls, "from_coverage", classmethod(slow_from))
+        monkeypatch.setattr(cls, "solve", spy)
+    A = sp.csr_matrix(np.eye(4, dtype=bool))
+    w, costs = np.array([4.0, 3.0, 2.0, 1.0]), np.ones(4)
+    none = np.zeros(4, bool)
+    _plan_steps.siting_step(A, w, none, np.ones(4, bool), costs, 2.0, 1.0, "t")
+    assert given[0][0] == "MaximalCovering" and given[0][1] <= 0.7 + 0.05, given
+    given.clear()
+    # the least cost (3 sites for 90 %) breaks the budget (2): the siting comes after the cover
+    _plan_steps.target_step(A, w, none, np.ones(4, bool), costs, 90.0, 2.0, 1.0, "t")
+    assert [g[0] for g in given] == ["SetCovering", "MaximalCovering"], given
+    assert given[0][1] <= 0.7 + 0.05 and given[1][1] <= 0.4 + 0.05, given
+
+
+def test_a_router_past_its_limit_keeps_its_first_tree_and_starts_nothing_else(monkeypatch):
+    """``route_fibre`` past its limit: the first tree (Mehlhorn's) completes — it has no
+    partial form — but no shortest-path start nor improvement begins after it (main ran both
+    whatever the limit: 0.39-0.41 s past a 1 ms limit on the province twin's 150 POPs, now
+    0.16-0.18 s, ``benchmarks/bench_router_limit.py``). Without a limit both run."""
+    import networkx as nx
+
+    from phusong.planning import _router_core as core
+    from phusong.planning.fibre_router import route_fibre
+
+    rng = np.random.default_rng(3)
+    g = nx.grid_2d_graph(12, 12)
+    g = nx.convert_node_labels_to_integers(g)
+    for u, v in g.edges:
+        g.edges[u, v]["cost"] = float(rng.uniform(1, 10))
+    terms = [int(t) for t in rng.choice(144, size=12, replace=False)]
+    ran = []
+    for name in ("improve", "shortest_path_heuristic"):
+        real = getattr(core, name)
+        monkeypatch.setattr(core, name, lambda *a, _f=real, _n=name, **k: ran.append(_n) or
+                            _f(*a, **k))
+    r = route_fibre(g, terms[1:], existing=[terms[0]], time_limit_s=1e-6)
+    assert ran == [] and r.method == "mehlhorn" and r.stopped_by_time_limit
+    assert r.cost == pytest.approx(r.mehlhorn_cost, rel=1e-12)  # the first tree, whole
+    free = route_fibre(g, terms[1:], existing=[terms[0]])
+    assert {"improve", "shortest_path_heuristic"} <= set(ran) and not free.stopped_by_time_limit
+    assert free.cost <= r.cost * (1 + 1e-12)
+
+
+def test_inferred_feeders_count_their_set_up_inside_the_limit(monkeypatch):
+    """``infer_feeders(time_limit_s=)`` bounds the call from its start: with the POPs'
+    projection on the roads slowed by 0.3 s, the router is handed what is left of 1 s, not
+    1 s (main handed it the whole limit after the projection). Tolerance 0.05 s: the
+    feeders' own bookkeeping."""
+    import time
+    from dataclasses import replace
+
+    from phusong.bundle import validate
+    from phusong.planning import _plan_deps as deps
+    from phusong.planning.centres import assume_pops
+    from phusong.planning.feeders import infer_feeders
+    from tests._synthetic import synthetic_bundle
+
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    b = assume_pops(replace(b, layers={k: v for k, v in b.layers.items()
+                                       if k not in ("fibre", "fibre_nodes")}))
+    graph = deps.road_graph(b.roads)
+    real_snap, real_route, given = deps.snap_points, deps.route_fibre, []
+
+    def slow_snap(*a, **k):
+        time.sleep(0.3)
+        return real_snap(*a, **k)
+
+    def spy(*a, time_limit_s=None, **k):
+        given.append(time_limit_s)
+        return real_route(*a, time_limit_s=time_limit_s, **k)
+
+    monkeypatch.setattr(deps, "snap_points", slow_snap)
+    monkeypatch.setattr(deps, "route_fibre", spy)
+    infer_feeders(b, graph=graph, time_limit_s=1.0)
+    assert len(given) == 1 and given[0] <= 0.7 + 0.05, given
+
+
+def test_highs_is_not_started_once_its_model_used_the_time_up():
+    """HiGHS's first checkpoint may come 0.3-0.45 s into its run (a 40,000-row cover MILP,
+    load 13): a MILP whose model was built past the deadline is not run at all (main ran it
+    and overran a 0.05 s limit by 0.68 s); the outcome says so and has no solution."""
+    import time
+
+    import scipy.sparse as sp
+
+    from phusong.planning._highs import solve_highs
+
+    M = sp.csr_matrix(np.eye(3))
+    out = solve_highs(np.ones(3), M, np.ones(3), np.full(3, np.inf),
+                      integer=np.ones(3, bool), deadline=time.perf_counter())
+    assert out.timed_out and out.x is None and out.status.endswith("(not started)"), out
+    free = solve_highs(np.ones(3), M, np.ones(3), np.full(3, np.inf), integer=np.ones(3, bool))
+    assert free.optimal and free.objective == pytest.approx(3.0)  # exact: three unit columns
 
 
 def test_milp_keeps_its_certified_optimum_without_a_limit():

@@ -198,3 +198,32 @@ def test_multi_frequency_driver_matches_the_reference():
     ok = np.isfinite(ref[0])
     np.testing.assert_array_equal(np.isfinite(loss), ok)
     np.testing.assert_allclose(loss[ok], ref[0][ok], rtol=0, atol=TOL_DB)
+
+
+def test_horizons_in_two_lanes_are_the_reference_bit_for_bit():
+    """``find_horizons_fast`` computes each sample's two horizon candidates as one two-lane
+    vector expression: the same IEEE operations per lane, so angles and distances must be
+    the reference's floats exactly (they feed the terrain-line cuts to whole samples)."""
+    from phusong.coverage._itm_terrain import find_horizons
+    from phusong.coverage._itm_terrain_fast import find_horizons_fast
+
+    rng = np.random.default_rng(21)
+    cases = []
+    for _ in range(3000):
+        k = int(rng.integers(2, 900))
+        z = 300.0 + np.cumsum(rng.normal(0.0, rng.uniform(0.0, 40.0), k))
+        cases.append((z, rng.uniform(1.0, 500.0)))
+    # flat, ramps, a lone ridge, ties between samples, huge and tiny heights, exact steps
+    for k in (2, 3, 10, 217, 560):
+        ridge = np.zeros(k)
+        ridge[k // 2] = 150.0
+        cases += [(np.zeros(k), 90.0), (np.linspace(0.0, 800.0, k), 30.0), (ridge, 90.0),
+                  (np.tile([0.0, 50.0], k)[:k], 90.0), (np.full(k, 1e300), 90.0),
+                  (rng.normal(0.0, 1e-9, k), 0.1), (-400.0 + rng.normal(0.0, 5.0, k), 1e5)]
+    for z, xi in cases:
+        n_int = len(z) - 1
+        a_e = rng.uniform(6.0e6, 1.2e7)
+        h_tx, h_rx = rng.uniform(0.5, 300.0), rng.uniform(0.5, 30.0)
+        want = np.array(find_horizons(z, n_int, xi, a_e, h_tx, h_rx))
+        got = np.array(find_horizons_fast(z, n_int, xi, a_e, h_tx, h_rx))
+        np.testing.assert_array_equal(got, want)  # exact (NaN where the reference has NaN)

@@ -92,6 +92,9 @@ def test_plan_at_90_pct_scores_and_sites_at_90_pct(small, monkeypatch):
         return real(*a, **kw)
 
     monkeypatch.setattr(deps, "coverage_matrix", spy)
+    from phusong.planning._plan_kernels import warm_here
+
+    warm_here("hata")  # compiled and recorded: the limited plans below need no child
     doc = {"model": "hata", "time_limit_s": 5.0, "years": [2025]}
     p50 = make_plan(b, scenario=scenario_from_dict(doc))
     n50 = len(calls)

@@ -31,6 +31,16 @@ def whole(small):
     return deps.score_villages(small, model="itm")
 
 
+@pytest.fixture(scope="module")
+def itm_compiled():
+    """ITM's point-path kernels compiled (or loaded) here and their manifest recorded: the
+    precondition of a plan under a limit that starts no child (a cold cache compiles them
+    here, as the engine's first call would)."""
+    from phusong.planning import _plan_kernels
+
+    _plan_kernels.warm_here("itm")
+
+
 @pytest.mark.parametrize("first,size", [(1, 1), (5, 2), (4, 4)])
 def test_chunked_village_scoring_is_the_single_call(small, whole, first, size, monkeypatch):
     # a deadline far away: every chunk is taken, of the patched sizes (18 villages in 18, 8
@@ -104,7 +114,7 @@ def test_past_deadline_scores_nothing_and_no_limit_is_one_call(small, whole, mon
     assert calls == [18] and unscored == 0 and got is whole  # no limit: one call, as before
 
 
-def test_a_small_limit_bounds_the_whole_plan(monkeypatch, tmp_path):
+def test_a_small_limit_bounds_the_whole_plan(itm_compiled, monkeypatch, tmp_path):
     """A plan with time_limit_s = 0.05 s on the real engine, villages in chunks of 4 (each
     call prepares the terrain and transmitters: 14 calls cannot fit in 50 ms): every village
     it could not score is unknown in the gap tables and the cut is listed; what the limit
@@ -134,6 +144,10 @@ def test_a_small_limit_bounds_the_whole_plan(monkeypatch, tmp_path):
     assert "road graph" in tl["background_s"] or ROADS_CUT in tl["stopped"], tl
     assert "gap tables" in tl["fixed_s"]
     assert tl["seconds"] <= 0.05 + sum(tl["fixed_s"].values()) + 20.0, tl
+    # where the overrun went: the uncuttable steps' seconds past the limit, within it
+    past = tl["past_limit_s"]
+    assert past and set(past) <= set(tl["fixed_s"]), tl
+    assert sum(past.values()) <= tl["seconds"] - 0.05 + 0.01, tl  # rounding to 1 ms each
 
 
 def test_no_limit_scores_every_village_in_one_call(monkeypatch):
@@ -154,7 +168,7 @@ def test_no_limit_scores_every_village_in_one_call(monkeypatch):
     assert "background_s" not in p.time_limit
 
 
-def test_the_plan_ends_near_its_limit_on_a_large_instance():
+def test_the_plan_ends_near_its_limit_on_a_large_instance(itm_compiled):
     """Wall time under a limit on 1,400 villages and roads (real engine, no patching).
 
     With time_limit_s = 4 s, main took 9.8 s here (load 7 on 2 cores): past the deadline it
@@ -617,3 +631,123 @@ def test_no_road_graph_is_built_for_candidates_once_the_road_work_was_cut(monkey
     for year in (2025, 2030):
         assert (f"{year} candidate generation (not started: the road graph was not built in "
                 "time; no candidate offered)") in stopped, stopped
+
+
+# ---- numba's cache under a limit (phusong.planning._plan_kernels) ------------------------
+
+
+def test_kernels_ready_reads_numbas_own_cache_index(itm_compiled, tmp_path):
+    """The check looks each kernel of the manifest up in numba's index under the key numba
+    computes now (signature, CPU and target, bytecode, source stamp): the kernels this
+    process ran are found; a signature never compiled, a kernel that does not exist, and no
+    manifest at all are not."""
+    import json
+
+    from phusong.planning import _plan_kernels as k
+
+    assert not k.kernels_ready("itm", folder=tmp_path)  # no manifest: not known compiled
+    path = k.record_kernels("itm", folder=tmp_path)
+    assert k.kernels_ready("itm", folder=tmp_path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    names = {(m, q) for m, q, _ in doc["kernels"]}
+    assert ("phusong.coverage._itm_kernel", "p2p_multi_batch") in names, names
+    good = doc["kernels"]
+    never = [good[0][0], good[0][1], "(float32, float32, float32)"]
+    for bad in ([*good, never], [*good, ["phusong.coverage._itm_kernel", "gone", "()"]]):
+        path.write_text(json.dumps({"kernels": bad}), encoding="utf-8")
+        assert not k.kernels_ready("itm", folder=tmp_path), bad[-1]
+
+
+def test_a_cold_cache_ends_a_limited_plan_at_its_limit_with_one_line(tmp_path):
+    """A plan under a 3 s limit on an empty numba cache (``NUMBA_CACHE_DIR`` a new folder: a
+    first run after an install). main compiled inside the plan, unbounded (421 s for a 20 s
+    limit on the district twin); now the kernels compile in a child process killed at the
+    limit's end, and the CLI exits 2 with one line naming the warm-up, writing nothing.
+    Bound on CPU, not wall (the machine is shared): the process tree's CPU-s, counted by
+    ``RUSAGE_CHILDREN`` once reaped, is at most the child's 3 s on one core plus the start-up
+    and imports of two interpreters (≈ 4 + 1.5 CPU-s here; 15 allowed); compiling ITM's
+    kernels alone takes ≈ 45 CPU-s, so a compile not cut fails it."""
+    import os
+    import resource
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from phusong.bundle import save_bundle
+
+    bundle_dir = save_bundle(validate(synthetic_bundle(3, 6, seed=4)), tmp_path / "bundle")
+    toml = tmp_path / "s.toml"
+    toml.write_text("time_limit_s = 3\n", encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONPATH=str(root),
+               NUMBA_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run([sys.executable, "-c", "from phusong.cli import main; main()", "plan",
+                        str(bundle_dir), "--scenario", str(toml), "--out", str(tmp_path / "out"),
+                        "--quiet"], env=env, capture_output=True, text=True, cwd=root)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert r.stderr.startswith("error: kernels not compiled yet") and \
+        r.stderr.count("\n") == 1, r.stderr
+    assert "python -m phusong.coverage._warm" in r.stderr and "time_limit_s = 3 s" in r.stderr
+    assert not (tmp_path / "out").exists()
+    assert cpu <= 3.0 + 15.0, (cpu, r.stderr)
+
+
+def test_a_limited_plan_compiles_in_a_child_when_it_fits(itm_compiled, monkeypatch):
+    """Kernels not known compiled (the check patched to say so) under a 600 s limit: a child
+    process compiles (here: loads from the warm cache) within the limit, the plan goes on,
+    and its seconds are listed in ``fixed_s`` with a note; the check is asked once per
+    process and model, and never without a plan's limit."""
+    from phusong.planning import _plan_kernels as k
+
+    asked = []
+    monkeypatch.setattr(k, "_READY", set())
+    monkeypatch.setattr(k, "kernels_ready", lambda model, folder=None: asked.append(model))
+
+    def scores(b, **kw):  # the stand-in engine asks as the real wrapper does
+        k.ensure_kernels(kw.get("model", "itm"))
+        return disc_scores(b, model=kw.get("model", "itm"))
+
+    monkeypatch.setattr(deps, "score_villages", scores)
+    monkeypatch.setattr(deps, "coverage_matrix", disc_coverage_matrix)
+    k.ensure_kernels("itm")  # no plan under a limit: nothing asked
+    assert asked == []
+    b = validate(synthetic_bundle(3, 6, seed=4))
+    p = make_plan(b, scenario=scenario_from_dict({"time_limit_s": 600.0}))
+    assert asked == ["itm"], asked
+    assert p.time_limit["fixed_s"][k.CHILD_STEP] > 0, p.time_limit
+    assert any("in a child process inside this plan's time limit" in n for n in p.notes)
+    import time
+
+    with k.kernel_guard(time.perf_counter(), 600.0):
+        k.ensure_kernels("itm")
+    assert asked == ["itm"]  # known compiled now: no second check, no second child
+
+
+def test_the_part_of_an_uncuttable_step_past_the_limit_is_measured():
+    """``past_limit_s``: a step the guard cannot cut, started ≈ 0.05 s before the limit's end
+    and lasting 0.2 s, is counted from the limit's end to its own (measured around it here;
+    tolerance 10 ms: the clock reads around the step); a step ended before the limit has no
+    entry; no limit, no entry."""
+    import time
+
+    from phusong.planning._plan_year import PlanClock
+
+    clock = PlanClock()
+    clock.end = time.perf_counter() + 0.25
+    with clock.fixed_step("early"):
+        time.sleep(0.01)
+    time.sleep(0.19)
+    t1 = time.perf_counter()
+    with clock.fixed_step("late"):
+        time.sleep(0.2)
+    t2 = time.perf_counter()
+    assert set(clock.past) == {"late"}, clock.past
+    assert clock.past["late"] == pytest.approx(t2 - max(t1, clock.end), abs=0.01)
+    assert clock.fixed["late"] >= clock.past["late"]
+    free = PlanClock()
+    with free.fixed_step("x"):
+        pass
+    assert free.past == {}

@@ -58,8 +58,11 @@ def _task_bar(description: str, total: int):
 
 @contextlib.contextmanager
 def open_executor(workers: int | None, scheduler: str | None, *, quiet: bool = False,
-                  shared_dir: Path | None = None):
+                  shared_dir: Path | None = None, config=None):
     """Yield a connected :class:`DaskExecutor`, or None for the local threads.
+
+    ``config`` (:class:`phusong.config.Settings`, the run's settings) gives the connection
+    timeout (``dask.connect_timeout_s``); None: the default.
 
     Both options at once is a usage error, and so is ``shared_dir`` without ``scheduler``.
     """
@@ -73,6 +76,7 @@ def open_executor(workers: int | None, scheduler: str | None, *, quiet: bool = F
         return
     from phusong.coverage import DaskExecutor
 
+    timeout_s = None if config is None else config.dask.connect_timeout_s
     with DaskExecutor(workers=workers, scheduler=scheduler, shared_dir=shared_dir,
-                      progress=None if quiet else _task_bar) as ex:
+                      progress=None if quiet else _task_bar, timeout_s=timeout_s) as ex:
         yield ex

@@ -171,7 +171,7 @@ def coverage(ctx, out_dir, model, diffraction, resolution_m, threads, itm_profil
     bundle = load_bundle(bundle_path)
     n_sites = 0 if bundle.sites is None else len(bundle.sites)
     with open_executor(workers, scheduler, quiet=quiet or as_json,
-                       shared_dir=shared_dir) as ex, \
+                       shared_dir=shared_dir, config=config) as ex, \
             progress("coverage raster (sites)", n_sites, quiet=quiet or as_json or ex is not None
                      ) as advance:
         report = run_bundle(bundle, out_dir, model=model, diffraction=diffraction,

@@ -72,7 +72,7 @@ def demo(out_dir: Path, seed: int, variant: str, lang: str, resolution_m: float,
         save_bundle(bundle, out_dir / "bundle", overwrite=True, files=antenna_files(tmp))
     seconds["twin"] = time.perf_counter() - t
 
-    with open_executor(workers, None, quiet=quiet or as_json) as ex:
+    with open_executor(workers, None, quiet=quiet or as_json, config=scenario.config) as ex:
         _rest(bundle, out_dir, lang, resolution_m, ex, quiet, as_json, seconds, t_all, scenario)
 
 

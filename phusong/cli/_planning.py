@@ -175,7 +175,7 @@ def plan_cmd(bundle: Path, scenario_path: Path | None, out_dir: Path, boundaries
         user.attrs["source"] = str(candidates_path)  # errors name the file
     t_read = time.perf_counter() - t_read
     with open_executor(workers, scheduler, quiet=quiet or as_json,
-                       shared_dir=shared_dir) as ex, \
+                       shared_dir=shared_dir, config=scenario.config) as ex, \
             progress("planning", quiet=quiet or ex is not None):
         # the feeders are inferred inside the plan, within the scenario's time_limit_s
         plan = make_plan(b, scenario=scenario, boundaries=boundaries, candidates=user,

@@ -40,9 +40,6 @@ from phusong.errors import ClusterError, DataError, OutputError
 
 __all__ = ["DaskExecutor", "TerrainFile", "resolve_terrain", "worker_peak_rss_mb"]
 
-#: Seconds to wait for a scheduler to answer (and for a LocalCluster to start).
-CONNECT_TIMEOUT_S = 10.0
-
 
 def _import():
     try:
@@ -149,8 +146,11 @@ class DaskExecutor:
     progress : callable, optional
         ``progress(description, total)`` returning a context manager that yields
         ``advance(n, workers_alive)``; None shows nothing.
-    timeout_s : float
-        Connection timeout, s.
+    timeout_s : float, optional
+        How long to wait for the scheduler to answer (and for a LocalCluster to start), s.
+        Default: the settings key ``dask.connect_timeout_s``
+        (:attr:`phusong.settings.Dask.connect_timeout_s`, 10 s), which the CLI passes from
+        ``--scenario``/``--set``.
     shared_dir : path, optional
         A folder every worker reads at the same path: the DEM goes there once and tasks carry
         its path (module docstring). Default: a temporary folder for a LocalCluster (removed
@@ -165,7 +165,7 @@ class DaskExecutor:
     """
 
     def __init__(self, *, scheduler: str | None = None, workers: int | None = None,
-                 progress=None, timeout_s: float = CONNECT_TIMEOUT_S,
+                 progress=None, timeout_s: float | None = None,
                  shared_dir: str | Path | None = None):
         if (scheduler is None) == (workers is None):
             raise DataError("give either a scheduler address or a number of workers")
@@ -173,6 +173,10 @@ class DaskExecutor:
             raise DataError(f"--workers {workers}: use ≥ 1")
         self.scheduler, self.n_workers = scheduler, workers
         self.progress_factory = progress
+        if timeout_s is None:
+            from phusong.settings import DASK
+
+            timeout_s = DASK.connect_timeout_s
         self.timeout_s = float(timeout_s)
         self.client = self.cluster = None
         self._scattered: dict = {}

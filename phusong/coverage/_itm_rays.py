@@ -55,6 +55,7 @@ from phusong.coverage._itm_lanes import (
     lanes_frequency,
     set_geometry,
 )
+from phusong.coverage._itm_pairs import slope_pair
 from phusong.coverage._itm_terrain import (
     DELTA_H_BUFFER,
     delta_h,
@@ -126,7 +127,9 @@ def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd
     i = j - 1
     while i > 0:
         dd = (j - i) * step
-        if max(pmax[i] - z_rx, 0.0) / dd - dd * half_c < th1:
+        # the bound from the prefix maximum and sample i's own candidate, in two lanes
+        bound, r = slope_pair(max(pmax[i] - z_rx, 0.0), ray[i] - z_rx, dd, half_c)
+        if bound < th1:
             break  # no sample at or before i can raise the receiver horizon
         if (i & _BLOCK_MASK) == _BLOCK_MASK and i > _BLOCK_MASK:
             # the whole block ending at i: the same bound from its maximum; skipping samples
@@ -134,7 +137,6 @@ def ray_point_geometry(ray, j, step, h_tx, h_rx, n0, csum, cksum, pmax, bmax, hd
             if max(bmax[i >> BLOCK_LOG] - z_rx, 0.0) / dd - dd * half_c < th1:
                 i -= _BLOCK_MASK + 1
                 continue
-        r = (ray[i] - z_rx) / dd - dd * half_c
         if r > th1 or (r == th1 and best_i != 0):
             th1 = r
             best_i = i

@@ -15,8 +15,8 @@ from numba import njit
 
 __all__ = [
     "DELTA_H_BUFFER", "delta_h", "find_horizons", "fit_range", "interdecile", "kth_largest",
-    "linear_fit", "linear_fit_lanes", "linear_fit_sums", "profile_rest", "quick_profile",
-    "resample_size", "tail_deciles",
+    "line_of_sight", "linear_fit", "linear_fit_lanes", "linear_fit_sums", "profile_rest",
+    "quick_profile", "resample_size", "tail_deciles",
 ]
 
 #: Scratch of :func:`delta_h`: up to 245 resampled heights, the two tails gathered by
@@ -34,6 +34,19 @@ def _fdim(a: float, b: float) -> float:
 
 
 @njit(**_JIT)
+def line_of_sight(z, n_int, xi, a_e, h_tx, h_rx):
+    """Where :func:`find_horizons` starts: ``(d, z_tx, z_rx, half_c, theta_tx, theta_rx)``,
+    the path length (m), both antennas' heights above sea level (m), half the earth's
+    curvature (1/m) and the line-of-sight elevation angles (rad)."""
+    d = n_int * xi
+    z_tx = z[0] + h_tx
+    z_rx = z[n_int] + h_rx
+    half_c = 0.5 / a_e
+    slope = (z_rx - z_tx) / d
+    return d, z_tx, z_rx, half_c, slope - d * half_c, -slope - d * half_c
+
+
+@njit(**_JIT)
 def find_horizons(z, n_int, xi, a_e, h_tx, h_rx):
     """Horizon elevation angles (rad) and distances (m) of both terminals.
 
@@ -41,13 +54,7 @@ def find_horizons(z, n_int, xi, a_e, h_tx, h_rx):
     intermediate point stands above it on an earth of radius ``a_e``. Returns
     ``(theta_tx, theta_rx, d_hzn_tx, d_hzn_rx)``.
     """
-    d = n_int * xi
-    z_tx = z[0] + h_tx
-    z_rx = z[n_int] + h_rx
-    half_c = 0.5 / a_e
-    slope = (z_rx - z_tx) / d
-    th_tx = slope - d * half_c
-    th_rx = -slope - d * half_c
+    d, z_tx, z_rx, half_c, th_tx, th_rx = line_of_sight(z, n_int, xi, a_e, h_tx, h_rx)
     dl_tx = d
     dl_rx = d
     d_tx = 0.0

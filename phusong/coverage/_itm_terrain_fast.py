@@ -10,11 +10,15 @@ compare against), computed so that the loops over profile samples carry no seria
   lines (Δh's and the effective heights') and the residuals' moments are sums in
   independent lanes.
 
-The horizons are the reference's loop: their distances feed ITM's cuts of the terrain-line
-range to whole samples, so they must be the same floats, and splitting the loop (accumulated
-distances, vectorised divisions, a compare pass; or reciprocal screening) was slower here
-(screening each quotient by a product with a tabled 1/k, exact, was re-tried on 2026-12-07:
-1.16× slower on bench_itm's paths than the plain loop, in one process).
+The horizons (:func:`find_horizons_fast`) are the reference's loop with its two candidates of
+a sample (transmitter's and receiver's) computed as one two-lane vector expression
+(:func:`phusong.coverage._itm_pairs.horizon_pair`): the same IEEE operations per lane, so the
+same floats bit for bit (their distances feed ITM's cuts of the terrain-line range to whole
+samples, so they must be), with one division instruction for two — the loop is bound by its
+divisions' throughput. Splitting the loop instead (accumulated distances, vectorised
+divisions, a compare pass; reciprocal screening; a closed form of the accumulated distances
+per binade with a block-maximum skip) was slower here: the accumulated distances are a serial
+chain as long as the loop (measured 2026-12-08, one process).
 
 Δh's order statistics (the ``p10``-th largest and smallest residual) come from
 :func:`bucket_deciles`: one vectorised pass counts the residuals into eight buckets per side,
@@ -34,6 +38,7 @@ import math
 
 from numba import njit
 
+from phusong.coverage._itm_pairs import horizon_pair
 from phusong.coverage._itm_terrain import (
     _HI,
     _LO,
@@ -42,15 +47,15 @@ from phusong.coverage._itm_terrain import (
     _interdecile_4,
     _narrow_tail,
     delta_h,
-    find_horizons,
     fit_range,
     kth_largest,
+    line_of_sight,
     linear_fit_lanes,
     profile_rest,
     resample_size,
 )
 
-__all__ = ["FLAT_DH_M", "bucket_deciles", "delta_h_fast", "interdecile_fast",
+__all__ = ["FLAT_DH_M", "bucket_deciles", "delta_h_fast", "find_horizons_fast", "interdecile_fast",
            "kth_largest_chain", "profile_checks_fast", "quick_profile_fast", "system_height_fast"]
 
 # error_model="numpy": a float division by zero gives inf/nan instead of raising, which removes
@@ -322,13 +327,35 @@ def kth_largest_chain(a, lo, m, k, tmp):
 
 
 @njit(**_JIT)
+def find_horizons_fast(z, n_int, xi, a_e, h_tx, h_rx):
+    """:func:`phusong.coverage._itm_terrain.find_horizons` (the same loop, the same floats bit
+    for bit: tests) with each sample's two horizon candidates in one two-lane expression
+    (:func:`phusong.coverage._itm_pairs.horizon_pair`): one division instruction for two."""
+    d, z_tx, z_rx, half_c, th_tx, th_rx = line_of_sight(z, n_int, xi, a_e, h_tx, h_rx)
+    dl_tx = d
+    dl_rx = d
+    d_tx = 0.0
+    d_rx = d
+    for i in range(1, n_int):
+        d_tx += xi
+        d_rx -= xi
+        t, r = horizon_pair(z[i], z_tx, z_rx, d_tx, d_rx, half_c)
+        if t > th_tx:
+            th_tx = t
+            dl_tx = d_tx
+        if r > th_rx:
+            th_rx = r
+            dl_rx = d_rx
+    return th_tx, th_rx, dl_tx, dl_rx
+
+
+@njit(**_JIT)
 def quick_profile_fast(z, n_int, xi, gamma_e, h_tx, h_rx, buf):
-    """:func:`phusong.coverage._itm_terrain.quick_profile` from the functions above; the
-    horizons are the reference's loop (bit for bit the same, and faster than any split of it
-    tried: its cost is the two running maxima, not the divisions)."""
+    """:func:`phusong.coverage._itm_terrain.quick_profile` from the functions above (the
+    horizons: :func:`find_horizons_fast`, bit for bit the reference's)."""
     d = n_int * xi
     a_e = 1.0 / gamma_e
-    th0, th1, dl0, dl1 = find_horizons(z, n_int, xi, a_e, h_tx, h_rx)
+    th0, th1, dl0, dl1 = find_horizons_fast(z, n_int, xi, a_e, h_tx, h_rx)
     d_start, d_end = fit_range(d, h_tx, h_rx, dl0, dl1)
     dh = delta_h_fast(z, n_int, xi, d_start, d_end, buf)
     return profile_rest(z, n_int, xi, a_e, h_tx, h_rx, th0, th1, dl0, dl1, d, dh, _NO_SUMS, _NO_SUMS,

@@ -6,7 +6,9 @@ command after an install pays for it. ``make venv`` runs ``python -m phusong.cov
 right after ``pip install``; a user may run it again after an upgrade. It runs every model
 once, on the raster path (one site on two threads: kernels parallel over rays; two sites
 on one thread: the serial kernels) and on the point path (villages), on a synthetic 6 km
-DEM; nothing is written but numba's cache.
+DEM; nothing is written but numba's cache and, beside it, the list of the kernels compiled
+(:func:`phusong.planning._plan_kernels.record_kernels`), which a plan under a time limit
+checks before its first scoring.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def warm_kernels(verbose: bool = True) -> float:
             txs = TxSet.from_frame(sites, terrain, opts)
             raster_links(txs, np.zeros(len(sites), np.int64), 1, terrain, grid, opts)
         score_points(tx, rx[0], rx[1], terrain, opts=opts)
+    from phusong.planning._plan_kernels import record_kernels, warm_point_path
+
+    warm_point_path("itm")  # a cell with an antenna pattern too (the pattern's kernels)
+    record_kernels("all")  # the list a plan under a time limit checks in the cache
     secs = time.perf_counter() - t0
     if verbose:
         print(f"phusong: numba kernels compiled and cached in {secs:.0f} s")

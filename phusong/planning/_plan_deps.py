@@ -25,10 +25,16 @@ __all__ = [
 def score_villages(bundle, *, model: str = settings.DEFAULT_MODEL, executor=None,
                    config: Settings = DEFAULT_SETTINGS):
     """:func:`phusong.coverage.score_villages` (``config``: the run's settings, incl. the
-    reliability; the bundle's clutter)."""
+    reliability; the bundle's clutter). Under a plan's time limit, the kernels of ``model``
+    are checked in numba's cache first (:func:`~phusong.planning._plan_kernels.ensure_kernels`)."""
     from phusong.coverage import score_villages as f
+    from phusong.planning._plan_kernels import engine_ran, ensure_kernels
 
-    return f(bundle, model=model, executor=executor, config=config)
+    ensure_kernels(model)
+    out = f(bundle, model=model, executor=executor, config=config)
+    if executor is None:  # the kernels ran here: the manifest a later limited plan checks
+        engine_ran(model)
+    return out
 
 
 def bundle_clutter(bundle):
@@ -48,10 +54,16 @@ def transmitters(bundle):
 def coverage_matrix(tx, x_m, y_m, dem, *, model: str = settings.DEFAULT_MODEL, executor=None,
                     clutter=None, config: Settings = DEFAULT_SETTINGS):
     """:func:`phusong.coverage.coverage_matrix` (threshold from each row's tech in
-    ``config``, reliability ``config.radio.reliability_pct``, ``clutter`` the bundle's)."""
+    ``config``, reliability ``config.radio.reliability_pct``, ``clutter`` the bundle's); the
+    kernels checked first under a plan's time limit, as :func:`score_villages`."""
     from phusong.coverage import coverage_matrix as f
+    from phusong.planning._plan_kernels import engine_ran, ensure_kernels
 
-    return f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
+    ensure_kernels(model)
+    out = f(tx, x_m, y_m, dem, model=model, executor=executor, clutter=clutter, config=config)
+    if executor is None:
+        engine_ran(model)
+    return out
 
 
 def road_graph(roads, *, costs=settings.COSTS, urban=None, stop=None):
@@ -79,11 +91,18 @@ def fibre_available(bundle, *, reach_m: float = settings.FIBRE_REACH_M, graph=No
 
 
 def maximal_covering(coverage, weights, *, costs, budget, existing=None, time_limit_s=None):
-    """Solve :class:`phusong.planning.siting.MaximalCovering`; return the result."""
+    """Solve :class:`phusong.planning.siting.MaximalCovering`; return the result.
+    ``time_limit_s`` bounds the set-up (:meth:`~MaximalCovering.from_coverage`) and the solve
+    together."""
+    import time
+
     from phusong.planning.siting import MaximalCovering
 
+    t0 = time.perf_counter()
     prob = MaximalCovering.from_coverage(coverage, weights, costs=costs, budget=budget,
                                          existing=existing)
+    if time_limit_s is not None:
+        time_limit_s = max(1e-6, time_limit_s - (time.perf_counter() - t0))
     return prob.solve(time_limit_s=time_limit_s)
 
 

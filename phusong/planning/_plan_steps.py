@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -18,6 +20,17 @@ ROUTE_COLUMNS = ("route_id", "road_class", "length_m", "cost_vnd", "purpose",
                  "households_passed", "year", "road_id")
 
 
+def _end(time_limit_s: float | None) -> float | None:
+    """The ``time.perf_counter()`` at which ``time_limit_s`` from now ends (None: no limit)."""
+    return None if time_limit_s is None else time.perf_counter() + float(time_limit_s)
+
+
+def _left(end: float | None) -> float | None:
+    """Seconds left to ``end`` (None: no limit); 1 µs once it passed (the solver then keeps
+    its greedy answer and reports the cut)."""
+    return None if end is None else max(1e-6, end - time.perf_counter())
+
+
 def siting_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool: np.ndarray,
                 costs: np.ndarray, budget_vnd: float, time_limit_s: float | None,
                 label: str) -> tuple[np.ndarray, dict]:
@@ -28,6 +41,7 @@ def siting_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool
     nothing, and the solver figures. Money that buys no useful candidate (e.g. a carried-over
     remainder smaller than the cheapest one) is not spent: ``status`` says so, never an error.
     """
+    end = _end(time_limit_s)  # the limit counts the set-up below too, not only the solve
     pool_idx = np.flatnonzero(pool)
     info: dict = {"budget_vnd": float(budget_vnd), "candidates": int(len(pool_idx))}
     if budget_vnd <= 0 or not len(pool_idx):
@@ -42,7 +56,7 @@ def siting_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool
         return np.zeros(0, dtype=np.int64), info
     try:
         res = deps.maximal_covering(sub, weights, costs=costs[pool_idx], budget=float(budget_vnd),
-                                    existing=covered, time_limit_s=time_limit_s)
+                                    existing=covered, time_limit_s=_left(end))
     except InfeasibleError as exc:
         info["status"] = f"not spent: {label}: {exc}"
         return np.zeros(0, dtype=np.int64), info
@@ -142,6 +156,7 @@ def target_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool
     """
     from phusong.planning.siting import SetCovering
 
+    end = _end(time_limit_s)  # set-up, cover and a budget-bound siting share the limit
     pool_idx = np.flatnonzero(pool)
     total = float(weights.sum())
     def pct(m):
@@ -161,13 +176,13 @@ def target_step(A: sp.csr_matrix, weights: np.ndarray, covered: np.ndarray, pool
         return none, info
     res = SetCovering.from_coverage(A[:, pool_idx], weights, target_pct=aim,
                                     costs=costs[pool_idx], existing=covered).solve(
-        time_limit_s=time_limit_s)
+        time_limit_s=_left(end))
     info.update({"status": res.status, "method": res.method, "objective": float(res.objective),
                  "lower_bound": float(res.lower_bound), "gap": float(res.gap),
                  "least_cost_vnd": float(res.objective), "seconds": float(res.seconds),
                  "stopped_by_time_limit": bool(res.stopped_by_time_limit)})
     if res.objective > budget_vnd * (1 + 1e-12):
-        chosen, sub = siting_step(A, weights, covered, pool, costs, budget_vnd, time_limit_s, label)
+        chosen, sub = siting_step(A, weights, covered, pool, costs, budget_vnd, _left(end), label)
         info.update(binds="budget", budget_solver=sub)
     else:
         chosen = order_by_cost(A, pool_idx[res.chosen], covered, weights, costs)

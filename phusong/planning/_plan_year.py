@@ -86,6 +86,10 @@ class PlanClock:
     #: siting's set-up, the fibre reach); lowering it let them run past the limit (district
     #: twin, 10 s: 10.5/11.8/12.5 s against 9.4/10.1/11.0 s with the estimate alone).
     reserve_floor: float = 0.0
+    #: Seconds of each step the guard cannot cut that ran past the limit's own end
+    #: (``end``), summed over the plan (``plan.json`` ``time_limit.past_limit_s``): where an
+    #: overrun went.
+    past: dict = field(default_factory=dict)
 
     @contextmanager
     def compiling(self):
@@ -100,6 +104,9 @@ class PlanClock:
 
         def add(seconds: float) -> None:
             self.fixed[COMPILE_STEP] = self.fixed.get(COMPILE_STEP, 0.0) + seconds
+            past = min(seconds, time.perf_counter() - self.end)  # the event ends now
+            if past > 0:
+                self.past[COMPILE_STEP] = self.past.get(COMPILE_STEP, 0.0) + past
 
         with event.install_timer("numba:compile", add):
             yield
@@ -124,12 +131,16 @@ class PlanClock:
 
     @contextmanager
     def fixed_step(self, what: str):
-        """Time a step the guard cannot cut (``plan.json`` ``time_limit.fixed_s``)."""
+        """Time a step the guard cannot cut (``plan.json`` ``time_limit.fixed_s``), and the part
+        of it past the limit's end (``past``)."""
         t = time.perf_counter()
         try:
             yield
         finally:
-            self.fixed[what] = self.fixed.get(what, 0.0) + time.perf_counter() - t
+            now = time.perf_counter()
+            self.fixed[what] = self.fixed.get(what, 0.0) + now - t
+            if now > self.end:
+                self.past[what] = self.past.get(what, 0.0) + now - max(t, self.end)
 
     def left(self) -> float | None:
         """Seconds left for the next optimisation (None: no limit). Once the time is up a

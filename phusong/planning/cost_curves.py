@@ -208,6 +208,7 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
     if not isinstance(graph, nx.Graph):
         raise DataError(f"graph: expected a networkx graph, got {type(graph).__name__}")
     lv = _check_levels(levels, time_limit_s)
+    t0 = time.perf_counter()  # the limit counts the checks and set-up below too
     src = set(sources)
     if not src or any(s not in graph for s in src):
         raise DataError("sources: give the road nodes on the existing fibre (at least one, all "
@@ -235,7 +236,9 @@ def fibre_cost_curve(graph, sources, node_households, *, levels=LEVELS,
                 base + open_hh.sum() > total * (1 + 1e-9):
             raise DataError("villages: households must be finite, ≥ 0 and at most "
                             "total_households - base_households")
-    steps, exits = prune_steps(graph, src, hh, float(ftth_vnd_per_home), time_limit_s)
+    left = None if time_limit_s is None else max(
+        1e-6, float(time_limit_s) - (time.perf_counter() - t0))
+    steps, exits = prune_steps(graph, src, hh, float(ftth_vnd_per_home), left)
     if villages is not None:
         last = last_reached(graph, exits, villages.x_m, villages.y_m, reach_m=villages.reach_m)
         steps = [(float(open_hh[last >= k].sum()), c, m, n) for k, (_, c, m, n)

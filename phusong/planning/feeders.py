@@ -14,6 +14,7 @@ POPs in a road component the provincial POP's does not reach are listed as unrea
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -136,13 +137,17 @@ def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: s
     provincial_pop : str, optional
         ``node_id`` of the root POP.
     time_limit_s : float, optional
-        Wall-clock guard of the router's improvement, s (default None: none).
+        Wall-clock guard, s, from the call's start (default None: none): the router gets what
+        the POPs' projection left (:func:`~phusong.planning.fibre_router.route_fibre`: its
+        first tree always completes). A ``graph`` built here (none given) is not bounded:
+        give the plan's, as :func:`~phusong.planning.plan.make_plan` does under a limit.
 
     Raises
     ------
     DataError
         No roads, fewer than two POPs, an unknown ``provincial_pop``.
     """
+    t0 = time.perf_counter()  # the limit counts the POPs' projection on the roads too
     pops, root = _pops(bundle, provincial_pop)
     if graph is None:
         graph = deps.road_graph(bundle.roads, costs=costs)
@@ -155,7 +160,9 @@ def infer_feeders(bundle, *, graph=None, costs=settings.COSTS, provincial_pop: s
     root_node = int(snapped[root])
     terminals = [n for n in dict.fromkeys(snapped.tolist()) if n != root_node]
     try:
-        r = deps.route_fibre(graph, terminals, existing=[root_node], time_limit_s=time_limit_s)
+        left = None if time_limit_s is None else max(
+            1e-6, float(time_limit_s) - (time.perf_counter() - t0))
+        r = deps.route_fibre(graph, terminals, existing=[root_node], time_limit_s=left)
         edges, lost_nodes, cut = r.edges, r.terminals_unreachable, r.stopped_by_time_limit
     except InfeasibleError:
         edges, lost_nodes, cut = [], terminals, False

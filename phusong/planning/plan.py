@@ -47,6 +47,7 @@ from phusong.planning._plan_figures import (
     totals,
     year_figures,
 )
+from phusong.planning._plan_kernels import CHILD_STEP, kernel_guard
 from phusong.planning._plan_scoring import timed_villages, unscored_as_unknown
 from phusong.planning._plan_services import village_services
 from phusong.planning._plan_steps import empty_routes
@@ -129,7 +130,8 @@ class Plan:
         first kept back before the limit for the steps it cannot cut, estimated:
         :data:`RESERVE_CALLS_PER_YEAR`) and ``bookkeeping_s`` (those steps' seconds per block,
         measured: from the first block on, the reserve is twice the slowest block per block
-        left when that is more than the first estimate,
+        left when that is more than the first estimate, and ``past_limit_s`` (seconds of each
+        of those steps that ran past the limit itself: where an overrun went),
         :meth:`~phusong.planning._plan_year.PlanClock.bookkeeping`). Past the deadline a year generates no candidates,
         buys no fibre extension and the fibre cost curve is not computed; road work not done
         by then leaves every village's fibre reach unknown (:data:`ROADS_CUT`); each is listed
@@ -394,9 +396,24 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     DataError
         Empty demand, NaN weights, bad targets, malformed candidates or candidates outside the
         province.
+    KernelsNotCompiled
+        Under a time limit, when the engine's kernels are not in numba's cache and compiling
+        them (in a child process, :mod:`phusong.planning._plan_kernels`) did not end within it.
     """
     t0 = time.perf_counter()
     s = scenario or DEFAULT_SCENARIO
+    with kernel_guard(t0, s.time_limit_s) as kernels:
+        return _make_plan(bundle, s, t0, kernels, model=model, boundaries=boundaries,
+                          village_cov=village_cov, fibre=fibre, candidates=candidates,
+                          executor=executor, infer_feeders=infer_feeders,
+                          provincial_pop=provincial_pop)
+
+
+def _make_plan(bundle, s: Scenario, t0: float, kernels, *, model, boundaries, village_cov, fibre,
+               candidates, executor, infer_feeders, provincial_pop) -> Plan:
+    """:func:`make_plan` from its start ``t0`` (``time.perf_counter()``); ``kernels``: the
+    kernel guard under a limit (:func:`~phusong.planning._plan_kernels.kernel_guard`) or
+    None."""
     model = model or s.model
     check_demand(bundle.villages)
     target_columns(s.targets)  # refuse bad targets before any heavy work
@@ -422,6 +439,8 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         clock.reserve_cap = RESERVE_MAX_SHARE * float(s.time_limit_s)
         clock.deadline -= clock.reserve  # the cuttable work ends early enough for the rest
     reserve0 = clock.reserve  # the first estimate (plan.json reserve_s)
+    if kernels is not None:  # a kernel-compiling child ends by the plan's deadline
+        kernels.deadline = lambda: clock.deadline
     # the road graph first, as always (it also prices the user's candidates)
     ctx, notes = _context(bundle, s, model, boundaries, fibre, candidates, clock, roads_job,
                           centres)
@@ -484,6 +503,12 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
     plan = _assemble(ctx, s, results, entries, services, gaps0, year_gaps, curves, notes)
     seconds = time.perf_counter() - t0  # the whole call, assembly included
     notes = plan.notes
+    if kernels is not None and kernels.child_s:  # compiled in a child within the limit
+        clock.fixed[CHILD_STEP] = kernels.child_s
+        notes.append(f"numba compiled the engine's {model} kernels for {kernels.child_s:.1f} s "
+                     "in a child process inside this plan's time limit (its cache was cold: a "
+                     "first run after an install or upgrade); `python -m "
+                     "phusong.coverage._warm` compiles them once, outside any plan")
     fixed = {k: round(v, 3) for k, v in clock.fixed.items()}
     if clock.fixed.get(COMPILE_STEP, 0.0) >= 1.0:
         notes.append(f"numba compiled the engine's kernels for {clock.fixed[COMPILE_STEP]:.1f} s "
@@ -491,11 +516,15 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
                      "upgrade); the time limit cannot cut a compilation. `python -m "
                      "phusong.coverage._warm` compiles them once, outside any plan")
     if s.time_limit_s is not None and seconds > s.time_limit_s:
+        past = {k: v for k, v in clock.past.items() if v >= 0.05}
         notes.append(f"the plan took {seconds:.1f} s against time_limit_s = "
                      f"{s.time_limit_s:g} s: the limit cuts optimisations, routes and the "
                      "scoring of candidates and villages, and skips the steps it would find "
                      "past it, but not the steps without a partial answer once started ("
                      + ", ".join(f"{k} {v:.1f} s" for k, v in fixed.items())
+                     + (("; past the limit: " + ", ".join(f"{k} {v:.1f} s"
+                                                         for k, v in past.items()))
+                        if past else "")
                      + "), a scoring chunk started in time or the years' bookkeeping")
     plan.feeders = feeders
     plan.scoring = scoring
@@ -509,6 +538,7 @@ def make_plan(bundle, *, scenario: Scenario | None = None, model: str | None = N
         plan.time_limit["background_s"] = {k: round(v, 3) for k, v in clock.background.items()}
         plan.time_limit["reserve_s"] = round(reserve0, 3)
         plan.time_limit["bookkeeping_s"] = [round(v, 3) for v in clock.blocks]
+        plan.time_limit["past_limit_s"] = {k: round(v, 3) for k, v in clock.past.items()}
     return plan
 
 

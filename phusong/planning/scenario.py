@@ -52,7 +52,7 @@ Examples
 >>> scenario_from_dict({"budget": {}})
 Traceback (most recent call last):
 ...
-phusong.errors.DataError: scenario: unknown key 'budget'; use bands_5g, bands_mhz, budgets, candidates, carry_over, costs, good_thresholds_dbm, indoor, interference, location_sigma_db, max_radius_km, model, name, objective, p1812, planning, radio, targets, thresholds_dbm, time_limit_s, years
+phusong.errors.DataError: scenario: unknown key 'budget'; use bands_5g, bands_mhz, budgets, candidates, carry_over, costs, dask, good_thresholds_dbm, indoor, interference, location_sigma_db, max_radius_km, model, name, objective, p1812, planning, radio, targets, thresholds_dbm, time_limit_s, years
 """
 
 from __future__ import annotations

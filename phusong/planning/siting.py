@@ -332,7 +332,9 @@ class MaximalCovering:
         ``settings.MILP_REL_GAP`` or ``settings.MILP_NODE_LIMIT`` nodes — so the answer is the
         same on any machine. ``time_limit_s`` (s, default None: none) is a wall-clock guard on
         the whole call, set-up and LP bound included; when it cuts a stage short the result
-        says ``stopped_by_time_limit``.
+        says ``stopped_by_time_limit`` (measured past 1.5 s on 40,000 × 2,000 × 60: 0.02-0.06 s
+        at load 7-12). :meth:`from_coverage` comes before the call (0.003-0.008 CPU-s there);
+        a plan's step counts it inside the step's limit.
         """
         _check_solve_args(time_limit_s, method)
         t0 = time.perf_counter()
@@ -515,7 +517,12 @@ class SetCovering:
         """Greedy (cost per newly covered weight) → redundancy pruning → exact MILP.
 
         Stops by rules of the instance (see :meth:`MaximalCovering.solve`); ``time_limit_s``
-        (s, default None) is a wall-clock guard on the whole call, reported when it acts.
+        (s, default None) is a wall-clock guard on the whole call, reported when it acts. The
+        first answer (the reduction and the greedy cover: no partial cover reaches the target)
+        always completes, ≈ 0.35 CPU-s on 40,000 demand rows × 2,000 candidates; HiGHS is
+        stopped at its checkpoints, the first of which may come 0.3 s into its run there, and
+        is not started once its model's build used the time up (measured past a 1.5 s limit on
+        that instance: 0.13-0.29 s at load 12; past 0.5 s, the first answer's 0.23-0.44 s).
         """
         _check_solve_args(time_limit_s, method)
         del seed  # deterministic; accepted for a uniform API
