@@ -12,7 +12,9 @@ screening pass calls the same stages: they are reported apart (``coarse:`` again
 and ``fine:screen_pass`` is the whole coarse pass (set-up and reference best included). Stage
 counts are calls.
 
-One JSON line on stdout: wall and CPU seconds, the engine's stats, and per stage
+One JSON line on stdout: wall and CPU seconds (and of them the system's, with the minor page
+faults: memory the kernel hands out afresh; see ``phusong/coverage/_raster_malloc.py``), the
+engine's stats, and per stage
 ``[thread CPU seconds, calls]``; for ITM also the ray points evaluated and the (point, band)
 pairs wanted (``itm_point_bands / itm_points``: the bands per point the screening leaves;
 the coarse pass counts too). The timer costs ≈ 1 µs per call (≈ 10⁴ calls).
@@ -27,6 +29,7 @@ import argparse
 import collections
 import dataclasses
 import json
+import resource
 import sys
 import threading
 import time
@@ -107,12 +110,16 @@ def main() -> int:
     raster_links(txs, g, len(pairs), terrain, run.grid_at(2000.0), opts)  # JIT
     cpu.clear()
     calls.clear()
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0, c0 = time.perf_counter(), time.process_time()
     _, _, st = raster_links(txs, g, len(pairs), terrain, grid, opts)
     wall, total = time.perf_counter() - t0, time.process_time() - c0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"bench": "raster_stages", "model": a.model, "diffraction": a.diffraction,
                       "resolution_m": a.resolution_m, "threads": a.threads,
-                      "wall_s": round(wall, 2), "cpu_s": round(total, 2), "stats": st,
+                      "wall_s": round(wall, 2), "cpu_s": round(total, 2),
+                      "sys_cpu_s": round(r1.ru_stime - r0.ru_stime, 2),
+                      "minor_faults": r1.ru_minflt - r0.ru_minflt, "stats": st,
                       "stages_cpu_s_calls": {k: [round(v, 2), calls[k]] for k, v in
                                              sorted(cpu.items(), key=lambda x: -x[1])},
                       "itm_points": calls["itm.points"],

@@ -29,6 +29,7 @@ __all__ = [
     "METHODS",
     "path_geometry",
     "ray_geometry",
+    "used_rows",
     "diffraction_loss_db",
     "bullington_db",
     "deygout_db",
@@ -223,12 +224,7 @@ def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
     if method == "deygout":
         out = np.empty(r.shape + (5,))
         _geom_rays(r, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method], out)
-        if slot is None:
-            return out
-        used = np.flatnonzero(slot >= 0)
-        rows = np.empty((int(slot.max()) + 1, 5))
-        rows[slot[used]] = out.reshape(-1, 5)[used]
-        return rows
+        return out if slot is None else used_rows(out, slot)
     g_floor = _NEG
     if min_freq_mhz is not None:  # v = G/√λ ≤ −0.78 ⇒ J(v) = 0; a hair of margin for rounding
         g_floor = -0.78 * math.sqrt(299.792458 / float(min_freq_mhz)) * (1.0 + 1e-9)
@@ -243,6 +239,15 @@ def ray_geometry(rays, step_m: float, ground_tx_m: float, tx_height_m: float,
     geom_rays_hull(r, last, rows, float(step_m), zt, float(rx_height_m), inv2a, METHODS[method],
                    g_floor, out)
     return out if slot is not None else out.reshape(r.shape + (5,))
+
+
+def used_rows(out: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """The rows of whole-ray geometry ``out`` ((n_rays, n_samples, 5)) that ``slot`` asks for,
+    numbered as :func:`ray_geometry` numbers them with ``slot``."""
+    used = np.flatnonzero(slot >= 0)
+    rows = np.empty((int(slot.max()) + 1, 5))
+    rows[slot[used]] = out.reshape(-1, 5)[used]
+    return rows
 
 
 def diffraction_loss_db(geometry: np.ndarray, freq_mhz, method: str) -> np.ndarray:

@@ -114,6 +114,45 @@ def _uma(d2, f, hbs, hut, los):
 
 
 @njit(inline="always", **_JIT)
+def _rma_terms(d2, hbs, hut):
+    """The terms of :func:`_rma` that do not depend on the band, for one sample: ``(d2, d3,
+    log10(d3), 2π hbs hut, PL1's distance terms at d3, NLOS sum before its frequency term,
+    NLOS user-height term)``, each with the same operations in the same order as there."""
+    h = _H_BUILDING
+    d2 = max(d2, 10.0)
+    dh = hbs - hut
+    d3 = math.sqrt(d2 * d2 + dh * dh)
+    l3 = math.log10(d3)
+    p = 2.0 * math.pi * hbs * hut
+    b3 = min(0.03 * h ** 1.72, 10.0) * l3
+    d3t = 0.002 * math.log10(h) * d3
+    lh = math.log10(hbs)
+    q = h / hbs
+    t = math.log10(11.75 * hut)
+    pre = (161.04 - 7.1 * math.log10(_W_STREET) + 7.5 * math.log10(h)
+           - (24.37 - 3.7 * (q * q)) * lh
+           + (43.42 - 3.1 * lh) * (l3 - 3.0))
+    return d2, d3, l3, p, b3, d3t, pre, 3.2 * (t * t) - 4.97
+
+
+@njit(inline="always", **_JIT)
+def _rma_band(rt, fc, lfc20, los):
+    """:func:`_rma` from the sample's :func:`_rma_terms` ``rt`` and the band's ``fc`` (GHz) and
+    ``20 log10(fc)``: the same value bit for bit."""
+    d2, d3, l3, p, b3, d3t, pre, ut = rt
+    h = _H_BUILDING
+    dbp = p * fc * 1e9 / _C
+    if d2 <= dbp:
+        pl_los = (20.0 * math.log10(40.0 * math.pi * d3 * fc / 3.0) + b3
+                  - min(0.044 * h ** 1.72, 14.77) + d3t)
+    else:
+        pl_los = _rma_pl1(dbp, fc, h) + 40.0 * math.log10(d3 / dbp)
+    if los:
+        return pl_los
+    return max(pl_los, pre + lfc20 - ut)
+
+
+@njit(inline="always", **_JIT)
 def _tr38901(d, f, hbs, hut, los, env):
     if env == 0 or env == 4:
         return _uma(d, f, hbs, hut, los)
@@ -134,13 +173,15 @@ def _hata_fast(lf, t_lb, slope, f, hm, env, cost):
 
 
 @njit(inline="always", **_JIT)
-def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, lds, model, diff, env,
-                   step, htx, hrx, margin, loss):
+def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, fcs, lfc20s, lds, model,
+                   diff, env, step, htx, hrx, margin, loss):
     """Basic transmission loss + ``margin`` of used sample ``u`` on every wanted band, dB:
     :func:`._link.model_loss_db` per sample (distance ≥ 10 m, the path geometry ``geom[u]`` of
     :func:`._diffraction.path_geometry`), with what does not depend on the band (distances,
     effective heights and their logarithms) computed once per sample and ``log10(f)``,
-    ``1/sqrt(λ)`` once per band (``lfs``, ``ss``)."""
+    ``1/sqrt(λ)``, ``fc`` (GHz) and ``20 log10(fc)`` once per band (``lfs``, ``ss``, ``fcs``,
+    ``lfc20s``); 38.901 RMa's terms that do not depend on the band once per sample
+    (:func:`_rma_terms`)."""
     k = used_k[u]
     j = used_j[u]
     z_top = rays[0, 0] + htx
@@ -165,6 +206,9 @@ def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, lds, mod
             lb = math.log10(hb)
         t_lb = 13.82 * lb
         slope = (44.9 - 6.55 * lb) * lds[j]
+    rma = env != 0 and env != 4  # 38.901 is RMa: its band-free terms once per sample
+    rt = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    have_rt = False
     for b in range(bands.shape[0]):
         if not need[b, u]:
             continue
@@ -183,16 +227,29 @@ def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, lds, mod
         elif model == 3:
             los = g3 <= 0.0
             hbs = min(max(hb_eff, 10.0), 150.0)
-            pl = _tr38901(d, f, hbs, hrx, los, env)
-            if diff >= 0:
-                pl = max(pl, _tr38901(d, f, hbs, hrx, True, env) + dl)
+            if rma:
+                if not have_rt:
+                    rt = _rma_terms(d, hbs, hrx)
+                    have_rt = True
+                pl = _rma_band(rt, fcs[b], lfc20s[b], los)
+                if diff >= 0:
+                    pl = max(pl, _rma_band(rt, fcs[b], lfc20s[b], True) + dl)
+            else:
+                pl = _tr38901(d, f, hbs, hrx, los, env)
+                if diff >= 0:
+                    pl = max(pl, _tr38901(d, f, hbs, hrx, True, env) + dl)
             v = max(pl, free)
         else:
             if model == 2 or (f > 1500.0 and f <= 2000.0):
                 base = _hata_fast(lf, t_lb, slope, f, hm, env, True)
             elif f <= 1500.0:
                 base = _hata_fast(lf, t_lb, slope, f, hm, env, False)
-            else:  # 'hata' above 2000 MHz: 38.901 NLOS (the 5G bands)
+            elif rma:  # 'hata' above 2000 MHz: 38.901 NLOS (the 5G bands)
+                if not have_rt:
+                    rt = _rma_terms(d_km * 1000.0, min(max(hb, 10.0), 150.0), hm)
+                    have_rt = True
+                base = _rma_band(rt, fcs[b], lfc20s[b], False)
+            else:
                 base = _tr38901(d_km * 1000.0, f, min(max(hb, 10.0), 150.0), hm, False, env)
             v = max(base + dl, free)
         loss[b, u] = v + margin
@@ -200,13 +257,18 @@ def _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, lds, mod
 
 @njit(**_JIT)
 def _band_terms(bands):
-    """``log10(f)`` and ``1/sqrt(λ)`` (λ in m) per band."""
+    """``log10(f)``, ``1/sqrt(λ)`` (λ in m), ``fc = f/1000`` (GHz) and ``20 log10(fc)`` per
+    band."""
     lfs = np.empty(bands.shape[0])
     ss = np.empty(bands.shape[0])
+    fcs = np.empty(bands.shape[0])
+    lfc20s = np.empty(bands.shape[0])
     for b in range(bands.shape[0]):
         lfs[b] = math.log10(bands[b])
         ss[b] = 1.0 / math.sqrt(299.792458 / bands[b])
-    return lfs, ss
+        fcs[b] = bands[b] / 1000.0
+        lfc20s[b] = 20.0 * math.log10(fcs[b])
+    return lfs, ss, fcs, lfc20s
 
 
 @njit(**_JIT)
@@ -234,19 +296,19 @@ def ray_model_losses(geom, rays, used_k, used_j, need, bands, model, diff, env, 
     antenna heights above ground, m, and ``margin`` the location margin, dB, added to every
     value. Entries not wanted are left as they were. Parallel over ray samples.
     """
-    lfs, ss = _band_terms(bands)
+    lfs, ss, fcs, lfc20s = _band_terms(bands)
     lds = _distance_terms(rays.shape[1], step)
     for u in prange(used_k.shape[0]):
-        _sample_losses(np.int64(u), geom, rays, used_k, used_j, need, bands, lfs, ss, lds, model,
-                       diff, env, step, htx, hrx, margin, loss)
+        _sample_losses(np.int64(u), geom, rays, used_k, used_j, need, bands, lfs, ss, fcs, lfc20s,
+                       lds, model, diff, env, step, htx, hrx, margin, loss)
 
 
 @njit(**_JIT)
 def ray_model_losses_serial(geom, rays, used_k, used_j, need, bands, model, diff, env, step,
                             htx, hrx, margin, loss):
     """:func:`ray_model_losses` on the calling thread only; same results."""
-    lfs, ss = _band_terms(bands)
+    lfs, ss, fcs, lfc20s = _band_terms(bands)
     lds = _distance_terms(rays.shape[1], step)
     for u in range(used_k.shape[0]):
-        _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, lds, model, diff,
-                       env, step, htx, hrx, margin, loss)
+        _sample_losses(u, geom, rays, used_k, used_j, need, bands, lfs, ss, fcs, lfc20s, lds,
+                       model, diff, env, step, htx, hrx, margin, loss)

@@ -55,6 +55,7 @@ from phusong.coverage._raster_kernels import (
     site_links_serial,
     site_pixels,
 )
+from phusong.coverage._raster_malloc import reuse_freed_memory
 from phusong.coverage._terrain import Terrain
 from phusong.errors import DataError, ValidityWarning
 
@@ -469,8 +470,10 @@ def raster_links(txs: TxSet, cell_group: np.ndarray, n_groups: int, terrain: Ter
     stats = {"sites": int(len(sites))}
     keep_fn = None
     checked: set = set()  # the model checks done in this run (_model_checks)
-    # one thread runs only serial kernels (see _for_sites): numba's pool is not started
-    with numba_threads(opts.threads) if opts.threads > 1 else nullcontext():
+    # one thread runs only serial kernels (see _for_sites): numba's pool is not started;
+    # each site's arrays reuse the memory the previous site freed (no page faults)
+    with (numba_threads(opts.threads) if opts.threads > 1 else nullcontext(),
+          reuse_freed_memory()):
         if opts.screen_margin_db and len(sites) > 1:
             t0 = time.perf_counter()
             screen = _Screen(txs, terrain, grid, opts, step, group, n_groups, sites, checked)
